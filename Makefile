@@ -1,0 +1,35 @@
+# Every target sets itself up: a venv in .venv with the CPU build of torch and the project.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+TORCH_SPEC ?= torch==2.13.0
+DEMO_MINUTES ?= 15
+CORPUS_MINUTES ?= 3
+DATA ?= data/demo
+RUN ?= runs/demo
+
+.PHONY: demo test bench corpus lint clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "$(TORCH_SPEC)"
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $@
+
+test: $(VENV)/.installed
+	$(PY) -m pytest -q
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check wavenet_music tests benchmarks scripts
+	$(VENV)/bin/ruff format --check wavenet_music tests benchmarks scripts
+
+corpus: $(VENV)/.installed
+	$(PY) scripts/build_demo_corpus.py --out $(DATA) --minutes $(CORPUS_MINUTES)
+
+bench: $(VENV)/.installed
+	$(PY) benchmarks/bench_generate.py
+	$(PY) benchmarks/bench_train.py
+
+clean:
+	rm -rf $(VENV) runs out .pytest_cache

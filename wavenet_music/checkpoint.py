@@ -1,0 +1,186 @@
+"""Checkpoints: weights and tensors in safetensors, everything else in JSON.
+
+A checkpoint is a folder ``RUN/checkpoints/step_NNNNNNNN`` holding ``model.safetensors``
+(the weights), ``state.safetensors`` (optimizer moments and RNG state) and ``meta.json``
+(config, step, optimizer hyperparameters, data-sampler state, sha256 of the two tensor
+files). It is written in a hidden temporary folder and renamed into place, so a crash
+never leaves a half-written checkpoint that looks complete; loading verifies the hashes
+and falls back to the previous checkpoint when the newest is damaged. No pickles.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from .config import Config, UserError
+from .model import WaveNet
+
+CHECKPOINTS = "checkpoints"
+FORMAT = 1
+
+
+@dataclass
+class Checkpoint:
+    config: Config
+    step: int
+    model: dict[str, torch.Tensor]
+    tensors: dict[str, torch.Tensor] = field(default_factory=dict)  # optimizer moments, RNG
+    meta: dict[str, Any] = field(default_factory=dict)  # JSON-able training state
+    path: Path | None = None
+
+
+def save(run_dir: Path, checkpoint: Checkpoint, keep: int) -> Path:
+    """Write ``checkpoint`` atomically and delete all but the newest ``keep``."""
+    folder = Path(run_dir) / CHECKPOINTS
+    final = folder / f"step_{checkpoint.step:08d}"
+    tmp = folder / f".tmp_step_{checkpoint.step:08d}_{os.getpid()}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        _write_contents(tmp, checkpoint)
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+        _fsync_dir(folder)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise UserError(f"could not write checkpoint {final} ({exc.strerror or exc}); "
+                        "the previous checkpoint is intact") from None
+    _prune(folder, keep)
+    return final
+
+
+def _write_contents(tmp: Path, checkpoint: Checkpoint) -> None:
+    save_file({k: v.detach().cpu().contiguous() for k, v in checkpoint.model.items()},
+              tmp / "model.safetensors")
+    save_file({k: v.detach().cpu().contiguous() for k, v in checkpoint.tensors.items()},
+              tmp / "state.safetensors")
+    meta = {
+        "format": FORMAT,
+        "step": checkpoint.step,
+        "config": checkpoint.config.to_dict(),
+        "state": checkpoint.meta,
+        "sha256": {name: _sha256(tmp / name) for name in ("model.safetensors", "state.safetensors")},
+    }
+    with open(tmp / "meta.json", "w") as handle:
+        json.dump(meta, handle, indent=1)
+        handle.flush()
+        os.fsync(handle.fileno())
+    for name in ("model.safetensors", "state.safetensors"):
+        with open(tmp / name, "rb") as handle:
+            os.fsync(handle.fileno())
+
+
+def checkpoint_dirs(run_dir: Path) -> list[Path]:
+    """Complete checkpoint folders of a run, oldest first."""
+    folder = Path(run_dir) / CHECKPOINTS
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.is_dir() and p.name.startswith("step_"))
+
+
+def load(run_dir: Path, weights_only: bool = False) -> Checkpoint:
+    """The newest checkpoint of ``run_dir`` that verifies, with a warning for each that fails."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise UserError(f"run directory {run_dir} does not exist; train first "
+                        f"(wavenet-music train DATA --run {run_dir})")
+    candidates = checkpoint_dirs(run_dir)
+    if not candidates:
+        raise UserError(f"{run_dir} holds no checkpoint; train first "
+                        f"(wavenet-music train DATA --run {run_dir})")
+    problems = []
+    for path in reversed(candidates):
+        try:
+            return load_dir(path, weights_only)
+        except UserError as exc:
+            problems.append(str(exc))
+            print(f"warning: {exc}; trying an older checkpoint", file=sys.stderr)
+    raise UserError(f"no usable checkpoint in {run_dir} ({problems[0]})")
+
+
+def load_dir(path: Path, weights_only: bool = False) -> Checkpoint:
+    """Read and verify one checkpoint folder."""
+    try:
+        meta = json.loads((path / "meta.json").read_text())
+        for name, digest in meta["sha256"].items():
+            if _sha256(path / name) != digest:
+                raise UserError(f"checkpoint {path} is damaged ({name} does not match its hash)")
+        config = Config.from_dict(meta["config"])
+        model = load_file(path / "model.safetensors")
+        tensors = {} if weights_only else load_file(path / "state.safetensors")
+    except (OSError, KeyError, TypeError, json.JSONDecodeError, SafetensorError) as exc:
+        raise UserError(f"checkpoint {path} is unreadable ({type(exc).__name__}: {exc})") from None
+    return Checkpoint(config, int(meta["step"]), model, tensors, meta.get("state", {}), path)
+
+
+def load_model(run_dir: Path, device: str | torch.device = "cpu") -> tuple[WaveNet, Config]:
+    """The trained model of a run (eval mode) and its config: all ``generate`` needs."""
+    checkpoint = load(run_dir, weights_only=True)
+    model = WaveNet(checkpoint.config.model)
+    try:
+        model.load_state_dict(checkpoint.model)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[1].strip() if "\n" in str(exc) else str(exc)
+        raise UserError(f"checkpoint {checkpoint.path} does not fit its config ({first})") from None
+    return model.to(device).eval(), checkpoint.config
+
+
+# --- optimizer state as flat tensors + JSON ------------------------------------------------
+
+
+def flatten_optimizer(state: dict) -> tuple[dict[str, torch.Tensor], dict]:
+    """torch optimizer ``state_dict()`` → (tensors, JSON-able rest)."""
+    tensors, scalars = {}, {}
+    for index, values in state["state"].items():
+        for name, value in values.items():
+            if torch.is_tensor(value):
+                tensors[f"optimizer.{index}.{name}"] = value
+            else:
+                scalars[f"{index}.{name}"] = value
+    return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
+
+
+def unflatten_optimizer(tensors: dict[str, torch.Tensor], rest: dict) -> dict:
+    state: dict[int, dict[str, Any]] = {}
+    for key, value in tensors.items():
+        if key.startswith("optimizer."):
+            _, index, name = key.split(".", 2)
+            state.setdefault(int(index), {})[name] = value
+    for key, value in rest.get("scalars", {}).items():
+        index, name = key.split(".", 1)
+        state.setdefault(int(index), {})[name] = value
+    return {"state": state, "param_groups": rest["param_groups"]}
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _prune(folder: Path, keep: int) -> None:
+    for old in checkpoint_dirs(folder.parent)[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,287 @@
+"""Sample-by-sample generation.
+
+``IncrementalWaveNet`` is the queue method of Paine et al. 2016 ("Fast WaveNet
+Generation Algorithm"): every causal convolution keeps a queue of its past inputs, so
+each new sample costs one small matrix product per layer, constant in the receptive
+field. Its state is explicit (``GenerationState``); nothing is hidden in the layers.
+``generate_naive`` recomputes the full forward pass over the receptive field for every
+sample: slow, obviously right, kept for tests and benchmarks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+from tqdm import tqdm
+
+from .audio import load_audio, mu_law_decode, mu_law_encode, write_wav
+from .config import Config, GenerateConfig, UserError
+from .model import CausalConv1d, WaveNet
+
+
+@dataclass
+class GenerationState:
+    """What the generator remembers between samples.
+
+    ``queues[i]`` holds the last ``context_i`` inputs of causal convolution ``i`` (the
+    initial convolution first, then one per residual layer) as a ring buffer of shape
+    (context_i, B, C_i): the input at time ``t`` lives in slot ``t % context_i``.
+    ``time`` is the index of the next input sample. ``step`` updates both in place.
+    """
+
+    queues: list[Tensor]
+    time: int = 0
+
+
+@dataclass(frozen=True)
+class _Conv:
+    """A causal convolution as one matrix over its stacked taps (oldest tap first)."""
+
+    weight: Tensor  # (taps · C_in, C_out)
+    bias: Tensor | None  # (C_out,)
+    taps: int
+    dilation: int
+
+    @classmethod
+    def of(cls, conv: CausalConv1d) -> _Conv:
+        w = conv.weight.detach()  # (C_out, C_in, taps)
+        stacked = w.permute(2, 1, 0).reshape(-1, w.shape[0]).contiguous()  # (taps·C_in, C_out)
+        bias = None if conv.bias is None else conv.bias.detach()
+        return cls(stacked, bias, conv.kernel_size[0], conv.dilation[0])
+
+    @property
+    def context(self) -> int:
+        return (self.taps - 1) * self.dilation
+
+    def step(self, x: Tensor, queue: Tensor, time: int) -> Tensor:
+        """x (B, C_in) at ``time`` → (B, C_out); pushes x into the queue."""
+        past = [queue[(time - k * self.dilation) % self.context] for k in range(self.taps - 1, 0, -1)]
+        inputs = torch.cat([*past, x], dim=1)  # (B, taps · C_in)
+        out = inputs @ self.weight if self.bias is None else torch.addmm(self.bias, inputs, self.weight)
+        queue[time % self.context] = x
+        return out  # (B, C_out)
+
+
+class IncrementalWaveNet:
+    """The trained weights rearranged for one-sample steps: ``step(x_t, state) -> logits``."""
+
+    def __init__(self, model: WaveNet) -> None:
+        self.config = model.config
+        self.causal = _Conv.of(model.causal)
+        self.filter_gate = [_Conv.of(b.filter_gate) for b in model.blocks]
+        self.residual = [_linear(b.residual) for b in model.blocks]  # (D, R), (R,)
+        weight, bias = model.skip_matrix()
+        self.skip = (weight.detach().t().contiguous(), None if bias is None else bias.detach())
+        self.head = [_linear(model.head[1]), _linear(model.head[3])]
+        self.dilation_channels = self.config.dilation_channels
+
+    def convs(self) -> list[_Conv]:
+        return [self.causal, *self.filter_gate]
+
+    def initial_state(self, model: WaveNet, history: Tensor) -> GenerationState:
+        """Queues filled as if ``history`` (B, T ≥ receptive_field) had been fed, except its
+        last sample, which the first ``step`` takes. One full forward pass, no loop."""
+        recorded: list[Tensor] = []
+        # One extra leading sample keeps the last layer's output non-empty; the queues only
+        # reach receptive_field - 1 samples back, so its value never matters.
+        fed = torch.cat([history[:, :1], history[:, :-1]], dim=1)  # (B, T)
+        with torch.inference_mode():
+            model.gated_outputs(fed, layer_inputs=recorded)  # inputs (B, C, T_i)
+        queues = [_ring(h, conv.context) for h, conv in zip(recorded, self.convs(), strict=True)]
+        return GenerationState(queues=queues, time=0)
+
+    def step(self, x: Tensor, state: GenerationState) -> tuple[Tensor, GenerationState]:
+        """x (B,) classes at ``state.time`` → logits (B, Q) for the next sample."""
+        t = state.time
+        one_hot = torch.nn.functional.one_hot(x, self.config.quantization_channels).float()
+        h = self.causal.step(one_hot, state.queues[0], t)  # (B, R)
+        zs = []
+        for layer, (conv, (w_res, b_res)) in enumerate(zip(self.filter_gate, self.residual,
+                                                          strict=True)):
+            pre = conv.step(h, state.queues[layer + 1], t)  # (B, 2D)
+            z = torch.tanh(pre[:, : self.dilation_channels]) * torch.sigmoid(
+                pre[:, self.dilation_channels :])  # (B, D)
+            h = h + _affine(z, w_res, b_res)  # (B, R)
+            zs.append(z)
+        skips = _affine(torch.cat(zs, dim=1), *self.skip)  # (B, Sk)
+        (w1, b1), (w2, b2) = self.head
+        logits = _affine(torch.relu(_affine(torch.relu(skips), w1, b1)), w2, b2)  # (B, Q)
+        state.time = t + 1
+        return logits, state
+
+
+def _linear(conv: torch.nn.Conv1d) -> tuple[Tensor, Tensor | None]:
+    """A 1×1 convolution as (C_in, C_out) weight and bias."""
+    bias = None if conv.bias is None else conv.bias.detach()
+    return conv.weight.detach()[:, :, 0].t().contiguous(), bias
+
+
+def _affine(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+    return x @ weight if bias is None else torch.addmm(bias, x, weight)
+
+
+def _ring(inputs: Tensor, context: int) -> Tensor:
+    """Last ``context`` steps of inputs (B, C, T) as a ring buffer (context, B, C) for time 0:
+    the input at time -context + j sits in slot j ≡ (-context + j) mod context."""
+    return inputs[:, :, inputs.shape[2] - context :].permute(2, 0, 1).contiguous()
+
+
+# --- sampling ---------------------------------------------------------------------------
+
+
+def sample(logits: Tensor, temperature: float, generator: torch.Generator | None) -> Tensor:
+    """logits (B, Q) → classes (B,). Temperature 0 takes the most likely class."""
+    if temperature == 0:
+        return logits.argmax(dim=1)
+    probs = torch.softmax(logits.double() / temperature, dim=1)  # (B, Q)
+    return torch.multinomial(probs, 1, generator=generator)[:, 0]
+
+
+def padded_history(prime: Tensor | None, num: int, receptive_field: int,
+                   silence: int) -> Tensor:
+    """Silence of one receptive field, then ``prime`` (B, P) if given: (B, RF + P)."""
+    pad = torch.full((num, receptive_field), silence, dtype=torch.long)
+    return pad if prime is None else torch.cat([pad, prime.long()], dim=1)
+
+
+ProgressFn = Callable[[Tensor], None]
+
+
+@torch.inference_mode()
+def generate(model: WaveNet, length: int, num: int = 1, temperature: float = 1.0,
+             generator: torch.Generator | None = None, prime: Tensor | None = None,
+             silence: int | None = None, on_step: ProgressFn | None = None) -> Tensor:
+    """Generate ``num`` clips of ``length`` classes each with the incremental generator.
+
+    Args:
+        prime: (num, P) classes the clips continue from (not part of the output);
+            without it, generation starts after a receptive field of silence, as in training.
+        on_step: called after every sample with the classes so far (num, t).
+    Returns:
+        Tensor[num, length] of classes.
+    """
+    silence = model.config.quantization_channels // 2 if silence is None else silence
+    history = padded_history(prime, num, model.receptive_field, silence).to(_device(model))
+    fast = IncrementalWaveNet(model)
+    state = fast.initial_state(model, history)
+    out = torch.empty(num, length, dtype=torch.long, device=history.device)
+    x = history[:, -1]
+    for t in range(length):
+        logits, state = fast.step(x, state)
+        x = sample(logits, temperature, generator).to(out.device)
+        out[:, t] = x
+        if on_step is not None:
+            on_step(out[:, : t + 1])
+    return out
+
+
+@torch.inference_mode()
+def generate_naive(model: WaveNet, length: int, num: int = 1, temperature: float = 1.0,
+                   generator: torch.Generator | None = None, prime: Tensor | None = None,
+                   silence: int | None = None) -> Tensor:
+    """The plain reference: one full forward pass over the last receptive field per sample."""
+    silence = model.config.quantization_channels // 2 if silence is None else silence
+    rf = model.receptive_field
+    history = padded_history(prime, num, rf, silence).to(_device(model))
+    for _ in range(length):
+        logits = model(history[:, -rf:])[:, :, -1]  # (B, Q)
+        x = sample(logits, temperature, generator).to(history.device)
+        history = torch.cat([history, x[:, None]], dim=1)
+    return history[:, history.shape[1] - length :]
+
+
+def _device(model: WaveNet) -> torch.device:
+    return next(model.parameters()).device
+
+
+# --- from a trained run to audio files ------------------------------------------------------
+
+
+def prime_classes(path: Path, config: Config, num: int) -> Tensor:
+    """The last receptive field of ``path`` as mu-law classes, repeated: (num, ≤ RF)."""
+    audio = load_audio(path, config.data.sample_rate)
+    if audio.size == 0:
+        raise UserError(f"{path}: the seed audio is empty; pass a longer --seed-audio")
+    classes = mu_law_encode(audio[-config.model.receptive_field :],
+                            config.model.quantization_channels)
+    return torch.from_numpy(classes)[None].repeat(num, 1)
+
+
+def clip_paths(out: Path, num: int) -> list[Path]:
+    """``out.wav`` for one clip; ``out-1.wav .. out-N.wav`` for several."""
+    out = Path(out)
+    if num == 1:
+        return [out]
+    return [out.with_name(f"{out.stem}-{i + 1}{out.suffix or '.wav'}") for i in range(num)]
+
+
+def generate_audio(model: WaveNet, config: Config, options: GenerateConfig,
+                   out: Path | None = None, progress: bool = True) -> np.ndarray:
+    """Sample ``options.num`` clips and return float audio (num, T).
+
+    With ``out``, the clips are written as 16-bit WAV (see ``clip_paths``), every
+    ``options.save_every`` seconds while generating and at the end. Ctrl-C keeps the
+    audio generated so far: it is written, then the interrupt goes on.
+    """
+    rate, q = config.data.sample_rate, config.model.quantization_channels
+    length = int(round(options.seconds * rate))
+    generator = torch.Generator(device=_device(model))
+    if options.seed is None:
+        generator.seed()
+    else:
+        generator.manual_seed(options.seed)
+    prime = None
+    if options.seed_audio is not None:
+        prime = prime_classes(Path(options.seed_audio), config, options.num)
+    every = None if options.save_every is None else int(options.save_every * rate)
+    bar = tqdm(total=length, unit="sample", unit_scale=True, disable=not progress,
+               desc="generating")
+    latest: list[Tensor] = [torch.empty(options.num, 0, dtype=torch.long)]
+
+    def on_step(classes: Tensor) -> None:
+        latest[0] = classes
+        bar.update(1)
+        if out is not None and every and classes.shape[1] % every == 0:
+            write_clips(out, mu_law_decode(classes.cpu().numpy(), q), rate)
+
+    try:
+        with _threads_for(options.num, _device(model)):
+            classes = generate(model, length, options.num, options.temperature, generator,
+                               prime=prime, on_step=on_step)
+    except KeyboardInterrupt:
+        if out is not None and latest[0].shape[1] > 0:
+            write_clips(out, mu_law_decode(latest[0].cpu().numpy(), q), rate)
+        raise
+    finally:
+        bar.close()
+    audio = mu_law_decode(classes.cpu().numpy(), q)  # (num, T)
+    if out is not None:
+        write_clips(out, audio, rate)
+    return audio
+
+
+def write_clips(out: Path, audio: np.ndarray, sample_rate: int) -> list[Path]:
+    paths = clip_paths(out, audio.shape[0])
+    for path, clip in zip(paths, audio, strict=True):
+        write_wav(path, clip, sample_rate)
+    return paths
+
+
+@contextmanager
+def _threads_for(num: int, device: torch.device):
+    """Batch-1 CPU generation is bound by per-op overhead: one thread is faster there."""
+    if num > 1 or device.type != "cpu":
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -1,0 +1,149 @@
+"""WaveNet (van den Oord et al. 2016), read top to bottom like the paper's figure 4.
+
+    CausalConv1d → ResidualBlock (gated tanh·sigmoid, 1×1 residual, 1×1 skip) → WaveNet
+
+All convolutions are VALID: a layer with dilation ``d`` and ``k`` taps shortens the
+sequence by ``(k - 1) * d`` and its output at step ``t`` is aligned with its newest input.
+So the network never looks ahead, and an input window of ``receptive_field - 1 + S``
+samples yields exactly ``S`` predictions, each of which saw a full receptive field (no
+prediction is made from zero padding; ibab/tensorflow-wavenet PR #191 fixed the same).
+The model sees integer mu-law classes and returns logits; it knows nothing of audio files.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .config import ModelConfig
+
+
+class CausalConv1d(nn.Conv1d):
+    """A dilated convolution whose output at ``t`` depends on inputs ``t - context .. t``.
+
+    Output length = input length - ``context``, with ``context = (taps - 1) * dilation``.
+    Tap ``k`` of the weight multiplies the input ``(taps - 1 - k) * dilation`` steps back.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, taps: int, dilation: int = 1,
+                 bias: bool = True) -> None:
+        super().__init__(in_channels, out_channels, taps, dilation=dilation, bias=bias)
+
+    @property
+    def context(self) -> int:
+        return (self.kernel_size[0] - 1) * self.dilation[0]
+
+
+class ResidualBlock(nn.Module):
+    """One dilated layer with a gated activation unit::
+
+        x ─────────────────────────────────────────────┐ (newest T - context steps)
+        │                                              │
+        ├─ dilated CausalConv1d ─┬─ filter ─ tanh ─┐    │
+        │                        └─ gate ── σ ────(×)── z ── 1×1 residual ──(+)── x'
+        │                                               └── 1×1 skip ──────────── s
+
+    ``filter`` and ``gate`` come from one convolution with ``2 * dilation_channels``
+    outputs (first half filter, second half gate): one matrix product instead of two.
+    """
+
+    def __init__(self, config: ModelConfig, dilation: int) -> None:
+        super().__init__()
+        r, d, s = config.residual_channels, config.dilation_channels, config.skip_channels
+        bias = config.use_biases
+        self.dilation = dilation
+        self.filter_gate = CausalConv1d(r, 2 * d, config.filter_width, dilation, bias=bias)
+        self.residual = nn.Conv1d(d, r, 1, bias=bias)
+        self.skip = nn.Conv1d(d, s, 1, bias=bias)
+
+    def gated(self, x: Tensor) -> Tensor:
+        """x (B, R, T) → z (B, D, T - context): tanh(W_f * x) · σ(W_g * x)."""
+        filter_, gate = self.filter_gate(x).chunk(2, dim=1)  # 2 × (B, D, T')
+        return torch.tanh(filter_) * torch.sigmoid(gate)  # (B, D, T')
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """x (B, R, T) → (x' (B, R, T'), z (B, D, T')) with T' = T - context.
+
+        The skip output is ``self.skip(z)``; WaveNet applies all layers' skip
+        convolutions at once, and only on the positions that are predicted.
+        """
+        z = self.gated(x)  # (B, D, T')
+        x = x[:, :, self.filter_gate.context :] + self.residual(z)  # (B, R, T')
+        return x, z
+
+
+class WaveNet(nn.Module):
+    """Predicts a categorical distribution over the next mu-law class.
+
+    one-hot(x) → CausalConv1d → [ResidualBlock] × L → Σ skips → ReLU → 1×1 → ReLU → 1×1
+    """
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        q, r, s = config.quantization_channels, config.residual_channels, config.skip_channels
+        bias = config.use_biases
+        self.causal = CausalConv1d(q, r, config.filter_width, bias=bias)
+        self.blocks = nn.ModuleList(ResidualBlock(config, d) for d in config.dilations)
+        self.head = nn.Sequential(
+            nn.ReLU(), nn.Conv1d(s, s, 1, bias=bias), nn.ReLU(), nn.Conv1d(s, q, 1, bias=bias)
+        )
+
+    @property
+    def receptive_field(self) -> int:
+        return self.config.receptive_field
+
+    def forward(self, x: Tensor) -> Tensor:
+        """x (B, T) integer classes → logits (B, Q, T - receptive_field + 1).
+
+        ``logits[:, :, j]`` is the prediction for ``x[:, j + receptive_field]``, made
+        from ``x[:, j : j + receptive_field]``.
+        """
+        outputs = x.shape[1] - self.receptive_field + 1
+        if outputs < 1:
+            raise ValueError(f"input of {x.shape[1]} samples is shorter than the "
+                             f"receptive field ({self.receptive_field})")
+        zs = self.gated_outputs(x)
+        z = torch.cat([z[:, :, -outputs:] for z in zs], dim=1)  # (B, L·D, S)
+        skip_weight, skip_bias = self.skip_matrix()  # (Sk, L·D), (Sk,)
+        skips = F.conv1d(z, skip_weight.unsqueeze(-1), skip_bias)  # (B, Sk, S) = Σ_l skip_l(z_l)
+        return self.head(skips)  # (B, Q, S)
+
+    def gated_outputs(self, x: Tensor, layer_inputs: list[Tensor] | None = None) -> list[Tensor]:
+        """Run the residual stack; returns every layer's gated output z_l (B, D, T_l).
+
+        If ``layer_inputs`` is a list, the input of every causal convolution is appended
+        to it (the one-hot input first): the incremental generator primes its queues so.
+        """
+        h = F.one_hot(x, self.config.quantization_channels).transpose(1, 2).float()  # (B, Q, T)
+        if layer_inputs is not None:
+            layer_inputs.append(h)
+        h = self.causal(h)  # (B, R, T - (taps - 1))
+        zs = []
+        for block in self.blocks:
+            if layer_inputs is not None:
+                layer_inputs.append(h)
+            h, z = block(h)  # (B, R, T_l), (B, D, T_l)
+            zs.append(z)
+        return zs
+
+    def skip_matrix(self) -> tuple[Tensor, Tensor | None]:
+        """All skip 1×1 convolutions side by side: Σ_l W_l z_l + b_l = [W_1 … W_L] [z_1; …; z_L] + Σ b_l."""
+        weight = torch.cat([b.skip.weight[:, :, 0] for b in self.blocks], dim=1)  # (Sk, L·D)
+        if not self.config.use_biases:
+            return weight, None
+        return weight, torch.stack([b.skip.bias for b in self.blocks]).sum(0)  # (Sk,)
+
+
+def parameter_count(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def macs_per_sample(config: ModelConfig) -> int:
+    """Multiply-adds to generate one sample incrementally (batch 1)."""
+    q, r, d, s = (config.quantization_channels, config.residual_channels,
+                  config.dilation_channels, config.skip_channels)
+    k = config.filter_width
+    per_layer = k * r * 2 * d + d * r + d * s  # filter/gate taps, residual 1×1, skip 1×1
+    return k * q * r + config.layers * per_layer + s * s + s * q

@@ -1,0 +1,323 @@
+"""The training loop: windows in, bits per sample down, checkpoints out.
+
+A run directory holds everything about a run::
+
+    RUN/config.yaml        the full config (the checkpoint holds it too)
+    RUN/data.json          the train/validation split and the skipped files
+    RUN/metrics.jsonl      one JSON line per logged step / validation
+    RUN/checkpoints/       step_NNNNNNNN folders (see checkpoint.py)
+    RUN/tensorboard/       TensorBoard event files
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import signal
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from . import checkpoint as ckpt
+from .audio import mu_law_decode
+from .config import Config, TrainConfig, UserError, dump_yaml
+from .data import IGNORE, Batch, Corpus, WindowSampler, WindowSource, prepare_corpus, validation_picks
+from .generate import generate
+from .model import WaveNet
+
+LN2 = math.log(2.0)
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    step: int
+    train_bits: list[float] = field(default_factory=list)  # per logged step
+    validation_bits: list[tuple[int, float]] = field(default_factory=list)
+    samples_per_second: float = 0.0
+    interrupted: bool = False
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"train.device={name} but CUDA is not available; use cpu or auto")
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise UserError(f"train.device: expected auto, cpu, cuda or cuda:N, got {name!r}") from None
+
+
+def learning_rate(step: int, config: TrainConfig) -> float:
+    """Linear warm-up, then cosine decay to ``min_learning_rate`` over ``decay_steps``
+    (default: the ``steps`` budget; constant when neither is set)."""
+    if step < config.warmup_steps:
+        return config.learning_rate * (step + 1) / config.warmup_steps
+    decay = config.decay_steps or config.steps
+    if decay is None or decay <= config.warmup_steps:
+        return config.learning_rate
+    progress = min(1.0, (step - config.warmup_steps) / (decay - config.warmup_steps))
+    cosine = 0.5 * (1.0 + math.cos(math.pi * progress))
+    return config.min_learning_rate + (config.learning_rate - config.min_learning_rate) * cosine
+
+
+def loss_bits(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean negative log-likelihood in bits per sample over the non-ignored targets.
+
+    logits (B, Q, S), targets (B, S)."""
+    return F.cross_entropy(logits, targets, ignore_index=IGNORE) / LN2
+
+
+# --- the run -------------------------------------------------------------------------------
+
+
+class Trainer:
+    """Owns the model, optimizer, data sampler and run directory of one training run."""
+
+    def __init__(self, config: Config, corpus: Corpus, run_dir: Path, quiet: bool = False) -> None:
+        self.config = config
+        self.run_dir = Path(run_dir)
+        self.quiet = quiet
+        self.device = resolve_device(config.train.device)
+        torch.manual_seed(config.train.seed)
+        self.model = WaveNet(config.model).to(self.device)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.train.learning_rate)
+        rf, silence = config.model.receptive_field, config.model.quantization_channels // 2
+        self.sampler = WindowSampler(
+            WindowSource(corpus.train, rf, config.data.sample_size, silence), config.train.seed)
+        self.validation = None
+        if corpus.validation:
+            source = WindowSource(corpus.validation, rf, config.data.sample_size, silence)
+            picks = validation_picks(source.segments, config.train.validation_windows,
+                                     config.data.sample_size)
+            self.validation = (source, picks)
+        self.step = 0
+        self.elapsed_before = 0.0  # training seconds of earlier sessions of this run
+        self.session_start = time.monotonic()
+        self._writer = None
+
+    # state ---------------------------------------------------------------------------------
+
+    def restore(self, checkpoint: ckpt.Checkpoint) -> None:
+        """Continue exactly where ``checkpoint`` left off: weights, moments, data order, RNG."""
+        self.model.load_state_dict(checkpoint.model)
+        self.optimizer.load_state_dict(
+            ckpt.unflatten_optimizer(checkpoint.tensors, checkpoint.meta["optimizer"]))
+        self.sampler.set_state(checkpoint.meta["sampler"])
+        torch.set_rng_state(checkpoint.tensors["rng.torch"])
+        self.step = checkpoint.step
+        self.elapsed_before = float(checkpoint.meta.get("elapsed", 0.0))
+
+    def elapsed(self) -> float:
+        return self.elapsed_before + time.monotonic() - self.session_start
+
+    def save(self) -> Path:
+        tensors, optimizer_rest = ckpt.flatten_optimizer(self.optimizer.state_dict())
+        tensors["rng.torch"] = torch.get_rng_state()
+        meta = {"optimizer": optimizer_rest, "sampler": self.sampler.state(),
+                "elapsed": self.elapsed()}
+        checkpoint = ckpt.Checkpoint(self.config, self.step, self.model.state_dict(), tensors, meta)
+        return ckpt.save(self.run_dir, checkpoint, self.config.train.keep_checkpoints)
+
+    # one step ------------------------------------------------------------------------------
+
+    def train_step(self, batch: Batch) -> float:
+        self.model.train()
+        for group in self.optimizer.param_groups:
+            group["lr"] = learning_rate(self.step, self.config.train)
+        inputs, targets = batch.inputs.to(self.device), batch.targets.to(self.device)
+        loss = loss_bits(self.model(inputs), targets)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.config.train.grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.train.grad_clip)
+        self.optimizer.step()
+        self.step += 1
+        return loss.item()
+
+    @torch.no_grad()
+    def validate(self) -> float | None:
+        """Bits per sample over the fixed validation windows (the same every time)."""
+        if self.validation is None:
+            return None
+        self.model.eval()
+        source, picks = self.validation
+        total, count = 0.0, 0
+        for i in range(0, len(picks), self.config.train.batch_size):
+            batch = source.batch(picks[i : i + self.config.train.batch_size])
+            targets = batch.targets.to(self.device)
+            logits = self.model(batch.inputs.to(self.device))
+            mask = targets != IGNORE
+            total += F.cross_entropy(logits, targets, ignore_index=IGNORE, reduction="sum").item()
+            count += int(mask.sum())
+        return total / max(count, 1) / LN2
+
+    # the loop ------------------------------------------------------------------------------
+
+    def done(self) -> bool:
+        t = self.config.train
+        if t.steps is not None and self.step >= t.steps:
+            return True
+        return t.minutes is not None and self.elapsed() >= t.minutes * 60
+
+    def run(self) -> TrainResult:
+        result = TrainResult(self.run_dir, self.step)
+        self.session_start = time.monotonic()
+        samples = 0
+        bar = tqdm(total=self.config.train.steps, initial=self.step, unit="step",
+                   disable=self.quiet, dynamic_ncols=True)
+        try:
+            with _stop_on_sigterm():
+                while not self.done():
+                    batch = self.sampler.next_batch(self.config.train.batch_size)
+                    bits = self.train_step(batch)
+                    if not math.isfinite(bits):
+                        raise UserError(f"loss became {bits} at step {self.step}; lower "
+                                        "train.learning_rate or set train.grad_clip")
+                    samples += int((batch.targets != IGNORE).sum())
+                    rate = samples / max(time.monotonic() - self.session_start, 1e-9)
+                    result.samples_per_second = rate
+                    bar.update(1)
+                    bar.set_postfix(bits=f"{bits:.3f}", samples_s=f"{rate:,.0f}")
+                    self._after_step(bits, result)
+        except KeyboardInterrupt:
+            result.interrupted = True
+        finally:
+            bar.close()
+        self._finish(result)
+        return result
+
+    def _after_step(self, bits: float, result: TrainResult) -> None:
+        t = self.config.train
+        if self.step % t.log_every == 0 or self.step == 1:
+            result.train_bits.append(bits)
+            self._log({"step": self.step, "train_bits": bits,
+                       "lr": self.optimizer.param_groups[0]["lr"],
+                       "samples_per_second": result.samples_per_second})
+        if self.step % t.validate_every == 0:
+            self._validate(result)
+        if self.step % t.checkpoint_every == 0:
+            self.save()
+        if t.audio_every is not None and self.step % t.audio_every == 0:
+            self._log_audio()
+
+    def _validate(self, result: TrainResult) -> None:
+        bits = self.validate()
+        if bits is not None:
+            result.validation_bits.append((self.step, bits))
+            self._log({"step": self.step, "validation_bits": bits})
+
+    def _finish(self, result: TrainResult) -> None:
+        if not result.validation_bits or result.validation_bits[-1][0] != self.step:
+            self._validate(result)
+        path = self.save()
+        result.step = self.step
+        if self._writer is not None:
+            self._writer.close()
+        if not self.quiet:
+            how = "stopped" if result.interrupted else "finished"
+            print(f"{how} at step {self.step}; checkpoint {path}", file=sys.stderr)
+            if result.interrupted:
+                print(f"resume with: wavenet-music train DATA --run {self.run_dir} --resume",
+                      file=sys.stderr)
+
+    # logging -------------------------------------------------------------------------------
+
+    @property
+    def writer(self):
+        if self._writer is None:
+            from torch.utils.tensorboard import SummaryWriter  # slow import, only when used
+
+            self._writer = SummaryWriter(str(self.run_dir / "tensorboard"))
+        return self._writer
+
+    def _log(self, record: dict) -> None:
+        with open(self.run_dir / "metrics.jsonl", "a") as handle:
+            handle.write(json.dumps(record) + "\n")
+        step = record["step"]
+        for key, value in record.items():
+            if key != "step":
+                self.writer.add_scalar(_TB_NAMES.get(key, key), value, step)
+
+    def _log_audio(self) -> None:
+        rate = self.config.data.sample_rate
+        generator = torch.Generator(device=self.device).manual_seed(self.config.train.seed)
+        self.model.eval()
+        classes = generate(self.model, int(self.config.train.audio_seconds * rate),
+                           generator=generator)
+        audio = mu_law_decode(classes[0].cpu().numpy(), self.config.model.quantization_channels)
+        self.writer.add_audio("generated", torch.from_numpy(audio)[None], self.step, rate)
+
+
+_TB_NAMES = {"train_bits": "bits_per_sample/train", "validation_bits": "bits_per_sample/validation",
+             "lr": "learning_rate", "samples_per_second": "speed/loss_samples_per_second"}
+
+
+@contextmanager
+def _stop_on_sigterm():
+    """SIGTERM stops training like Ctrl-C: a checkpoint is written, then the run ends."""
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+# --- entry point ------------------------------------------------------------------------------
+
+
+def train(data_root: Path, run_dir: Path, config: Config, resume: bool = False,
+          quiet: bool = False) -> TrainResult:
+    """Train on the recordings under ``data_root`` into ``run_dir``.
+
+    With ``resume``, the config comes from the run's newest checkpoint, except for the
+    training budget (``train.steps``, ``train.minutes``) which ``config`` may extend.
+    """
+    run_dir = Path(run_dir)
+    checkpoint = None
+    if resume:
+        checkpoint = ckpt.load(run_dir)
+        t = config.train
+        config = replace(checkpoint.config, train=replace(
+            checkpoint.config.train, steps=t.steps, minutes=t.minutes))
+    elif ckpt.checkpoint_dirs(run_dir):
+        raise UserError(f"{run_dir} already holds checkpoints; pass --resume to continue it "
+                        "or choose a new --run")
+    if config.train.steps is None and config.train.minutes is None:
+        raise UserError("no training budget: pass --steps N or --minutes M")
+    corpus = prepare_corpus(data_root, config.data, config.model.quantization_channels,
+                            config.model.receptive_field, quiet=quiet)
+    _prepare_run_dir(run_dir, config, corpus)
+    trainer = Trainer(config, corpus, run_dir, quiet=quiet)
+    if checkpoint is not None:
+        trainer.restore(checkpoint)
+    return trainer.run()
+
+
+def _prepare_run_dir(run_dir: Path, config: Config, corpus: Corpus) -> None:
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.yaml").write_text(dump_yaml(config))
+        (run_dir / "data.json").write_text(json.dumps(corpus.summary(), indent=1))
+    except OSError as exc:
+        raise UserError(f"cannot write run directory {run_dir}: {exc.strerror}") from None
+
+
+def read_metrics(run_dir: Path) -> list[dict]:
+    path = Path(run_dir) / "metrics.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
