@@ -8,23 +8,29 @@ CORPUS_MINUTES ?= 3
 DATA ?= data/demo
 RUN ?= runs/demo
 
-.PHONY: demo test bench corpus lint clean
+.PHONY: demo test bench corpus lint clean system-deps
+
+system-deps:
+	bash scripts/install_system_deps.sh
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "$(TORCH_SPEC)"
 	$(PY) -m pip install -q -e ".[dev]"
 	touch $@
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed system-deps
 	$(PY) -m pytest -q
+
+demo: $(VENV)/.installed system-deps
+	$(PY) scripts/demo.py --minutes $(DEMO_MINUTES) --corpus-minutes $(CORPUS_MINUTES) \
+		--data $(DATA) --run $(RUN)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check wavenet_music tests benchmarks scripts
 	$(VENV)/bin/ruff format --check wavenet_music tests benchmarks scripts
 
-corpus: $(VENV)/.installed
+corpus: $(VENV)/.installed system-deps
 	$(PY) scripts/build_demo_corpus.py --out $(DATA) --minutes $(CORPUS_MINUTES)
 
 bench: $(VENV)/.installed

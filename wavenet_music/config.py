@@ -238,6 +238,11 @@ def _coerce_to(name: str, hint: Any, value: Any) -> Any:
     if hint is float:
         if isinstance(value, int | float) and not isinstance(value, bool):
             return float(value)
+        if isinstance(value, str):  # PyYAML reads "3e-4" (no dot) as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
         raise UserError(f"{name}: expected a number, got {value!r}")
     if hint is str:
         if isinstance(value, str):

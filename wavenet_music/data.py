@@ -60,15 +60,17 @@ class Corpus:
 
 
 def find_audio_files(root: Path) -> list[Path]:
-    """All audio files under ``root`` (symlinked folders are not followed: no loops)."""
+    """All audio files under ``root``, symlinked folders included, each folder once (no loops)."""
     root = Path(root)
     if not root.exists():
         raise UserError(f"data folder {root} does not exist; pass a folder of recordings")
     if root.is_file():
         return [root] if root.suffix.lower() in AUDIO_EXTENSIONS else []
-    found = []
-    for folder, dirs, files in os.walk(root, followlinks=False):
-        dirs.sort()
+    found, seen = [], {os.path.realpath(root)}
+    for folder, dirs, files in os.walk(root, followlinks=True):
+        real = [os.path.realpath(os.path.join(folder, d)) for d in dirs]
+        dirs[:] = sorted(d for d, r in zip(dirs, real, strict=True) if r not in seen)
+        seen.update(real)
         for name in sorted(files):
             path = Path(folder) / name
             if path.suffix.lower() in AUDIO_EXTENSIONS and path.is_file():

@@ -116,7 +116,8 @@ class WaveNet(nn.Module):
         If ``layer_inputs`` is a list, the input of every causal convolution is appended
         to it (the one-hot input first): the incremental generator primes its queues so.
         """
-        h = F.one_hot(x, self.config.quantization_channels).transpose(1, 2).float()  # (B, Q, T)
+        q, dtype = self.config.quantization_channels, self.causal.weight.dtype
+        h = F.one_hot(x, q).transpose(1, 2).to(dtype)  # (B, Q, T)
         if layer_inputs is not None:
             layer_inputs.append(h)
         h = self.causal(h)  # (B, R, T - (taps - 1))

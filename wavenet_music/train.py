@@ -173,6 +173,8 @@ class Trainer:
         samples = 0
         bar = tqdm(total=self.config.train.steps, initial=self.step, unit="step",
                    disable=self.quiet, dynamic_ncols=True)
+        if self.step == 0:
+            self._validate(result)  # the untrained baseline starts every curve
         try:
             with _stop_on_sigterm():
                 while not self.done():

@@ -1,0 +1,64 @@
+"""`make demo`: build the demo corpus, train a model on its piano music, generate, evaluate.
+
+A second run reuses the corpus and the trained run (it resumes an interrupted training
+up to the same time budget) and only generates again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from wavenet_music.checkpoint import checkpoint_dirs
+from wavenet_music.cli import main as cli
+from wavenet_music.demo_corpus import build_demo_corpus
+
+
+def run_cli(*argv: str) -> None:
+    print("$ wavenet-music " + " ".join(argv), flush=True)
+    code = cli(list(argv))
+    if code != 0:
+        sys.exit(code)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--minutes", type=float, default=15.0, help="training time budget")
+    parser.add_argument("--corpus-minutes", type=float, default=3.0,
+                        help="minutes of audio per genre in the demo corpus")
+    parser.add_argument("--data", type=Path, default=Path("data/demo"), help="corpus folder")
+    parser.add_argument("--run", type=Path, default=Path("runs/demo"), help="run directory")
+    parser.add_argument("--genre", default="piano", help="demo corpus genre to learn")
+    parser.add_argument("--clips", type=int, default=4, help="clips to generate")
+    parser.add_argument("--seconds", type=float, default=4.0, help="length of each clip")
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    started = time.monotonic()
+    print(f"building the demo corpus in {args.data} ({args.corpus_minutes} min per genre)")
+    build_demo_corpus(args.data, minutes=args.corpus_minutes)
+    data = args.data / args.genre
+    budget = ["--minutes", str(args.minutes)]
+    if checkpoint_dirs(args.run):
+        run_cli("train", str(data), "--run", str(args.run), "--resume", *budget)
+    else:
+        run_cli("train", str(data), "--run", str(args.run), "--preset", "tiny", *budget)
+    out = args.run / "samples" / f"{args.genre}.wav"
+    run_cli("generate", str(args.run), "--num", str(args.clips), "--seconds",
+            str(args.seconds), "--out", str(out))
+    metrics = [json.loads(line) for line in (args.run / "metrics.jsonl").read_text().splitlines()]
+    validation = [m["validation_bits"] for m in metrics if "validation_bits" in m]
+    print(f"\nvalidation bits per sample: {validation[0]:.3f} untrained -> "
+          f"{validation[-1]:.3f} trained")
+    print(f"generated clips: {out.parent}/")
+    print(f"TensorBoard: tensorboard --logdir {args.run / 'tensorboard'}")
+    print(f"demo finished in {(time.monotonic() - started) / 60:.1f} min")
+
+
+if __name__ == "__main__":
+    main()

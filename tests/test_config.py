@@ -1,0 +1,106 @@
+"""Presets, overrides and validation of the single source of truth."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from wavenet_music.config import (
+    Config,
+    ModelConfig,
+    UserError,
+    apply_overrides,
+    dump_yaml,
+    load_preset,
+    load_yaml,
+    parse_assignment,
+    preset_names,
+    stacked_dilations,
+)
+from wavenet_music.model import WaveNet, macs_per_sample, parameter_count
+
+
+def test_reference_is_the_classic_music_setting():
+    config = load_preset("reference")
+    m, d = config.model, config.data
+    assert m.dilations == tuple(2**i for i in range(11)) * 5
+    assert (m.layers, m.filter_width, m.receptive_field) == (55, 2, 10_237)
+    assert (m.residual_channels, m.dilation_channels, m.skip_channels) == (64, 64, 1024)
+    assert m.quantization_channels == 256
+    assert (d.sample_rate, d.sample_size, d.silence_threshold) == (16000, 10_000, None)
+    assert round(m.receptive_field / d.sample_rate, 2) == 0.64
+    assert parameter_count(WaveNet(m)) == 6_142_592
+    assert macs_per_sample(m) == 6_074_368
+
+
+def test_defaults_equal_the_reference_preset():
+    assert load_preset("reference").model == ModelConfig()
+
+
+def test_presets_listed_and_unknown_named():
+    assert {"reference", "tiny"} <= set(preset_names())
+    with pytest.raises(UserError, match="unknown preset 'huge'.*reference"):
+        load_preset("huge")
+
+
+def test_tiny_is_much_smaller():
+    tiny = load_preset("tiny").model
+    assert macs_per_sample(tiny) * 10 < macs_per_sample(ModelConfig())
+
+
+def test_round_trip_through_dict_and_yaml(tmp_path):
+    config = apply_overrides(load_preset("tiny"), {"train.steps": 7, "data.cache_dir": "/x"})
+    assert Config.from_dict(config.to_dict()) == config
+    path = tmp_path / "c.yaml"
+    path.write_text(dump_yaml(config))
+    assert load_yaml(path, Config()) == config
+
+
+def test_set_parses_yaml_values():
+    config = apply_overrides(Config(), dict([
+        parse_assignment("model.dilations=[1, 2, 4]"),
+        parse_assignment("train.grad_clip=null"),
+        parse_assignment("train.learning_rate=3e-4"),
+        parse_assignment("model.use_biases=false"),
+    ]))
+    assert config.model.dilations == (1, 2, 4)
+    assert config.train.grad_clip is None and config.train.learning_rate == 3e-4
+    assert config.model.use_biases is False
+    stacked = apply_overrides(Config(), {"model.dilations": {"stacks": 2, "max": 4}})
+    assert stacked.model.dilations == (1, 2, 4, 1, 2, 4) == stacked_dilations(4, 2)
+
+
+@pytest.mark.parametrize(
+    "key, value, message",
+    [
+        ("model.residual_channels", -3, "positive integer, got -3"),
+        ("model.dilations", [1, 0], "positive integer, got 0"),
+        ("model.dilations", [1, 2.5], "integer, got 2.5"),
+        ("model.dilations", "abc", "list of integers"),
+        ("data.sample_rate", 0, "data.sample_rate: expected a positive integer, got 0"),
+        ("train.learning_rate", "fast", "expected a number"),
+        ("model.use_biases", 1, "true or false"),
+        ("model.channels", 3, "unknown setting 'model.channels'"),
+        ("optim.lr", 3, "expected section.key"),
+        ("data.validation_fraction", 1.5, "0 <= x < 1"),
+    ],
+)
+def test_invalid_settings_name_the_setting(key, value, message):
+    with pytest.raises(UserError, match=message.replace("(", r"\(").replace("[", r"\[")):
+        apply_overrides(Config(), {key: value})
+
+
+def test_unknown_yaml_keys_and_sections(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model:\n  residual_chanels: 3\n")
+    with pytest.raises(UserError, match="residual_chanels"):
+        load_yaml(bad, Config())
+    bad.write_text("modle:\n  x: 1\n")
+    with pytest.raises(UserError, match="unknown config section 'modle'"):
+        load_yaml(bad, Config())
+
+
+def test_configs_are_frozen():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        Config().model.residual_channels = 3  # type: ignore[misc]

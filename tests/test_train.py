@@ -1,0 +1,101 @@
+"""Training on real music lowers held-out bits per sample; runs resume exactly."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import torch
+
+from wavenet_music import checkpoint as ckpt
+from wavenet_music.config import TrainConfig, UserError
+from wavenet_music.train import learning_rate, read_metrics, train
+
+from .conftest import small_config
+
+
+@pytest.fixture(scope="module")
+def piano(music_root):
+    return music_root / "piano"
+
+
+def test_training_on_real_music_lowers_validation_bits(piano, tmp_path):
+    config = small_config(str(tmp_path / "cache"), **{"train.steps": 300,
+                                                      "train.validate_every": 100})
+    result = train(piano, tmp_path / "run", config, quiet=True)
+    steps = [step for step, _ in result.validation_bits]
+    bits = [b for _, b in result.validation_bits]
+    assert steps == [0, 100, 200, 300]
+    assert bits[0] > 7.5  # untrained: near uniform over 256 classes (8 bits)
+    assert bits[-1] < bits[0] - 1.5, bits
+    assert bits[-1] < bits[1]  # still improving after the first 100 steps
+
+
+def test_resume_gives_the_same_losses_and_weights(piano, tmp_path):
+    config = small_config(str(tmp_path / "cache"), **{
+        "train.steps": 24, "train.checkpoint_every": 12, "train.log_every": 1,
+        "train.keep_checkpoints": 5, "train.decay_steps": 24})
+    train(piano, tmp_path / "whole", config, quiet=True)
+    whole = read_metrics(tmp_path / "whole")
+
+    train(piano, tmp_path / "parts", config, quiet=True)
+    shutil.rmtree(tmp_path / "parts" / "checkpoints" / "step_00000024")  # "crashed" after 12
+    (tmp_path / "parts" / "metrics.jsonl").unlink()
+    train(piano, tmp_path / "parts", config, resume=True, quiet=True)
+    resumed = read_metrics(tmp_path / "parts")
+
+    def losses(rows, first):
+        return [r["train_bits"] for r in rows if "train_bits" in r and r["step"] >= first]
+
+    assert len(losses(resumed, 13)) == 12
+    assert losses(resumed, 13) == losses(whole, 13)
+    a = ckpt.load(tmp_path / "whole").model
+    b = ckpt.load(tmp_path / "parts").model
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_existing_run_needs_resume_and_budget(piano, tmp_path):
+    config = small_config(str(tmp_path / "cache"), **{"train.steps": 2})
+    train(piano, tmp_path / "run", config, quiet=True)
+    with pytest.raises(UserError, match="--resume"):
+        train(piano, tmp_path / "run", config, quiet=True)
+    no_budget = small_config(str(tmp_path / "cache"))
+    with pytest.raises(UserError, match="--steps N or --minutes M"):
+        train(piano, tmp_path / "other", no_budget, quiet=True)
+
+
+def test_checkpoint_is_verified_and_falls_back(piano, tmp_path, capsys):
+    config = small_config(str(tmp_path / "cache"), **{"train.steps": 4,
+                                                      "train.checkpoint_every": 2})
+    train(piano, tmp_path / "run", config, quiet=True)
+    newest = tmp_path / "run" / "checkpoints" / "step_00000004"
+    weights = newest / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-100])  # truncated
+    loaded = ckpt.load(tmp_path / "run")
+    assert loaded.step == 2
+    assert "damaged" in capsys.readouterr().err
+    meta = json.loads((newest / "meta.json").read_text())
+    assert meta["config"] == config.to_dict()
+
+
+def test_checkpoint_holds_everything_and_no_pickles(piano, tmp_path):
+    config = small_config(str(tmp_path / "cache"), **{"train.steps": 3})
+    train(piano, tmp_path / "run", config, quiet=True)
+    folder = ckpt.checkpoint_dirs(tmp_path / "run")[-1]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "meta.json", "model.safetensors", "state.safetensors"]
+    loaded = ckpt.load(tmp_path / "run")
+    assert loaded.config == config and loaded.step == 3
+    assert "rng.torch" in loaded.tensors and any(k.endswith("exp_avg") for k in loaded.tensors)
+    assert "sampler" in loaded.meta and "optimizer" in loaded.meta
+    assert not list((tmp_path / "run" / "checkpoints").glob(".tmp*"))
+
+
+def test_learning_rate_schedule():
+    config = TrainConfig(learning_rate=1e-3, min_learning_rate=1e-5, warmup_steps=10, steps=110)
+    assert learning_rate(0, config) == pytest.approx(1e-4)
+    assert learning_rate(9, config) == pytest.approx(1e-3)
+    assert learning_rate(60, config) == pytest.approx((1e-3 + 1e-5) / 2)
+    assert learning_rate(110, config) == pytest.approx(1e-5)
+    assert learning_rate(500, TrainConfig(warmup_steps=0)) == 1e-3  # no budget: constant
