@@ -27,8 +27,12 @@ def run_cli(*argv: str) -> None:
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--minutes", type=float, default=15.0, help="training time budget")
-    parser.add_argument("--corpus-minutes", type=float, default=3.0,
-                        help="minutes of audio per genre in the demo corpus")
+    parser.add_argument(
+        "--corpus-minutes",
+        type=float,
+        default=3.0,
+        help="minutes of audio per genre in the demo corpus",
+    )
     parser.add_argument("--data", type=Path, default=Path("data/demo"), help="corpus folder")
     parser.add_argument("--run", type=Path, default=Path("runs/demo"), help="run directory")
     parser.add_argument("--genre", default="piano", help="demo corpus genre to learn")
@@ -49,12 +53,22 @@ def main() -> None:
     else:
         run_cli("train", str(data), "--run", str(args.run), "--preset", "tiny", *budget)
     out = args.run / "samples" / f"{args.genre}.wav"
-    run_cli("generate", str(args.run), "--num", str(args.clips), "--seconds",
-            str(args.seconds), "--out", str(out))
+    run_cli(
+        "generate",
+        str(args.run),
+        "--num",
+        str(args.clips),
+        "--seconds",
+        str(args.seconds),
+        "--out",
+        str(out),
+    )
     metrics = [json.loads(line) for line in (args.run / "metrics.jsonl").read_text().splitlines()]
     validation = [m["validation_bits"] for m in metrics if "validation_bits" in m]
-    print(f"\nvalidation bits per sample: {validation[0]:.3f} untrained -> "
-          f"{validation[-1]:.3f} trained")
+    print(
+        f"\nvalidation bits per sample: {validation[0]:.3f} untrained -> "
+        f"{validation[-1]:.3f} trained"
+    )
     print(f"generated clips: {out.parent}/")
     print(f"TensorBoard: tensorboard --logdir {args.run / 'tensorboard'}")
     print(f"demo finished in {(time.monotonic() - started) / 60:.1f} min")

@@ -19,8 +19,11 @@ def music_root() -> Path:
     """Real music in four genre folders (piano, guitar, classical, ambient) at 16 kHz."""
     from wavenet_music.demo_corpus import build_demo_corpus
 
-    root = Path(os.environ.get("WAVENET_TEST_CORPUS", Path(__file__).parent.parent
-                               / ".pytest_cache" / "music"))
+    root = Path(
+        os.environ.get(
+            "WAVENET_TEST_CORPUS", Path(__file__).parent.parent / ".pytest_cache" / "music"
+        )
+    )
     build_demo_corpus(root, minutes=TEST_CORPUS_MINUTES)
     return root
 

@@ -17,8 +17,18 @@ def _run(capsys, *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-SMALL = ["--preset", "tiny", "--dilations", "{stacks: 1, max: 128}", "--sample-size", "800",
-         "--batch-size", "4", "--validate-every", "50"]
+SMALL = [
+    "--preset",
+    "tiny",
+    "--dilations",
+    "{stacks: 1, max: 128}",
+    "--sample-size",
+    "800",
+    "--batch-size",
+    "4",
+    "--validate-every",
+    "50",
+]
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +42,20 @@ def trained_run(music_root, tmp_path_factory):
     for genre in ("piano", "guitar"):
         (data / genre).symlink_to(music_root / genre)
     run = base / "run"
-    code = main(["train", str(data), "--run", str(run), *SMALL, "--steps", "60", "--quiet",
-                 "--set", f"data.cache_dir={base / 'cache'}"])
+    code = main(
+        [
+            "train",
+            str(data),
+            "--run",
+            str(run),
+            *SMALL,
+            "--steps",
+            "60",
+            "--quiet",
+            "--set",
+            f"data.cache_dir={base / 'cache'}",
+        ]
+    )
     assert code == 0
     return run, data
 
@@ -47,8 +69,18 @@ def test_train_writes_a_complete_run(trained_run):
 
 def test_generate_writes_wavs_at_the_model_rate(trained_run, tmp_path, capsys):
     run, _ = trained_run
-    code, out, err = _run(capsys, "generate", str(run), "--seconds", "0.25", "--num", "2",
-                          "--out", str(tmp_path / "clip.wav"), "--quiet")
+    code, out, err = _run(
+        capsys,
+        "generate",
+        str(run),
+        "--seconds",
+        "0.25",
+        "--num",
+        "2",
+        "--out",
+        str(tmp_path / "clip.wav"),
+        "--quiet",
+    )
     assert code == 0, err
     paths = out.split()
     assert [p.rsplit("/", 1)[1] for p in paths] == ["clip-1.wav", "clip-2.wav"]
@@ -64,10 +96,24 @@ def test_generate_is_reproducible_with_a_seed(trained_run, tmp_path, capsys):
     run, data = trained_run
     clips = []
     for name in ("a.wav", "b.wav"):
-        code, _, err = _run(capsys, "generate", str(run), "--seconds", "0.1", "--seed", "7",
-                            "--temperature", "0.9", "--out", str(tmp_path / name), "--quiet",
-                            "--seed-audio", str(next((data / "piano").iterdir())),
-                            "--save-every", "0.05")
+        code, _, err = _run(
+            capsys,
+            "generate",
+            str(run),
+            "--seconds",
+            "0.1",
+            "--seed",
+            "7",
+            "--temperature",
+            "0.9",
+            "--out",
+            str(tmp_path / name),
+            "--quiet",
+            "--seed-audio",
+            str(next((data / "piano").iterdir())),
+            "--save-every",
+            "0.05",
+        )
         assert code == 0, err
         clips.append(sf.read(tmp_path / name)[0])
     assert np.array_equal(*clips)
@@ -75,8 +121,9 @@ def test_generate_is_reproducible_with_a_seed(trained_run, tmp_path, capsys):
 
 def test_evaluate_reports_bits_per_sample(trained_run, music_root, capsys):
     run, _ = trained_run
-    code, out, err = _run(capsys, "evaluate", str(run), "--data", str(music_root / "classical"),
-                          "--json", "--quiet")
+    code, out, err = _run(
+        capsys, "evaluate", str(run), "--data", str(music_root / "classical"), "--json", "--quiet"
+    )
     assert code == 0, err
     result = json.loads(out)
     assert 0 < result["bits_per_sample"] < 8.5
@@ -99,13 +146,19 @@ def test_info_reports_the_reference_figures(capsys):
         (["train", "{tmp}/missing", "--run", "{tmp}/r", "--steps", "1"], "does not exist"),
         (["train", "{tmp}/empty", "--run", "{tmp}/r", "--steps", "1"], "no audio files"),
         (["train", "{tmp}/text", "--run", "{tmp}/r", "--steps", "1"], "none of the 1 audio"),
-        (["train", "{tmp}/short", "--run", "{tmp}/r", "--steps", "1"],
-         "shorter than the receptive field"),
+        (
+            ["train", "{tmp}/short", "--run", "{tmp}/r", "--steps", "1"],
+            "shorter than the receptive field",
+        ),
         (["train", "{tmp}/empty", "--run", "{tmp}/r", "--preset", "huge"], "unknown preset"),
-        (["train", "{tmp}/empty", "--run", "{tmp}/r", "--residual-channels", "-4"],
-         "model.residual_channels: expected a positive integer, got -4"),
-        (["train", "{tmp}/empty", "--run", "{tmp}/r", "--set", "model.foo=1"],
-         "unknown setting 'model.foo'"),
+        (
+            ["train", "{tmp}/empty", "--run", "{tmp}/r", "--residual-channels", "-4"],
+            "model.residual_channels: expected a positive integer, got -4",
+        ),
+        (
+            ["train", "{tmp}/empty", "--run", "{tmp}/r", "--set", "model.foo=1"],
+            "unknown setting 'model.foo'",
+        ),
         (["generate", "{tmp}/empty"], "holds no checkpoint"),
         (["generate", "{tmp}/nowhere"], "does not exist"),
         (["evaluate", "{tmp}/empty", "--data", "{tmp}/empty"], "holds no checkpoint"),
@@ -119,8 +172,11 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, argv, message):
     (tmp_path / "short").mkdir()
     sf.write(tmp_path / "short" / "blip.wav", np.zeros(500), 16000)
     argv = [a.format(tmp=tmp_path) for a in argv]
-    code, _, err = _run(capsys, *argv, "--set", f"data.cache_dir={tmp_path / 'c'}") \
-        if argv[0] == "train" else _run(capsys, *argv)
+    code, _, err = (
+        _run(capsys, *argv, "--set", f"data.cache_dir={tmp_path / 'c'}")
+        if argv[0] == "train"
+        else _run(capsys, *argv)
+    )
     assert code == 2
     last = err.strip().splitlines()[-1]
     assert message in last and "Traceback" not in err, err

@@ -40,7 +40,7 @@ def test_defaults_equal_the_reference_preset():
 
 def test_presets_listed_and_unknown_named():
     assert {"reference", "tiny"} <= set(preset_names())
-    with pytest.raises(UserError, match="unknown preset 'huge'.*reference"):
+    with pytest.raises(UserError, match=r"unknown preset 'huge'.*reference"):
         load_preset("huge")
 
 
@@ -58,12 +58,17 @@ def test_round_trip_through_dict_and_yaml(tmp_path):
 
 
 def test_set_parses_yaml_values():
-    config = apply_overrides(Config(), dict([
-        parse_assignment("model.dilations=[1, 2, 4]"),
-        parse_assignment("train.grad_clip=null"),
-        parse_assignment("train.learning_rate=3e-4"),
-        parse_assignment("model.use_biases=false"),
-    ]))
+    config = apply_overrides(
+        Config(),
+        dict(
+            [
+                parse_assignment("model.dilations=[1, 2, 4]"),
+                parse_assignment("train.grad_clip=null"),
+                parse_assignment("train.learning_rate=3e-4"),
+                parse_assignment("model.use_biases=false"),
+            ]
+        ),
+    )
     assert config.model.dilations == (1, 2, 4)
     assert config.train.grad_clip is None and config.train.learning_rate == 3e-4
     assert config.model.use_biases is False

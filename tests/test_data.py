@@ -117,8 +117,9 @@ def test_read_window_pads_with_silence():
 
 
 def test_windows_have_a_full_receptive_field_and_mask_the_end(folder, tmp_path):
-    corpus = prepare_corpus(folder, _config(tmp_path, validation_fraction=0.0), 256, 100,
-                            quiet=True)
+    corpus = prepare_corpus(
+        folder, _config(tmp_path, validation_fraction=0.0), 256, 100, quiet=True
+    )
     rf = 64
     source = WindowSource(corpus.train, rf, 500, 128)
     segment = source.segments[0]
@@ -146,8 +147,9 @@ def test_sampler_is_reproducible_and_resumable(folder, tmp_path):
 
 
 def test_validation_picks_spread_and_stay_inside(folder, tmp_path):
-    corpus = prepare_corpus(folder, _config(tmp_path, validation_fraction=0.3), 256, 100,
-                            quiet=True)
+    corpus = prepare_corpus(
+        folder, _config(tmp_path, validation_fraction=0.3), 256, 100, quiet=True
+    )
     picks = validation_picks(corpus.validation, 6, 500)
     assert len({i for i, _ in picks}) >= 3
     for index, start in picks:

@@ -10,12 +10,25 @@ from wavenet_music.generate import IncrementalWaveNet, generate, generate_naive
 from wavenet_music.model import WaveNet
 
 CONFIGS = {
-    "small": ModelConfig(dilations=(1, 2, 4, 8, 16), residual_channels=8, dilation_channels=8,
-                         skip_channels=16),
-    "width3_nobias": ModelConfig(filter_width=3, dilations=(1, 3, 9, 1, 3), residual_channels=6,
-                                 dilation_channels=10, skip_channels=12, use_biases=False),
-    "width4": ModelConfig(filter_width=4, dilations=(1, 2, 5, 1), residual_channels=5,
-                          dilation_channels=7, skip_channels=9, quantization_channels=32),
+    "small": ModelConfig(
+        dilations=(1, 2, 4, 8, 16), residual_channels=8, dilation_channels=8, skip_channels=16
+    ),
+    "width3_nobias": ModelConfig(
+        filter_width=3,
+        dilations=(1, 3, 9, 1, 3),
+        residual_channels=6,
+        dilation_channels=10,
+        skip_channels=12,
+        use_biases=False,
+    ),
+    "width4": ModelConfig(
+        filter_width=4,
+        dilations=(1, 2, 5, 1),
+        residual_channels=5,
+        dilation_channels=7,
+        skip_channels=9,
+        quantization_channels=32,
+    ),
     "tiny": load_preset("tiny").model,
 }
 
@@ -47,8 +60,12 @@ def test_incremental_logits_equal_full_forward(name):
     config = CONFIGS[name]
     for seed in (0, 1):
         model = _model(config, seed)
-        x = torch.randint(0, config.quantization_channels, (3, config.receptive_field + 300),
-                          generator=torch.Generator().manual_seed(seed))
+        x = torch.randint(
+            0,
+            config.quantization_channels,
+            (3, config.receptive_field + 300),
+            generator=torch.Generator().manual_seed(seed),
+        )
         with torch.inference_mode():
             full = model(x)
         torch.testing.assert_close(incremental_logits(model, x), full, rtol=1e-4, atol=1e-4)
@@ -78,8 +95,9 @@ def test_priming_continues_the_given_audio():
     model = _model(config, 4)
     prime = torch.randint(0, 256, (2, 100))
     fast = generate(model, 200, num=2, generator=torch.Generator().manual_seed(1), prime=prime)
-    naive = generate_naive(model, 200, num=2, generator=torch.Generator().manual_seed(1),
-                           prime=prime)
+    naive = generate_naive(
+        model, 200, num=2, generator=torch.Generator().manual_seed(1), prime=prime
+    )
     assert torch.equal(fast, naive)
     unprimed = generate(model, 200, num=2, generator=torch.Generator().manual_seed(1))
     assert not torch.equal(fast, unprimed)

@@ -9,12 +9,24 @@ from wavenet_music.config import ModelConfig, load_preset
 from wavenet_music.model import WaveNet
 
 CONFIGS = {
-    "small": ModelConfig(dilations=(1, 2, 4, 8), residual_channels=8, dilation_channels=8,
-                         skip_channels=16),
-    "width3": ModelConfig(filter_width=3, dilations=(1, 3, 9, 1, 3, 9), residual_channels=6,
-                          dilation_channels=10, skip_channels=12, use_biases=False),
-    "q64": ModelConfig(dilations=(1, 2, 1, 2), residual_channels=4, dilation_channels=4,
-                       skip_channels=8, quantization_channels=64),
+    "small": ModelConfig(
+        dilations=(1, 2, 4, 8), residual_channels=8, dilation_channels=8, skip_channels=16
+    ),
+    "width3": ModelConfig(
+        filter_width=3,
+        dilations=(1, 3, 9, 1, 3, 9),
+        residual_channels=6,
+        dilation_channels=10,
+        skip_channels=12,
+        use_biases=False,
+    ),
+    "q64": ModelConfig(
+        dilations=(1, 2, 1, 2),
+        residual_channels=4,
+        dilation_channels=4,
+        skip_channels=8,
+        quantization_channels=64,
+    ),
 }
 
 
@@ -49,8 +61,9 @@ def test_changing_the_future_never_changes_the_past(name):
         changed[0, t] = (changed[0, t] + 7) % config.quantization_channels
         out = model(changed)
         first_seeing_t = t - rf + 1  # output j sees x[j .. j+rf-1]
-        torch.testing.assert_close(out[:, :, :first_seeing_t], base[:, :, :first_seeing_t],
-                                   rtol=0, atol=0)
+        torch.testing.assert_close(
+            out[:, :, :first_seeing_t], base[:, :, :first_seeing_t], rtol=0, atol=0
+        )
         assert not torch.allclose(out[:, :, first_seeing_t], base[:, :, first_seeing_t])
 
 

@@ -21,8 +21,9 @@ def piano(music_root):
 
 
 def test_training_on_real_music_lowers_validation_bits(piano, tmp_path):
-    config = small_config(str(tmp_path / "cache"), **{"train.steps": 300,
-                                                      "train.validate_every": 100})
+    config = small_config(
+        str(tmp_path / "cache"), **{"train.steps": 300, "train.validate_every": 100}
+    )
     result = train(piano, tmp_path / "run", config, quiet=True)
     steps = [step for step, _ in result.validation_bits]
     bits = [b for _, b in result.validation_bits]
@@ -33,9 +34,16 @@ def test_training_on_real_music_lowers_validation_bits(piano, tmp_path):
 
 
 def test_resume_gives_the_same_losses_and_weights(piano, tmp_path):
-    config = small_config(str(tmp_path / "cache"), **{
-        "train.steps": 24, "train.checkpoint_every": 12, "train.log_every": 1,
-        "train.keep_checkpoints": 5, "train.decay_steps": 24})
+    config = small_config(
+        str(tmp_path / "cache"),
+        **{
+            "train.steps": 24,
+            "train.checkpoint_every": 12,
+            "train.log_every": 1,
+            "train.keep_checkpoints": 5,
+            "train.decay_steps": 24,
+        },
+    )
     train(piano, tmp_path / "whole", config, quiet=True)
     whole = read_metrics(tmp_path / "whole")
 
@@ -66,8 +74,9 @@ def test_existing_run_needs_resume_and_budget(piano, tmp_path):
 
 
 def test_checkpoint_is_verified_and_falls_back(piano, tmp_path, capsys):
-    config = small_config(str(tmp_path / "cache"), **{"train.steps": 4,
-                                                      "train.checkpoint_every": 2})
+    config = small_config(
+        str(tmp_path / "cache"), **{"train.steps": 4, "train.checkpoint_every": 2}
+    )
     train(piano, tmp_path / "run", config, quiet=True)
     newest = tmp_path / "run" / "checkpoints" / "step_00000004"
     weights = newest / "model.safetensors"
@@ -84,7 +93,10 @@ def test_checkpoint_holds_everything_and_no_pickles(piano, tmp_path):
     train(piano, tmp_path / "run", config, quiet=True)
     folder = ckpt.checkpoint_dirs(tmp_path / "run")[-1]
     assert sorted(p.name for p in folder.iterdir()) == [
-        "meta.json", "model.safetensors", "state.safetensors"]
+        "meta.json",
+        "model.safetensors",
+        "state.safetensors",
+    ]
     loaded = ckpt.load(tmp_path / "run")
     assert loaded.config == config and loaded.step == 3
     assert "rng.torch" in loaded.tensors and any(k.endswith("exp_avg") for k in loaded.tensors)

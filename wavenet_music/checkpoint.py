@@ -56,23 +56,31 @@ def save(run_dir: Path, checkpoint: Checkpoint, keep: int) -> Path:
         _fsync_dir(folder)
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise UserError(f"could not write checkpoint {final} ({exc.strerror or exc}); "
-                        "the previous checkpoint is intact") from None
+        raise UserError(
+            f"could not write checkpoint {final} ({exc.strerror or exc}); "
+            "the previous checkpoint is intact"
+        ) from None
     _prune(folder, keep)
     return final
 
 
 def _write_contents(tmp: Path, checkpoint: Checkpoint) -> None:
-    save_file({k: v.detach().cpu().contiguous() for k, v in checkpoint.model.items()},
-              tmp / "model.safetensors")
-    save_file({k: v.detach().cpu().contiguous() for k, v in checkpoint.tensors.items()},
-              tmp / "state.safetensors")
+    save_file(
+        {k: v.detach().cpu().contiguous() for k, v in checkpoint.model.items()},
+        tmp / "model.safetensors",
+    )
+    save_file(
+        {k: v.detach().cpu().contiguous() for k, v in checkpoint.tensors.items()},
+        tmp / "state.safetensors",
+    )
     meta = {
         "format": FORMAT,
         "step": checkpoint.step,
         "config": checkpoint.config.to_dict(),
         "state": checkpoint.meta,
-        "sha256": {name: _sha256(tmp / name) for name in ("model.safetensors", "state.safetensors")},
+        "sha256": {
+            name: _sha256(tmp / name) for name in ("model.safetensors", "state.safetensors")
+        },
     }
     with open(tmp / "meta.json", "w") as handle:
         json.dump(meta, handle, indent=1)
@@ -95,12 +103,15 @@ def load(run_dir: Path, weights_only: bool = False) -> Checkpoint:
     """The newest checkpoint of ``run_dir`` that verifies, with a warning for each that fails."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
-        raise UserError(f"run directory {run_dir} does not exist; train first "
-                        f"(wavenet-music train DATA --run {run_dir})")
+        raise UserError(
+            f"run directory {run_dir} does not exist; train first "
+            f"(wavenet-music train DATA --run {run_dir})"
+        )
     candidates = checkpoint_dirs(run_dir)
     if not candidates:
-        raise UserError(f"{run_dir} holds no checkpoint; train first "
-                        f"(wavenet-music train DATA --run {run_dir})")
+        raise UserError(
+            f"{run_dir} holds no checkpoint; train first (wavenet-music train DATA --run {run_dir})"
+        )
     problems = []
     for path in reversed(candidates):
         try:

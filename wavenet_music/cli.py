@@ -51,8 +51,12 @@ def add_dataclass_flags(parser: argparse.ArgumentParser, owner: type, prefix: st
     group = parser.add_argument_group(f"{owner.__name__} settings")
     for f in dataclasses.fields(owner):
         group.add_argument(
-            _flag(f.name), dest=f"{prefix}{f.name}", default=None, metavar="V",
-            help=f"{f.metadata.get('help', '')} [{_type_name(owner, f.name)}, default {f.default}]")
+            _flag(f.name),
+            dest=f"{prefix}{f.name}",
+            default=None,
+            metavar="V",
+            help=f"{f.metadata.get('help', '')} [{_type_name(owner, f.name)}, default {f.default}]",
+        )
 
 
 def _flag_values(args: argparse.Namespace, owner: type, prefix: str) -> dict[str, Any]:
@@ -72,11 +76,19 @@ def _yaml_value(raw: str) -> Any:
 
 
 def add_config_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--preset", default="reference",
-                        help=f"named settings: {', '.join(preset_names())} (default reference)")
+    parser.add_argument(
+        "--preset",
+        default="reference",
+        help=f"named settings: {', '.join(preset_names())} (default reference)",
+    )
     parser.add_argument("--config", type=Path, help="YAML file of {model, data, train} settings")
-    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                        help="override one setting, e.g. --set model.residual_channels=32")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override one setting, e.g. --set model.residual_channels=32",
+    )
     for section, owner in SECTION_CLASSES.items():
         add_dataclass_flags(parser, owner, f"{section}__")
 
@@ -106,20 +118,36 @@ def cmd_info(args: argparse.Namespace) -> None:
         ("preset", args.preset),
         ("layers", f"{m.layers} (dilations {_dilation_summary(m.dilations)})"),
         ("filter width", m.filter_width),
-        ("channels", f"residual {m.residual_channels}, dilation {m.dilation_channels}, "
-                     f"skip {m.skip_channels}, quantization {m.quantization_channels}"),
-        ("receptive field", f"{m.receptive_field:,} samples = {m.receptive_field / d.sample_rate:.3f} s"
-                            f" at {d.sample_rate:,} Hz"),
+        (
+            "channels",
+            f"residual {m.residual_channels}, dilation {m.dilation_channels}, "
+            f"skip {m.skip_channels}, quantization {m.quantization_channels}",
+        ),
+        (
+            "receptive field",
+            f"{m.receptive_field:,} samples = {m.receptive_field / d.sample_rate:.3f} s"
+            f" at {d.sample_rate:,} Hz",
+        ),
         ("parameters", f"{parameter_count(WaveNet(m)):,}"),
         ("MACs per generated sample", f"{macs_per_sample(m):,}"),
-        ("training window", f"{m.receptive_field + d.sample_size:,} samples "
-                            f"({d.sample_size:,} targets) x batch {config.train.batch_size}"),
+        (
+            "training window",
+            f"{m.receptive_field + d.sample_size:,} samples "
+            f"({d.sample_size:,} targets) x batch {config.train.batch_size}",
+        ),
         ("silence trimming", "off" if d.silence_threshold is None else d.silence_threshold),
     ]
     if args.json:
-        print(json.dumps({"config": config.to_dict(), "receptive_field": m.receptive_field,
-                          "parameters": parameter_count(WaveNet(m)),
-                          "macs_per_sample": macs_per_sample(m)}))
+        print(
+            json.dumps(
+                {
+                    "config": config.to_dict(),
+                    "receptive_field": m.receptive_field,
+                    "parameters": parameter_count(WaveNet(m)),
+                    "macs_per_sample": macs_per_sample(m),
+                }
+            )
+        )
         return
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
@@ -140,13 +168,19 @@ def cmd_train(args: argparse.Namespace) -> None:
     if args.resume:
         other = sorted(set(overrides) - {"train.steps", "train.minutes"})
         if other or args.config is not None:
-            raise UserError(f"--resume continues the run's stored config; only --steps and "
-                            f"--minutes may change (got {', '.join(other) or '--config'})")
+            raise UserError(
+                f"--resume continues the run's stored config; only --steps and "
+                f"--minutes may change (got {', '.join(other) or '--config'})"
+            )
     result = train(args.data, args.run, config, resume=args.resume, quiet=args.quiet)
     last = result.validation_bits[-1][1] if result.validation_bits else None
-    summary = {"run": str(result.run_dir), "step": result.step, "validation_bits": last,
-               "samples_per_second": round(result.samples_per_second, 1),
-               "interrupted": result.interrupted}
+    summary = {
+        "run": str(result.run_dir),
+        "step": result.step,
+        "validation_bits": last,
+        "samples_per_second": round(result.samples_per_second, 1),
+        "interrupted": result.interrupted,
+    }
     print(json.dumps(summary))
 
 
@@ -178,8 +212,10 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     if args.json:
         print(json.dumps(result.to_dict()))
     else:
-        print(f"{result.bits_per_sample:.4f} bits per sample over {result.samples:,} samples "
-              f"in {result.files} files ({len(result.skipped)} skipped)")
+        print(
+            f"{result.bits_per_sample:.4f} bits per sample over {result.samples:,} samples "
+            f"in {result.files} files ({len(result.skipped)} skipped)"
+        )
 
 
 # --- the parser ----------------------------------------------------------------------------------
@@ -187,8 +223,10 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="wavenet-music", description="Learn music from raw audio with WaveNet and "
-        "generate new audio sample by sample.")
+        prog="wavenet-music",
+        description="Learn music from raw audio with WaveNet and "
+        "generate new audio sample by sample.",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     info = commands.add_parser("info", help="parameters, receptive field and cost of a config")
@@ -206,8 +244,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     gen = commands.add_parser("generate", help="sample new audio from a trained run")
     gen.add_argument("run", type=Path, help="run directory with checkpoints")
-    gen.add_argument("--out", type=Path, default=Path("generated.wav"),
-                     help="WAV path; with --num N, NAME-1.wav .. NAME-N.wav")
+    gen.add_argument(
+        "--out",
+        type=Path,
+        default=Path("generated.wav"),
+        help="WAV path; with --num N, NAME-1.wav .. NAME-N.wav",
+    )
     gen.add_argument("--quiet", action="store_true", help="no progress bar")
     add_dataclass_flags(gen, GenerateConfig, "gen__")
     gen.set_defaults(func=cmd_generate)

@@ -82,10 +82,12 @@ class DataConfig:
 
     sample_rate: int = field(default=16000, metadata=_help("model sample rate in Hz"))
     sample_size: int = field(
-        default=10000, metadata=_help("target samples per training window (plus the receptive field)")
+        default=10000,
+        metadata=_help("target samples per training window (plus the receptive field)"),
     )
     silence_threshold: float | None = field(
-        default=None, metadata=_help("RMS below which leading/trailing audio is trimmed; null = off")
+        default=None,
+        metadata=_help("RMS below which leading/trailing audio is trimmed; null = off"),
     )
     validation_fraction: float = field(
         default=0.1, metadata=_help("share of each folder's files (or time) held out")
@@ -159,9 +161,7 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
-        return {
-            name: _plain(dataclasses.asdict(getattr(self, name))) for name in SECTIONS
-        }
+        return {name: _plain(dataclasses.asdict(getattr(self, name))) for name in SECTIONS}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], base: Config | None = None) -> Config:
@@ -289,7 +289,9 @@ def _plain(values: dict[str, Any]) -> dict[str, Any]:
 
 def preset_names() -> list[str]:
     folder = resources.files("wavenet_music") / "presets"
-    return sorted(p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml"))
+    return sorted(
+        p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml")
+    )
 
 
 def load_preset(name: str) -> Config:
@@ -307,7 +309,9 @@ def load_yaml(path: Path, base: Config) -> Config:
     except FileNotFoundError:
         raise UserError(f"config file {path} not found") from None
     except yaml.YAMLError as exc:
-        raise UserError(f"config file {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+        raise UserError(
+            f"config file {path} is not valid YAML: {str(exc).splitlines()[0]}"
+        ) from None
     if data is not None and not isinstance(data, dict):
         raise UserError(f"config file {path}: expected a mapping of sections, got {type(data)}")
     return Config.from_dict(data or {}, base=base)
@@ -315,8 +319,6 @@ def load_yaml(path: Path, base: Config) -> Config:
 
 def dump_yaml(config: Config) -> str:
     return yaml.safe_dump(config.to_dict(), sort_keys=False, default_flow_style=None)
-
-
 
 
 @dataclass(frozen=True)

@@ -92,8 +92,17 @@ def cached_classes(path: Path, config: DataConfig, quantization_channels: int) -
     setting that changes the decoded classes, so an edited file is decoded again.
     """
     stat = path.stat()
-    key = json.dumps([CACHE_VERSION, str(path.resolve()), stat.st_size, stat.st_mtime_ns,
-                      config.sample_rate, config.silence_threshold, quantization_channels])
+    key = json.dumps(
+        [
+            CACHE_VERSION,
+            str(path.resolve()),
+            stat.st_size,
+            stat.st_mtime_ns,
+            config.sample_rate,
+            config.silence_threshold,
+            quantization_channels,
+        ]
+    )
     digest = hashlib.sha1(key.encode()).hexdigest()[:20]
     target = cache_root(config) / f"{path.stem[:40]}-{digest}.npy"
     if target.exists():
@@ -115,8 +124,10 @@ def _atomic_save(target: Path, array: np.ndarray) -> None:
             np.save(handle, array)
         os.replace(tmp, target)
     except OSError as exc:
-        raise UserError(f"cannot write the audio cache {target.parent}: {exc.strerror}; "
-                        "set data.cache_dir to a writable folder") from None
+        raise UserError(
+            f"cannot write the audio cache {target.parent}: {exc.strerror}; "
+            "set data.cache_dir to a writable folder"
+        ) from None
 
 
 def load_classes(cache: Path) -> np.ndarray:
@@ -127,8 +138,13 @@ def load_classes(cache: Path) -> np.ndarray:
 # --- the corpus and its split -------------------------------------------------------------
 
 
-def prepare_corpus(root: Path, config: DataConfig, quantization_channels: int,
-                   min_samples: int, quiet: bool = False) -> Corpus:
+def prepare_corpus(
+    root: Path,
+    config: DataConfig,
+    quantization_channels: int,
+    min_samples: int,
+    quiet: bool = False,
+) -> Corpus:
     """Discover, decode (cached) and split the recordings under ``root``.
 
     Files that cannot be decoded or are shorter than ``min_samples`` (the receptive field)
@@ -148,20 +164,27 @@ def prepare_corpus(root: Path, config: DataConfig, quantization_channels: int,
             continue
         n = len(load_classes(cache))
         if n < min_samples:
-            skipped.append((_relative(path, root),
-                            f"{n} samples, shorter than the receptive field ({min_samples})"))
+            skipped.append(
+                (
+                    _relative(path, root),
+                    f"{n} samples, shorter than the receptive field ({min_samples})",
+                )
+            )
             continue
         usable.append((path, cache, n))
     _report_skipped(skipped, len(paths), quiet)
     if not usable:
-        raise UserError(f"none of the {len(paths)} audio files under {root} is usable "
-                        f"(first problem: {skipped[0][0]}: {skipped[0][1]})")
+        raise UserError(
+            f"none of the {len(paths)} audio files under {root} is usable "
+            f"(first problem: {skipped[0][0]}: {skipped[0][1]})"
+        )
     train, validation = split(usable, root, config.validation_fraction)
     return Corpus(tuple(train), tuple(validation), tuple(skipped))
 
 
-def split(files: Sequence[tuple[Path, Path, int]], root: Path,
-          fraction: float) -> tuple[list[Segment], list[Segment]]:
+def split(
+    files: Sequence[tuple[Path, Path, int]], root: Path, fraction: float
+) -> tuple[list[Segment], list[Segment]]:
     """Deterministic train/validation split, folder by folder (so every label is validated):
     whole files where a folder has several (chosen by a hash of their path), the last
     ``fraction`` of the time where it has one."""
@@ -184,9 +207,10 @@ def _split_group(segments: list[Segment], fraction: float) -> tuple[list[Segment
         return segments, []
     if len(segments) == 1:
         s = segments[0]
-        cut = s.end - max(1, int(round(s.length * fraction)))
+        cut = s.end - max(1, round(s.length * fraction))
         return [Segment(s.source, s.label, s.cache, 0, cut)], [
-            Segment(s.source, s.label, s.cache, cut, s.end)]
+            Segment(s.source, s.label, s.cache, cut, s.end)
+        ]
     ranked = sorted(segments, key=lambda s: hashlib.sha1(s.source.encode()).hexdigest())
     n_val = min(len(ranked) - 1, max(1, round(len(ranked) * fraction)))
     validation = sorted(ranked[:n_val], key=lambda s: s.source)
@@ -243,8 +267,9 @@ def read_window(classes: np.ndarray, start: int, length: int, silence: int) -> n
 class WindowSource:
     """Cuts training windows from segments; owns the memory maps."""
 
-    def __init__(self, segments: Iterable[Segment], receptive_field: int, sample_size: int,
-                 silence: int) -> None:
+    def __init__(
+        self, segments: Iterable[Segment], receptive_field: int, sample_size: int, silence: int
+    ) -> None:
         self.segments = tuple(segments)
         if not self.segments:
             raise UserError("no audio to cut windows from")
@@ -258,8 +283,9 @@ class WindowSource:
             self._arrays[segment.cache] = load_classes(segment.cache)
         return self._arrays[segment.cache]
 
-    def window(self, segment: Segment, target_start: int, targets: int | None = None
-               ) -> tuple[np.ndarray, np.ndarray]:
+    def window(
+        self, segment: Segment, target_start: int, targets: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Input (RF - 1 + n,) and targets (n,) predicting ``target_start ..`` of ``segment``."""
         n = self.sample_size if targets is None else targets
         rf = self.receptive_field
@@ -271,8 +297,10 @@ class WindowSource:
     def batch(self, picks: Sequence[tuple[int, int]]) -> Batch:
         """Windows for ``(segment index, target start)`` pairs, stacked."""
         pairs = [self.window(self.segments[i], start) for i, start in picks]
-        return Batch(torch.from_numpy(np.stack([p[0] for p in pairs])),
-                     torch.from_numpy(np.stack([p[1] for p in pairs])))
+        return Batch(
+            torch.from_numpy(np.stack([p[0] for p in pairs])),
+            torch.from_numpy(np.stack([p[1] for p in pairs])),
+        )
 
 
 class WindowSampler:
@@ -300,8 +328,9 @@ class WindowSampler:
         self.rng.bit_generator.state = state
 
 
-def validation_picks(segments: Sequence[Segment], count: int, sample_size: int
-                     ) -> list[tuple[int, int]]:
+def validation_picks(
+    segments: Sequence[Segment], count: int, sample_size: int
+) -> list[tuple[int, int]]:
     """``count`` windows spread evenly over all validation positions (deterministic)."""
     total = sum(s.length for s in segments)
     picks = []

@@ -28,21 +28,35 @@ class Evaluation:
     skipped: tuple[tuple[str, str], ...]
 
     def to_dict(self) -> dict:
-        return {"bits_per_sample": self.bits_per_sample, "samples": self.samples,
-                "files": self.files, "per_file": self.per_file,
-                "skipped": [list(s) for s in self.skipped]}
+        return {
+            "bits_per_sample": self.bits_per_sample,
+            "samples": self.samples,
+            "files": self.files,
+            "per_file": self.per_file,
+            "skipped": [list(s) for s in self.skipped],
+        }
 
 
 @torch.no_grad()
-def evaluate(model: WaveNet, config: Config, data: Path, batch_size: int = 4,
-             quiet: bool = False) -> Evaluation:
+def evaluate(
+    model: WaveNet, config: Config, data: Path, batch_size: int = 4, quiet: bool = False
+) -> Evaluation:
     """NLL of every sample of every audio file under ``data`` (a folder or one file)."""
     data_config = replace(config.data, validation_fraction=0.0)
-    corpus = prepare_corpus(data, data_config, config.model.quantization_channels,
-                            config.model.receptive_field, quiet=quiet)
+    corpus = prepare_corpus(
+        data,
+        data_config,
+        config.model.quantization_channels,
+        config.model.receptive_field,
+        quiet=quiet,
+    )
     model.eval()
-    source = WindowSource(corpus.train, config.model.receptive_field, config.data.sample_size,
-                          config.model.quantization_channels // 2)
+    source = WindowSource(
+        corpus.train,
+        config.model.receptive_field,
+        config.data.sample_size,
+        config.model.quantization_channels // 2,
+    )
     per_file, total_nats, total = {}, 0.0, 0
     for segment in source.segments:
         nats = segment_nats(model, source, segment, batch_size)

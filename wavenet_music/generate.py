@@ -61,9 +61,15 @@ class _Conv:
 
     def step(self, x: Tensor, queue: Tensor, time: int) -> Tensor:
         """x (B, C_in) at ``time`` → (B, C_out); pushes x into the queue."""
-        past = [queue[(time - k * self.dilation) % self.context] for k in range(self.taps - 1, 0, -1)]
+        past = [
+            queue[(time - k * self.dilation) % self.context] for k in range(self.taps - 1, 0, -1)
+        ]
         inputs = torch.cat([*past, x], dim=1)  # (B, taps · C_in)
-        out = inputs @ self.weight if self.bias is None else torch.addmm(self.bias, inputs, self.weight)
+        out = (
+            inputs @ self.weight
+            if self.bias is None
+            else torch.addmm(self.bias, inputs, self.weight)
+        )
         queue[time % self.context] = x
         return out  # (B, C_out)
 
@@ -103,11 +109,13 @@ class IncrementalWaveNet:
         one_hot = one_hot.to(self.causal.weight.dtype)
         h = self.causal.step(one_hot, state.queues[0], t)  # (B, R)
         zs = []
-        for layer, (conv, (w_res, b_res)) in enumerate(zip(self.filter_gate, self.residual,
-                                                          strict=True)):
+        for layer, (conv, (w_res, b_res)) in enumerate(
+            zip(self.filter_gate, self.residual, strict=True)
+        ):
             pre = conv.step(h, state.queues[layer + 1], t)  # (B, 2D)
             z = torch.tanh(pre[:, : self.dilation_channels]) * torch.sigmoid(
-                pre[:, self.dilation_channels :])  # (B, D)
+                pre[:, self.dilation_channels :]
+            )  # (B, D)
             h = h + _affine(z, w_res, b_res)  # (B, R)
             zs.append(z)
         skips = _affine(torch.cat(zs, dim=1), *self.skip)  # (B, Sk)
@@ -144,8 +152,7 @@ def sample(logits: Tensor, temperature: float, generator: torch.Generator | None
     return torch.multinomial(probs, 1, generator=generator)[:, 0]
 
 
-def padded_history(prime: Tensor | None, num: int, receptive_field: int,
-                   silence: int) -> Tensor:
+def padded_history(prime: Tensor | None, num: int, receptive_field: int, silence: int) -> Tensor:
     """Silence of one receptive field, then ``prime`` (B, P) if given: (B, RF + P)."""
     pad = torch.full((num, receptive_field), silence, dtype=torch.long)
     return pad if prime is None else torch.cat([pad, prime.long()], dim=1)
@@ -155,9 +162,16 @@ ProgressFn = Callable[[Tensor], None]
 
 
 @torch.inference_mode()
-def generate(model: WaveNet, length: int, num: int = 1, temperature: float = 1.0,
-             generator: torch.Generator | None = None, prime: Tensor | None = None,
-             silence: int | None = None, on_step: ProgressFn | None = None) -> Tensor:
+def generate(
+    model: WaveNet,
+    length: int,
+    num: int = 1,
+    temperature: float = 1.0,
+    generator: torch.Generator | None = None,
+    prime: Tensor | None = None,
+    silence: int | None = None,
+    on_step: ProgressFn | None = None,
+) -> Tensor:
     """Generate ``num`` clips of ``length`` classes each with the incremental generator.
 
     Args:
@@ -183,9 +197,15 @@ def generate(model: WaveNet, length: int, num: int = 1, temperature: float = 1.0
 
 
 @torch.inference_mode()
-def generate_naive(model: WaveNet, length: int, num: int = 1, temperature: float = 1.0,
-                   generator: torch.Generator | None = None, prime: Tensor | None = None,
-                   silence: int | None = None) -> Tensor:
+def generate_naive(
+    model: WaveNet,
+    length: int,
+    num: int = 1,
+    temperature: float = 1.0,
+    generator: torch.Generator | None = None,
+    prime: Tensor | None = None,
+    silence: int | None = None,
+) -> Tensor:
     """The plain reference: one full forward pass over the last receptive field per sample."""
     silence = model.config.quantization_channels // 2 if silence is None else silence
     rf = model.receptive_field
@@ -209,8 +229,9 @@ def prime_classes(path: Path, config: Config, num: int) -> Tensor:
     audio = load_audio(path, config.data.sample_rate)
     if audio.size == 0:
         raise UserError(f"{path}: the seed audio is empty; pass a longer --seed-audio")
-    classes = mu_law_encode(audio[-config.model.receptive_field :],
-                            config.model.quantization_channels)
+    classes = mu_law_encode(
+        audio[-config.model.receptive_field :], config.model.quantization_channels
+    )
     return torch.from_numpy(classes)[None].repeat(num, 1)
 
 
@@ -222,8 +243,13 @@ def clip_paths(out: Path, num: int) -> list[Path]:
     return [out.with_name(f"{out.stem}-{i + 1}{out.suffix or '.wav'}") for i in range(num)]
 
 
-def generate_audio(model: WaveNet, config: Config, options: GenerateConfig,
-                   out: Path | None = None, progress: bool = True) -> np.ndarray:
+def generate_audio(
+    model: WaveNet,
+    config: Config,
+    options: GenerateConfig,
+    out: Path | None = None,
+    progress: bool = True,
+) -> np.ndarray:
     """Sample ``options.num`` clips and return float audio (num, T).
 
     With ``out``, the clips are written as 16-bit WAV (see ``clip_paths``), every
@@ -231,7 +257,7 @@ def generate_audio(model: WaveNet, config: Config, options: GenerateConfig,
     audio generated so far: it is written, then the interrupt goes on.
     """
     rate, q = config.data.sample_rate, config.model.quantization_channels
-    length = int(round(options.seconds * rate))
+    length = round(options.seconds * rate)
     generator = torch.Generator(device=_device(model))
     if options.seed is None:
         generator.seed()
@@ -241,8 +267,9 @@ def generate_audio(model: WaveNet, config: Config, options: GenerateConfig,
     if options.seed_audio is not None:
         prime = prime_classes(Path(options.seed_audio), config, options.num)
     every = None if options.save_every is None else int(options.save_every * rate)
-    bar = tqdm(total=length, unit="sample", unit_scale=True, disable=not progress,
-               desc="generating")
+    bar = tqdm(
+        total=length, unit="sample", unit_scale=True, disable=not progress, desc="generating"
+    )
     latest: list[Tensor] = [torch.empty(options.num, 0, dtype=torch.long)]
 
     def on_step(classes: Tensor) -> None:
@@ -253,8 +280,15 @@ def generate_audio(model: WaveNet, config: Config, options: GenerateConfig,
 
     try:
         with _threads_for(options.num, _device(model)):
-            classes = generate(model, length, options.num, options.temperature, generator,
-                               prime=prime, on_step=on_step)
+            classes = generate(
+                model,
+                length,
+                options.num,
+                options.temperature,
+                generator,
+                prime=prime,
+                on_step=on_step,
+            )
     except KeyboardInterrupt:
         if out is not None and latest[0].shape[1] > 0:
             write_clips(out, mu_law_decode(latest[0].cpu().numpy(), q), rate)

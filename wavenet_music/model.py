@@ -26,8 +26,9 @@ class CausalConv1d(nn.Conv1d):
     Tap ``k`` of the weight multiplies the input ``(taps - 1 - k) * dilation`` steps back.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, taps: int, dilation: int = 1,
-                 bias: bool = True) -> None:
+    def __init__(
+        self, in_channels: int, out_channels: int, taps: int, dilation: int = 1, bias: bool = True
+    ) -> None:
         super().__init__(in_channels, out_channels, taps, dilation=dilation, bias=bias)
 
     @property
@@ -102,8 +103,10 @@ class WaveNet(nn.Module):
         """
         outputs = x.shape[1] - self.receptive_field + 1
         if outputs < 1:
-            raise ValueError(f"input of {x.shape[1]} samples is shorter than the "
-                             f"receptive field ({self.receptive_field})")
+            raise ValueError(
+                f"input of {x.shape[1]} samples is shorter than the "
+                f"receptive field ({self.receptive_field})"
+            )
         zs = self.gated_outputs(x)
         z = torch.cat([z[:, :, -outputs:] for z in zs], dim=1)  # (B, L·D, S)
         skip_weight, skip_bias = self.skip_matrix()  # (Sk, L·D), (Sk,)
@@ -130,7 +133,8 @@ class WaveNet(nn.Module):
         return zs
 
     def skip_matrix(self) -> tuple[Tensor, Tensor | None]:
-        """All skip 1×1 convolutions side by side: Σ_l W_l z_l + b_l = [W_1 … W_L] [z_1; …; z_L] + Σ b_l."""
+        """All skip 1×1 convolutions side by side, so that one product does them all:
+        Σ_l (W_l z_l + b_l) = [W_1 … W_L] [z_1; …; z_L] + Σ_l b_l."""
         weight = torch.cat([b.skip.weight[:, :, 0] for b in self.blocks], dim=1)  # (Sk, L·D)
         if not self.config.use_biases:
             return weight, None
@@ -143,8 +147,12 @@ def parameter_count(model: nn.Module) -> int:
 
 def macs_per_sample(config: ModelConfig) -> int:
     """Multiply-adds to generate one sample incrementally (batch 1)."""
-    q, r, d, s = (config.quantization_channels, config.residual_channels,
-                  config.dilation_channels, config.skip_channels)
+    q, r, d, s = (
+        config.quantization_channels,
+        config.residual_channels,
+        config.dilation_channels,
+        config.skip_channels,
+    )
     k = config.filter_width
     per_layer = k * r * 2 * d + d * r + d * s  # filter/gate taps, residual 1×1, skip 1×1
     return k * q * r + config.layers * per_layer + s * s + s * q

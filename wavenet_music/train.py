@@ -27,7 +27,15 @@ from tqdm import tqdm
 from . import checkpoint as ckpt
 from .audio import mu_law_decode
 from .config import Config, TrainConfig, UserError, dump_yaml
-from .data import IGNORE, Batch, Corpus, WindowSampler, WindowSource, prepare_corpus, validation_picks
+from .data import (
+    IGNORE,
+    Batch,
+    Corpus,
+    WindowSampler,
+    WindowSource,
+    prepare_corpus,
+    validation_picks,
+)
 from .generate import generate
 from .model import WaveNet
 
@@ -91,12 +99,14 @@ class Trainer:
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.train.learning_rate)
         rf, silence = config.model.receptive_field, config.model.quantization_channels // 2
         self.sampler = WindowSampler(
-            WindowSource(corpus.train, rf, config.data.sample_size, silence), config.train.seed)
+            WindowSource(corpus.train, rf, config.data.sample_size, silence), config.train.seed
+        )
         self.validation = None
         if corpus.validation:
             source = WindowSource(corpus.validation, rf, config.data.sample_size, silence)
-            picks = validation_picks(source.segments, config.train.validation_windows,
-                                     config.data.sample_size)
+            picks = validation_picks(
+                source.segments, config.train.validation_windows, config.data.sample_size
+            )
             self.validation = (source, picks)
         self.step = 0
         self.elapsed_before = 0.0  # training seconds of earlier sessions of this run
@@ -109,7 +119,8 @@ class Trainer:
         """Continue exactly where ``checkpoint`` left off: weights, moments, data order, RNG."""
         self.model.load_state_dict(checkpoint.model)
         self.optimizer.load_state_dict(
-            ckpt.unflatten_optimizer(checkpoint.tensors, checkpoint.meta["optimizer"]))
+            ckpt.unflatten_optimizer(checkpoint.tensors, checkpoint.meta["optimizer"])
+        )
         self.sampler.set_state(checkpoint.meta["sampler"])
         torch.set_rng_state(checkpoint.tensors["rng.torch"])
         self.step = checkpoint.step
@@ -121,8 +132,11 @@ class Trainer:
     def save(self) -> Path:
         tensors, optimizer_rest = ckpt.flatten_optimizer(self.optimizer.state_dict())
         tensors["rng.torch"] = torch.get_rng_state()
-        meta = {"optimizer": optimizer_rest, "sampler": self.sampler.state(),
-                "elapsed": self.elapsed()}
+        meta = {
+            "optimizer": optimizer_rest,
+            "sampler": self.sampler.state(),
+            "elapsed": self.elapsed(),
+        }
         checkpoint = ckpt.Checkpoint(self.config, self.step, self.model.state_dict(), tensors, meta)
         return ckpt.save(self.run_dir, checkpoint, self.config.train.keep_checkpoints)
 
@@ -171,8 +185,13 @@ class Trainer:
         result = TrainResult(self.run_dir, self.step)
         self.session_start = time.monotonic()
         samples = 0
-        bar = tqdm(total=self.config.train.steps, initial=self.step, unit="step",
-                   disable=self.quiet, dynamic_ncols=True)
+        bar = tqdm(
+            total=self.config.train.steps,
+            initial=self.step,
+            unit="step",
+            disable=self.quiet,
+            dynamic_ncols=True,
+        )
         if self.step == 0:
             self._validate(result)  # the untrained baseline starts every curve
         try:
@@ -181,8 +200,10 @@ class Trainer:
                     batch = self.sampler.next_batch(self.config.train.batch_size)
                     bits = self.train_step(batch)
                     if not math.isfinite(bits):
-                        raise UserError(f"loss became {bits} at step {self.step}; lower "
-                                        "train.learning_rate or set train.grad_clip")
+                        raise UserError(
+                            f"loss became {bits} at step {self.step}; lower "
+                            "train.learning_rate or set train.grad_clip"
+                        )
                     samples += int((batch.targets != IGNORE).sum())
                     rate = samples / max(time.monotonic() - self.session_start, 1e-9)
                     result.samples_per_second = rate
@@ -200,9 +221,14 @@ class Trainer:
         t = self.config.train
         if self.step % t.log_every == 0 or self.step == 1:
             result.train_bits.append(bits)
-            self._log({"step": self.step, "train_bits": bits,
-                       "lr": self.optimizer.param_groups[0]["lr"],
-                       "samples_per_second": result.samples_per_second})
+            self._log(
+                {
+                    "step": self.step,
+                    "train_bits": bits,
+                    "lr": self.optimizer.param_groups[0]["lr"],
+                    "samples_per_second": result.samples_per_second,
+                }
+            )
         if self.step % t.validate_every == 0:
             self._validate(result)
         if self.step % t.checkpoint_every == 0:
@@ -227,8 +253,10 @@ class Trainer:
             how = "stopped" if result.interrupted else "finished"
             print(f"{how} at step {self.step}; checkpoint {path}", file=sys.stderr)
             if result.interrupted:
-                print(f"resume with: wavenet-music train DATA --run {self.run_dir} --resume",
-                      file=sys.stderr)
+                print(
+                    f"resume with: wavenet-music train DATA --run {self.run_dir} --resume",
+                    file=sys.stderr,
+                )
 
     # logging -------------------------------------------------------------------------------
 
@@ -252,21 +280,28 @@ class Trainer:
         rate = self.config.data.sample_rate
         generator = torch.Generator(device=self.device).manual_seed(self.config.train.seed)
         self.model.eval()
-        classes = generate(self.model, int(self.config.train.audio_seconds * rate),
-                           generator=generator)
+        classes = generate(
+            self.model, int(self.config.train.audio_seconds * rate), generator=generator
+        )
         audio = mu_law_decode(classes[0].cpu().numpy(), self.config.model.quantization_channels)
         self.writer.add_audio("generated", torch.from_numpy(audio)[None], self.step, rate)
 
 
-_TB_NAMES = {"train_bits": "bits_per_sample/train", "validation_bits": "bits_per_sample/validation",
-             "lr": "learning_rate", "samples_per_second": "speed/loss_samples_per_second"}
+_TB_NAMES = {
+    "train_bits": "bits_per_sample/train",
+    "validation_bits": "bits_per_sample/validation",
+    "lr": "learning_rate",
+    "samples_per_second": "speed/loss_samples_per_second",
+}
 
 
 @contextmanager
 def _stop_on_sigterm():
     """SIGTERM stops training like Ctrl-C: a checkpoint is written, then the run ends."""
+
     def handler(signum, frame):
         raise KeyboardInterrupt
+
     try:
         previous = signal.signal(signal.SIGTERM, handler)
     except ValueError:  # not the main thread: leave signals alone
@@ -281,8 +316,9 @@ def _stop_on_sigterm():
 # --- entry point ------------------------------------------------------------------------------
 
 
-def train(data_root: Path, run_dir: Path, config: Config, resume: bool = False,
-          quiet: bool = False) -> TrainResult:
+def train(
+    data_root: Path, run_dir: Path, config: Config, resume: bool = False, quiet: bool = False
+) -> TrainResult:
     """Train on the recordings under ``data_root`` into ``run_dir``.
 
     With ``resume``, the config comes from the run's newest checkpoint, except for the
@@ -293,15 +329,24 @@ def train(data_root: Path, run_dir: Path, config: Config, resume: bool = False,
     if resume:
         checkpoint = ckpt.load(run_dir)
         t = config.train
-        config = replace(checkpoint.config, train=replace(
-            checkpoint.config.train, steps=t.steps, minutes=t.minutes))
+        config = replace(
+            checkpoint.config,
+            train=replace(checkpoint.config.train, steps=t.steps, minutes=t.minutes),
+        )
     elif ckpt.checkpoint_dirs(run_dir):
-        raise UserError(f"{run_dir} already holds checkpoints; pass --resume to continue it "
-                        "or choose a new --run")
+        raise UserError(
+            f"{run_dir} already holds checkpoints; pass --resume to continue it "
+            "or choose a new --run"
+        )
     if config.train.steps is None and config.train.minutes is None:
         raise UserError("no training budget: pass --steps N or --minutes M")
-    corpus = prepare_corpus(data_root, config.data, config.model.quantization_channels,
-                            config.model.receptive_field, quiet=quiet)
+    corpus = prepare_corpus(
+        data_root,
+        config.data,
+        config.model.quantization_channels,
+        config.model.receptive_field,
+        quiet=quiet,
+    )
     _prepare_run_dir(run_dir, config, corpus)
     trainer = Trainer(config, corpus, run_dir, quiet=quiet)
     if checkpoint is not None:
