@@ -75,4 +75,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except (ValueError, RuntimeError) as exc:  # missing packages, bad arguments: one line
+        print(f"demo: error: {exc}", file=sys.stderr)
+        sys.exit(2)

@@ -28,6 +28,10 @@ SMALL = [
     "4",
     "--validate-every",
     "50",
+    "--audio-every",
+    "30",
+    "--audio-seconds",
+    "0.05",
 ]
 
 
@@ -61,10 +65,19 @@ def trained_run(music_root, tmp_path_factory):
 
 
 def test_train_writes_a_complete_run(trained_run):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
     run, _ = trained_run
     assert (run / "config.yaml").exists() and (run / "data.json").exists()
     assert list((run / "checkpoints").glob("step_00000060/model.safetensors"))
-    assert list((run / "tensorboard").glob("events.out.tfevents.*"))
+    events = EventAccumulator(str(run / "tensorboard"), size_guidance={"audio": 0}).Reload()
+    tags = events.Tags()
+    assert {"bits_per_sample/train", "bits_per_sample/validation", "learning_rate"} <= set(
+        tags["scalars"]
+    )
+    assert [e.step for e in events.Scalars("bits_per_sample/validation")] == [0, 50, 60]
+    assert [e.step for e in events.Audio("generated")] == [30, 60]
+    assert events.Audio("generated")[0].sample_rate == 16000
 
 
 def test_generate_writes_wavs_at_the_model_rate(trained_run, tmp_path, capsys):

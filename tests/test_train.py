@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 import torch
@@ -111,3 +115,44 @@ def test_learning_rate_schedule():
     assert learning_rate(60, config) == pytest.approx((1e-3 + 1e-5) / 2)
     assert learning_rate(110, config) == pytest.approx(1e-5)
     assert learning_rate(500, TrainConfig(warmup_steps=0)) == 1e-3  # no budget: constant
+
+
+def test_sigterm_saves_a_checkpoint_and_exits_cleanly(piano, tmp_path):
+    run = tmp_path / "run"
+    command = [
+        sys.executable,
+        "-m",
+        "wavenet_music.cli",
+        "train",
+        str(piano),
+        "--run",
+        str(run),
+        "--preset",
+        "tiny",
+        "--sample-size",
+        "500",
+        "--batch-size",
+        "2",
+        "--steps",
+        "1000000",
+        "--log-every",
+        "1",
+        "--quiet",
+        "--cache-dir",
+        str(tmp_path / "c"),
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not _trained_steps(run) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    assert json.loads(out)["interrupted"] is True
+    assert "--resume" in err
+    step = ckpt.load(run).step
+    assert step >= 1 and step == max(r["step"] for r in read_metrics(run))
+
+
+def _trained_steps(run) -> bool:
+    return any("train_bits" in r for r in read_metrics(run)) if run.exists() else False

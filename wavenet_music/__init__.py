@@ -8,26 +8,31 @@ The small Python API::
     print(evaluate(model, config, "held_out/").bits_per_sample)
 """
 
-from .checkpoint import load_model as load_run
-from .config import Config, DataConfig, GenerateConfig, ModelConfig, TrainConfig, load_preset
-from .evaluate import evaluate
-from .generate import generate, generate_audio, generate_naive
-from .model import WaveNet
-from .train import train
+import importlib
 
-__all__ = [
-    "Config",
-    "DataConfig",
-    "GenerateConfig",
-    "ModelConfig",
-    "TrainConfig",
-    "WaveNet",
-    "evaluate",
-    "generate",
-    "generate_audio",
-    "generate_naive",
-    "load_preset",
-    "load_run",
-    "train",
-]
+_EXPORTS = {
+    "load_run": ("checkpoint", "load_model"),
+    "Config": ("config", "Config"),
+    "DataConfig": ("config", "DataConfig"),
+    "GenerateConfig": ("config", "GenerateConfig"),
+    "ModelConfig": ("config", "ModelConfig"),
+    "TrainConfig": ("config", "TrainConfig"),
+    "apply_overrides": ("config", "apply_overrides"),
+    "load_preset": ("config", "load_preset"),
+    "evaluate": ("evaluate", "evaluate"),
+    "generate": ("generate", "generate"),
+    "generate_audio": ("generate", "generate_audio"),
+    "generate_naive": ("generate", "generate_naive"),
+    "WaveNet": ("model", "WaveNet"),
+    "train": ("train", "train"),
+}
+__all__ = sorted(_EXPORTS)
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    """Import on first use: scripts that need only a submodule skip loading torch."""
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'wavenet_music' has no attribute {name!r}")
+    module, attribute = _EXPORTS[name]
+    return getattr(importlib.import_module(f".{module}", __name__), attribute)

@@ -243,20 +243,21 @@ class Trainer:
             self._log({"step": self.step, "validation_bits": bits})
 
     def _finish(self, result: TrainResult) -> None:
-        if not result.validation_bits or result.validation_bits[-1][0] != self.step:
+        stale = not result.validation_bits or result.validation_bits[-1][0] != self.step
+        if stale and not result.interrupted:  # an interrupted run saves at once
             self._validate(result)
         path = self.save()
         result.step = self.step
         if self._writer is not None:
             self._writer.close()
-        if not self.quiet:
-            how = "stopped" if result.interrupted else "finished"
-            print(f"{how} at step {self.step}; checkpoint {path}", file=sys.stderr)
-            if result.interrupted:
-                print(
-                    f"resume with: wavenet-music train DATA --run {self.run_dir} --resume",
-                    file=sys.stderr,
-                )
+        if result.interrupted:  # said even when quiet: the user must know how to go on
+            print(
+                f"stopped at step {self.step}; checkpoint {path}; resume with: "
+                f"wavenet-music train DATA --run {self.run_dir} --resume",
+                file=sys.stderr,
+            )
+        elif not self.quiet:
+            print(f"finished at step {self.step}; checkpoint {path}", file=sys.stderr)
 
     # logging -------------------------------------------------------------------------------
 
