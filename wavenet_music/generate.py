@@ -152,10 +152,13 @@ def sample(logits: Tensor, temperature: float, generator: torch.Generator | None
     return torch.multinomial(probs, 1, generator=generator)[:, 0]
 
 
-def padded_history(prime: Tensor | None, num: int, receptive_field: int, silence: int) -> Tensor:
-    """Silence of one receptive field, then ``prime`` (B, P) if given: (B, RF + P)."""
-    pad = torch.full((num, receptive_field), silence, dtype=torch.long)
-    return pad if prime is None else torch.cat([pad, prime.long()], dim=1)
+def padded_history(model: WaveNet, prime: Tensor | None, num: int) -> Tensor:
+    """A receptive field of silence (as before every file in training), then ``prime``
+    (num, P) if given: (num, RF + P) classes on the model's device."""
+    silence = model.config.quantization_channels // 2  # mu-law class of 0.0
+    pad = torch.full((num, model.receptive_field), silence, dtype=torch.long)
+    history = pad if prime is None else torch.cat([pad, prime.long()], dim=1)
+    return history.to(_device(model))
 
 
 ProgressFn = Callable[[Tensor], None]
@@ -169,7 +172,6 @@ def generate(
     temperature: float = 1.0,
     generator: torch.Generator | None = None,
     prime: Tensor | None = None,
-    silence: int | None = None,
     on_step: ProgressFn | None = None,
 ) -> Tensor:
     """Generate ``num`` clips of ``length`` classes each with the incremental generator.
@@ -181,8 +183,7 @@ def generate(
     Returns:
         Tensor[num, length] of classes.
     """
-    silence = model.config.quantization_channels // 2 if silence is None else silence
-    history = padded_history(prime, num, model.receptive_field, silence).to(_device(model))
+    history = padded_history(model, prime, num)
     fast = IncrementalWaveNet(model)
     state = fast.initial_state(model, history)
     out = torch.empty(num, length, dtype=torch.long, device=history.device)
@@ -204,12 +205,10 @@ def generate_naive(
     temperature: float = 1.0,
     generator: torch.Generator | None = None,
     prime: Tensor | None = None,
-    silence: int | None = None,
 ) -> Tensor:
     """The plain reference: one full forward pass over the last receptive field per sample."""
-    silence = model.config.quantization_channels // 2 if silence is None else silence
     rf = model.receptive_field
-    history = padded_history(prime, num, rf, silence).to(_device(model))
+    history = padded_history(model, prime, num)
     for _ in range(length):
         logits = model(history[:, -rf:])[:, :, -1]  # (B, Q)
         x = sample(logits, temperature, generator).to(history.device)
