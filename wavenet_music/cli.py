@@ -186,7 +186,7 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 def cmd_generate(args: argparse.Namespace) -> None:
     from .checkpoint import load_model
-    from .generate import clip_paths, generate_audio
+    from .generate import clip_paths, clip_plan, generate_audio
     from .train import resolve_device
 
     options = GenerateConfig(**_flag_values(args, GenerateConfig, "gen__"))
@@ -198,7 +198,7 @@ def cmd_generate(args: argparse.Namespace) -> None:
     except KeyboardInterrupt:
         print(f"interrupted; the audio so far is in {args.out}", file=sys.stderr)
         raise SystemExit(130) from None
-    for path in clip_paths(args.out, options.num):
+    for path in clip_paths(args.out, clip_plan(config, options)[1]):
         print(path)
 
 
@@ -208,7 +208,9 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     from .train import resolve_device
 
     model, config = load_model(args.run, resolve_device(args.device))
-    result = evaluate(model, config, args.data, batch_size=args.batch_size, quiet=args.quiet)
+    result = evaluate(
+        model, config, args.data, batch_size=args.batch_size, quiet=args.quiet, label=args.label
+    )
     if args.json:
         print(json.dumps(result.to_dict()))
     else:
@@ -259,6 +261,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--data", type=Path, required=True, help="folder or file of held-out audio")
     ev.add_argument("--batch-size", type=int, default=4, help="windows per forward pass")
     ev.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    ev.add_argument(
+        "--label", help="score every file under this label (labelled runs; default: its folder)"
+    )
     ev.add_argument("--json", action="store_true", help="print JSON")
     ev.add_argument("--quiet", action="store_true", help="no progress output")
     ev.set_defaults(func=cmd_evaluate)

@@ -50,8 +50,17 @@ class ModelConfig:
     skip_channels: int = field(default=1024, metadata=_help("channels of the skip path and head"))
     quantization_channels: int = field(default=256, metadata=_help("mu-law classes (softmax size)"))
     use_biases: bool = field(default=True, metadata=_help("biases in every convolution"))
+    global_labels: tuple[str, ...] = field(
+        default=(),
+        metadata=_help("labels of global conditioning (filled from the data by train); [] = off"),
+    )
 
     def __post_init__(self) -> None:
+        if len(set(self.global_labels)) != len(self.global_labels) or "" in self.global_labels:
+            raise UserError(
+                f"model.global_labels: expected distinct non-empty names, "
+                f"got {list(self.global_labels)}"
+            )
         for name in ("filter_width", "residual_channels", "dilation_channels", "skip_channels"):
             _check_positive_int(f"model.{name}", getattr(self, name))
         if self.filter_width < 2:
@@ -94,6 +103,13 @@ class DataConfig:
     )
     cache_dir: str | None = field(
         default=None, metadata=_help("decoded mu-law cache; null = ~/.cache/wavenet-music")
+    )
+    labels: str | None = field(
+        default=None,
+        metadata=_help(
+            "global conditioning labels: 'folders' (first folder level), "
+            "a CSV file of file,label rows, or null = off"
+        ),
     )
 
     def __post_init__(self) -> None:
@@ -223,6 +239,10 @@ def _coerce_to(name: str, hint: Any, value: Any) -> Any:
             return None
         (inner,) = [a for a in args if a is not type(None)]
         return _coerce_to(name, inner, value)
+    if typing.get_origin(hint) is tuple and args[0] is str:
+        if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+            return tuple(value)
+        raise UserError(f"{name}: expected a list of names, got {value!r}")
     if typing.get_origin(hint) is tuple:
         return _coerce_tuple(name, value)
     if hint is bool:
@@ -330,6 +350,10 @@ class GenerateConfig:
     temperature: float = field(default=1.0, metadata=_help("softmax temperature; 0 = most likely"))
     seed: int | None = field(default=0, metadata=_help("random seed; null = a fresh one each run"))
     seed_audio: str | None = field(default=None, metadata=_help("audio file the clips continue"))
+    label: str | None = field(
+        default=None,
+        metadata=_help("label to generate (conditioned runs): NAME, a,b or all; --num per label"),
+    )
     save_every: float | None = field(
         default=None, metadata=_help("rewrite the partial WAV every this many seconds of audio")
     )

@@ -9,6 +9,7 @@ silence, so the first samples of every file are trained too.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import os
@@ -145,53 +146,98 @@ def prepare_corpus(
     min_samples: int,
     quiet: bool = False,
 ) -> Corpus:
-    """Discover, decode (cached) and split the recordings under ``root``.
+    """Discover, decode (cached), label and split the recordings under ``root``.
 
-    Files that cannot be decoded or are shorter than ``min_samples`` (the receptive field)
-    are skipped, listed and counted; a corpus with nothing usable is an error.
+    Files that cannot be decoded, are shorter than ``min_samples`` (the receptive field) or
+    lack a label when labels are asked for are skipped, listed and counted; a corpus with
+    nothing usable is an error.
     """
     root = Path(root)
     paths = find_audio_files(root)
     if not paths:
         raise UserError(f"no audio files ({', '.join(AUDIO_EXTENSIONS)}) found under {root}")
-    usable: list[tuple[Path, Path, int]] = []
+    labeler = make_labeler(root, config.labels)
+    usable: list[Segment] = []
     skipped: list[tuple[str, str]] = []
     for path in tqdm(paths, desc="decoding", unit="file", disable=quiet or len(paths) < 4):
+        rel = _relative(path, root)
         try:
-            cache = cached_classes(path, config, quantization_channels)
+            segment = _whole_file(path, rel, labeler(rel), config, quantization_channels)
         except (AudioReadError, OSError) as exc:
-            skipped.append((_relative(path, root), _reason(exc)))
+            skipped.append((rel, _reason(exc)))
             continue
-        n = len(load_classes(cache))
-        if n < min_samples:
-            skipped.append(
-                (
-                    _relative(path, root),
-                    f"{n} samples, shorter than the receptive field ({min_samples})",
-                )
-            )
+        if segment.length < min_samples:
+            reason = f"{segment.length} samples, shorter than the receptive field ({min_samples})"
+            skipped.append((rel, reason))
             continue
-        usable.append((path, cache, n))
+        usable.append(segment)
     _report_skipped(skipped, len(paths), quiet)
     if not usable:
         raise UserError(
             f"none of the {len(paths)} audio files under {root} is usable "
             f"(first problem: {skipped[0][0]}: {skipped[0][1]})"
         )
-    train, validation = split(usable, root, config.validation_fraction)
+    train, validation = split(usable, config.validation_fraction)
     return Corpus(tuple(train), tuple(validation), tuple(skipped))
 
 
-def split(
-    files: Sequence[tuple[Path, Path, int]], root: Path, fraction: float
-) -> tuple[list[Segment], list[Segment]]:
-    """Deterministic train/validation split, folder by folder (so every label is validated):
-    whole files where a folder has several (chosen by a hash of their path), the last
+def _whole_file(
+    path: Path, rel: str, label: str, config: DataConfig, quantization_channels: int
+) -> Segment:
+    cache = cached_classes(path, config, quantization_channels)
+    return Segment(rel, label, cache, 0, len(load_classes(cache)))
+
+
+def make_labeler(root: Path, spec: str | None):
+    """``relative path -> label``: the first folder level (also when labels are off, for the
+    per-folder split), or a CSV manifest of ``file,label`` rows. A file the labels do not
+    cover raises ``AudioReadError`` (it is skipped and counted like an unreadable file)."""
+    if spec is None:
+        return label_of
+    if spec == "folders":
+        return _folder_label
+    mapping = read_label_manifest(Path(spec), root)
+
+    def from_manifest(rel: str) -> str:
+        if rel not in mapping:
+            raise AudioReadError(f"{rel}: no label in {spec}")
+        return mapping[rel]
+
+    return from_manifest
+
+
+def _folder_label(rel: str) -> str:
+    label = label_of(rel)
+    if not label:
+        raise AudioReadError(f"{rel}: not inside a label folder (data.labels=folders)")
+    return label
+
+
+def read_label_manifest(path: Path, root: Path) -> dict[str, str]:
+    """CSV rows ``file,label`` (a header row ``file,label`` is allowed); files relative to
+    the data folder."""
+    try:
+        rows = list(csv.reader(path.read_text().splitlines()))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"data.labels: cannot read the label file {path} ({exc})") from None
+    mapping = {}
+    for number, row in enumerate(rows, 1):
+        if not row or row[0].strip().lower() == "file":
+            continue
+        if len(row) < 2 or not row[1].strip():
+            raise UserError(f"{path}:{number}: expected file,label, got {','.join(row)!r}")
+        mapping[Path(row[0].strip()).as_posix()] = row[1].strip()
+    if not mapping:
+        raise UserError(f"data.labels: {path} holds no file,label rows")
+    return mapping
+
+
+def split(segments: Sequence[Segment], fraction: float) -> tuple[list[Segment], list[Segment]]:
+    """Deterministic train/validation split, label by label (so every label is validated):
+    whole files where a label has several (chosen by a hash of their path), the last
     ``fraction`` of the time where it has one."""
     groups: dict[str, list[Segment]] = {}
-    for path, cache, n in files:
-        rel = _relative(path, root)
-        segment = Segment(rel, label_of(rel), cache, 0, n)
+    for segment in segments:
         groups.setdefault(segment.label, []).append(segment)
     train: list[Segment] = []
     validation: list[Segment] = []
@@ -250,6 +296,7 @@ def _report_skipped(skipped: list[tuple[str, str]], total: int, quiet: bool) -> 
 class Batch:
     inputs: torch.Tensor  # (B, receptive_field - 1 + S) classes
     targets: torch.Tensor  # (B, S) classes; IGNORE where no real sample is to be predicted
+    labels: torch.Tensor | None = None  # (B,) global-conditioning label indices
 
 
 IGNORE = -1
@@ -265,14 +312,29 @@ def read_window(classes: np.ndarray, start: int, length: int, silence: int) -> n
 
 
 class WindowSource:
-    """Cuts training windows from segments; owns the memory maps."""
+    """Cuts training windows from segments; owns the memory maps.
+
+    With ``labels`` (the model's global-conditioning labels), batches carry each window's
+    label index."""
 
     def __init__(
-        self, segments: Iterable[Segment], receptive_field: int, sample_size: int, silence: int
+        self,
+        segments: Iterable[Segment],
+        receptive_field: int,
+        sample_size: int,
+        silence: int,
+        labels: Sequence[str] = (),
     ) -> None:
         self.segments = tuple(segments)
         if not self.segments:
             raise UserError("no audio to cut windows from")
+        self.label_index = {label: i for i, label in enumerate(labels)}
+        unknown = {s.label for s in self.segments} - set(self.label_index) if labels else set()
+        if unknown:
+            raise UserError(
+                f"labels {sorted(unknown)} are not among the model's labels "
+                f"{list(labels)}; train a new run for new labels"
+            )
         self.receptive_field = receptive_field
         self.sample_size = sample_size
         self.silence = silence
@@ -297,9 +359,13 @@ class WindowSource:
     def batch(self, picks: Sequence[tuple[int, int]]) -> Batch:
         """Windows for ``(segment index, target start)`` pairs, stacked."""
         pairs = [self.window(self.segments[i], start) for i, start in picks]
+        labels = None
+        if self.label_index:
+            labels = torch.tensor([self.label_index[self.segments[i].label] for i, _ in picks])
         return Batch(
             torch.from_numpy(np.stack([p[0] for p in pairs])),
             torch.from_numpy(np.stack([p[1] for p in pairs])),
+            labels,
         )
 
 

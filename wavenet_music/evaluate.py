@@ -13,10 +13,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .config import Config
+from .config import Config, UserError
 from .data import Segment, WindowSource, prepare_corpus
 from .model import WaveNet
-from .train import LN2
+from .train import LN2, window_source
 
 
 @dataclass(frozen=True)
@@ -39,10 +39,24 @@ class Evaluation:
 
 @torch.no_grad()
 def evaluate(
-    model: WaveNet, config: Config, data: Path, batch_size: int = 4, quiet: bool = False
+    model: WaveNet,
+    config: Config,
+    data: Path,
+    batch_size: int = 4,
+    quiet: bool = False,
+    label: str | None = None,
 ) -> Evaluation:
-    """NLL of every sample of every audio file under ``data`` (a folder or one file)."""
-    data_config = replace(config.data, validation_fraction=0.0)
+    """NLL of every sample of every audio file under ``data`` (a folder or one file).
+
+    A labelled model scores each file under its label (found as in training), or under
+    ``label`` for all files when given.
+    """
+    labels = config.model.global_labels
+    if label is not None and label not in labels:
+        known = ", ".join(labels) or "none: it was trained without labels"
+        raise UserError(f"unknown label {label!r}; this run's labels: {known}")
+    spec = None if label is not None else config.data.labels
+    data_config = replace(config.data, validation_fraction=0.0, labels=spec)
     corpus = prepare_corpus(
         data,
         data_config,
@@ -50,13 +64,9 @@ def evaluate(
         config.model.receptive_field,
         quiet=quiet,
     )
+    segments = corpus.train if label is None else [replace(s, label=label) for s in corpus.train]
     model.eval()
-    source = WindowSource(
-        corpus.train,
-        config.model.receptive_field,
-        config.data.sample_size,
-        config.model.quantization_channels // 2,
-    )
+    source = window_source(config, segments)
     per_file, total_nats, total = {}, 0.0, 0
     for segment in source.segments:
         nats = segment_nats(model, source, segment, batch_size)
@@ -80,5 +90,8 @@ def segment_nats(model: WaveNet, source: WindowSource, segment: Segment, batch_s
         pairs = [source.window(segment, s, n) for s in group]
         inputs = torch.from_numpy(np.stack([p[0] for p in pairs])).to(device)  # (B, RF-1+n)
         targets = torch.from_numpy(np.stack([p[1] for p in pairs])).to(device)  # (B, n)
-        nats += F.cross_entropy(model(inputs), targets, reduction="sum").item()
+        labels = None
+        if source.label_index:
+            labels = torch.full((len(group),), source.label_index[segment.label], device=device)
+        nats += F.cross_entropy(model(inputs, labels), targets, reduction="sum").item()
     return nats

@@ -33,10 +33,12 @@ class GenerationState:
     initial convolution first, then one per residual layer) as a ring buffer of shape
     (context_i, B, C_i): the input at time ``t`` lives in slot ``t % context_i``.
     ``time`` is the index of the next input sample. ``step`` updates both in place.
+    ``label_bias[l]`` (B, 2D) is layer l's global-conditioning term V·h, fixed per clip.
     """
 
     queues: list[Tensor]
     time: int = 0
+    label_bias: list[Tensor] | None = None
 
 
 @dataclass(frozen=True)
@@ -90,17 +92,23 @@ class IncrementalWaveNet:
     def convs(self) -> list[_Conv]:
         return [self.causal, *self.filter_gate]
 
-    def initial_state(self, model: WaveNet, history: Tensor) -> GenerationState:
+    def initial_state(
+        self, model: WaveNet, history: Tensor, labels: Tensor | None = None
+    ) -> GenerationState:
         """Queues filled as if ``history`` (B, T ≥ receptive_field) had been fed, except its
-        last sample, which the first ``step`` takes. One full forward pass, no loop."""
+        last sample, which the first ``step`` takes. One full forward pass, no loop.
+        ``labels`` (B,): the clips' global-conditioning labels, if the model has them."""
         recorded: list[Tensor] = []
         # One extra leading sample keeps the last layer's output non-empty; the queues only
         # reach receptive_field - 1 samples back, so its value never matters.
         fed = torch.cat([history[:, :1], history[:, :-1]], dim=1)  # (B, T)
         with torch.inference_mode():
-            model.gated_outputs(fed, layer_inputs=recorded)  # inputs (B, C, T_i)
+            model.gated_outputs(fed, labels, layer_inputs=recorded)  # inputs (B, C, T_i)
+            label_bias = None
+            if labels is not None:
+                label_bias = [b.label_embedding(labels) for b in model.blocks]  # L × (B, 2D)
         queues = [_ring(h, conv.context) for h, conv in zip(recorded, self.convs(), strict=True)]
-        return GenerationState(queues=queues, time=0)
+        return GenerationState(queues=queues, time=0, label_bias=label_bias)
 
     def step(self, x: Tensor, state: GenerationState) -> tuple[Tensor, GenerationState]:
         """x (B,) classes at ``state.time`` → logits (B, Q) for the next sample."""
@@ -113,6 +121,8 @@ class IncrementalWaveNet:
             zip(self.filter_gate, self.residual, strict=True)
         ):
             pre = conv.step(h, state.queues[layer + 1], t)  # (B, 2D)
+            if state.label_bias is not None:
+                pre = pre + state.label_bias[layer]
             z = torch.tanh(pre[:, : self.dilation_channels]) * torch.sigmoid(
                 pre[:, self.dilation_channels :]
             )  # (B, D)
@@ -172,6 +182,7 @@ def generate(
     temperature: float = 1.0,
     generator: torch.Generator | None = None,
     prime: Tensor | None = None,
+    labels: Tensor | None = None,
     on_step: ProgressFn | None = None,
 ) -> Tensor:
     """Generate ``num`` clips of ``length`` classes each with the incremental generator.
@@ -179,13 +190,14 @@ def generate(
     Args:
         prime: (num, P) classes the clips continue from (not part of the output);
             without it, generation starts after a receptive field of silence, as in training.
+        labels: (num,) global-conditioning label indices, when the model has labels.
         on_step: called after every sample with the classes so far (num, t).
     Returns:
         Tensor[num, length] of classes.
     """
     history = padded_history(model, prime, num)
     fast = IncrementalWaveNet(model)
-    state = fast.initial_state(model, history)
+    state = fast.initial_state(model, history, _on(labels, history.device))
     out = torch.empty(num, length, dtype=torch.long, device=history.device)
     x = history[:, -1]
     for t in range(length):
@@ -205,12 +217,14 @@ def generate_naive(
     temperature: float = 1.0,
     generator: torch.Generator | None = None,
     prime: Tensor | None = None,
+    labels: Tensor | None = None,
 ) -> Tensor:
     """The plain reference: one full forward pass over the last receptive field per sample."""
     rf = model.receptive_field
     history = padded_history(model, prime, num)
+    labels = _on(labels, history.device)
     for _ in range(length):
-        logits = model(history[:, -rf:])[:, :, -1]  # (B, Q)
+        logits = model(history[:, -rf:], labels)[:, :, -1]  # (B, Q)
         x = sample(logits, temperature, generator).to(history.device)
         history = torch.cat([history, x[:, None]], dim=1)
     return history[:, history.shape[1] - length :]
@@ -218,6 +232,10 @@ def generate_naive(
 
 def _device(model: WaveNet) -> torch.device:
     return next(model.parameters()).device
+
+
+def _on(labels: Tensor | None, device: torch.device) -> Tensor | None:
+    return None if labels is None else labels.to(device)
 
 
 # --- from a trained run to audio files ------------------------------------------------------
@@ -234,12 +252,42 @@ def prime_classes(path: Path, config: Config, num: int) -> Tensor:
     return torch.from_numpy(classes)[None].repeat(num, 1)
 
 
-def clip_paths(out: Path, num: int) -> list[Path]:
-    """``out.wav`` for one clip; ``out-1.wav .. out-N.wav`` for several."""
+def clip_plan(config: Config, options: GenerateConfig) -> tuple[Tensor | None, list[str]]:
+    """Which clips one batch generates: label indices (or None) and a tag per clip.
+
+    ``options.label`` names one label, several (``piano,guitar``) or ``all``; each label
+    gets ``options.num`` clips. Tags name the files: ``""`` (one clip), ``"2"``,
+    ``"piano"``, ``"piano-2"``.
+    """
+    known = config.model.global_labels
+    if not known:
+        if options.label is not None:
+            raise UserError("this run was trained without labels; drop --label")
+        return None, [""] if options.num == 1 else [str(i + 1) for i in range(options.num)]
+    if options.label is None:
+        raise UserError(
+            f"this run is conditioned on labels ({', '.join(known)}); "
+            "pass --label NAME, several as --label a,b, or --label all"
+        )
+    chosen = list(known) if options.label == "all" else options.label.split(",")
+    unknown = [name for name in chosen if name not in known]
+    if unknown:
+        raise UserError(f"unknown label {unknown[0]!r}; this run knows: {', '.join(known)}")
+    indices = [known.index(name) for name in chosen for _ in range(options.num)]
+    tags = [
+        name if options.num == 1 else f"{name}-{i + 1}"
+        for name in chosen
+        for i in range(options.num)
+    ]
+    return torch.tensor(indices), tags
+
+
+def clip_paths(out: Path, tags: list[str]) -> list[Path]:
+    """``out.wav`` for a lone untagged clip, else ``out-TAG.wav`` per clip."""
     out = Path(out)
-    if num == 1:
+    if tags == [""]:
         return [out]
-    return [out.with_name(f"{out.stem}-{i + 1}{out.suffix or '.wav'}") for i in range(num)]
+    return [out.with_name(f"{out.stem}-{tag}{out.suffix or '.wav'}") for tag in tags]
 
 
 def generate_audio(
@@ -249,7 +297,7 @@ def generate_audio(
     out: Path | None = None,
     progress: bool = True,
 ) -> np.ndarray:
-    """Sample ``options.num`` clips and return float audio (num, T).
+    """Sample the clips of ``clip_plan`` as one batch and return float audio (clips, T).
 
     With ``out``, the clips are written as 16-bit WAV (see ``clip_paths``), every
     ``options.save_every`` seconds while generating and at the end. Ctrl-C keeps the
@@ -262,49 +310,50 @@ def generate_audio(
         generator.seed()
     else:
         generator.manual_seed(options.seed)
+    labels, tags = clip_plan(config, options)
+    paths = None if out is None else clip_paths(out, tags)
     prime = None
     if options.seed_audio is not None:
-        prime = prime_classes(Path(options.seed_audio), config, options.num)
+        prime = prime_classes(Path(options.seed_audio), config, len(tags))
     every = None if options.save_every is None else int(options.save_every * rate)
     bar = tqdm(
         total=length, unit="sample", unit_scale=True, disable=not progress, desc="generating"
     )
-    latest: list[Tensor] = [torch.empty(options.num, 0, dtype=torch.long)]
+    latest: list[Tensor] = [torch.empty(len(tags), 0, dtype=torch.long)]
 
     def on_step(classes: Tensor) -> None:
         latest[0] = classes
         bar.update(1)
-        if out is not None and every and classes.shape[1] % every == 0:
-            write_clips(out, mu_law_decode(classes.cpu().numpy(), q), rate)
+        if paths is not None and every and classes.shape[1] % every == 0:
+            write_clips(paths, mu_law_decode(classes.cpu().numpy(), q), rate)
 
     try:
-        with _threads_for(options.num, _device(model)):
+        with _threads_for(len(tags), _device(model)):
             classes = generate(
                 model,
                 length,
-                options.num,
+                len(tags),
                 options.temperature,
                 generator,
                 prime=prime,
+                labels=labels,
                 on_step=on_step,
             )
     except KeyboardInterrupt:
-        if out is not None and latest[0].shape[1] > 0:
-            write_clips(out, mu_law_decode(latest[0].cpu().numpy(), q), rate)
+        if paths is not None and latest[0].shape[1] > 0:
+            write_clips(paths, mu_law_decode(latest[0].cpu().numpy(), q), rate)
         raise
     finally:
         bar.close()
-    audio = mu_law_decode(classes.cpu().numpy(), q)  # (num, T)
-    if out is not None:
-        write_clips(out, audio, rate)
+    audio = mu_law_decode(classes.cpu().numpy(), q)  # (clips, T)
+    if paths is not None:
+        write_clips(paths, audio, rate)
     return audio
 
 
-def write_clips(out: Path, audio: np.ndarray, sample_rate: int) -> list[Path]:
-    paths = clip_paths(out, audio.shape[0])
+def write_clips(paths: list[Path], audio: np.ndarray, sample_rate: int) -> None:
     for path, clip in zip(paths, audio, strict=True):
         write_wav(path, clip, sample_rate)
-    return paths
 
 
 ONE_THREAD_UP_TO = 8  # streams; measured: batch 2 of `tiny` ran 13x faster on 1 thread than 2

@@ -47,6 +47,8 @@ class ResidualBlock(nn.Module):
 
     ``filter`` and ``gate`` come from one convolution with ``2 * dilation_channels``
     outputs (first half filter, second half gate): one matrix product instead of two.
+    Global conditioning (paper eq. 2) adds a learned vector per label, V_f·h and V_g·h, to
+    the filter and gate pre-activations of every layer.
     """
 
     def __init__(self, config: ModelConfig, dilation: int) -> None:
@@ -57,19 +59,25 @@ class ResidualBlock(nn.Module):
         self.filter_gate = CausalConv1d(r, 2 * d, config.filter_width, dilation, bias=bias)
         self.residual = nn.Conv1d(d, r, 1, bias=bias)
         self.skip = nn.Conv1d(d, s, 1, bias=bias)
+        self.label_embedding = None
+        if config.global_labels:
+            self.label_embedding = nn.Embedding(len(config.global_labels), 2 * d)  # [V_f; V_g]
 
-    def gated(self, x: Tensor) -> Tensor:
-        """x (B, R, T) → z (B, D, T - context): tanh(W_f * x) · σ(W_g * x)."""
-        filter_, gate = self.filter_gate(x).chunk(2, dim=1)  # 2 × (B, D, T')
+    def gated(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
+        """x (B, R, T) → z (B, D, T - context): tanh(W_f * x + V_f h) · σ(W_g * x + V_g h)."""
+        pre = self.filter_gate(x)  # (B, 2D, T')
+        if self.label_embedding is not None:
+            pre = pre + self.label_embedding(labels)[:, :, None]  # + (B, 2D, 1)
+        filter_, gate = pre.chunk(2, dim=1)  # 2 × (B, D, T')
         return torch.tanh(filter_) * torch.sigmoid(gate)  # (B, D, T')
 
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """x (B, R, T) → (x' (B, R, T'), z (B, D, T')) with T' = T - context.
+    def forward(self, x: Tensor, labels: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """x (B, R, T), labels (B,) → (x' (B, R, T'), z (B, D, T')) with T' = T - context.
 
         The skip output is ``self.skip(z)``; WaveNet applies all layers' skip
         convolutions at once, and only on the positions that are predicted.
         """
-        z = self.gated(x)  # (B, D, T')
+        z = self.gated(x, labels)  # (B, D, T')
         x = x[:, :, self.filter_gate.context :] + self.residual(z)  # (B, R, T')
         return x, z
 
@@ -95,11 +103,12 @@ class WaveNet(nn.Module):
     def receptive_field(self) -> int:
         return self.config.receptive_field
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
         """x (B, T) integer classes → logits (B, Q, T - receptive_field + 1).
 
         ``logits[:, :, j]`` is the prediction for ``x[:, j + receptive_field]``, made
-        from ``x[:, j : j + receptive_field]``.
+        from ``x[:, j : j + receptive_field]``. ``labels`` (B,) are indices into
+        ``config.global_labels``, required exactly when the model has labels.
         """
         outputs = x.shape[1] - self.receptive_field + 1
         if outputs < 1:
@@ -107,18 +116,21 @@ class WaveNet(nn.Module):
                 f"input of {x.shape[1]} samples is shorter than the "
                 f"receptive field ({self.receptive_field})"
             )
-        zs = self.gated_outputs(x)
+        zs = self.gated_outputs(x, labels)
         z = torch.cat([z[:, :, -outputs:] for z in zs], dim=1)  # (B, L·D, S)
         skip_weight, skip_bias = self.skip_matrix()  # (Sk, L·D), (Sk,)
         skips = F.conv1d(z, skip_weight.unsqueeze(-1), skip_bias)  # (B, Sk, S) = Σ_l skip_l(z_l)
         return self.head(skips)  # (B, Q, S)
 
-    def gated_outputs(self, x: Tensor, layer_inputs: list[Tensor] | None = None) -> list[Tensor]:
+    def gated_outputs(
+        self, x: Tensor, labels: Tensor | None = None, layer_inputs: list[Tensor] | None = None
+    ) -> list[Tensor]:
         """Run the residual stack; returns every layer's gated output z_l (B, D, T_l).
 
         If ``layer_inputs`` is a list, the input of every causal convolution is appended
         to it (the one-hot input first): the incremental generator primes its queues so.
         """
+        self.check_labels(labels)
         q, dtype = self.config.quantization_channels, self.causal.weight.dtype
         h = F.one_hot(x, q).transpose(1, 2).to(dtype)  # (B, Q, T)
         if layer_inputs is not None:
@@ -128,9 +140,16 @@ class WaveNet(nn.Module):
         for block in self.blocks:
             if layer_inputs is not None:
                 layer_inputs.append(h)
-            h, z = block(h)  # (B, R, T_l), (B, D, T_l)
+            h, z = block(h, labels)  # (B, R, T_l), (B, D, T_l)
             zs.append(z)
         return zs
+
+    def check_labels(self, labels: Tensor | None) -> None:
+        if bool(self.config.global_labels) != (labels is not None):
+            known = ", ".join(self.config.global_labels) or "none"
+            raise ValueError(
+                f"this model's labels are [{known}]; pass labels exactly when it has some"
+            )
 
     def skip_matrix(self) -> tuple[Tensor, Tensor | None]:
         """All skip 1×1 convolutions side by side, so that one product does them all:

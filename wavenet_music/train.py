@@ -97,13 +97,10 @@ class Trainer:
         torch.manual_seed(config.train.seed)
         self.model = WaveNet(config.model).to(self.device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.train.learning_rate)
-        rf, silence = config.model.receptive_field, config.model.quantization_channels // 2
-        self.sampler = WindowSampler(
-            WindowSource(corpus.train, rf, config.data.sample_size, silence), config.train.seed
-        )
+        self.sampler = WindowSampler(window_source(config, corpus.train), config.train.seed)
         self.validation = None
         if corpus.validation:
-            source = WindowSource(corpus.validation, rf, config.data.sample_size, silence)
+            source = window_source(config, corpus.validation)
             picks = validation_picks(
                 source.segments, config.train.validation_windows, config.data.sample_size
             )
@@ -147,7 +144,7 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate(self.step, self.config.train)
         inputs, targets = batch.inputs.to(self.device), batch.targets.to(self.device)
-        loss = loss_bits(self.model(inputs), targets)
+        loss = loss_bits(self.model(inputs, self._labels(batch)), targets)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self.config.train.grad_clip is not None:
@@ -167,7 +164,7 @@ class Trainer:
         for i in range(0, len(picks), self.config.train.batch_size):
             batch = source.batch(picks[i : i + self.config.train.batch_size])
             targets = batch.targets.to(self.device)
-            logits = self.model(batch.inputs.to(self.device))
+            logits = self.model(batch.inputs.to(self.device), self._labels(batch))
             mask = targets != IGNORE
             total += F.cross_entropy(logits, targets, ignore_index=IGNORE, reduction="sum").item()
             count += int(mask.sum())
@@ -277,15 +274,25 @@ class Trainer:
             if key != "step":
                 self.writer.add_scalar(_TB_NAMES.get(key, key), value, step)
 
+    def _labels(self, batch: Batch) -> torch.Tensor | None:
+        return None if batch.labels is None else batch.labels.to(self.device)
+
     def _log_audio(self) -> None:
-        rate = self.config.data.sample_rate
+        """A snippet per label (one for an unconditioned model), as one batch."""
+        rate, labels = self.config.data.sample_rate, self.config.model.global_labels
         generator = torch.Generator(device=self.device).manual_seed(self.config.train.seed)
         self.model.eval()
         classes = generate(
-            self.model, int(self.config.train.audio_seconds * rate), generator=generator
+            self.model,
+            int(self.config.train.audio_seconds * rate),
+            num=max(1, len(labels)),
+            generator=generator,
+            labels=torch.arange(len(labels)) if labels else None,
         )
-        audio = mu_law_decode(classes[0].cpu().numpy(), self.config.model.quantization_channels)
-        self.writer.add_audio("generated", torch.from_numpy(audio)[None], self.step, rate)
+        audio = mu_law_decode(classes.cpu().numpy(), self.config.model.quantization_channels)
+        for name, clip in zip(labels or ("",), audio, strict=True):
+            tag = f"generated/{name}" if name else "generated"
+            self.writer.add_audio(tag, torch.from_numpy(clip)[None], self.step, rate)
 
 
 _TB_NAMES = {
@@ -348,11 +355,38 @@ def train(
         config.model.receptive_field,
         quiet=quiet,
     )
+    if checkpoint is None:
+        config = with_corpus_labels(config, corpus)
     _prepare_run_dir(run_dir, config, corpus)
     trainer = Trainer(config, corpus, run_dir, quiet=quiet)
     if checkpoint is not None:
         trainer.restore(checkpoint)
     return trainer.run()
+
+
+def with_corpus_labels(config: Config, corpus: Corpus) -> Config:
+    """Global conditioning on: the model's labels are the corpus's, sorted."""
+    if config.data.labels is None:
+        if config.model.global_labels:
+            raise UserError(
+                "model.global_labels is set but data.labels is null; set "
+                "data.labels=folders (or a CSV file) to train with labels"
+            )
+        return config
+    labels = tuple(sorted({s.label for s in corpus.train + corpus.validation}))
+    return replace(config, model=replace(config.model, global_labels=labels))
+
+
+def window_source(config: Config, segments) -> WindowSource:
+    """Windows of the model's receptive field + ``sample_size`` targets, labelled if the
+    model is."""
+    return WindowSource(
+        segments,
+        config.model.receptive_field,
+        config.data.sample_size,
+        config.model.quantization_channels // 2,
+        config.model.global_labels,
+    )
 
 
 def _prepare_run_dir(run_dir: Path, config: Config, corpus: Corpus) -> None:

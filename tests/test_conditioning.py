@@ -1,0 +1,141 @@
+"""Global conditioning: one model, several labels, exact in fast generation, and used."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import soundfile as sf
+import torch
+
+from wavenet_music.checkpoint import load_model
+from wavenet_music.cli import main
+from wavenet_music.config import ModelConfig
+from wavenet_music.evaluate import evaluate
+from wavenet_music.generate import generate, generate_naive
+from wavenet_music.model import WaveNet
+from wavenet_music.train import train
+
+from .conftest import small_config
+from .test_generate import CONFIGS, incremental_logits
+
+
+def _labelled(config: ModelConfig, seed: int = 0) -> WaveNet:
+    torch.manual_seed(seed)
+    model = WaveNet(dataclasses.replace(config, global_labels=("a", "b", "c"))).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(2.0)
+    return model
+
+
+@pytest.mark.parametrize("name", ["small", "width3_nobias", "width4", "tiny"])
+def test_incremental_equals_full_forward_with_labels(name):
+    model = _labelled(CONFIGS[name])
+    x = torch.randint(0, model.config.quantization_channels, (3, model.receptive_field + 200))
+    labels = torch.tensor([2, 0, 1])
+    with torch.inference_mode():
+        full = model(x, labels)
+        other = model(x, torch.tensor([0, 1, 2]))
+    assert not torch.allclose(full, other)  # the label matters
+    fast = incremental_logits(model, x, labels)
+    torch.testing.assert_close(fast, full, rtol=1e-4, atol=1e-4)
+
+
+def test_labelled_generators_agree_and_labels_are_required():
+    model = _labelled(CONFIGS["small"], 1)
+    labels = torch.tensor([0, 2])
+    fast = generate(model, 200, 2, generator=torch.Generator().manual_seed(3), labels=labels)
+    naive = generate_naive(model, 200, 2, generator=torch.Generator().manual_seed(3), labels=labels)
+    assert torch.equal(fast, naive)
+    with pytest.raises(ValueError, match=r"labels are \[a, b, c\]"):
+        generate(model, 10)
+    with pytest.raises(ValueError, match="labels are"):
+        WaveNet(CONFIGS["small"])(torch.zeros(1, 100, dtype=torch.long), torch.tensor([0]))
+
+
+@pytest.fixture(scope="module")
+def two_genres(music_root, tmp_path_factory):
+    """A labelled run trained briefly on piano and ambient (one model, two genres)."""
+    base = tmp_path_factory.mktemp("gc")
+    data = base / "data"
+    data.mkdir()
+    for genre in ("piano", "ambient"):
+        (data / genre).symlink_to(music_root / genre)
+    config = small_config(str(base / "cache"), **{"data.labels": "folders", "train.steps": 200})
+    train(data, base / "run", config, quiet=True)
+    return base / "run", data
+
+
+def test_the_model_uses_its_label(two_genres):
+    run, data = two_genres
+    model, config = load_model(run)
+    assert config.model.global_labels == ("ambient", "piano")
+    for genre, wrong in (("piano", "ambient"), ("ambient", "piano")):
+        right_bits = evaluate(model, config, data / genre, label=genre, quiet=True)
+        wrong_bits = evaluate(model, config, data / genre, label=wrong, quiet=True)
+        assert right_bits.bits_per_sample < wrong_bits.bits_per_sample - 0.05, genre
+    by_folder = evaluate(model, config, data, quiet=True).per_file
+    assert set(by_folder) == {
+        f"{g}/{p.name}" for g in ("piano", "ambient") for p in (data / g).iterdir()
+    }
+
+
+def test_cli_generates_one_clip_per_label_in_one_batch(two_genres, tmp_path, capsys):
+    run, _ = two_genres
+    code = main(
+        [
+            "generate",
+            str(run),
+            "--label",
+            "all",
+            "--num",
+            "2",
+            "--seconds",
+            "0.05",
+            "--out",
+            str(tmp_path / "x.wav"),
+            "--quiet",
+        ]
+    )
+    out = capsys.readouterr().out.split()
+    assert code == 0
+    assert [p.rsplit("/", 1)[1] for p in out] == [
+        "x-ambient-1.wav",
+        "x-ambient-2.wav",
+        "x-piano-1.wav",
+        "x-piano-2.wav",
+    ]
+    assert all(sf.info(p).frames == 800 for p in out)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--label", "violin"], "unknown label 'violin'; this run knows: ambient, piano"),
+        ([], "conditioned on labels (ambient, piano)"),
+    ],
+)
+def test_cli_label_errors(two_genres, tmp_path, capsys, argv, message):
+    run, _ = two_genres
+    code = main(
+        [
+            "generate",
+            str(run),
+            "--seconds",
+            "0.01",
+            "--out",
+            str(tmp_path / "y.wav"),
+            "--quiet",
+            *argv,
+        ]
+    )
+    assert code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_unlabelled_run_refuses_a_label(music_root, tmp_path, capsys):
+    config = small_config(str(tmp_path / "cache"), **{"train.steps": 1})
+    train(music_root / "piano", tmp_path / "run", config, quiet=True)
+    assert main(["generate", str(tmp_path / "run"), "--label", "piano", "--quiet"]) == 2
+    assert "trained without labels" in capsys.readouterr().err
