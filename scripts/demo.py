@@ -1,4 +1,5 @@
-"""`make demo`: build the demo corpus, train a model on its piano music, generate, evaluate.
+"""`make demo`: build the 4-genre demo corpus, train ONE model on all genres (a label
+per genre folder) and generate clips of every genre.
 
 A second run reuses the corpus and the trained run (it resumes an interrupted training
 up to the same time budget) and only generates again.
@@ -35,8 +36,7 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--data", type=Path, default=Path("data/demo"), help="corpus folder")
     parser.add_argument("--run", type=Path, default=Path("runs/demo"), help="run directory")
-    parser.add_argument("--genre", default="piano", help="demo corpus genre to learn")
-    parser.add_argument("--clips", type=int, default=4, help="clips to generate")
+    parser.add_argument("--clips", type=int, default=2, help="clips per genre")
     parser.add_argument("--seconds", type=float, default=4.0, help="length of each clip")
     return parser.parse_args()
 
@@ -46,23 +46,15 @@ def main() -> None:
     started = time.monotonic()
     print(f"building the demo corpus in {args.data} ({args.corpus_minutes} min per genre)")
     build_demo_corpus(args.data, minutes=args.corpus_minutes)
-    data = args.data / args.genre
     budget = ["--minutes", str(args.minutes)]
     if checkpoint_dirs(args.run):
-        run_cli("train", str(data), "--run", str(args.run), "--resume", *budget)
+        run_cli("train", str(args.data), "--run", str(args.run), "--resume", *budget)
     else:
-        run_cli("train", str(data), "--run", str(args.run), "--preset", "tiny", *budget)
-    out = args.run / "samples" / f"{args.genre}.wav"
-    run_cli(
-        "generate",
-        str(args.run),
-        "--num",
-        str(args.clips),
-        "--seconds",
-        str(args.seconds),
-        "--out",
-        str(out),
-    )
+        tiny = ["--preset", "tiny", "--labels", "folders"]
+        run_cli("train", str(args.data), "--run", str(args.run), *tiny, *budget)
+    out = args.run / "samples" / "demo.wav"
+    clips = ["--label", "all", "--num", str(args.clips), "--seconds", str(args.seconds)]
+    run_cli("generate", str(args.run), *clips, "--out", str(out))
     metrics = [json.loads(line) for line in (args.run / "metrics.jsonl").read_text().splitlines()]
     validation = [m["validation_bits"] for m in metrics if "validation_bits" in m]
     print(
