@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import signal
 import subprocess
@@ -13,7 +14,7 @@ import pytest
 import torch
 
 from wavenet_music import checkpoint as ckpt
-from wavenet_music.config import TrainConfig, UserError
+from wavenet_music.config import TrainConfig, UserError, apply_overrides
 from wavenet_music.train import learning_rate, read_metrics, train
 
 from .conftest import small_config
@@ -156,3 +157,41 @@ def test_sigterm_saves_a_checkpoint_and_exits_cleanly(piano, tmp_path):
 
 def _trained_steps(run) -> bool:
     return any("train_bits" in r for r in read_metrics(run)) if run.exists() else False
+
+
+def test_non_finite_steps_are_skipped_then_stop_the_run(piano, tmp_path, monkeypatch):
+    import wavenet_music.train as train_module
+
+    real_loss = train_module.loss_bits
+    poisoned_calls = {3, 4}
+    calls = {"n": 0}
+
+    def sometimes_nan(logits, targets):
+        calls["n"] += 1
+        loss = real_loss(logits, targets)
+        return loss * math.nan if calls["n"] in poisoned_calls else loss
+
+    monkeypatch.setattr(train_module, "loss_bits", sometimes_nan)
+    config = small_config(
+        str(tmp_path / "cache"),
+        **{
+            "train.steps": 8,
+            "train.log_every": 1,
+            "train.checkpoint_every": 4,
+            "train.max_bad_steps": 5,
+        },
+    )
+    train(piano, tmp_path / "run", config, quiet=True)
+    rows = read_metrics(tmp_path / "run")
+    assert [r["skipped_steps"] for r in rows if "skipped_steps" in r] == [1, 2]
+    assert all(math.isfinite(r["train_bits"]) for r in rows if "train_bits" in r)
+    weights = ckpt.load(tmp_path / "run").model
+    assert all(torch.isfinite(w).all() for w in weights.values())
+
+    poisoned_calls.update(range(9, 100))  # from the first step of the resumed run on
+    calls["n"] = 8
+    longer = apply_overrides(config, {"train.steps": 40})
+    before = [p.name for p in ckpt.checkpoint_dirs(tmp_path / "run")]
+    with pytest.raises(UserError, match=r"5 steps in a row.*last good checkpoint"):
+        train(piano, tmp_path / "run", longer, resume=True, quiet=True)
+    assert [p.name for p in ckpt.checkpoint_dirs(tmp_path / "run")] == before

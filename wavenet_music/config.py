@@ -144,6 +144,9 @@ class TrainConfig:
     validate_every: int = field(default=250, metadata=_help("steps between validations"))
     validation_windows: int = field(default=8, metadata=_help("fixed windows per validation"))
     log_every: int = field(default=10, metadata=_help("steps between TensorBoard scalars"))
+    max_bad_steps: int = field(
+        default=20, metadata=_help("non-finite losses in a row that stop the run")
+    )
     audio_every: int | None = field(
         default=None, metadata=_help("steps between TensorBoard audio snippets; null = off")
     )
@@ -154,7 +157,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         for name in ("batch_size", "checkpoint_every", "keep_checkpoints", "validate_every"):
             _check_positive_int(f"train.{name}", getattr(self, name))
-        for name in ("validation_windows", "log_every"):
+        for name in ("validation_windows", "log_every", "max_bad_steps"):
             _check_positive_int(f"train.{name}", getattr(self, name))
         for name in ("learning_rate", "audio_seconds"):
             _check_positive_number(f"train.{name}", getattr(self, name))

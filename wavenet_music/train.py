@@ -107,6 +107,8 @@ class Trainer:
             self.validation = (source, picks)
         self.step = 0
         self.elapsed_before = 0.0  # training seconds of earlier sessions of this run
+        self.skipped_steps = 0  # non-finite steps skipped in this session
+        self.bad_in_a_row = 0
         self.session_start = time.monotonic()
         self._writer = None
 
@@ -140,17 +142,24 @@ class Trainer:
     # one step ------------------------------------------------------------------------------
 
     def train_step(self, batch: Batch) -> float:
+        """One update; returns the loss in bits. A non-finite loss or gradient leaves the
+        weights and optimizer untouched (the step is counted as skipped)."""
         self.model.train()
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate(self.step, self.config.train)
         inputs, targets = batch.inputs.to(self.device), batch.targets.to(self.device)
         loss = loss_bits(self.model(inputs, self._labels(batch)), targets)
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if self.config.train.grad_clip is not None:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.train.grad_clip)
-        self.optimizer.step()
         self.step += 1
+        if not torch.isfinite(loss):
+            return loss.item()
+        loss.backward()
+        clip = self.config.train.grad_clip or math.inf
+        norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
+        if not torch.isfinite(norm):
+            self.optimizer.zero_grad(set_to_none=True)
+            return math.nan
+        self.optimizer.step()
         return loss.item()
 
     @torch.no_grad()
@@ -197,10 +206,9 @@ class Trainer:
                     batch = self.sampler.next_batch(self.config.train.batch_size)
                     bits = self.train_step(batch)
                     if not math.isfinite(bits):
-                        raise UserError(
-                            f"loss became {bits} at step {self.step}; lower "
-                            "train.learning_rate or set train.grad_clip"
-                        )
+                        self._skip_step(bits)
+                        continue
+                    self.bad_in_a_row = 0
                     samples += int((batch.targets != IGNORE).sum())
                     rate = samples / max(time.monotonic() - self.session_start, 1e-9)
                     result.samples_per_second = rate
@@ -213,6 +221,20 @@ class Trainer:
             bar.close()
         self._finish(result)
         return result
+
+    def _skip_step(self, bits: float) -> None:
+        """Count a non-finite step; too many in a row end the run without a new checkpoint."""
+        self.skipped_steps += 1
+        self.bad_in_a_row += 1
+        self._log({"step": self.step, "skipped_steps": self.skipped_steps})
+        limit = self.config.train.max_bad_steps
+        if self.bad_in_a_row >= limit:
+            newest = ckpt.checkpoint_dirs(self.run_dir)
+            kept = f"the last good checkpoint is {newest[-1]}" if newest else "no checkpoint yet"
+            raise UserError(
+                f"loss or gradient was {bits} for {limit} steps in a row (step {self.step}); "
+                f"{kept}; lower train.learning_rate or check the data"
+            )
 
     def _after_step(self, bits: float, result: TrainResult) -> None:
         t = self.config.train
