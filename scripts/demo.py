@@ -52,16 +52,16 @@ def main() -> None:
     else:
         tiny = ["--preset", "tiny", "--labels", "folders"]
         run_cli("train", str(args.data), "--run", str(args.run), *tiny, *budget)
-    out = args.run / "samples" / "demo.wav"
-    clips = ["--label", "all", "--num", str(args.clips), "--seconds", str(args.seconds)]
-    run_cli("generate", str(args.run), *clips, "--out", str(out))
+    report = args.run / "report"
+    clips = ["--clips", str(args.clips), "--seconds", str(args.seconds)]
+    run_cli("report", str(args.run), "--data", str(args.data), "--out", str(report), *clips)
     metrics = [json.loads(line) for line in (args.run / "metrics.jsonl").read_text().splitlines()]
     validation = [m["validation_bits"] for m in metrics if "validation_bits" in m]
     print(
         f"\nvalidation bits per sample: {validation[0]:.3f} untrained -> "
         f"{validation[-1]:.3f} trained"
     )
-    print(f"generated clips: {out.parent}/")
+    print(f"listening report: {(report / 'index.html').resolve()}")
     print(f"TensorBoard: tensorboard --logdir {args.run / 'tensorboard'}")
     print(f"demo finished in {(time.monotonic() - started) / 60:.1f} min")
 

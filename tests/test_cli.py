@@ -78,6 +78,7 @@ def test_train_writes_a_complete_run(trained_run):
     assert [e.step for e in events.Scalars("bits_per_sample/validation")] == [0, 50, 60]
     assert [e.step for e in events.Audio("generated")] == [30, 60]
     assert events.Audio("generated")[0].sample_rate == 16000
+    assert [e.step for e in events.Images("spectrogram/generated")] == [30, 60]
 
 
 def test_generate_writes_wavs_at_the_model_rate(trained_run, tmp_path, capsys):

@@ -25,11 +25,8 @@ def piano(music_root):
     return music_root / "piano"
 
 
-def test_training_on_real_music_lowers_validation_bits(piano, tmp_path):
-    config = small_config(
-        str(tmp_path / "cache"), **{"train.steps": 300, "train.validate_every": 100}
-    )
-    result = train(piano, tmp_path / "run", config, quiet=True)
+def test_training_on_real_music_lowers_validation_bits(piano_run):
+    _, result = piano_run
     steps = [step for step, _ in result.validation_bits]
     bits = [b for _, b in result.validation_bits]
     assert steps == [0, 100, 200, 300]

@@ -220,6 +220,13 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         )
 
 
+def cmd_report(args: argparse.Namespace) -> None:
+    from .report import report_main
+
+    out = args.out or args.run / "report"
+    print(report_main(args.run, args.data, out, args.clips, args.seconds, args.seed))
+
+
 # --- the parser ----------------------------------------------------------------------------------
 
 
@@ -267,6 +274,16 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", action="store_true", help="print JSON")
     ev.add_argument("--quiet", action="store_true", help="no progress output")
     ev.set_defaults(func=cmd_evaluate)
+    rep = commands.add_parser("report", help="write an HTML listening report of a run")
+    rep.add_argument("run", type=Path, help="run directory with checkpoints")
+    rep.add_argument(
+        "--data", type=Path, help="the run's training data folder: real excerpts, held-out NLL"
+    )
+    rep.add_argument("--out", type=Path, help="report folder (default RUN/report)")
+    rep.add_argument("--clips", type=int, default=4, help="generated clips per label")
+    rep.add_argument("--seconds", type=float, default=4.0, help="length of each clip")
+    rep.add_argument("--seed", type=int, default=0, help="random seed of the clips")
+    rep.set_defaults(func=cmd_report)
     return parser
 
 

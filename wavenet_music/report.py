@@ -12,8 +12,9 @@ from __future__ import annotations
 import html
 import json
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -25,11 +26,11 @@ from . import checkpoint as ckpt
 from .audio import load_audio, trim_silence, write_wav
 from .audio_stats import clip_statistics, hz_to_mel, log_mel_spectrogram, mean_log_mel_distance
 from .config import Config, GenerateConfig, load_yaml
-from .data import Segment, WindowSource, cached_classes, label_of
+from .data import Segment, cached_classes, label_of, make_labeler
 from .evaluate import segment_nats
 from .generate import generate_audio
 from .model import WaveNet, macs_per_sample, parameter_count
-from .train import LN2, read_metrics, resolve_device
+from .train import LN2, read_metrics, resolve_device, window_source
 
 DB_RANGE = (-90.0, -10.0)  # colour scale of every spectrogram, dB re a full-scale sine
 N_MELS = 80
@@ -60,6 +61,7 @@ class Speed:
 class HeldOut:
     bits_per_sample: float
     source: str  # how it was measured, for the page
+    per_label: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,7 @@ class Row:
     name: str
     kind: str  # "real", "generated", "untrained" or "noise"
     audio: np.ndarray  # (T,)
+    source: str = ""  # where a real excerpt comes from: "piano/x.flac at 0:12.3"
 
 
 # --- labels and real excerpts -------------------------------------------------------------
@@ -91,31 +94,60 @@ def run_label(run_dir: Path, data_root: Path | None) -> str:
     return labels.pop() if len(labels) == 1 else "all"
 
 
+def run_labels(run_dir: Path, data_root: Path | None, config: Config) -> list[str]:
+    """A conditioned run's labels, in the model's order; else ``[run_label(...)]``."""
+    return list(config.model.global_labels) or [run_label(run_dir, data_root)]
+
+
+def labeler(config: Config, data_root: Path | None) -> Callable[[str], str]:
+    """``source -> label`` as the run labelled its files: ``data.labels`` (folders or a CSV
+    manifest) for a conditioned run, else ``segment_label``."""
+    if config.data.labels is None:
+        return lambda source: segment_label(source, data_root)
+    return make_labeler(data_root or Path(), config.data.labels)
+
+
 def real_excerpts(
     run_dir: Path, data_root: Path, label: str, count: int, length: int, config: Config, seed: int
-) -> list[np.ndarray]:
+) -> list[Row]:
     """``count`` excerpts of ``length`` samples from the run's training segments of
     ``label`` ("all": any), each the loudest of a few random positions (no silent intros)."""
+    label_of_source = labeler(config, data_root)
     segments = [
-        (data_root / source if data_root.is_dir() else data_root, start, end)
+        (source, start, end)
         for source, start, end in _split(run_dir)["train"]
-        if label in ("all", segment_label(source, data_root))
+        if label in ("all", label_of_source(source))
+        and _source_path(data_root, source).is_file()
+        and end - start >= length
     ]
-    segments = [s for s in segments if s[0].is_file() and s[2] - s[1] >= length]
     if not segments:
         return []
     rng = np.random.default_rng(seed)
     weights = np.array([end - start for _, start, end in segments], dtype=np.float64)
-    decoded: dict[Path, np.ndarray] = {}
+    decoded: dict[str, np.ndarray] = {}
     excerpts = []
-    for _ in range(count):
-        path, start, end = segments[rng.choice(len(segments), p=weights / weights.sum())]
-        if path not in decoded:
-            decoded[path] = _decode(path, config)
+    for i in range(count):
+        source, start, end = segments[rng.choice(len(segments), p=weights / weights.sum())]
+        if source not in decoded:
+            decoded[source] = _decode(_source_path(data_root, source), config)
+        audio = decoded[source]
         starts = rng.integers(start, end - length + 1, size=6)
-        candidates = [decoded[path][s : s + length] for s in starts]
-        excerpts.append(max(candidates, key=lambda c: float(np.mean(c**2))))
+        at = int(max(starts, key=lambda s: _power(audio[s : s + length])))
+        where = f"{source} at {_minutes(at / config.data.sample_rate)}"
+        excerpts.append(Row(f"real {i + 1}", "real", audio[at : at + length], where))
     return excerpts
+
+
+def _source_path(data_root: Path, source: str) -> Path:
+    return data_root / source if data_root.is_dir() else data_root
+
+
+def _power(audio: np.ndarray) -> float:
+    return float(np.mean(np.square(audio, dtype=np.float64)))
+
+
+def _minutes(seconds: float) -> str:
+    return f"{int(seconds // 60)}:{seconds % 60:04.1f}"
 
 
 def _decode(path: Path, config: Config) -> np.ndarray:
@@ -241,17 +273,20 @@ def write_report(
     out_dir.mkdir(parents=True, exist_ok=True)
     config = load_yaml(run_dir / "config.yaml", Config())
     rate = config.data.sample_rate
-    sections = []
-    for label, generated in clips.items():
-        extra = None if untrained is None else untrained.get(label)
-        rows = label_rows(run_dir, data_root, label, generated, extra, config, seed)
-        sections.append(label_section(label, rows, out_dir, rate))
+    rows = {
+        label: label_rows(
+            run_dir, data_root, label, audio, (untrained or {}).get(label), config, seed
+        )
+        for label, audio in clips.items()
+    }
+    sections = [label_section(label, r, out_dir, rate) for label, r in rows.items()]
     metrics = read_metrics(run_dir)
     curves = _save_png(
         curves_figure(metrics, config.model.quantization_channels), out_dir, "curves"
     )
     body = [
         _header(run_dir, config, speed, held_out),
+        _overview(rows, held_out, rate) if len(rows) > 1 else "",
         *sections,
         _curves_section(curves, held_out),
         _model_section(config, speed),
@@ -276,15 +311,14 @@ def label_rows(
     """Real excerpts, generated clips, the untrained clip and white noise at the real RMS."""
     generated = np.atleast_2d(generated)  # (num, T)
     num, length = generated.shape
-    real = []
+    rows = []
     if data_root is not None:
-        real = real_excerpts(run_dir, Path(data_root), label, num, length, config, seed)
-    rows = [Row(f"real {i + 1}", "real", a) for i, a in enumerate(real)]
+        rows = real_excerpts(run_dir, Path(data_root), label, num, length, config, seed)
+    real = [r.audio for r in rows]
     rows += [Row(f"generated {i + 1}", "generated", a) for i, a in enumerate(generated)]
     if untrained is not None:
         rows.append(Row("untrained model", "untrained", np.asarray(untrained)))
-    reference = np.concatenate(real or list(generated))
-    rms = float(np.sqrt(np.mean(np.square(reference, dtype=np.float64))))
+    rms = float(np.sqrt(_power(np.concatenate(real or list(generated)))))
     rows.append(Row("white noise", "noise", white_noise(length, rms, seed)))
     return rows
 
@@ -303,9 +337,10 @@ def label_section(label: str, rows: Sequence[Row], out_dir: Path, sample_rate: i
         for i, g in enumerate(generated)
     ]
     baselines = "".join(_figure(r, stem) for r in rows if r.kind in ("untrained", "noise"))
-    name = html.escape(label)
+    title = html.escape("all genres" if label == "all" else label)
+    summary = _distance_summary(label, rows, sample_rate)
     return (
-        f'<section class="label"><h2>{name}</h2>{_distance_summary(label, rows, sample_rate)}'
+        f'<section class="label" id="{_slug(label)}"><h2>{title}</h2>{summary}'
         f"<h3>Real excerpt and generated clip</h3>{''.join(pairs)}"
         f'<h3>Baselines</h3><div class="pair">{baselines}</div>'
         f"<h3>Statistics</h3>{_stats_table(label, rows, sample_rate)}</section>"
@@ -329,30 +364,60 @@ def _figure(row: Row, stem: Mapping[str, str]) -> str:
     name, file = html.escape(row.name), html.escape(stem[row.name])
     return (
         f'<figure class="clip {row.kind}"><figcaption>{name.capitalize()}'
-        f'<span class="tag">{KIND_TAGS[row.kind]}</span></figcaption>'
+        f'<span class="tag">{KIND_TAGS[row.kind]}</span>'
+        f'<span class="source">{html.escape(row.source)}</span></figcaption>'
         f'<img src="{file}.png" alt="log-mel spectrogram of {name}">'
         f'<audio controls preload="metadata" src="{file}.wav"></audio></figure>'
     )
 
 
-def _distance_summary(label: str, rows: Sequence[Row], sample_rate: int) -> str:
+SET_NAMES = {
+    "generated": "the generated clips",
+    "untrained": "an untrained model",
+    "noise": "white noise",
+}
+
+
+def set_distances(rows: Sequence[Row], sample_rate: int) -> dict[str, float]:
+    """Kind → ``mean_log_mel_distance`` of all its clips to all real excerpts (dB)."""
     real = [r.audio for r in rows if r.kind == "real"]
-    if not real:
+    kinds = [k for k in SET_NAMES if real and any(r.kind == k for r in rows)]
+    return {
+        k: mean_log_mel_distance([r.audio for r in rows if r.kind == k], real, sample_rate)
+        for k in kinds
+    }
+
+
+def _distance_summary(label: str, rows: Sequence[Row], sample_rate: int) -> str:
+    distances = set_distances(rows, sample_rate)
+    if not distances:
         return "<p class=note>No real excerpts, so no distances to the real music.</p>"
-    parts = []
-    for kind, what in (
-        ("generated", "the generated clips"),
-        ("untrained", "an untrained model"),
-        ("noise", "white noise"),
-    ):
-        clips = [r.audio for r in rows if r.kind == kind]
-        if clips:
-            parts.append((what, mean_log_mel_distance(clips, real, sample_rate)))
-    first, *rest = parts
-    others = ", ".join(f"{what}: {d:.1f} dB" for what, d in rest)
+    (first, d), *rest = distances.items()
+    others = ", ".join(f"{SET_NAMES[kind]}: {value:.1f} dB" for kind, value in rest)
     return (
-        f'<p class="summary">The average spectrum of {first[0]} is <b>{first[1]:.1f} dB</b> '
-        f"from that of real {html.escape(label)} ({others}; lower is closer).</p>"
+        f'<p class="summary">The average spectrum of {SET_NAMES[first]} is <b>{d:.1f} dB</b> '
+        f"from that of {html.escape(_real_music(label))} ({others}; lower is closer).</p>"
+    )
+
+
+def _overview(rows: Mapping[str, Sequence[Row]], held_out: HeldOut | None, sample_rate: int) -> str:
+    """One line per label, linking to its section: held-out bits and set distances."""
+    per_label = {} if held_out is None else held_out.per_label
+    head = "".join(f"<th>{k}: distance (dB)</th>" for k in ("generated", "untrained", "noise"))
+    lines = [f"<tr><th>label</th><th>held-out bits per sample</th>{head}</tr>"]
+    for label, clip_rows in rows.items():
+        distances = set_distances(clip_rows, sample_rate)
+        cells = "".join(f"<td>{_number('{:.1f}', distances.get(k))}</td>" for k in SET_NAMES)
+        name = html.escape(label)
+        lines.append(
+            f'<tr><td><a href="#{_slug(label)}">{name}</a></td>'
+            f"<td>{_number('{:.2f}', per_label.get(label))}</td>{cells}</tr>"
+        )
+    return (
+        "<section><h2>Overview</h2><p class=note>Lower is better: bits per sample of held-out "
+        "music, and the distance of the average spectrum of each kind of clip to that of the "
+        f'real music of the label.</p><table class="stats">'
+        f"{''.join(lines)}</table></section>"
     )
 
 
@@ -367,7 +432,8 @@ STAT_COLUMNS = (
 
 def _stats_table(label: str, rows: Sequence[Row], sample_rate: int) -> str:
     head = "".join(f"<th>{title}</th>" for _, title, _ in STAT_COLUMNS)
-    lines = [f"<tr><th>clip</th>{head}<th>distance to real {html.escape(label)} (dB)</th></tr>"]
+    to = html.escape(_real_music(label))
+    lines = [f"<tr><th>clip</th>{head}<th>distance to {to} (dB)</th></tr>"]
     for row in rows:
         stats = clip_statistics(row.audio, sample_rate)
         cells = "".join(f"<td>{_number(fmt, stats[key])}</td>" for key, _, fmt in STAT_COLUMNS)
@@ -378,6 +444,10 @@ def _stats_table(label: str, rows: Sequence[Row], sample_rate: int) -> str:
             f"<td>{_number('{:.1f}', distance)}</td></tr>"
         )
     return f'<table class="stats">{"".join(lines)}</table>'
+
+
+def _real_music(label: str) -> str:
+    return "the training music" if label == "all" else f"real {label}"
 
 
 def _number(fmt: str, value: float | None) -> str:
@@ -419,14 +489,14 @@ def _trained_steps(run_dir: Path) -> int:
 
 
 def _curves_section(curves: str, held_out: HeldOut | None) -> str:
-    measured = (
-        ""
-        if held_out is None
-        else (
+    measured = ""
+    if held_out is not None:
+        labels = " · ".join(f"{k} {v:.3f}" for k, v in held_out.per_label.items())
+        measured = (
             f"<p>Held-out: <b>{held_out.bits_per_sample:.3f} bits per sample</b> "
-            f"({html.escape(held_out.source)}).</p>"
+            f"({html.escape(held_out.source)}{'; by label: ' if labels else ''}"
+            f"{html.escape(labels)}).</p>"
         )
-    )
     return (
         f'<section><h2>Learning curves</h2><img class="wide" src="{curves}" '
         f'alt="training and validation bits per sample">{measured}</section>'
@@ -486,29 +556,32 @@ def report_main(
     clips: int = 4,
     seconds: float = 4.0,
     seed: int = 0,
+    evaluate_seconds: float = 60.0,
 ) -> Path:
     """Load the run, generate ``clips`` clips of ``seconds`` (timed) and one from an untrained
-    model of the same config, measure the held-out likelihood, write the page; return the
-    path of ``index.html``."""
+    model of the same config, measure the held-out likelihood on up to ``evaluate_seconds``
+    of validation audio, write the page; return the path of ``index.html``."""
     run_dir = Path(run_dir)
     data_root = None if data_root is None else Path(data_root)
     model, config = ckpt.load_model(run_dir, resolve_device("auto"))
-    options = GenerateConfig(seconds=seconds, num=clips, seed=seed)
-    generated, speed = timed_generation(model, config, options)
-    torch.manual_seed(seed)
-    fresh = WaveNet(config.model).to(next(model.parameters()).device).eval()
+    which = "all" if config.model.global_labels else None  # every label, ``clips`` each
+    options = GenerateConfig(seconds=seconds, num=clips, seed=seed, label=which)
+    generated, speed = timed_generation(model, config, options)  # (labels · clips, T)
+    with torch.random.fork_rng(devices=[]):  # seeded weights, the caller's RNG untouched
+        torch.manual_seed(seed)
+        fresh = WaveNet(config.model).to(next(model.parameters()).device).eval()
     baseline = generate_audio(
-        fresh, config, GenerateConfig(seconds=seconds, seed=seed), progress=False
-    )
-    label = run_label(run_dir, data_root)
+        fresh, config, GenerateConfig(seconds=seconds, seed=seed, label=which), progress=False
+    )  # (labels, T)
+    labels = run_labels(run_dir, data_root, config)
     return write_report(
         run_dir,
         data_root,
         out_dir,
-        {label: generated},
-        untrained={label: baseline[0]},
+        {name: generated[i * clips : (i + 1) * clips] for i, name in enumerate(labels)},
+        untrained={name: baseline[i] for i, name in enumerate(labels)},
         speed=speed,
-        held_out=held_out_bits(model, config, run_dir, data_root),
+        held_out=held_out_bits(model, config, run_dir, data_root, evaluate_seconds),
         seed=seed,
     )
 
@@ -529,19 +602,24 @@ def held_out_bits(
     config: Config,
     run_dir: Path,
     data_root: Path | None,
-    max_seconds: float = 120.0,
+    max_seconds: float = 60.0,
 ) -> HeldOut | None:
-    """NLL over the run's validation segments (at most ``max_seconds`` of them, in order),
+    """NLL over the run's validation segments (the first ``max_seconds`` of each label),
     exactly the held-out samples; without the data, the last validation in metrics.jsonl."""
     segments = _validation_segments(run_dir, data_root, config, max_seconds)
     if segments:
-        rf, q = config.model.receptive_field, config.model.quantization_channels
-        source = WindowSource(segments, rf, config.data.sample_size, q // 2)
+        source = window_source(config, segments)
+        nats: dict[str, float] = defaultdict(float)
+        samples: dict[str, int] = defaultdict(int)
         with torch.no_grad():
-            nats = sum(segment_nats(model, source, s, batch_size=4) for s in segments)
-        samples = sum(s.length for s in segments)
+            for segment in segments:
+                nats[segment.label] += segment_nats(model, source, segment, batch_size=4)
+                samples[segment.label] += segment.length
+        bits = sum(nats.values()) / sum(samples.values()) / LN2
+        per_label = {label: nats[label] / samples[label] / LN2 for label in sorted(nats)}
         files = len({s.source for s in segments})
-        return HeldOut(nats / samples / LN2, f"{samples:,} validation samples of {files} file(s)")
+        how = f"{sum(samples.values()):,} validation samples of {files} file(s)"
+        return HeldOut(bits, how, per_label)
     logged = [m for m in read_metrics(run_dir) if "validation_bits" in m]
     if not logged:
         return None
@@ -554,16 +632,17 @@ def _validation_segments(
 ) -> list[Segment]:
     if data_root is None:
         return []
-    budget = int(max_seconds * config.data.sample_rate)
+    budget: dict[str, int] = defaultdict(lambda: int(max_seconds * config.data.sample_rate))
+    label_of_source = labeler(config, data_root)
     segments = []
     for source, start, end in _split(run_dir)["validation"]:
-        path = data_root / source if data_root.is_dir() else data_root
-        if budget <= 0 or not path.is_file():
+        path, label = _source_path(data_root, source), label_of_source(source)
+        if budget[label] <= 0 or not path.is_file():
             continue
         cache = cached_classes(path, config.data, config.model.quantization_channels)
-        end = min(end, start + budget)
-        segments.append(Segment(source, segment_label(source, data_root), cache, start, end))
-        budget -= end - start
+        end = min(end, start + budget[label])
+        segments.append(Segment(source, label, cache, start, end))
+        budget[label] -= end - start
     return segments
 
 
@@ -610,14 +689,15 @@ h3 {{ font-size: 13px; margin: 20px 0 8px; color: var(--muted); text-transform: 
   letter-spacing: .05em; }}
 section {{ background: #fff; border: 1px solid var(--line); border-radius: 16px;
   padding: 6px 26px 22px; margin: 22px 0; }}
-.summary {{ font-size: 16px; }}
+.summary {{ font-size: 16px; }} a {{ color: var(--real); }}
 .pair {{ display: grid; grid-template-columns: 1fr 1fr; gap: 16px; margin-bottom: 16px; }}
-figure.clip {{ margin: 0; padding: 10px 12px 8px; background: #fbfbfa;
+figure.clip {{ margin: 0; padding: 10px 12px 8px; background: #fff;
   border: 1px solid var(--line); border-left: 5px solid var(--baseline); border-radius: 10px; }}
 figure.real {{ border-left-color: var(--real); }}
 figure.generated {{ border-left-color: var(--generated); }}
 figure.missing p {{ color: var(--muted); }}
 figcaption {{ font-weight: 600; margin-bottom: 6px; }}
+.source {{ margin-left: 10px; font-size: 12px; font-weight: 400; color: var(--muted); }}
 .tag {{ margin-left: 10px; padding: 1px 8px; border-radius: 9px; font-size: 11px;
   font-weight: 500; color: #fff; background: var(--baseline); vertical-align: 2px; }}
 .real .tag {{ background: var(--real); }} .generated .tag {{ background: var(--generated); }}

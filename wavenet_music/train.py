@@ -312,9 +312,13 @@ class Trainer:
             labels=torch.arange(len(labels)) if labels else None,
         )
         audio = mu_law_decode(classes.cpu().numpy(), self.config.model.quantization_channels)
-        for name, clip in zip(labels or ("",), audio, strict=True):
-            tag = f"generated/{name}" if name else "generated"
+        from .report import add_spectrograms  # matplotlib, only when snippets are logged
+
+        clips = dict(zip(labels or ("generated",), audio, strict=True))
+        for name, clip in clips.items():
+            tag = f"generated/{name}" if labels else "generated"
             self.writer.add_audio(tag, torch.from_numpy(clip)[None], self.step, rate)
+        add_spectrograms(self.writer, clips, rate, self.step)
 
 
 _TB_NAMES = {
