@@ -348,12 +348,14 @@ class WindowSource:
     def window(
         self, segment: Segment, target_start: int, targets: int | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Input (RF - 1 + n,) and targets (n,) predicting ``target_start ..`` of ``segment``."""
+        """Input (RF - 1 + n,) and targets (n,) predicting ``target_start ..`` of ``segment``;
+        targets outside the segment are IGNORE."""
         n = self.sample_size if targets is None else targets
         rf = self.receptive_field
         window = read_window(self.classes(segment), target_start - rf, rf + n, self.silence)
         target = window[rf:].copy()
-        target[np.arange(target_start, target_start + n) >= segment.end] = IGNORE
+        positions = np.arange(target_start, target_start + n)
+        target[(positions < segment.start) | (positions >= segment.end)] = IGNORE
         return window[:-1], target
 
     def batch(self, picks: Sequence[tuple[int, int]]) -> Batch:
