@@ -44,14 +44,14 @@ def save(run_dir: Path, checkpoint: Checkpoint, keep: int) -> Path:
     """Write ``checkpoint`` atomically and delete all but the newest ``keep``."""
     folder = Path(run_dir) / CHECKPOINTS
     final = folder / f"step_{checkpoint.step:08d}"
+    if final.is_dir():  # this step is saved already (a resumed run that had nothing to do)
+        return final
     tmp = folder / f".tmp_step_{checkpoint.step:08d}_{os.getpid()}"
     try:
         folder.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
         _write_contents(tmp, checkpoint)
-        if final.exists():
-            shutil.rmtree(final)
         os.replace(tmp, final)
         _fsync_dir(folder)
     except OSError as exc:
@@ -89,6 +89,14 @@ def _write_contents(tmp: Path, checkpoint: Checkpoint) -> None:
     for name in ("model.safetensors", "state.safetensors"):
         with open(tmp / name, "rb") as handle:
             os.fsync(handle.fileno())
+
+
+def remove_unfinished(run_dir: Path) -> None:
+    """Delete temporary folders of checkpoint writes that a crash interrupted."""
+    folder = Path(run_dir) / CHECKPOINTS
+    if folder.is_dir():
+        for tmp in folder.glob(".tmp_step_*"):
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def checkpoint_dirs(run_dir: Path) -> list[Path]:

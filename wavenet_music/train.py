@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import signal
 import sys
 import time
@@ -418,14 +419,28 @@ def window_source(config: Config, segments) -> WindowSource:
 def _prepare_run_dir(run_dir: Path, config: Config, corpus: Corpus) -> None:
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "config.yaml").write_text(dump_yaml(config))
-        (run_dir / "data.json").write_text(json.dumps(corpus.summary(), indent=1))
+        _write_atomically(run_dir / "config.yaml", dump_yaml(config))
+        _write_atomically(run_dir / "data.json", json.dumps(corpus.summary(), indent=1))
+        ckpt.remove_unfinished(run_dir)
     except OSError as exc:
         raise UserError(f"cannot write run directory {run_dir}: {exc.strerror}") from None
 
 
+def _write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
 def read_metrics(run_dir: Path) -> list[dict]:
+    """The logged records, oldest first; a line cut short by a crash is left out."""
     path = Path(run_dir) / "metrics.jsonl"
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    records = []
+    for line in path.read_text().splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return records

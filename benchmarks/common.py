@@ -1,0 +1,120 @@
+"""Helpers shared by the benchmarks: machine description, markdown tables, JSON output.
+
+The benchmarks run as scripts (``python benchmarks/bench_generate.py``), so this module is
+imported as ``common`` from the script's own folder.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+def cpu_model() -> str:
+    """The CPU's marketing name from /proc/cpuinfo (the platform's guess elsewhere)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _cpu_ticks() -> tuple[int, int] | None:
+    """(busy, total) jiffies of all CPUs since boot, from /proc/stat; None elsewhere."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields[:8]) - idle, sum(fields[:8])
+
+
+def busy_cores(seconds: float = 1.0) -> float | None:
+    """Cores' worth of CPU that other processes use now (averaged over ``seconds``)."""
+    before = _cpu_ticks()
+    time.sleep(seconds)
+    after = _cpu_ticks()
+    if before is None or after is None or after[1] == before[1]:
+        return None
+    return (after[0] - before[0]) / (after[1] - before[1]) * (os.cpu_count() or 1)
+
+
+def machine_info() -> dict[str, Any]:
+    """What the numbers depend on, including how busy other processes kept the machine."""
+    busy = busy_cores()
+    return {
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+        "busy_cores_at_start": None if busy is None else round(busy, 2),
+        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+    }
+
+
+def machine_lines(info: dict[str, Any]) -> list[str]:
+    """``machine: ...`` and ``date: ...`` lines for the top of a report."""
+    busy = info["busy_cores_at_start"]
+    busy_text = "" if busy is None else f", {busy:.1f} cores busy with other work at start"
+    return [
+        f"machine: {info['cpu']}, {info['cores']} cores, torch {info['torch']} "
+        f"(default {info['torch_threads']} threads), python {info['python']}{busy_text}",
+        f"date: {info['date']}",
+    ]
+
+
+def spread_warnings(rates: dict[str, list[float]], limit: float = 1.5) -> list[str]:
+    """A line for every measurement whose runs disagree by more than ``limit`` times:
+    the machine was busy, and only the best run is a fair number."""
+    lines = []
+    for name, values in rates.items():
+        spread = max(values) / min(values)
+        if spread > limit:
+            lines.append(f"warning: runs of {name} varied {spread:.1f}× (busy machine?)")
+    return lines
+
+
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]], text: int = 1) -> str:
+    """A GitHub-markdown table with padded columns: the first ``text`` columns aligned left,
+    the others (numbers) right."""
+    widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
+
+    def line(cells: Sequence[str]) -> str:
+        padded = [
+            str(c).ljust(w) if i < text else str(c).rjust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ]
+        return "| " + " | ".join(padded) + " |"
+
+    rule = ["-" * w if i < text else "-" * (w - 1) + ":" for i, w in enumerate(widths)]
+    return "\n".join([line(headers), line(rule), *(line(r) for r in rows)])
+
+
+def write_json(path: Path, payload: dict[str, Any]) -> None:
+    Path(path).write_text(json.dumps(payload, indent=1) + "\n")
+    print(f"wrote {path}")
+
+
+def format_rate(value: float) -> str:
+    """Whole numbers with thousands separators from 100 up, 3 significant figures below."""
+    if value >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.3g}"
+
+
+def format_ratio(value: float | None) -> str:
+    """``12.3×`` style; an em dash when there is nothing to compare with."""
+    if value is None:
+        return "—"
+    return f"{value:,.0f}×" if value >= 10 else f"{value:.2f}×"

@@ -1,0 +1,209 @@
+"""Runs survive SIGKILL anywhere, Ctrl-C keeps partial audio, failed writes lose nothing."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from wavenet_music import checkpoint as ckpt
+from wavenet_music.config import UserError
+from wavenet_music.train import read_metrics, train
+
+from .conftest import small_config
+
+ONE_THREAD = {**os.environ, "OMP_NUM_THREADS": "1"}  # a busy 2-core machine: no thread fights
+SMALL = [
+    "--dilations",
+    "[1, 2, 4, 8, 16, 32]",
+    "--residual-channels",
+    "16",
+    "--dilation-channels",
+    "16",
+    "--skip-channels",
+    "32",
+    "--sample-size",
+    "300",
+    "--batch-size",
+    "2",
+    "--validate-every",
+    "1000",
+]
+
+
+def _train_command(data: Path, run: Path, cache: Path, resume: bool, steps: int) -> list[str]:
+    """The CLI training command; a resumed run takes its settings from the checkpoint."""
+    settings = (
+        ["--resume"]
+        if resume
+        else [
+            *SMALL,
+            "--checkpoint-every",
+            "2",
+            "--keep-checkpoints",
+            "2",
+            "--cache-dir",
+            str(cache),
+        ]
+    )
+    return [
+        sys.executable,
+        "-m",
+        "wavenet_music.cli",
+        "train",
+        str(data),
+        "--run",
+        str(run),
+        "--steps",
+        str(steps),
+        "--quiet",
+        *settings,
+    ]
+
+
+def _wait_for(predicate, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_sigkill_at_random_moments_always_leaves_a_resumable_run(music_root, tmp_path):
+    run, data = tmp_path / "run", music_root / "piano"
+    rng = random.Random(1234)
+    steps = []
+    for kill in range(10):
+        process = subprocess.Popen(
+            _train_command(data, run, tmp_path / "c", resume=kill > 0, steps=100_000),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env=ONE_THREAD,
+        )
+        start = ckpt.load(run).step if kill else 0
+        _wait_for(lambda s=start: any(_step(p) > s for p in ckpt.checkpoint_dirs(run)), 120)
+        time.sleep(rng.uniform(0.0, 0.6))  # land anywhere, checkpoint writes included
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+        loaded = ckpt.load(run)  # the newest complete checkpoint verifies
+        assert loaded.step > start  # a checkpoint newer than the resumed one existed
+        steps.append(loaded.step)
+    assert steps == sorted(steps) and steps[-1] > steps[0]
+    assert len(ckpt.checkpoint_dirs(run)) <= 2  # keep-checkpoints holds
+    final = steps[-1] + 3
+    done = subprocess.run(
+        _train_command(data, run, tmp_path / "c", resume=True, steps=final),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert ckpt.load(run).step == final
+    assert not list((run / "checkpoints").glob(".tmp*"))  # interrupted writes cleaned up
+    assert max(r["step"] for r in read_metrics(run)) == final
+
+
+def _step(path: Path) -> int:
+    return int(path.name.removeprefix("step_"))
+
+
+def test_ctrl_c_during_generation_keeps_a_valid_partial_wav(music_root, tmp_path):
+    config = small_config(str(tmp_path / "cache"), **{"train.steps": 2})
+    train(music_root / "piano", tmp_path / "run", config, quiet=True)
+    out = tmp_path / "long.wav"
+    command = [
+        sys.executable,
+        "-m",
+        "wavenet_music.cli",
+        "generate",
+        str(tmp_path / "run"),
+        "--seconds",
+        "600",
+        "--save-every",
+        "0.05",
+        "--out",
+        str(out),
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_for(out.exists, 120)
+    time.sleep(0.5)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert "interrupted; the audio so far is in" in err and "Traceback" not in err
+    info = sf.info(out)
+    assert info.samplerate == 16000 and 800 <= info.frames < 600 * 16000
+    assert np.isfinite(sf.read(out)[0]).all()
+
+
+def test_a_failed_checkpoint_write_keeps_the_previous_one(music_root, tmp_path, monkeypatch):
+    config = small_config(str(tmp_path / "cache"), **{"train.steps": 2})
+    train(music_root / "piano", tmp_path / "run", config, quiet=True)
+    before = ckpt.load(tmp_path / "run")
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(ckpt, "save_file", disk_full)
+    longer = small_config(str(tmp_path / "cache"), **{"train.steps": 4})
+    with pytest.raises(UserError, match=r"No space left on device.*previous checkpoint is intact"):
+        train(music_root / "piano", tmp_path / "run", longer, resume=True, quiet=True)
+    monkeypatch.undo()
+    after = ckpt.load(tmp_path / "run")
+    assert after.step == before.step == 2
+    assert not list((tmp_path / "run" / "checkpoints").glob(".tmp*"))
+
+
+def test_an_unwritable_output_is_one_line_and_nothing_is_written(music_root, tmp_path, capsys):
+    from wavenet_music.cli import main
+
+    config = small_config(str(tmp_path / "cache"), **{"train.steps": 1})
+    train(music_root / "piano", tmp_path / "run", config, quiet=True)
+    blocker = tmp_path / "file"
+    blocker.write_text("keep me")
+    code = main(
+        [
+            "generate",
+            str(tmp_path / "run"),
+            "--seconds",
+            "0.01",
+            "--quiet",
+            "--out",
+            str(blocker / "x.wav"),
+        ]
+    )
+    assert code == 2 and "cannot write" in capsys.readouterr().err
+    assert blocker.read_text() == "keep me"
+
+
+def test_a_checkpoint_of_another_shape_is_refused(music_root, tmp_path, capsys):
+    from wavenet_music.cli import main
+
+    config = small_config(str(tmp_path / "cache"), **{"train.steps": 1})
+    train(music_root / "piano", tmp_path / "run", config, quiet=True)
+    (folder,) = ckpt.checkpoint_dirs(tmp_path / "run")
+    meta = (folder / "meta.json").read_text()
+    (folder / "meta.json").write_text(
+        meta.replace('"residual_channels": 32', '"residual_channels": 48')
+    )
+    code = main(
+        [
+            "generate",
+            str(tmp_path / "run"),
+            "--seconds",
+            "0.01",
+            "--quiet",
+            "--out",
+            str(tmp_path / "y.wav"),
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and "does not fit its config" in err and "Traceback" not in err
+    assert os.path.exists(folder)
