@@ -89,25 +89,25 @@ class IncrementalWaveNet:
         self.head = [_linear(model.head[1]), _linear(model.head[3])]
         self.dilation_channels = self.config.dilation_channels
 
-    def convs(self) -> list[_Conv]:
-        return [self.causal, *self.filter_gate]
-
     def initial_state(
         self, model: WaveNet, history: Tensor, labels: Tensor | None = None
     ) -> GenerationState:
         """Queues filled as if ``history`` (B, T ≥ receptive_field) had been fed, except its
-        last sample, which the first ``step`` takes. One full forward pass, no loop.
-        ``labels`` (B,): the clips' global-conditioning labels, if the model has them."""
-        recorded: list[Tensor] = []
-        # One extra leading sample keeps the last layer's output non-empty; the queues only
-        # reach receptive_field - 1 samples back, so its value never matters.
-        fed = torch.cat([history[:, :1], history[:, :-1]], dim=1)  # (B, T)
+        last sample, which the first ``step`` takes. One forward pass, no loop; streams with
+        the same history and label (e.g. silence) are computed once.
+        ``labels`` (B,): the clips' global-conditioning labels, if the model has them.
+        Slot j of a queue holds the input at time j - context (≡ j mod context)."""
+        keys = history[:, :-1] if labels is None else torch.cat([labels[:, None], history], 1)
+        unique, inverse = torch.unique(keys, dim=0, return_inverse=True)  # (U, ·), (B,)
+        first = torch.zeros(len(unique), dtype=torch.long, device=history.device)
+        first[inverse] = torch.arange(len(inverse), device=history.device)  # a row per key
         with torch.inference_mode():
-            model.gated_outputs(fed, labels, layer_inputs=recorded)  # inputs (B, C, T_i)
+            u_labels = None if labels is None else labels[first]
+            histories = model.conv_histories(history[first, :-1], u_labels)  # (U, C, ctx)
             label_bias = None
             if labels is not None:
                 label_bias = [b.label_embedding(labels) for b in model.blocks]  # L × (B, 2D)
-        queues = [_ring(h, conv.context) for h, conv in zip(recorded, self.convs(), strict=True)]
+        queues = [h[inverse].permute(2, 0, 1).contiguous() for h in histories]  # (ctx, B, C)
         return GenerationState(queues=queues, time=0, label_bias=label_bias)
 
     def step(self, x: Tensor, state: GenerationState) -> tuple[Tensor, GenerationState]:
@@ -145,12 +145,6 @@ def _affine(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
     return x @ weight if bias is None else torch.addmm(bias, x, weight)
 
 
-def _ring(inputs: Tensor, context: int) -> Tensor:
-    """Last ``context`` steps of inputs (B, C, T) as a ring buffer (context, B, C) for time 0:
-    the input at time -context + j sits in slot j ≡ (-context + j) mod context."""
-    return inputs[:, :, inputs.shape[2] - context :].permute(2, 0, 1).contiguous()
-
-
 # --- sampling ---------------------------------------------------------------------------
 
 
@@ -179,6 +173,7 @@ def generate(
     model: WaveNet,
     length: int,
     num: int = 1,
+    *,
     temperature: float = 1.0,
     generator: torch.Generator | None = None,
     prime: Tensor | None = None,
@@ -214,6 +209,7 @@ def generate_naive(
     model: WaveNet,
     length: int,
     num: int = 1,
+    *,
     temperature: float = 1.0,
     generator: torch.Generator | None = None,
     prime: Tensor | None = None,
@@ -333,8 +329,8 @@ def generate_audio(
                 model,
                 length,
                 len(tags),
-                options.temperature,
-                generator,
+                temperature=options.temperature,
+                generator=generator,
                 prime=prime,
                 labels=labels,
                 on_step=on_step,

@@ -122,27 +122,33 @@ class WaveNet(nn.Module):
         skips = F.conv1d(z, skip_weight.unsqueeze(-1), skip_bias)  # (B, Sk, S) = Σ_l skip_l(z_l)
         return self.head(skips)  # (B, Q, S)
 
-    def gated_outputs(
-        self, x: Tensor, labels: Tensor | None = None, layer_inputs: list[Tensor] | None = None
-    ) -> list[Tensor]:
-        """Run the residual stack; returns every layer's gated output z_l (B, D, T_l).
-
-        If ``layer_inputs`` is a list, the input of every causal convolution is appended
-        to it (the one-hot input first): the incremental generator primes its queues so.
-        """
-        self.check_labels(labels)
-        q, dtype = self.config.quantization_channels, self.causal.weight.dtype
-        h = F.one_hot(x, q).transpose(1, 2).to(dtype)  # (B, Q, T)
-        if layer_inputs is not None:
-            layer_inputs.append(h)
-        h = self.causal(h)  # (B, R, T - (taps - 1))
+    def gated_outputs(self, x: Tensor, labels: Tensor | None = None) -> list[Tensor]:
+        """Run the residual stack; returns every layer's gated output z_l (B, D, T_l)."""
+        h = self.causal(self.one_hot(x, labels))  # (B, R, T - (taps - 1))
         zs = []
         for block in self.blocks:
-            if layer_inputs is not None:
-                layer_inputs.append(h)
             h, z = block(h, labels)  # (B, R, T_l), (B, D, T_l)
             zs.append(z)
         return zs
+
+    def conv_histories(self, x: Tensor, labels: Tensor | None = None) -> list[Tensor]:
+        """The last ``context`` inputs (B, C, context) of every causal convolution (the
+        initial one first) after reading x (B, T ≥ receptive_field - 1): what the queues
+        of the incremental generator start from. Keeps no full-length activations."""
+        h = self.one_hot(x, labels)  # (B, Q, T)
+        histories = [h[:, :, h.shape[2] - self.causal.context :]]
+        h = self.causal(h)  # (B, R, T - (taps - 1))
+        for index, block in enumerate(self.blocks):
+            histories.append(h[:, :, h.shape[2] - block.filter_gate.context :])
+            if index < len(self.blocks) - 1:
+                h, _ = block(h, labels)  # (B, R, T_l)
+        return histories
+
+    def one_hot(self, x: Tensor, labels: Tensor | None) -> Tensor:
+        """x (B, T) classes → (B, Q, T) in the weights' dtype (labels checked on the way)."""
+        self.check_labels(labels)
+        q, dtype = self.config.quantization_channels, self.causal.weight.dtype
+        return F.one_hot(x, q).transpose(1, 2).to(dtype)  # (B, Q, T)
 
     def check_labels(self, labels: Tensor | None) -> None:
         if bool(self.config.global_labels) != (labels is not None):
