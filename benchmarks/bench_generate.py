@@ -81,7 +81,9 @@ def run_fast(model: WaveNet, num: int, seconds: float) -> FastRun:
 
     start = time.perf_counter()
     with contextlib.suppress(_BudgetSpent):
-        generate(model, MAX_LENGTH, num, 1.0, torch.Generator().manual_seed(0), on_step=on_step)
+        generate(
+            model, MAX_LENGTH, num, generator=torch.Generator().manual_seed(0), on_step=on_step
+        )
     return FastRun(stamps[0] - start, stamps)
 
 
@@ -96,7 +98,7 @@ def chunk_rates(stamps: list[float], chunks: int, num: int) -> list[float]:
 def run_naive(model: WaveNet, length: int) -> float:
     """Samples per second of one ``generate_naive`` call of ``length`` samples."""
     start = time.perf_counter()
-    generate_naive(model, length, 1, 1.0, torch.Generator().manual_seed(0))
+    generate_naive(model, length, 1, generator=torch.Generator().manual_seed(0))
     return length / (time.perf_counter() - start)
 
 
