@@ -104,17 +104,21 @@ def test_resampling_keeps_frequency_and_removes_images(tmp_path):
 
 def test_mixdown_of_eight_channels(tmp_path):
     frames = np.zeros((16000, 8), dtype=np.float32)
-    frames[:, 3] = 0.8
+    frames[:, 3] = _tone(16000, 1.0, 1)[:, 0]
     path = tmp_path / "eight.wav"
     sf.write(path, frames, 16000, subtype="FLOAT")
-    np.testing.assert_allclose(load_audio(path, 16000), 0.1, atol=1e-6)
+    np.testing.assert_allclose(load_audio(path, 16000), frames[:, 3] / 8, atol=1e-5)
 
 
-def test_non_finite_samples_become_silence(tmp_path):
-    frames = np.array([0.5, np.nan, np.inf, -np.inf, 3.0], dtype=np.float32)
+def test_non_finite_samples_become_silence_and_dc_goes(tmp_path):
+    frames = _tone(16000, 1.0, 1)[:, 0] + 0.3
+    frames[[10, 20, 30]] = [np.nan, np.inf, -np.inf]
     path = tmp_path / "bad.wav"
     sf.write(path, frames, 16000, subtype="FLOAT")
-    np.testing.assert_allclose(load_audio(path, 16000), [0.5, 0, 0, 0, 1.0])
+    audio = load_audio(path, 16000)
+    assert np.isfinite(audio).all() and abs(float(audio.mean())) < 1e-4
+    expected = np.delete(frames, [10, 20, 30]) - 0.3
+    np.testing.assert_allclose(np.delete(audio, [10, 20, 30]), expected, atol=2e-4)
 
 
 def test_garbage_is_reported_with_its_name(tmp_path):

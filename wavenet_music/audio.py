@@ -26,7 +26,8 @@ def load_audio(path: Path, sample_rate: int) -> np.ndarray:
     """Decode ``path`` into mono float32 at ``sample_rate``.
 
     Returns:
-        Tensor[T] float32, non-finite samples replaced by 0 and clipped to [-1, 1].
+        Tensor[T] float32 without DC offset, non-finite samples replaced by 0, clipped
+        to [-1, 1].
     """
     try:
         with sf.SoundFile(str(path)) as f:
@@ -34,8 +35,8 @@ def load_audio(path: Path, sample_rate: int) -> np.ndarray:
             data = f.read(dtype="float32", always_2d=True)  # (T, channels)
     except (sf.LibsndfileError, RuntimeError, OSError, ValueError) as exc:
         raise AudioReadError(f"{path}: cannot decode ({_short(exc)})") from None
-    mono = mix_to_mono(data)
-    return clean(resample(mono, native_rate, sample_rate))
+    mono = clean(mix_to_mono(data))  # NaN/inf out before the resampler spreads them
+    return clean(remove_dc(resample(mono, native_rate, sample_rate)))
 
 
 def mix_to_mono(frames: np.ndarray) -> np.ndarray:
@@ -48,6 +49,14 @@ def resample(audio: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
     if from_rate == to_rate or audio.size == 0:
         return audio.astype(np.float32, copy=False)
     return soxr.resample(audio, from_rate, to_rate, quality="HQ").astype(np.float32)
+
+
+def remove_dc(audio: np.ndarray) -> np.ndarray:
+    """Subtract the mean: a DC offset is inaudible but wastes the mu-law levels that are
+    finest near zero."""
+    if audio.size == 0:
+        return audio
+    return (audio - audio.mean(dtype=np.float64)).astype(np.float32)
 
 
 def clean(audio: np.ndarray) -> np.ndarray:

@@ -1,0 +1,100 @@
+"""A corpus of every kind of bad audio: each file is used correctly or named and skipped."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from wavenet_music.audio import load_audio
+from wavenet_music.config import DataConfig, UserError
+from wavenet_music.data import load_classes, prepare_corpus
+
+RF = 1024
+
+
+def _tone(rate: int, seconds: float, channels: int = 1, offset: float = 0.0) -> np.ndarray:
+    t = np.arange(int(rate * seconds)) / rate
+    mono = 0.4 * np.sin(2 * np.pi * 330 * t) + offset
+    return np.repeat(mono[:, None], channels, axis=1).astype(np.float32)
+
+
+def build_bad_corpus(root):
+    """(files that must be used, files that must be skipped) relative to ``root``."""
+    root.mkdir()
+    (root / "empty.wav").write_bytes(b"")
+    sf.write(root / "whole.flac", _tone(16000, 1.0), 16000)
+    data = (root / "whole.flac").read_bytes()
+    (root / "truncated.flac").write_bytes(data[: len(data) // 3])
+    (root / "random.ogg").write_bytes(np.random.default_rng(0).bytes(4000))
+    (root / "notes.mp3").write_text("these are not sounds\n" * 50)
+    (root / "folder.wav").mkdir()
+    (root / "sound.xyz").write_bytes(b"RIFF")  # not an audio extension: not even looked at
+    (root / "midi.aiff").write_bytes(b"MThd\x00\x00\x00\x06")  # wrong container
+    sf.write(root / "silent.wav", np.zeros(16000), 16000)
+    sf.write(root / "short.wav", _tone(16000, 0.03), 16000)  # 480 samples < RF
+    sf.write(root / "eight_channels.wav", _tone(44100, 1.0, 8), 44100)
+    sf.write(root / "hi_rate.flac", _tone(192000, 1.0), 192000)
+    sf.write(root / "lo_rate.wav", _tone(8000, 1.0), 8000)
+    nan = _tone(16000, 1.0)
+    nan[100:200] = np.nan
+    nan[300] = np.inf
+    sf.write(root / "nan_inf.wav", nan, 16000, subtype="FLOAT")
+    sf.write(root / "clipped_dc.wav", np.clip(_tone(16000, 1.0, offset=0.5) * 2, -1, 1), 16000)
+    sf.write(root / "locked.wav", _tone(16000, 1.0), 16000)
+    os.chmod(root / "locked.wav", 0)
+    (root / "loop").mkdir()
+    os.symlink(root, root / "loop" / "back")
+    used = {
+        "silent.wav",
+        "eight_channels.wav",
+        "hi_rate.flac",
+        "lo_rate.wav",
+        "nan_inf.wav",
+        "clipped_dc.wav",
+        "whole.flac",
+    }
+    skipped = {"empty.wav", "truncated.flac", "random.ogg", "notes.mp3", "midi.aiff", "short.wav"}
+    # root reads any file whatever its permissions
+    (used if os.geteuid() == 0 else skipped).add("locked.wav")
+    return used, skipped
+
+
+def test_every_bad_file_is_used_correctly_or_named_and_counted(tmp_path, capsys):
+    used, skipped = build_bad_corpus(tmp_path / "bad")
+    config = DataConfig(cache_dir=str(tmp_path / "cache"), validation_fraction=0.0)
+    corpus = prepare_corpus(tmp_path / "bad", config, 256, RF)
+    assert {s.source for s in corpus.train} == used
+    reasons = dict(corpus.skipped)
+    assert set(reasons) == skipped
+    assert "shorter than the receptive field" in reasons["short.wav"]
+    err = capsys.readouterr().err
+    for name in skipped:
+        assert f"skipped {name}: " in err
+    assert f"skipped {len(skipped)} of {len(used) + len(skipped)} audio files" in err
+    lengths = {s.source: s.length for s in corpus.train}
+    for name in ("eight_channels.wav", "hi_rate.flac", "lo_rate.wav"):  # resampled to 16 kHz
+        assert abs(lengths[name] - 16000) <= 2, name
+    classes = {s.source: load_classes(s.cache) for s in corpus.train}
+    assert set(np.unique(classes["silent.wav"])) == {128}
+
+
+def test_cleaning_removes_non_finite_samples_and_dc(tmp_path):
+    build_bad_corpus(tmp_path / "bad")
+    clean = load_audio(tmp_path / "bad" / "nan_inf.wav", 16000)
+    assert np.isfinite(clean).all() and np.ptp(clean[100:200]) == 0  # silence, less the DC
+    dc = load_audio(tmp_path / "bad" / "clipped_dc.wav", 16000)
+    assert abs(float(dc.mean())) < 1e-3 and np.abs(dc).max() <= 1.0
+
+
+def test_an_all_bad_corpus_is_one_clear_error(tmp_path):
+    root = tmp_path / "all_bad"
+    root.mkdir()
+    (root / "a.wav").write_bytes(b"")
+    (root / "b.ogg").write_text("nope")
+    sf.write(root / "c.wav", np.zeros(100), 16000)
+    config = DataConfig(cache_dir=str(tmp_path / "cache"))
+    with pytest.raises(UserError, match=r"none of the 3 audio files .* is usable \(first problem"):
+        prepare_corpus(root, config, 256, RF, quiet=True)
