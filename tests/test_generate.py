@@ -43,12 +43,15 @@ def _model(config: ModelConfig, seed: int) -> WaveNet:
 
 
 def incremental_logits(
-    model: WaveNet, x: torch.Tensor, labels: torch.Tensor | None = None
+    model: WaveNet,
+    x: torch.Tensor,
+    labels: torch.Tensor | None = None,
+    frames: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Feed x (B, T ≥ RF) one sample at a time after priming on its first RF samples."""
     rf = model.receptive_field
     fast = IncrementalWaveNet(model)
-    state = fast.initial_state(model, x[:, :rf], labels)
+    state = fast.initial_state(model, x[:, :rf], labels, frames)
     logits = []
     with torch.inference_mode():
         for t in range(rf - 1, x.shape[1]):

@@ -50,6 +50,15 @@ class ModelConfig:
     skip_channels: int = field(default=1024, metadata=_help("channels of the skip path and head"))
     quantization_channels: int = field(default=256, metadata=_help("mu-law classes (softmax size)"))
     use_biases: bool = field(default=True, metadata=_help("biases in every convolution"))
+    local_channels: int | None = field(
+        default=None,
+        metadata=_help(
+            "channels of the local-conditioning features (e.g. 80 mel bands); null = off"
+        ),
+    )
+    hop_length: int = field(
+        default=256, metadata=_help("audio samples per local-conditioning frame")
+    )
     global_labels: tuple[str, ...] = field(
         default=(),
         metadata=_help("labels of global conditioning (filled from the data by train); [] = off"),
@@ -61,8 +70,16 @@ class ModelConfig:
                 f"model.global_labels: expected distinct non-empty names, "
                 f"got {list(self.global_labels)}"
             )
-        for name in ("filter_width", "residual_channels", "dilation_channels", "skip_channels"):
+        for name in (
+            "filter_width",
+            "residual_channels",
+            "dilation_channels",
+            "skip_channels",
+            "hop_length",
+        ):
             _check_positive_int(f"model.{name}", getattr(self, name))
+        if self.local_channels is not None:
+            _check_positive_int("model.local_channels", self.local_channels)
         if self.filter_width < 2:
             raise UserError(f"model.filter_width: expected >= 2, got {self.filter_width}")
         q = self.quantization_channels

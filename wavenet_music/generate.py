@@ -21,6 +21,7 @@ from torch import Tensor
 from tqdm import tqdm
 
 from .audio import load_audio, mu_law_decode, mu_law_encode, write_wav
+from .conditioning import SILENCE_DB
 from .config import Config, GenerateConfig, UserError
 from .model import CausalConv1d, WaveNet
 
@@ -33,12 +34,16 @@ class GenerationState:
     initial convolution first, then one per residual layer) as a ring buffer of shape
     (context_i, B, C_i): the input at time ``t`` lives in slot ``t % context_i``.
     ``time`` is the index of the next input sample. ``step`` updates both in place.
-    ``label_bias[l]`` (B, 2D) is layer l's global-conditioning term V·h, fixed per clip.
+    ``label_bias[l]`` (B, 2D) is layer l's global-conditioning term V·h, fixed per clip;
+    ``local[l]`` (B, 2D, K) its local-conditioning term per frame, and ``local_origin``
+    the sample index (from the start of frame 0 of ``local``) of the input at time 0.
     """
 
     queues: list[Tensor]
     time: int = 0
     label_bias: list[Tensor] | None = None
+    local: list[Tensor] | None = None
+    local_origin: int = 0
 
 
 @dataclass(frozen=True)
@@ -90,25 +95,36 @@ class IncrementalWaveNet:
         self.dilation_channels = self.config.dilation_channels
 
     def initial_state(
-        self, model: WaveNet, history: Tensor, labels: Tensor | None = None
+        self,
+        model: WaveNet,
+        history: Tensor,
+        labels: Tensor | None = None,
+        frames: Tensor | None = None,
     ) -> GenerationState:
         """Queues filled as if ``history`` (B, T ≥ receptive_field) had been fed, except its
         last sample, which the first ``step`` takes. One forward pass, no loop; streams with
         the same history and label (e.g. silence) are computed once.
-        ``labels`` (B,): the clips' global-conditioning labels, if the model has them.
+
+        ``labels`` (B,): global-conditioning labels; ``frames`` (B, F, K + 2): local-
+        conditioning frames for the whole timeline, history included, laid out as for
+        ``WaveNet.forward`` (history[:, 0] starts frame 1).
         Slot j of a queue holds the input at time j - context (≡ j mod context)."""
-        keys = history[:, :-1] if labels is None else torch.cat([labels[:, None], history], 1)
-        unique, inverse = torch.unique(keys, dim=0, return_inverse=True)  # (U, ·), (B,)
-        first = torch.zeros(len(unique), dtype=torch.long, device=history.device)
-        first[inverse] = torch.arange(len(inverse), device=history.device)  # a row per key
+        first, inverse = _distinct_streams(history, labels, frames)
         with torch.inference_mode():
-            u_labels = None if labels is None else labels[first]
-            histories = model.conv_histories(history[first, :-1], u_labels)  # (U, C, ctx)
-            label_bias = None
+            pick = _rows(first)
+            histories = model.conv_histories(
+                history[first, :-1], pick(labels), pick(frames)
+            )  # (U, C, ctx)
+            state = GenerationState(
+                queues=[h[inverse].permute(2, 0, 1).contiguous() for h in histories],
+                local_origin=history.shape[1] - 1,
+            )
             if labels is not None:
-                label_bias = [b.label_embedding(labels) for b in model.blocks]  # L × (B, 2D)
-        queues = [h[inverse].permute(2, 0, 1).contiguous() for h in histories]  # (ctx, B, C)
-        return GenerationState(queues=queues, time=0, label_bias=label_bias)
+                state.label_bias = [b.label_embedding(labels) for b in model.blocks]  # (B, 2D)
+            conditioning = model.local_frames(frames)  # (B, F, K) or None
+            if conditioning is not None:
+                state.local = [b.local_condition(conditioning) for b in model.blocks]  # (B,2D,K)
+        return state
 
     def step(self, x: Tensor, state: GenerationState) -> tuple[Tensor, GenerationState]:
         """x (B,) classes at ``state.time`` → logits (B, Q) for the next sample."""
@@ -116,6 +132,7 @@ class IncrementalWaveNet:
         one_hot = torch.nn.functional.one_hot(x, self.config.quantization_channels)
         one_hot = one_hot.to(self.causal.weight.dtype)
         h = self.causal.step(one_hot, state.queues[0], t)  # (B, R)
+        frame = (state.local_origin + t) // self.config.hop_length  # of the sample fed
         zs = []
         for layer, (conv, (w_res, b_res)) in enumerate(
             zip(self.filter_gate, self.residual, strict=True)
@@ -123,6 +140,8 @@ class IncrementalWaveNet:
             pre = conv.step(h, state.queues[layer + 1], t)  # (B, 2D)
             if state.label_bias is not None:
                 pre = pre + state.label_bias[layer]
+            if state.local is not None:
+                pre = pre + state.local[layer][:, :, frame]
             z = torch.tanh(pre[:, : self.dilation_channels]) * torch.sigmoid(
                 pre[:, self.dilation_channels :]
             )  # (B, D)
@@ -133,6 +152,25 @@ class IncrementalWaveNet:
         logits = _affine(torch.relu(_affine(torch.relu(skips), w1, b1)), w2, b2)  # (B, Q)
         state.time = t + 1
         return logits, state
+
+
+def _distinct_streams(
+    history: Tensor, labels: Tensor | None, frames: Tensor | None
+) -> tuple[Tensor, Tensor]:
+    """(first, inverse): one stream index per distinct (history, label), and for every
+    stream its distinct index. Streams with their own frames are all distinct."""
+    if frames is not None:
+        everyone = torch.arange(history.shape[0], device=history.device)
+        return everyone, everyone
+    keys = history if labels is None else torch.cat([labels[:, None], history], dim=1)
+    unique, inverse = torch.unique(keys, dim=0, return_inverse=True)  # (U, ·), (B,)
+    first = torch.zeros(len(unique), dtype=torch.long, device=history.device)
+    first[inverse] = torch.arange(len(inverse), device=history.device)
+    return first, inverse
+
+
+def _rows(index: Tensor):
+    return lambda t: None if t is None else t[index]
 
 
 def _linear(conv: torch.nn.Conv1d) -> tuple[Tensor, Tensor | None]:
@@ -157,12 +195,39 @@ def sample(logits: Tensor, temperature: float, generator: torch.Generator | None
 
 
 def padded_history(model: WaveNet, prime: Tensor | None, num: int) -> Tensor:
-    """A receptive field of silence (as before every file in training), then ``prime``
-    (num, P) if given: (num, RF + P) classes on the model's device."""
+    """At least a receptive field of silence (as before every file in training), then
+    ``prime`` (num, P) if given, on the model's device. With local conditioning the
+    history is a whole number of frames, so that generation starts a frame."""
     silence = model.config.quantization_channels // 2  # mu-law class of 0.0
-    pad = torch.full((num, model.receptive_field), silence, dtype=torch.long)
+    size = model.receptive_field
+    if model.config.local_channels is not None:
+        hop, primed = model.config.hop_length, 0 if prime is None else prime.shape[1]
+        size = -(-(size + primed) // hop) * hop - primed
+    pad = torch.full((num, size), silence, dtype=torch.long)
     history = pad if prime is None else torch.cat([pad, prime.long()], dim=1)
     return history.to(_device(model))
+
+
+def local_timeline(
+    model: WaveNet, features: Tensor | None, history: int, length: int
+) -> Tensor | None:
+    """Frames for ``WaveNet.forward`` over history + generated samples (B, F, K_total + 2):
+    a context frame, silence for the history's frames, ``features``, a context frame."""
+    if (features is None) != (model.config.local_channels is None):
+        state = "needs" if features is None else "takes no"
+        raise ValueError(f"this model {state} local-conditioning features")
+    if features is None:
+        return None
+    hop = model.config.hop_length
+    if features.shape[2] * hop < length:
+        raise ValueError(
+            f"{features.shape[2]} frames cover {features.shape[2] * hop} samples, "
+            f"fewer than the {length} asked for"
+        )
+    b, channels = features.shape[:2]
+    silent = torch.full((b, channels, 1 + history // hop), SILENCE_DB, dtype=features.dtype)
+    end = torch.full((b, channels, 1), SILENCE_DB, dtype=features.dtype)
+    return torch.cat([silent, features.cpu(), end], dim=2).to(_device(model))
 
 
 ProgressFn = Callable[[Tensor], None]
@@ -178,6 +243,7 @@ def generate(
     generator: torch.Generator | None = None,
     prime: Tensor | None = None,
     labels: Tensor | None = None,
+    features: Tensor | None = None,
     on_step: ProgressFn | None = None,
 ) -> Tensor:
     """Generate ``num`` clips of ``length`` classes each with the incremental generator.
@@ -186,13 +252,17 @@ def generate(
         prime: (num, P) classes the clips continue from (not part of the output);
             without it, generation starts after a receptive field of silence, as in training.
         labels: (num,) global-conditioning label indices, when the model has labels.
+        features: (num, F, K) local-conditioning frames of the audio to generate (frame k
+            describes output samples k·hop ..), when the model has local conditioning;
+            ``length`` ≤ K · hop.
         on_step: called after every sample with the classes so far (num, t).
     Returns:
         Tensor[num, length] of classes.
     """
     history = padded_history(model, prime, num)
+    frames = local_timeline(model, features, history.shape[1], length)
     fast = IncrementalWaveNet(model)
-    state = fast.initial_state(model, history, _on(labels, history.device))
+    state = fast.initial_state(model, history, _on(labels, history.device), frames)
     out = torch.empty(num, length, dtype=torch.long, device=history.device)
     x = history[:, -1]
     for t in range(length):
@@ -214,13 +284,17 @@ def generate_naive(
     generator: torch.Generator | None = None,
     prime: Tensor | None = None,
     labels: Tensor | None = None,
+    features: Tensor | None = None,
 ) -> Tensor:
-    """The plain reference: one full forward pass over the last receptive field per sample."""
+    """The plain reference: one full forward pass over the last receptive field per sample
+    (over everything so far with local conditioning, whose frames start at sample 0)."""
     rf = model.receptive_field
     history = padded_history(model, prime, num)
+    frames = local_timeline(model, features, history.shape[1], length)
     labels = _on(labels, history.device)
     for _ in range(length):
-        logits = model(history[:, -rf:], labels)[:, :, -1]  # (B, Q)
+        window = history if frames is not None else history[:, -rf:]
+        logits = model(window, labels, frames)[:, :, -1]  # (B, Q)
         x = sample(logits, temperature, generator).to(history.device)
         history = torch.cat([history, x[:, None]], dim=1)
     return history[:, history.shape[1] - length :]
