@@ -10,11 +10,17 @@ plug in through ``FEATURES``: a function ``(audio, sample_rate, hop, channels, n
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
+from .audio import mu_law_decode
 from .audio_stats import log_mel_spectrogram
+from .config import UserError
 
 SILENCE_DB = -100.0  # what log_mel_spectrogram reads for digital silence
 
@@ -63,3 +69,45 @@ def normalisation(features: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return stacked.mean(axis=0).astype(np.float32), np.maximum(stacked.std(axis=0), 1e-3).astype(
         np.float32
     )
+
+
+class FeatureStore:
+    """Local-conditioning features of cached files: computed once from the cached mu-law
+    classes (so training and generation see the same quantised audio), stored next to them
+    as float16 ``.npy`` and memory-mapped."""
+
+    def __init__(
+        self, kind: str, sample_rate: int, hop: int, channels: int, n_fft: int, classes: int
+    ) -> None:
+        if kind not in FEATURES:
+            raise UserError(f"data.features: expected one of {sorted(FEATURES)}, got {kind!r}")
+        self.function = FEATURES[kind]
+        self.settings = (kind, sample_rate, hop, channels, n_fft, classes)
+        self.hop, self.channels = hop, channels
+        self._arrays: dict[Path, np.ndarray] = {}
+
+    def of_classes(self, classes: np.ndarray) -> np.ndarray:
+        """Features (K, channels) of mu-law classes (T,)."""
+        _, rate, hop, channels, n_fft, q = self.settings
+        return self.function(mu_law_decode(np.asarray(classes), q), rate, hop, channels, n_fft)
+
+    def features(self, cache: Path) -> np.ndarray:
+        """The features of the cached classes ``cache`` (a ``.npy`` of classes)."""
+        if cache not in self._arrays:
+            key = hashlib.sha1(json.dumps(self.settings).encode()).hexdigest()[:12]
+            path = cache.with_name(f"{cache.stem}.features-{key}.npy")
+            if not path.exists():
+                values = self.of_classes(np.load(cache, mmap_mode="r")).astype(np.float16)
+                tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+                with open(tmp, "wb") as handle:
+                    np.save(handle, values)
+                os.replace(tmp, path)
+            self._arrays[cache] = np.load(path, mmap_mode="r")
+        return self._arrays[cache]
+
+    def frames(self, cache: Path, first_sample: int, samples: int) -> np.ndarray:
+        """Frames (channels, K + 2) for ``WaveNet.forward`` over the ``samples`` samples
+        from ``first_sample`` (a frame boundary): one context frame on each side."""
+        assert first_sample % self.hop == 0, "windows with local conditioning start a frame"
+        count = frame_count(samples, self.hop) + 2
+        return read_frames(self.features(cache), first_sample // self.hop - 1, count).T

@@ -128,10 +128,15 @@ class DataConfig:
             "a CSV file of file,label rows, or null = off"
         ),
     )
+    features: str = field(
+        default="log_mel", metadata=_help("local-conditioning feature (with model.local_channels)")
+    )
+    n_fft: int = field(default=1024, metadata=_help("analysis window of the features, samples"))
 
     def __post_init__(self) -> None:
         _check_positive_int("data.sample_rate", self.sample_rate)
         _check_positive_int("data.sample_size", self.sample_size)
+        _check_positive_int("data.n_fft", self.n_fft)
         if not 0.0 <= self.validation_fraction < 1.0:
             raise UserError(
                 f"data.validation_fraction: expected 0 <= x < 1, got {self.validation_fraction}"

@@ -23,6 +23,7 @@ import torch
 from tqdm import tqdm
 
 from .audio import AUDIO_EXTENSIONS, AudioReadError, load_audio, mu_law_encode, trim_silence
+from .conditioning import FeatureStore
 from .config import DataConfig, UserError
 
 CACHE_VERSION = 1
@@ -297,6 +298,7 @@ class Batch:
     inputs: torch.Tensor  # (B, receptive_field - 1 + S) classes
     targets: torch.Tensor  # (B, S) classes; IGNORE where no real sample is to be predicted
     labels: torch.Tensor | None = None  # (B,) global-conditioning label indices
+    frames: torch.Tensor | None = None  # (B, F, K + 2) local-conditioning frames
 
 
 IGNORE = -1
@@ -315,7 +317,8 @@ class WindowSource:
     """Cuts training windows from segments; owns the memory maps.
 
     With ``labels`` (the model's global-conditioning labels), batches carry each window's
-    label index."""
+    label index; with ``features`` (local conditioning), its frames, and windows start on
+    a frame boundary."""
 
     def __init__(
         self,
@@ -324,6 +327,7 @@ class WindowSource:
         sample_size: int,
         silence: int,
         labels: Sequence[str] = (),
+        features: FeatureStore | None = None,
     ) -> None:
         self.segments = tuple(segments)
         if not self.segments:
@@ -338,6 +342,7 @@ class WindowSource:
         self.receptive_field = receptive_field
         self.sample_size = sample_size
         self.silence = silence
+        self.features = features
         self._arrays: dict[Path, np.ndarray] = {}
 
     def classes(self, segment: Segment) -> np.ndarray:
@@ -347,27 +352,39 @@ class WindowSource:
 
     def window(
         self, segment: Segment, target_start: int, targets: int | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Input (RF - 1 + n,) and targets (n,) predicting ``target_start ..`` of ``segment``;
-        targets outside the segment are IGNORE."""
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Input (RF - 1 + n,), targets (n,) predicting ``target_start ..`` of ``segment``
+        (IGNORE outside it) and, with local conditioning, frames (F, K + 2)."""
         n = self.sample_size if targets is None else targets
         rf = self.receptive_field
         window = read_window(self.classes(segment), target_start - rf, rf + n, self.silence)
         target = window[rf:].copy()
         positions = np.arange(target_start, target_start + n)
         target[(positions < segment.start) | (positions >= segment.end)] = IGNORE
-        return window[:-1], target
+        frames = None
+        if self.features is not None:
+            frames = self.features.frames(segment.cache, target_start - rf, rf - 1 + n)
+        return window[:-1], target, frames
+
+    def aligned(self, target_start: int) -> int:
+        """With local conditioning, the nearest earlier start whose input starts a frame."""
+        if self.features is None:
+            return target_start
+        return target_start - (target_start - self.receptive_field) % self.features.hop
 
     def batch(self, picks: Sequence[tuple[int, int]]) -> Batch:
         """Windows for ``(segment index, target start)`` pairs, stacked."""
-        pairs = [self.window(self.segments[i], start) for i, start in picks]
-        labels = None
+        pairs = [self.window(self.segments[i], self.aligned(start)) for i, start in picks]
+        labels = frames = None
         if self.label_index:
             labels = torch.tensor([self.label_index[self.segments[i].label] for i, _ in picks])
+        if self.features is not None:
+            frames = torch.from_numpy(np.stack([p[2] for p in pairs]).astype(np.float32))
         return Batch(
             torch.from_numpy(np.stack([p[0] for p in pairs])),
             torch.from_numpy(np.stack([p[1] for p in pairs])),
             labels,
+            frames,
         )
 
 

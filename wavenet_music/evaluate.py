@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from .config import Config, UserError
-from .data import Segment, WindowSource, prepare_corpus
+from .data import IGNORE, Segment, WindowSource, prepare_corpus
 from .model import WaveNet
 from .train import LN2, window_source
 
@@ -79,8 +79,9 @@ def evaluate(
 def segment_nats(model: WaveNet, source: WindowSource, segment: Segment, batch_size: int) -> float:
     """Summed NLL (nats) of every target of ``segment``: consecutive windows tiling it."""
     device = next(model.parameters()).device
-    size = source.sample_size
-    starts = range(segment.start, segment.end, size)
+    hop = source.features.hop if source.features is not None else 1
+    size = max(hop, source.sample_size - source.sample_size % hop)  # windows stay on frames
+    starts = range(source.aligned(segment.start), segment.end, size)
     full = [s for s in starts if s + size <= segment.end]
     groups = [full[i : i + batch_size] for i in range(0, len(full), batch_size)]
     groups += [[s] for s in starts if s + size > segment.end]  # the last, shorter window
@@ -90,8 +91,12 @@ def segment_nats(model: WaveNet, source: WindowSource, segment: Segment, batch_s
         pairs = [source.window(segment, s, n) for s in group]
         inputs = torch.from_numpy(np.stack([p[0] for p in pairs])).to(device)  # (B, RF-1+n)
         targets = torch.from_numpy(np.stack([p[1] for p in pairs])).to(device)  # (B, n)
-        labels = None
+        labels = frames = None
         if source.label_index:
             labels = torch.full((len(group),), source.label_index[segment.label], device=device)
-        nats += F.cross_entropy(model(inputs, labels), targets, reduction="sum").item()
+        if source.features is not None:
+            frames = torch.from_numpy(np.stack([p[2] for p in pairs]).astype(np.float32))
+            frames = frames.to(device)  # (B, F, K + 2)
+        logits = model(inputs, labels, frames)
+        nats += F.cross_entropy(logits, targets, ignore_index=IGNORE, reduction="sum").item()
     return nats

@@ -27,6 +27,7 @@ from tqdm import tqdm
 
 from . import checkpoint as ckpt
 from .audio import mu_law_decode
+from .conditioning import FeatureStore, normalisation
 from .config import Config, TrainConfig, UserError, dump_yaml
 from .data import (
     IGNORE,
@@ -99,6 +100,8 @@ class Trainer:
         self.model = WaveNet(config.model).to(self.device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.train.learning_rate)
         self.sampler = WindowSampler(window_source(config, corpus.train), config.train.seed)
+        with torch.no_grad():
+            set_feature_statistics(self.model, self.sampler.source)  # resume overwrites
         self.validation = None
         if corpus.validation:
             source = window_source(config, corpus.validation)
@@ -149,7 +152,7 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate(self.step, self.config.train)
         inputs, targets = batch.inputs.to(self.device), batch.targets.to(self.device)
-        loss = loss_bits(self.model(inputs, self._labels(batch)), targets)
+        loss = loss_bits(self.model(inputs, *self._conditioning(batch)), targets)
         self.optimizer.zero_grad(set_to_none=True)
         self.step += 1
         if not torch.isfinite(loss):
@@ -174,7 +177,7 @@ class Trainer:
         for i in range(0, len(picks), self.config.train.batch_size):
             batch = source.batch(picks[i : i + self.config.train.batch_size])
             targets = batch.targets.to(self.device)
-            logits = self.model(batch.inputs.to(self.device), self._labels(batch))
+            logits = self.model(batch.inputs.to(self.device), *self._conditioning(batch))
             mask = targets != IGNORE
             total += F.cross_entropy(logits, targets, ignore_index=IGNORE, reduction="sum").item()
             count += int(mask.sum())
@@ -297,8 +300,11 @@ class Trainer:
             if key != "step":
                 self.writer.add_scalar(_TB_NAMES.get(key, key), value, step)
 
-    def _labels(self, batch: Batch) -> torch.Tensor | None:
-        return None if batch.labels is None else batch.labels.to(self.device)
+    def _conditioning(self, batch: Batch) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """(labels, frames) of a batch on the training device."""
+        labels = None if batch.labels is None else batch.labels.to(self.device)
+        frames = None if batch.frames is None else batch.frames.to(self.device)
+        return labels, frames
 
     def _log_audio(self) -> None:
         """A snippet per label (one for an unconditioned model), as one batch."""
@@ -405,15 +411,39 @@ def with_corpus_labels(config: Config, corpus: Corpus) -> Config:
 
 
 def window_source(config: Config, segments) -> WindowSource:
-    """Windows of the model's receptive field + ``sample_size`` targets, labelled if the
-    model is."""
+    """Windows of the model's receptive field + ``sample_size`` targets, with the model's
+    conditioning (labels, local-conditioning frames)."""
     return WindowSource(
         segments,
         config.model.receptive_field,
         config.data.sample_size,
         config.model.quantization_channels // 2,
         config.model.global_labels,
+        feature_store(config),
     )
+
+
+def feature_store(config: Config) -> FeatureStore | None:
+    m, d = config.model, config.data
+    if m.local_channels is None:
+        return None
+    return FeatureStore(
+        d.features, d.sample_rate, m.hop_length, m.local_channels, d.n_fft, m.quantization_channels
+    )
+
+
+def set_feature_statistics(model: WaveNet, source: WindowSource) -> None:
+    """The upsampler normalises features with the training set's mean and deviation."""
+    if source.features is None:
+        return
+    hop = source.features.hop
+    parts = [
+        source.features.features(s.cache)[s.start // hop : -(-s.end // hop)]
+        for s in source.segments
+    ]
+    mean, std = normalisation(parts)
+    model.upsample.feature_mean.copy_(torch.from_numpy(mean))
+    model.upsample.feature_std.copy_(torch.from_numpy(std))
 
 
 def _prepare_run_dir(run_dir: Path, config: Config, corpus: Corpus) -> None:
