@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pytest
 import soundfile as sf
 import torch
@@ -223,3 +224,92 @@ def test_audio_causality_holds_with_local_conditioning():
     first = t - rf + 1
     assert torch.equal(out[:, :, :first], base[:, :, :first])
     assert not torch.allclose(out[:, :, first], base[:, :, first])
+
+
+@pytest.fixture(scope="module")
+def local_run(music_root, tmp_path_factory):
+    """A briefly trained model steered by 8-band log-mel frames of 64 samples."""
+    base = tmp_path_factory.mktemp("lc")
+    config = small_config(
+        str(base / "cache"),
+        **{"train.steps": 20, "model.local_channels": 8, "model.hop_length": 64},
+    )
+    result = train(music_root / "piano", base / "run", config, quiet=True)
+    assert result.validation_bits[-1][1] < result.validation_bits[0][1]
+    return base / "run"
+
+
+def test_features_round_trip_through_npy_and_steer_generation(
+    local_run, music_root, tmp_path, capsys
+):
+    recording = next((music_root / "guitar").iterdir())
+    assert main(["features", str(local_run), str(recording), "--out", str(tmp_path / "f.npy")]) == 0
+    features = np.load(tmp_path / "f.npy")
+    assert features.shape[1] == 8 and len(features) == -(-sf.info(recording).frames // 64)
+    np.save(tmp_path / "short.npy", features[:10])  # 10 frames = 640 samples
+    capsys.readouterr()
+    assert (
+        main(
+            [
+                "generate",
+                str(local_run),
+                "--features",
+                str(tmp_path / "short.npy"),
+                "--out",
+                str(tmp_path / "a.wav"),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    assert sf.info(tmp_path / "a.wav").frames == 640  # the features set the length
+    assert (
+        main(
+            [
+                "generate",
+                str(local_run),
+                "--features-from",
+                str(recording),
+                "--seconds",
+                "0.05",
+                "--out",
+                str(tmp_path / "b.wav"),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    assert sf.info(tmp_path / "b.wav").frames == 800
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        ([], "pass exactly one of --features-from AUDIO or --features FILE.npy"),
+        (["--features", "{bad}"], "expected shape (frames, 8), got (5, 3)"),
+        (["--features-from", "{missing}"], "is not a file"),
+    ],
+)
+def test_local_conditioning_input_errors(local_run, tmp_path, capsys, argv, message):
+    np.save(tmp_path / "bad.npy", np.zeros((5, 3)))
+    argv = [a.format(bad=tmp_path / "bad.npy", missing=tmp_path / "nope.wav") for a in argv]
+    code = main(["generate", str(local_run), "--out", str(tmp_path / "x.wav"), "--quiet", *argv])
+    assert code == 2 and message in capsys.readouterr().err
+
+
+def test_an_unconditioned_run_refuses_features(music_root, tmp_path, capsys):
+    config = small_config(str(tmp_path / "cache"), **{"train.steps": 1})
+    train(music_root / "piano", tmp_path / "run", config, quiet=True)
+    recording = next((music_root / "piano").iterdir())
+    code = main(
+        [
+            "generate",
+            str(tmp_path / "run"),
+            "--features-from",
+            str(recording),
+            "--quiet",
+            "--out",
+            str(tmp_path / "x.wav"),
+        ]
+    )
+    assert code == 2 and "without local conditioning" in capsys.readouterr().err

@@ -191,8 +191,13 @@ def cmd_generate(args: argparse.Namespace) -> None:
 
     options = GenerateConfig(**_flag_values(args, GenerateConfig, "gen__"))
     model, config = load_model(args.run, resolve_device(options.device))
-    if options.seed_audio is not None and not Path(options.seed_audio).is_file():
-        raise UserError(f"--seed-audio {options.seed_audio} is not a file")
+    for flag, value in (
+        ("--seed-audio", options.seed_audio),
+        ("--features-from", options.features_from),
+        ("--features", options.features),
+    ):
+        if value is not None and not Path(value).is_file():
+            raise UserError(f"{flag} {value} is not a file")
     try:
         generate_audio(model, config, options, out=args.out, progress=not args.quiet)
     except KeyboardInterrupt:
@@ -200,6 +205,25 @@ def cmd_generate(args: argparse.Namespace) -> None:
         raise SystemExit(130) from None
     for path in clip_paths(args.out, clip_plan(config, options)[1]):
         print(path)
+
+
+def cmd_features(args: argparse.Namespace) -> None:
+    import numpy as np
+
+    from .checkpoint import load
+    from .generate import features_of_audio
+
+    config = load(args.run, weights_only=True).config
+    if config.model.local_channels is None:
+        raise UserError(f"{args.run} was trained without local conditioning: it has no features")
+    if not args.audio.is_file():
+        raise UserError(f"{args.audio} is not a file")
+    features = features_of_audio(args.audio, config)
+    try:
+        np.save(args.out, features)
+    except OSError as exc:
+        raise UserError(f"cannot write {args.out}: {exc.strerror}") from None
+    print(f"{args.out}: {features.shape[0]} frames x {features.shape[1]} channels")
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
@@ -274,6 +298,14 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", action="store_true", help="print JSON")
     ev.add_argument("--quiet", action="store_true", help="no progress output")
     ev.set_defaults(func=cmd_evaluate)
+    feat = commands.add_parser(
+        "features", help="save a recording's local-conditioning features as .npy"
+    )
+    feat.add_argument("run", type=Path, help="locally conditioned run directory")
+    feat.add_argument("audio", type=Path, help="audio file")
+    feat.add_argument("--out", type=Path, required=True, help=".npy file to write (frames, F)")
+    feat.set_defaults(func=cmd_features)
+
     rep = commands.add_parser("report", help="write an HTML listening report of a run")
     rep.add_argument("run", type=Path, help="run directory with checkpoints")
     rep.add_argument(

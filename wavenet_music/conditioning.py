@@ -20,7 +20,7 @@ import numpy as np
 
 from .audio import mu_law_decode
 from .audio_stats import log_mel_spectrogram
-from .config import UserError
+from .config import Config, UserError
 
 SILENCE_DB = -100.0  # what log_mel_spectrogram reads for digital silence
 
@@ -111,3 +111,13 @@ class FeatureStore:
         assert first_sample % self.hop == 0, "windows with local conditioning start a frame"
         count = frame_count(samples, self.hop) + 2
         return read_frames(self.features(cache), first_sample // self.hop - 1, count).T
+
+
+def feature_store(config: Config) -> FeatureStore | None:
+    """The run's feature store, or None without local conditioning."""
+    m, d = config.model, config.data
+    if m.local_channels is None:
+        return None
+    return FeatureStore(
+        d.features, d.sample_rate, m.hop_length, m.local_channels, d.n_fft, m.quantization_channels
+    )

@@ -379,6 +379,13 @@ class GenerateConfig:
         default=None,
         metadata=_help("label to generate (conditioned runs): NAME, a,b or all; --num per label"),
     )
+    features_from: str | None = field(
+        default=None,
+        metadata=_help("audio file whose local-conditioning features steer the clips"),
+    )
+    features: str | None = field(
+        default=None, metadata=_help(".npy file of local-conditioning features (frames, F)")
+    )
     save_every: float | None = field(
         default=None, metadata=_help("rewrite the partial WAV every this many seconds of audio")
     )

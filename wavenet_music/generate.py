@@ -21,7 +21,7 @@ from torch import Tensor
 from tqdm import tqdm
 
 from .audio import load_audio, mu_law_decode, mu_law_encode, write_wav
-from .conditioning import SILENCE_DB
+from .conditioning import SILENCE_DB, feature_store
 from .config import Config, GenerateConfig, UserError
 from .model import CausalConv1d, WaveNet
 
@@ -322,6 +322,56 @@ def prime_classes(path: Path, config: Config, num: int) -> Tensor:
     return torch.from_numpy(classes)[None].repeat(num, 1)
 
 
+def local_features(config: Config, options: GenerateConfig) -> np.ndarray | None:
+    """The (K, F) features that steer a locally conditioned model, from ``features_from``
+    (an audio file, computed as in training) or ``features`` (a ``.npy`` file)."""
+    given = [o for o in (options.features_from, options.features) if o is not None]
+    channels = config.model.local_channels
+    if channels is None:
+        if given:
+            raise UserError(
+                "this run was trained without local conditioning; drop --features-from/--features"
+            )
+        return None
+    if len(given) != 1:
+        raise UserError(
+            "this run is steered by local-conditioning features: pass exactly one "
+            "of --features-from AUDIO or --features FILE.npy"
+        )
+    if options.features_from is not None:
+        return features_of_audio(Path(options.features_from), config)
+    return load_features(Path(options.features), channels)
+
+
+def features_of_audio(path: Path, config: Config) -> np.ndarray:
+    """Local-conditioning features (K, F) of an audio file, as training computes them."""
+    audio = load_audio(path, config.data.sample_rate)
+    return feature_store(config).of_classes(
+        mu_law_encode(audio, config.model.quantization_channels)
+    )
+
+
+def load_features(path: Path, channels: int) -> np.ndarray:
+    try:
+        features = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise UserError(f"--features {path}: not a readable .npy file ({exc})") from None
+    if features.ndim != 2 or features.shape[1] != channels or len(features) == 0:
+        raise UserError(
+            f"--features {path}: expected shape (frames, {channels}), got {features.shape}"
+        )
+    if not np.isfinite(features).all():
+        raise UserError(f"--features {path}: holds NaN or inf values")
+    return features.astype(np.float32)
+
+
+def _per_clip(features: np.ndarray | None, clips: int) -> Tensor | None:
+    """(K, F) → (clips, F, K)."""
+    if features is None:
+        return None
+    return torch.from_numpy(np.ascontiguousarray(features.T))[None].repeat(clips, 1, 1)
+
+
 def clip_plan(config: Config, options: GenerateConfig) -> tuple[Tensor | None, list[str]]:
     """Which clips one batch generates: label indices (or None) and a tag per clip.
 
@@ -375,6 +425,9 @@ def generate_audio(
     """
     rate, q = config.data.sample_rate, config.model.quantization_channels
     length = round(options.seconds * rate)
+    features = local_features(config, options)  # (K, F) or None
+    if features is not None:
+        length = min(length, len(features) * config.model.hop_length)
     generator = torch.Generator(device=_device(model))
     if options.seed is None:
         generator.seed()
@@ -407,6 +460,7 @@ def generate_audio(
                 generator=generator,
                 prime=prime,
                 labels=labels,
+                features=_per_clip(features, len(tags)),
                 on_step=on_step,
             )
     except KeyboardInterrupt:

@@ -21,13 +21,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
 from . import checkpoint as ckpt
 from .audio import mu_law_decode
-from .conditioning import FeatureStore, normalisation
+from .conditioning import feature_store, normalisation, read_frames
 from .config import Config, TrainConfig, UserError, dump_yaml
 from .data import (
     IGNORE,
@@ -300,6 +301,16 @@ class Trainer:
             if key != "step":
                 self.writer.add_scalar(_TB_NAMES.get(key, key), value, step)
 
+    def _snippet_features(self, length: int, clips: int) -> torch.Tensor | None:
+        """Local models' snippets re-render the start of the first training file."""
+        store = self.sampler.source.features
+        if store is None:
+            return None
+        frames = -(-length // store.hop)
+        first = store.features(self.sampler.source.segments[0].cache)
+        features = read_frames(np.asarray(first, dtype=np.float32), 0, frames)  # (K, F)
+        return torch.from_numpy(features.T.copy())[None].repeat(clips, 1, 1)
+
     def _conditioning(self, batch: Batch) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         """(labels, frames) of a batch on the training device."""
         labels = None if batch.labels is None else batch.labels.to(self.device)
@@ -311,12 +322,14 @@ class Trainer:
         rate, labels = self.config.data.sample_rate, self.config.model.global_labels
         generator = torch.Generator(device=self.device).manual_seed(self.config.train.seed)
         self.model.eval()
+        length = int(self.config.train.audio_seconds * rate)
         classes = generate(
             self.model,
-            int(self.config.train.audio_seconds * rate),
+            length,
             num=max(1, len(labels)),
             generator=generator,
             labels=torch.arange(len(labels)) if labels else None,
+            features=self._snippet_features(length, max(1, len(labels))),
         )
         audio = mu_law_decode(classes.cpu().numpy(), self.config.model.quantization_channels)
         from .report import add_spectrograms  # matplotlib, only when snippets are logged
@@ -420,15 +433,6 @@ def window_source(config: Config, segments) -> WindowSource:
         config.model.quantization_channels // 2,
         config.model.global_labels,
         feature_store(config),
-    )
-
-
-def feature_store(config: Config) -> FeatureStore | None:
-    m, d = config.model, config.data
-    if m.local_channels is None:
-        return None
-    return FeatureStore(
-        d.features, d.sample_rate, m.hop_length, m.local_channels, d.n_fft, m.quantization_channels
     )
 
 
