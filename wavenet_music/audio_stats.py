@@ -35,12 +35,6 @@ def mel_to_hz(mel: np.ndarray | float) -> np.ndarray:
     return np.where(m < _MEL_BREAK, m * _MEL_LINEAR_HZ, log_part)
 
 
-def mel_centres(sample_rate: int, n_mels: int) -> np.ndarray:
-    """Centre frequencies (n_mels,) in Hz: equally spaced in mel between 0 and Nyquist."""
-    edges = mel_to_hz(np.linspace(0.0, hz_to_mel(sample_rate / 2), n_mels + 2))
-    return edges[1:-1]
-
-
 def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int) -> np.ndarray:
     """Triangular filters (n_mels, n_fft // 2 + 1) over the FFT bins.
 

@@ -234,19 +234,6 @@ def add_spectrograms(
         writer.add_image(f"{tag}/{name}", image, step, dataformats="HWC")
 
 
-def log_spectrograms(
-    run_dir: Path, clips: Mapping[str, np.ndarray], sample_rate: int, step: int
-) -> None:
-    """``add_spectrograms`` into the run's own ``RUN/tensorboard`` event files."""
-    from torch.utils.tensorboard import SummaryWriter  # slow import, only when used
-
-    writer = SummaryWriter(str(Path(run_dir) / "tensorboard"))
-    try:
-        add_spectrograms(writer, clips, sample_rate, step)
-    finally:
-        writer.close()
-
-
 # --- the page ------------------------------------------------------------------------------
 
 
