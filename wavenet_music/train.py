@@ -17,7 +17,6 @@ import os
 import signal
 import sys
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -206,8 +205,8 @@ class Trainer:
         if self.step == 0:
             self._validate(result)  # the untrained baseline starts every curve
         try:
-            with _stop_on_sigterm():
-                while not self.done():
+            with StopRequest() as stop:
+                while not self.done() and not stop.requested:
                     batch = self.sampler.next_batch(self.config.train.batch_size)
                     bits = self.train_step(batch)
                     if not math.isfinite(bits):
@@ -220,7 +219,8 @@ class Trainer:
                     bar.update(1)
                     bar.set_postfix(bits=f"{bits:.3f}", samples_s=f"{rate:,.0f}")
                     self._after_step(bits, result)
-        except KeyboardInterrupt:
+                result.interrupted = stop.requested
+        except KeyboardInterrupt:  # a second Ctrl-C: stop mid-step, still save
             result.interrupted = True
         finally:
             bar.close()
@@ -349,22 +349,32 @@ _TB_NAMES = {
 }
 
 
-@contextmanager
-def _stop_on_sigterm():
-    """SIGTERM stops training like Ctrl-C: a checkpoint is written, then the run ends."""
+class StopRequest:
+    """Ctrl-C and SIGTERM ask training to stop: the step under way finishes (and is logged),
+    then a checkpoint is written. A second signal interrupts at once (still saved)."""
 
-    def handler(signum, frame):
-        raise KeyboardInterrupt
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread: leave signals alone
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: dict[int, object] = {}
+
+    def _handler(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self) -> StopRequest:
+        try:
+            for signum in self.SIGNALS:
+                self._previous[signum] = signal.signal(signum, self._handler)
+        except ValueError:  # not the main thread: leave signals alone
+            self._previous.clear()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
 
 
 # --- entry point ------------------------------------------------------------------------------
