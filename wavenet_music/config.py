@@ -36,6 +36,11 @@ def _help(text: str) -> dict[str, str]:
     return {"help": text}
 
 
+TRAIN_PRECISIONS = ("float32", "bf16")
+GENERATE_ENGINES = ("auto", "compiled", "eager")
+GENERATE_PRECISIONS = ("float32", "bf16", "int8")
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """The network: dilated causal convolutions, gated units, residual and skip paths."""
@@ -175,8 +180,12 @@ class TrainConfig:
     audio_seconds: float = field(default=0.5, metadata=_help("length of each snippet"))
     seed: int = field(default=0, metadata=_help("seed of weights, data order and snippets"))
     device: str = field(default="auto", metadata=_help("auto, cpu, cuda or cuda:N"))
+    precision: str = field(
+        default="float32", metadata=_help("float32, or bf16 (autocast; float32 master weights)")
+    )
 
     def __post_init__(self) -> None:
+        _check_choice("train.precision", self.precision, TRAIN_PRECISIONS)
         for name in ("batch_size", "checkpoint_every", "keep_checkpoints", "validate_every"):
             _check_positive_int(f"train.{name}", getattr(self, name))
         for name in ("validation_windows", "log_every", "max_bad_steps"):
@@ -320,6 +329,11 @@ def _check_positive_int(name: str, value: Any) -> None:
         raise UserError(f"{name}: expected a positive integer, got {value!r}")
 
 
+def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise UserError(f"{name}: expected one of {', '.join(choices)}, got {value!r}")
+
+
 def _check_positive_number(name: str, value: Any) -> None:
     if not isinstance(value, int | float) or isinstance(value, bool) or not value > 0:
         raise UserError(f"{name}: expected a positive number, got {value!r}")
@@ -390,8 +404,17 @@ class GenerateConfig:
         default=None, metadata=_help("rewrite the partial WAV every this many seconds of audio")
     )
     device: str = field(default="auto", metadata=_help("auto, cpu, cuda or cuda:N"))
+    engine: str = field(
+        default="auto",
+        metadata=_help("auto (compiled step when it builds, else eager), compiled or eager"),
+    )
+    precision: str = field(
+        default="float32", metadata=_help("weights for generation: float32, bf16 or int8")
+    )
 
     def __post_init__(self) -> None:
+        _check_choice("engine", self.engine, GENERATE_ENGINES)
+        _check_choice("precision", self.precision, GENERATE_PRECISIONS)
         _check_positive_number("seconds", self.seconds)
         _check_positive_int("num", self.num)
         if not isinstance(self.temperature, int | float) or self.temperature < 0:
