@@ -16,6 +16,8 @@ import soundfile as sf
 
 from wavenet_music import demo_corpus
 from wavenet_music.demo_corpus import GENRES, CorpusSummary, build_demo_corpus
+from wavenet_music.demo_corpus.scores import render_piece
+from wavenet_music.demo_corpus.sources import GM_PROGRAM, Piece
 
 MINUTES = 0.3
 RATE = 16000
@@ -124,9 +126,9 @@ def test_same_arguments_give_the_same_bytes(
 
 def test_piano_and_guitar_differ_in_timbre() -> None:
     # The same chorale through both programs: only the instrument differs.
-    piece = demo_corpus.Piece("bach/bwv66.6", "J. S. Bach", "Chorale BWV 66.6")
-    piano = demo_corpus._render_piece(piece, demo_corpus.GM_PROGRAM["piano"], 6.0, RATE)
-    guitar = demo_corpus._render_piece(piece, demo_corpus.GM_PROGRAM["guitar"], 6.0, RATE)
+    piece = Piece("bach/bwv66.6", "J. S. Bach", "Chorale BWV 66.6")
+    piano = render_piece(piece, GM_PROGRAM["piano"], 6.0, RATE)
+    guitar = render_piece(piece, GM_PROGRAM["guitar"], 6.0, RATE)
     assert piano is not None and guitar is not None
     a, b = spectral_centroid(piano, RATE), spectral_centroid(guitar, RATE)
     assert abs(a - b) / max(a, b) > 0.05, f"centroids {a:.0f} Hz and {b:.0f} Hz"
@@ -146,7 +148,7 @@ def test_failed_build_leaves_no_corpus(tmp_path: Path, monkeypatch: pytest.Monke
     def fail(*args: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(demo_corpus, "_write_attribution", fail)
+    monkeypatch.setattr(demo_corpus, "write_attribution", fail)
     with pytest.raises(OSError, match="disk full"):
         build_demo_corpus(tmp_path / "corpus", 0.1, RATE, genres=("ambient",))
     assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,145 @@
+"""What the page shows: clips (generated, real excerpts, baselines) and how they were timed."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..audio import load_audio, trim_silence
+from ..config import Config
+from ..data import label_of, make_labeler
+
+
+@dataclass(frozen=True)
+class Speed:
+    """Wall time of generating ``streams`` clips of ``samples`` samples together."""
+
+    streams: int
+    samples: int  # per stream
+    wall_seconds: float
+    sample_rate: int
+    device: str
+
+    @property
+    def samples_per_second(self) -> float:
+        """All streams together."""
+        return self.streams * self.samples / self.wall_seconds
+
+    @property
+    def real_time_factor(self) -> float:
+        """Wall seconds per second of audio (each stream): below 1 is faster than real time."""
+        return self.wall_seconds / (self.samples / self.sample_rate)
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    bits_per_sample: float
+    source: str  # how it was measured, for the page
+    per_label: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One clip of the page."""
+
+    name: str
+    kind: str  # "real", "generated", "untrained" or "noise"
+    audio: np.ndarray  # (T,)
+    source: str = ""  # where a real excerpt comes from: "piano/x.flac at 0:12.3"
+
+
+# --- labels and real excerpts -------------------------------------------------------------
+
+
+def segment_label(source: str, data_root: Path | None) -> str:
+    """First folder of ``source``; for files at the top, the data folder's name, else "all"."""
+    if label_of(source):
+        return label_of(source)
+    if data_root is None:
+        return "all"
+    folder = data_root.parent if data_root.is_file() else data_root
+    return folder.name or "all"
+
+
+def run_label(run_dir: Path, data_root: Path | None) -> str:
+    """The one label of an unconditioned run: its training files' folder, or "all"."""
+    train = run_split(run_dir)["train"]
+    labels = {segment_label(source, data_root) for source, _, _ in train}
+    return labels.pop() if len(labels) == 1 else "all"
+
+
+def run_labels(run_dir: Path, data_root: Path | None, config: Config) -> list[str]:
+    """A conditioned run's labels, in the model's order; else ``[run_label(...)]``."""
+    return list(config.model.global_labels) or [run_label(run_dir, data_root)]
+
+
+def labeler(config: Config, data_root: Path | None) -> Callable[[str], str]:
+    """``source -> label`` as the run labelled its files: ``data.labels`` (folders or a CSV
+    manifest) for a conditioned run, else ``segment_label``."""
+    if config.data.labels is None:
+        return lambda source: segment_label(source, data_root)
+    return make_labeler(data_root or Path(), config.data.labels)
+
+
+def real_excerpts(
+    run_dir: Path, data_root: Path, label: str, count: int, length: int, config: Config, seed: int
+) -> list[Row]:
+    """``count`` excerpts of ``length`` samples from the run's training segments of
+    ``label`` ("all": any), each the loudest of a few random positions (no silent intros)."""
+    label_of_source = labeler(config, data_root)
+    segments = [
+        (source, start, end)
+        for source, start, end in run_split(run_dir)["train"]
+        if label in ("all", label_of_source(source))
+        and source_path(data_root, source).is_file()
+        and end - start >= length
+    ]
+    if not segments:
+        return []
+    rng = np.random.default_rng(seed)
+    weights = np.array([end - start for _, start, end in segments], dtype=np.float64)
+    decoded: dict[str, np.ndarray] = {}
+    excerpts = []
+    for i in range(count):
+        source, start, end = segments[rng.choice(len(segments), p=weights / weights.sum())]
+        if source not in decoded:
+            decoded[source] = _decode(source_path(data_root, source), config)
+        audio = decoded[source]
+        starts = rng.integers(start, end - length + 1, size=6)
+        at = int(max(starts, key=lambda s: power(audio[s : s + length])))
+        where = f"{source} at {_minutes(at / config.data.sample_rate)}"
+        excerpts.append(Row(f"real {i + 1}", "real", audio[at : at + length], where))
+    return excerpts
+
+
+def source_path(data_root: Path, source: str) -> Path:
+    return data_root / source if data_root.is_dir() else data_root
+
+
+def power(audio: np.ndarray) -> float:
+    return float(np.mean(np.square(audio, dtype=np.float64)))
+
+
+def _minutes(seconds: float) -> str:
+    return f"{int(seconds // 60)}:{seconds % 60:04.1f}"
+
+
+def _decode(path: Path, config: Config) -> np.ndarray:
+    """The audio as training saw it (resampled, trimmed if the run trimmed)."""
+    audio = load_audio(path, config.data.sample_rate)
+    threshold = config.data.silence_threshold
+    return audio if threshold is None else trim_silence(audio, threshold)
+
+
+def run_split(run_dir: Path) -> dict:
+    return json.loads((Path(run_dir) / "data.json").read_text())
+
+
+def white_noise(length: int, rms: float, seed: int) -> np.ndarray:
+    """Gaussian white noise (length,) of the given RMS, clipped to [-1, 1]."""
+    noise = np.random.default_rng(seed).standard_normal(length) * rms
+    return np.clip(noise, -1.0, 1.0).astype(np.float32)

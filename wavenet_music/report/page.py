@@ -1,0 +1,321 @@
+"""The HTML page: one section per label, the overview, curves, model and speed tables."""
+
+from __future__ import annotations
+
+import html
+import json
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from .. import checkpoint as ckpt
+from ..audio import write_wav
+from ..audio_stats import clip_statistics, mean_log_mel_distance
+from ..config import Config, load_yaml
+from ..model import WaveNet, macs_per_sample, parameter_count
+from ..train import read_metrics
+from .clips import HeldOut, Row, Speed, power, real_excerpts, white_noise
+from .figures import curves_figure, spectrogram_figure
+from .template import GLOSSARY, PAGE
+
+# --- the page ------------------------------------------------------------------------------
+
+
+def write_report(
+    run_dir: Path,
+    data_root: Path | None,
+    out_dir: Path,
+    clips: Mapping[str, np.ndarray],
+    untrained: Mapping[str, np.ndarray] | None = None,
+    speed: Speed | None = None,
+    held_out: HeldOut | None = None,
+    seed: int = 0,
+) -> Path:
+    """Write ``out_dir/index.html`` with its WAV and PNG files beside it; return its path.
+
+    Args:
+        clips: label → generated audio (num, T) of that label; an unconditioned run has one
+            label (``run_label``). Real excerpts of each label come from the run's training
+            segments under ``data_root`` (None: no real excerpts, no distances to them).
+        untrained: label → (T,) a clip of an untrained model of the same config.
+        speed, held_out: shown as given (``report_main`` measures them).
+    """
+    run_dir, out_dir = Path(run_dir), Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    config = load_yaml(run_dir / "config.yaml", Config())
+    rate = config.data.sample_rate
+    rows = {
+        label: label_rows(
+            run_dir, data_root, label, audio, (untrained or {}).get(label), config, seed
+        )
+        for label, audio in clips.items()
+    }
+    sections = [label_section(label, r, out_dir, rate) for label, r in rows.items()]
+    metrics = read_metrics(run_dir)
+    curves = _save_png(
+        curves_figure(metrics, config.model.quantization_channels), out_dir, "curves"
+    )
+    body = [
+        _header(run_dir, config, speed, held_out),
+        _overview(rows, held_out, rate) if len(rows) > 1 else "",
+        *sections,
+        _curves_section(curves, held_out),
+        _model_section(config, speed),
+        GLOSSARY,
+    ]
+    path = out_dir / "index.html"
+    path.write_text(
+        PAGE.format(title=html.escape(f"WaveNet report: {run_dir.name}"), body="\n".join(body))
+    )
+    return path
+
+
+def label_rows(
+    run_dir: Path,
+    data_root: Path | None,
+    label: str,
+    generated: np.ndarray,
+    untrained: np.ndarray | None,
+    config: Config,
+    seed: int,
+) -> list[Row]:
+    """Real excerpts, generated clips, the untrained clip and white noise at the real RMS."""
+    generated = np.atleast_2d(generated)  # (num, T)
+    num, length = generated.shape
+    rows = []
+    if data_root is not None:
+        rows = real_excerpts(run_dir, Path(data_root), label, num, length, config, seed)
+    real = [r.audio for r in rows]
+    rows += [Row(f"generated {i + 1}", "generated", a) for i, a in enumerate(generated)]
+    if untrained is not None:
+        rows.append(Row("untrained model", "untrained", np.asarray(untrained)))
+    rms = float(np.sqrt(power(np.concatenate(real or list(generated)))))
+    rows.append(Row("white noise", "noise", white_noise(length, rms, seed)))
+    return rows
+
+
+def label_section(label: str, rows: Sequence[Row], out_dir: Path, sample_rate: int) -> str:
+    """Players, spectrograms and the statistics table of one label."""
+    stem = {row.name: f"{_slug(label)}-{_slug(row.name)}" for row in rows}
+    for row in rows:
+        write_wav(out_dir / f"{stem[row.name]}.wav", row.audio, sample_rate)
+        _save_png(spectrogram_figure(row.audio, sample_rate), out_dir, stem[row.name])
+    real = [r for r in rows if r.kind == "real"]
+    generated = [r for r in rows if r.kind == "generated"]
+    pairs = [
+        f'<div class="pair">{_figure(real[i], stem) if i < len(real) else MISSING_REAL}'
+        f"{_figure(g, stem)}</div>"
+        for i, g in enumerate(generated)
+    ]
+    baselines = "".join(_figure(r, stem) for r in rows if r.kind in ("untrained", "noise"))
+    title = html.escape("all genres" if label == "all" else label)
+    summary = _distance_summary(label, rows, sample_rate)
+    return (
+        f'<section class="label" id="{_slug(label)}"><h2>{title}</h2>{summary}'
+        f"<h3>Real excerpt and generated clip</h3>{''.join(pairs)}"
+        f'<h3>Baselines</h3><div class="pair">{baselines}</div>'
+        f"<h3>Statistics</h3>{_stats_table(label, rows, sample_rate)}</section>"
+    )
+
+
+KIND_TAGS = {
+    "real": "training data",
+    "generated": "model",
+    "untrained": "baseline",
+    "noise": "baseline",
+}
+MISSING_REAL = (
+    '<figure class="clip missing"><figcaption>no real excerpt</figcaption>'
+    "<p>Pass the training data folder (<code>--data</code>) to compare with the music "
+    "the model learned from.</p></figure>"
+)
+
+
+def _figure(row: Row, stem: Mapping[str, str]) -> str:
+    name, file = html.escape(row.name), html.escape(stem[row.name])
+    return (
+        f'<figure class="clip {row.kind}"><figcaption>{name.capitalize()}'
+        f'<span class="tag">{KIND_TAGS[row.kind]}</span>'
+        f'<span class="source">{html.escape(row.source)}</span></figcaption>'
+        f'<img src="{file}.png" alt="log-mel spectrogram of {name}">'
+        f'<audio controls preload="metadata" src="{file}.wav"></audio></figure>'
+    )
+
+
+SET_NAMES = {
+    "generated": "the generated clips",
+    "untrained": "an untrained model",
+    "noise": "white noise",
+}
+
+
+def set_distances(rows: Sequence[Row], sample_rate: int) -> dict[str, float]:
+    """Kind → ``mean_log_mel_distance`` of all its clips to all real excerpts (dB)."""
+    real = [r.audio for r in rows if r.kind == "real"]
+    kinds = [k for k in SET_NAMES if real and any(r.kind == k for r in rows)]
+    return {
+        k: mean_log_mel_distance([r.audio for r in rows if r.kind == k], real, sample_rate)
+        for k in kinds
+    }
+
+
+def _distance_summary(label: str, rows: Sequence[Row], sample_rate: int) -> str:
+    distances = set_distances(rows, sample_rate)
+    if not distances:
+        return "<p class=note>No real excerpts, so no distances to the real music.</p>"
+    (first, d), *rest = distances.items()
+    others = ", ".join(f"{SET_NAMES[kind]}: {value:.1f} dB" for kind, value in rest)
+    return (
+        f'<p class="summary">The average spectrum of {SET_NAMES[first]} is <b>{d:.1f} dB</b> '
+        f"from that of {html.escape(_real_music(label))} ({others}; lower is closer).</p>"
+    )
+
+
+def _overview(rows: Mapping[str, Sequence[Row]], held_out: HeldOut | None, sample_rate: int) -> str:
+    """One line per label, linking to its section: held-out bits and set distances."""
+    per_label = {} if held_out is None else held_out.per_label
+    head = "".join(f"<th>{k}: distance (dB)</th>" for k in ("generated", "untrained", "noise"))
+    lines = [f"<tr><th>label</th><th>held-out bits per sample</th>{head}</tr>"]
+    for label, clip_rows in rows.items():
+        distances = set_distances(clip_rows, sample_rate)
+        cells = "".join(f"<td>{_number('{:.1f}', distances.get(k))}</td>" for k in SET_NAMES)
+        name = html.escape(label)
+        lines.append(
+            f'<tr><td><a href="#{_slug(label)}">{name}</a></td>'
+            f"<td>{_number('{:.2f}', per_label.get(label))}</td>{cells}</tr>"
+        )
+    return (
+        "<section><h2>Overview</h2><p class=note>Lower is better: bits per sample of held-out "
+        "music, and the distance of the average spectrum of each kind of clip to that of the "
+        f'real music of the label.</p><table class="stats">'
+        f"{''.join(lines)}</table></section>"
+    )
+
+
+STAT_COLUMNS = (
+    ("rms_db", "RMS (dBFS)", "{:.1f}"),
+    ("peak_db", "peak (dBFS)", "{:.1f}"),
+    ("centroid_hz", "centroid (Hz)", "{:,.0f}"),
+    ("flatness", "flatness", "{:.3f}"),
+    ("loudness_spread_db", "loudness spread (dB)", "{:.1f}"),
+)
+
+
+def _stats_table(label: str, rows: Sequence[Row], sample_rate: int) -> str:
+    head = "".join(f"<th>{title}</th>" for _, title, _ in STAT_COLUMNS)
+    to = html.escape(_real_music(label))
+    lines = [f"<tr><th>clip</th>{head}<th>distance to {to} (dB)</th></tr>"]
+    for row in rows:
+        stats = clip_statistics(row.audio, sample_rate)
+        cells = "".join(f"<td>{_number(fmt, stats[key])}</td>" for key, _, fmt in STAT_COLUMNS)
+        reference = [r.audio for r in rows if r.kind == "real" and r is not row]
+        distance = mean_log_mel_distance([row.audio], reference, sample_rate) if reference else None
+        lines.append(
+            f'<tr class="{row.kind}"><td>{html.escape(row.name)}</td>{cells}'
+            f"<td>{_number('{:.1f}', distance)}</td></tr>"
+        )
+    return f'<table class="stats">{"".join(lines)}</table>'
+
+
+def _real_music(label: str) -> str:
+    return "the training music" if label == "all" else f"real {label}"
+
+
+def _number(fmt: str, value: float | None) -> str:
+    return "–" if value is None or not np.isfinite(value) else fmt.format(value)
+
+
+def _header(run_dir: Path, config: Config, speed: Speed | None, held_out: HeldOut | None) -> str:
+    rf, rate = config.model.receptive_field, config.data.sample_rate
+    cards = [
+        (
+            "held-out likelihood",
+            "–" if held_out is None else f"{held_out.bits_per_sample:.2f} bits/sample",
+        ),
+        ("trained", f"{_trained_steps(run_dir):,} steps"),
+        ("receptive field", f"{rf / rate * 1000:,.0f} ms"),
+        ("generation", "–" if speed is None else _pace(speed.real_time_factor)),
+    ]
+    html_cards = "".join(
+        f'<div class="card"><div class="value">{v}</div><div class="key">{k}</div></div>'
+        for k, v in cards
+    )
+    when = time.strftime("%Y-%m-%d %H:%M")
+    return (
+        f"<header><h1>WaveNet report <span>{html.escape(run_dir.name)}</span></h1>"
+        f'<p class="note">{html.escape(str(run_dir.resolve()))} · written {when}</p>'
+        f'<div class="cards">{html_cards}</div></header>'
+    )
+
+
+def _pace(real_time_factor: float) -> str:
+    if real_time_factor >= 1:
+        return f"{real_time_factor:,.1f}× slower than real time"
+    return f"{1 / real_time_factor:,.1f}× faster than real time"
+
+
+def _trained_steps(run_dir: Path) -> int:
+    folders = ckpt.checkpoint_dirs(run_dir)
+    return int(folders[-1].name.removeprefix("step_")) if folders else 0
+
+
+def _curves_section(curves: str, held_out: HeldOut | None) -> str:
+    measured = ""
+    if held_out is not None:
+        labels = " · ".join(f"{k} {v:.3f}" for k, v in held_out.per_label.items())
+        measured = (
+            f"<p>Held-out: <b>{held_out.bits_per_sample:.3f} bits per sample</b> "
+            f"({html.escape(held_out.source)}{'; by label: ' if labels else ''}"
+            f"{html.escape(labels)}).</p>"
+        )
+    return (
+        f'<section><h2>Learning curves</h2><img class="wide" src="{curves}" '
+        f'alt="training and validation bits per sample">{measured}</section>'
+    )
+
+
+def _model_section(config: Config, speed: Speed | None) -> str:
+    m, rate = config.model, config.data.sample_rate
+    macs = macs_per_sample(m)
+    facts = [
+        ("receptive field", f"{m.receptive_field:,} samples = {m.receptive_field / rate:.3f} s"),
+        ("layers", f"{m.layers}"),
+        ("parameters", f"{parameter_count(WaveNet(m)):,}"),
+        ("MACs per sample", f"{macs:,} ({macs * rate / 1e9:.2f} GMAC per second of audio)"),
+    ]
+    if speed is not None:
+        facts += [
+            (
+                "generation speed",
+                f"{speed.samples_per_second:,.0f} samples/s "
+                f"({speed.streams} clips at once on {speed.device})",
+            ),
+            ("real-time factor", f"{speed.real_time_factor:,.2f} s of compute per s of audio"),
+        ]
+    full = [
+        (f"{section}.{key}", json.dumps(value))
+        for section, values in config.to_dict().items()
+        for key, value in values.items()
+    ]
+    return (
+        f"<section><h2>Model</h2>{_table(facts)}"
+        f"<details><summary>Full config</summary>{_table(full)}</details></section>"
+    )
+
+
+def _table(rows: Sequence[tuple[str, str]]) -> str:
+    body = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
+    return f'<table class="facts">{body}</table>'
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-") or "all"
+
+
+def _save_png(figure: Figure, out_dir: Path, stem: str) -> str:
+    FigureCanvasAgg(figure).print_png(str(out_dir / f"{stem}.png"))
+    return f"{stem}.png"
