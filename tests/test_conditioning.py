@@ -11,6 +11,7 @@ import torch
 
 from wavenet_music.checkpoint import load_model
 from wavenet_music.cli import main
+from wavenet_music.conditioning import SILENCE_DB
 from wavenet_music.config import ModelConfig
 from wavenet_music.evaluate import evaluate
 from wavenet_music.generate import generate, generate_naive
@@ -313,3 +314,27 @@ def test_an_unconditioned_run_refuses_features(music_root, tmp_path, capsys):
         ]
     )
     assert code == 2 and "without local conditioning" in capsys.readouterr().err
+
+
+def test_chroma_is_a_second_feature_kind_end_to_end(music_root, tmp_path):
+    """The same interface with 12 pitch-class channels: train, extract, re-render."""
+    config = small_config(
+        str(tmp_path / "cache"),
+        **{
+            "train.steps": 4,
+            "model.local_channels": 12,
+            "model.hop_length": 64,
+            "data.features": "chroma",
+        },
+    )
+    train(music_root / "piano", tmp_path / "run", config, quiet=True)
+    recording = next((music_root / "guitar").iterdir())
+    f = tmp_path / "chroma.npy"
+    assert main(["features", str(tmp_path / "run"), str(recording), "--out", str(f)]) == 0
+    features = np.load(f)
+    assert features.shape == (-(-sf.info(recording).frames // 64), 12)
+    assert features.max() > SILENCE_DB + 40  # real music, not the floor
+    out = tmp_path / "c.wav"
+    argv = ["generate", str(tmp_path / "run"), "--features-from", str(recording)]
+    assert main([*argv, "--seconds", "0.05", "--out", str(out), "--quiet"]) == 0
+    assert sf.info(out).frames == 800

@@ -82,6 +82,35 @@ def log_mel_spectrogram(
     return power_to_db(mel_power(audio, sample_rate, n_fft, hop, n_mels))
 
 
+PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+CHROMA_RANGE_HZ = (55.0, 5000.0)  # A1 to past C8's neighbourhood; lower bins blur pitches
+
+
+def pitch_class(hz: np.ndarray | float) -> np.ndarray:
+    """Nearest equal-tempered pitch class (0 = C, 9 = A) of frequencies, A4 = 440 Hz."""
+    semitones_from_a4 = np.rint(12.0 * np.log2(np.asarray(hz, dtype=np.float64) / 440.0))
+    return ((semitones_from_a4 + 9) % 12).astype(np.int64)
+
+
+def chroma_filterbank(sample_rate: int, n_fft: int) -> np.ndarray:
+    """0/1 weights (12, n_fft // 2 + 1): each FFT bin inside ``CHROMA_RANGE_HZ`` counts
+    for the pitch class nearest its centre frequency."""
+    bins = np.fft.rfftfreq(n_fft, 1.0 / sample_rate)  # (K,)
+    low, high = CHROMA_RANGE_HZ
+    inside = (bins >= low) & (bins <= min(high, sample_rate / 2))  # (K,)
+    classes = pitch_class(np.where(inside, bins, 440.0))  # (K,)
+    return (np.arange(12)[:, None] == classes[None, :]) & inside[None, :]  # (12, K)
+
+
+def log_chroma_spectrogram(
+    audio: np.ndarray, sample_rate: int, n_fft: int = 1024, hop: int = 256
+) -> np.ndarray:
+    """Power per pitch class (frames, 12) in dB, floored at -100 dB: a full-scale A4 sine
+    reads about 0 dB (plus its window leakage) in class 9 (A)."""
+    filters = chroma_filterbank(sample_rate, n_fft).astype(np.float64)  # (12, K)
+    return power_to_db(power_spectrogram(audio, n_fft, hop) @ filters.T)  # (F, 12)
+
+
 def spectral_flatness(audio: np.ndarray, n_fft: int = 1024, hop: int = 256) -> float:
     """Wiener entropy: per frame, geometric mean / arithmetic mean of the power spectrum;
     the mean over the frames that are not silent (mean power > -100 dB). Unitless in

@@ -3,9 +3,9 @@
 The default feature is a log-mel spectrogram. Frame ``k`` describes the samples
 ``k * hop .. (k + 1) * hop - 1``: it is computed from an ``n_fft``-sample Hann window
 centred on them, so it also hears ``(n_fft - hop) / 2`` samples on either side. Outside
-the audio the signal counts as silence. Other features (chroma, CQT, a learned code)
-plug in through ``FEATURES``: a function ``(audio, sample_rate, hop, channels, n_fft) ->
-(frames, channels)``.
+the audio the signal counts as silence. ``chroma`` (12 pitch classes in dB) is the second
+kind; others (CQT, a learned code) plug in through ``FEATURES``: a function
+``(audio, sample_rate, hop, channels, n_fft) -> (frames, channels)``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .audio import mu_law_decode
-from .audio_stats import log_mel_spectrogram
+from .audio_stats import log_chroma_spectrogram, log_mel_spectrogram
 from .config import Config, UserError
 
 SILENCE_DB = -100.0  # what log_mel_spectrogram reads for digital silence
@@ -50,8 +50,21 @@ def log_mel_features(
     return features[: frame_count(audio.size, hop)].astype(np.float32)
 
 
+def chroma_features(
+    audio: np.ndarray, sample_rate: int, hop: int, channels: int, n_fft: int
+) -> np.ndarray:
+    """Power per pitch class in dB (frames, 12), frame-aligned like ``log_mel_features``:
+    harmony and loudness without timbre. ``channels`` must be 12."""
+    if audio.size == 0:
+        return np.zeros((0, channels), dtype=np.float32)
+    padded = centred_frames(audio, hop, n_fft)
+    features = log_chroma_spectrogram(padded, sample_rate, n_fft, hop)
+    return features[: frame_count(audio.size, hop)].astype(np.float32)
+
+
 FeatureFn = Callable[[np.ndarray, int, int, int, int], np.ndarray]
-FEATURES: dict[str, FeatureFn] = {"log_mel": log_mel_features}
+FEATURES: dict[str, FeatureFn] = {"log_mel": log_mel_features, "chroma": chroma_features}
+FIXED_CHANNELS = {"chroma": 12}  # features whose channel count is not a setting
 
 
 def read_frames(features: np.ndarray, start: int, count: int) -> np.ndarray:
@@ -81,6 +94,11 @@ class FeatureStore:
     ) -> None:
         if kind not in FEATURES:
             raise UserError(f"data.features: expected one of {sorted(FEATURES)}, got {kind!r}")
+        if FIXED_CHANNELS.get(kind, channels) != channels:
+            raise UserError(
+                f"model.local_channels: {kind} features have {FIXED_CHANNELS[kind]} channels, "
+                f"got {channels}; train with --local-channels {FIXED_CHANNELS[kind]}"
+            )
         self.function = FEATURES[kind]
         self.settings = (kind, sample_rate, hop, channels, n_fft, classes)
         self.hop, self.channels = hop, channels

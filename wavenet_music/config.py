@@ -134,7 +134,8 @@ class DataConfig:
         ),
     )
     features: str = field(
-        default="log_mel", metadata=_help("local-conditioning feature (with model.local_channels)")
+        default="log_mel",
+        metadata=_help("local-conditioning feature: log_mel or chroma (12 channels)"),
     )
     n_fft: int = field(default=1024, metadata=_help("analysis window of the features, samples"))
 
