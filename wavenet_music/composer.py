@@ -1,0 +1,243 @@
+"""The composer: a causal transformer that writes the intermediate representation.
+
+WaveNet hears 64 ms (``tiny``) to 0.64 s (``reference``) of the past; the composer hears
+20 s or more of the local-conditioning features, as tokens (``tokens.py``), and writes new
+ones autoregressively; WaveNet renders them (``compose.py``). Its settings are one frozen
+``ComposerConfig``, stored in its checkpoint.
+
+Positions are relative (ALiBi, Press et al. 2022): head h adds ``-slope_h · distance`` to
+its attention scores, with slopes 2^-1 .. 2^-8 over the heads but the last, which has slope
+0 and attends by content alone over the whole context (where repetition across tens of
+seconds lives). Relative positions make a sliding key/value cache exact: ``step`` sees the
+last ``context`` tokens exactly as a training window does::
+
+    token (+ label) embedding → [LayerNorm → attention → LayerNorm → MLP] × L → LayerNorm → logits
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .config import UserError, _check_positive_int, _check_positive_number, _help
+
+
+@dataclass(frozen=True)
+class ComposerConfig:
+    """The composer's tokens, network and training; stored in its checkpoint."""
+
+    codebook_size: int = field(default=256, metadata=_help("k-means tokens (vocabulary)"))
+    frames_per_token: int = field(
+        default=1, metadata=_help("feature frames stacked into one token")
+    )
+    kmeans_iterations: int = field(default=30, metadata=_help("Lloyd iterations of k-means"))
+    context_seconds: float = field(
+        default=20.5, metadata=_help("music the composer hears before each token, seconds")
+    )
+    layers: int = field(default=4, metadata=_help("transformer blocks"))
+    heads: int = field(default=4, metadata=_help("attention heads per block"))
+    width: int = field(default=128, metadata=_help("embedding width"))
+    dropout: float = field(default=0.1, metadata=_help("dropout in training"))
+    batch_size: int = field(default=8, metadata=_help("windows per step"))
+    learning_rate: float = field(default=1e-3, metadata=_help("AdamW learning rate"))
+    warmup_steps: int = field(default=100, metadata=_help("linear warm-up steps"))
+    weight_decay: float = field(default=0.1, metadata=_help("AdamW weight decay"))
+    steps: int | None = field(default=None, metadata=_help("stop after this many steps"))
+    minutes: float | None = field(default=None, metadata=_help("stop after this much wall time"))
+    validate_every: int = field(default=200, metadata=_help("steps between validations"))
+    checkpoint_every: int = field(default=500, metadata=_help("steps between checkpoints"))
+    keep_checkpoints: int = field(default=2, metadata=_help("newest checkpoints kept"))
+    seed: int = field(default=0, metadata=_help("seed of k-means, weights and data order"))
+    device: str = field(default="auto", metadata=_help("auto, cpu, cuda or cuda:N"))
+
+    def __post_init__(self) -> None:
+        for name in ("frames_per_token", "kmeans_iterations", "layers", "heads", "width"):
+            _check_positive_int(f"composer.{name}", getattr(self, name))
+        for name in ("batch_size", "validate_every", "checkpoint_every", "keep_checkpoints"):
+            _check_positive_int(f"composer.{name}", getattr(self, name))
+        _check_positive_number("composer.context_seconds", self.context_seconds)
+        _check_positive_number("composer.learning_rate", self.learning_rate)
+        if not isinstance(self.codebook_size, int) or self.codebook_size < 2:
+            raise UserError(f"composer.codebook_size: expected >= 2, got {self.codebook_size!r}")
+        if self.width % self.heads:
+            raise UserError(
+                f"composer.width: expected a multiple of heads ({self.heads}), got {self.width}"
+            )
+        if not 0 <= self.dropout < 1:
+            raise UserError(f"composer.dropout: expected 0 <= x < 1, got {self.dropout}")
+        if self.steps is not None:
+            _check_positive_int("composer.steps", self.steps)
+        if self.minutes is not None:
+            _check_positive_number("composer.minutes", self.minutes)
+
+    def context_tokens(self, sample_rate: int, hop: int) -> int:
+        """Tokens in ``context_seconds`` of music (each ``frames_per_token · hop`` samples)."""
+        return math.ceil(self.context_seconds * sample_rate / (hop * self.frames_per_token))
+
+
+# --- attention with relative (ALiBi) positions ------------------------------------------------
+
+
+def alibi_slopes(heads: int) -> Tensor:
+    """(H,) slopes 2^(-8 h / (H - 1)) for h = 1 .. H - 1, then 0 (a content-only head)."""
+    if heads == 1:
+        return torch.zeros(1)
+    powers = torch.arange(1, heads, dtype=torch.float32) * 8.0 / (heads - 1)
+    return torch.cat([2.0**-powers, torch.zeros(1)])
+
+
+def alibi_bias(slopes: Tensor, queries: int, keys: int) -> Tensor:
+    """(H, T, S) additive attention bias: the ``queries`` newest of ``keys`` positions attend
+    to keys at distance d ≥ 0 with ``-slope · d`` and never to the future (-inf)."""
+    query_pos = torch.arange(keys - queries, keys, device=slopes.device)[:, None]  # (T, 1)
+    distance = (query_pos - torch.arange(keys, device=slopes.device)[None]).float()  # (T, S)
+    bias = -slopes[:, None, None] * distance  # (H, T, S)
+    return bias.masked_fill(distance < 0, float("-inf"))
+
+
+class SelfAttention(nn.Module):
+    def __init__(self, width: int, heads: int, dropout: float) -> None:
+        super().__init__()
+        self.heads, self.dropout = heads, dropout
+        self.qkv = nn.Linear(width, 3 * width)
+        self.out = nn.Linear(width, width)
+        self.register_buffer("slopes", alibi_slopes(heads), persistent=False)
+
+    def forward(
+        self, x: Tensor, past: tuple[Tensor, Tensor] | None = None
+    ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        """x (B, T, C), past keys/values (B, H, S, C/H) → (B, T, C) and keys/values with
+        x's appended (B, H, S + T, C/H)."""
+        b, t, c = x.shape
+        q, k, v = (
+            part.view(b, t, self.heads, c // self.heads).transpose(1, 2)  # (B, H, T, C/H)
+            for part in self.qkv(x).split(c, dim=2)
+        )
+        if past is not None:
+            k, v = torch.cat([past[0], k], dim=2), torch.cat([past[1], v], dim=2)
+        bias = alibi_bias(self.slopes, t, k.shape[2]).to(q.dtype)  # (H, T, S)
+        drop = self.dropout if self.training else 0.0
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=drop)
+        return self.out(y.transpose(1, 2).reshape(b, t, c)), (k, v)
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block: x + attention(LN(x)), then x + MLP(LN(x))."""
+
+    def __init__(self, width: int, heads: int, dropout: float) -> None:
+        super().__init__()
+        self.norm1, self.norm2 = nn.LayerNorm(width), nn.LayerNorm(width)
+        self.attention = SelfAttention(width, heads, dropout)
+        self.mlp = nn.Sequential(
+            nn.Linear(width, 4 * width), nn.GELU(), nn.Linear(4 * width, width), nn.Dropout(dropout)
+        )
+        self.drop = nn.Dropout(dropout)
+
+    def forward(
+        self, x: Tensor, past: tuple[Tensor, Tensor] | None = None
+    ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        y, cache = self.attention(self.norm1(x), past)
+        x = x + self.drop(y)
+        return x + self.mlp(self.norm2(x)), cache
+
+
+@dataclass
+class ComposerState:
+    """The sliding key/value cache of ``Composer.step``: per block (B, H, S ≤ context - 1,
+    C/H) keys and values of the newest tokens fed, and the clips' labels (B,) or None."""
+
+    keys: list[Tensor | None]
+    values: list[Tensor | None]
+    labels: Tensor | None = None
+
+
+class Composer(nn.Module):
+    """Next-token logits over ``vocab`` tokens; token ``vocab`` is the start of a piece."""
+
+    def __init__(self, config: ComposerConfig, vocab: int, labels: int, context: int) -> None:
+        super().__init__()
+        self.config, self.vocab, self.context = config, vocab, context
+        w = config.width
+        self.embed = nn.Embedding(vocab + 1, w)
+        self.label_embed = nn.Embedding(labels, w) if labels else None
+        self.blocks = nn.ModuleList(
+            Block(w, config.heads, config.dropout) for _ in range(config.layers)
+        )
+        self.norm = nn.LayerNorm(w)
+        self.head = nn.Linear(w, vocab)
+
+    @property
+    def start_token(self) -> int:
+        return self.vocab
+
+    def embed_inputs(self, tokens: Tensor, labels: Tensor | None) -> Tensor:
+        """tokens (B, T), labels (B,) → (B, T, C)."""
+        if (labels is None) != (self.label_embed is None):
+            raise ValueError("pass labels exactly when the composer has labels")
+        x = self.embed(tokens)  # (B, T, C)
+        return x if labels is None else x + self.label_embed(labels)[:, None]
+
+    def forward(self, tokens: Tensor, labels: Tensor | None = None) -> Tensor:
+        """tokens (B, T ≤ context) → logits (B, T, vocab); logits[:, t] predicts token t + 1."""
+        x = self.embed_inputs(tokens, labels)
+        for block in self.blocks:
+            x, _ = block(x)
+        return self.head(self.norm(x))  # (B, T, V)
+
+    def initial_state(self, labels: Tensor | None = None) -> ComposerState:
+        n = len(self.blocks)
+        return ComposerState([None] * n, [None] * n, labels)
+
+    def step(self, tokens: Tensor, state: ComposerState) -> tuple[Tensor, ComposerState]:
+        """tokens (B,) or (B, T) → logits (B, vocab) for the token after the last one; the
+        cache keeps the newest ``context - 1`` tokens, so a prediction hears at most
+        ``context`` tokens, as in training (feed T > 1 only from an empty cache, T ≤ context)."""
+        tokens = tokens[:, None] if tokens.dim() == 1 else tokens  # (B, T)
+        x = self.embed_inputs(tokens, state.labels)  # (B, T, C)
+        keep = self.context - 1
+        for i, block in enumerate(self.blocks):
+            past = None if state.keys[i] is None else (state.keys[i], state.values[i])
+            x, (k, v) = block(x, past)
+            state.keys[i], state.values[i] = (
+                (k[:, :, -keep:], v[:, :, -keep:]) if keep else (None, None)
+            )
+        return self.head(self.norm(x[:, -1])), state  # (B, V)
+
+
+def sample_tokens(
+    logits: Tensor, temperature: float, top_k: int | None, generator: torch.Generator | None
+) -> Tensor:
+    """logits (B, V) → tokens (B,): the ``top_k`` most likely (all when None), softmax at
+    ``temperature``; temperature 0 takes the most likely."""
+    if temperature == 0:
+        return logits.argmax(dim=1)
+    logits = logits.double() / temperature
+    if top_k is not None and top_k < logits.shape[1]:
+        threshold = logits.topk(top_k, dim=1).values[:, -1:]  # (B, 1)
+        logits = logits.masked_fill(logits < threshold, float("-inf"))
+    probs = torch.softmax(logits, dim=1)  # (B, V)
+    return torch.multinomial(probs, 1, generator=generator)[:, 0]
+
+
+@torch.no_grad()
+def continue_tokens(
+    model: Composer,
+    state: ComposerState,
+    last: Tensor,
+    count: int,
+    temperature: float,
+    top_k: int | None,
+    generator: torch.Generator | None,
+) -> tuple[Tensor, Tensor, ComposerState]:
+    """Sample ``count`` tokens after ``last`` (B,) (fed first). Returns the tokens
+    (B, count), the last one, and the state."""
+    out = []
+    for _ in range(count):
+        logits, state = model.step(last, state)
+        last = sample_tokens(logits, temperature, top_k, generator).to(last.device)
+        out.append(last)
+    return torch.stack(out, dim=1), last, state

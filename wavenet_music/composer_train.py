@@ -1,0 +1,389 @@
+"""Training the composer on a WaveNet run's own music, and its checkpoints.
+
+The loop follows ``train.py``: windows in, bits per token down, held-out bits against the
+unigram and bigram baselines in ``RUN/composer/metrics.jsonl``, Ctrl-C/SIGTERM finish the
+step and save. Checkpoints are folders written atomically, as the WaveNet's::
+
+    RUN/composer/step_NNNNNNNN/  model.safetensors (weights + codebook),
+                                 state.safetensors (optimizer moments, RNG), meta.json
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from . import checkpoint as ckpt
+from .composer import Composer, ComposerConfig
+from .composer_data import (
+    COMPOSER,
+    IGNORE,
+    LN2,
+    TokenCorpus,
+    bigram_bits,
+    held_out_bits,
+    recorded_data_root,
+    require_local,
+    token_corpus,
+    training_batch,
+    unigram_bits,
+)
+from .config import UserError
+from .tokens import Codebook
+from .train import StopRequest, resolve_device
+
+FORMAT = 1
+
+
+# --- checkpoints -------------------------------------------------------------------------------
+
+
+@dataclass
+class ComposerCheckpoint:
+    config: ComposerConfig
+    step: int
+    model: dict[str, torch.Tensor]
+    codebook: Codebook
+    labels: tuple[str, ...]
+    context: int
+    tensors: dict[str, torch.Tensor]  # optimizer moments, RNG
+    meta: dict  # JSON-able training state
+    path: Path | None = None
+
+
+def composer_dirs(run_dir: Path) -> list[Path]:
+    folder = Path(run_dir) / COMPOSER
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.is_dir() and p.name.startswith("step_"))
+
+
+def save_composer(run_dir: Path, c: ComposerCheckpoint) -> Path:
+    """Write atomically (temporary folder renamed into place); keep the newest few."""
+    folder = Path(run_dir) / COMPOSER
+    final = folder / f"step_{c.step:08d}"
+    if final.is_dir():
+        return final
+    tmp = folder / f".tmp_step_{c.step:08d}_{os.getpid()}"
+    weights = dict(c.model)
+    weights.update(
+        {
+            f"codebook.{n}": torch.from_numpy(np.ascontiguousarray(getattr(c.codebook, n)))
+            for n in ("centroids", "mean", "std")
+        }
+    )
+    try:
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        save_file(
+            {k: v.detach().cpu().contiguous() for k, v in weights.items()},
+            tmp / "model.safetensors",
+        )
+        save_file(
+            {k: v.detach().cpu().contiguous() for k, v in c.tensors.items()},
+            tmp / "state.safetensors",
+        )
+        meta = {
+            "format": FORMAT,
+            "step": c.step,
+            "composer": asdict(c.config),
+            "labels": list(c.labels),
+            "context": c.context,
+            "state": c.meta,
+            "sha256": {n: _sha256(tmp / n) for n in ("model.safetensors", "state.safetensors")},
+        }
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
+        os.replace(tmp, final)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise UserError(f"could not write composer checkpoint {final} ({exc})") from None
+    for old in composer_dirs(run_dir)[: -c.config.keep_checkpoints]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def load_composer(run_dir: Path, weights_only: bool = False) -> ComposerCheckpoint:
+    """The newest composer checkpoint of a run that verifies."""
+    candidates = composer_dirs(run_dir)
+    if not candidates:
+        raise UserError(
+            f"{run_dir} has no composer yet; train one: wavenet-music train-composer {run_dir}"
+        )
+    problems = []
+    for path in reversed(candidates):
+        try:
+            return _load_dir(path, weights_only)
+        except UserError as exc:
+            problems.append(str(exc))
+            print(f"warning: {exc}; trying an older composer checkpoint", file=sys.stderr)
+    raise UserError(f"no usable composer checkpoint in {run_dir} ({problems[0]})")
+
+
+def _load_dir(path: Path, weights_only: bool) -> ComposerCheckpoint:
+    try:
+        meta = json.loads((path / "meta.json").read_text())
+        for name, digest in meta["sha256"].items():
+            if _sha256(path / name) != digest:
+                raise UserError(f"composer checkpoint {path} is damaged ({name})")
+        weights = load_file(path / "model.safetensors")
+        tensors = {} if weights_only else load_file(path / "state.safetensors")
+        config = ComposerConfig(**meta["composer"])
+    except (OSError, KeyError, TypeError, json.JSONDecodeError, SafetensorError) as exc:
+        raise UserError(f"composer checkpoint {path} is unreadable ({exc})") from None
+    book = {n: weights.pop(f"codebook.{n}").numpy() for n in ("centroids", "mean", "std")}
+    codebook = Codebook(book["centroids"], book["mean"], book["std"], config.frames_per_token)
+    return ComposerCheckpoint(
+        config,
+        int(meta["step"]),
+        weights,
+        codebook,
+        tuple(meta["labels"]),
+        int(meta["context"]),
+        tensors,
+        meta.get("state", {}),
+        path,
+    )
+
+
+def build_composer(c: ComposerCheckpoint) -> Composer:
+    model = Composer(c.config, c.codebook.size, len(c.labels), c.context)
+    model.load_state_dict(c.model)
+    return model.eval()
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+# --- the loop ----------------------------------------------------------------------------------
+
+
+@dataclass
+class ComposerResult:
+    """What a training session ends with; bits are per token (``frames_per_token`` frames)."""
+
+    run_dir: Path
+    step: int
+    frames_per_token: int
+    round_trip_db: float
+    unigram_bits: float
+    bigram_bits: float
+    bigram_beta: float
+    validation_bits: list[tuple[int, float]] = field(default_factory=list)
+    interrupted: bool = False
+
+    def to_dict(self) -> dict:
+        last = self.validation_bits[-1][1] if self.validation_bits else None
+        return {
+            "run": str(self.run_dir),
+            "step": self.step,
+            "validation_bits_per_token": last,
+            "unigram_bits_per_token": self.unigram_bits,
+            "bigram_bits_per_token": self.bigram_bits,
+            "frames_per_token": self.frames_per_token,
+            "round_trip_db": self.round_trip_db,
+            "interrupted": self.interrupted,
+        }
+
+
+def composer_learning_rate(step: int, c: ComposerConfig) -> float:
+    """Linear warm-up, then cosine decay to a tenth over ``steps`` (constant without)."""
+    if step < c.warmup_steps:
+        return c.learning_rate * (step + 1) / c.warmup_steps
+    if c.steps is None or c.steps <= c.warmup_steps:
+        return c.learning_rate
+    progress = min(1.0, (step - c.warmup_steps) / (c.steps - c.warmup_steps))
+    return c.learning_rate * (0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * progress)))
+
+
+class ComposerTrainer:
+    """Owns the composer, its optimizer, its data order and ``RUN/composer``."""
+
+    def __init__(
+        self,
+        run_dir: Path,
+        corpus: TokenCorpus,
+        labels: tuple[str, ...],
+        config: ComposerConfig,
+        context: int,
+        quiet: bool = False,
+    ) -> None:
+        self.run_dir, self.corpus, self.labels, self.config = Path(run_dir), corpus, labels, config
+        self.quiet, self.context = quiet, context
+        self.device = resolve_device(config.device)
+        torch.manual_seed(config.seed)
+        self.model = Composer(config, corpus.codebook.size, len(labels), context).to(self.device)
+        self.optimizer = torch.optim.AdamW(
+            self.model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+        )
+        self.rng = np.random.default_rng(config.seed)
+        self.step, self.elapsed_before = 0, 0.0
+
+    def restore(self, c: ComposerCheckpoint) -> None:
+        self.model.load_state_dict(c.model)
+        self.optimizer.load_state_dict(ckpt.unflatten_optimizer(c.tensors, c.meta["optimizer"]))
+        self.rng.bit_generator.state = c.meta["sampler"]
+        torch.set_rng_state(c.tensors["rng.torch"])
+        self.step, self.elapsed_before = c.step, float(c.meta.get("elapsed", 0.0))
+
+    def save(self, elapsed: float) -> Path:
+        tensors, rest = ckpt.flatten_optimizer(self.optimizer.state_dict())
+        tensors["rng.torch"] = torch.get_rng_state()
+        meta = {"optimizer": rest, "sampler": self.rng.bit_generator.state, "elapsed": elapsed}
+        checkpoint = ComposerCheckpoint(
+            self.config,
+            self.step,
+            self.model.state_dict(),
+            self.corpus.codebook,
+            self.labels,
+            self.context,
+            tensors,
+            meta,
+        )
+        return save_composer(self.run_dir, checkpoint)
+
+    def train_step(self) -> float:
+        """One update on a random batch; bits per token."""
+        self.model.train()
+        for group in self.optimizer.param_groups:
+            group["lr"] = composer_learning_rate(self.step, self.config)
+        inputs, targets, labels = training_batch(
+            self.corpus.train,
+            self.context,
+            self.config.batch_size,
+            self.model.start_token,
+            self.rng,
+        )
+        logits = self.model(inputs.to(self.device), labels.to(self.device) if self.labels else None)
+        loss = (
+            F.cross_entropy(logits.transpose(1, 2), targets.to(self.device), ignore_index=IGNORE)
+            / LN2
+        )
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.optimizer.step()
+        self.step += 1
+        return loss.item()
+
+    def validate(self) -> float | None:
+        if not self.corpus.validation:
+            return None
+        return held_out_bits(self.model, self.corpus.validation, self.device)
+
+    def log(self, record: dict) -> None:
+        with open(self.run_dir / COMPOSER / "metrics.jsonl", "a") as handle:
+            handle.write(json.dumps(record) + "\n")
+
+    def run(self, result: ComposerResult) -> ComposerResult:
+        c, start = self.config, time.monotonic()
+
+        def done() -> bool:
+            if c.steps is not None and self.step >= c.steps:
+                return True
+            spent = self.elapsed_before + time.monotonic() - start
+            return c.minutes is not None and spent >= c.minutes * 60
+
+        with StopRequest() as stop:
+            while not done() and not stop.requested:
+                bits = self.train_step()
+                if self.step % 10 == 0 or self.step == 1:
+                    self.log({"step": self.step, "train_bits": bits})
+                    self._progress(f"step {self.step}: {bits:.3f} bits/token")
+                if self.step % c.validate_every == 0:
+                    self._validate(result)
+                if self.step % c.checkpoint_every == 0:
+                    self.save(self.elapsed_before + time.monotonic() - start)
+            result.interrupted = stop.requested
+        if not result.validation_bits or result.validation_bits[-1][0] != self.step:
+            self._validate(result)
+        path = self.save(self.elapsed_before + time.monotonic() - start)
+        result.step = self.step
+        if result.interrupted:
+            print(f"stopped at step {self.step}; composer checkpoint {path}", file=sys.stderr)
+        return result
+
+    def _validate(self, result: ComposerResult) -> None:
+        bits = self.validate()
+        if bits is not None:
+            result.validation_bits.append((self.step, bits))
+            self.log({"step": self.step, "validation_bits": bits})
+            self._progress(f"step {self.step}: held-out {bits:.3f} bits/token")
+
+    def _progress(self, text: str) -> None:
+        if not self.quiet:
+            print(text, file=sys.stderr)
+
+
+def train_composer(
+    run_dir: Path,
+    data_root: Path | None,
+    config: ComposerConfig,
+    resume: bool = False,
+    quiet: bool = False,
+) -> ComposerResult:
+    """Train (or with ``resume`` continue) the composer of the WaveNet run ``run_dir`` on
+    the tokens of the run's training split; held-out bits on its validation split."""
+    run_dir = Path(run_dir)
+    wavenet, wave_config = ckpt.load_model(run_dir)
+    require_local(wave_config, run_dir)
+    previous = None
+    if resume:
+        previous = load_composer(run_dir)
+        config = ComposerConfig(
+            **{**asdict(previous.config), "steps": config.steps, "minutes": config.minutes}
+        )
+    elif composer_dirs(run_dir):
+        raise UserError(f"{run_dir} already has a composer; pass --resume to continue it")
+    if config.steps is None and config.minutes is None:
+        raise UserError("no training budget: pass --steps N or --minutes M")
+    corpus = token_corpus(
+        run_dir, recorded_data_root(run_dir, data_root), wavenet, wave_config, config
+    )
+    rate, hop = wave_config.data.sample_rate, wave_config.model.hop_length
+    context = config.context_tokens(rate, hop) if previous is None else previous.context
+    trainer = ComposerTrainer(
+        run_dir, corpus, wave_config.model.global_labels, config, context, quiet
+    )
+    if previous is not None:
+        trainer.restore(previous)
+    result = baseline_result(run_dir, corpus, config)
+    if previous is None:
+        trainer.log(
+            {"step": 0, **{k: v for k, v in result.to_dict().items() if "bits" in k or "db" in k}}
+        )
+    return trainer.run(result)
+
+
+def baseline_result(run_dir: Path, corpus: TokenCorpus, config: ComposerConfig) -> ComposerResult:
+    """A result holding the round-trip error and the unigram/bigram held-out bits."""
+    train = [s.tokens for s in corpus.train]
+    held = [s.tokens for s in corpus.validation] or train
+    size = corpus.codebook.size
+    bigram, beta = bigram_bits(train, held, size)
+    return ComposerResult(
+        run_dir,
+        0,
+        config.frames_per_token,
+        corpus.round_trip_db,
+        unigram_bits(train, held, size),
+        bigram,
+        beta,
+    )
