@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from .composer_config import ComposeConfig, ComposerConfig
 from .config import (
     SECTION_CLASSES,
     Config,
@@ -251,6 +252,33 @@ def cmd_report(args: argparse.Namespace) -> None:
     print(report_main(args.run, args.data, out, args.clips, args.seconds, args.seed))
 
 
+def cmd_train_composer(args: argparse.Namespace) -> None:
+    from .composer_config import ComposerConfig
+    from .composer_train import train_composer
+
+    config = ComposerConfig(**_flag_values(args, ComposerConfig, "comp__"))
+    if args.resume and set(_flag_values(args, ComposerConfig, "comp__")) - {"steps", "minutes"}:
+        raise UserError(
+            "--resume continues the composer's stored config; only --steps and --minutes may change"
+        )
+    result = train_composer(args.run, args.data, config, resume=args.resume, quiet=args.quiet)
+    print(json.dumps(result.to_dict()))
+
+
+def cmd_compose(args: argparse.Namespace) -> None:
+    from .compose import compose
+    from .composer_config import ComposeConfig
+
+    options = ComposeConfig(**_flag_values(args, ComposeConfig, "compose__"))
+    try:
+        piece = compose(args.run, options, out=args.out, features_out=args.features_out)
+    except KeyboardInterrupt:
+        print(f"interrupted; the audio so far is in {args.out}", file=sys.stderr)
+        raise SystemExit(130) from None
+    for path in piece.paths or []:
+        print(path)
+
+
 # --- the parser ----------------------------------------------------------------------------------
 
 
@@ -316,6 +344,32 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--seconds", type=float, default=4.0, help="length of each clip")
     rep.add_argument("--seed", type=int, default=0, help="random seed of the clips")
     rep.set_defaults(func=cmd_report)
+
+    tc = commands.add_parser(
+        "train-composer", help="train the composer that writes a run's local-conditioning features"
+    )
+    tc.add_argument("run", type=Path, help="run directory of a locally conditioned WaveNet")
+    tc.add_argument(
+        "--data", type=Path, help="the folder the run was trained on (default: the one it records)"
+    )
+    tc.add_argument("--resume", action="store_true", help="continue the run's newest composer")
+    tc.add_argument("--quiet", action="store_true", help="no progress output")
+    add_dataclass_flags(tc, ComposerConfig, "comp__")
+    tc.set_defaults(func=cmd_train_composer)
+
+    comp = commands.add_parser(
+        "compose", help="compose a piece: composer → features → WaveNet, streaming"
+    )
+    comp.add_argument("run", type=Path, help="run directory with a trained composer")
+    comp.add_argument(
+        "--out",
+        type=Path,
+        default=Path("piece.wav"),
+        help="WAV path, rewritten after every chunk; with several labels NAME-LABEL.wav",
+    )
+    comp.add_argument("--features-out", type=Path, help="also save the composed features (.npy)")
+    add_dataclass_flags(comp, ComposeConfig, "compose__")
+    comp.set_defaults(func=cmd_compose)
     return parser
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,46 +24,15 @@ from torch import Tensor
 from .audio import load_audio, mu_law_decode, mu_law_encode
 from .checkpoint import load_model
 from .composer import Composer, ComposerState, continue_tokens
+from .composer_config import ComposeConfig
 from .composer_data import require_local
 from .composer_train import build_composer, load_composer
 from .conditioning import SILENCE_DB, feature_store
-from .config import Config, GenerateConfig, UserError, _check_positive_number, _help
+from .config import Config, GenerateConfig, UserError
 from .generate import IncrementalWaveNet, _threads_for, clip_paths, clip_plan, sample, write_clips
 from .model import WaveNet
 from .tokens import Codebook
 from .train import resolve_device
-
-
-@dataclass(frozen=True)
-class ComposeConfig:
-    """How to compose a piece from a run with a trained composer (not stored)."""
-
-    seconds: float = field(default=30.0, metadata=_help("length of the piece"))
-    label: str | None = field(
-        default=None, metadata=_help("label to compose (labelled runs): NAME, a,b or all")
-    )
-    prime: str | None = field(default=None, metadata=_help("audio file the piece continues"))
-    temperature: float = field(default=1.0, metadata=_help("composer softmax temperature"))
-    top_k: int | None = field(
-        default=None, metadata=_help("sample among the k likeliest tokens; null = all")
-    )
-    wavenet_temperature: float = field(default=1.0, metadata=_help("WaveNet sampling temperature"))
-    seed: int | None = field(default=0, metadata=_help("random seed; null = a fresh one"))
-    chunk_seconds: float = field(
-        default=2.0, metadata=_help("music composed ahead and rendered per chunk")
-    )
-    device: str = field(default="auto", metadata=_help("auto, cpu, cuda or cuda:N"))
-
-    def __post_init__(self) -> None:
-        _check_positive_number("seconds", self.seconds)
-        _check_positive_number("chunk_seconds", self.chunk_seconds)
-        for name in ("temperature", "wavenet_temperature"):
-            value = getattr(self, name)
-            if not isinstance(value, int | float) or value < 0:
-                raise UserError(f"{name}: expected a number >= 0, got {value!r}")
-        if self.top_k is not None and (not isinstance(self.top_k, int) or self.top_k < 1):
-            raise UserError(f"top_k: expected a positive integer or null, got {self.top_k!r}")
-
 
 # --- rendering features as they arrive ------------------------------------------------------------
 

@@ -25,7 +25,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .composer import Composer, ComposerConfig
+from .composer import Composer
+from .composer_config import ComposerConfig
 from .conditioning import feature_store
 from .config import Config, UserError
 from .data import cached_classes, make_labeler

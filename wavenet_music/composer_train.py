@@ -27,7 +27,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from . import checkpoint as ckpt
-from .composer import Composer, ComposerConfig
+from .composer import Composer
+from .composer_config import ComposerConfig
 from .composer_data import (
     COMPOSER,
     IGNORE,

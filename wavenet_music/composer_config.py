@@ -1,0 +1,96 @@
+"""The composer's settings: frozen dataclasses, no torch (the CLI builds flags from them).
+
+``ComposerConfig`` (tokens, network, training) is stored in the composer's checkpoint;
+``ComposeConfig`` (how to compose a piece) is not.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from .config import UserError, _check_positive_int, _check_positive_number, _help
+
+
+@dataclass(frozen=True)
+class ComposerConfig:
+    """The composer's tokens, network and training; stored in its checkpoint."""
+
+    codebook_size: int = field(default=256, metadata=_help("k-means tokens (vocabulary)"))
+    frames_per_token: int = field(
+        default=1, metadata=_help("feature frames stacked into one token")
+    )
+    kmeans_iterations: int = field(default=30, metadata=_help("Lloyd iterations of k-means"))
+    context_seconds: float = field(
+        default=20.5, metadata=_help("music the composer hears before each token, seconds")
+    )
+    layers: int = field(default=4, metadata=_help("transformer blocks"))
+    heads: int = field(default=4, metadata=_help("attention heads per block"))
+    width: int = field(default=128, metadata=_help("embedding width"))
+    dropout: float = field(default=0.1, metadata=_help("dropout in training"))
+    batch_size: int = field(default=8, metadata=_help("windows per step"))
+    learning_rate: float = field(default=1e-3, metadata=_help("AdamW learning rate"))
+    warmup_steps: int = field(default=100, metadata=_help("linear warm-up steps"))
+    weight_decay: float = field(default=0.1, metadata=_help("AdamW weight decay"))
+    steps: int | None = field(default=None, metadata=_help("stop after this many steps"))
+    minutes: float | None = field(default=None, metadata=_help("stop after this much wall time"))
+    validate_every: int = field(default=200, metadata=_help("steps between validations"))
+    checkpoint_every: int = field(default=500, metadata=_help("steps between checkpoints"))
+    keep_checkpoints: int = field(default=2, metadata=_help("newest checkpoints kept"))
+    seed: int = field(default=0, metadata=_help("seed of k-means, weights and data order"))
+    device: str = field(default="auto", metadata=_help("auto, cpu, cuda or cuda:N"))
+
+    def __post_init__(self) -> None:
+        for name in ("frames_per_token", "kmeans_iterations", "layers", "heads", "width"):
+            _check_positive_int(f"composer.{name}", getattr(self, name))
+        for name in ("batch_size", "validate_every", "checkpoint_every", "keep_checkpoints"):
+            _check_positive_int(f"composer.{name}", getattr(self, name))
+        _check_positive_number("composer.context_seconds", self.context_seconds)
+        _check_positive_number("composer.learning_rate", self.learning_rate)
+        if not isinstance(self.codebook_size, int) or self.codebook_size < 2:
+            raise UserError(f"composer.codebook_size: expected >= 2, got {self.codebook_size!r}")
+        if self.width % self.heads:
+            raise UserError(
+                f"composer.width: expected a multiple of heads ({self.heads}), got {self.width}"
+            )
+        if not 0 <= self.dropout < 1:
+            raise UserError(f"composer.dropout: expected 0 <= x < 1, got {self.dropout}")
+        if self.steps is not None:
+            _check_positive_int("composer.steps", self.steps)
+        if self.minutes is not None:
+            _check_positive_number("composer.minutes", self.minutes)
+
+    def context_tokens(self, sample_rate: int, hop: int) -> int:
+        """Tokens in ``context_seconds`` of music (each ``frames_per_token · hop`` samples)."""
+        return math.ceil(self.context_seconds * sample_rate / (hop * self.frames_per_token))
+
+
+@dataclass(frozen=True)
+class ComposeConfig:
+    """How to compose a piece from a run with a trained composer (not stored)."""
+
+    seconds: float = field(default=30.0, metadata=_help("length of the piece"))
+    label: str | None = field(
+        default=None, metadata=_help("label to compose (labelled runs): NAME, a,b or all")
+    )
+    prime: str | None = field(default=None, metadata=_help("audio file the piece continues"))
+    temperature: float = field(default=1.0, metadata=_help("composer softmax temperature"))
+    top_k: int | None = field(
+        default=None, metadata=_help("sample among the k likeliest tokens; null = all")
+    )
+    wavenet_temperature: float = field(default=1.0, metadata=_help("WaveNet sampling temperature"))
+    seed: int | None = field(default=0, metadata=_help("random seed; null = a fresh one"))
+    chunk_seconds: float = field(
+        default=2.0, metadata=_help("music composed ahead and rendered per chunk")
+    )
+    device: str = field(default="auto", metadata=_help("auto, cpu, cuda or cuda:N"))
+
+    def __post_init__(self) -> None:
+        _check_positive_number("seconds", self.seconds)
+        _check_positive_number("chunk_seconds", self.chunk_seconds)
+        for name in ("temperature", "wavenet_temperature"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or value < 0:
+                raise UserError(f"{name}: expected a number >= 0, got {value!r}")
+        if self.top_k is not None and (not isinstance(self.top_k, int) or self.top_k < 1):
+            raise UserError(f"top_k: expected a positive integer or null, got {self.top_k!r}")
