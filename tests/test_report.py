@@ -13,6 +13,7 @@ import torch
 
 from wavenet_music.audio import load_audio
 from wavenet_music.checkpoint import load_model
+from wavenet_music.config import UserError
 from wavenet_music.report import (
     add_spectrograms,
     held_out_bits,
@@ -134,6 +135,27 @@ def test_an_unconditioned_run_is_one_label_named_after_its_folder(music_root, tm
     assert text.count('<section class="label"') == 1
     assert "<h2>piano</h2>" in text and "bach_bwv846.flac at " in text
     assert parse(page).tags.count("audio") == 4  # real, generated, untrained, noise
+
+
+def test_a_locally_conditioned_run_re_synthesises_held_out_excerpts(music_root, tmp_path):
+    local = {"data.labels": "folders", "model.local_channels": 8, "model.hop_length": 64}
+    run = quick_run(music_root, tmp_path, **local)
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        page = report_main(run, music_root, tmp_path / "out", clips=1, seconds=0.1)
+        with pytest.raises(UserError, match="pass --data DIR"):
+            report_main(run, None, tmp_path / "none", clips=1, seconds=0.1)
+    finally:
+        torch.set_num_threads(before)
+    text = page.read_text()
+    assert text.count('<section class="label"') == len(GENRES)
+    assert text.count("Held-out original and its re-synthesis from features") == len(GENRES)
+    assert text.count(">held out<") == len(GENRES)  # the originals come from the validation split
+    assert text.count("dB from its original, frame by frame") == len(GENRES)
+    assert parse(page).tags.count("audio") == 4 * len(GENRES)  # original, re-synthesis, baselines
+    split = json.loads((run / "data.json").read_text())["validation"]
+    assert all(f"{source} at " in text for source, *_ in split if source.startswith("piano"))
 
 
 def test_clips_are_passed_per_label(run, music_root, tmp_path):

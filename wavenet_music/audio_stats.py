@@ -173,6 +173,15 @@ def mean_log_mel_distance(
     return float(np.sqrt(np.mean((a - b) ** 2)))
 
 
+def aligned_log_mel_distance(a: np.ndarray, b: np.ndarray, sample_rate: int) -> float:
+    """RMS difference in dB between two clips' log-mel spectrograms frame by frame (over
+    the frames both have): how closely ``a`` follows ``b`` in time, not just on average."""
+    spectra_a = log_mel_spectrogram(a, sample_rate)  # (Fa, M)
+    spectra_b = log_mel_spectrogram(b, sample_rate)  # (Fb, M)
+    frames = min(len(spectra_a), len(spectra_b))
+    return float(np.sqrt(np.mean((spectra_a[:frames] - spectra_b[:frames]) ** 2)))
+
+
 def clip_statistics(audio: np.ndarray, sample_rate: int) -> dict[str, float]:
     """The numbers of one clip for the report.
 

@@ -11,20 +11,23 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from .. import checkpoint as ckpt
-from ..config import Config, GenerateConfig
+from ..config import Config, GenerateConfig, UserError
 from ..data import Segment, cached_classes
 from ..evaluate import segment_nats
 from ..generate import generate_audio
 from ..model import WaveNet
+from ..resynthesis import resynthesize
 from ..train import LN2, read_metrics, resolve_device, window_source
 from .clips import (
     HeldOut,
+    Row,
     Speed,
     labeler,
     real_excerpts,
@@ -66,26 +69,87 @@ def report_main(
     run_dir = Path(run_dir)
     data_root = None if data_root is None else Path(data_root)
     model, config = ckpt.load_model(run_dir, resolve_device("auto"))
-    which = "all" if config.model.global_labels else None  # every label, ``clips`` each
-    options = GenerateConfig(seconds=seconds, num=clips, seed=seed, label=which)
-    generated, speed = timed_generation(model, config, options)  # (labels · clips, T)
+    labels = run_labels(run_dir, data_root, config)
     with torch.random.fork_rng(devices=[]):  # seeded weights, the caller's RNG untouched
         torch.manual_seed(seed)
         fresh = WaveNet(config.model).to(next(model.parameters()).device).eval()
-    baseline = generate_audio(
-        fresh, config, GenerateConfig(seconds=seconds, seed=seed, label=which), progress=False
-    )  # (labels, T)
-    labels = run_labels(run_dir, data_root, config)
+    if config.model.local_channels is not None:
+        originals = held_out_originals(run_dir, data_root, config, labels, clips, seconds, seed)
+        generated, speed = timed_resynthesis(model, config, originals, seed)
+        firsts = {name: [rows[0]] for name, rows in originals.items()}
+        baseline = resynthesize_rows(fresh, config, firsts, seed)
+    else:
+        which = "all" if config.model.global_labels else None  # every label, ``clips`` each
+        options = GenerateConfig(seconds=seconds, num=clips, seed=seed, label=which)
+        audio, speed = timed_generation(model, config, options)  # (labels · clips, T)
+        generated = {name: audio[i * clips : (i + 1) * clips] for i, name in enumerate(labels)}
+        untrained = GenerateConfig(seconds=seconds, seed=seed, label=which)
+        baseline_audio = generate_audio(fresh, config, untrained, progress=False)  # (labels, T)
+        baseline = {name: baseline_audio[i : i + 1] for i, name in enumerate(labels)}
+        originals = None
     return write_report(
         run_dir,
         data_root,
         out_dir,
-        {name: generated[i * clips : (i + 1) * clips] for i, name in enumerate(labels)},
-        untrained={name: baseline[i] for i, name in enumerate(labels)},
+        generated,
+        untrained={name: audio[0] for name, audio in baseline.items()},
         speed=speed,
         held_out=held_out_bits(model, config, run_dir, data_root, evaluate_seconds),
         seed=seed,
+        originals=originals,
     )
+
+
+def held_out_originals(
+    run_dir: Path,
+    data_root: Path | None,
+    config: Config,
+    labels: list[str],
+    clips: int,
+    seconds: float,
+    seed: int,
+) -> dict[str, list[Row]]:
+    """``clips`` real excerpts per label to re-synthesise: held out (validation split)
+    where the split holds ``seconds`` of the label, else from the training data."""
+    if data_root is None:
+        raise UserError(
+            "this run is steered by local-conditioning features: pass --data DIR (its "
+            "training data) so the report can re-synthesise held-out excerpts"
+        )
+    length = round(seconds * config.data.sample_rate)
+    originals = {}
+    for name in labels:
+        rows = real_excerpts(run_dir, data_root, name, clips, length, config, seed, "validation")
+        rows = rows or real_excerpts(run_dir, data_root, name, clips, length, config, seed)
+        if not rows:
+            raise UserError(f"--data {data_root}: no {seconds:g}-s excerpt of {name!r} found")
+        originals[name] = [replace(r, name=f"original {i + 1}") for i, r in enumerate(rows)]
+    return originals
+
+
+def resynthesize_rows(
+    model: WaveNet, config: Config, originals: dict[str, list[Row]], seed: int
+) -> dict[str, np.ndarray]:
+    """label → (num, T) re-syntheses of the label's original rows, all in one batch."""
+    rows = [(name, row) for name, group in originals.items() for row in group]
+    labels = [name for name, _ in rows] if config.model.global_labels else None
+    audio = resynthesize(model, config, [row.audio for _, row in rows], labels, seed)  # (N, T)
+    out: dict[str, list[np.ndarray]] = defaultdict(list)
+    for (name, _), clip in zip(rows, audio, strict=True):
+        out[name].append(clip)
+    return {name: np.stack(clips) for name, clips in out.items()}
+
+
+def timed_resynthesis(
+    model: WaveNet, config: Config, originals: dict[str, list[Row]], seed: int
+) -> tuple[dict[str, np.ndarray], Speed]:
+    """``resynthesize_rows`` and how fast it ran."""
+    start = time.perf_counter()
+    audio = resynthesize_rows(model, config, originals, seed)
+    wall = time.perf_counter() - start
+    streams, samples = sum(len(a) for a in audio.values()), next(iter(audio.values())).shape[1]
+    device = str(next(model.parameters()).device)
+    return audio, Speed(streams, samples, wall, config.data.sample_rate, device)
 
 
 def timed_generation(

@@ -50,6 +50,7 @@ class Row:
     kind: str  # "real", "generated", "untrained" or "noise"
     audio: np.ndarray  # (T,)
     source: str = ""  # where a real excerpt comes from: "piano/x.flac at 0:12.3"
+    tag: str = ""  # the badge on the page; "" = the kind's usual one
 
 
 # --- labels and real excerpts -------------------------------------------------------------
@@ -86,14 +87,22 @@ def labeler(config: Config, data_root: Path | None) -> Callable[[str], str]:
 
 
 def real_excerpts(
-    run_dir: Path, data_root: Path, label: str, count: int, length: int, config: Config, seed: int
+    run_dir: Path,
+    data_root: Path,
+    label: str,
+    count: int,
+    length: int,
+    config: Config,
+    seed: int,
+    split: str = "train",
 ) -> list[Row]:
-    """``count`` excerpts of ``length`` samples from the run's training segments of
-    ``label`` ("all": any), each the loudest of a few random positions (no silent intros)."""
+    """``count`` excerpts of ``length`` samples from the run's ``split`` ("train" or
+    "validation") segments of ``label`` ("all": any), each the loudest of a few random
+    positions (no silent intros)."""
     label_of_source = labeler(config, data_root)
     segments = [
         (source, start, end)
-        for source, start, end in run_split(run_dir)["train"]
+        for source, start, end in run_split(run_dir)[split]
         if label in ("all", label_of_source(source))
         and source_path(data_root, source).is_file()
         and end - start >= length
@@ -112,7 +121,8 @@ def real_excerpts(
         starts = rng.integers(start, end - length + 1, size=6)
         at = int(max(starts, key=lambda s: power(audio[s : s + length])))
         where = f"{source} at {_minutes(at / config.data.sample_rate)}"
-        excerpts.append(Row(f"real {i + 1}", "real", audio[at : at + length], where))
+        tag = "held out" if split == "validation" else ""
+        excerpts.append(Row(f"real {i + 1}", "real", audio[at : at + length], where, tag))
     return excerpts
 
 

@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 
 from .. import checkpoint as ckpt
 from ..audio import write_wav
-from ..audio_stats import clip_statistics, mean_log_mel_distance
+from ..audio_stats import aligned_log_mel_distance, clip_statistics, mean_log_mel_distance
 from ..config import Config, load_yaml
 from ..model import WaveNet, macs_per_sample, parameter_count
 from ..train import read_metrics
@@ -34,6 +34,7 @@ def write_report(
     speed: Speed | None = None,
     held_out: HeldOut | None = None,
     seed: int = 0,
+    originals: Mapping[str, Sequence[Row]] | None = None,
 ) -> Path:
     """Write ``out_dir/index.html`` with its WAV and PNG files beside it; return its path.
 
@@ -43,6 +44,8 @@ def write_report(
             segments under ``data_root`` (None: no real excerpts, no distances to them).
         untrained: label → (T,) a clip of an untrained model of the same config.
         speed, held_out: shown as given (``report_main`` measures them).
+        originals: label → the real excerpts the clips re-synthesise (a locally conditioned
+            run), shown next to them in order instead of random training excerpts.
     """
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -50,7 +53,14 @@ def write_report(
     rate = config.data.sample_rate
     rows = {
         label: label_rows(
-            run_dir, data_root, label, audio, (untrained or {}).get(label), config, seed
+            run_dir,
+            data_root,
+            label,
+            audio,
+            (untrained or {}).get(label),
+            config,
+            seed,
+            (originals or {}).get(label),
         )
         for label, audio in clips.items()
     }
@@ -82,15 +92,25 @@ def label_rows(
     untrained: np.ndarray | None,
     config: Config,
     seed: int,
+    originals: Sequence[Row] | None = None,
 ) -> list[Row]:
-    """Real excerpts, generated clips, the untrained clip and white noise at the real RMS."""
+    """Real excerpts, generated clips, the untrained clip and white noise at the real RMS.
+    With ``originals`` (the excerpts the clips re-synthesise) those are the real rows, and
+    each clip says how far it is from its original, frame by frame."""
     generated = np.atleast_2d(generated)  # (num, T)
     num, length = generated.shape
-    rows = []
-    if data_root is not None:
+    rows = list(originals or [])
+    if data_root is not None and originals is None:
         rows = real_excerpts(run_dir, Path(data_root), label, num, length, config, seed)
     real = [r.audio for r in rows]
-    rows += [Row(f"generated {i + 1}", "generated", a) for i, a in enumerate(generated)]
+    rate = config.data.sample_rate
+    for i, audio in enumerate(generated):
+        if originals is None:
+            rows.append(Row(f"generated {i + 1}", "generated", audio))
+            continue
+        far = aligned_log_mel_distance(audio, originals[i].audio, rate)
+        about = f"{far:.1f} dB from its original, frame by frame"
+        rows.append(Row(f"re-synthesis {i + 1}", "generated", audio, about, "re-synthesis"))
     if untrained is not None:
         rows.append(Row("untrained model", "untrained", np.asarray(untrained)))
     rms = float(np.sqrt(power(np.concatenate(real or list(generated)))))
@@ -106,6 +126,11 @@ def label_section(label: str, rows: Sequence[Row], out_dir: Path, sample_rate: i
         _save_png(spectrogram_figure(row.audio, sample_rate), out_dir, stem[row.name])
     real = [r for r in rows if r.kind == "real"]
     generated = [r for r in rows if r.kind == "generated"]
+    heading = (
+        "Held-out original and its re-synthesis from features"
+        if any(r.tag == "re-synthesis" for r in generated)
+        else "Real excerpt and generated clip"
+    )
     pairs = [
         f'<div class="pair">{_figure(real[i], stem) if i < len(real) else MISSING_REAL}'
         f"{_figure(g, stem)}</div>"
@@ -116,7 +141,7 @@ def label_section(label: str, rows: Sequence[Row], out_dir: Path, sample_rate: i
     summary = _distance_summary(label, rows, sample_rate)
     return (
         f'<section class="label" id="{_slug(label)}"><h2>{title}</h2>{summary}'
-        f"<h3>Real excerpt and generated clip</h3>{''.join(pairs)}"
+        f"<h3>{heading}</h3>{''.join(pairs)}"
         f'<h3>Baselines</h3><div class="pair">{baselines}</div>'
         f"<h3>Statistics</h3>{_stats_table(label, rows, sample_rate)}</section>"
     )
@@ -139,7 +164,7 @@ def _figure(row: Row, stem: Mapping[str, str]) -> str:
     name, file = html.escape(row.name), html.escape(stem[row.name])
     return (
         f'<figure class="clip {row.kind}"><figcaption>{name.capitalize()}'
-        f'<span class="tag">{KIND_TAGS[row.kind]}</span>'
+        f'<span class="tag">{row.tag or KIND_TAGS[row.kind]}</span>'
         f'<span class="source">{html.escape(row.source)}</span></figcaption>'
         f'<img src="{file}.png" alt="log-mel spectrogram of {name}">'
         f'<audio controls preload="metadata" src="{file}.wav"></audio></figure>'
