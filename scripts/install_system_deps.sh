@@ -2,9 +2,10 @@
 # Debian packages the demo corpus is built from (and the tests learn from):
 # fluidsynth + the FluidR3 GM soundfont render the piano and guitar scores,
 # wesnoth-1.16-music and warzone2100-music supply the classical and ambient recordings;
-# chromium opens the listening report in the browser test (driven by Python playwright).
+# chromium opens the listening report in the browser test (driven by Python playwright);
+# g++ compiles the fast generation step (wavenet_music/kernels) on first use.
 set -euo pipefail
-packages=(fluidsynth fluid-soundfont-gm wesnoth-1.16-music warzone2100-music chromium)
+packages=(fluidsynth fluid-soundfont-gm wesnoth-1.16-music warzone2100-music chromium g++)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -245,6 +245,8 @@ def generate(
     labels: Tensor | None = None,
     features: Tensor | None = None,
     on_step: ProgressFn | None = None,
+    engine: str = "auto",
+    precision: str = "float32",
 ) -> Tensor:
     """Generate ``num`` clips of ``length`` classes each with the incremental generator.
 
@@ -256,12 +258,14 @@ def generate(
             describes output samples k·hop ..), when the model has local conditioning;
             ``length`` ≤ K · hop.
         on_step: called after every sample with the classes so far (num, t).
+        engine: ``auto``, ``compiled`` or ``eager``; precision: the compiled step's weights,
+            ``float32``, ``bf16`` or ``int8`` (see ``fast_generate.generation_step``).
     Returns:
         Tensor[num, length] of classes.
     """
     history = padded_history(model, prime, num)
     frames = local_timeline(model, features, history.shape[1], length)
-    fast = IncrementalWaveNet(model)
+    fast = _step_engine(model, engine, precision)
     state = fast.initial_state(model, history, _on(labels, history.device), frames)
     out = torch.empty(num, length, dtype=torch.long, device=history.device)
     x = history[:, -1]
@@ -298,6 +302,13 @@ def generate_naive(
         x = sample(logits, temperature, generator).to(history.device)
         history = torch.cat([history, x[:, None]], dim=1)
     return history[:, history.shape[1] - length :]
+
+
+def _step_engine(model: WaveNet, engine: str, precision: str):
+    """IncrementalWaveNet or its compiled twin (fast_generate builds on this module)."""
+    from .fast_generate import generation_step
+
+    return generation_step(model, engine, precision)
 
 
 def _device(model: WaveNet) -> torch.device:
@@ -462,6 +473,8 @@ def generate_audio(
                 labels=labels,
                 features=_per_clip(features, len(tags)),
                 on_step=on_step,
+                engine=options.engine,
+                precision=options.precision,
             )
     except KeyboardInterrupt:
         if paths is not None and latest[0].shape[1] > 0:

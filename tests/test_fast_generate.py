@@ -1,0 +1,353 @@
+"""The compiled generation step is proven equal to the eager one and the full forward pass.
+
+The C++ step is built once per machine (cached in ~/.cache/wavenet-music/kernels) and
+loaded once per test session. Without a C++ compiler the equality tests skip with that
+reason; the fallback tests run everywhere.
+
+Stated tolerance of reduced-precision weights (per step, random weights of twice the
+default scale, against the float32 compiled step): KL(p_float32 ‖ p) averaged over steps
+≤ REDUCED_KL[precision] nats, and every step's total-variation distance ≤ REDUCED_TV.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import threading
+from pathlib import Path
+
+import pytest
+import torch
+
+from wavenet_music import fast_generate, kernels
+from wavenet_music.config import GenerateConfig, ModelConfig, UserError, load_preset
+from wavenet_music.fast_generate import CompiledWaveNet, generation_step
+from wavenet_music.generate import IncrementalWaveNet, generate, generate_naive
+from wavenet_music.model import WaveNet
+
+from .test_generate import CONFIGS
+
+REDUCED_KL = {"bf16": 1e-3, "int8": 5e-3}  # nats, mean over steps
+REDUCED_TV = {"bf16": 0.05, "int8": 0.1}  # max over steps
+
+LABELS = ("a", "b", "c")
+VARIANTS = {  # name: (config, batch)
+    "small": (CONFIGS["small"], 1),
+    "small_batch5": (CONFIGS["small"], 5),
+    "width3_nobias": (CONFIGS["width3_nobias"], 3),
+    "width4": (CONFIGS["width4"], 2),
+    "tiny": (CONFIGS["tiny"], 1),
+    "labels": (dataclasses.replace(CONFIGS["small"], global_labels=LABELS), 3),
+    "local": (dataclasses.replace(CONFIGS["width3_nobias"], local_channels=5, hop_length=8), 2),
+    "local_labels": (
+        dataclasses.replace(CONFIGS["small"], global_labels=LABELS, local_channels=4, hop_length=5),
+        3,
+    ),
+}
+
+
+@pytest.fixture(scope="session")
+def step_module():
+    """The compiled module, built at most once per session; skips without a compiler."""
+    try:
+        return kernels.load_step_module()
+    except kernels.KernelBuildError as exc:
+        if shutil.which(os.environ.get("CXX", "c++")) is None:
+            pytest.skip(f"no C++ compiler to build the compiled step: {exc}")
+        if not (Path(sysconfig.get_paths()["include"]) / "Python.h").exists():
+            pytest.skip(f"no Python headers (Debian: python3-dev) for the compiled step: {exc}")
+        raise
+
+
+def _model(config: ModelConfig, seed: int = 0) -> WaveNet:
+    torch.manual_seed(seed)
+    model = WaveNet(config).eval()
+    with torch.no_grad():  # larger than default init, so every layer matters
+        for p in model.parameters():
+            p.mul_(2.0)
+        if model.upsample is not None:
+            model.upsample.feature_mean.normal_()
+            model.upsample.feature_std.uniform_(0.5, 2.0)
+    return model
+
+
+def _inputs(model: WaveNet, batch: int, steps: int, seed: int = 0):
+    """x (B, RF - 1 + steps), labels (B,) or None, frames (B, C, F) or None."""
+    config, g = model.config, torch.Generator().manual_seed(seed)
+    x = torch.randint(
+        0, config.quantization_channels, (batch, model.receptive_field + steps), generator=g
+    )
+    labels = None
+    if config.global_labels:
+        labels = torch.randint(0, len(config.global_labels), (batch,), generator=g)
+    frames = None
+    if config.local_channels is not None:
+        count = -(-x.shape[1] // config.hop_length) + 2
+        frames = torch.randn(batch, config.local_channels, count, generator=g) * 3
+    return x, labels, frames
+
+
+def _step_logits(engine, model: WaveNet, x, labels=None, frames=None) -> torch.Tensor:
+    """Logits (B, Q, T - RF + 1) of feeding x one sample at a time after its first RF."""
+    rf = model.receptive_field
+    state = engine.initial_state(model, x[:, :rf], labels, frames)
+    logits = []
+    with torch.inference_mode():
+        for t in range(rf - 1, x.shape[1]):
+            step, state = engine.step(x[:, t], state)
+            logits.append(step)
+    return torch.stack(logits, dim=2)
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_compiled_equals_eager_and_full_forward(name, step_module):
+    config, batch = VARIANTS[name]
+    for seed in (0, 1):
+        model = _model(config, seed)
+        x, labels, frames = _inputs(model, batch, 300, seed)
+        with torch.inference_mode():
+            full = model(x, labels, frames)
+        compiled = _step_logits(
+            CompiledWaveNet(model, "float32", step_module), model, x, labels, frames
+        )
+        eager = _step_logits(IncrementalWaveNet(model), model, x, labels, frames)
+        torch.testing.assert_close(compiled, full, rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(compiled, eager, rtol=1e-4, atol=1e-4)
+
+
+def test_compiled_reference_equals_full_forward(step_module):
+    model = _model(load_preset("reference").model)
+    x, _, _ = _inputs(model, 2, 40)
+    with torch.inference_mode():
+        full = model(x)
+    compiled = _step_logits(CompiledWaveNet(model, "float32", step_module), model, x)
+    torch.testing.assert_close(compiled, full, rtol=1e-4, atol=1e-4)
+
+
+def test_state_is_explicit_and_queues_match_the_eager_state(step_module):
+    model = _model(CONFIGS["width3_nobias"])
+    x, _, _ = _inputs(model, 2, 30)
+    rf = model.receptive_field
+    eager, compiled = IncrementalWaveNet(model), CompiledWaveNet(model, "float32", step_module)
+    s_eager, s_comp = (
+        eager.initial_state(model, x[:, :rf]),
+        compiled.initial_state(model, x[:, :rf]),
+    )
+    copy = dataclasses.replace(s_comp, queues=s_comp.queues.clone())
+    with torch.inference_mode():
+        for t in range(rf - 1, x.shape[1]):
+            _, s_eager = eager.step(x[:, t], s_eager)
+            _, s_comp = compiled.step(x[:, t], s_comp)
+        first, _ = compiled.step(x[:, rf - 1], copy)  # an earlier state gives the earlier step
+    assert s_comp.time == s_eager.time == x.shape[1] - rf + 1 and copy.time == 1
+    for i, queue in enumerate(s_eager.queues):
+        torch.testing.assert_close(s_comp.queue(i), queue, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(first, _step_logits(eager, model, x[:, :rf])[:, :, 0])
+
+
+@pytest.mark.parametrize("name", ["small", "width3_nobias", "labels", "local"])
+def test_same_samples_as_the_eager_and_naive_generators(name, step_module):
+    """float32 logits differ only by rounding (~1e-6), far from moving any sampled class."""
+    config, _ = VARIANTS[name]
+    model = _model(config, 3)
+    _, labels, _ = _inputs(model, 2, 300, 3)
+    features = None
+    if config.local_channels is not None:  # (B, C, K) frames of the 300 samples to generate
+        count = -(-300 // config.hop_length)
+        features = (
+            torch.randn(2, config.local_channels, count, generator=torch.Generator().manual_seed(3))
+            * 3
+        )
+    kwargs = {"labels": labels, "features": features}
+    runs = {
+        engine: generate(
+            model, 300, 2, generator=torch.Generator().manual_seed(5), engine=engine, **kwargs
+        )
+        for engine in ("compiled", "eager")
+    }
+    assert torch.equal(runs["compiled"], runs["eager"])
+    assert len(torch.unique(runs["compiled"])) > 5
+    if features is None:  # (the naive generator with local conditioning: test_conditioning)
+        naive = generate_naive(model, 300, 2, generator=torch.Generator().manual_seed(5), **kwargs)
+        assert torch.equal(runs["compiled"], naive)
+
+
+def _kl_and_tv(reference: torch.Tensor, other: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-step KL(p_ref ‖ p_other) in nats and total variation, logits (B, Q, T)."""
+    log_p, log_q = reference.double().log_softmax(1), other.double().log_softmax(1)
+    kl = (log_p.exp() * (log_p - log_q)).sum(1)
+    tv = 0.5 * (log_p.exp() - log_q.exp()).abs().sum(1)
+    return kl, tv
+
+
+@pytest.mark.parametrize("precision", ["bf16", "int8"])
+@pytest.mark.parametrize("name", ["tiny", "local_labels", "reference"])
+def test_reduced_precision_within_stated_tolerance(name, precision, step_module):
+    if name == "reference":
+        config, batch, steps = load_preset("reference").model, 1, 40
+    else:
+        (config, batch), steps = VARIANTS[name], 300
+    model = _model(config, 7)
+    x, labels, frames = _inputs(model, batch, steps, 7)
+    exact = _step_logits(CompiledWaveNet(model, "float32", step_module), model, x, labels, frames)
+    reduced = _step_logits(CompiledWaveNet(model, precision, step_module), model, x, labels, frames)
+    kl, tv = _kl_and_tv(exact, reduced)
+    assert kl.mean() <= REDUCED_KL[precision], f"mean KL {kl.mean():.2e}"
+    assert tv.max() <= REDUCED_TV[precision], f"max TV {tv.max():.3f}"
+    assert not torch.equal(exact, reduced)  # really used the reduced weights
+
+
+def test_int8_weights_have_a_scale_per_output_channel():
+    weight = torch.randn(70, 5) * torch.tensor([1e-3, 1.0, 10.0, 0.0, 2.0])
+    stored, scale = fast_generate.blocked_weight(weight, "int8")  # (1, 70, 64), (64,)
+    assert stored.dtype == torch.int8 and stored.shape == (1, 70, fast_generate.BLOCK)
+    restored = stored[0, :, :5].float() * scale[:5]
+    assert (restored - weight).abs().max(dim=0).values.le(scale[:5] / 2 + 1e-9).all()
+    assert stored[0, :, 5:].eq(0).all()
+
+
+# --- engine choice and fallback --------------------------------------------------------------
+
+
+@pytest.fixture
+def broken_build(monkeypatch):
+    """The compiled step fails to build, as without a compiler; the warning is fresh."""
+
+    def fail():
+        raise kernels.KernelBuildError("c++: not found")
+
+    monkeypatch.setattr(fast_generate, "load_step_module", fail)
+    monkeypatch.setattr(fast_generate, "_warned", [])
+
+
+def test_auto_falls_back_to_eager_with_one_warning_line(broken_build, capsys):
+    model = _model(CONFIGS["small"], 2)
+    auto = generate(model, 50, 2, generator=torch.Generator().manual_seed(1))
+    again = generate(model, 50, 2, generator=torch.Generator().manual_seed(1))
+    eager = generate(model, 50, 2, generator=torch.Generator().manual_seed(1), engine="eager")
+    assert torch.equal(auto, eager) and torch.equal(again, eager)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("warning: ") and "c++: not found" in err[0]
+
+
+def test_compiled_engine_fails_with_one_clear_line(broken_build):
+    model = _model(CONFIGS["small"])
+    with pytest.raises(
+        UserError, match=r"^engine compiled: .*c\+\+: not found.*engine eager"
+    ) as err:
+        generate(model, 5, engine="compiled")
+    assert "\n" not in str(err.value)
+
+
+def test_reduced_precision_needs_the_compiled_engine():
+    model = _model(CONFIGS["small"])
+    with pytest.raises(UserError, match="precision int8: needs the compiled engine"):
+        generation_step(model, "eager", "int8")
+    config = dataclasses.replace(load_preset("tiny"), model=CONFIGS["small"])
+    options = GenerateConfig(seconds=0.01, engine="eager", precision="bf16")
+    from wavenet_music.generate import generate_audio
+
+    with pytest.raises(UserError, match="precision bf16"):  # generate_audio passes both on
+        generate_audio(model, config, options, progress=False)
+
+
+def test_double_models_keep_the_eager_step():
+    model = _model(CONFIGS["small"]).double()
+    assert isinstance(generation_step(model, "auto"), IncrementalWaveNet)
+    with pytest.raises(UserError, match="CPU float32 models"):
+        generation_step(model, "compiled")
+
+
+def test_build_errors_become_one_line(monkeypatch):
+    log = (
+        "Error building extension 'x':\n[1/2] c++ -c wavenet_step.cpp\n"
+        "wavenet_step.cpp:3:1: error: boom\nninja: build stopped: subcommand failed.\n"
+    )
+
+    def fail(source):
+        raise RuntimeError(log)
+
+    monkeypatch.setattr(kernels, "_build_and_import", fail)
+    kernels.forget_loaded()
+    try:
+        with pytest.raises(kernels.KernelBuildError, match=r"^wavenet_step.cpp:3:1: error: boom$"):
+            kernels.load_step_module()
+    finally:
+        kernels.forget_loaded()
+
+
+def test_missing_compiler_end_to_end(tmp_path):
+    """A fresh process with no usable compiler: one warning line, then eager generation."""
+    script = (
+        "import torch\n"
+        "from wavenet_music.config import ModelConfig\n"
+        "from wavenet_music.generate import generate\n"
+        "from wavenet_music.model import WaveNet\n"
+        "model = WaveNet(ModelConfig(dilations=(1, 2), residual_channels=4, dilation_channels=4,"
+        " skip_channels=8)).eval()\n"
+        "print(generate(model, 20).shape)\n"
+    )
+    env = {
+        **os.environ,
+        "CXX": str(tmp_path / "no-such-c++"),
+        "WAVENET_MUSIC_KERNELS": str(tmp_path / "k"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "torch.Size([1, 20])"
+    warnings = [line for line in done.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and "Traceback" not in done.stderr, done.stderr
+
+
+# --- the build cache ------------------------------------------------------------------------
+
+
+def test_cached_build_is_atomic_and_reused(tmp_path):
+    """Four builders racing for one folder: each gets a complete build, one is kept, no
+    private folder is left behind; a later call does not build again."""
+    folder, calls, start = tmp_path / "kernels" / "step_abc", [], threading.Barrier(4)
+
+    def build(into: Path) -> None:
+        calls.append(into)
+        start.wait()
+        (into / "part").write_text("half")
+        (into / "module.so").write_text(str(into))
+
+    results = []
+    threads = [
+        threading.Thread(target=lambda: results.append(kernels.cached_build(folder, build)))
+        for _ in range(4)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [folder] * 4 and len(calls) == 4
+    assert (folder / "module.so").read_text() in {str(c) for c in calls}
+    assert sorted(p.name for p in folder.parent.iterdir()) == ["step_abc"]
+    assert kernels.cached_build(folder, build) == folder and len(calls) == 4
+
+
+def test_failed_build_leaves_nothing(tmp_path):
+    folder = tmp_path / "step_x"
+
+    def build(into: Path) -> None:
+        (into / "half.o").write_text("")
+        raise RuntimeError("compiler crashed")
+
+    with pytest.raises(RuntimeError, match="compiler crashed"):
+        kernels.cached_build(folder, build)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_build_key_follows_source_and_torch(monkeypatch):
+    key = kernels.build_key(b"source")
+    assert kernels.build_key(b"source") == key != kernels.build_key(b"source 2")
+    monkeypatch.setattr(torch, "__version__", "0.0-other")
+    assert kernels.build_key(b"source") != key
