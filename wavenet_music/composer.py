@@ -6,10 +6,10 @@ ones autoregressively; WaveNet renders them (``compose.py``). Its settings are o
 ``ComposerConfig``, stored in its checkpoint.
 
 Positions are relative (ALiBi, Press et al. 2022): head h adds ``-slope_h · distance`` to
-its attention scores, with slopes 2^-1 .. 2^-8 over the heads but the last, which has slope
-0 and attends by content alone over the whole context (where repetition across tens of
-seconds lives). Relative positions make a sliding key/value cache exact: ``step`` sees the
-last ``context`` tokens exactly as a training window does::
+its attention scores, with slopes 2^(-8h / (H - 1)) for h = 1 .. H - 1 and 0 for the last
+head, which attends by content alone over the whole context (where repetition across tens
+of seconds lives). Relative positions make a sliding key/value cache exact: ``step``
+attends to the last ``context`` positions, as ``forward(..., window=context)`` does::
 
     token (+ label) embedding → [LayerNorm → attention → LayerNorm → MLP] × L → LayerNorm → logits
 """
@@ -35,13 +35,15 @@ def alibi_slopes(heads: int) -> Tensor:
     return torch.cat([2.0**-powers, torch.zeros(1)])
 
 
-def alibi_bias(slopes: Tensor, queries: int, keys: int) -> Tensor:
+def alibi_bias(slopes: Tensor, queries: int, keys: int, window: int | None = None) -> Tensor:
     """(H, T, S) additive attention bias: the ``queries`` newest of ``keys`` positions attend
-    to keys at distance d ≥ 0 with ``-slope · d`` and never to the future (-inf)."""
+    to keys at distance 0 ≤ d < ``window`` (None: any) with ``-slope · d``, never to the
+    future or beyond the window (-inf)."""
     query_pos = torch.arange(keys - queries, keys, device=slopes.device)[:, None]  # (T, 1)
     distance = (query_pos - torch.arange(keys, device=slopes.device)[None]).float()  # (T, S)
     bias = -slopes[:, None, None] * distance  # (H, T, S)
-    return bias.masked_fill(distance < 0, float("-inf"))
+    outside = distance < 0 if window is None else (distance < 0) | (distance >= window)
+    return bias.masked_fill(outside, float("-inf"))
 
 
 class SelfAttention(nn.Module):
@@ -53,7 +55,7 @@ class SelfAttention(nn.Module):
         self.register_buffer("slopes", alibi_slopes(heads), persistent=False)
 
     def forward(
-        self, x: Tensor, past: tuple[Tensor, Tensor] | None = None
+        self, x: Tensor, past: tuple[Tensor, Tensor] | None = None, window: int | None = None
     ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
         """x (B, T, C), past keys/values (B, H, S, C/H) → (B, T, C) and keys/values with
         x's appended (B, H, S + T, C/H)."""
@@ -64,7 +66,7 @@ class SelfAttention(nn.Module):
         )
         if past is not None:
             k, v = torch.cat([past[0], k], dim=2), torch.cat([past[1], v], dim=2)
-        bias = alibi_bias(self.slopes, t, k.shape[2]).to(q.dtype)  # (H, T, S)
+        bias = alibi_bias(self.slopes, t, k.shape[2], window).to(q.dtype)  # (H, T, S)
         drop = self.dropout if self.training else 0.0
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=drop)
         return self.out(y.transpose(1, 2).reshape(b, t, c)), (k, v)
@@ -83,9 +85,9 @@ class Block(nn.Module):
         self.drop = nn.Dropout(dropout)
 
     def forward(
-        self, x: Tensor, past: tuple[Tensor, Tensor] | None = None
+        self, x: Tensor, past: tuple[Tensor, Tensor] | None = None, window: int | None = None
     ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
-        y, cache = self.attention(self.norm1(x), past)
+        y, cache = self.attention(self.norm1(x), past, window)
         x = x + self.drop(y)
         return x + self.mlp(self.norm2(x)), cache
 
@@ -126,11 +128,15 @@ class Composer(nn.Module):
         x = self.embed(tokens)  # (B, T, C)
         return x if labels is None else x + self.label_embed(labels)[:, None]
 
-    def forward(self, tokens: Tensor, labels: Tensor | None = None) -> Tensor:
-        """tokens (B, T ≤ context) → logits (B, T, vocab); logits[:, t] predicts token t + 1."""
+    def forward(
+        self, tokens: Tensor, labels: Tensor | None = None, window: int | None = None
+    ) -> Tensor:
+        """tokens (B, T) → logits (B, T, vocab); logits[:, t] predicts token t + 1. Training
+        windows are T ≤ context long; ``window`` limits attention to the last ``window``
+        positions (as ``step`` does with ``context``)."""
         x = self.embed_inputs(tokens, labels)
         for block in self.blocks:
-            x, _ = block(x)
+            x, _ = block(x, window=window)
         return self.head(self.norm(x))  # (B, T, V)
 
     def initial_state(self, labels: Tensor | None = None) -> ComposerState:
@@ -138,9 +144,13 @@ class Composer(nn.Module):
         return ComposerState([None] * n, [None] * n, labels)
 
     def step(self, tokens: Tensor, state: ComposerState) -> tuple[Tensor, ComposerState]:
-        """tokens (B,) or (B, T) → logits (B, vocab) for the token after the last one; the
-        cache keeps the newest ``context - 1`` tokens, so a prediction hears at most
-        ``context`` tokens, as in training (feed T > 1 only from an empty cache, T ≤ context)."""
+        """tokens (B,) or (B, T) → logits (B, vocab) for the token after the last one.
+
+        Every layer attends to the newest ``context`` positions (the cache keeps
+        ``context - 1``): exactly ``forward(all tokens so far, window=context)``. Within the
+        first ``context`` tokens that is the plain forward pass, as in training; beyond, the
+        cached keys carry their own earlier context, so the horizon grows with depth
+        (sliding-window attention). Feed T > 1 only from an empty cache, T ≤ context."""
         tokens = tokens[:, None] if tokens.dim() == 1 else tokens  # (B, T)
         x = self.embed_inputs(tokens, state.labels)  # (B, T, C)
         keep = self.context - 1

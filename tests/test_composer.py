@@ -1,0 +1,282 @@
+"""The composer: tokens, the transformer's exact incremental step, long-range learning,
+streaming rendering, compose end to end on real music, and bad input."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+import torch.nn.functional as F
+
+from tests.conftest import small_config
+from wavenet_music.cli import main
+from wavenet_music.compose import StreamingRenderer, compose
+from wavenet_music.composer import Composer, alibi_bias, alibi_slopes, sample_tokens
+from wavenet_music.composer_config import ComposeConfig, ComposerConfig
+from wavenet_music.composer_data import bigram_bits, unigram_bits
+from wavenet_music.composer_train import train_composer
+from wavenet_music.conditioning import SILENCE_DB
+from wavenet_music.config import ModelConfig
+from wavenet_music.generate import generate, padded_history
+from wavenet_music.model import WaveNet
+from wavenet_music.tokens import fit_codebook, kmeans, round_trip_db, stack_frames
+
+# --- tokens --------------------------------------------------------------------------------
+
+
+def blobs(k: int, per: int, dim: int, spread: float, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(0.0, 10.0, (k, dim))
+    points = centres.repeat(per, axis=0) + rng.normal(0.0, spread, (k * per, dim))
+    return centres, points.astype(np.float32)
+
+
+def test_kmeans_finds_separated_clusters():
+    centres, points = blobs(6, 200, 5, 0.1)
+    found = kmeans(points, 6, iterations=30, seed=0)
+    gaps = np.linalg.norm(found[:, None] - centres[None], axis=2).min(axis=0)  # (6,)
+    assert gaps.max() < 0.05
+
+
+def test_round_trip_error_matches_brute_force_and_is_bounded_by_the_spread():
+    """features (dB) → tokens → features: the error equals an independent nearest-centroid
+    search by loops, and a codebook with one token per cluster leaves only the spread."""
+    rng = np.random.default_rng(1)
+    mean, std = rng.normal(-40, 5, 4).astype(np.float32), rng.uniform(2, 8, 4).astype(np.float32)
+    _, normalised = blobs(8, 100, 8, 0.05)  # pairs of 4-channel frames (pool 2)
+    features = normalised.reshape(-1, 4) * std + mean  # (1600, 4) dB
+    codebook = fit_codebook([features], mean, std, size=8, pool=2, seed=0)
+    vectors = stack_frames((features - mean) / std, 2)
+    nearest = [int(np.argmin([np.sum((v - c) ** 2) for c in codebook.centroids])) for v in vectors]
+    decoded = codebook.centroids[nearest].reshape(-1, 4) * std + mean
+    expected = math.sqrt(np.mean((features - decoded) ** 2))
+    assert round_trip_db(features, codebook) == pytest.approx(expected, rel=1e-5)
+    assert expected < 3 * 0.05 * std.max()  # only the within-cluster spread is lost
+    np.testing.assert_array_equal(codebook.encode(codebook.decode(np.arange(8))), np.arange(8))
+
+
+def test_a_codebook_too_large_for_the_data_is_refused():
+    with pytest.raises(ValueError, match="fewer than the 64"):
+        fit_codebook([np.zeros((10, 3))], np.zeros(3), np.ones(3), size=64, pool=1)
+
+
+# --- the transformer -----------------------------------------------------------------------
+
+
+def test_alibi_bias_is_causal_and_relative():
+    bias = alibi_bias(alibi_slopes(4), 3, 5)  # (4, 3, 5): the 3 newest of 5 positions
+    assert torch.isinf(bias[:, 0, 3:]).all() and torch.isinf(bias[:, 1, 4]).all()
+    assert bias[0, 2, 4] == 0 and bias[0, 2, 3] == -alibi_slopes(4)[0]
+    assert (bias[-1][torch.isfinite(bias[-1])] == 0).all()  # the content-only head
+
+
+@pytest.mark.parametrize("labels", [0, 3])
+def test_incremental_step_equals_the_full_forward_with_a_sliding_window(labels):
+    torch.manual_seed(0)
+    context = 12
+    model = Composer(ComposerConfig(layers=2, heads=4, width=32), 20, labels, context).eval()
+    tokens = torch.randint(0, 21, (2, 40))  # includes the start token 20
+    label = torch.tensor([0, 2]) if labels else None
+    state = model.initial_state(label)
+    with torch.no_grad():
+        _, state = model.step(tokens[:, :5], state)  # a prefill of 5
+        for t in range(5, 40):
+            logits, state = model.step(tokens[:, t], state)
+            full = model(tokens[:, : t + 1], label, window=context)[:, -1]  # (B, V)
+            torch.testing.assert_close(logits, full, atol=1e-5, rtol=1e-4)
+            if t < context:  # a training window: the plain forward pass
+                torch.testing.assert_close(logits, model(tokens[:, : t + 1], label)[:, -1])
+
+
+def test_top_k_and_temperature_zero():
+    logits = torch.tensor([[0.0, 3.0, 2.0, -1.0]]).repeat(500, 1)
+    gen = torch.Generator().manual_seed(0)
+    assert set(sample_tokens(logits, 1.0, 2, gen).tolist()) == {1, 2}
+    assert sample_tokens(logits, 0.0, None, gen).eq(1).all()
+
+
+def test_the_composer_learns_a_dependency_far_beyond_wavenets_receptive_field():
+    """After a marker, repeat the key token shown 300 tokens (4.8 s at 62.5 tokens/s; the
+    reference WaveNet hears 40 frames) earlier. Within a short window the key is uniform
+    over 8 values: no model with less context can do better than 3 bits there."""
+    keys, marker, vocab, lag = 8, 8, 24, 300
+
+    def sequences(rng: np.random.Generator, n: int) -> torch.Tensor:
+        x = rng.integers(marker + 1, vocab, size=(n, lag + 8))  # filler
+        key = rng.integers(0, keys, size=n)
+        x[:, :4], x[:, lag - 1], x[:, lag : lag + 4] = key[:, None], marker, key[:, None]
+        return torch.from_numpy(x)
+
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    model = Composer(ComposerConfig(layers=2, heads=2, width=32, dropout=0.0), vocab, 0, lag + 8)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2, weight_decay=0.0)
+    for _ in range(200):
+        x = sequences(rng, 8)
+        loss = F.cross_entropy(model(x[:, :-1]).transpose(1, 2), x[:, 1:])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    x = sequences(np.random.default_rng(1), 200)
+    with torch.no_grad():
+        logits = model.eval()(x[:, :lag])[:, -1]  # predicts x[:, lag], the recalled key
+    bits = F.cross_entropy(logits, x[:, lag]).item() / math.log(2)
+    assert bits < 0.5 < math.log2(keys) - 2.0  # floor without the context: 3 bits
+
+
+def test_baselines_on_a_known_sequence():
+    train = [np.array([0, 1] * 500)]  # a strict alternation
+    held = [np.array([0, 1] * 50)]
+    assert unigram_bits(train, held, 4) == pytest.approx(-math.log2(501 / 1004), rel=1e-6)
+    bits, _ = bigram_bits(train, held, 4)
+    assert bits < 0.05  # the bigram knows what follows
+
+
+# --- streaming rendering ----------------------------------------------------------------------
+
+
+def test_streaming_render_in_chunks_equals_generate_over_all_features():
+    torch.manual_seed(0)
+    config = ModelConfig(
+        dilations=(1, 2, 4, 8),
+        residual_channels=8,
+        dilation_channels=8,
+        skip_channels=16,
+        local_channels=3,
+        hop_length=16,
+        global_labels=("a", "b"),
+    )
+    model = WaveNet(config).eval()
+    features = np.random.default_rng(0).normal(-40, 10, (2, 12, 3)).astype(np.float32)  # (B, K, F)
+    labels = torch.tensor([0, 1])
+    length = 11 * 16  # every frame but the last, which is heard as look-ahead
+    reference = generate(
+        model,
+        length,
+        2,
+        generator=torch.Generator().manual_seed(5),
+        labels=labels,
+        features=torch.from_numpy(features.transpose(0, 2, 1).copy()),
+    )
+    history = padded_history(model, None, 2)
+    silent = np.full((2, 1 + history.shape[1] // 16, 3), SILENCE_DB, np.float32)
+    renderer = StreamingRenderer(
+        model, history, silent, labels, 1.0, torch.Generator().manual_seed(5)
+    )
+    parts = []
+    for chunk in (features[:, :3], features[:, 3:4], features[:, 4:12]):
+        renderer.add(chunk)
+        parts.append(renderer.render(renderer.renderable()))
+    assert [p.shape[1] for p in parts] == [2 * 16, 16, 8 * 16]
+    torch.testing.assert_close(torch.cat(parts, dim=1), reference, rtol=0, atol=0)
+
+
+# --- end to end on real music -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def composed_run(music_root, tmp_path_factory):
+    """A tiny locally conditioned, labelled WaveNet (3 steps) with a composer (10 steps)."""
+    from wavenet_music.train import train
+
+    base = tmp_path_factory.mktemp("composer")
+    config = small_config(
+        str(base / "cache"),
+        **{
+            "model.dilations": [1, 2, 4, 8, 16],
+            "model.residual_channels": 8,
+            "model.dilation_channels": 8,
+            "model.skip_channels": 16,
+            "model.local_channels": 16,
+            "data.labels": "folders",
+            "train.batch_size": 2,
+            "train.steps": 3,
+        },
+    )
+    train(music_root, base / "run", config, quiet=True)
+    options = ComposerConfig(
+        codebook_size=16,
+        kmeans_iterations=10,
+        layers=1,
+        heads=2,
+        width=16,
+        context_seconds=2.0,
+        batch_size=2,
+        steps=10,
+        validate_every=10,
+    )
+    result = train_composer(base / "run", music_root, options, quiet=True)
+    return base, result
+
+
+def test_train_composer_reports_baselines_and_held_out_bits(composed_run):
+    base, result = composed_run
+    assert result.step == 10 and result.validation_bits[-1][0] == 10
+    assert 0 < result.round_trip_db < 20
+    assert math.isfinite(result.validation_bits[-1][1])
+    assert 0 < result.bigram_bits < result.unigram_bits <= math.log2(16) + 0.01
+    assert (base / "run" / "composer" / "step_00000010" / "meta.json").is_file()
+
+
+def test_compose_streams_a_piece_to_a_wav(composed_run, tmp_path):
+    base, _ = composed_run
+    out, seen = tmp_path / "piece.wav", []
+
+    def on_chunk(audio: np.ndarray) -> None:
+        seen.append((audio.shape[1], out.with_name("piece-piano.wav").is_file()))
+
+    options = ComposeConfig(seconds=0.5, label="piano", chunk_seconds=0.1, top_k=8)
+    piece = compose(
+        base / "run", options, out=out, features_out=tmp_path / "f.npy", on_chunk=on_chunk
+    )
+    assert len(seen) >= 4 and seen[0][0] < 8000 and all(written for _, written in seen)
+    audio, rate = sf.read(tmp_path / "piece-piano.wav")
+    assert rate == 16000 and audio.shape == (8000,) and np.isfinite(audio).all()
+    features = np.load(tmp_path / "f-piano.npy")
+    assert features.shape[1] == 16 and len(features) * 256 >= 8000
+    np.testing.assert_allclose(piece.audio[0], audio, atol=1 / 32768)
+
+
+def test_compose_continues_a_prime_through_the_cli(composed_run, music_root, tmp_path, capsys):
+    base, _ = composed_run
+    prime = sorted((music_root / "guitar").glob("*"))[0]
+    out = tmp_path / "more.wav"
+    args = ["compose", str(base / "run"), "--seconds", "0.25", "--label", "guitar"]
+    assert main([*args, "--prime", str(prime), "--out", str(out), "--seed", "3"]) == 0
+    assert sf.read(tmp_path / "more-guitar.wav")[0].shape == (4000,)
+
+
+def bad(argv: list[str], capsys) -> str:
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "Traceback" not in err
+    return err
+
+
+def test_bad_input_is_one_line(composed_run, music_root, tmp_path, capsys):
+    from wavenet_music.train import train
+
+    base, _ = composed_run
+    run = str(base / "run")
+    assert "this run knows: ambient, classical, guitar, piano" in bad(
+        ["compose", run, "--label", "jazz"], capsys
+    )
+    sf.write(tmp_path / "short.wav", np.zeros(100), 16000)
+    assert "too short to continue" in bad(
+        ["compose", run, "--label", "piano", "--prime", str(tmp_path / "short.wav")], capsys
+    )
+    assert "already has a composer" in bad(["train-composer", run, "--steps", "1"], capsys)
+    plain = small_config(str(base / "cache"), **{"model.dilations": [1, 2], "train.steps": 1})
+    train(music_root / "piano", tmp_path / "plain", plain, quiet=True)
+    assert "--local-channels" in bad(
+        ["train-composer", str(tmp_path / "plain"), "--steps", "1"], capsys
+    )
+    assert "--local-channels" in bad(["compose", str(tmp_path / "plain")], capsys)
+    no_composer = tmp_path / "no_composer"
+    (no_composer / "checkpoints").mkdir(parents=True)
+    for item in (base / "run" / "checkpoints").iterdir():
+        (no_composer / "checkpoints" / item.name).symlink_to(item)
+    assert "no composer yet" in bad(["compose", str(no_composer), "--label", "piano"], capsys)
