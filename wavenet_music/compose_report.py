@@ -1,0 +1,118 @@
+"""The listening report's composition section: composed pieces per label, plain WaveNet
+clips of the same length beside them, and how far each sits from real music on the
+long-range structure statistics (``structure.py``).
+
+``composition_section`` writes the audio into the report folder and returns the section
+as data and as an HTML fragment with relative links; the report page embeds it.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import numpy as np
+
+from .audio import write_wav
+from .checkpoint import load_model
+from .compose import compose
+from .composer_config import ComposeConfig
+from .config import GenerateConfig
+from .generate import generate_audio
+from .report.clips import real_excerpts, run_labels
+from .structure import STATISTICS, structure_distance, structure_statistics, summarise
+
+
+def composition_section(
+    run_dir: Path,
+    out_dir: Path,
+    seconds: float = 30.0,
+    seed: int = 0,
+    data_root: Path | None = None,
+    plain_run: Path | None = None,
+    real_per_label: int = 2,
+) -> dict:
+    """Compose one ``seconds`` piece per label of ``run_dir`` (one batch) into
+    ``out_dir/composed-LABEL.wav``; with ``plain_run`` (a WaveNet without local
+    conditioning, same labels) also ``plain-LABEL.wav``; with ``data_root`` (the run's
+    data) ``real_per_label`` real excerpts of the same length per label as the reference
+    of the structure statistics.
+
+    Returns ``{"title", "rows": [{"label", "composed", "plain"}], "statistics":
+    {kind: {stat: (mean, std)}}, "distance": {kind: {stat: z, "mean": z}}, "html"}``
+    where kind is "real", "composed" or "plain" and distances are to "real"."""
+    out_dir = Path(out_dir)
+    _, config = load_model(run_dir)
+    which = "all" if config.model.global_labels else None
+    piece = compose(run_dir, ComposeConfig(seconds=seconds, label=which, seed=seed))
+    labels = run_labels(run_dir, data_root, config)
+    clips = {"composed": dict(zip(labels, piece.audio, strict=True))}
+    if plain_run is not None:
+        model, plain_config = load_model(plain_run)
+        options = GenerateConfig(seconds=seconds, seed=seed, label=which)
+        plain = generate_audio(model, plain_config, options, progress=False)
+        clips["plain"] = dict(zip(labels, plain, strict=True))
+    rows = _write(clips, out_dir, config.data.sample_rate)
+    windows = {
+        kind: structure_statistics(list(c.values()), config.data.sample_rate)
+        for kind, c in clips.items()
+    }
+    if data_root is not None:
+        length = round(seconds * config.data.sample_rate)
+        real = [
+            row.audio
+            for label in labels
+            for row in real_excerpts(
+                run_dir, Path(data_root), label, real_per_label, length, config, seed
+            )
+        ]
+        windows["real"] = structure_statistics(real, config.data.sample_rate)
+    section = {
+        "title": f"Composed pieces ({seconds:g} s)",
+        "rows": rows,
+        "statistics": {kind: summarise(w) for kind, w in windows.items() if w},
+        "distance": {
+            kind: structure_distance(w, windows["real"])
+            for kind, w in windows.items()
+            if kind != "real" and w and windows.get("real")
+        },
+    }
+    section["html"] = section_html(section)
+    return section
+
+
+def _write(clips: dict[str, dict[str, np.ndarray]], out_dir: Path, rate: int) -> list[dict]:
+    rows = []
+    for label in clips["composed"]:
+        row = {"label": label}
+        for kind, per_label in clips.items():
+            name = f"{kind}-{label}.wav"
+            write_wav(out_dir / name, per_label[label], rate)
+            row[kind] = name
+        rows.append(row)
+    return rows
+
+
+def section_html(section: dict) -> str:
+    """The section as an HTML fragment: a player table, then the statistics table."""
+    kinds = [k for k in ("composed", "plain") if k in section["rows"][0]]
+    head = "".join(f"<th>{k}</th>" for k in kinds)
+    players = "".join(
+        f"<tr><td>{html.escape(r['label'])}</td>"
+        + "".join(f'<td><audio controls src="{html.escape(r[k])}"></audio></td>' for k in kinds)
+        + "</tr>"
+        for r in section["rows"]
+    )
+    stats = "".join(
+        f"<tr><td>{kind}</td>"
+        + "".join(f"<td>{m:.3f} ± {s:.3f}</td>" for m, s in (values[n] for n in STATISTICS))
+        + f"<td>{section['distance'].get(kind, {}).get('mean', float('nan')):.2f}</td></tr>"
+        for kind, values in section["statistics"].items()
+    )
+    names = "".join(f"<th>{n.replace('_', ' ')}</th>" for n in STATISTICS)
+    return (
+        f'<section class="composition"><h2>{html.escape(section["title"])}</h2>'
+        f"<table><tr><th>label</th>{head}</tr>{players}</table>"
+        f"<table><tr><th>clips</th>{names}<th>distance to real (SDs)</th></tr>{stats}</table>"
+        "</section>"
+    )
