@@ -1,30 +1,48 @@
-"""Generation speed: the incremental generator against the plain one, in the same run.
+"""Generation speed: eager, compiled (float32, bf16, int8) and a peer, in the same run.
 
-    python benchmarks/bench_generate.py [--repeats 3] [--seconds 1.5]
-                                        [--presets tiny reference] [--num 64] [--json OUT]
+    python benchmarks/bench_generate.py [--repeats 3] [--seconds 1.5] [--presets tiny reference]
+                                        [--num 64] [--peer] [--no-memory] [--json OUT]
 
-Batch-1 rows run on one thread, as ``generate_audio`` does for a few streams (per-op
-overhead dominates at batch 1). The incremental generator (``generate``) and the plain one
-(``generate_naive``, a full forward pass over the receptive field per sample) alternate,
-each run gets about ``--seconds``, and each row reports its best of ``--repeats`` runs.
-The incremental rate counts the samples after the first: the startup (filling the queues
-with one forward pass over the receptive field, then the first sample) has its own column.
-The many-stream row generates ``--num`` clips at once on all threads in one call of
-``--repeats`` budgets (its startup is paid once), splits the steps into 4 chunks per budget
-and reports the best chunk, summed over streams; its ratio is against the batch-1 plain
-generator. Weights are random (seed 0).
+Batch-1 rows run on one thread, as ``generate_audio`` does for a few streams: the plain
+generator (``generate_naive``, a full forward pass over the receptive field per sample), the
+eager incremental generator (``engine="eager"``: PyTorch ops over explicit queues) and the
+compiled step (``engine="compiled"``) with float32, bf16 and int8 weights; with ``--peer``
+also r9y9's ``wavenet_vocoder==0.1.1`` (pip-installed into a throwaway folder) in the
+issue's configuration (``reference`` only: 55 layers, 64/128/1024 channels, width 2),
+timed by its ``incremental_forward`` after ``make_generation_fast_()``. The many-stream
+rows generate ``--num`` clips at once on all threads. Every generator gets about
+``--seconds`` per run; runs alternate between generators (the order reversed every other
+repeat) and each row reports its best run (its best chunk of 4 for many streams). Our
+rates count the samples after the first: the startup (the queues filled by one forward
+pass, the first sample) has its own column. Weights are random (seed 0).
+
+Limits, measured in the same run: a batch-1 step must read every weight once, so its
+limit is the rate of streaming a buffer of the weights' size on one thread (float32, bf16
+or int8 bytes), divided by those bytes; many streams are bound by compute, so their limit
+is the float32 sgemm rate (a 2048² torch.mm on the same threads) over 2 × the
+multiply-adds per sample. Peak memory is measured in a fresh process per row (200
+samples, 20 steps for many streams): its peak RSS from just before the model is built, less
+the RSS then (so: weights, rearranged weights, queues, activations, the compiled module).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
-from dataclasses import asdict, dataclass
+import warnings
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
 from common import (
     format_rate,
@@ -32,6 +50,10 @@ from common import (
     machine_info,
     machine_lines,
     markdown_table,
+    peak_rss_mb,
+    read_bytes_per_second,
+    reset_peak_rss,
+    sgemm_flops,
     spread_warnings,
     write_json,
 )
@@ -39,12 +61,30 @@ from torch import Tensor
 
 from wavenet_music.config import load_preset
 from wavenet_music.generate import generate, generate_naive
-from wavenet_music.model import WaveNet
+from wavenet_music.model import WaveNet, macs_per_sample, parameter_count
 
-MAX_LENGTH = 200_000  # samples per fast call; the time budget stops it long before
+MAX_LENGTH = 200_000  # samples per timed call of ours; the time budget stops it long before
 ALL_THREADS = torch.get_num_threads()  # torch's default, before batch 1 sets one
 CHUNKS_PER_RUN = 4  # many-stream rows: chunks of about seconds / 4 each
-NAIVE, FAST = "naive (full forward per sample)", "incremental (queues)"
+PRECISIONS = ("float32", "bf16", "int8")
+WEIGHT_BYTES = {"float32": 4, "bf16": 2, "int8": 1}
+NAIVE, EAGER, PEER = "naive (full forward per sample)", "eager (queues)", "peer r9y9 0.1.1"
+PEER_PACKAGE = "wavenet_vocoder==0.1.1"
+PEER_CONFIG = {  # the issue's configuration of the peer = our `reference` preset
+    "out_channels": 256,
+    "layers": 55,
+    "stacks": 5,
+    "residual_channels": 64,
+    "gate_channels": 128,
+    "skip_out_channels": 1024,
+    "kernel_size": 2,
+    "cin_channels": -1,
+    "gin_channels": -1,
+}
+
+
+def compiled(precision: str) -> str:
+    return f"compiled {precision}"
 
 
 @dataclass(frozen=True)
@@ -54,24 +94,37 @@ class Row:
     batch: int
     threads: int
     samples_per_second: float
-    ratio_vs_naive: float
-    startup_seconds: float | None  # incremental only: queues filled + first sample
-    samples_timed: int  # per run (per chunk for many streams)
-    run_rates: tuple[float, ...]  # every run's samples/s; the best is reported
+    ratio_vs_peer: float | None
+    ratio_vs_eager: float | None
+    limit_samples_per_second: float | None
+    peak_mb: float | None
+    startup_seconds: float | None  # ours: queues filled + first sample
+    run_rates: tuple[float, ...]  # every run's (chunk's) samples/s; the best is reported
 
 
-@dataclass(frozen=True)
-class FastRun:
-    startup: float  # seconds from the call to the first sample
-    stamps: list[float]  # perf_counter() after every sample
+@dataclass
+class Candidate:
+    """One generator to time: ``timed(seconds)`` → (rates, startup) of one run."""
+
+    generator: str
+    timed: Callable[[float], tuple[list[float], float | None]]
+    limit: Callable[[], float] | None = None  # samples/s bound, measured next to each run
+    rates: list[float] = field(default_factory=list)
+    startups: list[float] = field(default_factory=list)
+    limits: list[float] = field(default_factory=list)
+
+
+# --- timing ---------------------------------------------------------------------------------
 
 
 class _BudgetSpent(Exception):
     """Raised from ``on_step`` to end a timed ``generate`` call."""
 
 
-def run_fast(model: WaveNet, num: int, seconds: float) -> FastRun:
-    """One ``generate`` call, stopped once ``seconds`` have passed since its first sample."""
+def run_ours(
+    model: WaveNet, num: int, seconds: float, engine: str, precision: str = "float32"
+) -> tuple[float, list[float]]:
+    """One ``generate`` call stopped ``seconds`` after its first sample: (startup, stamps)."""
     stamps: list[float] = []
 
     def on_step(_: Tensor) -> None:
@@ -82,9 +135,15 @@ def run_fast(model: WaveNet, num: int, seconds: float) -> FastRun:
     start = time.perf_counter()
     with contextlib.suppress(_BudgetSpent):
         generate(
-            model, MAX_LENGTH, num, generator=torch.Generator().manual_seed(0), on_step=on_step
+            model,
+            MAX_LENGTH,
+            num,
+            generator=torch.Generator().manual_seed(0),
+            on_step=on_step,
+            engine=engine,
+            precision=precision,
         )
-    return FastRun(stamps[0] - start, stamps)
+    return stamps[0] - start, stamps
 
 
 def chunk_rates(stamps: list[float], chunks: int, num: int) -> list[float]:
@@ -95,67 +154,210 @@ def chunk_rates(stamps: list[float], chunks: int, num: int) -> list[float]:
     return [(b - a) * num / (stamps[b] - stamps[a]) for a, b in pairwise(bounds) if b > a]
 
 
-def run_naive(model: WaveNet, length: int) -> float:
-    """Samples per second of one ``generate_naive`` call of ``length`` samples."""
+def ours(model: WaveNet, num: int, engine: str, precision: str = "float32", chunks: int = 1):
+    def timed(seconds: float) -> tuple[list[float], float]:
+        startup, stamps = run_ours(model, num, seconds, engine, precision)
+        return chunk_rates(stamps, chunks, num), startup
+
+    return timed
+
+
+def naive(model: WaveNet, seconds: float):
+    """The plain generator, timed over the samples it makes in about ``seconds``."""
     start = time.perf_counter()
-    generate_naive(model, length, 1, generator=torch.Generator().manual_seed(0))
-    return length / (time.perf_counter() - start)
+    generate_naive(model, 2, 1)  # warm-up and rate estimate
+    length = max(3, min(10_000, round(seconds * 2 / (time.perf_counter() - start))))
+
+    def timed(_: float) -> tuple[list[float], None]:
+        start = time.perf_counter()
+        generate_naive(model, length, 1, generator=torch.Generator().manual_seed(0))
+        return [length / (time.perf_counter() - start)], None
+
+    return timed
 
 
-def naive_length(model: WaveNet, seconds: float) -> int:
-    """Samples the plain generator makes in about ``seconds`` (at least 3); warms it up."""
-    rate = run_naive(model, 2)
-    return max(3, min(10_000, round(seconds * rate)))
-
-
-def batch_one_rows(name: str, model: WaveNet, repeats: int, seconds: float) -> list[Row]:
-    """Fast and plain generator at batch 1 on one thread, interleaved, best of ``repeats``."""
-    torch.set_num_threads(1)
-    run_fast(model, 1, min(seconds, 0.3))  # warm-up
-    length = naive_length(model, seconds)
-    fast: list[FastRun] = []
-    naive: list[float] = []
+def interleave(candidates: list[Candidate], repeats: int, seconds: float) -> None:
+    """Runs every candidate ``repeats`` times, alternating, the order reversed every other
+    repeat; each run's limit is measured just before it."""
     for repeat in range(repeats):
-        runs = [
-            lambda: fast.append(run_fast(model, 1, seconds)),
-            lambda: naive.append(run_naive(model, length)),
-        ]
-        for run in runs[:: 1 if repeat % 2 == 0 else -1]:
-            run()
-    fast_rates = tuple(chunk_rates(f.stamps, 1, 1)[0] for f in fast)
-    best = fast[fast_rates.index(max(fast_rates))]
-    rate, naive_rate, timed = max(fast_rates), max(naive), len(best.stamps) - 1
-    startup = min(f.startup for f in fast)
+        for c in candidates[:: 1 if repeat % 2 == 0 else -1]:
+            if c.limit is not None:
+                c.limits.append(c.limit())
+            rates, startup = c.timed(seconds)
+            c.rates.extend(rates)
+            if startup is not None:
+                c.startups.append(startup)
+
+
+# --- the peer -------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def peer_installed():
+    """r9y9's wavenet_vocoder pip-installed (without dependencies) into a throwaway folder."""
+    folder = Path(tempfile.mkdtemp(prefix="wavenet-peer-"))
+    try:
+        command = [sys.executable, "-m", "pip", "install", "-q", "--no-deps"]
+        subprocess.run([*command, "--target", str(folder), PEER_PACKAGE], check=True)
+        sys.path.insert(0, str(folder))
+        yield folder
+    finally:
+        if str(folder) in sys.path:
+            sys.path.remove(str(folder))
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def peer_model():
+    """The peer in the issue's configuration, random weights (seed 0), ready to generate."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # its weight_norm is deprecated in torch 2.x
+        from wavenet_vocoder import WaveNet as PeerWaveNet
+
+        torch.manual_seed(0)
+        model = PeerWaveNet(**PEER_CONFIG).eval()
+        model.make_generation_fast_()
+    return model
+
+
+def run_peer(model, samples: int) -> float:
+    np.random.seed(0)  # it samples with np.random.choice
+    start = time.perf_counter()
+    with torch.no_grad():
+        model.incremental_forward(T=samples)
+    return samples / (time.perf_counter() - start)
+
+
+def peer(model, seconds: float):
+    rate = run_peer(model, 20)  # warm-up and rate estimate
+
+    def timed(_: float) -> tuple[list[float], None]:
+        return [run_peer(model, max(20, round(seconds * rate)))], None
+
+    return timed
+
+
+# --- rows -----------------------------------------------------------------------------------
+
+
+def batch_one(name: str, model: WaveNet, args: argparse.Namespace, peer_net) -> list[Candidate]:
+    """Batch-1 candidates on one thread, timed interleaved."""
+    torch.set_num_threads(1)
+    weights = parameter_count(model)
+
+    def limit(precision: str) -> Callable[[], float]:
+        size = weights * WEIGHT_BYTES[precision]
+        return lambda: read_bytes_per_second(size) / size
+
+    candidates = [
+        Candidate(NAIVE, naive(model, args.seconds)),
+        Candidate(EAGER, ours(model, 1, "eager"), limit("float32")),
+        *(Candidate(compiled(p), ours(model, 1, "compiled", p), limit(p)) for p in PRECISIONS),
+    ]
+    if peer_net is not None:
+        candidates.append(Candidate(PEER, peer(peer_net, args.seconds), limit("float32")))
+    for c in candidates[1:]:
+        c.timed(min(args.seconds, 0.3))  # warm-up (builds or loads the compiled step)
+    interleave(candidates, args.repeats, args.seconds)
+    return candidates
+
+
+def many_streams(model: WaveNet, args: argparse.Namespace) -> list[Candidate]:
+    """``args.num`` streams on all threads; each run is split into chunks (multi-threaded
+    steps suffer most from other work on the machine, and short chunks find quiet moments)."""
+    torch.set_num_threads(ALL_THREADS)
+    macs = macs_per_sample(model.config)
+
+    def limit() -> float:
+        return sgemm_flops(ALL_THREADS) / (2 * macs)
+
+    candidates = [
+        Candidate(EAGER, ours(model, args.num, "eager", chunks=CHUNKS_PER_RUN), limit),
+        *(
+            Candidate(compiled(p), ours(model, args.num, "compiled", p, CHUNKS_PER_RUN), limit)
+            for p in PRECISIONS
+        ),
+    ]
+    interleave(candidates, args.repeats, args.seconds)
+    return candidates
+
+
+def rows_of(name: str, batch: int, threads: int, candidates: list[Candidate]) -> list[Row]:
+    best = {c.generator: max(c.rates) for c in candidates}
+
+    def ratio(rate: float, base: str) -> float | None:
+        return rate / best[base] if base in best else None
+
     return [
-        Row(name, NAIVE, 1, 1, naive_rate, 1.0, None, length, tuple(naive)),
-        Row(name, FAST, 1, 1, rate, rate / naive_rate, startup, timed, fast_rates),
+        Row(
+            config=name,
+            generator=c.generator,
+            batch=batch,
+            threads=threads,
+            samples_per_second=best[c.generator],
+            ratio_vs_peer=ratio(best[c.generator], PEER),
+            ratio_vs_eager=ratio(best[c.generator], EAGER),
+            limit_samples_per_second=max(c.limits) if c.limits else None,
+            peak_mb=None,
+            startup_seconds=min(c.startups) if c.startups else None,
+            run_rates=tuple(c.rates),
+        )
+        for c in candidates
     ]
 
 
-def many_stream_row(name: str, model: WaveNet, args: argparse.Namespace, naive_rate: float) -> Row:
-    """``args.num`` streams at once on all threads: one call of ``args.repeats`` budgets,
-    best of ``CHUNKS_PER_RUN * args.repeats`` chunks (multi-threaded steps suffer most from
-    other work on the machine, and short chunks find the quiet moments)."""
-    torch.set_num_threads(ALL_THREADS)
-    run = run_fast(model, args.num, args.seconds * args.repeats)
-    chunks = CHUNKS_PER_RUN * args.repeats
-    rates = tuple(chunk_rates(run.stamps, chunks, args.num))
-    rate = max(rates)
-    timed = (len(run.stamps) - 1) // chunks
-    ratio = rate / naive_rate
-    return Row(name, FAST, args.num, ALL_THREADS, rate, ratio, run.startup, timed, rates)
-
-
-def bench_preset(name: str, args: argparse.Namespace) -> list[Row]:
+def bench_preset(name: str, args: argparse.Namespace, peer_net) -> list[Row]:
     config = load_preset(name)
     torch.manual_seed(0)
     model = WaveNet(config.model).eval()
     print(f"{name}: receptive field {config.model.receptive_field}, batch 1 ...", file=sys.stderr)
-    rows = batch_one_rows(name, model, args.repeats, args.seconds)
+    rows = rows_of(name, 1, 1, batch_one(name, model, args, peer_net))
     if args.num > 1:
         print(f"{name}: {args.num} streams ...", file=sys.stderr)
-        rows.append(many_stream_row(name, model, args, rows[0].samples_per_second))
+        rows += rows_of(name, args.num, ALL_THREADS, many_streams(model, args))
     return rows
+
+
+# --- peak memory, one fresh process per row ------------------------------------------------
+
+
+def probe(spec: dict[str, Any]) -> None:
+    """Child process: build the row's generator, generate, print the peak RSS growth."""
+    torch.set_num_threads(spec["threads"])
+    before = reset_peak_rss()
+    if spec["generator"] == PEER:
+        run_peer(peer_model(), 200)
+    else:
+        torch.manual_seed(0)
+        model = WaveNet(load_preset(spec["config"]).model).eval()
+        batch = spec["batch"]
+        if spec["generator"] == NAIVE:
+            generate_naive(model, 20, batch)
+        else:
+            engine, precision = generator_options(spec["generator"])
+            generate(model, 200 if batch == 1 else 20, batch, engine=engine, precision=precision)
+    print(json.dumps({"peak_mb": peak_rss_mb() - before}))
+
+
+def generator_options(generator: str) -> tuple[str, str]:
+    if generator == EAGER:
+        return "eager", "float32"
+    return "compiled", generator.removeprefix("compiled ")
+
+
+def with_peak_memory(row: Row, peer_folder: Path | None) -> Row:
+    spec = {k: getattr(row, k) for k in ("config", "generator", "batch", "threads")}
+    command = [sys.executable, __file__, "--probe", json.dumps(spec)]
+    if peer_folder is not None:
+        command += ["--peer-folder", str(peer_folder)]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        print(f"memory of {row.generator}: {done.stderr.strip()[-300:]}", file=sys.stderr)
+        return row
+    peak = json.loads(done.stdout.strip().splitlines()[-1])["peak_mb"]
+    return replace(row, peak_mb=peak)
+
+
+# --- report ---------------------------------------------------------------------------------
 
 
 def table(rows: list[Row]) -> str:
@@ -165,9 +367,12 @@ def table(rows: list[Row]) -> str:
         "batch",
         "threads",
         "samples/s",
-        "vs naive",
+        "vs peer",
+        "vs eager",
+        "limit",
+        "of limit",
+        "peak MB",
         "startup s",
-        "samples timed",
     ]
     cells = [
         [
@@ -176,9 +381,14 @@ def table(rows: list[Row]) -> str:
             str(r.batch),
             str(r.threads),
             format_rate(r.samples_per_second),
-            format_ratio(r.ratio_vs_naive),
+            format_ratio(r.ratio_vs_peer),
+            format_ratio(r.ratio_vs_eager),
+            "—" if r.limit_samples_per_second is None else format_rate(r.limit_samples_per_second),
+            "—"
+            if r.limit_samples_per_second is None
+            else f"{r.samples_per_second / r.limit_samples_per_second:.0%}",
+            "—" if r.peak_mb is None else f"{r.peak_mb:,.0f}",
             "—" if r.startup_seconds is None else f"{r.startup_seconds:.3g}",
-            f"{r.samples_timed:,}",
         ]
         for r in rows
     ]
@@ -198,12 +408,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--presets", nargs="+", default=["tiny", "reference"], help="presets to benchmark"
     )
     parser.add_argument(
-        "--num",
-        type=int,
-        default=64,
-        help="streams of the many-stream row; 1 or less leaves it out",
+        "--num", type=int, default=64, help="streams of the many-stream rows; 1 or less: none"
+    )
+    parser.add_argument(
+        "--peer",
+        action="store_true",
+        help=f"also time {PEER_PACKAGE} (pip-installed into a throwaway folder) on reference",
+    )
+    parser.add_argument(
+        "--no-memory", action="store_true", help="skip the peak-memory column (no subprocesses)"
     )
     parser.add_argument("--json", type=Path, default=None, help="also write results here")
+    parser.add_argument("--probe", default=None, help=argparse.SUPPRESS)  # child: one row
+    parser.add_argument("--peer-folder", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.repeats < 1 or args.seconds <= 0:
         parser.error(
@@ -212,32 +429,47 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
-    info = machine_info()
-    start = time.perf_counter()
-    rows = [row for name in args.presets for row in bench_preset(name, args)]
+def measure(args: argparse.Namespace, peer_folder: Path | None) -> list[Row]:
+    peer_net = peer_model() if peer_folder is not None else None
+    rows = []
+    for name in args.presets:
+        rows += bench_preset(name, args, peer_net if name == "reference" else None)
+    if not args.no_memory:
+        print("peak memory, one process per row ...", file=sys.stderr)
+        rows = [with_peak_memory(r, peer_folder if r.generator == PEER else None) for r in rows]
+    return rows
+
+
+def report(rows: list[Row], info: dict[str, Any], args: argparse.Namespace) -> None:
     print("\n".join(machine_lines(info)))
     print(
         f"generation, random weights, temperature 1; batch 1 on 1 thread, best of "
         f"{args.repeats} runs of ~{args.seconds:g} s; {args.num} streams on {ALL_THREADS} "
-        f"threads, best of {CHUNKS_PER_RUN * args.repeats} chunks of one call; incremental "
-        "rates exclude the startup column\n"
+        f"threads, best of {CHUNKS_PER_RUN * args.repeats} chunks; runs interleaved; "
+        "limit = weight-read rate (batch 1) or sgemm rate (many streams), measured in this "
+        "run; peak MB = RSS growth of a fresh process\n"
     )
     print(table(rows))
     rates = {f"{r.config} {r.generator} batch {r.batch}": list(r.run_rates) for r in rows}
-    if warnings := spread_warnings(rates):
-        print("\n" + "\n".join(warnings))
+    if warnings_ := spread_warnings(rates):
+        print("\n" + "\n".join(warnings_))
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.probe is not None:
+        if args.peer_folder is not None:
+            sys.path.insert(0, args.peer_folder)
+        return probe(json.loads(args.probe))
+    info = machine_info()
+    start = time.perf_counter()
+    with peer_installed() if args.peer else contextlib.nullcontext() as peer_folder:
+        rows = measure(args, peer_folder)
+    report(rows, info, args)
     print(f"\n({time.perf_counter() - start:.0f} s)")
     if args.json is not None:
-        write_json(
-            args.json,
-            {
-                "machine": info,
-                "args": {**vars(args), "json": str(args.json)},
-                "rows": [asdict(r) for r in rows],
-            },
-        )
+        payload = {"machine": info, "args": {**vars(args), "json": str(args.json)}}
+        write_json(args.json, {**payload, "rows": [asdict(r) for r in rows]})
 
 
 if __name__ == "__main__":

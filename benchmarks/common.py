@@ -6,10 +6,13 @@ imported as ``common`` from the script's own folder.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import os
 import platform
+import resource
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -118,3 +121,66 @@ def format_ratio(value: float | None) -> str:
     if value is None:
         return "—"
     return f"{value:,.0f}×" if value >= 10 else f"{value:.2f}×"
+
+
+# --- limits of the machine, measured in the same run as what they bound ---------------------
+
+
+def _status_mb(key: str) -> float | None:
+    """A ``VmRSS``/``VmHWM`` line of /proc/self/status in MB; None where there is none."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) / 1e3  # kB
+    except OSError:
+        pass
+    return None
+
+
+def peak_rss_mb() -> float:
+    """The process's peak resident memory (since ``reset_peak_rss``), in MB."""
+    peak = _status_mb("VmHWM")
+    if peak is not None:
+        return peak
+    scale = 1e6 if sys.platform == "darwin" else 1e3  # ru_maxrss: kB on Linux, bytes on macOS
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / scale
+
+
+def reset_peak_rss() -> float:
+    """Start counting the peak afresh (Linux: VmHWM := VmRSS) and return the RSS now, MB, so
+    that ``peak_rss_mb() - reset_peak_rss()`` is what the code in between added at most."""
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
+    now = _status_mb("VmRSS")
+    return peak_rss_mb() if now is None else now
+
+
+def sgemm_flops(threads: int, size: int = 2048, repeats: int = 3) -> float:
+    """Best float32 FLOP/s of a ``size``² matrix product on ``threads`` threads."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    torch.mm(a, b)  # warm-up
+    best = 0.0
+    for _ in range(repeats):
+        start = time.perf_counter()
+        torch.mm(a, b)
+        best = max(best, 2 * size**3 / (time.perf_counter() - start))
+    torch.set_num_threads(before)
+    return best
+
+
+def read_bytes_per_second(nbytes: int, repeats: int = 5) -> float:
+    """Best rate of reading an ``nbytes`` float32 buffer once (a sum) on one thread: how fast
+    a batch-1 step can stream weights of that size from wherever they fit."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    buffer = torch.randn(max(1, nbytes // 4))
+    buffer.sum()  # warm-up: touched once, as generation's weights are
+    best = 0.0
+    for _ in range(repeats):
+        start = time.perf_counter()
+        buffer.sum()
+        best = max(best, buffer.numel() * 4 / (time.perf_counter() - start))
+    torch.set_num_threads(before)
+    return best

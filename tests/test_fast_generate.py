@@ -4,9 +4,12 @@ The C++ step is built once per machine (cached in ~/.cache/wavenet-music/kernels
 loaded once per test session. Without a C++ compiler the equality tests skip with that
 reason; the fallback tests run everywhere.
 
-Stated tolerance of reduced-precision weights (per step, random weights of twice the
-default scale, against the float32 compiled step): KL(p_float32 ‖ p) averaged over steps
-≤ REDUCED_KL[precision] nats, and every step's total-variation distance ≤ REDUCED_TV.
+Stated tolerance of reduced-precision weights, per step against the float32 compiled step:
+KL(p_float32 ‖ p) averaged over steps ≤ REDUCED_KL[precision] nats and every step's
+total-variation distance ≤ REDUCED_TV[precision]. Tested on random weights (twice the
+default scale for the small models, the default for `reference`); a `tiny` model trained
+for 8 minutes on piano, teacher-forced on 3,000 samples of real piano, measured bf16 KL 1e-5,
+TV 0.004 and int8 KL 1.7e-4, TV 0.022 (NLL +0.0003 and +0.0006 bits per sample).
 """
 
 from __future__ import annotations
@@ -31,8 +34,8 @@ from wavenet_music.model import WaveNet
 
 from .test_generate import CONFIGS
 
-REDUCED_KL = {"bf16": 1e-3, "int8": 5e-3}  # nats, mean over steps
-REDUCED_TV = {"bf16": 0.05, "int8": 0.1}  # max over steps
+REDUCED_KL = {"bf16": 2e-4, "int8": 1e-3}  # nats, mean over steps
+REDUCED_TV = {"bf16": 0.02, "int8": 0.05}  # max over steps
 
 LABELS = ("a", "b", "c")
 VARIANTS = {  # name: (config, batch)
@@ -63,12 +66,12 @@ def step_module():
         raise
 
 
-def _model(config: ModelConfig, seed: int = 0) -> WaveNet:
+def _model(config: ModelConfig, seed: int = 0, scale: float = 2.0) -> WaveNet:
     torch.manual_seed(seed)
     model = WaveNet(config).eval()
     with torch.no_grad():  # larger than default init, so every layer matters
         for p in model.parameters():
-            p.mul_(2.0)
+            p.mul_(scale)
         if model.upsample is not None:
             model.upsample.feature_mean.normal_()
             model.upsample.feature_std.uniform_(0.5, 2.0)
@@ -187,11 +190,11 @@ def _kl_and_tv(reference: torch.Tensor, other: torch.Tensor) -> tuple[torch.Tens
 @pytest.mark.parametrize("precision", ["bf16", "int8"])
 @pytest.mark.parametrize("name", ["tiny", "local_labels", "reference"])
 def test_reduced_precision_within_stated_tolerance(name, precision, step_module):
-    if name == "reference":
-        config, batch, steps = load_preset("reference").model, 1, 40
+    if name == "reference":  # at twice the scale its 55 layers amplify every rounding chaotically
+        model, batch, steps = _model(load_preset("reference").model, 7, scale=1.0), 1, 40
     else:
         (config, batch), steps = VARIANTS[name], 300
-    model = _model(config, 7)
+        model = _model(config, 7)
     x, labels, frames = _inputs(model, batch, steps, 7)
     exact = _step_logits(CompiledWaveNet(model, "float32", step_module), model, x, labels, frames)
     reduced = _step_logits(CompiledWaveNet(model, precision, step_module), model, x, labels, frames)
