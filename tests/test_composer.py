@@ -280,3 +280,15 @@ def test_bad_input_is_one_line(composed_run, music_root, tmp_path, capsys):
     for item in (base / "run" / "checkpoints").iterdir():
         (no_composer / "checkpoints" / item.name).symlink_to(item)
     assert "no composer yet" in bad(["compose", str(no_composer), "--label", "piano"], capsys)
+
+
+def test_composition_section_writes_a_piece_per_label(composed_run, music_root, tmp_path):
+    from wavenet_music.compose_report import composition_section
+
+    base, _ = composed_run
+    section = composition_section(base / "run", tmp_path, seconds=0.25, data_root=music_root)
+    assert [r["label"] for r in section["rows"]] == ["ambient", "classical", "guitar", "piano"]
+    for row in section["rows"]:
+        assert sf.read(tmp_path / row["composed"])[0].shape == (4000,)
+    assert section["html"].count("<audio") == 4
+    assert section["statistics"] == {}  # 0.25 s holds no 10-s window
