@@ -1,7 +1,8 @@
 """Generation speed: eager, compiled (float32, bf16, int8) and a peer, in the same run.
 
     python benchmarks/bench_generate.py [--repeats 3] [--seconds 1.5] [--presets tiny reference]
-                                        [--num 64] [--peer] [--no-memory] [--json OUT]
+                                        [--num 64] [--stream-threads N] [--peer]
+                                        [--no-memory] [--json OUT]
 
 Batch-1 rows run on one thread, as ``generate_audio`` does for a few streams: the plain
 generator (``generate_naive``, a full forward pass over the receptive field per sample), the
@@ -10,9 +11,10 @@ compiled step (``engine="compiled"``) with float32, bf16 and int8 weights; with 
 also r9y9's ``wavenet_vocoder==0.1.1`` (pip-installed into a throwaway folder) in the
 issue's configuration (``reference`` only: 55 layers, 64/128/1024 channels, width 2),
 timed by its ``incremental_forward`` after ``make_generation_fast_()``. The many-stream
-rows generate ``--num`` clips at once on all threads. Every generator gets about
-``--seconds`` per run; runs alternate between generators (the order reversed every other
-repeat) and each row reports its best run (its best chunk of 4 for many streams). Our
+rows generate ``--num`` clips at once on ``--stream-threads`` (default: all) threads.
+Every generator gets about ``--seconds`` per run; runs alternate between generators (the
+order reversed every other repeat) and each row reports its best run (its best chunk of 4
+for many streams). Our
 rates count the samples after the first: the startup (the queues filled by one forward
 pass, the first sample) has its own column. Weights are random (seed 0).
 
@@ -264,11 +266,11 @@ def batch_one(name: str, model: WaveNet, args: argparse.Namespace, peer_net) -> 
 def many_streams(model: WaveNet, args: argparse.Namespace) -> list[Candidate]:
     """``args.num`` streams on all threads; each run is split into chunks (multi-threaded
     steps suffer most from other work on the machine, and short chunks find quiet moments)."""
-    torch.set_num_threads(ALL_THREADS)
+    torch.set_num_threads(args.stream_threads)
     macs = macs_per_sample(model.config)
 
     def limit() -> float:
-        return sgemm_flops(ALL_THREADS) / (2 * macs)
+        return sgemm_flops(args.stream_threads) / (2 * macs)
 
     candidates = [
         Candidate(EAGER, ours(model, args.num, "eager", chunks=CHUNKS_PER_RUN), limit),
@@ -313,7 +315,7 @@ def bench_preset(name: str, args: argparse.Namespace, peer_net) -> list[Row]:
     rows = rows_of(name, 1, 1, batch_one(name, model, args, peer_net))
     if args.num > 1:
         print(f"{name}: {args.num} streams ...", file=sys.stderr)
-        rows += rows_of(name, args.num, ALL_THREADS, many_streams(model, args))
+        rows += rows_of(name, args.num, args.stream_threads, many_streams(model, args))
     return rows
 
 
@@ -411,6 +413,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--num", type=int, default=64, help="streams of the many-stream rows; 1 or less: none"
     )
     parser.add_argument(
+        "--stream-threads",
+        type=int,
+        default=ALL_THREADS,
+        help="threads of the many-stream rows (and of their sgemm limit)",
+    )
+    parser.add_argument(
         "--peer",
         action="store_true",
         help=f"also time {PEER_PACKAGE} (pip-installed into a throwaway folder) on reference",
@@ -444,7 +452,7 @@ def report(rows: list[Row], info: dict[str, Any], args: argparse.Namespace) -> N
     print("\n".join(machine_lines(info)))
     print(
         f"generation, random weights, temperature 1; batch 1 on 1 thread, best of "
-        f"{args.repeats} runs of ~{args.seconds:g} s; {args.num} streams on {ALL_THREADS} "
+        f"{args.repeats} runs of ~{args.seconds:g} s; {args.num} streams on {args.stream_threads} "
         f"threads, best of {CHUNKS_PER_RUN * args.repeats} chunks; runs interleaved; "
         "limit = weight-read rate (batch 1) or sgemm rate (many streams), measured in this "
         "run; peak MB = RSS growth of a fresh process\n"

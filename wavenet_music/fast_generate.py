@@ -163,13 +163,13 @@ def generation_step(
         if precision != "float32":
             raise UserError(
                 f"precision {precision}: needs the compiled engine (CPU, float32 model); "
-                f"got engine {engine} on {parameter.device.type}, {parameter.dtype}"
+                f"got engine {engine}, {_kind(parameter)}"
             )
         return IncrementalWaveNet(model)
     if not compilable:
         raise UserError(
-            "engine compiled: runs on CPU float32 models; this one is "
-            f"{parameter.device.type}, {parameter.dtype} (use engine auto or eager)"
+            f"engine compiled: runs on CPU float32 models, got {_kind(parameter)} "
+            "(use engine auto or eager)"
         )
     try:
         return CompiledWaveNet(model, precision, load_step_module())
@@ -183,6 +183,10 @@ def generation_step(
             f"the compiled step did not build ({exc}); generating with the eager float32 step"
         )
         return IncrementalWaveNet(model)
+
+
+def _kind(parameter: Tensor) -> str:
+    return f"a {str(parameter.dtype).removeprefix('torch.')} model on {parameter.device.type}"
 
 
 def _warn_once(message: str) -> None:
