@@ -9,44 +9,42 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from .config import UserError, _check_positive_int, _check_positive_number, _help
+from .config import UserError, check_positive_int, check_positive_number, doc
 
 
 @dataclass(frozen=True)
 class ComposerConfig:
     """The composer's tokens, network and training; stored in its checkpoint."""
 
-    codebook_size: int = field(default=256, metadata=_help("k-means tokens (vocabulary)"))
-    frames_per_token: int = field(
-        default=1, metadata=_help("feature frames stacked into one token")
-    )
-    kmeans_iterations: int = field(default=30, metadata=_help("Lloyd iterations of k-means"))
+    codebook_size: int = field(default=256, metadata=doc("k-means tokens (vocabulary)"))
+    frames_per_token: int = field(default=1, metadata=doc("feature frames stacked into one token"))
+    kmeans_iterations: int = field(default=30, metadata=doc("Lloyd iterations of k-means"))
     context_seconds: float = field(
-        default=20.5, metadata=_help("music the composer hears before each token, seconds")
+        default=20.5, metadata=doc("music the composer hears before each token, seconds")
     )
-    layers: int = field(default=4, metadata=_help("transformer blocks"))
-    heads: int = field(default=4, metadata=_help("attention heads per block"))
-    width: int = field(default=128, metadata=_help("embedding width"))
-    dropout: float = field(default=0.1, metadata=_help("dropout in training"))
-    batch_size: int = field(default=8, metadata=_help("windows per step"))
-    learning_rate: float = field(default=1e-3, metadata=_help("AdamW learning rate"))
-    warmup_steps: int = field(default=100, metadata=_help("linear warm-up steps"))
-    weight_decay: float = field(default=0.1, metadata=_help("AdamW weight decay"))
-    steps: int | None = field(default=None, metadata=_help("stop after this many steps"))
-    minutes: float | None = field(default=None, metadata=_help("stop after this much wall time"))
-    validate_every: int = field(default=200, metadata=_help("steps between validations"))
-    checkpoint_every: int = field(default=500, metadata=_help("steps between checkpoints"))
-    keep_checkpoints: int = field(default=2, metadata=_help("newest checkpoints kept"))
-    seed: int = field(default=0, metadata=_help("seed of k-means, weights and data order"))
-    device: str = field(default="auto", metadata=_help("auto, cpu, cuda or cuda:N"))
+    layers: int = field(default=4, metadata=doc("transformer blocks"))
+    heads: int = field(default=4, metadata=doc("attention heads per block"))
+    width: int = field(default=128, metadata=doc("embedding width"))
+    dropout: float = field(default=0.1, metadata=doc("dropout in training"))
+    batch_size: int = field(default=8, metadata=doc("windows per step"))
+    learning_rate: float = field(default=1e-3, metadata=doc("AdamW learning rate"))
+    warmup_steps: int = field(default=100, metadata=doc("linear warm-up steps"))
+    weight_decay: float = field(default=0.1, metadata=doc("AdamW weight decay"))
+    steps: int | None = field(default=None, metadata=doc("stop after this many steps"))
+    minutes: float | None = field(default=None, metadata=doc("stop after this much wall time"))
+    validate_every: int = field(default=200, metadata=doc("steps between validations"))
+    checkpoint_every: int = field(default=500, metadata=doc("steps between checkpoints"))
+    keep_checkpoints: int = field(default=2, metadata=doc("newest checkpoints kept"))
+    seed: int = field(default=0, metadata=doc("seed of k-means, weights and data order"))
+    device: str = field(default="auto", metadata=doc("auto, cpu, cuda or cuda:N"))
 
     def __post_init__(self) -> None:
         for name in ("frames_per_token", "kmeans_iterations", "layers", "heads", "width"):
-            _check_positive_int(f"composer.{name}", getattr(self, name))
+            check_positive_int(f"composer.{name}", getattr(self, name))
         for name in ("batch_size", "validate_every", "checkpoint_every", "keep_checkpoints"):
-            _check_positive_int(f"composer.{name}", getattr(self, name))
-        _check_positive_number("composer.context_seconds", self.context_seconds)
-        _check_positive_number("composer.learning_rate", self.learning_rate)
+            check_positive_int(f"composer.{name}", getattr(self, name))
+        check_positive_number("composer.context_seconds", self.context_seconds)
+        check_positive_number("composer.learning_rate", self.learning_rate)
         if not isinstance(self.codebook_size, int) or self.codebook_size < 2:
             raise UserError(f"composer.codebook_size: expected >= 2, got {self.codebook_size!r}")
         if self.width % self.heads:
@@ -56,9 +54,9 @@ class ComposerConfig:
         if not 0 <= self.dropout < 1:
             raise UserError(f"composer.dropout: expected 0 <= x < 1, got {self.dropout}")
         if self.steps is not None:
-            _check_positive_int("composer.steps", self.steps)
+            check_positive_int("composer.steps", self.steps)
         if self.minutes is not None:
-            _check_positive_number("composer.minutes", self.minutes)
+            check_positive_number("composer.minutes", self.minutes)
 
     def context_tokens(self, sample_rate: int, hop: int) -> int:
         """Tokens in ``context_seconds`` of music (each ``frames_per_token · hop`` samples)."""
@@ -69,25 +67,25 @@ class ComposerConfig:
 class ComposeConfig:
     """How to compose a piece from a run with a trained composer (not stored)."""
 
-    seconds: float = field(default=30.0, metadata=_help("length of the piece"))
+    seconds: float = field(default=30.0, metadata=doc("length of the piece"))
     label: str | None = field(
-        default=None, metadata=_help("label to compose (labelled runs): NAME, a,b or all")
+        default=None, metadata=doc("label to compose (labelled runs): NAME, a,b or all")
     )
-    prime: str | None = field(default=None, metadata=_help("audio file the piece continues"))
-    temperature: float = field(default=1.0, metadata=_help("composer softmax temperature"))
+    prime: str | None = field(default=None, metadata=doc("audio file the piece continues"))
+    temperature: float = field(default=1.0, metadata=doc("composer softmax temperature"))
     top_k: int | None = field(
-        default=None, metadata=_help("sample among the k likeliest tokens; null = all")
+        default=None, metadata=doc("sample among the k likeliest tokens; null = all")
     )
-    wavenet_temperature: float = field(default=1.0, metadata=_help("WaveNet sampling temperature"))
-    seed: int | None = field(default=0, metadata=_help("random seed; null = a fresh one"))
+    wavenet_temperature: float = field(default=1.0, metadata=doc("WaveNet sampling temperature"))
+    seed: int | None = field(default=0, metadata=doc("random seed; null = a fresh one"))
     chunk_seconds: float = field(
-        default=2.0, metadata=_help("music composed ahead and rendered per chunk")
+        default=2.0, metadata=doc("music composed ahead and rendered per chunk")
     )
-    device: str = field(default="auto", metadata=_help("auto, cpu, cuda or cuda:N"))
+    device: str = field(default="auto", metadata=doc("auto, cpu, cuda or cuda:N"))
 
     def __post_init__(self) -> None:
-        _check_positive_number("seconds", self.seconds)
-        _check_positive_number("chunk_seconds", self.chunk_seconds)
+        check_positive_number("seconds", self.seconds)
+        check_positive_number("chunk_seconds", self.chunk_seconds)
         for name in ("temperature", "wavenet_temperature"):
             value = getattr(self, name)
             if not isinstance(value, int | float) or value < 0:

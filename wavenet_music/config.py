@@ -32,7 +32,7 @@ def stacked_dilations(max_dilation: int, stacks: int) -> tuple[int, ...]:
     return one_stack * stacks
 
 
-def _help(text: str) -> dict[str, str]:
+def doc(text: str) -> dict[str, str]:
     return {"help": text}
 
 
@@ -45,28 +45,24 @@ GENERATE_PRECISIONS = ("float32", "bf16", "int8")
 class ModelConfig:
     """The network: dilated causal convolutions, gated units, residual and skip paths."""
 
-    filter_width: int = field(default=2, metadata=_help("taps of every causal convolution"))
+    filter_width: int = field(default=2, metadata=doc("taps of every causal convolution"))
     dilations: tuple[int, ...] = field(
         default=stacked_dilations(1024, 5),
-        metadata=_help("dilation of each residual layer, e.g. [1,2,4,8] or {stacks: 5, max: 1024}"),
+        metadata=doc("dilation of each residual layer, e.g. [1,2,4,8] or {stacks: 5, max: 1024}"),
     )
-    residual_channels: int = field(default=64, metadata=_help("channels of the residual path"))
-    dilation_channels: int = field(default=64, metadata=_help("channels of the gated units"))
-    skip_channels: int = field(default=1024, metadata=_help("channels of the skip path and head"))
-    quantization_channels: int = field(default=256, metadata=_help("mu-law classes (softmax size)"))
-    use_biases: bool = field(default=True, metadata=_help("biases in every convolution"))
+    residual_channels: int = field(default=64, metadata=doc("channels of the residual path"))
+    dilation_channels: int = field(default=64, metadata=doc("channels of the gated units"))
+    skip_channels: int = field(default=1024, metadata=doc("channels of the skip path and head"))
+    quantization_channels: int = field(default=256, metadata=doc("mu-law classes (softmax size)"))
+    use_biases: bool = field(default=True, metadata=doc("biases in every convolution"))
     local_channels: int | None = field(
         default=None,
-        metadata=_help(
-            "channels of the local-conditioning features (e.g. 80 mel bands); null = off"
-        ),
+        metadata=doc("channels of the local-conditioning features (e.g. 80 mel bands); null = off"),
     )
-    hop_length: int = field(
-        default=256, metadata=_help("audio samples per local-conditioning frame")
-    )
+    hop_length: int = field(default=256, metadata=doc("audio samples per local-conditioning frame"))
     global_labels: tuple[str, ...] = field(
         default=(),
-        metadata=_help("labels of global conditioning (filled from the data by train); [] = off"),
+        metadata=doc("labels of global conditioning (filled from the data by train); [] = off"),
     )
 
     def __post_init__(self) -> None:
@@ -82,19 +78,19 @@ class ModelConfig:
             "skip_channels",
             "hop_length",
         ):
-            _check_positive_int(f"model.{name}", getattr(self, name))
+            check_positive_int(f"model.{name}", getattr(self, name))
         if self.local_channels is not None:
-            _check_positive_int("model.local_channels", self.local_channels)
+            check_positive_int("model.local_channels", self.local_channels)
         if self.filter_width < 2:
             raise UserError(f"model.filter_width: expected >= 2, got {self.filter_width}")
         q = self.quantization_channels
-        _check_positive_int("model.quantization_channels", q)
+        check_positive_int("model.quantization_channels", q)
         if q < 2 or q > 65536:
             raise UserError(f"model.quantization_channels: expected 2..65536, got {q}")
         if not self.dilations:
             raise UserError("model.dilations: expected at least one dilation, got []")
         for d in self.dilations:
-            _check_positive_int("model.dilations", d)
+            check_positive_int("model.dilations", d)
 
     @property
     def receptive_field(self) -> int:
@@ -111,38 +107,38 @@ class ModelConfig:
 class DataConfig:
     """How audio becomes training windows."""
 
-    sample_rate: int = field(default=16000, metadata=_help("model sample rate in Hz"))
+    sample_rate: int = field(default=16000, metadata=doc("model sample rate in Hz"))
     sample_size: int = field(
         default=10000,
-        metadata=_help("target samples per training window (plus the receptive field)"),
+        metadata=doc("target samples per training window (plus the receptive field)"),
     )
     silence_threshold: float | None = field(
         default=None,
-        metadata=_help("RMS below which leading/trailing audio is trimmed; null = off"),
+        metadata=doc("RMS below which leading/trailing audio is trimmed; null = off"),
     )
     validation_fraction: float = field(
-        default=0.1, metadata=_help("share of each folder's files (or time) held out")
+        default=0.1, metadata=doc("share of each folder's files (or time) held out")
     )
     cache_dir: str | None = field(
-        default=None, metadata=_help("decoded mu-law cache; null = ~/.cache/wavenet-music")
+        default=None, metadata=doc("decoded mu-law cache; null = ~/.cache/wavenet-music")
     )
     labels: str | None = field(
         default=None,
-        metadata=_help(
+        metadata=doc(
             "global conditioning labels: 'folders' (first folder level), "
             "a CSV file of file,label rows, or null = off"
         ),
     )
     features: str = field(
         default="log_mel",
-        metadata=_help("local-conditioning feature: log_mel or chroma (12 channels)"),
+        metadata=doc("local-conditioning feature: log_mel or chroma (12 channels)"),
     )
-    n_fft: int = field(default=1024, metadata=_help("analysis window of the features, samples"))
+    n_fft: int = field(default=1024, metadata=doc("analysis window of the features, samples"))
 
     def __post_init__(self) -> None:
-        _check_positive_int("data.sample_rate", self.sample_rate)
-        _check_positive_int("data.sample_size", self.sample_size)
-        _check_positive_int("data.n_fft", self.n_fft)
+        check_positive_int("data.sample_rate", self.sample_rate)
+        check_positive_int("data.sample_size", self.sample_size)
+        check_positive_int("data.n_fft", self.n_fft)
         if not 0.0 <= self.validation_fraction < 1.0:
             raise UserError(
                 f"data.validation_fraction: expected 0 <= x < 1, got {self.validation_fraction}"
@@ -157,48 +153,48 @@ class DataConfig:
 class TrainConfig:
     """The optimisation loop and its bookkeeping."""
 
-    batch_size: int = field(default=1, metadata=_help("windows per step"))
-    learning_rate: float = field(default=1e-3, metadata=_help("Adam learning rate after warm-up"))
-    min_learning_rate: float = field(default=1e-5, metadata=_help("floor of the cosine decay"))
-    warmup_steps: int = field(default=100, metadata=_help("linear warm-up steps"))
+    batch_size: int = field(default=1, metadata=doc("windows per step"))
+    learning_rate: float = field(default=1e-3, metadata=doc("Adam learning rate after warm-up"))
+    min_learning_rate: float = field(default=1e-5, metadata=doc("floor of the cosine decay"))
+    warmup_steps: int = field(default=100, metadata=doc("linear warm-up steps"))
     decay_steps: int | None = field(
-        default=None, metadata=_help("cosine decay length in steps; null = --steps, else constant")
+        default=None, metadata=doc("cosine decay length in steps; null = --steps, else constant")
     )
-    grad_clip: float | None = field(default=1.0, metadata=_help("gradient norm clip; null = off"))
-    steps: int | None = field(default=None, metadata=_help("stop after this many steps"))
-    minutes: float | None = field(default=None, metadata=_help("stop after this much wall time"))
-    checkpoint_every: int = field(default=500, metadata=_help("steps between checkpoints"))
-    keep_checkpoints: int = field(default=3, metadata=_help("newest checkpoints kept"))
-    validate_every: int = field(default=250, metadata=_help("steps between validations"))
-    validation_windows: int = field(default=8, metadata=_help("fixed windows per validation"))
-    log_every: int = field(default=10, metadata=_help("steps between TensorBoard scalars"))
+    grad_clip: float | None = field(default=1.0, metadata=doc("gradient norm clip; null = off"))
+    steps: int | None = field(default=None, metadata=doc("stop after this many steps"))
+    minutes: float | None = field(default=None, metadata=doc("stop after this much wall time"))
+    checkpoint_every: int = field(default=500, metadata=doc("steps between checkpoints"))
+    keep_checkpoints: int = field(default=3, metadata=doc("newest checkpoints kept"))
+    validate_every: int = field(default=250, metadata=doc("steps between validations"))
+    validation_windows: int = field(default=8, metadata=doc("fixed windows per validation"))
+    log_every: int = field(default=10, metadata=doc("steps between TensorBoard scalars"))
     max_bad_steps: int = field(
-        default=20, metadata=_help("non-finite losses in a row that stop the run")
+        default=20, metadata=doc("non-finite losses in a row that stop the run")
     )
     audio_every: int | None = field(
-        default=None, metadata=_help("steps between TensorBoard audio snippets; null = off")
+        default=None, metadata=doc("steps between TensorBoard audio snippets; null = off")
     )
-    audio_seconds: float = field(default=0.5, metadata=_help("length of each snippet"))
-    seed: int = field(default=0, metadata=_help("seed of weights, data order and snippets"))
-    device: str = field(default="auto", metadata=_help("auto, cpu, cuda or cuda:N"))
+    audio_seconds: float = field(default=0.5, metadata=doc("length of each snippet"))
+    seed: int = field(default=0, metadata=doc("seed of weights, data order and snippets"))
+    device: str = field(default="auto", metadata=doc("auto, cpu, cuda or cuda:N"))
     precision: str = field(
-        default="float32", metadata=_help("float32, or bf16 (autocast; float32 master weights)")
+        default="float32", metadata=doc("float32, or bf16 (autocast; float32 master weights)")
     )
 
     def __post_init__(self) -> None:
-        _check_choice("train.precision", self.precision, TRAIN_PRECISIONS)
+        check_choice("train.precision", self.precision, TRAIN_PRECISIONS)
         for name in ("batch_size", "checkpoint_every", "keep_checkpoints", "validate_every"):
-            _check_positive_int(f"train.{name}", getattr(self, name))
+            check_positive_int(f"train.{name}", getattr(self, name))
         for name in ("validation_windows", "log_every", "max_bad_steps"):
-            _check_positive_int(f"train.{name}", getattr(self, name))
+            check_positive_int(f"train.{name}", getattr(self, name))
         for name in ("learning_rate", "audio_seconds"):
-            _check_positive_number(f"train.{name}", getattr(self, name))
+            check_positive_number(f"train.{name}", getattr(self, name))
         if self.steps is not None:
-            _check_positive_int("train.steps", self.steps)
+            check_positive_int("train.steps", self.steps)
         if self.minutes is not None:
-            _check_positive_number("train.minutes", self.minutes)
+            check_positive_number("train.minutes", self.minutes)
         if self.decay_steps is not None:
-            _check_positive_int("train.decay_steps", self.decay_steps)
+            check_positive_int("train.decay_steps", self.decay_steps)
         if self.warmup_steps < 0:
             raise UserError(f"train.warmup_steps: expected >= 0, got {self.warmup_steps}")
 
@@ -311,7 +307,7 @@ def _coerce_tuple(name: str, value: Any) -> tuple[int, ...]:
         stacks, top = value["stacks"], value["max"]
         if not all(isinstance(v, int) and not isinstance(v, bool) for v in (stacks, top)):
             raise UserError(f"{name}: expected integer stacks and max, got {value!r}")
-        _check_positive_int(f"{name}.stacks", stacks)
+        check_positive_int(f"{name}.stacks", stacks)
         return stacked_dilations(top, stacks)
     if isinstance(value, list | tuple):
         return tuple(_coerce_to(name, int, v) for v in value)
@@ -325,17 +321,17 @@ def _split_key(dotted: str) -> tuple[str, str]:
     return section, key
 
 
-def _check_positive_int(name: str, value: Any) -> None:
+def check_positive_int(name: str, value: Any) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise UserError(f"{name}: expected a positive integer, got {value!r}")
 
 
-def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
+def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
     if value not in choices:
         raise UserError(f"{name}: expected one of {', '.join(choices)}, got {value!r}")
 
 
-def _check_positive_number(name: str, value: Any) -> None:
+def check_positive_number(name: str, value: Any) -> None:
     if not isinstance(value, int | float) or isinstance(value, bool) or not value > 0:
         raise UserError(f"{name}: expected a positive number, got {value!r}")
 
@@ -385,40 +381,40 @@ def dump_yaml(config: Config) -> str:
 class GenerateConfig:
     """How to sample new audio from a trained run (not stored in checkpoints)."""
 
-    seconds: float = field(default=4.0, metadata=_help("length of each clip"))
-    num: int = field(default=1, metadata=_help("clips generated together as one batch"))
-    temperature: float = field(default=1.0, metadata=_help("softmax temperature; 0 = most likely"))
-    seed: int | None = field(default=0, metadata=_help("random seed; null = a fresh one each run"))
-    seed_audio: str | None = field(default=None, metadata=_help("audio file the clips continue"))
+    seconds: float = field(default=4.0, metadata=doc("length of each clip"))
+    num: int = field(default=1, metadata=doc("clips generated together as one batch"))
+    temperature: float = field(default=1.0, metadata=doc("softmax temperature; 0 = most likely"))
+    seed: int | None = field(default=0, metadata=doc("random seed; null = a fresh one each run"))
+    seed_audio: str | None = field(default=None, metadata=doc("audio file the clips continue"))
     label: str | None = field(
         default=None,
-        metadata=_help("label to generate (conditioned runs): NAME, a,b or all; --num per label"),
+        metadata=doc("label to generate (conditioned runs): NAME, a,b or all; --num per label"),
     )
     features_from: str | None = field(
         default=None,
-        metadata=_help("audio file whose local-conditioning features steer the clips"),
+        metadata=doc("audio file whose local-conditioning features steer the clips"),
     )
     features: str | None = field(
-        default=None, metadata=_help(".npy file of local-conditioning features (frames, F)")
+        default=None, metadata=doc(".npy file of local-conditioning features (frames, F)")
     )
     save_every: float | None = field(
-        default=None, metadata=_help("rewrite the partial WAV every this many seconds of audio")
+        default=None, metadata=doc("rewrite the partial WAV every this many seconds of audio")
     )
-    device: str = field(default="auto", metadata=_help("auto, cpu, cuda or cuda:N"))
+    device: str = field(default="auto", metadata=doc("auto, cpu, cuda or cuda:N"))
     engine: str = field(
         default="auto",
-        metadata=_help("auto (compiled step when it builds, else eager), compiled or eager"),
+        metadata=doc("auto (compiled step when it builds, else eager), compiled or eager"),
     )
     precision: str = field(
-        default="float32", metadata=_help("weights for generation: float32, bf16 or int8")
+        default="float32", metadata=doc("weights for generation: float32, bf16 or int8")
     )
 
     def __post_init__(self) -> None:
-        _check_choice("engine", self.engine, GENERATE_ENGINES)
-        _check_choice("precision", self.precision, GENERATE_PRECISIONS)
-        _check_positive_number("seconds", self.seconds)
-        _check_positive_int("num", self.num)
+        check_choice("engine", self.engine, GENERATE_ENGINES)
+        check_choice("precision", self.precision, GENERATE_PRECISIONS)
+        check_positive_number("seconds", self.seconds)
+        check_positive_int("num", self.num)
         if not isinstance(self.temperature, int | float) or self.temperature < 0:
             raise UserError(f"temperature: expected a number >= 0, got {self.temperature!r}")
         if self.save_every is not None:
-            _check_positive_number("save_every", self.save_every)
+            check_positive_number("save_every", self.save_every)
