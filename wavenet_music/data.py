@@ -398,13 +398,22 @@ class WindowSampler:
         self.weights = lengths / lengths.sum()
         self.rng = np.random.default_rng(seed)
 
-    def next_batch(self, batch_size: int) -> Batch:
+    def next_batch(self, batch_size: int, rank: int = 0, world_size: int = 1) -> Batch:
+        """The next ``batch_size`` windows, or with ``world_size`` processes the ``rank``-th
+        consecutive share of them: every process draws all the picks (so their random
+        states stay equal) and cuts only its own windows."""
+        if batch_size % world_size or not 0 <= rank < world_size:
+            raise ValueError(
+                f"expected a batch divisible by world_size and 0 <= rank < world_size, "
+                f"got batch {batch_size}, rank {rank}, world_size {world_size}"
+            )
         picks = []
         for index in self.rng.choice(len(self.weights), size=batch_size, p=self.weights):
             segment = self.source.segments[index]
             last = max(segment.start, segment.end - self.source.sample_size)
             picks.append((int(index), int(self.rng.integers(segment.start, last + 1))))
-        return self.source.batch(picks)
+        share = batch_size // world_size
+        return self.source.batch(picks[rank * share : (rank + 1) * share])
 
     def state(self) -> dict:
         return self.rng.bit_generator.state

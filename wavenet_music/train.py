@@ -7,6 +7,11 @@ A run directory holds everything about a run::
     RUN/metrics.jsonl      one JSON line per logged step / validation
     RUN/checkpoints/       step_NNNNNNNN folders (see checkpoint.py)
     RUN/tensorboard/       TensorBoard event files
+
+``train.precision=bf16`` runs the forward pass under ``torch.autocast`` in bfloat16 (on
+CPU and CUDA); the weights, their gradients, Adam's moments, the loss and validation stay
+float32, so checkpoints do not change. Under ``torchrun`` the run is data-parallel over
+the processes (see distributed.py): ``train.batch_size`` is the global batch.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from . import checkpoint as ckpt
+from . import distributed
 from .audio import mu_law_decode
 from .conditioning import feature_store, normalisation, read_frames
 from .config import Config, TrainConfig, UserError, dump_yaml
@@ -38,6 +44,7 @@ from .data import (
     prepare_corpus,
     validation_picks,
 )
+from .distributed import SINGLE, Distributed
 from .generate import generate
 from .model import WaveNet
 
@@ -89,15 +96,26 @@ def loss_bits(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 
 
 class Trainer:
-    """Owns the model, optimizer, data sampler and run directory of one training run."""
+    """Owns the model, optimizer, data sampler and run directory of one training run (of
+    this process's part of it, under torchrun: only rank 0 writes)."""
 
-    def __init__(self, config: Config, corpus: Corpus, run_dir: Path, quiet: bool = False) -> None:
+    def __init__(
+        self,
+        config: Config,
+        corpus: Corpus,
+        run_dir: Path,
+        quiet: bool = False,
+        dist: Distributed = SINGLE,
+    ) -> None:
         self.config = config
         self.run_dir = Path(run_dir)
-        self.quiet = quiet
-        self.device = resolve_device(config.train.device)
+        self.dist = dist
+        self.quiet = quiet or not dist.is_main
+        self.device = distributed.process_device(dist, resolve_device(config.train.device))
+        self.share = distributed.share(dist, config.train.batch_size)  # windows per process
         torch.manual_seed(config.train.seed)
         self.model = WaveNet(config.model).to(self.device)
+        self.network = distributed.wrap(dist, self.model, self.device)  # what training calls
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.train.learning_rate)
         self.sampler = WindowSampler(window_source(config, corpus.train), config.train.seed)
         with torch.no_grad():
@@ -113,6 +131,7 @@ class Trainer:
         self.elapsed_before = 0.0  # training seconds of earlier sessions of this run
         self.skipped_steps = 0  # non-finite steps skipped in this session
         self.bad_in_a_row = 0
+        self.last_targets = 0  # loss samples of the global batch of the last step
         self.session_start = time.monotonic()
         self._writer = None
 
@@ -132,7 +151,10 @@ class Trainer:
     def elapsed(self) -> float:
         return self.elapsed_before + time.monotonic() - self.session_start
 
-    def save(self) -> Path:
+    def save(self) -> Path | None:
+        """Write a checkpoint (rank 0 only; the others return None)."""
+        if not self.dist.is_main:
+            return None
         tensors, optimizer_rest = ckpt.flatten_optimizer(self.optimizer.state_dict())
         tensors["rng.torch"] = torch.get_rng_state()
         meta = {
@@ -146,41 +168,63 @@ class Trainer:
     # one step ------------------------------------------------------------------------------
 
     def train_step(self, batch: Batch) -> float:
-        """One update; returns the loss in bits. A non-finite loss or gradient leaves the
-        weights and optimizer untouched (the step is counted as skipped)."""
+        """One update from this process's share of the global batch; returns the loss in
+        bits over the global batch. A non-finite loss or gradient leaves the weights and
+        optimizer untouched (the step is counted as skipped, by every process)."""
         self.model.train()
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate(self.step, self.config.train)
         inputs, targets = batch.inputs.to(self.device), batch.targets.to(self.device)
-        loss = loss_bits(self.model(inputs, *self._conditioning(batch)), targets)
+        with self.autocast():
+            logits = self.network(inputs, *self._conditioning(batch))  # (B, Q, S)
+        loss, bits = self._global_loss(loss_bits(logits.float(), targets), targets)
         self.optimizer.zero_grad(set_to_none=True)
         self.step += 1
-        if not torch.isfinite(loss):
-            return loss.item()
-        loss.backward()
+        loss.backward()  # even when not finite: DDP expects a backward after every forward
         clip = self.config.train.grad_clip or math.inf
         norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
-        if not torch.isfinite(norm):
+        if not (math.isfinite(bits) and torch.isfinite(norm)):
             self.optimizer.zero_grad(set_to_none=True)
-            return math.nan
+            return bits if not math.isfinite(bits) else math.nan
         self.optimizer.step()
-        return loss.item()
+        return bits
+
+    def autocast(self) -> torch.autocast:
+        """bf16 autocast for ``train.precision=bf16`` (a no-op context for float32)."""
+        bf16 = self.config.train.precision == "bf16"
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=bf16)
+
+    def _global_loss(self, loss: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, float]:
+        """(the loss to differentiate, its value in bits over the global batch). Each
+        process's mean is weighted by its share of the targets (shares may differ where a
+        window runs past a file's end), so DDP's average of the gradients is the gradient
+        of the global mean, as in a single process."""
+        count, bits = int((targets != IGNORE).sum()), loss.item()
+        if not self.dist.enabled:
+            self.last_targets = count
+            return loss, bits
+        total, all_count = distributed.sum_all(self.dist, [bits * count, count])
+        self.last_targets = int(all_count)
+        return loss * (count * self.dist.world_size / all_count), total / all_count
 
     @torch.no_grad()
     def validate(self) -> float | None:
-        """Bits per sample over the fixed validation windows (the same every time)."""
+        """Bits per sample over the fixed validation windows (the same every time), in
+        float32 whatever the training precision. Every process scores its share of the
+        windows (all must call this together)."""
         if self.validation is None:
             return None
         self.model.eval()
         source, picks = self.validation
+        mine = picks[self.dist.rank :: self.dist.world_size]
         total, count = 0.0, 0
-        for i in range(0, len(picks), self.config.train.batch_size):
-            batch = source.batch(picks[i : i + self.config.train.batch_size])
+        for i in range(0, len(mine), self.share):
+            batch = source.batch(mine[i : i + self.share])
             targets = batch.targets.to(self.device)
             logits = self.model(batch.inputs.to(self.device), *self._conditioning(batch))
-            mask = targets != IGNORE
             total += F.cross_entropy(logits, targets, ignore_index=IGNORE, reduction="sum").item()
-            count += int(mask.sum())
+            count += int((targets != IGNORE).sum())
+        total, count = distributed.sum_all(self.dist, [total, count])
         return total / max(count, 1) / LN2
 
     # the loop ------------------------------------------------------------------------------
@@ -206,26 +250,34 @@ class Trainer:
             self._validate(result)  # the untrained baseline starts every curve
         try:
             with StopRequest() as stop:
-                while not self.done() and not stop.requested:
-                    batch = self.sampler.next_batch(self.config.train.batch_size)
+                while not any(stopping := self._agreed_stop(stop)):
+                    batch = self.sampler.next_batch(
+                        self.config.train.batch_size, self.dist.rank, self.dist.world_size
+                    )
                     bits = self.train_step(batch)
                     if not math.isfinite(bits):
                         self._skip_step(bits)
                         continue
                     self.bad_in_a_row = 0
-                    samples += int((batch.targets != IGNORE).sum())
+                    samples += self.last_targets
                     rate = samples / max(time.monotonic() - self.session_start, 1e-9)
                     result.samples_per_second = rate
                     bar.update(1)
                     bar.set_postfix(bits=f"{bits:.3f}", samples_s=f"{rate:,.0f}")
                     self._after_step(bits, result)
-                result.interrupted = stop.requested
+                result.interrupted = stopping[1]
         except KeyboardInterrupt:  # a second Ctrl-C: stop mid-step, still save
             result.interrupted = True
         finally:
             bar.close()
         self._finish(result)
         return result
+
+    def _agreed_stop(self, stop: StopRequest) -> tuple[bool, ...]:
+        """(budget spent, stop requested), true when true in any process: all processes
+        stop after the same step (a process that stopped alone would leave the others
+        waiting for it forever)."""
+        return distributed.any_rank(self.dist, self.done(), stop.requested)
 
     def _skip_step(self, bits: float) -> None:
         """Count a non-finite step; too many in a row end the run without a new checkpoint."""
@@ -257,7 +309,7 @@ class Trainer:
             self._validate(result)
         if self.step % t.checkpoint_every == 0:
             self.save()
-        if t.audio_every is not None and self.step % t.audio_every == 0:
+        if t.audio_every is not None and self.step % t.audio_every == 0 and self.dist.is_main:
             self._log_audio()
 
     def _validate(self, result: TrainResult) -> None:
@@ -274,6 +326,8 @@ class Trainer:
         result.step = self.step
         if self._writer is not None:
             self._writer.close()
+        if not self.dist.is_main:
+            return
         if result.interrupted:  # said even when quiet: the user must know how to go on
             print(
                 f"stopped at step {self.step}; checkpoint {path}; resume with: "
@@ -294,6 +348,8 @@ class Trainer:
         return self._writer
 
     def _log(self, record: dict) -> None:
+        if not self.dist.is_main:
+            return
         with open(self.run_dir / "metrics.jsonl", "a") as handle:
             handle.write(json.dumps(record) + "\n")
         step = record["step"]
@@ -387,8 +443,28 @@ def train(
 
     With ``resume``, the config comes from the run's newest checkpoint, except for the
     training budget (``train.steps``, ``train.minutes``) which ``config`` may extend.
+    Launched by torchrun, this process is one of ``WORLD_SIZE`` data-parallel ones.
     """
     run_dir = Path(run_dir)
+    config, checkpoint = _run_config(run_dir, config, resume)
+    dist = distributed.from_env()
+    device = distributed.process_device(dist, resolve_device(config.train.device))
+    with distributed.process_group(dist, device):
+        corpus = _prepare_corpus(data_root, config, quiet, dist)
+        if checkpoint is None:
+            config = with_corpus_labels(config, corpus)
+        if dist.is_main:
+            _prepare_run_dir(run_dir, config, corpus)
+        trainer = Trainer(config, corpus, run_dir, quiet=quiet, dist=dist)
+        if checkpoint is not None:
+            trainer.restore(checkpoint)
+        return trainer.run()
+
+
+def _run_config(
+    run_dir: Path, config: Config, resume: bool
+) -> tuple[Config, ckpt.Checkpoint | None]:
+    """The run's config (the checkpoint's, on resume) and the checkpoint to resume."""
     checkpoint = None
     if resume:
         checkpoint = ckpt.load(run_dir)
@@ -404,20 +480,23 @@ def train(
         )
     if config.train.steps is None and config.train.minutes is None:
         raise UserError("no training budget: pass --steps N or --minutes M")
+    return config, checkpoint
+
+
+def _prepare_corpus(data_root: Path, config: Config, quiet: bool, dist: Distributed) -> Corpus:
+    """Rank 0 decodes the audio (into the cache) first; the other processes then read it."""
+    if not dist.is_main:
+        distributed.barrier(dist)
     corpus = prepare_corpus(
         data_root,
         config.data,
         config.model.quantization_channels,
         config.model.receptive_field,
-        quiet=quiet,
+        quiet=quiet or not dist.is_main,
     )
-    if checkpoint is None:
-        config = with_corpus_labels(config, corpus)
-    _prepare_run_dir(run_dir, config, corpus)
-    trainer = Trainer(config, corpus, run_dir, quiet=quiet)
-    if checkpoint is not None:
-        trainer.restore(checkpoint)
-    return trainer.run()
+    if dist.is_main:
+        distributed.barrier(dist)
+    return corpus
 
 
 def with_corpus_labels(config: Config, corpus: Corpus) -> Config:
