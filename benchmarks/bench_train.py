@@ -1,49 +1,68 @@
-"""Training speed and memory: our WaveNet against the textbook skip layout, in the same run.
+"""Training speed and memory: ours in float32 and bf16, the textbook layout and a peer.
 
     python benchmarks/bench_train.py [--steps 4] [--repeats 3] [--presets tiny reference]
-                                     [--json OUT]
+                                     [--trainers ours ours-bf16 textbook] [--peer] [--json OUT]
 
 One step is what ``Trainer.train_step`` does (forward, ``loss_bits``, backward, gradient
-clipping, Adam) in fp32 on torch's default threads, with random classes as inputs and
-targets: ``reference`` at batch 1 × 10,000 targets (window receptive field - 1 + 10,000),
-``tiny`` at its preset batch and window. Every measurement runs in a fresh subprocess: one
-warm-up step, then ``--steps`` timed steps; its peak memory is the growth of the process's
-peak RSS (``ru_maxrss``) from just before the model is built, so it holds the weights,
-gradients, Adam moments and activations. The two layouts alternate; each row reports its
-fastest step of all ``--repeats`` subprocesses (other work on the machine only ever slows a
-step down) and the largest peak.
+clipping, Adam) on torch's default threads, with random classes as inputs and targets:
+``reference`` at batch 1 × 10,000 targets (window receptive field - 1 + 10,000), ``tiny``
+at its preset batch and window. ``ours-bf16`` runs the forward under bf16 autocast with
+float32 weights, gradients, optimizer and loss (``train.precision=bf16``).
 
-The baseline, ``TextbookWaveNet``, is the layout of ibab/tensorflow-wavenet: every layer
-applies its own skip 1×1 convolution over its whole output, and the skip outputs are
-cropped to the predicted positions only when they are summed. ``WaveNet`` crops the gated
-outputs first and applies all skip convolutions as one matrix product.
+Every measurement runs in a fresh subprocess: one warm-up step, then ``--steps`` timed
+steps; its peak memory is the growth of the process's peak RSS from just before the model
+is built, so it holds the weights, gradients, Adam moments and activations. The trainers
+alternate (their order reversed every repeat); each row reports its fastest step of all
+``--repeats`` subprocesses (other work on the machine only ever slows a step down) and the
+largest peak.
+
+Baselines: ``textbook`` is the layout of ibab/tensorflow-wavenet (every layer applies its
+own skip 1×1 convolution over its whole output; the skip outputs are cropped to the
+predicted positions only when summed), same weights and function as ours. With ``--peer``,
+r9y9's ``wavenet_vocoder==0.1.1`` is pip-installed into a throwaway folder and timed on
+``reference`` in the issue's configuration (one-hot input of receptive field + 10,000
+samples, built outside the timed step; cross-entropy on the last 10,000 outputs; its
+defaults otherwise: weight normalisation, dropout 0.05).
+
+"of sgemm bound" is the float32 rate over the rate at which the step's multiply-adds
+(3 × the forward's: forward, input and weight gradients) would run at the machine's sgemm
+speed, measured in the same run (a 2048² ``torch.mm``); above 100% means the convolution
+kernels beat that matrix product.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
+import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from common import (
+    PEER_CONFIG,
+    PEER_PACKAGE,
     format_rate,
     format_ratio,
     machine_info,
     machine_lines,
     markdown_table,
+    peak_rss_mb,
+    peer_folder,
+    reset_peak_rss,
+    sgemm_flops,
     spread_warnings,
     write_json,
 )
-from torch import Tensor
+from torch import Tensor, nn
 
-from wavenet_music.config import Config, load_preset
+from wavenet_music.config import Config, ModelConfig, load_preset
 from wavenet_music.model import WaveNet
 from wavenet_music.train import loss_bits
 
@@ -61,23 +80,40 @@ class TextbookWaveNet(WaveNet):
         return self.head(skips)  # (B, Q, S)
 
 
-LAYOUTS: dict[str, type[WaveNet]] = {"ours": WaveNet, "textbook": TextbookWaveNet}
-LABELS = {"ours": "ours (skips: one matmul, cropped)", "textbook": "textbook (skips per layer)"}
+@dataclass(frozen=True)
+class Contender:
+    label: str
+    precision: str  # float32 or bf16 (autocast)
+
+
+CONTENDERS = {
+    "ours": Contender("ours", "float32"),
+    "ours-bf16": Contender("ours, bf16 autocast", "bf16"),
+    "textbook": Contender("textbook (skips per layer)", "float32"),
+    "peer": Contender(f"peer r9y9 {PEER_PACKAGE.split('==')[1]}", "float32"),
+}
+PEER_PRESET = "reference"  # the preset whose model is the peer's configuration
 
 
 @dataclass(frozen=True)
 class Row:
     config: str
     trainer: str
+    precision: str
     batch: int
     window: int
     targets: int
     samples_per_second: float  # loss samples (targets) per second
-    ratio_vs_textbook: float
+    ratio_vs_peer: float | None
+    ratio_vs_textbook: float | None
+    of_sgemm_bound: float | None  # float32 rows
     peak_rss_mb: float
 
 
 # --- one measurement, in its own process ------------------------------------------------------
+
+
+LossFn = Callable[[], Tensor]
 
 
 def random_batch(config: Config) -> tuple[Tensor, Tensor]:
@@ -87,15 +123,40 @@ def random_batch(config: Config) -> tuple[Tensor, Tensor]:
     return torch.randint(0, q, (b, rf - 1 + s)), torch.randint(0, q, (b, s))
 
 
+def ours(config: Config, contender: str) -> tuple[nn.Module, LossFn]:
+    """Our model (or the textbook layout) and its loss, as ``Trainer.train_step`` computes it."""
+    inputs, targets = random_batch(config)
+    model = (TextbookWaveNet if contender == "textbook" else WaveNet)(config.model)
+    bf16 = CONTENDERS[contender].precision == "bf16"
+
+    def loss() -> Tensor:
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            logits = model(inputs)  # (B, Q, S)
+        return loss_bits(logits.float(), targets)
+
+    return model, loss
+
+
+def peer(config: Config) -> tuple[nn.Module, LossFn]:
+    """The peer, trained on its last ``sample_size`` outputs of a receptive field + that."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # its weight_norm is deprecated in torch 2.x
+        from wavenet_vocoder import WaveNet as PeerWaveNet
+
+        model = PeerWaveNet(**PEER_CONFIG, scalar_input=False)
+    b, s, q = config.train.batch_size, config.data.sample_size, PEER_CONFIG["out_channels"]
+    classes = torch.randint(0, q, (b, model.receptive_field + s))
+    inputs = F.one_hot(classes, q).transpose(1, 2).float()  # (B, Q, T)
+    targets = torch.randint(0, q, (b, s))
+    return model, lambda: loss_bits(model(inputs)[:, :, -s:], targets)
+
+
 def train_step(
-    model: WaveNet,
-    optimizer: torch.optim.Optimizer,
-    batch: tuple[Tensor, Tensor],
-    grad_clip: float | None,
+    model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn: LossFn, grad_clip: float | None
 ) -> float:
     """``Trainer.train_step`` without the sampler, the learning-rate schedule and the step count."""
     model.train()
-    loss = loss_bits(model(batch[0]), batch[1])
+    loss = loss_fn()
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     if grad_clip is not None:
@@ -104,34 +165,31 @@ def train_step(
     return loss.item()
 
 
-def peak_rss_mb() -> float:
-    scale = 2**20 if sys.platform == "darwin" else 2**10  # bytes on macOS, KiB on Linux
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / scale
-
-
-def measure(preset: str, layout: str, steps: int) -> dict[str, Any]:
+def measure(preset: str, contender: str, steps: int) -> dict[str, Any]:
     """Loss samples per second of each of ``steps`` steps after a warm-up; peak RSS growth."""
     config = load_preset(preset)
     torch.manual_seed(0)
-    batch = random_batch(config)
-    before = peak_rss_mb()
-    model = LAYOUTS[layout](config.model)
+    before = reset_peak_rss()
+    model, loss_fn = peer(config) if contender == "peer" else ours(config, contender)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.train.learning_rate)
-    train_step(model, optimizer, batch, config.train.grad_clip)  # warm-up
+    train_step(model, optimizer, loss_fn, config.train.grad_clip)  # warm-up
+    targets = config.train.batch_size * config.data.sample_size
     rates = []
     for _ in range(steps):
         start = time.perf_counter()
-        train_step(model, optimizer, batch, config.train.grad_clip)
-        rates.append(batch[1].numel() / (time.perf_counter() - start))
+        train_step(model, optimizer, loss_fn, config.train.grad_clip)
+        rates.append(targets / (time.perf_counter() - start))
     return {"samples_per_second": rates, "peak_rss_mb": peak_rss_mb() - before}
 
 
-def run_child(preset: str, layout: str, steps: int) -> dict[str, Any]:
+def run_child(preset: str, contender: str, steps: int, peer_path: Path | None) -> dict[str, Any]:
     """``measure`` in a fresh interpreter, so that peaks of earlier measurements don't mix."""
-    command = [sys.executable, __file__, "--child", preset, layout, "--steps", str(steps)]
+    command = [sys.executable, __file__, "--child", preset, contender, "--steps", str(steps)]
+    if peer_path is not None:
+        command += ["--peer-path", str(peer_path)]
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
-        raise RuntimeError(f"{preset}/{layout} failed:\n{done.stderr[-2000:]}")
+        raise RuntimeError(f"{preset}/{contender} failed:\n{done.stderr[-2000:]}")
     return json.loads(done.stdout.splitlines()[-1])
 
 
@@ -141,11 +199,11 @@ def run_child(preset: str, layout: str, steps: int) -> dict[str, Any]:
 def check_same_function(preset: str) -> None:
     """The baseline must compute what ``WaveNet`` computes, or its speed means nothing."""
     config = load_preset(preset)
-    ours, textbook = WaveNet(config.model), TextbookWaveNet(config.model)
-    textbook.load_state_dict(ours.state_dict())
-    x = torch.randint(0, config.model.quantization_channels, (1, ours.receptive_field + 15))
+    ours_, textbook = WaveNet(config.model), TextbookWaveNet(config.model)
+    textbook.load_state_dict(ours_.state_dict())
+    x = torch.randint(0, config.model.quantization_channels, (1, ours_.receptive_field + 15))
     with torch.no_grad():
-        expected, got = ours(x), textbook(x)
+        expected, got = ours_(x), textbook(x)
     if not torch.allclose(expected, got, rtol=1e-4, atol=1e-4):
         raise RuntimeError(
             f"{preset}: TextbookWaveNet differs from WaveNet by "
@@ -153,42 +211,80 @@ def check_same_function(preset: str) -> None:
         )
 
 
-Results = dict[tuple[str, str], list[dict[str, Any]]]  # (preset, layout) → one per process
+def train_macs_per_target(config: Config) -> float:
+    """Multiply-adds of one training step per loss sample: 3 × the forward's (the forward,
+    the input gradients and the weight gradients)."""
+    m, s = config.model, config.data.sample_size
+    return 3 * forward_macs(m, m.receptive_field - 1 + s, s) / s
 
 
-def collect(presets: list[str], steps: int, repeats: int) -> Results:
-    """Every (preset, layout) measured ``repeats`` times, the layouts alternating."""
+def forward_macs(m: ModelConfig, window: int, targets: int) -> int:
+    """The forward's multiply-adds on a window: every layer on its (shrinking) length; skips
+    and head on the targets only."""
+    k, q, r, d, sk = (
+        m.filter_width,
+        m.quantization_channels,
+        m.residual_channels,
+        m.dilation_channels,
+        m.skip_channels,
+    )
+    length = window - (k - 1)
+    macs = length * k * q * r  # the initial causal convolution
+    for dilation in m.dilations:
+        length -= (k - 1) * dilation
+        macs += length * (k * r * 2 * d + d * r)  # filter/gate taps, residual 1×1
+    return macs + targets * (m.layers * d * sk + sk * sk + sk * q)  # skips, head
+
+
+Results = dict[tuple[str, str], list[dict[str, Any]]]  # (preset, contender) → one per process
+
+
+def contenders_for(preset: str, names: list[str]) -> list[str]:
+    return [n for n in names if n != "peer" or preset == PEER_PRESET]
+
+
+def collect(presets: list[str], names: list[str], steps: int, repeats: int, peer_path) -> Results:
+    """Every (preset, contender) measured ``repeats`` times, the contenders alternating."""
     results: Results = {}
     for repeat in range(repeats):
         for preset in presets:
-            for layout in list(LAYOUTS)[:: 1 if repeat % 2 == 0 else -1]:
-                print(f"{preset} {layout} (repeat {repeat + 1}/{repeats}) ...", file=sys.stderr)
-                results.setdefault((preset, layout), []).append(run_child(preset, layout, steps))
+            order = contenders_for(preset, names)[:: 1 if repeat % 2 == 0 else -1]
+            for name in order:
+                print(f"{preset} {name} (repeat {repeat + 1}/{repeats}) ...", file=sys.stderr)
+                run = run_child(preset, name, steps, peer_path if name == "peer" else None)
+                results.setdefault((preset, name), []).append(run)
     return results
 
 
-def step_rates(results: Results, preset: str, layout: str) -> list[float]:
-    return [rate for run in results[(preset, layout)] for rate in run["samples_per_second"]]
+def step_rates(results: Results, preset: str, name: str) -> list[float]:
+    return [rate for run in results[(preset, name)] for rate in run["samples_per_second"]]
 
 
-def rows_for(preset: str, results: Results) -> list[Row]:
+def rows_for(preset: str, names: list[str], results: Results, sgemm: float) -> list[Row]:
     config = load_preset(preset)
     b, s = config.train.batch_size, config.data.sample_size
-    window = config.model.receptive_field - 1 + s
-    best = {k: max(step_rates(results, preset, k)) for k in LAYOUTS}
-    peak = {k: max(r["peak_rss_mb"] for r in results[(preset, k)]) for k in LAYOUTS}
+    names = contenders_for(preset, names)
+    best = {n: max(step_rates(results, preset, n)) for n in names}
+    bound = sgemm / (2 * train_macs_per_target(config))  # loss samples per second
+
+    def ratio(name: str, baseline: str) -> float | None:
+        return best[name] / best[baseline] if baseline in best and name != baseline else None
+
     return [
         Row(
             preset,
-            layout,
+            name,
+            CONTENDERS[name].precision,
             b,
-            window,
+            config.model.receptive_field - 1 + s,
             b * s,
-            best[layout],
-            best[layout] / best["textbook"],
-            peak[layout],
+            best[name],
+            ratio(name, "peer"),
+            ratio(name, "textbook"),
+            best[name] / bound if CONTENDERS[name].precision == "float32" else None,
+            max(r["peak_rss_mb"] for r in results[(preset, name)]),
         )
-        for layout in LAYOUTS
+        for name in names
     ]
 
 
@@ -198,16 +294,20 @@ def table(rows: list[Row]) -> str:
         "trainer",
         "batch × window",
         "loss-samples/s",
+        "vs peer",
         "vs textbook",
+        "of sgemm bound",
         "peak RSS MB",
     ]
     cells = [
         [
             r.config,
-            LABELS[r.trainer],
+            CONTENDERS[r.trainer].label,
             f"{r.batch} × {r.window:,}",
             format_rate(r.samples_per_second),
+            format_ratio(r.ratio_vs_peer),
             format_ratio(r.ratio_vs_textbook),
+            "—" if r.of_sgemm_bound is None else f"{r.of_sgemm_bound:.0%}",
             f"{r.peak_rss_mb:,.0f}",
         ]
         for r in rows
@@ -224,47 +324,70 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--presets", nargs="+", default=["tiny", "reference"], help="presets to benchmark"
     )
+    parser.add_argument(
+        "--trainers",
+        nargs="+",
+        default=["ours", "ours-bf16", "textbook"],
+        choices=[n for n in CONTENDERS if n != "peer"],
+        help="which of ours (float32), ours-bf16 and textbook to time",
+    )
+    parser.add_argument(
+        "--peer",
+        action="store_true",
+        help=f"also time {PEER_PACKAGE} (pip-installed into a throwaway folder) on reference",
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write results here")
-    parser.add_argument("--child", nargs=2, metavar=("PRESET", "LAYOUT"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=2, metavar=("PRESET", "TRAINER"), help=argparse.SUPPRESS)
+    parser.add_argument("--peer-path", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.steps < 1 or args.repeats < 1:
         parser.error(f"expected --steps >= 1 and --repeats >= 1, got {args.steps}, {args.repeats}")
     return args
 
 
-def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
-    if args.child is not None:
-        print(json.dumps(measure(*args.child, args.steps)))
-        return
+def report(args: argparse.Namespace, names: list[str], peer_path: Path | None) -> None:
     info, start = machine_info(), time.perf_counter()
     for preset in args.presets:
         check_same_function(preset)
-    results = collect(args.presets, args.steps, args.repeats)
-    rows = [row for preset in args.presets for row in rows_for(preset, results)]
+    results = collect(args.presets, names, args.steps, args.repeats, peer_path)
+    sgemm = sgemm_flops(torch.get_num_threads())
+    rows = [row for p in args.presets for row in rows_for(p, names, results, sgemm)]
     print("\n".join(machine_lines(info)))
     print(
-        f"training step (forward, loss, backward, clip, Adam), fp32, {info['torch_threads']} "
-        f"threads, random classes; {args.steps} timed steps after 1 warm-up in each of "
-        f"{args.repeats} fresh processes, fastest step kept; peak RSS = growth of ru_maxrss "
-        "from just before the model is built\n"
+        f"training step (forward, loss, backward, clip, Adam), {info['torch_threads']} threads, "
+        f"random classes; {args.steps} timed steps after 1 warm-up in each of {args.repeats} "
+        f"fresh processes, fastest step kept; peak RSS = growth from just before the model is "
+        f"built; sgemm {sgemm / 1e9:.0f} GFLOP/s\n"
     )
     print(table(rows))
-    rates = {f"{p} {k}": step_rates(results, p, k) for p, k in results}
-    if warnings := spread_warnings(rates):
-        print("\n" + "\n".join(warnings))
+    rates = {f"{p} {n}": step_rates(results, p, n) for p, n in results}
+    if warnings_ := spread_warnings(rates):
+        print("\n" + "\n".join(warnings_))
     print(f"\n({time.perf_counter() - start:.0f} s)")
     if args.json is not None:
-        payload_args = {**vars(args), "json": str(args.json)}
-        write_json(
-            args.json,
-            {
-                "machine": info,
-                "args": payload_args,
-                "rows": [asdict(r) for r in rows],
-                "runs": {f"{p}/{k}": v for (p, k), v in results.items()},
-            },
-        )
+        payload = {
+            "machine": info,
+            "args": {**vars(args), "json": str(args.json)},
+            "sgemm_flops": sgemm,
+            "rows": [asdict(r) for r in rows],
+            "runs": {f"{p}/{n}": v for (p, n), v in results.items()},
+        }
+        write_json(args.json, payload)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.child is not None:
+        if args.peer_path is not None:
+            sys.path.insert(0, args.peer_path)
+        print(json.dumps(measure(*args.child, args.steps)))
+        return
+    if not args.peer:
+        report(args, args.trainers, None)
+        return
+    names = [*args.trainers, "peer"]
+    with peer_folder() as folder:
+        report(args, names, folder)
 
 
 if __name__ == "__main__":

@@ -12,9 +12,12 @@ import json
 import os
 import platform
 import resource
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -184,3 +187,34 @@ def read_bytes_per_second(nbytes: int, repeats: int = 5) -> float:
         best = max(best, buffer.numel() * 4 / (time.perf_counter() - start))
     torch.set_num_threads(before)
     return best
+
+
+# --- the peer: r9y9's wavenet_vocoder, in the issue's configuration -------------------------
+
+PEER_PACKAGE = "wavenet_vocoder==0.1.1"
+PEER_CONFIG = {  # the issue's configuration of the peer = our `reference` preset
+    "out_channels": 256,
+    "layers": 55,
+    "stacks": 5,
+    "residual_channels": 64,
+    "gate_channels": 128,
+    "skip_out_channels": 1024,
+    "kernel_size": 2,
+    "cin_channels": -1,
+    "gin_channels": -1,
+}
+
+
+@contextlib.contextmanager
+def peer_folder() -> Iterator[Path]:
+    """A throwaway folder with the peer pip-installed (without dependencies), on sys.path."""
+    folder = Path(tempfile.mkdtemp(prefix="wavenet-peer-"))
+    try:
+        command = [sys.executable, "-m", "pip", "install", "-q", "--no-deps"]
+        subprocess.run([*command, "--target", str(folder), PEER_PACKAGE], check=True)
+        sys.path.insert(0, str(folder))
+        yield folder
+    finally:
+        if str(folder) in sys.path:
+            sys.path.remove(str(folder))
+        shutil.rmtree(folder, ignore_errors=True)
