@@ -207,3 +207,12 @@ def test_rank_comes_from_torchruns_environment():
     assert (ctx.rank, ctx.world_size, ctx.local_rank, ctx.is_main) == (3, 4, 1, False)
     with pytest.raises(UserError, match="RANK"):
         from_env({"WORLD_SIZE": "2"})
+
+
+@pytest.mark.skipif(torch.cuda.device_count() < WORLD, reason=f"needs {WORLD} CUDA devices")
+def test_torchrun_on_gpus_uses_nccl_and_writes_one_checkpoint(piano, tmp_path):
+    run = tmp_path / "ddp"
+    flags = [*flag_list(tmp_path / "cache", 3), "--device", "cuda", "--precision", "bf16"]
+    summaries = run_torchrun(torchrun(piano, run, flags))
+    assert [s["step"] for s in summaries] == [3] * WORLD
+    assert checkpoint_names(run) == ["step_00000003"]

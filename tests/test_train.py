@@ -221,3 +221,22 @@ def test_bf16_training_learns_like_float32_with_float32_checkpoints(piano, tmp_p
     saved = ckpt.load(tmp_path / "bf16")
     assert all(t.dtype == torch.float32 for t in saved.model.values())
     assert all(t.dtype == torch.float32 for k, t in saved.tensors.items() if "exp_avg" in k)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_bf16_training_on_cuda_matches_cpu_float32(piano, tmp_path):
+    results = {}
+    for device, precision in (("cpu", "float32"), ("cuda", "bf16")):
+        config = small_config(
+            str(tmp_path / "cache"),
+            **{
+                "train.steps": BF16_STEPS,
+                "train.validate_every": BF16_STEPS,
+                "train.precision": precision,
+                "train.device": device,
+            },
+        )
+        results[device] = train(piano, tmp_path / device, config, quiet=True)
+    cpu, cuda = (results[d].validation_bits[-1][1] for d in ("cpu", "cuda"))
+    assert abs(cuda - cpu) < BF16_TOLERANCE_BITS, (cuda, cpu)
+    assert all(t.dtype == torch.float32 for t in ckpt.load(tmp_path / "cuda").model.values())
