@@ -115,6 +115,17 @@ def test_learning_rate_schedule():
     assert learning_rate(500, TrainConfig(warmup_steps=0)) == 1e-3  # no budget: constant
 
 
+def test_a_time_budget_decays_the_learning_rate_over_the_time():
+    config = TrainConfig(learning_rate=1e-3, min_learning_rate=1e-5, warmup_steps=10, minutes=2)
+    assert learning_rate(5, config, elapsed=100.0) == pytest.approx(6e-4)  # warm-up by step
+    assert learning_rate(50, config, elapsed=0.0) == pytest.approx(1e-3)
+    assert learning_rate(50, config, elapsed=60.0) == pytest.approx((1e-3 + 1e-5) / 2)
+    assert learning_rate(50, config, elapsed=120.0) == pytest.approx(1e-5)
+    assert learning_rate(50, config, elapsed=900.0) == pytest.approx(1e-5)
+    with_steps = TrainConfig(learning_rate=1e-3, warmup_steps=0, minutes=2, steps=100)
+    assert learning_rate(50, with_steps, elapsed=0.0) == pytest.approx((1e-3 + 1e-5) / 2)
+
+
 def test_sigterm_saves_a_checkpoint_and_exits_cleanly(piano, tmp_path):
     run = tmp_path / "run"
     command = [

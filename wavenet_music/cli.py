@@ -163,6 +163,7 @@ def _dilation_summary(dilations: Sequence[int]) -> str:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
+    from .distributed import from_env
     from .train import train
 
     config, overrides = config_from_args(args)
@@ -182,7 +183,8 @@ def cmd_train(args: argparse.Namespace) -> None:
         "samples_per_second": round(result.samples_per_second, 1),
         "interrupted": result.interrupted,
     }
-    print(json.dumps(summary))
+    if from_env().is_main:  # under torchrun every process trains; one prints
+        print(json.dumps(summary))
 
 
 def cmd_generate(args: argparse.Namespace) -> None:

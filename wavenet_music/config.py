@@ -153,12 +153,15 @@ class DataConfig:
 class TrainConfig:
     """The optimisation loop and its bookkeeping."""
 
-    batch_size: int = field(default=1, metadata=doc("windows per step"))
+    batch_size: int = field(
+        default=1, metadata=doc("windows per step (under torchrun: the global batch, split)")
+    )
     learning_rate: float = field(default=1e-3, metadata=doc("Adam learning rate after warm-up"))
     min_learning_rate: float = field(default=1e-5, metadata=doc("floor of the cosine decay"))
     warmup_steps: int = field(default=100, metadata=doc("linear warm-up steps"))
     decay_steps: int | None = field(
-        default=None, metadata=doc("cosine decay length in steps; null = --steps, else constant")
+        default=None,
+        metadata=doc("cosine decay length in steps; null = --steps, else over --minutes"),
     )
     grad_clip: float | None = field(default=1.0, metadata=doc("gradient norm clip; null = off"))
     steps: int | None = field(default=None, metadata=doc("stop after this many steps"))

@@ -123,6 +123,11 @@ def sum_all(ctx: Distributed, values: Sequence[float]) -> list[float]:
     return _all_reduce(values, dist.ReduceOp.SUM) if ctx.enabled else list(values)
 
 
+def max_all(ctx: Distributed, values: Sequence[float]) -> list[float]:
+    """Each value's maximum over the processes (in float64)."""
+    return _all_reduce(values, dist.ReduceOp.MAX) if ctx.enabled else list(values)
+
+
 def any_rank(ctx: Distributed, *flags: bool) -> tuple[bool, ...]:
     """Each flag, true if it is true in any process: decisions all processes share."""
     if not ctx.enabled:

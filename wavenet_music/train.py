@@ -72,15 +72,19 @@ def resolve_device(name: str) -> torch.device:
         raise UserError(f"train.device: expected auto, cpu, cuda or cuda:N, got {name!r}") from None
 
 
-def learning_rate(step: int, config: TrainConfig) -> float:
+def learning_rate(step: int, config: TrainConfig, elapsed: float = 0.0) -> float:
     """Linear warm-up, then cosine decay to ``min_learning_rate`` over ``decay_steps``
-    (default: the ``steps`` budget; constant when neither is set)."""
+    (default: the ``steps`` budget). With only a ``minutes`` budget the decay follows the
+    training time ``elapsed`` (seconds) instead: the rate is low when the time runs out."""
     if step < config.warmup_steps:
         return config.learning_rate * (step + 1) / config.warmup_steps
     decay = config.decay_steps or config.steps
-    if decay is None or decay <= config.warmup_steps:
+    if decay is not None and decay > config.warmup_steps:
+        progress = min(1.0, (step - config.warmup_steps) / (decay - config.warmup_steps))
+    elif decay is None and config.minutes is not None:
+        progress = min(1.0, elapsed / (config.minutes * 60))
+    else:
         return config.learning_rate
-    progress = min(1.0, (step - config.warmup_steps) / (decay - config.warmup_steps))
     cosine = 0.5 * (1.0 + math.cos(math.pi * progress))
     return config.min_learning_rate + (config.learning_rate - config.min_learning_rate) * cosine
 
@@ -129,6 +133,7 @@ class Trainer:
             self.validation = (source, picks)
         self.step = 0
         self.elapsed_before = 0.0  # training seconds of earlier sessions of this run
+        self.agreed_elapsed = 0.0  # the same in every process: the learning rate uses it
         self.skipped_steps = 0  # non-finite steps skipped in this session
         self.bad_in_a_row = 0
         self.last_targets = 0  # loss samples of the global batch of the last step
@@ -173,7 +178,7 @@ class Trainer:
         optimizer untouched (the step is counted as skipped, by every process)."""
         self.model.train()
         for group in self.optimizer.param_groups:
-            group["lr"] = learning_rate(self.step, self.config.train)
+            group["lr"] = learning_rate(self.step, self.config.train, self.agreed_elapsed)
         inputs, targets = batch.inputs.to(self.device), batch.targets.to(self.device)
         with self.autocast():
             logits = self.network(inputs, *self._conditioning(batch))  # (B, Q, S)
@@ -277,6 +282,7 @@ class Trainer:
         """(budget spent, stop requested), true when true in any process: all processes
         stop after the same step (a process that stopped alone would leave the others
         waiting for it forever)."""
+        [self.agreed_elapsed] = distributed.max_all(self.dist, [self.elapsed()])
         return distributed.any_rank(self.dist, self.done(), stop.requested)
 
     def _skip_step(self, bits: float) -> None:
