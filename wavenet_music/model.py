@@ -132,8 +132,11 @@ class WaveNet(nn.Module):
         self.upsample = None
         if config.local_channels is not None:
             self.upsample = LocalUpsampler(config.local_channels)
-        self.head = nn.Sequential(
-            nn.ReLU(), nn.Conv1d(s, s, 1, bias=bias), nn.ReLU(), nn.Conv1d(s, q, 1, bias=bias)
+        self.head = nn.Sequential(  # in-place ReLUs: their inputs are needed by nothing else
+            nn.ReLU(inplace=True),
+            nn.Conv1d(s, s, 1, bias=bias),
+            nn.ReLU(inplace=True),
+            nn.Conv1d(s, q, 1, bias=bias),
         )
 
     @property
