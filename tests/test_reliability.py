@@ -135,7 +135,12 @@ def test_ctrl_c_during_generation_keeps_a_valid_partial_wav(music_root, tmp_path
     _wait_for(out.exists, 120)
     time.sleep(0.5)
     process.send_signal(signal.SIGINT)
-    _, err = process.communicate(timeout=60)
+    try:
+        _, err = process.communicate(timeout=60)
+    except subprocess.TimeoutExpired as exc:  # say where it hung, then clean up
+        process.kill()
+        process.communicate()
+        pytest.fail(f"generate ignored Ctrl-C for 60 s; stderr ends: {str(exc.stderr)[-800:]}")
     assert process.returncode == 130
     assert "interrupted; the audio so far is in" in err and "Traceback" not in err
     info = sf.info(out)

@@ -3,9 +3,10 @@ features is closer to it, frame by frame, than what an unconditioned model gener
 
 Measured with this setting (800 steps, 2-s excerpts, 2026-11-24), aligned log-mel distance
 re-synthesis / unconditioned in dB: ambient 12.3 / 21.7, classical 8.0 / 12.0, guitar
-14.1 / 21.7, piano 13.0 / 13.7. Piano is asserted not to be worse only: at this budget the
-model gets its level and envelope right but not its harmonic peaks (an open problem, the
-same one the demo's piano shows).
+14.1 / 21.7, piano 13.0 / 13.7. The margin per genre moves by several dB with the thread
+count (float sums in another order train another model), so the test asserts the mean
+gain over the four genres and that no genre is clearly worse. Piano gains least: at this
+budget the model gets its level and envelope right but not its harmonic peaks.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from wavenet_music.train import train
 from .conftest import small_config
 
 GENRES = ("ambient", "classical", "guitar", "piano")
-MARGIN_DB = {"ambient": 3.0, "classical": 2.0, "guitar": 3.0, "piano": 0.0}
+MEAN_GAIN_DB = 2.5  # measured 4.7 (1 thread) and 5.3 dB (2 threads)
 STEPS, SECONDS, RATE = 800, 2.0, 16000
 
 
@@ -64,12 +65,15 @@ def test_resynthesis_follows_a_held_out_recording_closer_than_unconditioned(two_
     excerpts = held_out_excerpts(runs["local"], data)
     local, local_config = load_model(runs["local"])
     plain, plain_config = load_model(runs["plain"])
+    free = generate_audio(plain, plain_config, GenerateConfig(SECONDS, num=4), progress=False)
+    ours, theirs = {}, {}
     for genre, excerpt in zip(GENRES, excerpts, strict=True):
         rendered = resynthesize(local, local_config, [excerpt, excerpt], seed=1)  # (2, T)
-        free = generate_audio(plain, plain_config, GenerateConfig(SECONDS, num=2), progress=False)
-        ours = np.mean([aligned_log_mel_distance(r, excerpt, RATE) for r in rendered])
-        theirs = np.mean([aligned_log_mel_distance(f, excerpt, RATE) for f in free])
-        assert ours < theirs - MARGIN_DB[genre], (genre, ours, theirs)
+        ours[genre] = np.mean([aligned_log_mel_distance(r, excerpt, RATE) for r in rendered])
+        theirs[genre] = np.mean([aligned_log_mel_distance(f, excerpt, RATE) for f in free])
+    gain = np.mean([theirs[g] - ours[g] for g in GENRES])
+    assert gain > MEAN_GAIN_DB, (ours, theirs)
+    assert all(ours[g] < theirs[g] + 1.0 for g in GENRES), (ours, theirs)  # never clearly worse
 
 
 def test_excerpt_features_are_the_features_of_the_file(two_runs, tmp_path):
