@@ -114,6 +114,12 @@ def _step(path: Path) -> int:
     return int(path.name.removeprefix("step_"))
 
 
+def _hear_ctrl_c() -> None:
+    """A shell starts background jobs with SIGINT ignored, and children inherit that (then
+    Python installs no Ctrl-C handler): give the child the terminal default back."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_during_generation_keeps_a_valid_partial_wav(music_root, tmp_path):
     config = small_config(str(tmp_path / "cache"), **{"train.steps": 2})
     train(music_root / "piano", tmp_path / "run", config, quiet=True)
@@ -131,7 +137,13 @@ def test_ctrl_c_during_generation_keeps_a_valid_partial_wav(music_root, tmp_path
         "--out",
         str(out),
     ]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_hear_ctrl_c,
+    )
     _wait_for(out.exists, 120)
     time.sleep(0.5)
     process.send_signal(signal.SIGINT)
