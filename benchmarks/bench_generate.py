@@ -32,10 +32,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import warnings
 from collections.abc import Callable
@@ -44,9 +42,12 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+import common
 import numpy as np
 import torch
 from common import (
+    PEER_CONFIG,
+    PEER_PACKAGE,
     format_rate,
     format_ratio,
     machine_info,
@@ -71,18 +72,6 @@ CHUNKS_PER_RUN = 4  # many-stream rows: chunks of about seconds / 4 each
 PRECISIONS = ("float32", "bf16", "int8")
 WEIGHT_BYTES = {"float32": 4, "bf16": 2, "int8": 1}
 NAIVE, EAGER, PEER = "naive (full forward per sample)", "eager (queues)", "peer r9y9 0.1.1"
-PEER_PACKAGE = "wavenet_vocoder==0.1.1"
-PEER_CONFIG = {  # the issue's configuration of the peer = our `reference` preset
-    "out_channels": 256,
-    "layers": 55,
-    "stacks": 5,
-    "residual_channels": 64,
-    "gate_channels": 128,
-    "skip_out_channels": 1024,
-    "kernel_size": 2,
-    "cin_channels": -1,
-    "gin_channels": -1,
-}
 
 
 def compiled(precision: str) -> str:
@@ -192,21 +181,6 @@ def interleave(candidates: list[Candidate], repeats: int, seconds: float) -> Non
 
 
 # --- the peer -------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def peer_installed():
-    """r9y9's wavenet_vocoder pip-installed (without dependencies) into a throwaway folder."""
-    folder = Path(tempfile.mkdtemp(prefix="wavenet-peer-"))
-    try:
-        command = [sys.executable, "-m", "pip", "install", "-q", "--no-deps"]
-        subprocess.run([*command, "--target", str(folder), PEER_PACKAGE], check=True)
-        sys.path.insert(0, str(folder))
-        yield folder
-    finally:
-        if str(folder) in sys.path:
-            sys.path.remove(str(folder))
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def peer_model():
@@ -471,8 +445,8 @@ def main(argv: list[str] | None = None) -> None:
         return probe(json.loads(args.probe))
     info = machine_info()
     start = time.perf_counter()
-    with peer_installed() if args.peer else contextlib.nullcontext() as peer_folder:
-        rows = measure(args, peer_folder)
+    with common.peer_folder() if args.peer else contextlib.nullcontext() as folder:
+        rows = measure(args, folder)
     report(rows, info, args)
     print(f"\n({time.perf_counter() - start:.0f} s)")
     if args.json is not None:

@@ -81,13 +81,13 @@ def test_sigkill_at_random_moments_always_leaves_a_resumable_run(music_root, tmp
     rng = random.Random(1234)
     steps = []
     for kill in range(10):
+        start = ckpt.load(run).step if kill else 0  # before the child can save a newer one
         process = subprocess.Popen(
             _train_command(data, run, tmp_path / "c", resume=kill > 0, steps=100_000),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             env=ONE_THREAD,
         )
-        start = ckpt.load(run).step if kill else 0
         _wait_for(lambda s=start: any(_step(p) > s for p in ckpt.checkpoint_dirs(run)), 120)
         time.sleep(rng.uniform(0.0, 0.6))  # land anywhere, checkpoint writes included
         process.send_signal(signal.SIGKILL)

@@ -15,9 +15,10 @@ import json
 import os
 import shutil
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from safetensors import SafetensorError
@@ -28,6 +29,8 @@ from .model import WaveNet
 
 CHECKPOINTS = "checkpoints"
 FORMAT = 1
+MODEL_FILE, STATE_FILE = "model.safetensors", "state.safetensors"
+T = TypeVar("T")
 
 
 @dataclass
@@ -42,51 +45,67 @@ class Checkpoint:
 
 def save(run_dir: Path, checkpoint: Checkpoint, keep: int) -> Path:
     """Write ``checkpoint`` atomically and delete all but the newest ``keep``."""
-    folder = Path(run_dir) / CHECKPOINTS
-    final = folder / f"step_{checkpoint.step:08d}"
+    header = {"config": checkpoint.config.to_dict(), "state": checkpoint.meta}
+    return write_step(
+        Path(run_dir) / CHECKPOINTS,
+        checkpoint.step,
+        checkpoint.model,
+        checkpoint.tensors,
+        header,
+        keep,
+        "checkpoint",
+    )
+
+
+def write_step(
+    folder: Path,
+    step: int,
+    model: dict[str, torch.Tensor],
+    tensors: dict[str, torch.Tensor],
+    header: dict[str, Any],
+    keep: int,
+    what: str,
+) -> Path:
+    """The mechanism every checkpoint kind shares: ``folder/step_NNNNNNNN`` with the two
+    tensor files and ``meta.json`` (``header`` + format, step and hashes), written in a
+    temporary folder, synced and renamed into place; the newest ``keep`` are kept."""
+    final = folder / f"step_{step:08d}"
     if final.is_dir():  # this step is saved already (a resumed run that had nothing to do)
         return final
-    tmp = folder / f".tmp_step_{checkpoint.step:08d}_{os.getpid()}"
+    tmp = folder / f".tmp_step_{step:08d}_{os.getpid()}"
     try:
         folder.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
-        _write_contents(tmp, checkpoint)
+        _write_contents(tmp, step, model, tensors, header)
         os.replace(tmp, final)
         _fsync_dir(folder)
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         raise UserError(
-            f"could not write checkpoint {final} ({exc.strerror or exc}); "
-            "the previous checkpoint is intact"
+            f"could not write {what} {final} ({exc.strerror or exc}); the previous {what} is intact"
         ) from None
-    _prune(folder, keep)
+    for old in step_dirs(folder)[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
     return final
 
 
-def _write_contents(tmp: Path, checkpoint: Checkpoint) -> None:
-    save_file(
-        {k: v.detach().cpu().contiguous() for k, v in checkpoint.model.items()},
-        tmp / "model.safetensors",
-    )
-    save_file(
-        {k: v.detach().cpu().contiguous() for k, v in checkpoint.tensors.items()},
-        tmp / "state.safetensors",
-    )
-    meta = {
-        "format": FORMAT,
-        "step": checkpoint.step,
-        "config": checkpoint.config.to_dict(),
-        "state": checkpoint.meta,
-        "sha256": {
-            name: _sha256(tmp / name) for name in ("model.safetensors", "state.safetensors")
-        },
-    }
+def _write_contents(
+    tmp: Path,
+    step: int,
+    model: dict[str, torch.Tensor],
+    tensors: dict[str, torch.Tensor],
+    header: dict[str, Any],
+) -> None:
+    for name, values in ((MODEL_FILE, model), (STATE_FILE, tensors)):
+        save_file({k: v.detach().cpu().contiguous() for k, v in values.items()}, tmp / name)
+    hashes = {name: _sha256(tmp / name) for name in (MODEL_FILE, STATE_FILE)}
+    meta = {"format": FORMAT, "step": step, **header, "sha256": hashes}
     with open(tmp / "meta.json", "w") as handle:
         json.dump(meta, handle, indent=1)
         handle.flush()
         os.fsync(handle.fileno())
-    for name in ("model.safetensors", "state.safetensors"):
+    for name in (MODEL_FILE, STATE_FILE):
         with open(tmp / name, "rb") as handle:
             os.fsync(handle.fileno())
 
@@ -99,12 +118,16 @@ def remove_unfinished(run_dir: Path) -> None:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def checkpoint_dirs(run_dir: Path) -> list[Path]:
-    """Complete checkpoint folders of a run, oldest first."""
-    folder = Path(run_dir) / CHECKPOINTS
+def step_dirs(folder: Path) -> list[Path]:
+    """Complete ``step_*`` folders in ``folder``, oldest first."""
     if not folder.is_dir():
         return []
     return sorted(p for p in folder.iterdir() if p.is_dir() and p.name.startswith("step_"))
+
+
+def checkpoint_dirs(run_dir: Path) -> list[Path]:
+    """Complete checkpoint folders of a run, oldest first."""
+    return step_dirs(Path(run_dir) / CHECKPOINTS)
 
 
 def load(run_dir: Path, weights_only: bool = False) -> Checkpoint:
@@ -120,29 +143,47 @@ def load(run_dir: Path, weights_only: bool = False) -> Checkpoint:
         raise UserError(
             f"{run_dir} holds no checkpoint; train first (wavenet-music train DATA --run {run_dir})"
         )
+    return newest_readable(candidates, lambda path: load_dir(path, weights_only), "checkpoint")
+
+
+def newest_readable(candidates: list[Path], read: Callable[[Path], T], what: str) -> T:
+    """``read`` of the newest candidate that verifies, warning about each newer one that
+    does not; a one-line error when none does."""
     problems = []
     for path in reversed(candidates):
         try:
-            return load_dir(path, weights_only)
+            return read(path)
         except UserError as exc:
             problems.append(str(exc))
-            print(f"warning: {exc}; trying an older checkpoint", file=sys.stderr)
-    raise UserError(f"no usable checkpoint in {run_dir} ({problems[0]})")
+            print(f"warning: {exc}; trying an older {what}", file=sys.stderr)
+    raise UserError(f"no usable {what} in {candidates[0].parent} ({problems[0]})")
 
 
 def load_dir(path: Path, weights_only: bool = False) -> Checkpoint:
     """Read and verify one checkpoint folder."""
+    meta, model, tensors = read_step(path, weights_only, "checkpoint")
+    try:
+        config = Config.from_dict(meta["config"])
+    except (KeyError, TypeError) as exc:
+        raise UserError(f"checkpoint {path} is unreadable ({type(exc).__name__}: {exc})") from None
+    return Checkpoint(config, int(meta["step"]), model, tensors, meta.get("state", {}), path)
+
+
+def read_step(
+    path: Path, weights_only: bool, what: str
+) -> tuple[dict[str, Any], dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """(meta, model tensors, state tensors) of one ``step_*`` folder, hashes verified."""
     try:
         meta = json.loads((path / "meta.json").read_text())
         for name, digest in meta["sha256"].items():
             if _sha256(path / name) != digest:
-                raise UserError(f"checkpoint {path} is damaged ({name} does not match its hash)")
-        config = Config.from_dict(meta["config"])
-        model = load_file(path / "model.safetensors")
-        tensors = {} if weights_only else load_file(path / "state.safetensors")
-    except (OSError, KeyError, TypeError, json.JSONDecodeError, SafetensorError) as exc:
-        raise UserError(f"checkpoint {path} is unreadable ({type(exc).__name__}: {exc})") from None
-    return Checkpoint(config, int(meta["step"]), model, tensors, meta.get("state", {}), path)
+                raise UserError(f"{what} {path} is damaged ({name} does not match its hash)")
+        model = load_file(path / MODEL_FILE)
+        tensors = {} if weights_only else load_file(path / STATE_FILE)
+        int(meta["step"])
+    except (OSError, KeyError, TypeError, ValueError, json.JSONDecodeError, SafetensorError) as exc:
+        raise UserError(f"{what} {path} is unreadable ({type(exc).__name__}: {exc})") from None
+    return meta, model, tensors
 
 
 def load_model(run_dir: Path, device: str | torch.device = "cpu") -> tuple[WaveNet, Config]:
@@ -198,8 +239,3 @@ def _fsync_dir(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def _prune(folder: Path, keep: int) -> None:
-    for old in checkpoint_dirs(folder.parent)[:-keep]:
-        shutil.rmtree(old, ignore_errors=True)

@@ -10,11 +10,8 @@ step and save. Checkpoints are folders written atomically, as the WaveNet's::
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
-import os
-import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -23,8 +20,6 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
 
 from . import checkpoint as ckpt
 from .composer import Composer
@@ -46,9 +41,6 @@ from .config import UserError
 from .tokens import Codebook
 from .train import StopRequest, resolve_device
 
-FORMAT = 1
-
-
 # --- checkpoints -------------------------------------------------------------------------------
 
 
@@ -66,19 +58,12 @@ class ComposerCheckpoint:
 
 
 def composer_dirs(run_dir: Path) -> list[Path]:
-    folder = Path(run_dir) / COMPOSER
-    if not folder.is_dir():
-        return []
-    return sorted(p for p in folder.iterdir() if p.is_dir() and p.name.startswith("step_"))
+    return ckpt.step_dirs(Path(run_dir) / COMPOSER)
 
 
 def save_composer(run_dir: Path, c: ComposerCheckpoint) -> Path:
-    """Write atomically (temporary folder renamed into place); keep the newest few."""
-    folder = Path(run_dir) / COMPOSER
-    final = folder / f"step_{c.step:08d}"
-    if final.is_dir():
-        return final
-    tmp = folder / f".tmp_step_{c.step:08d}_{os.getpid()}"
+    """Written like the WaveNet's checkpoints (``checkpoint.write_step``); the codebook
+    travels with the weights."""
     weights = dict(c.model)
     weights.update(
         {
@@ -86,34 +71,15 @@ def save_composer(run_dir: Path, c: ComposerCheckpoint) -> Path:
             for n in ("centroids", "mean", "std")
         }
     )
-    try:
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        save_file(
-            {k: v.detach().cpu().contiguous() for k, v in weights.items()},
-            tmp / "model.safetensors",
-        )
-        save_file(
-            {k: v.detach().cpu().contiguous() for k, v in c.tensors.items()},
-            tmp / "state.safetensors",
-        )
-        meta = {
-            "format": FORMAT,
-            "step": c.step,
-            "composer": asdict(c.config),
-            "labels": list(c.labels),
-            "context": c.context,
-            "state": c.meta,
-            "sha256": {n: _sha256(tmp / n) for n in ("model.safetensors", "state.safetensors")},
-        }
-        (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
-        os.replace(tmp, final)
-    except OSError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise UserError(f"could not write composer checkpoint {final} ({exc})") from None
-    for old in composer_dirs(run_dir)[: -c.config.keep_checkpoints]:
-        shutil.rmtree(old, ignore_errors=True)
-    return final
+    header = {
+        "composer": asdict(c.config),
+        "labels": list(c.labels),
+        "context": c.context,
+        "state": c.meta,
+    }
+    folder = Path(run_dir) / COMPOSER
+    keep = c.config.keep_checkpoints
+    return ckpt.write_step(folder, c.step, weights, c.tensors, header, keep, "composer checkpoint")
 
 
 def load_composer(run_dir: Path, weights_only: bool = False) -> ComposerCheckpoint:
@@ -123,28 +89,18 @@ def load_composer(run_dir: Path, weights_only: bool = False) -> ComposerCheckpoi
         raise UserError(
             f"{run_dir} has no composer yet; train one: wavenet-music train-composer {run_dir}"
         )
-    problems = []
-    for path in reversed(candidates):
-        try:
-            return _load_dir(path, weights_only)
-        except UserError as exc:
-            problems.append(str(exc))
-            print(f"warning: {exc}; trying an older composer checkpoint", file=sys.stderr)
-    raise UserError(f"no usable composer checkpoint in {run_dir} ({problems[0]})")
+    return ckpt.newest_readable(
+        candidates, lambda path: _load_dir(path, weights_only), "composer checkpoint"
+    )
 
 
 def _load_dir(path: Path, weights_only: bool) -> ComposerCheckpoint:
+    meta, weights, tensors = ckpt.read_step(path, weights_only, "composer checkpoint")
     try:
-        meta = json.loads((path / "meta.json").read_text())
-        for name, digest in meta["sha256"].items():
-            if _sha256(path / name) != digest:
-                raise UserError(f"composer checkpoint {path} is damaged ({name})")
-        weights = load_file(path / "model.safetensors")
-        tensors = {} if weights_only else load_file(path / "state.safetensors")
         config = ComposerConfig(**meta["composer"])
-    except (OSError, KeyError, TypeError, json.JSONDecodeError, SafetensorError) as exc:
+        book = {n: weights.pop(f"codebook.{n}").numpy() for n in ("centroids", "mean", "std")}
+    except (KeyError, TypeError) as exc:
         raise UserError(f"composer checkpoint {path} is unreadable ({exc})") from None
-    book = {n: weights.pop(f"codebook.{n}").numpy() for n in ("centroids", "mean", "std")}
     codebook = Codebook(book["centroids"], book["mean"], book["std"], config.frames_per_token)
     return ComposerCheckpoint(
         config,
@@ -163,14 +119,6 @@ def build_composer(c: ComposerCheckpoint) -> Composer:
     model = Composer(c.config, c.codebook.size, len(c.labels), c.context)
     model.load_state_dict(c.model)
     return model.eval()
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 # --- the loop ----------------------------------------------------------------------------------
