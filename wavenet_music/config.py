@@ -183,9 +183,18 @@ class TrainConfig:
     precision: str = field(
         default="float32", metadata=doc("float32, or bf16 (autocast; float32 master weights)")
     )
+    local_dropout: float = field(
+        default=0.0,
+        metadata=doc(
+            "share of windows trained with their local features withheld, so that the "
+            "model also generates unsteered (no features); 0 = off"
+        ),
+    )
 
     def __post_init__(self) -> None:
         check_choice("train.precision", self.precision, TRAIN_PRECISIONS)
+        if not isinstance(self.local_dropout, int | float) or not 0 <= self.local_dropout < 1:
+            raise UserError(f"train.local_dropout: expected 0 <= x < 1, got {self.local_dropout!r}")
         for name in ("batch_size", "checkpoint_every", "keep_checkpoints", "validate_every"):
             check_positive_int(f"train.{name}", getattr(self, name))
         for name in ("validation_windows", "log_every", "max_bad_steps"):

@@ -372,14 +372,19 @@ class WindowSource:
             return target_start
         return target_start - (target_start - self.receptive_field) % self.features.hop
 
-    def batch(self, picks: Sequence[tuple[int, int]]) -> Batch:
-        """Windows for ``(segment index, target start)`` pairs, stacked."""
+    def batch(self, picks: Sequence[tuple[int, int]], withheld: np.ndarray | None = None) -> Batch:
+        """Windows for ``(segment index, target start)`` pairs, stacked; the frames of the
+        windows where ``withheld`` (bool per pick) is set are NaN (absent: see
+        ``model.LocalUpsampler``)."""
         pairs = [self.window(self.segments[i], self.aligned(start)) for i, start in picks]
         labels = frames = None
         if self.label_index:
             labels = torch.tensor([self.label_index[self.segments[i].label] for i, _ in picks])
         if self.features is not None:
-            frames = torch.from_numpy(np.stack([p[2] for p in pairs]).astype(np.float32))
+            stacked = np.stack([p[2] for p in pairs]).astype(np.float32)  # (B, F, K + 2)
+            if withheld is not None:
+                stacked[withheld] = np.nan
+            frames = torch.from_numpy(stacked)
         return Batch(
             torch.from_numpy(np.stack([p[0] for p in pairs])),
             torch.from_numpy(np.stack([p[1] for p in pairs])),
@@ -390,13 +395,15 @@ class WindowSource:
 
 class WindowSampler:
     """Random training windows: a segment chosen in proportion to its length, then a target
-    start uniform over the segment. Its random state is saved in checkpoints."""
+    start uniform over the segment; with local conditioning, each window's features are
+    withheld with probability ``withhold``. Its random state is saved in checkpoints."""
 
-    def __init__(self, source: WindowSource, seed: int) -> None:
+    def __init__(self, source: WindowSource, seed: int, withhold: float = 0.0) -> None:
         self.source = source
         lengths = np.array([s.length for s in source.segments], dtype=np.float64)
         self.weights = lengths / lengths.sum()
         self.rng = np.random.default_rng(seed)
+        self.withhold = withhold if source.features is not None else 0.0
 
     def next_batch(self, batch_size: int, rank: int = 0, world_size: int = 1) -> Batch:
         """The next ``batch_size`` windows, or with ``world_size`` processes the ``rank``-th
@@ -412,8 +419,11 @@ class WindowSampler:
             segment = self.source.segments[index]
             last = max(segment.start, segment.end - self.source.sample_size)
             picks.append((int(index), int(self.rng.integers(segment.start, last + 1))))
-        share = batch_size // world_size
-        return self.source.batch(picks[rank * share : (rank + 1) * share])
+        withheld = None
+        if self.withhold > 0:  # drawn only then: runs without it keep their data order
+            withheld = self.rng.random(batch_size) < self.withhold
+        mine = slice(rank * batch_size // world_size, (rank + 1) * batch_size // world_size)
+        return self.source.batch(picks[mine], None if withheld is None else withheld[mine])
 
     def state(self) -> dict:
         return self.rng.bit_generator.state

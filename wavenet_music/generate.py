@@ -212,7 +212,8 @@ def local_timeline(
     model: WaveNet, features: Tensor | None, history: int, length: int
 ) -> Tensor | None:
     """Frames for ``WaveNet.forward`` over history + generated samples (B, F, K_total + 2):
-    a context frame, silence for the history's frames, ``features``, a context frame."""
+    a context frame, silence for the history's frames, ``features``, a context frame.
+    A stream whose features start absent (NaN: unsteered) has absent frames around them."""
     if (features is None) != (model.config.local_channels is None):
         state = "needs" if features is None else "takes no"
         raise ValueError(f"this model {state} local-conditioning features")
@@ -224,10 +225,12 @@ def local_timeline(
             f"{features.shape[2]} frames cover {features.shape[2] * hop} samples, "
             f"fewer than the {length} asked for"
         )
-    b, channels = features.shape[:2]
-    silent = torch.full((b, channels, 1 + history // hop), SILENCE_DB, dtype=features.dtype)
-    end = torch.full((b, channels, 1), SILENCE_DB, dtype=features.dtype)
-    return torch.cat([silent, features.cpu(), end], dim=2).to(_device(model))
+    features = features.cpu()
+    unsteered = torch.isnan(features[:, :, :1]).any(dim=1, keepdim=True)  # (B, 1, 1)
+    fill = torch.where(unsteered, torch.nan, SILENCE_DB).to(features.dtype)  # (B, 1, 1)
+    silent = fill.expand(-1, features.shape[1], 1 + history // hop)
+    end = fill.expand(-1, features.shape[1], 1)
+    return torch.cat([silent, features, end], dim=2).to(_device(model))
 
 
 ProgressFn = Callable[[Tensor], None]
@@ -335,7 +338,9 @@ def prime_classes(path: Path, config: Config, num: int) -> Tensor:
 
 def local_features(config: Config, options: GenerateConfig) -> np.ndarray | None:
     """The (K, F) features that steer a locally conditioned model, from ``features_from``
-    (an audio file, computed as in training) or ``features`` (a ``.npy`` file)."""
+    (an audio file, computed as in training) or ``features`` (a ``.npy`` file); with
+    neither, absent frames (NaN) for ``options.seconds`` where the run was trained to
+    generate unsteered (``train.local_dropout``)."""
     given = [o for o in (options.features_from, options.features) if o is not None]
     channels = config.model.local_channels
     if channels is None:
@@ -344,10 +349,14 @@ def local_features(config: Config, options: GenerateConfig) -> np.ndarray | None
                 "this run was trained without local conditioning; drop --features-from/--features"
             )
         return None
+    if not given and config.train.local_dropout > 0:
+        frames = -(-round(options.seconds * config.data.sample_rate) // config.model.hop_length)
+        return np.full((frames, channels), np.nan, dtype=np.float32)
     if len(given) != 1:
         raise UserError(
             "this run is steered by local-conditioning features: pass exactly one "
-            "of --features-from AUDIO or --features FILE.npy"
+            "of --features-from AUDIO or --features FILE.npy (a run trained with "
+            "--local-dropout also generates without)"
         )
     if options.features_from is not None:
         return features_of_audio(Path(options.features_from), config)

@@ -45,6 +45,10 @@ class LocalUpsampler(nn.Module):
     convolution at frame rate and repeats every frame ``hop`` times (a 1×1 convolution
     and repetition commute). So the prediction made at sample t (in frame ⌊t / hop⌋) hears
     frames ⌊t / hop⌋ - 1 .. ⌊t / hop⌋ + 1: a look-ahead of up to 2·hop - 1 samples.
+
+    A frame of NaN is an *absent* frame (features withheld: ``train.local_dropout``, or
+    unsteered generation): its output is the learned vector ``absent`` (F,), and it counts
+    as zero where it is a neighbour of a present frame.
     """
 
     def __init__(self, channels: int) -> None:
@@ -52,11 +56,15 @@ class LocalUpsampler(nn.Module):
         self.register_buffer("feature_mean", torch.zeros(channels))
         self.register_buffer("feature_std", torch.ones(channels))
         self.smooth = nn.Conv1d(channels, channels, 3)
+        self.absent = nn.Parameter(torch.zeros(channels))
 
     def forward(self, frames: Tensor) -> Tensor:
-        """frames (B, F, K + 2) raw features → (B, F, K)."""
+        """frames (B, F, K + 2) raw features, NaN where absent → (B, F, K)."""
+        missing = torch.isnan(frames).any(dim=1, keepdim=True)  # (B, 1, K + 2)
         normalised = (frames - self.feature_mean[:, None]) / self.feature_std[:, None]
-        return self.smooth(normalised)  # (B, F, K)
+        smoothed = self.smooth(normalised.masked_fill(missing, 0.0))  # (B, F, K)
+        # always through torch.where, so that `absent` is in every graph (DDP needs that)
+        return torch.where(missing[:, :, 1:-1], self.absent[:, None], smoothed)  # (B, F, K)
 
 
 class ResidualBlock(nn.Module):

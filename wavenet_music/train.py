@@ -57,6 +57,8 @@ class TrainResult:
     step: int
     train_bits: list[float] = field(default_factory=list)  # per logged step
     validation_bits: list[tuple[int, float]] = field(default_factory=list)
+    # with train.local_dropout: validation with the features withheld (unsteered)
+    unsteered_bits: list[tuple[int, float]] = field(default_factory=list)
     samples_per_second: float = 0.0
     interrupted: bool = False
 
@@ -121,7 +123,9 @@ class Trainer:
         self.model = WaveNet(config.model).to(self.device)
         self.network = distributed.wrap(dist, self.model, self.device)  # what training calls
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.train.learning_rate)
-        self.sampler = WindowSampler(window_source(config, corpus.train), config.train.seed)
+        self.sampler = WindowSampler(
+            window_source(config, corpus.train), config.train.seed, config.train.local_dropout
+        )
         with torch.no_grad():
             set_feature_statistics(self.model, self.sampler.source)  # resume overwrites
         self.validation = None
@@ -213,10 +217,11 @@ class Trainer:
         return loss * (count * self.dist.world_size / all_count), total / all_count
 
     @torch.no_grad()
-    def validate(self) -> float | None:
+    def validate(self, withheld: bool = False) -> float | None:
         """Bits per sample over the fixed validation windows (the same every time), in
-        float32 whatever the training precision. Every process scores its share of the
-        windows (all must call this together)."""
+        float32 whatever the training precision; ``withheld``: with their local features
+        withheld (unsteered). Every process scores its share of the windows (all must call
+        this together)."""
         if self.validation is None:
             return None
         self.model.eval()
@@ -224,7 +229,8 @@ class Trainer:
         mine = picks[self.dist.rank :: self.dist.world_size]
         total, count = 0.0, 0
         for i in range(0, len(mine), self.share):
-            batch = source.batch(mine[i : i + self.share])
+            chunk = mine[i : i + self.share]
+            batch = source.batch(chunk, np.full(len(chunk), withheld))
             targets = batch.targets.to(self.device)
             logits = self.model(batch.inputs.to(self.device), *self._conditioning(batch))
             total += F.cross_entropy(logits, targets, ignore_index=IGNORE, reduction="sum").item()
@@ -323,6 +329,10 @@ class Trainer:
         if bits is not None:
             result.validation_bits.append((self.step, bits))
             self._log({"step": self.step, "validation_bits": bits})
+        if bits is not None and self.config.train.local_dropout > 0:
+            unsteered = self.validate(withheld=True)
+            result.unsteered_bits.append((self.step, unsteered))
+            self._log({"step": self.step, "validation_unsteered_bits": unsteered})
 
     def _finish(self, result: TrainResult) -> None:
         stale = not result.validation_bits or result.validation_bits[-1][0] != self.step
@@ -406,6 +416,7 @@ class Trainer:
 _TB_NAMES = {
     "train_bits": "bits_per_sample/train",
     "validation_bits": "bits_per_sample/validation",
+    "validation_unsteered_bits": "bits_per_sample/validation_unsteered",
     "lr": "learning_rate",
     "samples_per_second": "speed/loss_samples_per_second",
 }
@@ -486,6 +497,11 @@ def _run_config(
         )
     if config.train.steps is None and config.train.minutes is None:
         raise UserError("no training budget: pass --steps N or --minutes M")
+    if config.train.local_dropout and config.model.local_channels is None:
+        raise UserError(
+            "train.local_dropout withholds local features, but this run has none: "
+            "set model.local_channels (e.g. --local-channels 80) or drop it"
+        )
     return config, checkpoint
 
 
