@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 TORCH_SPEC ?= torch==2.13.0
-DEMO_MINUTES ?= 15
+DEMO_MINUTES ?= 13
 CORPUS_MINUTES ?= 3
 DATA ?= data/demo
 RUN ?= runs/demo

@@ -1,5 +1,8 @@
-"""`make demo`: build the 4-genre demo corpus, train ONE model on all genres (a label
-per genre folder) and generate clips of every genre.
+"""`make demo`: build the 4-genre demo corpus, train ONE WaveNet on all genres (a label
+per genre folder, steered by log-mel features that are withheld from 30% of the windows,
+so that it also plays without them), train the composer that writes those features, and
+write the listening report: per genre a composed piece next to plain WaveNet and real
+music.
 
 A second run reuses the corpus and the trained run (it resumes an interrupted training
 up to the same time budget) and only generates again.
@@ -15,7 +18,16 @@ from pathlib import Path
 
 from wavenet_music.checkpoint import checkpoint_dirs
 from wavenet_music.cli import main as cli
+from wavenet_music.composer_train import composer_dirs
+from wavenet_music.config import Config, load_yaml
 from wavenet_music.demo_corpus import build_demo_corpus
+
+WAVENET_SHARE = 0.75
+WAVENET = [  # the tiny preset, one label per genre folder, steered by 80 mel bands
+    *("--preset", "tiny", "--labels", "folders"),
+    *("--local-channels", "80", "--hop-length", "256", "--local-dropout", "0.3"),
+]
+COMPOSER = ["--frames-per-token", "4", "--warmup-steps", "30", "--validate-every", "50"]
 
 
 def run_cli(*argv: str) -> None:
@@ -27,7 +39,12 @@ def run_cli(*argv: str) -> None:
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--minutes", type=float, default=15.0, help="training time budget")
+    parser.add_argument(
+        "--minutes",
+        type=float,
+        default=13.0,
+        help="training time budget: three quarters WaveNet, a quarter the composer",
+    )
     parser.add_argument(
         "--corpus-minutes",
         type=float,
@@ -36,8 +53,7 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--data", type=Path, default=Path("data/demo"), help="corpus folder")
     parser.add_argument("--run", type=Path, default=Path("runs/demo"), help="run directory")
-    parser.add_argument("--clips", type=int, default=2, help="clips per genre")
-    parser.add_argument("--seconds", type=float, default=4.0, help="length of each clip")
+    parser.add_argument("--seconds", type=float, default=30.0, help="length of each piece")
     return parser.parse_args()
 
 
@@ -46,15 +62,25 @@ def main() -> None:
     started = time.monotonic()
     print(f"building the demo corpus in {args.data} ({args.corpus_minutes} min per genre)")
     build_demo_corpus(args.data, minutes=args.corpus_minutes)
-    budget = ["--minutes", str(args.minutes)]
+    run, data = str(args.run), str(args.data)
+    budget = ["--minutes", f"{args.minutes * WAVENET_SHARE:g}"]
     if checkpoint_dirs(args.run):
-        run_cli("train", str(args.data), "--run", str(args.run), "--resume", *budget)
+        if load_yaml(args.run / "config.yaml", Config()).train.local_dropout == 0:
+            raise ValueError(
+                f"{run} was trained by an older demo (no features withheld, no composer): "
+                "delete it, or pass RUN=runs/other to make"
+            )
+        run_cli("train", data, "--run", run, "--resume", *budget)
     else:
-        tiny = ["--preset", "tiny", "--labels", "folders"]
-        run_cli("train", str(args.data), "--run", str(args.run), *tiny, *budget)
+        run_cli("train", data, "--run", run, *WAVENET, *budget)
+    budget = ["--minutes", f"{args.minutes * (1 - WAVENET_SHARE):g}"]
+    if composer_dirs(args.run):
+        run_cli("train-composer", run, "--data", data, "--resume", *budget)
+    else:
+        run_cli("train-composer", run, "--data", data, *COMPOSER, *budget)
     report = args.run / "report"
-    clips = ["--clips", str(args.clips), "--seconds", str(args.seconds)]
-    run_cli("report", str(args.run), "--data", str(args.data), "--out", str(report), *clips)
+    pieces = ["--clips", "1", "--seconds", f"{args.seconds:g}"]
+    run_cli("report", run, "--data", data, "--out", str(report), *pieces)
     metrics = [json.loads(line) for line in (args.run / "metrics.jsonl").read_text().splitlines()]
     validation = [m["validation_bits"] for m in metrics if "validation_bits" in m]
     print(

@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from wavenet_music.compose_report import composition_section
+from wavenet_music.report.composition import composition_section
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,6 +4,7 @@ streaming rendering, compose end to end on real music, and bad input."""
 from __future__ import annotations
 
 import math
+import shutil
 
 import numpy as np
 import pytest
@@ -194,6 +195,7 @@ def composed_run(music_root, tmp_path_factory):
             "data.labels": "folders",
             "train.batch_size": 2,
             "train.steps": 3,
+            "train.local_dropout": 0.3,  # it also plays unsteered: plain clips
         },
     )
     train(music_root, base / "run", config, quiet=True)
@@ -219,6 +221,38 @@ def test_train_composer_reports_baselines_and_held_out_bits(composed_run):
     assert math.isfinite(result.validation_bits[-1][1])
     assert 0 < result.bigram_bits < result.unigram_bits <= math.log2(16) + 0.01
     assert (base / "run" / "composer" / "step_00000010" / "meta.json").is_file()
+
+
+def test_the_saved_composer_is_the_best_held_out_one_and_patience_stops(
+    composed_run, music_root, tmp_path
+):
+    """Early stopping: whatever the trajectory, the checkpoint's weights score the best
+    held-out bits seen, and training stopped before its budget exactly when ``patience``
+    validations in a row failed to beat that best."""
+    from wavenet_music.checkpoint import load_model
+    from wavenet_music.composer_data import held_out_bits, token_corpus
+    from wavenet_music.composer_train import build_composer, load_composer
+
+    base, _ = composed_run
+    run = tmp_path / "run"
+    shutil.copytree(base / "run" / "checkpoints", run / "checkpoints")
+    for name in ("config.yaml", "data.json"):
+        shutil.copy(base / "run" / name, run / name)
+    options = ComposerConfig(
+        codebook_size=16, kmeans_iterations=10, layers=2, heads=2, width=32,
+        context_seconds=2.0, batch_size=4, learning_rate=3e-3, warmup_steps=5,
+        steps=150, validate_every=5, patience=2,
+    )  # fmt: skip
+    result = train_composer(run, music_root, options, quiet=True)
+    scores = [bits for _, bits in result.validation_bits]
+    best = int(np.argmin(scores))
+    assert result.best_bits == scores[best]
+    assert (len(scores) - 1 - best == 2) == (result.step < 150)
+    saved = load_composer(run)
+    wavenet, config = load_model(run)
+    corpus = token_corpus(run, music_root, wavenet, config, options)
+    rescored = held_out_bits(build_composer(saved), corpus.validation, torch.device("cpu"))
+    assert rescored == pytest.approx(result.best_bits, abs=1e-4)
 
 
 def test_compose_streams_a_piece_to_a_wav(composed_run, tmp_path):
@@ -283,12 +317,39 @@ def test_bad_input_is_one_line(composed_run, music_root, tmp_path, capsys):
 
 
 def test_composition_section_writes_a_piece_per_label(composed_run, music_root, tmp_path):
-    from wavenet_music.compose_report import composition_section
+    from wavenet_music.report.composition import composition_section
 
     base, _ = composed_run
     section = composition_section(base / "run", tmp_path, seconds=0.25, data_root=music_root)
     assert [r["label"] for r in section["rows"]] == ["ambient", "classical", "guitar", "piano"]
     for row in section["rows"]:
-        assert sf.read(tmp_path / row["composed"])[0].shape == (4000,)
-    assert section["html"].count("<audio") == 4
+        composed, plain = (sf.read(tmp_path / row[kind])[0] for kind in ("composed", "plain"))
+        assert composed.shape == plain.shape == (4000,)
+        assert not np.array_equal(composed, plain)
+    assert section["html"].count("<audio") == 8  # composed and plain (unsteered) per label
     assert section["statistics"] == {}  # 0.25 s holds no 10-s window
+
+
+def test_the_report_of_a_composer_run_sets_pieces_beside_plain_wavenet(
+    composed_run, music_root, tmp_path
+):
+    """Per genre: a real excerpt, the composed piece, the plain clip (same length), the
+    untrained model and noise; the long-range statistics of composed, plain and real; all
+    playable in a headless browser."""
+    from tests.test_report import open_in_browser
+    from wavenet_music.report import report_main
+
+    base, _ = composed_run
+    page = report_main(base / "run", music_root, tmp_path / "r", clips=1, seconds=10.0)
+    text = page.read_text()
+    assert text.count('class="clip plain"') == 4 and text.count("composed 1") >= 4
+    assert "distance to real (SDs)" in text
+    for kind in ("real", "composed", "plain"):
+        assert f"<tr><td>{kind}</td>" in text  # a row of structure statistics
+    durations, widths, requests = open_in_browser(page, tmp_path / "shot.png")
+    assert len(durations) == 4 * 5  # real, composed, plain, untrained, noise per genre
+    lengths = sorted(round(d, 2) for d in durations)
+    assert lengths[:4] == [4.0] * 4  # the untrained clips are 4 s
+    assert lengths[4:] == [10.0] * 16  # real, composed, plain and noise are 10 s
+    assert len(widths) == 21 and all(w > 0 for w in widths)
+    assert all(url.startswith("file://") for url in requests)

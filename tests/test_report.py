@@ -253,13 +253,14 @@ LOADED_DURATIONS = """() => Promise.all(Array.from(document.querySelectorAll('au
   })))"""
 
 
-def test_the_page_plays_in_a_headless_browser(report, tmp_path):
+def open_in_browser(page_path: Path, screenshot: Path) -> tuple[list, list, list[str]]:
+    """Open a report in headless Debian Chromium: (audio durations, image natural widths,
+    every URL requested); skips where playwright or the browser is missing."""
     sync_api = pytest.importorskip(
         "playwright.sync_api", reason="playwright is not installed (pip install playwright)"
     )
     if not CHROMIUM.exists():
         pytest.skip(f"no browser at {CHROMIUM} (apt-get install chromium)")
-    screenshot = tmp_path / "report.png"
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=str(CHROMIUM),
@@ -269,12 +270,18 @@ def test_the_page_plays_in_a_headless_browser(report, tmp_path):
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             requests: list[str] = []
             page.on("request", lambda request: requests.append(request.url))
-            page.goto(report.as_uri(), wait_until="load")
+            page.goto(page_path.as_uri(), wait_until="load")
             durations = page.evaluate(LOADED_DURATIONS)
             widths = page.evaluate("Array.from(document.images, i => i.naturalWidth)")
             page.screenshot(path=str(screenshot), full_page=True)
         finally:
             browser.close()
+    return durations, widths, requests
+
+
+def test_the_page_plays_in_a_headless_browser(report, tmp_path):
+    screenshot = tmp_path / "report.png"
+    durations, widths, requests = open_in_browser(report, screenshot)
     assert len(durations) == CARDS
     assert all(d == pytest.approx(SECONDS, abs=0.01) for d in durations), durations
     assert len(widths) == CARDS + 1 and all(w > 0 for w in widths), widths

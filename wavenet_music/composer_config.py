@@ -33,6 +33,13 @@ class ComposerConfig:
     steps: int | None = field(default=None, metadata=doc("stop after this many steps"))
     minutes: float | None = field(default=None, metadata=doc("stop after this much wall time"))
     validate_every: int = field(default=200, metadata=doc("steps between validations"))
+    patience: int | None = field(
+        default=5,
+        metadata=doc(
+            "stop after this many validations without a better held-out score (the saved "
+            "composer is always the best one); null = train the whole budget"
+        ),
+    )
     checkpoint_every: int = field(default=500, metadata=doc("steps between checkpoints"))
     keep_checkpoints: int = field(default=2, metadata=doc("newest checkpoints kept"))
     seed: int = field(default=0, metadata=doc("seed of k-means, weights and data order"))
@@ -55,6 +62,8 @@ class ComposerConfig:
             raise UserError(f"composer.dropout: expected 0 <= x < 1, got {self.dropout}")
         if self.steps is not None:
             check_positive_int("composer.steps", self.steps)
+        if self.patience is not None:
+            check_positive_int("composer.patience", self.patience)
         if self.minutes is not None:
             check_positive_number("composer.minutes", self.minutes)
 

@@ -46,6 +46,9 @@ from .train import StopRequest, resolve_device
 
 @dataclass
 class ComposerCheckpoint:
+    """``model`` holds the weights of the best held-out validation so far (what ``compose``
+    uses); the weights training goes on from are ``current.*`` in ``tensors``."""
+
     config: ComposerConfig
     step: int
     model: dict[str, torch.Tensor]
@@ -136,6 +139,7 @@ class ComposerResult:
     bigram_bits: float
     bigram_beta: float
     validation_bits: list[tuple[int, float]] = field(default_factory=list)
+    best_bits: float | None = None  # held-out bits of the saved composer (the best)
     interrupted: bool = False
 
     def to_dict(self) -> dict:
@@ -143,7 +147,8 @@ class ComposerResult:
         return {
             "run": str(self.run_dir),
             "step": self.step,
-            "validation_bits_per_token": last,
+            "validation_bits_per_token": self.best_bits,
+            "last_validation_bits_per_token": last,
             "unigram_bits_per_token": self.unigram_bits,
             "bigram_bits_per_token": self.bigram_bits,
             "frames_per_token": self.frames_per_token,
@@ -184,9 +189,16 @@ class ComposerTrainer:
         )
         self.rng = np.random.default_rng(config.seed)
         self.step, self.elapsed_before = 0, 0.0
+        self.best: tuple[float, dict[str, torch.Tensor]] | None = None  # (bits, weights)
+        self.since_best = 0  # validations without a better score
 
     def restore(self, c: ComposerCheckpoint) -> None:
-        self.model.load_state_dict(c.model)
+        prefix = "current."
+        current = {k[len(prefix) :]: v for k, v in c.tensors.items() if k.startswith(prefix)}
+        self.model.load_state_dict(current or c.model)
+        if "best_bits" in c.meta:
+            self.best = (float(c.meta["best_bits"]), c.model)
+            self.since_best = int(c.meta.get("since_best", 0))
         self.optimizer.load_state_dict(ckpt.unflatten_optimizer(c.tensors, c.meta["optimizer"]))
         self.rng.bit_generator.state = c.meta["sampler"]
         torch.set_rng_state(c.tensors["rng.torch"])
@@ -195,11 +207,16 @@ class ComposerTrainer:
     def save(self, elapsed: float) -> Path:
         tensors, rest = ckpt.flatten_optimizer(self.optimizer.state_dict())
         tensors["rng.torch"] = torch.get_rng_state()
+        tensors.update({f"current.{k}": v for k, v in self.model.state_dict().items()})
         meta = {"optimizer": rest, "sampler": self.rng.bit_generator.state, "elapsed": elapsed}
+        weights = self.model.state_dict()
+        if self.best is not None:
+            weights = self.best[1]
+            meta.update(best_bits=self.best[0], since_best=self.since_best)
         checkpoint = ComposerCheckpoint(
             self.config,
             self.step,
-            self.model.state_dict(),
+            weights,
             self.corpus.codebook,
             self.labels,
             self.context,
@@ -251,7 +268,7 @@ class ComposerTrainer:
             return c.minutes is not None and spent >= c.minutes * 60
 
         with StopRequest() as stop:
-            while not done() and not stop.requested:
+            while not done() and not stop.requested and not self.patience_spent():
                 bits = self.train_step()
                 if self.step % 10 == 0 or self.step == 1:
                     self.log({"step": self.step, "train_bits": bits})
@@ -265,16 +282,30 @@ class ComposerTrainer:
             self._validate(result)
         path = self.save(self.elapsed_before + time.monotonic() - start)
         result.step = self.step
+        result.best_bits = None if self.best is None else self.best[0]
         if result.interrupted:
             print(f"stopped at step {self.step}; composer checkpoint {path}", file=sys.stderr)
         return result
 
+    def patience_spent(self) -> bool:
+        patience = self.config.patience
+        if patience is None or self.since_best < patience:
+            return False
+        self._progress(f"held-out bits did not improve in {patience} validations: stopping")
+        return True
+
     def _validate(self, result: ComposerResult) -> None:
         bits = self.validate()
-        if bits is not None:
-            result.validation_bits.append((self.step, bits))
-            self.log({"step": self.step, "validation_bits": bits})
-            self._progress(f"step {self.step}: held-out {bits:.3f} bits/token")
+        if bits is None:
+            return
+        result.validation_bits.append((self.step, bits))
+        self.log({"step": self.step, "validation_bits": bits})
+        self._progress(f"step {self.step}: held-out {bits:.3f} bits/token")
+        if self.best is None or bits < self.best[0]:
+            weights = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+            self.best, self.since_best = (bits, weights), 0
+        else:
+            self.since_best += 1
 
     def _progress(self, text: str) -> None:
         if not self.quiet:

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from .. import checkpoint as ckpt
+from ..composer_train import composer_dirs
 from ..config import Config, GenerateConfig, UserError
 from ..data import Segment, cached_classes
 from ..evaluate import segment_nats
@@ -36,6 +37,7 @@ from .clips import (
     run_split,
     source_path,
 )
+from .composition import composition_section
 from .figures import add_spectrograms
 from .page import write_report
 
@@ -73,13 +75,22 @@ def report_main(
     with torch.random.fork_rng(devices=[]):  # seeded weights, the caller's RNG untouched
         torch.manual_seed(seed)
         fresh = WaveNet(config.model).to(next(model.parameters()).device).eval()
-    if config.model.local_channels is not None:
+    extra, plain = [], None
+    if composer_dirs(run_dir) and config.train.local_dropout > 0:
+        generated, plain, speed, section = composed_and_plain(
+            run_dir, out_dir, data_root, config, seconds, seed
+        )
+        extra, originals = [section["html"]], None
+        untrained = GenerateConfig(seconds=min(seconds, 4.0), seed=seed, label=which_labels(config))
+        baseline_audio = generate_audio(fresh, config, untrained, progress=False)  # (labels, T)
+        baseline = {name: baseline_audio[i : i + 1] for i, name in enumerate(labels)}
+    elif config.model.local_channels is not None:
         originals = held_out_originals(run_dir, data_root, config, labels, clips, seconds, seed)
         generated, speed = timed_resynthesis(model, config, originals, seed)
         firsts = {name: [rows[0]] for name, rows in originals.items()}
         baseline = resynthesize_rows(fresh, config, firsts, seed)
     else:
-        which = "all" if config.model.global_labels else None  # every label, ``clips`` each
+        which = which_labels(config)  # every label, ``clips`` each
         options = GenerateConfig(seconds=seconds, num=clips, seed=seed, label=which)
         audio, speed = timed_generation(model, config, options)  # (labels · clips, T)
         generated = {name: audio[i * clips : (i + 1) * clips] for i, name in enumerate(labels)}
@@ -97,7 +108,37 @@ def report_main(
         held_out=held_out_bits(model, config, run_dir, data_root, evaluate_seconds),
         seed=seed,
         originals=originals,
+        plain=plain,
+        extra_sections=extra,
     )
+
+
+def which_labels(config: Config) -> str | None:
+    """``GenerateConfig.label`` for one clip (or ``num``) per label of the run."""
+    return "all" if config.model.global_labels else None
+
+
+def composed_and_plain(
+    run_dir: Path,
+    out_dir: Path,
+    data_root: Path | None,
+    config: Config,
+    seconds: float,
+    seed: int,
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], Speed, dict]:
+    """A run with a composer and an unsteered WaveNet (``train.local_dropout``): one
+    composed piece and one plain clip per label (label → (1, T) each), how fast both were
+    made, and the composition section (long-range structure against real music)."""
+    start = time.perf_counter()
+    section = composition_section(run_dir, out_dir, seconds, seed, data_root, write_audio=False)
+    wall = time.perf_counter() - start
+    clips = section["clips"]
+    composed = {name: audio[None] for name, audio in clips["composed"].items()}
+    plain = {name: audio[None] for name, audio in clips["plain"].items()}
+    samples = next(iter(composed.values())).shape[1]
+    device = str(resolve_device("auto"))
+    speed = Speed(len(composed) + len(plain), samples, wall, config.data.sample_rate, device)
+    return composed, plain, speed, section
 
 
 def held_out_originals(

@@ -35,6 +35,8 @@ def write_report(
     held_out: HeldOut | None = None,
     seed: int = 0,
     originals: Mapping[str, Sequence[Row]] | None = None,
+    plain: Mapping[str, np.ndarray] | None = None,
+    extra_sections: Sequence[str] = (),
 ) -> Path:
     """Write ``out_dir/index.html`` with its WAV and PNG files beside it; return its path.
 
@@ -46,6 +48,8 @@ def write_report(
         speed, held_out: shown as given (``report_main`` measures them).
         originals: label → the real excerpts the clips re-synthesise (a locally conditioned
             run), shown next to them in order instead of random training excerpts.
+        plain: label → (num, T) plain WaveNet clips (no features) beside composed ``clips``.
+        extra_sections: HTML sections placed after the label sections.
     """
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -61,6 +65,7 @@ def write_report(
             config,
             seed,
             (originals or {}).get(label),
+            (plain or {}).get(label),
         )
         for label, audio in clips.items()
     }
@@ -73,6 +78,7 @@ def write_report(
         _header(run_dir, config, speed, held_out),
         _overview(rows, held_out, rate) if len(rows) > 1 else "",
         *sections,
+        *extra_sections,
         _curves_section(curves, held_out),
         _model_section(config, speed),
         GLOSSARY,
@@ -93,10 +99,12 @@ def label_rows(
     config: Config,
     seed: int,
     originals: Sequence[Row] | None = None,
+    plain: np.ndarray | None = None,
 ) -> list[Row]:
     """Real excerpts, generated clips, the untrained clip and white noise at the real RMS.
     With ``originals`` (the excerpts the clips re-synthesise) those are the real rows, and
-    each clip says how far it is from its original, frame by frame."""
+    each clip says how far it is from its original, frame by frame. With ``plain`` (num, T)
+    the generated clips are composed pieces and these plain WaveNet clips go beside them."""
     generated = np.atleast_2d(generated)  # (num, T)
     num, length = generated.shape
     rows = list(originals or [])
@@ -105,6 +113,10 @@ def label_rows(
     real = [r.audio for r in rows]
     rate = config.data.sample_rate
     for i, audio in enumerate(generated):
+        if plain is not None:
+            rows.append(Row(f"composed {i + 1}", "generated", audio, tag="composed"))
+            rows.append(Row(f"plain {i + 1}", "plain", np.atleast_2d(plain)[i]))
+            continue
         if originals is None:
             rows.append(Row(f"generated {i + 1}", "generated", audio))
             continue
@@ -126,14 +138,11 @@ def label_section(label: str, rows: Sequence[Row], out_dir: Path, sample_rate: i
         _save_png(spectrogram_figure(row.audio, sample_rate), out_dir, stem[row.name])
     real = [r for r in rows if r.kind == "real"]
     generated = [r for r in rows if r.kind == "generated"]
-    heading = (
-        "Held-out original and its re-synthesis from features"
-        if any(r.tag == "re-synthesis" for r in generated)
-        else "Real excerpt and generated clip"
-    )
+    plain = [r for r in rows if r.kind == "plain"]
+    heading = HEADINGS[generated[0].tag if generated else ""]
     pairs = [
         f'<div class="pair">{_figure(real[i], stem) if i < len(real) else MISSING_REAL}'
-        f"{_figure(g, stem)}</div>"
+        f"{_figure(g, stem)}{_figure(plain[i], stem) if i < len(plain) else ''}</div>"
         for i, g in enumerate(generated)
     ]
     baselines = "".join(_figure(r, stem) for r in rows if r.kind in ("untrained", "noise"))
@@ -147,9 +156,16 @@ def label_section(label: str, rows: Sequence[Row], out_dir: Path, sample_rate: i
     )
 
 
+HEADINGS = {
+    "": "Real excerpt and generated clip",
+    "re-synthesis": "Held-out original and its re-synthesis from features",
+    "composed": "Real excerpt, a composed piece (composer → features → WaveNet) and plain "
+    "WaveNet (no features) of the same length",
+}
 KIND_TAGS = {
     "real": "training data",
     "generated": "model",
+    "plain": "plain WaveNet",
     "untrained": "baseline",
     "noise": "baseline",
 }
@@ -171,8 +187,10 @@ def _figure(row: Row, stem: Mapping[str, str]) -> str:
     )
 
 
+KIND_COLUMNS = {"plain": "plain WaveNet"}
 SET_NAMES = {
     "generated": "the generated clips",
+    "plain": "plain WaveNet (no features)",
     "untrained": "an untrained model",
     "noise": "white noise",
 }
@@ -203,11 +221,12 @@ def _distance_summary(label: str, rows: Sequence[Row], sample_rate: int) -> str:
 def _overview(rows: Mapping[str, Sequence[Row]], held_out: HeldOut | None, sample_rate: int) -> str:
     """One line per label, linking to its section: held-out bits and set distances."""
     per_label = {} if held_out is None else held_out.per_label
-    head = "".join(f"<th>{k}: distance (dB)</th>" for k in ("generated", "untrained", "noise"))
+    kinds = [k for k in SET_NAMES if any(r.kind == k for group in rows.values() for r in group)]
+    head = "".join(f"<th>{KIND_COLUMNS.get(k, k)}: distance (dB)</th>" for k in kinds)
     lines = [f"<tr><th>label</th><th>held-out bits per sample</th>{head}</tr>"]
     for label, clip_rows in rows.items():
         distances = set_distances(clip_rows, sample_rate)
-        cells = "".join(f"<td>{_number('{:.1f}', distances.get(k))}</td>" for k in SET_NAMES)
+        cells = "".join(f"<td>{_number('{:.1f}', distances.get(k))}</td>" for k in kinds)
         name = html.escape(label)
         lines.append(
             f'<tr><td><a href="#{_slug(label)}">{name}</a></td>'

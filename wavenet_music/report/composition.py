@@ -13,14 +13,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import write_wav
-from .checkpoint import load_model
-from .compose import compose
-from .composer_config import ComposeConfig
-from .config import GenerateConfig
-from .generate import generate_audio
-from .report.clips import real_excerpts, run_labels
-from .structure import STATISTICS, structure_distance, structure_statistics, summarise
+from ..audio import write_wav
+from ..checkpoint import load_model
+from ..compose import compose
+from ..composer_config import ComposeConfig
+from ..config import GenerateConfig
+from ..generate import generate_audio
+from ..structure import STATISTICS, structure_distance, structure_statistics, summarise
+from .clips import real_excerpts, run_labels
 
 
 def composition_section(
@@ -31,28 +31,35 @@ def composition_section(
     data_root: Path | None = None,
     plain_run: Path | None = None,
     real_per_label: int = 2,
+    write_audio: bool = True,
 ) -> dict:
     """Compose one ``seconds`` piece per label of ``run_dir`` (one batch) into
-    ``out_dir/composed-LABEL.wav``; with ``plain_run`` (a WaveNet without local
-    conditioning, same labels) also ``plain-LABEL.wav``; with ``data_root`` (the run's
+    ``out_dir/composed-LABEL.wav``; beside it ``plain-LABEL.wav``, plain WaveNet without
+    features, from ``plain_run`` (a WaveNet without local conditioning, same labels) or,
+    when the run was trained with ``train.local_dropout``, from the run's own WaveNet
+    unsteered (else no plain clips); with ``data_root`` (the run's
     data) ``real_per_label`` real excerpts of the same length per label as the reference
     of the structure statistics.
 
-    Returns ``{"title", "rows": [{"label", "composed", "plain"}], "statistics":
-    {kind: {stat: (mean, std)}}, "distance": {kind: {stat: z, "mean": z}}, "html"}``
-    where kind is "real", "composed" or "plain" and distances are to "real"."""
+    Returns ``{"title", "rows": [{"label", "composed", "plain"}], "clips": {kind: {label:
+    (T,)}}, "statistics": {kind: {stat: (mean, std)}}, "distance": {kind: {stat: z,
+    "mean": z}}, "html"}`` where kind is "real", "composed" or "plain" and distances are to
+    "real". ``write_audio=False`` writes no files (the listening report shows the clips in
+    its label sections) and the HTML is the statistics alone."""
     out_dir = Path(out_dir)
     _, config = load_model(run_dir)
     which = "all" if config.model.global_labels else None
     piece = compose(run_dir, ComposeConfig(seconds=seconds, label=which, seed=seed))
     labels = run_labels(run_dir, data_root, config)
     clips = {"composed": dict(zip(labels, piece.audio, strict=True))}
+    if plain_run is None and config.train.local_dropout > 0:
+        plain_run = run_dir
     if plain_run is not None:
         model, plain_config = load_model(plain_run)
         options = GenerateConfig(seconds=seconds, seed=seed, label=which)
         plain = generate_audio(model, plain_config, options, progress=False)
         clips["plain"] = dict(zip(labels, plain, strict=True))
-    rows = _write(clips, out_dir, config.data.sample_rate)
+    rows = _write(clips, out_dir, config.data.sample_rate) if write_audio else []
     windows = {
         kind: structure_statistics(list(c.values()), config.data.sample_rate)
         for kind, c in clips.items()
@@ -70,6 +77,7 @@ def composition_section(
     section = {
         "title": f"Composed pieces ({seconds:g} s)",
         "rows": rows,
+        "clips": clips,
         "statistics": {kind: summarise(w) for kind, w in windows.items() if w},
         "distance": {
             kind: structure_distance(w, windows["real"])
@@ -93,9 +101,18 @@ def _write(clips: dict[str, dict[str, np.ndarray]], out_dir: Path, rate: int) ->
     return rows
 
 
+STRUCTURE_NOTE = (
+    "Long-range structure over 20-s windows (mean ± SD over windows): chroma repetition "
+    "(the best chroma self-similarity at lags beyond 1 s), onset-rate variation (CV of "
+    "onsets per 2 s) and loudness autocorrelation (lags 1-5 s). The last column is how "
+    "many real-music standard deviations each kind of clip sits from real music, averaged "
+    "over the three: lower is closer."
+)
+
+
 def section_html(section: dict) -> str:
     """The section as an HTML fragment: a player table, then the statistics table."""
-    kinds = [k for k in ("composed", "plain") if k in section["rows"][0]]
+    kinds = [k for k in ("composed", "plain") if section["rows"] and k in section["rows"][0]]
     head = "".join(f"<th>{k}</th>" for k in kinds)
     players = "".join(
         f"<tr><td>{html.escape(r['label'])}</td>"
@@ -112,7 +129,9 @@ def section_html(section: dict) -> str:
     names = "".join(f"<th>{n.replace('_', ' ')}</th>" for n in STATISTICS)
     return (
         f'<section class="composition"><h2>{html.escape(section["title"])}</h2>'
-        f"<table><tr><th>label</th>{head}</tr>{players}</table>"
-        f"<table><tr><th>clips</th>{names}<th>distance to real (SDs)</th></tr>{stats}</table>"
+        + (f"<table><tr><th>label</th>{head}</tr>{players}</table>" if kinds else "")
+        + f"<p class=note>{STRUCTURE_NOTE}</p>"
+        f'<table class="stats"><tr><th>clips</th>{names}'
+        f"<th>distance to real (SDs)</th></tr>{stats}</table>"
         "</section>"
     )
