@@ -139,7 +139,8 @@ def test_baselines_on_a_known_sequence():
 # --- streaming rendering ----------------------------------------------------------------------
 
 
-def test_streaming_render_in_chunks_equals_generate_over_all_features():
+@pytest.mark.parametrize("engine", ["eager", "compiled"])
+def test_streaming_render_in_chunks_equals_generate_over_all_features(engine):
     torch.manual_seed(0)
     config = ModelConfig(
         dilations=(1, 2, 4, 8),
@@ -165,7 +166,7 @@ def test_streaming_render_in_chunks_equals_generate_over_all_features():
     history = padded_history(model, None, 2)
     silent = np.full((2, 1 + history.shape[1] // 16, 3), SILENCE_DB, np.float32)
     renderer = StreamingRenderer(
-        model, history, silent, labels, 1.0, torch.Generator().manual_seed(5)
+        model, history, silent, labels, 1.0, torch.Generator().manual_seed(5), engine
     )
     parts = []
     for chunk in (features[:, :3], features[:, 3:4], features[:, 4:12]):
@@ -201,6 +202,7 @@ def composed_run(music_root, tmp_path_factory):
     train(music_root, base / "run", config, quiet=True)
     options = ComposerConfig(
         codebook_size=16,
+        frames_per_token=1,
         kmeans_iterations=10,
         layers=1,
         heads=2,

@@ -5,9 +5,9 @@ handed to a ``StreamingRenderer``, which renders every sample whose frame and ne
 are known (the upsampler hears one frame ahead), and the partial WAV is rewritten after
 each chunk. So the first seconds can be heard long before the piece is finished.
 
-The renderer is the incremental WaveNet with explicit state; recomputing its per-frame
-conditioning when frames arrive makes it exactly ``generate.generate`` over the whole
-feature sequence (tested sample for sample).
+The renderer is the incremental WaveNet (compiled where it builds) with explicit state;
+recomputing its per-frame conditioning when frames arrive makes it exactly
+``generate.generate`` over the whole feature sequence (tested sample for sample).
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ from .composer_data import require_local
 from .composer_train import build_composer, load_composer
 from .conditioning import SILENCE_DB, feature_store
 from .config import Config, GenerateConfig, UserError
-from .generate import IncrementalWaveNet, _threads_for, clip_paths, clip_plan, sample, write_clips
+from .fast_generate import generation_step
+from .generate import _threads_for, clip_paths, clip_plan, sample, write_clips
 from .model import WaveNet
 from .tokens import Codebook
 from .train import resolve_device
@@ -52,10 +53,11 @@ class StreamingRenderer:
         labels: Tensor | None,
         temperature: float,
         generator: torch.Generator,
+        engine: str = "auto",
     ) -> None:
         """history (B, H) classes; history_frames (B, 1 + H / hop, F) in dB: the context
-        frame before the history, then its frames."""
-        self.model, self.fast = model, IncrementalWaveNet(model)
+        frame before the history, then its frames; ``engine`` as for ``generate``."""
+        self.model, self.fast = model, generation_step(model, engine, "float32")
         self.history, self.labels = history, labels
         self.frames = [np.asarray(history_frames, dtype=np.float32)]
         self.temperature, self.generator = temperature, generator
@@ -83,8 +85,7 @@ class StreamingRenderer:
         if self.state is None:
             self.state = self.fast.initial_state(self.model, self.history, self.labels, frames)
         else:
-            conditioning = self.model.local_frames(frames)  # (B, F, K)
-            self.state.local = [b.local_condition(conditioning) for b in self.model.blocks]
+            self.state = self.fast.with_frames(self.model, self.state, frames)
         out = torch.empty(self.history.shape[0], samples, dtype=torch.long, device=device)
         for t in range(samples):
             logits, self.state = self.fast.step(self.x, self.state)

@@ -17,7 +17,7 @@ class ComposerConfig:
     """The composer's tokens, network and training; stored in its checkpoint."""
 
     codebook_size: int = field(default=256, metadata=doc("k-means tokens (vocabulary)"))
-    frames_per_token: int = field(default=1, metadata=doc("feature frames stacked into one token"))
+    frames_per_token: int = field(default=4, metadata=doc("feature frames stacked into one token"))
     kmeans_iterations: int = field(default=30, metadata=doc("Lloyd iterations of k-means"))
     context_seconds: float = field(
         default=20.5, metadata=doc("music the composer hears before each token, seconds")

@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 
 from .config import UserError
-from .generate import GenerationState, IncrementalWaveNet
+from .generate import GenerationState, IncrementalWaveNet, layer_conditioning
 from .kernels import KernelBuildError, load_step_module
 from .model import WaveNet
 
@@ -104,6 +104,13 @@ class CompiledWaveNet:
     ) -> CompiledState:
         """As ``IncrementalWaveNet.initial_state`` (one forward pass), packed."""
         return CompiledState.packed(self.eager.initial_state(model, history, labels, frames))
+
+    def with_frames(self, model: WaveNet, state: CompiledState, frames: Tensor) -> CompiledState:
+        """As ``IncrementalWaveNet.with_frames``, packed."""
+        with torch.inference_mode():
+            local = layer_conditioning(model, frames)  # L × (B, 2D, K)
+            state.local = torch.stack(local).transpose(2, 3).contiguous()  # (L, B, K, 2D)
+        return state
 
     def step(self, x: Tensor, state: CompiledState) -> tuple[Tensor, CompiledState]:
         """x (B,) classes at ``state.time`` → logits (B, Q) for the next sample."""

@@ -121,9 +121,16 @@ class IncrementalWaveNet:
             )
             if labels is not None:
                 state.label_bias = [b.label_embedding(labels) for b in model.blocks]  # (B, 2D)
-            conditioning = model.local_frames(frames)  # (B, F, K) or None
-            if conditioning is not None:
-                state.local = [b.local_condition(conditioning) for b in model.blocks]  # (B,2D,K)
+            state.local = layer_conditioning(model, frames)
+        return state
+
+    def with_frames(
+        self, model: WaveNet, state: GenerationState, frames: Tensor
+    ) -> GenerationState:
+        """``state`` steered by ``frames`` (B, F, K' + 2): the timeline it started from,
+        extended (features that arrive while generating, as in ``compose``)."""
+        with torch.inference_mode():
+            state.local = layer_conditioning(model, frames)
         return state
 
     def step(self, x: Tensor, state: GenerationState) -> tuple[Tensor, GenerationState]:
@@ -152,6 +159,14 @@ class IncrementalWaveNet:
         logits = _affine(torch.relu(_affine(torch.relu(skips), w1, b1)), w2, b2)  # (B, Q)
         state.time = t + 1
         return logits, state
+
+
+def layer_conditioning(model: WaveNet, frames: Tensor | None) -> list[Tensor] | None:
+    """Every layer's local conditioning (B, 2D, K) at frame rate, from frames (B, F, K + 2)."""
+    conditioning = model.local_frames(frames)  # (B, F, K) or None
+    if conditioning is None:
+        return None
+    return [b.local_condition(conditioning) for b in model.blocks]  # L × (B, 2D, K)
 
 
 def _distinct_streams(
