@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 TORCH_SPEC ?= torch==2.13.0
 DEMO_MINUTES ?= 13
-CORPUS_MINUTES ?= 3
+CORPUS_MINUTES ?= 8
 DATA ?= data/demo
 RUN ?= runs/demo
 

@@ -48,7 +48,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--corpus-minutes",
         type=float,
-        default=3.0,
+        default=8.0,
         help="minutes of audio per genre in the demo corpus",
     )
     parser.add_argument("--data", type=Path, default=Path("data/demo"), help="corpus folder")
