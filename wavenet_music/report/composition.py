@@ -42,10 +42,11 @@ def composition_section(
     of the structure statistics.
 
     Returns ``{"title", "rows": [{"label", "composed", "plain"}], "clips": {kind: {label:
-    (T,)}}, "statistics": {kind: {stat: (mean, std)}}, "distance": {kind: {stat: z,
-    "mean": z}}, "html"}`` where kind is "real", "composed" or "plain" and distances are to
-    "real". ``write_audio=False`` writes no files (the listening report shows the clips in
-    its label sections) and the HTML is the statistics alone."""
+    (T,)}}, "windows": {kind: [statistics of one window]}, "statistics": {kind: {stat:
+    (mean, std)}}, "distance": {kind: {stat: z, "mean": z}}, "html"}`` where kind is
+    "real", "composed" or "plain" and distances are to "real". ``write_audio=False``
+    writes no files (the listening report shows the clips in its label sections) and the
+    HTML is the statistics alone."""
     out_dir = Path(out_dir)
     _, config = load_model(run_dir)
     which = "all" if config.model.global_labels else None
@@ -78,6 +79,7 @@ def composition_section(
         "title": f"Composed pieces ({seconds:g} s)",
         "rows": rows,
         "clips": clips,
+        "windows": windows,
         "statistics": {kind: summarise(w) for kind, w in windows.items() if w},
         "distance": {
             kind: structure_distance(w, windows["real"])
