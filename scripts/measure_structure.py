@@ -35,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=30.0, help="length of every clip")
     parser.add_argument("--real", type=int, default=2, help="real excerpts per label and seed")
     parser.add_argument("--seeds", type=int, default=1, help="pieces per label (one per seed)")
+    parser.add_argument("--temperature", type=float, default=1.0, help="composer temperature")
+    parser.add_argument("--top-k", type=int, help="composer: sample among the k likeliest")
     args = parser.parse_args(argv)
     windows: dict[str, list[dict]] = defaultdict(list)
     for seed in range(args.seeds):
@@ -46,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
             data_root=args.data,
             plain_run=args.plain_run,
             real_per_label=args.real,
+            temperature=args.temperature,
+            top_k=args.top_k,
         )
         for kind, rows in section["windows"].items():
             windows[kind] += rows

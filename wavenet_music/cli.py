@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 import typing
 from collections.abc import Sequence
@@ -182,7 +183,19 @@ def cmd_train(args: argparse.Namespace) -> None:
         "samples_per_second": round(result.samples_per_second, 1),
         "interrupted": result.interrupted,
     }
-    print(json.dumps(summary))  # under torchrun: one line per process (the tests compare them)
+    print_line(json.dumps(summary))  # under torchrun: one line per process
+
+
+def print_line(text: str) -> None:
+    """One line to stdout in a single write, so that the lines of processes that share the
+    stream (torchrun's ranks) never interleave (a pipe write under 4 KiB is atomic)."""
+    sys.stdout.flush()
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # a captured or replaced stdout
+        print(text)
+        return
+    os.write(fd, (text + "\n").encode())
 
 
 def cmd_generate(args: argparse.Namespace) -> None:

@@ -32,6 +32,8 @@ def composition_section(
     plain_run: Path | None = None,
     real_per_label: int = 2,
     write_audio: bool = True,
+    temperature: float = 1.0,
+    top_k: int | None = None,
 ) -> dict:
     """Compose one ``seconds`` piece per label of ``run_dir`` (one batch) into
     ``out_dir/composed-LABEL.wav``; beside it ``plain-LABEL.wav``, plain WaveNet without
@@ -39,7 +41,7 @@ def composition_section(
     when the run was trained with ``train.local_dropout``, from the run's own WaveNet
     unsteered (else no plain clips); with ``data_root`` (the run's
     data) ``real_per_label`` real excerpts of the same length per label as the reference
-    of the structure statistics.
+    of the structure statistics. ``temperature`` and ``top_k``: the composer's sampling.
 
     Returns ``{"title", "rows": [{"label", "composed", "plain"}], "clips": {kind: {label:
     (T,)}}, "windows": {kind: [statistics of one window]}, "statistics": {kind: {stat:
@@ -50,7 +52,10 @@ def composition_section(
     out_dir = Path(out_dir)
     _, config = load_model(run_dir)
     which = "all" if config.model.global_labels else None
-    piece = compose(run_dir, ComposeConfig(seconds=seconds, label=which, seed=seed))
+    options = ComposeConfig(
+        seconds=seconds, label=which, temperature=temperature, top_k=top_k, seed=seed
+    )
+    piece = compose(run_dir, options)
     labels = run_labels(run_dir, data_root, config)
     clips = {"composed": dict(zip(labels, piece.audio, strict=True))}
     if plain_run is None and config.train.local_dropout > 0:
