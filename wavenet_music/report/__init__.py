@@ -5,6 +5,11 @@ the same length from the training data, both as an ``<audio>`` player and a log-
 spectrogram, and compares them, an untrained model's clip and white noise in a table of
 ``audio_stats``. Then the learning curves, the held-out likelihood, the generation speed
 and the config. Plain HTML and CSS with relative links: it opens from disk, offline.
+
+What the clips are depends on the run: a plain run generates them; a locally conditioned
+run re-synthesises held-out excerpts from their features; a run with a composer and an
+unsteered WaveNet (``train.local_dropout``) composes a piece per label and sets plain
+WaveNet beside it, followed by the long-range structure section (``composition.py``).
 """
 
 from __future__ import annotations
