@@ -257,6 +257,28 @@ def test_the_saved_composer_is_the_best_held_out_one_and_patience_stops(
     assert rescored == pytest.approx(result.best_bits, abs=1e-4)
 
 
+def test_resume_goes_on_from_the_current_weights_not_the_best(composed_run, music_root, tmp_path):
+    """The checkpoint keeps two sets of weights: the best (what compose uses) and the
+    current ones, which a resumed training starts from; the best score survives resume."""
+    base, _ = composed_run
+    run = tmp_path / "run"
+    shutil.copytree(base / "run" / "checkpoints", run / "checkpoints")
+    for name in ("config.yaml", "data.json"):
+        shutil.copy(base / "run" / name, run / name)
+    options = ComposerConfig(
+        codebook_size=16, kmeans_iterations=10, layers=2, heads=2, width=32,
+        context_seconds=2.0, batch_size=4, learning_rate=3e-2, warmup_steps=5,
+        steps=60, validate_every=10, patience=None,
+    )  # fmt: skip
+    first = train_composer(run, music_root, options, quiet=True)
+    last = first.validation_bits[-1][1]
+    assert last > first.best_bits  # the current weights are not the best ones
+    again = train_composer(run, music_root, options, resume=True, quiet=True)  # nothing to do
+    assert again.step == 60
+    assert again.validation_bits[-1][1] == pytest.approx(last, abs=1e-5)  # current weights
+    assert again.best_bits == pytest.approx(first.best_bits)
+
+
 def test_compose_streams_a_piece_to_a_wav(composed_run, tmp_path):
     base, _ = composed_run
     out, seen = tmp_path / "piece.wav", []

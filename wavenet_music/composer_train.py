@@ -207,10 +207,10 @@ class ComposerTrainer:
     def save(self, elapsed: float) -> Path:
         tensors, rest = ckpt.flatten_optimizer(self.optimizer.state_dict())
         tensors["rng.torch"] = torch.get_rng_state()
-        tensors.update({f"current.{k}": v for k, v in self.model.state_dict().items()})
         meta = {"optimizer": rest, "sampler": self.rng.bit_generator.state, "elapsed": elapsed}
         weights = self.model.state_dict()
-        if self.best is not None:
+        if self.best is not None:  # the best weights for compose, the current ones to go on
+            tensors.update({f"current.{k}": v for k, v in weights.items()})
             weights = self.best[1]
             meta.update(best_bits=self.best[0], since_best=self.since_best)
         checkpoint = ComposerCheckpoint(

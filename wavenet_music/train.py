@@ -230,7 +230,7 @@ class Trainer:
         total, count = 0.0, 0
         for i in range(0, len(mine), self.share):
             chunk = mine[i : i + self.share]
-            batch = source.batch(chunk, np.full(len(chunk), withheld))
+            batch = source.batch(chunk, np.ones(len(chunk), bool) if withheld else None)
             targets = batch.targets.to(self.device)
             logits = self.model(batch.inputs.to(self.device), *self._conditioning(batch))
             total += F.cross_entropy(logits, targets, ignore_index=IGNORE, reduction="sum").item()
