@@ -38,8 +38,9 @@ from .composer_data import (
     unigram_bits,
 )
 from .config import UserError
+from .signals import StopRequest
 from .tokens import Codebook
-from .train import StopRequest, resolve_device
+from .train import resolve_device
 
 # --- checkpoints -------------------------------------------------------------------------------
 

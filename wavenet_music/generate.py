@@ -24,6 +24,7 @@ from .audio import load_audio, mu_law_decode, mu_law_encode, write_wav
 from .conditioning import SILENCE_DB, feature_store
 from .config import Config, GenerateConfig, UserError
 from .model import CausalConv1d, WaveNet
+from .signals import StopRequest
 
 
 @dataclass
@@ -478,15 +479,18 @@ def generate_audio(
         total=length, unit="sample", unit_scale=True, disable=not progress, desc="generating"
     )
     latest: list[Tensor] = [torch.empty(len(tags), 0, dtype=torch.long)]
+    stop = StopRequest()
 
     def on_step(classes: Tensor) -> None:
+        if stop.requested:  # raised here, between samples, never inside a library call
+            raise KeyboardInterrupt
         latest[0] = classes
         bar.update(1)
         if paths is not None and every and classes.shape[1] % every == 0:
             write_clips(paths, mu_law_decode(classes.cpu().numpy(), q), rate)
 
     try:
-        with _threads_for(len(tags), _device(model)):
+        with stop, _threads_for(len(tags), _device(model)):
             classes = generate(
                 model,
                 length,

@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import signal
 import sys
 import time
 from dataclasses import dataclass, field, replace
@@ -47,6 +46,7 @@ from .data import (
 from .distributed import SINGLE, Distributed
 from .generate import generate
 from .model import WaveNet
+from .signals import StopRequest
 
 LN2 = math.log(2.0)
 
@@ -420,34 +420,6 @@ _TB_NAMES = {
     "lr": "learning_rate",
     "samples_per_second": "speed/loss_samples_per_second",
 }
-
-
-class StopRequest:
-    """Ctrl-C and SIGTERM ask training to stop: the step under way finishes (and is logged),
-    then a checkpoint is written. A second signal interrupts at once (still saved)."""
-
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-    def __init__(self) -> None:
-        self.requested = False
-        self._previous: dict[int, object] = {}
-
-    def _handler(self, signum, frame) -> None:
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-
-    def __enter__(self) -> StopRequest:
-        try:
-            for signum in self.SIGNALS:
-                self._previous[signum] = signal.signal(signum, self._handler)
-        except ValueError:  # not the main thread: leave signals alone
-            self._previous.clear()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        for signum, previous in self._previous.items():
-            signal.signal(signum, previous)
 
 
 # --- entry point ------------------------------------------------------------------------------

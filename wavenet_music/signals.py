@@ -1,0 +1,37 @@
+"""Ctrl-C and SIGTERM as requests: a handler that only sets a flag, which the long loops
+(training steps, generated samples) check at points of their own choosing. So the
+interrupt never lands inside a library call or a finaliser, where Python may swallow a
+``KeyboardInterrupt``."""
+
+from __future__ import annotations
+
+import signal
+
+
+class StopRequest:
+    """Ctrl-C and SIGTERM set ``requested``; the loop finishes what it is doing, then stops
+    (training: the step under way, then a checkpoint; generation: the sample, then the
+    partial WAV). A second signal raises ``KeyboardInterrupt`` at once."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: dict[int, object] = {}
+
+    def _handler(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self) -> StopRequest:
+        try:
+            for signum in self.SIGNALS:
+                self._previous[signum] = signal.signal(signum, self._handler)
+        except ValueError:  # not the main thread: leave signals alone
+            self._previous.clear()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
