@@ -1,6 +1,6 @@
 """`make demo`: build the 4-genre demo corpus, train ONE WaveNet on all genres (a label
-per genre folder, steered by log-mel features that are withheld from 30% of the windows,
-so that it also plays without them), train the composer that writes those features, and
+per genre folder, steered by chromagrams that are withheld from 30% of the windows, so
+that it also plays without them), train the composer that writes the chromagrams, and
 write the listening report: per genre a composed piece next to plain WaveNet and real
 music.
 
@@ -23,9 +23,9 @@ from wavenet_music.config import Config, load_yaml
 from wavenet_music.demo_corpus import build_demo_corpus
 
 WAVENET_SHARE = 0.75
-WAVENET = [  # the tiny preset, one label per genre folder, steered by 80 mel bands
-    *("--preset", "tiny", "--labels", "folders"),
-    *("--local-channels", "80", "--hop-length", "256", "--local-dropout", "0.3"),
+WAVENET = [  # the tiny preset, one label per genre folder, steered by 12 pitch classes
+    *("--preset", "tiny", "--labels", "folders", "--features", "chroma"),
+    *("--local-channels", "12", "--hop-length", "256", "--local-dropout", "0.3"),
 ]
 COMPOSER = ["--warmup-steps", "30", "--validate-every", "50"]  # a small corpus: check often
 
@@ -65,9 +65,10 @@ def main() -> None:
     run, data = str(args.run), str(args.data)
     budget = ["--minutes", f"{args.minutes * WAVENET_SHARE:g}"]
     if checkpoint_dirs(args.run):
-        if load_yaml(args.run / "config.yaml", Config()).train.local_dropout == 0:
+        trained = load_yaml(args.run / "config.yaml", Config())
+        if trained.train.local_dropout == 0 or trained.data.features != "chroma":
             raise ValueError(
-                f"{run} was trained by an older demo (no features withheld, no composer): "
+                f"{run} was trained by an older demo (log-mel features or none withheld): "
                 "delete it, or pass RUN=runs/other to make"
             )
         run_cli("train", data, "--run", run, "--resume", *budget)

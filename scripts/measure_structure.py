@@ -1,11 +1,14 @@
 """Long-range structure of composed pieces, plain WaveNet clips and real music.
 
 python scripts/measure_structure.py runs/x --data music/ [--plain-run runs/plain] --out out/
-    [--seeds 3]
+    [--seeds 3] [--resynthesis]
 
 Composes one piece per label (and the plain clips) per seed into --out/seed_N, pools the
 20-s windows of all seeds, and prints the statistics, the distances to real music and a
-bootstrap over windows: how often composed is closer to real than plain (JSON).
+bootstrap over windows: how often composed is closer to real than plain, on the mean
+distance and on each statistic (JSON). ``--resynthesis`` adds the run's WaveNet steered
+by the real excerpts' own features: how much of real music's structure the WaveNet
+renders when the features are right, the ceiling for composed pieces.
 """
 
 from __future__ import annotations
@@ -20,8 +23,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from wavenet_music.checkpoint import load_model
+from wavenet_music.report.clips import real_excerpts, run_labels
 from wavenet_music.report.composition import composition_section
-from wavenet_music.structure import structure_distance, summarise
+from wavenet_music.resynthesis import resynthesize
+from wavenet_music.structure import STATISTICS, structure_distance, structure_statistics, summarise
 
 BOOTSTRAP = 2000
 
@@ -35,7 +41,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=30.0, help="length of every clip")
     parser.add_argument("--real", type=int, default=2, help="real excerpts per label and seed")
     parser.add_argument("--seeds", type=int, default=1, help="pieces per label (one per seed)")
-    parser.add_argument("--temperature", type=float, default=1.0, help="composer temperature")
+    parser.add_argument(
+        "--temperature", type=float, help="composer temperature (default: the calibrated one)"
+    )
+    parser.add_argument(
+        "--resynthesis", action="store_true", help="add the WaveNet steered by real features"
+    )
     parser.add_argument("--top-k", type=int, help="composer: sample among the k likeliest")
     args = parser.parse_args(argv)
     windows: dict[str, list[dict]] = defaultdict(list)
@@ -53,21 +64,42 @@ def main(argv: list[str] | None = None) -> int:
         )
         for kind, rows in section["windows"].items():
             windows[kind] += rows
+        if args.resynthesis:
+            windows["resynthesized"] += resynthesized(args, seed)
     real = windows.pop("real")
     result = {
+        "temperature": section["temperature"],
         "windows": {kind: len(rows) for kind, rows in {**windows, "real": real}.items()},
         "statistics": {kind: summarise(rows) for kind, rows in {**windows, "real": real}.items()},
         "distance": {kind: structure_distance(rows, real) for kind, rows in windows.items()},
     }
     if "plain" in windows:
-        result["composed_closer_in_bootstrap"] = bootstrap(windows, real)
+        result["composed_closer_in_bootstrap"] = {
+            name: bootstrap(windows, real, name) for name in ("mean", *STATISTICS)
+        }
     print(json.dumps(result, indent=1))
     return 0
 
 
-def bootstrap(windows: dict[str, list[dict]], real: list[dict]) -> float:
-    """Share of resamplings (windows drawn with replacement, every set) in which the mean
-    distance of composed to real is below that of plain."""
+def resynthesized(args: argparse.Namespace, seed: int) -> list[dict]:
+    """Statistics of the real excerpts of ``seed`` (as composition_section draws them)
+    re-rendered by the run's WaveNet from their own features."""
+    model, config = load_model(args.run)
+    length = round(args.seconds * config.data.sample_rate)
+    labels, excerpts = [], []
+    for label in run_labels(args.run, args.data, config):
+        for row in real_excerpts(args.run, args.data, label, args.real, length, config, seed):
+            labels.append(label)
+            excerpts.append(row.audio)
+    names = labels if config.model.global_labels else None
+    audio = resynthesize(model, config, excerpts, names, seed=seed)
+    return structure_statistics(list(audio), config.data.sample_rate)
+
+
+def bootstrap(windows: dict[str, list[dict]], real: list[dict], statistic: str) -> float:
+    """Share of resamplings (windows drawn with replacement, every set) in which the
+    distance of composed to real is below that of plain on ``statistic`` ("mean": the
+    mean distance)."""
     rng = np.random.default_rng(0)
 
     def draw(rows: list[dict]) -> list[dict]:
@@ -76,8 +108,8 @@ def bootstrap(windows: dict[str, list[dict]], real: list[dict]) -> float:
     wins = 0
     for _ in range(BOOTSTRAP):
         reference = draw(real)
-        composed = structure_distance(draw(windows["composed"]), reference)["mean"]
-        plain = structure_distance(draw(windows["plain"]), reference)["mean"]
+        composed = structure_distance(draw(windows["composed"]), reference)[statistic]
+        plain = structure_distance(draw(windows["plain"]), reference)[statistic]
         wins += composed < plain
     return wins / BOOTSTRAP
 

@@ -18,7 +18,7 @@ from wavenet_music.compose import StreamingRenderer, compose
 from wavenet_music.composer import Composer, alibi_bias, alibi_slopes, sample_tokens
 from wavenet_music.composer_config import ComposeConfig, ComposerConfig
 from wavenet_music.composer_data import bigram_bits, unigram_bits
-from wavenet_music.composer_train import train_composer
+from wavenet_music.composer_train import load_composer, saved_calibration, train_composer
 from wavenet_music.conditioning import SILENCE_DB
 from wavenet_music.config import ModelConfig
 from wavenet_music.generate import generate, padded_history
@@ -211,6 +211,8 @@ def composed_run(music_root, tmp_path_factory):
         batch_size=2,
         steps=10,
         validate_every=10,
+        calibration_seconds=3.0,
+        calibration_streams=2,
     )
     result = train_composer(base / "run", music_root, options, quiet=True)
     return base, result
@@ -223,6 +225,19 @@ def test_train_composer_reports_baselines_and_held_out_bits(composed_run):
     assert math.isfinite(result.validation_bits[-1][1])
     assert 0 < result.bigram_bits < result.unigram_bits <= math.log2(16) + 0.01
     assert (base / "run" / "composer" / "step_00000010" / "meta.json").is_file()
+
+
+def test_the_calibrated_temperature_is_saved_and_composed_at(composed_run, tmp_path):
+    base, result = composed_run
+    calibration = result.calibration
+    assert calibration is not None and 0 < calibration.real_repetition <= 1
+    assert calibration.temperature in dict(calibration.composed_repetition)
+    saved = load_composer(base / "run")
+    assert saved_calibration(saved) == calibration
+    piece = compose(base / "run", ComposeConfig(seconds=0.1, label="piano"))
+    assert piece.temperature == calibration.temperature
+    asked = compose(base / "run", ComposeConfig(seconds=0.1, label="piano", temperature=1.5))
+    assert asked.temperature == 1.5
 
 
 def test_the_saved_composer_is_the_best_held_out_one_and_patience_stops(

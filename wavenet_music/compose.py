@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +26,7 @@ from .checkpoint import load_model
 from .composer import Composer, ComposerState, continue_tokens
 from .composer_config import ComposeConfig
 from .composer_data import require_local
-from .composer_train import build_composer, load_composer
+from .composer_train import build_composer, load_composer, sampling_temperature
 from .conditioning import SILENCE_DB, feature_store
 from .config import Config, GenerateConfig, UserError
 from .fast_generate import generation_step
@@ -167,6 +167,7 @@ class Piece:
     tokens: np.ndarray  # (clips, N) composed tokens
     tags: list[str]  # per clip: "" or a label
     paths: list[Path] | None = None
+    temperature: float = 1.0  # the composer's, as sampled
 
 
 ChunkFn = Callable[[np.ndarray], None]
@@ -191,6 +192,7 @@ def compose(
     if saved.labels != config.model.global_labels:
         raise UserError(f"the composer of {run_dir} was trained for other labels; retrain it")
     composer = build_composer(saved).to(device)
+    options = replace(options, temperature=sampling_temperature(saved, options.temperature))
     labels, tags = clip_plan(config, GenerateConfig(label=options.label))
     prime = silent_prime(config)
     if options.prime is not None:
@@ -211,7 +213,7 @@ def compose(
             paths,
             on_chunk,
         )
-    piece.tags, piece.paths = tags, paths
+    piece.tags, piece.paths, piece.temperature = tags, paths, options.temperature
     if features_out is not None:
         for path, features in zip(clip_paths(features_out, tags), piece.features, strict=True):
             _save_npy(path, features)

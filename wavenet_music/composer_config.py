@@ -40,6 +40,17 @@ class ComposerConfig:
             "composer is always the best one); null = train the whole budget"
         ),
     )
+    calibration_seconds: float | None = field(
+        default=20.0,
+        metadata=doc(
+            "after training, pick the sampling temperature whose composed sequences of this "
+            "length repeat as much as the training music (composer_calibration.py); "
+            "null = none (compose samples at 1.0)"
+        ),
+    )
+    calibration_streams: int = field(
+        default=4, metadata=doc("sequences composed per label and temperature to calibrate")
+    )
     checkpoint_every: int = field(default=500, metadata=doc("steps between checkpoints"))
     keep_checkpoints: int = field(default=2, metadata=doc("newest checkpoints kept"))
     seed: int = field(default=0, metadata=doc("seed of k-means, weights and data order"))
@@ -50,6 +61,7 @@ class ComposerConfig:
             check_positive_int(f"composer.{name}", getattr(self, name))
         for name in ("batch_size", "validate_every", "checkpoint_every", "keep_checkpoints"):
             check_positive_int(f"composer.{name}", getattr(self, name))
+        check_positive_int("composer.calibration_streams", self.calibration_streams)
         check_positive_number("composer.context_seconds", self.context_seconds)
         check_positive_number("composer.learning_rate", self.learning_rate)
         if not isinstance(self.codebook_size, int) or self.codebook_size < 2:
@@ -66,6 +78,8 @@ class ComposerConfig:
             check_positive_int("composer.patience", self.patience)
         if self.minutes is not None:
             check_positive_number("composer.minutes", self.minutes)
+        if self.calibration_seconds is not None:
+            check_positive_number("composer.calibration_seconds", self.calibration_seconds)
 
     def context_tokens(self, sample_rate: int, hop: int) -> int:
         """Tokens in ``context_seconds`` of music (each ``frames_per_token · hop`` samples)."""
@@ -81,7 +95,13 @@ class ComposeConfig:
         default=None, metadata=doc("label to compose (labelled runs): NAME, a,b or all")
     )
     prime: str | None = field(default=None, metadata=doc("audio file the piece continues"))
-    temperature: float = field(default=1.0, metadata=doc("composer softmax temperature"))
+    temperature: float | None = field(
+        default=None,
+        metadata=doc(
+            "composer softmax temperature; null = the one train-composer calibrated (1.0 for "
+            "a composer without)"
+        ),
+    )
     top_k: int | None = field(
         default=None, metadata=doc("sample among the k likeliest tokens; null = all")
     )
@@ -97,6 +117,8 @@ class ComposeConfig:
         check_positive_number("chunk_seconds", self.chunk_seconds)
         for name in ("temperature", "wavenet_temperature"):
             value = getattr(self, name)
+            if value is None and name == "temperature":
+                continue
             if not isinstance(value, int | float) or value < 0:
                 raise UserError(f"{name}: expected a number >= 0, got {value!r}")
         if self.top_k is not None and (not isinstance(self.top_k, int) or self.top_k < 1):

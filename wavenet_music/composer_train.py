@@ -23,6 +23,7 @@ import torch.nn.functional as F
 
 from . import checkpoint as ckpt
 from .composer import Composer
+from .composer_calibration import Calibration, calibrate_temperature
 from .composer_config import ComposerConfig
 from .composer_data import (
     COMPOSER,
@@ -119,6 +120,20 @@ def _load_dir(path: Path, weights_only: bool) -> ComposerCheckpoint:
     )
 
 
+def saved_calibration(c: ComposerCheckpoint) -> Calibration | None:
+    """The sampling temperature calibrated for the checkpoint's weights, if any."""
+    saved = c.meta.get("calibration")
+    return None if saved is None else Calibration.from_dict(saved)
+
+
+def sampling_temperature(c: ComposerCheckpoint, asked: float | None) -> float:
+    """``asked``, else the calibrated temperature, else 1."""
+    if asked is not None:
+        return asked
+    calibration = saved_calibration(c)
+    return 1.0 if calibration is None else calibration.temperature
+
+
 def build_composer(c: ComposerCheckpoint) -> Composer:
     model = Composer(c.config, c.codebook.size, len(c.labels), c.context)
     model.load_state_dict(c.model)
@@ -141,6 +156,7 @@ class ComposerResult:
     bigram_beta: float
     validation_bits: list[tuple[int, float]] = field(default_factory=list)
     best_bits: float | None = None  # held-out bits of the saved composer (the best)
+    calibration: Calibration | None = None  # its sampling temperature
     interrupted: bool = False
 
     def to_dict(self) -> dict:
@@ -154,6 +170,7 @@ class ComposerResult:
             "bigram_bits_per_token": self.bigram_bits,
             "frames_per_token": self.frames_per_token,
             "round_trip_db": self.round_trip_db,
+            "temperature": None if self.calibration is None else self.calibration.temperature,
             "interrupted": self.interrupted,
         }
 
@@ -192,6 +209,7 @@ class ComposerTrainer:
         self.step, self.elapsed_before = 0, 0.0
         self.best: tuple[float, dict[str, torch.Tensor]] | None = None  # (bits, weights)
         self.since_best = 0  # validations without a better score
+        self.calibration: Calibration | None = None  # of the best weights, when done
 
     def restore(self, c: ComposerCheckpoint) -> None:
         prefix = "current."
@@ -204,6 +222,7 @@ class ComposerTrainer:
         self.rng.bit_generator.state = c.meta["sampler"]
         torch.set_rng_state(c.tensors["rng.torch"])
         self.step, self.elapsed_before = c.step, float(c.meta.get("elapsed", 0.0))
+        self.calibration = saved_calibration(c)
 
     def save(self, elapsed: float) -> Path:
         tensors, rest = ckpt.flatten_optimizer(self.optimizer.state_dict())
@@ -214,6 +233,8 @@ class ComposerTrainer:
             tensors.update({f"current.{k}": v for k, v in weights.items()})
             weights = self.best[1]
             meta.update(best_bits=self.best[0], since_best=self.since_best)
+        if self.calibration is not None:
+            meta["calibration"] = self.calibration.to_dict()
         checkpoint = ComposerCheckpoint(
             self.config,
             self.step,
@@ -281,12 +302,44 @@ class ComposerTrainer:
             result.interrupted = stop.requested
         if not result.validation_bits or result.validation_bits[-1][0] != self.step:
             self._validate(result)
+        if not result.interrupted and c.calibration_seconds is not None:
+            self.calibrate()
+        result.calibration = self.calibration
         path = self.save(self.elapsed_before + time.monotonic() - start)
         result.step = self.step
         result.best_bits = None if self.best is None else self.best[0]
         if result.interrupted:
             print(f"stopped at step {self.step}; composer checkpoint {path}", file=sys.stderr)
         return result
+
+    def calibrate(self) -> None:
+        """Calibrate the sampling temperature of the weights ``compose`` will use."""
+        model = self.model
+        if self.best is not None:
+            model = Composer(self.config, self.corpus.codebook.size, len(self.labels), self.context)
+            model.load_state_dict(self.best[1])
+        calibration = calibrate_temperature(
+            model.to(self.device),
+            self.corpus.codebook,
+            self.corpus.train,
+            len(self.labels),
+            self.corpus.frames_per_second,
+            self.config.calibration_seconds,
+            self.config.calibration_streams,
+            self.config.seed,
+        )
+        if calibration is None:
+            self._progress(
+                "no training music as long as composer.calibration_seconds: no calibration"
+            )
+            return
+        self.calibration = calibration
+        self.log({"step": self.step, "calibration": calibration.to_dict()})
+        self._progress(
+            f"sampling temperature {calibration.temperature:g}: composed repetition "
+            f"{dict(calibration.composed_repetition)[calibration.temperature]:.3f}, "
+            f"training music {calibration.real_repetition:.3f}"
+        )
 
     def patience_spent(self) -> bool:
         patience = self.config.patience
@@ -305,6 +358,7 @@ class ComposerTrainer:
         if self.best is None or bits < self.best[0]:
             weights = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
             self.best, self.since_best = (bits, weights), 0
+            self.calibration = None  # it was for the previous best
         else:
             self.since_best += 1
 

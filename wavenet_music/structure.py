@@ -14,6 +14,11 @@ Three statistics per window, each a plain number:
   100 ms frames, mean removed) averaged over lags 1-5 s: loudness that persists for
   seconds (phrases, sections) gives positive values, a memoryless level near 0.
 
+One diagnostic beside them, not part of the distance: ``harmonic_repetition``, the chroma
+repetition of unit-length chroma frames. The chroma in ``chroma_repetition`` keeps its
+loudness, so a decaying held note or a loudness swell reads as repetition too; with the
+loudness divided out only a recurring pitch-class mix does.
+
 ``structure_distance`` says how far a set of clips is from real music on these: the
 difference of the means in units of the real windows' standard deviation, per statistic
 and averaged.
@@ -28,6 +33,7 @@ import numpy as np
 from .audio_stats import power_spectrogram, power_to_db, rms_envelope
 
 STATISTICS = ("chroma_repetition", "onset_rate_cv", "loudness_autocorrelation")
+DIAGNOSTICS = ("harmonic_repetition",)  # reported, not part of the distance
 CHROMA_FFT, CHROMA_HOP = 4096, 2048  # 256 ms windows, 128 ms frames at 16 kHz
 FLUX_FFT, FLUX_HOP = 1024, 256
 
@@ -54,13 +60,28 @@ def lag_similarity(vectors: np.ndarray, min_lag: int, max_lag: int) -> np.ndarra
     return np.array([np.mean(np.sum(unit[lag:] * unit[:-lag], axis=1)) for lag in lags])
 
 
-def chroma_repetition(audio: np.ndarray, sample_rate: int, min_lag_s: float = 1.0) -> float:
-    """The largest lag-averaged chroma similarity at lags from ``min_lag_s`` to half the
-    clip (see the module docstring); NaN for a clip too short to have such lags."""
-    frames = np.log1p(chroma(audio, sample_rate) / 1e-6)  # (T, 12), compressive
-    rate = sample_rate / CHROMA_HOP
-    profile = lag_similarity(frames, int(np.ceil(min_lag_s * rate)), len(frames) // 2)
+def repetition(vectors: np.ndarray, frames_per_second: float, min_lag_s: float = 1.0) -> float:
+    """The largest ``lag_similarity`` of frames (T, D) at lags from ``min_lag_s`` to half
+    the sequence; NaN for a sequence too short to have such lags."""
+    first = int(np.ceil(min_lag_s * frames_per_second))
+    profile = lag_similarity(vectors, first, len(vectors) // 2)
     return float(profile.max()) if profile.size else float("nan")
+
+
+def chroma_repetition(audio: np.ndarray, sample_rate: int, min_lag_s: float = 1.0) -> float:
+    """``repetition`` of the clip's compressed chroma (see the module docstring)."""
+    frames = np.log1p(chroma(audio, sample_rate) / 1e-6)  # (T, 12), compressive
+    return repetition(frames, sample_rate / CHROMA_HOP, min_lag_s)
+
+
+def harmonic_repetition(audio: np.ndarray, sample_rate: int, min_lag_s: float = 1.0) -> float:
+    """``chroma_repetition`` with every chroma frame scaled to unit length first: the
+    repetition of the pitch-class mix alone. ``chroma_repetition`` also counts loudness
+    (a decaying held note reads as repeated); this one does not. A diagnostic reported
+    beside the three statistics, not one of them."""
+    frames = np.log1p(chroma(audio, sample_rate) / 1e-6)  # (T, 12)
+    unit = frames / np.maximum(np.linalg.norm(frames, axis=1, keepdims=True), 1e-9)
+    return repetition(unit, sample_rate / CHROMA_HOP, min_lag_s)
 
 
 def onset_times(audio: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -110,10 +131,12 @@ def loudness_autocorrelation(
 
 
 def window_statistics(audio: np.ndarray, sample_rate: int) -> dict[str, float]:
-    """The three statistics of one window (see the module docstring)."""
+    """The three statistics of one window (see the module docstring) and the
+    diagnostics."""
     x = np.asarray(audio, dtype=np.float64)
     return {
         "chroma_repetition": chroma_repetition(x, sample_rate),
+        "harmonic_repetition": harmonic_repetition(x, sample_rate),
         "onset_rate_cv": onset_rate_cv(x, sample_rate),
         "loudness_autocorrelation": loudness_autocorrelation(x, sample_rate),
     }
@@ -139,9 +162,9 @@ def structure_statistics(
 
 
 def summarise(rows: list[dict[str, float]]) -> dict[str, tuple[float, float]]:
-    """(mean, std) per statistic over windows, NaNs left out."""
+    """(mean, std) per statistic and diagnostic over windows, NaNs left out."""
     out = {}
-    for name in STATISTICS:
+    for name in STATISTICS + DIAGNOSTICS:
         values = np.array([r[name] for r in rows], dtype=np.float64)
         values = values[np.isfinite(values)]
         out[name] = (float(values.mean()), float(values.std())) if values.size else (np.nan, np.nan)

@@ -32,7 +32,7 @@ def composition_section(
     plain_run: Path | None = None,
     real_per_label: int = 2,
     write_audio: bool = True,
-    temperature: float = 1.0,
+    temperature: float | None = None,
     top_k: int | None = None,
 ) -> dict:
     """Compose one ``seconds`` piece per label of ``run_dir`` (one batch) into
@@ -41,14 +41,15 @@ def composition_section(
     when the run was trained with ``train.local_dropout``, from the run's own WaveNet
     unsteered (else no plain clips); with ``data_root`` (the run's
     data) ``real_per_label`` real excerpts of the same length per label as the reference
-    of the structure statistics. ``temperature`` and ``top_k``: the composer's sampling.
+    of the structure statistics. ``temperature`` (None: the calibrated one) and
+    ``top_k``: the composer's sampling.
 
-    Returns ``{"title", "rows": [{"label", "composed", "plain"}], "clips": {kind: {label:
-    (T,)}}, "windows": {kind: [statistics of one window]}, "statistics": {kind: {stat:
-    (mean, std)}}, "distance": {kind: {stat: z, "mean": z}}, "html"}`` where kind is
-    "real", "composed" or "plain" and distances are to "real". ``write_audio=False``
-    writes no files (the listening report shows the clips in its label sections) and the
-    HTML is the statistics alone."""
+    Returns ``{"title", "temperature", "rows": [{"label", "composed", "plain"}],
+    "clips": {kind: {label: (T,)}}, "windows": {kind: [statistics of one window]},
+    "statistics": {kind: {stat: (mean, std)}}, "distance": {kind: {stat: z, "mean": z}},
+    "html"}`` where kind is "real", "composed" or "plain" and distances are to "real".
+    ``write_audio=False`` writes no files (the listening report shows the clips in its
+    label sections) and the HTML is the statistics alone."""
     out_dir = Path(out_dir)
     _, config = load_model(run_dir)
     which = "all" if config.model.global_labels else None
@@ -82,6 +83,7 @@ def composition_section(
         windows["real"] = structure_statistics(real, config.data.sample_rate)
     section = {
         "title": f"Composed pieces ({seconds:g} s)",
+        "temperature": piece.temperature,
         "rows": rows,
         "clips": clips,
         "windows": windows,
@@ -137,7 +139,7 @@ def section_html(section: dict) -> str:
     return (
         f'<section class="composition"><h2>{html.escape(section["title"])}</h2>'
         + (f"<table><tr><th>label</th>{head}</tr>{players}</table>" if kinds else "")
-        + f"<p class=note>{STRUCTURE_NOTE}</p>"
+        + f"<p class=note>Composer temperature {section['temperature']:g}. {STRUCTURE_NOTE}</p>"
         f'<table class="stats"><tr><th>clips</th>{names}'
         f"<th>distance to real (SDs)</th></tr>{stats}</table>"
         "</section>"
