@@ -5,8 +5,9 @@ python scripts/measure_structure.py runs/x --data music/ [--plain-run runs/plain
 
 Composes one piece per label (and the plain clips) per seed into --out/seed_N, pools the
 20-s windows of all seeds, and prints the statistics, the distances to real music and a
-bootstrap over windows: how often composed is closer to real than plain, on the mean
-distance and on each statistic (JSON). ``--resynthesis`` adds the run's WaveNet steered
+bootstrap over clips (a clip's windows are drawn together): how often composed is closer
+to real than plain, on the mean distance and on each statistic (JSON; the statistics of
+every window, by clip, go to --out/windows.json). ``--resynthesis`` adds the run's WaveNet steered
 by the real excerpts' own features: how much of real music's structure the WaveNet
 renders when the features are right, the ceiling for composed pieces.
 """
@@ -49,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--top-k", type=int, help="composer: sample among the k likeliest")
     args = parser.parse_args(argv)
-    windows: dict[str, list[dict]] = defaultdict(list)
+    by_clip: dict[str, list[list[dict]]] = defaultdict(list)  # kind → clips → windows
     for seed in range(args.seeds):
         section = composition_section(
             args.run,
@@ -62,10 +63,13 @@ def main(argv: list[str] | None = None) -> int:
             temperature=args.temperature,
             top_k=args.top_k,
         )
-        for kind, rows in section["windows"].items():
-            windows[kind] += rows
+        for kind, clips in section["clip_windows"].items():
+            by_clip[kind] += clips
         if args.resynthesis:
-            windows["resynthesized"] += resynthesized(args, seed)
+            by_clip["resynthesized"] += resynthesized(args, seed)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "windows.json").write_text(json.dumps(by_clip))
+    windows = {kind: [w for clip in clips for w in clip] for kind, clips in by_clip.items()}
     real = windows.pop("real")
     result = {
         "temperature": section["temperature"],
@@ -75,14 +79,14 @@ def main(argv: list[str] | None = None) -> int:
     }
     if "plain" in windows:
         result["composed_closer_in_bootstrap"] = {
-            name: bootstrap(windows, real, name) for name in ("mean", *STATISTICS)
+            name: bootstrap(by_clip, name) for name in ("mean", *STATISTICS)
         }
     print(json.dumps(result, indent=1))
     return 0
 
 
-def resynthesized(args: argparse.Namespace, seed: int) -> list[dict]:
-    """Statistics of the real excerpts of ``seed`` (as composition_section draws them)
+def resynthesized(args: argparse.Namespace, seed: int) -> list[list[dict]]:
+    """Statistics, per clip, of the real excerpts of ``seed`` (as composition_section draws them)
     re-rendered by the run's WaveNet from their own features."""
     model, config = load_model(args.run)
     length = round(args.seconds * config.data.sample_rate)
@@ -93,23 +97,23 @@ def resynthesized(args: argparse.Namespace, seed: int) -> list[dict]:
             excerpts.append(row.audio)
     names = labels if config.model.global_labels else None
     audio = resynthesize(model, config, excerpts, names, seed=seed)
-    return structure_statistics(list(audio), config.data.sample_rate)
+    return [structure_statistics([clip], config.data.sample_rate) for clip in audio]
 
 
-def bootstrap(windows: dict[str, list[dict]], real: list[dict], statistic: str) -> float:
-    """Share of resamplings (windows drawn with replacement, every set) in which the
-    distance of composed to real is below that of plain on ``statistic`` ("mean": the
-    mean distance)."""
+def bootstrap(by_clip: dict[str, list[list[dict]]], statistic: str) -> float:
+    """Share of resamplings (clips drawn with replacement, every kind, each with all its
+    windows) in which the distance of composed to real is below that of plain on
+    ``statistic`` ("mean": the mean distance)."""
     rng = np.random.default_rng(0)
 
-    def draw(rows: list[dict]) -> list[dict]:
-        return [rows[i] for i in rng.integers(0, len(rows), len(rows))]
+    def draw(clips: list[list[dict]]) -> list[dict]:
+        return [w for i in rng.integers(0, len(clips), len(clips)) for w in clips[i]]
 
     wins = 0
     for _ in range(BOOTSTRAP):
-        reference = draw(real)
-        composed = structure_distance(draw(windows["composed"]), reference)[statistic]
-        plain = structure_distance(draw(windows["plain"]), reference)[statistic]
+        reference = draw(by_clip["real"])
+        composed = structure_distance(draw(by_clip["composed"]), reference)[statistic]
+        plain = structure_distance(draw(by_clip["plain"]), reference)[statistic]
         wins += composed < plain
     return wins / BOOTSTRAP
 

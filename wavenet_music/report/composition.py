@@ -46,6 +46,7 @@ def composition_section(
 
     Returns ``{"title", "temperature", "rows": [{"label", "composed", "plain"}],
     "clips": {kind: {label: (T,)}}, "windows": {kind: [statistics of one window]},
+    "clip_windows": {kind: [[statistics of each window of one clip]]},
     "statistics": {kind: {stat: (mean, std)}}, "distance": {kind: {stat: z, "mean": z}},
     "html"}`` where kind is "real", "composed" or "plain" and distances are to "real".
     ``write_audio=False`` writes no files (the listening report shows the clips in its
@@ -67,9 +68,9 @@ def composition_section(
         plain = generate_audio(model, plain_config, options, progress=False)
         clips["plain"] = dict(zip(labels, plain, strict=True))
     rows = _write(clips, out_dir, config.data.sample_rate) if write_audio else []
-    windows = {
-        kind: structure_statistics(list(c.values()), config.data.sample_rate)
-        for kind, c in clips.items()
+    rate = config.data.sample_rate
+    clip_windows = {
+        kind: [structure_statistics([a], rate) for a in c.values()] for kind, c in clips.items()
     }
     if data_root is not None:
         length = round(seconds * config.data.sample_rate)
@@ -80,13 +81,15 @@ def composition_section(
                 run_dir, Path(data_root), label, real_per_label, length, config, seed
             )
         ]
-        windows["real"] = structure_statistics(real, config.data.sample_rate)
+        clip_windows["real"] = [structure_statistics([a], rate) for a in real]
+    windows = {kind: [w for clip in c for w in clip] for kind, c in clip_windows.items()}
     section = {
         "title": f"Composed pieces ({seconds:g} s)",
         "temperature": piece.temperature,
         "rows": rows,
         "clips": clips,
         "windows": windows,
+        "clip_windows": clip_windows,
         "statistics": {kind: summarise(w) for kind, w in windows.items() if w},
         "distance": {
             kind: structure_distance(w, windows["real"])
