@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import math
 import shutil
+import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -343,6 +347,38 @@ def test_compose_continues_a_prime_through_the_cli(composed_run, music_root, tmp
     args = ["compose", str(base / "run"), "--seconds", "0.25", "--label", "guitar"]
     assert main([*args, "--prime", str(prime), "--out", str(out), "--seed", "3"]) == 0
     assert sf.read(tmp_path / "more-guitar.wav")[0].shape == (4000,)
+
+
+def test_ctrl_c_during_compose_keeps_the_piece_so_far(composed_run, tmp_path):
+    base, _ = composed_run
+    out = tmp_path / "long.wav"
+    command = [
+        *(sys.executable, "-m", "wavenet_music.cli", "compose", str(base / "run")),
+        *("--seconds", "600", "--label", "piano", "--chunk-seconds", "0.05", "--out", str(out)),
+    ]
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as from a terminal
+    )
+    written = out.with_name("long-piano.wav")
+    deadline = time.monotonic() + 120
+    while not written.exists():
+        assert time.monotonic() < deadline and process.poll() is None, process.stderr.read()
+        time.sleep(0.05)
+    time.sleep(0.5)
+    process.send_signal(signal.SIGINT)
+    try:
+        _, err = process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        pytest.fail("compose ignored Ctrl-C for 60 s")
+    assert process.returncode == 130
+    assert "interrupted; the audio so far is in" in err and "Traceback" not in err
+    audio, rate = sf.read(written)
+    assert rate == 16000 and 800 <= len(audio) < 600 * 16000 and np.isfinite(audio).all()
 
 
 def bad(argv: list[str], capsys) -> str:

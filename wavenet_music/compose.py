@@ -32,6 +32,7 @@ from .config import Config, GenerateConfig, UserError
 from .fast_generate import generation_step
 from .generate import _threads_for, clip_paths, clip_plan, sample, write_clips
 from .model import WaveNet
+from .signals import StopRequest
 from .tokens import Codebook
 from .train import resolve_device
 
@@ -76,8 +77,9 @@ class StreamingRenderer:
         return max(0, (added - 1) * self.hop - self.rendered)
 
     @torch.inference_mode()
-    def render(self, samples: int) -> Tensor:
-        """The next ``samples`` classes (B, samples); at most ``renderable()``."""
+    def render(self, samples: int, stop: StopRequest | None = None) -> Tensor:
+        """The next ``samples`` classes (B, samples); at most ``renderable()``. Fewer when
+        ``stop`` is requested meanwhile (checked between samples)."""
         assert samples <= self.renderable(), "render: frames not composed yet"
         device = self.history.device
         timeline = np.concatenate(self.frames, axis=1).transpose(0, 2, 1)  # (B, F, K + 2)
@@ -88,10 +90,13 @@ class StreamingRenderer:
             self.state = self.fast.with_frames(self.model, self.state, frames)
         out = torch.empty(self.history.shape[0], samples, dtype=torch.long, device=device)
         for t in range(samples):
+            if stop is not None and stop.requested:
+                out = out[:, :t]
+                break
             logits, self.state = self.fast.step(self.x, self.state)
             self.x = sample(logits, self.temperature, self.generator).to(device)
             out[:, t] = self.x
-        self.rendered += samples
+        self.rendered += out.shape[1]
         return out
 
 
@@ -257,21 +262,24 @@ def _stream(
         wavenet_rng,
     )
     tokens, audio = [], []
-    while sum(a.shape[1] for a in audio) < length:
-        if sum(t.shape[1] for t in tokens) < needed:
-            count = min(chunk, needed - sum(t.shape[1] for t in tokens))
-            new, last, state = continue_tokens(
-                composer, state, last, count, options.temperature, options.top_k, composer_rng
-            )
-            tokens.append(new.cpu().numpy())
-            renderer.add(np.stack([codebook.decode(row) for row in tokens[-1]]))
-        todo = min(length - sum(a.shape[1] for a in audio), renderer.renderable())
-        audio.append(renderer.render(todo).cpu().numpy())
-        so_far = mu_law_decode(np.concatenate(audio, axis=1), q)  # (clips, t)
-        if paths is not None:
-            write_clips(paths, so_far, rate)
-        if on_chunk is not None:
-            on_chunk(so_far)
+    with StopRequest() as stop:
+        while sum(a.shape[1] for a in audio) < length:
+            if sum(t.shape[1] for t in tokens) < needed:
+                count = min(chunk, needed - sum(t.shape[1] for t in tokens))
+                new, last, state = continue_tokens(
+                    composer, state, last, count, options.temperature, options.top_k, composer_rng
+                )
+                tokens.append(new.cpu().numpy())
+                renderer.add(np.stack([codebook.decode(row) for row in tokens[-1]]))
+            todo = min(length - sum(a.shape[1] for a in audio), renderer.renderable())
+            audio.append(renderer.render(todo, stop).cpu().numpy())
+            so_far = mu_law_decode(np.concatenate(audio, axis=1), q)  # (clips, t)
+            if paths is not None:
+                write_clips(paths, so_far, rate)
+            if stop.requested:  # the audio so far is written: stop here
+                raise KeyboardInterrupt
+            if on_chunk is not None:
+                on_chunk(so_far)
     all_tokens = np.concatenate(tokens, axis=1)  # (clips, N)
     features = np.stack([codebook.decode(row) for row in all_tokens])  # (clips, N · pool, F)
     return Piece(so_far, features, all_tokens, [])

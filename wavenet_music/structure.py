@@ -165,7 +165,7 @@ def summarise(rows: list[dict[str, float]]) -> dict[str, tuple[float, float]]:
     """(mean, std) per statistic and diagnostic over windows, NaNs left out."""
     out = {}
     for name in STATISTICS + DIAGNOSTICS:
-        values = np.array([r[name] for r in rows], dtype=np.float64)
+        values = np.array([r.get(name, np.nan) for r in rows], dtype=np.float64)
         values = values[np.isfinite(values)]
         out[name] = (float(values.mean()), float(values.std())) if values.size else (np.nan, np.nan)
     return out
