@@ -441,7 +441,7 @@ def test_the_report_of_a_composer_run_sets_pieces_beside_plain_wavenet(
     page = report_main(base / "run", music_root, tmp_path / "r", clips=1, seconds=10.0)
     text = page.read_text()
     assert text.count('class="clip plain"') == 4 and text.count("composed 1") >= 4
-    assert "distance to real (SDs)" in text
+    assert "distance to real (SDs)" in text and "harmonic repetition (diagnostic)" in text
     for kind in ("real", "composed", "plain"):
         assert f"<tr><td>{kind}</td>" in text  # a row of structure statistics
     durations, widths, requests = open_in_browser(page, tmp_path / "shot.png")

@@ -19,7 +19,13 @@ from ..compose import compose
 from ..composer_config import ComposeConfig
 from ..config import GenerateConfig
 from ..generate import generate_audio
-from ..structure import STATISTICS, structure_distance, structure_statistics, summarise
+from ..structure import (
+    DIAGNOSTICS,
+    STATISTICS,
+    structure_distance,
+    structure_statistics,
+    summarise,
+)
 from .clips import real_excerpts, run_labels
 
 
@@ -118,7 +124,9 @@ STRUCTURE_NOTE = (
     "(the best chroma self-similarity at lags beyond 1 s), onset-rate variation (CV of "
     "onsets per 2 s) and loudness autocorrelation (lags 1-5 s). The last column is how "
     "many real-music standard deviations each kind of clip sits from real music, averaged "
-    "over the three: lower is closer."
+    "over the three: lower is closer. Harmonic repetition, a diagnostic outside the "
+    "distance, is the chroma repetition of unit-length chroma frames: a recurring mix of "
+    "pitch classes, loudness divided out."
 )
 
 
@@ -135,7 +143,9 @@ def section_html(section: dict) -> str:
     stats = "".join(
         f"<tr><td>{kind}</td>"
         + "".join(f"<td>{m:.3f} ± {s:.3f}</td>" for m, s in (values[n] for n in STATISTICS))
-        + f"<td>{section['distance'].get(kind, {}).get('mean', float('nan')):.2f}</td></tr>"
+        + f"<td>{section['distance'].get(kind, {}).get('mean', float('nan')):.2f}</td>"
+        + "".join(f"<td>{m:.3f} ± {s:.3f}</td>" for m, s in (values[n] for n in DIAGNOSTICS))
+        + "</tr>"
         for kind, values in section["statistics"].items()
     )
     names = "".join(f"<th>{n.replace('_', ' ')}</th>" for n in STATISTICS)
@@ -144,6 +154,8 @@ def section_html(section: dict) -> str:
         + (f"<table><tr><th>label</th>{head}</tr>{players}</table>" if kinds else "")
         + f"<p class=note>Composer temperature {section['temperature']:g}. {STRUCTURE_NOTE}</p>"
         f'<table class="stats"><tr><th>clips</th>{names}'
-        f"<th>distance to real (SDs)</th></tr>{stats}</table>"
+        "<th>distance to real (SDs)</th>"
+        + "".join(f"<th>{n.replace('_', ' ')} (diagnostic)</th>" for n in DIAGNOSTICS)
+        + f"</tr>{stats}</table>"
         "</section>"
     )
