@@ -7,9 +7,9 @@ Composes one piece per label (and the plain clips) per seed into --out/seed_N, p
 20-s windows of all seeds, and prints the statistics, the distances to real music and a
 bootstrap over clips (a clip's windows are drawn together): how often composed is closer
 to real than plain, on the mean distance and on each statistic (JSON; the statistics of
-every window, by clip, go to --out/windows.json). ``--resynthesis`` adds the run's WaveNet steered
-by the real excerpts' own features: how much of real music's structure the WaveNet
-renders when the features are right, the ceiling for composed pieces.
+every window, by clip, go to --out/windows.json). ``--resynthesis`` adds the run's
+WaveNet steered by the real excerpts' own features: how much of real music's structure
+the WaveNet renders when the features are right, the ceiling for composed pieces.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from wavenet_music.checkpoint import load_model
+from wavenet_music.config import Config
+from wavenet_music.model import WaveNet
 from wavenet_music.report.clips import real_excerpts, run_labels
 from wavenet_music.report.composition import composition_section
 from wavenet_music.resynthesis import resynthesize
@@ -51,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top-k", type=int, help="composer: sample among the k likeliest")
     args = parser.parse_args(argv)
     by_clip: dict[str, list[list[dict]]] = defaultdict(list)  # kind → clips → windows
+    wavenet = load_model(args.run) if args.resynthesis else None
     for seed in range(args.seeds):
         section = composition_section(
             args.run,
@@ -66,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         for kind, clips in section["clip_windows"].items():
             by_clip[kind] += clips
         if args.resynthesis:
-            by_clip["resynthesized"] += resynthesized(args, seed)
+            by_clip["resynthesized"] += resynthesized(args, seed, *wavenet)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "windows.json").write_text(json.dumps(by_clip))
     windows = {kind: [w for clip in clips for w in clip] for kind, clips in by_clip.items()}
@@ -85,10 +88,11 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def resynthesized(args: argparse.Namespace, seed: int) -> list[list[dict]]:
-    """Statistics, per clip, of the real excerpts of ``seed`` (as composition_section draws them)
-    re-rendered by the run's WaveNet from their own features."""
-    model, config = load_model(args.run)
+def resynthesized(
+    args: argparse.Namespace, seed: int, model: WaveNet, config: Config
+) -> list[list[dict]]:
+    """Statistics, per clip, of the real excerpts of ``seed`` (as composition_section
+    draws them) re-rendered by the run's WaveNet from their own features."""
     length = round(args.seconds * config.data.sample_rate)
     labels, excerpts = [], []
     for label in run_labels(args.run, args.data, config):

@@ -244,6 +244,14 @@ def test_the_calibrated_temperature_is_saved_and_composed_at(composed_run, tmp_p
     assert asked.temperature == 1.5
 
 
+def wavenet_only(source, run):
+    """A copy of the run ``source`` without its composer."""
+    shutil.copytree(source / "checkpoints", run / "checkpoints")
+    for name in ("config.yaml", "data.json"):
+        shutil.copy(source / name, run / name)
+    return run
+
+
 def test_the_saved_composer_is_the_best_held_out_one_and_patience_stops(
     composed_run, music_root, tmp_path
 ):
@@ -254,11 +262,7 @@ def test_the_saved_composer_is_the_best_held_out_one_and_patience_stops(
     from wavenet_music.composer_data import held_out_bits, token_corpus
     from wavenet_music.composer_train import build_composer, load_composer
 
-    base, _ = composed_run
-    run = tmp_path / "run"
-    shutil.copytree(base / "run" / "checkpoints", run / "checkpoints")
-    for name in ("config.yaml", "data.json"):
-        shutil.copy(base / "run" / name, run / name)
+    run = wavenet_only(composed_run[0] / "run", tmp_path / "run")
     options = ComposerConfig(
         codebook_size=16, kmeans_iterations=10, layers=2, heads=2, width=32,
         context_seconds=2.0, batch_size=4, learning_rate=3e-3, warmup_steps=5,
@@ -288,11 +292,7 @@ def test_resume_goes_on_from_the_current_weights_not_the_best(composed_run, musi
         load_composer,
     )
 
-    base, _ = composed_run
-    run = tmp_path / "run"
-    shutil.copytree(base / "run" / "checkpoints", run / "checkpoints")
-    for name in ("config.yaml", "data.json"):
-        shutil.copy(base / "run" / name, run / name)
+    run = wavenet_only(composed_run[0] / "run", tmp_path / "run")
     options = ComposerConfig(
         codebook_size=16, kmeans_iterations=10, layers=1, heads=2, width=16,
         context_seconds=2.0, batch_size=2, steps=10,
