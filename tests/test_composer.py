@@ -9,6 +9,8 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,13 +23,25 @@ from wavenet_music.cli import main
 from wavenet_music.compose import StreamingRenderer, compose
 from wavenet_music.composer import Composer, alibi_bias, alibi_slopes, sample_tokens
 from wavenet_music.composer_config import ComposeConfig, ComposerConfig
-from wavenet_music.composer_data import bigram_bits, unigram_bits
-from wavenet_music.composer_train import load_composer, saved_calibration, train_composer
+from wavenet_music.composer_data import (
+    Stream,
+    TokenCorpus,
+    bigram_bits,
+    token_corpus,
+    transposed,
+    unigram_bits,
+)
+from wavenet_music.composer_train import (
+    baseline_result,
+    load_composer,
+    saved_calibration,
+    train_composer,
+)
 from wavenet_music.conditioning import SILENCE_DB
-from wavenet_music.config import ModelConfig
+from wavenet_music.config import Config, ModelConfig, UserError, apply_overrides
 from wavenet_music.generate import generate, padded_history
 from wavenet_music.model import WaveNet
-from wavenet_music.tokens import fit_codebook, kmeans, round_trip_db, stack_frames
+from wavenet_music.tokens import Codebook, fit_codebook, kmeans, round_trip_db, stack_frames
 
 # --- tokens --------------------------------------------------------------------------------
 
@@ -138,6 +152,61 @@ def test_baselines_on_a_known_sequence():
     assert unigram_bits(train, held, 4) == pytest.approx(-math.log2(501 / 1004), rel=1e-6)
     bits, _ = bigram_bits(train, held, 4)
     assert bits < 0.05  # the bigram knows what follows
+
+
+# --- transpositions ---------------------------------------------------------------------------
+
+CHROMA = {"data.features": "chroma", "model.local_channels": 12}
+
+
+def test_transpositions_rotate_the_pitch_classes():
+    c_major = np.full((5, 12), -60.0, np.float32)
+    c_major[:, [0, 4, 7]] = -10.0  # C E G
+    chroma = c_major + np.random.default_rng(0).normal(size=(5, 12)).astype(np.float32)
+    copies = transposed([("a.flac", 1, chroma, 0)], apply_overrides(Config(), CHROMA))
+    assert [shift for *_, shift in copies] == list(range(12))
+    assert len({source for source, *_ in copies}) == 12 and {c[1] for c in copies} == {1}
+    for _, _, rotated, shift in copies:  # pitch class c of the copy = c - shift originally
+        np.testing.assert_array_equal(rotated, chroma[:, (np.arange(12) - shift) % 12])
+    d_major = copies[2][2]
+    assert set(np.argsort(d_major[0])[-3:]) == {2, 6, 9}  # D F# A
+    with pytest.raises(UserError, match=r"composer\.transpose"):
+        transposed([("a.flac", 1, chroma, 0)], Config())  # log-mel bands do not rotate
+
+
+def test_baselines_with_transpositions_count_from_the_stronger_training_set():
+    codebook = Codebook(np.zeros((4, 12), np.float32), np.zeros(12), np.ones(12), 1)
+    original = Stream("a", 0, np.array([0, 1] * 500))
+    junk = Stream("a +1 st", 0, np.random.default_rng(0).integers(0, 4, 5000), 1)
+    held = Stream("b", 0, np.array([0, 1] * 50))
+    corpus = TokenCorpus(codebook, (original, junk), (held,), 0.0, 62.5)
+    result = baseline_result(Path("run"), corpus, ComposerConfig(transpose=True))
+    alone, _ = bigram_bits([original.tokens], [held.tokens], 4)
+    both, _ = bigram_bits([original.tokens, junk.tokens], [held.tokens], 4)
+    assert result.bigram_bits == pytest.approx(alone) and alone < both
+
+
+def test_a_chroma_run_gives_the_composer_twelve_transpositions(music_root, tmp_path):
+    from wavenet_music.checkpoint import load_model
+    from wavenet_music.train import train
+
+    tiny = {"model.dilations": [1, 2, 4], "model.residual_channels": 8}
+    tiny |= {"model.dilation_channels": 8, "model.skip_channels": 16, "train.steps": 1}
+    config = small_config(str(tmp_path / "cache"), **CHROMA, **tiny)
+    train(music_root / "piano", tmp_path / "run", config, quiet=True)
+    wavenet, wave_config = load_model(tmp_path / "run")
+    options = ComposerConfig(codebook_size=16, frames_per_token=2, kmeans_iterations=5)
+    args = (tmp_path / "run", music_root / "piano", wavenet, wave_config)
+    plain = token_corpus(*args, options)
+    rotated = token_corpus(*args, replace(options, transpose=True))
+    assert len(rotated.train) == 12 * len(plain.train)
+    assert sorted({s.transposition for s in rotated.train}) == list(range(12))
+    assert [len(s.tokens) for s in rotated.train if s.transposition == 5] == [
+        len(s.tokens) for s in plain.train
+    ]
+    held = [s.tokens.tolist() for s in rotated.validation]  # held-out music is not rotated
+    assert held and all(s.transposition == 0 for s in rotated.validation)
+    assert len(held) == len(plain.validation)
 
 
 # --- streaming rendering ----------------------------------------------------------------------

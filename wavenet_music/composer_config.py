@@ -40,6 +40,14 @@ class ComposerConfig:
             "composer is always the best one); null = train the whole budget"
         ),
     )
+    transpose: bool = field(
+        default=False,
+        metadata=doc(
+            "chroma features only: also learn from the 11 other transpositions of every "
+            "training segment (its pitch classes rotated), 12 times the music; the codebook "
+            "is fitted on them too"
+        ),
+    )
     calibration_seconds: float | None = field(
         default=20.0,
         metadata=doc(

@@ -49,6 +49,7 @@ class Stream:
     source: str
     label: int
     tokens: np.ndarray  # (N,) int64
+    transposition: int = 0  # semitones the segment's pitch classes were rotated up
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,9 @@ def token_corpus(
     run_dir: Path, data_root: Path, wavenet: WaveNet, config: Config, composer: ComposerConfig
 ) -> TokenCorpus:
     """The run's split as tokens; cached in ``RUN/composer`` (k-means runs once)."""
-    train = split_features(run_dir, data_root, config, "train")
+    train = [(s, lab, f, 0) for s, lab, f in split_features(run_dir, data_root, config, "train")]
+    if composer.transpose:
+        train = transposed(train, config)
     validation = split_features(run_dir, data_root, config, "validation")
     mean = wavenet.upsample.feature_mean.cpu().numpy()
     std = wavenet.upsample.feature_std.cpu().numpy()
@@ -118,7 +121,7 @@ def token_corpus(
             codebook = Codebook(saved["centroids"], mean, std, composer.frames_per_token)
     else:
         codebook = fit_codebook(
-            [f for _, _, f in train],
+            [f for _, _, f, _ in train],
             mean,
             std,
             composer.codebook_size,
@@ -138,15 +141,34 @@ def token_corpus(
     rate = config.data.sample_rate / config.model.hop_length
     return TokenCorpus(
         codebook,
-        tuple(Stream(s, lab, codebook.encode(f)) for s, lab, f in train),
+        tuple(Stream(s, lab, codebook.encode(f), t) for s, lab, f, t in train),
         tuple(Stream(s, lab, codebook.encode(f)) for s, lab, f in validation),
         error,
         rate,
     )
 
 
+def transposed(
+    segments: list[tuple[str, int, np.ndarray, int]], config: Config
+) -> list[tuple[str, int, np.ndarray, int]]:
+    """Every (source, label, chroma (K, 12), 0) segment in all 12 transpositions: pitch
+    class c of the copy shifted by s semitones is pitch class c - s of the original."""
+    if config.data.features != "chroma":
+        raise UserError(
+            f"composer.transpose rotates pitch classes, but this run is steered by "
+            f"{config.data.features} features; pass --transpose false or train on chroma"
+        )
+    return [
+        (f"{source} {shift:+d} st" if shift else source, label, np.roll(f, shift, axis=1), shift)
+        for source, label, f, _ in segments
+        for shift in range(12)
+    ]
+
+
 def _token_key(run_dir: Path, c: ComposerConfig, mean: np.ndarray, std: np.ndarray) -> str:
     settings = [TOKENS_FORMAT, c.codebook_size, c.frames_per_token, c.kmeans_iterations, c.seed]
+    if c.transpose:
+        settings.append("transpose")
     digest = hashlib.sha1(json.dumps(settings).encode())
     digest.update((Path(run_dir) / "data.json").read_bytes())
     digest.update(mean.tobytes() + std.tobytes())
