@@ -18,7 +18,7 @@ from pathlib import Path
 
 from wavenet_music.checkpoint import checkpoint_dirs
 from wavenet_music.cli import main as cli
-from wavenet_music.composer_train import composer_dirs
+from wavenet_music.composer_train import composer_dirs, load_composer
 from wavenet_music.config import Config, load_yaml
 from wavenet_music.demo_corpus import build_demo_corpus
 
@@ -27,7 +27,9 @@ WAVENET = [  # the tiny preset, one label per genre folder, steered by 12 pitch 
     *("--preset", "tiny", "--labels", "folders", "--features", "chroma"),
     *("--local-channels", "12", "--hop-length", "256", "--local-dropout", "0.3"),
 ]
-COMPOSER = ["--warmup-steps", "30", "--validate-every", "50"]  # a small corpus: check often
+COMPOSER = [  # a small corpus: check often, and learn from all 12 transpositions of it
+    *("--warmup-steps", "30", "--validate-every", "50", "--transpose", "true"),
+]
 
 
 def run_cli(*argv: str) -> None:
@@ -76,6 +78,11 @@ def main() -> None:
         run_cli("train", data, "--run", run, *WAVENET, *budget)
     budget = ["--minutes", f"{args.minutes * (1 - WAVENET_SHARE):g}"]
     if composer_dirs(args.run):
+        if not load_composer(args.run, weights_only=True).config.transpose:
+            raise ValueError(
+                f"the composer of {run} was trained by an older demo (no transpositions): "
+                f"delete {args.run / 'composer'}, or pass RUN=runs/other to make"
+            )
         run_cli("train-composer", run, "--data", data, "--resume", *budget)
     else:
         run_cli("train-composer", run, "--data", data, *COMPOSER, *budget)

@@ -31,7 +31,7 @@ def test_the_demo_ends_with_a_report_of_composed_and_plain_pieces(music_root, tm
     assert done.returncode == 0, done.stderr[-3000:]
     report = run / "report" / "index.html"
     assert f"listening report: {report.resolve()}" in done.stdout
-    assert "$ wavenet-music train-composer" in done.stdout
+    assert "$ wavenet-music train-composer" in done.stdout and "--transpose true" in done.stdout
     text = report.read_text()
     assert "Composed pieces (3 s)" in text
     for genre in GENRES:
