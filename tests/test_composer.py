@@ -163,7 +163,7 @@ def test_transpositions_rotate_the_pitch_classes():
     c_major = np.full((5, 12), -60.0, np.float32)
     c_major[:, [0, 4, 7]] = -10.0  # C E G
     chroma = c_major + np.random.default_rng(0).normal(size=(5, 12)).astype(np.float32)
-    copies = transposed([("a.flac", 1, chroma, 0)], apply_overrides(Config(), CHROMA))
+    copies = transposed([("a.flac", 1, chroma)], apply_overrides(Config(), CHROMA))
     assert [shift for *_, shift in copies] == list(range(12))
     assert len({source for source, *_ in copies}) == 12 and {c[1] for c in copies} == {1}
     for _, _, rotated, shift in copies:  # pitch class c of the copy = c - shift originally
@@ -171,7 +171,7 @@ def test_transpositions_rotate_the_pitch_classes():
     d_major = copies[2][2]
     assert set(np.argsort(d_major[0])[-3:]) == {2, 6, 9}  # D F# A
     with pytest.raises(UserError, match=r"composer\.transpose"):
-        transposed([("a.flac", 1, chroma, 0)], Config())  # log-mel bands do not rotate
+        transposed([("a.flac", 1, chroma)], Config())  # log-mel bands do not rotate
 
 
 def test_baselines_with_transpositions_count_from_the_stronger_training_set():

@@ -109,9 +109,11 @@ def token_corpus(
     run_dir: Path, data_root: Path, wavenet: WaveNet, config: Config, composer: ComposerConfig
 ) -> TokenCorpus:
     """The run's split as tokens; cached in ``RUN/composer`` (k-means runs once)."""
-    train = [(s, lab, f, 0) for s, lab, f in split_features(run_dir, data_root, config, "train")]
+    segments = split_features(run_dir, data_root, config, "train")
     if composer.transpose:
-        train = transposed(train, config)
+        train = transposed(segments, config)
+    else:
+        train = [(source, label, f, 0) for source, label, f in segments]
     validation = split_features(run_dir, data_root, config, "validation")
     mean = wavenet.upsample.feature_mean.cpu().numpy()
     std = wavenet.upsample.feature_std.cpu().numpy()
@@ -149,10 +151,11 @@ def token_corpus(
 
 
 def transposed(
-    segments: list[tuple[str, int, np.ndarray, int]], config: Config
+    segments: list[tuple[str, int, np.ndarray]], config: Config
 ) -> list[tuple[str, int, np.ndarray, int]]:
-    """Every (source, label, chroma (K, 12), 0) segment in all 12 transpositions: pitch
-    class c of the copy shifted by s semitones is pitch class c - s of the original."""
+    """Every (source, label, chroma (K, 12)) segment in all 12 transpositions, as (source,
+    label, chroma, shift): pitch class c of the copy shifted by ``shift`` semitones is
+    pitch class c - shift of the original."""
     if config.data.features != "chroma":
         raise UserError(
             f"composer.transpose rotates pitch classes, but this run is steered by "
@@ -160,7 +163,7 @@ def transposed(
         )
     return [
         (f"{source} {shift:+d} st" if shift else source, label, np.roll(f, shift, axis=1), shift)
-        for source, label, f, _ in segments
+        for source, label, f in segments
         for shift in range(12)
     ]
 
