@@ -51,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
         "--resynthesis", action="store_true", help="add the WaveNet steered by real features"
     )
     parser.add_argument("--top-k", type=int, help="composer: sample among the k likeliest")
+    parser.add_argument(
+        "--hold-penalty", type=float, help="composer hold penalty (default: the calibrated one)"
+    )
     args = parser.parse_args(argv)
     by_clip: dict[str, list[list[dict]]] = defaultdict(list)  # kind → clips → windows
     wavenet = load_model(args.run) if args.resynthesis else None
@@ -65,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
             real_per_label=args.real,
             temperature=args.temperature,
             top_k=args.top_k,
+            hold_penalty=args.hold_penalty,
         )
         for kind, clips in section["clip_windows"].items():
             by_clip[kind] += clips
@@ -76,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     real = windows.pop("real")
     result = {
         "temperature": section["temperature"],
+        "hold_penalty": section["hold_penalty"],
         "windows": {kind: len(rows) for kind, rows in {**windows, "real": real}.items()},
         "statistics": {kind: summarise(rows) for kind, rows in {**windows, "real": real}.items()},
         "distance": {kind: structure_distance(rows, real) for kind, rows in windows.items()},

@@ -33,6 +33,7 @@ from wavenet_music.composer_data import (
 )
 from wavenet_music.composer_train import (
     baseline_result,
+    composer_learning_rate,
     load_composer,
     saved_calibration,
     train_composer,
@@ -117,6 +118,17 @@ def test_top_k_and_temperature_zero():
     assert sample_tokens(logits, 0.0, None, gen).eq(1).all()
 
 
+def test_the_hold_penalty_divides_the_odds_of_the_previous_token():
+    logits = torch.zeros(20_000, 4)  # four equally likely tokens
+    previous = torch.ones(20_000, dtype=torch.long)
+    gen = torch.Generator().manual_seed(0)
+    tokens = sample_tokens(logits, 1.0, None, gen, previous, math.log(3.0))
+    assert (tokens == 1).float().mean().item() == pytest.approx(1 / 10, abs=0.01)  # 1/3 : 3
+    start = torch.full((20_000,), 4)  # the start token (outside the vocabulary) holds nothing
+    tokens = sample_tokens(logits, 1.0, None, gen, start, math.log(3.0))
+    assert (tokens == 1).float().mean().item() == pytest.approx(1 / 4, abs=0.01)
+
+
 def test_the_composer_learns_a_dependency_far_beyond_wavenets_receptive_field():
     """After a marker, repeat the key token shown 300 tokens (4.8 s at 62.5 tokens/s; the
     reference WaveNet hears 40 frames) earlier. Within a short window the key is uniform
@@ -152,6 +164,19 @@ def test_baselines_on_a_known_sequence():
     assert unigram_bits(train, held, 4) == pytest.approx(-math.log2(501 / 1004), rel=1e-6)
     bits, _ = bigram_bits(train, held, 4)
     assert bits < 0.05  # the bigram knows what follows
+
+
+def test_a_time_budget_decays_the_composers_learning_rate_over_the_time():
+    timed = ComposerConfig(learning_rate=1e-3, warmup_steps=10, minutes=2)
+    assert composer_learning_rate(5, timed, elapsed=100.0) == pytest.approx(6e-4)  # warm-up
+    assert composer_learning_rate(50, timed, elapsed=0.0) == pytest.approx(1e-3)
+    assert composer_learning_rate(50, timed, elapsed=60.0) == pytest.approx(5.5e-4)
+    assert composer_learning_rate(50, timed, elapsed=120.0) == pytest.approx(1e-4)
+    assert composer_learning_rate(50, timed, elapsed=900.0) == pytest.approx(1e-4)
+    stepped = ComposerConfig(learning_rate=1e-3, warmup_steps=0, minutes=2, steps=100)
+    assert composer_learning_rate(50, stepped, elapsed=0.0) == pytest.approx(5.5e-4)
+    unbounded = ComposerConfig(learning_rate=1e-3, warmup_steps=0)
+    assert composer_learning_rate(10_000, unbounded, elapsed=1e6) == 1e-3
 
 
 # --- transpositions ---------------------------------------------------------------------------
@@ -300,7 +325,7 @@ def test_train_composer_reports_baselines_and_held_out_bits(composed_run):
     assert (base / "run" / "composer" / "step_00000010" / "meta.json").is_file()
 
 
-def test_the_calibrated_temperature_is_saved_and_composed_at(composed_run, tmp_path):
+def test_the_calibrated_sampling_is_saved_and_composed_at(composed_run, tmp_path):
     base, result = composed_run
     calibration = result.calibration
     assert calibration is not None and 0 < calibration.real_repetition <= 1
@@ -309,8 +334,10 @@ def test_the_calibrated_temperature_is_saved_and_composed_at(composed_run, tmp_p
     assert saved_calibration(saved) == calibration
     piece = compose(base / "run", ComposeConfig(seconds=0.1, label="piano"))
     assert piece.temperature == calibration.temperature
-    asked = compose(base / "run", ComposeConfig(seconds=0.1, label="piano", temperature=1.5))
-    assert asked.temperature == 1.5
+    assert piece.hold_penalty == calibration.hold_penalty
+    asked = ComposeConfig(seconds=0.1, label="piano", temperature=1.5, hold_penalty=0.25)
+    asked_piece = compose(base / "run", asked)
+    assert (asked_piece.temperature, asked_piece.hold_penalty) == (1.5, 0.25)
 
 
 def wavenet_only(source, run):

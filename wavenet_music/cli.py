@@ -288,7 +288,10 @@ def cmd_compose(args: argparse.Namespace) -> None:
     except KeyboardInterrupt:
         print(f"interrupted; the audio so far is in {args.out}", file=sys.stderr)
         raise SystemExit(130) from None
-    print(f"composer temperature {piece.temperature:g}", file=sys.stderr)
+    print(
+        f"composer temperature {piece.temperature:g}, hold penalty {piece.hold_penalty:g}",
+        file=sys.stderr,
+    )
     for path in piece.paths or []:
         print(path)
 

@@ -26,7 +26,12 @@ from .checkpoint import load_model
 from .composer import Composer, ComposerState, continue_tokens
 from .composer_config import ComposeConfig
 from .composer_data import require_local
-from .composer_train import build_composer, load_composer, sampling_temperature
+from .composer_train import (
+    build_composer,
+    load_composer,
+    sampling_hold_penalty,
+    sampling_temperature,
+)
 from .conditioning import SILENCE_DB, feature_store
 from .config import Config, GenerateConfig, UserError
 from .fast_generate import generation_step
@@ -173,6 +178,7 @@ class Piece:
     tags: list[str]  # per clip: "" or a label
     paths: list[Path] | None = None
     temperature: float = 1.0  # the composer's, as sampled
+    hold_penalty: float = 0.0  # the composer's, as sampled
 
 
 ChunkFn = Callable[[np.ndarray], None]
@@ -197,7 +203,11 @@ def compose(
     if saved.labels != config.model.global_labels:
         raise UserError(f"the composer of {run_dir} was trained for other labels; retrain it")
     composer = build_composer(saved).to(device)
-    options = replace(options, temperature=sampling_temperature(saved, options.temperature))
+    options = replace(
+        options,
+        temperature=sampling_temperature(saved, options.temperature),
+        hold_penalty=sampling_hold_penalty(saved, options.hold_penalty),
+    )
     labels, tags = clip_plan(config, GenerateConfig(label=options.label))
     prime = silent_prime(config)
     if options.prime is not None:
@@ -218,7 +228,8 @@ def compose(
             paths,
             on_chunk,
         )
-    piece.tags, piece.paths, piece.temperature = tags, paths, options.temperature
+    piece.tags, piece.paths = tags, paths
+    piece.temperature, piece.hold_penalty = options.temperature, options.hold_penalty
     if features_out is not None:
         for path, features in zip(clip_paths(features_out, tags), piece.features, strict=True):
             _save_npy(path, features)
@@ -267,7 +278,14 @@ def _stream(
             if sum(t.shape[1] for t in tokens) < needed:
                 count = min(chunk, needed - sum(t.shape[1] for t in tokens))
                 new, last, state = continue_tokens(
-                    composer, state, last, count, options.temperature, options.top_k, composer_rng
+                    composer,
+                    state,
+                    last,
+                    count,
+                    options.temperature,
+                    options.top_k,
+                    composer_rng,
+                    options.hold_penalty,
                 )
                 tokens.append(new.cpu().numpy())
                 renderer.add(np.stack([codebook.decode(row) for row in tokens[-1]]))

@@ -164,13 +164,26 @@ class Composer(nn.Module):
 
 
 def sample_tokens(
-    logits: Tensor, temperature: float, top_k: int | None, generator: torch.Generator | None
+    logits: Tensor,
+    temperature: float,
+    top_k: int | None,
+    generator: torch.Generator | None,
+    previous: Tensor | None = None,
+    hold_penalty: float = 0.0,
 ) -> Tensor:
     """logits (B, V) → tokens (B,): the ``top_k`` most likely (all when None), softmax at
-    ``temperature``; temperature 0 takes the most likely."""
+    ``temperature``; temperature 0 takes the most likely. ``hold_penalty`` is subtracted
+    from the logit of the ``previous`` token (B,) first: a token that would only hold the
+    sound as it is becomes ``exp(hold_penalty)`` times less likely against the others."""
+    logits = logits.double()
+    if hold_penalty and previous is not None:
+        rows = torch.arange(len(previous), device=logits.device)
+        held = previous.to(logits.device) < logits.shape[1]  # the start token holds nothing
+        logits = logits.clone()
+        logits[rows[held], previous.to(logits.device)[held]] -= hold_penalty
     if temperature == 0:
         return logits.argmax(dim=1)
-    logits = logits.double() / temperature
+    logits = logits / temperature
     if top_k is not None and top_k < logits.shape[1]:
         threshold = logits.topk(top_k, dim=1).values[:, -1:]  # (B, 1)
         logits = logits.masked_fill(logits < threshold, float("-inf"))
@@ -187,12 +200,15 @@ def continue_tokens(
     temperature: float,
     top_k: int | None,
     generator: torch.Generator | None,
+    hold_penalty: float = 0.0,
 ) -> tuple[Tensor, Tensor, ComposerState]:
     """Sample ``count`` tokens after ``last`` (B,) (fed first). Returns the tokens
     (B, count), the last one, and the state."""
     out = []
     for _ in range(count):
         logits, state = model.step(last, state)
-        last = sample_tokens(logits, temperature, top_k, generator).to(last.device)
+        last = sample_tokens(logits, temperature, top_k, generator, last, hold_penalty).to(
+            last.device
+        )
         out.append(last)
     return torch.stack(out, dim=1), last, state

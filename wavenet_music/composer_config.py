@@ -51,13 +51,21 @@ class ComposerConfig:
     calibration_seconds: float | None = field(
         default=20.0,
         metadata=doc(
-            "after training, pick the sampling temperature whose composed sequences of this "
-            "length repeat as much as the training music (composer_calibration.py); "
-            "null = none (compose samples at 1.0)"
+            "after training, pick the sampling temperature (and hold penalty) whose composed "
+            "sequences of this length repeat as much as the training music "
+            "(composer_calibration.py); null = none (compose samples at 1.0, penalty 0)"
+        ),
+    )
+    calibrate_hold_penalty: bool = field(
+        default=True,
+        metadata=doc(
+            "calibrate a hold penalty with the temperature, so that composed sequences also "
+            "hold a token as often as the training music (false: penalty 0)"
         ),
     )
     calibration_streams: int = field(
-        default=4, metadata=doc("sequences composed per label and temperature to calibrate")
+        default=8,
+        metadata=doc("sequences composed per label and grid point (temperature, penalty)"),
     )
     checkpoint_every: int = field(default=500, metadata=doc("steps between checkpoints"))
     keep_checkpoints: int = field(default=2, metadata=doc("newest checkpoints kept"))
@@ -113,6 +121,13 @@ class ComposeConfig:
     top_k: int | None = field(
         default=None, metadata=doc("sample among the k likeliest tokens; null = all")
     )
+    hold_penalty: float | None = field(
+        default=None,
+        metadata=doc(
+            "subtracted from the logit of the token just written (it would hold the sound); "
+            "null = the one train-composer calibrated (0 for a composer without)"
+        ),
+    )
     wavenet_temperature: float = field(default=1.0, metadata=doc("WaveNet sampling temperature"))
     seed: int | None = field(default=0, metadata=doc("random seed; null = a fresh one"))
     chunk_seconds: float = field(
@@ -123,9 +138,9 @@ class ComposeConfig:
     def __post_init__(self) -> None:
         check_positive_number("seconds", self.seconds)
         check_positive_number("chunk_seconds", self.chunk_seconds)
-        for name in ("temperature", "wavenet_temperature"):
+        for name in ("temperature", "hold_penalty", "wavenet_temperature"):
             value = getattr(self, name)
-            if value is None and name == "temperature":
+            if value is None and name != "wavenet_temperature":
                 continue
             if not isinstance(value, int | float) or value < 0:
                 raise UserError(f"{name}: expected a number >= 0, got {value!r}")

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from . import checkpoint as ckpt
 from .composer import Composer
-from .composer_calibration import Calibration, calibrate_temperature
+from .composer_calibration import HOLD_PENALTIES, Calibration, calibrate_temperature
 from .composer_config import ComposerConfig
 from .composer_data import (
     COMPOSER,
@@ -134,6 +134,14 @@ def sampling_temperature(c: ComposerCheckpoint, asked: float | None) -> float:
     return 1.0 if calibration is None else calibration.temperature
 
 
+def sampling_hold_penalty(c: ComposerCheckpoint, asked: float | None) -> float:
+    """``asked``, else the calibrated hold penalty, else 0."""
+    if asked is not None:
+        return asked
+    calibration = saved_calibration(c)
+    return 0.0 if calibration is None else calibration.hold_penalty
+
+
 def build_composer(c: ComposerCheckpoint) -> Composer:
     model = Composer(c.config, c.codebook.size, len(c.labels), c.context)
     model.load_state_dict(c.model)
@@ -175,13 +183,18 @@ class ComposerResult:
         }
 
 
-def composer_learning_rate(step: int, c: ComposerConfig) -> float:
-    """Linear warm-up, then cosine decay to a tenth over ``steps`` (constant without)."""
+def composer_learning_rate(step: int, c: ComposerConfig, elapsed: float = 0.0) -> float:
+    """Linear warm-up, then cosine decay to a tenth over ``steps``; with only a
+    ``minutes`` budget the decay follows the training time ``elapsed`` (seconds) instead,
+    as the WaveNet's does (``train.learning_rate``)."""
     if step < c.warmup_steps:
         return c.learning_rate * (step + 1) / c.warmup_steps
-    if c.steps is None or c.steps <= c.warmup_steps:
+    if c.steps is not None and c.steps > c.warmup_steps:
+        progress = min(1.0, (step - c.warmup_steps) / (c.steps - c.warmup_steps))
+    elif c.steps is None and c.minutes is not None:
+        progress = min(1.0, elapsed / (c.minutes * 60))
+    else:
         return c.learning_rate
-    progress = min(1.0, (step - c.warmup_steps) / (c.steps - c.warmup_steps))
     return c.learning_rate * (0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * progress)))
 
 
@@ -207,6 +220,7 @@ class ComposerTrainer:
         )
         self.rng = np.random.default_rng(config.seed)
         self.step, self.elapsed_before = 0, 0.0
+        self.session_start = time.monotonic()
         self.best: tuple[float, dict[str, torch.Tensor]] | None = None  # (bits, weights)
         self.since_best = 0  # validations without a better score
         self.calibration: Calibration | None = None  # of the best weights, when done
@@ -251,7 +265,7 @@ class ComposerTrainer:
         """One update on a random batch; bits per token."""
         self.model.train()
         for group in self.optimizer.param_groups:
-            group["lr"] = composer_learning_rate(self.step, self.config)
+            group["lr"] = composer_learning_rate(self.step, self.config, self.elapsed())
         inputs, targets, labels = training_batch(
             self.corpus.train,
             self.context,
@@ -271,6 +285,10 @@ class ComposerTrainer:
         self.step += 1
         return loss.item()
 
+    def elapsed(self) -> float:
+        """Training seconds, earlier sessions of this composer included."""
+        return self.elapsed_before + time.monotonic() - self.session_start
+
     def validate(self) -> float | None:
         if not self.corpus.validation:
             return None
@@ -281,13 +299,13 @@ class ComposerTrainer:
             handle.write(json.dumps(record) + "\n")
 
     def run(self, result: ComposerResult) -> ComposerResult:
-        c, start = self.config, time.monotonic()
+        c = self.config
+        self.session_start = time.monotonic()
 
         def done() -> bool:
             if c.steps is not None and self.step >= c.steps:
                 return True
-            spent = self.elapsed_before + time.monotonic() - start
-            return c.minutes is not None and spent >= c.minutes * 60
+            return c.minutes is not None and self.elapsed() >= c.minutes * 60
 
         with StopRequest() as stop:
             while not done() and not stop.requested and not self.patience_spent():
@@ -298,14 +316,14 @@ class ComposerTrainer:
                 if self.step % c.validate_every == 0:
                     self._validate(result)
                 if self.step % c.checkpoint_every == 0:
-                    self.save(self.elapsed_before + time.monotonic() - start)
+                    self.save(self.elapsed())
             result.interrupted = stop.requested
         if not result.validation_bits or result.validation_bits[-1][0] != self.step:
             self._validate(result)
         if not result.interrupted and c.calibration_seconds is not None:
             self.calibrate()
         result.calibration = self.calibration
-        path = self.save(self.elapsed_before + time.monotonic() - start)
+        path = self.save(self.elapsed())
         result.step = self.step
         result.best_bits = None if self.best is None else self.best[0]
         if result.interrupted:
@@ -313,7 +331,8 @@ class ComposerTrainer:
         return result
 
     def calibrate(self) -> None:
-        """Calibrate the sampling temperature of the weights ``compose`` will use."""
+        """Calibrate the sampling (temperature, hold penalty) of the weights ``compose``
+        will use."""
         model = self.model
         if self.best is not None:
             model = Composer(self.config, self.corpus.codebook.size, len(self.labels), self.context)
@@ -327,6 +346,7 @@ class ComposerTrainer:
             self.config.calibration_seconds,
             self.config.calibration_streams,
             self.config.seed,
+            hold_penalties=HOLD_PENALTIES if self.config.calibrate_hold_penalty else (0.0,),
         )
         if calibration is None:
             self._progress(
@@ -335,10 +355,12 @@ class ComposerTrainer:
             return
         self.calibration = calibration
         self.log({"step": self.step, "calibration": calibration.to_dict()})
+        c = calibration
+        _, _, repetition, held = next(p for p in c.grid if p[:2] == (c.temperature, c.hold_penalty))
         self._progress(
-            f"sampling temperature {calibration.temperature:g}: composed repetition "
-            f"{dict(calibration.composed_repetition)[calibration.temperature]:.3f}, "
-            f"training music {calibration.real_repetition:.3f}"
+            f"sampling temperature {c.temperature:g}, hold penalty {c.hold_penalty:g}: "
+            f"composed repetition {repetition:.3f} (training music {c.real_repetition:.3f}), "
+            f"hold rate {held:.3f} ({c.real_hold_rate:.3f})"
         )
 
     def patience_spent(self) -> bool:

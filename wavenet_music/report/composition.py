@@ -40,6 +40,7 @@ def composition_section(
     write_audio: bool = True,
     temperature: float | None = None,
     top_k: int | None = None,
+    hold_penalty: float | None = None,
 ) -> dict:
     """Compose one ``seconds`` piece per label of ``run_dir`` (one batch) into
     ``out_dir/composed-LABEL.wav``; beside it ``plain-LABEL.wav``, plain WaveNet without
@@ -47,8 +48,8 @@ def composition_section(
     when the run was trained with ``train.local_dropout``, from the run's own WaveNet
     unsteered (else no plain clips); with ``data_root`` (the run's
     data) ``real_per_label`` real excerpts of the same length per label as the reference
-    of the structure statistics. ``temperature`` (None: the calibrated one) and
-    ``top_k``: the composer's sampling.
+    of the structure statistics. ``temperature``, ``hold_penalty`` (None: the calibrated
+    ones) and ``top_k``: the composer's sampling.
 
     Returns ``{"title", "temperature", "rows": [{"label", "composed", "plain"}],
     "clips": {kind: {label: (T,)}}, "windows": {kind: [statistics of one window]},
@@ -61,7 +62,12 @@ def composition_section(
     _, config = load_model(run_dir)
     which = "all" if config.model.global_labels else None
     options = ComposeConfig(
-        seconds=seconds, label=which, temperature=temperature, top_k=top_k, seed=seed
+        seconds=seconds,
+        label=which,
+        temperature=temperature,
+        top_k=top_k,
+        hold_penalty=hold_penalty,
+        seed=seed,
     )
     piece = compose(run_dir, options)
     labels = run_labels(run_dir, data_root, config)
@@ -92,6 +98,7 @@ def composition_section(
     section = {
         "title": f"Composed pieces ({seconds:g} s)",
         "temperature": piece.temperature,
+        "hold_penalty": piece.hold_penalty,
         "rows": rows,
         "clips": clips,
         "windows": windows,
@@ -152,7 +159,8 @@ def section_html(section: dict) -> str:
     return (
         f'<section class="composition"><h2>{html.escape(section["title"])}</h2>'
         + (f"<table><tr><th>label</th>{head}</tr>{players}</table>" if kinds else "")
-        + f"<p class=note>Composer temperature {section['temperature']:g}. {STRUCTURE_NOTE}</p>"
+        + f"<p class=note>Composer temperature {section['temperature']:g}, hold penalty "
+        f"{section['hold_penalty']:g}. {STRUCTURE_NOTE}</p>"
         f'<table class="stats"><tr><th>clips</th>{names}'
         "<th>distance to real (SDs)</th>"
         + "".join(f"<th>{n.replace('_', ' ')} (diagnostic)</th>" for n in DIAGNOSTICS)
