@@ -3,11 +3,11 @@
 Sampled at temperature 1, a composer trained for minutes on half an hour of music wanders:
 its feature sequences repeat far less than the music does (demo run, chroma features:
 0.13 against 0.33). Lower temperatures make it repeat more; too low, it loops. And a
-composer sampled on its own output holds tokens more often than the music does (demo
-run: a token followed itself 54% of the time at temperature 1, 62% at 0.9, against 43%
-in the music, although on the music's own contexts it predicts 44%): a held token makes
-holding likelier, so sound that should move stands still, then moves in bursts. The
-hold penalty (``composer.sample_tokens``) counters that.
+composer sampled on its own output holds tokens more often than the music does (the demo
+recipe's composer: a token followed itself 46% of the time at temperature 1, 62% at 0.9,
+against 43% in the music, although on the music's own contexts it predicts 44%): a held
+token makes holding likelier, so sound that should move stands still, then moves in
+bursts. The hold penalty (``composer.sample_tokens``) counters that.
 
 The calibration composes ``seconds`` of tokens per label at every (temperature, hold
 penalty) of a grid and picks the pair whose sequences are closest to the training music
@@ -39,14 +39,16 @@ HOLD_PENALTIES = (0.0, 0.5, 1.0, 1.5)
 
 @dataclass(frozen=True)
 class Calibration:
-    temperature: float  # the chosen one
-    real_repetition: float  # of the training music's windows
-    composed_repetition: tuple[tuple[float, float], ...]  # (temperature, repetition) at the
-    #   chosen hold penalty
-    hold_penalty: float = 0.0  # the chosen one
-    real_hold_rate: float = math.nan  # of the training music's windows
-    grid: tuple[tuple[float, float, float, float], ...] = ()  # (temperature, hold penalty,
-    #   repetition, hold rate) of every point composed
+    """The chosen (temperature, hold penalty), the training music's repetition and hold
+    rate, ``composed_repetition`` (temperature, repetition) at the chosen penalty, and
+    ``grid`` (temperature, penalty, repetition, hold rate) for every point composed."""
+
+    temperature: float
+    real_repetition: float
+    composed_repetition: tuple[tuple[float, float], ...]
+    hold_penalty: float = 0.0
+    real_hold_rate: float = math.nan
+    grid: tuple[tuple[float, float, float, float], ...] = ()
 
     def to_dict(self) -> dict:
         return {
