@@ -309,6 +309,7 @@ def composed_run(music_root, tmp_path_factory):
         batch_size=2,
         steps=10,
         validate_every=10,
+        checkpoint_every=10,  # a periodic checkpoint at the last step: the final one replaces it
         calibration_seconds=3.0,
         calibration_streams=2,
     )

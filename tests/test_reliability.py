@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 from wavenet_music import checkpoint as ckpt
 from wavenet_music.config import UserError
@@ -178,6 +179,22 @@ def test_a_failed_checkpoint_write_keeps_the_previous_one(music_root, tmp_path, 
     after = ckpt.load(tmp_path / "run")
     assert after.step == before.step == 2
     assert not list((tmp_path / "run" / "checkpoints").glob(".tmp*"))
+
+
+def test_a_step_saved_again_is_kept_unless_replaced(tmp_path):
+    folder = tmp_path / "composer"
+
+    def write(value: float, replace: bool = False) -> Path:
+        model, state = {"w": torch.full((3,), value)}, {"rng": torch.zeros(1)}
+        header = {"calibrated": value}
+        return ckpt.write_step(folder, 10, model, state, header, 2, "checkpoint", replace)
+
+    write(1.0)
+    meta, model, _ = ckpt.read_step(write(2.0), False, "checkpoint")  # a resume with nothing to do
+    assert meta["calibrated"] == 1.0 and model["w"].eq(1.0).all()
+    meta, model, _ = ckpt.read_step(write(3.0, replace=True), False, "checkpoint")
+    assert meta["calibrated"] == 3.0 and model["w"].eq(3.0).all()
+    assert [p.name for p in folder.iterdir()] == ["step_00000010"]  # nothing stale left
 
 
 def test_an_unwritable_output_is_one_line_and_nothing_is_written(music_root, tmp_path, capsys):

@@ -65,12 +65,16 @@ def write_step(
     header: dict[str, Any],
     keep: int,
     what: str,
+    replace: bool = False,
 ) -> Path:
     """The mechanism every checkpoint kind shares: ``folder/step_NNNNNNNN`` with the two
     tensor files and ``meta.json`` (``header`` + format, step and hashes), written in a
-    temporary folder, synced and renamed into place; the newest ``keep`` are kept."""
+    temporary folder, synced and renamed into place; the newest ``keep`` are kept. A step
+    saved already is kept as it is (a resumed run that had nothing to do) unless
+    ``replace``: then the new folder takes its place (the step's state changed after it
+    was saved, e.g. a composer calibrated after its last periodic checkpoint)."""
     final = folder / f"step_{step:08d}"
-    if final.is_dir():  # this step is saved already (a resumed run that had nothing to do)
+    if final.is_dir() and not replace:
         return final
     tmp = folder / f".tmp_step_{step:08d}_{os.getpid()}"
     try:
@@ -78,7 +82,7 @@ def write_step(
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
         _write_contents(tmp, step, model, tensors, header)
-        os.replace(tmp, final)
+        _move_into_place(tmp, final)
         _fsync_dir(folder)
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -88,6 +92,20 @@ def write_step(
     for old in step_dirs(folder)[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     return final
+
+
+def _move_into_place(tmp: Path, final: Path) -> None:
+    """Rename ``tmp`` to ``final``; an existing ``final`` is moved aside first and removed
+    after (a crash between the two renames leaves it in ``.stale_*``, and the older
+    checkpoints kept load in its stead)."""
+    if not final.is_dir():
+        os.replace(tmp, final)
+        return
+    stale = final.with_name(f".stale_{final.name}_{os.getpid()}")
+    shutil.rmtree(stale, ignore_errors=True)
+    os.replace(final, stale)
+    os.replace(tmp, final)
+    shutil.rmtree(stale, ignore_errors=True)
 
 
 def _write_contents(
@@ -114,7 +132,7 @@ def remove_unfinished(run_dir: Path) -> None:
     """Delete temporary folders of checkpoint writes that a crash interrupted."""
     folder = Path(run_dir) / CHECKPOINTS
     if folder.is_dir():
-        for tmp in folder.glob(".tmp_step_*"):
+        for tmp in (*folder.glob(".tmp_step_*"), *folder.glob(".stale_step_*")):
             shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -66,9 +66,9 @@ def composer_dirs(run_dir: Path) -> list[Path]:
     return ckpt.step_dirs(Path(run_dir) / COMPOSER)
 
 
-def save_composer(run_dir: Path, c: ComposerCheckpoint) -> Path:
-    """Written like the WaveNet's checkpoints (``checkpoint.write_step``); the codebook
-    travels with the weights."""
+def save_composer(run_dir: Path, c: ComposerCheckpoint, replace: bool = False) -> Path:
+    """Written like the WaveNet's checkpoints (``checkpoint.write_step``; ``replace``: over
+    a checkpoint of the same step); the codebook travels with the weights."""
     weights = dict(c.model)
     weights.update(
         {
@@ -84,7 +84,8 @@ def save_composer(run_dir: Path, c: ComposerCheckpoint) -> Path:
     }
     folder = Path(run_dir) / COMPOSER
     keep = c.config.keep_checkpoints
-    return ckpt.write_step(folder, c.step, weights, c.tensors, header, keep, "composer checkpoint")
+    what = "composer checkpoint"
+    return ckpt.write_step(folder, c.step, weights, c.tensors, header, keep, what, replace)
 
 
 def load_composer(run_dir: Path, weights_only: bool = False) -> ComposerCheckpoint:
@@ -238,7 +239,9 @@ class ComposerTrainer:
         self.step, self.elapsed_before = c.step, float(c.meta.get("elapsed", 0.0))
         self.calibration = saved_calibration(c)
 
-    def save(self, elapsed: float) -> Path:
+    def save(self, elapsed: float, final: bool = False) -> Path:
+        """A checkpoint of this step; ``final`` replaces a periodic one of the same step,
+        which predates the last validation's bookkeeping and the calibration."""
         tensors, rest = ckpt.flatten_optimizer(self.optimizer.state_dict())
         tensors["rng.torch"] = torch.get_rng_state()
         meta = {"optimizer": rest, "sampler": self.rng.bit_generator.state, "elapsed": elapsed}
@@ -259,7 +262,7 @@ class ComposerTrainer:
             tensors,
             meta,
         )
-        return save_composer(self.run_dir, checkpoint)
+        return save_composer(self.run_dir, checkpoint, replace=final)
 
     def train_step(self) -> float:
         """One update on a random batch; bits per token."""
@@ -323,7 +326,7 @@ class ComposerTrainer:
         if not result.interrupted and c.calibration_seconds is not None:
             self.calibrate()
         result.calibration = self.calibration
-        path = self.save(self.elapsed())
+        path = self.save(self.elapsed(), final=True)
         result.step = self.step
         result.best_bits = None if self.best is None else self.best[0]
         if result.interrupted:
