@@ -26,12 +26,7 @@ from .checkpoint import load_model
 from .composer import Composer, ComposerState, continue_tokens
 from .composer_config import ComposeConfig
 from .composer_data import require_local
-from .composer_train import (
-    build_composer,
-    load_composer,
-    sampling_hold_penalty,
-    sampling_temperature,
-)
+from .composer_train import build_composer, calibrated_sampling, load_composer
 from .conditioning import SILENCE_DB, feature_store
 from .config import Config, GenerateConfig, UserError
 from .fast_generate import generation_step
@@ -203,11 +198,10 @@ def compose(
     if saved.labels != config.model.global_labels:
         raise UserError(f"the composer of {run_dir} was trained for other labels; retrain it")
     composer = build_composer(saved).to(device)
-    options = replace(
-        options,
-        temperature=sampling_temperature(saved, options.temperature),
-        hold_penalty=sampling_hold_penalty(saved, options.hold_penalty),
+    temperature, hold_penalty = calibrated_sampling(
+        saved, options.temperature, options.hold_penalty
     )
+    options = replace(options, temperature=temperature, hold_penalty=hold_penalty)
     labels, tags = clip_plan(config, GenerateConfig(label=options.label))
     prime = silent_prime(config)
     if options.prime is not None:

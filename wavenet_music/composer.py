@@ -177,10 +177,11 @@ def sample_tokens(
     sound as it is becomes ``exp(hold_penalty)`` times less likely against the others."""
     logits = logits.double()
     if hold_penalty and previous is not None:
+        previous = previous.to(logits.device)
         rows = torch.arange(len(previous), device=logits.device)
-        held = previous.to(logits.device) < logits.shape[1]  # the start token holds nothing
+        held = previous < logits.shape[1]  # the start token holds nothing
         logits = logits.clone()
-        logits[rows[held], previous.to(logits.device)[held]] -= hold_penalty
+        logits[rows[held], previous[held]] -= hold_penalty
     if temperature == 0:
         return logits.argmax(dim=1)
     logits = logits / temperature

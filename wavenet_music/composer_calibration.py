@@ -40,15 +40,25 @@ HOLD_PENALTIES = (0.0, 0.5, 1.0, 1.5)
 @dataclass(frozen=True)
 class Calibration:
     """The chosen (temperature, hold penalty), the training music's repetition and hold
-    rate, ``composed_repetition`` (temperature, repetition) at the chosen penalty, and
-    ``grid`` (temperature, penalty, repetition, hold rate) for every point composed."""
+    rate, and ``grid``: (temperature, penalty, repetition, hold rate) of every point
+    composed."""
 
     temperature: float
     real_repetition: float
-    composed_repetition: tuple[tuple[float, float], ...]
-    hold_penalty: float = 0.0
-    real_hold_rate: float = math.nan
-    grid: tuple[tuple[float, float, float, float], ...] = ()
+    hold_penalty: float
+    real_hold_rate: float
+    grid: tuple[tuple[float, float, float, float], ...]
+
+    @property
+    def composed_repetition(self) -> tuple[tuple[float, float], ...]:
+        """(temperature, repetition) at the chosen hold penalty."""
+        return tuple((t, r) for t, b, r, _ in self.grid if b == self.hold_penalty)
+
+    @property
+    def chosen(self) -> tuple[float, float]:
+        """(repetition, hold rate) of the chosen point."""
+        at = {(t, b): (r, h) for t, b, r, h in self.grid}
+        return at[self.temperature, self.hold_penalty]
 
     def to_dict(self) -> dict:
         return {
@@ -56,19 +66,22 @@ class Calibration:
             "hold_penalty": self.hold_penalty,
             "real_repetition": self.real_repetition,
             "real_hold_rate": self.real_hold_rate,
-            "composed_repetition": [list(pair) for pair in self.composed_repetition],
             "grid": [list(point) for point in self.grid],
         }
 
     @classmethod
     def from_dict(cls, saved: dict) -> Calibration:
-        """Also reads calibrations saved before hold penalties (penalty 0)."""
-        pairs = tuple((float(t), float(r)) for t, r in saved["composed_repetition"])
-        grid = tuple(tuple(float(v) for v in point) for point in saved.get("grid", ()))
+        """Also reads calibrations saved before hold penalties: a grid of temperatures at
+        penalty 0, hold rates unknown."""
+        if "grid" in saved:
+            grid = tuple(tuple(float(v) for v in point) for point in saved["grid"])
+        else:
+            grid = tuple(
+                (float(t), 0.0, float(r), math.nan) for t, r in saved["composed_repetition"]
+            )
         return cls(
             float(saved["temperature"]),
             float(saved["real_repetition"]),
-            pairs,
             float(saved.get("hold_penalty", 0.0)),
             float(saved.get("real_hold_rate", math.nan)),
             grid,  # type: ignore[arg-type]
@@ -186,5 +199,4 @@ def calibrate_temperature(
     if not finite:
         return None
     _, minus_t, penalty = min(finite)
-    at_penalty = tuple((t, r) for t, b, r, _ in points if b == penalty)
-    return Calibration(-minus_t, real, at_penalty, penalty, real_hold, points)
+    return Calibration(-minus_t, real, penalty, real_hold, points)

@@ -41,7 +41,7 @@ from .composer_data import (
 from .config import UserError
 from .signals import StopRequest
 from .tokens import Codebook
-from .train import resolve_device
+from .train import cosine_schedule, resolve_device
 
 # --- checkpoints -------------------------------------------------------------------------------
 
@@ -127,20 +127,15 @@ def saved_calibration(c: ComposerCheckpoint) -> Calibration | None:
     return None if saved is None else Calibration.from_dict(saved)
 
 
-def sampling_temperature(c: ComposerCheckpoint, asked: float | None) -> float:
-    """``asked``, else the calibrated temperature, else 1."""
-    if asked is not None:
-        return asked
-    calibration = saved_calibration(c)
-    return 1.0 if calibration is None else calibration.temperature
-
-
-def sampling_hold_penalty(c: ComposerCheckpoint, asked: float | None) -> float:
-    """``asked``, else the calibrated hold penalty, else 0."""
-    if asked is not None:
-        return asked
-    calibration = saved_calibration(c)
-    return 0.0 if calibration is None else calibration.hold_penalty
+def calibrated_sampling(
+    c: ComposerCheckpoint, temperature: float | None, hold_penalty: float | None
+) -> tuple[float, float]:
+    """(temperature, hold penalty): each as asked, else as calibrated, else 1 and 0."""
+    calibration = saved_calibration(c) or Calibration(1.0, math.nan, 0.0, math.nan, ())
+    return (
+        calibration.temperature if temperature is None else temperature,
+        calibration.hold_penalty if hold_penalty is None else hold_penalty,
+    )
 
 
 def build_composer(c: ComposerCheckpoint) -> Composer:
@@ -185,18 +180,9 @@ class ComposerResult:
 
 
 def composer_learning_rate(step: int, c: ComposerConfig, elapsed: float = 0.0) -> float:
-    """Linear warm-up, then cosine decay to a tenth over ``steps``; with only a
-    ``minutes`` budget the decay follows the training time ``elapsed`` (seconds) instead,
-    as the WaveNet's does (``train.learning_rate``)."""
-    if step < c.warmup_steps:
-        return c.learning_rate * (step + 1) / c.warmup_steps
-    if c.steps is not None and c.steps > c.warmup_steps:
-        progress = min(1.0, (step - c.warmup_steps) / (c.steps - c.warmup_steps))
-    elif c.steps is None and c.minutes is not None:
-        progress = min(1.0, elapsed / (c.minutes * 60))
-    else:
-        return c.learning_rate
-    return c.learning_rate * (0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * progress)))
+    """``train.cosine_schedule`` to a tenth of the rate, over ``steps`` or ``minutes``."""
+    peak = c.learning_rate
+    return cosine_schedule(step, peak, peak / 10, c.warmup_steps, c.steps, c.minutes, elapsed)
 
 
 class ComposerTrainer:
@@ -359,7 +345,7 @@ class ComposerTrainer:
         self.calibration = calibration
         self.log({"step": self.step, "calibration": calibration.to_dict()})
         c = calibration
-        _, _, repetition, held = next(p for p in c.grid if p[:2] == (c.temperature, c.hold_penalty))
+        repetition, held = c.chosen
         self._progress(
             f"sampling temperature {c.temperature:g}, hold penalty {c.hold_penalty:g}: "
             f"composed repetition {repetition:.3f} (training music {c.real_repetition:.3f}), "

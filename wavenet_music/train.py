@@ -74,21 +74,37 @@ def resolve_device(name: str) -> torch.device:
         raise UserError(f"train.device: expected auto, cpu, cuda or cuda:N, got {name!r}") from None
 
 
-def learning_rate(step: int, config: TrainConfig, elapsed: float = 0.0) -> float:
-    """Linear warm-up, then cosine decay to ``min_learning_rate`` over ``decay_steps``
-    (default: the ``steps`` budget). With only a ``minutes`` budget the decay follows the
-    training time ``elapsed`` (seconds) instead: the rate is low when the time runs out."""
-    if step < config.warmup_steps:
-        return config.learning_rate * (step + 1) / config.warmup_steps
-    decay = config.decay_steps or config.steps
-    if decay is not None and decay > config.warmup_steps:
-        progress = min(1.0, (step - config.warmup_steps) / (decay - config.warmup_steps))
-    elif decay is None and config.minutes is not None:
-        progress = min(1.0, elapsed / (config.minutes * 60))
+def cosine_schedule(
+    step: int,
+    peak: float,
+    floor: float,
+    warmup: int,
+    steps: int | None,
+    minutes: float | None,
+    elapsed: float,
+) -> float:
+    """Linear warm-up to ``peak``, then cosine decay to ``floor`` over ``steps``; with only
+    a ``minutes`` budget the decay follows the training time ``elapsed`` (seconds)
+    instead: the rate is low when the time runs out. No budget: constant ``peak``."""
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    if steps is not None and steps > warmup:
+        progress = min(1.0, (step - warmup) / (steps - warmup))
+    elif steps is None and minutes is not None:
+        progress = min(1.0, elapsed / (minutes * 60))
     else:
-        return config.learning_rate
-    cosine = 0.5 * (1.0 + math.cos(math.pi * progress))
-    return config.min_learning_rate + (config.learning_rate - config.min_learning_rate) * cosine
+        return peak
+    return floor + (peak - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def learning_rate(step: int, config: TrainConfig, elapsed: float = 0.0) -> float:
+    """``cosine_schedule`` to ``min_learning_rate`` over ``decay_steps`` (default: the
+    ``steps`` budget), or over the ``minutes`` budget."""
+    c = config
+    steps = c.decay_steps or c.steps
+    return cosine_schedule(
+        step, c.learning_rate, c.min_learning_rate, c.warmup_steps, steps, c.minutes, elapsed
+    )
 
 
 def loss_bits(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
