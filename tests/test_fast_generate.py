@@ -252,7 +252,7 @@ def test_reduced_precision_needs_the_compiled_engine():
         generation_step(model, "eager", "int8")
     config = dataclasses.replace(load_preset("tiny"), model=CONFIGS["small"])
     options = GenerateConfig(seconds=0.01, engine="eager", precision="bf16")
-    from wavenet_music.generate import generate_audio
+    from wavenet_music.generate_run import generate_audio
 
     with pytest.raises(UserError, match="precision bf16"):  # generate_audio passes both on
         generate_audio(model, config, options, progress=False)

@@ -9,7 +9,7 @@ import torch
 from wavenet_music.audio_stats import mean_log_mel_distance
 from wavenet_music.checkpoint import load_model
 from wavenet_music.config import GenerateConfig
-from wavenet_music.generate import generate_audio
+from wavenet_music.generate_run import generate_audio
 from wavenet_music.model import WaveNet
 
 

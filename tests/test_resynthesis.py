@@ -20,7 +20,7 @@ from wavenet_music.audio import load_audio, mu_law_decode, mu_law_encode
 from wavenet_music.audio_stats import aligned_log_mel_distance
 from wavenet_music.checkpoint import load_model
 from wavenet_music.config import GenerateConfig, UserError
-from wavenet_music.generate import features_of_audio, generate_audio
+from wavenet_music.generate_run import features_of_audio, generate_audio
 from wavenet_music.resynthesis import excerpt_features, resynthesize
 from wavenet_music.train import train
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 import shutil
@@ -168,7 +169,7 @@ def _trained_steps(run) -> bool:
 
 
 def test_non_finite_steps_are_skipped_then_stop_the_run(piano, tmp_path, monkeypatch):
-    import wavenet_music.train as train_module
+    train_module = importlib.import_module("wavenet_music.train")  # the name is the function
 
     real_loss = train_module.loss_bits
     poisoned_calls = {3, 4}

@@ -9,6 +9,8 @@ The small Python API::
 """
 
 import importlib
+import sys
+import types
 
 _EXPORTS = {
     "load_run": ("checkpoint", "load_model"),
@@ -21,7 +23,7 @@ _EXPORTS = {
     "load_preset": ("config", "load_preset"),
     "evaluate": ("evaluate", "evaluate"),
     "generate": ("generate", "generate"),
-    "generate_audio": ("generate", "generate_audio"),
+    "generate_audio": ("generate_run", "generate_audio"),
     "generate_naive": ("generate", "generate_naive"),
     "WaveNet": ("model", "WaveNet"),
     "train": ("train", "train"),
@@ -36,3 +38,19 @@ def __getattr__(name: str):
         raise AttributeError(f"module 'wavenet_music' has no attribute {name!r}")
     module, attribute = _EXPORTS[name]
     return getattr(importlib.import_module(f".{module}", __name__), attribute)
+
+
+class _Package(types.ModuleType):
+    """``evaluate``, ``generate`` and ``train`` name both a function and the submodule that
+    defines it. Importing a submodule makes it an attribute of its package, which would
+    shadow the function for good (``from wavenet_music import train`` would give the
+    module); here the function wins: such submodules are reached through their full
+    name (``from wavenet_music.train import ...``), as everywhere in the package."""
+
+    def __setattr__(self, name: str, value) -> None:
+        if name in _EXPORTS and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

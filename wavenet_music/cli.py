@@ -200,7 +200,7 @@ def print_line(text: str) -> None:
 
 def cmd_generate(args: argparse.Namespace) -> None:
     from .checkpoint import load_model
-    from .generate import clip_paths, clip_plan, generate_audio
+    from .generate_run import clip_paths, clip_plan, generate_audio
     from .train import resolve_device
 
     options = GenerateConfig(**_flag_values(args, GenerateConfig, "gen__"))
@@ -225,7 +225,7 @@ def cmd_features(args: argparse.Namespace) -> None:
     import numpy as np
 
     from .checkpoint import load
-    from .generate import features_of_audio
+    from .generate_run import features_of_audio
 
     config = load(args.run, weights_only=True).config
     if config.model.local_channels is None:

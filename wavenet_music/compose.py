@@ -30,7 +30,8 @@ from .composer_train import build_composer, calibrated_sampling, load_composer
 from .conditioning import SILENCE_DB, feature_store
 from .config import Config, GenerateConfig, UserError
 from .fast_generate import generation_step
-from .generate import _threads_for, clip_paths, clip_plan, sample, write_clips
+from .generate import sample
+from .generate_run import clip_paths, clip_plan, threads_for, write_clips
 from .model import WaveNet
 from .signals import StopRequest
 from .tokens import Codebook
@@ -209,7 +210,7 @@ def compose(
             raise UserError(f"--prime {options.prime} is not a file")
         prime = read_prime(Path(options.prime), config, saved.codebook)
     paths = None if out is None else clip_paths(out, tags)
-    with _threads_for(len(tags), device):  # few streams: one thread is fastest
+    with threads_for(len(tags), device):  # few streams: one thread is fastest
         piece = _stream(
             wavenet,
             config,

@@ -27,7 +27,7 @@ from ..composer_train import composer_dirs
 from ..config import Config, GenerateConfig, UserError
 from ..data import Segment, cached_classes
 from ..evaluate import segment_nats
-from ..generate import generate_audio
+from ..generate_run import generate_audio
 from ..model import WaveNet
 from ..resynthesis import resynthesize
 from ..train import LN2, read_metrics, resolve_device, window_source

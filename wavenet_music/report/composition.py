@@ -18,7 +18,7 @@ from ..checkpoint import load_model
 from ..compose import compose
 from ..composer_config import ComposeConfig
 from ..config import GenerateConfig
-from ..generate import generate_audio
+from ..generate_run import generate_audio
 from ..structure import (
     DIAGNOSTICS,
     STATISTICS,
