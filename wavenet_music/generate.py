@@ -215,7 +215,7 @@ def padded_history(model: WaveNet, prime: Tensor | None, num: int) -> Tensor:
         size = -(-(size + primed) // hop) * hop - primed
     pad = torch.full((num, size), silence, dtype=torch.long)
     history = pad if prime is None else torch.cat([pad, prime.long()], dim=1)
-    return history.to(_device(model))
+    return history.to(model_device(model))
 
 
 def local_timeline(
@@ -240,7 +240,7 @@ def local_timeline(
     fill = torch.where(unsteered, torch.nan, SILENCE_DB).to(features.dtype)  # (B, 1, 1)
     silent = fill.expand(-1, features.shape[1], 1 + history // hop)
     end = fill.expand(-1, features.shape[1], 1)
-    return torch.cat([silent, features, end], dim=2).to(_device(model))
+    return torch.cat([silent, features, end], dim=2).to(model_device(model))
 
 
 ProgressFn = Callable[[Tensor], None]
@@ -324,7 +324,7 @@ def _step_engine(model: WaveNet, engine: str, precision: str):
     return generation_step(model, engine, precision)
 
 
-def _device(model: WaveNet) -> torch.device:
+def model_device(model: WaveNet) -> torch.device:
     return next(model.parameters()).device
 
 

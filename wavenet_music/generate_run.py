@@ -17,7 +17,7 @@ from tqdm import tqdm
 from .audio import load_audio, mu_law_decode, mu_law_encode, write_wav
 from .conditioning import feature_store
 from .config import Config, GenerateConfig, UserError
-from .generate import generate
+from .generate import generate, model_device
 from .model import WaveNet
 from .signals import StopRequest
 
@@ -217,7 +217,3 @@ def threads_for(num: int, device: torch.device):
         yield
     finally:
         torch.set_num_threads(before)
-
-
-def model_device(model: WaveNet) -> torch.device:
-    return next(model.parameters()).device
