@@ -13,10 +13,10 @@ import torch.nn.functional as F
 from wavenet_music.composer import Composer
 from wavenet_music.composer_calibration import (
     Calibration,
-    calibrate_temperature,
+    calibrate_sampling,
     hold_rate,
     label_balanced_mean,
-    real_repetition,
+    real_statistics,
 )
 from wavenet_music.composer_config import ComposerConfig
 from wavenet_music.composer_data import Stream
@@ -92,12 +92,12 @@ def test_hold_rate_counts_tokens_that_follow_themselves():
 
 def test_music_that_repeats_more_reads_higher():
     book = codebook()
-    loose, strict = (real_repetition(streams(k), book, 64, RATE) for k in (0.3, 1.0))
+    loose, strict = (real_statistics(streams(k), book, 64, RATE)[0] for k in (0.3, 1.0))
     assert strict > 0.9 and loose < 0.5
 
 
 def test_the_chosen_sampling_is_closest_to_the_music(learned):
-    calibration = calibrate_temperature(learned, codebook(), streams(KEEP), 0, RATE, 16.0, 8)
+    calibration = calibrate_sampling(learned, codebook(), streams(KEEP), 0, RATE, 16.0, 8)
     table = dict(calibration.composed_repetition)
     assert table[0.5] > table[1.0] + 0.1  # colder repeats more
     gaps = {
@@ -110,29 +110,28 @@ def test_the_chosen_sampling_is_closest_to_the_music(learned):
 
 
 def test_music_that_repeats_more_than_the_composer_gets_a_colder_temperature(learned):
-    strict = calibrate_temperature(learned, codebook(), streams(1.0), 0, RATE, 16.0, 8)
-    learned_music = calibrate_temperature(learned, codebook(), streams(KEEP), 0, RATE, 16.0, 8)
+    strict = calibrate_sampling(learned, codebook(), streams(1.0), 0, RATE, 16.0, 8)
+    learned_music = calibrate_sampling(learned, codebook(), streams(KEEP), 0, RATE, 16.0, 8)
     assert strict.temperature < learned_music.temperature
     assert strict.real_repetition > learned_music.real_repetition
 
 
 def test_music_that_never_repeats_keeps_temperature_one(learned):
-    random_music = calibrate_temperature(learned, codebook(), streams(0.0), 0, RATE, 16.0, 8)
+    random_music = calibrate_sampling(learned, codebook(), streams(0.0), 0, RATE, 16.0, 8)
     assert random_music.real_repetition < 0.2
     assert random_music.temperature == 1.0
 
 
 def test_no_stream_long_enough_means_no_calibration(learned):
     assert (
-        calibrate_temperature(learned, codebook(), streams(KEEP, length=10), 0, RATE, 16.0, 2)
-        is None
+        calibrate_sampling(learned, codebook(), streams(KEEP, length=10), 0, RATE, 16.0, 2) is None
     )
 
 
 def test_music_that_holds_less_than_the_composer_gets_a_hold_penalty():
     sticky = trained(lambda rng, n: held(rng, n, 0.6))  # holds a token 60% of the time
-    matched = calibrate_temperature(sticky, codebook(), held_streams(0.6), 0, RATE, 16.0, 8)
-    moving = calibrate_temperature(sticky, codebook(), held_streams(0.2), 0, RATE, 16.0, 8)
+    matched = calibrate_sampling(sticky, codebook(), held_streams(0.6), 0, RATE, 16.0, 8)
+    moving = calibrate_sampling(sticky, codebook(), held_streams(0.2), 0, RATE, 16.0, 8)
     assert moving.real_hold_rate == pytest.approx(0.2, abs=0.05)
     assert moving.hold_penalty > matched.hold_penalty
     at = {(t, b): h for t, b, _, h in moving.grid}
@@ -143,7 +142,7 @@ def test_music_that_holds_less_than_the_composer_gets_a_hold_penalty():
 
 
 def test_hold_penalties_off_match_the_repetition_alone(learned):
-    alone = calibrate_temperature(
+    alone = calibrate_sampling(
         learned, codebook(), streams(KEEP), 0, RATE, 16.0, 8, hold_penalties=(0.0,)
     )
     assert alone.hold_penalty == 0.0 and {b for _, b, _, _ in alone.grid} == {0.0}

@@ -115,13 +115,6 @@ def real_statistics(
     return sequence_statistics(windows, codebook, frames_per_second)
 
 
-def real_repetition(
-    streams: Sequence[Stream], codebook: Codebook, tokens: int, frames_per_second: float
-) -> float:
-    """Repetition of every whole ``tokens``-long window of the streams, decoded."""
-    return real_statistics(streams, codebook, tokens, frames_per_second)[0]
-
-
 def sequence_statistics(
     windows: Sequence[tuple[int, np.ndarray]], codebook: Codebook, frames_per_second: float
 ) -> tuple[float, float]:
@@ -158,7 +151,7 @@ def composed_statistics(
     return sequence_statistics(windows, codebook, frames_per_second)
 
 
-def calibrate_temperature(
+def calibrate_sampling(
     model: Composer,
     codebook: Codebook,
     train: Sequence[Stream],

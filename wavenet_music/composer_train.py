@@ -11,7 +11,6 @@ step and save. Checkpoints are folders written atomically, as the WaveNet's::
 from __future__ import annotations
 
 import json
-import math
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -23,7 +22,7 @@ import torch.nn.functional as F
 
 from . import checkpoint as ckpt
 from .composer import Composer
-from .composer_calibration import HOLD_PENALTIES, Calibration, calibrate_temperature
+from .composer_calibration import HOLD_PENALTIES, Calibration, calibrate_sampling
 from .composer_config import ComposerConfig
 from .composer_data import (
     COMPOSER,
@@ -131,10 +130,13 @@ def calibrated_sampling(
     c: ComposerCheckpoint, temperature: float | None, hold_penalty: float | None
 ) -> tuple[float, float]:
     """(temperature, hold penalty): each as asked, else as calibrated, else 1 and 0."""
-    calibration = saved_calibration(c) or Calibration(1.0, math.nan, 0.0, math.nan, ())
+    calibration = saved_calibration(c)
+    calibrated = (
+        (1.0, 0.0) if calibration is None else (calibration.temperature, calibration.hold_penalty)
+    )
     return (
-        calibration.temperature if temperature is None else temperature,
-        calibration.hold_penalty if hold_penalty is None else hold_penalty,
+        calibrated[0] if temperature is None else temperature,
+        calibrated[1] if hold_penalty is None else hold_penalty,
     )
 
 
@@ -326,7 +328,7 @@ class ComposerTrainer:
         if self.best is not None:
             model = Composer(self.config, self.corpus.codebook.size, len(self.labels), self.context)
             model.load_state_dict(self.best[1])
-        calibration = calibrate_temperature(
+        calibration = calibrate_sampling(
             model.to(self.device),
             self.corpus.codebook,
             self.corpus.train,

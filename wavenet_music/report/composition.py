@@ -51,7 +51,7 @@ def composition_section(
     of the structure statistics. ``temperature``, ``hold_penalty`` (None: the calibrated
     ones) and ``top_k``: the composer's sampling.
 
-    Returns ``{"title", "temperature", "rows": [{"label", "composed", "plain"}],
+    Returns ``{"title", "temperature", "hold_penalty", "rows": [{"label", "composed", "plain"}],
     "clips": {kind: {label: (T,)}}, "windows": {kind: [statistics of one window]},
     "clip_windows": {kind: [[statistics of each window of one clip]]},
     "statistics": {kind: {stat: (mean, std)}}, "distance": {kind: {stat: z, "mean": z}},
