@@ -167,7 +167,7 @@ def test_info_reports_the_reference_figures(capsys):
         (["train", "{tmp}/empty", "--run", "{tmp}/r", "--preset", "huge"], "unknown preset"),
         (
             ["train", "{tmp}/empty", "--run", "{tmp}/r", "--residual-channels", "-4"],
-            "model.residual_channels: expected a positive integer, got -4",
+            "model.residual_channels: expected an integer in [1, 4096], got -4",
         ),
         (
             ["train", "{tmp}/empty", "--run", "{tmp}/r", "--set", "model.foo=1"],
@@ -176,7 +176,7 @@ def test_info_reports_the_reference_figures(capsys):
         (["generate", "{tmp}/empty"], "holds no checkpoint"),
         (["generate", "{tmp}/nowhere"], "does not exist"),
         (["evaluate", "{tmp}/empty", "--data", "{tmp}/empty"], "holds no checkpoint"),
-        (["info", "--sample-rate", "0"], "expected a positive integer, got 0"),
+        (["info", "--sample-rate", "0"], "expected an integer in [1000, 384000], got 0"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, argv, message):

@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -24,6 +23,8 @@ from wavenet_music.distributed import Distributed, from_env, share
 from wavenet_music.evaluate import evaluate
 from wavenet_music.generate import generate
 from wavenet_music.train import read_metrics, train
+
+from .conftest import HANG_GUARD_S, finish, wait_for
 
 WORLD = 2
 # The tiny preset on short windows; the schedule is fixed so that 6 and 9 steps agree.
@@ -80,7 +81,7 @@ def torchrun(data: Path, run: Path, flags: list[str], *extra: str) -> list[str]:
 
 def run_torchrun(command: list[str]) -> list[dict]:
     """Run to the end; the JSON summary line of every process."""
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=HANG_GUARD_S)
     assert done.returncode == 0, done.stderr[-3000:]
     return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
 
@@ -144,12 +145,11 @@ def test_a_signal_to_one_process_stops_them_all_with_a_checkpoint(piano, tmp_pat
     command = torchrun(piano, run, flag_list(tmp_path / "cache", 1_000_000))
     launcher = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 120
-        while not (run / "metrics.jsonl").exists() or not bits_by_step(run, "train_bits"):
-            assert time.monotonic() < deadline and launcher.poll() is None
-            time.sleep(0.2)
+        wait_for(
+            lambda: (run / "metrics.jsonl").exists() and bits_by_step(run, "train_bits"), launcher
+        )
         os.kill(worker_of_rank(launcher.pid, 1), signal.SIGTERM)
-        out, err = launcher.communicate(timeout=120)
+        out, err = finish(launcher)
     finally:
         launcher.kill()
     assert launcher.returncode == 0, err[-3000:]

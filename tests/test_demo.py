@@ -1,9 +1,12 @@
 """`make demo` end to end, as a user runs it, with budgets CI can afford: corpus → steered
 WaveNet (features withheld from some windows) → composer → report with composed and
-plain pieces; a second run resumes and only writes the report again."""
+plain pieces → the quality check. Budgets this small leave the models untrained, so the
+check must say so (naming the figures and the command to train longer) and exit non-zero;
+a second run with a time cap resumes, is cut short by the cap and says that too."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -11,34 +14,55 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from .conftest import TEST_CORPUS_MINUTES
+from .conftest import HANG_GUARD_S, TEST_CORPUS_MINUTES
 
 DEMO = Path(__file__).parent.parent / "scripts" / "demo.py"
 GENRES = ("ambient", "classical", "guitar", "piano")
+EXIT_UNUSABLE = 3
 
 
-def run_demo(music_root: Path, run: Path) -> subprocess.CompletedProcess:
+def run_demo(music_root: Path, run: Path, *budget: str) -> subprocess.CompletedProcess:
     command = [
         *(sys.executable, str(DEMO), "--data", str(music_root), "--run", str(run)),
-        *("--corpus-minutes", str(TEST_CORPUS_MINUTES), "--minutes", "0.2", "--seconds", "3"),
+        *("--corpus-minutes", str(TEST_CORPUS_MINUTES), "--seconds", "3", *budget),
     ]
-    return subprocess.run(command, capture_output=True, text=True, timeout=900)
+    # a hang guard only: the budgets are steps, so the work is the same on every machine
+    return subprocess.run(command, capture_output=True, text=True, timeout=HANG_GUARD_S)
 
 
-def test_the_demo_ends_with_a_report_of_composed_and_plain_pieces(music_root, tmp_path):
+def test_the_demo_reports_and_checks_an_under_trained_result(music_root, tmp_path):
     run = tmp_path / "demo"
-    done = run_demo(music_root, run)
-    assert done.returncode == 0, done.stderr[-3000:]
+    done = run_demo(music_root, run, "--wavenet-steps", "20", "--composer-steps", "20")
+    assert done.returncode == EXIT_UNUSABLE, done.stderr[-3000:]
+    assert "minutes on this machine from here" in done.stdout  # the estimate, before training
     report = run / "report" / "index.html"
     assert f"listening report: {report.resolve()}" in done.stdout
     assert "$ wavenet-music train-composer" in done.stdout and "--transpose true" in done.stdout
+    assert "--steps 20" in done.stdout
+    # the check names each figure beyond its bound and the command to train longer
+    assert "WARNING: the result is not usable yet" in done.stderr
+    assert "bits per sample: above" in done.stderr
+    assert "train longer: make demo" in done.stderr and "--wavenet-steps 40" in done.stderr
+    summary = json.loads((run / "report" / "summary.json").read_text())
+    assert summary["trained_steps"] == summary["planned_steps"] == 20
+    assert summary["misses"] and all(m in done.stderr for m in summary["misses"])
     text = report.read_text()
-    assert "Composed pieces (3 s)" in text
+    assert "Quality check: not usable yet" in text and "Composed pieces (3 s)" in text
     for genre in GENRES:
         composed, rate = sf.read(run / "report" / f"{genre}-composed-1.wav")
         plain, _ = sf.read(run / "report" / f"{genre}-plain-1.wav")
         assert rate == 16000 and len(composed) == len(plain) == 48_000
         assert np.abs(composed).max() > 0.01  # not silence
-    again = run_demo(music_root, run)  # resumes: nothing left to train, report again
-    assert again.returncode == 0, again.stderr[-3000:]
+
+    # more steps, but a time cap far too short for them: resumed, cut short, said plainly
+    capped = ("--wavenet-steps", "100000", "--composer-steps", "20", "--minutes", "0.02")
+    again = run_demo(music_root, run, *capped)
+    assert again.returncode == EXIT_UNUSABLE, again.stderr[-3000:]
     assert "--resume" in again.stdout and report.is_file()
+    assert "under-trained: the time cap" in again.stderr  # from training
+    summary = json.loads((run / "report" / "summary.json").read_text())
+    assert summary["planned_steps"] == 100_000 and 20 <= summary["trained_steps"] < 100_000
+    assert summary["misses"][0].startswith(
+        f"under-trained: {summary['trained_steps']:,} of 100,000"
+    )
+    assert "under-trained:" in report.read_text()

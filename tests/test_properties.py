@@ -70,9 +70,9 @@ settings_overrides = st.fixed_dictionaries(
         "model.global_labels": st.lists(
             st.text("abcxyz", min_size=1, max_size=5), unique=True, max_size=4
         ),
-        "data.sample_rate": st.integers(1, 192000),
+        "data.sample_rate": st.integers(1000, 192000),
         "data.silence_threshold": st.none() | st.floats(0.001, 0.5),
-        "train.learning_rate": st.floats(1e-6, 1.0),
+        "train.learning_rate": st.floats(1e-5, 1.0),  # the default floor of its decay
         "train.steps": st.none() | st.integers(1, 10**9),
         "train.device": st.sampled_from(["auto", "cpu", "cuda:1"]),
     }

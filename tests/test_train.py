@@ -9,7 +9,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 import torch
@@ -18,7 +17,7 @@ from wavenet_music import checkpoint as ckpt
 from wavenet_music.config import TrainConfig, UserError, apply_overrides
 from wavenet_music.train import learning_rate, read_metrics, train
 
-from .conftest import small_config
+from .conftest import finish, small_config, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -152,11 +151,9 @@ def test_sigterm_saves_a_checkpoint_and_exits_cleanly(piano, tmp_path):
         str(tmp_path / "c"),
     ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while not _trained_steps(run) and time.monotonic() < deadline:
-        time.sleep(0.2)
+    wait_for(lambda: _trained_steps(run), process)
     process.send_signal(signal.SIGTERM)
-    out, err = process.communicate(timeout=60)
+    out, err = finish(process)
     assert process.returncode == 0, err
     assert json.loads(out)["interrupted"] is True
     assert "--resume" in err

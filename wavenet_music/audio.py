@@ -5,8 +5,7 @@ Nothing here knows about torch.nn; arrays are numpy, audio is float32 in [-1, 1]
 
 from __future__ import annotations
 
-import os
-import tempfile
+import io
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +13,7 @@ import soundfile as sf
 import soxr
 
 from .config import UserError
+from .runs import write_atomically
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff")
 
@@ -107,20 +107,16 @@ def trim_silence(audio: np.ndarray, threshold: float, frame: int = 2048) -> np.n
 
 
 def write_wav(path: Path, audio: np.ndarray, sample_rate: int) -> None:
-    """Write 16-bit PCM WAV atomically (temporary file, then rename)."""
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise UserError(f"cannot write {path}: {exc.strerror}; choose a writable --out") from None
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            sf.write(handle, clean(audio), sample_rate, subtype="PCM_16", format="WAV")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write 16-bit PCM WAV atomically (``runs.write_atomically``: a full disk or a
+    special file is one line, the previous file intact)."""
+    write_atomically(path, wav_bytes(audio, sample_rate))
+
+
+def wav_bytes(audio: np.ndarray, sample_rate: int) -> bytes:
+    """(T,) float audio as the bytes of a 16-bit PCM WAV file."""
+    buffer = io.BytesIO()
+    sf.write(buffer, clean(audio), sample_rate, subtype="PCM_16", format="WAV")
+    return buffer.getvalue()
 
 
 def _short(exc: BaseException) -> str:

@@ -2,7 +2,8 @@
 
 Every setting flag is generated from the config dataclasses (``--residual-channels``,
 ``--sample-size``, ...); ``--preset``, ``--config FILE.yaml`` and ``--set section.key=v``
-layer on top in that order. User errors print one line and exit 2.
+layer on top in that order (``train --init-from RUN`` starts from RUN's config instead
+of a preset, unless ``--preset`` is given). User errors print one line and exit 2.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import dataclasses
 import json
 import os
 import sys
-import typing
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,9 @@ from .composer_config import ComposeConfig, ComposerConfig
 from .config import (
     SECTION_CLASSES,
     Config,
+    EvaluateConfig,
     GenerateConfig,
+    ReportConfig,
     UserError,
     apply_overrides,
     coerce,
@@ -32,8 +34,11 @@ from .config import (
     parse_assignment,
     preset_names,
 )
+from .settings import field_specs
 
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports it
+DEFAULT_PRESET = "reference"
 
 
 # --- flags generated from the dataclasses ----------------------------------------------------
@@ -43,30 +48,31 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def _type_name(owner: type, key: str) -> str:
-    hint = typing.get_type_hints(owner)[key]
-    return str(hint).replace("typing.", "").replace("<class '", "").replace("'>", "")
-
-
 def add_dataclass_flags(parser: argparse.ArgumentParser, owner: type, prefix: str) -> None:
-    """One flag per field of ``owner``; values are YAML (``--dilations [1,2,4]``)."""
+    """One flag per field of ``owner``, its declared type and range in the help; values
+    are YAML (``--dilations [1,2,4]``)."""
     group = parser.add_argument_group(f"{owner.__name__} settings")
+    specs = field_specs(owner)
     for f in dataclasses.fields(owner):
         group.add_argument(
             _flag(f.name),
             dest=f"{prefix}{f.name}",
             default=None,
             metavar="V",
-            help=f"{f.metadata.get('help', '')} [{_type_name(owner, f.name)}, default {f.default}]",
+            help=f"{f.metadata['help']} [{specs[f.name].summary()}, default {f.default}]",
         )
 
 
 def _flag_values(args: argparse.Namespace, owner: type, prefix: str) -> dict[str, Any]:
+    """The flags the user gave, converted to their fields' types (ranges are checked when
+    the config is made). A text setting takes the text as typed (``--label 1990``)."""
     values = {}
-    for f in dataclasses.fields(owner):
-        raw = getattr(args, f"{prefix}{f.name}")
-        if raw is not None:
-            values[f.name] = coerce(_flag(f.name), owner, f.name, _yaml_value(raw))
+    for key, spec in field_specs(owner).items():
+        raw = getattr(args, f"{prefix}{key}")
+        if raw is None:
+            continue
+        text = spec.kind is str and not (spec.optional and raw == "null")
+        values[key] = coerce(owner, key, raw if text else _yaml_value(raw))
     return values
 
 
@@ -80,8 +86,9 @@ def _yaml_value(raw: str) -> Any:
 def add_config_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--preset",
-        default="reference",
-        help=f"named settings: {', '.join(preset_names())} (default reference)",
+        default=None,
+        help=f"named settings: {', '.join(preset_names())} (default {DEFAULT_PRESET}; "
+        "train --init-from: the source run's config)",
     )
     parser.add_argument("--config", type=Path, help="YAML file of {model, data, train} settings")
     parser.add_argument(
@@ -95,9 +102,14 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
         add_dataclass_flags(parser, owner, f"{section}__")
 
 
-def config_from_args(args: argparse.Namespace) -> tuple[Config, dict[str, Any]]:
-    """Preset → YAML file → generated flags → ``--set``; also returns what the user set."""
-    config = load_preset(args.preset)
+def config_from_args(
+    args: argparse.Namespace, base: Config | None = None
+) -> tuple[Config, dict[str, Any]]:
+    """Preset (or ``base`` when no ``--preset`` is given) → YAML file → generated flags →
+    ``--set``; also returns what the user set."""
+    if base is None or args.preset is not None:
+        base = load_preset(args.preset or DEFAULT_PRESET)
+    config = base
     if args.config is not None:
         config = load_yaml(args.config, config)
     overrides: dict[str, Any] = {}
@@ -117,7 +129,7 @@ def cmd_info(args: argparse.Namespace) -> None:
     config, _ = config_from_args(args)
     m, d = config.model, config.data
     rows = [
-        ("preset", args.preset),
+        ("preset", args.preset or DEFAULT_PRESET),
         ("layers", f"{m.layers} (dilations {_dilation_summary(m.dilations)})"),
         ("filter width", m.filter_width),
         (
@@ -166,15 +178,15 @@ def _dilation_summary(dilations: Sequence[int]) -> str:
 def cmd_train(args: argparse.Namespace) -> None:
     from .train import train
 
-    config, overrides = config_from_args(args)
-    if args.resume:
-        other = sorted(set(overrides) - {"train.steps", "train.minutes"})
-        if other or args.config is not None:
-            raise UserError(
-                f"--resume continues the run's stored config; only --steps and "
-                f"--minutes may change (got {', '.join(other) or '--config'})"
-            )
-    result = train(args.data, args.run, config, resume=args.resume, quiet=args.quiet)
+    config, _ = config_from_args(args, _source_config(args) or _stored_config(args))
+    result = train(
+        args.data,
+        args.run,
+        config,
+        resume=args.resume,
+        quiet=args.quiet,
+        init_from=args.init_from,
+    )
     last = result.validation_bits[-1][1] if result.validation_bits else None
     summary = {
         "run": str(result.run_dir),
@@ -184,6 +196,34 @@ def cmd_train(args: argparse.Namespace) -> None:
         "interrupted": result.interrupted,
     }
     print_line(json.dumps(summary))  # under torchrun: one line per process
+
+
+def _stored_config(args: argparse.Namespace) -> Config | None:
+    """With ``--resume``: the run's stored config without its budget (the budget is this
+    session's ``--steps`` / ``--minutes``), the base the flags override; ``train`` refuses
+    any change but the budget, an explicit ``--preset`` included."""
+    if not args.resume:
+        return None
+    from .checkpoint import stored_config
+
+    stored = stored_config(args.run)
+    if stored is None:
+        return None  # train says why the run cannot be resumed
+    return dataclasses.replace(
+        stored, train=dataclasses.replace(stored.train, steps=None, minutes=None)
+    )
+
+
+def _source_config(args: argparse.Namespace) -> Config | None:
+    """With ``--init-from``: the source run's config without its training budget, the
+    base that ``--config``, the flags and ``--set`` override (an explicit ``--preset``
+    replaces it); the new run's budget is its own ``--steps`` or ``--minutes``."""
+    if args.init_from is None:
+        return None
+    from .finetune import check_not_resuming, inherited_config, read_source
+
+    check_not_resuming(args.resume)
+    return inherited_config(read_source(args.init_from).config)
 
 
 def print_line(text: str) -> None:
@@ -212,31 +252,24 @@ def cmd_generate(args: argparse.Namespace) -> None:
     ):
         if value is not None and not Path(value).is_file():
             raise UserError(f"{flag} {value} is not a file")
-    try:
-        generate_audio(model, config, options, out=args.out, progress=not args.quiet)
-    except KeyboardInterrupt:
-        print(f"interrupted; the audio so far is in {args.out}", file=sys.stderr)
-        raise SystemExit(130) from None
+    generate_audio(model, config, options, out=args.out, progress=not args.quiet)
     for path in clip_paths(args.out, clip_plan(config, options)[1]):
         print(path)
 
 
 def cmd_features(args: argparse.Namespace) -> None:
-    import numpy as np
-
     from .checkpoint import load
     from .generate_run import features_of_audio
+    from .runs import check_target, npy_bytes, write_atomically
 
     config = load(args.run, weights_only=True).config
     if config.model.local_channels is None:
         raise UserError(f"{args.run} was trained without local conditioning: it has no features")
     if not args.audio.is_file():
         raise UserError(f"{args.audio} is not a file")
+    check_target(args.out)
     features = features_of_audio(args.audio, config)
-    try:
-        np.save(args.out, features)
-    except OSError as exc:
-        raise UserError(f"cannot write {args.out}: {exc.strerror}") from None
+    write_atomically(args.out, npy_bytes(features))
     print(f"{args.out}: {features.shape[0]} frames x {features.shape[1]} channels")
 
 
@@ -245,9 +278,15 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     from .evaluate import evaluate
     from .train import resolve_device
 
-    model, config = load_model(args.run, resolve_device(args.device))
+    options = EvaluateConfig(**_flag_values(args, EvaluateConfig, "eval__"))
+    model, config = load_model(args.run, resolve_device(options.device))
     result = evaluate(
-        model, config, args.data, batch_size=args.batch_size, quiet=args.quiet, label=args.label
+        model,
+        config,
+        args.data,
+        batch_size=options.batch_size,
+        quiet=args.quiet,
+        label=options.label,
     )
     if args.json:
         print(json.dumps(result.to_dict()))
@@ -261,19 +300,19 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 def cmd_report(args: argparse.Namespace) -> None:
     from .report import report_main
 
+    options = ReportConfig(**_flag_values(args, ReportConfig, "report__"))
     out = args.out or args.run / "report"
-    print(report_main(args.run, args.data, out, args.clips, args.seconds, args.seed))
+    print(report_main(args.run, args.data, out, options.clips, options.seconds, options.seed))
 
 
 def cmd_train_composer(args: argparse.Namespace) -> None:
     from .composer_config import ComposerConfig
-    from .composer_train import train_composer
+    from .composer_train import stored_composer_config, train_composer
 
-    config = ComposerConfig(**_flag_values(args, ComposerConfig, "comp__"))
-    if args.resume and set(_flag_values(args, ComposerConfig, "comp__")) - {"steps", "minutes"}:
-        raise UserError(
-            "--resume continues the composer's stored config; only --steps and --minutes may change"
-        )
+    stored = stored_composer_config(args.run) if args.resume else None
+    base = {} if stored is None else dataclasses.asdict(stored)  # the library refuses changes
+    base.update(steps=None, minutes=None)  # the budget is this session's flags
+    config = ComposerConfig(**{**base, **_flag_values(args, ComposerConfig, "comp__")})
     result = train_composer(args.run, args.data, config, resume=args.resume, quiet=args.quiet)
     print(json.dumps(result.to_dict()))
 
@@ -283,11 +322,7 @@ def cmd_compose(args: argparse.Namespace) -> None:
     from .composer_config import ComposeConfig
 
     options = ComposeConfig(**_flag_values(args, ComposeConfig, "compose__"))
-    try:
-        piece = compose(args.run, options, out=args.out, features_out=args.features_out)
-    except KeyboardInterrupt:
-        print(f"interrupted; the audio so far is in {args.out}", file=sys.stderr)
-        raise SystemExit(130) from None
+    piece = compose(args.run, options, out=args.out, features_out=args.features_out)
     print(
         f"composer temperature {piece.temperature:g}, hold penalty {piece.hold_penalty:g}",
         file=sys.stderr,
@@ -316,6 +351,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("data", type=Path, help="folder of audio files (searched recursively)")
     train.add_argument("--run", type=Path, required=True, help="run directory to write")
     train.add_argument("--resume", action="store_true", help="continue the run's newest checkpoint")
+    train.add_argument(
+        "--init-from",
+        type=Path,
+        metavar="RUN_OR_CHECKPOINT",
+        help="fine-tune: start a new run from this run's newest checkpoint (or this "
+        "checkpoint folder) with its config, overridable but the architecture kept; "
+        "fresh optimizer, step 0; the source is only read",
+    )
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     add_config_flags(train)
     train.set_defaults(func=cmd_train)
@@ -335,13 +378,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev = commands.add_parser("evaluate", help="held-out NLL in bits per sample")
     ev.add_argument("run", type=Path, help="run directory with checkpoints")
     ev.add_argument("--data", type=Path, required=True, help="folder or file of held-out audio")
-    ev.add_argument("--batch-size", type=int, default=4, help="windows per forward pass")
-    ev.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    ev.add_argument(
-        "--label", help="score every file under this label (labelled runs; default: its folder)"
-    )
     ev.add_argument("--json", action="store_true", help="print JSON")
     ev.add_argument("--quiet", action="store_true", help="no progress output")
+    add_dataclass_flags(ev, EvaluateConfig, "eval__")
     ev.set_defaults(func=cmd_evaluate)
     feat = commands.add_parser(
         "features", help="save a recording's local-conditioning features as .npy"
@@ -357,9 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--data", type=Path, help="the run's training data folder: real excerpts, held-out NLL"
     )
     rep.add_argument("--out", type=Path, help="report folder (default RUN/report)")
-    rep.add_argument("--clips", type=int, default=4, help="generated clips per label")
-    rep.add_argument("--seconds", type=float, default=4.0, help="length of each clip")
-    rep.add_argument("--seed", type=int, default=0, help="random seed of the clips")
+    add_dataclass_flags(rep, ReportConfig, "report__")
     rep.set_defaults(func=cmd_report)
 
     tc = commands.add_parser(
@@ -397,7 +434,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as exc:
         print(f"wavenet-music {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt as exc:  # Ctrl-C anywhere: one line, every file old or new
+        print(f"wavenet-music {args.command}: {_interrupted(exc)}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     return 0
+
+
+def _interrupted(exc: KeyboardInterrupt) -> str:
+    """What a Ctrl-C left: the audio so far (``signals.Interrupted``), or nothing new."""
+    paths = getattr(exc, "paths", None)
+    if paths:
+        return f"interrupted; the audio so far is in {', '.join(map(str, paths))}"
+    if paths is not None:
+        return "interrupted before any audio was written; no file was changed"
+    return "interrupted"
 
 
 if __name__ == "__main__":

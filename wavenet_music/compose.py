@@ -33,7 +33,8 @@ from .fast_generate import generation_step
 from .generate import sample
 from .generate_run import clip_paths, clip_plan, threads_for, write_clips
 from .model import WaveNet
-from .signals import StopRequest
+from .runs import check_target, npy_bytes, write_atomically
+from .signals import Interrupted, StopRequest
 from .tokens import Codebook
 from .train import resolve_device
 
@@ -210,6 +211,8 @@ def compose(
             raise UserError(f"--prime {options.prime} is not a file")
         prime = read_prime(Path(options.prime), config, saved.codebook)
     paths = None if out is None else clip_paths(out, tags)
+    for path in (paths or []) + ([] if features_out is None else clip_paths(features_out, tags)):
+        check_target(path)  # a folder or a device fails now, not after the composing
     with threads_for(len(tags), device):  # few streams: one thread is fastest
         piece = _stream(
             wavenet,
@@ -290,7 +293,7 @@ def _stream(
             if paths is not None:
                 write_clips(paths, so_far, rate)
             if stop.requested:  # the audio so far is written: stop here
-                raise KeyboardInterrupt
+                raise Interrupted(paths or [])
             if on_chunk is not None:
                 on_chunk(so_far)
     all_tokens = np.concatenate(tokens, axis=1)  # (clips, N)
@@ -310,8 +313,4 @@ def _generators(seed: int | None, device: torch.device) -> tuple[torch.Generator
 
 
 def _save_npy(path: Path, array: np.ndarray) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        np.save(path, array)
-    except OSError as exc:
-        raise UserError(f"cannot write {path}: {exc.strerror}") from None
+    write_atomically(path, npy_bytes(array))

@@ -124,6 +124,9 @@ def sequence_statistics(
     return label_balanced_mean(decoded), label_balanced_mean(held)
 
 
+STREAMS_PER_BATCH = 512  # grid points are composed together, up to this many sequences
+
+
 @torch.no_grad()
 def composed_statistics(
     model: Composer,
@@ -131,24 +134,58 @@ def composed_statistics(
     labels: int,
     tokens: int,
     frames_per_second: float,
-    temperature: float,
-    hold_penalty: float,
+    points: Sequence[tuple[float, float]],
     streams_per_label: int,
     seed: int,
-) -> tuple[float, float]:
-    """(repetition, hold rate) of ``streams_per_label`` sequences per label (one batch),
-    ``tokens`` long, composed from the start token at ``temperature`` and
-    ``hold_penalty``."""
+) -> list[tuple[float, float]]:
+    """(repetition, hold rate) at each (temperature, hold penalty) of ``points``: of
+    ``streams_per_label`` sequences per label, ``tokens`` long, composed from the start
+    token. The points are composed side by side, as few batches as ``STREAMS_PER_BATCH``
+    allows (per-token work is small, so one big batch is much faster than many)."""
+    per_point = max(labels, 1) * streams_per_label
+    chunk = max(1, STREAMS_PER_BATCH // per_point)
+    generator = torch.Generator(device=next(model.parameters()).device).manual_seed(seed)
+    out = []
+    for i in range(0, len(points), chunk):
+        out += _composed_batch(
+            model,
+            codebook,
+            labels,
+            tokens,
+            frames_per_second,
+            points[i : i + chunk],
+            streams_per_label,
+            generator,
+        )
+    return out
+
+
+def _composed_batch(
+    model: Composer,
+    codebook: Codebook,
+    labels: int,
+    tokens: int,
+    frames_per_second: float,
+    points: Sequence[tuple[float, float]],
+    streams_per_label: int,
+    generator: torch.Generator,
+) -> list[tuple[float, float]]:
     device = next(model.parameters()).device
-    label_of = torch.arange(max(labels, 1)).repeat_interleave(streams_per_label)  # (B,)
+    one_point = torch.arange(max(labels, 1)).repeat_interleave(streams_per_label)  # (S,)
+    label_of = one_point.repeat(len(points))  # (P·S,)
+    per_row = torch.tensor(points, dtype=torch.float64).repeat_interleave(len(one_point), 0)
     state = model.initial_state(label_of.to(device) if labels else None)
     start = torch.full((len(label_of),), model.start_token, dtype=torch.long, device=device)
-    generator = torch.Generator(device=device).manual_seed(seed)
+    temperature, penalty = per_row[:, 0].to(device), per_row[:, 1].to(device)  # (P·S,) each
     composed, _, _ = continue_tokens(
-        model, state, start, tokens, temperature, None, generator, hold_penalty
+        model, state, start, tokens, temperature, None, generator, penalty
     )
-    windows = list(zip(label_of.tolist(), composed.cpu().numpy(), strict=True))
-    return sequence_statistics(windows, codebook, frames_per_second)
+    rows = composed.cpu().numpy().reshape(len(points), len(one_point), tokens)  # (P, S, T)
+    names = one_point.tolist()
+    return [
+        sequence_statistics(list(zip(names, block, strict=True)), codebook, frames_per_second)
+        for block in rows
+    ]
 
 
 def calibrate_sampling(
@@ -174,15 +211,14 @@ def calibrate_sampling(
     penalties = tuple(hold_penalties) if np.isfinite(real_hold) else (0.0,)
     match_hold = len(penalties) > 1
 
-    def composed_at(t: float, b: float) -> tuple[float, float]:
-        return composed_statistics(
-            model, codebook, labels, tokens, frames_per_second, t, b, streams_per_label, seed
-        )
-
+    grid_points = [(t, b) for b in penalties for t in grid]
     was_training = model.training
     model.eval()
-    points = tuple((t, b, *composed_at(t, b)) for b in penalties for t in grid)
+    composed = composed_statistics(
+        model, codebook, labels, tokens, frames_per_second, grid_points, streams_per_label, seed
+    )
     model.train(was_training)
+    points = tuple((t, b, *stats) for (t, b), stats in zip(grid_points, composed, strict=True))
 
     def distance(point: tuple[float, float, float, float]) -> float:
         _, _, r, h = point

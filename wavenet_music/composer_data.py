@@ -15,9 +15,9 @@ the WaveNet's statistics.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +31,7 @@ from .conditioning import feature_store
 from .config import Config, UserError
 from .data import cached_classes, make_labeler
 from .model import WaveNet
+from .runs import cached
 from .tokens import Codebook, fit_codebook, round_trip_db
 
 COMPOSER = "composer"
@@ -118,10 +119,12 @@ def token_corpus(
     mean = wavenet.upsample.feature_mean.cpu().numpy()
     std = wavenet.upsample.feature_std.cpu().numpy()
     path = Path(run_dir) / COMPOSER / f"tokens-{_token_key(run_dir, composer, mean, std)}.npz"
-    if path.exists():
-        with np.load(path, allow_pickle=False) as saved:
-            codebook = Codebook(saved["centroids"], mean, std, composer.frames_per_token)
-    else:
+
+    def read(saved_path: Path) -> Codebook:
+        with np.load(saved_path, allow_pickle=False) as saved:
+            return Codebook(saved["centroids"], mean, std, composer.frames_per_token)
+
+    def fit() -> bytes:
         codebook = fit_codebook(
             [f for _, _, f, _ in train],
             mean,
@@ -131,11 +134,11 @@ def token_corpus(
             composer.kmeans_iterations,
             composer.seed,
         )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        with open(tmp, "wb") as handle:
-            np.savez(handle, centroids=codebook.centroids)
-        os.replace(tmp, path)
+        buffer = io.BytesIO()
+        np.savez(buffer, centroids=codebook.centroids)
+        return buffer.getvalue()
+
+    codebook = cached(path, read, fit)  # k-means runs once; a damaged file runs it again
     held = [f for _, _, f in validation] or [f for _, _, f in train]
     error = round_trip_db(
         np.concatenate([f[: len(f) // codebook.pool * codebook.pool] for f in held]), codebook

@@ -10,7 +10,6 @@ step and save. Checkpoints are folders written atomically, as the WaveNet's::
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -21,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from . import checkpoint as ckpt
+from . import runs
 from .composer import Composer
 from .composer_calibration import HOLD_PENALTIES, Calibration, calibrate_sampling
 from .composer_config import ComposerConfig
@@ -88,8 +88,9 @@ def save_composer(run_dir: Path, c: ComposerCheckpoint, replace: bool = False) -
 
 
 def load_composer(run_dir: Path, weights_only: bool = False) -> ComposerCheckpoint:
-    """The newest composer checkpoint of a run that verifies."""
-    candidates = composer_dirs(run_dir)
+    """The newest composer checkpoint of a run that verifies (one a crash hid mid-save
+    included: ``checkpoint.candidate_dirs``)."""
+    candidates = ckpt.candidate_dirs(Path(run_dir) / COMPOSER)
     if not candidates:
         raise UserError(
             f"{run_dir} has no composer yet; train one: wavenet-music train-composer {run_dir}"
@@ -104,20 +105,34 @@ def _load_dir(path: Path, weights_only: bool) -> ComposerCheckpoint:
     try:
         config = ComposerConfig(**meta["composer"])
         book = {n: weights.pop(f"codebook.{n}").numpy() for n in ("centroids", "mean", "std")}
-    except (KeyError, TypeError) as exc:
+        labels, context = tuple(meta["labels"]), int(meta["context"])
+    except (KeyError, TypeError, ValueError) as exc:
         raise UserError(f"composer checkpoint {path} is unreadable ({exc})") from None
     codebook = Codebook(book["centroids"], book["mean"], book["std"], config.frames_per_token)
+    with torch.device("meta"):  # shapes only
+        expected = Composer(config, codebook.size, len(labels), context).state_dict()
+    ckpt.require_fit(path, expected, weights, "composer checkpoint")
     return ComposerCheckpoint(
         config,
         int(meta["step"]),
         weights,
         codebook,
-        tuple(meta["labels"]),
-        int(meta["context"]),
+        labels,
+        context,
         tensors,
         meta.get("state", {}),
         path,
     )
+
+
+def stored_composer_config(run_dir: Path) -> ComposerConfig | None:
+    """The config of the run's newest composer checkpoint whose metadata verifies (read
+    quietly, without the weights; None without one): the base of a resume's settings."""
+    meta = ckpt.newest_meta(Path(run_dir) / COMPOSER)
+    try:
+        return None if meta is None else ComposerConfig(**meta["composer"])
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def saved_calibration(c: ComposerCheckpoint) -> Calibration | None:
@@ -280,18 +295,26 @@ class ComposerTrainer:
         """Training seconds, earlier sessions of this composer included."""
         return self.elapsed_before + time.monotonic() - self.session_start
 
+    def _eta(self, first: int) -> str:
+        """ ", at most N min left" at this session's pace for a ``steps`` budget."""
+        steps = self.config.steps
+        if steps is None or self.step == first:
+            return ""
+        pace = (time.monotonic() - self.session_start) / (self.step - first)
+        return f", at most {(steps - self.step) * pace / 60:.1f} min left of {steps:,} steps"
+
     def validate(self) -> float | None:
         if not self.corpus.validation:
             return None
         return held_out_bits(self.model, self.corpus.validation, self.device)
 
     def log(self, record: dict) -> None:
-        with open(self.run_dir / COMPOSER / "metrics.jsonl", "a") as handle:
-            handle.write(json.dumps(record) + "\n")
+        (self.run_dir / COMPOSER).mkdir(parents=True, exist_ok=True)
+        runs.append_record(self.run_dir / COMPOSER / "metrics.jsonl", record)
 
     def run(self, result: ComposerResult) -> ComposerResult:
         c = self.config
-        self.session_start = time.monotonic()
+        self.session_start, first = time.monotonic(), self.step
 
         def done() -> bool:
             if c.steps is not None and self.step >= c.steps:
@@ -303,7 +326,7 @@ class ComposerTrainer:
                 bits = self.train_step()
                 if self.step % 10 == 0 or self.step == 1:
                     self.log({"step": self.step, "train_bits": bits})
-                    self._progress(f"step {self.step}: {bits:.3f} bits/token")
+                    self._progress(f"step {self.step}: {bits:.3f} bits/token{self._eta(first)}")
                 if self.step % c.validate_every == 0:
                     self._validate(result)
                 if self.step % c.checkpoint_every == 0:
@@ -312,7 +335,10 @@ class ComposerTrainer:
         if not result.validation_bits or result.validation_bits[-1][0] != self.step:
             self._validate(result)
         if not result.interrupted and c.calibration_seconds is not None:
-            self.calibrate()
+            if self.calibration is None:  # else it is the calibration of the best weights
+                self.calibrate()
+            else:
+                self._progress("the best weights did not change: calibration kept")
         result.calibration = self.calibration
         path = self.save(self.elapsed(), final=True)
         result.step = self.step
@@ -388,16 +414,28 @@ def train_composer(
     quiet: bool = False,
 ) -> ComposerResult:
     """Train (or with ``resume`` continue) the composer of the WaveNet run ``run_dir`` on
-    the tokens of the run's training split; held-out bits on its validation split."""
+    the tokens of the run's training split; held-out bits on its validation split. The
+    run is locked meanwhile (``runs.run_lock``); a resume continues the stored config with
+    ``config``'s budget (``steps``, ``minutes``) and refuses any other change."""
     run_dir = Path(run_dir)
+    with runs.run_lock(run_dir):
+        return _train_composer(run_dir, data_root, config, resume, quiet)
+
+
+def _train_composer(
+    run_dir: Path, data_root: Path | None, config: ComposerConfig, resume: bool, quiet: bool
+) -> ComposerResult:
     wavenet, wave_config = ckpt.load_model(run_dir)
     require_local(wave_config, run_dir)
+    ckpt.recover_interrupted(run_dir / COMPOSER)  # a crash may have hidden the newest
     previous = None
     if resume:
         previous = load_composer(run_dir)
-        config = ComposerConfig(
-            **{**asdict(previous.config), "steps": config.steps, "minutes": config.minutes}
-        )
+        ckpt.set_aside_newer(run_dir / COMPOSER, previous.step)  # it saves those steps anew
+        budget = ("steps", "minutes")
+        what = f"the composer of {run_dir}"
+        settings = runs.resumed_settings(what, asdict(previous.config), asdict(config), budget)
+        config = ComposerConfig(**settings)
     elif composer_dirs(run_dir):
         raise UserError(f"{run_dir} already has a composer; pass --resume to continue it")
     if config.steps is None and config.minutes is None:

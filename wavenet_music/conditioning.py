@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import numpy as np
 from .audio import mu_law_decode
 from .audio_stats import log_chroma_spectrogram, log_mel_spectrogram
 from .config import Config, UserError
+from .runs import cached, npy_bytes
 
 SILENCE_DB = -100.0  # what log_mel_spectrogram reads for digital silence
 
@@ -110,18 +110,24 @@ class FeatureStore:
         return self.function(mu_law_decode(np.asarray(classes), q), rate, hop, channels, n_fft)
 
     def features(self, cache: Path) -> np.ndarray:
-        """The features of the cached classes ``cache`` (a ``.npy`` of classes)."""
+        """The features of the cached classes ``cache`` (a ``.npy`` of classes), computed
+        once into a cache file beside it (a damaged one is computed again)."""
         if cache not in self._arrays:
             key = hashlib.sha1(json.dumps(self.settings).encode()).hexdigest()[:12]
             path = cache.with_name(f"{cache.stem}.features-{key}.npy")
-            if not path.exists():
-                values = self.of_classes(np.load(cache, mmap_mode="r")).astype(np.float16)
-                tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-                with open(tmp, "wb") as handle:
-                    np.save(handle, values)
-                os.replace(tmp, path)
-            self._arrays[cache] = np.load(path, mmap_mode="r")
+
+            def compute() -> bytes:
+                classes = np.load(cache, mmap_mode="r")
+                return npy_bytes(self.of_classes(classes).astype(np.float16))
+
+            self._arrays[cache] = cached(path, self._check, compute)
         return self._arrays[cache]
+
+    def _check(self, path: Path) -> np.ndarray:
+        values = np.load(path, mmap_mode="r")
+        if values.ndim != 2 or values.shape[1] != self.channels or values.dtype != np.float16:
+            raise ValueError(f"expected (frames, {self.channels}) float16, got {values.shape}")
+        return values
 
     def frames(self, cache: Path, first_sample: int, samples: int) -> np.ndarray:
         """Frames (channels, K + 2) for ``WaveNet.forward`` over the ``samples`` samples

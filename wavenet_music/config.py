@@ -10,8 +10,6 @@ the ``reference`` preset.
 from __future__ import annotations
 
 import dataclasses
-import types
-import typing
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -19,21 +17,30 @@ from typing import Any
 
 import yaml
 
+from .settings import UserError, convert, doc, settings
 
-class UserError(ValueError):
-    """A problem with the user's input; the CLI prints it as one line and exits 2."""
+# Bounds shared by many settings (each field declares its own range with doc(low=, high=)).
+MAX_STEPS = 10**9  # step counts, intervals and budgets
+MAX_SEED = 2**32 - 1  # 32-bit seeds
+MAX_CHANNELS = 4096
+MAX_DILATION = 2**16
+MAX_LAYERS = 1024
+MAX_BATCH = 4096
+MAX_MINUTES = 60 * 24 * 365  # a year of wall time
+MIN_SAMPLE_RATE = 1000
+MIN_SECONDS = 1 / MIN_SAMPLE_RATE  # one sample at the lowest rate: no clip has 0 samples
+MAX_SECONDS = 3600  # the longest clip or piece one command writes
+MAX_TEMPERATURE = 100.0
 
 
 def stacked_dilations(max_dilation: int, stacks: int) -> tuple[int, ...]:
     """Dilations 1, 2, 4, ..., max_dilation, repeated ``stacks`` times."""
-    if max_dilation < 1 or max_dilation & (max_dilation - 1):
-        raise UserError(f"max_dilation: expected a power of two >= 1, got {max_dilation}")
+    if not 1 <= max_dilation <= MAX_DILATION or max_dilation & (max_dilation - 1):
+        raise UserError(f"max: expected a power of two in [1, {MAX_DILATION}], got {max_dilation}")
+    if not 1 <= stacks <= MAX_LAYERS:
+        raise UserError(f"stacks: expected an integer in [1, {MAX_LAYERS}], got {stacks}")
     one_stack = tuple(2**i for i in range(max_dilation.bit_length()))
     return one_stack * stacks
-
-
-def doc(text: str) -> dict[str, str]:
-    return {"help": text}
 
 
 TRAIN_PRECISIONS = ("float32", "bf16")
@@ -41,25 +48,47 @@ GENERATE_ENGINES = ("auto", "compiled", "eager")
 GENERATE_PRECISIONS = ("float32", "bf16", "int8")
 
 
-@dataclass(frozen=True)
+@settings("model")
 class ModelConfig:
     """The network: dilated causal convolutions, gated units, residual and skip paths."""
 
-    filter_width: int = field(default=2, metadata=doc("taps of every causal convolution"))
+    filter_width: int = field(
+        default=2, metadata=doc("taps of every causal convolution", low=2, high=64)
+    )
     dilations: tuple[int, ...] = field(
         default=stacked_dilations(1024, 5),
-        metadata=doc("dilation of each residual layer, e.g. [1,2,4,8] or {stacks: 5, max: 1024}"),
+        metadata=doc(
+            "dilation of each residual layer, e.g. [1,2,4,8] or {stacks: 5, max: 1024}",
+            low=1,
+            high=MAX_DILATION,
+            items=(1, MAX_LAYERS),
+        ),
     )
-    residual_channels: int = field(default=64, metadata=doc("channels of the residual path"))
-    dilation_channels: int = field(default=64, metadata=doc("channels of the gated units"))
-    skip_channels: int = field(default=1024, metadata=doc("channels of the skip path and head"))
-    quantization_channels: int = field(default=256, metadata=doc("mu-law classes (softmax size)"))
+    residual_channels: int = field(
+        default=64, metadata=doc("channels of the residual path", low=1, high=MAX_CHANNELS)
+    )
+    dilation_channels: int = field(
+        default=64, metadata=doc("channels of the gated units", low=1, high=MAX_CHANNELS)
+    )
+    skip_channels: int = field(
+        default=1024, metadata=doc("channels of the skip path and head", low=1, high=MAX_CHANNELS)
+    )
+    quantization_channels: int = field(
+        default=256, metadata=doc("mu-law classes (softmax size)", low=2, high=65536)
+    )
     use_biases: bool = field(default=True, metadata=doc("biases in every convolution"))
     local_channels: int | None = field(
         default=None,
-        metadata=doc("channels of the local-conditioning features (e.g. 80 mel bands); null = off"),
+        metadata=doc(
+            "channels of the local-conditioning features (e.g. 80 mel bands); null = off",
+            low=1,
+            high=MAX_CHANNELS,
+        ),
     )
-    hop_length: int = field(default=256, metadata=doc("audio samples per local-conditioning frame"))
+    hop_length: int = field(
+        default=256,
+        metadata=doc("audio samples per local-conditioning frame", low=1, high=MAX_DILATION),
+    )
     global_labels: tuple[str, ...] = field(
         default=(),
         metadata=doc("labels of global conditioning (filled from the data by train); [] = off"),
@@ -71,26 +100,6 @@ class ModelConfig:
                 f"model.global_labels: expected distinct non-empty names, "
                 f"got {list(self.global_labels)}"
             )
-        for name in (
-            "filter_width",
-            "residual_channels",
-            "dilation_channels",
-            "skip_channels",
-            "hop_length",
-        ):
-            check_positive_int(f"model.{name}", getattr(self, name))
-        if self.local_channels is not None:
-            check_positive_int("model.local_channels", self.local_channels)
-        if self.filter_width < 2:
-            raise UserError(f"model.filter_width: expected >= 2, got {self.filter_width}")
-        q = self.quantization_channels
-        check_positive_int("model.quantization_channels", q)
-        if q < 2 or q > 65536:
-            raise UserError(f"model.quantization_channels: expected 2..65536, got {q}")
-        if not self.dilations:
-            raise UserError("model.dilations: expected at least one dilation, got []")
-        for d in self.dilations:
-            check_positive_int("model.dilations", d)
 
     @property
     def receptive_field(self) -> int:
@@ -103,21 +112,34 @@ class ModelConfig:
         return len(self.dilations)
 
 
-@dataclass(frozen=True)
+@settings("data")
 class DataConfig:
     """How audio becomes training windows."""
 
-    sample_rate: int = field(default=16000, metadata=doc("model sample rate in Hz"))
+    sample_rate: int = field(
+        default=16000, metadata=doc("model sample rate in Hz", low=MIN_SAMPLE_RATE, high=384000)
+    )
     sample_size: int = field(
         default=10000,
-        metadata=doc("target samples per training window (plus the receptive field)"),
+        metadata=doc(
+            "target samples per training window (plus the receptive field)", low=1, high=10**6
+        ),
     )
     silence_threshold: float | None = field(
         default=None,
-        metadata=doc("RMS below which leading/trailing audio is trimmed; null = off"),
+        metadata=doc(
+            "RMS below which leading/trailing audio is trimmed; null = off",
+            low=0,
+            high=1,
+            low_open=True,
+            high_open=True,
+        ),
     )
     validation_fraction: float = field(
-        default=0.1, metadata=doc("share of each folder's files (or time) held out")
+        default=0.1,
+        metadata=doc(
+            "share of each folder's files (or time) held out", low=0, high=1, high_open=True
+        ),
     )
     cache_dir: str | None = field(
         default=None, metadata=doc("decoded mu-law cache; null = ~/.cache/wavenet-music")
@@ -133,82 +155,106 @@ class DataConfig:
         default="log_mel",
         metadata=doc("local-conditioning feature: log_mel or chroma (12 channels)"),
     )
-    n_fft: int = field(default=1024, metadata=doc("analysis window of the features, samples"))
-
-    def __post_init__(self) -> None:
-        check_positive_int("data.sample_rate", self.sample_rate)
-        check_positive_int("data.sample_size", self.sample_size)
-        check_positive_int("data.n_fft", self.n_fft)
-        if not 0.0 <= self.validation_fraction < 1.0:
-            raise UserError(
-                f"data.validation_fraction: expected 0 <= x < 1, got {self.validation_fraction}"
-            )
-        if self.silence_threshold is not None and not 0.0 < self.silence_threshold < 1.0:
-            raise UserError(
-                f"data.silence_threshold: expected 0 < x < 1 or null, got {self.silence_threshold}"
-            )
+    n_fft: int = field(
+        default=1024, metadata=doc("analysis window of the features, samples", low=1, high=65536)
+    )
 
 
-@dataclass(frozen=True)
+@settings("train")
 class TrainConfig:
     """The optimisation loop and its bookkeeping."""
 
     batch_size: int = field(
-        default=1, metadata=doc("windows per step (under torchrun: the global batch, split)")
+        default=1,
+        metadata=doc(
+            "windows per step (under torchrun: the global batch, split)", low=1, high=MAX_BATCH
+        ),
     )
-    learning_rate: float = field(default=1e-3, metadata=doc("Adam learning rate after warm-up"))
-    min_learning_rate: float = field(default=1e-5, metadata=doc("floor of the cosine decay"))
-    warmup_steps: int = field(default=100, metadata=doc("linear warm-up steps"))
+    learning_rate: float = field(
+        default=1e-3, metadata=doc("Adam learning rate after warm-up", low=0, high=1, low_open=True)
+    )
+    min_learning_rate: float = field(
+        default=1e-5,
+        metadata=doc(
+            "floor of the cosine decay, at most learning_rate; 0 = decay to 0", low=0, high=1
+        ),
+    )
+    warmup_steps: int = field(
+        default=100, metadata=doc("linear warm-up steps; 0 = none", low=0, high=MAX_STEPS)
+    )
     decay_steps: int | None = field(
         default=None,
-        metadata=doc("cosine decay length in steps; null = --steps, else over --minutes"),
+        metadata=doc(
+            "cosine decay length in steps; null = --steps, else over --minutes",
+            low=1,
+            high=MAX_STEPS,
+        ),
     )
-    grad_clip: float | None = field(default=1.0, metadata=doc("gradient norm clip; null = off"))
-    steps: int | None = field(default=None, metadata=doc("stop after this many steps"))
-    minutes: float | None = field(default=None, metadata=doc("stop after this much wall time"))
-    checkpoint_every: int = field(default=500, metadata=doc("steps between checkpoints"))
-    keep_checkpoints: int = field(default=3, metadata=doc("newest checkpoints kept"))
-    validate_every: int = field(default=250, metadata=doc("steps between validations"))
-    validation_windows: int = field(default=8, metadata=doc("fixed windows per validation"))
-    log_every: int = field(default=10, metadata=doc("steps between TensorBoard scalars"))
+    grad_clip: float | None = field(
+        default=1.0,
+        metadata=doc("gradient norm clip; null = off", low=0, high=1000, low_open=True),
+    )
+    steps: int | None = field(
+        default=None, metadata=doc("stop after this many steps", low=1, high=MAX_STEPS)
+    )
+    minutes: float | None = field(
+        default=None,
+        metadata=doc("stop after this much wall time", low=0, high=MAX_MINUTES, low_open=True),
+    )
+    checkpoint_every: int = field(
+        default=500, metadata=doc("steps between checkpoints", low=1, high=MAX_STEPS)
+    )
+    keep_checkpoints: int = field(
+        default=3, metadata=doc("newest checkpoints kept", low=1, high=1000)
+    )
+    validate_every: int = field(
+        default=250, metadata=doc("steps between validations", low=1, high=MAX_STEPS)
+    )
+    validation_windows: int = field(
+        default=8, metadata=doc("fixed windows per validation", low=1, high=1024)
+    )
+    log_every: int = field(
+        default=10, metadata=doc("steps between TensorBoard scalars", low=1, high=MAX_STEPS)
+    )
     max_bad_steps: int = field(
-        default=20, metadata=doc("non-finite losses in a row that stop the run")
+        default=20,
+        metadata=doc("non-finite losses in a row that stop the run", low=1, high=MAX_STEPS),
     )
     audio_every: int | None = field(
-        default=None, metadata=doc("steps between TensorBoard audio snippets; null = off")
+        default=None,
+        metadata=doc("steps between TensorBoard audio snippets; null = off", low=1, high=MAX_STEPS),
     )
-    audio_seconds: float = field(default=0.5, metadata=doc("length of each snippet"))
-    seed: int = field(default=0, metadata=doc("seed of weights, data order and snippets"))
+    audio_seconds: float = field(
+        default=0.5, metadata=doc("length of each snippet", low=MIN_SECONDS, high=60)
+    )
+    seed: int = field(
+        default=0,
+        metadata=doc("seed of weights, data order and snippets", low=0, high=MAX_SEED),
+    )
     device: str = field(default="auto", metadata=doc("auto, cpu, cuda or cuda:N"))
     precision: str = field(
-        default="float32", metadata=doc("float32, or bf16 (autocast; float32 master weights)")
+        default="float32",
+        metadata=doc(
+            "float32, or bf16 (autocast; float32 master weights)", choices=TRAIN_PRECISIONS
+        ),
     )
     local_dropout: float = field(
         default=0.0,
         metadata=doc(
             "share of windows trained with their local features withheld, so that the "
-            "model also generates unsteered (no features); 0 = off"
+            "model also generates unsteered (no features); 0 = off",
+            low=0,
+            high=1,
+            high_open=True,
         ),
     )
 
     def __post_init__(self) -> None:
-        check_choice("train.precision", self.precision, TRAIN_PRECISIONS)
-        if not isinstance(self.local_dropout, int | float) or not 0 <= self.local_dropout < 1:
-            raise UserError(f"train.local_dropout: expected 0 <= x < 1, got {self.local_dropout!r}")
-        for name in ("batch_size", "checkpoint_every", "keep_checkpoints", "validate_every"):
-            check_positive_int(f"train.{name}", getattr(self, name))
-        for name in ("validation_windows", "log_every", "max_bad_steps"):
-            check_positive_int(f"train.{name}", getattr(self, name))
-        for name in ("learning_rate", "audio_seconds"):
-            check_positive_number(f"train.{name}", getattr(self, name))
-        if self.steps is not None:
-            check_positive_int("train.steps", self.steps)
-        if self.minutes is not None:
-            check_positive_number("train.minutes", self.minutes)
-        if self.decay_steps is not None:
-            check_positive_int("train.decay_steps", self.decay_steps)
-        if self.warmup_steps < 0:
-            raise UserError(f"train.warmup_steps: expected >= 0, got {self.warmup_steps}")
+        if self.min_learning_rate > self.learning_rate:
+            raise UserError(
+                f"train.min_learning_rate: expected at most train.learning_rate "
+                f"({self.learning_rate:g}), got {self.min_learning_rate:g}"
+            )
 
 
 @dataclass(frozen=True)
@@ -250,7 +296,7 @@ def apply_overrides(config: Config, overrides: dict[str, Any]) -> Config:
             raise UserError(
                 f"unknown setting {dotted!r}; known in {section}: {', '.join(sorted(fields))}"
             )
-        changes[section][key] = coerce(dotted, SECTION_CLASSES[section], key, value)
+        changes[section][key] = coerce(SECTION_CLASSES[section], key, value)
     try:
         replaced = {n: dataclasses.replace(sections[n], **changes[n]) for n in SECTIONS}
     except TypeError as exc:  # pragma: no cover - coerce() already checked every type
@@ -270,60 +316,26 @@ def parse_assignment(text: str) -> tuple[str, Any]:
     return key.strip(), value
 
 
-def coerce(name: str, owner: type, key: str, value: Any) -> Any:
-    """Check ``value`` against the annotation of ``owner.key`` and convert YAML types to it."""
-    return _coerce_to(name, typing.get_type_hints(owner)[key], value)
+def coerce(owner: type, key: str, value: Any) -> Any:
+    """``value`` as YAML reads it, converted to the declared type of ``owner.key``
+    (``settings.convert``); dilations also take the form ``{stacks: S, max: M}``."""
+    if owner is ModelConfig and key == "dilations" and isinstance(value, dict):
+        return _stacked(value)
+    return convert(owner, key, value)
 
 
-def _coerce_to(name: str, hint: Any, value: Any) -> Any:
-    args = typing.get_args(hint)
-    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
-        if value is None and type(None) in args:
-            return None
-        (inner,) = [a for a in args if a is not type(None)]
-        return _coerce_to(name, inner, value)
-    if typing.get_origin(hint) is tuple and args[0] is str:
-        if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
-            return tuple(value)
-        raise UserError(f"{name}: expected a list of names, got {value!r}")
-    if typing.get_origin(hint) is tuple:
-        return _coerce_tuple(name, value)
-    if hint is bool:
-        if isinstance(value, bool):
-            return value
-        raise UserError(f"{name}: expected true or false, got {value!r}")
-    if hint is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        raise UserError(f"{name}: expected an integer, got {value!r}")
-    if hint is float:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):  # PyYAML reads "3e-4" (no dot) as a string
-            try:
-                return float(value)
-            except ValueError:
-                pass
-        raise UserError(f"{name}: expected a number, got {value!r}")
-    if hint is str:
-        if isinstance(value, str):
-            return value
-        raise UserError(f"{name}: expected a string, got {value!r}")
-    raise UserError(f"{name}: unsupported setting type {hint}")  # pragma: no cover
-
-
-def _coerce_tuple(name: str, value: Any) -> tuple[int, ...]:
-    if isinstance(value, dict) and set(value) == {"stacks", "max"}:
-        stacks, top = value["stacks"], value["max"]
-        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (stacks, top)):
-            raise UserError(f"{name}: expected integer stacks and max, got {value!r}")
-        check_positive_int(f"{name}.stacks", stacks)
-        return stacked_dilations(top, stacks)
-    if isinstance(value, list | tuple):
-        return tuple(_coerce_to(name, int, v) for v in value)
-    raise UserError(f"{name}: expected a list of integers or {{stacks: S, max: M}}, got {value!r}")
+def _stacked(value: dict[str, Any]) -> tuple[int, ...]:
+    stacks, top = value.get("stacks"), value.get("max")
+    if set(value) != {"stacks", "max"} or not all(
+        isinstance(v, int) and not isinstance(v, bool) for v in (stacks, top)
+    ):
+        raise UserError(
+            f"model.dilations: expected a list of integers or {{stacks: S, max: M}}, got {value!r}"
+        )
+    try:
+        return stacked_dilations(top, stacks)  # type: ignore[arg-type]
+    except UserError as exc:
+        raise UserError(f"model.dilations.{exc}") from None
 
 
 def _split_key(dotted: str) -> tuple[str, str]:
@@ -331,21 +343,6 @@ def _split_key(dotted: str) -> tuple[str, str]:
     if section not in SECTIONS or not key:
         raise UserError(f"setting {dotted!r}: expected section.key with section in {SECTIONS}")
     return section, key
-
-
-def check_positive_int(name: str, value: Any) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise UserError(f"{name}: expected a positive integer, got {value!r}")
-
-
-def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise UserError(f"{name}: expected one of {', '.join(choices)}, got {value!r}")
-
-
-def check_positive_number(name: str, value: Any) -> None:
-    if not isinstance(value, int | float) or isinstance(value, bool) or not value > 0:
-        raise UserError(f"{name}: expected a positive number, got {value!r}")
 
 
 def _plain(values: dict[str, Any]) -> dict[str, Any]:
@@ -389,14 +386,24 @@ def dump_yaml(config: Config) -> str:
     return yaml.safe_dump(config.to_dict(), sort_keys=False, default_flow_style=None)
 
 
-@dataclass(frozen=True)
+@settings()
 class GenerateConfig:
     """How to sample new audio from a trained run (not stored in checkpoints)."""
 
-    seconds: float = field(default=4.0, metadata=doc("length of each clip"))
-    num: int = field(default=1, metadata=doc("clips generated together as one batch"))
-    temperature: float = field(default=1.0, metadata=doc("softmax temperature; 0 = most likely"))
-    seed: int | None = field(default=0, metadata=doc("random seed; null = a fresh one each run"))
+    seconds: float = field(
+        default=4.0, metadata=doc("length of each clip", low=MIN_SECONDS, high=MAX_SECONDS)
+    )
+    num: int = field(
+        default=1, metadata=doc("clips generated together as one batch", low=1, high=1024)
+    )
+    temperature: float = field(
+        default=1.0,
+        metadata=doc("softmax temperature; 0 = most likely", low=0, high=MAX_TEMPERATURE),
+    )
+    seed: int | None = field(
+        default=0,
+        metadata=doc("random seed; null = a fresh one each run", low=0, high=MAX_SEED),
+    )
     seed_audio: str | None = field(default=None, metadata=doc("audio file the clips continue"))
     label: str | None = field(
         default=None,
@@ -410,23 +417,47 @@ class GenerateConfig:
         default=None, metadata=doc(".npy file of local-conditioning features (frames, F)")
     )
     save_every: float | None = field(
-        default=None, metadata=doc("rewrite the partial WAV every this many seconds of audio")
+        default=None,
+        metadata=doc(
+            "rewrite the partial WAV every this many seconds of audio",
+            low=MIN_SECONDS,
+            high=MAX_SECONDS,
+        ),
     )
     device: str = field(default="auto", metadata=doc("auto, cpu, cuda or cuda:N"))
     engine: str = field(
         default="auto",
-        metadata=doc("auto (compiled step when it builds, else eager), compiled or eager"),
+        metadata=doc(
+            "auto (compiled step when it builds, else eager), compiled or eager",
+            choices=GENERATE_ENGINES,
+        ),
     )
     precision: str = field(
-        default="float32", metadata=doc("weights for generation: float32, bf16 or int8")
+        default="float32",
+        metadata=doc("weights for generation: float32, bf16 or int8", choices=GENERATE_PRECISIONS),
     )
 
-    def __post_init__(self) -> None:
-        check_choice("engine", self.engine, GENERATE_ENGINES)
-        check_choice("precision", self.precision, GENERATE_PRECISIONS)
-        check_positive_number("seconds", self.seconds)
-        check_positive_int("num", self.num)
-        if not isinstance(self.temperature, int | float) or self.temperature < 0:
-            raise UserError(f"temperature: expected a number >= 0, got {self.temperature!r}")
-        if self.save_every is not None:
-            check_positive_number("save_every", self.save_every)
+
+@settings()
+class EvaluateConfig:
+    """How ``evaluate`` scores held-out audio (not stored)."""
+
+    batch_size: int = field(
+        default=4, metadata=doc("windows per forward pass", low=1, high=MAX_BATCH)
+    )
+    device: str = field(default="auto", metadata=doc("auto, cpu, cuda or cuda:N"))
+    label: str | None = field(
+        default=None,
+        metadata=doc("label every file is scored under (labelled runs); null = its folder's"),
+    )
+
+
+@settings()
+class ReportConfig:
+    """What ``report`` generates for the listening page (not stored)."""
+
+    clips: int = field(default=4, metadata=doc("generated clips per label", low=1, high=64))
+    seconds: float = field(
+        default=4.0, metadata=doc("length of each clip", low=MIN_SECONDS, high=600)
+    )
+    seed: int = field(default=0, metadata=doc("random seed of the clips", low=0, high=MAX_SEED))

@@ -25,6 +25,7 @@ from tqdm import tqdm
 from .audio import AUDIO_EXTENSIONS, AudioReadError, load_audio, mu_law_encode, trim_silence
 from .conditioning import FeatureStore
 from .config import DataConfig, UserError
+from .runs import cached, npy_bytes
 
 CACHE_VERSION = 1
 
@@ -91,7 +92,8 @@ def cached_classes(path: Path, config: DataConfig, quantization_channels: int) -
     """Decode ``path`` once into mu-law classes; return the ``.npy`` cache file.
 
     The cache key covers the file's identity (path, size, modification time) and every
-    setting that changes the decoded classes, so an edited file is decoded again.
+    setting that changes the decoded classes, so an edited file is decoded again; a
+    damaged cache file is reported and decoded again (``runs.cached``).
     """
     stat = path.stat()
     key = json.dumps(
@@ -107,29 +109,21 @@ def cached_classes(path: Path, config: DataConfig, quantization_channels: int) -
     )
     digest = hashlib.sha1(key.encode()).hexdigest()[:20]
     target = cache_root(config) / f"{path.stem[:40]}-{digest}.npy"
-    if target.exists():
-        return target
-    audio = load_audio(path, config.sample_rate)
-    if config.silence_threshold is not None:
-        audio = trim_silence(audio, config.silence_threshold)
     dtype = np.uint8 if quantization_channels <= 256 else np.uint16
-    classes = mu_law_encode(audio, quantization_channels).astype(dtype)
-    _atomic_save(target, classes)
-    return target
 
+    def decode() -> bytes:
+        audio = load_audio(path, config.sample_rate)
+        if config.silence_threshold is not None:
+            audio = trim_silence(audio, config.silence_threshold)
+        return npy_bytes(mu_law_encode(audio, quantization_channels).astype(dtype))
 
-def _atomic_save(target: Path, array: np.ndarray) -> None:
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        with open(tmp, "wb") as handle:
-            np.save(handle, array)
-        os.replace(tmp, target)
-    except OSError as exc:
-        raise UserError(
-            f"cannot write the audio cache {target.parent}: {exc.strerror}; "
-            "set data.cache_dir to a writable folder"
-        ) from None
+    def check(cache: Path) -> Path:
+        classes = load_classes(cache)
+        if classes.ndim != 1 or classes.dtype != dtype:
+            raise ValueError(f"expected ({dtype.__name__},) classes, got {classes.dtype}")
+        return cache
+
+    return cached(target, check, decode, "; set data.cache_dir to a writable folder")
 
 
 def load_classes(cache: Path) -> np.ndarray:

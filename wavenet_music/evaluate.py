@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .config import Config, UserError
+from .config import Config, EvaluateConfig, UserError
 from .data import IGNORE, Segment, WindowSource, prepare_corpus
 from .model import WaveNet
 from .train import LN2, window_source
@@ -51,6 +51,7 @@ def evaluate(
     A labelled model scores each file under its label (found as in training), or under
     ``label`` for all files when given.
     """
+    EvaluateConfig(batch_size=batch_size, label=label)  # checks them as the CLI does
     labels = config.model.global_labels
     if label is not None and label not in labels:
         known = ", ".join(labels) or "none: it was trained without labels"

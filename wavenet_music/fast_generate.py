@@ -8,11 +8,14 @@ threads. Weights may be stored as bfloat16 or as int8 with a scale per output ch
 (``precision``): the weights are then 2× or 4× smaller to read per sample, while activations
 and sums stay float32.
 
-``generation_step(model, engine, precision)`` picks the engine for ``generate``.
+``generation_step(model, engine, precision)`` picks the engine for ``generate``
+(``choose_engine``: the rule, from the model and the CPU's features; ``engine_choice``: the
+choice on this machine, as ``generate_audio``'s log line shows it).
 """
 
 from __future__ import annotations
 
+import platform
 import sys
 from dataclasses import dataclass
 from types import ModuleType
@@ -21,8 +24,8 @@ import torch
 from torch import Tensor
 
 from .config import UserError
-from .generate import GenerationState, IncrementalWaveNet, layer_conditioning
-from .kernels import KernelBuildError, load_step_module
+from .generate import GenerationState, IncrementalWaveNet, layer_conditioning, uniforms
+from .kernels import KernelBuildError, cpu_features, load_step_module
 from .model import WaveNet
 
 BLOCK = 64  # outputs per weight block; kBlock in wavenet_step.cpp
@@ -78,6 +81,7 @@ class CompiledWaveNet:
         eager = IncrementalWaveNet(model)
         config = model.config
         self.eager = eager
+        self.module = module
         self.precision = precision
         self.hop_length = config.hop_length
         self.stack = module.Stack(
@@ -123,6 +127,13 @@ class CompiledWaveNet:
         state.time += 1
         return logits, state
 
+    def sample(self, logits: Tensor, temperature: float, generator: torch.Generator | None):
+        """logits (B, Q) → classes (B,): ``generate.sample``'s draw (the same uniform numbers
+        from ``generator``, the same classes up to rounding) in one C++ call."""
+        if temperature == 0:
+            return logits.argmax(dim=1)
+        return self.module.sample(logits, uniforms(logits, generator), temperature)
+
 
 def blocked_weight(weight: Tensor, precision: str) -> tuple[Tensor, Tensor | None]:
     """(in, out) float weight → (blocks, in, BLOCK) in ``precision`` (outputs padded with
@@ -158,28 +169,81 @@ def _float(bias: Tensor | None) -> Tensor | None:
 # --- which engine generate() runs -----------------------------------------------------------
 
 
-def generation_step(
-    model: WaveNet, engine: str = "auto", precision: str = "float32"
-) -> IncrementalWaveNet | CompiledWaveNet:
-    """The step for ``generate``: ``compiled`` (CPU, float32 models), ``eager``
-    (IncrementalWaveNet), or ``auto``: compiled where it applies and builds, else eager
-    with one warning line. Raises UserError where the choice cannot be honoured."""
-    parameter = next(model.parameters())
-    compilable = parameter.device.type == "cpu" and parameter.dtype == torch.float32
-    if engine == "eager" or (engine == "auto" and not compilable):
-        if precision != "float32":
-            raise UserError(
-                f"precision {precision}: needs the compiled engine (CPU, float32 model); "
-                f"got engine {engine}, {_kind(parameter)}"
-            )
-        return IncrementalWaveNet(model)
-    if not compilable:
+@dataclass(frozen=True)
+class EngineChoice:
+    """The step ``generate`` runs and why, as ``generate``'s log line says it."""
+
+    engine: str  # "compiled" or "eager"
+    precision: str  # of the weights: "float32", "bf16" or "int8"
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.engine} {self.precision} step: {self.reason}"
+
+
+def choose_engine(
+    asked: str, precision: str, model_kind: str, features: frozenset[str], machine: str
+) -> EngineChoice:
+    """The step for engine ``asked`` (auto, compiled, eager) and ``precision``, given the
+    model (``model_kind``: "a float32 model on cpu") and the CPU (its instruction-set
+    ``features`` as /proc/cpuinfo names them, ``machine`` as platform.machine()).
+
+    ``auto`` is compiled for CPU float32 models, except on an x86 CPU without AVX2: there
+    the vector code runs on 16 SSE registers and its tiles spill, as they did on AVX2 before
+    it had tiles of its own. No default picks bf16 or int8 weights, and neither needs
+    AVX512_BF16 or VNNI: the step widens them to float32 in registers (AVX-512F or AVX2).
+    Raises UserError where the choice cannot be honoured."""
+    compilable = model_kind == CPU_FLOAT32
+    if precision != "float32" and (asked == "eager" or (asked == "auto" and not compilable)):
         raise UserError(
-            f"engine compiled: runs on CPU float32 models, got {_kind(parameter)} "
-            "(use engine auto or eager)"
+            f"precision {precision}: needs the compiled engine (CPU, float32 model); "
+            f"got engine {asked}, {model_kind}"
         )
+    if asked == "eager":
+        return EngineChoice("eager", "float32", "asked for")
+    if not compilable:
+        if asked == "compiled":
+            raise UserError(
+                f"engine compiled: runs on CPU float32 models, got {model_kind} "
+                "(use engine auto or eager)"
+            )
+        return EngineChoice("eager", "float32", f"{model_kind}; compiled runs CPU float32")
+    vectors = vector_code(features, machine)
+    if asked == "auto" and precision == "float32" and vectors == NO_AVX2:
+        return EngineChoice("eager", "float32", f"{vectors}: the compiled step's tiles spill")
+    reason = vectors
+    if precision != "float32":
+        reason += f"; {precision} weights widened to float32 in registers"
+    return EngineChoice("compiled", precision, reason)
+
+
+CPU_FLOAT32 = "a float32 model on cpu"  # what _kind says of a model the compiled step runs
+NO_AVX2 = "an x86 CPU without AVX2"
+SHOWN_FEATURES = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "amx_tile")
+
+
+def vector_code(features: frozenset[str], machine: str) -> str:
+    """Which of the step's vector code the features select, with the features shown."""
+    shown = " ".join(f for f in SHOWN_FEATURES if f in features)
+    if "avx512f" in features:
+        return f"AVX-512 build ({shown})"
+    if "avx2" in features:
+        return f"AVX2 build ({shown}; no avx512f)"
+    if machine.lower() in ("x86_64", "amd64", "i386", "i686", "x86"):
+        return NO_AVX2
+    return f"generic vectors on {machine} (not measured)"
+
+
+def engine_choice(model: WaveNet, engine: str = "auto", precision: str = "float32") -> EngineChoice:
+    """``choose_engine`` for ``model`` on this machine, after building the compiled step
+    where it is chosen: if the build fails, ``auto`` falls back to eager with one warning
+    line and ``compiled`` raises UserError."""
+    parameter = next(model.parameters())
+    choice = choose_engine(engine, precision, _kind(parameter), cpu_features(), platform.machine())
+    if choice.engine == "eager":
+        return choice
     try:
-        return CompiledWaveNet(model, precision, load_step_module())
+        load_step_module()
     except KernelBuildError as exc:
         if engine == "compiled":
             raise UserError(
@@ -189,7 +253,19 @@ def generation_step(
         _warn_once(
             f"the compiled step did not build ({exc}); generating with the eager float32 step"
         )
+        return EngineChoice("eager", "float32", f"the compiled step did not build: {exc}")
+    return choice
+
+
+def generation_step(
+    model: WaveNet, engine: str = "auto", precision: str = "float32"
+) -> IncrementalWaveNet | CompiledWaveNet:
+    """The step for ``generate``, as ``engine_choice`` picks it: ``compiled``
+    (CompiledWaveNet) or ``eager`` (IncrementalWaveNet)."""
+    choice = engine_choice(model, engine, precision)
+    if choice.engine == "eager":
         return IncrementalWaveNet(model)
+    return CompiledWaveNet(model, choice.precision, load_step_module())
 
 
 def _kind(parameter: Tensor) -> str:

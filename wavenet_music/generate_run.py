@@ -6,7 +6,7 @@ reach WAV files (rewritten while generating, kept on Ctrl-C). The sampling itsel
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,9 +17,12 @@ from tqdm import tqdm
 from .audio import load_audio, mu_law_decode, mu_law_encode, write_wav
 from .conditioning import feature_store
 from .config import Config, GenerateConfig, UserError
+from .fast_generate import engine_choice
 from .generate import generate, model_device
 from .model import WaveNet
-from .signals import StopRequest
+from .runs import check_target
+from .signals import Interrupted, StopRequest
+from .threads import for_generation as threads_for  # (compose's name for it)
 
 
 def prime_classes(path: Path, config: Config, num: int) -> Tensor:
@@ -137,8 +140,9 @@ def generate_audio(
     """Sample the clips of ``clip_plan`` as one batch and return float audio (clips, T).
 
     With ``out``, the clips are written as 16-bit WAV (see ``clip_paths``), every
-    ``options.save_every`` seconds while generating and at the end. Ctrl-C keeps the
-    audio generated so far: it is written, then the interrupt goes on.
+    ``options.save_every`` seconds while generating and at the end; a path that cannot be
+    written is refused before generating. Ctrl-C keeps the audio generated so far: it is
+    written, then ``signals.Interrupted`` names the files (none before the first sample).
     """
     rate, q = config.data.sample_rate, config.model.quantization_channels
     length = round(options.seconds * rate)
@@ -152,6 +156,8 @@ def generate_audio(
         generator.manual_seed(options.seed)
     labels, tags = clip_plan(config, options)
     paths = None if out is None else clip_paths(out, tags)
+    for path in paths or []:
+        check_target(path)  # a folder or a device fails now, not after the generation
     prime = None
     if options.seed_audio is not None:
         prime = prime_classes(Path(options.seed_audio), config, len(tags))
@@ -171,7 +177,11 @@ def generate_audio(
             write_clips(paths, mu_law_decode(classes.cpu().numpy(), q), rate)
 
     try:
-        with stop, threads_for(len(tags), model_device(model)):
+        with stop, threads_for(len(tags), model_device(model)) as threads:
+            if progress:  # the choices, where the progress bar is
+                engine = engine_choice(model, options.engine, options.precision)
+                where = threads or model_device(model).type
+                bar.write(f"generating with the {engine}; {where}", file=sys.stderr)
             classes = generate(
                 model,
                 length,
@@ -186,9 +196,10 @@ def generate_audio(
                 precision=options.precision,
             )
     except KeyboardInterrupt:
-        if paths is not None and latest[0].shape[1] > 0:
+        written = paths is not None and latest[0].shape[1] > 0
+        if written:
             write_clips(paths, mu_law_decode(latest[0].cpu().numpy(), q), rate)
-        raise
+        raise Interrupted(paths if written else []) from None
     finally:
         bar.close()
     audio = mu_law_decode(classes.cpu().numpy(), q)  # (clips, T)
@@ -200,20 +211,3 @@ def generate_audio(
 def write_clips(paths: list[Path], audio: np.ndarray, sample_rate: int) -> None:
     for path, clip in zip(paths, audio, strict=True):
         write_wav(path, clip, sample_rate)
-
-
-ONE_THREAD_UP_TO = 8  # streams; measured: batch 2 of `tiny` ran 13x faster on 1 thread than 2
-
-
-@contextmanager
-def threads_for(num: int, device: torch.device):
-    """Few-stream CPU generation is bound by per-op overhead, and threads only add to it."""
-    if num > ONE_THREAD_UP_TO or device.type != "cpu":
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)

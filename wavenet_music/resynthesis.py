@@ -18,6 +18,7 @@ from .conditioning import feature_store
 from .config import Config, UserError
 from .generate import generate
 from .model import WaveNet
+from .threads import for_generation
 
 
 def excerpt_features(excerpts: Sequence[np.ndarray], config: Config) -> torch.Tensor:
@@ -59,13 +60,14 @@ def resynthesize(
     device = next(model.parameters()).device
     features = excerpt_features(excerpts, config).to(device)  # (N, F, K)
     generator = torch.Generator(device=device).manual_seed(seed)
-    classes = generate(
-        model,
-        lengths.pop(),
-        len(excerpts),
-        temperature=temperature,
-        generator=generator,
-        labels=label_indices(config, labels, len(excerpts)),
-        features=features,
-    )  # (N, T)
+    with for_generation(len(excerpts), device):  # torch's default: every core, even busy ones
+        classes = generate(
+            model,
+            lengths.pop(),
+            len(excerpts),
+            temperature=temperature,
+            generator=generator,
+            labels=label_indices(config, labels, len(excerpts)),
+            features=features,
+        )  # (N, T)
     return mu_law_decode(classes.cpu().numpy(), config.model.quantization_channels)

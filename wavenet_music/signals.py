@@ -6,6 +6,16 @@ interrupt never lands inside a library call or a finaliser, where Python may swa
 from __future__ import annotations
 
 import signal
+from pathlib import Path
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C that stopped a generation; ``paths``: the files that hold the audio so far
+    (none when it came before any was written)."""
+
+    def __init__(self, paths: list[Path]) -> None:
+        super().__init__()
+        self.paths = list(paths)
 
 
 class StopRequest:

@@ -7,6 +7,7 @@ A run directory holds everything about a run::
     RUN/metrics.jsonl      one JSON line per logged step / validation
     RUN/checkpoints/       step_NNNNNNNN folders (see checkpoint.py)
     RUN/tensorboard/       TensorBoard event files
+    RUN/init_from.json     where a fine-tuned run's first weights came from (finetune.py)
 
 ``train.precision=bf16`` runs the forward pass under ``torch.autocast`` in bfloat16 (on
 CPU and CUDA); the weights, their gradients, Adam's moments, the loss and validation stay
@@ -16,9 +17,9 @@ the processes (see distributed.py): ``train.batch_size`` is the global batch.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
-import os
 import sys
 import time
 from dataclasses import dataclass, field, replace
@@ -30,7 +31,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from . import checkpoint as ckpt
-from . import distributed
+from . import distributed, finetune, runs, threads
 from .audio import mu_law_decode
 from .conditioning import feature_store, normalisation, read_frames
 from .config import Config, TrainConfig, UserError, dump_yaml
@@ -49,6 +50,7 @@ from .model import WaveNet
 from .signals import StopRequest
 
 LN2 = math.log(2.0)
+ESTIMATE_AFTER = 20  # steps of a session before it estimates the time of the rest
 
 
 @dataclass
@@ -265,7 +267,7 @@ class Trainer:
     def run(self) -> TrainResult:
         result = TrainResult(self.run_dir, self.step)
         self.session_start = time.monotonic()
-        samples = 0
+        samples, first = 0, self.step
         bar = tqdm(
             total=self.config.train.steps,
             initial=self.step,
@@ -291,6 +293,8 @@ class Trainer:
                     result.samples_per_second = rate
                     bar.update(1)
                     bar.set_postfix(bits=f"{bits:.3f}", samples_s=f"{rate:,.0f}")
+                    if self.step - first == ESTIMATE_AFTER:
+                        self._say_estimate(ESTIMATE_AFTER)
                     self._after_step(bits, result)
                 result.interrupted = stopping[1]
         except KeyboardInterrupt:  # a second Ctrl-C: stop mid-step, still save
@@ -299,6 +303,20 @@ class Trainer:
             bar.close()
         self._finish(result)
         return result
+
+    def _say_estimate(self, steps_done: int) -> None:
+        """After the first steps of a session, how long the rest of the steps budget will
+        take at the speed measured so far (validations included)."""
+        steps = self.config.train.steps
+        if steps is None or self.quiet:
+            return
+        per_step = (time.monotonic() - self.session_start) / steps_done
+        left = (steps - self.step) * per_step
+        tqdm.write(
+            f"about {left / 60:.1f} min for the remaining {steps - self.step:,} steps on this "
+            f"machine ({per_step:.2f} s per step so far)",
+            file=sys.stderr,
+        )
 
     def _agreed_stop(self, stop: StopRequest) -> tuple[bool, ...]:
         """(budget spent, stop requested), true when true in any process: all processes
@@ -366,8 +384,22 @@ class Trainer:
                 f"wavenet-music train DATA --run {self.run_dir} --resume",
                 file=sys.stderr,
             )
+        elif self.cut_short():  # said even when quiet: the result is not what was asked
+            steps = self.config.train.steps
+            print(
+                f"under-trained: the time cap (train.minutes={self.config.train.minutes:g}) "
+                f"stopped training at step {self.step:,} of {steps:,}; expect a worse model; "
+                f"continue with: wavenet-music train DATA --run {self.run_dir} --resume "
+                f"--steps {steps}",
+                file=sys.stderr,
+            )
         elif not self.quiet:
             print(f"finished at step {self.step}; checkpoint {path}", file=sys.stderr)
+
+    def cut_short(self) -> bool:
+        """True when a ``minutes`` cap ended training before its ``steps`` budget."""
+        steps = self.config.train.steps
+        return steps is not None and self.step < steps
 
     # logging -------------------------------------------------------------------------------
 
@@ -382,8 +414,7 @@ class Trainer:
     def _log(self, record: dict) -> None:
         if not self.dist.is_main:
             return
-        with open(self.run_dir / "metrics.jsonl", "a") as handle:
-            handle.write(json.dumps(record) + "\n")
+        runs.append_record(self.run_dir / "metrics.jsonl", record)
         step = record["step"]
         for key, value in record.items():
             if key != "step":
@@ -442,28 +473,55 @@ _TB_NAMES = {
 
 
 def train(
-    data_root: Path, run_dir: Path, config: Config, resume: bool = False, quiet: bool = False
+    data_root: Path,
+    run_dir: Path,
+    config: Config,
+    resume: bool = False,
+    quiet: bool = False,
+    init_from: Path | None = None,
 ) -> TrainResult:
     """Train on the recordings under ``data_root`` into ``run_dir``.
 
     With ``resume``, the config comes from the run's newest checkpoint, except for the
-    training budget (``train.steps``, ``train.minutes``) which ``config`` may extend.
+    training budget (``train.steps``, ``train.minutes``) which ``config`` may extend; any
+    other difference in ``config``, or a ``data_root`` other than the one the run
+    recorded, is a one-line error naming it. One process per run: the run directory is
+    locked while training (``runs.run_lock``).
+    With ``init_from`` (a run directory or one checkpoint folder; not with ``resume``), a
+    new run starts from that run's weights (see finetune.py): ``config`` must keep its
+    architecture; ``finetune.inherited_config(finetune.read_source(init_from).config)``
+    is the source's config without its budget, the base the CLI overrides.
     Launched by torchrun, this process is one of ``WORLD_SIZE`` data-parallel ones.
     """
     run_dir = Path(run_dir)
-    config, checkpoint = _run_config(run_dir, config, resume)
+    source = None
+    if init_from is not None:
+        source = finetune.load_source(init_from, run_dir, config, resume)
     dist = distributed.from_env()
-    device = distributed.process_device(dist, resolve_device(config.train.device))
-    with distributed.process_group(dist, device):
-        corpus = _prepare_corpus(data_root, config, quiet, dist)
-        if checkpoint is None:
-            config = with_corpus_labels(config, corpus)
+    with runs.run_lock(run_dir) if dist.is_main else contextlib.nullcontext():
         if dist.is_main:
-            _prepare_run_dir(run_dir, config, corpus)
-        trainer = Trainer(config, corpus, run_dir, quiet=quiet, dist=dist)
+            ckpt.remove_unfinished(run_dir)  # a crash may have hidden the newest checkpoint
+        config, checkpoint = _run_config(run_dir, config, resume)
         if checkpoint is not None:
-            trainer.restore(checkpoint)
-        return trainer.run()
+            runs.require_same_data(run_dir, data_root)
+            if dist.is_main:  # the steps after it are trained and saved again
+                ckpt.set_aside_newer(run_dir / ckpt.CHECKPOINTS, checkpoint.step)
+        device = distributed.process_device(dist, resolve_device(config.train.device))
+        with distributed.process_group(dist, device):
+            corpus = _prepare_corpus(data_root, config, quiet, dist)
+            if checkpoint is None:
+                config = with_corpus_labels(config, corpus)
+            if dist.is_main:
+                _prepare_run_dir(run_dir, data_root, config, corpus)
+                if source is not None:
+                    finetune.record(run_dir, init_from, source)
+            trainer = Trainer(config, corpus, run_dir, quiet=quiet, dist=dist)
+            if checkpoint is not None:
+                trainer.restore(checkpoint)
+            elif source is not None:
+                finetune.start_from(trainer.model, source)
+            with threads.for_training(device, quiet or not dist.is_main):  # free CPUs only
+                return trainer.run()
 
 
 def _run_config(
@@ -473,11 +531,7 @@ def _run_config(
     checkpoint = None
     if resume:
         checkpoint = ckpt.load(run_dir)
-        t = config.train
-        config = replace(
-            checkpoint.config,
-            train=replace(checkpoint.config.train, steps=t.steps, minutes=t.minutes),
-        )
+        config = resumed_config(run_dir, checkpoint.config, config)
     elif ckpt.checkpoint_dirs(run_dir):
         raise UserError(
             f"{run_dir} already holds checkpoints; pass --resume to continue it "
@@ -491,6 +545,25 @@ def _run_config(
             "set model.local_channels (e.g. --local-channels 80) or drop it"
         )
     return config, checkpoint
+
+
+def resumed_config(run_dir: Path, stored: Config, asked: Config) -> Config:
+    """The checkpoint's config ``stored`` with the budget (``train.steps``,
+    ``train.minutes``) of ``asked``; any other setting of ``asked`` that differs is a
+    one-line error naming it (``runs.resumed_settings``). Labels come from the data: an
+    ``asked`` without them takes the run's."""
+    if not asked.model.global_labels:
+        labels = stored.model.global_labels
+        asked = replace(asked, model=replace(asked.model, global_labels=labels))
+    flat = runs.resumed_settings(
+        str(run_dir), _flat(stored), _flat(asked), ("train.steps", "train.minutes")
+    )
+    t = replace(stored.train, steps=flat["train.steps"], minutes=flat["train.minutes"])
+    return replace(stored, train=t)
+
+
+def _flat(config: Config) -> dict:
+    return {f"{s}.{k}": v for s, values in config.to_dict().items() for k, v in values.items()}
 
 
 def _prepare_corpus(data_root: Path, config: Config, quiet: bool, dist: Distributed) -> Corpus:
@@ -549,20 +622,11 @@ def set_feature_statistics(model: WaveNet, source: WindowSource) -> None:
     model.upsample.feature_std.copy_(torch.from_numpy(std))
 
 
-def _prepare_run_dir(run_dir: Path, config: Config, corpus: Corpus) -> None:
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        _write_atomically(run_dir / "config.yaml", dump_yaml(config))
-        _write_atomically(run_dir / "data.json", json.dumps(corpus.summary(), indent=1))
-        ckpt.remove_unfinished(run_dir)
-    except OSError as exc:
-        raise UserError(f"cannot write run directory {run_dir}: {exc.strerror}") from None
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+def _prepare_run_dir(run_dir: Path, data_root: Path, config: Config, corpus: Corpus) -> None:
+    """``config.yaml`` and ``data.json`` (the split, and the data folder a resume must use)."""
+    data = {"root": str(Path(data_root).resolve()), **corpus.summary()}
+    runs.write_atomically(run_dir / "config.yaml", dump_yaml(config))
+    runs.write_atomically(run_dir / "data.json", json.dumps(data, indent=1))
 
 
 def read_metrics(run_dir: Path) -> list[dict]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import io
 import json
 import time
 from collections.abc import Mapping, Sequence
@@ -17,7 +18,9 @@ from ..audio import write_wav
 from ..audio_stats import aligned_log_mel_distance, clip_statistics, mean_log_mel_distance
 from ..config import Config, load_yaml
 from ..model import WaveNet, macs_per_sample, parameter_count
+from ..runs import write_atomically
 from ..train import read_metrics
+from .check import check_summary, composer_figures, kind_figures, report_summary, write_summary
 from .clips import HeldOut, Row, Speed, power, real_excerpts, white_noise
 from .figures import curves_figure, spectrogram_figure
 from .template import GLOSSARY, PAGE
@@ -70,12 +73,15 @@ def write_report(
         for label, audio in clips.items()
     }
     sections = [label_section(label, r, out_dir, rate) for label, r in rows.items()]
+    summary = run_summary(run_dir, config, rows, held_out)
+    write_summary(out_dir, summary)
     metrics = read_metrics(run_dir)
     curves = _save_png(
         curves_figure(metrics, config.model.quantization_channels), out_dir, "curves"
     )
     body = [
         _header(run_dir, config, speed, held_out),
+        _verdict(summary),
         _overview(rows, held_out, rate) if len(rows) > 1 else "",
         *sections,
         *extra_sections,
@@ -84,10 +90,38 @@ def write_report(
         GLOSSARY,
     ]
     path = out_dir / "index.html"
-    path.write_text(
-        PAGE.format(title=html.escape(f"WaveNet report: {run_dir.name}"), body="\n".join(body))
-    )
+    title = html.escape(f"WaveNet report: {run_dir.name}")
+    write_atomically(path, PAGE.format(title=title, body="\n".join(body)))
     return path
+
+
+def run_summary(
+    run_dir: Path, config: Config, rows: Mapping[str, Sequence[Row]], held_out: HeldOut | None
+) -> dict:
+    """The page's figures as data (``check.report_summary``) with the check's misses."""
+    rate = config.data.sample_rate
+    summary = report_summary(
+        {label: kind_figures(r, rate, set_distances(r, rate)) for label, r in rows.items()},
+        None if held_out is None else held_out.bits_per_sample,
+        _trained_steps(run_dir),
+        config.train.steps,
+        composer_figures(read_metrics(run_dir / "composer")),
+    )
+    summary["misses"] = [str(miss) for miss in check_summary(summary)]
+    return summary
+
+
+def _verdict(summary: Mapping) -> str:
+    """The quality check as the page's headline: what misses, or that nothing does."""
+    misses = summary["misses"]
+    if not misses:
+        return (
+            '<p class="verdict pass">Quality check passed: held-out likelihood, every '
+            "label's clips far from noise"
+            f"{', the composer below its bigram' if summary['composer'] else ''}.</p>"
+        )
+    items = "".join(f"<li>{html.escape(m)}</li>" for m in misses)
+    return f'<div class="verdict miss"><b>Quality check: not usable yet</b><ul>{items}</ul></div>'
 
 
 def label_rows(
@@ -361,5 +395,7 @@ def _slug(text: str) -> str:
 
 
 def _save_png(figure: Figure, out_dir: Path, stem: str) -> str:
-    FigureCanvasAgg(figure).print_png(str(out_dir / f"{stem}.png"))
+    buffer = io.BytesIO()
+    FigureCanvasAgg(figure).print_png(buffer)
+    write_atomically(out_dir / f"{stem}.png", buffer.getvalue())
     return f"{stem}.png"

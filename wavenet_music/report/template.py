@@ -35,6 +35,10 @@ h2 {{ font-size: 22px; margin: 18px 0 6px; }} .label h2 {{ text-transform: capit
 h3 {{ font-size: 13px; margin: 20px 0 8px; color: var(--muted); text-transform: uppercase;
   letter-spacing: .06em; }}
 .note {{ color: var(--muted); font-size: 13px; margin: 4px 0; }}
+.verdict {{ border-radius: 12px; padding: 10px 16px; margin: 14px 0; }}
+.verdict.pass {{ background: #eaf6ec; border: 1px solid #9bd0a5; }}
+.verdict.miss {{ background: #fdecea; border: 1px solid #e6a29b; }}
+.verdict ul {{ margin: 6px 0 0; padding-left: 20px; }}
 .cards {{ display: flex; flex-wrap: wrap; gap: 14px; margin: 18px 0 4px; }}
 .card {{ background: #fff; border: 1px solid var(--line); border-radius: 12px;
   padding: 12px 20px; min-width: 190px; }}

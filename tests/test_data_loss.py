@@ -1,0 +1,349 @@
+"""Nothing the tool writes is lost or replaced by accident: devices and FIFOs are refused,
+a full disk keeps the previous file, one process per run, a damaged or hidden checkpoint
+is set aside or found, resume keeps to its run, and a damaged cache is rebuilt."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from wavenet_music import checkpoint as ckpt
+from wavenet_music.cli import main
+from wavenet_music.config import UserError, apply_overrides
+from wavenet_music.train import train
+
+from .conftest import finish, small_config, wait_for
+
+ONE_THREAD = {**os.environ, "OMP_NUM_THREADS": "1"}
+TINY = {  # a model of a few thousand weights: checkpoints of ~0.4 MB, steps in milliseconds
+    "model.dilations": [1, 2, 4, 8, 16, 32],
+    "model.residual_channels": 16,
+    "model.dilation_channels": 16,
+    "model.skip_channels": 32,
+    "data.sample_size": 300,
+    "train.batch_size": 2,
+    "train.checkpoint_every": 1,
+    "train.keep_checkpoints": 5,
+}
+
+
+def tiny_config(cache: Path, **overrides):
+    return small_config(str(cache), **{**TINY, "train.steps": 2, **overrides})
+
+
+@pytest.fixture(scope="module")
+def tiny_run(music_root, tmp_path_factory) -> Path:
+    """A run of two steps with a checkpoint at each (step_1, step_2); tests copy it."""
+    base = tmp_path_factory.mktemp("tiny")
+    train(music_root / "piano", base / "run", tiny_config(base / "cache"), quiet=True)
+    return base / "run"
+
+
+@pytest.fixture
+def run(tiny_run, tmp_path) -> Path:
+    """A copy of ``tiny_run`` this test may damage."""
+    return Path(shutil.copytree(tiny_run, tmp_path / "run"))
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real 1 MiB file system (tmpfs), to fill up: ``fill(keep)`` leaves ``keep`` bytes."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs to fill up (needs root): {done.stderr!r}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "--lazy", str(mount)], check=True)  # a file may be open
+
+
+def fill(disk: Path, keep: int) -> None:
+    """Leave about ``keep`` bytes free on ``disk``."""
+    free = os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize
+    (disk / "filler").write_bytes(b"\0" * max(0, free - keep))
+
+
+def one_line_error(capsys) -> str:
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("wavenet-music")]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+def generate_args(run: Path, out: Path, seconds: float = 0.02) -> list[str]:
+    return ["generate", str(run), "--seconds", str(seconds), "--quiet", "--out", str(out)]
+
+
+# --- 1. special files and folders are never replaced ------------------------------------------
+
+
+def test_generate_refuses_to_replace_a_device_a_fifo_or_a_folder(run, tmp_path, capsys):
+    """A device node (like /dev/null, made here so that a regression cannot replace the
+    machine's own), a FIFO and a folder stay what they are: one line, exit 2."""
+    device, fifo, folder = tmp_path / "null", tmp_path / "fifo", tmp_path / "folder"
+    try:
+        os.mknod(device, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    except PermissionError:
+        pytest.skip("making a device node needs root")
+    os.mkfifo(fifo)
+    folder.mkdir()
+    for target, is_kind in ((device, stat.S_ISCHR), (fifo, stat.S_ISFIFO), (folder, stat.S_ISDIR)):
+        assert main(generate_args(run, target)) == 2
+        assert "cannot write" in one_line_error(capsys)
+        assert is_kind(os.lstat(target).st_mode), target
+    assert list(folder.iterdir()) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fifo", "folder", "null", "run"]
+
+
+# --- 2. a damaged newest checkpoint is set aside, and the retrained one saved -----------------
+
+
+def test_resume_over_a_damaged_newest_checkpoint_saves_the_retrained_one(
+    music_root, tiny_run, run, capsys
+):
+    newest = ckpt.checkpoint_dirs(run)[-1]
+    data = bytearray((newest / "model.safetensors").read_bytes())
+    data[-1] ^= 0xFF
+    (newest / "model.safetensors").write_bytes(bytes(data))
+    train(
+        music_root / "piano", run, tiny_config(tiny_run.parent / "cache"), resume=True, quiet=True
+    )
+    assert "trying an older checkpoint" in capsys.readouterr().err  # fell back to step 1
+    loaded = ckpt.load(run)  # the retrained step 2, with no fallback any more
+    assert loaded.step == 2 and "warning" not in capsys.readouterr().err
+    assert (run / "checkpoints" / ".damaged_step_00000002").is_dir()  # kept for a look
+
+
+# --- 3. one process per run --------------------------------------------------------------------
+
+
+def _step(path: Path) -> int:
+    return int(path.name.removeprefix("step_"))
+
+
+def test_a_second_training_of_a_run_is_refused_and_a_crash_frees_the_run(
+    music_root, run, tmp_path, capsys
+):
+    command = [sys.executable, "-m", "wavenet_music.cli", "train", str(music_root / "piano")]
+    first = subprocess.Popen(
+        [*command, "--run", str(run), "--resume", "--steps", "100000", "--quiet"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=ONE_THREAD,
+    )
+    try:
+        wait_for(lambda: any(_step(p) > 2 for p in ckpt.checkpoint_dirs(run)), first)
+        second = [*command[3:], "--run", str(run), "--resume", "--steps", "3", "--quiet"]
+        assert main(second) == 2
+        line = one_line_error(capsys)
+        assert f"is in use by another process (pid {first.pid})" in line
+    finally:
+        first.send_signal(signal.SIGKILL)
+        finish(first)
+    step = ckpt.load(run).step
+    assert main([*second[:-3], "--steps", str(step + 1), "--quiet"]) == 0  # the lock died with it
+    assert ckpt.load(run).step == step + 1
+
+
+# --- 4. and disk full: a full disk keeps the previous file and says why ----------------------
+
+
+@pytest.fixture(scope="module")
+def local_run(music_root, tmp_path_factory) -> Path:
+    base = tmp_path_factory.mktemp("local")
+    config = tiny_config(base / "cache", **{"model.local_channels": 8, "model.hop_length": 64})
+    train(music_root / "piano", base / "run", config, quiet=True)
+    return base / "run"
+
+
+def test_features_onto_a_full_disk_keep_the_previous_file(
+    local_run, music_root, small_disk, capsys
+):
+    out = small_disk / "f.npy"
+    np.save(out, np.arange(10.0))
+    fill(small_disk, keep=16 * 1024)  # the features of a 30 s recording are ~240 KB
+    recording = next((music_root / "piano").iterdir())
+    assert main(["features", str(local_run), str(recording), "--out", str(out)]) == 2
+    line = one_line_error(capsys)
+    assert "No space left on device" in line and "None" not in line
+    assert np.array_equal(np.load(out), np.arange(10.0))
+    assert sorted(p.name for p in small_disk.iterdir()) == ["f.npy", "filler"]
+
+
+def test_a_wav_onto_a_full_disk_keeps_the_previous_file(run, small_disk, capsys):
+    out = small_disk / "old.wav"
+    out.write_bytes(b"the previous take")
+    fill(small_disk, keep=8 * 1024)
+    assert main(generate_args(run, out, seconds=0.5)) == 2  # 16 KB of WAV
+    assert "No space left on device" in one_line_error(capsys)
+    assert out.read_bytes() == b"the previous take"
+    assert sorted(p.name for p in small_disk.iterdir()) == ["filler", "old.wav"]
+
+
+def test_a_checkpoint_onto_a_full_disk_keeps_the_previous_one(music_root, tiny_run, small_disk):
+    run = Path(shutil.copytree(tiny_run, small_disk / "run"))
+    shutil.rmtree(run / "tensorboard")
+    shutil.rmtree(ckpt.checkpoint_dirs(run)[0])  # room for one checkpoint of ~0.4 MB only
+    fill(small_disk, keep=64 * 1024)  # room for the logs, none for a checkpoint
+    longer = tiny_config(tiny_run.parent / "cache", **{"train.steps": 3})
+    with pytest.raises(UserError, match=r"No space left on device.*previous checkpoint is intact"):
+        train(music_root / "piano", run, longer, resume=True, quiet=True)
+    assert ckpt.load(run).step == 2
+    assert not [p for p in (run / "checkpoints").iterdir() if p.name.startswith(".")]
+
+
+# --- 5. a crash inside the composer's final save hides nothing ---------------------------------
+
+
+class Crash(BaseException):
+    """The process dies here: nothing after it runs, no handler cleans up."""
+
+
+def _composer_checkpoint(marker: str):
+    from wavenet_music.composer import Composer
+    from wavenet_music.composer_config import ComposerConfig
+    from wavenet_music.composer_train import ComposerCheckpoint
+    from wavenet_music.tokens import Codebook
+
+    config = ComposerConfig(codebook_size=4, frames_per_token=1, layers=1, heads=2, width=8)
+    codebook = Codebook(np.zeros((4, 3), np.float32), np.zeros(3), np.ones(3), 1)
+    weights = Composer(config, 4, 0, 16).state_dict()
+    rng = {"rng.torch": torch.get_rng_state()}
+    return ComposerCheckpoint(config, 10, weights, codebook, (), 16, rng, {"marker": marker})
+
+
+def test_a_crash_between_the_renames_of_the_final_composer_save_is_recovered(tmp_path, monkeypatch):
+    from wavenet_music.composer_train import composer_dirs, load_composer, save_composer
+
+    save_composer(tmp_path, _composer_checkpoint("periodic"))
+    real_replace = os.replace
+
+    def crash_at_the_second_rename(src, dst):
+        if Path(src).name.startswith(".tmp_") and not Path(dst).exists():
+            raise Crash
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", crash_at_the_second_rename)
+    with pytest.raises(Crash):
+        save_composer(tmp_path, _composer_checkpoint("final"), replace=True)
+    monkeypatch.undo()
+    assert composer_dirs(tmp_path) == []  # hidden in .stale_* and .tmp_*
+    assert load_composer(tmp_path).meta["marker"] == "final"  # the reader finds it
+    ckpt.recover_interrupted(tmp_path / "composer")  # what a training does, under the lock
+    assert [p.name for p in (tmp_path / "composer").iterdir()] == ["step_00000010"]
+    assert load_composer(tmp_path).meta["marker"] == "final"
+
+
+# --- 6. resume keeps to its run ----------------------------------------------------------------
+
+
+def test_resume_refuses_another_data_folder_or_another_config(music_root, tiny_run, run, capsys):
+    data = (run / "data.json").read_text()
+    config = tiny_config(tiny_run.parent / "cache", **{"train.steps": 3})
+    with pytest.raises(UserError, match=r"trained on .*piano.*not .*guitar"):
+        train(music_root / "guitar", run, config, resume=True, quiet=True)
+    wider = apply_overrides(config, {"model.residual_channels": 24, "train.batch_size": 3})
+    with pytest.raises(UserError, match=r"model.residual_channels, train.batch_size"):
+        train(music_root / "piano", run, wider, resume=True, quiet=True)
+    piano = str(music_root / "piano")
+    assert main(["train", piano, "--run", str(run), "--resume", "--preset", "tiny"]) == 2
+    assert "model.dilations" in one_line_error(capsys)  # the preset was asked: refused
+    assert (run / "data.json").read_text() == data and ckpt.load(run).step == 2
+
+
+# --- 7. metadata is verified too ---------------------------------------------------------------
+
+
+def _edit_meta(folder: Path, old: str, new: str, drop_hash: bool = False) -> None:
+    meta = json.loads((folder / "meta.json").read_text())
+    if drop_hash:  # a checkpoint written before meta.json was hashed
+        meta.pop("meta_sha256", None)
+    text = json.dumps(meta, indent=1)
+    assert old in text
+    (folder / "meta.json").write_text(text.replace(old, new))
+
+
+def test_an_edited_sample_rate_is_caught_and_the_previous_checkpoint_loads(run, capsys):
+    _edit_meta(ckpt.checkpoint_dirs(run)[-1], '"sample_rate": 16000', '"sample_rate": 44100')
+    loaded = ckpt.load(run)
+    assert loaded.step == 1 and loaded.config.data.sample_rate == 16000
+    assert "meta.json" in capsys.readouterr().err
+
+
+def test_metadata_that_does_not_fit_the_weights_falls_back(run, capsys):
+    """Checkpoints written before meta.json was hashed still load; one whose config does
+    not fit its weights is passed over for the previous one."""
+    first, newest = ckpt.checkpoint_dirs(run)
+    _edit_meta(first, '"step": 1', '"step": 1', drop_hash=True)
+    _edit_meta(newest, '"residual_channels": 16', '"residual_channels": 24', drop_hash=True)
+    _, config = ckpt.load_model(run)
+    assert config.model.residual_channels == 16 and ckpt.load(run).step == 1
+    assert "does not fit its config" in capsys.readouterr().err
+
+
+# --- Ctrl-C before the first sample ------------------------------------------------------------
+
+SLOW_LOAD = """
+import sys, time
+from wavenet_music import checkpoint, cli
+real = checkpoint.load_model
+def slow(*args, **kwargs):
+    print("loading", file=sys.stderr, flush=True)
+    time.sleep(3600)  # until the test's Ctrl-C, however late a busy machine sends it
+    return real(*args, **kwargs)
+checkpoint.load_model = slow
+raise SystemExit(cli.main(sys.argv[1:]))
+"""
+
+
+def _hear_ctrl_c() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # a shell's background job ignores it
+
+
+def test_ctrl_c_before_the_first_sample_is_one_line_and_keeps_the_old_file(run, tmp_path):
+    out = tmp_path / "take.wav"
+    out.write_bytes(b"the previous take")
+    process = subprocess.Popen(
+        [sys.executable, "-c", SLOW_LOAD, *generate_args(run, out, seconds=60)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ONE_THREAD,
+        preexec_fn=_hear_ctrl_c,
+    )
+    assert process.stderr.readline() == "loading\n"
+    process.send_signal(signal.SIGINT)
+    _, err = finish(process)
+    assert process.returncode == 130 and "Traceback" not in err, err
+    assert err.strip().count("\n") == 0 and "interrupted" in err and str(out) not in err
+    assert out.read_bytes() == b"the previous take"
+
+
+# --- a damaged cache is rebuilt ------------------------------------------------------------------
+
+
+def test_a_damaged_audio_cache_file_is_rebuilt_and_reported(music_root, tmp_path, capsys):
+    from wavenet_music.data import prepare_corpus
+
+    config = tiny_config(tmp_path / "cache").data
+    first = prepare_corpus(music_root / "piano", config, 256, 100, quiet=True)
+    (cache,) = {s.cache for s in first.train}
+    whole = cache.read_bytes()
+    cache.write_bytes(whole[: len(whole) // 2])  # cut short by a crash or a full disk
+    again = prepare_corpus(music_root / "piano", config, 256, 100, quiet=True)
+    assert again.summary() == first.summary() and cache.read_bytes() == whole
+    assert f"cache file {cache} is damaged" in capsys.readouterr().err

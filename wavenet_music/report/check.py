@@ -1,0 +1,171 @@
+"""Is the result usable? The report's own figures against stated bounds.
+
+A trained WaveNet's clips sit near the real music on the report's statistics; an
+under-trained one plays white noise (its spectrum flat, as far from the music as noise
+is). ``check_summary`` reads the figures ``report_summary`` writes beside the page
+(``summary.json``) and returns what misses its bound, each with the figure and what to do.
+The bounds are chosen from measured runs (README "Measured"): they separate the demo's
+trained clips from its under-trained ones with room on both sides.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..audio_stats import clip_statistics
+from ..runs import write_atomically
+
+SUMMARY = "summary.json"
+
+# Held-out bits per sample of a usable model (the demo: 8.0 untrained, 6.9 after 153 steps
+# of noise, 4.5 after 2,000 steps of music-like clips).
+MAX_HELD_OUT_BITS = 5.5
+# A clip's spectral flatness, as a share of white noise's at the same level (white noise:
+# about 0.56; real music: 0.002-0.02; noise-like clips of an under-trained model: ~0.5).
+MAX_FLATNESS_SHARE = 0.25
+# The distance of a kind of clip to the real genre (mean log-mel, dB), as a share of white
+# noise's distance: a clip must be clearly nearer the music than noise is.
+MAX_DISTANCE_SHARE = 0.85
+
+
+@dataclass(frozen=True)
+class Miss:
+    """One figure beyond its bound: ``what`` names it, ``why`` says what it means."""
+
+    what: str
+    why: str
+
+    def __str__(self) -> str:
+        return f"{self.what}: {self.why}"
+
+
+# --- the figures the report measures ---------------------------------------------------------
+
+
+def kind_figures(rows: Sequence, sample_rate: int, distances: Mapping[str, float]) -> dict:
+    """kind → {"flatness": mean over its clips, "distance_db": to the real clips or None}."""
+    flatness: dict[str, list[float]] = {}
+    for row in rows:
+        flatness.setdefault(row.kind, []).append(
+            clip_statistics(row.audio, sample_rate)["flatness"]
+        )
+    return {
+        kind: {"flatness": float(np.mean(values)), "distance_db": distances.get(kind)}
+        for kind, values in flatness.items()
+    }
+
+
+def report_summary(
+    labels: Mapping[str, dict],
+    held_out_bits: float | None,
+    trained_steps: int,
+    planned_steps: int | None,
+    composer: Mapping[str, float] | None = None,
+) -> dict:
+    """The figures ``check_summary`` reads, as JSON-able data."""
+    return {
+        "held_out_bits": held_out_bits,
+        "trained_steps": trained_steps,
+        "planned_steps": planned_steps,
+        "labels": dict(labels),
+        "composer": None if composer is None else dict(composer),
+    }
+
+
+def composer_figures(metrics: Sequence[Mapping]) -> dict[str, float] | None:
+    """The composer's best held-out bits per token and its bigram baseline, from its
+    ``metrics.jsonl`` records (None without a composer or its validations)."""
+    bigram = next((m["bigram_bits"] for m in metrics if "bigram_bits" in m), None)
+    held_out = [m["validation_bits"] for m in metrics if "validation_bits" in m]
+    if bigram is None or not held_out:
+        return None
+    return {"held_out_bits": min(held_out), "bigram_bits": bigram, "steps": metrics[-1]["step"]}
+
+
+# --- the check -------------------------------------------------------------------------------
+
+
+def check_summary(summary: Mapping) -> list[Miss]:
+    """Every figure of ``summary`` beyond its bound (empty: the result is usable)."""
+    misses = _budget(summary)
+    bits = summary.get("held_out_bits")
+    if bits is not None and not bits <= MAX_HELD_OUT_BITS:
+        misses.append(
+            Miss(
+                f"held-out {bits:.2f} bits per sample",
+                f"above {MAX_HELD_OUT_BITS} (an untrained model: 8); the WaveNet needs more steps",
+            )
+        )
+    for label, kinds in summary.get("labels", {}).items():
+        misses += _noise_like(label, kinds)
+    composer = summary.get("composer")
+    if composer is not None and not composer["held_out_bits"] < composer["bigram_bits"]:
+        misses.append(
+            Miss(
+                f"composer held-out {composer['held_out_bits']:.2f} bits per token",
+                f"not below its bigram baseline ({composer['bigram_bits']:.2f}); the composer "
+                "needs more steps",
+            )
+        )
+    return misses
+
+
+def _budget(summary: Mapping) -> list[Miss]:
+    trained, planned = summary.get("trained_steps"), summary.get("planned_steps")
+    if planned is None or trained >= planned:
+        return []
+    return [
+        Miss(
+            f"under-trained: {trained:,} of {planned:,} steps",
+            "a time cap stopped training early; expect noise",
+        )
+    ]
+
+
+def _noise_like(label: str, kinds: Mapping[str, Mapping]) -> list[Miss]:
+    """Generated kinds of ``label`` whose flatness or distance sit near white noise's."""
+    noise = kinds.get("noise")
+    if noise is None:
+        return []
+    misses = []
+    for kind, figures in kinds.items():
+        if kind in ("real", "noise", "untrained"):
+            continue
+        name = f"{label} {KIND_NAMES.get(kind, kind)}"
+        share = figures["flatness"] / noise["flatness"]
+        if not share <= MAX_FLATNESS_SHARE:
+            misses.append(
+                Miss(
+                    f"{name} spectral flatness {figures['flatness']:.3f}",
+                    f"{share:.0%} of white noise's ({noise['flatness']:.3f}; bound "
+                    f"{MAX_FLATNESS_SHARE:.0%}): it sounds like noise",
+                )
+            )
+        distance, noise_distance = figures.get("distance_db"), noise.get("distance_db")
+        if distance is None or noise_distance is None:
+            continue
+        if not distance <= MAX_DISTANCE_SHARE * noise_distance:
+            misses.append(
+                Miss(
+                    f"{name} {distance:.1f} dB from real {label}",
+                    f"white noise is {noise_distance:.1f} dB from it (bound "
+                    f"{MAX_DISTANCE_SHARE:.0%} of that): not music-like yet",
+                )
+            )
+    return misses
+
+
+KIND_NAMES = {"generated": "clips", "plain": "plain WaveNet clips"}
+
+
+def write_summary(out_dir: Path, summary: Mapping) -> Path:
+    return write_atomically(Path(out_dir) / SUMMARY, json.dumps(summary, indent=1))
+
+
+def read_summary(out_dir: Path) -> dict:
+    return json.loads((Path(out_dir) / SUMMARY).read_text())

@@ -1,0 +1,257 @@
+"""Writing files without losing any: the one atomic writer, the run lock, log appends.
+
+Every file the tool writes goes through ``write_atomically``: the bytes go to a temporary
+file beside the target, are synced, and replace it in one rename, so a crash, a full disk
+or a read-only folder leaves either the old file or the new one, never a truncated mix;
+the error is one line naming the file and the reason. Only regular files are replaced: a
+directory, a device (``/dev/null``), a FIFO or a socket is refused, never swapped for a
+file. A symlink is written through (its target is replaced, the link stays).
+
+``run_lock`` makes a run directory one process's at a time: an advisory ``flock`` on
+``RUN/.lock``, which the operating system releases when the process ends, crash included.
+
+Resuming keeps to the run (``resumed_settings``, ``require_same_data``): the stored config
+with a new budget, on the data folder the run recorded; anything else asked is refused
+by name rather than ignored.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import io
+import json
+import os
+import secrets
+import stat
+import sys
+import zipfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+
+from .config import UserError
+
+LOCK_FILE = ".lock"
+T = TypeVar("T")
+
+
+# --- the atomic writer -----------------------------------------------------------------------
+
+
+def check_target(path: Path) -> Path:
+    """The file ``path`` names, links followed; a one-line error when it is something a
+    file must not replace (a directory, a device, a FIFO, a socket). Call it before long
+    work, so that a bad ``--out`` fails at once rather than after it."""
+    real = Path(os.path.realpath(path))
+    try:
+        mode = real.stat().st_mode
+    except FileNotFoundError:
+        return real
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {exc.strerror}") from None
+    if stat.S_ISDIR(mode):
+        raise UserError(f"cannot write {path}: it is a directory; name a file inside it")
+    if not stat.S_ISREG(mode):
+        raise UserError(
+            f"cannot write {path}: it is {_kind(mode)}, not a regular file; it is left "
+            "as it is (name a regular file)"
+        )
+    return real
+
+
+def write_atomically(path: Path, data: bytes | str, hint: str = "") -> Path:
+    """Replace (or create) the regular file ``path`` with ``data`` in one rename.
+
+    On any failure (disk full, no permission, read-only) the previous file is intact, no
+    temporary file is left and the error is a ``UserError`` naming the file and the
+    reason, followed by ``hint``."""
+    real = check_target(path)
+    existed = real.exists()
+    try:
+        real.parent.mkdir(parents=True, exist_ok=True)
+        _replace_with(real, data.encode() if isinstance(data, str) else data)
+    except OSError as exc:
+        kept = "the previous file is intact" if existed else "nothing was written"
+        reason = exc.strerror or type(exc).__name__
+        if isinstance(exc, FileExistsError | NotADirectoryError):
+            reason = "a file stands where a folder is needed"
+        raise UserError(f"cannot write {path} ({reason}); {kept}{hint}") from None
+    return Path(path)
+
+
+def _replace_with(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name[:200]}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        old = path.stat()
+    except FileNotFoundError:
+        old = None
+    try:
+        write_new_file(tmp, data, old)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+
+
+def write_new_file(path: Path, data: bytes, like: os.stat_result | None = None) -> None:
+    """Create ``path`` (which must not exist) holding ``data``, synced to disk; with
+    ``like``, with that file's permissions and (where allowed) owner. Raises OSError."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        if like is not None:
+            os.fchmod(fd, stat.S_IMODE(like.st_mode))
+            with contextlib.suppress(PermissionError):  # not ours to give: it becomes ours
+                os.fchown(fd, like.st_uid, like.st_gid)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (file systems that cannot sync folders: skip)."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        if exc.errno not in (errno.EINVAL, errno.EBADF):
+            raise
+    finally:
+        os.close(fd)
+
+
+def npy_bytes(array: np.ndarray) -> bytes:
+    """``array`` as the bytes of a ``.npy`` file."""
+    buffer = io.BytesIO()
+    np.save(buffer, np.asarray(array), allow_pickle=False)
+    return buffer.getvalue()
+
+
+def _kind(mode: int) -> str:
+    kinds = {
+        stat.S_ISCHR: "a character device",
+        stat.S_ISBLK: "a block device",
+        stat.S_ISFIFO: "a FIFO",
+        stat.S_ISSOCK: "a socket",
+    }
+    return next((name for test, name in kinds.items() if test(mode)), "a special file")
+
+
+# --- caches ------------------------------------------------------------------------------------
+
+
+def cached(path: Path, read: Callable[[Path], T], build: Callable[[], bytes], hint: str = "") -> T:
+    """``read(path)``; a missing file is built first, and a damaged one (cut short by a
+    crash or a full disk, overwritten) is reported, built again and replaced, so that one
+    bad cache file never fails every later run. ``read`` raises OSError or ValueError (or
+    KeyError, EOFError) for a file it cannot use."""
+    if path.exists():
+        try:
+            return read(path)
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+            print(
+                f"warning: cache file {path} is damaged ({type(exc).__name__}: {exc}); "
+                "building it again",
+                file=sys.stderr,
+            )
+    write_atomically(path, build(), hint)
+    return read(path)
+
+
+# --- appending to a log ------------------------------------------------------------------------
+
+
+def append_record(path: Path, record: dict) -> None:
+    """Append ``record`` as one JSON line in a single write (a crash cuts at most this
+    line short; readers skip such a line). A full disk is one line naming the file."""
+    line = (json.dumps(record) + "\n").encode()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        try:
+            os.write(fd, line)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise UserError(f"cannot append to {path} ({exc.strerror})") from None
+
+
+# --- one process per run -----------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def run_lock(run_dir: Path) -> Iterator[None]:
+    """Hold ``RUN/.lock`` while the body runs; a second process gets a one-line error.
+
+    The lock is an ``flock`` on the open file: the operating system releases it when the
+    process ends, however it ends, so a crashed run never stays locked. Creates the run
+    directory."""
+    run_dir = Path(run_dir)
+    path, created = run_dir / LOCK_FILE, not run_dir.exists()
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as exc:
+        raise UserError(f"cannot write run directory {run_dir} ({exc.strerror})") from None
+    try:
+        _take(fd, run_dir)
+        yield
+    except BaseException:
+        if created and [p.name for p in run_dir.iterdir()] == [LOCK_FILE]:
+            path.unlink()  # a first command that failed leaves no empty run behind
+            run_dir.rmdir()
+        raise
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _take(fd: int, run_dir: Path) -> None:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+        raise UserError(
+            f"run {run_dir} is in use by another process (pid {holder}); wait for it to "
+            "finish or stop it, then try again"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+
+
+# --- what a resumed run may change -------------------------------------------------------------
+
+
+def resumed_settings(
+    what: str, stored: dict[str, Any], asked: dict[str, Any], budget: tuple[str, ...]
+) -> dict[str, Any]:
+    """``stored`` (flat settings of a checkpoint) with the ``budget`` keys of ``asked``; a
+    one-line error naming every other key where ``asked`` differs (a resumed run cannot
+    change its model, data or optimisation, and a request silently ignored is worse)."""
+    differ = [k for k, value in stored.items() if k not in budget and asked.get(k) != value]
+    if differ:
+        shown = ", ".join(differ[:6]) + (f" and {len(differ) - 6} more" if len(differ) > 6 else "")
+        raise UserError(
+            f"resuming {what} continues its stored config; only {' and '.join(budget)} may "
+            f"change, got a different {shown} (start a new run to change them)"
+        )
+    return {**stored, **{k: asked.get(k) for k in budget}}
+
+
+def require_same_data(run_dir: Path, data_root: Path) -> None:
+    """A resumed run trains on the folder it recorded in ``data.json`` (the split and the
+    data order in the checkpoint refer to its files); runs that recorded none pass."""
+    try:
+        recorded = json.loads((Path(run_dir) / "data.json").read_text()).get("root")
+    except (OSError, ValueError, AttributeError):
+        return
+    if recorded is not None and Path(recorded).resolve() != Path(data_root).resolve():
+        raise UserError(
+            f"{run_dir} was trained on {recorded}, not {data_root}; resume it with the "
+            "same data folder, or start a new --run"
+        )
