@@ -1,7 +1,7 @@
 """Generation speed: eager, compiled (float32, bf16, int8) and a peer, in the same run.
 
     python benchmarks/bench_generate.py [--repeats 3] [--seconds 1.5] [--presets tiny reference]
-                                        [--num 64] [--stream-threads N] [--peer]
+                                        [--num 64] [--stream-threads N] [--peer] [--cpu avx2]
                                         [--no-memory] [--json OUT]
 
 Batch-1 rows run on one thread, as ``generate_audio`` does for a few streams: the plain
@@ -11,7 +11,12 @@ compiled step (``engine="compiled"``) with float32, bf16 and int8 weights; with 
 also r9y9's ``wavenet_vocoder==0.1.1`` (pip-installed into a throwaway folder) in the
 issue's configuration (``reference`` only: 55 layers, 64/128/1024 channels, width 2),
 timed by its ``incremental_forward`` after ``make_generation_fast_()``. The many-stream
-rows generate ``--num`` clips at once on ``--stream-threads`` (default: all) threads.
+rows generate ``--num`` clips at once on ``--stream-threads`` threads (default: what
+``generate_audio`` would choose now: one per 8 streams, at most torch's default and the
+CPUs other work leaves free). ``--cpu avx2`` runs everything as on an AVX2-only CPU (the
+compiled step built for AVX2, torch's kernels, MKL and oneDNN held to AVX2). Each table
+starts with a line naming the CPU, its vector extensions, torch's kernels, the threads and
+the load.
 Every generator gets about ``--seconds`` per run; runs alternate between generators (the
 order reversed every other repeat) and each row reports its best run (its best chunk of 4
 for many streams). Our
@@ -48,6 +53,7 @@ import torch
 from common import (
     PEER_CONFIG,
     PEER_PACKAGE,
+    cpu_line,
     format_rate,
     format_ratio,
     machine_info,
@@ -56,13 +62,16 @@ from common import (
     peak_rss_mb,
     read_bytes_per_second,
     reset_peak_rss,
+    run_as_cpu,
     sgemm_flops,
     spread_warnings,
     write_json,
 )
 from torch import Tensor
 
+from wavenet_music import threads
 from wavenet_music.config import load_preset
+from wavenet_music.fast_generate import engine_choice
 from wavenet_music.generate import generate, generate_naive
 from wavenet_music.model import WaveNet, macs_per_sample, parameter_count
 
@@ -389,8 +398,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--stream-threads",
         type=int,
-        default=ALL_THREADS,
-        help="threads of the many-stream rows (and of their sgemm limit)",
+        default=None,
+        help="threads of the many-stream rows (and of their sgemm limit); default: as "
+        "generate_audio would choose them now (free CPUs, one per 8 streams)",
+    )
+    parser.add_argument(
+        "--cpu",
+        choices=["native", "avx2"],
+        default="native",
+        help="avx2: run as on an AVX2-only CPU (compiled step, torch, MKL, oneDNN)",
     )
     parser.add_argument(
         "--peer",
@@ -427,11 +443,14 @@ def report(rows: list[Row], info: dict[str, Any], args: argparse.Namespace) -> N
     print(
         f"generation, random weights, temperature 1; batch 1 on 1 thread, best of "
         f"{args.repeats} runs of ~{args.seconds:g} s; {args.num} streams on {args.stream_threads} "
-        f"threads, best of {CHUNKS_PER_RUN * args.repeats} chunks; runs interleaved; "
+        f"thread(s), best of {CHUNKS_PER_RUN * args.repeats} chunks; runs interleaved; "
         "limit = weight-read rate (batch 1) or sgemm rate (many streams), measured in this "
-        "run; peak MB = RSS growth of a fresh process\n"
+        "run; peak MB = RSS growth of a fresh process; engine auto here: "
+        f"{info['engine_auto']}"
     )
-    print(table(rows))
+    groups = [(1, 1)] + ([(args.num, args.stream_threads)] if args.num > 1 else [])
+    for batch, count in groups:  # each table under its own machine line
+        print(f"\n{cpu_line(count)}\n{table([r for r in rows if r.batch == batch])}")
     rates = {f"{r.config} {r.generator} batch {r.batch}": list(r.run_rates) for r in rows}
     if warnings_ := spread_warnings(rates):
         print("\n" + "\n".join(warnings_))
@@ -439,11 +458,20 @@ def report(rows: list[Row], info: dict[str, Any], args: argparse.Namespace) -> N
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    run_as_cpu(args.cpu)
     if args.probe is not None:
         if args.peer_folder is not None:
             sys.path.insert(0, args.peer_folder)
         return probe(json.loads(args.probe))
     info = machine_info()
+    if args.stream_threads is None:
+        cpus = threads.usable_cpus()
+        busy = threads.busy_elsewhere(cpus, seconds=1.0)
+        choice = threads.generation_threads(args.num, ALL_THREADS, len(cpus), busy)
+        args.stream_threads = choice.threads
+        print(f"{args.num} streams on {choice}", file=sys.stderr)
+    tiny = WaveNet(load_preset("tiny").model)
+    info["engine_auto"] = str(engine_choice(tiny))
     start = time.perf_counter()
     with common.peer_folder() if args.peer else contextlib.nullcontext() as folder:
         rows = measure(args, folder)

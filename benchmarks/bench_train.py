@@ -1,10 +1,12 @@
 """Training speed and memory: ours in float32 and bf16, the textbook layout and a peer.
 
     python benchmarks/bench_train.py [--steps 4] [--repeats 3] [--presets tiny reference]
-                                     [--trainers ours ours-bf16 textbook] [--peer] [--json OUT]
+                                     [--trainers ours ours-bf16 textbook] [--peer]
+                                     [--threads N] [--cpu avx2] [--json OUT]
 
 One step is what ``Trainer.train_step`` does (forward, ``loss_bits``, backward, gradient
-clipping, Adam) on torch's default threads, with random classes as inputs and targets:
+clipping, Adam) on ``--threads`` threads (default: as ``train`` chooses them now: torch's
+default, less the CPUs other work keeps busy), with random classes as inputs and targets:
 ``reference`` at batch 1 × 10,000 targets (window receptive field - 1 + 10,000), ``tiny``
 at its preset batch and window. ``ours-bf16`` runs the forward under bf16 autocast with
 float32 weights, gradients, optimizer and loss (``train.precision=bf16``).
@@ -23,6 +25,10 @@ r9y9's ``wavenet_vocoder==0.1.1`` is pip-installed into a throwaway folder and t
 ``reference`` in the issue's configuration (one-hot input of receptive field + 10,000
 samples, built outside the timed step; cross-entropy on the last 10,000 outputs; its
 defaults otherwise: weight normalisation, dropout 0.05).
+
+``--cpu avx2`` runs everything as on an AVX2-only CPU (torch's kernels, MKL and oneDNN held
+to AVX2). The table starts with a line naming the CPU, its vector extensions, torch's
+kernels, the threads and the load.
 
 "of sgemm bound" is the float32 rate over the rate at which the step's multiply-adds
 (3 × the forward's: forward, input and weight gradients) would run at the machine's sgemm
@@ -48,6 +54,7 @@ import torch.nn.functional as F
 from common import (
     PEER_CONFIG,
     PEER_PACKAGE,
+    cpu_line,
     format_rate,
     format_ratio,
     machine_info,
@@ -56,12 +63,14 @@ from common import (
     peak_rss_mb,
     peer_folder,
     reset_peak_rss,
+    run_as_cpu,
     sgemm_flops,
     spread_warnings,
     write_json,
 )
 from torch import Tensor, nn
 
+from wavenet_music import threads
 from wavenet_music.config import Config, ModelConfig, load_preset
 from wavenet_music.model import WaveNet
 from wavenet_music.train import loss_bits
@@ -182,9 +191,13 @@ def measure(preset: str, contender: str, steps: int) -> dict[str, Any]:
     return {"samples_per_second": rates, "peak_rss_mb": peak_rss_mb() - before}
 
 
-def run_child(preset: str, contender: str, steps: int, peer_path: Path | None) -> dict[str, Any]:
-    """``measure`` in a fresh interpreter, so that peaks of earlier measurements don't mix."""
+def run_child(
+    preset: str, contender: str, steps: int, peer_path: Path | None, count: int
+) -> dict[str, Any]:
+    """``measure`` on ``count`` threads in a fresh interpreter, so that peaks of earlier
+    measurements don't mix."""
     command = [sys.executable, __file__, "--child", preset, contender, "--steps", str(steps)]
+    command += ["--threads", str(count)]
     if peer_path is not None:
         command += ["--peer-path", str(peer_path)]
     done = subprocess.run(command, capture_output=True, text=True)
@@ -243,15 +256,19 @@ def contenders_for(preset: str, names: list[str]) -> list[str]:
     return [n for n in names if n != "peer" or preset == PEER_PRESET]
 
 
-def collect(presets: list[str], names: list[str], steps: int, repeats: int, peer_path) -> Results:
-    """Every (preset, contender) measured ``repeats`` times, the contenders alternating."""
+def collect(
+    presets: list[str], names: list[str], steps: int, repeats: int, peer_path, count: int
+) -> Results:
+    """Every (preset, contender) measured ``repeats`` times on ``count`` threads, the
+    contenders alternating."""
     results: Results = {}
     for repeat in range(repeats):
         for preset in presets:
             order = contenders_for(preset, names)[:: 1 if repeat % 2 == 0 else -1]
             for name in order:
                 print(f"{preset} {name} (repeat {repeat + 1}/{repeats}) ...", file=sys.stderr)
-                run = run_child(preset, name, steps, peer_path if name == "peer" else None)
+                peer = peer_path if name == "peer" else None
+                run = run_child(preset, name, steps, peer, count)
                 results.setdefault((preset, name), []).append(run)
     return results
 
@@ -336,6 +353,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help=f"also time {PEER_PACKAGE} (pip-installed into a throwaway folder) on reference",
     )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="threads of every step; default: as train chooses them now (free CPUs)",
+    )
+    parser.add_argument(
+        "--cpu",
+        choices=["native", "avx2"],
+        default="native",
+        help="avx2: run as on an AVX2-only CPU (torch's kernels, MKL, oneDNN)",
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write results here")
     parser.add_argument("--child", nargs=2, metavar=("PRESET", "TRAINER"), help=argparse.SUPPRESS)
     parser.add_argument("--peer-path", default=None, help=argparse.SUPPRESS)
@@ -349,17 +378,17 @@ def report(args: argparse.Namespace, names: list[str], peer_path: Path | None) -
     info, start = machine_info(), time.perf_counter()
     for preset in args.presets:
         check_same_function(preset)
-    results = collect(args.presets, names, args.steps, args.repeats, peer_path)
-    sgemm = sgemm_flops(torch.get_num_threads())
+    results = collect(args.presets, names, args.steps, args.repeats, peer_path, args.threads)
+    sgemm = sgemm_flops(args.threads)
     rows = [row for p in args.presets for row in rows_for(p, names, results, sgemm)]
     print("\n".join(machine_lines(info)))
     print(
-        f"training step (forward, loss, backward, clip, Adam), {info['torch_threads']} threads, "
+        f"training step (forward, loss, backward, clip, Adam), {args.threads} thread(s), "
         f"random classes; {args.steps} timed steps after 1 warm-up in each of {args.repeats} "
         f"fresh processes, fastest step kept; peak RSS = growth from just before the model is "
         f"built; sgemm {sgemm / 1e9:.0f} GFLOP/s\n"
     )
-    print(table(rows))
+    print(f"{cpu_line(args.threads)}\n{table(rows)}")
     rates = {f"{p} {n}": step_rates(results, p, n) for p, n in results}
     if warnings_ := spread_warnings(rates):
         print("\n" + "\n".join(warnings_))
@@ -377,11 +406,19 @@ def report(args: argparse.Namespace, names: list[str], peer_path: Path | None) -
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    run_as_cpu(args.cpu)
     if args.child is not None:
         if args.peer_path is not None:
             sys.path.insert(0, args.peer_path)
+        torch.set_num_threads(args.threads)
         print(json.dumps(measure(*args.child, args.steps)))
         return
+    if args.threads is None:
+        cpus = threads.usable_cpus()
+        busy = threads.busy_elsewhere(cpus, seconds=1.0)
+        choice = threads.training_threads(torch.get_num_threads(), len(cpus), busy)
+        args.threads = choice.threads
+        print(f"training steps on {choice}", file=sys.stderr)
     if not args.peer:
         report(args, args.trainers, None)
         return

@@ -23,6 +23,8 @@ from typing import Any
 
 import torch
 
+from wavenet_music import kernels
+
 
 def cpu_model() -> str:
     """The CPU's marketing name from /proc/cpuinfo (the platform's guess elsewhere)."""
@@ -61,6 +63,9 @@ def machine_info() -> dict[str, Any]:
     return {
         "cpu": cpu_model(),
         "cores": os.cpu_count(),
+        "vector_extensions": vector_extensions(),
+        "emulated": os.environ.get("WAVENET_MUSIC_CPU") or None,
+        "torch_capability": torch.backends.cpu.get_cpu_capability(),
         "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),
         "python": platform.python_version(),
@@ -69,12 +74,67 @@ def machine_info() -> dict[str, Any]:
     }
 
 
+# The vector extensions the numbers depend on, as /proc/cpuinfo names them.
+VECTOR_EXTENSIONS = (
+    "avx2",
+    "fma",
+    "avx512f",
+    "avx512bw",
+    "avx512vl",
+    "avx512_bf16",
+    "avx512_vnni",
+    "avx_vnni",
+    "amx_tile",
+    "amx_bf16",
+    "amx_int8",
+)
+
+
+def vector_extensions(emulated: bool = True) -> str:
+    """The CPU's vector extensions (``emulated``: as the compiled step and torch see them
+    under ``--cpu avx2``), space-separated; "none" without AVX2."""
+    flags = kernels.cpu_features() if emulated else frozenset(kernels.cpu_flags().split())
+    return " ".join(f for f in VECTOR_EXTENSIONS if f in flags) or "none"
+
+
+def cpu_line(threads: int) -> str:
+    """The line above every table: CPU model, vector extensions, torch's kernels, threads
+    and how busy the machine is (load averages over 1, 5 and 15 minutes)."""
+    emulated = os.environ.get("WAVENET_MUSIC_CPU") == "avx2"
+    vectors = vector_extensions()
+    if emulated:
+        vectors = f"{vectors}, emulated AVX2-only (the CPU has: {vector_extensions(False)})"
+    load = " ".join(f"{value:.1f}" for value in os.getloadavg())
+    return (
+        f"cpu: {cpu_model()} ({os.cpu_count()} CPUs): {vectors}; torch kernels "
+        f"{torch.backends.cpu.get_cpu_capability()}; {threads} thread"
+        f"{'' if threads == 1 else 's'}; load {load} (1/5/15 min)"
+    )
+
+
+# --cpu avx2: everything that picks a vector path, held to AVX2 (set before torch starts).
+AVX2_ENVIRONMENT = {
+    "WAVENET_MUSIC_CPU": "avx2",  # the compiled step: -march=x86-64-v3
+    "ATEN_CPU_CAPABILITY": "avx2",  # torch's own kernels
+    "MKL_ENABLE_INSTRUCTIONS": "AVX2",  # its sgemm
+    "ONEDNN_MAX_CPU_ISA": "AVX2",  # its convolutions
+}
+
+
+def run_as_cpu(cpu: str) -> None:
+    """For ``--cpu avx2``: run this script again, held to AVX2 (torch reads its variables
+    once, at start); returns at once when that is done or ``cpu`` is ``native``."""
+    if cpu == "native" or all(os.environ.get(k) == v for k, v in AVX2_ENVIRONMENT.items()):
+        return
+    os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **AVX2_ENVIRONMENT})
+
+
 def machine_lines(info: dict[str, Any]) -> list[str]:
     """``machine: ...`` and ``date: ...`` lines for the top of a report."""
     busy = info["busy_cores_at_start"]
     busy_text = "" if busy is None else f", {busy:.1f} cores busy with other work at start"
     return [
-        f"machine: {info['cpu']}, {info['cores']} cores, torch {info['torch']} "
+        f"machine: {info['cpu']}, {info['cores']} CPUs, torch {info['torch']} "
         f"(default {info['torch_threads']} threads), python {info['python']}{busy_text}",
         f"date: {info['date']}",
     ]

@@ -23,7 +23,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from wavenet_music import estimate
+import torch
+
+from wavenet_music import estimate, threads
 from wavenet_music.checkpoint import checkpoint_dirs
 from wavenet_music.cli import main as cli
 from wavenet_music.composer_config import ComposerConfig
@@ -178,12 +180,11 @@ def plan(args: argparse.Namespace) -> list[estimate.Phase]:
     steps = max(0, args.wavenet_steps - trained_steps(args.run))
     composer = ComposerConfig(**COMPOSER)
     composer_steps = 0 if composer_dirs(args.run) else args.composer_steps
-    speed = estimate.wavenet_step_seconds(config)
-    return [
-        estimate.wavenet_training(config, steps, speed),
-        estimate.composer_training(composer, config, composer_steps),
-        estimate.report(config, args.seconds, per_window=speed[1]),
-    ]
+    with threads.for_training(torch.device("cpu"), quiet=True):  # as training will run
+        speed = estimate.wavenet_step_seconds(config)
+        training = estimate.wavenet_training(config, steps, speed)
+        composing = estimate.composer_training(composer, config, composer_steps)
+    return [training, composing, estimate.report(config, args.seconds, per_window=speed[1])]
 
 
 def say_plan(phases: list[estimate.Phase], args: argparse.Namespace) -> float:

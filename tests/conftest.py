@@ -1,5 +1,7 @@
-"""Shared fixtures (a small real-music corpus built once per test session), the machine
-the tests ran on in the report, and the hang guard every wall-clock limit uses."""
+"""Shared fixtures (a small real-music corpus built once per test session, a trained piano
+model), and what makes the suite's outcome the same on a slow or busy machine as on a fast
+one: one torch thread, the hang guard every wall-clock limit uses, no Hypothesis deadline.
+The report names the CPU the tests ran on, and how busy it was."""
 
 from __future__ import annotations
 

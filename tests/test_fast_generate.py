@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -29,9 +30,10 @@ import torch
 from wavenet_music import fast_generate, kernels
 from wavenet_music.config import GenerateConfig, ModelConfig, UserError, load_preset
 from wavenet_music.fast_generate import CompiledWaveNet, generation_step
-from wavenet_music.generate import IncrementalWaveNet, generate, generate_naive
+from wavenet_music.generate import IncrementalWaveNet, generate, generate_naive, sample
 from wavenet_music.model import WaveNet
 
+from .conftest import HANG_GUARD_S
 from .test_generate import CONFIGS
 
 REDUCED_KL = {"bf16": 2e-4, "int8": 1e-3}  # nats, mean over steps
@@ -300,7 +302,11 @@ def test_missing_compiler_end_to_end(tmp_path):
         "WAVENET_MUSIC_KERNELS": str(tmp_path / "k"),
     }
     done = subprocess.run(
-        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300
+        [sys.executable, "-c", script],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD_S,
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "torch.Size([1, 20])"
@@ -354,3 +360,180 @@ def test_build_key_follows_source_and_torch(monkeypatch):
     assert kernels.build_key(b"source") == key != kernels.build_key(b"source 2")
     monkeypatch.setattr(torch, "__version__", "0.0-other")
     assert kernels.build_key(b"source") != key
+
+
+# --- the step on any thread count, and built for AVX2 -----------------------------------------
+
+
+def test_thread_count_never_changes_a_stream(step_module):
+    """Threads take whole tiles of streams: 10 streams on 1, 2 or 3 threads, the same bits."""
+    model = _model(VARIANTS["local_labels"][0], 4)
+    x, labels, frames = _inputs(model, 10, 40, 4)
+    rf = model.receptive_field
+    engine = CompiledWaveNet(model, "float32", step_module)
+    start = engine.initial_state(model, x[:, :rf], labels, frames)
+    before, runs = torch.get_num_threads(), []
+    try:
+        for threads in (1, 2, 3):
+            torch.set_num_threads(threads)
+            state = dataclasses.replace(start, queues=start.queues.clone())
+            with torch.inference_mode():
+                steps = [engine.step(x[:, t], state)[0] for t in range(rf - 1, x.shape[1])]
+            runs.append(torch.stack(steps))
+    finally:
+        torch.set_num_threads(before)
+    assert torch.equal(runs[0], runs[1]) and torch.equal(runs[0], runs[2])
+
+
+@pytest.fixture(scope="module")
+def avx2_module(step_module, monkeypatch_module):
+    """The step built as for an AVX2-only CPU (``WAVENET_MUSIC_CPU=avx2``): 8-float vectors
+    and their own tiles, whatever this CPU has. x86 only."""
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        pytest.skip("the avx2 target is x86")
+    monkeypatch_module.setenv("WAVENET_MUSIC_CPU", "avx2")
+    kernels.forget_loaded()
+    try:
+        yield kernels.load_step_module()
+    finally:
+        monkeypatch_module.delenv("WAVENET_MUSIC_CPU")
+        kernels.forget_loaded()
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
+
+
+@pytest.mark.parametrize("name", ["small_batch5", "local_labels", "tiny"])
+def test_avx2_build_equals_eager(name, avx2_module):
+    config, batch = VARIANTS[name]
+    batch = max(batch, 6)  # 4-stream tiles and single streams
+    model = _model(config, 5)
+    x, labels, frames = _inputs(model, batch, 200, 5)
+    eager = _step_logits(IncrementalWaveNet(model), model, x, labels, frames)
+    compiled = _step_logits(
+        CompiledWaveNet(model, "float32", avx2_module), model, x, labels, frames
+    )
+    torch.testing.assert_close(compiled, eager, rtol=1e-4, atol=1e-4)
+    for precision in ("bf16", "int8"):
+        reduced = _step_logits(
+            CompiledWaveNet(model, precision, avx2_module), model, x, labels, frames
+        )
+        kl, tv = _kl_and_tv(compiled, reduced)
+        assert kl.mean() <= REDUCED_KL[precision] and tv.max() <= REDUCED_TV[precision]
+
+
+def test_build_targets_have_their_own_flags_and_key(monkeypatch):
+    assert "-march=native" in kernels.compiler_flags("native")
+    avx2 = kernels.compiler_flags("avx2")
+    assert "-march=x86-64-v3" in avx2 and not any("avx512" in f for f in avx2)
+    monkeypatch.delenv("WAVENET_MUSIC_CPU", raising=False)
+    native = kernels.build_key(b"source")
+    monkeypatch.setenv("WAVENET_MUSIC_CPU", "avx2")
+    assert kernels.build_key(b"source") != native
+    monkeypatch.setenv("WAVENET_MUSIC_CPU", "avx3")
+    with pytest.raises(kernels.KernelBuildError, match="expected one of native, avx2"):
+        kernels.cpu_target()
+
+
+def test_the_avx2_target_has_no_avx512_features():
+    flags = "fpu sse2 avx avx2 fma avx512f avx512bw avx512_bf16 avx512_vnni amx_tile"
+    assert kernels.cpu_features(flags, "native") == frozenset(flags.split())
+    assert kernels.cpu_features(flags, "avx2") == frozenset(["fpu", "sse2", "avx", "avx2", "fma"])
+
+
+# --- which engine: a pure function of the model and the CPU's features ------------------------
+
+ZEN4 = frozenset(
+    ["sse2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512_bf16", "avx512_vnni"]
+)
+ZEN3 = frozenset(["sse2", "avx", "avx2", "fma"])
+OLD_X86 = frozenset(["sse2", "sse4_2", "avx"])
+CPU = fast_generate.CPU_FLOAT32
+
+
+@pytest.mark.parametrize("features", [ZEN4, ZEN3, OLD_X86, frozenset()])
+@pytest.mark.parametrize("machine", ["x86_64", "aarch64"])
+def test_no_default_picks_reduced_precision(features, machine):
+    for engine in ("auto", "compiled", "eager"):
+        choice = fast_generate.choose_engine(engine, "float32", CPU, features, machine)
+        assert choice.precision == "float32"
+
+
+def test_auto_is_compiled_where_the_vector_code_was_measured():
+    zen4 = fast_generate.choose_engine("auto", "float32", CPU, ZEN4, "x86_64")
+    zen3 = fast_generate.choose_engine("auto", "float32", CPU, ZEN3, "x86_64")
+    assert zen4.engine == zen3.engine == "compiled"
+    assert "AVX-512 build" in str(zen4) and "avx512_bf16" in str(zen4)
+    assert "AVX2 build" in str(zen3) and "no avx512f" in str(zen3)
+
+
+def test_auto_is_eager_on_x86_without_avx2_unless_asked():
+    auto = fast_generate.choose_engine("auto", "float32", CPU, OLD_X86, "x86_64")
+    assert auto.engine == "eager" and "without AVX2" in auto.reason
+    asked = fast_generate.choose_engine("compiled", "float32", CPU, OLD_X86, "x86_64")
+    assert asked.engine == "compiled"
+    reduced = fast_generate.choose_engine("auto", "int8", CPU, OLD_X86, "x86_64")
+    assert (reduced.engine, reduced.precision) == ("compiled", "int8")  # only compiled has int8
+
+
+@pytest.mark.parametrize("precision", ["bf16", "int8"])
+def test_reduced_precision_runs_without_avx512(precision):
+    """The step widens bf16 and int8 weights to float32: no AVX512_BF16 or VNNI needed."""
+    choice = fast_generate.choose_engine("auto", precision, CPU, ZEN3, "x86_64")
+    assert (choice.engine, choice.precision) == ("compiled", precision)
+    assert "widened to float32" in choice.reason
+
+
+def test_models_off_the_cpu_take_the_eager_step():
+    kind = "a float32 model on cuda"
+    choice = fast_generate.choose_engine("auto", "float32", kind, ZEN4, "x86_64")
+    assert choice.engine == "eager" and kind in choice.reason
+    with pytest.raises(UserError, match="engine compiled: runs on CPU float32 models"):
+        fast_generate.choose_engine("compiled", "float32", kind, ZEN4, "x86_64")
+    with pytest.raises(UserError, match="precision bf16: needs the compiled engine"):
+        fast_generate.choose_engine("auto", "bf16", kind, ZEN4, "x86_64")
+
+
+def test_generate_says_its_engine_and_threads_in_one_line(step_module, capsys):
+    from wavenet_music.generate_run import generate_audio
+
+    model = _model(CONFIGS["small"])
+    config = dataclasses.replace(load_preset("tiny"), model=CONFIGS["small"])
+    generate_audio(model, config, GenerateConfig(seconds=0.002, num=2), progress=True)
+    lines = [line for line in capsys.readouterr().err.splitlines() if "generating with" in line]
+    assert len(lines) == 1
+    assert "compiled float32 step" in lines[0] and "1 thread (2 streams)" in lines[0]
+
+
+# --- sampling -------------------------------------------------------------------------------
+
+
+def _draws(draw, logits: torch.Tensor, count: int, temperature: float) -> torch.Tensor:
+    g = torch.Generator().manual_seed(11)
+    return torch.stack([draw(logits, temperature, g) for _ in range(count)])  # (count, B)
+
+
+@pytest.mark.parametrize("temperature", [1.0, 0.5])
+def test_both_samplers_draw_from_the_softmax(temperature, step_module):
+    """Class frequencies over 4,000 draws are within 4 standard errors of softmax(l / T),
+    and the compiled sampler draws the same classes as the torch one from the same seed."""
+    logits = torch.randn(3, 12, generator=torch.Generator().manual_seed(2)) * 2
+    compiled = CompiledWaveNet(_model(CONFIGS["small"]), "float32", step_module)
+    torch_draws = _draws(sample, logits, 4000, temperature)
+    assert torch.equal(_draws(compiled.sample, logits, 4000, temperature), torch_draws)
+    expected = torch.softmax(logits.double() / temperature, dim=1)  # (B, Q)
+    frequency = torch.nn.functional.one_hot(torch_draws, 12).double().mean(dim=0)  # (B, Q)
+    error = (expected * (1 - expected) / 4000).sqrt()
+    assert ((frequency - expected).abs() <= 4 * error + 1e-9).all()
+
+
+def test_samplers_refuse_nan_logits(step_module):
+    logits = torch.zeros(2, 5)
+    logits[1, 3] = float("nan")
+    compiled = CompiledWaveNet(_model(CONFIGS["small"]), "float32", step_module)
+    for draw in (sample, compiled.sample):
+        with pytest.raises(RuntimeError, match="NaN or infinity"):
+            draw(logits, 1.0, torch.Generator().manual_seed(0))

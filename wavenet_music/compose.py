@@ -30,7 +30,6 @@ from .composer_train import build_composer, calibrated_sampling, load_composer
 from .conditioning import SILENCE_DB, feature_store
 from .config import Config, GenerateConfig, UserError
 from .fast_generate import generation_step
-from .generate import sample
 from .generate_run import clip_paths, clip_plan, threads_for, write_clips
 from .model import WaveNet
 from .runs import check_target, npy_bytes, write_atomically
@@ -96,7 +95,7 @@ class StreamingRenderer:
                 out = out[:, :t]
                 break
             logits, self.state = self.fast.step(self.x, self.state)
-            self.x = sample(logits, self.temperature, self.generator).to(device)
+            self.x = self.fast.sample(logits, self.temperature, self.generator).to(device)
             out[:, t] = self.x
         self.rendered += out.shape[1]
         return out

@@ -8,7 +8,8 @@ ones autoregressively; WaveNet renders them (``compose.py``). Its settings are o
 Positions are relative (ALiBi, Press et al. 2022): head h adds ``-slope_h · distance`` to
 its attention scores, with slopes 2^(-8h / (H - 1)) for h = 1 .. H - 1 and 0 for the last
 head, which attends by content alone over the whole context (where repetition across tens
-of seconds lives). Relative positions make a sliding key/value cache exact: ``step``
+of seconds lives). Relative positions make a sliding key/value cache exact, and let it
+be a ring written in place (a key's bias is its distance, whatever its slot): ``step``
 attends to the last ``context`` positions, as ``forward(..., window=context)`` does::
 
     token (+ label) embedding → [LayerNorm → attention → LayerNorm → MLP] × L → LayerNorm → logits
@@ -54,22 +55,39 @@ class SelfAttention(nn.Module):
         self.out = nn.Linear(width, width)
         self.register_buffer("slopes", alibi_slopes(heads), persistent=False)
 
-    def forward(
-        self, x: Tensor, past: tuple[Tensor, Tensor] | None = None, window: int | None = None
-    ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
-        """x (B, T, C), past keys/values (B, H, S, C/H) → (B, T, C) and keys/values with
-        x's appended (B, H, S + T, C/H)."""
+    def project(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """x (B, T, C) → queries, keys and values, each (B, H, T, C/H)."""
         b, t, c = x.shape
         q, k, v = (
             part.view(b, t, self.heads, c // self.heads).transpose(1, 2)  # (B, H, T, C/H)
             for part in self.qkv(x).split(c, dim=2)
         )
-        if past is not None:
-            k, v = torch.cat([past[0], k], dim=2), torch.cat([past[1], v], dim=2)
-        bias = alibi_bias(self.slopes, t, k.shape[2], window).to(q.dtype)  # (H, T, S)
+        return q, k, v
+
+    def forward(self, x: Tensor, window: int | None = None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        """x (B, T, C) → (B, T, C), and x's keys and values (B, H, T, C/H)."""
+        b, t, c = x.shape
+        q, k, v = self.project(x)  # (B, H, T, C/H) each
+        bias = alibi_bias(self.slopes, t, t, window).to(q.dtype)  # (H, T, T)
         drop = self.dropout if self.training else 0.0
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=drop)
         return self.out(y.transpose(1, 2).reshape(b, t, c)), (k, v)
+
+    def step(self, x: Tensor, keys: Tensor, values: Tensor, slot: int, distance: Tensor) -> Tensor:
+        """One new token x (B, 1, C) → (B, 1, C), for inference (no dropout). Its key and
+        value are written in place into ``slot`` of the rings ``keys``/``values``
+        (B, H, W, C/H); it attends to their first S slots, ``distance`` (S,) behind it.
+        The query alone is scaled and only the S filled slots are read: no copy of the
+        cache (attention is order-free once each key's bias is its own distance)."""
+        b, _, c = x.shape
+        q, k, v = self.project(x)  # (B, H, 1, C/H) each
+        keys[:, :, slot], values[:, :, slot] = k[:, :, 0], v[:, :, 0]  # (B, H, C/H)
+        s = len(distance)
+        bias = (-self.slopes[:, None, None] * distance).to(q.dtype)  # (H, 1, S)
+        scale = q.shape[-1] ** -0.5
+        scores = (q * scale) @ keys[:, :, :s].transpose(-1, -2) + bias  # (B, H, 1, S)
+        y = torch.softmax(scores, dim=-1) @ values[:, :, :s]  # (B, H, 1, C/H)
+        return self.out(y.transpose(1, 2).reshape(b, 1, c))
 
 
 class Block(nn.Module):
@@ -84,22 +102,53 @@ class Block(nn.Module):
         )
         self.drop = nn.Dropout(dropout)
 
-    def forward(
-        self, x: Tensor, past: tuple[Tensor, Tensor] | None = None, window: int | None = None
-    ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
-        y, cache = self.attention(self.norm1(x), past, window)
-        x = x + self.drop(y)
-        return x + self.mlp(self.norm2(x)), cache
+    def forward(self, x: Tensor, window: int | None = None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        """x (B, T, C) → (B, T, C), and x's keys and values (B, H, T, C/H)."""
+        y, keys_values = self.attention(self.norm1(x), window)
+        return self.feed_forward(x, y), keys_values
+
+    def step(self, x: Tensor, keys: Tensor, values: Tensor, slot: int, distance: Tensor) -> Tensor:
+        """One new token x (B, 1, C) → (B, 1, C), attending to the rings as
+        ``SelfAttention.step``."""
+        return self.feed_forward(
+            x, self.attention.step(self.norm1(x), keys, values, slot, distance)
+        )
+
+    def feed_forward(self, x: Tensor, attended: Tensor) -> Tensor:
+        """The residual of attention, then of the MLP: (B, T, C) → (B, T, C)."""
+        x = x + self.drop(attended)
+        return x + self.mlp(self.norm2(x))
+
+
+def to_ring(x: Tensor, capacity: int) -> Tensor:
+    """Keys or values (B, H, T, C/H) of positions 0 .. T - 1 → a ring (B, H, capacity, C/H)
+    holding the newest ``capacity`` of them, position p in slot p % capacity."""
+    b, h, t, d = x.shape
+    ring = x.new_zeros(b, h, capacity, d)
+    newest = torch.arange(max(0, t - capacity), t, device=x.device)  # (min(T, capacity),)
+    ring[:, :, newest % capacity] = x[:, :, newest]
+    return ring
+
+
+def ring_distances(position: int, capacity: int, device: torch.device) -> Tensor:
+    """(S,) how far behind ``position`` lies each filled slot 0 .. S - 1 of a ring of
+    ``capacity`` slots whose newest entry is ``position`` (position p sits in slot
+    p % capacity; S = min(position + 1, capacity))."""
+    slots = torch.arange(min(position + 1, capacity), device=device)
+    return ((position - slots) % capacity).float()
 
 
 @dataclass
 class ComposerState:
-    """The sliding key/value cache of ``Composer.step``: per block (B, H, S ≤ context - 1,
-    C/H) keys and values of the newest tokens fed, and the clips' labels (B,) or None."""
+    """The key/value cache of ``Composer.step``, written in place: per block, rings
+    (B, H, context, C/H) of the keys and values of the newest ``context`` tokens fed
+    (position p in slot p % context; empty lists before the first step), the number of
+    tokens fed so far, and the clips' labels (B,) or None."""
 
-    keys: list[Tensor | None]
-    values: list[Tensor | None]
+    keys: list[Tensor]
+    values: list[Tensor]
     labels: Tensor | None = None
+    fed: int = 0
 
 
 class Composer(nn.Module):
@@ -140,50 +189,76 @@ class Composer(nn.Module):
         return self.head(self.norm(x))  # (B, T, V)
 
     def initial_state(self, labels: Tensor | None = None) -> ComposerState:
-        n = len(self.blocks)
-        return ComposerState([None] * n, [None] * n, labels)
+        return ComposerState([], [], labels)
 
     def step(self, tokens: Tensor, state: ComposerState) -> tuple[Tensor, ComposerState]:
-        """tokens (B,) or (B, T) → logits (B, vocab) for the token after the last one.
+        """tokens (B,) or (B, T) → logits (B, vocab) for the token after the last one; the
+        state is updated in place and returned.
 
-        Every layer attends to the newest ``context`` positions (the cache keeps
-        ``context - 1``): exactly ``forward(all tokens so far, window=context)``. Within the
-        first ``context`` tokens that is the plain forward pass, as in training; beyond, the
-        cached keys carry their own earlier context, so the horizon grows with depth
-        (sliding-window attention). Feed T > 1 only from an empty cache, T ≤ context."""
+        Every layer attends to the newest ``context`` positions (the new token and the
+        cache's ``context - 1`` before it): exactly ``forward(all tokens so far,
+        window=context)``. Within the first ``context`` tokens that is the plain forward
+        pass, as in training; beyond, the cached keys carry their own earlier context, so
+        the horizon grows with depth (sliding-window attention). The first step may feed
+        any T (a prime); later steps feed one token each, in O(context) per step."""
         tokens = tokens[:, None] if tokens.dim() == 1 else tokens  # (B, T)
         x = self.embed_inputs(tokens, state.labels)  # (B, T, C)
-        keep = self.context - 1
-        for i, block in enumerate(self.blocks):
-            past = None if state.keys[i] is None else (state.keys[i], state.values[i])
-            x, (k, v) = block(x, past)
-            state.keys[i], state.values[i] = (
-                (k[:, :, -keep:], v[:, :, -keep:]) if keep else (None, None)
+        if state.fed == 0:
+            x = self.prime(x, state)
+        elif tokens.shape[1] == 1:
+            x = self.advance(x, state)
+        else:
+            raise ValueError(
+                f"expected one token per clip after the first step, got {tokens.shape[1]}"
             )
         return self.head(self.norm(x[:, -1])), state  # (B, V)
+
+    def prime(self, x: Tensor, state: ComposerState) -> Tensor:
+        """The first step: x (B, T, C) embedded → (B, T, C), filling the empty rings."""
+        for block in self.blocks:
+            x, (k, v) = block(x, window=self.context)  # k, v (B, H, T, C/H)
+            state.keys.append(to_ring(k, self.context))  # (B, H, context, C/H)
+            state.values.append(to_ring(v, self.context))
+        state.fed = x.shape[1]
+        return x
+
+    def advance(self, x: Tensor, state: ComposerState) -> Tensor:
+        """A later step: one token x (B, 1, C) embedded → (B, 1, C), written into slot
+        fed % context of every ring."""
+        position = state.fed
+        distance = ring_distances(position, self.context, x.device)  # (S,)
+        for block, keys, values in zip(self.blocks, state.keys, state.values, strict=True):
+            x = block.step(x, keys, values, position % self.context, distance)
+        state.fed = position + 1
+        return x
 
 
 def sample_tokens(
     logits: Tensor,
-    temperature: float,
+    temperature: float | Tensor,
     top_k: int | None,
     generator: torch.Generator | None,
     previous: Tensor | None = None,
-    hold_penalty: float = 0.0,
+    hold_penalty: float | Tensor = 0.0,
 ) -> Tensor:
     """logits (B, V) → tokens (B,): the ``top_k`` most likely (all when None), softmax at
     ``temperature``; temperature 0 takes the most likely. ``hold_penalty`` is subtracted
     from the logit of the ``previous`` token (B,) first: a token that would only hold the
-    sound as it is becomes ``exp(hold_penalty)`` times less likely against the others."""
+    sound as it is becomes ``exp(hold_penalty)`` times less likely against the others.
+    Both may be a number or one value per row (B,) (rows then need temperatures > 0)."""
     logits = logits.double()
-    if hold_penalty and previous is not None:
+    penalty = torch.as_tensor(hold_penalty, dtype=logits.dtype, device=logits.device)
+    if previous is not None and bool((penalty != 0).any()):
         previous = previous.to(logits.device)
         rows = torch.arange(len(previous), device=logits.device)
         held = previous < logits.shape[1]  # the start token holds nothing
+        penalty = penalty.expand(len(previous))  # (B,)
         logits = logits.clone()
-        logits[rows[held], previous[held]] -= hold_penalty
-    if temperature == 0:
+        logits[rows[held], previous[held]] -= penalty[held]
+    if not isinstance(temperature, Tensor) and temperature == 0:
         return logits.argmax(dim=1)
+    if isinstance(temperature, Tensor):
+        temperature = temperature.to(logits)[:, None]  # (B, 1)
     logits = logits / temperature
     if top_k is not None and top_k < logits.shape[1]:
         threshold = logits.topk(top_k, dim=1).values[:, -1:]  # (B, 1)
@@ -198,10 +273,10 @@ def continue_tokens(
     state: ComposerState,
     last: Tensor,
     count: int,
-    temperature: float,
+    temperature: float | Tensor,
     top_k: int | None,
     generator: torch.Generator | None,
-    hold_penalty: float = 0.0,
+    hold_penalty: float | Tensor = 0.0,
 ) -> tuple[Tensor, Tensor, ComposerState]:
     """Sample ``count`` tokens after ``last`` (B,) (fed first). Returns the tokens
     (B, count), the last one, and the state."""

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from . import checkpoint as ckpt
-from . import runs
+from . import runs, threads
 from .composer import Composer
 from .composer_calibration import HOLD_PENALTIES, Calibration, calibrate_sampling
 from .composer_config import ComposerConfig
@@ -455,7 +455,8 @@ def _train_composer(
         trainer.log(
             {"step": 0, **{k: v for k, v in result.to_dict().items() if "bits" in k or "db" in k}}
         )
-    return trainer.run(result)
+    with threads.for_training(trainer.device, quiet):  # free CPUs only
+        return trainer.run(result)
 
 
 def baseline_result(run_dir: Path, corpus: TokenCorpus, config: ComposerConfig) -> ComposerResult:

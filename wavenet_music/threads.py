@@ -83,7 +83,7 @@ def for_training(device: torch.device, quiet: bool = False) -> Iterator[ThreadCh
         return
     choice = _measured(training_threads)
     if choice.threads < torch.get_num_threads() and not quiet:
-        print(f"training on {choice} (OMP_NUM_THREADS to choose)", file=sys.stderr)
+        print(f"training on {choice}; OMP_NUM_THREADS=N to choose", file=sys.stderr)
     with using(choice.threads):
         yield choice
 

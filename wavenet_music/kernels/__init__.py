@@ -1,12 +1,13 @@
 """C++ kernels shipped as source, compiled on first use and cached per user.
 
 ``load_step_module()`` returns ``wavenet_step.cpp`` compiled by torch.utils.cpp_extension
-(the system C++ compiler driven by ninja, ``-O3 -march=native``). The build lands in
-``~/.cache/wavenet-music/kernels/<key>`` (``$WAVENET_MUSIC_KERNELS`` to change it), keyed by
-the source, torch, Python and the CPU's instruction-set flags, so later runs load it in
-milliseconds. A build happens in a private folder that is renamed into place only when
-complete: two processes building at once both succeed (the first rename wins), and an
-interrupted build leaves nothing that a later run would trust.
+(the system C++ compiler driven by ninja, ``-O3 -march=native``; ``$WAVENET_MUSIC_CPU=avx2``
+builds for an AVX2-only CPU instead, to measure that code path on a CPU with AVX-512). The
+build lands in ``~/.cache/wavenet-music/kernels/<key>`` (``$WAVENET_MUSIC_KERNELS`` to change
+it), keyed by the source, torch, Python, the target and the CPU's instruction-set flags, so
+later runs load it in milliseconds. A build happens in a private folder that is renamed into
+place only when complete: two processes building at once both succeed (the first rename
+wins), and an interrupted build leaves nothing that a later run would trust.
 """
 
 from __future__ import annotations
@@ -28,7 +29,15 @@ from types import ModuleType
 import torch
 
 SOURCE = Path(__file__).with_name("wavenet_step.cpp")
-FLAGS = ("-O3", "-march=native")
+TARGETS = {  # $WAVENET_MUSIC_CPU → what the compiler builds for
+    "native": ("-march=native",),  # this CPU: AVX-512 where it has it
+    "avx2": ("-march=x86-64-v3", "-mtune=znver3"),  # AVX2 + FMA, no AVX-512 (Zen 3, Haswell)
+}
+AVX2_ONLY_DROPS = ("avx512", "amx")  # feature-name prefixes an AVX2-only target lacks
+# at::parallel_for splits the streams over torch's threads only in code built with OpenMP
+# (without it, it runs them all on one). GCC on Linux links the libgomp.so.1 that torch has
+# already loaded, so both share one thread pool; elsewhere the step runs on one thread.
+OPENMP = ("-fopenmp",) if sys.platform.startswith("linux") else ()
 _lock = threading.Lock()
 _loaded: dict[str, ModuleType | KernelBuildError] = {}
 
@@ -45,18 +54,44 @@ def kernel_cache() -> Path:
 
 
 def cpu_flags() -> str:
-    """The CPU's instruction-set flags (what -march=native compiles for), where known."""
+    """The CPU's instruction-set flags (what -march=native compiles for); without
+    /proc/cpuinfo, the processor's name and the vector flags torch found."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith(("flags", "Features")):
                 return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return platform.processor()
+    found = {"AVX2": "avx2 fma", "AVX512": "avx2 fma avx512f"}
+    return f"{platform.processor()} {found.get(torch.backends.cpu.get_cpu_capability(), '')}"
+
+
+def cpu_target() -> str:
+    """``$WAVENET_MUSIC_CPU``: ``native`` (the default) or ``avx2``."""
+    target = os.environ.get("WAVENET_MUSIC_CPU") or "native"
+    if target not in TARGETS:
+        raise KernelBuildError(
+            f"WAVENET_MUSIC_CPU: expected one of {', '.join(TARGETS)}, got {target!r}"
+        )
+    return target
+
+
+def cpu_features(flags: str | None = None, target: str | None = None) -> frozenset[str]:
+    """The instruction-set features the compiled step is built for: the CPU's ``flags``
+    (``cpu_flags()``), less AVX-512 and AMX for the ``avx2`` target (``$WAVENET_MUSIC_CPU``)."""
+    features = (cpu_flags() if flags is None else flags).split()
+    if (target or os.environ.get("WAVENET_MUSIC_CPU")) == "avx2":
+        features = [f for f in features if not f.startswith(AVX2_ONLY_DROPS)]
+    return frozenset(features)
+
+
+def compiler_flags(target: str | None = None) -> tuple[str, ...]:
+    return ("-O3", *TARGETS[target or cpu_target()], *OPENMP)
 
 
 def build_key(source: bytes) -> str:
-    parts = [source, torch.__version__, sys.version, platform.machine(), cpu_flags(), *FLAGS]
+    parts = [source, torch.__version__, sys.version, platform.machine(), cpu_flags()]
+    parts += compiler_flags()
     digest = hashlib.sha256()
     for part in parts:
         digest.update(part if isinstance(part, bytes) else part.encode())
@@ -138,7 +173,8 @@ def compile_extension(name: str, folder: Path) -> None:
             cpp_extension.load(
                 name=name,
                 sources=[str(SOURCE)],
-                extra_cflags=list(FLAGS),
+                extra_cflags=list(compiler_flags()),
+                extra_ldflags=list(OPENMP),
                 build_directory=str(folder),
                 verbose=False,
                 is_python_module=False,  # build (and dlopen); imported from its final place

@@ -15,8 +15,14 @@
 // (blocks, in, kBlock), so one block's weights are read front to back, and each weight
 // loaded is used for up to kRows rows (streams). float32, bfloat16 or int8 weights (int8
 // with a scale per output channel); activations and sums are always float32.
-// The vector types are GCC/Clang vector extensions: AVX-512 with -march=native where the
-// CPU has it, pairs of AVX2 registers otherwise.
+//
+// The vectors are GCC/Clang vector extensions as wide as the target's registers: 16 floats
+// with AVX-512 (32 registers: a tile of 4 rows × 64 outputs stays in them), else 8 floats
+// (AVX2 has 16 registers: tiles of 4 rows × 24 or 16 outputs. A 4 × 64 tile of 8-float
+// pairs spilled to the stack there and ran the step at an eighth of the eager one's speed).
+//
+// A stream's arithmetic does not depend on the thread count: the threads take whole tiles
+// of kRows streams (see Stack::step), so the same seed samples the same audio on any count.
 
 #include <torch/extension.h>
 
@@ -26,104 +32,115 @@
 #endif
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <vector>
 
 namespace {
 
+#if defined(__AVX512F__)
 constexpr int kLanes = 16;                  // floats per vector
-constexpr int kVectors = 4;                 // vectors per block of outputs
-constexpr int kBlock = kLanes * kVectors;   // outputs per block (BLOCK in fast_generate.py)
+constexpr int kTileVectors = 4;             // vectors per row of a many-row tile
+#else
+constexpr int kLanes = 8;
+constexpr int kTileVectors = 3;             // (then 2 for the rest of a block)
+#endif
+constexpr int kBlock = 64;                  // outputs per block (BLOCK in fast_generate.py)
+constexpr int kVectors = kBlock / kLanes;   // vectors per block of outputs
 constexpr int kRows = 4;                    // rows (streams) sharing each weight load
+constexpr int64_t kChunk = 256;             // inputs per pass of many-row tiles (see product)
 
-typedef float f32x16 __attribute__((vector_size(64)));
-typedef int32_t i32x16 __attribute__((vector_size(64)));
-typedef uint32_t u32x16 __attribute__((vector_size(64)));
-typedef uint16_t u16x16 __attribute__((vector_size(32)));
-typedef int8_t i8x16 __attribute__((vector_size(16)));
+typedef float vec __attribute__((vector_size(4 * kLanes)));
+typedef int32_t ivec __attribute__((vector_size(4 * kLanes)));
+typedef uint32_t uvec __attribute__((vector_size(4 * kLanes)));
+typedef uint16_t u16vec __attribute__((vector_size(2 * kLanes)));
+typedef int8_t i8vec __attribute__((vector_size(kLanes)));
 
-inline f32x16 load(const float* p) {
-  f32x16 v;
+inline vec load(const float* p) {
+  vec v;
   std::memcpy(&v, p, sizeof v);
   return v;
 }
 
-#if defined(__AVX512F__)  // one widening load each (GCC scalarises some vector conversions)
+// Widening loads, one instruction each where the target has it (GCC scalarises some
+// generic vector conversions); the generic ones serve other targets (e.g. ARM).
+#if defined(__AVX512F__)
 
-inline f32x16 load(const at::BFloat16* p) {  // bfloat16 is the top half of a float32
+inline vec load(const at::BFloat16* p) {  // bfloat16 is the top half of a float32
   const __m256i half = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
-  return (f32x16)_mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(half), 16));
+  return (vec)_mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(half), 16));
 }
 
-inline f32x16 load(const int8_t* p) {
+inline vec load(const int8_t* p) {
   const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-  return (f32x16)_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q));
+  return (vec)_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q));
+}
+
+#elif defined(__AVX2__)
+
+inline vec load(const at::BFloat16* p) {
+  const __m128i half = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  return (vec)_mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(half), 16));
+}
+
+inline vec load(const int8_t* p) {
+  const __m128i q = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
+  return (vec)_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q));
 }
 
 #else
 
-inline f32x16 load(const at::BFloat16* p) {
-  u16x16 half;
+inline vec load(const at::BFloat16* p) {
+  u16vec half;
   std::memcpy(&half, p, sizeof half);
-  return (f32x16)(__builtin_convertvector(half, u32x16) << 16);
+  return (vec)(__builtin_convertvector(half, uvec) << 16);
 }
 
-inline f32x16 load(const int8_t* p) {
-#if defined(__AVX2__)
-  __m256 halves[2];
-  for (int i = 0; i < 2; ++i) {
-    const __m128i q = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + 8 * i));
-    halves[i] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q));
-  }
-  f32x16 v;
-  std::memcpy(&v, halves, sizeof v);
-  return v;
-#else
-  i8x16 q;
+inline vec load(const int8_t* p) {
+  i8vec q;
   std::memcpy(&q, p, sizeof q);
-  return __builtin_convertvector(__builtin_convertvector(q, i32x16), f32x16);
-#endif
+  return __builtin_convertvector(__builtin_convertvector(q, ivec), vec);
 }
 
 #endif
 
-inline void store(float* p, f32x16 v) { std::memcpy(p, &v, sizeof v); }
+inline void store(float* p, vec v) { std::memcpy(p, &v, sizeof v); }
 
-inline f32x16 splat(float x) { return f32x16{} + x; }
+inline vec splat(float x) { return vec{} + x; }
 
 // exp(x) for float32 within a few ulp (Cody-Waite reduction, degree-6 polynomial).
-inline f32x16 exp16(f32x16 x) {
-  const f32x16 shifter = splat(12582912.0f);  // 1.5 * 2^23: adding it rounds to an integer
+inline vec exp_lanes(vec x) {
+  const vec shifter = splat(12582912.0f);  // 1.5 * 2^23: adding it rounds to an integer
   x = x < -87.0f ? splat(-87.0f) : x;
   x = x > 88.0f ? splat(88.0f) : x;
-  const f32x16 t = x * 1.44269504f + shifter;
-  const f32x16 n = t - shifter;                                  // round(x / ln 2)
-  const f32x16 r = x - n * 0.693359375f + n * 2.12194440e-4f;   // x - n ln 2, |r| <= ln2 / 2
-  f32x16 p = 1.9875691500e-4f * r + 1.3981999507e-3f;
+  const vec t = x * 1.44269504f + shifter;
+  const vec n = t - shifter;                                  // round(x / ln 2)
+  const vec r = x - n * 0.693359375f + n * 2.12194440e-4f;   // x - n ln 2, |r| <= ln2 / 2
+  vec p = 1.9875691500e-4f * r + 1.3981999507e-3f;
   p = p * r + 8.3334519073e-3f;
   p = p * r + 4.1665795894e-2f;
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
-  const i32x16 exponent = ((i32x16)t - (i32x16)shifter + 127) << 23;  // 2^n
-  return p * (f32x16)exponent;
+  const ivec exponent = ((ivec)t - (ivec)shifter + 127) << 23;  // 2^n
+  return p * (vec)exponent;
 }
 
 // z = tanh(f) * sigmoid(g), with tanh(f) = 1 - 2 / (1 + e^2f), sigmoid(g) = 1 / (1 + e^-g).
-inline f32x16 gated16(f32x16 f, f32x16 g) {
-  return (1.0f - 2.0f / (1.0f + exp16(2.0f * f))) / (1.0f + exp16(-g));
+inline vec gated_lanes(vec f, vec g) {
+  return (1.0f - 2.0f / (1.0f + exp_lanes(2.0f * f))) / (1.0f + exp_lanes(-g));
 }
 
 // z[0:n] = tanh(f[0:n]) * sigmoid(g[0:n]).
 void gated(const float* f, const float* g, int64_t n, float* z) {
   int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes) store(z + i, gated16(load(f + i), load(g + i)));
+  for (; i + kLanes <= n; i += kLanes) store(z + i, gated_lanes(load(f + i), load(g + i)));
   if (i == n) return;
   float fs[kLanes] = {}, gs[kLanes] = {}, zs[kLanes];
   std::copy(f + i, f + n, fs);
   std::copy(g + i, g + n, gs);
-  store(zs, gated16(load(fs), load(gs)));
+  store(zs, gated_lanes(load(fs), load(gs)));
   std::copy(zs, zs + (n - i), z + i);
 }
 
@@ -151,74 +168,116 @@ struct Matrix {
   int64_t out() const { return blocks * kBlock; }
 };
 
-// Writes (or adds) rows of one output block: acc (· scale) (+ bias) into y.
-template <int R>
-void finish(const f32x16 (&acc)[R][kVectors], const float* scale, const float* bias, float* y,
-            int64_t ldy, bool add) {
+// One block's scale and bias (either may be absent) from output `offset` on.
+struct Epilogue {
+  const float* scale;
+  const float* bias;
+  bool add;  // y += result instead of y = result
+
+  Epilogue at(int64_t offset) const {
+    return {scale ? scale + offset : nullptr, bias ? bias + offset : nullptr, add};
+  }
+};
+
+// Writes (or adds) an R × V tile: acc (· scale) (+ bias) into y.
+template <int R, int V>
+void finish(const vec (&acc)[R][V], const Epilogue& e, float* y, int64_t ldy) {
   for (int r = 0; r < R; ++r) {
-    for (int v = 0; v < kVectors; ++v) {
-      f32x16 out = acc[r][v];
-      if (scale) out *= load(scale + v * kLanes);
-      if (bias) out += load(bias + v * kLanes);
+    for (int v = 0; v < V; ++v) {
+      vec out = acc[r][v];
+      if (e.scale) out *= load(e.scale + v * kLanes);
+      if (e.bias) out += load(e.bias + v * kLanes);
       float* dst = y + r * ldy + v * kLanes;
-      if (add) out += load(dst);
+      if (e.add) out += load(dst);
       store(dst, out);
     }
   }
 }
 
-// acc[r] = x[r, 0:in] · w for kRows rows: each weight vector loaded once for all rows.
-template <class T>
-void block_rows(const T* w, int64_t in, const float* x, int64_t ldx,
-                f32x16 (&acc)[kRows][kVectors]) {
+// acc[r] = x[r, 0:in] · w[:, 0:V·kLanes] for R rows: each weight vector loaded once for all
+// rows (w: the tile's first column of a block, rows kBlock apart).
+template <class T, int R, int V>
+void tile(const T* w, int64_t in, const float* x, int64_t ldx, vec (&acc)[R][V]) {
   for (int64_t i = 0; i < in; ++i) {
-    f32x16 wv[kVectors];
-    for (int v = 0; v < kVectors; ++v) wv[v] = load(w + i * kBlock + v * kLanes);
-    for (int r = 0; r < kRows; ++r) {
+    vec wv[V];
+    for (int v = 0; v < V; ++v) wv[v] = load(w + i * kBlock + v * kLanes);
+#if defined(__x86_64__) || defined(__i386__)
+    if constexpr (R > 1)  // one load for all rows: GCC would fold it into every row's FMA
+      for (int v = 0; v < V; ++v) asm("" : "+x"(wv[v]));
+#endif
+    for (int r = 0; r < R; ++r) {
       const float xr = x[r * ldx + i];
-      for (int v = 0; v < kVectors; ++v) acc[r][v] += xr * wv[v];
+      for (int v = 0; v < V; ++v) acc[r][v] += xr * wv[v];
     }
   }
 }
 
-// acc = x[0:in] · w for one row, over even and odd inputs apart (twice the chains in flight).
+// acc = x[0:in] · w for one row and a whole block, with 8 sums in flight: the block's 8
+// vectors (AVX2), or its 4 vectors over even and odd inputs apart (AVX-512).
 template <class T>
-void block_one(const T* w, int64_t in, const float* x, f32x16 (&acc)[1][kVectors]) {
-  f32x16 odd[kVectors] = {};
-  int64_t i = 0;
-  for (; i + 1 < in; i += 2) {
-    for (int v = 0; v < kVectors; ++v) {
-      acc[0][v] += x[i] * load(w + i * kBlock + v * kLanes);
-      odd[v] += x[i + 1] * load(w + (i + 1) * kBlock + v * kLanes);
+void one_row(const T* w, int64_t in, const float* x, vec (&acc)[1][kVectors]) {
+  if constexpr (kVectors >= 8) {
+    tile<T, 1, kVectors>(w, in, x, 0, acc);
+  } else {
+    vec odd[kVectors] = {};
+    int64_t i = 0;
+    for (; i + 1 < in; i += 2) {
+      for (int v = 0; v < kVectors; ++v) {
+        acc[0][v] += x[i] * load(w + i * kBlock + v * kLanes);
+        odd[v] += x[i + 1] * load(w + (i + 1) * kBlock + v * kLanes);
+      }
     }
+    for (; i < in; ++i)
+      for (int v = 0; v < kVectors; ++v) acc[0][v] += x[i] * load(w + i * kBlock + v * kLanes);
+    for (int v = 0; v < kVectors; ++v) acc[0][v] += odd[v];
   }
-  for (; i < in; ++i)
-    for (int v = 0; v < kVectors; ++v) acc[0][v] += x[i] * load(w + i * kBlock + v * kLanes);
-  for (int v = 0; v < kVectors; ++v) acc[0][v] += odd[v];
 }
 
-// y[r, 0:out] = x[r, 0:in] · W (+ b) for rows r < rows (or y += that, with add).
+// V vectors of y for kRows rows (w, e, y: at the tile's first output).
+template <class T, int V>
+void rows_tile(const T* w, int64_t in, const float* x, int64_t ldx, const Epilogue& e,
+               float* y, int64_t ldy) {
+  vec acc[kRows][V] = {};
+  tile<T, kRows, V>(w, in, x, ldx, acc);
+  finish(acc, e, y, ldy);
+}
+
+// One block of y for kRows rows: tiles of kTileVectors vectors, then the rest of the block.
+template <class T>
+void row_tiles(const T* w, int64_t in, const float* x, int64_t ldx, const Epilogue& e,
+               float* y, int64_t ldy) {
+  int v = 0;
+  for (; v + kTileVectors <= kVectors; v += kTileVectors)
+    rows_tile<T, kTileVectors>(w + v * kLanes, in, x, ldx, e.at(v * kLanes), y + v * kLanes, ldy);
+  constexpr int kRest = kVectors % kTileVectors;
+  if constexpr (kRest > 0)
+    rows_tile<T, kRest>(w + v * kLanes, in, x, ldx, e.at(v * kLanes), y + v * kLanes, ldy);
+}
+
+// y[r, 0:out] = x[r, 0:in] · W (+ b) for rows r < rows (or y += that, with add): tiles of
+// kRows rows over kChunk inputs at a time (the chunk's weights stay in the L2 cache while
+// every tile of rows uses them), then the last rows % kRows one at a time over all inputs.
 template <class T>
 void product(const Matrix& m, const float* x, int64_t ldx, int64_t rows, float* y, int64_t ldy,
              bool add) {
   const T* weights = m.weight.data_ptr<T>();
   const float* scales = m.scale.defined() ? m.scale.data_ptr<float>() : nullptr;
   const float* biases = m.bias.defined() ? m.bias.data_ptr<float>() : nullptr;
+  const int64_t tiled = rows / kRows * kRows;
   for (int64_t block = 0; block < m.blocks; ++block) {
     const T* w = weights + block * m.in * kBlock;
-    const float* scale = scales ? scales + block * kBlock : nullptr;
-    const float* bias = biases ? biases + block * kBlock : nullptr;
+    const Epilogue e = Epilogue{scales, biases, add}.at(block * kBlock);
     float* yb = y + block * kBlock;
-    int64_t r = 0;
-    for (; r + kRows <= rows; r += kRows) {
-      f32x16 acc[kRows][kVectors] = {};
-      block_rows(w, m.in, x + r * ldx, ldx, acc);
-      finish(acc, scale, bias, yb + r * ldy, ldy, add);
+    for (int64_t k0 = 0; k0 < m.in && tiled > 0; k0 += kChunk) {
+      const int64_t k = std::min(kChunk, m.in - k0);
+      const Epilogue ek = k0 == 0 ? e : Epilogue{e.scale, nullptr, true};  // adds to chunk 0
+      for (int64_t r = 0; r < tiled; r += kRows)
+        row_tiles(w + k0 * kBlock, k, x + r * ldx + k0, ldx, ek, yb + r * ldy, ldy);
     }
-    for (; r < rows; ++r) {
-      f32x16 acc[1][kVectors] = {};
-      block_one(w, m.in, x + r * ldx, acc);
-      finish(acc, scale, bias, yb + r * ldy, ldy, add);
+    for (int64_t r = tiled; r < rows; ++r) {
+      vec acc[1][kVectors] = {};
+      one_row(w, m.in, x + r * ldx, acc);
+      finish(acc, e, yb + r * ldy, ldy);
     }
   }
 }
@@ -295,10 +354,15 @@ class Stack {
       args.frames = lc.size(2);
       TORCH_CHECK(frame >= 0 && frame < args.frames, "frame ", frame, " outside local frames");
     }
-    const int64_t grain = (batch + at::get_num_threads() - 1) / at::get_num_threads();
-    at::parallel_for(0, batch, grain, [&](int64_t begin, int64_t end) {
+    // Each task takes whole tiles of kRows streams (the rows % kRows left over go last, one
+    // at a time, as on one thread), so the thread count never changes a stream's rounding.
+    const int64_t threads = at::get_num_threads();
+    const int64_t per_task = (batch + threads * kRows - 1) / (threads * kRows) * kRows;
+    const int64_t tasks = (batch + per_task - 1) / per_task;
+    at::parallel_for(0, tasks, 1, [&](int64_t first, int64_t last) {
       thread_local Scratch scratch;
-      streams(args, begin, end, scratch);
+      for (int64_t task = first; task < last; ++task)
+        streams(args, task * per_task, std::min(batch, (task + 1) * per_task), scratch);
     });
     return logits;
   }
@@ -414,9 +478,43 @@ class Stack {
   Matrix skip_, head1_, head2_;
 };
 
+// classes (B,) drawn from softmax(logits / temperature) (B, Q) at uniform numbers u (B,) in
+// [0, 1): the first class whose cumulative sum exceeds u · the row's sum, as generate.sample
+// does with 6 torch operations (which took longer than a step of 8 streams). The weights
+// e^((l - max) / T) are float32 vectors (exp_lanes), their sums float64.
+at::Tensor sample(at::Tensor logits, at::Tensor u, double temperature) {
+  TORCH_CHECK(logits.dim() == 2 && logits.scalar_type() == at::kFloat, "logits: (B, Q) float32");
+  TORCH_CHECK(u.dim() == 1 && u.size(0) == logits.size(0) && u.scalar_type() == at::kDouble,
+              "u: expected (B,) float64");
+  TORCH_CHECK(temperature > 0, "temperature: expected > 0");
+  logits = logits.contiguous();
+  u = u.contiguous();
+  const int64_t rows = logits.size(0), classes = logits.size(1);
+  const int64_t padded = (classes + kLanes - 1) / kLanes * kLanes;
+  const float inverse = static_cast<float>(1.0 / temperature);
+  at::Tensor out = at::empty({rows}, logits.options().dtype(at::kLong));
+  std::vector<float> row(padded), weights(padded);
+  std::vector<double> cumulative(classes);
+  for (int64_t b = 0; b < rows; ++b) {
+    std::copy_n(logits.data_ptr<float>() + b * classes, classes, row.begin());
+    const float top = *std::max_element(row.begin(), row.begin() + classes);
+    for (int64_t c = 0; c < padded; c += kLanes)
+      store(&weights[c], exp_lanes((load(&row[c]) - top) * inverse));
+    double sum = 0.0;
+    for (int64_t c = 0; c < classes; ++c) cumulative[c] = sum += weights[c];
+    TORCH_CHECK(std::isfinite(sum), "logits hold NaN or infinity: nothing to sample from");
+    const auto first = std::upper_bound(cumulative.begin(), cumulative.end(),
+                                        u.data_ptr<double>()[b] * sum);
+    out.data_ptr<int64_t>()[b] = std::min<int64_t>(first - cumulative.begin(), classes - 1);
+  }
+  return out;
+}
+
 }  // namespace
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  m.def("sample", &sample, pybind11::arg("logits"), pybind11::arg("u"),
+        pybind11::arg("temperature"));
   m.attr("BLOCK") = kBlock;
   pybind11::class_<Matrix>(m, "Matrix")
       .def(pybind11::init<at::Tensor, c10::optional<at::Tensor>, c10::optional<at::Tensor>>(),
