@@ -90,6 +90,13 @@ def parse_args() -> argparse.Namespace:
         default=8.0,
         help="minutes of audio per genre in the demo corpus",
     )
+    parser.add_argument(
+        "--calibration-seconds",
+        type=float,
+        default=ComposerConfig().calibration_seconds,
+        help="length of the sequences the composer's sampling is calibrated on (shorter: "
+        "faster and rougher; for quick checks of the pipeline)",
+    )
     parser.add_argument("--data", type=Path, default=Path("data/demo"), help="corpus folder")
     parser.add_argument("--run", type=Path, default=Path("runs/demo"), help="run directory")
     parser.add_argument("--seconds", type=float, default=30.0, help="length of each piece")
@@ -160,7 +167,8 @@ def train_composer(args: argparse.Namespace) -> None:
     if args.minutes is not None:
         budget += ["--minutes", f"{args.minutes * (1 - WAVENET_SHARE):g}"]
     if not composer_dirs(args.run):
-        run_cli("train-composer", run, "--data", data, *flags(COMPOSER), *budget)
+        settings = {**COMPOSER, "calibration_seconds": args.calibration_seconds}
+        run_cli("train-composer", run, "--data", data, *flags(settings), *budget)
         return
     previous = load_composer(args.run, weights_only=True)
     if not previous.config.transpose:
@@ -178,7 +186,7 @@ def plan(args: argparse.Namespace) -> list[estimate.Phase]:
     """The estimated phases still to come, from this machine's measured speed."""
     config = wavenet_config(args)
     steps = max(0, args.wavenet_steps - trained_steps(args.run))
-    composer = ComposerConfig(**COMPOSER)
+    composer = ComposerConfig(**COMPOSER, calibration_seconds=args.calibration_seconds)
     composer_steps = 0 if composer_dirs(args.run) else args.composer_steps
     with threads.for_training(torch.device("cpu"), quiet=True):  # as training will run
         speed = estimate.wavenet_step_seconds(config)

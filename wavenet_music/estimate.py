@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 import torch
 
 from .composer import Composer
-from .composer_calibration import GRID, HOLD_PENALTIES
+from .composer_calibration import GRID, HOLD_PENALTIES, STREAMS_PER_BATCH
 from .composer_config import ComposerConfig
 from .config import Config
 from .generate import generate
@@ -122,22 +122,30 @@ def composer_step_seconds(config: ComposerConfig, labels: int, context: int) -> 
 
 
 def composer_sampling_seconds(
-    config: ComposerConfig, labels: int, context: int, batch: int
+    config: ComposerConfig, labels: int, context: int, batch: int, tokens: int
 ) -> float:
-    """Seconds per token of composing ``batch`` sequences at once (the cached step)."""
+    """Seconds per token of composing ``batch`` sequences of ``tokens`` at once (the
+    cached step), timed halfway through, where the cache holds the average length."""
     torch.manual_seed(0)
     model = Composer(config, config.codebook_size, labels, context).eval()
     names = torch.arange(batch) % labels if labels else None
-    tokens = torch.zeros(batch, dtype=torch.long)
-    steps = 16
+    prime = torch.zeros(batch, max(1, min(tokens, context) // 2), dtype=torch.long)
+    token = torch.zeros(batch, dtype=torch.long)
+    steps = 8
 
     def sequence() -> None:
         with torch.no_grad():
             state = model.initial_state(names)
+            _, state = model.step(prime, state)
+            start = time.perf_counter()
             for _ in range(steps):
-                model.step(tokens, state)
+                model.step(token, state)
+            times.append(time.perf_counter() - start)
 
-    return timed(sequence, warmup=1, repeats=2) / steps
+    times: list[float] = []
+    for _ in range(3):
+        sequence()
+    return sorted(times)[1] / steps
 
 
 def composer_training(config: ComposerConfig, wavenet: Config, steps: int) -> Phase:
@@ -151,8 +159,13 @@ def composer_training(config: ComposerConfig, wavenet: Config, steps: int) -> Ph
     if config.calibration_seconds is not None and steps:
         tokens = math.ceil(config.calibration_seconds * rate / hop / config.frames_per_token)
         points = len(GRID) * (len(HOLD_PENALTIES) if config.calibrate_hold_penalty else 1)
-        batch = config.calibration_streams * max(labels, 1)
-        calibrating = points * tokens * composer_sampling_seconds(config, labels, context, batch)
+        per_point = config.calibration_streams * max(labels, 1)
+        together = max(1, STREAMS_PER_BATCH // per_point)  # points composed side by side
+        batches = math.ceil(points / together)
+        per_token = composer_sampling_seconds(
+            config, labels, context, min(points, together) * per_point, tokens
+        )
+        calibrating = batches * tokens * per_token
     how = f"{steps:,} steps × {per_step:.3f} s + calibration {calibrating / 60:.1f} min"
     return Phase("composer training", steps * per_step + calibrating, how)
 

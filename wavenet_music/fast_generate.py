@@ -4,9 +4,11 @@ At batch 1 an eager step spends its time dispatching ~200 small PyTorch ops; the
 step (``kernels/wavenet_step.cpp``) runs every layer, the skip sum and the head in one call,
 with the same explicit state (ring buffers + time) and the same logits within float32
 rounding. Many streams share every weight load (a small GEMM kernel) and are split across
-threads. Weights may be stored as bfloat16 or as int8 with a scale per output channel
+torch's threads in whole tiles, so the thread count never changes a stream's numbers.
+Weights may be stored as bfloat16 or as int8 with a scale per output channel
 (``precision``): the weights are then 2× or 4× smaller to read per sample, while activations
-and sums stay float32.
+and sums stay float32. ``CompiledWaveNet.sample`` draws the next classes in the same call's
+module (the torch operations of ``generate.sample`` took longer than a step of 8 streams).
 
 ``generation_step(model, engine, precision)`` picks the engine for ``generate``
 (``choose_engine``: the rule, from the model and the CPU's features; ``engine_choice``: the

@@ -114,14 +114,18 @@ def run_summary(
 def _verdict(summary: Mapping) -> str:
     """The quality check as the page's headline: what misses, or that nothing does."""
     misses = summary["misses"]
+    figures = '(the figures: <a href="summary.json">summary.json</a>)'
     if not misses:
         return (
             '<p class="verdict pass">Quality check passed: held-out likelihood, every '
             "label's clips far from noise"
-            f"{', the composer below its bigram' if summary['composer'] else ''}.</p>"
+            f"{', the composer below its bigram' if summary['composer'] else ''} {figures}.</p>"
         )
     items = "".join(f"<li>{html.escape(m)}</li>" for m in misses)
-    return f'<div class="verdict miss"><b>Quality check: not usable yet</b><ul>{items}</ul></div>'
+    return (
+        f'<div class="verdict miss"><b>Quality check: not usable yet</b> {figures}'
+        f"<ul>{items}</ul></div>"
+    )
 
 
 def label_rows(
