@@ -71,7 +71,7 @@ def test_an_under_trained_run_and_a_weak_composer_are_named():
 
 def test_composer_figures_are_its_best_held_out_score_and_bigram():
     metrics = [
-        {"step": 0, "bigram_bits": 4.4, "unigram_bits": 7.4},
+        {"step": 0, "bigram_bits_per_token": 4.4, "unigram_bits_per_token": 7.4},
         {"step": 50, "validation_bits": 5.0},
         {"step": 100, "validation_bits": 3.9},
         {"step": 150, "validation_bits": 4.1},

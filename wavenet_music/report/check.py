@@ -80,7 +80,8 @@ def report_summary(
 def composer_figures(metrics: Sequence[Mapping]) -> dict[str, float] | None:
     """The composer's best held-out bits per token and its bigram baseline, from its
     ``metrics.jsonl`` records (None without a composer or its validations)."""
-    bigram = next((m["bigram_bits"] for m in metrics if "bigram_bits" in m), None)
+    key = "bigram_bits_per_token"  # the baseline record at step 0 (composer_train.py)
+    bigram = next((m[key] for m in metrics if key in m), None)
     held_out = [m["validation_bits"] for m in metrics if "validation_bits" in m]
     if bigram is None or not held_out:
         return None
