@@ -144,11 +144,15 @@ def trained_steps(run: Path) -> int:
     return int(folders[-1].name.removeprefix("step_")) if folders else 0
 
 
+def budget_flags(steps: int, minutes: float | None, share: float) -> list[str]:
+    """``--steps`` and, with a cap of ``minutes`` for the demo, this phase's ``share``."""
+    cap = [] if minutes is None else ["--minutes", f"{minutes * share:g}"]
+    return ["--steps", str(steps), *cap]
+
+
 def train_wavenet(args: argparse.Namespace) -> None:
     run, data = str(args.run), str(args.data)
-    budget = ["--steps", str(args.wavenet_steps)]
-    if args.minutes is not None:
-        budget += ["--minutes", f"{args.minutes * WAVENET_SHARE:g}"]
+    budget = budget_flags(args.wavenet_steps, args.minutes, WAVENET_SHARE)
     if not checkpoint_dirs(args.run):
         run_cli("train", data, "--run", run, "--preset", "tiny", *flags(WAVENET), *budget)
         return
@@ -163,9 +167,7 @@ def train_wavenet(args: argparse.Namespace) -> None:
 
 def train_composer(args: argparse.Namespace) -> None:
     run, data = str(args.run), str(args.data)
-    budget = ["--steps", str(args.composer_steps)]
-    if args.minutes is not None:
-        budget += ["--minutes", f"{args.minutes * (1 - WAVENET_SHARE):g}"]
+    budget = budget_flags(args.composer_steps, args.minutes, 1 - WAVENET_SHARE)
     if not composer_dirs(args.run):
         settings = {**COMPOSER, "calibration_seconds": args.calibration_seconds}
         run_cli("train-composer", run, "--data", data, *flags(settings), *budget)

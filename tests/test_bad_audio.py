@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
+import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -98,3 +101,37 @@ def test_an_all_bad_corpus_is_one_clear_error(tmp_path):
     config = DataConfig(cache_dir=str(tmp_path / "cache"))
     with pytest.raises(UserError, match=r"none of the 3 audio files .* is usable \(first problem"):
         prepare_corpus(root, config, 256, RF, quiet=True)
+
+
+def _write_named(folder, name: bytes) -> None:
+    """A 1-s tone at the file name ``name`` (bytes: any name Linux allows)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tone = io.BytesIO()
+    sf.write(tone, _tone(16000, 1.0), 16000, format="WAV")
+    (folder / os.fsdecode(name)).write_bytes(tone.getvalue())
+
+
+def test_files_whose_names_are_not_utf8_train_keep_their_labels_and_report(tmp_path, capsys):
+    """Names in Latin-1 (0xE9, 0xFC: not UTF-8), which Python sees with surrogate escapes
+    and soundfile cannot encode: a label whose only file is ``caf\xe9.wav``, and a label
+    folder ``gr\xfcn`` of two files (split by a hash of their names)."""
+    from wavenet_music.checkpoint import stored_config
+    from wavenet_music.cli import main
+
+    root, run = tmp_path / "music", tmp_path / "run"
+    _write_named(root / "piano", b"caf\xe9.wav")
+    grun = Path(os.fsdecode(os.fsencode(root) + b"/gr\xfcn"))
+    _write_named(grun, b"a\xe9.wav")
+    _write_named(grun, b"b.wav")
+    flags = ["--preset", "tiny", "--steps", "2", "--labels", "folders", "--quiet"]
+    args = ["train", str(root), "--run", str(run), *flags, "--cache-dir", str(tmp_path / "c")]
+    assert main(args) == 0, capsys.readouterr().err
+    assert stored_config(run).model.global_labels == (grun.name, "piano")
+    split = json.loads((run / "data.json").read_text())
+    assert split["skipped"] == []
+    assert {s[0] for s in split["train"] + split["validation"]} == {
+        os.fsdecode(name) for name in (b"piano/caf\xe9.wav", b"gr\xfcn/a\xe9.wav", b"gr\xfcn/b.wav")
+    }
+    report = ["report", str(run), "--data", str(root), "--clips", "1", "--seconds", "0.1"]
+    assert main(report) == 0, capsys.readouterr().err
+    assert "piano/caf\\udce9.wav at " in (run / "report" / "index.html").read_text()

@@ -194,3 +194,24 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, argv, message):
     assert code == 2
     last = err.strip().splitlines()[-1]
     assert message in last and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ("{tmp}/missing", "--data {tmp}/missing does not exist"),
+        ("{tmp}/notes.txt", "--data {tmp}/notes.txt is a file, not the run's training data"),
+        ("{tmp}/empty", "--data {tmp}/empty holds none of the run's"),
+    ],
+)
+def test_report_refuses_data_that_is_not_the_runs(trained_run, tmp_path, capsys, data, message):
+    run, trained_on = trained_run
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "notes.txt").write_text("not music")
+    out = tmp_path / "report"
+    code, _, err = _run(
+        capsys, "report", str(run), "--data", data.format(tmp=tmp_path), "--out", str(out)
+    )
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert message.format(tmp=tmp_path) in err and f"(it was trained on {trained_on}" in err, err
+    assert not out.exists()

@@ -110,6 +110,32 @@ def test_nothing_usable_is_one_clear_error(tmp_path):
         prepare_corpus(empty, _config(tmp_path), 256, 10, quiet=True)
 
 
+def _manifest(tmp_path, *rows: str):
+    path = tmp_path / "labels.csv"
+    path.write_text("file,label\n" + "".join(f"{row}\n" for row in rows))
+    return path
+
+
+def test_a_file_labelled_twice_differently_is_one_line_naming_both_rows(folder, tmp_path):
+    csv = _manifest(tmp_path, "top.wav,calm", "ambient/long.flac,calm", "./top.wav,loud")
+    with pytest.raises(UserError) as error:
+        prepare_corpus(folder, _config(tmp_path, labels=str(csv)), 256, 100, quiet=True)
+    message = str(error.value)
+    assert "\n" not in message and str(csv) in message and "top.wav" in message
+    for part in ("lines 2 and 4", "'calm'", "'loud'"):
+        assert part in message, message
+
+
+def test_a_repeated_row_is_harmless_and_a_row_without_its_file_is_named(folder, tmp_path, capsys):
+    rows = ["top.wav,calm", "top.wav,calm", "ambient/long.flac,calm", "ambient/lnog.flac,calm"]
+    csv = _manifest(tmp_path, *rows)
+    corpus = prepare_corpus(folder, _config(tmp_path, labels=str(csv)), 256, 100)
+    labels = {s.source: s.label for s in corpus.train + corpus.validation}
+    assert labels == {"top.wav": "calm", "ambient/long.flac": "calm"}
+    err = capsys.readouterr().err
+    assert f"{csv}:5: ambient/lnog.flac is not an audio file under {folder}" in err, err
+
+
 def test_read_window_pads_with_silence():
     classes = np.arange(10, dtype=np.uint8)
     assert read_window(classes, -3, 6, 128).tolist() == [128, 128, 128, 0, 1, 2]

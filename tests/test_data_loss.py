@@ -15,11 +15,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 import torch
 
 from wavenet_music import checkpoint as ckpt
 from wavenet_music.cli import main
 from wavenet_music.config import UserError, apply_overrides
+from wavenet_music.runs import run_lock
 from wavenet_music.train import train
 
 from .conftest import finish, small_config, wait_for
@@ -159,6 +161,19 @@ def test_a_second_training_of_a_run_is_refused_and_a_crash_frees_the_run(
     assert ckpt.load(run).step == step + 1
 
 
+def test_a_report_into_a_run_in_use_is_refused_and_one_elsewhere_is_not(run, tmp_path, capsys):
+    """The report writes RUN/report: only with the run's lock (a training holds it). One
+    written outside the run only reads it, and goes ahead."""
+    report = ["report", str(run), "--clips", "1", "--seconds", "0.05"]
+    with run_lock(run):
+        assert main(report) == 2
+        line = one_line_error(capsys)
+        assert f"run {run} is in use by another process (pid {os.getpid()})" in line, line
+        assert "--out" in line and not (run / "report").exists()
+        assert main([*report, "--out", str(tmp_path / "elsewhere")]) == 0
+    assert (tmp_path / "elsewhere" / "index.html").is_file()
+
+
 # --- 4. and disk full: a full disk keeps the previous file and says why ----------------------
 
 
@@ -182,6 +197,21 @@ def test_features_onto_a_full_disk_keep_the_previous_file(
     assert "No space left on device" in line and "None" not in line
     assert np.array_equal(np.load(out), np.arange(10.0))
     assert sorted(p.name for p in small_disk.iterdir()) == ["f.npy", "filler"]
+
+
+def test_features_shorter_than_the_asked_seconds_say_so_and_set_the_length(
+    local_run, tmp_path, capsys
+):
+    """The features set the length of the clip (documented in test_conditioning); asked
+    for longer, the shorter clip is named with both lengths, never silently."""
+    np.save(tmp_path / "short.npy", np.zeros((10, 8), np.float32))  # 10 frames of 64 samples
+    out = tmp_path / "a.wav"
+    argv = ["generate", str(local_run), "--features", str(tmp_path / "short.npy")]
+    assert main([*argv, "--seconds", "1", "--out", str(out), "--quiet"]) == 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    assert len(lines) == 1 and f"--features {tmp_path / 'short.npy'}" in lines[0], lines
+    assert "0.04 s, shorter than --seconds 1" in lines[0], lines[0]
+    assert sf.info(out).frames == 640
 
 
 def test_a_wav_onto_a_full_disk_keeps_the_previous_file(run, small_disk, capsys):

@@ -15,7 +15,7 @@ import torch
 
 from wavenet_music import checkpoint as ckpt
 from wavenet_music.config import TrainConfig, UserError, apply_overrides
-from wavenet_music.train import learning_rate, read_metrics, train
+from wavenet_music.train import emulated_bf16_note, learning_rate, read_metrics, train
 
 from .conftest import finish, small_config, wait_for
 
@@ -249,3 +249,14 @@ def test_bf16_training_on_cuda_matches_cpu_float32(piano, tmp_path):
     cpu, cuda = (results[d].validation_bits[-1][1] for d in ("cpu", "cuda"))
     assert abs(cuda - cpu) < BF16_TOLERANCE_BITS, (cuda, cpu)
     assert all(t.dtype == torch.float32 for t in ckpt.load(tmp_path / "cuda").model.values())
+
+
+def test_bf16_training_warns_only_where_the_cpu_emulates_bfloat16():
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    zen3 = "fpu sse2 avx avx2 fma"
+    zen4 = f"{zen3} avx512f avx512_bf16"
+    assert "--precision float32" in emulated_bf16_note("bf16", cpu, zen3)
+    assert emulated_bf16_note("bf16", cpu, zen4) == ""
+    assert emulated_bf16_note("bf16", cpu, f"{zen3} amx_bf16") == ""
+    assert emulated_bf16_note("float32", cpu, zen3) == ""
+    assert emulated_bf16_note("bf16", cuda, zen3) == ""

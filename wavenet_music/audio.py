@@ -29,8 +29,8 @@ def load_audio(path: Path, sample_rate: int) -> np.ndarray:
         Tensor[T] float32 without DC offset, non-finite samples replaced by 0, clipped
         to [-1, 1].
     """
-    try:
-        with sf.SoundFile(str(path)) as f:
+    try:  # opened by Python: soundfile cannot encode a name that is not UTF-8
+        with open(path, "rb") as file, sf.SoundFile(file) as f:
             native_rate = f.samplerate
             data = f.read(dtype="float32", always_2d=True)  # (T, channels)
     except (sf.LibsndfileError, RuntimeError, OSError, ValueError) as exc:
@@ -120,5 +120,9 @@ def wav_bytes(audio: np.ndarray, sample_rate: int) -> bytes:
 
 
 def _short(exc: BaseException) -> str:
+    if isinstance(exc, sf.LibsndfileError):  # its str() repeats the file object
+        return exc.error_string.strip().rstrip(".")
+    if isinstance(exc, OSError) and exc.strerror:  # its str() repeats the path
+        return exc.strerror
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__

@@ -222,6 +222,8 @@ def checkpoint_dirs(run_dir: Path) -> list[Path]:
 def load(run_dir: Path, weights_only: bool = False) -> Checkpoint:
     """The newest checkpoint of ``run_dir`` that verifies, with a warning for each that fails."""
     run_dir = Path(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise UserError(f"{run_dir} is a file, not a run directory; name the run's folder")
     if not run_dir.is_dir():
         raise UserError(
             f"run directory {run_dir} does not exist; train first "

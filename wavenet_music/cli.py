@@ -428,6 +428,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if hasattr(sys.stdout, "reconfigure"):  # a file name that is not UTF-8 prints as its bytes
+        sys.stdout.reconfigure(errors="surrogateescape")
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
@@ -437,7 +439,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt as exc:  # Ctrl-C anywhere: one line, every file old or new
         print(f"wavenet-music {args.command}: {_interrupted(exc)}", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except OSError as exc:  # the net under every file access the code does not name itself
+        print(f"wavenet-music {args.command}: error: {_os_error(exc)}", file=sys.stderr)
+        return EXIT_USAGE
     return 0
+
+
+def _os_error(exc: OSError) -> str:
+    """An operating-system error as one line: the file(s) and the reason."""
+    files = " -> ".join(str(f) for f in (exc.filename, exc.filename2) if f is not None)
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    return f"{files}: {reason}" if files else reason
 
 
 def _interrupted(exc: KeyboardInterrupt) -> str:

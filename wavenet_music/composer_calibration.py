@@ -127,63 +127,59 @@ def sequence_statistics(
 STREAMS_PER_BATCH = 512  # grid points are composed together, up to this many sequences
 
 
+@dataclass(frozen=True)
+class Probe:
+    """What is composed at each grid point: ``streams_per_label`` sequences per label of
+    ``tokens`` tokens from the start token, measured at ``frames_per_second``."""
+
+    model: Composer
+    codebook: Codebook
+    labels: int
+    tokens: int
+    frames_per_second: float
+    streams_per_label: int
+
+    @property
+    def streams(self) -> int:
+        return max(self.labels, 1) * self.streams_per_label
+
+
 @torch.no_grad()
 def composed_statistics(
-    model: Composer,
-    codebook: Codebook,
-    labels: int,
-    tokens: int,
-    frames_per_second: float,
-    points: Sequence[tuple[float, float]],
-    streams_per_label: int,
-    seed: int,
+    probe: Probe, points: Sequence[tuple[float, float]], seed: int
 ) -> list[tuple[float, float]]:
-    """(repetition, hold rate) at each (temperature, hold penalty) of ``points``: of
-    ``streams_per_label`` sequences per label, ``tokens`` long, composed from the start
-    token. The points are composed side by side, as few batches as ``STREAMS_PER_BATCH``
-    allows (per-token work is small, so one big batch is much faster than many)."""
-    per_point = max(labels, 1) * streams_per_label
-    chunk = max(1, STREAMS_PER_BATCH // per_point)
-    generator = torch.Generator(device=next(model.parameters()).device).manual_seed(seed)
+    """(repetition, hold rate) of ``probe``'s sequences at each (temperature, hold
+    penalty) of ``points``. The points are composed side by side, in as few batches as
+    ``STREAMS_PER_BATCH`` allows (per-token work is small, so one big batch is much faster
+    than many)."""
+    chunk = max(1, STREAMS_PER_BATCH // probe.streams)
+    device = next(probe.model.parameters()).device
+    generator = torch.Generator(device=device).manual_seed(seed)
     out = []
     for i in range(0, len(points), chunk):
-        out += _composed_batch(
-            model,
-            codebook,
-            labels,
-            tokens,
-            frames_per_second,
-            points[i : i + chunk],
-            streams_per_label,
-            generator,
-        )
+        out += _composed_batch(probe, points[i : i + chunk], generator)
     return out
 
 
 def _composed_batch(
-    model: Composer,
-    codebook: Codebook,
-    labels: int,
-    tokens: int,
-    frames_per_second: float,
-    points: Sequence[tuple[float, float]],
-    streams_per_label: int,
-    generator: torch.Generator,
+    probe: Probe, points: Sequence[tuple[float, float]], generator: torch.Generator
 ) -> list[tuple[float, float]]:
-    device = next(model.parameters()).device
-    one_point = torch.arange(max(labels, 1)).repeat_interleave(streams_per_label)  # (S,)
+    model, device = probe.model, next(probe.model.parameters()).device
+    one_point = torch.arange(max(probe.labels, 1)).repeat_interleave(probe.streams_per_label)
     label_of = one_point.repeat(len(points))  # (P·S,)
     per_row = torch.tensor(points, dtype=torch.float64).repeat_interleave(len(one_point), 0)
-    state = model.initial_state(label_of.to(device) if labels else None)
+    state = model.initial_state(label_of.to(device) if probe.labels else None)
     start = torch.full((len(label_of),), model.start_token, dtype=torch.long, device=device)
     temperature, penalty = per_row[:, 0].to(device), per_row[:, 1].to(device)  # (P·S,) each
     composed, _, _ = continue_tokens(
-        model, state, start, tokens, temperature, None, generator, penalty
+        model, state, start, probe.tokens, temperature, None, generator, penalty
     )
-    rows = composed.cpu().numpy().reshape(len(points), len(one_point), tokens)  # (P, S, T)
+    rows = composed.cpu().numpy().reshape(len(points), len(one_point), probe.tokens)  # (P,S,T)
     names = one_point.tolist()
     return [
-        sequence_statistics(list(zip(names, block, strict=True)), codebook, frames_per_second)
+        sequence_statistics(
+            list(zip(names, block, strict=True)), probe.codebook, probe.frames_per_second
+        )
         for block in rows
     ]
 
@@ -214,9 +210,8 @@ def calibrate_sampling(
     grid_points = [(t, b) for b in penalties for t in grid]
     was_training = model.training
     model.eval()
-    composed = composed_statistics(
-        model, codebook, labels, tokens, frames_per_second, grid_points, streams_per_label, seed
-    )
+    probe = Probe(model, codebook, labels, tokens, frames_per_second, streams_per_label)
+    composed = composed_statistics(probe, grid_points, seed)
     model.train(was_training)
     points = tuple((t, b, *stats) for (t, b), stats in zip(grid_points, composed, strict=True))
 

@@ -12,13 +12,14 @@ from dataclasses import field
 from .config import (
     MAX_BATCH,
     MAX_CHANNELS,
-    MAX_MINUTES,
     MAX_SECONDS,
     MAX_SEED,
     MAX_STEPS,
     MAX_TEMPERATURE,
     MIN_SECONDS,
     UserError,
+    budget_minutes,
+    budget_steps,
 )
 from .settings import doc, settings
 
@@ -65,13 +66,8 @@ class ComposerConfig:
     weight_decay: float = field(
         default=0.1, metadata=doc("AdamW weight decay; 0 = none", low=0, high=10)
     )
-    steps: int | None = field(
-        default=None, metadata=doc("stop after this many steps", low=1, high=MAX_STEPS)
-    )
-    minutes: float | None = field(
-        default=None,
-        metadata=doc("stop after this much wall time", low=0, high=MAX_MINUTES, low_open=True),
-    )
+    steps: int | None = budget_steps()
+    minutes: float | None = budget_minutes()
     validate_every: int = field(
         default=200, metadata=doc("steps between validations", low=1, high=MAX_STEPS)
     )

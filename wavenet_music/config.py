@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from .settings import UserError, convert, doc, settings
+from .settings import UserError, convert, doc, read_user_text, settings
 
 # Bounds shared by many settings (each field declares its own range with doc(low=, high=)).
 MAX_STEPS = 10**9  # step counts, intervals and budgets
@@ -41,6 +41,19 @@ def stacked_dilations(max_dilation: int, stacks: int) -> tuple[int, ...]:
         raise UserError(f"stacks: expected an integer in [1, {MAX_LAYERS}], got {stacks}")
     one_stack = tuple(2**i for i in range(max_dilation.bit_length()))
     return one_stack * stacks
+
+
+def budget_steps() -> Any:
+    """The ``steps`` field of a training budget (WaveNet and composer alike)."""
+    return field(default=None, metadata=doc("stop after this many steps", low=1, high=MAX_STEPS))
+
+
+def budget_minutes() -> Any:
+    """The ``minutes`` field of a training budget: a cap on wall time."""
+    return field(
+        default=None,
+        metadata=doc("stop after this much wall time", low=0, high=MAX_MINUTES, low_open=True),
+    )
 
 
 TRAIN_PRECISIONS = ("float32", "bf16")
@@ -194,13 +207,8 @@ class TrainConfig:
         default=1.0,
         metadata=doc("gradient norm clip; null = off", low=0, high=1000, low_open=True),
     )
-    steps: int | None = field(
-        default=None, metadata=doc("stop after this many steps", low=1, high=MAX_STEPS)
-    )
-    minutes: float | None = field(
-        default=None,
-        metadata=doc("stop after this much wall time", low=0, high=MAX_MINUTES, low_open=True),
-    )
+    steps: int | None = budget_steps()
+    minutes: float | None = budget_minutes()
     checkpoint_every: int = field(
         default=500, metadata=doc("steps between checkpoints", low=1, high=MAX_STEPS)
     )
@@ -369,10 +377,9 @@ def load_preset(name: str) -> Config:
 
 def load_yaml(path: Path, base: Config) -> Config:
     """Overlay a YAML config file on ``base``."""
+    text = read_user_text(path, "config file")
     try:
-        data = yaml.safe_load(Path(path).read_text())
-    except FileNotFoundError:
-        raise UserError(f"config file {path} not found") from None
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise UserError(
             f"config file {path} is not valid YAML: {str(exc).splitlines()[0]}"

@@ -28,6 +28,7 @@ from .config import DataConfig, UserError
 from .runs import cached, npy_bytes
 
 CACHE_VERSION = 1
+UNMATCHED_SHOWN = 10  # label-manifest rows without their file, named one by one
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,7 @@ def prepare_corpus(
     if not paths:
         raise UserError(f"no audio files ({', '.join(AUDIO_EXTENSIONS)}) found under {root}")
     labeler = make_labeler(root, config.labels)
+    _report_unmatched_rows(config.labels, [_relative(p, root) for p in paths], root, quiet)
     usable: list[Segment] = []
     skipped: list[tuple[str, str]] = []
     for path in tqdm(paths, desc="decoding", unit="file", disable=quiet or len(paths) < 4):
@@ -210,21 +212,55 @@ def _folder_label(rel: str) -> str:
 
 def read_label_manifest(path: Path, root: Path) -> dict[str, str]:
     """CSV rows ``file,label`` (a header row ``file,label`` is allowed); files relative to
-    the data folder."""
+    the data folder. A file given two labels is an error; repeating a row is harmless."""
+    return {file: label for file, (label, _) in read_label_rows(path).items()}
+
+
+def read_label_rows(path: Path) -> dict[str, tuple[str, int]]:
+    """``file -> (label, line number)`` of the manifest ``path`` (see read_label_manifest)."""
     try:
         rows = list(csv.reader(path.read_text().splitlines()))
     except (OSError, UnicodeDecodeError) as exc:
         raise UserError(f"data.labels: cannot read the label file {path} ({exc})") from None
-    mapping = {}
+    found: dict[str, tuple[str, int]] = {}
     for number, row in enumerate(rows, 1):
         if not row or row[0].strip().lower() == "file":
             continue
         if len(row) < 2 or not row[1].strip():
             raise UserError(f"{path}:{number}: expected file,label, got {','.join(row)!r}")
-        mapping[Path(row[0].strip()).as_posix()] = row[1].strip()
-    if not mapping:
+        file, label = Path(row[0].strip()).as_posix(), row[1].strip()
+        first, line = found.setdefault(file, (label, number))
+        if first != label:
+            raise UserError(
+                f"{path}: lines {line} and {number} both label {file}, as {first!r} and "
+                f"{label!r}; keep the row with the right label"
+            )
+    if not found:
         raise UserError(f"data.labels: {path} holds no file,label rows")
-    return mapping
+    return found
+
+
+def _report_unmatched_rows(spec: str | None, found: Sequence[str], root: Path, quiet: bool) -> None:
+    """Warn about manifest rows naming no audio file under ``root`` (a typo there would
+    otherwise lose the label unnoticed; not an error: one manifest may cover more files
+    than this folder, e.g. the held-out folder ``evaluate`` reads)."""
+    if quiet or spec in (None, "folders"):
+        return
+    names = set(found)
+    rows = read_label_rows(Path(spec)).items()
+    unmatched = [(line, file) for file, (_, line) in rows if file not in names]
+    for line, file in unmatched[:UNMATCHED_SHOWN]:
+        print(
+            f"warning: {spec}:{line}: {file} is not an audio file under {root}; "
+            "its label is unused",
+            file=sys.stderr,
+        )
+    if len(unmatched) > 1:
+        print(
+            f"warning: {len(unmatched)} of {len(rows)} rows of {spec} name no audio file "
+            f"under {root}",
+            file=sys.stderr,
+        )
 
 
 def split(segments: Sequence[Segment], fraction: float) -> tuple[list[Segment], list[Segment]]:
@@ -252,7 +288,8 @@ def _split_group(segments: list[Segment], fraction: float) -> tuple[list[Segment
         return [Segment(s.source, s.label, s.cache, 0, cut)], [
             Segment(s.source, s.label, s.cache, cut, s.end)
         ]
-    ranked = sorted(segments, key=lambda s: hashlib.sha1(s.source.encode()).hexdigest())
+    # fsencode: the name's bytes, also for a name that is not UTF-8 (a surrogate escape)
+    ranked = sorted(segments, key=lambda s: hashlib.sha1(os.fsencode(s.source)).hexdigest())
     n_val = min(len(ranked) - 1, max(1, round(len(ranked) * fraction)))
     validation = sorted(ranked[:n_val], key=lambda s: s.source)
     return sorted(ranked[n_val:], key=lambda s: s.source), validation

@@ -85,6 +85,27 @@ def load_features(path: Path, channels: int) -> np.ndarray:
     return features.astype(np.float32)
 
 
+def steered_length(length: int, frames: int, config: Config, options: GenerateConfig) -> int:
+    """``length`` samples, or fewer where the ``frames`` features end first: the features
+    set the clip's length, with a warning naming both lengths when it is shorter than
+    asked (never a silently shorter clip)."""
+    covered = frames * config.model.hop_length
+    if covered >= length:
+        return length
+    flag, path = (
+        ("--features-from", options.features_from)
+        if options.features_from is not None
+        else ("--features", options.features)
+    )
+    seconds = round(covered / config.data.sample_rate, 2)
+    print(
+        f"warning: {flag} {path} covers {seconds:g} s, shorter than --seconds "
+        f"{options.seconds:g}; the clip is {seconds:g} s (pass a longer file to get more)",
+        file=sys.stderr,
+    )
+    return covered
+
+
 def _per_clip(features: np.ndarray | None, clips: int) -> Tensor | None:
     """(K, F) → (clips, F, K)."""
     if features is None:
@@ -148,7 +169,7 @@ def generate_audio(
     length = round(options.seconds * rate)
     features = local_features(config, options)  # (K, F) or None
     if features is not None:
-        length = min(length, len(features) * config.model.hop_length)
+        length = steered_length(length, len(features), config, options)
     generator = torch.Generator(device=model_device(model))
     if options.seed is None:
         generator.seed()

@@ -24,6 +24,7 @@ import types
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -31,6 +32,23 @@ T = TypeVar("T")
 
 class UserError(ValueError):
     """A problem with the user's input; the CLI prints it as one line and exits 2."""
+
+
+def read_user_text(path: Path, what: str) -> str:
+    """The UTF-8 text of the user's file ``path`` (``what`` it is for, e.g. "config file");
+    a missing, unreadable or binary file, or a folder, is a one-line ``UserError``."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(f"{what} {path} not found") from None
+    except IsADirectoryError:
+        raise UserError(f"{what} {path} is a folder; name a file") from None
+    except UnicodeDecodeError as exc:
+        raise UserError(
+            f"{what} {path} is not UTF-8 text (byte {exc.start}); save it as UTF-8"
+        ) from None
+    except OSError as exc:
+        raise UserError(f"cannot read {what} {path} ({exc.strerror or exc})") from None
 
 
 @dataclass(frozen=True)

@@ -8,15 +8,26 @@ it), keyed by the source, torch, Python, the target and the CPU's instruction-se
 later runs load it in milliseconds. A build happens in a private folder that is renamed into
 place only when complete: two processes building at once both succeed (the first rename
 wins), and an interrupted build leaves nothing that a later run would trust.
+
+A finished build carries ``manifest.json``: the size and sha256 of each compiled module
+file, written before the rename. Every load checks it first (size, then sha256: about a
+millisecond), because a damaged ``.so`` (truncated, bytes flipped, replaced) kills the
+process that loads it (SIGBUS, SIGSEGV, SIGABRT) or fails deep in the loader. A folder whose
+manifest is missing (built by an older version) or does not match, or whose module does not
+load, gets one warning line, is moved aside to a ``.stale-*`` sibling and removed (a process
+that loaded it keeps its copy), and is built again, once; a second failure is a
+KernelBuildError, so that generation falls back to the eager step.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
 import logging
 import os
 import platform
+import secrets
 import shutil
 import sys
 import tempfile
@@ -28,6 +39,9 @@ from types import ModuleType
 
 import torch
 
+from ..config import UserError
+from ..runs import write_atomically
+
 SOURCE = Path(__file__).with_name("wavenet_step.cpp")
 TARGETS = {  # $WAVENET_MUSIC_CPU → what the compiler builds for
     "native": ("-march=native",),  # this CPU: AVX-512 where it has it
@@ -38,6 +52,8 @@ AVX2_ONLY_DROPS = ("avx512", "amx")  # feature-name prefixes an AVX2-only target
 # (without it, it runs them all on one). GCC on Linux links the libgomp.so.1 that torch has
 # already loaded, so both share one thread pool; elsewhere the step runs on one thread.
 OPENMP = ("-fopenmp",) if sys.platform.startswith("linux") else ()
+MANIFEST = "manifest.json"  # {"files": {name: {"size": bytes, "sha256": hex}}}
+MODULE_PATTERNS = ("*.so", "*.pyd")  # the compiled module files the manifest covers
 _lock = threading.Lock()
 _loaded: dict[str, ModuleType | KernelBuildError] = {}
 
@@ -124,23 +140,44 @@ def forget_loaded() -> None:
 
 
 def _build_and_import(source: Path) -> ModuleType:
+    """The module built from ``source``, from the cache; a cached build that does not load
+    is built again once, then a second failure is a KernelBuildError."""
     name = f"wavenet_step_{build_key(source.read_bytes())}"
     if name in sys.modules:
         return sys.modules[name]
-    folder = cached_build(kernel_cache() / name, lambda into: compile_extension(name, into))
-    return import_extension(name, folder)
+    folder = kernel_cache() / name
+
+    def build(into: Path) -> None:
+        compile_extension(name, into)
+
+    found = cached_build(folder, build)
+    try:
+        return import_extension(name, found)
+    except (ImportError, OSError) as exc:  # the loader refused it: damage the manifest missed
+        discard_damaged(found, f"it does not load: {_one_line(exc)}")
+    found = cached_build(folder, build)
+    try:
+        return import_extension(name, found)
+    except (ImportError, OSError) as exc:
+        raise KernelBuildError(
+            f"the compiled step built in {folder} does not load: {_one_line(exc)}"
+        ) from exc
 
 
 def cached_build(folder: Path, build: Callable[[Path], None]) -> Path:
-    """``folder`` if a finished build is there; else ``build(private)`` into a private sibling
-    folder, then rename that to ``folder`` (atomic; if another process got there first, its
-    build is used and ours is dropped)."""
+    """``folder`` if a finished build is there and matches its manifest; else
+    ``build(private)`` into a private sibling folder, write its manifest, then rename that
+    to ``folder`` (atomic; if another process got there first, its build is used and ours
+    is dropped). A damaged ``folder`` is reported in one line and discarded first."""
     if folder.is_dir():
-        return folder
+        if (damage := manifest_mismatch(folder)) is None:
+            return folder
+        discard_damaged(folder, damage)
     folder.parent.mkdir(parents=True, exist_ok=True)
     private = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
     try:
         build(private)
+        write_manifest(private)
         try:
             private.rename(folder)
         except OSError:
@@ -149,6 +186,77 @@ def cached_build(folder: Path, build: Callable[[Path], None]) -> Path:
     finally:
         shutil.rmtree(private, ignore_errors=True)
     return folder
+
+
+def module_files(folder: Path) -> list[Path]:
+    """The compiled module files in ``folder`` (what the manifest covers)."""
+    return [path for pattern in MODULE_PATTERNS for path in sorted(folder.glob(pattern))]
+
+
+def write_manifest(folder: Path) -> None:
+    """``folder/manifest.json``: the size and sha256 of each module file. Written into the
+    private build folder, which the rename publishes whole, so a plain write is enough."""
+    files = {
+        path.name: {"size": path.stat().st_size, "sha256": _sha256(path)}
+        for path in module_files(folder)
+    }
+    (folder / MANIFEST).write_text(json.dumps({"files": files}, indent=1) + "\n")
+
+
+def manifest_mismatch(folder: Path) -> str | None:
+    """What is wrong with the build in ``folder`` (``"sha256 differs"``, ...), or None when
+    each module file has its manifest's size and sha256 and no unlisted one is there."""
+    try:
+        listed = _read_manifest(folder / MANIFEST)
+    except FileNotFoundError:
+        return f"no {MANIFEST}: an older version's build, or damaged"
+    except (OSError, ValueError) as exc:
+        return f"unreadable manifest: {exc}"
+    if unlisted := sorted({p.name for p in module_files(folder)} - set(listed)):
+        return f"{unlisted[0]} is not in the manifest"
+    for name, (size, sha256) in listed.items():
+        try:
+            found = (folder / name).stat().st_size
+        except OSError:
+            return f"{name} is missing"
+        if found != size:
+            return f"{name} has {found} bytes, the manifest says {size}"
+        if _sha256(folder / name) != sha256:
+            return f"{name}: sha256 differs"
+    return None
+
+
+def _read_manifest(path: Path) -> dict[str, tuple[int, str]]:
+    """{file name: (size, sha256)}; raises OSError, or ValueError when it is malformed."""
+    try:
+        files = json.loads(path.read_text())["files"]
+        return {str(n): (int(f["size"]), str(f["sha256"])) for n, f in files.items()}
+    except (AttributeError, KeyError, TypeError) as exc:
+        raise ValueError("expected {'files': {name: {'size': ..., 'sha256': ...}}}") from exc
+
+
+def discard_damaged(folder: Path, damage: str) -> None:
+    """Warn in one line, then move ``folder`` to a unique ``.stale-*`` sibling and remove
+    that: a process loading the old build at the same moment keeps its open files, and when
+    another process moved it first there is nothing left to do."""
+    print(
+        f"warning: compiled kernel in {folder} is damaged ({damage}); building it again",
+        file=sys.stderr,
+    )
+    stale = folder.with_name(f".stale-{folder.name}-{os.getpid()}-{secrets.token_hex(4)}")
+    try:
+        folder.rename(stale)
+    except OSError:
+        return
+    shutil.rmtree(stale, ignore_errors=True)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        while chunk := file.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def compile_extension(name: str, folder: Path) -> None:
@@ -180,13 +288,22 @@ def compile_extension(name: str, folder: Path) -> None:
                 is_python_module=False,  # build (and dlopen); imported from its final place
             )
         except Exception as exc:
-            (folder.parent / "build-error.log").write_text(str(exc))
-            raise KernelBuildError(
-                f"{_one_line(exc)}; log: {folder.parent / 'build-error.log'}"
-            ) from exc
+            raise KernelBuildError(f"{_one_line(exc)}; {_keep_log(folder, str(exc))}") from exc
+
+
+def _keep_log(folder: Path, log: str) -> str:
+    """Write a failed build's full ``log`` beside the builds; say where, or why not."""
+    path = folder.parent / "build-error.log"
+    try:
+        write_atomically(path, log)
+    except UserError as exc:
+        return str(exc)
+    return f"log: {path}"
 
 
 def import_extension(name: str, folder: Path) -> ModuleType:
+    """Import the module ``name`` compiled into ``folder``; raises ImportError or OSError
+    when the loader refuses it."""
     found = sorted(folder.glob(f"{name}*.so")) + sorted(folder.glob(f"{name}*.pyd"))
     if not found:
         raise KernelBuildError(f"no compiled module in {folder}")

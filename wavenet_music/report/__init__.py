@@ -14,8 +14,10 @@ WaveNet beside it, followed by the long-range structure section (``composition.p
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -23,6 +25,7 @@ import numpy as np
 import torch
 
 from .. import checkpoint as ckpt
+from .. import runs
 from ..composer_train import composer_dirs
 from ..config import Config, GenerateConfig, UserError
 from ..data import Segment, cached_classes
@@ -35,6 +38,7 @@ from .clips import (
     HeldOut,
     Row,
     Speed,
+    check_data_root,
     labeler,
     real_excerpts,
     run_label,
@@ -73,9 +77,44 @@ def report_main(
     """Load the run, generate ``clips`` clips of ``seconds`` (timed) and one from an untrained
     model of the same config, measure the held-out likelihood on up to ``evaluate_seconds``
     of validation audio, write the page; return the path of ``index.html``."""
-    run_dir = Path(run_dir)
+    run_dir, out_dir = Path(run_dir), Path(out_dir)
     data_root = None if data_root is None else Path(data_root)
+    if data_root is not None:
+        check_data_root(run_dir, data_root)
     model, config = ckpt.load_model(run_dir, resolve_device("auto"))
+    with _lock_if_inside(run_dir, out_dir):
+        return _report(
+            model, config, run_dir, data_root, out_dir, clips, seconds, seed, evaluate_seconds
+        )
+
+
+@contextlib.contextmanager
+def _lock_if_inside(run_dir: Path, out_dir: Path) -> Iterator[None]:
+    """The run's lock (``runs.run_lock``) while the report writes inside the run (as it
+    does by default, into RUN/report); a report written elsewhere only reads the run."""
+    if not out_dir.resolve().is_relative_to(run_dir.resolve()):
+        yield
+        return
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(runs.run_lock(run_dir))
+        except UserError as exc:
+            raise UserError(f"{exc}; or write the report elsewhere with --out DIR") from None
+        yield
+
+
+def _report(
+    model: WaveNet,
+    config: Config,
+    run_dir: Path,
+    data_root: Path | None,
+    out_dir: Path,
+    clips: int,
+    seconds: float,
+    seed: int,
+    evaluate_seconds: float,
+) -> Path:
+    """``report_main`` once the run is loaded (and locked where the page goes into it)."""
     labels = run_labels(run_dir, data_root, config)
     with torch.random.fork_rng(devices=[]):  # seeded weights, the caller's RNG untouched
         torch.manual_seed(seed)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..audio import load_audio, trim_silence
-from ..config import Config
+from ..audio import AUDIO_EXTENSIONS, load_audio, trim_silence
+from ..config import Config, UserError
 from ..data import label_of, make_labeler
 
 
@@ -124,6 +124,31 @@ def real_excerpts(
         tag = "held out" if split == "validation" else ""
         excerpts.append(Row(f"real {i + 1}", "real", audio[at : at + length], where, tag))
     return excerpts
+
+
+def check_data_root(run_dir: Path, data_root: Path) -> None:
+    """A one-line error unless ``data_root`` holds the run's training data: at least one
+    file of its split (a file must be the one the run was trained on). Without the check,
+    a wrong ``--data`` would silently leave the page without real music."""
+    try:
+        split = run_split(run_dir)
+        sources = {s for part in ("train", "validation") for s, _, _ in split[part]}
+    except (OSError, ValueError, KeyError, TypeError):  # no split recorded: nothing to compare
+        split, sources = {}, set()
+    hint = "pass the folder the run was trained on"
+    if split.get("root"):
+        hint += f" (it was trained on {split['root']})"
+    if not data_root.exists():
+        raise UserError(f"--data {data_root} does not exist; {hint}")
+    if data_root.is_file() and (
+        data_root.suffix.lower() not in AUDIO_EXTENSIONS or sources - {data_root.name}
+    ):
+        raise UserError(f"--data {data_root} is a file, not the run's training data; {hint}")
+    if sources and not any(source_path(data_root, s).is_file() for s in sources):
+        raise UserError(
+            f"--data {data_root} holds none of the run's {len(sources)} training files "
+            f"(such as {min(sources)}); {hint}"
+        )
 
 
 def source_path(data_root: Path, source: str) -> Path:

@@ -91,7 +91,9 @@ def write_report(
     ]
     path = out_dir / "index.html"
     title = html.escape(f"WaveNet report: {run_dir.name}")
-    write_atomically(path, PAGE.format(title=title, body="\n".join(body)))
+    page = PAGE.format(title=title, body="\n".join(body))
+    # a file name that is not UTF-8 shows as \udcXX, as on the terminal, instead of failing
+    write_atomically(path, page.encode(errors="backslashreplace"))
     return path
 
 
