@@ -69,11 +69,11 @@ from common import (
 )
 from torch import Tensor
 
-from wavenet_music import threads
 from wavenet_music.config import load_preset
-from wavenet_music.fast_generate import engine_choice
-from wavenet_music.generate import generate, generate_naive
-from wavenet_music.model import WaveNet, macs_per_sample, parameter_count
+from wavenet_music.runtime import threads
+from wavenet_music.wavenet.compiled import engine_choice
+from wavenet_music.wavenet.generate import generate, generate_naive
+from wavenet_music.wavenet.model import WaveNet, macs_per_sample, parameter_count
 
 MAX_LENGTH = 200_000  # samples per timed call of ours; the time budget stops it long before
 ALL_THREADS = torch.get_num_threads()  # torch's default, before batch 1 sets one

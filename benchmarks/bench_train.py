@@ -70,10 +70,10 @@ from common import (
 )
 from torch import Tensor, nn
 
-from wavenet_music import threads
 from wavenet_music.config import Config, ModelConfig, load_preset
-from wavenet_music.model import WaveNet
-from wavenet_music.train import loss_bits
+from wavenet_music.runtime import threads
+from wavenet_music.wavenet.evaluate import loss_bits
+from wavenet_music.wavenet.model import WaveNet
 
 
 class TextbookWaveNet(WaveNet):

@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from wavenet_music import kernels
+from wavenet_music.wavenet import kernels
 
 
 def cpu_model() -> str:

@@ -25,14 +25,15 @@ from pathlib import Path
 
 import torch
 
-from wavenet_music import estimate, threads
-from wavenet_music.checkpoint import checkpoint_dirs
 from wavenet_music.cli import main as cli
-from wavenet_music.composer_config import ComposerConfig
-from wavenet_music.composer_train import composer_dirs, load_composer
+from wavenet_music.composer.checkpoint import composer_dirs, load_composer
+from wavenet_music.composer.config import ComposerConfig
 from wavenet_music.config import Config, apply_overrides, load_preset, load_yaml
 from wavenet_music.demo_corpus import build_demo_corpus
+from wavenet_music.report import estimate
 from wavenet_music.report.check import read_summary
+from wavenet_music.runtime import threads
+from wavenet_music.wavenet.checkpoint import checkpoint_dirs
 
 # Measured (README "Measured"): 2,000 steps of this WaveNet reach about 4.5 held-out bits
 # per sample and music-like clips in every genre; the composer's best held-out score comes

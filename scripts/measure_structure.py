@@ -24,13 +24,18 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from wavenet_music.checkpoint import load_model
+from wavenet_music.audio.structure import (
+    STATISTICS,
+    structure_distance,
+    structure_statistics,
+    summarise,
+)
 from wavenet_music.config import Config
-from wavenet_music.model import WaveNet
 from wavenet_music.report.clips import real_excerpts, run_labels
 from wavenet_music.report.composition import composition_section
-from wavenet_music.resynthesis import resynthesize
-from wavenet_music.structure import STATISTICS, structure_distance, structure_statistics, summarise
+from wavenet_music.wavenet.checkpoint import load_model
+from wavenet_music.wavenet.model import WaveNet
+from wavenet_music.wavenet.resynthesis import resynthesize
 
 BOOTSTRAP = 2000
 

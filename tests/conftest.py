@@ -91,7 +91,7 @@ def small_config(cache_dir: str, **overrides) -> Config:
 @pytest.fixture(scope="session")
 def piano_run(music_root, tmp_path_factory):
     """A small model trained for 300 steps (seconds) on real piano music: (run, result)."""
-    from wavenet_music.train import train
+    from wavenet_music.wavenet.train import train
 
     base = tmp_path_factory.mktemp("piano")
     config = small_config(str(base / "cache"), **{"train.steps": 300, "train.validate_every": 100})

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from wavenet_music.audio import load_audio
+from wavenet_music.audio.io import load_audio
 from wavenet_music.config import DataConfig, UserError
-from wavenet_music.data import load_classes, prepare_corpus
+from wavenet_music.wavenet.data import load_classes, prepare_corpus
 
 RF = 1024
 
@@ -115,8 +115,8 @@ def test_files_whose_names_are_not_utf8_train_keep_their_labels_and_report(tmp_p
     """Names in Latin-1 (0xE9, 0xFC: not UTF-8), which Python sees with surrogate escapes
     and soundfile cannot encode: a label whose only file is ``caf\xe9.wav``, and a label
     folder ``gr\xfcn`` of two files (split by a hash of their names)."""
-    from wavenet_music.checkpoint import stored_config
     from wavenet_music.cli import main
+    from wavenet_music.wavenet.checkpoint import stored_config
 
     root, run = tmp_path / "music", tmp_path / "run"
     _write_named(root / "piano", b"caf\xe9.wav")

@@ -19,7 +19,7 @@ from wavenet_music.config import (
     preset_names,
     stacked_dilations,
 )
-from wavenet_music.model import WaveNet, macs_per_sample, parameter_count
+from wavenet_music.wavenet.model import WaveNet, macs_per_sample, parameter_count
 
 
 def test_reference_is_the_classic_music_setting():

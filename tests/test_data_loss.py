@@ -18,11 +18,11 @@ import pytest
 import soundfile as sf
 import torch
 
-from wavenet_music import checkpoint as ckpt
 from wavenet_music.cli import main
 from wavenet_music.config import UserError, apply_overrides
 from wavenet_music.runs import run_lock
-from wavenet_music.train import train
+from wavenet_music.wavenet import checkpoint as ckpt
+from wavenet_music.wavenet.train import train
 
 from .conftest import finish, small_config, wait_for
 
@@ -244,10 +244,10 @@ class Crash(BaseException):
 
 
 def _composer_checkpoint(marker: str):
-    from wavenet_music.composer import Composer
-    from wavenet_music.composer_config import ComposerConfig
-    from wavenet_music.composer_train import ComposerCheckpoint
-    from wavenet_music.tokens import Codebook
+    from wavenet_music.composer.checkpoint import ComposerCheckpoint
+    from wavenet_music.composer.config import ComposerConfig
+    from wavenet_music.composer.model import Composer
+    from wavenet_music.composer.tokens import Codebook
 
     config = ComposerConfig(codebook_size=4, frames_per_token=1, layers=1, heads=2, width=8)
     codebook = Codebook(np.zeros((4, 3), np.float32), np.zeros(3), np.ones(3), 1)
@@ -257,7 +257,7 @@ def _composer_checkpoint(marker: str):
 
 
 def test_a_crash_between_the_renames_of_the_final_composer_save_is_recovered(tmp_path, monkeypatch):
-    from wavenet_music.composer_train import composer_dirs, load_composer, save_composer
+    from wavenet_music.composer.checkpoint import composer_dirs, load_composer, save_composer
 
     save_composer(tmp_path, _composer_checkpoint("periodic"))
     real_replace = os.replace
@@ -329,7 +329,8 @@ def test_metadata_that_does_not_fit_the_weights_falls_back(run, capsys):
 
 SLOW_LOAD = """
 import sys, time
-from wavenet_music import checkpoint, cli
+from wavenet_music import cli
+from wavenet_music.wavenet import checkpoint
 real = checkpoint.load_model
 def slow(*args, **kwargs):
     print("loading", file=sys.stderr, flush=True)
@@ -367,7 +368,7 @@ def test_ctrl_c_before_the_first_sample_is_one_line_and_keeps_the_old_file(run, 
 
 
 def test_a_damaged_audio_cache_file_is_rebuilt_and_reported(music_root, tmp_path, capsys):
-    from wavenet_music.data import prepare_corpus
+    from wavenet_music.wavenet.data import prepare_corpus
 
     config = tiny_config(tmp_path / "cache").data
     first = prepare_corpus(music_root / "piano", config, 256, 100, quiet=True)

@@ -7,9 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from wavenet_music.audio import mu_law_decode, mu_law_encode
+from wavenet_music.audio.io import mu_law_decode, mu_law_encode
 from wavenet_music.config import Config, ModelConfig, apply_overrides, dump_yaml, load_yaml
-from wavenet_music.data import IGNORE, Segment, WindowSource, read_window
+from wavenet_music.wavenet.data import IGNORE, Segment, WindowSource, read_window
 
 floats = st.floats(allow_nan=True, allow_infinity=True, width=32)
 

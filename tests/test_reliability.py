@@ -16,9 +16,10 @@ import pytest
 import soundfile as sf
 import torch
 
-from wavenet_music import checkpoint as ckpt
 from wavenet_music.config import UserError
-from wavenet_music.train import read_metrics, train
+from wavenet_music.runs import read_metrics
+from wavenet_music.wavenet import checkpoint as ckpt
+from wavenet_music.wavenet.train import train
 
 from .conftest import HANG_GUARD_S, finish, small_config, wait_for
 

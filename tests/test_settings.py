@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from wavenet_music.cli import main
-from wavenet_music.composer_config import ComposeConfig, ComposerConfig
+from wavenet_music.composer.config import ComposeConfig, ComposerConfig
 from wavenet_music.config import (
     MIN_SAMPLE_RATE,
     MIN_SECONDS,
@@ -195,14 +195,14 @@ def test_the_reported_cases(tmp_path, capsys):
 
 def test_the_evaluate_function_checks_its_batch_size():
     with pytest.raises(UserError, match=r"^batch_size: expected an integer in \[1, 4096\]"):
-        from wavenet_music.evaluate import evaluate
+        from wavenet_music.wavenet.evaluate import evaluate
 
         evaluate(None, None, Path("."), batch_size=-1)  # type: ignore[arg-type]
 
 
 def test_the_shortest_clip_has_a_sample_at_the_lowest_rate():
-    from wavenet_music.generate_run import generate_audio
-    from wavenet_music.model import WaveNet
+    from wavenet_music.wavenet.model import WaveNet
+    from wavenet_music.wavenet.to_audio import generate_audio
 
     config = apply_overrides(
         Config(),

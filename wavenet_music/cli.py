@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from .composer_config import ComposeConfig, ComposerConfig
+from .composer.config import ComposeConfig, ComposerConfig
 from .config import (
     SECTION_CLASSES,
     Config,
@@ -124,7 +124,7 @@ def config_from_args(
 
 
 def cmd_info(args: argparse.Namespace) -> None:
-    from .model import WaveNet, macs_per_sample, parameter_count
+    from .wavenet.model import WaveNet, macs_per_sample, parameter_count
 
     config, _ = config_from_args(args)
     m, d = config.model, config.data
@@ -176,7 +176,7 @@ def _dilation_summary(dilations: Sequence[int]) -> str:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from .train import train
+    from .wavenet.train import train
 
     config, _ = config_from_args(args, _source_config(args) or _stored_config(args))
     result = train(
@@ -204,7 +204,7 @@ def _stored_config(args: argparse.Namespace) -> Config | None:
     any change but the budget, an explicit ``--preset`` included."""
     if not args.resume:
         return None
-    from .checkpoint import stored_config
+    from .wavenet.checkpoint import stored_config
 
     stored = stored_config(args.run)
     if stored is None:
@@ -220,7 +220,7 @@ def _source_config(args: argparse.Namespace) -> Config | None:
     replaces it); the new run's budget is its own ``--steps`` or ``--minutes``."""
     if args.init_from is None:
         return None
-    from .finetune import check_not_resuming, inherited_config, read_source
+    from .wavenet.finetune import check_not_resuming, inherited_config, read_source
 
     check_not_resuming(args.resume)
     return inherited_config(read_source(args.init_from).config)
@@ -239,9 +239,9 @@ def print_line(text: str) -> None:
 
 
 def cmd_generate(args: argparse.Namespace) -> None:
-    from .checkpoint import load_model
-    from .generate_run import clip_paths, clip_plan, generate_audio
-    from .train import resolve_device
+    from .runtime.device import resolve_device
+    from .wavenet.checkpoint import load_model
+    from .wavenet.to_audio import clip_paths, clip_plan, generate_audio
 
     options = GenerateConfig(**_flag_values(args, GenerateConfig, "gen__"))
     model, config = load_model(args.run, resolve_device(options.device))
@@ -258,9 +258,9 @@ def cmd_generate(args: argparse.Namespace) -> None:
 
 
 def cmd_features(args: argparse.Namespace) -> None:
-    from .checkpoint import load
-    from .generate_run import features_of_audio
     from .runs import check_target, npy_bytes, write_atomically
+    from .wavenet.checkpoint import load
+    from .wavenet.to_audio import features_of_audio
 
     config = load(args.run, weights_only=True).config
     if config.model.local_channels is None:
@@ -274,9 +274,9 @@ def cmd_features(args: argparse.Namespace) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    from .checkpoint import load_model
-    from .evaluate import evaluate
-    from .train import resolve_device
+    from .runtime.device import resolve_device
+    from .wavenet.checkpoint import load_model
+    from .wavenet.evaluate import evaluate
 
     options = EvaluateConfig(**_flag_values(args, EvaluateConfig, "eval__"))
     model, config = load_model(args.run, resolve_device(options.device))
@@ -298,7 +298,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> None:
-    from .report import report_main
+    from .report.build import report_main
 
     options = ReportConfig(**_flag_values(args, ReportConfig, "report__"))
     out = args.out or args.run / "report"
@@ -306,8 +306,9 @@ def cmd_report(args: argparse.Namespace) -> None:
 
 
 def cmd_train_composer(args: argparse.Namespace) -> None:
-    from .composer_config import ComposerConfig
-    from .composer_train import stored_composer_config, train_composer
+    from .composer.checkpoint import stored_composer_config
+    from .composer.config import ComposerConfig
+    from .composer.train import train_composer
 
     stored = stored_composer_config(args.run) if args.resume else None
     base = {} if stored is None else dataclasses.asdict(stored)  # the library refuses changes
@@ -318,8 +319,8 @@ def cmd_train_composer(args: argparse.Namespace) -> None:
 
 
 def cmd_compose(args: argparse.Namespace) -> None:
-    from .compose import compose
-    from .composer_config import ComposeConfig
+    from .composer.compose import compose
+    from .composer.config import ComposeConfig
 
     options = ComposeConfig(**_flag_values(args, ComposeConfig, "compose__"))
     piece = compose(args.run, options, out=args.out, features_out=args.features_out)
@@ -453,7 +454,7 @@ def _os_error(exc: OSError) -> str:
 
 
 def _interrupted(exc: KeyboardInterrupt) -> str:
-    """What a Ctrl-C left: the audio so far (``signals.Interrupted``), or nothing new."""
+    """What a Ctrl-C left: the audio so far (``runtime.stop.Interrupted``), or nothing new."""
     paths = getattr(exc, "paths", None)
     if paths:
         return f"interrupted; the audio so far is in {', '.join(map(str, paths))}"

@@ -255,3 +255,17 @@ def require_same_data(run_dir: Path, data_root: Path) -> None:
             f"{run_dir} was trained on {recorded}, not {data_root}; resume it with the "
             "same data folder, or start a new --run"
         )
+
+
+def read_metrics(run_dir: Path) -> list[dict]:
+    """The logged records, oldest first; a line cut short by a crash is left out."""
+    path = Path(run_dir) / "metrics.jsonl"
+    if not path.exists():
+        return []
+    records = []
+    for line in path.read_text().splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return records

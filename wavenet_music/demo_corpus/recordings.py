@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from ..audio import mix_to_mono, resample
+from ..audio.io import mix_to_mono, resample
 from .sources import INTRO_SKIP_S, MIN_CLIP_S, PIECE_CAP_S, Clip, aftermath_tracks, wesnoth_tracks
 from .writing import write_clip
 

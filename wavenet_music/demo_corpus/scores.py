@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import soundfile as sf
 
-from ..audio import mix_to_mono, resample, trim_silence
+from ..audio.io import mix_to_mono, resample, trim_silence
 
 if TYPE_CHECKING:
     from music21 import stream

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..audio_stats import clip_statistics
+from ..audio.spectral import clip_statistics
 from ..runs import write_atomically
 
 SUMMARY = "summary.json"
@@ -80,7 +80,7 @@ def report_summary(
 def composer_figures(metrics: Sequence[Mapping]) -> dict[str, float] | None:
     """The composer's best held-out bits per token and its bigram baseline, from its
     ``metrics.jsonl`` records (None without a composer or its validations)."""
-    key = "bigram_bits_per_token"  # the baseline record at step 0 (composer_train.py)
+    key = "bigram_bits_per_token"  # the baseline record at step 0 (composer/train.py)
     bigram = next((m[key] for m in metrics if key in m), None)
     held_out = [m["validation_bits"] for m in metrics if "validation_bits" in m]
     if bigram is None or not held_out:

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..audio import AUDIO_EXTENSIONS, load_audio, trim_silence
+from ..audio.io import AUDIO_EXTENSIONS, load_audio, trim_silence
 from ..config import Config, UserError
-from ..data import label_of, make_labeler
+from ..wavenet.data import label_of, make_labeler
 
 
 @dataclass(frozen=True)

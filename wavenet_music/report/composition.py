@@ -13,19 +13,19 @@ from pathlib import Path
 
 import numpy as np
 
-from ..audio import write_wav
-from ..checkpoint import load_model
-from ..compose import compose
-from ..composer_config import ComposeConfig
-from ..config import GenerateConfig
-from ..generate_run import generate_audio
-from ..structure import (
+from ..audio.io import write_wav
+from ..audio.structure import (
     DIAGNOSTICS,
     STATISTICS,
     structure_distance,
     structure_statistics,
     summarise,
 )
+from ..composer.compose import compose
+from ..composer.config import ComposeConfig
+from ..config import GenerateConfig
+from ..wavenet.checkpoint import load_model
+from ..wavenet.to_audio import generate_audio
 from .clips import real_excerpts, run_labels
 
 

@@ -13,16 +13,15 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from .. import checkpoint as ckpt
-from ..audio import write_wav
-from ..audio_stats import aligned_log_mel_distance, clip_statistics, mean_log_mel_distance
+from ..audio.figures import curves_figure, spectrogram_figure
+from ..audio.io import write_wav
+from ..audio.spectral import aligned_log_mel_distance, clip_statistics, mean_log_mel_distance
 from ..config import Config, load_yaml
-from ..model import WaveNet, macs_per_sample, parameter_count
-from ..runs import write_atomically
-from ..train import read_metrics
+from ..runs import read_metrics, write_atomically
+from ..wavenet import checkpoint as ckpt
+from ..wavenet.model import WaveNet, macs_per_sample, parameter_count
 from .check import check_summary, composer_figures, kind_figures, report_summary, write_summary
 from .clips import HeldOut, Row, Speed, power, real_excerpts, white_noise
-from .figures import curves_figure, spectrogram_figure
 from .template import GLOSSARY, PAGE
 
 # --- the page ------------------------------------------------------------------------------

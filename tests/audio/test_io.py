@@ -1,0 +1,146 @@
+"""Signal maths against independent formulas, and real decoding of every container."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from wavenet_music.audio.io import (
+    AudioReadError,
+    load_audio,
+    mu_law_decode,
+    mu_law_encode,
+    silence_class,
+    trim_silence,
+    write_wav,
+)
+
+
+def reference_mu_law(x: float, mu: int = 255) -> int:
+    """G.711 mu-law written out scalar by scalar with the math module."""
+    x = min(1.0, max(-1.0, x))
+    y = math.copysign(math.log(1.0 + mu * abs(x)) / math.log(1.0 + mu), x)
+    return math.floor((y + 1.0) * mu / 2.0 + 0.5)
+
+
+def reference_mu_law_inverse(k: int, mu: int = 255) -> float:
+    y = 2.0 * k / mu - 1.0
+    return math.copysign(((1.0 + mu) ** abs(y) - 1.0) / mu, y)
+
+
+def test_encode_matches_closed_form():
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.uniform(-1, 1, 5000), rng.normal(0, 0.01, 5000), [-1, 0, 1, 2, -3]])
+    expected = np.array([reference_mu_law(float(v)) for v in x])
+    np.testing.assert_array_equal(mu_law_encode(x), expected)
+
+
+def test_every_level_round_trips():
+    levels = np.arange(256)
+    decoded = mu_law_decode(levels)
+    np.testing.assert_allclose(decoded, [reference_mu_law_inverse(k) for k in levels], atol=1e-6)
+    np.testing.assert_array_equal(mu_law_encode(decoded), levels)
+    assert decoded.min() == pytest.approx(-1.0) and decoded.max() == pytest.approx(1.0)
+
+
+def test_other_quantizations_round_trip():
+    for q in (2, 16, 1024):
+        levels = np.arange(q)
+        np.testing.assert_array_equal(mu_law_encode(mu_law_decode(levels, q), q), levels)
+
+
+def test_silence_is_the_middle_class():
+    assert silence_class(256) == 128
+    assert mu_law_encode(np.zeros(3)).tolist() == [128, 128, 128]
+
+
+def test_quantization_error_is_small_for_quiet_signals():
+    x = np.linspace(-0.01, 0.01, 1001)
+    error = np.abs(mu_law_decode(mu_law_encode(x)) - x)
+    uniform_8_bit_error = 1 / 256  # half a step of a uniform 256-level quantizer
+    assert error.max() < uniform_8_bit_error / 10  # mu-law spends its levels near zero
+
+
+def _tone(rate: int, seconds: float, channels: int, freq: float = 440.0) -> np.ndarray:
+    t = np.arange(int(rate * seconds)) / rate
+    mono = 0.5 * np.sin(2 * np.pi * freq * t)
+    return np.stack([mono] * channels, axis=1).astype(np.float32)
+
+
+@pytest.mark.parametrize(
+    "suffix, fmt, subtype",
+    [
+        (".wav", "WAV", "PCM_16"),
+        (".flac", "FLAC", "PCM_16"),
+        (".ogg", "OGG", "VORBIS"),
+        (".opus", "OGG", "OPUS"),
+        (".mp3", "MP3", "MPEG_LAYER_III"),
+    ],
+)
+def test_every_container_decodes_resampled_and_mono(tmp_path, suffix, fmt, subtype):
+    rate = 48000 if suffix == ".opus" else 44100
+    path = tmp_path / f"tone{suffix}"
+    sf.write(path, _tone(rate, 1.0, 2), rate, format=fmt, subtype=subtype)
+    audio = load_audio(path, 16000)
+    assert audio.ndim == 1 and audio.dtype == np.float32
+    assert abs(audio.size - 16000) < 1200  # codecs add priming/padding frames
+    spectrum = np.abs(np.fft.rfft(audio[2000:14000]))
+    peak_hz = np.argmax(spectrum) * 16000 / 12000
+    assert abs(peak_hz - 440) < 5
+
+
+def test_resampling_keeps_frequency_and_removes_images(tmp_path):
+    path = tmp_path / "high.wav"
+    sf.write(path, _tone(44100, 1.0, 1, freq=1000.0), 44100)
+    audio = load_audio(path, 16000)
+    spectrum = np.abs(np.fft.rfft(audio))
+    freqs = np.fft.rfftfreq(audio.size, 1 / 16000)
+    assert abs(freqs[np.argmax(spectrum)] - 1000) < 2
+    assert spectrum[freqs > 2000].max() < 1e-2 * spectrum.max()
+
+
+def test_mixdown_of_eight_channels(tmp_path):
+    frames = np.zeros((16000, 8), dtype=np.float32)
+    frames[:, 3] = _tone(16000, 1.0, 1)[:, 0]
+    path = tmp_path / "eight.wav"
+    sf.write(path, frames, 16000, subtype="FLOAT")
+    np.testing.assert_allclose(load_audio(path, 16000), frames[:, 3] / 8, atol=1e-5)
+
+
+def test_non_finite_samples_become_silence_and_dc_goes(tmp_path):
+    frames = _tone(16000, 1.0, 1)[:, 0] + 0.3
+    frames[[10, 20, 30]] = [np.nan, np.inf, -np.inf]
+    path = tmp_path / "bad.wav"
+    sf.write(path, frames, 16000, subtype="FLOAT")
+    audio = load_audio(path, 16000)
+    assert np.isfinite(audio).all() and abs(float(audio.mean())) < 1e-4
+    expected = np.delete(frames, [10, 20, 30]) - 0.3
+    np.testing.assert_allclose(np.delete(audio, [10, 20, 30]), expected, atol=2e-4)
+
+
+def test_garbage_is_reported_with_its_name(tmp_path):
+    path = tmp_path / "noise.ogg"
+    path.write_bytes(np.random.default_rng(0).bytes(5000))
+    with pytest.raises(AudioReadError, match=r"noise\.ogg"):
+        load_audio(path, 16000)
+
+
+def test_trim_silence_only_touches_the_ends():
+    quiet, loud = np.zeros(4096, np.float32), np.full(4096, 0.5, np.float32)
+    audio = np.concatenate([quiet, loud, quiet, loud, quiet])
+    trimmed = trim_silence(audio, threshold=0.01, frame=1024)
+    assert trimmed.size == 3 * 4096  # the quiet passage in the middle stays
+    assert trim_silence(quiet, 0.01).size == 0
+
+
+def test_write_wav_is_16_bit_and_exact(tmp_path):
+    audio = np.linspace(-1, 1, 1000, dtype=np.float32)
+    write_wav(tmp_path / "x.wav", audio, 16000)
+    info = sf.info(tmp_path / "x.wav")
+    assert (info.samplerate, info.subtype, info.frames) == (16000, "PCM_16", 1000)
+    back, _ = sf.read(tmp_path / "x.wav", dtype="float32")
+    np.testing.assert_allclose(back, audio, atol=1 / 32767)
+    assert not list(tmp_path.glob(".*tmp"))

@@ -1,0 +1,562 @@
+"""The composer: tokens, the transformer's exact incremental step, long-range learning,
+streaming rendering, compose end to end on real music, and bad input."""
+
+from __future__ import annotations
+
+import math
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+import torch.nn.functional as F
+
+from tests.conftest import finish, small_config, wait_for
+from wavenet_music.audio.features import SILENCE_DB
+from wavenet_music.cli import main
+from wavenet_music.composer.checkpoint import load_composer, saved_calibration
+from wavenet_music.composer.compose import StreamingRenderer, compose
+from wavenet_music.composer.config import ComposeConfig, ComposerConfig
+from wavenet_music.composer.data import (
+    Stream,
+    TokenCorpus,
+    bigram_bits,
+    token_corpus,
+    transposed,
+    unigram_bits,
+)
+from wavenet_music.composer.model import Composer, alibi_bias, alibi_slopes, sample_tokens
+from wavenet_music.composer.tokens import (
+    Codebook,
+    fit_codebook,
+    kmeans,
+    round_trip_db,
+    stack_frames,
+)
+from wavenet_music.composer.train import baseline_result, composer_learning_rate, train_composer
+from wavenet_music.config import Config, ModelConfig, UserError, apply_overrides
+from wavenet_music.wavenet.generate import generate, padded_history
+from wavenet_music.wavenet.model import WaveNet
+
+# --- tokens --------------------------------------------------------------------------------
+
+
+def blobs(k: int, per: int, dim: int, spread: float, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(0.0, 10.0, (k, dim))
+    points = centres.repeat(per, axis=0) + rng.normal(0.0, spread, (k * per, dim))
+    return centres, points.astype(np.float32)
+
+
+def test_kmeans_finds_separated_clusters():
+    centres, points = blobs(6, 200, 5, 0.1)
+    found = kmeans(points, 6, iterations=30, seed=0)
+    gaps = np.linalg.norm(found[:, None] - centres[None], axis=2).min(axis=0)  # (6,)
+    assert gaps.max() < 0.05
+
+
+def test_round_trip_error_matches_brute_force_and_is_bounded_by_the_spread():
+    """features (dB) → tokens → features: the error equals an independent nearest-centroid
+    search by loops, and a codebook with one token per cluster leaves only the spread."""
+    rng = np.random.default_rng(1)
+    mean, std = rng.normal(-40, 5, 4).astype(np.float32), rng.uniform(2, 8, 4).astype(np.float32)
+    _, normalised = blobs(8, 100, 8, 0.05)  # pairs of 4-channel frames (pool 2)
+    features = normalised.reshape(-1, 4) * std + mean  # (1600, 4) dB
+    codebook = fit_codebook([features], mean, std, size=8, pool=2, seed=0)
+    vectors = stack_frames((features - mean) / std, 2)
+    nearest = [int(np.argmin([np.sum((v - c) ** 2) for c in codebook.centroids])) for v in vectors]
+    decoded = codebook.centroids[nearest].reshape(-1, 4) * std + mean
+    expected = math.sqrt(np.mean((features - decoded) ** 2))
+    assert round_trip_db(features, codebook) == pytest.approx(expected, rel=1e-5)
+    assert expected < 3 * 0.05 * std.max()  # only the within-cluster spread is lost
+    np.testing.assert_array_equal(codebook.encode(codebook.decode(np.arange(8))), np.arange(8))
+
+
+def test_a_codebook_too_large_for_the_data_is_refused():
+    with pytest.raises(ValueError, match="fewer than the 64"):
+        fit_codebook([np.zeros((10, 3))], np.zeros(3), np.ones(3), size=64, pool=1)
+
+
+# --- the transformer -----------------------------------------------------------------------
+
+
+def test_alibi_bias_is_causal_and_relative():
+    bias = alibi_bias(alibi_slopes(4), 3, 5)  # (4, 3, 5): the 3 newest of 5 positions
+    assert torch.isinf(bias[:, 0, 3:]).all() and torch.isinf(bias[:, 1, 4]).all()
+    assert bias[0, 2, 4] == 0 and bias[0, 2, 3] == -alibi_slopes(4)[0]
+    assert (bias[-1][torch.isfinite(bias[-1])] == 0).all()  # the content-only head
+
+
+@pytest.mark.parametrize(
+    ("labels", "prime", "batch", "context"),
+    [(0, 5, 2, 12), (3, 5, 3, 12), (3, 1, 1, 12), (0, 12, 2, 12), (3, 17, 2, 12), (0, 1, 2, 1)],
+)
+def test_incremental_step_equals_the_full_forward_with_a_sliding_window(
+    labels, prime, batch, context
+):
+    torch.manual_seed(0)
+    length = 50  # well past the window: the cache's ring of `context` slots wraps 3+ times
+    model = Composer(ComposerConfig(layers=2, heads=4, width=32), 20, labels, context).eval()
+    tokens = torch.randint(0, 21, (batch, length))  # includes the start token 20
+    label = torch.arange(batch) % labels if labels else None
+    state = model.initial_state(label)
+    with torch.no_grad():
+        logits, state = model.step(tokens[:, :prime], state)  # a prime, maybe past the window
+        full = model(tokens[:, :prime], label, window=context)[:, -1]  # (B, V)
+        torch.testing.assert_close(logits, full, atol=1e-5, rtol=1e-5)
+        for t in range(prime, length):
+            logits, state = model.step(tokens[:, t], state)
+            full = model(tokens[:, : t + 1], label, window=context)[:, -1]  # (B, V)
+            torch.testing.assert_close(logits, full, atol=1e-5, rtol=1e-5)
+            if t < context:  # a training window: the plain forward pass
+                torch.testing.assert_close(logits, model(tokens[:, : t + 1], label)[:, -1])
+
+
+def test_the_step_writes_one_token_at_a_time_into_a_fixed_cache():
+    model = Composer(ComposerConfig(layers=1, heads=2, width=16), 10, 0, 4).eval()
+    state = model.initial_state()
+    with torch.no_grad():
+        _, state = model.step(torch.zeros(2, 3, dtype=torch.long), state)
+        keys = state.keys[0]
+        for _ in range(9):
+            _, state = model.step(torch.zeros(2, dtype=torch.long), state)
+        assert state.keys[0] is keys and keys.shape == (2, 2, 4, 8)  # context slots, no copy
+        assert state.fed == 12
+        with pytest.raises(ValueError, match="one token per clip"):
+            model.step(torch.zeros(2, 2, dtype=torch.long), state)
+
+
+def test_top_k_and_temperature_zero():
+    logits = torch.tensor([[0.0, 3.0, 2.0, -1.0]]).repeat(500, 1)
+    gen = torch.Generator().manual_seed(0)
+    assert set(sample_tokens(logits, 1.0, 2, gen).tolist()) == {1, 2}
+    assert sample_tokens(logits, 0.0, None, gen).eq(1).all()
+
+
+def test_the_hold_penalty_divides_the_odds_of_the_previous_token():
+    logits = torch.zeros(20_000, 4)  # four equally likely tokens
+    previous = torch.ones(20_000, dtype=torch.long)
+    gen = torch.Generator().manual_seed(0)
+    tokens = sample_tokens(logits, 1.0, None, gen, previous, math.log(3.0))
+    assert (tokens == 1).float().mean().item() == pytest.approx(1 / 10, abs=0.01)  # 1/3 : 3
+    start = torch.full((20_000,), 4)  # the start token (outside the vocabulary) holds nothing
+    tokens = sample_tokens(logits, 1.0, None, gen, start, math.log(3.0))
+    assert (tokens == 1).float().mean().item() == pytest.approx(1 / 4, abs=0.01)
+
+
+def test_the_composer_learns_a_dependency_far_beyond_wavenets_receptive_field():
+    """After a marker, repeat the key token shown 300 tokens (4.8 s at 62.5 tokens/s; the
+    reference WaveNet hears 40 frames) earlier. Within a short window the key is uniform
+    over 8 values: no model with less context can do better than 3 bits there."""
+    keys, marker, vocab, lag = 8, 8, 24, 300
+
+    def sequences(rng: np.random.Generator, n: int) -> torch.Tensor:
+        x = rng.integers(marker + 1, vocab, size=(n, lag + 8))  # filler
+        key = rng.integers(0, keys, size=n)
+        x[:, :4], x[:, lag - 1], x[:, lag : lag + 4] = key[:, None], marker, key[:, None]
+        return torch.from_numpy(x)
+
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    model = Composer(ComposerConfig(layers=2, heads=2, width=32, dropout=0.0), vocab, 0, lag + 8)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2, weight_decay=0.0)
+    for _ in range(200):
+        x = sequences(rng, 8)
+        loss = F.cross_entropy(model(x[:, :-1]).transpose(1, 2), x[:, 1:])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    x = sequences(np.random.default_rng(1), 200)
+    with torch.no_grad():
+        logits = model.eval()(x[:, :lag])[:, -1]  # predicts x[:, lag], the recalled key
+    bits = F.cross_entropy(logits, x[:, lag]).item() / math.log(2)
+    assert bits < 0.5 < math.log2(keys) - 2.0  # floor without the context: 3 bits
+
+
+def test_baselines_on_a_known_sequence():
+    train = [np.array([0, 1] * 500)]  # a strict alternation
+    held = [np.array([0, 1] * 50)]
+    assert unigram_bits(train, held, 4) == pytest.approx(-math.log2(501 / 1004), rel=1e-6)
+    bits, _ = bigram_bits(train, held, 4)
+    assert bits < 0.05  # the bigram knows what follows
+
+
+def test_a_time_budget_decays_the_composers_learning_rate_over_the_time():
+    timed = ComposerConfig(learning_rate=1e-3, warmup_steps=10, minutes=2)
+    assert composer_learning_rate(5, timed, elapsed=100.0) == pytest.approx(6e-4)  # warm-up
+    assert composer_learning_rate(50, timed, elapsed=0.0) == pytest.approx(1e-3)
+    assert composer_learning_rate(50, timed, elapsed=60.0) == pytest.approx(5.5e-4)
+    assert composer_learning_rate(50, timed, elapsed=120.0) == pytest.approx(1e-4)
+    assert composer_learning_rate(50, timed, elapsed=900.0) == pytest.approx(1e-4)
+    stepped = ComposerConfig(learning_rate=1e-3, warmup_steps=0, minutes=2, steps=100)
+    assert composer_learning_rate(50, stepped, elapsed=0.0) == pytest.approx(5.5e-4)
+    unbounded = ComposerConfig(learning_rate=1e-3, warmup_steps=0)
+    assert composer_learning_rate(10_000, unbounded, elapsed=1e6) == 1e-3
+
+
+# --- transpositions ---------------------------------------------------------------------------
+
+CHROMA = {"data.features": "chroma", "model.local_channels": 12}
+
+
+def test_transpositions_rotate_the_pitch_classes():
+    c_major = np.full((5, 12), -60.0, np.float32)
+    c_major[:, [0, 4, 7]] = -10.0  # C E G
+    chroma = c_major + np.random.default_rng(0).normal(size=(5, 12)).astype(np.float32)
+    copies = transposed([("a.flac", 1, chroma)], apply_overrides(Config(), CHROMA))
+    assert [shift for *_, shift in copies] == list(range(12))
+    assert len({source for source, *_ in copies}) == 12 and {c[1] for c in copies} == {1}
+    for _, _, rotated, shift in copies:  # pitch class c of the copy = c - shift originally
+        np.testing.assert_array_equal(rotated, chroma[:, (np.arange(12) - shift) % 12])
+    d_major = copies[2][2]
+    assert set(np.argsort(d_major[0])[-3:]) == {2, 6, 9}  # D F# A
+    with pytest.raises(UserError, match=r"composer\.transpose"):
+        transposed([("a.flac", 1, chroma)], Config())  # log-mel bands do not rotate
+
+
+def test_baselines_with_transpositions_count_from_the_stronger_training_set():
+    codebook = Codebook(np.zeros((4, 12), np.float32), np.zeros(12), np.ones(12), 1)
+    original = Stream("a", 0, np.array([0, 1] * 500))
+    junk = Stream("a +1 st", 0, np.random.default_rng(0).integers(0, 4, 5000), 1)
+    held = Stream("b", 0, np.array([0, 1] * 50))
+    corpus = TokenCorpus(codebook, (original, junk), (held,), 0.0, 62.5)
+    result = baseline_result(Path("run"), corpus, ComposerConfig(transpose=True))
+    alone, _ = bigram_bits([original.tokens], [held.tokens], 4)
+    both, _ = bigram_bits([original.tokens, junk.tokens], [held.tokens], 4)
+    assert result.bigram_bits == pytest.approx(alone) and alone < both
+
+
+def test_a_chroma_run_gives_the_composer_twelve_transpositions(music_root, tmp_path):
+    from wavenet_music.wavenet.checkpoint import load_model
+    from wavenet_music.wavenet.train import train
+
+    tiny = {"model.dilations": [1, 2, 4], "model.residual_channels": 8}
+    tiny |= {"model.dilation_channels": 8, "model.skip_channels": 16, "train.steps": 1}
+    config = small_config(str(tmp_path / "cache"), **CHROMA, **tiny)
+    train(music_root / "piano", tmp_path / "run", config, quiet=True)
+    wavenet, wave_config = load_model(tmp_path / "run")
+    options = ComposerConfig(codebook_size=16, frames_per_token=2, kmeans_iterations=5)
+    args = (tmp_path / "run", music_root / "piano", wavenet, wave_config)
+    plain = token_corpus(*args, options)
+    rotated = token_corpus(*args, replace(options, transpose=True))
+    assert len(rotated.train) == 12 * len(plain.train)
+    assert sorted({s.transposition for s in rotated.train}) == list(range(12))
+    assert [len(s.tokens) for s in rotated.train if s.transposition == 5] == [
+        len(s.tokens) for s in plain.train
+    ]
+    held = [s.tokens.tolist() for s in rotated.validation]  # held-out music is not rotated
+    assert held and all(s.transposition == 0 for s in rotated.validation)
+    assert len(held) == len(plain.validation)
+
+
+# --- streaming rendering ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("engine", ["eager", "compiled"])
+def test_streaming_render_in_chunks_equals_generate_over_all_features(engine):
+    torch.manual_seed(0)
+    config = ModelConfig(
+        dilations=(1, 2, 4, 8),
+        residual_channels=8,
+        dilation_channels=8,
+        skip_channels=16,
+        local_channels=3,
+        hop_length=16,
+        global_labels=("a", "b"),
+    )
+    model = WaveNet(config).eval()
+    features = np.random.default_rng(0).normal(-40, 10, (2, 12, 3)).astype(np.float32)  # (B, K, F)
+    labels = torch.tensor([0, 1])
+    length = 11 * 16  # every frame but the last, which is heard as look-ahead
+    reference = generate(
+        model,
+        length,
+        2,
+        generator=torch.Generator().manual_seed(5),
+        labels=labels,
+        features=torch.from_numpy(features.transpose(0, 2, 1).copy()),
+    )
+    history = padded_history(model, None, 2)
+    silent = np.full((2, 1 + history.shape[1] // 16, 3), SILENCE_DB, np.float32)
+    renderer = StreamingRenderer(
+        model, history, silent, labels, 1.0, torch.Generator().manual_seed(5), engine
+    )
+    parts = []
+    for chunk in (features[:, :3], features[:, 3:4], features[:, 4:12]):
+        renderer.add(chunk)
+        parts.append(renderer.render(renderer.renderable()))
+    assert [p.shape[1] for p in parts] == [2 * 16, 16, 8 * 16]
+    torch.testing.assert_close(torch.cat(parts, dim=1), reference, rtol=0, atol=0)
+
+
+# --- end to end on real music -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def composed_run(music_root, tmp_path_factory):
+    """A tiny locally conditioned, labelled WaveNet (3 steps) with a composer (10 steps)."""
+    from wavenet_music.wavenet.train import train
+
+    base = tmp_path_factory.mktemp("composer")
+    config = small_config(
+        str(base / "cache"),
+        **{
+            "model.dilations": [1, 2, 4, 8, 16],
+            "model.residual_channels": 8,
+            "model.dilation_channels": 8,
+            "model.skip_channels": 16,
+            "model.local_channels": 16,
+            "data.labels": "folders",
+            "train.batch_size": 2,
+            "train.steps": 3,
+            "train.local_dropout": 0.3,  # it also plays unsteered: plain clips
+        },
+    )
+    train(music_root, base / "run", config, quiet=True)
+    options = ComposerConfig(
+        codebook_size=16,
+        frames_per_token=1,
+        kmeans_iterations=10,
+        layers=1,
+        heads=2,
+        width=16,
+        context_seconds=2.0,
+        batch_size=2,
+        steps=10,
+        validate_every=10,
+        checkpoint_every=10,  # a periodic checkpoint at the last step: the final one replaces it
+        calibration_seconds=3.0,
+        calibration_streams=2,
+    )
+    result = train_composer(base / "run", music_root, options, quiet=True)
+    return base, result
+
+
+def test_train_composer_reports_baselines_and_held_out_bits(composed_run):
+    base, result = composed_run
+    assert result.step == 10 and result.validation_bits[-1][0] == 10
+    assert 0 < result.round_trip_db < 20
+    assert math.isfinite(result.validation_bits[-1][1])
+    assert 0 < result.bigram_bits < result.unigram_bits <= math.log2(16) + 0.01
+    assert (base / "run" / "composer" / "step_00000010" / "meta.json").is_file()
+
+
+def test_the_calibrated_sampling_is_saved_and_composed_at(composed_run, tmp_path):
+    base, result = composed_run
+    calibration = result.calibration
+    assert calibration is not None and 0 < calibration.real_repetition <= 1
+    assert calibration.temperature in dict(calibration.composed_repetition)
+    saved = load_composer(base / "run")
+    assert saved_calibration(saved) == calibration
+    piece = compose(base / "run", ComposeConfig(seconds=0.1, label="piano"))
+    assert piece.temperature == calibration.temperature
+    assert piece.hold_penalty == calibration.hold_penalty
+    asked = ComposeConfig(seconds=0.1, label="piano", temperature=1.5, hold_penalty=0.25)
+    asked_piece = compose(base / "run", asked)
+    assert (asked_piece.temperature, asked_piece.hold_penalty) == (1.5, 0.25)
+
+
+def wavenet_only(source, run):
+    """A copy of the run ``source`` without its composer."""
+    shutil.copytree(source / "checkpoints", run / "checkpoints")
+    for name in ("config.yaml", "data.json"):
+        shutil.copy(source / name, run / name)
+    return run
+
+
+def test_the_saved_composer_is_the_best_held_out_one_and_patience_stops(
+    composed_run, music_root, tmp_path
+):
+    """Early stopping: whatever the trajectory, the checkpoint's weights score the best
+    held-out bits seen, and training stopped before its budget exactly when ``patience``
+    validations in a row failed to beat that best."""
+    from wavenet_music.composer.checkpoint import build_composer, load_composer
+    from wavenet_music.composer.data import held_out_bits, token_corpus
+    from wavenet_music.wavenet.checkpoint import load_model
+
+    run = wavenet_only(composed_run[0] / "run", tmp_path / "run")
+    options = ComposerConfig(
+        codebook_size=16, kmeans_iterations=10, layers=2, heads=2, width=32,
+        context_seconds=2.0, batch_size=4, learning_rate=3e-3, warmup_steps=5,
+        steps=150, validate_every=5, patience=2,
+        calibration_seconds=None,  # not what this test is about: 144 of its 148 s
+    )  # fmt: skip
+    result = train_composer(run, music_root, options, quiet=True)
+    scores = [bits for _, bits in result.validation_bits]
+    best = int(np.argmin(scores))
+    assert result.best_bits == scores[best]
+    assert (len(scores) - 1 - best == 2) == (result.step < 150)
+    saved = load_composer(run)
+    wavenet, config = load_model(run)
+    corpus = token_corpus(run, music_root, wavenet, config, options)
+    rescored = held_out_bits(build_composer(saved), corpus.validation, torch.device("cpu"))
+    assert rescored == pytest.approx(result.best_bits, abs=1e-4)
+
+
+def test_resume_goes_on_from_the_current_weights_not_the_best(composed_run, music_root, tmp_path):
+    """The checkpoint keeps two sets of weights: the best held-out ones (what compose
+    uses) and the current ones, which a resumed training starts from."""
+    from wavenet_music.composer.checkpoint import build_composer, load_composer
+    from wavenet_music.composer.data import token_corpus
+    from wavenet_music.composer.train import ComposerTrainer, baseline_result
+    from wavenet_music.wavenet.checkpoint import load_model
+
+    run = wavenet_only(composed_run[0] / "run", tmp_path / "run")
+    options = ComposerConfig(
+        codebook_size=16, kmeans_iterations=10, layers=1, heads=2, width=16,
+        context_seconds=2.0, batch_size=2, steps=10,
+    )  # fmt: skip
+    wavenet, config = load_model(run)
+    corpus = token_corpus(run, music_root, wavenet, config, options)
+
+    def trainer() -> ComposerTrainer:
+        return ComposerTrainer(run, corpus, config.model.global_labels, options, 8, quiet=True)
+
+    first = trainer()
+    for _ in range(3):
+        first.train_step()
+    first._validate(baseline_result(run, corpus, options))  # the best so far
+    for _ in range(3):
+        first.train_step()  # the current weights move on
+    first.save(0.0)
+    saved = load_composer(run)
+    resumed = trainer()
+    resumed.restore(saved)
+    best, current = build_composer(saved).state_dict(), first.model.state_dict()
+    for name, weight in resumed.model.state_dict().items():
+        torch.testing.assert_close(weight, current[name], rtol=0, atol=0)
+        torch.testing.assert_close(best[name], first.best[1][name], rtol=0, atol=0)
+    assert any(not torch.equal(best[n], current[n]) for n in current)
+    assert resumed.best[0] == first.best[0] and resumed.step == 6
+
+
+def test_compose_streams_a_piece_to_a_wav(composed_run, tmp_path):
+    base, _ = composed_run
+    out, seen = tmp_path / "piece.wav", []
+
+    def on_chunk(audio: np.ndarray) -> None:
+        seen.append((audio.shape[1], out.with_name("piece-piano.wav").is_file()))
+
+    options = ComposeConfig(seconds=0.5, label="piano", chunk_seconds=0.1, top_k=8)
+    piece = compose(
+        base / "run", options, out=out, features_out=tmp_path / "f.npy", on_chunk=on_chunk
+    )
+    assert len(seen) >= 4 and seen[0][0] < 8000 and all(written for _, written in seen)
+    audio, rate = sf.read(tmp_path / "piece-piano.wav")
+    assert rate == 16000 and audio.shape == (8000,) and np.isfinite(audio).all()
+    features = np.load(tmp_path / "f-piano.npy")
+    assert features.shape[1] == 16 and len(features) * 256 >= 8000
+    np.testing.assert_allclose(piece.audio[0], audio, atol=1 / 32768)
+
+
+def test_compose_continues_a_prime_through_the_cli(composed_run, music_root, tmp_path, capsys):
+    base, _ = composed_run
+    prime = sorted((music_root / "guitar").glob("*"))[0]
+    out = tmp_path / "more.wav"
+    args = ["compose", str(base / "run"), "--seconds", "0.25", "--label", "guitar"]
+    assert main([*args, "--prime", str(prime), "--out", str(out), "--seed", "3"]) == 0
+    assert sf.read(tmp_path / "more-guitar.wav")[0].shape == (4000,)
+
+
+def test_ctrl_c_during_compose_keeps_the_piece_so_far(composed_run, tmp_path):
+    base, _ = composed_run
+    out = tmp_path / "long.wav"
+    command = [
+        *(sys.executable, "-m", "wavenet_music.cli", "compose", str(base / "run")),
+        *("--seconds", "600", "--label", "piano", "--chunk-seconds", "0.05", "--out", str(out)),
+    ]
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as from a terminal
+    )
+    written = out.with_name("long-piano.wav")
+    wait_for(written.exists, process)
+    time.sleep(0.5)  # Ctrl-C lands while it composes (any moment would do)
+    process.send_signal(signal.SIGINT)
+    _, err = finish(process)
+    assert process.returncode == 130
+    assert "interrupted; the audio so far is in" in err and "Traceback" not in err
+    audio, rate = sf.read(written)
+    assert rate == 16000 and 800 <= len(audio) < 600 * 16000 and np.isfinite(audio).all()
+
+
+def bad(argv: list[str], capsys) -> str:
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "Traceback" not in err
+    return err
+
+
+def test_bad_input_is_one_line(composed_run, music_root, tmp_path, capsys):
+    from wavenet_music.wavenet.train import train
+
+    base, _ = composed_run
+    run = str(base / "run")
+    assert "this run knows: ambient, classical, guitar, piano" in bad(
+        ["compose", run, "--label", "jazz"], capsys
+    )
+    sf.write(tmp_path / "short.wav", np.zeros(100), 16000)
+    assert "too short to continue" in bad(
+        ["compose", run, "--label", "piano", "--prime", str(tmp_path / "short.wav")], capsys
+    )
+    assert "already has a composer" in bad(["train-composer", run, "--steps", "1"], capsys)
+    plain = small_config(str(base / "cache"), **{"model.dilations": [1, 2], "train.steps": 1})
+    train(music_root / "piano", tmp_path / "plain", plain, quiet=True)
+    assert "--local-channels" in bad(
+        ["train-composer", str(tmp_path / "plain"), "--steps", "1"], capsys
+    )
+    assert "--local-channels" in bad(["compose", str(tmp_path / "plain")], capsys)
+    no_composer = tmp_path / "no_composer"
+    (no_composer / "checkpoints").mkdir(parents=True)
+    for item in (base / "run" / "checkpoints").iterdir():
+        (no_composer / "checkpoints" / item.name).symlink_to(item)
+    assert "no composer yet" in bad(["compose", str(no_composer), "--label", "piano"], capsys)
+
+
+def test_composition_section_writes_a_piece_per_label(composed_run, music_root, tmp_path):
+    from wavenet_music.report.composition import composition_section
+
+    base, _ = composed_run
+    section = composition_section(base / "run", tmp_path, seconds=0.25, data_root=music_root)
+    assert [r["label"] for r in section["rows"]] == ["ambient", "classical", "guitar", "piano"]
+    for row in section["rows"]:
+        composed, plain = (sf.read(tmp_path / row[kind])[0] for kind in ("composed", "plain"))
+        assert composed.shape == plain.shape == (4000,)
+        assert not np.array_equal(composed, plain)
+    assert section["html"].count("<audio") == 8  # composed and plain (unsteered) per label
+    assert section["statistics"] == {}  # 0.25 s holds no 10-s window
+
+
+def test_the_report_of_a_composer_run_sets_pieces_beside_plain_wavenet(
+    composed_run, music_root, tmp_path
+):
+    """Per genre: a real excerpt, the composed piece, the plain clip (same length), the
+    untrained model and noise; the long-range statistics of composed, plain and real; all
+    playable in a headless browser."""
+    from tests.test_report import open_in_browser
+    from wavenet_music.report.build import report_main
+
+    base, _ = composed_run
+    page = report_main(base / "run", music_root, tmp_path / "r", clips=1, seconds=10.0)
+    text = page.read_text()
+    assert text.count('class="clip plain"') == 4 and text.count("composed 1") >= 4
+    assert "distance to real (SDs)" in text and "harmonic repetition (diagnostic)" in text
+    for kind in ("real", "composed", "plain"):
+        assert f"<tr><td>{kind}</td>" in text  # a row of structure statistics
+    durations, widths, requests = open_in_browser(page, tmp_path / "shot.png")
+    assert len(durations) == 4 * 5  # real, composed, plain, untrained, noise per genre
+    lengths = sorted(round(d, 2) for d in durations)
+    assert lengths[:4] == [4.0] * 4  # the untrained clips are 4 s
+    assert lengths[4:] == [10.0] * 16  # real, composed, plain and noise are 10 s
+    assert len(widths) == 21 and all(w > 0 for w in widths)
+    assert all(url.startswith("file://") for url in requests)

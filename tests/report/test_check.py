@@ -1,0 +1,80 @@
+"""The quality check the demo and the report run: real music passes, noise and an
+under-trained run are named with their figures."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from wavenet_music.audio.io import load_audio
+from wavenet_music.report.check import (
+    MAX_HELD_OUT_BITS,
+    check_summary,
+    composer_figures,
+    kind_figures,
+    report_summary,
+)
+from wavenet_music.report.clips import Row, white_noise
+from wavenet_music.report.page import set_distances
+
+RATE = 16000
+
+
+def piano_excerpts(music_root, count: int, seconds: float = 3.0) -> list[np.ndarray]:
+    files = sorted((music_root / "piano").glob("*.flac"))
+    audio = np.concatenate([load_audio(f, RATE) for f in files[:3]])
+    length = round(seconds * RATE)
+    starts = np.linspace(RATE, len(audio) - length, count).astype(int)
+    return [audio[s : s + length] for s in starts]
+
+
+def summary_of(rows: list[Row], **extra) -> dict:
+    figures = kind_figures(rows, RATE, set_distances(rows, RATE))
+    arguments = {"held_out_bits": 4.5, "trained_steps": 2000, "planned_steps": 2000, **extra}
+    return report_summary({"piano": figures}, **arguments)
+
+
+def test_real_music_passes_and_white_noise_is_named(music_root):
+    real, other, more = np.split(np.array(piano_excerpts(music_root, 6)), [3, 5])
+    rms = float(np.sqrt(np.mean(np.concatenate(real) ** 2)))
+    rows = [Row(f"real {i}", "real", a) for i, a in enumerate(real)]
+    rows.append(Row("noise", "noise", white_noise(len(real[0]), rms, 0)))
+    music = rows + [Row("g", "generated", a) for a in other] + [Row("p", "plain", more[0])]
+    assert check_summary(summary_of(music)) == []
+    noisy = [*rows, Row("g", "generated", white_noise(len(real[0]), rms, 1))]
+    misses = [str(m) for m in check_summary(summary_of(noisy))]
+    assert len(misses) == 2, misses  # its flatness and its distance, each with its figure
+    assert misses[0].startswith("piano clips spectral flatness 0.5")
+    assert "sounds like noise" in misses[0] and "dB from real piano" in misses[1]
+
+
+def test_an_under_trained_run_and_a_weak_composer_are_named():
+    summary = report_summary(
+        {},
+        held_out_bits=6.9,
+        trained_steps=153,
+        planned_steps=2000,
+        composer={"held_out_bits": 6.77, "bigram_bits": 4.42, "steps": 74},
+    )
+    misses = [str(m) for m in check_summary(summary)]
+    assert misses == [
+        "under-trained: 153 of 2,000 steps: a time cap stopped training early; expect noise",
+        f"held-out 6.90 bits per sample: above {MAX_HELD_OUT_BITS} (an untrained model: 8); "
+        "the WaveNet needs more steps",
+        "composer held-out 6.77 bits per token: not below its bigram baseline (4.42); "
+        "the composer needs more steps",
+    ]
+    done = {**summary, "trained_steps": 2000, "held_out_bits": 4.4}
+    done["composer"] = {"held_out_bits": 3.8, "bigram_bits": 4.42, "steps": 700}
+    assert check_summary(done) == []
+    assert check_summary({**done, "held_out_bits": float("nan")})  # NaN is never usable
+
+
+def test_composer_figures_are_its_best_held_out_score_and_bigram():
+    metrics = [
+        {"step": 0, "bigram_bits_per_token": 4.4, "unigram_bits_per_token": 7.4},
+        {"step": 50, "validation_bits": 5.0},
+        {"step": 100, "validation_bits": 3.9},
+        {"step": 150, "validation_bits": 4.1},
+    ]
+    assert composer_figures(metrics) == {"held_out_bits": 3.9, "bigram_bits": 4.4, "steps": 150}
+    assert composer_figures(metrics[:1]) is None and composer_figures([]) is None

@@ -1,0 +1,274 @@
+"""The listening report of a tiny run trained on real music, checked in a real browser."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from wavenet_music.audio.io import load_audio
+from wavenet_music.config import UserError
+from wavenet_music.report.build import (
+    add_spectrograms,
+    held_out_bits,
+    real_excerpts,
+    report_main,
+    run_label,
+    write_report,
+)
+from wavenet_music.runs import read_metrics
+from wavenet_music.wavenet.checkpoint import load_model
+from wavenet_music.wavenet.train import train
+
+from ..conftest import HANG_GUARD_S, small_config
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOT_COPY = Path(__file__).resolve().parents[2] / ".pytest_cache" / "report-screenshot.png"
+CLIPS, SECONDS = 2, 0.25
+GENRES = ("ambient", "classical", "guitar", "piano")  # the folders of the test corpus
+CARDS = len(GENRES) * (2 * CLIPS + 2)  # per genre: real and generated clips, untrained, noise
+
+
+def quick_run(data: Path, folder: Path, **overrides) -> Path:
+    """A run trained for a few seconds."""
+    steps = {"train.steps": 30, "train.validate_every": 15, "train.log_every": 5}
+    config = small_config(str(folder / "cache"), **steps, **overrides)
+    train(data, folder / "run", config, quiet=True)
+    return folder / "run"
+
+
+@pytest.fixture(scope="module")
+def run(music_root, tmp_path_factory) -> Path:
+    """One model conditioned on the four genre folders."""
+    return quick_run(music_root, tmp_path_factory.mktemp("run"), **{"data.labels": "folders"})
+
+
+@pytest.fixture(scope="module")
+def report(run, music_root, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("report")
+    return report_main(
+        run, music_root, out, clips=CLIPS, seconds=SECONDS, seed=0, evaluate_seconds=1.0
+    )
+
+
+class Links(HTMLParser):
+    """Every src/href of a page, and its <audio> and <img> tags."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[str] = []
+        self.tags: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        self.links += [value for name, value in attrs if name in ("src", "href") and value]
+
+
+def parse(page: Path) -> Links:
+    links = Links()
+    links.feed(page.read_text())
+    return links
+
+
+# --- the page ------------------------------------------------------------------------------
+
+
+def test_report_links_only_files_in_its_own_folder(report):
+    links = parse(report)
+    assert report.name == "index.html"
+    assert "http" not in report.read_text().lower()
+    assert "<script" not in report.read_text()
+    assert links.links, "the page links nothing"
+    anchors = {link for link in links.links if link.startswith("#")}
+    assert {f"#{genre}" for genre in GENRES} <= anchors  # the overview links the sections
+    for anchor in anchors:
+        assert f'id="{anchor[1:]}"' in report.read_text(), anchor
+    files = set(links.links) - anchors
+    for link in files:
+        assert "/" not in link and ":" not in link, link  # relative, next to index.html
+        assert (report.parent / link).is_file(), link
+    assert {p.name for p in report.parent.iterdir()} - {"index.html"} == files  # all shown
+    assert links.tags.count("audio") == CARDS
+    assert links.tags.count("img") == CARDS + 1  # spectrograms + learning curves
+
+
+def test_report_shows_the_numbers_of_the_run(report, run):
+    model, config = load_model(run)
+    text = report.read_text()
+    rf = config.model.receptive_field
+    assert f"{rf:,} samples = {rf / config.data.sample_rate:.3f} s" in text
+    assert f"{sum(p.numel() for p in model.parameters()):,}" in text
+    assert "samples/s" in text and "real time" in text
+    # held-out NLL on the data, evaluate_seconds=1 of each genre
+    assert f"{len(GENRES) * 16000:,} validation samples of" in text
+    assert "by label: ambient " in text
+    assert text.count("<tr class=") == CARDS  # one statistics row per clip
+    for genre in GENRES:  # a section per label, each with its own real music
+        assert f'<section class="label" id="{genre}"><h2>{genre}</h2>' in text
+        assert f"distance to real {genre} (dB)" in text
+        assert f"{genre}/" in text  # the source of its real excerpts
+
+
+def test_an_unconditioned_run_is_one_label_named_after_its_folder(music_root, tmp_path):
+    plain = quick_run(music_root / "piano", tmp_path)
+    page = report_main(plain, music_root / "piano", tmp_path / "out", clips=1, seconds=0.1)
+    text = page.read_text()
+    assert text.count('<section class="label"') == 1
+    assert "<h2>piano</h2>" in text and "bach_bwv846.flac at " in text
+    assert parse(page).tags.count("audio") == 4  # real, generated, untrained, noise
+
+
+def test_a_locally_conditioned_run_re_synthesises_held_out_excerpts(music_root, tmp_path):
+    local = {"data.labels": "folders", "model.local_channels": 8, "model.hop_length": 64}
+    run = quick_run(music_root, tmp_path, **local)
+    page = report_main(run, music_root, tmp_path / "out", clips=1, seconds=0.1)
+    with pytest.raises(UserError, match="pass --data DIR"):
+        report_main(run, None, tmp_path / "none", clips=1, seconds=0.1)
+    text = page.read_text()
+    assert text.count('<section class="label"') == len(GENRES)
+    assert text.count("Held-out original and its re-synthesis from features") == len(GENRES)
+    assert text.count(">held out<") == len(GENRES)  # the originals come from the validation split
+    assert text.count("dB from its original, frame by frame") == len(GENRES)
+    assert parse(page).tags.count("audio") == 4 * len(GENRES)  # original, re-synthesis, baselines
+    split = json.loads((run / "data.json").read_text())["validation"]
+    assert all(f"{source} at " in text for source, *_ in split if source.startswith("piano"))
+
+
+def test_clips_are_passed_per_label(run, music_root, tmp_path):
+    rate = 16000
+    clips = {
+        "piano": np.random.default_rng(0).uniform(-0.1, 0.1, (2, 4000)),
+        "guitar": np.random.default_rng(1).uniform(-0.1, 0.1, (1, 4000)),
+    }
+    page = write_report(run, music_root, tmp_path / "out", clips, seed=1)
+    text = page.read_text()
+    assert 'id="piano"><h2>piano</h2>' in text
+    assert 'id="guitar"><h2>guitar</h2>' in text
+    for name in ("piano-real-2.wav", "piano-generated-2.wav", "guitar-real-1.wav"):
+        assert (page.parent / name).is_file(), name
+    assert not (page.parent / "guitar-real-2.wav").exists()
+    assert load_audio(page.parent / "piano-real-1.wav", rate).size == 4000
+
+
+def test_without_the_data_the_page_says_so(run, tmp_path):
+    clips = {"all": np.random.default_rng(0).uniform(-0.1, 0.1, (1, 4000))}
+    text = write_report(run, None, tmp_path / "out", clips).read_text()
+    assert "no real excerpt" in text and "No real excerpts" in text
+    assert text.count("<audio") == 2  # the generated clip and white noise
+
+
+def test_real_excerpts_come_from_the_training_part_of_their_genre(run, music_root):
+    _, config = load_model(run)
+    rate = config.data.sample_rate
+    split = json.loads((run / "data.json").read_text())
+    train_parts = {source: (start, end) for source, start, end in split["train"]}
+    length = 3000
+    for label in ("guitar", "ambient"):
+        excerpts = real_excerpts(run, music_root, label, 3, length, config, seed=0)
+        assert len(excerpts) == 3
+        for excerpt in excerpts:
+            source, _, at = excerpt.source.partition(" at ")
+            minutes, seconds = at.split(":")
+            start = round((int(minutes) * 60 + float(seconds)) * rate)
+            assert source.startswith(f"{label}/")
+            audio = load_audio(music_root / source, rate)
+            found = locate(excerpt.audio, audio, near=start, slack=rate // 10)  # ±0.05 s shown
+            lo, hi = train_parts[source]
+            assert lo <= found and found + length <= hi  # never validation audio
+
+
+def locate(excerpt: np.ndarray, audio: np.ndarray, near: int, slack: int) -> int:
+    """Where ``excerpt`` sits exactly in ``audio``, searching ``near ± slack``."""
+    for start in range(max(0, near - slack), near + slack + 1):
+        if np.array_equal(audio[start : start + excerpt.size], excerpt):
+            return start
+    raise AssertionError(f"excerpt not found near sample {near}")
+
+
+def test_run_label_is_the_training_folder_or_all(tmp_path):
+    def label(sources: list[str], root: Path) -> str:
+        (tmp_path / "data.json").write_text(json.dumps({"train": [[s, 0, 9] for s in sources]}))
+        return run_label(tmp_path, root)
+
+    assert label(["a.flac", "b.flac"], Path("/music/piano")) == "piano"  # trained on one folder
+    assert label(["guitar/a.flac", "guitar/b.flac"], Path("/music")) == "guitar"
+    assert label(["guitar/a.flac", "piano/b.flac"], Path("/music")) == "all"
+    assert label(["a.flac"], None) == "all"
+
+
+def test_held_out_without_data_is_the_last_logged_validation(run):
+    model, config = load_model(run)
+    logged = [m["validation_bits"] for m in read_metrics(run) if "validation_bits" in m]
+    assert held_out_bits(model, config, run, None).bits_per_sample == logged[-1]
+
+
+def test_spectrograms_go_to_tensorboard(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from torch.utils.tensorboard import SummaryWriter
+
+    writer = SummaryWriter(str(tmp_path))
+    tone = np.sin(2 * np.pi * 440 * np.arange(8000) / 16000)
+    add_spectrograms(writer, {"tone": tone, "silence": np.zeros(8000)}, 16000, step=7)
+    writer.close()
+    events = EventAccumulator(str(tmp_path))
+    events.Reload()
+    assert sorted(events.Tags()["images"]) == ["spectrogram/silence", "spectrogram/tone"]
+    (image,) = events.Images("spectrogram/tone")
+    assert image.step == 7 and image.width > 300 and image.height > 100
+
+
+# --- in a real browser ----------------------------------------------------------------------
+
+# Called with the hang guard in ms: a browser on a busy machine may only be slow.
+LOADED_DURATIONS = """(guardMs) => Promise.all(Array.from(document.querySelectorAll('audio'), a =>
+  a.error ? Promise.reject(new Error('cannot load ' + a.src))
+  : a.readyState >= 1 ? a.duration
+  : new Promise((resolve, reject) => {
+    a.addEventListener('loadedmetadata', () => resolve(a.duration));
+    a.addEventListener('error', () => reject(new Error('cannot load ' + a.src)));
+    setTimeout(() => reject(new Error('no metadata, a hang: ' + a.src)), guardMs);
+  })))"""
+
+
+def open_in_browser(page_path: Path, screenshot: Path) -> tuple[list, list, list[str]]:
+    """Open a report in headless Debian Chromium: (audio durations, image natural widths,
+    every URL requested); skips where playwright or the browser is missing."""
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="playwright is not installed (pip install playwright)"
+    )
+    if not CHROMIUM.exists():
+        pytest.skip(f"no browser at {CHROMIUM} (apt-get install chromium)")
+    with sync_api.sync_playwright() as playwright:
+        guard_ms = HANG_GUARD_S * 1000  # playwright's default of 30 s is not a hang guard
+        browser = playwright.chromium.launch(
+            timeout=guard_ms,
+            executable_path=str(CHROMIUM),
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.set_default_timeout(guard_ms)  # navigation and screenshots
+            requests: list[str] = []
+            page.on("request", lambda request: requests.append(request.url))
+            page.goto(page_path.as_uri(), wait_until="load")
+            durations = page.evaluate(LOADED_DURATIONS, guard_ms)
+            widths = page.evaluate("Array.from(document.images, i => i.naturalWidth)")
+            page.screenshot(path=str(screenshot), full_page=True)
+        finally:
+            browser.close()
+    return durations, widths, requests
+
+
+def test_the_page_plays_in_a_headless_browser(report, tmp_path):
+    screenshot = tmp_path / "report.png"
+    durations, widths, requests = open_in_browser(report, screenshot)
+    assert len(durations) == CARDS
+    assert all(d == pytest.approx(SECONDS, abs=0.01) for d in durations), durations
+    assert len(widths) == CARDS + 1 and all(w > 0 for w in widths), widths
+    assert all(url.startswith("file://") for url in requests), requests  # offline
+    SCREENSHOT_COPY.parent.mkdir(exist_ok=True)
+    shutil.copyfile(screenshot, SCREENSHOT_COPY)

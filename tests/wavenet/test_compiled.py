@@ -1,0 +1,541 @@
+"""The compiled generation step is proven equal to the eager one and the full forward pass.
+
+The C++ step is built once per machine (cached in ~/.cache/wavenet-music/kernels) and
+loaded once per test session. Without a C++ compiler the equality tests skip with that
+reason; the fallback tests run everywhere.
+
+Stated tolerance of reduced-precision weights, per step against the float32 compiled step:
+KL(p_float32 ‖ p) averaged over steps ≤ REDUCED_KL[precision] nats and every step's
+total-variation distance ≤ REDUCED_TV[precision]. Tested on random weights (twice the
+default scale for the small models, the default for `reference`); a `tiny` model trained
+for 8 minutes on piano, teacher-forced on 3,000 samples of real piano, measured bf16 KL 1e-5,
+TV 0.004 and int8 KL 1.7e-4, TV 0.022 (NLL +0.0003 and +0.0006 bits per sample).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import sysconfig
+import threading
+from pathlib import Path
+
+import pytest
+import torch
+
+from wavenet_music.config import GenerateConfig, ModelConfig, UserError, load_preset
+from wavenet_music.wavenet import compiled as fast_generate
+from wavenet_music.wavenet import kernels
+from wavenet_music.wavenet.compiled import CompiledWaveNet, generation_step
+from wavenet_music.wavenet.generate import generate, generate_naive
+from wavenet_music.wavenet.incremental import IncrementalWaveNet, sample
+from wavenet_music.wavenet.model import WaveNet
+
+from ..conftest import HANG_GUARD_S
+from .test_generate import CONFIGS
+
+REDUCED_KL = {"bf16": 2e-4, "int8": 1e-3}  # nats, mean over steps
+REDUCED_TV = {"bf16": 0.02, "int8": 0.05}  # max over steps
+
+LABELS = ("a", "b", "c")
+VARIANTS = {  # name: (config, batch)
+    "small": (CONFIGS["small"], 1),
+    "small_batch5": (CONFIGS["small"], 5),
+    "width3_nobias": (CONFIGS["width3_nobias"], 3),
+    "width4": (CONFIGS["width4"], 2),
+    "tiny": (CONFIGS["tiny"], 1),
+    "labels": (dataclasses.replace(CONFIGS["small"], global_labels=LABELS), 3),
+    "local": (dataclasses.replace(CONFIGS["width3_nobias"], local_channels=5, hop_length=8), 2),
+    "local_labels": (
+        dataclasses.replace(CONFIGS["small"], global_labels=LABELS, local_channels=4, hop_length=5),
+        3,
+    ),
+}
+
+
+@pytest.fixture(scope="session")
+def step_module():
+    """The compiled module, built at most once per session; skips without a compiler."""
+    try:
+        return kernels.load_step_module()
+    except kernels.KernelBuildError as exc:
+        if shutil.which(os.environ.get("CXX", "c++")) is None:
+            pytest.skip(f"no C++ compiler to build the compiled step: {exc}")
+        if not (Path(sysconfig.get_paths()["include"]) / "Python.h").exists():
+            pytest.skip(f"no Python headers (Debian: python3-dev) for the compiled step: {exc}")
+        raise
+
+
+def _model(config: ModelConfig, seed: int = 0, scale: float = 2.0) -> WaveNet:
+    torch.manual_seed(seed)
+    model = WaveNet(config).eval()
+    with torch.no_grad():  # larger than default init, so every layer matters
+        for p in model.parameters():
+            p.mul_(scale)
+        if model.upsample is not None:
+            model.upsample.feature_mean.normal_()
+            model.upsample.feature_std.uniform_(0.5, 2.0)
+    return model
+
+
+def _inputs(model: WaveNet, batch: int, steps: int, seed: int = 0):
+    """x (B, RF - 1 + steps), labels (B,) or None, frames (B, C, F) or None."""
+    config, g = model.config, torch.Generator().manual_seed(seed)
+    x = torch.randint(
+        0, config.quantization_channels, (batch, model.receptive_field + steps), generator=g
+    )
+    labels = None
+    if config.global_labels:
+        labels = torch.randint(0, len(config.global_labels), (batch,), generator=g)
+    frames = None
+    if config.local_channels is not None:
+        count = -(-x.shape[1] // config.hop_length) + 2
+        frames = torch.randn(batch, config.local_channels, count, generator=g) * 3
+    return x, labels, frames
+
+
+def _step_logits(engine, model: WaveNet, x, labels=None, frames=None) -> torch.Tensor:
+    """Logits (B, Q, T - RF + 1) of feeding x one sample at a time after its first RF."""
+    rf = model.receptive_field
+    state = engine.initial_state(model, x[:, :rf], labels, frames)
+    logits = []
+    with torch.inference_mode():
+        for t in range(rf - 1, x.shape[1]):
+            step, state = engine.step(x[:, t], state)
+            logits.append(step)
+    return torch.stack(logits, dim=2)
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_compiled_equals_eager_and_full_forward(name, step_module):
+    config, batch = VARIANTS[name]
+    for seed in (0, 1):
+        model = _model(config, seed)
+        x, labels, frames = _inputs(model, batch, 300, seed)
+        with torch.inference_mode():
+            full = model(x, labels, frames)
+        compiled = _step_logits(
+            CompiledWaveNet(model, "float32", step_module), model, x, labels, frames
+        )
+        eager = _step_logits(IncrementalWaveNet(model), model, x, labels, frames)
+        torch.testing.assert_close(compiled, full, rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(compiled, eager, rtol=1e-4, atol=1e-4)
+
+
+def test_compiled_reference_equals_full_forward(step_module):
+    model = _model(load_preset("reference").model)
+    x, _, _ = _inputs(model, 2, 40)
+    with torch.inference_mode():
+        full = model(x)
+    compiled = _step_logits(CompiledWaveNet(model, "float32", step_module), model, x)
+    torch.testing.assert_close(compiled, full, rtol=1e-4, atol=1e-4)
+
+
+def test_state_is_explicit_and_queues_match_the_eager_state(step_module):
+    model = _model(CONFIGS["width3_nobias"])
+    x, _, _ = _inputs(model, 2, 30)
+    rf = model.receptive_field
+    eager, compiled = IncrementalWaveNet(model), CompiledWaveNet(model, "float32", step_module)
+    s_eager, s_comp = (
+        eager.initial_state(model, x[:, :rf]),
+        compiled.initial_state(model, x[:, :rf]),
+    )
+    copy = dataclasses.replace(s_comp, queues=s_comp.queues.clone())
+    with torch.inference_mode():
+        for t in range(rf - 1, x.shape[1]):
+            _, s_eager = eager.step(x[:, t], s_eager)
+            _, s_comp = compiled.step(x[:, t], s_comp)
+        first, _ = compiled.step(x[:, rf - 1], copy)  # an earlier state gives the earlier step
+    assert s_comp.time == s_eager.time == x.shape[1] - rf + 1 and copy.time == 1
+    for i, queue in enumerate(s_eager.queues):
+        torch.testing.assert_close(s_comp.queue(i), queue, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(first, _step_logits(eager, model, x[:, :rf])[:, :, 0])
+
+
+@pytest.mark.parametrize("name", ["small", "width3_nobias", "labels", "local"])
+def test_same_samples_as_the_eager_and_naive_generators(name, step_module):
+    """float32 logits differ only by rounding (~1e-6), far from moving any sampled class."""
+    config, _ = VARIANTS[name]
+    model = _model(config, 3)
+    _, labels, _ = _inputs(model, 2, 300, 3)
+    features = None
+    if config.local_channels is not None:  # (B, C, K) frames of the 300 samples to generate
+        count = -(-300 // config.hop_length)
+        features = (
+            torch.randn(2, config.local_channels, count, generator=torch.Generator().manual_seed(3))
+            * 3
+        )
+    kwargs = {"labels": labels, "features": features}
+    runs = {
+        engine: generate(
+            model, 300, 2, generator=torch.Generator().manual_seed(5), engine=engine, **kwargs
+        )
+        for engine in ("compiled", "eager")
+    }
+    assert torch.equal(runs["compiled"], runs["eager"])
+    assert len(torch.unique(runs["compiled"])) > 5
+    if features is None:  # (the naive generator with local conditioning: test_conditioning)
+        naive = generate_naive(model, 300, 2, generator=torch.Generator().manual_seed(5), **kwargs)
+        assert torch.equal(runs["compiled"], naive)
+
+
+def _kl_and_tv(reference: torch.Tensor, other: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-step KL(p_ref ‖ p_other) in nats and total variation, logits (B, Q, T)."""
+    log_p, log_q = reference.double().log_softmax(1), other.double().log_softmax(1)
+    kl = (log_p.exp() * (log_p - log_q)).sum(1)
+    tv = 0.5 * (log_p.exp() - log_q.exp()).abs().sum(1)
+    return kl, tv
+
+
+@pytest.mark.parametrize("precision", ["bf16", "int8"])
+@pytest.mark.parametrize("name", ["tiny", "local_labels", "reference"])
+def test_reduced_precision_within_stated_tolerance(name, precision, step_module):
+    if name == "reference":  # at twice the scale its 55 layers amplify every rounding chaotically
+        model, batch, steps = _model(load_preset("reference").model, 7, scale=1.0), 1, 40
+    else:
+        (config, batch), steps = VARIANTS[name], 300
+        model = _model(config, 7)
+    x, labels, frames = _inputs(model, batch, steps, 7)
+    exact = _step_logits(CompiledWaveNet(model, "float32", step_module), model, x, labels, frames)
+    reduced = _step_logits(CompiledWaveNet(model, precision, step_module), model, x, labels, frames)
+    kl, tv = _kl_and_tv(exact, reduced)
+    assert kl.mean() <= REDUCED_KL[precision], f"mean KL {kl.mean():.2e}"
+    assert tv.max() <= REDUCED_TV[precision], f"max TV {tv.max():.3f}"
+    assert not torch.equal(exact, reduced)  # really used the reduced weights
+
+
+def test_int8_weights_have_a_scale_per_output_channel():
+    weight = torch.randn(70, 5) * torch.tensor([1e-3, 1.0, 10.0, 0.0, 2.0])
+    stored, scale = fast_generate.blocked_weight(weight, "int8")  # (1, 70, 64), (64,)
+    assert stored.dtype == torch.int8 and stored.shape == (1, 70, fast_generate.BLOCK)
+    restored = stored[0, :, :5].float() * scale[:5]
+    assert (restored - weight).abs().max(dim=0).values.le(scale[:5] / 2 + 1e-9).all()
+    assert stored[0, :, 5:].eq(0).all()
+
+
+# --- engine choice and fallback --------------------------------------------------------------
+
+
+@pytest.fixture
+def broken_build(monkeypatch):
+    """The compiled step fails to build, as without a compiler; the warning is fresh."""
+
+    def fail():
+        raise kernels.KernelBuildError("c++: not found")
+
+    monkeypatch.setattr(fast_generate, "load_step_module", fail)
+    monkeypatch.setattr(fast_generate, "_warned", [])
+
+
+def test_auto_falls_back_to_eager_with_one_warning_line(broken_build, capsys):
+    model = _model(CONFIGS["small"], 2)
+    auto = generate(model, 50, 2, generator=torch.Generator().manual_seed(1))
+    again = generate(model, 50, 2, generator=torch.Generator().manual_seed(1))
+    eager = generate(model, 50, 2, generator=torch.Generator().manual_seed(1), engine="eager")
+    assert torch.equal(auto, eager) and torch.equal(again, eager)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("warning: ") and "c++: not found" in err[0]
+
+
+def test_compiled_engine_fails_with_one_clear_line(broken_build):
+    model = _model(CONFIGS["small"])
+    with pytest.raises(
+        UserError, match=r"^engine compiled: .*c\+\+: not found.*engine eager"
+    ) as err:
+        generate(model, 5, engine="compiled")
+    assert "\n" not in str(err.value)
+
+
+def test_reduced_precision_needs_the_compiled_engine():
+    model = _model(CONFIGS["small"])
+    with pytest.raises(UserError, match="precision int8: needs the compiled engine"):
+        generation_step(model, "eager", "int8")
+    config = dataclasses.replace(load_preset("tiny"), model=CONFIGS["small"])
+    options = GenerateConfig(seconds=0.01, engine="eager", precision="bf16")
+    from wavenet_music.wavenet.to_audio import generate_audio
+
+    with pytest.raises(UserError, match="precision bf16"):  # generate_audio passes both on
+        generate_audio(model, config, options, progress=False)
+
+
+def test_double_models_keep_the_eager_step():
+    model = _model(CONFIGS["small"]).double()
+    assert isinstance(generation_step(model, "auto"), IncrementalWaveNet)
+    with pytest.raises(UserError, match="CPU float32 models"):
+        generation_step(model, "compiled")
+
+
+def test_build_errors_become_one_line(monkeypatch):
+    log = (
+        "Error building extension 'x':\n[1/2] c++ -c wavenet_step.cpp\n"
+        "wavenet_step.cpp:3:1: error: boom\nninja: build stopped: subcommand failed.\n"
+    )
+
+    def fail(source):
+        raise RuntimeError(log)
+
+    monkeypatch.setattr(kernels, "_build_and_import", fail)
+    kernels.forget_loaded()
+    try:
+        with pytest.raises(kernels.KernelBuildError, match=r"^wavenet_step.cpp:3:1: error: boom$"):
+            kernels.load_step_module()
+    finally:
+        kernels.forget_loaded()
+
+
+def test_missing_compiler_end_to_end(tmp_path):
+    """A fresh process with no usable compiler: one warning line, then eager generation."""
+    script = (
+        "import torch\n"
+        "from wavenet_music.config import ModelConfig\n"
+        "from wavenet_music.wavenet.generate import generate\n"
+        "from wavenet_music.wavenet.model import WaveNet\n"
+        "model = WaveNet(ModelConfig(dilations=(1, 2), residual_channels=4, dilation_channels=4,"
+        " skip_channels=8)).eval()\n"
+        "print(generate(model, 20).shape)\n"
+    )
+    env = {
+        **os.environ,
+        "CXX": str(tmp_path / "no-such-c++"),
+        "WAVENET_MUSIC_KERNELS": str(tmp_path / "k"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD_S,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "torch.Size([1, 20])"
+    warnings = [line for line in done.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and "Traceback" not in done.stderr, done.stderr
+
+
+# --- the build cache ------------------------------------------------------------------------
+
+
+def test_cached_build_is_atomic_and_reused(tmp_path):
+    """Four builders racing for one folder: each gets a complete build, one is kept, no
+    private folder is left behind; a later call does not build again."""
+    folder, calls, start = tmp_path / "kernels" / "step_abc", [], threading.Barrier(4)
+
+    def build(into: Path) -> None:
+        calls.append(into)
+        start.wait()
+        (into / "part").write_text("half")
+        (into / "module.so").write_text(str(into))
+
+    results = []
+    threads = [
+        threading.Thread(target=lambda: results.append(kernels.cached_build(folder, build)))
+        for _ in range(4)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [folder] * 4 and len(calls) == 4
+    assert (folder / "module.so").read_text() in {str(c) for c in calls}
+    assert sorted(p.name for p in folder.parent.iterdir()) == ["step_abc"]
+    assert kernels.cached_build(folder, build) == folder and len(calls) == 4
+
+
+def test_failed_build_leaves_nothing(tmp_path):
+    folder = tmp_path / "step_x"
+
+    def build(into: Path) -> None:
+        (into / "half.o").write_text("")
+        raise RuntimeError("compiler crashed")
+
+    with pytest.raises(RuntimeError, match="compiler crashed"):
+        kernels.cached_build(folder, build)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_build_key_follows_source_and_torch(monkeypatch):
+    key = kernels.build_key(b"source")
+    assert kernels.build_key(b"source") == key != kernels.build_key(b"source 2")
+    monkeypatch.setattr(torch, "__version__", "0.0-other")
+    assert kernels.build_key(b"source") != key
+
+
+# --- the step on any thread count, and built for AVX2 -----------------------------------------
+
+
+def test_thread_count_never_changes_a_stream(step_module):
+    """Threads take whole tiles of streams: 10 streams on 1, 2 or 3 threads, the same bits."""
+    model = _model(VARIANTS["local_labels"][0], 4)
+    x, labels, frames = _inputs(model, 10, 40, 4)
+    rf = model.receptive_field
+    engine = CompiledWaveNet(model, "float32", step_module)
+    start = engine.initial_state(model, x[:, :rf], labels, frames)
+    before, runs = torch.get_num_threads(), []
+    try:
+        for threads in (1, 2, 3):
+            torch.set_num_threads(threads)
+            state = dataclasses.replace(start, queues=start.queues.clone())
+            with torch.inference_mode():
+                steps = [engine.step(x[:, t], state)[0] for t in range(rf - 1, x.shape[1])]
+            runs.append(torch.stack(steps))
+    finally:
+        torch.set_num_threads(before)
+    assert torch.equal(runs[0], runs[1]) and torch.equal(runs[0], runs[2])
+
+
+@pytest.fixture(scope="module")
+def avx2_module(step_module, monkeypatch_module):
+    """The step built as for an AVX2-only CPU (``WAVENET_MUSIC_CPU=avx2``): 8-float vectors
+    and their own tiles, whatever this CPU has. x86 only."""
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        pytest.skip("the avx2 target is x86")
+    monkeypatch_module.setenv("WAVENET_MUSIC_CPU", "avx2")
+    kernels.forget_loaded()
+    try:
+        yield kernels.load_step_module()
+    finally:
+        monkeypatch_module.delenv("WAVENET_MUSIC_CPU")
+        kernels.forget_loaded()
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
+
+
+@pytest.mark.parametrize("name", ["small_batch5", "local_labels", "tiny"])
+def test_avx2_build_equals_eager(name, avx2_module):
+    config, batch = VARIANTS[name]
+    batch = max(batch, 6)  # 4-stream tiles and single streams
+    model = _model(config, 5)
+    x, labels, frames = _inputs(model, batch, 200, 5)
+    eager = _step_logits(IncrementalWaveNet(model), model, x, labels, frames)
+    compiled = _step_logits(
+        CompiledWaveNet(model, "float32", avx2_module), model, x, labels, frames
+    )
+    torch.testing.assert_close(compiled, eager, rtol=1e-4, atol=1e-4)
+    for precision in ("bf16", "int8"):
+        reduced = _step_logits(
+            CompiledWaveNet(model, precision, avx2_module), model, x, labels, frames
+        )
+        kl, tv = _kl_and_tv(compiled, reduced)
+        assert kl.mean() <= REDUCED_KL[precision] and tv.max() <= REDUCED_TV[precision]
+
+
+def test_build_targets_have_their_own_flags_and_key(monkeypatch):
+    assert "-march=native" in kernels.compiler_flags("native")
+    avx2 = kernels.compiler_flags("avx2")
+    assert "-march=x86-64-v3" in avx2 and not any("avx512" in f for f in avx2)
+    monkeypatch.delenv("WAVENET_MUSIC_CPU", raising=False)
+    native = kernels.build_key(b"source")
+    monkeypatch.setenv("WAVENET_MUSIC_CPU", "avx2")
+    assert kernels.build_key(b"source") != native
+    monkeypatch.setenv("WAVENET_MUSIC_CPU", "avx3")
+    with pytest.raises(kernels.KernelBuildError, match="expected one of native, avx2"):
+        kernels.cpu_target()
+
+
+def test_the_avx2_target_has_no_avx512_features():
+    flags = "fpu sse2 avx avx2 fma avx512f avx512bw avx512_bf16 avx512_vnni amx_tile"
+    assert kernels.cpu_features(flags, "native") == frozenset(flags.split())
+    assert kernels.cpu_features(flags, "avx2") == frozenset(["fpu", "sse2", "avx", "avx2", "fma"])
+
+
+# --- which engine: a pure function of the model and the CPU's features ------------------------
+
+ZEN4 = frozenset(
+    ["sse2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512_bf16", "avx512_vnni"]
+)
+ZEN3 = frozenset(["sse2", "avx", "avx2", "fma"])
+OLD_X86 = frozenset(["sse2", "sse4_2", "avx"])
+CPU = fast_generate.CPU_FLOAT32
+
+
+@pytest.mark.parametrize("features", [ZEN4, ZEN3, OLD_X86, frozenset()])
+@pytest.mark.parametrize("machine", ["x86_64", "aarch64"])
+def test_no_default_picks_reduced_precision(features, machine):
+    for engine in ("auto", "compiled", "eager"):
+        choice = fast_generate.choose_engine(engine, "float32", CPU, features, machine)
+        assert choice.precision == "float32"
+
+
+def test_auto_is_compiled_where_the_vector_code_was_measured():
+    zen4 = fast_generate.choose_engine("auto", "float32", CPU, ZEN4, "x86_64")
+    zen3 = fast_generate.choose_engine("auto", "float32", CPU, ZEN3, "x86_64")
+    assert zen4.engine == zen3.engine == "compiled"
+    assert "AVX-512 build" in str(zen4) and "avx512_bf16" in str(zen4)
+    assert "AVX2 build" in str(zen3) and "no avx512f" in str(zen3)
+
+
+def test_auto_is_eager_on_x86_without_avx2_unless_asked():
+    auto = fast_generate.choose_engine("auto", "float32", CPU, OLD_X86, "x86_64")
+    assert auto.engine == "eager" and "without AVX2" in auto.reason
+    asked = fast_generate.choose_engine("compiled", "float32", CPU, OLD_X86, "x86_64")
+    assert asked.engine == "compiled"
+    reduced = fast_generate.choose_engine("auto", "int8", CPU, OLD_X86, "x86_64")
+    assert (reduced.engine, reduced.precision) == ("compiled", "int8")  # only compiled has int8
+
+
+@pytest.mark.parametrize("precision", ["bf16", "int8"])
+def test_reduced_precision_runs_without_avx512(precision):
+    """The step widens bf16 and int8 weights to float32: no AVX512_BF16 or VNNI needed."""
+    choice = fast_generate.choose_engine("auto", precision, CPU, ZEN3, "x86_64")
+    assert (choice.engine, choice.precision) == ("compiled", precision)
+    assert "widened to float32" in choice.reason
+
+
+def test_models_off_the_cpu_take_the_eager_step():
+    kind = "a float32 model on cuda"
+    choice = fast_generate.choose_engine("auto", "float32", kind, ZEN4, "x86_64")
+    assert choice.engine == "eager" and kind in choice.reason
+    with pytest.raises(UserError, match="engine compiled: runs on CPU float32 models"):
+        fast_generate.choose_engine("compiled", "float32", kind, ZEN4, "x86_64")
+    with pytest.raises(UserError, match="precision bf16: needs the compiled engine"):
+        fast_generate.choose_engine("auto", "bf16", kind, ZEN4, "x86_64")
+
+
+def test_generate_says_its_engine_and_threads_in_one_line(step_module, capsys):
+    from wavenet_music.wavenet.to_audio import generate_audio
+
+    model = _model(CONFIGS["small"])
+    config = dataclasses.replace(load_preset("tiny"), model=CONFIGS["small"])
+    generate_audio(model, config, GenerateConfig(seconds=0.002, num=2), progress=True)
+    lines = [line for line in capsys.readouterr().err.splitlines() if "generating with" in line]
+    assert len(lines) == 1
+    assert "compiled float32 step" in lines[0] and "1 thread (2 streams)" in lines[0]
+
+
+# --- sampling -------------------------------------------------------------------------------
+
+
+def _draws(draw, logits: torch.Tensor, count: int, temperature: float) -> torch.Tensor:
+    g = torch.Generator().manual_seed(11)
+    return torch.stack([draw(logits, temperature, g) for _ in range(count)])  # (count, B)
+
+
+@pytest.mark.parametrize("temperature", [1.0, 0.5])
+def test_both_samplers_draw_from_the_softmax(temperature, step_module):
+    """Class frequencies over 4,000 draws are within 4 standard errors of softmax(l / T),
+    and the compiled sampler draws the same classes as the torch one from the same seed."""
+    logits = torch.randn(3, 12, generator=torch.Generator().manual_seed(2)) * 2
+    compiled = CompiledWaveNet(_model(CONFIGS["small"]), "float32", step_module)
+    torch_draws = _draws(sample, logits, 4000, temperature)
+    assert torch.equal(_draws(compiled.sample, logits, 4000, temperature), torch_draws)
+    expected = torch.softmax(logits.double() / temperature, dim=1)  # (B, Q)
+    frequency = torch.nn.functional.one_hot(torch_draws, 12).double().mean(dim=0)  # (B, Q)
+    error = (expected * (1 - expected) / 4000).sqrt()
+    assert ((frequency - expected).abs() <= 4 * error + 1e-9).all()
+
+
+def test_samplers_refuse_nan_logits(step_module):
+    logits = torch.zeros(2, 5)
+    logits[1, 3] = float("nan")
+    compiled = CompiledWaveNet(_model(CONFIGS["small"]), "float32", step_module)
+    for draw in (sample, compiled.sample):
+        with pytest.raises(RuntimeError, match="NaN or infinity"):
+            draw(logits, 1.0, torch.Generator().manual_seed(0))

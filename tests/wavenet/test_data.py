@@ -1,0 +1,183 @@
+"""Discovery, the decode cache, the split and the windows."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from wavenet_music.audio.io import mu_law_encode
+from wavenet_music.config import DataConfig, UserError
+from wavenet_music.wavenet.data import (
+    IGNORE,
+    WindowSampler,
+    WindowSource,
+    cached_classes,
+    find_audio_files,
+    label_of,
+    load_classes,
+    prepare_corpus,
+    read_window,
+    validation_picks,
+)
+
+RATE = 8000
+
+
+def _write(path, seconds: float, freq: float = 300.0, rate: int = RATE):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    t = np.arange(int(seconds * rate)) / rate
+    sf.write(path, 0.3 * np.sin(2 * np.pi * freq * t), rate)
+    return path
+
+
+@pytest.fixture
+def folder(tmp_path):
+    root = tmp_path / "music"
+    for genre, count in (("piano", 4), ("guitar", 3)):
+        for i in range(count):
+            _write(root / genre / "sub" / f"{genre}{i}.wav", 1.0 + i / 10, 200 + 50 * i)
+    _write(root / "ambient" / "long.flac", 3.0)
+    _write(root / "top.wav", 0.5)
+    (root / "notes.txt").write_text("not audio")
+    (root / "fake.wav").mkdir()  # a folder named like audio
+    return root
+
+
+def _config(tmp_path, **kw) -> DataConfig:
+    return DataConfig(sample_rate=RATE, sample_size=500, cache_dir=str(tmp_path / "cache"), **kw)
+
+
+def test_discovery_is_recursive_and_audio_only(folder):
+    names = [p.relative_to(folder).as_posix() for p in find_audio_files(folder)]
+    assert len(names) == 9 and "fake.wav" not in names and "notes.txt" not in names
+    assert label_of("piano/sub/piano0.wav") == "piano" and label_of("top.wav") == ""
+
+
+def test_symlink_loops_are_not_followed(folder):
+    os.symlink(folder, folder / "piano" / "loop")
+    assert len(find_audio_files(folder)) == 9
+
+
+def test_split_is_per_folder_deterministic_and_disjoint(folder, tmp_path):
+    config = _config(tmp_path, validation_fraction=0.3)
+    a = prepare_corpus(folder, config, 256, min_samples=100, quiet=True)
+    b = prepare_corpus(folder, config, 256, min_samples=100, quiet=True)
+    assert a == b
+    val_files = {s.source for s in a.validation}
+    assert {s.label for s in a.validation} == {"piano", "guitar", "ambient", ""}
+    ambient = [s for s in a.train + a.validation if s.label == "ambient"]
+    assert len(ambient) == 2 and ambient[0].end == ambient[1].start  # one file: split by time
+    whole_train = {s.source for s in a.train if s.label in ("piano", "guitar")}
+    assert not whole_train & val_files
+
+
+def test_cache_decodes_once_and_matches_the_audio(folder, tmp_path):
+    config = _config(tmp_path)
+    path = folder / "piano" / "sub" / "piano0.wav"
+    cache = cached_classes(path, config, 256)
+    mtime = cache.stat().st_mtime_ns
+    assert cached_classes(path, config, 256) == cache and cache.stat().st_mtime_ns == mtime
+    audio, _ = sf.read(path, dtype="float32")
+    np.testing.assert_array_equal(load_classes(cache), mu_law_encode(audio))
+    assert load_classes(cache).dtype == np.uint8
+    assert isinstance(load_classes(cache), np.memmap)
+    _write(path, 0.7)  # the file changed: decoded again
+    assert cached_classes(path, config, 256) != cache
+
+
+def test_short_and_broken_files_are_skipped_and_counted(folder, tmp_path, capsys):
+    (folder / "piano" / "broken.ogg").write_bytes(b"OggS" + bytes(100))
+    corpus = prepare_corpus(folder, _config(tmp_path), 256, min_samples=6000)
+    skipped = dict(corpus.skipped)
+    assert "piano/broken.ogg" in skipped and "top.wav" in skipped  # 4000 < 6000 samples
+    assert "shorter than the receptive field" in skipped["top.wav"]
+    err = capsys.readouterr().err
+    assert f"skipped {len(skipped)} of 10 audio files" in err
+
+
+def test_nothing_usable_is_one_clear_error(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(UserError, match="no audio files"):
+        prepare_corpus(empty, _config(tmp_path), 256, 10)
+    with pytest.raises(UserError, match="does not exist"):
+        prepare_corpus(tmp_path / "missing", _config(tmp_path), 256, 10)
+    (empty / "x.wav").write_text("hello")
+    with pytest.raises(UserError, match="none of the 1 audio files"):
+        prepare_corpus(empty, _config(tmp_path), 256, 10, quiet=True)
+
+
+def _manifest(tmp_path, *rows: str):
+    path = tmp_path / "labels.csv"
+    path.write_text("file,label\n" + "".join(f"{row}\n" for row in rows))
+    return path
+
+
+def test_a_file_labelled_twice_differently_is_one_line_naming_both_rows(folder, tmp_path):
+    csv = _manifest(tmp_path, "top.wav,calm", "ambient/long.flac,calm", "./top.wav,loud")
+    with pytest.raises(UserError) as error:
+        prepare_corpus(folder, _config(tmp_path, labels=str(csv)), 256, 100, quiet=True)
+    message = str(error.value)
+    assert "\n" not in message and str(csv) in message and "top.wav" in message
+    for part in ("lines 2 and 4", "'calm'", "'loud'"):
+        assert part in message, message
+
+
+def test_a_repeated_row_is_harmless_and_a_row_without_its_file_is_named(folder, tmp_path, capsys):
+    rows = ["top.wav,calm", "top.wav,calm", "ambient/long.flac,calm", "ambient/lnog.flac,calm"]
+    csv = _manifest(tmp_path, *rows)
+    corpus = prepare_corpus(folder, _config(tmp_path, labels=str(csv)), 256, 100)
+    labels = {s.source: s.label for s in corpus.train + corpus.validation}
+    assert labels == {"top.wav": "calm", "ambient/long.flac": "calm"}
+    err = capsys.readouterr().err
+    assert f"{csv}:5: ambient/lnog.flac is not an audio file under {folder}" in err, err
+
+
+def test_read_window_pads_with_silence():
+    classes = np.arange(10, dtype=np.uint8)
+    assert read_window(classes, -3, 6, 128).tolist() == [128, 128, 128, 0, 1, 2]
+    assert read_window(classes, 8, 4, 128).tolist() == [8, 9, 128, 128]
+
+
+def test_windows_have_a_full_receptive_field_and_mask_the_end(folder, tmp_path):
+    corpus = prepare_corpus(
+        folder, _config(tmp_path, validation_fraction=0.0), 256, 100, quiet=True
+    )
+    rf = 64
+    source = WindowSource(corpus.train, rf, 500, 128)
+    segment = source.segments[0]
+    classes = source.classes(segment)
+    inputs, targets, _ = source.window(segment, 0, 500)
+    assert inputs.shape == (rf - 1 + 500,) and targets.shape == (500,)
+    assert (inputs[:rf] == 128).all()  # before the file: silence
+    np.testing.assert_array_equal(targets, classes[:500])
+    np.testing.assert_array_equal(inputs[rf:], classes[: 500 - 1])  # input t predicts t + 1
+    inputs, targets, _ = source.window(segment, segment.end - 100, 500)
+    assert (targets[100:] == IGNORE).all() and (targets[:100] != IGNORE).all()
+
+
+def test_sampler_is_reproducible_and_resumable(folder, tmp_path):
+    corpus = prepare_corpus(folder, _config(tmp_path), 256, 100, quiet=True)
+    source = WindowSource(corpus.train, 64, 500, 128)
+    a, b = WindowSampler(source, 3), WindowSampler(source, 3)
+    a.next_batch(4)
+    state = a.state()
+    expected = a.next_batch(4)
+    b.set_state(state)
+    got = b.next_batch(4)
+    assert np.array_equal(expected.inputs, got.inputs)
+    assert expected.inputs.shape == (4, 63 + 500) and expected.targets.shape == (4, 500)
+
+
+def test_validation_picks_spread_and_stay_inside(folder, tmp_path):
+    corpus = prepare_corpus(
+        folder, _config(tmp_path, validation_fraction=0.3), 256, 100, quiet=True
+    )
+    picks = validation_picks(corpus.validation, 6, 500)
+    assert len({i for i, _ in picks}) >= 3
+    for index, start in picks:
+        segment = corpus.validation[index]
+        assert segment.start <= start < segment.end

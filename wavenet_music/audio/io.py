@@ -1,0 +1,128 @@
+"""Signal maths as small pure functions: decode, mix, resample, mu-law, trim, write.
+
+Nothing here knows about torch.nn; arrays are numpy, audio is float32 in [-1, 1].
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from ..config import UserError
+from ..runs import write_atomically
+
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff")
+
+
+class AudioReadError(UserError):
+    """A file that cannot be used as audio; the message names the file and the reason."""
+
+
+def load_audio(path: Path, sample_rate: int) -> np.ndarray:
+    """Decode ``path`` into mono float32 at ``sample_rate``.
+
+    Returns:
+        Tensor[T] float32 without DC offset, non-finite samples replaced by 0, clipped
+        to [-1, 1].
+    """
+    try:  # opened by Python: soundfile cannot encode a name that is not UTF-8
+        with open(path, "rb") as file, sf.SoundFile(file) as f:
+            native_rate = f.samplerate
+            data = f.read(dtype="float32", always_2d=True)  # (T, channels)
+    except (sf.LibsndfileError, RuntimeError, OSError, ValueError) as exc:
+        raise AudioReadError(f"{path}: cannot decode ({_short(exc)})") from None
+    mono = clean(mix_to_mono(data))  # NaN/inf out before the resampler spreads them
+    return clean(remove_dc(resample(mono, native_rate, sample_rate)))
+
+
+def mix_to_mono(frames: np.ndarray) -> np.ndarray:
+    """(T, C) → (T,): the mean of the channels."""
+    return frames.mean(axis=1, dtype=np.float32) if frames.ndim == 2 else frames
+
+
+def resample(audio: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
+    """Band-limited resampling with soxr (high quality); a no-op at equal rates."""
+    if from_rate == to_rate or audio.size == 0:
+        return audio.astype(np.float32, copy=False)
+    return soxr.resample(audio, from_rate, to_rate, quality="HQ").astype(np.float32)
+
+
+def remove_dc(audio: np.ndarray) -> np.ndarray:
+    """Subtract the mean: a DC offset is inaudible but wastes the mu-law levels that are
+    finest near zero."""
+    if audio.size == 0:
+        return audio
+    return (audio - audio.mean(dtype=np.float64)).astype(np.float32)
+
+
+def clean(audio: np.ndarray) -> np.ndarray:
+    """Replace NaN/inf by silence and clip to [-1, 1]."""
+    return np.clip(np.nan_to_num(audio, nan=0.0, posinf=0.0, neginf=0.0), -1.0, 1.0)
+
+
+def mu_law_encode(audio: np.ndarray, quantization_channels: int = 256) -> np.ndarray:
+    """Float audio in [-1, 1] → integer classes 0..Q-1 (ITU-T G.711 mu-law companding).
+
+    Silence (0.0) maps to class Q // 2.
+    """
+    mu = quantization_channels - 1
+    x = np.clip(np.asarray(audio, dtype=np.float64), -1.0, 1.0)
+    companded = np.sign(x) * np.log1p(mu * np.abs(x)) / np.log1p(mu)  # in [-1, 1]
+    return np.floor((companded + 1.0) / 2.0 * mu + 0.5).astype(np.int64)
+
+
+def mu_law_decode(classes: np.ndarray, quantization_channels: int = 256) -> np.ndarray:
+    """Integer classes 0..Q-1 → float32 audio in [-1, 1]; the inverse of the encoder."""
+    mu = quantization_channels - 1
+    companded = 2.0 * np.asarray(classes, dtype=np.float64) / mu - 1.0
+    x = np.sign(companded) * ((1.0 + mu) ** np.abs(companded) - 1.0) / mu
+    return x.astype(np.float32)
+
+
+def silence_class(quantization_channels: int = 256) -> int:
+    """The mu-law class of digital silence (0.0), used to pad before the first sample."""
+    return int(mu_law_encode(np.zeros(1), quantization_channels)[0])
+
+
+def trim_silence(audio: np.ndarray, threshold: float, frame: int = 2048) -> np.ndarray:
+    """Drop leading and trailing frames whose RMS is below ``threshold``.
+
+    Off by default in the configs: trimming inside a piece would drop quiet passages, so
+    only the ends are touched.
+    """
+    if audio.size == 0:
+        return audio
+    n = -(-audio.size // frame)
+    padded = np.zeros(n * frame, dtype=np.float32)
+    padded[: audio.size] = audio
+    rms = np.sqrt(np.mean(padded.reshape(n, frame) ** 2, axis=1))  # (frames,)
+    loud = np.flatnonzero(rms >= threshold)
+    if loud.size == 0:
+        return audio[:0]
+    return audio[loud[0] * frame : min(audio.size, (loud[-1] + 1) * frame)]
+
+
+def write_wav(path: Path, audio: np.ndarray, sample_rate: int) -> None:
+    """Write 16-bit PCM WAV atomically (``runs.write_atomically``: a full disk or a
+    special file is one line, the previous file intact)."""
+    write_atomically(path, wav_bytes(audio, sample_rate))
+
+
+def wav_bytes(audio: np.ndarray, sample_rate: int) -> bytes:
+    """(T,) float audio as the bytes of a 16-bit PCM WAV file."""
+    buffer = io.BytesIO()
+    sf.write(buffer, clean(audio), sample_rate, subtype="PCM_16", format="WAV")
+    return buffer.getvalue()
+
+
+def _short(exc: BaseException) -> str:
+    if isinstance(exc, sf.LibsndfileError):  # its str() repeats the file object
+        return exc.error_string.strip().rstrip(".")
+    if isinstance(exc, OSError) and exc.strerror:  # its str() repeats the path
+        return exc.strerror
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

@@ -1,0 +1,315 @@
+"""Composer → features → WaveNet, streaming: one command from nothing (or a prime) to audio.
+
+Tokens are sampled one chunk ahead of the audio; each chunk is decoded to features and
+handed to a ``StreamingRenderer``, which renders every sample whose frame and next frame
+are known (the upsampler hears one frame ahead), and the partial WAV is rewritten after
+each chunk. So the first seconds can be heard long before the piece is finished.
+
+The renderer is the incremental WaveNet (compiled where it builds) with explicit state;
+recomputing its per-frame conditioning when frames arrive makes it exactly
+``generate.generate`` over the whole feature sequence (tested sample for sample).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..audio.features import SILENCE_DB, feature_store
+from ..audio.io import load_audio, mu_law_decode, mu_law_encode
+from ..config import Config, GenerateConfig, UserError
+from ..runs import check_target, npy_bytes, write_atomically
+from ..runtime.device import resolve_device
+from ..runtime.stop import Interrupted, StopRequest
+from ..wavenet.checkpoint import load_model
+from ..wavenet.compiled import generation_step
+from ..wavenet.model import WaveNet
+from ..wavenet.to_audio import clip_paths, clip_plan, threads_for, write_clips
+from .checkpoint import build_composer, calibrated_sampling, load_composer
+from .config import ComposeConfig
+from .data import require_local
+from .model import Composer, ComposerState, continue_tokens
+from .tokens import Codebook
+
+# --- rendering features as they arrive ------------------------------------------------------------
+
+
+class StreamingRenderer:
+    """WaveNet audio from features that arrive in chunks.
+
+    The timeline of frames is: one context frame, the history's frames (the history is
+    ``H`` samples, a whole number of frames), then every frame added. A sample is rendered
+    once its own frame and the next are known."""
+
+    def __init__(
+        self,
+        model: WaveNet,
+        history: Tensor,
+        history_frames: np.ndarray,
+        labels: Tensor | None,
+        temperature: float,
+        generator: torch.Generator,
+        engine: str = "auto",
+    ) -> None:
+        """history (B, H) classes; history_frames (B, 1 + H / hop, F) in dB: the context
+        frame before the history, then its frames; ``engine`` as for ``generate``."""
+        self.model, self.fast = model, generation_step(model, engine, "float32")
+        self.history, self.labels = history, labels
+        self.frames = [np.asarray(history_frames, dtype=np.float32)]
+        self.temperature, self.generator = temperature, generator
+        self.state, self.x = None, history[:, -1]
+        self.hop = model.config.hop_length
+        self.rendered = 0  # samples after the history
+
+    def add(self, features: np.ndarray) -> None:
+        """Append frames (B, K, F) in dB."""
+        self.frames.append(np.asarray(features, dtype=np.float32))
+
+    def renderable(self) -> int:
+        """Samples that can be rendered now."""
+        known = sum(f.shape[1] for f in self.frames) - 1  # frames after the context frame
+        added = known - self.history.shape[1] // self.hop
+        return max(0, (added - 1) * self.hop - self.rendered)
+
+    @torch.inference_mode()
+    def render(self, samples: int, stop: StopRequest | None = None) -> Tensor:
+        """The next ``samples`` classes (B, samples); at most ``renderable()``. Fewer when
+        ``stop`` is requested meanwhile (checked between samples)."""
+        assert samples <= self.renderable(), "render: frames not composed yet"
+        device = self.history.device
+        timeline = np.concatenate(self.frames, axis=1).transpose(0, 2, 1)  # (B, F, K + 2)
+        frames = torch.from_numpy(np.ascontiguousarray(timeline)).to(device)
+        if self.state is None:
+            self.state = self.fast.initial_state(self.model, self.history, self.labels, frames)
+        else:
+            self.state = self.fast.with_frames(self.model, self.state, frames)
+        out = torch.empty(self.history.shape[0], samples, dtype=torch.long, device=device)
+        for t in range(samples):
+            if stop is not None and stop.requested:
+                out = out[:, :t]
+                break
+            logits, self.state = self.fast.step(self.x, self.state)
+            self.x = self.fast.sample(logits, self.temperature, self.generator).to(device)
+            out[:, t] = self.x
+        self.rendered += out.shape[1]
+        return out
+
+
+# --- priming ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Prime:
+    """What a piece starts from: composer tokens and WaveNet history, aligned so that the
+    first composed frame follows the history's last."""
+
+    tokens: np.ndarray  # (N,) tokens of the prime (empty: start of a piece)
+    classes: np.ndarray  # (H,) mu-law classes, H = history frames · hop
+    frames: np.ndarray  # (1 + H / hop, F) dB: the frame before the history, then its frames
+
+
+def history_frames(config: Config) -> int:
+    """Frames of WaveNet history: enough to cover its receptive field."""
+    return math.ceil(config.model.receptive_field / config.model.hop_length)
+
+
+def silent_prime(config: Config) -> Prime:
+    """Silence, as before every file in training."""
+    h, hop = history_frames(config), config.model.hop_length
+    silence = config.model.quantization_channels // 2
+    frames = np.full((1 + h, config.model.local_channels), SILENCE_DB, np.float32)
+    return Prime(np.zeros(0, np.int64), np.full(h * hop, silence, np.int64), frames)
+
+
+def read_prime(path: Path, config: Config, codebook: Codebook) -> Prime:
+    """The prime's tokens (whole tokens from its start) and the audio just before the end
+    of the last whole token as WaveNet history."""
+    hop, h, pool = config.model.hop_length, history_frames(config), codebook.pool
+    classes = mu_law_encode(
+        load_audio(path, config.data.sample_rate), config.model.quantization_channels
+    )
+    needed = math.ceil(h / pool) * pool  # frames: WaveNet's receptive field, whole tokens
+    if len(classes) < needed * hop:
+        rate = config.data.sample_rate
+        raise UserError(
+            f"--prime {path}: {len(classes) / rate:.3f} s of audio is too short to continue; "
+            f"it needs at least {needed * hop / rate:.3f} s (whole tokens covering "
+            "WaveNet's receptive field)"
+        )
+    features = feature_store(config).of_classes(classes)  # (K, F)
+    tokens = codebook.encode(features[: len(classes) // hop])  # (N,)
+    end = len(tokens) * pool  # frames the tokens cover
+    before = features[end - h - 1] if end > h else np.full(features.shape[1], SILENCE_DB)
+    frames = np.concatenate([before[None], features[end - h : end]]).astype(np.float32)
+    return Prime(tokens, classes[(end - h) * hop : end * hop].astype(np.int64), frames)
+
+
+def primed_composer(
+    model: Composer, prime: Prime, clips: int, labels: Tensor | None
+) -> tuple[ComposerState, Tensor]:
+    """The composer's state after the start token and the prime's last tokens, and the
+    token to feed next (B,)."""
+    sequence = np.concatenate([[model.start_token], prime.tokens])[-model.context :]
+    tokens = torch.from_numpy(sequence).long()[None].repeat(clips, 1)  # (B, T)
+    state = model.initial_state(labels)
+    if tokens.shape[1] > 1:
+        _, state = model.step(tokens[:, :-1], state)
+    return state, tokens[:, -1]
+
+
+# --- the piece ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Piece:
+    audio: np.ndarray  # (clips, T) float32
+    features: np.ndarray  # (clips, K, F) composed features in dB
+    tokens: np.ndarray  # (clips, N) composed tokens
+    tags: list[str]  # per clip: "" or a label
+    paths: list[Path] | None = None
+    temperature: float = 1.0  # the composer's, as sampled
+    hold_penalty: float = 0.0  # the composer's, as sampled
+
+
+ChunkFn = Callable[[np.ndarray], None]
+
+
+def compose(
+    run_dir: Path,
+    options: ComposeConfig,
+    out: Path | None = None,
+    features_out: Path | None = None,
+    on_chunk: ChunkFn | None = None,
+) -> Piece:
+    """Compose ``options.seconds`` of music per clip (one per label asked for).
+
+    With ``out``, the WAV(s) are rewritten after every chunk; ``on_chunk`` gets the audio
+    so far (clips, t) after every chunk; ``features_out`` saves the composed features
+    (K, F) per clip as ``.npy`` (the format ``generate --features`` reads)."""
+    device = resolve_device(options.device)
+    wavenet, config = load_model(run_dir, device)
+    require_local(config, run_dir)
+    saved = load_composer(run_dir, weights_only=True)
+    if saved.labels != config.model.global_labels:
+        raise UserError(f"the composer of {run_dir} was trained for other labels; retrain it")
+    composer = build_composer(saved).to(device)
+    temperature, hold_penalty = calibrated_sampling(
+        saved, options.temperature, options.hold_penalty
+    )
+    options = replace(options, temperature=temperature, hold_penalty=hold_penalty)
+    labels, tags = clip_plan(config, GenerateConfig(label=options.label))
+    prime = silent_prime(config)
+    if options.prime is not None:
+        if not Path(options.prime).is_file():
+            raise UserError(f"--prime {options.prime} is not a file")
+        prime = read_prime(Path(options.prime), config, saved.codebook)
+    paths = None if out is None else clip_paths(out, tags)
+    for path in (paths or []) + ([] if features_out is None else clip_paths(features_out, tags)):
+        check_target(path)  # a folder or a device fails now, not after the composing
+    with threads_for(len(tags), device):  # few streams: one thread is fastest
+        piece = _stream(
+            wavenet,
+            config,
+            composer,
+            saved.codebook,
+            prime,
+            labels,
+            len(tags),
+            options,
+            paths,
+            on_chunk,
+        )
+    piece.tags, piece.paths = tags, paths
+    piece.temperature, piece.hold_penalty = options.temperature, options.hold_penalty
+    if features_out is not None:
+        for path, features in zip(clip_paths(features_out, tags), piece.features, strict=True):
+            _save_npy(path, features)
+    return piece
+
+
+def _stream(
+    wavenet: WaveNet,
+    config: Config,
+    composer: Composer,
+    codebook: Codebook,
+    prime: Prime,
+    labels: Tensor | None,
+    clips: int,
+    options: ComposeConfig,
+    paths: list[Path] | None,
+    on_chunk: ChunkFn | None,
+) -> Piece:
+    device = next(wavenet.parameters()).device
+    rate, hop, q = (
+        config.data.sample_rate,
+        config.model.hop_length,
+        config.model.quantization_channels,
+    )
+    length = round(options.seconds * rate)
+    per_token = hop * codebook.pool
+    needed = math.ceil((length + hop) / per_token)  # tokens: every frame plus one ahead
+    chunk = max(1, math.ceil(options.chunk_seconds * rate / per_token))
+    composer_rng, wavenet_rng = _generators(options.seed, device)
+    state, last = primed_composer(
+        composer, prime, clips, None if labels is None else labels.to(device)
+    )
+    last = last.to(device)
+    history = torch.from_numpy(prime.classes)[None].repeat(clips, 1).to(device)
+    renderer = StreamingRenderer(
+        wavenet,
+        history,
+        np.repeat(prime.frames[None], clips, axis=0),
+        None if labels is None else labels.to(device),
+        options.wavenet_temperature,
+        wavenet_rng,
+    )
+    tokens, audio = [], []
+    with StopRequest() as stop:
+        while sum(a.shape[1] for a in audio) < length:
+            if sum(t.shape[1] for t in tokens) < needed:
+                count = min(chunk, needed - sum(t.shape[1] for t in tokens))
+                new, last, state = continue_tokens(
+                    composer,
+                    state,
+                    last,
+                    count,
+                    options.temperature,
+                    options.top_k,
+                    composer_rng,
+                    options.hold_penalty,
+                )
+                tokens.append(new.cpu().numpy())
+                renderer.add(np.stack([codebook.decode(row) for row in tokens[-1]]))
+            todo = min(length - sum(a.shape[1] for a in audio), renderer.renderable())
+            audio.append(renderer.render(todo, stop).cpu().numpy())
+            so_far = mu_law_decode(np.concatenate(audio, axis=1), q)  # (clips, t)
+            if paths is not None:
+                write_clips(paths, so_far, rate)
+            if stop.requested:  # the audio so far is written: stop here
+                raise Interrupted(paths or [])
+            if on_chunk is not None:
+                on_chunk(so_far)
+    all_tokens = np.concatenate(tokens, axis=1)  # (clips, N)
+    features = np.stack([codebook.decode(row) for row in all_tokens])  # (clips, N · pool, F)
+    return Piece(so_far, features, all_tokens, [])
+
+
+def _generators(seed: int | None, device: torch.device) -> tuple[torch.Generator, torch.Generator]:
+    """Separate streams for the composer and WaveNet, so each is reproducible alone."""
+    pair = (torch.Generator(device=device), torch.Generator(device=device))
+    for offset, generator in enumerate(pair):
+        if seed is None:
+            generator.seed()
+        else:
+            generator.manual_seed(seed + offset)
+    return pair
+
+
+def _save_npy(path: Path, array: np.ndarray) -> None:
+    write_atomically(path, npy_bytes(array))

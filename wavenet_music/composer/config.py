@@ -1,0 +1,190 @@
+"""The composer's settings: frozen dataclasses, no torch (the CLI builds flags from them).
+
+``ComposerConfig`` (tokens, network, training) is stored in the composer's checkpoint;
+``ComposeConfig`` (how to compose a piece) is not.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import field
+
+from ..config import (
+    MAX_BATCH,
+    MAX_CHANNELS,
+    MAX_SECONDS,
+    MAX_SEED,
+    MAX_STEPS,
+    MAX_TEMPERATURE,
+    MIN_SECONDS,
+    UserError,
+    budget_minutes,
+    budget_steps,
+)
+from ..settings import doc, settings
+
+MAX_COMPOSER_SECONDS = 600  # context and calibration: the work grows with (the square of) it
+
+
+@settings("composer")
+class ComposerConfig:
+    """The composer's tokens, network and training; stored in its checkpoint."""
+
+    codebook_size: int = field(
+        default=256, metadata=doc("k-means tokens (vocabulary)", low=2, high=65536)
+    )
+    frames_per_token: int = field(
+        default=4, metadata=doc("feature frames stacked into one token", low=1, high=256)
+    )
+    kmeans_iterations: int = field(
+        default=30, metadata=doc("Lloyd iterations of k-means", low=1, high=10000)
+    )
+    context_seconds: float = field(
+        default=20.5,
+        metadata=doc(
+            "music the composer hears before each token, seconds",
+            low=0,
+            high=MAX_COMPOSER_SECONDS,
+            low_open=True,
+        ),
+    )
+    layers: int = field(default=4, metadata=doc("transformer blocks", low=1, high=128))
+    heads: int = field(default=4, metadata=doc("attention heads per block", low=1, high=128))
+    width: int = field(
+        default=128, metadata=doc("embedding width, a multiple of heads", low=1, high=MAX_CHANNELS)
+    )
+    dropout: float = field(
+        default=0.1, metadata=doc("dropout in training", low=0, high=1, high_open=True)
+    )
+    batch_size: int = field(default=8, metadata=doc("windows per step", low=1, high=MAX_BATCH))
+    learning_rate: float = field(
+        default=1e-3, metadata=doc("AdamW learning rate", low=0, high=1, low_open=True)
+    )
+    warmup_steps: int = field(
+        default=100, metadata=doc("linear warm-up steps; 0 = none", low=0, high=MAX_STEPS)
+    )
+    weight_decay: float = field(
+        default=0.1, metadata=doc("AdamW weight decay; 0 = none", low=0, high=10)
+    )
+    steps: int | None = budget_steps()
+    minutes: float | None = budget_minutes()
+    validate_every: int = field(
+        default=200, metadata=doc("steps between validations", low=1, high=MAX_STEPS)
+    )
+    patience: int | None = field(
+        default=5,
+        metadata=doc(
+            "stop after this many validations without a better held-out score (the saved "
+            "composer is always the best one); null = train the whole budget",
+            low=1,
+            high=MAX_STEPS,
+        ),
+    )
+    transpose: bool = field(
+        default=False,
+        metadata=doc(
+            "chroma features only: also learn from the 11 other transpositions of every "
+            "training segment (its pitch classes rotated), 12 times the music; the codebook "
+            "is fitted on them too"
+        ),
+    )
+    calibration_seconds: float | None = field(
+        default=20.0,
+        metadata=doc(
+            "after training, pick the sampling temperature (and hold penalty) whose composed "
+            "sequences of this length repeat as much as the training music "
+            "(composer/calibration.py); null = none (compose samples at 1.0, penalty 0)",
+            low=0,
+            high=MAX_COMPOSER_SECONDS,
+            low_open=True,
+        ),
+    )
+    calibrate_hold_penalty: bool = field(
+        default=True,
+        metadata=doc(
+            "calibrate a hold penalty with the temperature, so that composed sequences also "
+            "hold a token as often as the training music (false: penalty 0)"
+        ),
+    )
+    calibration_streams: int = field(
+        default=8,
+        metadata=doc(
+            "sequences composed per label and grid point (temperature, penalty)",
+            low=1,
+            high=1024,
+        ),
+    )
+    checkpoint_every: int = field(
+        default=500, metadata=doc("steps between checkpoints", low=1, high=MAX_STEPS)
+    )
+    keep_checkpoints: int = field(
+        default=2, metadata=doc("newest checkpoints kept", low=1, high=1000)
+    )
+    seed: int = field(
+        default=0, metadata=doc("seed of k-means, weights and data order", low=0, high=MAX_SEED)
+    )
+    device: str = field(default="auto", metadata=doc("auto, cpu, cuda or cuda:N"))
+
+    def __post_init__(self) -> None:
+        if self.width % self.heads:
+            raise UserError(
+                f"composer.width: expected a multiple of heads ({self.heads}), got {self.width}"
+            )
+
+    def context_tokens(self, sample_rate: int, hop: int) -> int:
+        """Tokens in ``context_seconds`` of music (each ``frames_per_token · hop`` samples)."""
+        return math.ceil(self.context_seconds * sample_rate / (hop * self.frames_per_token))
+
+
+@settings()
+class ComposeConfig:
+    """How to compose a piece from a run with a trained composer (not stored)."""
+
+    seconds: float = field(
+        default=30.0, metadata=doc("length of the piece", low=MIN_SECONDS, high=MAX_SECONDS)
+    )
+    label: str | None = field(
+        default=None, metadata=doc("label to compose (labelled runs): NAME, a,b or all")
+    )
+    prime: str | None = field(default=None, metadata=doc("audio file the piece continues"))
+    temperature: float | None = field(
+        default=None,
+        metadata=doc(
+            "composer softmax temperature; 0 = the likeliest token; null = the one "
+            "train-composer calibrated (1.0 for a composer without)",
+            low=0,
+            high=MAX_TEMPERATURE,
+        ),
+    )
+    top_k: int | None = field(
+        default=None,
+        metadata=doc("sample among the k likeliest tokens; null = all", low=1, high=65536),
+    )
+    hold_penalty: float | None = field(
+        default=None,
+        metadata=doc(
+            "subtracted from the logit of the token just written (it would hold the sound); "
+            "0 = none; null = the one train-composer calibrated (0 for a composer without)",
+            low=0,
+            high=100,
+        ),
+    )
+    wavenet_temperature: float = field(
+        default=1.0,
+        metadata=doc(
+            "WaveNet sampling temperature; 0 = the likeliest sample", low=0, high=MAX_TEMPERATURE
+        ),
+    )
+    seed: int | None = field(
+        default=0, metadata=doc("random seed; null = a fresh one", low=0, high=MAX_SEED)
+    )
+    chunk_seconds: float = field(
+        default=2.0,
+        metadata=doc(
+            "music composed ahead and rendered per chunk",
+            low=0,
+            high=MAX_SECONDS,
+            low_open=True,
+        ),
+    )
+    device: str = field(default="auto", metadata=doc("auto, cpu, cuda or cuda:N"))

@@ -1,0 +1,361 @@
+"""Training the composer on a WaveNet run's own music.
+
+The loop follows ``train.py``: windows in, bits per token down, held-out bits against the
+unigram and bigram baselines in ``RUN/composer/metrics.jsonl``, Ctrl-C/SIGTERM finish the
+step and save (checkpoints: ``checkpoint.py``).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .. import runs
+from ..config import UserError
+from ..runtime import threads
+from ..runtime.device import resolve_device
+from ..runtime.stop import StopRequest
+from ..runtime.training import cosine_schedule
+from ..wavenet import checkpoint as ckpt
+from .calibration import HOLD_PENALTIES, Calibration, calibrate_sampling
+from .checkpoint import (
+    ComposerCheckpoint,
+    composer_dirs,
+    load_composer,
+    save_composer,
+    saved_calibration,
+)
+from .config import ComposerConfig
+from .data import (
+    COMPOSER,
+    IGNORE,
+    LN2,
+    TokenCorpus,
+    bigram_bits,
+    held_out_bits,
+    recorded_data_root,
+    require_local,
+    token_corpus,
+    training_batch,
+    unigram_bits,
+)
+from .model import Composer
+
+# --- the loop ----------------------------------------------------------------------------------
+
+
+@dataclass
+class ComposerResult:
+    """What a training session ends with; bits are per token (``frames_per_token`` frames)."""
+
+    run_dir: Path
+    step: int
+    frames_per_token: int
+    round_trip_db: float
+    unigram_bits: float
+    bigram_bits: float
+    bigram_beta: float
+    validation_bits: list[tuple[int, float]] = field(default_factory=list)
+    best_bits: float | None = None  # held-out bits of the saved composer (the best)
+    calibration: Calibration | None = None  # its sampling temperature
+    interrupted: bool = False
+
+    def to_dict(self) -> dict:
+        last = self.validation_bits[-1][1] if self.validation_bits else None
+        return {
+            "run": str(self.run_dir),
+            "step": self.step,
+            "validation_bits_per_token": self.best_bits,
+            "last_validation_bits_per_token": last,
+            "unigram_bits_per_token": self.unigram_bits,
+            "bigram_bits_per_token": self.bigram_bits,
+            "frames_per_token": self.frames_per_token,
+            "round_trip_db": self.round_trip_db,
+            "temperature": None if self.calibration is None else self.calibration.temperature,
+            "interrupted": self.interrupted,
+        }
+
+
+def composer_learning_rate(step: int, c: ComposerConfig, elapsed: float = 0.0) -> float:
+    """``train.cosine_schedule`` to a tenth of the rate, over ``steps`` or ``minutes``."""
+    peak = c.learning_rate
+    return cosine_schedule(step, peak, peak / 10, c.warmup_steps, c.steps, c.minutes, elapsed)
+
+
+class ComposerTrainer:
+    """Owns the composer, its optimizer, its data order and ``RUN/composer``."""
+
+    def __init__(
+        self,
+        run_dir: Path,
+        corpus: TokenCorpus,
+        labels: tuple[str, ...],
+        config: ComposerConfig,
+        context: int,
+        quiet: bool = False,
+    ) -> None:
+        self.run_dir, self.corpus, self.labels, self.config = Path(run_dir), corpus, labels, config
+        self.quiet, self.context = quiet, context
+        self.device = resolve_device(config.device)
+        torch.manual_seed(config.seed)
+        self.model = Composer(config, corpus.codebook.size, len(labels), context).to(self.device)
+        self.optimizer = torch.optim.AdamW(
+            self.model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+        )
+        self.rng = np.random.default_rng(config.seed)
+        self.step, self.elapsed_before = 0, 0.0
+        self.session_start = time.monotonic()
+        self.best: tuple[float, dict[str, torch.Tensor]] | None = None  # (bits, weights)
+        self.since_best = 0  # validations without a better score
+        self.calibration: Calibration | None = None  # of the best weights, when done
+
+    def restore(self, c: ComposerCheckpoint) -> None:
+        prefix = "current."
+        current = {k[len(prefix) :]: v for k, v in c.tensors.items() if k.startswith(prefix)}
+        self.model.load_state_dict(current or c.model)
+        if "best_bits" in c.meta:
+            self.best = (float(c.meta["best_bits"]), c.model)
+            self.since_best = int(c.meta.get("since_best", 0))
+        self.optimizer.load_state_dict(ckpt.unflatten_optimizer(c.tensors, c.meta["optimizer"]))
+        self.rng.bit_generator.state = c.meta["sampler"]
+        torch.set_rng_state(c.tensors["rng.torch"])
+        self.step, self.elapsed_before = c.step, float(c.meta.get("elapsed", 0.0))
+        self.calibration = saved_calibration(c)
+
+    def save(self, elapsed: float, final: bool = False) -> Path:
+        """A checkpoint of this step; ``final`` replaces a periodic one of the same step,
+        which predates the last validation's bookkeeping and the calibration."""
+        tensors, rest = ckpt.flatten_optimizer(self.optimizer.state_dict())
+        tensors["rng.torch"] = torch.get_rng_state()
+        meta = {"optimizer": rest, "sampler": self.rng.bit_generator.state, "elapsed": elapsed}
+        weights = self.model.state_dict()
+        if self.best is not None:  # the best weights for compose, the current ones to go on
+            tensors.update({f"current.{k}": v for k, v in weights.items()})
+            weights = self.best[1]
+            meta.update(best_bits=self.best[0], since_best=self.since_best)
+        if self.calibration is not None:
+            meta["calibration"] = self.calibration.to_dict()
+        checkpoint = ComposerCheckpoint(
+            self.config,
+            self.step,
+            weights,
+            self.corpus.codebook,
+            self.labels,
+            self.context,
+            tensors,
+            meta,
+        )
+        return save_composer(self.run_dir, checkpoint, replace=final)
+
+    def train_step(self) -> float:
+        """One update on a random batch; bits per token."""
+        self.model.train()
+        for group in self.optimizer.param_groups:
+            group["lr"] = composer_learning_rate(self.step, self.config, self.elapsed())
+        inputs, targets, labels = training_batch(
+            self.corpus.train,
+            self.context,
+            self.config.batch_size,
+            self.model.start_token,
+            self.rng,
+        )
+        logits = self.model(inputs.to(self.device), labels.to(self.device) if self.labels else None)
+        loss = (
+            F.cross_entropy(logits.transpose(1, 2), targets.to(self.device), ignore_index=IGNORE)
+            / LN2
+        )
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.optimizer.step()
+        self.step += 1
+        return loss.item()
+
+    def elapsed(self) -> float:
+        """Training seconds, earlier sessions of this composer included."""
+        return self.elapsed_before + time.monotonic() - self.session_start
+
+    def _eta(self, first: int) -> str:
+        """ ", at most N min left" at this session's pace for a ``steps`` budget."""
+        steps = self.config.steps
+        if steps is None or self.step == first:
+            return ""
+        pace = (time.monotonic() - self.session_start) / (self.step - first)
+        return f", at most {(steps - self.step) * pace / 60:.1f} min left of {steps:,} steps"
+
+    def validate(self) -> float | None:
+        if not self.corpus.validation:
+            return None
+        return held_out_bits(self.model, self.corpus.validation, self.device)
+
+    def log(self, record: dict) -> None:
+        (self.run_dir / COMPOSER).mkdir(parents=True, exist_ok=True)
+        runs.append_record(self.run_dir / COMPOSER / "metrics.jsonl", record)
+
+    def run(self, result: ComposerResult) -> ComposerResult:
+        c = self.config
+        self.session_start, first = time.monotonic(), self.step
+
+        def done() -> bool:
+            if c.steps is not None and self.step >= c.steps:
+                return True
+            return c.minutes is not None and self.elapsed() >= c.minutes * 60
+
+        with StopRequest() as stop:
+            while not done() and not stop.requested and not self.patience_spent():
+                bits = self.train_step()
+                if self.step % 10 == 0 or self.step == 1:
+                    self.log({"step": self.step, "train_bits": bits})
+                    self._progress(f"step {self.step}: {bits:.3f} bits/token{self._eta(first)}")
+                if self.step % c.validate_every == 0:
+                    self._validate(result)
+                if self.step % c.checkpoint_every == 0:
+                    self.save(self.elapsed())
+            result.interrupted = stop.requested
+        if not result.validation_bits or result.validation_bits[-1][0] != self.step:
+            self._validate(result)
+        if not result.interrupted and c.calibration_seconds is not None:
+            if self.calibration is None:  # else it is the calibration of the best weights
+                self.calibrate()
+            else:
+                self._progress("the best weights did not change: calibration kept")
+        result.calibration = self.calibration
+        path = self.save(self.elapsed(), final=True)
+        result.step = self.step
+        result.best_bits = None if self.best is None else self.best[0]
+        if result.interrupted:
+            print(f"stopped at step {self.step}; composer checkpoint {path}", file=sys.stderr)
+        return result
+
+    def calibrate(self) -> None:
+        """Calibrate the sampling (temperature, hold penalty) of the weights ``compose``
+        will use."""
+        model = self.model
+        if self.best is not None:
+            model = Composer(self.config, self.corpus.codebook.size, len(self.labels), self.context)
+            model.load_state_dict(self.best[1])
+        calibration = calibrate_sampling(
+            model.to(self.device),
+            self.corpus.codebook,
+            self.corpus.train,
+            len(self.labels),
+            self.corpus.frames_per_second,
+            self.config.calibration_seconds,
+            self.config.calibration_streams,
+            self.config.seed,
+            hold_penalties=HOLD_PENALTIES if self.config.calibrate_hold_penalty else (0.0,),
+        )
+        if calibration is None:
+            self._progress(
+                "no training music as long as composer.calibration_seconds: no calibration"
+            )
+            return
+        self.calibration = calibration
+        self.log({"step": self.step, "calibration": calibration.to_dict()})
+        c = calibration
+        repetition, held = c.chosen
+        self._progress(
+            f"sampling temperature {c.temperature:g}, hold penalty {c.hold_penalty:g}: "
+            f"composed repetition {repetition:.3f} (training music {c.real_repetition:.3f}), "
+            f"hold rate {held:.3f} ({c.real_hold_rate:.3f})"
+        )
+
+    def patience_spent(self) -> bool:
+        patience = self.config.patience
+        if patience is None or self.since_best < patience:
+            return False
+        self._progress(f"held-out bits did not improve in {patience} validations: stopping")
+        return True
+
+    def _validate(self, result: ComposerResult) -> None:
+        bits = self.validate()
+        if bits is None:
+            return
+        result.validation_bits.append((self.step, bits))
+        self.log({"step": self.step, "validation_bits": bits})
+        self._progress(f"step {self.step}: held-out {bits:.3f} bits/token")
+        if self.best is None or bits < self.best[0]:
+            weights = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+            self.best, self.since_best = (bits, weights), 0
+            self.calibration = None  # it was for the previous best
+        else:
+            self.since_best += 1
+
+    def _progress(self, text: str) -> None:
+        if not self.quiet:
+            print(text, file=sys.stderr)
+
+
+def train_composer(
+    run_dir: Path,
+    data_root: Path | None,
+    config: ComposerConfig,
+    resume: bool = False,
+    quiet: bool = False,
+) -> ComposerResult:
+    """Train (or with ``resume`` continue) the composer of the WaveNet run ``run_dir`` on
+    the tokens of the run's training split; held-out bits on its validation split. The
+    run is locked meanwhile (``runs.run_lock``); a resume continues the stored config with
+    ``config``'s budget (``steps``, ``minutes``) and refuses any other change."""
+    run_dir = Path(run_dir)
+    with runs.run_lock(run_dir):
+        return _train_composer(run_dir, data_root, config, resume, quiet)
+
+
+def _train_composer(
+    run_dir: Path, data_root: Path | None, config: ComposerConfig, resume: bool, quiet: bool
+) -> ComposerResult:
+    wavenet, wave_config = ckpt.load_model(run_dir)
+    require_local(wave_config, run_dir)
+    ckpt.recover_interrupted(run_dir / COMPOSER)  # a crash may have hidden the newest
+    previous = None
+    if resume:
+        previous = load_composer(run_dir)
+        ckpt.set_aside_newer(run_dir / COMPOSER, previous.step)  # it saves those steps anew
+        budget = ("steps", "minutes")
+        what = f"the composer of {run_dir}"
+        settings = runs.resumed_settings(what, asdict(previous.config), asdict(config), budget)
+        config = ComposerConfig(**settings)
+    elif composer_dirs(run_dir):
+        raise UserError(f"{run_dir} already has a composer; pass --resume to continue it")
+    if config.steps is None and config.minutes is None:
+        raise UserError("no training budget: pass --steps N or --minutes M")
+    corpus = token_corpus(
+        run_dir, recorded_data_root(run_dir, data_root), wavenet, wave_config, config
+    )
+    rate, hop = wave_config.data.sample_rate, wave_config.model.hop_length
+    context = config.context_tokens(rate, hop) if previous is None else previous.context
+    trainer = ComposerTrainer(
+        run_dir, corpus, wave_config.model.global_labels, config, context, quiet
+    )
+    if previous is not None:
+        trainer.restore(previous)
+    result = baseline_result(run_dir, corpus, config)
+    if previous is None:
+        trainer.log(
+            {"step": 0, **{k: v for k, v in result.to_dict().items() if "bits" in k or "db" in k}}
+        )
+    with threads.for_training(trainer.device, quiet):  # free CPUs only
+        return trainer.run(result)
+
+
+def baseline_result(run_dir: Path, corpus: TokenCorpus, config: ComposerConfig) -> ComposerResult:
+    """A result holding the round-trip error and the unigram/bigram held-out bits. With
+    transpositions, each baseline is counted from the original music and from all of it,
+    and the better held-out score is kept: the composer is measured against the stronger."""
+    everything = [s.tokens for s in corpus.train]
+    original = [s.tokens for s in corpus.train if s.transposition == 0]
+    held = [s.tokens for s in corpus.validation] or original
+    size = corpus.codebook.size
+    trains = [original] if len(original) == len(everything) else [original, everything]
+    bigram, beta = min(bigram_bits(train, held, size) for train in trains)
+    unigram = min(unigram_bits(train, held, size) for train in trains)
+    return ComposerResult(
+        run_dir, 0, config.frames_per_token, corpus.round_trip_db, unigram, bigram, beta
+    )

@@ -1,0 +1,298 @@
+"""A listening report for a trained run: one folder, ``index.html`` and its files beside it.
+
+For every label (genre folder) the page pairs each generated clip with a real excerpt of
+the same length from the training data, both as an ``<audio>`` player and a log-mel
+spectrogram, and compares them, an untrained model's clip and white noise in a table of
+``audio.spectral``. Then the learning curves, the held-out likelihood, the generation speed
+and the config. Plain HTML and CSS with relative links: it opens from disk, offline.
+
+What the clips are depends on the run: a plain run generates them; a locally conditioned
+run re-synthesises held-out excerpts from their features; a run with a composer and an
+unsteered WaveNet (``train.local_dropout``) composes a piece per label and sets plain
+WaveNet beside it, followed by the long-range structure section (``composition.py``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .. import runs
+from ..audio.figures import add_spectrograms
+from ..composer.checkpoint import composer_dirs
+from ..config import Config, GenerateConfig, UserError
+from ..runs import read_metrics
+from ..runtime.device import resolve_device
+from ..wavenet import checkpoint as ckpt
+from ..wavenet.data import Segment, cached_classes, window_source
+from ..wavenet.evaluate import LN2, segment_nats
+from ..wavenet.model import WaveNet
+from ..wavenet.resynthesis import resynthesize
+from ..wavenet.to_audio import generate_audio
+from .clips import (
+    HeldOut,
+    Row,
+    Speed,
+    check_data_root,
+    labeler,
+    real_excerpts,
+    run_label,
+    run_labels,
+    run_split,
+    source_path,
+)
+from .composition import composition_section
+from .page import write_report
+
+__all__ = [
+    "HeldOut",
+    "Speed",
+    "add_spectrograms",
+    "held_out_bits",
+    "real_excerpts",
+    "report_main",
+    "run_label",
+    "timed_generation",
+    "write_report",
+]
+
+# --- from a run to a report ----------------------------------------------------------------
+
+
+def report_main(
+    run_dir: Path,
+    data_root: Path | None,
+    out_dir: Path,
+    clips: int = 4,
+    seconds: float = 4.0,
+    seed: int = 0,
+    evaluate_seconds: float = 60.0,
+) -> Path:
+    """Load the run, generate ``clips`` clips of ``seconds`` (timed) and one from an untrained
+    model of the same config, measure the held-out likelihood on up to ``evaluate_seconds``
+    of validation audio, write the page; return the path of ``index.html``."""
+    run_dir, out_dir = Path(run_dir), Path(out_dir)
+    data_root = None if data_root is None else Path(data_root)
+    if data_root is not None:
+        check_data_root(run_dir, data_root)
+    model, config = ckpt.load_model(run_dir, resolve_device("auto"))
+    with _lock_if_inside(run_dir, out_dir):
+        return _report(
+            model, config, run_dir, data_root, out_dir, clips, seconds, seed, evaluate_seconds
+        )
+
+
+@contextlib.contextmanager
+def _lock_if_inside(run_dir: Path, out_dir: Path) -> Iterator[None]:
+    """The run's lock (``runs.run_lock``) while the report writes inside the run (as it
+    does by default, into RUN/report); a report written elsewhere only reads the run."""
+    if not out_dir.resolve().is_relative_to(run_dir.resolve()):
+        yield
+        return
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(runs.run_lock(run_dir))
+        except UserError as exc:
+            raise UserError(f"{exc}; or write the report elsewhere with --out DIR") from None
+        yield
+
+
+def _report(
+    model: WaveNet,
+    config: Config,
+    run_dir: Path,
+    data_root: Path | None,
+    out_dir: Path,
+    clips: int,
+    seconds: float,
+    seed: int,
+    evaluate_seconds: float,
+) -> Path:
+    """``report_main`` once the run is loaded (and locked where the page goes into it)."""
+    labels = run_labels(run_dir, data_root, config)
+    with torch.random.fork_rng(devices=[]):  # seeded weights, the caller's RNG untouched
+        torch.manual_seed(seed)
+        fresh = WaveNet(config.model).to(next(model.parameters()).device).eval()
+    extra, plain = [], None
+    if composer_dirs(run_dir) and config.train.local_dropout > 0:
+        generated, plain, speed, section = composed_and_plain(
+            run_dir, out_dir, data_root, config, seconds, seed
+        )
+        extra, originals = [section["html"]], None
+        untrained = GenerateConfig(seconds=min(seconds, 4.0), seed=seed, label=which_labels(config))
+        baseline_audio = generate_audio(fresh, config, untrained, progress=False)  # (labels, T)
+        baseline = {name: baseline_audio[i : i + 1] for i, name in enumerate(labels)}
+    elif config.model.local_channels is not None:
+        originals = held_out_originals(run_dir, data_root, config, labels, clips, seconds, seed)
+        generated, speed = timed_resynthesis(model, config, originals, seed)
+        firsts = {name: [rows[0]] for name, rows in originals.items()}
+        baseline = resynthesize_rows(fresh, config, firsts, seed)
+    else:
+        which = which_labels(config)  # every label, ``clips`` each
+        options = GenerateConfig(seconds=seconds, num=clips, seed=seed, label=which)
+        audio, speed = timed_generation(model, config, options)  # (labels · clips, T)
+        generated = {name: audio[i * clips : (i + 1) * clips] for i, name in enumerate(labels)}
+        untrained = GenerateConfig(seconds=seconds, seed=seed, label=which)
+        baseline_audio = generate_audio(fresh, config, untrained, progress=False)  # (labels, T)
+        baseline = {name: baseline_audio[i : i + 1] for i, name in enumerate(labels)}
+        originals = None
+    return write_report(
+        run_dir,
+        data_root,
+        out_dir,
+        generated,
+        untrained={name: audio[0] for name, audio in baseline.items()},
+        speed=speed,
+        held_out=held_out_bits(model, config, run_dir, data_root, evaluate_seconds),
+        seed=seed,
+        originals=originals,
+        plain=plain,
+        extra_sections=extra,
+    )
+
+
+def which_labels(config: Config) -> str | None:
+    """``GenerateConfig.label`` for one clip (or ``num``) per label of the run."""
+    return "all" if config.model.global_labels else None
+
+
+def composed_and_plain(
+    run_dir: Path,
+    out_dir: Path,
+    data_root: Path | None,
+    config: Config,
+    seconds: float,
+    seed: int,
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], Speed, dict]:
+    """A run with a composer and an unsteered WaveNet (``train.local_dropout``): one
+    composed piece and one plain clip per label (label → (1, T) each), how fast both were
+    made, and the composition section (long-range structure against real music)."""
+    start = time.perf_counter()
+    section = composition_section(run_dir, out_dir, seconds, seed, data_root, write_audio=False)
+    wall = time.perf_counter() - start
+    clips = section["clips"]
+    composed = {name: audio[None] for name, audio in clips["composed"].items()}
+    plain = {name: audio[None] for name, audio in clips["plain"].items()}
+    samples = next(iter(composed.values())).shape[1]
+    device = str(resolve_device("auto"))
+    speed = Speed(len(composed) + len(plain), samples, wall, config.data.sample_rate, device)
+    return composed, plain, speed, section
+
+
+def held_out_originals(
+    run_dir: Path,
+    data_root: Path | None,
+    config: Config,
+    labels: list[str],
+    clips: int,
+    seconds: float,
+    seed: int,
+) -> dict[str, list[Row]]:
+    """``clips`` real excerpts per label to re-synthesise: held out (validation split)
+    where the split holds ``seconds`` of the label, else from the training data."""
+    if data_root is None:
+        raise UserError(
+            "this run is steered by local-conditioning features: pass --data DIR (its "
+            "training data) so the report can re-synthesise held-out excerpts"
+        )
+    length = round(seconds * config.data.sample_rate)
+    originals = {}
+    for name in labels:
+        rows = real_excerpts(run_dir, data_root, name, clips, length, config, seed, "validation")
+        rows = rows or real_excerpts(run_dir, data_root, name, clips, length, config, seed)
+        if not rows:
+            raise UserError(f"--data {data_root}: no {seconds:g}-s excerpt of {name!r} found")
+        originals[name] = [replace(r, name=f"original {i + 1}") for i, r in enumerate(rows)]
+    return originals
+
+
+def resynthesize_rows(
+    model: WaveNet, config: Config, originals: dict[str, list[Row]], seed: int
+) -> dict[str, np.ndarray]:
+    """label → (num, T) re-syntheses of the label's original rows, all in one batch."""
+    rows = [(name, row) for name, group in originals.items() for row in group]
+    labels = [name for name, _ in rows] if config.model.global_labels else None
+    audio = resynthesize(model, config, [row.audio for _, row in rows], labels, seed)  # (N, T)
+    out: dict[str, list[np.ndarray]] = defaultdict(list)
+    for (name, _), clip in zip(rows, audio, strict=True):
+        out[name].append(clip)
+    return {name: np.stack(clips) for name, clips in out.items()}
+
+
+def timed_resynthesis(
+    model: WaveNet, config: Config, originals: dict[str, list[Row]], seed: int
+) -> tuple[dict[str, np.ndarray], Speed]:
+    """``resynthesize_rows`` and how fast it ran."""
+    start = time.perf_counter()
+    audio = resynthesize_rows(model, config, originals, seed)
+    wall = time.perf_counter() - start
+    streams, samples = sum(len(a) for a in audio.values()), next(iter(audio.values())).shape[1]
+    device = str(next(model.parameters()).device)
+    return audio, Speed(streams, samples, wall, config.data.sample_rate, device)
+
+
+def timed_generation(
+    model: WaveNet, config: Config, options: GenerateConfig
+) -> tuple[np.ndarray, Speed]:
+    """``generate_audio`` (num, T) and how fast it ran."""
+    start = time.perf_counter()
+    audio = generate_audio(model, config, options, progress=False)  # (num, T)
+    wall = time.perf_counter() - start
+    device = str(next(model.parameters()).device)
+    return audio, Speed(audio.shape[0], audio.shape[1], wall, config.data.sample_rate, device)
+
+
+def held_out_bits(
+    model: WaveNet,
+    config: Config,
+    run_dir: Path,
+    data_root: Path | None,
+    max_seconds: float = 60.0,
+) -> HeldOut | None:
+    """NLL over the run's validation segments (the first ``max_seconds`` of each label),
+    exactly the held-out samples; without the data, the last validation in metrics.jsonl."""
+    segments = _validation_segments(run_dir, data_root, config, max_seconds)
+    if segments:
+        source = window_source(config, segments)
+        nats: dict[str, float] = defaultdict(float)
+        samples: dict[str, int] = defaultdict(int)
+        with torch.no_grad():
+            for segment in segments:
+                nats[segment.label] += segment_nats(model, source, segment, batch_size=4)
+                samples[segment.label] += segment.length
+        bits = sum(nats.values()) / sum(samples.values()) / LN2
+        per_label = {label: nats[label] / samples[label] / LN2 for label in sorted(nats)}
+        files = len({s.source for s in segments})
+        how = f"{sum(samples.values()):,} validation samples of {files} file(s)"
+        return HeldOut(bits, how, per_label)
+    logged = [m for m in read_metrics(run_dir) if "validation_bits" in m]
+    if not logged:
+        return None
+    last = logged[-1]
+    return HeldOut(last["validation_bits"], f"validation windows at step {last['step']:,}")
+
+
+def _validation_segments(
+    run_dir: Path, data_root: Path | None, config: Config, max_seconds: float
+) -> list[Segment]:
+    if data_root is None:
+        return []
+    budget: dict[str, int] = defaultdict(lambda: int(max_seconds * config.data.sample_rate))
+    label_of_source = labeler(config, data_root)
+    segments = []
+    for source, start, end in run_split(run_dir)["validation"]:
+        path, label = source_path(data_root, source), label_of_source(source)
+        if budget[label] <= 0 or not path.is_file():
+            continue
+        cache = cached_classes(path, config.data, config.model.quantization_channels)
+        end = min(end, start + budget[label])
+        segments.append(Segment(source, label, cache, start, end))
+        budget[label] -= end - start
+    return segments

@@ -1,0 +1,210 @@
+"""How long a budget of steps takes on this machine, measured before it is spent.
+
+A training step or a generated sample costs the same whatever the weights and the data,
+so a few timed steps of the real code on random inputs of the real shapes tell how fast
+this machine (with whatever else it is running) does the work. Budgets are steps, so the
+result of a run never depends on the machine; only the time it takes does, and that is
+what these probes estimate.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import torch
+
+from ..composer.calibration import GRID, HOLD_PENALTIES, STREAMS_PER_BATCH
+from ..composer.config import ComposerConfig
+from ..composer.model import Composer
+from ..config import Config
+from ..wavenet.evaluate import loss_bits
+from ..wavenet.generate import generate
+from ..wavenet.model import WaveNet
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One stage of a job and its estimated seconds on this machine."""
+
+    name: str
+    seconds: float
+    how: str  # how the estimate was made, e.g. "2,000 steps × 0.31 s"
+
+
+def timed(work: Callable[[], None], warmup: int = 2, repeats: int = 4) -> float:
+    """Median seconds of ``work`` after ``warmup`` untimed calls (first calls allocate)."""
+    for _ in range(warmup):
+        work()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        work()
+        times.append(time.perf_counter() - start)
+    return sorted(times)[len(times) // 2]
+
+
+def random_window(config: Config, batch: int) -> tuple[torch.Tensor, ...]:
+    """(inputs (B, T), targets (B, S), labels (B,) or None, frames (B, F, K + 2) or None)
+    of a training window of ``config``'s shape, random."""
+    m, s = config.model, config.data.sample_size
+    length = m.receptive_field - 1 + s  # the model predicts the last ``s`` of them
+    inputs = torch.randint(0, m.quantization_channels, (batch, length))
+    targets = torch.randint(0, m.quantization_channels, (batch, s))
+    labels = torch.randint(0, len(m.global_labels), (batch,)) if m.global_labels else None
+    frames = None
+    if m.local_channels is not None:
+        frames = torch.randn(batch, m.local_channels, -(-length // m.hop_length) + 2)
+    return inputs, targets, labels, frames
+
+
+def wavenet_step_seconds(config: Config) -> tuple[float, float]:
+    """(seconds per training step, seconds per validation window) of ``config``: the
+    forward, loss, backward, clipping and Adam update of ``train.batch_size`` windows, and
+    the forward of one window in evaluation."""
+    torch.manual_seed(0)
+    model = WaveNet(config.model)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-9)
+    inputs, targets, labels, frames = random_window(config, config.train.batch_size)
+    clip = config.train.grad_clip or math.inf
+
+    def step() -> None:
+        model.train()
+        loss = loss_bits(model(inputs, labels, frames), targets)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+        optimizer.step()
+
+    def validation() -> None:
+        model.eval()
+        with torch.no_grad():
+            model(inputs, labels, frames)
+
+    per_step = timed(step, warmup=1, repeats=3)
+    per_window = timed(validation, warmup=1, repeats=3) / config.train.batch_size
+    return per_step, per_window
+
+
+def wavenet_training(config: Config, steps: int, speed: tuple[float, float]) -> Phase:
+    """The estimated time of ``steps`` training steps with ``config``'s validations (every
+    ``validate_every`` steps, at the start and at the end; twice with ``local_dropout``),
+    at ``speed`` = ``wavenet_step_seconds(config)``."""
+    per_step, per_window = speed
+    t = config.train
+    validations = steps // t.validate_every + 2
+    passes = 2 if t.local_dropout > 0 else 1
+    validating = validations * passes * t.validation_windows * per_window
+    how = f"{steps:,} steps × {per_step:.3f} s + {validations} validations"
+    return Phase("WaveNet training", steps * per_step + validating, how)
+
+
+def composer_step_seconds(config: ComposerConfig, labels: int, context: int) -> float:
+    """Seconds per training step of a composer of ``config`` on windows of ``context``
+    tokens (forward, loss, backward, AdamW)."""
+    torch.manual_seed(0)
+    vocab = config.codebook_size
+    model = Composer(config, vocab, labels, context).train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-9)
+    tokens = torch.randint(0, vocab, (config.batch_size, context + 1))
+    names = torch.randint(0, labels, (config.batch_size,)) if labels else None
+
+    def step() -> None:
+        logits = model(tokens[:, :-1], names)  # (B, T, V)
+        loss = torch.nn.functional.cross_entropy(logits.transpose(1, 2), tokens[:, 1:])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    return timed(step, warmup=1, repeats=3)
+
+
+def composer_sampling_seconds(
+    config: ComposerConfig, labels: int, context: int, batch: int, tokens: int
+) -> float:
+    """Seconds per token of composing ``batch`` sequences of ``tokens`` at once (the
+    cached step), timed halfway through, where the cache holds the average length."""
+    torch.manual_seed(0)
+    model = Composer(config, config.codebook_size, labels, context).eval()
+    names = torch.arange(batch) % labels if labels else None
+    prime = torch.zeros(batch, max(1, min(tokens, context) // 2), dtype=torch.long)
+    token = torch.zeros(batch, dtype=torch.long)
+    steps = 8
+
+    def sequence() -> None:
+        with torch.no_grad():
+            state = model.initial_state(names)
+            _, state = model.step(prime, state)
+            start = time.perf_counter()
+            for _ in range(steps):
+                model.step(token, state)
+            times.append(time.perf_counter() - start)
+
+    times: list[float] = []
+    for _ in range(3):
+        sequence()
+    return sorted(times)[1] / steps
+
+
+def composer_training(config: ComposerConfig, wavenet: Config, steps: int) -> Phase:
+    """The estimated time of the composer's ``steps`` (at most: patience may stop it
+    earlier), its validations and its sampling calibration (a grid of temperatures and
+    hold penalties, each composing ``calibration_streams`` sequences per label)."""
+    rate, hop = wavenet.data.sample_rate, wavenet.model.hop_length
+    labels, context = len(wavenet.model.global_labels), config.context_tokens(rate, hop)
+    per_step = composer_step_seconds(config, labels, context)
+    calibrating = 0.0
+    if config.calibration_seconds is not None and steps:
+        tokens = math.ceil(config.calibration_seconds * rate / hop / config.frames_per_token)
+        points = len(GRID) * (len(HOLD_PENALTIES) if config.calibrate_hold_penalty else 1)
+        per_point = config.calibration_streams * max(labels, 1)
+        together = max(1, STREAMS_PER_BATCH // per_point)  # points composed side by side
+        batches = math.ceil(points / together)
+        per_token = composer_sampling_seconds(
+            config, labels, context, min(points, together) * per_point, tokens
+        )
+        calibrating = batches * tokens * per_token
+    how = f"{steps:,} steps × {per_step:.3f} s + calibration {calibrating / 60:.1f} min"
+    return Phase("composer training", steps * per_step + calibrating, how)
+
+
+def report(
+    config: Config, seconds: float, per_window: float, evaluate_seconds: float = 60.0
+) -> Phase:
+    """The estimated time of the listening report of a composer run: a composed piece and
+    a plain clip of ``seconds`` per label (one batch each), an untrained model's 4-s clips,
+    and the held-out likelihood over up to ``evaluate_seconds`` per label (``per_window``:
+    seconds of one window's forward pass, from ``wavenet_step_seconds``)."""
+    labels = max(1, len(config.model.global_labels))
+    per_stream = generation_rate(config, labels)
+    rate = config.data.sample_rate
+    generating = (2 * seconds + min(seconds, 4.0)) * rate / per_stream
+    evaluating = labels * evaluate_seconds * rate / config.data.sample_size * per_window
+    how = f"{labels} × {2 * seconds:g} s at {per_stream:,.0f} samples/s per stream"
+    return Phase("report", generating + evaluating, how)
+
+
+def generation_rate(config: Config, streams: int, seconds: float = 0.25) -> float:
+    """Samples per second per stream of the fast generator (engine ``auto``, as the report
+    uses it) for ``streams`` clips in one batch, with ``config``'s conditioning."""
+    model = WaveNet(config.model).eval()
+    length = round(seconds * config.data.sample_rate)
+    m = config.model
+    labels = torch.arange(streams) % len(m.global_labels) if m.global_labels else None
+    features = None
+    if m.local_channels is not None:
+        frames = -(-length // m.hop_length) + 2
+        features = torch.randn(streams, m.local_channels, frames)
+    generate(model, 64, streams, labels=labels, features=features)  # builds / loads the engine
+    start = time.perf_counter()
+    generate(model, length, streams, labels=labels, features=features)
+    return length / (time.perf_counter() - start)
+
+
+def with_labels(config: Config, labels: int) -> Config:
+    """``config`` with ``labels`` placeholder global-conditioning labels (the real ones come
+    from the data; only their number matters for speed)."""
+    names = tuple(f"label{i}" for i in range(labels))
+    return replace(config, model=replace(config.model, global_labels=names))

@@ -1,0 +1,493 @@
+"""From a folder of recordings to training windows.
+
+Files are found recursively, decoded once into a cache of mu-law classes (one ``.npy`` per
+file, memory-mapped, so hours of audio train without sitting in RAM), split into training
+and validation by file (by time for a folder holding a single file), and cut into windows
+of ``receptive_field + sample_size`` samples. Samples before a file's start read as
+silence, so the first samples of every file are trained too.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ..audio.features import FeatureStore, feature_store
+from ..audio.io import AUDIO_EXTENSIONS, AudioReadError, load_audio, mu_law_encode, trim_silence
+from ..config import Config, DataConfig, UserError
+from ..runs import cached, npy_bytes
+
+CACHE_VERSION = 1
+UNMATCHED_SHOWN = 10  # label-manifest rows without their file, named one by one
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Target positions ``start .. end - 1`` of one cached file."""
+
+    source: str  # path relative to the data root, for messages and the split record
+    label: str  # first folder level under the data root ("" for files at the top)
+    cache: Path  # the file's mu-law classes, (T,) uint8/uint16 .npy
+    start: int
+    end: int
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start
+
+
+@dataclass(frozen=True)
+class Corpus:
+    train: tuple[Segment, ...]
+    validation: tuple[Segment, ...]
+    skipped: tuple[tuple[str, str], ...]  # (file, reason)
+
+    def summary(self) -> dict:
+        return {
+            "train": [[s.source, s.start, s.end] for s in self.train],
+            "validation": [[s.source, s.start, s.end] for s in self.validation],
+            "skipped": [list(item) for item in self.skipped],
+        }
+
+
+# --- discovery and caching --------------------------------------------------------------
+
+
+def find_audio_files(root: Path) -> list[Path]:
+    """All audio files under ``root``, symlinked folders included, each folder once (no loops)."""
+    root = Path(root)
+    if not root.exists():
+        raise UserError(f"data folder {root} does not exist; pass a folder of recordings")
+    if root.is_file():
+        return [root] if root.suffix.lower() in AUDIO_EXTENSIONS else []
+    found, seen = [], {os.path.realpath(root)}
+    for folder, dirs, files in os.walk(root, followlinks=True):
+        real = [os.path.realpath(os.path.join(folder, d)) for d in dirs]
+        dirs[:] = sorted(d for d, r in zip(dirs, real, strict=True) if r not in seen)
+        seen.update(real)
+        for name in sorted(files):
+            path = Path(folder) / name
+            if path.suffix.lower() in AUDIO_EXTENSIONS and path.is_file():
+                found.append(path)
+    return found
+
+
+def cache_root(config: DataConfig) -> Path:
+    if config.cache_dir is not None:
+        return Path(config.cache_dir).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "wavenet-music"
+
+
+def cached_classes(path: Path, config: DataConfig, quantization_channels: int) -> Path:
+    """Decode ``path`` once into mu-law classes; return the ``.npy`` cache file.
+
+    The cache key covers the file's identity (path, size, modification time) and every
+    setting that changes the decoded classes, so an edited file is decoded again; a
+    damaged cache file is reported and decoded again (``runs.cached``).
+    """
+    stat = path.stat()
+    key = json.dumps(
+        [
+            CACHE_VERSION,
+            str(path.resolve()),
+            stat.st_size,
+            stat.st_mtime_ns,
+            config.sample_rate,
+            config.silence_threshold,
+            quantization_channels,
+        ]
+    )
+    digest = hashlib.sha1(key.encode()).hexdigest()[:20]
+    target = cache_root(config) / f"{path.stem[:40]}-{digest}.npy"
+    dtype = np.uint8 if quantization_channels <= 256 else np.uint16
+
+    def decode() -> bytes:
+        audio = load_audio(path, config.sample_rate)
+        if config.silence_threshold is not None:
+            audio = trim_silence(audio, config.silence_threshold)
+        return npy_bytes(mu_law_encode(audio, quantization_channels).astype(dtype))
+
+    def check(cache: Path) -> Path:
+        classes = load_classes(cache)
+        if classes.ndim != 1 or classes.dtype != dtype:
+            raise ValueError(f"expected ({dtype.__name__},) classes, got {classes.dtype}")
+        return cache
+
+    return cached(target, check, decode, "; set data.cache_dir to a writable folder")
+
+
+def load_classes(cache: Path) -> np.ndarray:
+    """The cached classes, memory-mapped (nothing is read until a window needs it)."""
+    return np.load(cache, mmap_mode="r")
+
+
+# --- the corpus and its split -------------------------------------------------------------
+
+
+def prepare_corpus(
+    root: Path,
+    config: DataConfig,
+    quantization_channels: int,
+    min_samples: int,
+    quiet: bool = False,
+) -> Corpus:
+    """Discover, decode (cached), label and split the recordings under ``root``.
+
+    Files that cannot be decoded, are shorter than ``min_samples`` (the receptive field) or
+    lack a label when labels are asked for are skipped, listed and counted; a corpus with
+    nothing usable is an error.
+    """
+    root = Path(root)
+    paths = find_audio_files(root)
+    if not paths:
+        raise UserError(f"no audio files ({', '.join(AUDIO_EXTENSIONS)}) found under {root}")
+    labeler = make_labeler(root, config.labels)
+    _report_unmatched_rows(config.labels, [_relative(p, root) for p in paths], root, quiet)
+    usable: list[Segment] = []
+    skipped: list[tuple[str, str]] = []
+    for path in tqdm(paths, desc="decoding", unit="file", disable=quiet or len(paths) < 4):
+        rel = _relative(path, root)
+        try:
+            segment = _whole_file(path, rel, labeler(rel), config, quantization_channels)
+        except (AudioReadError, OSError) as exc:
+            skipped.append((rel, _reason(exc)))
+            continue
+        if segment.length < min_samples:
+            reason = f"{segment.length} samples, shorter than the receptive field ({min_samples})"
+            skipped.append((rel, reason))
+            continue
+        usable.append(segment)
+    _report_skipped(skipped, len(paths), quiet)
+    if not usable:
+        raise UserError(
+            f"none of the {len(paths)} audio files under {root} is usable "
+            f"(first problem: {skipped[0][0]}: {skipped[0][1]})"
+        )
+    train, validation = split(usable, config.validation_fraction)
+    return Corpus(tuple(train), tuple(validation), tuple(skipped))
+
+
+def _whole_file(
+    path: Path, rel: str, label: str, config: DataConfig, quantization_channels: int
+) -> Segment:
+    cache = cached_classes(path, config, quantization_channels)
+    return Segment(rel, label, cache, 0, len(load_classes(cache)))
+
+
+def make_labeler(root: Path, spec: str | None):
+    """``relative path -> label``: the first folder level (also when labels are off, for the
+    per-folder split), or a CSV manifest of ``file,label`` rows. A file the labels do not
+    cover raises ``AudioReadError`` (it is skipped and counted like an unreadable file)."""
+    if spec is None:
+        return label_of
+    if spec == "folders":
+        return _folder_label
+    mapping = read_label_manifest(Path(spec), root)
+
+    def from_manifest(rel: str) -> str:
+        if rel not in mapping:
+            raise AudioReadError(f"{rel}: no label in {spec}")
+        return mapping[rel]
+
+    return from_manifest
+
+
+def _folder_label(rel: str) -> str:
+    label = label_of(rel)
+    if not label:
+        raise AudioReadError(f"{rel}: not inside a label folder (data.labels=folders)")
+    return label
+
+
+def read_label_manifest(path: Path, root: Path) -> dict[str, str]:
+    """CSV rows ``file,label`` (a header row ``file,label`` is allowed); files relative to
+    the data folder. A file given two labels is an error; repeating a row is harmless."""
+    return {file: label for file, (label, _) in read_label_rows(path).items()}
+
+
+def read_label_rows(path: Path) -> dict[str, tuple[str, int]]:
+    """``file -> (label, line number)`` of the manifest ``path`` (see read_label_manifest)."""
+    try:
+        rows = list(csv.reader(path.read_text().splitlines()))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"data.labels: cannot read the label file {path} ({exc})") from None
+    found: dict[str, tuple[str, int]] = {}
+    for number, row in enumerate(rows, 1):
+        if not row or row[0].strip().lower() == "file":
+            continue
+        if len(row) < 2 or not row[1].strip():
+            raise UserError(f"{path}:{number}: expected file,label, got {','.join(row)!r}")
+        file, label = Path(row[0].strip()).as_posix(), row[1].strip()
+        first, line = found.setdefault(file, (label, number))
+        if first != label:
+            raise UserError(
+                f"{path}: lines {line} and {number} both label {file}, as {first!r} and "
+                f"{label!r}; keep the row with the right label"
+            )
+    if not found:
+        raise UserError(f"data.labels: {path} holds no file,label rows")
+    return found
+
+
+def _report_unmatched_rows(spec: str | None, found: Sequence[str], root: Path, quiet: bool) -> None:
+    """Warn about manifest rows naming no audio file under ``root`` (a typo there would
+    otherwise lose the label unnoticed; not an error: one manifest may cover more files
+    than this folder, e.g. the held-out folder ``evaluate`` reads)."""
+    if quiet or spec in (None, "folders"):
+        return
+    names = set(found)
+    rows = read_label_rows(Path(spec)).items()
+    unmatched = [(line, file) for file, (_, line) in rows if file not in names]
+    for line, file in unmatched[:UNMATCHED_SHOWN]:
+        print(
+            f"warning: {spec}:{line}: {file} is not an audio file under {root}; "
+            "its label is unused",
+            file=sys.stderr,
+        )
+    if len(unmatched) > 1:
+        print(
+            f"warning: {len(unmatched)} of {len(rows)} rows of {spec} name no audio file "
+            f"under {root}",
+            file=sys.stderr,
+        )
+
+
+def split(segments: Sequence[Segment], fraction: float) -> tuple[list[Segment], list[Segment]]:
+    """Deterministic train/validation split, label by label (so every label is validated):
+    whole files where a label has several (chosen by a hash of their path), the last
+    ``fraction`` of the time where it has one."""
+    groups: dict[str, list[Segment]] = {}
+    for segment in segments:
+        groups.setdefault(segment.label, []).append(segment)
+    train: list[Segment] = []
+    validation: list[Segment] = []
+    for label in sorted(groups):
+        t, v = _split_group(groups[label], fraction)
+        train += t
+        validation += v
+    return train, validation
+
+
+def _split_group(segments: list[Segment], fraction: float) -> tuple[list[Segment], list[Segment]]:
+    if fraction == 0:
+        return segments, []
+    if len(segments) == 1:
+        s = segments[0]
+        cut = s.end - max(1, round(s.length * fraction))
+        return [Segment(s.source, s.label, s.cache, 0, cut)], [
+            Segment(s.source, s.label, s.cache, cut, s.end)
+        ]
+    # fsencode: the name's bytes, also for a name that is not UTF-8 (a surrogate escape)
+    ranked = sorted(segments, key=lambda s: hashlib.sha1(os.fsencode(s.source)).hexdigest())
+    n_val = min(len(ranked) - 1, max(1, round(len(ranked) * fraction)))
+    validation = sorted(ranked[:n_val], key=lambda s: s.source)
+    return sorted(ranked[n_val:], key=lambda s: s.source), validation
+
+
+def label_of(relative: str) -> str:
+    """``piano/bach/x.ogg`` → ``piano``; a file at the top of the data folder → ``""``."""
+    parts = Path(relative).parts
+    return parts[0] if len(parts) > 1 else ""
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix() if root.is_dir() else path.name
+    except ValueError:
+        return str(path)
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc)
+    return text.split(": ", 1)[1] if ": " in text else (text or type(exc).__name__)
+
+
+def _report_skipped(skipped: list[tuple[str, str]], total: int, quiet: bool) -> None:
+    if quiet or not skipped:
+        return
+    for name, reason in skipped:
+        print(f"skipped {name}: {reason}", file=sys.stderr)
+    print(f"skipped {len(skipped)} of {total} audio files", file=sys.stderr)
+
+
+# --- windows ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Batch:
+    inputs: torch.Tensor  # (B, receptive_field - 1 + S) classes
+    targets: torch.Tensor  # (B, S) classes; IGNORE where no real sample is to be predicted
+    labels: torch.Tensor | None = None  # (B,) global-conditioning label indices
+    frames: torch.Tensor | None = None  # (B, F, K + 2) local-conditioning frames
+
+
+IGNORE = -1
+
+
+def read_window(classes: np.ndarray, start: int, length: int, silence: int) -> np.ndarray:
+    """``classes[start : start + length]`` with silence where the range leaves the file."""
+    out = np.full(length, silence, dtype=np.int64)
+    lo, hi = max(start, 0), min(start + length, len(classes))
+    if hi > lo:
+        out[lo - start : hi - start] = classes[lo:hi]
+    return out
+
+
+class WindowSource:
+    """Cuts training windows from segments; owns the memory maps.
+
+    With ``labels`` (the model's global-conditioning labels), batches carry each window's
+    label index; with ``features`` (local conditioning), its frames, and windows start on
+    a frame boundary."""
+
+    def __init__(
+        self,
+        segments: Iterable[Segment],
+        receptive_field: int,
+        sample_size: int,
+        silence: int,
+        labels: Sequence[str] = (),
+        features: FeatureStore | None = None,
+    ) -> None:
+        self.segments = tuple(segments)
+        if not self.segments:
+            raise UserError("no audio to cut windows from")
+        self.label_index = {label: i for i, label in enumerate(labels)}
+        unknown = {s.label for s in self.segments} - set(self.label_index) if labels else set()
+        if unknown:
+            raise UserError(
+                f"labels {sorted(unknown)} are not among the model's labels "
+                f"{list(labels)}; train a new run for new labels"
+            )
+        self.receptive_field = receptive_field
+        self.sample_size = sample_size
+        self.silence = silence
+        self.features = features
+        self._arrays: dict[Path, np.ndarray] = {}
+
+    def classes(self, segment: Segment) -> np.ndarray:
+        if segment.cache not in self._arrays:
+            self._arrays[segment.cache] = load_classes(segment.cache)
+        return self._arrays[segment.cache]
+
+    def window(
+        self, segment: Segment, target_start: int, targets: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Input (RF - 1 + n,), targets (n,) predicting ``target_start ..`` of ``segment``
+        (IGNORE outside it) and, with local conditioning, frames (F, K + 2)."""
+        n = self.sample_size if targets is None else targets
+        rf = self.receptive_field
+        window = read_window(self.classes(segment), target_start - rf, rf + n, self.silence)
+        target = window[rf:].copy()
+        positions = np.arange(target_start, target_start + n)
+        target[(positions < segment.start) | (positions >= segment.end)] = IGNORE
+        frames = None
+        if self.features is not None:
+            frames = self.features.frames(segment.cache, target_start - rf, rf - 1 + n)
+        return window[:-1], target, frames
+
+    def aligned(self, target_start: int) -> int:
+        """With local conditioning, the nearest earlier start whose input starts a frame."""
+        if self.features is None:
+            return target_start
+        return target_start - (target_start - self.receptive_field) % self.features.hop
+
+    def batch(self, picks: Sequence[tuple[int, int]], withheld: np.ndarray | None = None) -> Batch:
+        """Windows for ``(segment index, target start)`` pairs, stacked; the frames of the
+        windows where ``withheld`` (bool per pick) is set are NaN (absent: see
+        ``model.LocalUpsampler``)."""
+        pairs = [self.window(self.segments[i], self.aligned(start)) for i, start in picks]
+        labels = frames = None
+        if self.label_index:
+            labels = torch.tensor([self.label_index[self.segments[i].label] for i, _ in picks])
+        if self.features is not None:
+            stacked = np.stack([p[2] for p in pairs]).astype(np.float32)  # (B, F, K + 2)
+            if withheld is not None:
+                stacked[withheld] = np.nan
+            frames = torch.from_numpy(stacked)
+        return Batch(
+            torch.from_numpy(np.stack([p[0] for p in pairs])),
+            torch.from_numpy(np.stack([p[1] for p in pairs])),
+            labels,
+            frames,
+        )
+
+
+class WindowSampler:
+    """Random training windows: a segment chosen in proportion to its length, then a target
+    start uniform over the segment; with local conditioning, each window's features are
+    withheld with probability ``withhold``. Its random state is saved in checkpoints."""
+
+    def __init__(self, source: WindowSource, seed: int, withhold: float = 0.0) -> None:
+        self.source = source
+        lengths = np.array([s.length for s in source.segments], dtype=np.float64)
+        self.weights = lengths / lengths.sum()
+        self.rng = np.random.default_rng(seed)
+        self.withhold = withhold if source.features is not None else 0.0
+
+    def next_batch(self, batch_size: int, rank: int = 0, world_size: int = 1) -> Batch:
+        """The next ``batch_size`` windows, or with ``world_size`` processes the ``rank``-th
+        consecutive share of them: every process draws all the picks (so their random
+        states stay equal) and cuts only its own windows."""
+        if batch_size % world_size or not 0 <= rank < world_size:
+            raise ValueError(
+                f"expected a batch divisible by world_size and 0 <= rank < world_size, "
+                f"got batch {batch_size}, rank {rank}, world_size {world_size}"
+            )
+        picks = []
+        for index in self.rng.choice(len(self.weights), size=batch_size, p=self.weights):
+            segment = self.source.segments[index]
+            last = max(segment.start, segment.end - self.source.sample_size)
+            picks.append((int(index), int(self.rng.integers(segment.start, last + 1))))
+        withheld = None
+        if self.withhold > 0:  # drawn only then: runs without it keep their data order
+            withheld = self.rng.random(batch_size) < self.withhold
+        mine = slice(rank * batch_size // world_size, (rank + 1) * batch_size // world_size)
+        return self.source.batch(picks[mine], None if withheld is None else withheld[mine])
+
+    def state(self) -> dict:
+        return self.rng.bit_generator.state
+
+    def set_state(self, state: dict) -> None:
+        self.rng.bit_generator.state = state
+
+
+def validation_picks(
+    segments: Sequence[Segment], count: int, sample_size: int
+) -> list[tuple[int, int]]:
+    """``count`` windows spread evenly over all validation positions (deterministic)."""
+    total = sum(s.length for s in segments)
+    picks = []
+    for k in range(count):
+        position = int((k + 0.5) * total / count)
+        for index, segment in enumerate(segments):
+            if position < segment.length:
+                start = min(segment.start + position, max(segment.start, segment.end - sample_size))
+                picks.append((index, start))
+                break
+            position -= segment.length
+    return sorted(set(picks))
+
+
+def window_source(config: Config, segments) -> WindowSource:
+    """Windows of the model's receptive field + ``sample_size`` targets, with the model's
+    conditioning (labels, local-conditioning frames)."""
+    return WindowSource(
+        segments,
+        config.model.receptive_field,
+        config.data.sample_size,
+        config.model.quantization_channels // 2,
+        config.model.global_labels,
+        feature_store(config),
+    )

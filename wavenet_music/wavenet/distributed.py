@@ -1,0 +1,146 @@
+"""Data-parallel training over several processes, launched by ``torchrun``.
+
+    torchrun --nproc_per_node N -m wavenet_music.cli train DATA --run RUN ...
+
+torchrun sets ``RANK``, ``WORLD_SIZE`` and ``LOCAL_RANK`` in every process; without them
+training runs as one process and nothing here communicates. With them, each process
+holds a full copy of the model (``DistributedDataParallel`` averages the gradients),
+cuts its own consecutive share of every global batch (``train.batch_size`` windows in
+all), and the processes agree on every decision to stop. Only rank 0 writes to the run
+directory. The backend is gloo on CPU and nccl on CUDA (one GPU per process:
+``cuda:LOCAL_RANK``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+from ..config import UserError
+
+
+@dataclass(frozen=True)
+class Distributed:
+    """This process's place among the training processes."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0  # index of this process on its machine: its GPU
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        """Rank 0: the one process that writes checkpoints, metrics and messages."""
+        return self.rank == 0
+
+
+SINGLE = Distributed()
+
+
+def from_env(environ: Mapping[str, str] = os.environ) -> Distributed:
+    """The process's rank as torchrun sets it; a single process when it did not."""
+    if "WORLD_SIZE" not in environ:
+        return SINGLE
+    try:
+        rank, world = int(environ["RANK"]), int(environ["WORLD_SIZE"])
+        local = int(environ.get("LOCAL_RANK", rank))
+    except (KeyError, ValueError):
+        raise UserError(
+            "WORLD_SIZE is set but RANK/LOCAL_RANK are missing or not integers; "
+            "launch with torchrun --nproc_per_node N -m wavenet_music.cli train ..."
+        ) from None
+    if not 0 <= rank < world:
+        raise UserError(f"expected 0 <= RANK < WORLD_SIZE, got RANK={rank}, WORLD_SIZE={world}")
+    return Distributed(rank, world, local)
+
+
+def process_device(ctx: Distributed, device: torch.device) -> torch.device:
+    """Each process of a CUDA run gets its own GPU, ``cuda:LOCAL_RANK``."""
+    if not ctx.enabled or device.type != "cuda":
+        return device
+    if ctx.local_rank >= torch.cuda.device_count():
+        raise UserError(
+            f"LOCAL_RANK {ctx.local_rank} needs a GPU but only "
+            f"{torch.cuda.device_count()} are visible; lower --nproc_per_node"
+        )
+    torch.cuda.set_device(ctx.local_rank)
+    return torch.device("cuda", ctx.local_rank)
+
+
+@contextmanager
+def process_group(ctx: Distributed, device: torch.device) -> Iterator[None]:
+    """The default process group for the training run (nothing for a single process),
+    destroyed on the way out; a clean exit waits for all processes first."""
+    if not ctx.enabled:
+        yield
+        return
+    backend = "nccl" if device.type == "cuda" else "gloo"
+    dist.init_process_group(backend, rank=ctx.rank, world_size=ctx.world_size)
+    try:
+        yield
+        dist.barrier()
+    finally:
+        dist.destroy_process_group()
+
+
+def barrier(ctx: Distributed) -> None:
+    if ctx.enabled:
+        dist.barrier()
+
+
+def share(ctx: Distributed, batch_size: int) -> int:
+    """Windows per process of a global batch of ``batch_size``."""
+    if batch_size % ctx.world_size:
+        raise UserError(
+            f"train.batch_size is the global batch; expected a multiple of the "
+            f"{ctx.world_size} processes, got {batch_size}"
+        )
+    return batch_size // ctx.world_size
+
+
+def wrap(ctx: Distributed, model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    """The module that training calls: ``model`` itself, or its DDP wrapper (which averages
+    gradients over the processes and starts them all from rank 0's weights)."""
+    if not ctx.enabled:
+        return model
+    ids = [device.index] if device.type == "cuda" else None
+    # The last block's residual convolution feeds nothing that is predicted: unused.
+    return torch.nn.parallel.DistributedDataParallel(
+        model, device_ids=ids, find_unused_parameters=True
+    )
+
+
+def sum_all(ctx: Distributed, values: Sequence[float]) -> list[float]:
+    """Each value summed over the processes (in float64)."""
+    return _all_reduce(values, dist.ReduceOp.SUM) if ctx.enabled else list(values)
+
+
+def max_all(ctx: Distributed, values: Sequence[float]) -> list[float]:
+    """Each value's maximum over the processes (in float64)."""
+    return _all_reduce(values, dist.ReduceOp.MAX) if ctx.enabled else list(values)
+
+
+def any_rank(ctx: Distributed, *flags: bool) -> tuple[bool, ...]:
+    """Each flag, true if it is true in any process: decisions all processes share."""
+    if not ctx.enabled:
+        return tuple(flags)
+    return tuple(v > 0 for v in _all_reduce([float(f) for f in flags], dist.ReduceOp.MAX))
+
+
+def _all_reduce(values: Sequence[float], op: dist.ReduceOp) -> list[float]:
+    device = torch.device("cuda", torch.cuda.current_device()) if _nccl() else "cpu"
+    tensor = torch.tensor(values, dtype=torch.float64, device=device)  # (N,)
+    dist.all_reduce(tensor, op=op)
+    return tensor.tolist()
+
+
+def _nccl() -> bool:
+    return dist.get_backend() == "nccl"

@@ -1,0 +1,112 @@
+"""Held-out likelihood: negative log-likelihood in bits per sample over every position.
+
+Deterministic: each file is cut into consecutive windows whose targets tile the whole
+file exactly once; the first samples see silence before the file, as in training.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..config import Config, EvaluateConfig, UserError
+from .data import IGNORE, Segment, WindowSource, prepare_corpus, window_source
+from .model import WaveNet
+
+LN2 = math.log(2.0)  # nats per bit
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    bits_per_sample: float
+    samples: int
+    files: int
+    per_file: dict[str, float]  # bits per sample of each file
+    skipped: tuple[tuple[str, str], ...]
+
+    def to_dict(self) -> dict:
+        return {
+            "bits_per_sample": self.bits_per_sample,
+            "samples": self.samples,
+            "files": self.files,
+            "per_file": self.per_file,
+            "skipped": [list(s) for s in self.skipped],
+        }
+
+
+@torch.no_grad()
+def evaluate(
+    model: WaveNet,
+    config: Config,
+    data: Path,
+    batch_size: int = 4,
+    quiet: bool = False,
+    label: str | None = None,
+) -> Evaluation:
+    """NLL of every sample of every audio file under ``data`` (a folder or one file).
+
+    A labelled model scores each file under its label (found as in training), or under
+    ``label`` for all files when given.
+    """
+    EvaluateConfig(batch_size=batch_size, label=label)  # checks them as the CLI does
+    labels = config.model.global_labels
+    if label is not None and label not in labels:
+        known = ", ".join(labels) or "none: it was trained without labels"
+        raise UserError(f"unknown label {label!r}; this run's labels: {known}")
+    spec = None if label is not None else config.data.labels
+    data_config = replace(config.data, validation_fraction=0.0, labels=spec)
+    corpus = prepare_corpus(
+        data,
+        data_config,
+        config.model.quantization_channels,
+        config.model.receptive_field,
+        quiet=quiet,
+    )
+    segments = corpus.train if label is None else [replace(s, label=label) for s in corpus.train]
+    model.eval()
+    source = window_source(config, segments)
+    per_file, total_nats, total = {}, 0.0, 0
+    for segment in source.segments:
+        nats = segment_nats(model, source, segment, batch_size)
+        per_file[segment.source] = nats / segment.length / LN2
+        total_nats += nats
+        total += segment.length
+    return Evaluation(total_nats / total / LN2, total, len(per_file), per_file, corpus.skipped)
+
+
+def segment_nats(model: WaveNet, source: WindowSource, segment: Segment, batch_size: int) -> float:
+    """Summed NLL (nats) of every target of ``segment``: consecutive windows tiling it."""
+    device = next(model.parameters()).device
+    hop = source.features.hop if source.features is not None else 1
+    size = max(hop, source.sample_size - source.sample_size % hop)  # windows stay on frames
+    starts = range(source.aligned(segment.start), segment.end, size)
+    full = [s for s in starts if s + size <= segment.end]
+    groups = [full[i : i + batch_size] for i in range(0, len(full), batch_size)]
+    groups += [[s] for s in starts if s + size > segment.end]  # the last, shorter window
+    nats = 0.0
+    for group in groups:
+        n = min(size, segment.end - group[0])
+        pairs = [source.window(segment, s, n) for s in group]
+        inputs = torch.from_numpy(np.stack([p[0] for p in pairs])).to(device)  # (B, RF-1+n)
+        targets = torch.from_numpy(np.stack([p[1] for p in pairs])).to(device)  # (B, n)
+        labels = frames = None
+        if source.label_index:
+            labels = torch.full((len(group),), source.label_index[segment.label], device=device)
+        if source.features is not None:
+            frames = torch.from_numpy(np.stack([p[2] for p in pairs]).astype(np.float32))
+            frames = frames.to(device)  # (B, F, K + 2)
+        logits = model(inputs, labels, frames)
+        nats += F.cross_entropy(logits, targets, ignore_index=IGNORE, reduction="sum").item()
+    return nats
+
+
+def loss_bits(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean negative log-likelihood in bits per sample over the non-ignored targets.
+
+    logits (B, Q, S), targets (B, S)."""
+    return F.cross_entropy(logits, targets, ignore_index=IGNORE) / LN2

@@ -1,0 +1,137 @@
+"""Sample-by-sample generation: ``generate`` draws new audio with the fastest step this
+machine has (the compiled C++ step or the eager queues of ``incremental.py``, chosen by
+``compiled.generation_step``); ``generate_naive`` recomputes the full forward pass over
+the receptive field for every sample: slow, obviously right, kept for tests and
+benchmarks. From a trained run to WAV files (labels, steering features, Ctrl-C):
+``to_audio.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+from ..audio.features import SILENCE_DB
+from ..runtime.device import model_device
+from .compiled import generation_step
+from .incremental import sample
+from .model import WaveNet
+
+
+def padded_history(model: WaveNet, prime: Tensor | None, num: int) -> Tensor:
+    """At least a receptive field of silence (as before every file in training), then
+    ``prime`` (num, P) if given, on the model's device. With local conditioning the
+    history is a whole number of frames, so that generation starts a frame."""
+    silence = model.config.quantization_channels // 2  # mu-law class of 0.0
+    size = model.receptive_field
+    if model.config.local_channels is not None:
+        hop, primed = model.config.hop_length, 0 if prime is None else prime.shape[1]
+        size = -(-(size + primed) // hop) * hop - primed
+    pad = torch.full((num, size), silence, dtype=torch.long)
+    history = pad if prime is None else torch.cat([pad, prime.long()], dim=1)
+    return history.to(model_device(model))
+
+
+def local_timeline(
+    model: WaveNet, features: Tensor | None, history: int, length: int
+) -> Tensor | None:
+    """Frames for ``WaveNet.forward`` over history + generated samples (B, F, K_total + 2):
+    a context frame, silence for the history's frames, ``features``, a context frame.
+    A stream whose features start absent (NaN: unsteered) has absent frames around them."""
+    if (features is None) != (model.config.local_channels is None):
+        state = "needs" if features is None else "takes no"
+        raise ValueError(f"this model {state} local-conditioning features")
+    if features is None:
+        return None
+    hop = model.config.hop_length
+    if features.shape[2] * hop < length:
+        raise ValueError(
+            f"{features.shape[2]} frames cover {features.shape[2] * hop} samples, "
+            f"fewer than the {length} asked for"
+        )
+    features = features.cpu()
+    unsteered = torch.isnan(features[:, :, :1]).any(dim=1, keepdim=True)  # (B, 1, 1)
+    fill = torch.where(unsteered, torch.nan, SILENCE_DB).to(features.dtype)  # (B, 1, 1)
+    silent = fill.expand(-1, features.shape[1], 1 + history // hop)
+    end = fill.expand(-1, features.shape[1], 1)
+    return torch.cat([silent, features, end], dim=2).to(model_device(model))
+
+
+ProgressFn = Callable[[Tensor], None]
+
+
+@torch.inference_mode()
+def generate(
+    model: WaveNet,
+    length: int,
+    num: int = 1,
+    *,
+    temperature: float = 1.0,
+    generator: torch.Generator | None = None,
+    prime: Tensor | None = None,
+    labels: Tensor | None = None,
+    features: Tensor | None = None,
+    on_step: ProgressFn | None = None,
+    engine: str = "auto",
+    precision: str = "float32",
+) -> Tensor:
+    """Generate ``num`` clips of ``length`` classes each with the incremental generator.
+
+    Args:
+        prime: (num, P) classes the clips continue from (not part of the output);
+            without it, generation starts after a receptive field of silence, as in training.
+        labels: (num,) global-conditioning label indices, when the model has labels.
+        features: (num, F, K) local-conditioning frames of the audio to generate (frame k
+            describes output samples k·hop ..), when the model has local conditioning;
+            ``length`` ≤ K · hop.
+        on_step: called after every sample with the classes so far (num, t).
+        engine: ``auto``, ``compiled`` or ``eager``; precision: the compiled step's weights,
+            ``float32``, ``bf16`` or ``int8`` (see ``compiled.generation_step``).
+    Returns:
+        Tensor[num, length] of classes.
+    """
+    history = padded_history(model, prime, num)
+    frames = local_timeline(model, features, history.shape[1], length)
+    fast = generation_step(model, engine, precision)
+    state = fast.initial_state(model, history, _on(labels, history.device), frames)
+    out = torch.empty(num, length, dtype=torch.long, device=history.device)
+    x = history[:, -1]
+    for t in range(length):
+        logits, state = fast.step(x, state)
+        x = fast.sample(logits, temperature, generator).to(out.device)
+        out[:, t] = x
+        if on_step is not None:
+            on_step(out[:, : t + 1])
+    return out
+
+
+@torch.inference_mode()
+def generate_naive(
+    model: WaveNet,
+    length: int,
+    num: int = 1,
+    *,
+    temperature: float = 1.0,
+    generator: torch.Generator | None = None,
+    prime: Tensor | None = None,
+    labels: Tensor | None = None,
+    features: Tensor | None = None,
+) -> Tensor:
+    """The plain reference: one full forward pass over the last receptive field per sample
+    (over everything so far with local conditioning, whose frames start at sample 0)."""
+    rf = model.receptive_field
+    history = padded_history(model, prime, num)
+    frames = local_timeline(model, features, history.shape[1], length)
+    labels = _on(labels, history.device)
+    for _ in range(length):
+        window = history if frames is not None else history[:, -rf:]
+        logits = model(window, labels, frames)[:, :, -1]  # (B, Q)
+        x = sample(logits, temperature, generator).to(history.device)
+        history = torch.cat([history, x[:, None]], dim=1)
+    return history[:, history.shape[1] - length :]
+
+
+def _on(labels: Tensor | None, device: torch.device) -> Tensor | None:
+    return None if labels is None else labels.to(device)

@@ -1,0 +1,235 @@
+"""From a trained run to audio files: which clips one ``generate`` command makes (labels,
+tags, paths), what steers them (seed audio, local-conditioning features), and how they
+reach WAV files (rewritten while generating, kept on Ctrl-C). The sampling itself is
+``generate.generate``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+from tqdm import tqdm
+
+from ..audio.features import feature_store
+from ..audio.io import load_audio, mu_law_decode, mu_law_encode, write_wav
+from ..config import Config, GenerateConfig, UserError
+from ..runs import check_target
+from ..runtime.device import model_device
+from ..runtime.stop import Interrupted, StopRequest
+from ..runtime.threads import for_generation as threads_for  # (compose's name for it)
+from .compiled import engine_choice
+from .generate import generate
+from .model import WaveNet
+
+
+def prime_classes(path: Path, config: Config, num: int) -> Tensor:
+    """The last receptive field of ``path`` as mu-law classes, repeated: (num, ≤ RF)."""
+    audio = load_audio(path, config.data.sample_rate)
+    if audio.size == 0:
+        raise UserError(f"{path}: the seed audio is empty; pass a longer --seed-audio")
+    classes = mu_law_encode(
+        audio[-config.model.receptive_field :], config.model.quantization_channels
+    )
+    return torch.from_numpy(classes)[None].repeat(num, 1)
+
+
+def local_features(config: Config, options: GenerateConfig) -> np.ndarray | None:
+    """The (K, F) features that steer a locally conditioned model, from ``features_from``
+    (an audio file, computed as in training) or ``features`` (a ``.npy`` file); with
+    neither, absent frames (NaN) for ``options.seconds`` where the run was trained to
+    generate unsteered (``train.local_dropout``)."""
+    given = [o for o in (options.features_from, options.features) if o is not None]
+    channels = config.model.local_channels
+    if channels is None:
+        if given:
+            raise UserError(
+                "this run was trained without local conditioning; drop --features-from/--features"
+            )
+        return None
+    if not given and config.train.local_dropout > 0:
+        frames = -(-round(options.seconds * config.data.sample_rate) // config.model.hop_length)
+        return np.full((frames, channels), np.nan, dtype=np.float32)
+    if len(given) != 1:
+        raise UserError(
+            "this run is steered by local-conditioning features: pass exactly one "
+            "of --features-from AUDIO or --features FILE.npy (a run trained with "
+            "--local-dropout also generates without)"
+        )
+    if options.features_from is not None:
+        return features_of_audio(Path(options.features_from), config)
+    return load_features(Path(options.features), channels)
+
+
+def features_of_audio(path: Path, config: Config) -> np.ndarray:
+    """Local-conditioning features (K, F) of an audio file, as training computes them."""
+    audio = load_audio(path, config.data.sample_rate)
+    return feature_store(config).of_classes(
+        mu_law_encode(audio, config.model.quantization_channels)
+    )
+
+
+def load_features(path: Path, channels: int) -> np.ndarray:
+    try:
+        features = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise UserError(f"--features {path}: not a readable .npy file ({exc})") from None
+    if features.ndim != 2 or features.shape[1] != channels or len(features) == 0:
+        raise UserError(
+            f"--features {path}: expected shape (frames, {channels}), got {features.shape}"
+        )
+    if not np.isfinite(features).all():
+        raise UserError(f"--features {path}: holds NaN or inf values")
+    return features.astype(np.float32)
+
+
+def steered_length(length: int, frames: int, config: Config, options: GenerateConfig) -> int:
+    """``length`` samples, or fewer where the ``frames`` features end first: the features
+    set the clip's length, with a warning naming both lengths when it is shorter than
+    asked (never a silently shorter clip)."""
+    covered = frames * config.model.hop_length
+    if covered >= length:
+        return length
+    flag, path = (
+        ("--features-from", options.features_from)
+        if options.features_from is not None
+        else ("--features", options.features)
+    )
+    seconds = round(covered / config.data.sample_rate, 2)
+    print(
+        f"warning: {flag} {path} covers {seconds:g} s, shorter than --seconds "
+        f"{options.seconds:g}; the clip is {seconds:g} s (pass a longer file to get more)",
+        file=sys.stderr,
+    )
+    return covered
+
+
+def _per_clip(features: np.ndarray | None, clips: int) -> Tensor | None:
+    """(K, F) → (clips, F, K)."""
+    if features is None:
+        return None
+    return torch.from_numpy(np.ascontiguousarray(features.T))[None].repeat(clips, 1, 1)
+
+
+def clip_plan(config: Config, options: GenerateConfig) -> tuple[Tensor | None, list[str]]:
+    """Which clips one batch generates: label indices (or None) and a tag per clip.
+
+    ``options.label`` names one label, several (``piano,guitar``) or ``all``; each label
+    gets ``options.num`` clips. Tags name the files: ``""`` (one clip), ``"2"``,
+    ``"piano"``, ``"piano-2"``.
+    """
+    known = config.model.global_labels
+    if not known:
+        if options.label is not None:
+            raise UserError("this run was trained without labels; drop --label")
+        return None, [""] if options.num == 1 else [str(i + 1) for i in range(options.num)]
+    if options.label is None:
+        raise UserError(
+            f"this run is conditioned on labels ({', '.join(known)}); "
+            "pass --label NAME, several as --label a,b, or --label all"
+        )
+    chosen = list(known) if options.label == "all" else options.label.split(",")
+    unknown = [name for name in chosen if name not in known]
+    if unknown:
+        raise UserError(f"unknown label {unknown[0]!r}; this run knows: {', '.join(known)}")
+    indices = [known.index(name) for name in chosen for _ in range(options.num)]
+    tags = [
+        name if options.num == 1 else f"{name}-{i + 1}"
+        for name in chosen
+        for i in range(options.num)
+    ]
+    return torch.tensor(indices), tags
+
+
+def clip_paths(out: Path, tags: list[str]) -> list[Path]:
+    """``out.wav`` for a lone untagged clip, else ``out-TAG.wav`` per clip."""
+    out = Path(out)
+    if tags == [""]:
+        return [out]
+    return [out.with_name(f"{out.stem}-{tag}{out.suffix or '.wav'}") for tag in tags]
+
+
+def generate_audio(
+    model: WaveNet,
+    config: Config,
+    options: GenerateConfig,
+    out: Path | None = None,
+    progress: bool = True,
+) -> np.ndarray:
+    """Sample the clips of ``clip_plan`` as one batch and return float audio (clips, T).
+
+    With ``out``, the clips are written as 16-bit WAV (see ``clip_paths``), every
+    ``options.save_every`` seconds while generating and at the end; a path that cannot be
+    written is refused before generating. Ctrl-C keeps the audio generated so far: it is
+    written, then ``runtime.stop.Interrupted`` names the files (none before the first sample).
+    """
+    rate, q = config.data.sample_rate, config.model.quantization_channels
+    length = round(options.seconds * rate)
+    features = local_features(config, options)  # (K, F) or None
+    if features is not None:
+        length = steered_length(length, len(features), config, options)
+    generator = torch.Generator(device=model_device(model))
+    if options.seed is None:
+        generator.seed()
+    else:
+        generator.manual_seed(options.seed)
+    labels, tags = clip_plan(config, options)
+    paths = None if out is None else clip_paths(out, tags)
+    for path in paths or []:
+        check_target(path)  # a folder or a device fails now, not after the generation
+    prime = None
+    if options.seed_audio is not None:
+        prime = prime_classes(Path(options.seed_audio), config, len(tags))
+    every = None if options.save_every is None else int(options.save_every * rate)
+    bar = tqdm(
+        total=length, unit="sample", unit_scale=True, disable=not progress, desc="generating"
+    )
+    latest: list[Tensor] = [torch.empty(len(tags), 0, dtype=torch.long)]
+    stop = StopRequest()
+
+    def on_step(classes: Tensor) -> None:
+        if stop.requested:  # raised here, between samples, never inside a library call
+            raise KeyboardInterrupt
+        latest[0] = classes
+        bar.update(1)
+        if paths is not None and every and classes.shape[1] % every == 0:
+            write_clips(paths, mu_law_decode(classes.cpu().numpy(), q), rate)
+
+    try:
+        with stop, threads_for(len(tags), model_device(model)) as threads:
+            if progress:  # the choices, where the progress bar is
+                engine = engine_choice(model, options.engine, options.precision)
+                where = threads or model_device(model).type
+                bar.write(f"generating with the {engine}; {where}", file=sys.stderr)
+            classes = generate(
+                model,
+                length,
+                len(tags),
+                temperature=options.temperature,
+                generator=generator,
+                prime=prime,
+                labels=labels,
+                features=_per_clip(features, len(tags)),
+                on_step=on_step,
+                engine=options.engine,
+                precision=options.precision,
+            )
+    except KeyboardInterrupt:
+        written = paths is not None and latest[0].shape[1] > 0
+        if written:
+            write_clips(paths, mu_law_decode(latest[0].cpu().numpy(), q), rate)
+        raise Interrupted(paths if written else []) from None
+    finally:
+        bar.close()
+    audio = mu_law_decode(classes.cpu().numpy(), q)  # (clips, T)
+    if paths is not None:
+        write_clips(paths, audio, rate)
+    return audio
+
+
+def write_clips(paths: list[Path], audio: np.ndarray, sample_rate: int) -> None:
+    for path, clip in zip(paths, audio, strict=True):
+        write_wav(path, clip, sample_rate)
