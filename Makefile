@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 TORCH_SPEC ?= torch==2.13.0
+# Transcription uses only basic-pitch's ONNX model file (wavenet_music/notes/transcribe.py);
+# its metadata pulls TensorFlow on Linux, so it is installed without its dependencies.
+BASIC_PITCH_SPEC ?= basic-pitch==0.4.0
 # The demo trains to a fixed amount of work (steps), whatever the machine; DEMO_MINUTES is
 # an optional cap on the training time (the demo says so when it cuts training short).
 DEMO_WAVENET_STEPS ?= 2000
@@ -22,6 +25,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q "$(TORCH_SPEC)"
 	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q --no-deps "$(BASIC_PITCH_SPEC)"
 	touch $@
 
 # The header names the CPU (tests run ~10x slower on a busy 2-core AVX2 machine than on an

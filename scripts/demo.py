@@ -21,6 +21,7 @@ import contextlib
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -28,7 +29,7 @@ import torch
 from wavenet_music.cli import main as cli
 from wavenet_music.composer.checkpoint import composer_dirs, load_composer
 from wavenet_music.composer.config import ComposerConfig
-from wavenet_music.config import Config, apply_overrides, load_preset, load_yaml
+from wavenet_music.config import Config, load_preset, load_yaml
 from wavenet_music.demo_corpus import build_demo_corpus
 from wavenet_music.report import estimate
 from wavenet_music.report.check import read_summary
@@ -41,28 +42,8 @@ from wavenet_music.wavenet.checkpoint import checkpoint_dirs
 WAVENET_STEPS = 2_000
 COMPOSER_STEPS = 700
 WAVENET_SHARE = 0.75  # of a --minutes cap: three quarters WaveNet, a quarter the composer
-WAVENET = {  # over the tiny preset: a label per genre folder, steered by 12 pitch classes
-    "data.labels": "folders",
-    "data.features": "chroma",
-    "model.local_channels": 12,
-    "model.hop_length": 256,
-    "train.local_dropout": 0.3,
-}
-COMPOSER = {  # a small corpus: check often, and learn from all 12 transpositions of it
-    "warmup_steps": 30,
-    "validate_every": 50,
-    "transpose": True,
-}
+PRESET = "demo"  # wavenet_music/presets/demo.yaml: the WaveNet and the composer settings
 EXIT_UNUSABLE = 3
-
-
-def flags(settings: dict) -> list[str]:
-    """``{"model.local_channels": 12}`` → ``["--local-channels", "12"]``."""
-    out = []
-    for key, value in settings.items():
-        text = str(value).lower() if isinstance(value, bool) else str(value)
-        out += ["--" + key.split(".")[-1].replace("_", "-"), text]
-    return out
 
 
 def run_cli(*argv: str) -> None:
@@ -137,7 +118,7 @@ def wavenet_config(args: argparse.Namespace) -> Config:
     if checkpoint_dirs(args.run):
         return load_yaml(args.run / "config.yaml", Config())
     genres = sorted(p.name for p in args.data.iterdir() if p.is_dir())
-    return estimate.with_labels(apply_overrides(load_preset("tiny"), WAVENET), len(genres))
+    return estimate.with_labels(load_preset(PRESET), len(genres))
 
 
 def trained_steps(run: Path) -> int:
@@ -155,7 +136,7 @@ def train_wavenet(args: argparse.Namespace) -> None:
     run, data = str(args.run), str(args.data)
     budget = budget_flags(args.wavenet_steps, args.minutes, WAVENET_SHARE)
     if not checkpoint_dirs(args.run):
-        run_cli("train", data, "--run", run, "--preset", "tiny", *flags(WAVENET), *budget)
+        run_cli("train", data, "--run", run, "--preset", PRESET, *budget)
         return
     trained = load_yaml(args.run / "config.yaml", Config())
     if trained.train.local_dropout == 0 or trained.data.features != "chroma":
@@ -170,8 +151,8 @@ def train_composer(args: argparse.Namespace) -> None:
     run, data = str(args.run), str(args.data)
     budget = budget_flags(args.composer_steps, args.minutes, 1 - WAVENET_SHARE)
     if not composer_dirs(args.run):
-        settings = {**COMPOSER, "calibration_seconds": args.calibration_seconds}
-        run_cli("train-composer", run, "--data", data, *flags(settings), *budget)
+        calibration = ["--calibration-seconds", f"{args.calibration_seconds:g}"]
+        run_cli("train-composer", run, "--data", data, "--preset", PRESET, *calibration, *budget)
         return
     previous = load_composer(args.run, weights_only=True)
     if not previous.config.transpose:
@@ -189,7 +170,9 @@ def plan(args: argparse.Namespace) -> list[estimate.Phase]:
     """The estimated phases still to come, from this machine's measured speed."""
     config = wavenet_config(args)
     steps = max(0, args.wavenet_steps - trained_steps(args.run))
-    composer = ComposerConfig(**COMPOSER, calibration_seconds=args.calibration_seconds)
+    composer = replace(
+        load_preset(PRESET, ComposerConfig()), calibration_seconds=args.calibration_seconds
+    )
     composer_steps = 0 if composer_dirs(args.run) else args.composer_steps
     with threads.for_training(torch.device("cpu"), quiet=True):  # as training will run
         speed = estimate.wavenet_step_seconds(config)

@@ -215,3 +215,99 @@ def test_report_refuses_data_that_is_not_the_runs(trained_run, tmp_path, capsys,
     assert code == 2 and len(err.strip().splitlines()) == 1, err
     assert message.format(tmp=tmp_path) in err and f"(it was trained on {trained_on}" in err, err
     assert not out.exists()
+
+
+# --- train-composer: the composer's settings layer like the WaveNet's -----------------------------
+
+PROJECT = """\
+model: {residual_channels: 16}  # train's section: train-composer skips it
+composer:
+  heads: 2
+  width: 32
+  layers: 2
+  validate_every: 7
+"""
+
+
+@pytest.fixture
+def composer_trainer(monkeypatch):
+    """The ``ComposerConfig`` that ``train-composer`` hands its trainer (nothing trains)."""
+    import wavenet_music.composer.train as composer_train
+
+    received = []
+
+    class Result:
+        def to_dict(self) -> dict:
+            return {}
+
+    def fake(run_dir, data_root, config, resume=False, quiet=False):
+        received.append((config, resume))
+        return Result()
+
+    monkeypatch.setattr(composer_train, "train_composer", fake)
+    return received
+
+
+def test_composer_settings_layer_preset_file_flags_set(composer_trainer, tmp_path, capsys):
+    from wavenet_music.composer.config import ComposerConfig
+
+    (tmp_path / "project.yaml").write_text(PROJECT)
+    argv = ["train-composer", str(tmp_path / "run"), "--preset", "demo"]
+    argv += ["--config", str(tmp_path / "project.yaml"), "--width", "64", "--layers", "4"]
+    code, _, err = _run(capsys, *argv, "--set", "composer.layers=3", "--steps", "5")
+    assert code == 0, err
+    demo = {"warmup_steps": 30, "transpose": True}  # the preset's, not overridden
+    mine = {"validate_every": 7, "heads": 2}  # the file's, over the preset's validate_every
+    asked = {"width": 64, "layers": 3, "steps": 5}  # flags over the file, --set over flags
+    assert composer_trainer == [(ComposerConfig(**demo, **mine, **asked), False)]
+
+
+def test_composer_resume_starts_from_the_stored_config(composer_trainer, tmp_path, monkeypatch):
+    """The stored config without its budget, under this session's flags; a changed setting
+    reaches the trainer, which refuses it."""
+    import wavenet_music.composer.checkpoint as composer_checkpoint
+    from wavenet_music.composer.config import ComposerConfig
+
+    stored = ComposerConfig(layers=2, steps=100, minutes=9.0)
+    monkeypatch.setattr(composer_checkpoint, "stored_composer_config", lambda run: stored)
+    run = str(tmp_path / "run")
+    assert main(["train-composer", run, "--resume", "--steps", "150"]) == 0
+    assert main(["train-composer", run, "--resume", "--preset", "demo", "--steps", "150"]) == 0
+    resumed, preset = (config for config, resume in composer_trainer if resume)
+    assert resumed == ComposerConfig(layers=2, steps=150)
+    assert (preset.layers, preset.transpose) == (4, True)
+
+
+@pytest.mark.parametrize(
+    "extra, file, message",
+    [
+        (["--preset", "huge"], None, "unknown preset 'huge'; choose one of: demo, reference"),
+        ([], "composer: {layerz: 2}", "unknown setting 'composer.layerz'; known in composer:"),
+        ([], "composer: {layers: 0}", "composer.layers: expected an integer in [1, 128], got 0"),
+        ([], "composer: [1]", "config section 'composer': expected a mapping"),
+        ([], "compose: {layers: 2}", "unknown config section 'compose'"),
+        (["--layers", "0"], None, "composer.layers: expected an integer in [1, 128], got 0"),
+        (["--set", "composer.layerz=1"], None, "unknown setting 'composer.layerz'"),
+        (["--set", "composer.width=30"], None, "composer.width: expected a multiple of heads"),
+        (["--set", "model.layers=1"], None, "expected section.key with section in ('composer',)"),
+    ],
+)
+def test_bad_composer_settings_are_one_line_and_exit_2(
+    composer_trainer, tmp_path, capsys, extra, file, message
+):
+    if file is not None:
+        (tmp_path / "c.yaml").write_text(file)
+        extra = [*extra, "--config", str(tmp_path / "c.yaml")]
+    code, _, err = _run(capsys, "train-composer", str(tmp_path / "run"), *extra)
+    assert code == 2 and len(err.splitlines()) == 1, err
+    assert err.startswith("wavenet-music train-composer: error: ") and message in err, err
+    assert composer_trainer == []
+
+
+def test_train_reads_its_sections_of_a_file_with_a_composer_section(tmp_path, capsys):
+    (tmp_path / "project.yaml").write_text(PROJECT)
+    code, out, err = _run(capsys, "info", "--config", str(tmp_path / "project.yaml"), "--json")
+    assert code == 0, err
+    assert json.loads(out)["config"]["model"]["residual_channels"] == 16
+    code, _, err = _run(capsys, "info", "--set", "composer.layers=2")
+    assert code == 2 and "expected section.key with section in ('model'" in err, err

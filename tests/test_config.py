@@ -110,3 +110,34 @@ def test_unknown_yaml_keys_and_sections(tmp_path):
 def test_configs_are_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         Config().model.residual_channels = 3  # type: ignore[misc]
+
+
+def test_a_settings_file_serves_both_commands(tmp_path):
+    """train reads the model, data and train sections, train-composer the composer's."""
+    from wavenet_music.composer.config import ComposerConfig
+
+    path = tmp_path / "project.yaml"
+    path.write_text("model: {residual_channels: 16}\ncomposer: {layers: 2}\n")
+    assert load_yaml(path, Config()) == apply_overrides(Config(), {"model.residual_channels": 16})
+    assert load_yaml(path, ComposerConfig()) == ComposerConfig(layers=2)
+    assert apply_overrides(ComposerConfig(), {"composer.layers": "3"}).layers == 3
+
+
+def test_the_demo_preset_extends_tiny_with_a_composer():
+    from wavenet_music.composer.config import ComposerConfig
+
+    demo, tiny = load_preset("demo"), load_preset("tiny")
+    assert dataclasses.replace(demo.train, local_dropout=0.0) == tiny.train
+    assert demo.model.dilations == tiny.model.dilations
+    assert (demo.data.features, demo.model.local_channels) == ("chroma", 12)
+    assert load_preset("demo", ComposerConfig()).transpose
+    assert load_preset("tiny", ComposerConfig()) == ComposerConfig()  # no composer section
+
+
+def test_file_sections_are_the_sections_of_the_settings_classes():
+    import wavenet_music.composer.config  # noqa: F401  (defines the composer section)
+    from wavenet_music.config import FILE_SECTIONS
+    from wavenet_music.settings import SETTINGS_CLASSES
+
+    sections = {c._settings_section for c in SETTINGS_CLASSES} - {""}
+    assert sections == set(FILE_SECTIONS)

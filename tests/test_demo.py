@@ -38,7 +38,9 @@ def test_the_demo_reports_and_checks_an_under_trained_result(music_root, tmp_pat
     assert "minutes on this machine from here" in done.stdout  # the estimate, before training
     report = run / "report" / "index.html"
     assert f"listening report: {report.resolve()}" in done.stdout
-    assert "$ wavenet-music train-composer" in done.stdout and "--transpose true" in done.stdout
+    commands = [line for line in done.stdout.splitlines() if line.startswith("$ wavenet-music")]
+    assert any(c.startswith("$ wavenet-music train ") and "--preset demo" in c for c in commands)
+    assert any("train-composer" in c and "--preset demo" in c for c in commands)
     assert "--steps 20" in done.stdout
     # the check names each figure beyond its bound and the command to train longer
     assert "WARNING: the result is not usable yet" in done.stderr

@@ -233,3 +233,46 @@ def test_a_checkpoint_of_another_shape_is_refused(music_root, tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and "does not fit its config" in err and "Traceback" not in err
     assert os.path.exists(folder)
+
+
+# --- the training skeleton both trainers share ---------------------------------------------
+
+
+def test_a_stop_request_ends_the_loop_after_the_step_and_the_state_round_trips(capsys):
+    """``runtime.training.TrainingRun``: Ctrl-C finishes the step under way and ends the
+    loop; the optimizer, RNG, step and training time come back from what a checkpoint
+    saves; the stop line names the checkpoint and the command to go on."""
+    from types import SimpleNamespace
+
+    from wavenet_music.runtime.training import Budget, TrainingRun
+
+    weight = torch.nn.Parameter(torch.ones(3))
+    run = TrainingRun(torch.optim.Adam([weight]), Budget(steps=1000, minutes=None), quiet=True)
+
+    def one_step() -> None:
+        run.optimizer.zero_grad()
+        (weight**2).sum().backward()
+        run.optimizer.step()
+        run.step += 1
+        if run.step == 3:
+            os.kill(os.getpid(), signal.SIGINT)  # the step finishes; no more follow
+
+    run.start_session()
+    assert run.loop(one_step) is True and run.step == 3 and not run.done()
+    tensors, meta = run.training_state({"order": [2, 0, 1]})
+    expected = torch.rand(4)
+    again = TrainingRun(torch.optim.Adam([torch.nn.Parameter(torch.ones(3))]), run.budget, True)
+    saved = SimpleNamespace(step=run.step, tensors=tensors, meta=json.loads(json.dumps(meta)))
+    assert again.restore_training_state(saved) == {"order": [2, 0, 1]}
+    assert torch.equal(torch.rand(4), expected)  # the RNG continues where it was saved
+    assert again.step == 3 and again.elapsed() >= meta["elapsed"]
+    moments, before = (r.optimizer.state_dict()["state"][0] for r in (again, run))
+    torch.testing.assert_close(moments["exp_avg"], before["exp_avg"], rtol=0, atol=0)
+    again.say_stopped(Path("RUN/checkpoints/step_00000003"), "wavenet-music train DATA --resume")
+    assert capsys.readouterr().err == (
+        "stopped at step 3; checkpoint RUN/checkpoints/step_00000003; resume with: "
+        "wavenet-music train DATA --resume\n"
+    )
+    assert Budget(steps=3, minutes=None).spent(3, 0.0) and Budget(None, 1.0).spent(0, 60.0)
+    with pytest.raises(UserError, match="--steps N or --minutes M"):
+        Budget(None, None).require()

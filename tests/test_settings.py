@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from wavenet_music.cli import main
-from wavenet_music.composer.config import ComposeConfig, ComposerConfig
+from wavenet_music.composer.config import ComposerConfig, PieceConfig
 from wavenet_music.config import (
     MIN_SAMPLE_RATE,
     MIN_SECONDS,
@@ -39,7 +39,7 @@ COMMANDS: dict[type, list[str]] = {
     EvaluateConfig: ["evaluate", "{tmp}/none", "--data", "{tmp}"],
     ReportConfig: ["report", "{tmp}/none"],
     ComposerConfig: ["train-composer", "{tmp}/none"],
-    ComposeConfig: ["compose", "{tmp}/none"],
+    PieceConfig: ["compose", "{tmp}/none"],
 }
 PROBES = ("nan", "inf", "-inf", "-1", "0", "1e30", "1000000000000", "true", "null")
 INTEGER_PROBES = ("2.5", "1e-3")
@@ -61,10 +61,10 @@ ACCEPTS_ZERO = frozenset(
         "ComposerConfig.warmup_steps",
         "ComposerConfig.weight_decay",
         "ComposerConfig.seed",
-        "ComposeConfig.temperature",  # the likeliest token
-        "ComposeConfig.hold_penalty",
-        "ComposeConfig.wavenet_temperature",
-        "ComposeConfig.seed",
+        "PieceConfig.temperature",  # the likeliest token
+        "PieceConfig.hold_penalty",
+        "PieceConfig.wavenet_temperature",
+        "PieceConfig.seed",
     }
 )
 

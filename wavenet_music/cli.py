@@ -1,9 +1,11 @@
 """``wavenet-music``: a thin command line over the library.
 
 Every setting flag is generated from the config dataclasses (``--residual-channels``,
-``--sample-size``, ...); ``--preset``, ``--config FILE.yaml`` and ``--set section.key=v``
-layer on top in that order (``train --init-from RUN`` starts from RUN's config instead
-of a preset, unless ``--preset`` is given). User errors print one line and exit 2.
+``--sample-size``, ``--layers`` of the composer, ...); for ``train`` (sections model, data,
+train) and ``train-composer`` (section composer) ``--preset``, ``--config FILE.yaml`` and
+``--set section.key=v`` layer in the order preset → file → flags → ``--set`` (``--resume``
+and ``train --init-from RUN`` start from the run's config instead of a preset, unless
+``--preset`` is given). User errors print one line and exit 2.
 """
 
 from __future__ import annotations
@@ -19,9 +21,8 @@ from typing import Any
 
 import yaml
 
-from .composer.config import ComposeConfig, ComposerConfig
+from .composer.config import ComposerConfig, PieceConfig
 from .config import (
-    SECTION_CLASSES,
     Config,
     EvaluateConfig,
     GenerateConfig,
@@ -33,12 +34,14 @@ from .config import (
     load_yaml,
     parse_assignment,
     preset_names,
+    sections_of,
 )
 from .settings import field_specs
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports it
 DEFAULT_PRESET = "reference"
+SET_EXAMPLES = {"model": "model.residual_channels=32", "composer": "composer.layers=2"}
 
 
 # --- flags generated from the dataclasses ----------------------------------------------------
@@ -83,38 +86,46 @@ def _yaml_value(raw: str) -> Any:
         return raw
 
 
-def add_config_flags(parser: argparse.ArgumentParser) -> None:
+def add_config_flags(parser: argparse.ArgumentParser, kind: type = Config) -> None:
+    """``--preset``, ``--config``, ``--set`` and a flag per field of each section of ``kind``
+    (``Config``: model, data, train; ``ComposerConfig``: composer)."""
+    sections = sections_of(kind())
     parser.add_argument(
         "--preset",
         default=None,
         help=f"named settings: {', '.join(preset_names())} (default {DEFAULT_PRESET}; "
-        "train --init-from: the source run's config)",
+        "with --resume or train --init-from: the run's own)",
     )
-    parser.add_argument("--config", type=Path, help="YAML file of {model, data, train} settings")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        help=f"YAML file of {{{', '.join(sections)}}} settings (other sections skipped)",
+    )
     parser.add_argument(
         "--set",
         action="append",
         default=[],
         metavar="SECTION.KEY=VALUE",
-        help="override one setting, e.g. --set model.residual_channels=32",
+        help=f"override one setting, e.g. --set {SET_EXAMPLES[next(iter(sections))]}",
     )
-    for section, owner in SECTION_CLASSES.items():
-        add_dataclass_flags(parser, owner, f"{section}__")
+    for section, part in sections.items():
+        add_dataclass_flags(parser, type(part), f"{section}__")
 
 
 def config_from_args(
-    args: argparse.Namespace, base: Config | None = None
-) -> tuple[Config, dict[str, Any]]:
-    """Preset (or ``base`` when no ``--preset`` is given) → YAML file → generated flags →
-    ``--set``; also returns what the user set."""
+    args: argparse.Namespace, base: Any = None, kind: type = Config
+) -> tuple[Any, dict[str, Any]]:
+    """A ``kind`` (``Config`` or ``ComposerConfig``): preset (or ``base`` when no
+    ``--preset`` is given) → YAML file → generated flags → ``--set``; also returns what the
+    user set."""
     if base is None or args.preset is not None:
-        base = load_preset(args.preset or DEFAULT_PRESET)
+        base = load_preset(args.preset or DEFAULT_PRESET, kind())
     config = base
     if args.config is not None:
         config = load_yaml(args.config, config)
     overrides: dict[str, Any] = {}
-    for section, owner in SECTION_CLASSES.items():
-        for key, value in _flag_values(args, owner, f"{section}__").items():
+    for section, part in sections_of(config).items():
+        for key, value in _flag_values(args, type(part), f"{section}__").items():
             overrides[f"{section}.{key}"] = value
     overrides.update(parse_assignment(text) for text in args.set)
     return apply_overrides(config, overrides), overrides
@@ -306,23 +317,28 @@ def cmd_report(args: argparse.Namespace) -> None:
 
 
 def cmd_train_composer(args: argparse.Namespace) -> None:
-    from .composer.checkpoint import stored_composer_config
-    from .composer.config import ComposerConfig
     from .composer.train import train_composer
 
-    stored = stored_composer_config(args.run) if args.resume else None
-    base = {} if stored is None else dataclasses.asdict(stored)  # the library refuses changes
-    base.update(steps=None, minutes=None)  # the budget is this session's flags
-    config = ComposerConfig(**{**base, **_flag_values(args, ComposerConfig, "comp__")})
+    config, _ = config_from_args(args, _stored_composer_config(args), ComposerConfig)
     result = train_composer(args.run, args.data, config, resume=args.resume, quiet=args.quiet)
     print(json.dumps(result.to_dict()))
 
 
+def _stored_composer_config(args: argparse.Namespace) -> ComposerConfig | None:
+    """With ``--resume``: the stored composer config without its budget, the base the
+    flags override (``train_composer`` refuses any change but the budget)."""
+    if not args.resume:
+        return None
+    from .composer.checkpoint import stored_composer_config
+
+    stored = stored_composer_config(args.run)
+    return None if stored is None else dataclasses.replace(stored, steps=None, minutes=None)
+
+
 def cmd_compose(args: argparse.Namespace) -> None:
     from .composer.compose import compose
-    from .composer.config import ComposeConfig
 
-    options = ComposeConfig(**_flag_values(args, ComposeConfig, "compose__"))
+    options = PieceConfig(**_flag_values(args, PieceConfig, "compose__"))
     piece = compose(args.run, options, out=args.out, features_out=args.features_out)
     print(
         f"composer temperature {piece.temperature:g}, hold penalty {piece.hold_penalty:g}",
@@ -330,6 +346,20 @@ def cmd_compose(args: argparse.Namespace) -> None:
     )
     for path in piece.paths or []:
         print(path)
+
+
+def cmd_transcribe(args: argparse.Namespace) -> None:
+    from .notes.midi import write_midi
+    from .notes.transcribe import require_notes, transcribe_file
+    from .runs import check_target
+
+    if not args.audio.is_file():
+        raise UserError(f"{args.audio} is not a file")
+    check_target(args.out)
+    notes = require_notes(transcribe_file(args.audio), args.audio)
+    write_midi(args.out, notes)
+    end = max(n.offset for n in notes)
+    print(f"{args.out}: {len(notes)} notes, {notes[0].onset:.2f}-{end:.2f} s")
 
 
 # --- the parser ----------------------------------------------------------------------------------
@@ -409,7 +439,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tc.add_argument("--resume", action="store_true", help="continue the run's newest composer")
     tc.add_argument("--quiet", action="store_true", help="no progress output")
-    add_dataclass_flags(tc, ComposerConfig, "comp__")
+    add_config_flags(tc, ComposerConfig)
     tc.set_defaults(func=cmd_train_composer)
 
     comp = commands.add_parser(
@@ -423,8 +453,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="WAV path, rewritten after every chunk; with several labels NAME-LABEL.wav",
     )
     comp.add_argument("--features-out", type=Path, help="also save the composed features (.npy)")
-    add_dataclass_flags(comp, ComposeConfig, "compose__")
+    add_dataclass_flags(comp, PieceConfig, "compose__")
     comp.set_defaults(func=cmd_compose)
+
+    trans = commands.add_parser(
+        "transcribe", help="write the notes of a recording as MIDI (basic-pitch transcription)"
+    )
+    trans.add_argument("audio", type=Path, help="audio file (any rate; mixed to mono)")
+    trans.add_argument("--out", type=Path, required=True, help=".mid file to write")
+    trans.set_defaults(func=cmd_transcribe)
     return parser
 
 

@@ -13,7 +13,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, overload
 
 import yaml
 
@@ -279,37 +279,56 @@ class Config:
     @classmethod
     def from_dict(cls, data: dict[str, Any], base: Config | None = None) -> Config:
         """Overlay a nested ``{section: {key: value}}`` dict on ``base`` (default: defaults)."""
-        flat = {}
-        for section, values in (data or {}).items():
-            if section not in SECTIONS:
-                raise UserError(f"unknown config section {section!r}; expected one of {SECTIONS}")
-            if not isinstance(values, dict):
-                raise UserError(f"config section {section!r}: expected a mapping, got {values!r}")
-            flat.update({f"{section}.{key}": value for key, value in values.items()})
-        return apply_overrides(base or cls(), flat)
+        return overlay_sections(base or cls(), data)
 
 
 SECTIONS = ("model", "data", "train")
 SECTION_CLASSES = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}
+# A settings file (a preset, --config) may hold the composer's section too: one file for
+# train and train-composer, each reading its own sections (composer/config.py).
+FILE_SECTIONS = (*SECTIONS, "composer")
+S = TypeVar("S")
 
 
-def apply_overrides(config: Config, overrides: dict[str, Any]) -> Config:
-    """Return ``config`` with ``{"section.key": value}`` applied, values checked and coerced."""
-    sections = {name: getattr(config, name) for name in SECTIONS}
-    changes: dict[str, dict[str, Any]] = {name: {} for name in SECTIONS}
+def sections_of(config: Any) -> dict[str, Any]:
+    """The settings sections of ``config``, by name: a ``Config``'s model, data and train,
+    or a sectioned settings instance (``ComposerConfig``) as its one section."""
+    if isinstance(config, Config):
+        return {name: getattr(config, name) for name in SECTIONS}
+    return {type(config)._settings_section: config}
+
+
+def apply_overrides(config: S, overrides: dict[str, Any]) -> S:
+    """Return ``config`` (a ``Config`` or a ``ComposerConfig``) with ``{"section.key": value}``
+    applied, values checked and coerced."""
+    sections = sections_of(config)
+    changes: dict[str, dict[str, Any]] = {name: {} for name in sections}
     for dotted, value in overrides.items():
-        section, key = _split_key(dotted)
-        fields = {f.name: f for f in dataclasses.fields(SECTION_CLASSES[section])}
+        section, key = _split_key(dotted, tuple(sections))
+        owner = type(sections[section])
+        fields = {f.name for f in dataclasses.fields(owner)}
         if key not in fields:
             raise UserError(
                 f"unknown setting {dotted!r}; known in {section}: {', '.join(sorted(fields))}"
             )
-        changes[section][key] = coerce(SECTION_CLASSES[section], key, value)
-    try:
-        replaced = {n: dataclasses.replace(sections[n], **changes[n]) for n in SECTIONS}
-    except TypeError as exc:  # pragma: no cover - coerce() already checked every type
-        raise UserError(str(exc)) from None
-    return Config(**replaced)
+        changes[section][key] = coerce(owner, key, value)
+    replaced = {n: dataclasses.replace(sections[n], **changes[n]) for n in sections}
+    return Config(**replaced) if isinstance(config, Config) else next(iter(replaced.values()))
+
+
+def overlay_sections(config: S, data: dict[str, Any] | None) -> S:
+    """Overlay a nested ``{section: {key: value}}`` dict on ``config``, skipping the other
+    command's sections (``FILE_SECTIONS``)."""
+    own = sections_of(config)
+    flat = {}
+    for section, values in (data or {}).items():
+        if section not in FILE_SECTIONS:
+            raise UserError(f"unknown config section {section!r}; expected one of {FILE_SECTIONS}")
+        if not isinstance(values, dict):
+            raise UserError(f"config section {section!r}: expected a mapping, got {values!r}")
+        if section in own:
+            flat.update({f"{section}.{key}": value for key, value in values.items()})
+    return apply_overrides(config, flat)
 
 
 def parse_assignment(text: str) -> tuple[str, Any]:
@@ -346,10 +365,10 @@ def _stacked(value: dict[str, Any]) -> tuple[int, ...]:
         raise UserError(f"model.dilations.{exc}") from None
 
 
-def _split_key(dotted: str) -> tuple[str, str]:
+def _split_key(dotted: str, sections: tuple[str, ...]) -> tuple[str, str]:
     section, _, key = dotted.partition(".")
-    if section not in SECTIONS or not key:
-        raise UserError(f"setting {dotted!r}: expected section.key with section in {SECTIONS}")
+    if section not in sections or not key:
+        raise UserError(f"setting {dotted!r}: expected section.key with section in {sections}")
     return section, key
 
 
@@ -367,16 +386,28 @@ def preset_names() -> list[str]:
     )
 
 
-def load_preset(name: str) -> Config:
-    """A named preset from ``wavenet_music/presets/NAME.yaml``."""
+@overload
+def load_preset(name: str) -> Config: ...
+@overload
+def load_preset(name: str, base: S) -> S: ...
+def load_preset(name: str, base: Any = None) -> Any:
+    """A named preset from ``wavenet_music/presets/NAME.yaml``: its model, data and train
+    sections over the defaults, or with ``base`` (``ComposerConfig()``) its sections of
+    ``base``'s kind over ``base`` (a preset without a composer section leaves it as is).
+    ``extends: OTHER`` in the file starts from the preset OTHER instead."""
     if name not in preset_names():
         raise UserError(f"unknown preset {name!r}; choose one of: {', '.join(preset_names())}")
     text = (resources.files("wavenet_music") / "presets" / f"{name}.yaml").read_text()
-    return Config.from_dict(yaml.safe_load(text))
+    data = yaml.safe_load(text)
+    start = Config() if base is None else base
+    if "extends" in data:
+        start = load_preset(data.pop("extends"), start)
+    return overlay_sections(start, data)
 
 
-def load_yaml(path: Path, base: Config) -> Config:
-    """Overlay a YAML config file on ``base``."""
+def load_yaml(path: Path, base: S) -> S:
+    """Overlay a YAML config file on ``base`` (a ``Config`` or a ``ComposerConfig``): the
+    file's sections of ``base``'s kind; the other command's sections are skipped."""
     text = read_user_text(path, "config file")
     try:
         data = yaml.safe_load(text)
@@ -386,7 +417,7 @@ def load_yaml(path: Path, base: Config) -> Config:
         ) from None
     if data is not None and not isinstance(data, dict):
         raise UserError(f"config file {path}: expected a mapping of sections, got {type(data)}")
-    return Config.from_dict(data or {}, base=base)
+    return overlay_sections(base, data)
 
 
 def dump_yaml(config: Config) -> str:

@@ -243,11 +243,18 @@ def resumed_settings(
     return {**stored, **{k: asked.get(k) for k in budget}}
 
 
+def read_data_record(run_dir: Path) -> dict:
+    """``RUN/data.json`` as training wrote it: the split (``train`` and ``validation``, rows
+    ``[source, start, end]``), the files it skipped and ``root``, the data folder (absent
+    in older runs). Raises OSError or ValueError for a file it cannot read."""
+    return json.loads((Path(run_dir) / "data.json").read_text())
+
+
 def require_same_data(run_dir: Path, data_root: Path) -> None:
     """A resumed run trains on the folder it recorded in ``data.json`` (the split and the
     data order in the checkpoint refer to its files); runs that recorded none pass."""
     try:
-        recorded = json.loads((Path(run_dir) / "data.json").read_text()).get("root")
+        recorded = read_data_record(run_dir).get("root")
     except (OSError, ValueError, AttributeError):
         return
     if recorded is not None and Path(recorded).resolve() != Path(data_root).resolve():

@@ -13,6 +13,7 @@ from wavenet_music.audio.io import (
     load_audio,
     mu_law_decode,
     mu_law_encode,
+    padded_slice,
     silence_class,
     trim_silence,
     write_wav,
@@ -55,6 +56,17 @@ def test_other_quantizations_round_trip():
 def test_silence_is_the_middle_class():
     assert silence_class(256) == 128
     assert mu_law_encode(np.zeros(3)).tolist() == [128, 128, 128]
+    assert all(silence_class(q) == q // 2 for q in (2, 3, 16, 255, 256, 1024, 65536))
+
+
+def test_padded_slice_fills_outside_the_array():
+    classes = np.arange(10, dtype=np.uint8)
+    assert padded_slice(classes, -3, 6, 128, np.int64).tolist() == [128, 128, 128, 0, 1, 2]
+    assert padded_slice(classes, 8, 4, 128, np.int64).tolist() == [8, 9, 128, 128]
+    assert padded_slice(classes, 12, 2, 7, np.int64).tolist() == [7, 7]
+    frames = np.ones((3, 2), dtype=np.float16)
+    out = padded_slice(frames, 2, 3, -100.0, np.float32)  # rows keep their width
+    assert out.dtype == np.float32 and out.tolist() == [[1, 1], [-100, -100], [-100, -100]]
 
 
 def test_quantization_error_is_small_for_quiet_signals():

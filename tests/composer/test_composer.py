@@ -21,9 +21,9 @@ import torch.nn.functional as F
 from tests.conftest import finish, small_config, wait_for
 from wavenet_music.audio.features import SILENCE_DB
 from wavenet_music.cli import main
-from wavenet_music.composer.checkpoint import load_composer, saved_calibration
+from wavenet_music.composer.checkpoint import composer_dirs, load_composer, saved_calibration
 from wavenet_music.composer.compose import StreamingRenderer, compose
-from wavenet_music.composer.config import ComposeConfig, ComposerConfig
+from wavenet_music.composer.config import ComposerConfig, PieceConfig
 from wavenet_music.composer.data import (
     Stream,
     TokenCorpus,
@@ -355,10 +355,10 @@ def test_the_calibrated_sampling_is_saved_and_composed_at(composed_run, tmp_path
     assert calibration.temperature in dict(calibration.composed_repetition)
     saved = load_composer(base / "run")
     assert saved_calibration(saved) == calibration
-    piece = compose(base / "run", ComposeConfig(seconds=0.1, label="piano"))
+    piece = compose(base / "run", PieceConfig(seconds=0.1, label="piano"))
     assert piece.temperature == calibration.temperature
     assert piece.hold_penalty == calibration.hold_penalty
-    asked = ComposeConfig(seconds=0.1, label="piano", temperature=1.5, hold_penalty=0.25)
+    asked = PieceConfig(seconds=0.1, label="piano", temperature=1.5, hold_penalty=0.25)
     asked_piece = compose(base / "run", asked)
     assert (asked_piece.temperature, asked_piece.hold_penalty) == (1.5, 0.25)
 
@@ -425,7 +425,7 @@ def test_resume_goes_on_from_the_current_weights_not_the_best(composed_run, musi
     first._validate(baseline_result(run, corpus, options))  # the best so far
     for _ in range(3):
         first.train_step()  # the current weights move on
-    first.save(0.0)
+    first.save()
     saved = load_composer(run)
     resumed = trainer()
     resumed.restore(saved)
@@ -437,6 +437,24 @@ def test_resume_goes_on_from_the_current_weights_not_the_best(composed_run, musi
     assert resumed.best[0] == first.best[0] and resumed.step == 6
 
 
+def test_a_resume_takes_a_new_budget_and_refuses_any_other_change(composed_run, tmp_path):
+    """In the library, not only in the CLI: a resumed composer continues its stored config;
+    only ``steps`` and ``minutes`` may differ, anything else is a one-line error naming it
+    (and the composer is left as it was)."""
+    from wavenet_music.composer.train import composer_config
+
+    run = tmp_path / "run"
+    shutil.copytree(composed_run[0] / "run", run)
+    stored = load_composer(run)
+    longer = replace(stored.config, steps=20, minutes=5.0)
+    assert composer_config(run, longer, resume=True)[0] == longer
+    wider = replace(longer, width=32, learning_rate=1e-2)
+    with pytest.raises(UserError, match=r"only steps and minutes may change.*width, learning_rate"):
+        train_composer(run, None, wider, resume=True, quiet=True)
+    assert [p.name for p in composer_dirs(run)] == ["step_00000010"]
+    assert load_composer(run).meta == stored.meta
+
+
 def test_compose_streams_a_piece_to_a_wav(composed_run, tmp_path):
     base, _ = composed_run
     out, seen = tmp_path / "piece.wav", []
@@ -444,7 +462,7 @@ def test_compose_streams_a_piece_to_a_wav(composed_run, tmp_path):
     def on_chunk(audio: np.ndarray) -> None:
         seen.append((audio.shape[1], out.with_name("piece-piano.wav").is_file()))
 
-    options = ComposeConfig(seconds=0.5, label="piano", chunk_seconds=0.1, top_k=8)
+    options = PieceConfig(seconds=0.5, label="piano", chunk_seconds=0.1, top_k=8)
     piece = compose(
         base / "run", options, out=out, features_out=tmp_path / "f.npy", on_chunk=on_chunk
     )
@@ -543,7 +561,7 @@ def test_the_report_of_a_composer_run_sets_pieces_beside_plain_wavenet(
     """Per genre: a real excerpt, the composed piece, the plain clip (same length), the
     untrained model and noise; the long-range statistics of composed, plain and real; all
     playable in a headless browser."""
-    from tests.test_report import open_in_browser
+    from tests.report.test_report import open_in_browser
     from wavenet_music.report.build import report_main
 
     base, _ = composed_run

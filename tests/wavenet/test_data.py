@@ -19,7 +19,6 @@ from wavenet_music.wavenet.data import (
     label_of,
     load_classes,
     prepare_corpus,
-    read_window,
     validation_picks,
 )
 
@@ -134,12 +133,6 @@ def test_a_repeated_row_is_harmless_and_a_row_without_its_file_is_named(folder, 
     assert labels == {"top.wav": "calm", "ambient/long.flac": "calm"}
     err = capsys.readouterr().err
     assert f"{csv}:5: ambient/lnog.flac is not an audio file under {folder}" in err, err
-
-
-def test_read_window_pads_with_silence():
-    classes = np.arange(10, dtype=np.uint8)
-    assert read_window(classes, -3, 6, 128).tolist() == [128, 128, 128, 0, 1, 2]
-    assert read_window(classes, 8, 4, 128).tolist() == [8, 9, 128, 128]
 
 
 def test_windows_have_a_full_receptive_field_and_mask_the_end(folder, tmp_path):

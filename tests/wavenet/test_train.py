@@ -15,8 +15,9 @@ import torch
 
 from wavenet_music.config import TrainConfig, UserError, apply_overrides
 from wavenet_music.runs import read_metrics
+from wavenet_music.runtime.training import emulated_bf16_note
 from wavenet_music.wavenet import checkpoint as ckpt
-from wavenet_music.wavenet.train import emulated_bf16_note, learning_rate, train
+from wavenet_music.wavenet.train import learning_rate, train
 
 from ..conftest import finish, small_config, wait_for
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..config import Config, UserError
 from ..runs import cached, npy_bytes
-from .io import mu_law_decode
+from .io import mu_law_decode, padded_slice
 from .spectral import log_chroma_spectrogram, log_mel_spectrogram
 
 SILENCE_DB = -100.0  # what log_mel_spectrogram reads for digital silence
@@ -69,11 +69,7 @@ FIXED_CHANNELS = {"chroma": 12}  # features whose channel count is not a setting
 
 def read_frames(features: np.ndarray, start: int, count: int) -> np.ndarray:
     """``features[start : start + count]`` (count, C) with silence outside the audio."""
-    out = np.full((count, features.shape[1]), SILENCE_DB, dtype=np.float32)
-    lo, hi = max(start, 0), min(start + count, len(features))
-    if hi > lo:
-        out[lo - start : hi - start] = features[lo:hi]
-    return out
+    return padded_slice(features, start, count, SILENCE_DB, np.float32)
 
 
 def normalisation(features: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

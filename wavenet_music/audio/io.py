@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 import soxr
+from numpy.typing import DTypeLike
 
 from ..config import UserError
 from ..runs import write_atomically
@@ -86,6 +87,18 @@ def mu_law_decode(classes: np.ndarray, quantization_channels: int = 256) -> np.n
 def silence_class(quantization_channels: int = 256) -> int:
     """The mu-law class of digital silence (0.0), used to pad before the first sample."""
     return int(mu_law_encode(np.zeros(1), quantization_channels)[0])
+
+
+def padded_slice(
+    values: np.ndarray, start: int, length: int, fill: float, dtype: DTypeLike
+) -> np.ndarray:
+    """``values[start : start + length]`` (length, ...) as ``dtype``, ``fill`` where the
+    range leaves ``values`` (before its start or past its end)."""
+    out = np.full((length, *values.shape[1:]), fill, dtype=dtype)
+    lo, hi = max(start, 0), min(start + length, len(values))
+    if hi > lo:
+        out[lo - start : hi - start] = values[lo:hi]
+    return out
 
 
 def trim_silence(audio: np.ndarray, threshold: float, frame: int = 2048) -> np.ndarray:

@@ -102,13 +102,20 @@ def chroma_filterbank(sample_rate: int, n_fft: int) -> np.ndarray:
     return (np.arange(12)[:, None] == classes[None, :]) & inside[None, :]  # (12, K)
 
 
+def chroma_power(
+    audio: np.ndarray, sample_rate: int, n_fft: int = 1024, hop: int = 256
+) -> np.ndarray:
+    """Power per pitch class (frames, 12): the summed power of each class's FFT bins."""
+    filters = chroma_filterbank(sample_rate, n_fft).astype(np.float64)  # (12, K)
+    return power_spectrogram(audio, n_fft, hop) @ filters.T  # (F, 12)
+
+
 def log_chroma_spectrogram(
     audio: np.ndarray, sample_rate: int, n_fft: int = 1024, hop: int = 256
 ) -> np.ndarray:
     """Power per pitch class (frames, 12) in dB, floored at -100 dB: a full-scale A4 sine
     reads about 0 dB (plus its window leakage) in class 9 (A)."""
-    filters = chroma_filterbank(sample_rate, n_fft).astype(np.float64)  # (12, K)
-    return power_to_db(power_spectrogram(audio, n_fft, hop) @ filters.T)  # (F, 12)
+    return power_to_db(chroma_power(audio, sample_rate, n_fft, hop))
 
 
 def spectral_flatness(audio: np.ndarray, n_fft: int = 1024, hop: int = 256) -> float:

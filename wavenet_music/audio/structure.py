@@ -30,7 +30,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .spectral import power_spectrogram, power_to_db, rms_envelope
+from .spectral import chroma_power, power_spectrogram, power_to_db, rms_envelope
 
 STATISTICS = ("chroma_repetition", "onset_rate_cv", "loudness_autocorrelation")
 DIAGNOSTICS = ("harmonic_repetition",)  # reported, not part of the distance
@@ -40,14 +40,9 @@ FLUX_FFT, FLUX_HOP = 1024, 256
 
 def chroma(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     """(frames, 12) power per pitch class (C = 0), from FFT bins between 55 Hz and 5 kHz,
-    each assigned to the nearest equal-tempered pitch (A4 = 440 Hz)."""
-    power = power_spectrogram(audio, CHROMA_FFT, CHROMA_HOP)  # (T, K)
-    freqs = np.fft.rfftfreq(CHROMA_FFT, 1.0 / sample_rate)  # (K,)
-    used = (freqs >= 55.0) & (freqs <= 5000.0)
-    pitch = np.round(12 * np.log2(freqs[used] / 440.0)).astype(int) + 9  # semitones from C
-    membership = np.zeros((used.sum(), 12))
-    membership[np.arange(used.sum()), pitch % 12] = 1.0
-    return power[:, used] @ membership  # (T, 12)
+    each assigned to the nearest equal-tempered pitch (A4 = 440 Hz): ``chroma_power``
+    over 256 ms windows, 128 ms apart (at 16 kHz)."""
+    return chroma_power(audio, sample_rate, CHROMA_FFT, CHROMA_HOP)  # (T, 12)
 
 
 def lag_similarity(vectors: np.ndarray, min_lag: int, max_lag: int) -> np.ndarray:

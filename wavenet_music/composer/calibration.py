@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from ..audio.structure import repetition
+from ..runtime.device import model_device
 from .data import Stream
 from .model import Composer, continue_tokens
 from .tokens import Codebook
@@ -153,7 +154,7 @@ def composed_statistics(
     ``STREAMS_PER_BATCH`` allows (per-token work is small, so one big batch is much faster
     than many)."""
     chunk = max(1, STREAMS_PER_BATCH // probe.streams)
-    device = next(probe.model.parameters()).device
+    device = model_device(probe.model)
     generator = torch.Generator(device=device).manual_seed(seed)
     out = []
     for i in range(0, len(points), chunk):
@@ -164,7 +165,7 @@ def composed_statistics(
 def _composed_batch(
     probe: Probe, points: Sequence[tuple[float, float]], generator: torch.Generator
 ) -> list[tuple[float, float]]:
-    model, device = probe.model, next(probe.model.parameters()).device
+    model, device = probe.model, model_device(probe.model)
     one_point = torch.arange(max(probe.labels, 1)).repeat_interleave(probe.streams_per_label)
     label_of = one_point.repeat(len(points))  # (P·S,)
     per_row = torch.tensor(points, dtype=torch.float64).repeat_interleave(len(one_point), 0)

@@ -22,17 +22,17 @@ import torch
 from torch import Tensor
 
 from ..audio.features import SILENCE_DB, feature_store
-from ..audio.io import load_audio, mu_law_decode, mu_law_encode
+from ..audio.io import load_audio, mu_law_decode, mu_law_encode, silence_class
 from ..config import Config, GenerateConfig, UserError
 from ..runs import check_target, npy_bytes, write_atomically
-from ..runtime.device import resolve_device
+from ..runtime.device import model_device, resolve_device
 from ..runtime.stop import Interrupted, StopRequest
 from ..wavenet.checkpoint import load_model
 from ..wavenet.compiled import generation_step
 from ..wavenet.model import WaveNet
 from ..wavenet.to_audio import clip_paths, clip_plan, threads_for, write_clips
 from .checkpoint import build_composer, calibrated_sampling, load_composer
-from .config import ComposeConfig
+from .config import PieceConfig
 from .data import require_local
 from .model import Composer, ComposerState, continue_tokens
 from .tokens import Codebook
@@ -122,7 +122,7 @@ def history_frames(config: Config) -> int:
 def silent_prime(config: Config) -> Prime:
     """Silence, as before every file in training."""
     h, hop = history_frames(config), config.model.hop_length
-    silence = config.model.quantization_channels // 2
+    silence = silence_class(config.model.quantization_channels)
     frames = np.full((1 + h, config.model.local_channels), SILENCE_DB, np.float32)
     return Prime(np.zeros(0, np.int64), np.full(h * hop, silence, np.int64), frames)
 
@@ -182,7 +182,7 @@ ChunkFn = Callable[[np.ndarray], None]
 
 def compose(
     run_dir: Path,
-    options: ComposeConfig,
+    options: PieceConfig,
     out: Path | None = None,
     features_out: Path | None = None,
     on_chunk: ChunkFn | None = None,
@@ -241,11 +241,11 @@ def _stream(
     prime: Prime,
     labels: Tensor | None,
     clips: int,
-    options: ComposeConfig,
+    options: PieceConfig,
     paths: list[Path] | None,
     on_chunk: ChunkFn | None,
 ) -> Piece:
-    device = next(wavenet.parameters()).device
+    device = model_device(wavenet)
     rate, hop, q = (
         config.data.sample_rate,
         config.model.hop_length,

@@ -1,7 +1,8 @@
 """The composer's settings: frozen dataclasses, no torch (the CLI builds flags from them).
 
-``ComposerConfig`` (tokens, network, training) is stored in the composer's checkpoint;
-``ComposeConfig`` (how to compose a piece) is not.
+``ComposerConfig`` (tokens, network, training; the ``composer`` section of presets and
+``--config`` files) is stored in the composer's checkpoint; ``PieceConfig`` (how to compose
+one piece, as ``GenerateConfig`` says how to generate the WaveNet's clips) is not.
 """
 
 from __future__ import annotations
@@ -137,8 +138,8 @@ class ComposerConfig:
 
 
 @settings()
-class ComposeConfig:
-    """How to compose a piece from a run with a trained composer (not stored)."""
+class PieceConfig:
+    """How to compose one piece from a run with a trained composer (not stored)."""
 
     seconds: float = field(
         default=30.0, metadata=doc("length of the piece", low=MIN_SECONDS, high=MAX_SECONDS)

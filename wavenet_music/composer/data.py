@@ -27,7 +27,7 @@ import torch.nn.functional as F
 
 from ..audio.features import feature_store
 from ..config import Config, UserError
-from ..runs import cached
+from ..runs import cached, read_data_record
 from ..wavenet.data import IGNORE, cached_classes, make_labeler
 from ..wavenet.evaluate import LN2
 from ..wavenet.model import WaveNet
@@ -73,7 +73,7 @@ def recorded_data_root(run_dir: Path, data_root: Path | None) -> Path:
     """``data_root``, else the folder the run recorded in data.json (key ``root``)."""
     if data_root is not None:
         return Path(data_root)
-    recorded = json.loads((Path(run_dir) / "data.json").read_text()).get("root")
+    recorded = read_data_record(run_dir).get("root")
     if recorded is None:
         raise UserError(
             f"{run_dir} does not record its data folder; pass --data DIR (the folder it "
@@ -88,7 +88,7 @@ def split_features(
     """(source, label index, features (K, F) in dB) of every segment of the run's
     ``part`` ("train" or "validation") split."""
     try:
-        rows = json.loads((Path(run_dir) / "data.json").read_text())[part]
+        rows = read_data_record(run_dir)[part]
     except (OSError, KeyError, json.JSONDecodeError):
         raise UserError(f"{run_dir}/data.json is missing or unreadable; is it a run?") from None
     store, hop = feature_store(config), config.model.hop_length

@@ -1,14 +1,14 @@
 """Training the composer on a WaveNet run's own music.
 
-The loop follows ``train.py``: windows in, bits per token down, held-out bits against the
-unigram and bigram baselines in ``RUN/composer/metrics.jsonl``, Ctrl-C/SIGTERM finish the
-step and save (checkpoints: ``checkpoint.py``).
+The loop is the WaveNet's skeleton (``runtime.training``): windows in, bits per token
+down, held-out bits against the unigram and bigram baselines in
+``RUN/composer/metrics.jsonl``, Ctrl-C/SIGTERM finish the step and save (checkpoints:
+``checkpoint.py``); the best held-out weights are kept, and ``patience`` validations
+without a better score end the training early.
 """
 
 from __future__ import annotations
 
-import sys
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -20,8 +20,7 @@ from .. import runs
 from ..config import UserError
 from ..runtime import threads
 from ..runtime.device import resolve_device
-from ..runtime.stop import StopRequest
-from ..runtime.training import cosine_schedule
+from ..runtime.training import Budget, TrainingRun, cosine_schedule
 from ..wavenet import checkpoint as ckpt
 from .calibration import HOLD_PENALTIES, Calibration, calibrate_sampling
 from .checkpoint import (
@@ -88,7 +87,7 @@ def composer_learning_rate(step: int, c: ComposerConfig, elapsed: float = 0.0) -
     return cosine_schedule(step, peak, peak / 10, c.warmup_steps, c.steps, c.minutes, elapsed)
 
 
-class ComposerTrainer:
+class ComposerTrainer(TrainingRun):
     """Owns the composer, its optimizer, its data order and ``RUN/composer``."""
 
     def __init__(
@@ -101,16 +100,15 @@ class ComposerTrainer:
         quiet: bool = False,
     ) -> None:
         self.run_dir, self.corpus, self.labels, self.config = Path(run_dir), corpus, labels, config
-        self.quiet, self.context = quiet, context
+        self.context = context
         self.device = resolve_device(config.device)
         torch.manual_seed(config.seed)
         self.model = Composer(config, corpus.codebook.size, len(labels), context).to(self.device)
-        self.optimizer = torch.optim.AdamW(
+        optimizer = torch.optim.AdamW(
             self.model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
         )
+        super().__init__(optimizer, Budget(config.steps, config.minutes), quiet)
         self.rng = np.random.default_rng(config.seed)
-        self.step, self.elapsed_before = 0, 0.0
-        self.session_start = time.monotonic()
         self.best: tuple[float, dict[str, torch.Tensor]] | None = None  # (bits, weights)
         self.since_best = 0  # validations without a better score
         self.calibration: Calibration | None = None  # of the best weights, when done
@@ -122,18 +120,13 @@ class ComposerTrainer:
         if "best_bits" in c.meta:
             self.best = (float(c.meta["best_bits"]), c.model)
             self.since_best = int(c.meta.get("since_best", 0))
-        self.optimizer.load_state_dict(ckpt.unflatten_optimizer(c.tensors, c.meta["optimizer"]))
-        self.rng.bit_generator.state = c.meta["sampler"]
-        torch.set_rng_state(c.tensors["rng.torch"])
-        self.step, self.elapsed_before = c.step, float(c.meta.get("elapsed", 0.0))
+        self.rng.bit_generator.state = self.restore_training_state(c)
         self.calibration = saved_calibration(c)
 
-    def save(self, elapsed: float, final: bool = False) -> Path:
+    def save(self, final: bool = False) -> Path:
         """A checkpoint of this step; ``final`` replaces a periodic one of the same step,
         which predates the last validation's bookkeeping and the calibration."""
-        tensors, rest = ckpt.flatten_optimizer(self.optimizer.state_dict())
-        tensors["rng.torch"] = torch.get_rng_state()
-        meta = {"optimizer": rest, "sampler": self.rng.bit_generator.state, "elapsed": elapsed}
+        tensors, meta = self.training_state(self.rng.bit_generator.state)
         weights = self.model.state_dict()
         if self.best is not None:  # the best weights for compose, the current ones to go on
             tensors.update({f"current.{k}": v for k, v in weights.items()})
@@ -156,8 +149,7 @@ class ComposerTrainer:
     def train_step(self) -> float:
         """One update on a random batch; bits per token."""
         self.model.train()
-        for group in self.optimizer.param_groups:
-            group["lr"] = composer_learning_rate(self.step, self.config, self.elapsed())
+        self.set_learning_rate(composer_learning_rate(self.step, self.config, self.elapsed()))
         inputs, targets, labels = training_batch(
             self.corpus.train,
             self.context,
@@ -177,61 +169,53 @@ class ComposerTrainer:
         self.step += 1
         return loss.item()
 
-    def elapsed(self) -> float:
-        """Training seconds, earlier sessions of this composer included."""
-        return self.elapsed_before + time.monotonic() - self.session_start
-
-    def _eta(self, first: int) -> str:
+    def _eta(self) -> str:
         """ ", at most N min left" at this session's pace for a ``steps`` budget."""
-        steps = self.config.steps
-        if steps is None or self.step == first:
+        if (left := self.time_left()) is None:
             return ""
-        pace = (time.monotonic() - self.session_start) / (self.step - first)
-        return f", at most {(steps - self.step) * pace / 60:.1f} min left of {steps:,} steps"
+        steps, pace = left
+        return f", at most {steps * pace / 60:.1f} min left of {self.budget.steps:,} steps"
+
+    def log(self, record: dict) -> None:
+        (self.run_dir / COMPOSER).mkdir(parents=True, exist_ok=True)
+        runs.append_record(self.run_dir / COMPOSER / "metrics.jsonl", record)
 
     def validate(self) -> float | None:
         if not self.corpus.validation:
             return None
         return held_out_bits(self.model, self.corpus.validation, self.device)
 
-    def log(self, record: dict) -> None:
-        (self.run_dir / COMPOSER).mkdir(parents=True, exist_ok=True)
-        runs.append_record(self.run_dir / COMPOSER / "metrics.jsonl", record)
-
     def run(self, result: ComposerResult) -> ComposerResult:
-        c = self.config
-        self.session_start, first = time.monotonic(), self.step
-
-        def done() -> bool:
-            if c.steps is not None and self.step >= c.steps:
-                return True
-            return c.minutes is not None and self.elapsed() >= c.minutes * 60
-
-        with StopRequest() as stop:
-            while not done() and not stop.requested and not self.patience_spent():
-                bits = self.train_step()
-                if self.step % 10 == 0 or self.step == 1:
-                    self.log({"step": self.step, "train_bits": bits})
-                    self._progress(f"step {self.step}: {bits:.3f} bits/token{self._eta(first)}")
-                if self.step % c.validate_every == 0:
-                    self._validate(result)
-                if self.step % c.checkpoint_every == 0:
-                    self.save(self.elapsed())
-            result.interrupted = stop.requested
+        self.start_session()
+        result.interrupted = self.loop(lambda: self._one_step(result))
         if not result.validation_bits or result.validation_bits[-1][0] != self.step:
             self._validate(result)
-        if not result.interrupted and c.calibration_seconds is not None:
+        if not result.interrupted and self.config.calibration_seconds is not None:
             if self.calibration is None:  # else it is the calibration of the best weights
                 self.calibrate()
             else:
-                self._progress("the best weights did not change: calibration kept")
+                self.say("the best weights did not change: calibration kept")
         result.calibration = self.calibration
-        path = self.save(self.elapsed(), final=True)
+        path = self.save(final=True)
         result.step = self.step
         result.best_bits = None if self.best is None else self.best[0]
         if result.interrupted:
-            print(f"stopped at step {self.step}; composer checkpoint {path}", file=sys.stderr)
+            self.say_stopped(path, f"wavenet-music train-composer {self.run_dir} --resume")
         return result
+
+    def _one_step(self, result: ComposerResult) -> None:
+        bits = self.train_step()
+        if self.step % 10 == 0 or self.step == 1:
+            self.log({"step": self.step, "train_bits": bits})
+            self.say(f"step {self.step}: {bits:.3f} bits/token{self._eta()}")
+        if self.step % self.config.validate_every == 0:
+            self._validate(result)
+        if self.step % self.config.checkpoint_every == 0:
+            self.save()
+
+    def done(self) -> bool:
+        """The budget is spent, or ``patience`` validations did not beat the best."""
+        return super().done() or self.patience_spent()
 
     def calibrate(self) -> None:
         """Calibrate the sampling (temperature, hold penalty) of the weights ``compose``
@@ -252,15 +236,13 @@ class ComposerTrainer:
             hold_penalties=HOLD_PENALTIES if self.config.calibrate_hold_penalty else (0.0,),
         )
         if calibration is None:
-            self._progress(
-                "no training music as long as composer.calibration_seconds: no calibration"
-            )
+            self.say("no training music as long as composer.calibration_seconds: no calibration")
             return
         self.calibration = calibration
         self.log({"step": self.step, "calibration": calibration.to_dict()})
         c = calibration
         repetition, held = c.chosen
-        self._progress(
+        self.say(
             f"sampling temperature {c.temperature:g}, hold penalty {c.hold_penalty:g}: "
             f"composed repetition {repetition:.3f} (training music {c.real_repetition:.3f}), "
             f"hold rate {held:.3f} ({c.real_hold_rate:.3f})"
@@ -270,7 +252,7 @@ class ComposerTrainer:
         patience = self.config.patience
         if patience is None or self.since_best < patience:
             return False
-        self._progress(f"held-out bits did not improve in {patience} validations: stopping")
+        self.say(f"held-out bits did not improve in {patience} validations: stopping")
         return True
 
     def _validate(self, result: ComposerResult) -> None:
@@ -279,17 +261,13 @@ class ComposerTrainer:
             return
         result.validation_bits.append((self.step, bits))
         self.log({"step": self.step, "validation_bits": bits})
-        self._progress(f"step {self.step}: held-out {bits:.3f} bits/token")
+        self.say(f"step {self.step}: held-out {bits:.3f} bits/token")
         if self.best is None or bits < self.best[0]:
             weights = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
             self.best, self.since_best = (bits, weights), 0
             self.calibration = None  # it was for the previous best
         else:
             self.since_best += 1
-
-    def _progress(self, text: str) -> None:
-        if not self.quiet:
-            print(text, file=sys.stderr)
 
 
 def train_composer(
@@ -314,18 +292,9 @@ def _train_composer(
     wavenet, wave_config = ckpt.load_model(run_dir)
     require_local(wave_config, run_dir)
     ckpt.recover_interrupted(run_dir / COMPOSER)  # a crash may have hidden the newest
-    previous = None
-    if resume:
-        previous = load_composer(run_dir)
+    config, previous = composer_config(run_dir, config, resume)
+    if previous is not None:
         ckpt.set_aside_newer(run_dir / COMPOSER, previous.step)  # it saves those steps anew
-        budget = ("steps", "minutes")
-        what = f"the composer of {run_dir}"
-        settings = runs.resumed_settings(what, asdict(previous.config), asdict(config), budget)
-        config = ComposerConfig(**settings)
-    elif composer_dirs(run_dir):
-        raise UserError(f"{run_dir} already has a composer; pass --resume to continue it")
-    if config.steps is None and config.minutes is None:
-        raise UserError("no training budget: pass --steps N or --minutes M")
     corpus = token_corpus(
         run_dir, recorded_data_root(run_dir, data_root), wavenet, wave_config, config
     )
@@ -343,6 +312,24 @@ def _train_composer(
         )
     with threads.for_training(trainer.device, quiet):  # free CPUs only
         return trainer.run(result)
+
+
+def composer_config(
+    run_dir: Path, config: ComposerConfig, resume: bool
+) -> tuple[ComposerConfig, ComposerCheckpoint | None]:
+    """The composer's config (the checkpoint's with ``config``'s budget, on resume: any
+    other difference is a one-line error naming it) and the checkpoint to resume."""
+    previous = None
+    if resume:
+        previous = load_composer(run_dir)
+        budget = ("steps", "minutes")
+        what = f"the composer of {run_dir}"
+        settings = runs.resumed_settings(what, asdict(previous.config), asdict(config), budget)
+        config = ComposerConfig(**settings)
+    elif composer_dirs(run_dir):
+        raise UserError(f"{run_dir} already has a composer; pass --resume to continue it")
+    Budget(config.steps, config.minutes).require()
+    return config, previous
 
 
 def baseline_result(run_dir: Path, corpus: TokenCorpus, config: ComposerConfig) -> ComposerResult:

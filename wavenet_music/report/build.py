@@ -28,8 +28,8 @@ from .. import runs
 from ..audio.figures import add_spectrograms
 from ..composer.checkpoint import composer_dirs
 from ..config import Config, GenerateConfig, UserError
-from ..runs import read_metrics
-from ..runtime.device import resolve_device
+from ..runs import read_data_record, read_metrics
+from ..runtime.device import model_device, resolve_device
 from ..wavenet import checkpoint as ckpt
 from ..wavenet.data import Segment, cached_classes, window_source
 from ..wavenet.evaluate import LN2, segment_nats
@@ -45,7 +45,6 @@ from .clips import (
     real_excerpts,
     run_label,
     run_labels,
-    run_split,
     source_path,
 )
 from .composition import composition_section
@@ -119,7 +118,7 @@ def _report(
     labels = run_labels(run_dir, data_root, config)
     with torch.random.fork_rng(devices=[]):  # seeded weights, the caller's RNG untouched
         torch.manual_seed(seed)
-        fresh = WaveNet(config.model).to(next(model.parameters()).device).eval()
+        fresh = WaveNet(config.model).to(model_device(model)).eval()
     extra, plain = [], None
     if composer_dirs(run_dir) and config.train.local_dropout > 0:
         generated, plain, speed, section = composed_and_plain(
@@ -234,7 +233,7 @@ def timed_resynthesis(
     audio = resynthesize_rows(model, config, originals, seed)
     wall = time.perf_counter() - start
     streams, samples = sum(len(a) for a in audio.values()), next(iter(audio.values())).shape[1]
-    device = str(next(model.parameters()).device)
+    device = str(model_device(model))
     return audio, Speed(streams, samples, wall, config.data.sample_rate, device)
 
 
@@ -245,7 +244,7 @@ def timed_generation(
     start = time.perf_counter()
     audio = generate_audio(model, config, options, progress=False)  # (num, T)
     wall = time.perf_counter() - start
-    device = str(next(model.parameters()).device)
+    device = str(model_device(model))
     return audio, Speed(audio.shape[0], audio.shape[1], wall, config.data.sample_rate, device)
 
 
@@ -287,7 +286,7 @@ def _validation_segments(
     budget: dict[str, int] = defaultdict(lambda: int(max_seconds * config.data.sample_rate))
     label_of_source = labeler(config, data_root)
     segments = []
-    for source, start, end in run_split(run_dir)["validation"]:
+    for source, start, end in read_data_record(run_dir)["validation"]:
         path, label = source_path(data_root, source), label_of_source(source)
         if budget[label] <= 0 or not path.is_file():
             continue

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +10,7 @@ import numpy as np
 
 from ..audio.io import AUDIO_EXTENSIONS, load_audio, trim_silence
 from ..config import Config, UserError
+from ..runs import read_data_record
 from ..wavenet.data import label_of, make_labeler
 
 
@@ -68,7 +68,7 @@ def segment_label(source: str, data_root: Path | None) -> str:
 
 def run_label(run_dir: Path, data_root: Path | None) -> str:
     """The one label of an unconditioned run: its training files' folder, or "all"."""
-    train = run_split(run_dir)["train"]
+    train = read_data_record(run_dir)["train"]
     labels = {segment_label(source, data_root) for source, _, _ in train}
     return labels.pop() if len(labels) == 1 else "all"
 
@@ -102,7 +102,7 @@ def real_excerpts(
     label_of_source = labeler(config, data_root)
     segments = [
         (source, start, end)
-        for source, start, end in run_split(run_dir)[split]
+        for source, start, end in read_data_record(run_dir)[split]
         if label in ("all", label_of_source(source))
         and source_path(data_root, source).is_file()
         and end - start >= length
@@ -131,7 +131,7 @@ def check_data_root(run_dir: Path, data_root: Path) -> None:
     file of its split (a file must be the one the run was trained on). Without the check,
     a wrong ``--data`` would silently leave the page without real music."""
     try:
-        split = run_split(run_dir)
+        split = read_data_record(run_dir)
         sources = {s for part in ("train", "validation") for s, _, _ in split[part]}
     except (OSError, ValueError, KeyError, TypeError):  # no split recorded: nothing to compare
         split, sources = {}, set()
@@ -168,10 +168,6 @@ def _decode(path: Path, config: Config) -> np.ndarray:
     audio = load_audio(path, config.data.sample_rate)
     threshold = config.data.silence_threshold
     return audio if threshold is None else trim_silence(audio, threshold)
-
-
-def run_split(run_dir: Path) -> dict:
-    return json.loads((Path(run_dir) / "data.json").read_text())
 
 
 def white_noise(length: int, rms: float, seed: int) -> np.ndarray:

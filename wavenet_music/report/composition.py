@@ -22,7 +22,7 @@ from ..audio.structure import (
     summarise,
 )
 from ..composer.compose import compose
-from ..composer.config import ComposeConfig
+from ..composer.config import PieceConfig
 from ..config import GenerateConfig
 from ..wavenet.checkpoint import load_model
 from ..wavenet.to_audio import generate_audio
@@ -61,7 +61,7 @@ def composition_section(
     out_dir = Path(out_dir)
     _, config = load_model(run_dir)
     which = "all" if config.model.global_labels else None
-    options = ComposeConfig(
+    options = PieceConfig(
         seconds=seconds,
         label=which,
         temperature=temperature,

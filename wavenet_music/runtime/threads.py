@@ -24,8 +24,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 ONE_THREAD_UP_TO = 8  # streams; a step of fewer is too short to split (eager: 13× slower on 2)
 BUSY_SLACK = 0.25  # cores' worth of other work (daemons, jitter) that does not take a core
@@ -78,6 +80,8 @@ def _load(cpus: int, free: int) -> str:
 def for_training(device: torch.device, quiet: bool = False) -> Iterator[ThreadChoice | None]:
     """torch's threads chosen by ``training_threads`` while the block runs (CPU training),
     with one line on stderr when other work costs threads."""
+    import torch  # here, not at the top: transcription chooses threads without torch
+
     if device.type != "cpu":
         yield None
         return
@@ -91,6 +95,8 @@ def for_training(device: torch.device, quiet: bool = False) -> Iterator[ThreadCh
 @contextmanager
 def for_generation(streams: int, device: torch.device) -> Iterator[ThreadChoice | None]:
     """torch's threads chosen by ``generation_threads`` while the block runs (CPU only)."""
+    import torch
+
     if device.type != "cpu":
         yield None
         return
@@ -105,6 +111,8 @@ def for_generation(streams: int, device: torch.device) -> Iterator[ThreadChoice 
 @contextmanager
 def using(threads: int) -> Iterator[None]:
     """torch.set_num_threads(threads) while the block runs; the count before, after it."""
+    import torch
+
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
@@ -116,6 +124,8 @@ def using(threads: int) -> Iterator[None]:
 def _measured(rule: Callable[[int, int, float], ThreadChoice]) -> ThreadChoice:
     """``rule(most, cpus, busy)`` on this machine now; with ``OMP_NUM_THREADS`` set, on its
     count and nothing busy (the user chose)."""
+    import torch
+
     most = torch.get_num_threads()
     if "OMP_NUM_THREADS" in os.environ:
         choice = rule(most, most, 0.0)

@@ -1,6 +1,7 @@
-"""The WaveNet: the network (``model``), its windows of mu-law audio (``data``), training
-(``train``, ``distributed``, ``finetune``), checkpoints, held-out likelihood
-(``evaluate``), and sample-by-sample generation: incremental queues (``incremental``),
-the compiled C++ step (``compiled``, ``kernels/``), engine choice and sampling
-(``generate``), a run's clips as WAV files (``to_audio``), re-synthesis of recordings
-from their features (``resynthesis``)."""
+"""The WaveNet: the network (``model``), its windows of mu-law audio (``data``),
+training (``train``, with its run folder ``run_dir`` and TensorBoard ``board``;
+``distributed``, ``finetune``), ``checkpoint``, held-out likelihood (``evaluate``), and
+sample-by-sample generation: incremental queues (``incremental``), the compiled C++ step
+(``compiled``, ``kernels/``), engine choice and sampling (``generate``), a run's clips
+as WAV files (``to_audio``), re-synthesis of recordings from their features
+(``resynthesis``)."""

@@ -346,30 +346,6 @@ def load_model(run_dir: Path, device: str | torch.device = "cpu") -> tuple[WaveN
 # --- optimizer state as flat tensors + JSON ------------------------------------------------
 
 
-def flatten_optimizer(state: dict) -> tuple[dict[str, torch.Tensor], dict]:
-    """torch optimizer ``state_dict()`` → (tensors, JSON-able rest)."""
-    tensors, scalars = {}, {}
-    for index, values in state["state"].items():
-        for name, value in values.items():
-            if torch.is_tensor(value):
-                tensors[f"optimizer.{index}.{name}"] = value
-            else:
-                scalars[f"{index}.{name}"] = value
-    return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
-
-
-def unflatten_optimizer(tensors: dict[str, torch.Tensor], rest: dict) -> dict:
-    state: dict[int, dict[str, Any]] = {}
-    for key, value in tensors.items():
-        if key.startswith("optimizer."):
-            _, index, name = key.split(".", 2)
-            state.setdefault(int(index), {})[name] = value
-    for key, value in rest.get("scalars", {}).items():
-        index, name = key.split(".", 1)
-        state.setdefault(int(index), {})[name] = value
-    return {"state": state, "param_groups": rest["param_groups"]}
-
-
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:

@@ -23,7 +23,15 @@ import torch
 from tqdm import tqdm
 
 from ..audio.features import FeatureStore, feature_store
-from ..audio.io import AUDIO_EXTENSIONS, AudioReadError, load_audio, mu_law_encode, trim_silence
+from ..audio.io import (
+    AUDIO_EXTENSIONS,
+    AudioReadError,
+    load_audio,
+    mu_law_encode,
+    padded_slice,
+    silence_class,
+    trim_silence,
+)
 from ..config import Config, DataConfig, UserError
 from ..runs import cached, npy_bytes
 
@@ -295,6 +303,16 @@ def _split_group(segments: list[Segment], fraction: float) -> tuple[list[Segment
     return sorted(ranked[n_val:], key=lambda s: s.source), validation
 
 
+def label_positions(known: Sequence[str], names: Sequence[str]) -> list[int]:
+    """The index of each of ``names`` among a model's labels ``known``; a one-line error
+    naming the first label the run does not know."""
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        listed = ", ".join(known) or "none (it was trained without labels)"
+        raise UserError(f"unknown label {unknown[0]!r}; this run knows: {listed}")
+    return [list(known).index(name) for name in names]
+
+
 def label_of(relative: str) -> str:
     """``piano/bach/x.ogg`` → ``piano``; a file at the top of the data folder → ``""``."""
     parts = Path(relative).parts
@@ -333,15 +351,6 @@ class Batch:
 
 
 IGNORE = -1
-
-
-def read_window(classes: np.ndarray, start: int, length: int, silence: int) -> np.ndarray:
-    """``classes[start : start + length]`` with silence where the range leaves the file."""
-    out = np.full(length, silence, dtype=np.int64)
-    lo, hi = max(start, 0), min(start + length, len(classes))
-    if hi > lo:
-        out[lo - start : hi - start] = classes[lo:hi]
-    return out
 
 
 class WindowSource:
@@ -388,7 +397,8 @@ class WindowSource:
         (IGNORE outside it) and, with local conditioning, frames (F, K + 2)."""
         n = self.sample_size if targets is None else targets
         rf = self.receptive_field
-        window = read_window(self.classes(segment), target_start - rf, rf + n, self.silence)
+        classes = self.classes(segment)
+        window = padded_slice(classes, target_start - rf, rf + n, self.silence, np.int64)
         target = window[rf:].copy()
         positions = np.arange(target_start, target_start + n)
         target[(positions < segment.start) | (positions >= segment.end)] = IGNORE
@@ -487,7 +497,7 @@ def window_source(config: Config, segments) -> WindowSource:
         segments,
         config.model.receptive_field,
         config.data.sample_size,
-        config.model.quantization_channels // 2,
+        silence_class(config.model.quantization_channels),
         config.model.global_labels,
         feature_store(config),
     )

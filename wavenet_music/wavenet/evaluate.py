@@ -14,8 +14,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..config import Config, EvaluateConfig, UserError
-from .data import IGNORE, Segment, WindowSource, prepare_corpus, window_source
+from ..config import Config, EvaluateConfig
+from ..runtime.device import model_device
+from .data import (
+    IGNORE,
+    Segment,
+    WindowSource,
+    label_positions,
+    prepare_corpus,
+    window_source,
+)
 from .model import WaveNet
 
 LN2 = math.log(2.0)  # nats per bit
@@ -54,10 +62,8 @@ def evaluate(
     ``label`` for all files when given.
     """
     EvaluateConfig(batch_size=batch_size, label=label)  # checks them as the CLI does
-    labels = config.model.global_labels
-    if label is not None and label not in labels:
-        known = ", ".join(labels) or "none: it was trained without labels"
-        raise UserError(f"unknown label {label!r}; this run's labels: {known}")
+    if label is not None:
+        label_positions(config.model.global_labels, [label])  # one line if it is unknown
     spec = None if label is not None else config.data.labels
     data_config = replace(config.data, validation_fraction=0.0, labels=spec)
     corpus = prepare_corpus(
@@ -81,7 +87,7 @@ def evaluate(
 
 def segment_nats(model: WaveNet, source: WindowSource, segment: Segment, batch_size: int) -> float:
     """Summed NLL (nats) of every target of ``segment``: consecutive windows tiling it."""
-    device = next(model.parameters()).device
+    device = model_device(model)
     hop = source.features.hop if source.features is not None else 1
     size = max(hop, source.sample_size - source.sample_size % hop)  # windows stay on frames
     starts = range(source.aligned(segment.start), segment.end, size)

@@ -14,6 +14,7 @@ import torch
 from torch import Tensor
 
 from ..audio.features import SILENCE_DB
+from ..audio.io import silence_class
 from ..runtime.device import model_device
 from .compiled import generation_step
 from .incremental import sample
@@ -24,7 +25,7 @@ def padded_history(model: WaveNet, prime: Tensor | None, num: int) -> Tensor:
     """At least a receptive field of silence (as before every file in training), then
     ``prime`` (num, P) if given, on the model's device. With local conditioning the
     history is a whole number of frames, so that generation starts a frame."""
-    silence = model.config.quantization_channels // 2  # mu-law class of 0.0
+    silence = silence_class(model.config.quantization_channels)
     size = model.receptive_field
     if model.config.local_channels is not None:
         hop, primed = model.config.hop_length, 0 if prime is None else prime.shape[1]

@@ -16,7 +16,9 @@ import torch
 from ..audio.features import feature_store
 from ..audio.io import mu_law_decode, mu_law_encode
 from ..config import Config, UserError
+from ..runtime.device import model_device
 from ..runtime.threads import for_generation
+from .data import label_positions
 from .generate import generate
 from .model import WaveNet
 
@@ -38,10 +40,7 @@ def label_indices(config: Config, labels: Sequence[str] | None, count: int) -> t
         return None
     if labels is None or len(labels) != count:
         raise UserError(f"this run is conditioned on labels ({', '.join(known)}): one per excerpt")
-    unknown = [name for name in labels if name not in known]
-    if unknown:
-        raise UserError(f"unknown label {unknown[0]!r}; this run knows: {', '.join(known)}")
-    return torch.tensor([known.index(name) for name in labels])
+    return torch.tensor(label_positions(known, labels))
 
 
 @torch.inference_mode()
@@ -57,7 +56,7 @@ def resynthesize(
     lengths = {len(e) for e in excerpts}
     if len(lengths) != 1:
         raise ValueError(f"excerpts must be equally long, got lengths {sorted(lengths)}")
-    device = next(model.parameters()).device
+    device = model_device(model)
     features = excerpt_features(excerpts, config).to(device)  # (N, F, K)
     generator = torch.Generator(device=device).manual_seed(seed)
     with for_generation(len(excerpts), device):  # torch's default: every core, even busy ones

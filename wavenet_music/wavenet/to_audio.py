@@ -22,6 +22,7 @@ from ..runtime.device import model_device
 from ..runtime.stop import Interrupted, StopRequest
 from ..runtime.threads import for_generation as threads_for  # (compose's name for it)
 from .compiled import engine_choice
+from .data import label_positions
 from .generate import generate
 from .model import WaveNet
 
@@ -132,10 +133,7 @@ def clip_plan(config: Config, options: GenerateConfig) -> tuple[Tensor | None, l
             "pass --label NAME, several as --label a,b, or --label all"
         )
     chosen = list(known) if options.label == "all" else options.label.split(",")
-    unknown = [name for name in chosen if name not in known]
-    if unknown:
-        raise UserError(f"unknown label {unknown[0]!r}; this run knows: {', '.join(known)}")
-    indices = [known.index(name) for name in chosen for _ in range(options.num)]
+    indices = [i for i in label_positions(known, chosen) for _ in range(options.num)]
     tags = [
         name if options.num == 1 else f"{name}-{i + 1}"
         for name in chosen

@@ -1,13 +1,5 @@
-"""The training loop: windows in, bits per sample down, checkpoints out.
-
-A run directory holds everything about a run::
-
-    RUN/config.yaml        the full config (the checkpoint holds it too)
-    RUN/data.json          the train/validation split and the skipped files
-    RUN/metrics.jsonl      one JSON line per logged step / validation
-    RUN/checkpoints/       step_NNNNNNNN folders (see checkpoint.py)
-    RUN/tensorboard/       TensorBoard event files
-    RUN/init_from.json     where a fine-tuned run's first weights came from (finetune.py)
+"""The training loop: windows in, bits per sample down, checkpoints out (into a run
+directory: run_dir.py; the skeleton every trainer shares: ``runtime.training``).
 
 ``train.precision=bf16`` runs the forward pass under ``torch.autocast`` in bfloat16 (on
 CPU and CUDA); the weights, their gradients, Adam's moments, the loss and validation stay
@@ -18,11 +10,10 @@ the processes (see distributed.py): ``train.batch_size`` is the global batch.
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import sys
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -31,29 +22,28 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from .. import runs
-from ..audio.features import normalisation, read_frames
-from ..audio.io import mu_law_decode
-from ..config import Config, TrainConfig, UserError, dump_yaml
+from ..audio.features import normalisation
+from ..config import Config, TrainConfig, UserError
 from ..runtime import threads
 from ..runtime.device import resolve_device
 from ..runtime.stop import StopRequest
-from ..runtime.training import cosine_schedule
+from ..runtime.training import Budget, TrainingRun, cosine_schedule, emulated_bf16_note
 from . import checkpoint as ckpt
 from . import distributed, finetune, kernels
+from .board import Board
 from .data import (
     IGNORE,
     Batch,
     Corpus,
     WindowSampler,
     WindowSource,
-    prepare_corpus,
     validation_picks,
     window_source,
 )
 from .distributed import SINGLE, Distributed
 from .evaluate import LN2, loss_bits
-from .generate import generate
 from .model import WaveNet
+from .run_dir import prepare_run_dir, process_corpus, run_config, with_corpus_labels
 
 ESTIMATE_AFTER = 20  # steps of a session before it estimates the time of the rest
 
@@ -83,7 +73,7 @@ def learning_rate(step: int, config: TrainConfig, elapsed: float = 0.0) -> float
 # --- the run -------------------------------------------------------------------------------
 
 
-class Trainer:
+class Trainer(TrainingRun):
     """Owns the model, optimizer, data sampler and run directory of one training run (of
     this process's part of it, under torchrun: only rank 0 writes)."""
 
@@ -95,16 +85,16 @@ class Trainer:
         quiet: bool = False,
         dist: Distributed = SINGLE,
     ) -> None:
-        self.config = config
-        self.run_dir = Path(run_dir)
-        self.dist = dist
-        self.quiet = quiet or not dist.is_main
+        self.config, self.run_dir, self.dist = config, Path(run_dir), dist
         self.device = distributed.process_device(dist, resolve_device(config.train.device))
         self.share = distributed.share(dist, config.train.batch_size)  # windows per process
         torch.manual_seed(config.train.seed)
         self.model = WaveNet(config.model).to(self.device)
         self.network = distributed.wrap(dist, self.model, self.device)  # what training calls
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.train.learning_rate)
+        optimizer = torch.optim.Adam(self.model.parameters(), lr=config.train.learning_rate)
+        budget = Budget(config.train.steps, config.train.minutes)
+        quiet = quiet or not dist.is_main
+        super().__init__(optimizer, budget, quiet)
         self.sampler = WindowSampler(
             window_source(config, corpus.train), config.train.seed, config.train.local_dropout
         )
@@ -117,42 +107,25 @@ class Trainer:
                 source.segments, config.train.validation_windows, config.data.sample_size
             )
             self.validation = (source, picks)
-        self.step = 0
-        self.elapsed_before = 0.0  # training seconds of earlier sessions of this run
         self.agreed_elapsed = 0.0  # the same in every process: the learning rate uses it
         self.skipped_steps = 0  # non-finite steps skipped in this session
         self.bad_in_a_row = 0
         self.last_targets = 0  # loss samples of the global batch of the last step
-        self.session_start = time.monotonic()
-        self._writer = None
+        self.samples = 0  # loss samples of this session
+        self.board = Board(self.run_dir)
 
     # state ---------------------------------------------------------------------------------
 
     def restore(self, checkpoint: ckpt.Checkpoint) -> None:
         """Continue exactly where ``checkpoint`` left off: weights, moments, data order, RNG."""
         self.model.load_state_dict(checkpoint.model)
-        self.optimizer.load_state_dict(
-            ckpt.unflatten_optimizer(checkpoint.tensors, checkpoint.meta["optimizer"])
-        )
-        self.sampler.set_state(checkpoint.meta["sampler"])
-        torch.set_rng_state(checkpoint.tensors["rng.torch"])
-        self.step = checkpoint.step
-        self.elapsed_before = float(checkpoint.meta.get("elapsed", 0.0))
-
-    def elapsed(self) -> float:
-        return self.elapsed_before + time.monotonic() - self.session_start
+        self.sampler.set_state(self.restore_training_state(checkpoint))
 
     def save(self) -> Path | None:
         """Write a checkpoint (rank 0 only; the others return None)."""
         if not self.dist.is_main:
             return None
-        tensors, optimizer_rest = ckpt.flatten_optimizer(self.optimizer.state_dict())
-        tensors["rng.torch"] = torch.get_rng_state()
-        meta = {
-            "optimizer": optimizer_rest,
-            "sampler": self.sampler.state(),
-            "elapsed": self.elapsed(),
-        }
+        tensors, meta = self.training_state(self.sampler.state())
         checkpoint = ckpt.Checkpoint(self.config, self.step, self.model.state_dict(), tensors, meta)
         return ckpt.save(self.run_dir, checkpoint, self.config.train.keep_checkpoints)
 
@@ -163,8 +136,7 @@ class Trainer:
         bits over the global batch. A non-finite loss or gradient leaves the weights and
         optimizer untouched (the step is counted as skipped, by every process)."""
         self.model.train()
-        for group in self.optimizer.param_groups:
-            group["lr"] = learning_rate(self.step, self.config.train, self.agreed_elapsed)
+        self.set_learning_rate(learning_rate(self.step, self.config.train, self.agreed_elapsed))
         inputs, targets = batch.inputs.to(self.device), batch.targets.to(self.device)
         with self.autocast():
             logits = self.network(inputs, *self._conditioning(batch))  # (B, Q, S)
@@ -222,67 +194,50 @@ class Trainer:
 
     # the loop ------------------------------------------------------------------------------
 
-    def done(self) -> bool:
-        t = self.config.train
-        if t.steps is not None and self.step >= t.steps:
-            return True
-        return t.minutes is not None and self.elapsed() >= t.minutes * 60
-
     def run(self) -> TrainResult:
         result = TrainResult(self.run_dir, self.step)
-        self.session_start = time.monotonic()
-        samples, first = 0, self.step
-        bar = tqdm(
-            total=self.config.train.steps,
-            initial=self.step,
-            unit="step",
-            disable=self.quiet,
-            dynamic_ncols=True,
-        )
+        self.start_session()
+        self.samples = 0
         if self.step == 0:
             self._validate(result)  # the untrained baseline starts every curve
-        try:
-            with StopRequest() as stop:
-                while not any(stopping := self._agreed_stop(stop)):
-                    batch = self.sampler.next_batch(
-                        self.config.train.batch_size, self.dist.rank, self.dist.world_size
-                    )
-                    bits = self.train_step(batch)
-                    if not math.isfinite(bits):
-                        self._skip_step(bits)
-                        continue
-                    self.bad_in_a_row = 0
-                    samples += self.last_targets
-                    rate = samples / max(time.monotonic() - self.session_start, 1e-9)
-                    result.samples_per_second = rate
-                    bar.update(1)
-                    bar.set_postfix(bits=f"{bits:.3f}", samples_s=f"{rate:,.0f}")
-                    if self.step - first == ESTIMATE_AFTER:
-                        self._say_estimate(ESTIMATE_AFTER)
-                    self._after_step(bits, result)
-                result.interrupted = stopping[1]
-        except KeyboardInterrupt:  # a second Ctrl-C: stop mid-step, still save
-            result.interrupted = True
-        finally:
-            bar.close()
+        steps = self.config.train.steps
+        bar = tqdm(
+            total=steps, initial=self.step, unit="step", disable=self.quiet, dynamic_ncols=True
+        )
+        with bar:
+            result.interrupted = self.loop(lambda: self._one_step(result, bar))
         self._finish(result)
         return result
 
-    def _say_estimate(self, steps_done: int) -> None:
+    def _one_step(self, result: TrainResult, bar: tqdm) -> None:
+        batch = self.sampler.next_batch(
+            self.config.train.batch_size, self.dist.rank, self.dist.world_size
+        )
+        bits = self.train_step(batch)
+        if not math.isfinite(bits):
+            self._skip_step(bits)
+            return
+        self.bad_in_a_row = 0
+        self.samples += self.last_targets
+        rate = self.samples / max(time.monotonic() - self.session_start, 1e-9)
+        result.samples_per_second = rate
+        bar.update(1)
+        bar.set_postfix(bits=f"{bits:.3f}", samples_s=f"{rate:,.0f}")
+        if self.step - self.first_step == ESTIMATE_AFTER:
+            self._say_estimate()
+        self._after_step(bits, result)
+
+    def _say_estimate(self) -> None:
         """After the first steps of a session, how long the rest of the steps budget will
         take at the speed measured so far (validations included)."""
-        steps = self.config.train.steps
-        if steps is None or self.quiet:
-            return
-        per_step = (time.monotonic() - self.session_start) / steps_done
-        left = (steps - self.step) * per_step
-        tqdm.write(
-            f"about {left / 60:.1f} min for the remaining {steps - self.step:,} steps on this "
-            f"machine ({per_step:.2f} s per step so far)",
-            file=sys.stderr,
-        )
+        if (left := self.time_left()) is not None:
+            steps, per_step = left
+            self.say(
+                f"about {steps * per_step / 60:.1f} min for the remaining {steps:,} steps on "
+                f"this machine ({per_step:.2f} s per step so far)"
+            )
 
-    def _agreed_stop(self, stop: StopRequest) -> tuple[bool, ...]:
+    def stopping(self, stop: StopRequest) -> tuple[bool, bool]:
         """(budget spent, stop requested), true when true in any process: all processes
         stop after the same step (a process that stopped alone would leave the others
         waiting for it forever)."""
@@ -293,7 +248,7 @@ class Trainer:
         """Count a non-finite step; too many in a row end the run without a new checkpoint."""
         self.skipped_steps += 1
         self.bad_in_a_row += 1
-        self._log({"step": self.step, "skipped_steps": self.skipped_steps})
+        self.log({"step": self.step, "skipped_steps": self.skipped_steps})
         limit = self.config.train.max_bad_steps
         if self.bad_in_a_row >= limit:
             newest = ckpt.checkpoint_dirs(self.run_dir)
@@ -307,7 +262,7 @@ class Trainer:
         t = self.config.train
         if self.step % t.log_every == 0 or self.step == 1:
             result.train_bits.append(bits)
-            self._log(
+            self.log(
                 {
                     "step": self.step,
                     "train_bits": bits,
@@ -320,17 +275,17 @@ class Trainer:
         if self.step % t.checkpoint_every == 0:
             self.save()
         if t.audio_every is not None and self.step % t.audio_every == 0 and self.dist.is_main:
-            self._log_audio()
+            self.board.snippets(self.model, self.config, self.sampler.source, self.step)
 
     def _validate(self, result: TrainResult) -> None:
         bits = self.validate()
         if bits is not None:
             result.validation_bits.append((self.step, bits))
-            self._log({"step": self.step, "validation_bits": bits})
+            self.log({"step": self.step, "validation_bits": bits})
         if bits is not None and self.config.train.local_dropout > 0:
             unsteered = self.validate(withheld=True)
             result.unsteered_bits.append((self.step, unsteered))
-            self._log({"step": self.step, "validation_unsteered_bits": unsteered})
+            self.log({"step": self.step, "validation_unsteered_bits": unsteered})
 
     def _finish(self, result: TrainResult) -> None:
         stale = not result.validation_bits or result.validation_bits[-1][0] != self.step
@@ -338,16 +293,11 @@ class Trainer:
             self._validate(result)
         path = self.save()
         result.step = self.step
-        if self._writer is not None:
-            self._writer.close()
+        self.board.close()
         if not self.dist.is_main:
             return
-        if result.interrupted:  # said even when quiet: the user must know how to go on
-            print(
-                f"stopped at step {self.step}; checkpoint {path}; resume with: "
-                f"wavenet-music train DATA --run {self.run_dir} --resume",
-                file=sys.stderr,
-            )
+        if result.interrupted:
+            self.say_stopped(path, f"wavenet-music train DATA --run {self.run_dir} --resume")
         elif self.cut_short():  # said even when quiet: the result is not what was asked
             steps = self.config.train.steps
             print(
@@ -360,77 +310,20 @@ class Trainer:
         elif not self.quiet:
             print(f"finished at step {self.step}; checkpoint {path}", file=sys.stderr)
 
-    def cut_short(self) -> bool:
-        """True when a ``minutes`` cap ended training before its ``steps`` budget."""
-        steps = self.config.train.steps
-        return steps is not None and self.step < steps
-
     # logging -------------------------------------------------------------------------------
 
-    @property
-    def writer(self):
-        if self._writer is None:
-            from torch.utils.tensorboard import SummaryWriter  # slow import, only when used
-
-            self._writer = SummaryWriter(str(self.run_dir / "tensorboard"))
-        return self._writer
-
-    def _log(self, record: dict) -> None:
+    def log(self, record: dict) -> None:
+        """The metrics log and TensorBoard (rank 0 only)."""
         if not self.dist.is_main:
             return
         runs.append_record(self.run_dir / "metrics.jsonl", record)
-        step = record["step"]
-        for key, value in record.items():
-            if key != "step":
-                self.writer.add_scalar(_TB_NAMES.get(key, key), value, step)
-
-    def _snippet_features(self, length: int, clips: int) -> torch.Tensor | None:
-        """Local models' snippets re-render the start of the first training file."""
-        store = self.sampler.source.features
-        if store is None:
-            return None
-        frames = -(-length // store.hop)
-        first = store.features(self.sampler.source.segments[0].cache)
-        features = read_frames(np.asarray(first, dtype=np.float32), 0, frames)  # (K, F)
-        return torch.from_numpy(features.T.copy())[None].repeat(clips, 1, 1)
+        self.board.scalars(record)
 
     def _conditioning(self, batch: Batch) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         """(labels, frames) of a batch on the training device."""
         labels = None if batch.labels is None else batch.labels.to(self.device)
         frames = None if batch.frames is None else batch.frames.to(self.device)
         return labels, frames
-
-    def _log_audio(self) -> None:
-        """A snippet per label (one for an unconditioned model), as one batch."""
-        rate, labels = self.config.data.sample_rate, self.config.model.global_labels
-        generator = torch.Generator(device=self.device).manual_seed(self.config.train.seed)
-        self.model.eval()
-        length = int(self.config.train.audio_seconds * rate)
-        classes = generate(
-            self.model,
-            length,
-            num=max(1, len(labels)),
-            generator=generator,
-            labels=torch.arange(len(labels)) if labels else None,
-            features=self._snippet_features(length, max(1, len(labels))),
-        )
-        audio = mu_law_decode(classes.cpu().numpy(), self.config.model.quantization_channels)
-        from ..audio.figures import add_spectrograms  # matplotlib, only when snippets are logged
-
-        clips = dict(zip(labels or ("generated",), audio, strict=True))
-        for name, clip in clips.items():
-            tag = f"generated/{name}" if labels else "generated"
-            self.writer.add_audio(tag, torch.from_numpy(clip)[None], self.step, rate)
-        add_spectrograms(self.writer, clips, rate, self.step)
-
-
-_TB_NAMES = {
-    "train_bits": "bits_per_sample/train",
-    "validation_bits": "bits_per_sample/validation",
-    "validation_unsteered_bits": "bits_per_sample/validation_unsteered",
-    "lr": "learning_rate",
-    "samples_per_second": "speed/loss_samples_per_second",
-}
 
 
 # --- entry point ------------------------------------------------------------------------------
@@ -465,20 +358,21 @@ def train(
     with runs.run_lock(run_dir) if dist.is_main else contextlib.nullcontext():
         if dist.is_main:
             ckpt.remove_unfinished(run_dir)  # a crash may have hidden the newest checkpoint
-        config, checkpoint = _run_config(run_dir, config, resume)
+        config, checkpoint = run_config(run_dir, config, resume)
         if checkpoint is not None:
             runs.require_same_data(run_dir, data_root)
             if dist.is_main:  # the steps after it are trained and saved again
                 ckpt.set_aside_newer(run_dir / ckpt.CHECKPOINTS, checkpoint.step)
         device = distributed.process_device(dist, resolve_device(config.train.device))
-        if dist.is_main and (note := emulated_bf16_note(config.train.precision, device)):
-            print(f"warning: {note}", file=sys.stderr)
+        bf16 = emulated_bf16_note(config.train.precision, device, kernels.cpu_flags())
+        if dist.is_main and bf16:
+            print(f"warning: {bf16}", file=sys.stderr)
         with distributed.process_group(dist, device):
-            corpus = _prepare_corpus(data_root, config, quiet, dist)
+            corpus = process_corpus(data_root, config, quiet, dist)
             if checkpoint is None:
                 config = with_corpus_labels(config, corpus)
             if dist.is_main:
-                _prepare_run_dir(run_dir, data_root, config, corpus)
+                prepare_run_dir(run_dir, data_root, config, corpus)
                 if source is not None:
                     finetune.record(run_dir, init_from, source)
             trainer = Trainer(config, corpus, run_dir, quiet=quiet, dist=dist)
@@ -488,95 +382,6 @@ def train(
                 finetune.start_from(trainer.model, source)
             with threads.for_training(device, quiet or not dist.is_main):  # free CPUs only
                 return trainer.run()
-
-
-NATIVE_BF16 = ("avx512_bf16", "amx_bf16")  # CPU flags of bfloat16 arithmetic in hardware
-
-
-def emulated_bf16_note(precision: str, device: torch.device, flags: str | None = None) -> str:
-    """What to know when bf16 training runs on a CPU without bfloat16 arithmetic (``flags``:
-    its instruction-set flags, ``kernels.cpu_flags()``): autocast then converts every
-    operand in software: a ``tiny`` step took 10x float32's (Zen 4 held to AVX2,
-    2026-12-02); empty where that is not so."""
-    if precision != "bf16" or device.type != "cpu":
-        return ""
-    if any(flag in NATIVE_BF16 for flag in (flags or kernels.cpu_flags()).split()):
-        return ""
-    return (
-        "train.precision=bf16 on a CPU without bfloat16 arithmetic (no avx512_bf16 or "
-        "amx_bf16) is emulated, about 10x slower than float32; use --precision float32"
-    )
-
-
-def _run_config(
-    run_dir: Path, config: Config, resume: bool
-) -> tuple[Config, ckpt.Checkpoint | None]:
-    """The run's config (the checkpoint's, on resume) and the checkpoint to resume."""
-    checkpoint = None
-    if resume:
-        checkpoint = ckpt.load(run_dir)
-        config = resumed_config(run_dir, checkpoint.config, config)
-    elif ckpt.checkpoint_dirs(run_dir):
-        raise UserError(
-            f"{run_dir} already holds checkpoints; pass --resume to continue it "
-            "or choose a new --run"
-        )
-    if config.train.steps is None and config.train.minutes is None:
-        raise UserError("no training budget: pass --steps N or --minutes M")
-    if config.train.local_dropout and config.model.local_channels is None:
-        raise UserError(
-            "train.local_dropout withholds local features, but this run has none: "
-            "set model.local_channels (e.g. --local-channels 80) or drop it"
-        )
-    return config, checkpoint
-
-
-def resumed_config(run_dir: Path, stored: Config, asked: Config) -> Config:
-    """The checkpoint's config ``stored`` with the budget (``train.steps``,
-    ``train.minutes``) of ``asked``; any other setting of ``asked`` that differs is a
-    one-line error naming it (``runs.resumed_settings``). Labels come from the data: an
-    ``asked`` without them takes the run's."""
-    if not asked.model.global_labels:
-        labels = stored.model.global_labels
-        asked = replace(asked, model=replace(asked.model, global_labels=labels))
-    flat = runs.resumed_settings(
-        str(run_dir), _flat(stored), _flat(asked), ("train.steps", "train.minutes")
-    )
-    t = replace(stored.train, steps=flat["train.steps"], minutes=flat["train.minutes"])
-    return replace(stored, train=t)
-
-
-def _flat(config: Config) -> dict:
-    return {f"{s}.{k}": v for s, values in config.to_dict().items() for k, v in values.items()}
-
-
-def _prepare_corpus(data_root: Path, config: Config, quiet: bool, dist: Distributed) -> Corpus:
-    """Rank 0 decodes the audio (into the cache) first; the other processes then read it."""
-    if not dist.is_main:
-        distributed.barrier(dist)
-    corpus = prepare_corpus(
-        data_root,
-        config.data,
-        config.model.quantization_channels,
-        config.model.receptive_field,
-        quiet=quiet or not dist.is_main,
-    )
-    if dist.is_main:
-        distributed.barrier(dist)
-    return corpus
-
-
-def with_corpus_labels(config: Config, corpus: Corpus) -> Config:
-    """Global conditioning on: the model's labels are the corpus's, sorted."""
-    if config.data.labels is None:
-        if config.model.global_labels:
-            raise UserError(
-                "model.global_labels is set but data.labels is null; set "
-                "data.labels=folders (or a CSV file) to train with labels"
-            )
-        return config
-    labels = tuple(sorted({s.label for s in corpus.train + corpus.validation}))
-    return replace(config, model=replace(config.model, global_labels=labels))
 
 
 def set_feature_statistics(model: WaveNet, source: WindowSource) -> None:
@@ -591,10 +396,3 @@ def set_feature_statistics(model: WaveNet, source: WindowSource) -> None:
     mean, std = normalisation(parts)
     model.upsample.feature_mean.copy_(torch.from_numpy(mean))
     model.upsample.feature_std.copy_(torch.from_numpy(std))
-
-
-def _prepare_run_dir(run_dir: Path, data_root: Path, config: Config, corpus: Corpus) -> None:
-    """``config.yaml`` and ``data.json`` (the split, and the data folder a resume must use)."""
-    data = {"root": str(Path(data_root).resolve()), **corpus.summary()}
-    runs.write_atomically(run_dir / "config.yaml", dump_yaml(config))
-    runs.write_atomically(run_dir / "data.json", json.dumps(data, indent=1))

@@ -1,0 +1,213 @@
+"""MIDI files in and out: round trips, format 0 and 1, tempo changes, and every bad input as
+one line (the CLI's exit 2 is tested in test_transcribe.py)."""
+
+from __future__ import annotations
+
+import io
+
+import mido
+import pytest
+
+from wavenet_music.config import UserError
+from wavenet_music.notes.midi import (
+    PIANO_RANGE,
+    Note,
+    check_notes,
+    instrument_summary,
+    midi_bytes,
+    read_midi,
+    sort_notes,
+    write_midi,
+)
+
+TICK_S = 60 / 120 / 960  # one tick of the written files
+
+
+def some_notes() -> list[Note]:
+    return [
+        Note(0.0, 0.5, 60, 100),
+        Note(0.25, 1.0, 64, 80),
+        Note(0.5, 0.75, 67, 1, program=24),  # a guitar
+        Note(1.0, 1.1, 36, 127, is_drum=True),  # a kick drum
+        Note(1.5, 3.25, 21, 64),
+    ]
+
+
+def assert_same_notes(got: list[Note], want: list[Note], tolerance: float) -> None:
+    assert len(got) == len(want)
+    for g, w in zip(sort_notes(got), sort_notes(want), strict=True):
+        assert (g.pitch, g.velocity, g.program, g.is_drum) == (
+            w.pitch,
+            w.velocity,
+            w.program,
+            w.is_drum,
+        )
+        assert g.onset == pytest.approx(w.onset, abs=tolerance)
+        assert g.offset == pytest.approx(w.offset, abs=tolerance)
+
+
+def test_write_then_read_keeps_every_note_within_half_a_tick(tmp_path):
+    path = write_midi(tmp_path / "song.mid", some_notes())
+    assert_same_notes(read_midi(path), some_notes(), TICK_S / 2 + 1e-9)
+
+
+def test_a_file_name_that_is_not_utf8_reads(tmp_path):
+    path = tmp_path / "caf\udce9.mid"  # a Latin-1 byte in the name
+    write_midi(path, some_notes())
+    assert len(read_midi(path)) == len(some_notes())
+
+
+def _format0_with_two_instruments() -> bytes:
+    """One track: a piano on channel 0 and a guitar (program 24) on channel 1."""
+    track = mido.MidiTrack(
+        [
+            mido.MetaMessage("set_tempo", tempo=500_000, time=0),  # 120 bpm
+            mido.Message("program_change", channel=1, program=24, time=0),
+            mido.Message("note_on", channel=0, note=60, velocity=90, time=0),
+            mido.Message("note_on", channel=1, note=52, velocity=70, time=0),
+            mido.Message("note_off", channel=0, note=60, velocity=0, time=480),  # 0.5 s
+            mido.Message("note_on", channel=1, note=52, velocity=0, time=480),  # off, 1 s
+        ]
+    )
+    midi = mido.MidiFile(type=0, ticks_per_beat=480, tracks=[track])
+    buffer = io.BytesIO()
+    midi.save(file=buffer)
+    return buffer.getvalue()
+
+
+def test_format_0_with_several_instruments_reads_each(tmp_path):
+    path = tmp_path / "type0.mid"
+    path.write_bytes(_format0_with_two_instruments())
+    assert read_midi(path) == [
+        Note(0.0, 1.0, 52, 70, program=24),
+        Note(0.0, 0.5, 60, 90, program=0),
+    ]
+
+
+def test_format_1_with_a_tempo_change_reads_in_seconds(tmp_path):
+    """120 bpm for the first beat, then 60 bpm: the second note (beat 2) starts at 0.5 +
+    1.0 s, and lasts one beat of 1 s."""
+    tempo = mido.MidiTrack(
+        [
+            mido.MetaMessage("set_tempo", tempo=500_000, time=0),
+            mido.MetaMessage("set_tempo", tempo=1_000_000, time=480),
+        ]
+    )
+    notes = mido.MidiTrack(
+        [
+            mido.Message("note_on", note=60, velocity=100, time=0),
+            mido.Message("note_off", note=60, time=480),
+            mido.Message("note_on", note=62, velocity=100, time=480),
+            mido.Message("note_off", note=62, time=480),
+        ]
+    )
+    path = tmp_path / "tempo.mid"
+    mido.MidiFile(type=1, ticks_per_beat=480, tracks=[tempo, notes]).save(path)
+    got = read_midi(path)
+    assert [(n.pitch, n.onset, n.offset) for n in got] == [
+        (60, pytest.approx(0.0), pytest.approx(0.5)),
+        (62, pytest.approx(1.5), pytest.approx(2.5)),
+    ]
+
+
+# --- bad input ---------------------------------------------------------------------------------
+
+
+def _one_line(exc: pytest.ExceptionInfo) -> str:
+    text = str(exc.value)
+    assert "\n" not in text
+    return text
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"", "is empty"),
+        (b"MThd\x00\x00\x00\x06\x00\x01\x00", "not a readable MIDI file"),  # cut short
+        (b"RIFF....WAVEfmt ", "not a readable MIDI file"),  # another format
+        (midi_bytes([Note(0, 1, 60)])[:-9], "not a readable MIDI file"),  # last track cut
+    ],
+)
+def test_an_empty_or_corrupt_file_is_one_line(tmp_path, content, expected):
+    path = tmp_path / "bad.mid"
+    path.write_bytes(content)
+    with pytest.raises(UserError) as exc:
+        read_midi(path)
+    assert expected in _one_line(exc) and str(path) in str(exc.value)
+
+
+def test_a_file_without_notes_is_one_line(tmp_path):
+    path = tmp_path / "silent.mid"
+    path.write_bytes(midi_bytes([]))
+    with pytest.raises(UserError, match="has no notes") as exc:
+        read_midi(path)
+    _one_line(exc)
+
+
+@pytest.mark.parametrize("make", [lambda p: None, lambda p: p.mkdir()], ids=["missing", "folder"])
+def test_a_missing_file_or_a_folder_is_one_line(tmp_path, make):
+    path = tmp_path / "song.mid"
+    make(path)
+    with pytest.raises(UserError, match=r"song\.mid") as exc:
+        read_midi(path)
+    _one_line(exc)
+
+
+def test_notes_outside_the_range_are_named():
+    notes = [Note(0, 1, 60), Note(0.5, 1, 12), Note(2, 3, 120), Note(1, 2, 10, is_drum=True)]
+    with pytest.raises(UserError) as exc:
+        check_notes(notes, "song.mid", PIANO_RANGE)
+    text = _one_line(exc)
+    assert "song.mid: 2 notes outside A0..C8 (MIDI 21..108)" in text
+    assert "C0 (12) at 0.50 s" in text and "C9 (120) at 2.00 s" in text
+    assert "(10)" not in text  # drums have no range
+
+
+def test_many_notes_outside_the_range_are_counted_not_all_named():
+    notes = [Note(i, i + 1, 0) for i in range(8)]
+    with pytest.raises(UserError, match=r"8 notes outside .* and 3 more") as exc:
+        check_notes(notes, "x", (21, 108))
+    _one_line(exc)
+
+
+def test_notes_after_the_audio_are_named():
+    notes = [Note(0, 1, 60), Note(9.5, 11, 62)]
+    check_notes(notes[:1], "song.mid", PIANO_RANGE, seconds=9.5)
+    with pytest.raises(UserError, match=r"1 note start after the audio ends \(9.50 s\): D4"):
+        check_notes(notes, "song.mid", PIANO_RANGE, seconds=9.5)
+
+
+def test_several_instruments_where_one_is_expected_are_named(tmp_path):
+    path = tmp_path / "type0.mid"
+    path.write_bytes(_format0_with_two_instruments())
+    notes = read_midi(path)
+    check_notes(notes, "type0.mid", PIANO_RANGE)
+    with pytest.raises(UserError) as exc:
+        check_notes(notes, "type0.mid", PIANO_RANGE, one_instrument=True)
+    assert _one_line(exc) == (
+        "type0.mid: expected one instrument, got 2 instruments: Acoustic Guitar (nylon) "
+        "(1 note), Acoustic Grand Piano (1 note)"
+    )
+    drums = [Note(0, 1, 36, is_drum=True)] * 3
+    assert instrument_summary(drums) == "1 instrument: drums (3 notes)"
+
+
+def test_no_notes_where_notes_are_needed_is_one_line():
+    with pytest.raises(UserError, match=r"song\.mid: no notes"):
+        check_notes([], "song.mid")
+
+
+def test_writing_into_a_folder_is_one_line_and_leaves_it(tmp_path):
+    with pytest.raises(UserError, match="is a directory") as exc:
+        write_midi(tmp_path, some_notes())
+    _one_line(exc)
+    assert tmp_path.is_dir()
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [(1.0, 0.5, 60, 100), (-0.1, 0.5, 60, 100), (0, 1, 128, 100), (0, 1, 60, 0), (0, 1, 60, 128)],
+)
+def test_an_impossible_note_is_refused(fields):
+    with pytest.raises(ValueError, match="expected"):
+        Note(*fields)

@@ -1,0 +1,193 @@
+"""Transcription: basic-pitch's decoding on made-up activations, and the whole path (model
+included) on a FluidSynth piano render of known notes, scored with mir_eval; the cache;
+``wavenet-music transcribe`` and its bad inputs (one line, exit 2, nothing written)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import mir_eval
+import numpy as np
+import pytest
+
+from wavenet_music.audio.io import write_wav
+from wavenet_music.cli import main
+from wavenet_music.config import UserError
+from wavenet_music.demo_corpus.sources import SOUNDFONT
+from wavenet_music.notes import transcribe as tr
+from wavenet_music.notes.midi import Note, read_midi, write_midi
+
+# A melody over two chords, 5 s at 100 bpm (0.3 s a step), piano velocities.
+MELODY = [60, 62, 64, 65, 67, 65, 64, 62, 60, 67, 72, 71, 69, 67]
+KNOWN_NOTES = (
+    [Note(0.2 + 0.3 * i, 0.2 + 0.3 * i + 0.28, p, 90) for i, p in enumerate(MELODY)]
+    + [Note(0.2, 2.0, p, 70) for p in (48, 55)]
+    + [Note(2.6, 4.4, p, 70) for p in (43, 50)]
+)
+
+
+def note_f1(reference: list[Note], estimate: list[Note]) -> float:
+    """mir_eval's note F1: pitch and onset (50 ms) must match, offsets ignored."""
+
+    def arrays(notes):
+        intervals = np.array([[n.onset, n.offset] for n in notes]).reshape(-1, 2)
+        return intervals, mir_eval.util.midi_to_hz(np.array([n.pitch for n in notes]))
+
+    *_, f1, _ = mir_eval.transcription.precision_recall_f1_overlap(
+        *arrays(reference), *arrays(estimate), onset_tolerance=0.05, offset_ratio=None
+    )
+    return f1
+
+
+@pytest.fixture(scope="module")
+def piano_clip(tmp_path_factory) -> Path:
+    """``KNOWN_NOTES`` rendered by FluidSynth with the FluidR3 piano (as the demo corpus
+    renders its scores)."""
+    if shutil.which("fluidsynth") is None or not SOUNDFONT.is_file():
+        pytest.skip("needs fluidsynth and the FluidR3_GM soundfont (make system-deps)")
+    folder = tmp_path_factory.mktemp("piano")
+    midi, wav = folder / "known.mid", folder / "known.wav"
+    write_midi(midi, KNOWN_NOTES)
+    command = ["fluidsynth", "-ni", "-q", "-r", "44100", "-T", "wav", "-F", str(wav)]
+    subprocess.run([*command, str(SOUNDFONT), str(midi)], check=True, timeout=120)
+    return wav
+
+
+# --- the decoding, without the model -----------------------------------------------------------
+
+
+def test_frame_times_are_exact_across_the_windows():
+    """Frame 141 is the last kept of the first window, frame 142 the first of the second,
+    which starts STEP samples later."""
+    times = tr.frame_times(300)
+    assert times[1] == pytest.approx(tr.HOP / tr.SAMPLE_RATE)
+    assert times[141] == pytest.approx(141 * tr.HOP / tr.SAMPLE_RATE)
+    assert times[142] == pytest.approx(tr.STEP / tr.SAMPLE_RATE)
+    assert tr.STEP == tr.KEPT_FRAMES * tr.HOP - 188  # windows overlap a little more
+
+
+def test_the_windows_start_half_an_overlap_early_and_cover_the_audio():
+    audio = np.arange(1, 400_001, dtype=np.float32)
+    batches = list(tr.windows(audio))
+    assert [len(b) for b in batches] == [tr.BATCH, 12 - tr.BATCH]
+    windows = np.concatenate(batches)  # (W, WINDOW, 1)
+    half = tr.OVERLAP_FRAMES // 2 * tr.HOP
+    assert not windows[0, :half].any() and windows[0, half, 0] == 1
+    assert [windows[w, 0, 0] for w in (1, 8)] == [tr.STEP - half + 1, 8 * tr.STEP - half + 1]
+    assert tr.KEPT_FRAMES * len(windows) >= -(-audio.size // tr.HOP)
+
+
+def block(frames: int, key: int, start: int, end: int, value: float) -> np.ndarray:
+    activation = np.zeros((frames, 88), dtype=np.float32)
+    activation[start:end, key] = value
+    return activation
+
+
+def test_an_onset_followed_by_a_held_key_is_one_note():
+    notes = block(100, 39, 10, 40, 0.8)
+    onsets = block(100, 39, 10, 11, 0.9)
+    events = tr.note_events(notes, onsets, tr.TranscriptionSettings())
+    assert events == [(10, 40, 39, pytest.approx(0.8))]
+    (note,) = tr.to_notes(events, 100)
+    assert (note.pitch, note.velocity) == (60, round(0.8 * 127))
+
+
+def test_a_held_key_without_an_onset_is_found_by_the_melodia_trick():
+    notes = block(100, 39, 10, 40, 0.8)
+    settings = tr.TranscriptionSettings(infer_onsets=False)
+    assert tr.note_events(notes, np.zeros_like(notes), settings) == [
+        (10, 39, 39, pytest.approx(0.8))
+    ]
+    no_melodia = tr.TranscriptionSettings(infer_onsets=False, melodia=False)
+    assert tr.note_events(notes, np.zeros_like(notes), no_melodia) == []
+
+
+def test_a_note_shorter_than_the_minimum_is_dropped():
+    notes, onsets = block(100, 39, 10, 20, 0.8), block(100, 39, 10, 11, 0.9)
+    assert tr.note_events(notes, onsets, tr.TranscriptionSettings(melodia=False)) == []
+
+
+def test_silent_activations_give_no_notes_and_no_nan():
+    zeros = np.zeros((50, 88), dtype=np.float32)
+    assert tr.note_events(zeros, zeros, tr.TranscriptionSettings()) == []
+
+
+def test_notes_survive_their_cache_array():
+    notes = [Note(0.5, 1.0, 60, 90), Note(1.0, 2.0, 36, 100, program=3, is_drum=True)]
+    assert tr.notes_from_array(tr.notes_array(notes)) == notes
+    assert tr.notes_array([]).shape == (0, 6)
+
+
+def test_a_missing_model_is_one_line_naming_the_install(monkeypatch):
+    monkeypatch.setattr(tr.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(UserError, match="pip install --no-deps basic-pitch"):
+        tr.model_path()
+
+
+# --- the model ---------------------------------------------------------------------------------
+
+
+def test_silence_has_no_notes():
+    assert tr.transcribe(np.zeros(3 * tr.SAMPLE_RATE, dtype=np.float32)) == []
+    assert tr.transcribe(np.zeros(0, dtype=np.float32)) == []
+    with pytest.raises(UserError, match=r"silent\.wav: the transcription found no notes"):
+        tr.require_notes([], "silent.wav")
+
+
+def test_a_piano_render_is_transcribed_to_its_notes(piano_clip):
+    notes = tr.transcribe_file(piano_clip)
+    assert note_f1(KNOWN_NOTES, notes) >= 0.5
+    assert all(21 <= n.pitch <= 108 for n in notes)
+
+
+def test_a_transcription_is_cached_by_file_and_settings(piano_clip, tmp_path, monkeypatch):
+    first = tr.transcribe_file(piano_clip, tmp_path)
+    (cache,) = tmp_path.glob("*.notes.npy")
+    monkeypatch.setattr(tr, "transcribe", lambda *a: pytest.fail("transcribed again"))
+    assert tr.transcribe_file(piano_clip, tmp_path) == first
+    monkeypatch.undo()
+    other = tr.TranscriptionSettings(onset_threshold=0.6)
+    tr.transcribe_file(piano_clip, tmp_path, other)
+    assert len(list(tmp_path.glob("*.notes.npy"))) == 2
+    cache.write_bytes(b"damaged")
+    assert tr.transcribe_file(piano_clip, tmp_path) == first
+
+
+# --- the command -------------------------------------------------------------------------------
+
+
+def test_the_command_writes_the_notes_as_midi(piano_clip, tmp_path, capsys):
+    out = tmp_path / "notes.mid"
+    assert main(["transcribe", str(piano_clip), "--out", str(out)]) == 0
+    assert note_f1(KNOWN_NOTES, read_midi(out)) >= 0.5
+    assert capsys.readouterr().out.startswith(f"{out}: ")
+
+
+def _fails_with(capsys, argv: list[str], expected: str) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and expected in err, err
+
+
+def test_the_command_refuses_silence_and_writes_nothing(tmp_path, capsys):
+    silent, out = tmp_path / "silent.wav", tmp_path / "notes.mid"
+    write_wav(silent, np.zeros(16_000, dtype=np.float32), 16_000)
+    _fails_with(capsys, ["transcribe", str(silent), "--out", str(out)], "found no notes")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("audio", ["missing.wav", "corrupt.wav"])
+def test_the_command_refuses_bad_audio_in_one_line(tmp_path, capsys, audio):
+    (tmp_path / "corrupt.wav").write_bytes(b"RIFF\x00\x00not audio")
+    out = tmp_path / "notes.mid"
+    _fails_with(capsys, ["transcribe", str(tmp_path / audio), "--out", str(out)], audio)
+    assert not out.exists()
+
+
+def test_the_command_refuses_a_folder_as_out_before_transcribing(tmp_path, capsys, monkeypatch):
+    audio = tmp_path / "a.wav"
+    write_wav(audio, np.zeros(100, dtype=np.float32), 16_000)
+    monkeypatch.setattr(tr, "transcribe_file", lambda *a: pytest.fail("transcribed"))
+    _fails_with(capsys, ["transcribe", str(audio), "--out", str(tmp_path)], "is a directory")

@@ -1,0 +1,300 @@
+"""Audio → notes with Spotify's basic-pitch (Bittner et al., ICASSP 2022) on onnxruntime.
+
+Only basic-pitch's model file is used: ``saved_models/icassp_2022/nmp.onnx`` inside the
+installed ``basic_pitch`` package, which the Makefile installs without its dependencies
+(they pull TensorFlow, librosa and numba; none is needed here). Its Python code is not
+imported. What its ``predict`` does around the model is ported as small numpy functions
+(Apache-2.0, basic_pitch/inference.py and note_creation.py, version 0.4.0):
+
+1. audio at 22,050 Hz (decoded by ``audio.io.load_audio``), 15 frames of silence before
+   it, cut into 2-s windows (43,844 samples) that overlap by 30 frames of 256 samples;
+2. the model gives per window (172 frames, 88 keys) activations of sounding notes and of
+   onsets; 15 frames are dropped at each side and the windows laid end to end;
+3. onsets are peaks in time above ``onset_threshold`` (plus onsets inferred from jumps
+   of the note activation), taken from the last to the first; each is followed along its
+   key until the activation stays under ``frame_threshold`` for 11 frames, and kept if
+   longer than ``min_note_ms``; what activation is left seeds more notes from its
+   maxima, followed both ways (the "melodia trick").
+
+One change from basic-pitch: frame times are exact (frame ``i`` of window ``w`` is centred
+on sample ``w * 36,164 + i * 256``) where basic-pitch approximates the windows' overlap
+with a constant (up to 10 ms off). Pitch bends are not estimated.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.util
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..audio.io import load_audio
+from ..config import UserError
+from ..runs import cached, npy_bytes
+from ..runtime.threads import busy_elsewhere, training_threads, usable_cpus
+from .midi import PIANO_RANGE, Note, sort_notes
+
+SAMPLE_RATE = 22_050  # the model's input rate
+HOP = 256  # samples per model frame
+WINDOW = 2 * SAMPLE_RATE - HOP  # 43,844 samples, 172 frames
+WINDOW_FRAMES = 172
+OVERLAP_FRAMES = 30  # between neighbouring windows; half is dropped at each side
+STEP = WINDOW - OVERLAP_FRAMES * HOP  # 36,164 samples from one window to the next
+KEPT_FRAMES = WINDOW_FRAMES - OVERLAP_FRAMES  # 142 frames kept per window
+BATCH = 8  # windows per model call
+ENERGY_TOLERANCE = 11  # frames under frame_threshold that end a note
+MODEL_FILE = "saved_models/icassp_2022/nmp.onnx"
+INSTALL_HINT = "install it with: pip install --no-deps basic-pitch==0.4.0 (make test does)"
+CACHE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class TranscriptionSettings:
+    """basic-pitch's note decoding, with its defaults."""
+
+    onset_threshold: float = 0.5  # an onset peak must reach this activation
+    frame_threshold: float = 0.3  # a note holds while its activation stays above this
+    min_note_ms: float = 127.70  # shorter notes are dropped
+    infer_onsets: bool = True  # add onsets where the note activation jumps
+    melodia: bool = True  # seed notes from activation left without an onset
+
+    @property
+    def min_note_frames(self) -> int:
+        return round(self.min_note_ms / 1000 * SAMPLE_RATE / HOP)
+
+
+# --- the model -----------------------------------------------------------------------------------
+
+
+def model_path() -> Path:
+    """basic-pitch's ONNX model inside the installed package (its code is not imported)."""
+    spec = importlib.util.find_spec("basic_pitch")
+    if spec is None or not spec.submodule_search_locations:
+        raise UserError(f"transcription needs the basic-pitch package; {INSTALL_HINT}")
+    path = Path(next(iter(spec.submodule_search_locations))) / MODEL_FILE
+    if not path.is_file():
+        raise UserError(f"basic-pitch is installed without its model {path}; {INSTALL_HINT}")
+    return path
+
+
+@functools.lru_cache(maxsize=1)
+def _session():  # -> onnxruntime.InferenceSession (imported here: 0.15 s)
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = onnx_threads()
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # shared CPUs
+    return ort.InferenceSession(
+        str(model_path()), sess_options=options, providers=["CPUExecutionProvider"]
+    )
+
+
+def onnx_threads() -> int:
+    """Threads for the model: the CPUs other work leaves free (``runtime.threads``'s rule
+    for training), at most ``OMP_NUM_THREADS`` where the user set it."""
+    cpus = usable_cpus()
+    threads = training_threads(len(cpus), len(cpus), busy_elsewhere(cpus)).threads
+    cap = os.environ.get("OMP_NUM_THREADS", "")
+    return min(threads, int(cap)) if cap.isdigit() and int(cap) > 0 else threads
+
+
+def windows(audio: np.ndarray) -> Iterator[np.ndarray]:
+    """(T,) audio at 22,050 Hz → batches (B ≤ ``BATCH``, WINDOW, 1) of float32 windows,
+    ``STEP`` apart, after half an overlap of silence (so that the first kept frame is
+    centred on sample 0); the last window is padded with silence."""
+    padded = np.concatenate([np.zeros(OVERLAP_FRAMES // 2 * HOP, np.float32), audio])
+    starts = range(0, max(1, padded.size), STEP)
+    for first in range(0, len(starts), BATCH):
+        batch = starts[first : first + BATCH]
+        out = np.zeros((len(batch), WINDOW, 1), dtype=np.float32)  # (B, WINDOW, 1)
+        for w, start in enumerate(batch):
+            piece = padded[start : start + WINDOW]
+            out[w, : piece.size, 0] = piece
+        yield out
+
+
+def activations(audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The model's note and onset activations of (T,) audio at 22,050 Hz, each
+    (frames, 88) for frames ``0 .. ceil(T / HOP) - 1`` (see ``frame_times``)."""
+    session, half = _session(), OVERLAP_FRAMES // 2
+    notes, onsets = [], []
+    for batch in windows(audio):
+        note, onset = session.run(
+            ["StatefulPartitionedCall:1", "StatefulPartitionedCall:2"],
+            {"serving_default_input_2:0": batch},
+        )  # each (B, 172, 88)
+        notes.append(note[:, half:-half].reshape(-1, 88))  # (B * 142, 88)
+        onsets.append(onset[:, half:-half].reshape(-1, 88))
+    frames = -(-audio.size // HOP)
+    return np.concatenate(notes)[:frames], np.concatenate(onsets)[:frames]
+
+
+def frame_times(frames: int) -> np.ndarray:
+    """(frames,) the time in seconds on which each laid-out model frame is centred."""
+    index = np.arange(frames)
+    return (index // KEPT_FRAMES * STEP + index % KEPT_FRAMES * HOP) / SAMPLE_RATE
+
+
+# --- activations → notes (basic-pitch's note_creation, ported) ---------------------------------
+
+
+def inferred_onsets(onsets: np.ndarray, notes: np.ndarray, n_diff: int = 2) -> np.ndarray:
+    """(frames, 88): the onset activation, or where larger the rise of the note activation
+    over the last 1..``n_diff`` frames (its smallest), scaled to the onsets' maximum."""
+    padded = np.concatenate([np.zeros((n_diff, notes.shape[1])), notes])  # (n_diff + F, 88)
+    rises = [padded[n_diff:] - padded[n_diff - n : len(padded) - n] for n in range(1, n_diff + 1)]
+    rise = np.maximum(np.min(rises, axis=0), 0.0)  # (F, 88)
+    rise[:n_diff] = 0.0
+    if rise.max() <= 0:
+        return onsets
+    return np.maximum(onsets, onsets.max() * rise / rise.max())
+
+
+def onset_peaks(onsets: np.ndarray, threshold: float) -> list[tuple[int, int]]:
+    """``(frame, key)`` of each local maximum in time of ``onsets`` (frames, 88) at or
+    above ``threshold``, latest first (higher keys first within a frame)."""
+    inner = onsets[1:-1]
+    peak = (inner > onsets[:-2]) & (inner > onsets[2:]) & (inner >= threshold)  # (F - 2, 88)
+    frames, keys = np.nonzero(peak)
+    return list(zip((frames + 1)[::-1].tolist(), keys[::-1].tolist(), strict=True))
+
+
+def _walk(
+    energy: np.ndarray, frame: int, key: int, step: int, threshold: float, clear: bool
+) -> tuple[int, int]:
+    """Follow ``key`` from ``frame`` by ``step`` (+1 or -1) until ``ENERGY_TOLERANCE``
+    frames in a row fall under ``threshold`` or the ends are reached; with ``clear``,
+    zero the key and its neighbours on the way. Returns (where it stopped, how many of
+    the last frames were under)."""
+    under = 0
+    while 0 < frame < len(energy) - 1 and under < ENERGY_TOLERANCE:
+        under = under + 1 if energy[frame, key] < threshold else 0
+        if clear:
+            energy[frame, max(key - 1, 0) : key + 2] = 0.0
+        frame += step
+    return frame, under
+
+
+def note_events(
+    notes: np.ndarray, onsets: np.ndarray, settings: TranscriptionSettings
+) -> list[tuple[int, int, int, float]]:
+    """``(first frame, end frame, key 0..87, amplitude 0..1)`` of each note found in the
+    activations (frames, 88), as basic-pitch's ``output_to_notes_polyphonic``."""
+    if settings.infer_onsets:
+        onsets = inferred_onsets(onsets, notes)
+    energy, shortest = notes.astype(np.float64), settings.min_note_frames
+    events = []
+    for first, key in onset_peaks(onsets, settings.onset_threshold):
+        if first >= len(notes) - 1:
+            continue
+        stop, under = _walk(energy, first + 1, key, +1, settings.frame_threshold, False)
+        end = stop - under
+        if end - first <= shortest:
+            continue
+        energy[first:end, max(key - 1, 0) : key + 2] = 0.0
+        events.append((first, end, key, float(notes[first:end, key].mean())))
+    if settings.melodia:
+        events += _melodia(notes, energy, settings.frame_threshold, shortest)
+    return events
+
+
+def _melodia(
+    notes: np.ndarray, energy: np.ndarray, threshold: float, shortest: int
+) -> list[tuple[int, int, int, float]]:
+    """Notes grown both ways from the strongest activation left, until none is above
+    ``threshold`` (``energy`` is consumed)."""
+    events = []
+    while energy.max() > threshold:
+        middle, key = np.unravel_index(int(np.argmax(energy)), energy.shape)
+        energy[middle, key] = 0.0
+        stop, under = _walk(energy, middle + 1, key, +1, threshold, True)
+        end = stop - 1 - under
+        stop, under = _walk(energy, middle - 1, key, -1, threshold, True)
+        first = stop + 1 + under
+        if end - first > shortest:
+            events.append((int(first), int(end), int(key), float(notes[first:end, key].mean())))
+    return events
+
+
+def to_notes(events: list[tuple[int, int, int, float]], frames: int) -> list[Note]:
+    """Note events in model frames → ``Note``s in seconds (program 0, velocity from the
+    amplitude)."""
+    times = frame_times(frames + 1)
+    lowest = PIANO_RANGE[0]
+    return sort_notes(
+        Note(
+            float(times[first]),
+            float(times[end]),
+            lowest + key,
+            int(np.clip(round(127 * amplitude), 1, 127)),
+        )
+        for first, end, key, amplitude in events
+    )
+
+
+# --- the entry points --------------------------------------------------------------------------
+
+
+def transcribe(audio: np.ndarray, settings: TranscriptionSettings | None = None) -> list[Note]:
+    """The notes of (T,) mono float audio at 22,050 Hz (``SAMPLE_RATE``), with
+    ``settings`` (default: basic-pitch's); none for silence."""
+    settings = settings or TranscriptionSettings()
+    audio = np.asarray(audio, dtype=np.float32)
+    if audio.size == 0:
+        return []
+    notes, onsets = activations(audio)
+    return to_notes(note_events(notes, onsets, settings), len(notes))
+
+
+def transcribe_file(
+    path: Path,
+    cache_dir: Path | None = None,
+    settings: TranscriptionSettings | None = None,
+) -> list[Note]:
+    """The notes of the audio file ``path``; with ``cache_dir``, transcribed once into a
+    ``.npy`` there, keyed by the file (path, size, modification time), the model and the
+    settings (a damaged cache file is transcribed again)."""
+    settings = settings or TranscriptionSettings()
+    if cache_dir is None:
+        return transcribe(load_audio(path, SAMPLE_RATE), settings)
+    target = Path(cache_dir) / f"{Path(path).stem[:40]}-{_cache_key(path, settings)}.notes.npy"
+
+    def build() -> bytes:
+        return npy_bytes(notes_array(transcribe(load_audio(path, SAMPLE_RATE), settings)))
+
+    return cached(target, lambda p: notes_from_array(np.load(p)), build)
+
+
+def _cache_key(path: Path, settings: TranscriptionSettings) -> str:
+    stat = Path(path).stat()
+    model = hashlib.sha1(model_path().read_bytes()).hexdigest()
+    key = [CACHE_VERSION, str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns, model]
+    return hashlib.sha1(json.dumps([*key, asdict(settings)]).encode()).hexdigest()[:20]
+
+
+def notes_array(notes: list[Note]) -> np.ndarray:
+    """(N, 6) float64 rows of onset, offset, pitch, velocity, program, is_drum."""
+    rows = [(n.onset, n.offset, n.pitch, n.velocity, n.program, n.is_drum) for n in notes]
+    return np.array(rows, dtype=np.float64).reshape(len(rows), 6)
+
+
+def notes_from_array(array: np.ndarray) -> list[Note]:
+    """The inverse of ``notes_array``; a ValueError for an array of another shape."""
+    if array.ndim != 2 or array.shape[1] != 6:
+        raise ValueError(f"expected (N, 6) note rows, got {array.shape}")
+    return [Note(float(a), float(b), int(p), int(v), int(g), bool(d)) for a, b, p, v, g, d in array]
+
+
+def require_notes(notes: list[Note], source: Path | str) -> list[Note]:
+    """``notes``, or a one-line ``UserError`` where a transcription of ``source`` found
+    none (silence, or sound without pitch)."""
+    if not notes:
+        raise UserError(f"{source}: the transcription found no notes (is it silent?)")
+    return notes

@@ -1,0 +1,87 @@
+"""TensorBoard for a training run (``RUN/tensorboard/``): the logged metrics as scalars,
+and every ``train.audio_every`` steps a generated snippet per label with its spectrogram."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..audio.features import read_frames
+from ..audio.io import mu_law_decode
+from ..config import Config
+from ..runtime.device import model_device
+from .data import WindowSource
+from .generate import generate
+from .model import WaveNet
+
+TB_NAMES = {
+    "train_bits": "bits_per_sample/train",
+    "validation_bits": "bits_per_sample/validation",
+    "validation_unsteered_bits": "bits_per_sample/validation_unsteered",
+    "lr": "learning_rate",
+    "samples_per_second": "speed/loss_samples_per_second",
+}
+
+
+class Board:
+    """The run's TensorBoard writer, opened at its first use (its import is slow)."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.folder = Path(run_dir) / "tensorboard"
+        self._writer = None
+
+    @property
+    def writer(self):
+        if self._writer is None:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self._writer = SummaryWriter(str(self.folder))
+        return self._writer
+
+    def scalars(self, record: dict) -> None:
+        """The values of a metrics record, at its ``step``."""
+        step = record["step"]
+        for key, value in record.items():
+            if key != "step":
+                self.writer.add_scalar(TB_NAMES.get(key, key), value, step)
+
+    def snippets(self, model: WaveNet, config: Config, source: WindowSource, step: int) -> None:
+        """A snippet per label (one for an unconditioned model), generated as one batch."""
+        rate, labels = config.data.sample_rate, config.model.global_labels
+        generator = torch.Generator(device=model_device(model)).manual_seed(config.train.seed)
+        model.eval()
+        length, clips = int(config.train.audio_seconds * rate), max(1, len(labels))
+        classes = generate(
+            model,
+            length,
+            num=clips,
+            generator=generator,
+            labels=torch.arange(len(labels)) if labels else None,
+            features=snippet_features(source, length, clips),
+        )
+        audio = mu_law_decode(classes.cpu().numpy(), config.model.quantization_channels)
+        from ..audio.figures import add_spectrograms  # matplotlib, only when snippets are logged
+
+        named = dict(zip(labels or ("generated",), audio, strict=True))
+        for name, clip in named.items():
+            tag = f"generated/{name}" if labels else "generated"
+            self.writer.add_audio(tag, torch.from_numpy(clip)[None], step, rate)
+        add_spectrograms(self.writer, named, rate, step)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+
+
+def snippet_features(source: WindowSource, length: int, clips: int) -> torch.Tensor | None:
+    """Local models' snippets re-render the start of the first training file:
+    (clips, F, frames), or None for a model without local features."""
+    store = source.features
+    if store is None:
+        return None
+    frames = -(-length // store.hop)
+    first = store.features(source.segments[0].cache)
+    features = read_frames(np.asarray(first, dtype=np.float32), 0, frames)  # (K, F)
+    return torch.from_numpy(features.T.copy())[None].repeat(clips, 1, 1)
