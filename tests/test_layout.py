@@ -2,7 +2,7 @@
 
 Layers, bottom to top (a module may import from its own folder and from lower layers):
 
-    settings → config → runs → runtime/ → audio/ → notes/ → wavenet/, demo_corpus/
+    config/ → runs → runtime/ → audio/ → notes/ → wavenet/, demo_corpus/
     → composer/ → report/ → cli
 
 Every import counts, function-level ones included (those may only keep start-up fast,
@@ -19,7 +19,6 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "wavenet_music"
 LAYERS = [
-    {"settings"},
     {"config"},
     {"runs"},
     {"runtime"},
@@ -149,8 +148,8 @@ def test_a_folder_face_holds_no_code(folder):
 
 
 def test_the_package_top_shows_the_architecture():
-    """At most 13 entries at the top: the folders per concern and the bottom layer."""
+    """At most eleven entries at the top: the folders per concern and the bottom layer."""
     entries = sorted(
         p.name for p in PACKAGE.iterdir() if not p.name.startswith((".", "__pycache__"))
     )
-    assert len(entries) <= 13, entries
+    assert len(entries) <= 11, entries

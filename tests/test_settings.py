@@ -26,7 +26,7 @@ from wavenet_music.config import (
     UserError,
     apply_overrides,
 )
-from wavenet_music.settings import SETTINGS_CLASSES, Spec, doc, field_specs, settings
+from wavenet_music.config.checks import SETTINGS_CLASSES, Spec, doc, field_specs, settings
 
 # The cheapest command that builds each config from its flags, before it reads a run
 # or any audio ("{tmp}" holds nothing, so a command that gets past its settings stops

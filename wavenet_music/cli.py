@@ -36,7 +36,7 @@ from .config import (
     preset_names,
     sections_of,
 )
-from .settings import field_specs
+from .config.checks import field_specs
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports it

@@ -22,7 +22,7 @@ from ..config import (
     budget_minutes,
     budget_steps,
 )
-from ..settings import doc, settings
+from ..config.checks import doc, settings
 
 MAX_COMPOSER_SECONDS = 600  # context and calibration: the work grows with (the square of) it
 

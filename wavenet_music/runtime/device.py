@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ..settings import UserError
+from ..config.checks import UserError
 
 
 def resolve_device(name: str) -> torch.device:

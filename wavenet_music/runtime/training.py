@@ -23,7 +23,7 @@ from typing import Any, Protocol
 import torch
 from tqdm import tqdm
 
-from ..settings import UserError
+from ..config.checks import UserError
 from .stop import StopRequest
 
 NATIVE_BF16 = ("avx512_bf16", "amx_bf16")  # CPU flags of bfloat16 arithmetic in hardware

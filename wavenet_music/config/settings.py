@@ -17,7 +17,7 @@ from typing import Any, TypeVar, overload
 
 import yaml
 
-from .settings import UserError, convert, doc, read_user_text, settings
+from .checks import UserError, convert, doc, read_user_text, settings
 
 # Bounds shared by many settings (each field declares its own range with doc(low=, high=)).
 MAX_STEPS = 10**9  # step counts, intervals and budgets
@@ -380,7 +380,7 @@ def _plain(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def preset_names() -> list[str]:
-    folder = resources.files("wavenet_music") / "presets"
+    folder = resources.files("wavenet_music.config") / "presets"
     return sorted(
         p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml")
     )
@@ -391,13 +391,13 @@ def load_preset(name: str) -> Config: ...
 @overload
 def load_preset(name: str, base: S) -> S: ...
 def load_preset(name: str, base: Any = None) -> Any:
-    """A named preset from ``wavenet_music/presets/NAME.yaml``: its model, data and train
+    """A named preset from ``wavenet_music/config/presets/NAME.yaml``: its model, data and train
     sections over the defaults, or with ``base`` (``ComposerConfig()``) its sections of
     ``base``'s kind over ``base`` (a preset without a composer section leaves it as is).
     ``extends: OTHER`` in the file starts from the preset OTHER instead."""
     if name not in preset_names():
         raise UserError(f"unknown preset {name!r}; choose one of: {', '.join(preset_names())}")
-    text = (resources.files("wavenet_music") / "presets" / f"{name}.yaml").read_text()
+    text = (resources.files("wavenet_music.config") / "presets" / f"{name}.yaml").read_text()
     data = yaml.safe_load(text)
     start = Config() if base is None else base
     if "extends" in data:
