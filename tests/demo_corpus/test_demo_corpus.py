@@ -20,7 +20,7 @@ from wavenet_music.demo_corpus.sources import GM_PROGRAM, Piece
 
 MINUTES = 0.3
 RATE = 16000
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "build_demo_corpus.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "build_demo_corpus.py"
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,1 @@
+"""Tests of wavenet_music/config/."""
