@@ -188,7 +188,8 @@ def report(
 
 def generation_rate(config: Config, streams: int, seconds: float = 0.25) -> float:
     """Samples per second per stream of the fast generator (engine ``auto``, as the report
-    uses it) for ``streams`` clips in one batch, with ``config``'s conditioning."""
+    uses it) for ``streams`` clips in one batch, with ``config``'s conditioning: the median
+    of three clips of ``seconds``."""
     model = WaveNet(config.model).eval()
     length = round(seconds * config.data.sample_rate)
     m = config.model
@@ -198,9 +199,11 @@ def generation_rate(config: Config, streams: int, seconds: float = 0.25) -> floa
         frames = -(-length // m.hop_length) + 2
         features = torch.randn(streams, m.local_channels, frames)
     generate(model, 64, streams, labels=labels, features=features)  # builds / loads the engine
-    start = time.perf_counter()
-    generate(model, length, streams, labels=labels, features=features)
-    return length / (time.perf_counter() - start)
+
+    def clips() -> None:
+        generate(model, length, streams, labels=labels, features=features)
+
+    return length / timed(clips, warmup=0, repeats=3)  # the median: one busy moment is not it
 
 
 def with_labels(config: Config, labels: int) -> Config:
