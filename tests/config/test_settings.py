@@ -136,8 +136,8 @@ def test_the_demo_preset_extends_tiny_with_a_composer():
 
 def test_file_sections_are_the_sections_of_the_settings_classes():
     import wavenet_music.composer.config  # noqa: F401  (defines the composer section)
-    from wavenet_music.config.settings import FILE_SECTIONS
     from wavenet_music.config.checks import SETTINGS_CLASSES
+    from wavenet_music.config.settings import FILE_SECTIONS
 
     sections = {c._settings_section for c in SETTINGS_CLASSES} - {""}
     assert sections == set(FILE_SECTIONS)
