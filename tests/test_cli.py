@@ -124,7 +124,7 @@ def test_generate_is_reproducible_with_a_seed(trained_run, tmp_path, capsys):
             str(tmp_path / name),
             "--quiet",
             "--seed-audio",
-            str(next((data / "piano").iterdir())),
+            str(sorted((data / "piano").glob("*.flac"))[0]),
             "--save-every",
             "0.05",
         )

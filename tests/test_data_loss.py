@@ -191,7 +191,7 @@ def test_features_onto_a_full_disk_keep_the_previous_file(
     out = small_disk / "f.npy"
     np.save(out, np.arange(10.0))
     fill(small_disk, keep=16 * 1024)  # the features of a 30 s recording are ~240 KB
-    recording = next((music_root / "piano").iterdir())
+    recording = sorted((music_root / "piano").glob("*.flac"))[0]
     assert main(["features", str(local_run), str(recording), "--out", str(out)]) == 2
     line = one_line_error(capsys)
     assert "No space left on device" in line and "None" not in line

@@ -11,6 +11,7 @@ import soundfile as sf
 from wavenet_music.audio.io import (
     AudioReadError,
     load_audio,
+    loud_range,
     mu_law_decode,
     mu_law_encode,
     padded_slice,
@@ -146,6 +147,15 @@ def test_trim_silence_only_touches_the_ends():
     trimmed = trim_silence(audio, threshold=0.01, frame=1024)
     assert trimmed.size == 3 * 4096  # the quiet passage in the middle stays
     assert trim_silence(quiet, 0.01).size == 0
+
+
+def test_loud_range_is_what_trim_silence_keeps():
+    quiet, loud = np.zeros(3000, np.float32), np.full(2000, 0.5, np.float32)
+    audio = np.concatenate([quiet, loud, quiet])
+    start, end = loud_range(audio, threshold=0.01, frame=1000)
+    assert (start, end) == (3000, 5000)
+    np.testing.assert_array_equal(trim_silence(audio, 0.01, frame=1000), audio[start:end])
+    assert loud_range(quiet, 0.01) == (0, 0) and loud_range(quiet[:0], 0.01) == (0, 0)
 
 
 def test_write_wav_is_16_bit_and_exact(tmp_path):

@@ -476,7 +476,7 @@ def test_compose_streams_a_piece_to_a_wav(composed_run, tmp_path):
 
 def test_compose_continues_a_prime_through_the_cli(composed_run, music_root, tmp_path, capsys):
     base, _ = composed_run
-    prime = sorted((music_root / "guitar").glob("*"))[0]
+    prime = sorted((music_root / "guitar").glob("*.flac"))[0]
     out = tmp_path / "more.wav"
     args = ["compose", str(base / "run"), "--seconds", "0.25", "--label", "guitar"]
     assert main([*args, "--prime", str(prime), "--out", str(out), "--seed", "3"]) == 0

@@ -14,9 +14,12 @@ import pytest
 import soundfile as sf
 
 from wavenet_music import demo_corpus
+from wavenet_music.audio.io import load_audio
 from wavenet_music.demo_corpus import GENRES, CorpusSummary, build_demo_corpus
-from wavenet_music.demo_corpus.scores import render_piece
-from wavenet_music.demo_corpus.sources import GM_PROGRAM, Piece
+from wavenet_music.demo_corpus.scores import excerpt_notes, render_piece
+from wavenet_music.demo_corpus.sources import GM_PROGRAM, SCORES, Piece
+from wavenet_music.notes.midi import Note, read_midi
+from wavenet_music.wavenet.data import find_audio_files
 
 MINUTES = 0.3
 RATE = 16000
@@ -105,6 +108,79 @@ def test_attribution_credits_every_file_and_the_cc_by_sa_author(
         assert f"`{row['file']}`" in text
 
 
+def test_every_rendered_clip_has_its_notes_within_it(corpus: tuple[Path, CorpusSummary]) -> None:
+    out, _ = corpus
+    attribution = (out / "ATTRIBUTION.md").read_text(encoding="utf-8")
+    for genre in GENRES:
+        flacs, mids = sorted((out / genre).glob("*.flac")), sorted((out / genre).glob("*.mid"))
+        assert find_audio_files(out / genre) == flacs  # training never reads the .mid files
+        if genre not in SCORES:
+            assert mids == [], genre
+            continue
+        assert [p.with_suffix(".mid") for p in flacs] == mids, genre
+        for flac, mid in zip(flacs, mids, strict=True):
+            notes, seconds = read_midi(mid), sf.info(flac).duration
+            assert all(n.onset < seconds and n.offset <= seconds + 1e-3 for n in notes), mid
+            assert {n.program for n in notes} == {GM_PROGRAM[genre]}, mid
+            assert f"`{mid.relative_to(out)}`" in attribution
+
+
+def test_notes_line_up_with_the_audio(corpus: tuple[Path, CorpusSummary]) -> None:
+    """A transcription of a piano clip finds its notes where its .mid puts them, and not
+    where they would be a quarter of a second later: aligned, not only the right pitches."""
+    from wavenet_music.notes.transcribe import SAMPLE_RATE, transcribe
+
+    out, _ = corpus
+    flac = sorted((out / "piano").glob("*.flac"))[0]
+    found = transcribe(load_audio(flac, SAMPLE_RATE))
+    written = read_midi(flac.with_suffix(".mid"))
+    aligned, late = note_f1(written, found), note_f1(written, found, shift=0.25)
+    assert aligned >= 0.5, f"note F1 {aligned:.2f} against the written notes"
+    assert late < aligned / 2, f"note F1 {late:.2f} shifted by 0.25 s, {aligned:.2f} aligned"
+
+
+def note_f1(reference: list[Note], estimate: list[Note], shift: float = 0.0) -> float:
+    """mir_eval's note F1 (onsets within 50 ms, offsets ignored), ``reference`` moved
+    ``shift`` seconds later."""
+    import mir_eval
+
+    def intervals_and_hz(notes: list[Note], shift: float) -> tuple[np.ndarray, np.ndarray]:
+        intervals = np.array([[n.onset + shift, n.offset + shift] for n in notes])
+        return intervals, 440.0 * 2.0 ** ((np.array([n.pitch for n in notes]) - 69) / 12)
+
+    ref, est = intervals_and_hz(reference, shift), intervals_and_hz(estimate, 0.0)
+    scores = mir_eval.transcription.precision_recall_f1_overlap(
+        *ref, *est, onset_tolerance=0.05, offset_ratio=None
+    )
+    return scores[2]
+
+
+def test_render_moves_the_notes_by_the_silence_it_trims(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A score that starts with 1.3 s of rest: its notes move with the trimmed audio."""
+    from wavenet_music.demo_corpus import scores
+    from wavenet_music.notes.midi import write_midi
+
+    written = [Note(1.3, 1.8, 60), Note(2.3, 2.8, 67)]
+    monkeypatch.setattr(scores, "_write_midi", lambda *args: write_midi(args[-1], written))
+    render = render_piece(Piece("rest/first", "nobody", "a rest"), 0, 6.0, RATE)
+    assert render is not None
+    first, second = render.notes
+    assert 0.0 <= first.onset < 2048 / 44100  # trimmed to the frame holding the onset
+    assert second.onset - first.onset == pytest.approx(1.0, abs=1e-3)
+    sounding = np.flatnonzero(np.abs(render.audio) > 0.01 * np.abs(render.audio).max())
+    assert sounding[0] / RATE == pytest.approx(first.onset, abs=0.01)
+
+
+def test_excerpt_notes_moves_drops_and_shortens() -> None:
+    notes = [Note(0.5, 1.5, 60), Note(1.0, 4.0, 62), Note(2.0, 2.5, 64), Note(3.5, 4.0, 65)]
+    assert excerpt_notes(notes, 1.0, 3.5) == [
+        Note(0.0, 0.5, 60),  # sounding at the start: begins at 0
+        Note(0.0, 2.5, 62),  # running past the end: shortened
+        Note(1.0, 1.5, 64),
+    ]  # the note starting at the end is dropped
+    assert excerpt_notes(notes, 0.0, 10.0) == notes
+
+
 def test_second_build_with_same_parameters_is_a_no_op(
     corpus: tuple[Path, CorpusSummary], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -134,7 +210,7 @@ def test_piano_and_guitar_differ_in_timbre() -> None:
     piano = render_piece(piece, GM_PROGRAM["piano"], 6.0, RATE)
     guitar = render_piece(piece, GM_PROGRAM["guitar"], 6.0, RATE)
     assert piano is not None and guitar is not None
-    a, b = spectral_centroid(piano, RATE), spectral_centroid(guitar, RATE)
+    a, b = spectral_centroid(piano.audio, RATE), spectral_centroid(guitar.audio, RATE)
     assert abs(a - b) / max(a, b) > 0.05, f"centroids {a:.0f} Hz and {b:.0f} Hz"
 
 

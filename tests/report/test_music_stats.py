@@ -18,7 +18,7 @@ def test_trained_clips_are_closer_to_real_piano_than_untrained_and_noise(piano_r
     model, config = load_model(run)
     rate, half_second = config.data.sample_rate, config.data.sample_rate // 2
     real = np.concatenate(
-        [sf.read(p, dtype="float32")[0] for p in sorted((music_root / "piano").iterdir())]
+        [sf.read(p, dtype="float32")[0] for p in sorted((music_root / "piano").glob("*.flac"))]
     )
     excerpts = [real[i : i + half_second] for i in range(0, real.size - half_second, 2 * rate)]
     options = GenerateConfig(seconds=0.5, num=4, seed=0)

@@ -137,7 +137,7 @@ def assert_usable(run: Path, data: Path, excerpt: Path) -> None:
     clip = generate(model, 50, generator=torch.Generator().manual_seed(0))
     assert clip.shape == (1, 50)
     rate = config.data.sample_rate
-    write_wav(excerpt, load_audio(sorted(data.iterdir())[0], rate)[:rate], rate)
+    write_wav(excerpt, load_audio(sorted(data.glob("*.flac"))[0], rate)[:rate], rate)
     assert 6.0 < evaluate(model, config, excerpt, quiet=True).bits_per_sample < 8.5
 
 

@@ -107,16 +107,23 @@ def trim_silence(audio: np.ndarray, threshold: float, frame: int = 2048) -> np.n
     Off by default in the configs: trimming inside a piece would drop quiet passages, so
     only the ends are touched.
     """
+    start, end = loud_range(audio, threshold, frame)
+    return audio[start:end]
+
+
+def loud_range(audio: np.ndarray, threshold: float, frame: int = 2048) -> tuple[int, int]:
+    """The samples ``trim_silence`` keeps, as ``(start, end)``: from the first to the end of
+    the last ``frame``-sample frame whose RMS reaches ``threshold``; ``(0, 0)`` when none."""
     if audio.size == 0:
-        return audio
+        return 0, 0
     n = -(-audio.size // frame)
     padded = np.zeros(n * frame, dtype=np.float32)
     padded[: audio.size] = audio
     rms = np.sqrt(np.mean(padded.reshape(n, frame) ** 2, axis=1))  # (frames,)
     loud = np.flatnonzero(rms >= threshold)
     if loud.size == 0:
-        return audio[:0]
-    return audio[loud[0] * frame : min(audio.size, (loud[-1] + 1) * frame)]
+        return 0, 0
+    return int(loud[0]) * frame, min(audio.size, (int(loud[-1]) + 1) * frame)
 
 
 def write_wav(path: Path, audio: np.ndarray, sample_rate: int) -> None:

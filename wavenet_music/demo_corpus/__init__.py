@@ -6,6 +6,7 @@ from The Battle for Wesnoth's orchestral soundtrack and ``ambient`` from the War
 Aftermath soundtrack. Output layout::
 
     OUT/<genre>/<name>.flac   16-bit mono FLAC at ``sample_rate``, peak at -1 dBFS
+    OUT/<genre>/<name>.mid    piano and guitar: the notes rendered, aligned with the FLAC
     OUT/manifest.csv          genre,file,source,licence,seconds (file relative to OUT)
     OUT/ATTRIBUTION.md        sources, authors, licences and the changes made
     OUT/.complete.json        build parameters; a rebuild with the same ones is skipped

@@ -5,15 +5,17 @@ from __future__ import annotations
 import subprocess
 import tempfile
 from collections import deque
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Iterable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import soundfile as sf
 
-from ..audio.io import mix_to_mono, resample, trim_silence
+from ..audio.io import loud_range, mix_to_mono, resample
+from ..notes.midi import Note, read_midi
 
 if TYPE_CHECKING:
     from music21 import stream
@@ -33,8 +35,17 @@ from .sources import (
 from .writing import write_clip
 
 
+@dataclass(frozen=True)
+class Render:
+    """A rendered score: (T,) mono audio at the corpus rate and the notes it plays, in
+    seconds from the audio's first sample (the MIDI that was rendered, aligned)."""
+
+    audio: np.ndarray
+    notes: tuple[Note, ...]
+
+
 def score_genre(
-    renders: Generator[tuple[Piece, np.ndarray | None], None, None],
+    renders: Generator[tuple[Piece, Render | None], None, None],
     staging: Path,
     genre: str,
     target_s: float,
@@ -42,20 +53,22 @@ def score_genre(
 ) -> tuple[list[Clip], int]:
     """Write renders in list order until the genre holds ``target_s`` seconds."""
     program, clips, skipped, remaining = GM_PROGRAM[genre], [], 0, target_s
-    for piece, audio in renders:
-        if audio is None:
+    for piece, render in renders:
+        if render is None:
             skipped += 1
             continue
-        audio = audio[: round(remaining * sample_rate)]
+        audio = render.audio[: round(remaining * sample_rate)]
+        notes = excerpt_notes(render.notes, 0.0, len(audio) / sample_rate)
         seconds = round(len(audio) / sample_rate, 3)
         credit = (
             f"{piece.composer}, *{piece.title}* (music21 corpus `{piece.path}`), rendered with"
             f" FluidSynth and FluidR3_GM (Frank Wen, MIT) as General MIDI program {program};"
             f" first {seconds:.1f} s"
         )
-        file = f"{genre}/{piece.path.replace('/', '_').lower()}.flac"
-        clip = Clip(genre, file, f"music21:{piece.path}", SCORE_LICENCE, seconds, credit)
-        clips.append(write_clip(staging, clip, audio, sample_rate))
+        stem = f"{genre}/{piece.path.replace('/', '_').lower()}"
+        source = f"music21:{piece.path}"
+        clip = Clip(genre, f"{stem}.flac", source, SCORE_LICENCE, seconds, credit, f"{stem}.mid")
+        clips.append(write_clip(staging, clip, audio, sample_rate, notes))
         remaining -= clip.seconds
         if remaining < MIN_CLIP_S:
             break
@@ -70,7 +83,7 @@ def ordered_renders(
     genre: str,
     target_s: float,
     sample_rate: int,
-) -> Generator[tuple[Piece, np.ndarray | None], None, None]:
+) -> Generator[tuple[Piece, Render | None], None, None]:
     """Yield renders in list order, keeping ``window`` of them in flight.
 
     Consuming in list order keeps the corpus deterministic whatever the timing; the small
@@ -92,8 +105,9 @@ def ordered_renders(
             future.cancel()
 
 
-def render_piece(piece: Piece, program: int, max_s: float, sample_rate: int) -> np.ndarray | None:
-    """Score → MIDI (every part on ``program``) → FluidSynth → mono at ``sample_rate``.
+def render_piece(piece: Piece, program: int, max_s: float, sample_rate: int) -> Render | None:
+    """Score → MIDI (every part on ``program``) → FluidSynth → mono at ``sample_rate``,
+    with the MIDI's notes moved earlier by the silence trimmed from the render's start.
 
     Returns None when music21 cannot turn the score into MIDI (badly formed repeats are
     the usual cause); at most ``max_s`` seconds after trimming the render's silence.
@@ -108,8 +122,23 @@ def render_piece(piece: Piece, program: int, max_s: float, sample_rate: int) -> 
             return None
         _run_fluidsynth(midi, wav)
         frames, rate = sf.read(wav, dtype="float32", always_2d=True)  # (T, 2)
-    audio = trim_silence(mix_to_mono(frames), SILENCE)[: round(max_s * rate)]
-    return resample(audio, rate, sample_rate)
+        notes = read_midi(midi)
+    mono = mix_to_mono(frames)
+    start, end = loud_range(mono, SILENCE)  # trim_silence's range, so the notes can follow
+    end = min(end, start + round(max_s * rate))
+    kept = excerpt_notes(notes, start / rate, end / rate)  # seconds: the same at any rate
+    return Render(resample(mono[start:end], rate, sample_rate), tuple(kept))
+
+
+def excerpt_notes(notes: Iterable[Note], start: float, end: float) -> list[Note]:
+    """The notes sounding between ``start`` and ``end`` seconds, timed from ``start``: a
+    note starting at or after ``end`` is dropped, one still sounding there is shortened,
+    one sounding at ``start`` begins at 0."""
+    return [
+        replace(n, onset=max(0.0, n.onset - start), offset=min(n.offset, end) - start)
+        for n in notes
+        if n.onset < end and n.offset > start
+    ]
 
 
 def _write_midi(corpus_path: str, program: int, max_s: float, midi: Path) -> None:

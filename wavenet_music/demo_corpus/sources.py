@@ -9,7 +9,7 @@ from pathlib import Path
 import soundfile as sf
 
 GENRES = ("piano", "guitar", "classical", "ambient")
-BUILD_VERSION = 1  # bump when the selection or processing changes, so caches rebuild
+BUILD_VERSION = 2  # bump when the selection or processing changes, so caches rebuild
 
 SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
 WESNOTH_MUSIC = Path("/usr/share/games/wesnoth/1.16/data/core/music")
@@ -60,6 +60,7 @@ class Clip:
     licence: str
     seconds: float
     credit: str
+    notes_file: str | None = None  # the notes it plays as MIDI, relative to the corpus folder
 
 
 @dataclass(frozen=True)
