@@ -19,6 +19,7 @@ from wavenet_music.wavenet.data import (
     label_of,
     load_classes,
     prepare_corpus,
+    read_label_rows,
     validation_picks,
 )
 
@@ -174,3 +175,12 @@ def test_validation_picks_spread_and_stay_inside(folder, tmp_path):
     for index, start in picks:
         segment = corpus.validation[index]
         assert segment.start <= start < segment.end
+
+
+def test_a_label_file_that_is_not_utf8_or_is_a_folder_is_one_line(tmp_path):
+    binary = tmp_path / "labels.csv"
+    binary.write_bytes(b"file,label\npiano/a.wav,\xff\xfe\n")
+    with pytest.raises(UserError, match=r"label file .*labels\.csv is not UTF-8"):
+        read_label_rows(binary)
+    with pytest.raises(UserError, match="is a folder"):
+        read_label_rows(tmp_path)

@@ -32,7 +32,7 @@ from ..audio.io import (
     silence_class,
     trim_silence,
 )
-from ..config import Config, DataConfig, UserError
+from ..config import Config, DataConfig, UserError, read_user_text
 from ..runs import cached, npy_bytes
 
 CACHE_VERSION = 1
@@ -226,10 +226,7 @@ def read_label_manifest(path: Path, root: Path) -> dict[str, str]:
 
 def read_label_rows(path: Path) -> dict[str, tuple[str, int]]:
     """``file -> (label, line number)`` of the manifest ``path`` (see read_label_manifest)."""
-    try:
-        rows = list(csv.reader(path.read_text().splitlines()))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"data.labels: cannot read the label file {path} ({exc})") from None
+    rows = list(csv.reader(read_user_text(path, "data.labels: label file").splitlines()))
     found: dict[str, tuple[str, int]] = {}
     for number, row in enumerate(rows, 1):
         if not row or row[0].strip().lower() == "file":
