@@ -48,7 +48,7 @@ def test_windows_hold_a_full_receptive_field_before_every_target(
     np.save(folder / "a.npy", classes.astype(np.uint8))
     segment = Segment("a", "", folder / "a.npy", 0, length)
     source = WindowSource([segment], rf, size, silence=0)
-    inputs, targets, _ = source.window(segment, start, size)
+    inputs, targets, *_ = source.window(segment, start, size)
     assert inputs.shape == (rf - 1 + size,) and targets.shape == (size,)
     for j in range(size):
         position = start + j

@@ -268,6 +268,29 @@ def cmd_generate(args: argparse.Namespace) -> None:
         print(path)
 
 
+def cmd_render(args: argparse.Namespace) -> None:
+    """``generate`` playing the notes of a MIDI file, to their end unless --seconds."""
+    from .notes.midi import read_midi
+    from .runtime.device import resolve_device
+    from .wavenet.checkpoint import load_model
+    from .wavenet.to_audio import clip_paths, clip_plan, generate_audio, notes_seconds
+
+    given = _flag_values(args, GenerateConfig, "gen__")
+    if given.get("notes") is not None or given.get("features_from") or given.get("features"):
+        raise UserError("render plays its MIDI file: drop --notes/--features-from/--features")
+    seconds = given.pop("seconds", None) or notes_seconds(read_midi(args.midi))
+    options = GenerateConfig(**given, seconds=seconds, notes=str(args.midi))
+    model, config = load_model(args.run, resolve_device(options.device))
+    if config.data.features != "notes" or config.model.local_channels is None:
+        raise UserError(
+            f"{args.run} was not trained on notes (its features: {config.data.features}); "
+            "train one with --preset notes"
+        )
+    generate_audio(model, config, options, out=args.out, progress=not args.quiet)
+    for path in clip_paths(args.out, clip_plan(config, options)[1]):
+        print(path)
+
+
 def cmd_features(args: argparse.Namespace) -> None:
     from .runs import check_target, npy_bytes, write_atomically
     from .wavenet.checkpoint import load
@@ -405,6 +428,18 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--quiet", action="store_true", help="no progress bar")
     add_dataclass_flags(gen, GenerateConfig, "gen__")
     gen.set_defaults(func=cmd_generate)
+
+    ren = commands.add_parser(
+        "render", help="play a MIDI file with a run trained on notes (--preset notes)"
+    )
+    ren.add_argument("run", type=Path, help="run directory with checkpoints")
+    ren.add_argument("midi", type=Path, help="MIDI file (.mid) whose notes are played")
+    ren.add_argument(
+        "--out", type=Path, default=Path("rendered.wav"), help="WAV path (as generate's --out)"
+    )
+    ren.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_dataclass_flags(ren, GenerateConfig, "gen__")
+    ren.set_defaults(func=cmd_render)
 
     ev = commands.add_parser("evaluate", help="held-out NLL in bits per sample")
     ev.add_argument("run", type=Path, help="run directory with checkpoints")

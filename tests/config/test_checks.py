@@ -53,7 +53,8 @@ ACCEPTS_ZERO = frozenset(
         "TrainConfig.min_learning_rate",  # decay to 0
         "TrainConfig.warmup_steps",
         "TrainConfig.seed",
-        "TrainConfig.local_dropout",  # off
+        "TrainConfig.local_dropout",
+    "TrainConfig.input_noise",  # 0 = off  # off
         "GenerateConfig.temperature",  # the likeliest sample
         "GenerateConfig.seed",
         "ReportConfig.seed",

@@ -17,10 +17,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import platform
-import shutil
 import subprocess
 import sys
-import sysconfig
 import threading
 from pathlib import Path
 
@@ -55,19 +53,6 @@ VARIANTS = {  # name: (config, batch)
         3,
     ),
 }
-
-
-@pytest.fixture(scope="session")
-def step_module():
-    """The compiled module, built at most once per session; skips without a compiler."""
-    try:
-        return kernels.load_step_module()
-    except kernels.KernelBuildError as exc:
-        if shutil.which(os.environ.get("CXX", "c++")) is None:
-            pytest.skip(f"no C++ compiler to build the compiled step: {exc}")
-        if not (Path(sysconfig.get_paths()["include"]) / "Python.h").exists():
-            pytest.skip(f"no Python headers (Debian: python3-dev) for the compiled step: {exc}")
-        raise
 
 
 def _model(config: ModelConfig, seed: int = 0, scale: float = 2.0) -> WaveNet:

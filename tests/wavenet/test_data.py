@@ -144,12 +144,12 @@ def test_windows_have_a_full_receptive_field_and_mask_the_end(folder, tmp_path):
     source = WindowSource(corpus.train, rf, 500, 128)
     segment = source.segments[0]
     classes = source.classes(segment)
-    inputs, targets, _ = source.window(segment, 0, 500)
+    inputs, targets, *_ = source.window(segment, 0, 500)
     assert inputs.shape == (rf - 1 + 500,) and targets.shape == (500,)
     assert (inputs[:rf] == 128).all()  # before the file: silence
     np.testing.assert_array_equal(targets, classes[:500])
     np.testing.assert_array_equal(inputs[rf:], classes[: 500 - 1])  # input t predicts t + 1
-    inputs, targets, _ = source.window(segment, segment.end - 100, 500)
+    inputs, targets, *_ = source.window(segment, segment.end - 100, 500)
     assert (targets[100:] == IGNORE).all() and (targets[:100] != IGNORE).all()
 
 

@@ -83,7 +83,10 @@ def normalisation(features: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 class FeatureStore:
     """Local-conditioning features of cached files: computed once from the cached mu-law
     classes (so training and generation see the same quantised audio), stored next to them
-    as float16 ``.npy`` and memory-mapped."""
+    as float16 ``.npy`` and memory-mapped. (Notes: ``notes.features.NoteStore``.)"""
+
+    silence = SILENCE_DB  # the features of silence, outside the audio
+    normalised = True  # by the training set's mean and deviation (``normalisation``)
 
     def __init__(
         self, kind: str, sample_rate: int, hop: int, channels: int, n_fft: int, classes: int

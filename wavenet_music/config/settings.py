@@ -106,6 +106,13 @@ class ModelConfig:
         default=(),
         metadata=doc("labels of global conditioning (filled from the data by train); [] = off"),
     )
+    excitation: bool = field(
+        default=False,
+        metadata=doc(
+            "hear the notes at audio rate: sinusoids at every sounding note's frequency "
+            "into every layer (needs data.features=notes)"
+        ),
+    )
 
     def __post_init__(self) -> None:
         if len(set(self.global_labels)) != len(self.global_labels) or "" in self.global_labels:
@@ -166,7 +173,10 @@ class DataConfig:
     )
     features: str = field(
         default="log_mel",
-        metadata=doc("local-conditioning feature: log_mel or chroma (12 channels)"),
+        metadata=doc(
+            "local-conditioning feature: log_mel, chroma (12 channels) or notes (a piano "
+            "roll, 176 channels: the .mid beside each recording, else its transcription)"
+        ),
     )
     n_fft: int = field(
         default=1024, metadata=doc("analysis window of the features, samples", low=1, high=65536)
@@ -254,6 +264,16 @@ class TrainConfig:
             low=0,
             high=1,
             high_open=True,
+        ),
+    )
+    input_noise: float = field(
+        default=0.0,
+        metadata=doc(
+            "noise on the audio history the model reads (targets stay clean), its standard "
+            "deviation drawn per window from [0, this]: a steered model then follows its "
+            "features instead of only its past; 0 = off",
+            low=0,
+            high=1,
         ),
     )
 
@@ -453,6 +473,10 @@ class GenerateConfig:
     )
     features: str | None = field(
         default=None, metadata=doc(".npy file of local-conditioning features (frames, F)")
+    )
+    notes: str | None = field(
+        default=None,
+        metadata=doc("MIDI file whose notes the clips play (runs trained with --features notes)"),
     )
     save_every: float | None = field(
         default=None,

@@ -264,12 +264,25 @@ def transcribe_file(
     settings = settings or TranscriptionSettings()
     if cache_dir is None:
         return transcribe(load_audio(path, SAMPLE_RATE), settings)
+    return notes_from_array(np.load(transcription_cache(path, cache_dir, settings)))
+
+
+def transcription_cache(
+    path: Path, cache_dir: Path, settings: TranscriptionSettings | None = None
+) -> Path:
+    """The cache file (``notes_array`` rows) of the audio file ``path``'s transcription in
+    ``cache_dir``, transcribed first where it is missing or damaged."""
+    settings = settings or TranscriptionSettings()
     target = Path(cache_dir) / f"{Path(path).stem[:40]}-{_cache_key(path, settings)}.notes.npy"
 
     def build() -> bytes:
         return npy_bytes(notes_array(transcribe(load_audio(path, SAMPLE_RATE), settings)))
 
-    return cached(target, lambda p: notes_from_array(np.load(p)), build)
+    def check(cache: Path) -> Path:
+        notes_from_array(np.load(cache))
+        return cache
+
+    return cached(target, check, build)
 
 
 def _cache_key(path: Path, settings: TranscriptionSettings) -> str:

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..audio.features import read_frames
-from ..audio.io import mu_law_decode
+from ..audio.features import SILENCE_DB
+from ..audio.io import mu_law_decode, padded_slice
 from ..config import Config
 from ..runtime.device import model_device
 from .data import WindowSource
@@ -60,6 +60,8 @@ class Board:
             generator=generator,
             labels=torch.arange(len(labels)) if labels else None,
             features=snippet_features(source, length, clips),
+            excitation=snippet_excitation(source, length, clips),
+            silence=source.features.silence if source.features is not None else SILENCE_DB,
         )
         audio = mu_law_decode(classes.cpu().numpy(), config.model.quantization_channels)
         from ..audio.figures import add_spectrograms  # matplotlib, only when snippets are logged
@@ -82,6 +84,14 @@ def snippet_features(source: WindowSource, length: int, clips: int) -> torch.Ten
     if store is None:
         return None
     frames = -(-length // store.hop)
-    first = store.features(source.segments[0].cache)
-    features = read_frames(np.asarray(first, dtype=np.float32), 0, frames)  # (K, F)
+    first = store.features(source.segments[0].feature_source)
+    features = padded_slice(np.asarray(first), 0, frames, store.silence, np.float32)  # (K, F)
     return torch.from_numpy(features.T.copy())[None].repeat(clips, 1, 1)
+
+
+def snippet_excitation(source: WindowSource, length: int, clips: int) -> torch.Tensor | None:
+    """The excitation of the same start (clips, E, length), for a model that hears notes."""
+    if not source.excitation:
+        return None
+    heard = source.features.excitation(source.segments[0].notes, -1, length)  # (E, length)
+    return torch.from_numpy(heard)[None].repeat(clips, 1, 1)

@@ -42,7 +42,9 @@ class CompiledState:
     ``queues`` holds every ring buffer of ``GenerationState.queues`` end to end, float32:
     queue i is (context_i, B, C_i), the input at time t in slot t % context_i (see
     ``queue``). ``label_bias`` stacks the layers' V·h terms (L, B, 2D); ``local`` their
-    per-frame local conditioning, frames before channels (L, B, K, 2D).
+    per-frame local conditioning, frames before channels (L, B, K, 2D); ``excitation``
+    (T, B, E) what every input hears of the notes (its term U_l e joins the label bias,
+    which the C++ step takes afresh at every call).
     """
 
     queues: Tensor  # (Σ context_i · B · C_i,)
@@ -51,6 +53,7 @@ class CompiledState:
     label_bias: Tensor | None = None  # (L, B, 2D)
     local: Tensor | None = None  # (L, B, K, 2D)
     local_origin: int = 0
+    excitation: Tensor | None = None  # (T, B, E)
 
     @classmethod
     def packed(cls, state: GenerationState) -> CompiledState:
@@ -64,6 +67,7 @@ class CompiledState:
             label_bias=None if state.label_bias is None else torch.stack(state.label_bias),
             local=local,
             local_origin=state.local_origin,
+            excitation=state.excitation,
         )
 
     def queue(self, index: int) -> Tensor:
@@ -86,6 +90,11 @@ class CompiledWaveNet:
         self.module = module
         self.precision = precision
         self.hop_length = config.hop_length
+        self.excitation = None  # (L, E, 2D): U_l of every layer
+        if eager.excitation is not None:
+            e, width = eager.excitation.shape
+            self.excitation = eager.excitation.view(e, config.layers, width // config.layers)
+            self.excitation = self.excitation.transpose(0, 1).float().contiguous()
         self.stack = module.Stack(
             config.quantization_channels,
             config.residual_channels,
@@ -107,9 +116,11 @@ class CompiledWaveNet:
         history: Tensor,
         labels: Tensor | None = None,
         frames: Tensor | None = None,
+        excitation: Tensor | None = None,
     ) -> CompiledState:
         """As ``IncrementalWaveNet.initial_state`` (one forward pass), packed."""
-        return CompiledState.packed(self.eager.initial_state(model, history, labels, frames))
+        state = self.eager.initial_state(model, history, labels, frames, excitation)
+        return CompiledState.packed(state)
 
     def with_frames(self, model: WaveNet, state: CompiledState, frames: Tensor) -> CompiledState:
         """As ``IncrementalWaveNet.with_frames``, packed."""
@@ -123,9 +134,13 @@ class CompiledWaveNet:
         frame = 0
         if state.local is not None:
             frame = (state.local_origin + state.time) // self.hop_length  # of the sample fed
-        logits = self.stack.step(
-            x, state.queues, state.time, state.label_bias, state.local, frame
-        )  # (B, Q)
+        bias = state.label_bias  # (L, B, 2D) or None
+        if state.excitation is not None:  # + U_l e for the sample fed: (1, B, E) @ (L, E, 2D)
+            heard = torch.matmul(
+                state.excitation[state.local_origin + state.time][None], self.excitation
+            )
+            bias = heard if bias is None else bias + heard  # (L, B, 2D)
+        logits = self.stack.step(x, state.queues, state.time, bias, state.local, frame)  # (B, Q)
         state.time += 1
         return logits, state
 

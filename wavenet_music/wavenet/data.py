@@ -10,6 +10,7 @@ silence, so the first samples of every file are trained too.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import json
 import os
@@ -17,22 +18,26 @@ import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..audio.features import FeatureStore, feature_store
+from ..audio.features import FeatureStore
+from ..audio.features import feature_store as audio_feature_store
 from ..audio.io import (
     AUDIO_EXTENSIONS,
     AudioReadError,
     load_audio,
+    mu_law_decode,
     mu_law_encode,
     padded_slice,
     silence_class,
     trim_silence,
 )
 from ..config import Config, DataConfig, UserError, read_user_text
+from ..notes.features import NoteStore, recording_notes
 from ..runs import cached, npy_bytes
 
 CACHE_VERSION = 1
@@ -48,10 +53,17 @@ class Segment:
     cache: Path  # the file's mu-law classes, (T,) uint8/uint16 .npy
     start: int
     end: int
+    notes: Path | None = None  # with data.features=notes: its notes (notes.features)
 
     @property
     def length(self) -> int:
         return self.end - self.start
+
+    @property
+    def feature_source(self) -> Path:
+        """What its local-conditioning features are computed from: its notes, else its
+        audio."""
+        return self.cache if self.notes is None else self.notes
 
 
 @dataclass(frozen=True)
@@ -190,7 +202,14 @@ def _whole_file(
     path: Path, rel: str, label: str, config: DataConfig, quantization_channels: int
 ) -> Segment:
     cache = cached_classes(path, config, quantization_channels)
-    return Segment(rel, label, cache, 0, len(load_classes(cache)))
+    samples = len(load_classes(cache))
+    notes = None
+    if config.features == "notes":
+        try:
+            notes = recording_notes(path, samples / config.sample_rate, cache_root(config))
+        except UserError as exc:  # a bad score: skipped and counted like a bad recording
+            raise AudioReadError(f"{rel}: {exc}") from None
+    return Segment(rel, label, cache, 0, samples, notes)
 
 
 def make_labeler(root: Path, spec: str | None):
@@ -290,9 +309,7 @@ def _split_group(segments: list[Segment], fraction: float) -> tuple[list[Segment
     if len(segments) == 1:
         s = segments[0]
         cut = s.end - max(1, round(s.length * fraction))
-        return [Segment(s.source, s.label, s.cache, 0, cut)], [
-            Segment(s.source, s.label, s.cache, cut, s.end)
-        ]
+        return [dataclasses.replace(s, start=0, end=cut)], [dataclasses.replace(s, start=cut)]
     # fsencode: the name's bytes, also for a name that is not UTF-8 (a surrogate escape)
     ranked = sorted(segments, key=lambda s: hashlib.sha1(os.fsencode(s.source)).hexdigest())
     n_val = min(len(ranked) - 1, max(1, round(len(ranked) * fraction)))
@@ -345,9 +362,20 @@ class Batch:
     targets: torch.Tensor  # (B, S) classes; IGNORE where no real sample is to be predicted
     labels: torch.Tensor | None = None  # (B,) global-conditioning label indices
     frames: torch.Tensor | None = None  # (B, F, K + 2) local-conditioning frames
+    excitation: torch.Tensor | None = None  # (B, E, receptive_field - 1 + S) heard notes
+
+
+class Window(NamedTuple):
+    """One window of ``WindowSource.window``."""
+
+    inputs: np.ndarray  # (RF - 1 + n,) classes
+    targets: np.ndarray  # (n,) classes, IGNORE outside the segment
+    frames: np.ndarray | None  # (F, K + 2) local-conditioning frames
+    excitation: np.ndarray | None  # (E, RF - 1 + n) what each input hears of the notes
 
 
 IGNORE = -1
+ConditioningStore = FeatureStore | NoteStore
 
 
 class WindowSource:
@@ -355,7 +383,7 @@ class WindowSource:
 
     With ``labels`` (the model's global-conditioning labels), batches carry each window's
     label index; with ``features`` (local conditioning), its frames, and windows start on
-    a frame boundary."""
+    a frame boundary; with ``excitation`` (notes), what every input hears of the notes."""
 
     def __init__(
         self,
@@ -364,7 +392,9 @@ class WindowSource:
         sample_size: int,
         silence: int,
         labels: Sequence[str] = (),
-        features: FeatureStore | None = None,
+        features: ConditioningStore | None = None,
+        excitation: bool = False,
+        quantization_channels: int = 256,
     ) -> None:
         self.segments = tuple(segments)
         if not self.segments:
@@ -380,6 +410,12 @@ class WindowSource:
         self.sample_size = sample_size
         self.silence = silence
         self.features = features
+        if excitation and not isinstance(features, NoteStore):
+            raise UserError(
+                "model.excitation: the excitation is made of notes; train with --features notes"
+            )
+        self.excitation = excitation
+        self.quantization_channels = quantization_channels
         self._arrays: dict[Path, np.ndarray] = {}
 
     def classes(self, segment: Segment) -> np.ndarray:
@@ -387,11 +423,8 @@ class WindowSource:
             self._arrays[segment.cache] = load_classes(segment.cache)
         return self._arrays[segment.cache]
 
-    def window(
-        self, segment: Segment, target_start: int, targets: int | None = None
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """Input (RF - 1 + n,), targets (n,) predicting ``target_start ..`` of ``segment``
-        (IGNORE outside it) and, with local conditioning, frames (F, K + 2)."""
+    def window(self, segment: Segment, target_start: int, targets: int | None = None) -> Window:
+        """The window whose ``n`` targets are samples ``target_start ..`` of ``segment``."""
         n = self.sample_size if targets is None else targets
         rf = self.receptive_field
         classes = self.classes(segment)
@@ -399,10 +432,13 @@ class WindowSource:
         target = window[rf:].copy()
         positions = np.arange(target_start, target_start + n)
         target[(positions < segment.start) | (positions >= segment.end)] = IGNORE
-        frames = None
+        frames = excitation = None
         if self.features is not None:
-            frames = self.features.frames(segment.cache, target_start - rf, rf - 1 + n)
-        return window[:-1], target, frames
+            source = segment.feature_source
+            frames = self.features.frames(source, target_start - rf, rf - 1 + n)
+        if self.excitation:
+            excitation = self.features.excitation(segment.notes, target_start - rf, rf - 1 + n)
+        return Window(window[:-1], target, frames, excitation)
 
     def aligned(self, target_start: int) -> int:
         """With local conditioning, the nearest earlier start whose input starts a frame."""
@@ -410,38 +446,63 @@ class WindowSource:
             return target_start
         return target_start - (target_start - self.receptive_field) % self.features.hop
 
-    def batch(self, picks: Sequence[tuple[int, int]], withheld: np.ndarray | None = None) -> Batch:
-        """Windows for ``(segment index, target start)`` pairs, stacked; the frames of the
-        windows where ``withheld`` (bool per pick) is set are NaN (absent: see
-        ``model.LocalUpsampler``)."""
-        pairs = [self.window(self.segments[i], self.aligned(start)) for i, start in picks]
-        labels = frames = None
+    def batch(
+        self,
+        picks: Sequence[tuple[int, int]],
+        withheld: np.ndarray | None = None,
+        noise: np.ndarray | None = None,
+    ) -> Batch:
+        """Windows for ``(segment index, target start)`` pairs, stacked. Where ``withheld``
+        (bool per pick) is set, the frames are NaN (absent: see ``model.LocalUpsampler``)
+        and the excitation silent; ``noise`` (B, RF - 1 + S) is added to the inputs'
+        waveform (``noisy_inputs``)."""
+        windows = [self.window(self.segments[i], self.aligned(start)) for i, start in picks]
+        inputs = np.stack([w.inputs for w in windows])  # (B, RF - 1 + S)
+        if noise is not None:
+            inputs = noisy_inputs(inputs, noise, self.quantization_channels)
+        labels = frames = excitation = None
         if self.label_index:
             labels = torch.tensor([self.label_index[self.segments[i].label] for i, _ in picks])
         if self.features is not None:
-            stacked = np.stack([p[2] for p in pairs]).astype(np.float32)  # (B, F, K + 2)
+            stacked = np.stack([w.frames for w in windows]).astype(np.float32)  # (B, F, K + 2)
             if withheld is not None:
                 stacked[withheld] = np.nan
             frames = torch.from_numpy(stacked)
+        if self.excitation:
+            heard = np.stack([w.excitation for w in windows])  # (B, E, RF - 1 + S)
+            if withheld is not None:
+                heard[withheld] = 0.0
+            excitation = torch.from_numpy(heard)
+        targets = np.stack([w.targets for w in windows])  # (B, S)
         return Batch(
-            torch.from_numpy(np.stack([p[0] for p in pairs])),
-            torch.from_numpy(np.stack([p[1] for p in pairs])),
-            labels,
-            frames,
+            torch.from_numpy(inputs), torch.from_numpy(targets), labels, frames, excitation
         )
+
+
+def noisy_inputs(inputs: np.ndarray, noise: np.ndarray, quantization_channels: int) -> np.ndarray:
+    """Classes (B, T) whose waveform has ``noise`` (B, T) added, quantised again (clipped
+    to [-1, 1]). Training on a corrupted history (targets clean) makes the model lean on
+    its conditioning, which is never corrupted, instead of continuing its past alone."""
+    wave = mu_law_decode(inputs, quantization_channels) + noise  # (B, T)
+    return mu_law_encode(np.clip(wave, -1.0, 1.0), quantization_channels).astype(inputs.dtype)
 
 
 class WindowSampler:
     """Random training windows: a segment chosen in proportion to its length, then a target
     start uniform over the segment; with local conditioning, each window's features are
-    withheld with probability ``withhold``. Its random state is saved in checkpoints."""
+    withheld with probability ``withhold``; with ``input_noise``, each window's inputs get
+    Gaussian noise of a standard deviation drawn from [0, input_noise]. Its random state
+    is saved in checkpoints."""
 
-    def __init__(self, source: WindowSource, seed: int, withhold: float = 0.0) -> None:
+    def __init__(
+        self, source: WindowSource, seed: int, withhold: float = 0.0, input_noise: float = 0.0
+    ) -> None:
         self.source = source
         lengths = np.array([s.length for s in source.segments], dtype=np.float64)
         self.weights = lengths / lengths.sum()
         self.rng = np.random.default_rng(seed)
         self.withhold = withhold if source.features is not None else 0.0
+        self.input_noise = input_noise
 
     def next_batch(self, batch_size: int, rank: int = 0, world_size: int = 1) -> Batch:
         """The next ``batch_size`` windows, or with ``world_size`` processes the ``rank``-th
@@ -457,17 +518,25 @@ class WindowSampler:
             segment = self.source.segments[index]
             last = max(segment.start, segment.end - self.source.sample_size)
             picks.append((int(index), int(self.rng.integers(segment.start, last + 1))))
-        withheld = None
+        withheld = noise = None
         if self.withhold > 0:  # drawn only then: runs without it keep their data order
             withheld = self.rng.random(batch_size) < self.withhold
+        if self.input_noise > 0:  # the same
+            std = self.rng.uniform(0.0, self.input_noise, size=(batch_size, 1))  # (B, 1)
+            length = self.source.receptive_field - 1 + self.source.sample_size
+            noise = std * self.rng.standard_normal((batch_size, length))  # (B, RF - 1 + S)
         mine = slice(rank * batch_size // world_size, (rank + 1) * batch_size // world_size)
-        return self.source.batch(picks[mine], None if withheld is None else withheld[mine])
+        return self.source.batch(picks[mine], _rows(withheld, mine), _rows(noise, mine))
 
     def state(self) -> dict:
         return self.rng.bit_generator.state
 
     def set_state(self, state: dict) -> None:
         self.rng.bit_generator.state = state
+
+
+def _rows(values: np.ndarray | None, rows: slice) -> np.ndarray | None:
+    return None if values is None else values[rows]
 
 
 def validation_picks(
@@ -489,7 +558,7 @@ def validation_picks(
 
 def window_source(config: Config, segments) -> WindowSource:
     """Windows of the model's receptive field + ``sample_size`` targets, with the model's
-    conditioning (labels, local-conditioning frames)."""
+    conditioning (labels, local-conditioning frames, the notes' excitation)."""
     return WindowSource(
         segments,
         config.model.receptive_field,
@@ -497,4 +566,27 @@ def window_source(config: Config, segments) -> WindowSource:
         silence_class(config.model.quantization_channels),
         config.model.global_labels,
         feature_store(config),
+        config.model.excitation,
+        config.model.quantization_channels,
     )
+
+
+def feature_store(config: Config) -> ConditioningStore | None:
+    """The run's local-conditioning features (audio features, or notes), or None without
+    local conditioning; a one-line error for settings that do not fit together."""
+    m, d = config.model, config.data
+    if m.excitation and (d.features != "notes" or m.local_channels is None):
+        raise UserError(
+            "model.excitation: the excitation is made of notes; train with --features notes "
+            "(and --local-channels 176), or --preset notes"
+        )
+    if m.local_channels is None:
+        return None
+    if d.features != "notes":
+        return audio_feature_store(config)
+    if d.silence_threshold is not None:
+        raise UserError(
+            "data.silence_threshold: trimming silence would move the audio away from its "
+            "notes; set it to null with --features notes"
+        )
+    return NoteStore(d.sample_rate, m.hop_length, m.local_channels, m.quantization_channels)

@@ -97,16 +97,18 @@ def segment_nats(model: WaveNet, source: WindowSource, segment: Segment, batch_s
     nats = 0.0
     for group in groups:
         n = min(size, segment.end - group[0])
-        pairs = [source.window(segment, s, n) for s in group]
-        inputs = torch.from_numpy(np.stack([p[0] for p in pairs])).to(device)  # (B, RF-1+n)
-        targets = torch.from_numpy(np.stack([p[1] for p in pairs])).to(device)  # (B, n)
-        labels = frames = None
+        windows = [source.window(segment, s, n) for s in group]
+        inputs = torch.from_numpy(np.stack([w.inputs for w in windows])).to(device)  # (B, RF-1+n)
+        targets = torch.from_numpy(np.stack([w.targets for w in windows])).to(device)  # (B, n)
+        labels = frames = excitation = None
         if source.label_index:
             labels = torch.full((len(group),), source.label_index[segment.label], device=device)
         if source.features is not None:
-            frames = torch.from_numpy(np.stack([p[2] for p in pairs]).astype(np.float32))
+            frames = torch.from_numpy(np.stack([w.frames for w in windows]).astype(np.float32))
             frames = frames.to(device)  # (B, F, K + 2)
-        logits = model(inputs, labels, frames)
+        if source.excitation:
+            excitation = torch.from_numpy(np.stack([w.excitation for w in windows])).to(device)
+        logits = model(inputs, labels, frames, excitation)
         nats += F.cross_entropy(logits, targets, ignore_index=IGNORE, reduction="sum").item()
     return nats
 

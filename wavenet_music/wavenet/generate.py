@@ -36,11 +36,16 @@ def padded_history(model: WaveNet, prime: Tensor | None, num: int) -> Tensor:
 
 
 def local_timeline(
-    model: WaveNet, features: Tensor | None, history: int, length: int
+    model: WaveNet,
+    features: Tensor | None,
+    history: int,
+    length: int,
+    silence: float = SILENCE_DB,
 ) -> Tensor | None:
     """Frames for ``WaveNet.forward`` over history + generated samples (B, F, K_total + 2):
-    a context frame, silence for the history's frames, ``features``, a context frame.
-    A stream whose features start absent (NaN: unsteered) has absent frames around them."""
+    a context frame, ``silence`` (what the features read of no sound: ``SILENCE_DB``, 0 for
+    notes) for the history's frames, ``features``, a context frame. A stream whose
+    features start absent (NaN: unsteered) has absent frames around them."""
     if (features is None) != (model.config.local_channels is None):
         state = "needs" if features is None else "takes no"
         raise ValueError(f"this model {state} local-conditioning features")
@@ -54,10 +59,27 @@ def local_timeline(
         )
     features = features.cpu()
     unsteered = torch.isnan(features[:, :, :1]).any(dim=1, keepdim=True)  # (B, 1, 1)
-    fill = torch.where(unsteered, torch.nan, SILENCE_DB).to(features.dtype)  # (B, 1, 1)
+    fill = torch.where(unsteered, torch.nan, silence).to(features.dtype)  # (B, 1, 1)
     silent = fill.expand(-1, features.shape[1], 1 + history // hop)
     end = fill.expand(-1, features.shape[1], 1)
     return torch.cat([silent, features, end], dim=2).to(model_device(model))
+
+
+def heard_timeline(
+    model: WaveNet, excitation: Tensor | None, history: int, length: int
+) -> Tensor | None:
+    """What every fed input hears of the notes (B, E, history + length - 1), for
+    ``WaveNet.forward``: nothing during the history, then ``excitation`` (B, E, ≥ length)
+    of the generated samples, each heard by the input that predicts it."""
+    if (excitation is None) == bool(model.config.excitation):
+        state = "needs an" if model.config.excitation else "takes no"
+        raise ValueError(f"this model {state} excitation (notes heard at audio rate)")
+    if excitation is None:
+        return None
+    if excitation.shape[2] < length:
+        raise ValueError(f"excitation of {excitation.shape[2]} samples for {length} asked for")
+    silent = excitation.new_zeros(excitation.shape[0], excitation.shape[1], history - 1)
+    return torch.cat([silent, excitation[:, :, :length]], dim=2).to(model_device(model))
 
 
 ProgressFn = Callable[[Tensor], None]
@@ -74,6 +96,8 @@ def generate(
     prime: Tensor | None = None,
     labels: Tensor | None = None,
     features: Tensor | None = None,
+    excitation: Tensor | None = None,
+    silence: float = SILENCE_DB,
     on_step: ProgressFn | None = None,
     engine: str = "auto",
     precision: str = "float32",
@@ -87,6 +111,9 @@ def generate(
         features: (num, F, K) local-conditioning frames of the audio to generate (frame k
             describes output samples k·hop ..), when the model has local conditioning;
             ``length`` ≤ K · hop.
+        excitation: (num, E, ≥ length) the notes heard at audio rate (``notes.excitation``)
+            of the samples to generate, when the model hears them (``model.excitation``).
+        silence: what the features read where there is no sound (the history).
         on_step: called after every sample with the classes so far (num, t).
         engine: ``auto``, ``compiled`` or ``eager``; precision: the compiled step's weights,
             ``float32``, ``bf16`` or ``int8`` (see ``compiled.generation_step``).
@@ -94,9 +121,11 @@ def generate(
         Tensor[num, length] of classes.
     """
     history = padded_history(model, prime, num)
-    frames = local_timeline(model, features, history.shape[1], length)
+    frames = local_timeline(model, features, history.shape[1], length, silence)
+    heard = heard_timeline(model, excitation, history.shape[1], length)
     fast = generation_step(model, engine, precision)
-    state = fast.initial_state(model, history, _on(labels, history.device), frames)
+    labels = _on(labels, history.device)
+    state = fast.initial_state(model, history, labels, frames, heard)
     out = torch.empty(num, length, dtype=torch.long, device=history.device)
     x = history[:, -1]
     for t in range(length):
@@ -119,16 +148,20 @@ def generate_naive(
     prime: Tensor | None = None,
     labels: Tensor | None = None,
     features: Tensor | None = None,
+    excitation: Tensor | None = None,
+    silence: float = SILENCE_DB,
 ) -> Tensor:
     """The plain reference: one full forward pass over the last receptive field per sample
     (over everything so far with local conditioning, whose frames start at sample 0)."""
     rf = model.receptive_field
     history = padded_history(model, prime, num)
-    frames = local_timeline(model, features, history.shape[1], length)
+    frames = local_timeline(model, features, history.shape[1], length, silence)
+    heard = heard_timeline(model, excitation, history.shape[1], length)
     labels = _on(labels, history.device)
     for _ in range(length):
         window = history if frames is not None else history[:, -rf:]
-        logits = model(window, labels, frames)[:, :, -1]  # (B, Q)
+        now = None if heard is None else heard[:, :, : window.shape[1]]
+        logits = model(window, labels, frames, now)[:, :, -1]  # (B, Q)
         x = sample(logits, temperature, generator).to(history.device)
         history = torch.cat([history, x[:, None]], dim=1)
     return history[:, history.shape[1] - length :]

@@ -29,6 +29,8 @@ class GenerationState:
     ``label_bias[l]`` (B, 2D) is layer l's global-conditioning term V·h, fixed per clip;
     ``local[l]`` (B, 2D, K) its local-conditioning term per frame, and ``local_origin``
     the sample index (from the start of frame 0 of ``local``) of the input at time 0.
+    ``excitation`` (T, B, E): what the input at timeline index i hears of the notes
+    (``WaveNet.forward``'s excitation, time first), on the timeline of ``local``.
     """
 
     queues: list[Tensor]
@@ -36,6 +38,7 @@ class GenerationState:
     label_bias: list[Tensor] | None = None
     local: list[Tensor] | None = None
     local_origin: int = 0
+    excitation: Tensor | None = None
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,10 @@ class IncrementalWaveNet:
         self.skip = (weight.detach().t().contiguous(), None if bias is None else bias.detach())
         self.head = [_linear(model.head[1]), _linear(model.head[3])]
         self.dilation_channels = self.config.dilation_channels
+        self.excitation = None  # (E, L · 2D): every layer's U = [U_f; U_g] side by side
+        if self.config.excitation:
+            weights = [b.excitation_condition.weight.detach()[:, :, 0] for b in model.blocks]
+            self.excitation = torch.cat(weights, dim=0).t().contiguous()  # (E, L · 2D)
 
     def initial_state(
         self,
@@ -92,6 +99,7 @@ class IncrementalWaveNet:
         history: Tensor,
         labels: Tensor | None = None,
         frames: Tensor | None = None,
+        excitation: Tensor | None = None,
     ) -> GenerationState:
         """Queues filled as if ``history`` (B, T ≥ receptive_field) had been fed, except its
         last sample, which the first ``step`` takes. One forward pass, no loop; streams with
@@ -99,18 +107,23 @@ class IncrementalWaveNet:
 
         ``labels`` (B,): global-conditioning labels; ``frames`` (B, F, K + 2): local-
         conditioning frames for the whole timeline, history included, laid out as for
-        ``WaveNet.forward`` (history[:, 0] starts frame 1).
+        ``WaveNet.forward`` (history[:, 0] starts frame 1); ``excitation`` (B, E, T'):
+        what every input of the timeline hears, history included (T' ≥ T).
         Slot j of a queue holds the input at time j - context (≡ j mod context)."""
-        first, inverse = _distinct_streams(history, labels, frames)
+        first, inverse = _distinct_streams(history, labels, frames, excitation)
+        fed = history.shape[1] - 1
         with torch.inference_mode():
             pick = _rows(first)
+            heard = None if excitation is None else excitation[first, :, :fed]
             histories = model.conv_histories(
-                history[first, :-1], pick(labels), pick(frames)
+                history[first, :-1], pick(labels), pick(frames), heard
             )  # (U, C, ctx)
             state = GenerationState(
                 queues=[h[inverse].permute(2, 0, 1).contiguous() for h in histories],
-                local_origin=history.shape[1] - 1,
+                local_origin=fed,
             )
+            if excitation is not None:
+                state.excitation = excitation.permute(2, 0, 1).contiguous()  # (T', B, E)
             if labels is not None:
                 state.label_bias = [b.label_embedding(labels) for b in model.blocks]  # (B, 2D)
             state.local = layer_conditioning(model, frames)
@@ -132,6 +145,10 @@ class IncrementalWaveNet:
         one_hot = one_hot.to(self.causal.weight.dtype)
         h = self.causal.step(one_hot, state.queues[0], t)  # (B, R)
         frame = (state.local_origin + t) // self.config.hop_length  # of the sample fed
+        heard = None
+        if state.excitation is not None:  # (L, B, 2D): U_l e for the sample fed
+            e = state.excitation[state.local_origin + t]  # (B, E)
+            heard = (e @ self.excitation).view(len(e), len(self.residual), -1).transpose(0, 1)
         zs = []
         for layer, (conv, (w_res, b_res)) in enumerate(
             zip(self.filter_gate, self.residual, strict=True)
@@ -141,6 +158,8 @@ class IncrementalWaveNet:
                 pre = pre + state.label_bias[layer]
             if state.local is not None:
                 pre = pre + state.local[layer][:, :, frame]
+            if heard is not None:
+                pre = pre + heard[layer]
             z = torch.tanh(pre[:, : self.dilation_channels]) * torch.sigmoid(
                 pre[:, self.dilation_channels :]
             )  # (B, D)
@@ -168,11 +187,12 @@ def layer_conditioning(model: WaveNet, frames: Tensor | None) -> list[Tensor] | 
 
 
 def _distinct_streams(
-    history: Tensor, labels: Tensor | None, frames: Tensor | None
+    history: Tensor, labels: Tensor | None, frames: Tensor | None, excitation: Tensor | None
 ) -> tuple[Tensor, Tensor]:
     """(first, inverse): one stream index per distinct (history, label), and for every
-    stream its distinct index. Streams with their own frames are all distinct."""
-    if frames is not None:
+    stream its distinct index. Streams with their own frames or excitation are all
+    distinct."""
+    if frames is not None or excitation is not None:
         everyone = torch.arange(history.shape[0], device=history.device)
         return everyone, everyone
     keys = history if labels is None else torch.cat([labels[:, None], history], dim=1)

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..config import ModelConfig
+from ..notes.excitation import CHANNELS as EXCITATION_CHANNELS
 
 
 class CausalConv1d(nn.Conv1d):
@@ -80,7 +81,9 @@ class ResidualBlock(nn.Module):
     outputs (first half filter, second half gate): one matrix product instead of two.
     Global conditioning (paper eq. 2) adds a learned vector per label, V_f·h and V_g·h, to
     the filter and gate pre-activations of every layer; local conditioning adds a 1×1
-    projection of the upsampled features, V_f * y and V_g * y.
+    projection of the upsampled features, V_f * y and V_g * y; the excitation (the notes
+    heard at audio rate, ``notes/excitation.py``) adds a 1×1 projection of it per sample,
+    U_f * e and U_g * e.
     """
 
     def __init__(self, config: ModelConfig, dilation: int) -> None:
@@ -97,6 +100,9 @@ class ResidualBlock(nn.Module):
         self.local_condition = None
         if config.local_channels is not None:
             self.local_condition = nn.Conv1d(config.local_channels, 2 * d, 1, bias=False)
+        self.excitation_condition = None
+        if config.excitation:
+            self.excitation_condition = nn.Conv1d(EXCITATION_CHANNELS, 2 * d, 1, bias=False)
 
     def gated(self, x: Tensor, labels: Tensor | None = None, local: Tensor | None = None) -> Tensor:
         """x (B, R, T) → z (B, D, T - context): tanh(W_f * x + V_f h) · σ(W_g * x + V_g h).
@@ -152,7 +158,11 @@ class WaveNet(nn.Module):
         return self.config.receptive_field
 
     def forward(
-        self, x: Tensor, labels: Tensor | None = None, frames: Tensor | None = None
+        self,
+        x: Tensor,
+        labels: Tensor | None = None,
+        frames: Tensor | None = None,
+        excitation: Tensor | None = None,
     ) -> Tensor:
         """x (B, T) integer classes → logits (B, Q, T - receptive_field + 1).
 
@@ -160,7 +170,9 @@ class WaveNet(nn.Module):
         from ``x[:, j : j + receptive_field]``. ``labels`` (B,) are indices into
         ``config.global_labels``, required exactly when the model has labels. ``frames``
         (B, F, K + 2), required exactly with local conditioning: x[:, 0] is the first sample
-        of frame 1 (frame 0 and frame K + 1 are context) and K · hop ≥ T.
+        of frame 1 (frame 0 and frame K + 1 are context) and K · hop ≥ T. ``excitation``
+        (B, E, T), required exactly with ``config.excitation``: what each input sample
+        hears of the notes (that of the sample it predicts).
         """
         outputs = x.shape[1] - self.receptive_field + 1
         if outputs < 1:
@@ -168,21 +180,25 @@ class WaveNet(nn.Module):
                 f"input of {x.shape[1]} samples is shorter than the "
                 f"receptive field ({self.receptive_field})"
             )
-        zs = self.gated_outputs(x, labels, frames)
+        zs = self.gated_outputs(x, labels, frames, excitation)
         z = torch.cat([z[:, :, -outputs:] for z in zs], dim=1)  # (B, L·D, S)
         skip_weight, skip_bias = self.skip_matrix()  # (Sk, L·D), (Sk,)
         skips = F.conv1d(z, skip_weight.unsqueeze(-1), skip_bias)  # (B, Sk, S) = Σ_l skip_l(z_l)
         return self.head(skips)  # (B, Q, S)
 
     def gated_outputs(
-        self, x: Tensor, labels: Tensor | None = None, frames: Tensor | None = None
+        self,
+        x: Tensor,
+        labels: Tensor | None = None,
+        frames: Tensor | None = None,
+        excitation: Tensor | None = None,
     ) -> list[Tensor]:
         """Run the residual stack; returns every layer's gated output z_l (B, D, T_l)."""
-        h = self.causal(self.one_hot(x, labels, frames))  # (B, R, T - (taps - 1))
+        h = self.causal(self.one_hot(x, labels, frames, excitation))  # (B, R, T - (taps - 1))
         conditioning = self.local_frames(frames)  # (B, F, K) or None
         zs = []
         for block in self.blocks:
-            local = self.block_local(block, conditioning, x.shape[1], h.shape[2])
+            local = self.block_local(block, conditioning, excitation, x.shape[1], h.shape[2])
             h, z = block(h, labels, local)  # (B, R, T_l), (B, D, T_l)
             zs.append(z)
         return zs
@@ -192,38 +208,60 @@ class WaveNet(nn.Module):
         return None if frames is None else self.upsample(frames.to(self.causal.weight.dtype))
 
     def block_local(
-        self, block: ResidualBlock, conditioning: Tensor | None, samples: int, length: int
+        self,
+        block: ResidualBlock,
+        conditioning: Tensor | None,
+        excitation: Tensor | None,
+        samples: int,
+        length: int,
     ) -> Tensor | None:
-        """The block's local conditioning (B, 2D, length), aligned with its input, which
-        holds the newest ``length`` of the ``samples`` input samples."""
-        if conditioning is None:
-            return None
-        per_frame = block.local_condition(conditioning)  # (B, 2D, K)
-        per_sample = per_frame.repeat_interleave(self.config.hop_length, dim=2)  # (B, 2D, K·hop)
-        return per_sample[:, :, samples - length : samples]  # (B, 2D, length)
+        """The block's local conditioning (B, 2D, length), from the frames and the
+        excitation, aligned with its input, which holds the newest ``length`` of the
+        ``samples`` input samples."""
+        local = None
+        if conditioning is not None:
+            per_frame = block.local_condition(conditioning)  # (B, 2D, K)
+            per_sample = per_frame.repeat_interleave(self.config.hop_length, dim=2)
+            local = per_sample[:, :, samples - length : samples]  # (B, 2D, length)
+        if excitation is not None:
+            heard = excitation[:, :, samples - length : samples].to(self.causal.weight.dtype)
+            heard = block.excitation_condition(heard)  # (B, 2D, length)
+            local = heard if local is None else local + heard
+        return local
 
     def conv_histories(
-        self, x: Tensor, labels: Tensor | None = None, frames: Tensor | None = None
+        self,
+        x: Tensor,
+        labels: Tensor | None = None,
+        frames: Tensor | None = None,
+        excitation: Tensor | None = None,
     ) -> list[Tensor]:
         """The last ``context`` inputs (B, C, context) of every causal convolution (the
         initial one first) after reading x (B, T ≥ receptive_field - 1): what the queues
         of the incremental generator start from. Keeps no full-length activations."""
-        h = self.one_hot(x, labels, frames)  # (B, Q, T)
+        h = self.one_hot(x, labels, frames, excitation)  # (B, Q, T)
         conditioning = self.local_frames(frames)  # (B, F, K) or None
         histories = [h[:, :, h.shape[2] - self.causal.context :]]
         h = self.causal(h)  # (B, R, T - (taps - 1))
         for index, block in enumerate(self.blocks):
             histories.append(h[:, :, h.shape[2] - block.filter_gate.context :])
             if index < len(self.blocks) - 1:
-                local = self.block_local(block, conditioning, x.shape[1], h.shape[2])
+                local = self.block_local(block, conditioning, excitation, x.shape[1], h.shape[2])
                 h, _ = block(h, labels, local)  # (B, R, T_l)
         return histories
 
-    def one_hot(self, x: Tensor, labels: Tensor | None, frames: Tensor | None = None) -> Tensor:
+    def one_hot(
+        self,
+        x: Tensor,
+        labels: Tensor | None,
+        frames: Tensor | None = None,
+        excitation: Tensor | None = None,
+    ) -> Tensor:
         """x (B, T) classes → (B, Q, T) in the weights' dtype (conditioning checked on the
         way)."""
         self.check_labels(labels)
         self.check_frames(frames, x.shape[1])
+        self.check_excitation(excitation, x.shape)
         q, dtype = self.config.quantization_channels, self.causal.weight.dtype
         return F.one_hot(x, q).transpose(1, 2).to(dtype)  # (B, Q, T)
 
@@ -246,6 +284,14 @@ class WaveNet(nn.Module):
                 f"local-conditioning frames: expected (B, {channels}, ≥ {-(-samples // hop) + 2}), "
                 f"got {tuple(frames.shape)}"
             )
+
+    def check_excitation(self, excitation: Tensor | None, shape: torch.Size) -> None:
+        if self.config.excitation != (excitation is not None):
+            state = "needs an" if self.config.excitation else "takes no"
+            raise ValueError(f"this model {state} excitation (notes heard at audio rate)")
+        expected = (shape[0], EXCITATION_CHANNELS, shape[1])
+        if excitation is not None and tuple(excitation.shape) != expected:
+            raise ValueError(f"excitation: expected {expected}, got {tuple(excitation.shape)}")
 
     def skip_matrix(self) -> tuple[Tensor, Tensor | None]:
         """All skip 1×1 convolutions side by side, so that one product does them all:

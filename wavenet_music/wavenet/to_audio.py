@@ -14,15 +14,20 @@ import torch
 from torch import Tensor
 from tqdm import tqdm
 
-from ..audio.features import feature_store
+from ..audio.features import SILENCE_DB
 from ..audio.io import load_audio, mu_law_decode, mu_law_encode, write_wav
 from ..config import Config, GenerateConfig, UserError
+from ..notes.excitation import excitation as notes_excitation
+from ..notes.features import NoteStore
+from ..notes.midi import PIANO_RANGE, Note, check_notes, read_midi
+from ..notes.transcribe import SAMPLE_RATE as TRANSCRIPTION_RATE
+from ..notes.transcribe import require_notes, transcribe
 from ..runs import check_target
 from ..runtime.device import model_device
 from ..runtime.stop import Interrupted, StopRequest
 from ..runtime.threads import for_generation as threads_for  # (compose's name for it)
 from .compiled import engine_choice
-from .data import label_positions
+from .data import feature_store, label_positions
 from .generate import generate
 from .model import WaveNet
 
@@ -46,11 +51,14 @@ def local_features(config: Config, options: GenerateConfig) -> np.ndarray | None
     given = [o for o in (options.features_from, options.features) if o is not None]
     channels = config.model.local_channels
     if channels is None:
-        if given:
+        if given or options.notes is not None:
             raise UserError(
-                "this run was trained without local conditioning; drop --features-from/--features"
+                "this run was trained without local conditioning; drop "
+                "--features-from/--features/--notes"
             )
         return None
+    if options.notes is not None:
+        raise UserError(f"this run is steered by {config.data.features}, not notes; drop --notes")
     if not given and config.train.local_dropout > 0:
         frames = -(-round(options.seconds * config.data.sample_rate) // config.model.hop_length)
         return np.full((frames, channels), np.nan, dtype=np.float32)
@@ -65,12 +73,67 @@ def local_features(config: Config, options: GenerateConfig) -> np.ndarray | None
     return load_features(Path(options.features), channels)
 
 
+def steering_notes(config: Config, options: GenerateConfig) -> list[Note] | None:
+    """The notes a run trained on notes plays: those of ``options.notes`` (a MIDI file) or
+    the transcription of ``options.features_from`` (audio); None for an unsteered run of
+    ``train.local_dropout`` given neither, or for a run not trained on notes."""
+    if config.data.features != "notes" or config.model.local_channels is None:
+        return None
+    if options.features is not None:
+        raise UserError(
+            "this run plays notes: pass --notes FILE.mid or --features-from AUDIO "
+            "(transcribed), not --features"
+        )
+    if options.notes is not None and options.features_from is not None:
+        raise UserError("pass one of --notes FILE.mid and --features-from AUDIO")
+    if options.notes is not None:
+        notes = read_midi(Path(options.notes))
+        check_notes(notes, options.notes, PIANO_RANGE)
+        return notes
+    if options.features_from is not None:
+        audio = load_audio(Path(options.features_from), TRANSCRIPTION_RATE)
+        return require_notes(transcribe(audio), options.features_from)
+    if config.train.local_dropout > 0:
+        return None
+    raise UserError(
+        "this run plays notes: pass --notes FILE.mid or --features-from AUDIO "
+        "(a run trained with --local-dropout also generates without)"
+    )
+
+
+def notes_seconds(notes: list[Note], tail: float = 1.0) -> float:
+    """How long a render of ``notes`` lasts: to the last offset, plus ``tail`` for the
+    sound to die away."""
+    return max(n.offset for n in notes) + tail
+
+
 def features_of_audio(path: Path, config: Config) -> np.ndarray:
     """Local-conditioning features (K, F) of an audio file, as training computes them."""
     audio = load_audio(path, config.data.sample_rate)
     return feature_store(config).of_classes(
         mu_law_encode(audio, config.model.quantization_channels)
     )
+
+
+def notes_steering(
+    notes: list[Note] | None, config: Config, length: int, clips: int
+) -> tuple[Tensor, Tensor | None]:
+    """(features (clips, 176, K), excitation (clips, E, length) or None) that play
+    ``notes`` over ``length`` samples; ``notes`` None: absent features, no sound heard."""
+    store = feature_store(config)
+    assert isinstance(store, NoteStore)
+    rate = config.data.sample_rate
+    if notes is None:
+        frames = -(-length // config.model.hop_length)
+        roll = np.full((frames, store.channels), np.nan, dtype=np.float32)
+        heard = np.zeros((3, length), dtype=np.float32)
+    else:
+        roll = store.roll(notes, length)  # (K, 176)
+        heard = notes_excitation(notes, 0, length, rate)  # (E, length)
+    features = _per_clip(roll, clips)
+    if not config.model.excitation:
+        return features, None
+    return features, torch.from_numpy(heard)[None].repeat(clips, 1, 1)
 
 
 def load_features(path: Path, channels: int) -> np.ndarray:
@@ -166,15 +229,22 @@ def generate_audio(
     """
     rate, q = config.data.sample_rate, config.model.quantization_channels
     length = round(options.seconds * rate)
-    features = local_features(config, options)  # (K, F) or None
-    if features is not None:
-        length = steered_length(length, len(features), config, options)
+    labels, tags = clip_plan(config, options)
+    heard, silence = None, SILENCE_DB
+    if config.data.features == "notes" and config.model.local_channels is not None:
+        notes = steering_notes(config, options)
+        steering, heard = notes_steering(notes, config, length, len(tags))
+        silence = NoteStore.silence
+    else:
+        features = local_features(config, options)  # (K, F) or None
+        if features is not None:
+            length = steered_length(length, len(features), config, options)
+        steering = _per_clip(features, len(tags))
     generator = torch.Generator(device=model_device(model))
     if options.seed is None:
         generator.seed()
     else:
         generator.manual_seed(options.seed)
-    labels, tags = clip_plan(config, options)
     paths = None if out is None else clip_paths(out, tags)
     for path in paths or []:
         check_target(path)  # a folder or a device fails now, not after the generation
@@ -210,7 +280,9 @@ def generate_audio(
                 generator=generator,
                 prime=prime,
                 labels=labels,
-                features=_per_clip(features, len(tags)),
+                features=steering,
+                excitation=heard,
+                silence=silence,
                 on_step=on_step,
                 engine=options.engine,
                 precision=options.precision,

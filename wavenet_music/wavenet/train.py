@@ -96,7 +96,10 @@ class Trainer(TrainingRun):
         quiet = quiet or not dist.is_main
         super().__init__(optimizer, budget, quiet)
         self.sampler = WindowSampler(
-            window_source(config, corpus.train), config.train.seed, config.train.local_dropout
+            window_source(config, corpus.train),
+            config.train.seed,
+            config.train.local_dropout,
+            config.train.input_noise,
         )
         with torch.no_grad():
             set_feature_statistics(self.model, self.sampler.source)  # resume overwrites
@@ -319,11 +322,12 @@ class Trainer(TrainingRun):
         runs.append_record(self.run_dir / "metrics.jsonl", record)
         self.board.scalars(record)
 
-    def _conditioning(self, batch: Batch) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-        """(labels, frames) of a batch on the training device."""
-        labels = None if batch.labels is None else batch.labels.to(self.device)
-        frames = None if batch.frames is None else batch.frames.to(self.device)
-        return labels, frames
+    def _conditioning(self, batch: Batch) -> tuple[torch.Tensor | None, ...]:
+        """(labels, frames, excitation) of a batch on the training device."""
+        return tuple(
+            None if part is None else part.to(self.device)
+            for part in (batch.labels, batch.frames, batch.excitation)
+        )
 
 
 # --- entry point ------------------------------------------------------------------------------
@@ -385,12 +389,13 @@ def train(
 
 
 def set_feature_statistics(model: WaveNet, source: WindowSource) -> None:
-    """The upsampler normalises features with the training set's mean and deviation."""
-    if source.features is None:
+    """The upsampler normalises features with the training set's mean and deviation
+    (notes are fed as they are: mean 0, deviation 1)."""
+    if source.features is None or not source.features.normalised:
         return
     hop = source.features.hop
     parts = [
-        source.features.features(s.cache)[s.start // hop : -(-s.end // hop)]
+        source.features.features(s.feature_source)[s.start // hop : -(-s.end // hop)]
         for s in source.segments
     ]
     mean, std = normalisation(parts)

@@ -1,0 +1,154 @@
+"""The excitation: one note against a formula written here sample by sample, windows cut
+anywhere equal to one window, frequencies and the harmonics' cut-off in the spectrum,
+phase 0 at the onset, silence outside the notes, drums, velocity and sums."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from wavenet_music.notes.excitation import CHANNELS, excitation
+from wavenet_music.notes.midi import Note
+
+RATE = 16_000
+
+
+def expected_note(note: Note, first: int, count: int, rate: int) -> np.ndarray:
+    """(3, count) of one note, one sample at a time, from the definition."""
+    f = 440.0 * 2.0 ** ((note.pitch - 69) / 12)
+    s = round(note.onset * rate)
+    e = max(s + 1, round(note.offset * rate))
+    release = round(0.03 * rate)
+    out = np.zeros((3, count))
+    for i in range(count):
+        k = first + i
+        if k < s or k >= e + release:
+            continue
+        gain = 1.0 if k < e else 1.0 - (k - e) / release
+        gain *= note.velocity / 127
+        tau = (k - s) / rate
+        out[0, i] = gain * math.sin(2 * math.pi * f * (k - s) / rate)
+        out[1, i] = gain * sum(
+            math.sin(2 * math.pi * h * f * (k - s) / rate) / h
+            for h in range(1, 5)
+            if h * f < 0.475 * rate
+        )
+        out[2, i] = out[1, i] * math.exp(-tau / 0.25)
+    return out
+
+
+@pytest.mark.parametrize(
+    ("pitch", "rate", "offset"),
+    [(60, RATE, 0.0402), (100, RATE, 0.0402), (69, 8_000, 0.0402), (62, RATE, 0.0101)],
+)
+def test_one_note_follows_the_definition_sample_by_sample(pitch, rate, offset):
+    """Through the onset, the held part, the release ramp and after it (at 8 kHz A4's
+    4th harmonic, 1,760 Hz, stays; at 16 kHz pitch 100's 3rd and 4th, 7.9-10.5 kHz, go).
+    A note without duration is held for one sample before its release."""
+    note = Note(0.0101, offset, pitch, velocity=90)
+    first, count = 50, int(0.09 * rate)
+    got = excitation([note], first, count, rate)
+    assert got.shape == (CHANNELS, count) and got.dtype == np.float32
+    want = expected_note(note, first, count, rate)
+    np.testing.assert_allclose(got, want, atol=1e-6)
+    e = max(round(0.0101 * rate) + 1, round(offset * rate))  # release: full to 0 in 30 ms
+    assert np.abs(want[1, e - first :]).max() > 0.1
+    assert not want[:, e + round(0.03 * rate) - first :].any()
+
+
+def random_notes(seed: int, count: int = 12) -> list[Note]:
+    rng = np.random.default_rng(seed)
+    onsets = rng.uniform(0.0, 0.5, count)
+    return [
+        Note(float(a), float(a + d), int(p), int(v))
+        for a, d, p, v in zip(
+            onsets,
+            rng.uniform(0.0, 0.2, count),  # some shorter than a sample
+            rng.integers(21, 109, count),
+            rng.integers(1, 128, count),
+            strict=True,
+        )
+    ]
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_windows_cut_anywhere_equal_one_window(seed):
+    notes = random_notes(seed)
+    first, count = -300, int(0.8 * RATE)
+    whole = excitation(notes, first, count, RATE)
+    assert np.abs(whole).max() > 0.1
+    for cut in [0, 1, 257, 4_000, 8_191, count - 1, count]:
+        pieces = [
+            excitation(notes, first, cut, RATE),
+            excitation(notes, first + cut, count - cut, RATE),
+        ]
+        np.testing.assert_array_equal(np.concatenate(pieces, axis=1), whole)
+
+
+def spectrum(signal: np.ndarray) -> np.ndarray:
+    """Magnitudes of a Hann-windowed signal at 1-Hz bins (a 1-s signal at RATE)."""
+    return np.abs(np.fft.rfft(signal * np.hanning(len(signal)), n=RATE))
+
+
+def test_the_fundamental_of_a4_is_440_hz():
+    tone = excitation([Note(0.0, 1.0, 69)], 0, RATE, RATE)
+    assert abs(int(np.argmax(spectrum(tone[0]))) - 440.0) <= 1.0
+
+
+@pytest.mark.parametrize(("pitch", "kept"), [(108, 1), (96, 3)])
+def test_harmonics_above_the_margin_are_left_out(pitch, kept):
+    """C8 (4,186 Hz) keeps only its fundamental, C7 (2,093 Hz) its first 3 harmonics: the
+    next one would alias to 7,628 Hz, above the 7,600-Hz margin."""
+    tone = excitation([Note(0.0, 1.0, pitch)], 0, RATE, RATE)
+    magnitude = spectrum(tone[1])
+    f = 440.0 * 2.0 ** ((pitch - 69) / 12)
+    for h in range(1, kept + 1):
+        assert magnitude[round(h * f)] > 0.2 * magnitude.max() / h
+    assert magnitude[7_600:].max() < 1e-3 * magnitude.max()
+    if kept == 1:
+        np.testing.assert_array_equal(tone[1], tone[0])
+
+
+def test_the_phase_is_zero_at_the_onset_sample():
+    note = Note(0.1, 0.3, 69, velocity=100)  # onset sample 1,600
+    tone = excitation([note], 1_590, 20, RATE)
+    assert not tone[:, :10].any()
+    assert tone[0, 10] == 0.0
+    step = math.sin(2 * math.pi * 440 / RATE) * 100 / 127
+    assert tone[0, 11] == pytest.approx(step, rel=1e-6)
+
+
+def test_silence_before_time_zero_and_outside_every_note_and_for_drums():
+    notes = [Note(0.0, 0.1, 60), Note(0.2, 0.25, 64)]
+    assert not excitation(notes, -500, 500, RATE).any()  # before time 0
+    assert not excitation(notes, round(0.25 * RATE) + 480, 1_000, RATE).any()  # after
+    assert np.abs(excitation(notes, -500, 600, RATE)[1]).max() > 0.1  # the note reaches in
+    gap = excitation(notes, round(0.1 * RATE) + 480, round(0.1 * RATE) - 480, RATE)
+    assert not gap.any()  # between the first note's release and the second's onset
+    drums = [Note(0.0, 0.5, 38, is_drum=True)]
+    assert excitation(drums, 0, RATE // 2, RATE).shape == (CHANNELS, RATE // 2)
+    assert not excitation(drums, 0, RATE // 2, RATE).any()
+    assert excitation(notes, 0, 0, RATE).shape == (CHANNELS, 0)
+
+
+def test_velocity_scales_linearly():
+    loud = excitation([Note(0.01, 0.05, 67, velocity=120)], 0, 1_500, RATE)
+    soft = excitation([Note(0.01, 0.05, 67, velocity=30)], 0, 1_500, RATE)
+    np.testing.assert_allclose(soft, loud / 4, atol=1e-7)
+    assert np.abs(loud).max() > 0.5
+
+
+def test_simultaneous_notes_add():
+    a, b = Note(0.01, 0.06, 60, 80), Note(0.03, 0.05, 67, 110)
+    both = excitation([a, b], 0, 2_000, RATE)
+    alone = excitation([a], 0, 2_000, RATE) + excitation([b], 0, 2_000, RATE)
+    np.testing.assert_allclose(both, alone, atol=1e-6)
+    assert np.abs(both - excitation([a], 0, 2_000, RATE)).max() > 0.1  # b is there
+
+
+@pytest.mark.parametrize(("count", "rate"), [(-1, RATE), (10, 0)])
+def test_a_negative_count_or_rate_is_refused(count, rate):
+    with pytest.raises(ValueError, match="expected"):
+        excitation([], 0, count, rate)

@@ -1,0 +1,99 @@
+"""``render``: a run trained on notes plays a MIDI file, end to end, and bad input is one
+line."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from wavenet_music.cli import main
+from wavenet_music.config import apply_overrides, load_preset
+from wavenet_music.notes.excitation import excitation
+from wavenet_music.notes.midi import Note, write_midi
+from wavenet_music.wavenet.train import train
+
+RATE = 16000
+MELODY = [Note(0.05 + 0.2 * i, 0.25 + 0.2 * i, 57 + (5 * i) % 12, 100) for i in range(6)]
+
+
+@pytest.fixture(scope="module")
+def notes_run(tmp_path_factory):
+    """A small notes run trained a few steps on recordings with their scores beside them."""
+    base = tmp_path_factory.mktemp("render")
+    data = base / "data"
+    data.mkdir()
+    for k in range(3):
+        notes = [dataclasses.replace(n, pitch=n.pitch + 2 * k) for n in MELODY]
+        audio = 0.3 * excitation(notes, 0, int(1.6 * RATE), RATE)[1]
+        sf.write(data / f"take{k}.wav", audio, RATE)
+        write_midi(data / f"take{k}.mid", notes)
+    config = apply_overrides(
+        load_preset("notes"),
+        {
+            "model.dilations": [1, 2, 4, 8, 16],
+            "model.residual_channels": 8,
+            "model.dilation_channels": 8,
+            "model.skip_channels": 16,
+            "model.hop_length": 64,
+            "data.cache_dir": str(base / "cache"),
+            "data.sample_size": 256,
+            "train.batch_size": 2,
+            "train.steps": 3,
+            "train.validate_every": 1000,
+        },
+    )
+    train(data, base / "run", config, quiet=True)
+    return base / "run", data
+
+
+def test_render_plays_a_midi_file_to_its_end(notes_run, tmp_path, capsys):
+    run, data = notes_run
+    out = tmp_path / "song.wav"
+    assert main(["render", str(run), str(data / "take1.mid"), "--out", str(out), "--quiet"]) == 0
+    assert capsys.readouterr().out.strip() == str(out)
+    audio, rate = sf.read(out)
+    last_offset = max(n.offset for n in MELODY)
+    assert rate == RATE and len(audio) == round((last_offset + 1.0) * RATE)
+    assert np.abs(audio).max() > 0
+    shorter = tmp_path / "short.wav"
+    args = ["render", str(run), str(data / "take1.mid"), "--out", str(shorter), "--quiet"]
+    assert main([*args, "--seconds", "0.25"]) == 0
+    assert len(sf.read(shorter)[0]) == RATE // 4
+
+
+def test_generate_plays_notes_too_and_unsteered_without_them(notes_run, tmp_path):
+    run, data = notes_run
+    steered = tmp_path / "steered.wav"
+    args = ["generate", str(run), "--seconds", "0.1", "--quiet"]
+    assert main([*args, "--notes", str(data / "take0.mid"), "--out", str(steered)]) == 0
+    assert main([*args, "--out", str(tmp_path / "free.wav")]) == 0  # local_dropout > 0
+    assert len(sf.read(steered)[0]) == RATE // 10
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda p: p.write_bytes(b""), "is empty"),
+        (lambda p: p.write_bytes(b"MThd\x00\x00\x00\x06junk"), "not a readable MIDI file"),
+        (lambda p: write_midi(p, [Note(0.0, 0.5, 10, 80)]), "outside A0..C8"),
+    ],
+)
+def test_bad_midi_is_one_line(notes_run, tmp_path, capsys, make, message):
+    run, _ = notes_run
+    midi = tmp_path / "bad.mid"
+    make(midi)
+    code = main(["render", str(run), str(midi), "--out", str(tmp_path / "x.wav"), "--quiet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and message in err[0] and "bad.mid" in err[0], err
+    assert not (tmp_path / "x.wav").exists()
+
+
+def test_render_refuses_a_run_not_trained_on_notes(piano_run, tmp_path, capsys):
+    run, _ = piano_run
+    midi = write_midi(tmp_path / "a.mid", MELODY)
+    code = main(["render", str(run), str(midi), "--out", str(tmp_path / "x.wav")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "was not trained on notes" in err[0]

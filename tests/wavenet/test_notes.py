@@ -1,0 +1,284 @@
+"""A WaveNet steered by notes: the roll at frame rate and the excitation at audio rate.
+
+Proves that the excitation is causal where it should be (each input hears the notes of
+the sample it predicts, nothing later), that the incremental steps (eager and compiled)
+equal the full forward pass with it, and that the data layer cuts windows whose notes
+are exactly those of their audio (scores beside the recordings, transcriptions else).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from wavenet_music.config import UserError, apply_overrides, load_preset
+from wavenet_music.notes.excitation import CHANNELS, excitation
+from wavenet_music.notes.features import CHANNELS as ROLL_CHANNELS
+from wavenet_music.notes.features import NoteStore, read_notes
+from wavenet_music.notes.midi import Note, read_midi, write_midi
+from wavenet_music.notes.roll import piano_roll
+from wavenet_music.wavenet.compiled import CompiledWaveNet
+from wavenet_music.wavenet.data import (
+    WindowSampler,
+    feature_store,
+    noisy_inputs,
+    prepare_corpus,
+    window_source,
+)
+from wavenet_music.wavenet.generate import generate, generate_naive
+from wavenet_music.wavenet.incremental import IncrementalWaveNet
+from wavenet_music.wavenet.model import WaveNet
+
+from .test_generate import CONFIGS
+
+RATE = 16000
+
+
+def _heard(config, hop: int = 8, frames: bool = True) -> WaveNet:
+    """A model of ``config`` that hears notes (and is steered by a roll of 176 channels)."""
+    config = dataclasses.replace(
+        config, excitation=True, local_channels=ROLL_CHANNELS if frames else 4, hop_length=hop
+    )
+    torch.manual_seed(0)
+    model = WaveNet(config).eval()
+    with torch.no_grad():  # larger than default init, so every layer matters
+        for p in model.parameters():
+            p.mul_(2.0)
+    return model
+
+
+def _inputs(model: WaveNet, batch: int, samples: int, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randint(0, model.config.quantization_channels, (batch, samples), generator=g)
+    count = -(-samples // model.config.hop_length) + 2
+    frames = (torch.rand(batch, model.config.local_channels, count, generator=g) > 0.9).float()
+    heard = torch.randn(batch, CHANNELS, samples, generator=g)
+    return x, frames, heard
+
+
+def _step_logits(engine, model: WaveNet, x, frames, heard) -> torch.Tensor:
+    """Logits of feeding x one sample at a time after its first RF: (B, Q, T - RF + 1)."""
+    rf = model.receptive_field
+    state = engine.initial_state(model, x[:, :rf], None, frames, heard)
+    logits = []
+    with torch.inference_mode():
+        for t in range(rf - 1, x.shape[1]):
+            step, state = engine.step(x[:, t], state)
+            logits.append(step)
+    return torch.stack(logits, dim=2)
+
+
+# --- the model ------------------------------------------------------------------------------
+
+
+def test_each_prediction_hears_the_notes_of_its_receptive_field_and_nothing_later():
+    model = _heard(CONFIGS["small"]).double()
+    rf = model.receptive_field
+    x, frames, heard = _inputs(model, 1, rf + 40)
+    heard = heard.double().requires_grad_(True)
+    logits = model(x, None, frames.double(), heard)  # (1, Q, 41)
+    for j in (0, 17, 40):
+        (grad,) = torch.autograd.grad(logits[0, :, j].sum(), heard, retain_graph=True)
+        used = torch.nonzero(grad[0].abs().sum(0)).flatten()
+        # output j predicts sample j + rf from inputs j .. j + rf - 1; the newest input
+        # carries the excitation of the predicted sample, and nothing later is heard
+        assert used.max().item() == j + rf - 1
+        assert used.min().item() >= j
+
+
+@pytest.mark.parametrize("name, hop", [("small", 8), ("width3_nobias", 5), ("tiny", 256)])
+def test_incremental_steps_equal_the_full_forward_with_excitation(name, hop, step_module):
+    model = _heard(CONFIGS[name], hop)
+    rf = model.receptive_field
+    x, frames, heard = _inputs(model, 2, rf + 300)
+    with torch.inference_mode():
+        full = model(x, None, frames, heard)
+        deaf = model(x, None, frames, torch.zeros_like(heard))
+    assert not torch.allclose(full, deaf, atol=1e-3)  # the excitation matters
+    eager = _step_logits(IncrementalWaveNet(model), model, x, frames, heard)
+    compiled = _step_logits(CompiledWaveNet(model, "float32", step_module), model, x, frames, heard)
+    torch.testing.assert_close(eager, full, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(compiled, full, rtol=1e-4, atol=1e-4)
+
+
+def test_a_one_sample_shift_of_the_excitation_is_caught():
+    model = _heard(CONFIGS["small"])
+    rf = model.receptive_field
+    x, frames, heard = _inputs(model, 1, rf + 100)
+    shifted = torch.roll(heard, 1, dims=2)
+    with torch.inference_mode():
+        full = model(x, None, frames, shifted)
+    steps = _step_logits(IncrementalWaveNet(model), model, x, frames, heard)
+    assert (steps - full).abs().max() > 1e-2
+
+
+def test_generators_agree_with_notes_heard(step_module):
+    model = _heard(CONFIGS["small"])
+    length = 200
+    features = (torch.rand(2, ROLL_CHANNELS, length // 8) > 0.9).float()
+    heard = torch.randn(2, CHANNELS, length)
+    runs = {}
+    for name, engine in (("eager", "eager"), ("compiled", "compiled")):
+        runs[name] = generate(
+            model,
+            length,
+            2,
+            generator=torch.Generator().manual_seed(5),
+            features=features,
+            excitation=heard,
+            silence=0.0,
+            engine=engine,
+        )
+    naive = generate_naive(
+        model,
+        length,
+        2,
+        generator=torch.Generator().manual_seed(5),
+        features=features,
+        excitation=heard,
+        silence=0.0,
+    )
+    assert torch.equal(runs["eager"], naive)
+    assert torch.equal(runs["compiled"], naive)
+    other = generate(
+        model,
+        length,
+        2,
+        generator=torch.Generator().manual_seed(5),
+        features=features,
+        excitation=torch.zeros_like(heard),
+        silence=0.0,
+    )
+    assert not torch.equal(other, naive)  # the notes heard change the audio
+
+
+def test_the_excitation_is_required_exactly_when_the_model_hears_notes():
+    model = _heard(CONFIGS["small"])
+    x, frames, heard = _inputs(model, 1, model.receptive_field + 10)
+    with pytest.raises(ValueError, match="needs an excitation"):
+        model(x, None, frames)
+    with pytest.raises(ValueError, match=r"excitation: expected \(1, 3, "):
+        model(x, None, frames, heard[:, :, 1:])
+    plain = WaveNet(dataclasses.replace(CONFIGS["small"], local_channels=ROLL_CHANNELS))
+    with pytest.raises(ValueError, match="takes no excitation"):
+        plain(x, None, frames, heard)
+
+
+def test_settings_that_do_not_fit_together_are_one_line():
+    notes = load_preset("notes")
+    with pytest.raises(UserError, match="excitation is made of notes"):
+        feature_store(apply_overrides(notes, {"data.features": "chroma"}))
+    with pytest.raises(UserError, match="notes are a roll of 176 channels"):
+        feature_store(apply_overrides(notes, {"model.local_channels": 12}))
+    with pytest.raises(UserError, match="silence_threshold"):
+        feature_store(apply_overrides(notes, {"data.silence_threshold": 0.01}))
+    assert isinstance(feature_store(notes), NoteStore)
+
+
+# --- the data -------------------------------------------------------------------------------
+
+
+def _piece(folder, name: str, notes: list[Note], seconds: float, score: bool = True):
+    """A recording of ``notes`` (their excitation's harmonics) with its score beside it."""
+    audio = 0.3 * excitation(notes, 0, int(seconds * RATE), RATE)[1]
+    sf.write(folder / f"{name}.wav", audio, RATE)
+    if score:
+        write_midi(folder / f"{name}.mid", notes)
+
+
+MELODY = [Note(0.1 + 0.25 * i, 0.3 + 0.25 * i, 60 + (3 * i) % 13, 90) for i in range(8)]
+
+
+@pytest.fixture(scope="module")
+def scored(tmp_path_factory):
+    """A folder of recordings with their scores, one bad score, one score past its audio."""
+    base = tmp_path_factory.mktemp("scored")
+    data = base / "data"
+    data.mkdir()
+    for k in range(3):
+        _piece(data, f"piece{k}", [dataclasses.replace(n, pitch=n.pitch + k) for n in MELODY], 2.5)
+    _piece(data, "broken", MELODY, 2.5, score=False)
+    (data / "broken.mid").write_bytes(b"MThd\x00\x00\x00\x06garbage")
+    _piece(data, "late", MELODY, 1.0)  # the score goes on after the audio ends
+    config = apply_overrides(
+        load_preset("notes"),
+        {
+            "data.cache_dir": str(base / "cache"),
+            "data.sample_size": 500,
+            "data.validation_fraction": 0.0,
+        },
+    )
+    return data, config
+
+
+def test_scores_beside_recordings_steer_them_and_bad_scores_are_skipped(scored, capsys):
+    data, config = scored
+    corpus = prepare_corpus(data, config.data, 256, config.model.receptive_field)
+    assert sorted(s.source for s in corpus.train) == ["piece0.wav", "piece1.wav", "piece2.wav"]
+    reasons = dict(corpus.skipped)
+    assert "not a readable MIDI file" in reasons["broken.wav"]
+    assert "start after the audio ends" in reasons["late.wav"]
+    err = capsys.readouterr().err
+    assert "skipped 2 of 5 audio files" in err
+    for segment in corpus.train:
+        stored = read_notes(segment.notes)
+        assert stored == read_midi(data / segment.source.replace(".wav", ".mid"))
+
+
+def test_windows_carry_the_roll_and_excitation_of_their_own_samples(scored):
+    data, config = scored
+    corpus = prepare_corpus(data, config.data, 256, config.model.receptive_field, quiet=True)
+    source = window_source(config, corpus.train)
+    rf, hop = config.model.receptive_field, config.model.hop_length
+    segment = corpus.train[1]
+    notes = read_notes(segment.notes)
+    start = 3 * hop + rf  # the input window starts at sample 3·hop, a frame boundary
+    window = source.window(segment, start, 600)
+    inputs = rf - 1 + 600
+    expected = excitation(notes, start - rf + 1, inputs, RATE)  # input i hears sample i + 1
+    np.testing.assert_array_equal(window.excitation, expected)
+    roll = piano_roll(notes, 40, hop, RATE, ("sounding", "onset"))
+    np.testing.assert_array_equal(window.frames.T, roll[2 : 2 + window.frames.shape[1]])
+    sounding, onsets = window.frames[:88], window.frames[88:]  # raw, not normalised
+    assert sounding.max() == pytest.approx(90 / 127) and set(np.unique(onsets)) == {0.0, 1.0}
+
+
+def test_withheld_windows_hear_nothing_and_noise_leaves_targets_clean(scored):
+    data, config = scored
+    corpus = prepare_corpus(data, config.data, 256, config.model.receptive_field, quiet=True)
+    source = window_source(config, corpus.train)
+    clean = WindowSampler(source, seed=3).next_batch(4)
+    noisy = WindowSampler(source, seed=3, input_noise=0.2).next_batch(4)
+    again = WindowSampler(source, seed=3, input_noise=0.2).next_batch(4)
+    assert torch.equal(noisy.inputs, again.inputs)  # drawn from the sampler's saved state
+    assert not torch.equal(noisy.inputs, clean.inputs)
+    picks = [(0, 2000), (1, 3000)]
+    withheld = source.batch(picks, np.array([True, False]))
+    assert torch.isnan(withheld.frames[0]).all() and not torch.isnan(withheld.frames[1]).any()
+    assert withheld.excitation[0].abs().max() == 0 and withheld.excitation[1].abs().max() > 0
+
+
+def test_noisy_inputs_add_noise_to_the_waveform_not_the_classes():
+    classes = np.array([[0, 64, 128, 192, 255]])
+    assert np.array_equal(noisy_inputs(classes, np.zeros((1, 5)), 256), classes)
+    louder = noisy_inputs(classes, np.full((1, 5), 0.01), 256)
+    assert (louder >= classes).all() and louder[0, 2] > 128  # silence moves most in mu-law
+    assert noisy_inputs(classes, np.full((1, 5), 0.5), 256)[0, 4] == 255  # clipped at full scale
+    assert noisy_inputs(classes, np.full((1, 5), 0.05), 256)[0, 0] > 0
+
+
+def test_a_recording_without_a_score_is_steered_by_its_transcription(music_root, tmp_path):
+    from wavenet_music.notes.transcribe import transcribe_file
+
+    config = apply_overrides(load_preset("notes"), {"data.cache_dir": str(tmp_path)})
+    folder = music_root / "classical"  # no .mid beside it
+    corpus = prepare_corpus(folder, config.data, 256, config.model.receptive_field, quiet=True)
+    segment = (corpus.train + corpus.validation)[0]
+    assert segment.notes.name.endswith(".notes.npy")
+    path = next(folder.glob("*.flac"))
+    notes = read_notes(segment.notes)
+    assert notes == transcribe_file(path) and len(notes) > 20

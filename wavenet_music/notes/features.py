@@ -1,0 +1,149 @@
+"""Notes as what steers a WaveNet: the piano roll at frame rate and the excitation at
+audio rate, both from the notes of a recording.
+
+Where a recording's notes come from (``recording_notes``): the MIDI file beside it with
+the same stem is its score (``song.wav`` + ``song.mid``); otherwise basic-pitch's
+transcription of it (``transcribe.py``). Either way they are kept as one ``.npy`` of
+note rows (``transcribe.notes_array``) in the data cache, and a score that cannot steer
+its recording (unreadable, no notes, keys outside the piano, notes after the audio ends)
+is one line naming it.
+
+``NoteStore`` answers what ``audio.features.FeatureStore`` answers (frames of a window,
+features of quantised audio), for notes: the roll's planes are ``ROLL_PLANES`` (the
+sounding keys with their velocity, and the onsets), frame ``k`` covering samples
+``k * hop .. (k + 1) * hop - 1`` (``roll.piano_roll``). The roll is 0 or a velocity in
+every channel, so it is not normalised (a rare key's standard deviation would blow it up
+to hundreds), and no notes is 0 (where audio features read ``SILENCE_DB``). With
+``model.excitation`` it also gives each window's excitation (``excitation.py``) of the
+samples the window predicts: the input sample at ``t`` hears the notes of sample
+``t + 1`` (the notes are known ahead, as the frames' look-ahead is).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..audio.features import frame_count
+from ..audio.io import mu_law_decode, padded_slice, resample
+from ..config import UserError
+from ..runs import cached, npy_bytes
+from .excitation import excitation
+from .midi import PIANO_RANGE, Note, check_notes, read_midi
+from .roll import channel_count, piano_roll
+from .transcribe import SAMPLE_RATE, notes_array, notes_from_array, transcribe, transcription_cache
+
+ROLL_PLANES = ("sounding", "onset")
+CHANNELS = channel_count(ROLL_PLANES)  # 176
+SCORE_SUFFIXES = (".mid", ".midi", ".MID", ".MIDI")
+CACHE_VERSION = 1
+
+
+# --- where the notes of a recording come from ------------------------------------------
+
+
+def score_of(recording: Path) -> Path | None:
+    """The MIDI file beside ``recording`` with its stem, or None."""
+    for suffix in SCORE_SUFFIXES:
+        score = recording.with_suffix(suffix)
+        if score.is_file():
+            return score
+    return None
+
+
+def recording_notes(recording: Path, seconds: float, cache_dir: Path) -> Path:
+    """The cache file of the notes of ``recording`` (``seconds`` long): its score where
+    one lies beside it, checked against the audio, else its transcription."""
+    score = score_of(recording)
+    if score is None:
+        return transcription_cache(recording, cache_dir)
+    stat = score.stat()
+    key = json.dumps([CACHE_VERSION, str(score.resolve()), stat.st_size, stat.st_mtime_ns])
+    digest = hashlib.sha1(key.encode()).hexdigest()[:20]
+    target = Path(cache_dir) / f"{score.stem[:40]}-{digest}.score.npy"
+
+    def build() -> bytes:
+        notes = read_midi(score)
+        check_notes(notes, str(score), PIANO_RANGE, seconds)
+        return npy_bytes(notes_array(notes))
+
+    return cached(target, _checked_rows, build)
+
+
+def _checked_rows(path: Path) -> Path:
+    notes_from_array(np.load(path))
+    return path
+
+
+def read_notes(path: Path) -> list[Note]:
+    """The notes of a cache file written by ``recording_notes``."""
+    return notes_from_array(np.load(path))
+
+
+# --- the store ----------------------------------------------------------------------------
+
+
+class NoteStore:
+    """The roll and the excitation of the recordings' notes (see the module docstring).
+    ``path`` arguments are notes cache files (``recording_notes``)."""
+
+    silence = 0.0  # the roll of no notes
+    normalised = False  # 0/1 and velocity channels are fed as they are
+
+    def __init__(self, sample_rate: int, hop: int, channels: int, classes: int) -> None:
+        if channels != CHANNELS:
+            raise UserError(
+                f"model.local_channels: notes are a roll of {CHANNELS} channels "
+                f"({' and '.join(ROLL_PLANES)} of 88 keys), got {channels}; "
+                f"train with --local-channels {CHANNELS}"
+            )
+        self.sample_rate, self.hop, self.channels, self.classes = (
+            sample_rate,
+            hop,
+            channels,
+            classes,
+        )
+        self._notes: dict[Path, list[Note]] = {}
+        self._rolls: dict[Path, np.ndarray] = {}
+
+    def notes(self, path: Path) -> list[Note]:
+        if path not in self._notes:
+            self._notes[path] = read_notes(path)
+        return self._notes[path]
+
+    def roll(self, notes: list[Note], samples: int | None = None) -> np.ndarray:
+        """(frames, 176) roll of ``notes`` over ``samples`` samples (default: to the last
+        offset)."""
+        if samples is None:
+            last = max((n.offset for n in notes), default=0.0)
+            samples = int(np.ceil(last * self.sample_rate)) + 1
+        frames = frame_count(samples, self.hop)
+        return piano_roll(notes, frames, self.hop, self.sample_rate, ROLL_PLANES)
+
+    def features(self, path: Path) -> np.ndarray:
+        """The roll (frames, 176) of the notes in ``path``."""
+        if path not in self._rolls:
+            self._rolls[path] = self.roll(self.notes(path))
+        return self._rolls[path]
+
+    def frames(self, path: Path, first_sample: int, samples: int) -> np.ndarray:
+        """Frames (176, K + 2) for ``WaveNet.forward`` over the ``samples`` samples from
+        ``first_sample`` (a frame boundary), one context frame on each side."""
+        assert first_sample % self.hop == 0, "windows with local conditioning start a frame"
+        count = frame_count(samples, self.hop) + 2
+        start = first_sample // self.hop - 1
+        return padded_slice(self.features(path), start, count, self.silence, np.float32).T
+
+    def excitation(self, path: Path, first_input: int, inputs: int) -> np.ndarray:
+        """(3, inputs) excitation heard by the inputs ``first_input ..``: that of the
+        samples ``first_input + 1 ..``, which they predict."""
+        return excitation(self.notes(path), first_input + 1, inputs, self.sample_rate)
+
+    def of_classes(self, classes: np.ndarray) -> np.ndarray:
+        """The roll (K, 176) of mu-law classes (T,): their transcription's notes."""
+        audio = mu_law_decode(np.asarray(classes), self.classes)
+        notes = transcribe(resample(audio, self.sample_rate, SAMPLE_RATE))
+        return self.roll(notes, len(audio))
