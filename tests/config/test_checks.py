@@ -54,7 +54,7 @@ ACCEPTS_ZERO = frozenset(
         "TrainConfig.warmup_steps",
         "TrainConfig.seed",
         "TrainConfig.local_dropout",
-    "TrainConfig.input_noise",  # 0 = off  # off
+        "TrainConfig.input_noise",  # 0 = off  # off
         "GenerateConfig.temperature",  # the likeliest sample
         "GenerateConfig.seed",
         "ReportConfig.seed",
