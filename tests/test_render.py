@@ -4,6 +4,7 @@ line."""
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import numpy as np
 import pytest
@@ -97,3 +98,28 @@ def test_render_refuses_a_run_not_trained_on_notes(piano_run, tmp_path, capsys):
     code = main(["render", str(run), str(midi), "--out", str(tmp_path / "x.wav")])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "was not trained on notes" in err[0]
+
+
+def test_evaluate_scores_how_well_renders_follow_their_notes(notes_run, capsys):
+    run, data = notes_run
+    code = main(["evaluate", str(run), "--data", str(data), "--follow-seconds", "1", "--json"])
+    assert code == 0
+    record = json.loads(capsys.readouterr().out)
+    following = record["following"]
+    assert sorted(f["piece"] for f in following) == ["take0.wav", "take1.wav", "take2.wav"]
+    for f in following:
+        assert f["notes"] == 5  # the notes starting in the first second
+        assert f["unsteered"] is not None  # the notes preset withholds notes from 10%
+        # the recordings are their notes' harmonics: the transcription finds them
+        assert f["ceiling"]["pitch_class_f1"] > 0.5 > f["floor"]["pitch_class_f1"]
+        for part in ("steered", "floor", "ceiling", "unsteered"):
+            assert 0.0 <= f[part]["note_f1"] <= 1.0
+
+
+def test_following_needs_a_run_trained_on_notes(piano_run, music_root, capsys):
+    run, _ = piano_run
+    code = main(
+        ["evaluate", str(run), "--data", str(music_root / "piano"), "--follow-seconds", "1"]
+    )
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "needs a run trained on notes" in err[0]

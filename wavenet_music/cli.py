@@ -314,6 +314,10 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
     options = EvaluateConfig(**_flag_values(args, EvaluateConfig, "eval__"))
     model, config = load_model(args.run, resolve_device(options.device))
+    if options.follow_seconds is not None:
+        from .wavenet.follow import check_plays_notes
+
+        check_plays_notes(config)  # before the likelihood, which takes a while
     result = evaluate(
         model,
         config,
@@ -322,13 +326,40 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         quiet=args.quiet,
         label=options.label,
     )
+    following = None
+    if options.follow_seconds is not None:
+        from .wavenet.follow import follow_notes
+
+        following = follow_notes(model, config, args.data, options.follow_seconds, 0, options.label)
     if args.json:
-        print(json.dumps(result.to_dict()))
-    else:
-        print(
-            f"{result.bits_per_sample:.4f} bits per sample over {result.samples:,} samples "
-            f"in {result.files} files ({len(result.skipped)} skipped)"
-        )
+        record = result.to_dict()
+        if following is not None:
+            record["following"] = [f.to_dict() for f in following]
+        print(json.dumps(record))
+        return
+    print(
+        f"{result.bits_per_sample:.4f} bits per sample over {result.samples:,} samples "
+        f"in {result.files} files ({len(result.skipped)} skipped)"
+    )
+    if following is not None:
+        print_following(following)
+
+
+def print_following(following) -> None:
+    """How well renders follow their notes, one row per piece: note F1, pitch-class F1 and
+    frame pitch-class F1 of the render, its chance floor, the real recording, unsteered."""
+    print("note F1 / pitch-class F1 / frame pitch-class F1 (transcribed with basic-pitch)")
+    print(f"{'piece':32} {'notes':>5}  {'render':>14}  {'chance':>14}  {'real':>14}  unsteered")
+    for f in following:
+        cells = [f.steered, f.floor, f.ceiling, f.unsteered]
+        text = [
+            "-"
+            if s is None
+            else f"{s.note_f1:.2f}/{s.pitch_class_f1:.2f}/{s.frame_pitch_class_f1:.2f}"
+            for s in cells
+        ]
+        row = "  ".join(f"{t:>14}" for t in text[:3])
+        print(f"{f.piece[:32]:32} {f.notes:5d}  {row}  {text[3]}")
 
 
 def cmd_report(args: argparse.Namespace) -> None:

@@ -512,6 +512,15 @@ class EvaluateConfig:
         default=None,
         metadata=doc("label every file is scored under (labelled runs); null = its folder's"),
     )
+    follow_seconds: float | None = field(
+        default=None,
+        metadata=doc(
+            "runs trained on notes: also render this many seconds of each file's notes and "
+            "score how well the render follows them (transcribed; note F1); null = off",
+            low=MIN_SECONDS,
+            high=MAX_SECONDS,
+        ),
+    )
 
 
 @settings()

@@ -1,0 +1,168 @@
+"""Does the WaveNet play the notes it is given? Rendered, transcribed and compared.
+
+Teacher forcing lets a WaveNet predict the present from its past, so its loss hardly
+rewards listening to its notes (a public replication's WaveNet "doesn't respond to midi
+input at all"): whether the audio follows the notes is measured here directly. For each
+held-out recording with notes (its score beside it, else its transcription), the first
+``seconds`` of its notes are rendered, the render is transcribed with basic-pitch, and
+``notes.score`` compares the transcription with the notes, beside:
+
+- the ceiling: the real recording, transcribed the same way;
+- the chance floor: the render against the notes moved by 1..11 semitones;
+- unsteered: the same model without notes (runs trained with ``train.local_dropout``),
+  i.e. plain WaveNet, scored against the same notes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..audio.io import load_audio, mu_law_decode
+from ..config import Config, UserError
+from ..notes.excitation import CHANNELS, excitation
+from ..notes.features import NoteStore, read_notes, recording_notes
+from ..notes.midi import Note
+from ..notes.score import NoteScores, follows, score_notes, transcribe_audio
+from ..runtime.device import model_device
+from .data import cache_root, feature_store, find_audio_files, label_of, label_positions
+from .generate import generate
+from .model import WaveNet
+
+
+@dataclass(frozen=True)
+class Following:
+    """How one render followed its notes (``NoteScores`` each)."""
+
+    piece: str
+    notes: int  # notes scored (onsets in the rendered span)
+    steered: NoteScores  # the render of the notes, against them
+    floor: NoteScores  # the same render against transposed notes: chance
+    ceiling: NoteScores  # the real recording, transcribed, against its notes
+    unsteered: NoteScores | None  # the model without notes, against them
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def piece_notes(path: Path, config: Config, seconds: float) -> list[Note]:
+    """The notes of the recording ``path`` (score beside it, else transcription) that start
+    in its first ``seconds``, cut to end there."""
+    audio_seconds = len(load_audio(path, config.data.sample_rate)) / config.data.sample_rate
+    cache = recording_notes(path, audio_seconds, cache_root(config.data))
+    return [
+        replace(n, offset=min(n.offset, seconds))
+        for n in read_notes(cache)
+        if n.onset < seconds and not n.is_drum
+    ]
+
+
+@torch.no_grad()
+def render_notes(
+    model: WaveNet,
+    config: Config,
+    pieces: list[list[Note] | None],
+    seconds: float,
+    labels: torch.Tensor | None = None,
+    seed: int = 0,
+    temperature: float = 1.0,
+) -> np.ndarray:
+    """Float audio (len(pieces), seconds · rate) of each piece's notes, as one batch; a
+    piece of None is unsteered (absent features, nothing heard)."""
+    rate = config.data.sample_rate
+    length = round(seconds * rate)
+    store = feature_store(config)
+    assert isinstance(store, NoteStore)
+    frames = -(-length // config.model.hop_length)
+    rolls, heard = [], []
+    for notes in pieces:
+        if notes is None:
+            rolls.append(np.full((frames, store.channels), np.nan, dtype=np.float32))
+            heard.append(np.zeros((CHANNELS, length), dtype=np.float32))
+        else:
+            rolls.append(store.roll(notes, length))
+            heard.append(excitation(notes, 0, length, rate))
+    features = torch.from_numpy(np.stack(rolls)).transpose(1, 2)  # (B, 176, K)
+    generator = torch.Generator(device=model_device(model)).manual_seed(seed)
+    classes = generate(
+        model,
+        length,
+        len(pieces),
+        temperature=temperature,
+        generator=generator,
+        labels=labels,
+        features=features,
+        excitation=torch.from_numpy(np.stack(heard)) if config.model.excitation else None,
+        silence=store.silence,
+    )
+    return mu_law_decode(classes.cpu().numpy(), config.model.quantization_channels)
+
+
+def follow_notes(
+    model: WaveNet,
+    config: Config,
+    data: Path,
+    seconds: float = 10.0,
+    seed: int = 0,
+    label: str | None = None,
+    temperature: float = 1.0,
+) -> list[Following]:
+    """Render the first ``seconds`` of the notes of every recording under ``data`` and
+    score how well each render follows them (see the module docstring)."""
+    check_plays_notes(config)
+    paths = find_audio_files(Path(data))
+    if not paths:
+        raise UserError(f"no audio files under {data}")
+    rate = config.data.sample_rate
+    notes = [piece_notes(p, config, seconds) for p in paths]
+    labels = _labels(config, data, paths, label)
+    unsteered = config.train.local_dropout > 0
+    pieces: list[list[Note] | None] = [*notes, *([None] * len(notes) if unsteered else [])]
+    both = None if labels is None else torch.cat([labels, labels] if unsteered else [labels])
+    renders = render_notes(model, config, pieces, seconds, both, seed, temperature)
+    results = []
+    for k, (path, reference) in enumerate(zip(paths, notes, strict=True)):
+        steered, floor = follows(reference, renders[k], rate, 0.0, seconds)
+        real = load_audio(path, rate)[: round(seconds * rate)]
+        ceiling = score_notes(reference, transcribe_audio(real, rate), 0.0, seconds)
+        plain = None
+        if unsteered:
+            plain, _ = follows(reference, renders[len(paths) + k], rate, 0.0, seconds)
+        results.append(Following(path.name, len(reference), steered, floor, ceiling, plain))
+    return results
+
+
+def check_plays_notes(config: Config) -> None:
+    """A one-line error unless the run was trained on notes."""
+    if config.data.features != "notes" or config.model.local_channels is None:
+        features = config.data.features if config.model.local_channels else "none"
+        raise UserError(
+            f"following notes needs a run trained on notes (this one's features: {features}); "
+            "train one with --preset notes"
+        )
+
+
+def _labels(
+    config: Config, data: Path, paths: list[Path], label: str | None
+) -> torch.Tensor | None:
+    known = config.model.global_labels
+    if not known:
+        return None
+    root = Path(data)
+    names = [
+        label or label_of(p.relative_to(root).as_posix() if root.is_dir() else p.name)
+        for p in paths
+    ]
+    if not all(names):
+        raise UserError(f"this run is labelled ({', '.join(known)}): pass --label NAME")
+    return torch.tensor(label_positions(known, names))
+
+
+def mean_scores(results: list[Following], part: str) -> dict[str, float]:
+    """The mean of each F1 of ``part`` (steered, floor, ceiling, unsteered) over pieces."""
+    rows = [getattr(r, part) for r in results if getattr(r, part) is not None]
+    names = ("note_f1", "pitch_class_f1", "frame_pitch_class_f1")
+    return {n: float(np.mean([getattr(s, n) for s in rows])) for n in names} if rows else {}
