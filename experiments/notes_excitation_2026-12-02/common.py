@@ -163,7 +163,7 @@ class ExcitedWaveNet(WaveNet):
         return self.head(skips)
 
     def _local(self, index, block, conditioning, exc, samples, length):
-        local = self.block_local(block, conditioning, samples, length)
+        local = self.block_local(block, conditioning, None, samples, length)
         if exc is not None:
             e = self.exc_proj[index](exc[:, :, samples - length : samples])
             local = e if local is None else local + e
