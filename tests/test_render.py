@@ -123,3 +123,14 @@ def test_following_needs_a_run_trained_on_notes(piano_run, music_root, capsys):
     )
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "needs a run trained on notes" in err[0]
+
+
+def test_a_notes_run_re_renders_recordings_from_their_transcription(notes_run):
+    from wavenet_music.wavenet.checkpoint import load_model
+    from wavenet_music.wavenet.resynthesis import resynthesize
+
+    run, data = notes_run
+    model, config = load_model(run)
+    excerpt = sf.read(data / "take0.wav", dtype="float32")[0][:4000]
+    audio = resynthesize(model, config, [excerpt, excerpt[::-1].copy()], seed=1)
+    assert audio.shape == (2, 4000) and np.isfinite(audio).all()

@@ -31,7 +31,7 @@ from ..config import Config, GenerateConfig, UserError
 from ..runs import read_data_record, read_metrics
 from ..runtime.device import model_device, resolve_device
 from ..wavenet import checkpoint as ckpt
-from ..wavenet.data import Segment, cached_classes, window_source
+from ..wavenet.data import Segment, whole_file, window_source
 from ..wavenet.evaluate import LN2, segment_nats
 from ..wavenet.model import WaveNet
 from ..wavenet.resynthesis import resynthesize
@@ -290,8 +290,8 @@ def _validation_segments(
         path, label = source_path(data_root, source), label_of_source(source)
         if budget[label] <= 0 or not path.is_file():
             continue
-        cache = cached_classes(path, config.data, config.model.quantization_channels)
+        whole = whole_file(path, source, label, config.data, config.model.quantization_channels)
         end = min(end, start + budget[label])
-        segments.append(Segment(source, label, cache, start, end))
+        segments.append(replace(whole, start=start, end=end))
         budget[label] -= end - start
     return segments

@@ -179,7 +179,7 @@ def prepare_corpus(
     for path in tqdm(paths, desc="decoding", unit="file", disable=quiet or len(paths) < 4):
         rel = _relative(path, root)
         try:
-            segment = _whole_file(path, rel, labeler(rel), config, quantization_channels)
+            segment = whole_file(path, rel, labeler(rel), config, quantization_channels)
         except (AudioReadError, OSError) as exc:
             skipped.append((rel, _reason(exc)))
             continue
@@ -198,9 +198,11 @@ def prepare_corpus(
     return Corpus(tuple(train), tuple(validation), tuple(skipped))
 
 
-def _whole_file(
+def whole_file(
     path: Path, rel: str, label: str, config: DataConfig, quantization_channels: int
 ) -> Segment:
+    """The segment of all of the recording ``path`` (``rel`` under the data folder), its
+    classes cached and, with ``data.features`` notes, its notes."""
     cache = cached_classes(path, config, quantization_channels)
     samples = len(load_classes(cache))
     notes = None

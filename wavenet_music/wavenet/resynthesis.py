@@ -3,7 +3,8 @@
 A locally conditioned WaveNet re-renders recordings from their features alone: each
 excerpt's features are computed exactly as in training (from its mu-law classes), and
 all excerpts are sampled together as one batch, each under its own label if the run has
-labels.
+labels. A run trained on notes plays each excerpt's transcription (its notes heard and
+seen, as in training on recordings without a score).
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from ..audio.features import feature_store
 from ..audio.io import mu_law_decode, mu_law_encode
 from ..config import Config, UserError
+from ..notes.score import transcribe_audio
 from ..runtime.device import model_device
 from ..runtime.threads import for_generation
-from .data import label_positions
+from .data import feature_store, label_positions
+from .follow import render_notes
 from .generate import generate
 from .model import WaveNet
 
@@ -57,6 +59,8 @@ def resynthesize(
     if len(lengths) != 1:
         raise ValueError(f"excerpts must be equally long, got lengths {sorted(lengths)}")
     device = model_device(model)
+    if config.data.features == "notes" and config.model.local_channels is not None:
+        return _replayed_notes(model, config, excerpts, labels, seed, temperature)
     features = excerpt_features(excerpts, config).to(device)  # (N, F, K)
     generator = torch.Generator(device=device).manual_seed(seed)
     with for_generation(len(excerpts), device):  # torch's default: every core, even busy ones
@@ -70,3 +74,20 @@ def resynthesize(
             features=features,
         )  # (N, T)
     return mu_law_decode(classes.cpu().numpy(), config.model.quantization_channels)
+
+
+def _replayed_notes(
+    model: WaveNet,
+    config: Config,
+    excerpts: Sequence[np.ndarray],
+    labels: Sequence[str] | None,
+    seed: int,
+    temperature: float,
+) -> np.ndarray:
+    """A notes run re-renders excerpts from their transcriptions: (N, T) float."""
+    rate = config.data.sample_rate
+    pieces = [transcribe_audio(np.asarray(e), rate) for e in excerpts]
+    seconds = len(excerpts[0]) / rate
+    with for_generation(len(excerpts), model_device(model)):
+        indices = label_indices(config, labels, len(excerpts))
+        return render_notes(model, config, pieces, seconds, indices, seed, temperature)
