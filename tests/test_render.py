@@ -80,6 +80,10 @@ def test_generate_plays_notes_too_and_unsteered_without_them(notes_run, tmp_path
         (lambda p: p.write_bytes(b""), "is empty"),
         (lambda p: p.write_bytes(b"MThd\x00\x00\x00\x06junk"), "not a readable MIDI file"),
         (lambda p: write_midi(p, [Note(0.0, 0.5, 10, 80)]), "outside A0..C8"),
+        (
+            lambda p: write_midi(p, [Note(0.0, 0.5, 60, 80), Note(0.0, 0.5, 64, 80, program=40)]),
+            "expected one instrument, got 2 instruments: Acoustic Grand Piano (1 note), Violin",
+        ),
     ],
 )
 def test_bad_midi_is_one_line(notes_run, tmp_path, capsys, make, message):
@@ -134,3 +138,15 @@ def test_a_notes_run_re_renders_recordings_from_their_transcription(notes_run):
     excerpt = sf.read(data / "take0.wav", dtype="float32")[0][:4000]
     audio = resynthesize(model, config, [excerpt, excerpt[::-1].copy()], seed=1)
     assert audio.shape == (2, 4000) and np.isfinite(audio).all()
+
+
+def test_a_silent_recording_has_no_notes_to_play(notes_run, tmp_path, capsys):
+    run, _ = notes_run
+    silent = tmp_path / "silence.wav"
+    sf.write(silent, np.zeros(RATE), RATE)
+    out = tmp_path / "x.wav"
+    args = ["generate", str(run), "--features-from", str(silent), "--out", str(out), "--quiet"]
+    code = main(args)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "found no notes" in err[0] and "silence.wav" in err[0]
+    assert not out.exists()
