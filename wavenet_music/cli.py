@@ -398,7 +398,7 @@ def cmd_compose(args: argparse.Namespace) -> None:
         f"composer temperature {piece.temperature:g}, hold penalty {piece.hold_penalty:g}",
         file=sys.stderr,
     )
-    for path in piece.paths or []:
+    for path in [*(piece.paths or []), *(piece.midi_paths or [])]:
         print(path)
 
 
@@ -497,7 +497,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep.set_defaults(func=cmd_report)
 
     tc = commands.add_parser(
-        "train-composer", help="train the composer that writes a run's local-conditioning features"
+        "train-composer",
+        help="train the composer that writes a run's local-conditioning features "
+        "(k-means tokens), or its notes (event tokens) for a run trained on notes",
     )
     tc.add_argument("run", type=Path, help="run directory of a locally conditioned WaveNet")
     tc.add_argument(
@@ -509,16 +511,23 @@ def build_parser() -> argparse.ArgumentParser:
     tc.set_defaults(func=cmd_train_composer)
 
     comp = commands.add_parser(
-        "compose", help="compose a piece: composer → features → WaveNet, streaming"
+        "compose",
+        help="compose a piece: composer → features → WaveNet, streaming; for a run trained "
+        "on notes: composer → notes (a .mid beside the WAV) → WaveNet",
     )
     comp.add_argument("run", type=Path, help="run directory with a trained composer")
     comp.add_argument(
         "--out",
         type=Path,
         default=Path("piece.wav"),
-        help="WAV path, rewritten after every chunk; with several labels NAME-LABEL.wav",
+        help="WAV path, rewritten after every chunk; with several labels NAME-LABEL.wav; "
+        "a run trained on notes also writes NAME.mid (NAME-LABEL.mid) beside it",
     )
-    comp.add_argument("--features-out", type=Path, help="also save the composed features (.npy)")
+    comp.add_argument(
+        "--features-out",
+        type=Path,
+        help="also save the composed features (.npy); not for a run trained on notes",
+    )
     add_dataclass_flags(comp, PieceConfig, "compose__")
     comp.set_defaults(func=cmd_compose)
 

@@ -5,7 +5,9 @@ Folders written atomically, as the WaveNet's (``wavenet/checkpoint.py``)::
     RUN/composer/step_NNNNNNNN/  model.safetensors (weights + codebook),
                                  state.safetensors (optimizer moments, RNG), meta.json
 
-Inference (``compose``, the report) reads checkpoints here; only training writes them.
+A composer of note events has no codebook; its meta.json says ``"tokens": "events"`` and
+the vocabulary's size. Inference (``compose``, the report) reads checkpoints here; only
+training writes them.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 import torch
 
 from ..config import UserError
+from ..notes.events import VOCAB_SIZE as EVENTS
 from ..wavenet import checkpoint as ckpt
 from .calibration import Calibration
 from .config import ComposerConfig
@@ -28,17 +31,22 @@ from .tokens import Codebook
 @dataclass
 class ComposerCheckpoint:
     """``model`` holds the weights of the best held-out validation so far (what ``compose``
-    uses); the weights training goes on from are ``current.*`` in ``tensors``."""
+    uses); the weights training goes on from are ``current.*`` in ``tensors``.
+    ``codebook`` None: the composer writes note events."""
 
     config: ComposerConfig
     step: int
     model: dict[str, torch.Tensor]
-    codebook: Codebook
+    codebook: Codebook | None
     labels: tuple[str, ...]
     context: int
     tensors: dict[str, torch.Tensor]  # optimizer moments, RNG
     meta: dict  # JSON-able training state
     path: Path | None = None
+
+    @property
+    def vocab(self) -> int:
+        return EVENTS if self.codebook is None else self.codebook.size
 
 
 def composer_dirs(run_dir: Path) -> list[Path]:
@@ -49,18 +57,21 @@ def save_composer(run_dir: Path, c: ComposerCheckpoint, replace: bool = False) -
     """Written like the WaveNet's checkpoints (``checkpoint.write_step``; ``replace``: over
     a checkpoint of the same step); the codebook travels with the weights."""
     weights = dict(c.model)
-    weights.update(
-        {
-            f"codebook.{n}": torch.from_numpy(np.ascontiguousarray(getattr(c.codebook, n)))
-            for n in ("centroids", "mean", "std")
-        }
-    )
     header = {
         "composer": asdict(c.config),
         "labels": list(c.labels),
         "context": c.context,
         "state": c.meta,
     }
+    if c.codebook is None:
+        header.update(tokens="events", vocab=EVENTS)
+    else:
+        weights.update(
+            {
+                f"codebook.{n}": torch.from_numpy(np.ascontiguousarray(getattr(c.codebook, n)))
+                for n in ("centroids", "mean", "std")
+            }
+        )
     folder = Path(run_dir) / COMPOSER
     keep = c.config.keep_checkpoints
     what = "composer checkpoint"
@@ -84,13 +95,13 @@ def _load_dir(path: Path, weights_only: bool) -> ComposerCheckpoint:
     meta, weights, tensors = ckpt.read_step(path, weights_only, "composer checkpoint")
     try:
         config = ComposerConfig(**meta["composer"])
-        book = {n: weights.pop(f"codebook.{n}").numpy() for n in ("centroids", "mean", "std")}
+        codebook = _codebook(meta, weights, config, path)
         labels, context = tuple(meta["labels"]), int(meta["context"])
     except (KeyError, TypeError, ValueError) as exc:
         raise UserError(f"composer checkpoint {path} is unreadable ({exc})") from None
-    codebook = Codebook(book["centroids"], book["mean"], book["std"], config.frames_per_token)
+    vocab = EVENTS if codebook is None else codebook.size
     with torch.device("meta"):  # shapes only
-        expected = Composer(config, codebook.size, len(labels), context).state_dict()
+        expected = Composer(config, vocab, len(labels), context).state_dict()
     ckpt.require_fit(path, expected, weights, "composer checkpoint")
     return ComposerCheckpoint(
         config,
@@ -103,6 +114,21 @@ def _load_dir(path: Path, weights_only: bool) -> ComposerCheckpoint:
         meta.get("state", {}),
         path,
     )
+
+
+def _codebook(
+    meta: dict, weights: dict[str, torch.Tensor], config: ComposerConfig, path: Path
+) -> Codebook | None:
+    """The checkpoint's codebook (taken out of ``weights``), or None for note events."""
+    if meta.get("tokens") == "events":
+        if meta.get("vocab") != EVENTS:
+            raise UserError(
+                f"composer checkpoint {path} writes {meta.get('vocab')} event tokens, this "
+                f"version {EVENTS}; train the composer again"
+            )
+        return None
+    book = {n: weights.pop(f"codebook.{n}").numpy() for n in ("centroids", "mean", "std")}
+    return Codebook(book["centroids"], book["mean"], book["std"], config.frames_per_token)
 
 
 def stored_composer_config(run_dir: Path) -> ComposerConfig | None:
@@ -136,6 +162,6 @@ def calibrated_sampling(
 
 
 def build_composer(c: ComposerCheckpoint) -> Composer:
-    model = Composer(c.config, c.codebook.size, len(c.labels), c.context)
+    model = Composer(c.config, c.vocab, len(c.labels), c.context)
     model.load_state_dict(c.model)
     return model.eval()

@@ -8,12 +8,15 @@ each chunk. So the first seconds can be heard long before the piece is finished.
 The renderer is the incremental WaveNet (compiled where it builds) with explicit state;
 recomputing its per-frame conditioning when frames arrive makes it exactly
 ``generate.generate`` over the whole feature sequence (tested sample for sample).
+
+A run steered by notes takes the other road (``note_piece.py``): its composer writes note
+events, every note is composed first (seconds), written as MIDI beside the WAV, and then
+played by the WaveNet in one pass that rewrites the WAV after each chunk.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -24,6 +27,7 @@ from torch import Tensor
 from ..audio.features import SILENCE_DB, feature_store
 from ..audio.io import load_audio, mu_law_decode, mu_law_encode, silence_class
 from ..config import Config, GenerateConfig, UserError
+from ..notes.midi import Note, write_midi
 from ..runs import check_target, npy_bytes, write_atomically
 from ..runtime.device import model_device, resolve_device
 from ..runtime.stop import Interrupted, StopRequest
@@ -31,10 +35,20 @@ from ..wavenet.checkpoint import load_model
 from ..wavenet.compiled import generation_step
 from ..wavenet.model import WaveNet
 from ..wavenet.to_audio import clip_paths, clip_plan, threads_for, write_clips
-from .checkpoint import build_composer, calibrated_sampling, load_composer
+from .checkpoint import ComposerCheckpoint, build_composer, calibrated_sampling, load_composer
 from .config import PieceConfig
 from .data import require_local
-from .model import Composer, ComposerState, continue_tokens
+from .model import Composer, continue_tokens, primed_composer
+from .note_piece import (
+    ChunkFn,
+    NotePrime,
+    compose_events,
+    is_midi,
+    note_rolls,
+    piece_notes,
+    play_notes,
+    read_note_prime,
+)
 from .tokens import Codebook
 
 # --- rendering features as they arrive ------------------------------------------------------------
@@ -150,34 +164,25 @@ def read_prime(path: Path, config: Config, codebook: Codebook) -> Prime:
     return Prime(tokens, classes[(end - h) * hop : end * hop].astype(np.int64), frames)
 
 
-def primed_composer(
-    model: Composer, prime: Prime, clips: int, labels: Tensor | None
-) -> tuple[ComposerState, Tensor]:
-    """The composer's state after the start token and the prime's last tokens, and the
-    token to feed next (B,)."""
-    sequence = np.concatenate([[model.start_token], prime.tokens])[-model.context :]
-    tokens = torch.from_numpy(sequence).long()[None].repeat(clips, 1)  # (B, T)
-    state = model.initial_state(labels)
-    if tokens.shape[1] > 1:
-        _, state = model.step(tokens[:, :-1], state)
-    return state, tokens[:, -1]
-
-
 # --- the piece ----------------------------------------------------------------------------------
 
 
 @dataclass
 class Piece:
+    """A composed piece. For a run steered by notes, ``features`` is the roll of the
+    notes (clips, K, 176), ``tokens`` the events of each clip (as many as it took to
+    reach the length: a list of (N_i,)), ``notes`` the notes each clip plays and
+    ``midi_paths`` the MIDI files written beside the WAVs."""
+
     audio: np.ndarray  # (clips, T) float32
     features: np.ndarray  # (clips, K, F) composed features in dB
-    tokens: np.ndarray  # (clips, N) composed tokens
+    tokens: np.ndarray | list[np.ndarray]  # (clips, N) composed tokens
     tags: list[str]  # per clip: "" or a label
     paths: list[Path] | None = None
     temperature: float = 1.0  # the composer's, as sampled
     hold_penalty: float = 0.0  # the composer's, as sampled
-
-
-ChunkFn = Callable[[np.ndarray], None]
+    notes: list[list[Note]] | None = None
+    midi_paths: list[Path] | None = None
 
 
 def compose(
@@ -191,60 +196,146 @@ def compose(
 
     With ``out``, the WAV(s) are rewritten after every chunk; ``on_chunk`` gets the audio
     so far (clips, t) after every chunk; ``features_out`` saves the composed features
-    (K, F) per clip as ``.npy`` (the format ``generate --features`` reads)."""
+    (K, F) per clip as ``.npy`` (the format ``generate --features`` reads). A run steered
+    by notes composes note events instead (``note_piece.py``) and, with ``out``, writes
+    each clip's notes as a MIDI file beside its WAV (``piece.mid``)."""
     device = resolve_device(options.device)
     wavenet, config = load_model(run_dir, device)
     require_local(config, run_dir)
     saved = load_composer(run_dir, weights_only=True)
-    if saved.labels != config.model.global_labels:
-        raise UserError(f"the composer of {run_dir} was trained for other labels; retrain it")
+    check_composer(saved, config, run_dir)
     composer = build_composer(saved).to(device)
     temperature, hold_penalty = calibrated_sampling(
         saved, options.temperature, options.hold_penalty
     )
     options = replace(options, temperature=temperature, hold_penalty=hold_penalty)
     labels, tags = clip_plan(config, GenerateConfig(label=options.label))
-    prime = silent_prime(config)
-    if options.prime is not None:
-        if not Path(options.prime).is_file():
-            raise UserError(f"--prime {options.prime} is not a file")
-        prime = read_prime(Path(options.prime), config, saved.codebook)
+    prime = checked_prime(options.prime, run_dir, notes=saved.codebook is None)
     paths = None if out is None else clip_paths(out, tags)
-    for path in (paths or []) + ([] if features_out is None else clip_paths(features_out, tags)):
+    midi_paths = None
+    if saved.codebook is None:
+        midi_paths = midi_beside(paths, features_out, run_dir)
+    features_paths = [] if features_out is None else clip_paths(features_out, tags)
+    for path in (paths or []) + (midi_paths or []) + features_paths:
         check_target(path)  # a folder or a device fails now, not after the composing
+    job = Job(
+        wavenet,
+        config,
+        composer,
+        labels,
+        len(tags),
+        options,
+        _generators(options.seed, device),
+        paths,
+        on_chunk,
+    )
     with threads_for(len(tags), device):  # few streams: one thread is fastest
-        piece = _stream(
-            wavenet,
-            config,
-            composer,
-            saved.codebook,
-            prime,
-            labels,
-            len(tags),
-            options,
-            paths,
-            on_chunk,
-        )
+        if saved.codebook is None:
+            piece = _compose_notes(job, prime, midi_paths)
+        else:
+            piece = _stream(job, saved.codebook, prime)
     piece.tags, piece.paths = tags, paths
     piece.temperature, piece.hold_penalty = options.temperature, options.hold_penalty
-    if features_out is not None:
-        for path, features in zip(clip_paths(features_out, tags), piece.features, strict=True):
-            _save_npy(path, features)
+    for path, features in zip(features_paths, piece.features, strict=False):
+        _save_npy(path, features)
     return piece
 
 
-def _stream(
-    wavenet: WaveNet,
-    config: Config,
-    composer: Composer,
-    codebook: Codebook,
-    prime: Prime,
-    labels: Tensor | None,
-    clips: int,
-    options: PieceConfig,
-    paths: list[Path] | None,
-    on_chunk: ChunkFn | None,
-) -> Piece:
+def midi_beside(
+    paths: list[Path] | None, features_out: Path | None, run_dir: Path
+) -> list[Path] | None:
+    """The MIDI file beside each WAV of a piece of notes (None without WAVs)."""
+    if features_out is not None:
+        raise UserError(f"{run_dir} composes notes (MIDI beside the WAV); drop --features-out")
+    if paths is None:
+        return None
+    if any(is_midi(p) for p in paths):
+        raise UserError(f"--out {paths[0]}: expected a WAV path (the MIDI file goes beside it)")
+    return [p.with_suffix(".mid") for p in paths]
+
+
+def check_composer(saved: ComposerCheckpoint, config: Config, run_dir: Path) -> None:
+    """A one-line error unless the composer writes what the run's WaveNet is steered by,
+    for its labels."""
+    if saved.labels != config.model.global_labels:
+        raise UserError(f"the composer of {run_dir} was trained for other labels; retrain it")
+    writes_notes = saved.codebook is None
+    if writes_notes != (config.data.features == "notes"):
+        writes = "note events" if writes_notes else "frame features"
+        raise UserError(
+            f"the composer of {run_dir} writes {writes}, but its WaveNet is steered by "
+            f"{config.data.features}; train the composer again (train-composer)"
+        )
+
+
+def checked_prime(prime: str | None, run_dir: Path, notes: bool) -> Path | None:
+    """``--prime`` as a path: a file, and a MIDI file only for a run steered by notes."""
+    if prime is None:
+        return None
+    if not Path(prime).is_file():
+        raise UserError(f"--prime {prime} is not a file")
+    if is_midi(Path(prime)) and not notes:
+        raise UserError(
+            f"--prime {prime}: {run_dir} composes frame features, which continue audio; "
+            "pass an audio file (a MIDI prime needs a run trained with --preset notes)"
+        )
+    return Path(prime)
+
+
+@dataclass(frozen=True)
+class Job:
+    """What one ``compose`` works with: the models, the clips' labels (B,) or None and
+    their count, the options (sampling as resolved), the composer's and the WaveNet's
+    random streams, the WAV paths and the chunk callback."""
+
+    wavenet: WaveNet
+    config: Config
+    composer: Composer
+    labels: Tensor | None
+    clips: int
+    options: PieceConfig
+    generators: tuple[torch.Generator, torch.Generator]
+    paths: list[Path] | None
+    on_chunk: ChunkFn | None
+
+
+def _compose_notes(job: Job, prime_path: Path | None, midi_paths: list[Path] | None) -> Piece:
+    """Events → notes (each clip's MIDI file written first) → the WaveNet plays them."""
+    options, config = job.options, job.config
+    prime = NotePrime(np.zeros(0, np.int64))
+    if prime_path is not None:
+        prime = read_note_prime(prime_path, config)
+    with StopRequest() as stop:
+        events = compose_events(
+            job.composer, prime.tokens, job.labels, job.clips, options, job.generators[0], stop
+        )
+    if stop.requested:
+        raise Interrupted([])
+    notes = [piece_notes(prime.tokens, row, options.seconds) for row in events]
+    for path, clip_notes in zip(midi_paths or [], notes, strict=False):
+        write_midi(path, clip_notes)  # before the render: the notes are there on Ctrl-C
+    audio = play_notes(
+        job.wavenet,
+        config,
+        notes,
+        job.labels,
+        prime.classes,
+        options,
+        job.generators[1],
+        job.paths,
+        job.on_chunk,
+    )
+    rolls = note_rolls(notes, config, audio.shape[1])  # (B, K, 176)
+    return Piece(audio, rolls, events, [], notes=notes, midi_paths=midi_paths)
+
+
+def _stream(job: Job, codebook: Codebook, prime_path: Path | None) -> Piece:
+    """Tokens → frames → the streaming renderer, chunk by chunk (the module docstring)."""
+    wavenet, config, composer, options = job.wavenet, job.config, job.composer, job.options
+    labels, clips, paths, on_chunk = job.labels, job.clips, job.paths, job.on_chunk
+    prime = silent_prime(config)
+    if prime_path is not None:
+        prime = read_prime(prime_path, config, codebook)
     device = model_device(wavenet)
     rate, hop, q = (
         config.data.sample_rate,
@@ -255,11 +346,8 @@ def _stream(
     per_token = hop * codebook.pool
     needed = math.ceil((length + hop) / per_token)  # tokens: every frame plus one ahead
     chunk = max(1, math.ceil(options.chunk_seconds * rate / per_token))
-    composer_rng, wavenet_rng = _generators(options.seed, device)
-    state, last = primed_composer(
-        composer, prime, clips, None if labels is None else labels.to(device)
-    )
-    last = last.to(device)
+    composer_rng, wavenet_rng = job.generators
+    state, last = primed_composer(composer, prime.tokens, clips, labels)
     history = torch.from_numpy(prime.classes)[None].repeat(clips, 1).to(device)
     renderer = StreamingRenderer(
         wavenet,

@@ -3,6 +3,21 @@
 ``ComposerConfig`` (tokens, network, training; the ``composer`` section of presets and
 ``--config`` files) is stored in the composer's checkpoint; ``PieceConfig`` (how to compose
 one piece, as ``GenerateConfig`` says how to generate the WaveNet's clips) is not.
+
+The composer writes one of two kinds of tokens, chosen by the run it serves:
+
+- a run steered by frame features (chroma, log-mel) gets k-means tokens of
+  ``frames_per_token`` frames each (``tokens.py``): ``codebook_size``,
+  ``frames_per_token`` and ``kmeans_iterations`` shape them, a token lasts a fixed
+  ``frames_per_token · hop`` samples, and the sampling is calibrated (``calibration_*``);
+- a run steered by notes (``data.features: notes``) gets note events (``notes/events.py``,
+  308 tokens): those three settings and the calibration do not apply (events are exact, not
+  fitted, and repetition of decoded frames does not measure events), and since an event
+  has no fixed length, ``context_seconds`` becomes tokens at the mean events per second of
+  the training music (``context_events``). ``transpose`` moves the notes by -5 .. +6
+  semitones.
+
+Everything else (network, training, budget) means the same for both.
 """
 
 from __future__ import annotations
@@ -43,7 +58,8 @@ class ComposerConfig:
     context_seconds: float = field(
         default=20.5,
         metadata=doc(
-            "music the composer hears before each token, seconds",
+            "music the composer hears before each token, seconds (note events: at the "
+            "training music's mean events per second)",
             low=0,
             high=MAX_COMPOSER_SECONDS,
             low_open=True,
@@ -84,9 +100,10 @@ class ComposerConfig:
     transpose: bool = field(
         default=False,
         metadata=doc(
-            "chroma features only: also learn from the 11 other transpositions of every "
-            "training segment (its pitch classes rotated), 12 times the music; the codebook "
-            "is fitted on them too"
+            "chroma or notes: also learn from the 11 other transpositions of every training "
+            "segment, 12 times the music: chroma's pitch classes rotated (the codebook is "
+            "fitted on them too), notes moved by -5 .. +6 semitones (keys that leave the "
+            "piano dropped)"
         ),
     )
     calibration_seconds: float | None = field(
@@ -94,7 +111,8 @@ class ComposerConfig:
         metadata=doc(
             "after training, pick the sampling temperature (and hold penalty) whose composed "
             "sequences of this length repeat as much as the training music "
-            "(composer/calibration.py); null = none (compose samples at 1.0, penalty 0)",
+            "(composer/calibration.py; frame features only: a composer of note events "
+            "samples at 1.0, penalty 0); null = none (compose samples at 1.0, penalty 0)",
             low=0,
             high=MAX_COMPOSER_SECONDS,
             low_open=True,
@@ -136,6 +154,11 @@ class ComposerConfig:
         """Tokens in ``context_seconds`` of music (each ``frames_per_token · hop`` samples)."""
         return math.ceil(self.context_seconds * sample_rate / (hop * self.frames_per_token))
 
+    def context_events(self, events_per_second: float) -> int:
+        """Note events in ``context_seconds`` of music at ``events_per_second`` (the
+        training music's mean), at least 1."""
+        return max(1, math.ceil(self.context_seconds * events_per_second))
+
 
 @settings()
 class PieceConfig:
@@ -147,7 +170,13 @@ class PieceConfig:
     label: str | None = field(
         default=None, metadata=doc("label to compose (labelled runs): NAME, a,b or all")
     )
-    prime: str | None = field(default=None, metadata=doc("audio file the piece continues"))
+    prime: str | None = field(
+        default=None,
+        metadata=doc(
+            "audio file the piece continues; a run steered by notes also takes a MIDI file "
+            "(audio is transcribed)"
+        ),
+    )
     temperature: float | None = field(
         default=None,
         metadata=doc(
@@ -182,7 +211,8 @@ class PieceConfig:
     chunk_seconds: float = field(
         default=2.0,
         metadata=doc(
-            "music composed ahead and rendered per chunk",
+            "music composed ahead and rendered per chunk (notes: every note is composed "
+            "first, and the WAV is rewritten after each chunk of audio)",
             low=0,
             high=MAX_SECONDS,
             low_open=True,

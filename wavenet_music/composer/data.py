@@ -8,8 +8,10 @@ Everything lives inside the run directory::
                                      state.safetensors (optimizer, RNG), meta.json (sha256)
 
 The tokens come from the same files, split and features the WaveNet was trained on: the
-split recorded in ``RUN/data.json``, features of the cached mu-law audio, normalised with
-the WaveNet's statistics.
+split recorded in ``RUN/data.json`` (``split_rows``), features of the cached mu-law audio,
+normalised with the WaveNet's statistics (here), or the notes of a run steered by notes
+as event tokens (``note_tokens.py``, no codebook). Baselines, training windows and
+held-out bits are the same for both.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import torch.nn.functional as F
 
 from ..audio.features import feature_store
 from ..config import Config, UserError
+from ..notes.events import VOCAB_SIZE as EVENTS
 from ..runs import cached, read_data_record
 from ..wavenet.data import IGNORE, cached_classes, make_labeler
 from ..wavenet.evaluate import LN2
@@ -54,11 +57,19 @@ class Stream:
 
 @dataclass(frozen=True)
 class TokenCorpus:
-    codebook: Codebook
+    """Token streams of the run's split. ``codebook`` None: note events (no round trip
+    in dB, no frames), with the training music's mean ``events_per_second``."""
+
+    codebook: Codebook | None
     train: tuple[Stream, ...]
     validation: tuple[Stream, ...]
-    round_trip_db: float  # validation features → tokens → features, RMS dB
-    frames_per_second: float  # feature frames per second of audio
+    round_trip_db: float | None  # validation features → tokens → features, RMS dB
+    frames_per_second: float | None  # feature frames per second of audio
+    events_per_second: float | None = None
+
+    @property
+    def vocab(self) -> int:
+        return EVENTS if self.codebook is None else self.codebook.size
 
 
 def require_local(config: Config, run_dir: Path) -> None:
@@ -82,16 +93,26 @@ def recorded_data_root(run_dir: Path, data_root: Path | None) -> Path:
     return Path(recorded)
 
 
-def split_features(
-    run_dir: Path, data_root: Path, config: Config, part: str
-) -> list[tuple[str, int, np.ndarray]]:
-    """(source, label index, features (K, F) in dB) of every segment of the run's
-    ``part`` ("train" or "validation") split."""
+@dataclass(frozen=True)
+class SplitRow:
+    """One segment of the run's split: samples ``start .. end - 1`` of the cached classes
+    ``cache`` of the recording ``path``, its label index (-1: no labels)."""
+
+    source: str
+    path: Path
+    cache: Path
+    label: int
+    start: int
+    end: int
+
+
+def split_rows(run_dir: Path, data_root: Path, config: Config, part: str) -> list[SplitRow]:
+    """Every segment of the run's ``part`` ("train" or "validation") split, as recorded
+    in ``RUN/data.json``, found under ``data_root``."""
     try:
         rows = read_data_record(run_dir)[part]
     except (OSError, KeyError, json.JSONDecodeError):
         raise UserError(f"{run_dir}/data.json is missing or unreadable; is it a run?") from None
-    store, hop = feature_store(config), config.model.hop_length
     labels, labeler = config.model.global_labels, make_labeler(data_root, config.data.labels)
     out = []
     for source, start, end in rows:
@@ -99,10 +120,25 @@ def split_features(
         if not path.is_file():
             raise UserError(f"{source} of the run's split is not under {data_root}; pass --data")
         cache = cached_classes(path, config.data, config.model.quantization_channels)
-        features = np.asarray(store.features(cache)[start // hop : end // hop], np.float32)
         label = labels.index(labeler(source)) if labels else -1
-        out.append((source, label, features))
+        out.append(SplitRow(source, path, cache, label, start, end))
     return out
+
+
+def split_features(
+    run_dir: Path, data_root: Path, config: Config, part: str
+) -> list[tuple[str, int, np.ndarray]]:
+    """(source, label index, features (K, F) in dB) of every segment of the run's
+    ``part`` ("train" or "validation") split."""
+    store, hop = feature_store(config), config.model.hop_length
+    return [
+        (
+            row.source,
+            row.label,
+            np.asarray(store.features(row.cache)[row.start // hop : row.end // hop], np.float32),
+        )
+        for row in split_rows(run_dir, data_root, config, part)
+    ]
 
 
 def token_corpus(

@@ -19,10 +19,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..runtime.device import model_device
 from .config import ComposerConfig
 
 # --- attention with relative (ALiBi) positions ------------------------------------------------
@@ -288,3 +290,17 @@ def continue_tokens(
         )
         out.append(last)
     return torch.stack(out, dim=1), last, state
+
+
+def primed_composer(
+    model: Composer, prime: np.ndarray, clips: int, labels: Tensor | None
+) -> tuple[ComposerState, Tensor]:
+    """The composer's state after the start token and the last tokens of ``prime`` (N,)
+    (what fits its context), and the token to feed next (B,), for ``clips`` clips."""
+    sequence = np.concatenate([[model.start_token], prime])[-model.context :]
+    tokens = torch.from_numpy(sequence).long()[None].repeat(clips, 1)  # (B, T)
+    device = model_device(model)
+    state = model.initial_state(None if labels is None else labels.to(device))
+    if tokens.shape[1] > 1:
+        _, state = model.step(tokens[:, :-1].to(device), state)
+    return state, tokens[:, -1].to(device)

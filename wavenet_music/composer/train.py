@@ -4,7 +4,9 @@ The loop is the WaveNet's skeleton (``runtime.training``): windows in, bits per 
 down, held-out bits against the unigram and bigram baselines in
 ``RUN/composer/metrics.jsonl``, Ctrl-C/SIGTERM finish the step and save (checkpoints:
 ``checkpoint.py``); the best held-out weights are kept, and ``patience`` validations
-without a better score end the training early.
+without a better score end the training early. A run steered by chroma or log-mel gets
+k-means tokens (``data.token_corpus``), a run steered by notes event tokens
+(``note_tokens.note_corpus``); the rest is the same.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import runs
-from ..config import UserError
+from ..config import Config, UserError
 from ..runtime import threads
 from ..runtime.device import resolve_device
 from ..runtime.training import Budget, TrainingRun, cosine_schedule
@@ -45,21 +47,24 @@ from .data import (
     unigram_bits,
 )
 from .model import Composer
+from .note_tokens import note_corpus
 
 # --- the loop ----------------------------------------------------------------------------------
 
 
 @dataclass
 class ComposerResult:
-    """What a training session ends with; bits are per token (``frames_per_token`` frames)."""
+    """What a training session ends with; bits are per token (``frames_per_token`` frames,
+    or one note event: ``frames_per_token`` and ``round_trip_db`` None)."""
 
     run_dir: Path
     step: int
-    frames_per_token: int
-    round_trip_db: float
+    frames_per_token: int | None
+    round_trip_db: float | None
     unigram_bits: float
     bigram_bits: float
     bigram_beta: float
+    tokens_per_second: float | None = None  # of the training music (mean, for events)
     validation_bits: list[tuple[int, float]] = field(default_factory=list)
     best_bits: float | None = None  # held-out bits of the saved composer (the best)
     calibration: Calibration | None = None  # its sampling temperature
@@ -74,8 +79,10 @@ class ComposerResult:
             "last_validation_bits_per_token": last,
             "unigram_bits_per_token": self.unigram_bits,
             "bigram_bits_per_token": self.bigram_bits,
+            "tokens": "k-means" if self.frames_per_token else "note events",
             "frames_per_token": self.frames_per_token,
             "round_trip_db": self.round_trip_db,
+            "tokens_per_second": self.tokens_per_second,
             "temperature": None if self.calibration is None else self.calibration.temperature,
             "interrupted": self.interrupted,
         }
@@ -103,7 +110,7 @@ class ComposerTrainer(TrainingRun):
         self.context = context
         self.device = resolve_device(config.device)
         torch.manual_seed(config.seed)
-        self.model = Composer(config, corpus.codebook.size, len(labels), context).to(self.device)
+        self.model = Composer(config, corpus.vocab, len(labels), context).to(self.device)
         optimizer = torch.optim.AdamW(
             self.model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
         )
@@ -219,10 +226,13 @@ class ComposerTrainer(TrainingRun):
 
     def calibrate(self) -> None:
         """Calibrate the sampling (temperature, hold penalty) of the weights ``compose``
-        will use."""
+        will use; not for note events (``config.py``: it measures decoded frames)."""
+        if self.corpus.codebook is None:
+            self.say("note events: no sampling calibration (compose samples at temperature 1)")
+            return
         model = self.model
         if self.best is not None:
-            model = Composer(self.config, self.corpus.codebook.size, len(self.labels), self.context)
+            model = Composer(self.config, self.corpus.vocab, len(self.labels), self.context)
             model.load_state_dict(self.best[1])
         calibration = calibrate_sampling(
             model.to(self.device),
@@ -295,11 +305,12 @@ def _train_composer(
     config, previous = composer_config(run_dir, config, resume)
     if previous is not None:
         ckpt.set_aside_newer(run_dir / COMPOSER, previous.step)  # it saves those steps anew
-    corpus = token_corpus(
-        run_dir, recorded_data_root(run_dir, data_root), wavenet, wave_config, config
-    )
-    rate, hop = wave_config.data.sample_rate, wave_config.model.hop_length
-    context = config.context_tokens(rate, hop) if previous is None else previous.context
+    root = recorded_data_root(run_dir, data_root)
+    if wave_config.data.features == "notes":
+        corpus = note_corpus(run_dir, root, wave_config, config)
+    else:
+        corpus = token_corpus(run_dir, root, wavenet, wave_config, config)
+    context = previous.context if previous is not None else new_context(corpus, config, wave_config)
     trainer = ComposerTrainer(
         run_dir, corpus, wave_config.model.global_labels, config, context, quiet
     )
@@ -332,6 +343,14 @@ def composer_config(
     return config, previous
 
 
+def new_context(corpus: TokenCorpus, config: ComposerConfig, wave_config: Config) -> int:
+    """Tokens in ``context_seconds``: of fixed length for k-means tokens, at the training
+    music's mean rate for note events."""
+    if corpus.events_per_second is not None:
+        return config.context_events(corpus.events_per_second)
+    return config.context_tokens(wave_config.data.sample_rate, wave_config.model.hop_length)
+
+
 def baseline_result(run_dir: Path, corpus: TokenCorpus, config: ComposerConfig) -> ComposerResult:
     """A result holding the round-trip error and the unigram/bigram held-out bits. With
     transpositions, each baseline is counted from the original music and from all of it,
@@ -339,10 +358,13 @@ def baseline_result(run_dir: Path, corpus: TokenCorpus, config: ComposerConfig) 
     everything = [s.tokens for s in corpus.train]
     original = [s.tokens for s in corpus.train if s.transposition == 0]
     held = [s.tokens for s in corpus.validation] or original
-    size = corpus.codebook.size
+    size = corpus.vocab
     trains = [original] if len(original) == len(everything) else [original, everything]
     bigram, beta = min(bigram_bits(train, held, size) for train in trains)
     unigram = min(unigram_bits(train, held, size) for train in trains)
-    return ComposerResult(
-        run_dir, 0, config.frames_per_token, corpus.round_trip_db, unigram, bigram, beta
-    )
+    if corpus.codebook is None:
+        per_token, rate = None, corpus.events_per_second
+    else:
+        per_token = config.frames_per_token
+        rate = None if corpus.frames_per_second is None else corpus.frames_per_second / per_token
+    return ComposerResult(run_dir, 0, per_token, corpus.round_trip_db, unigram, bigram, beta, rate)

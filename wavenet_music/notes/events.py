@@ -164,11 +164,15 @@ def decode(tokens: Sequence[int] | np.ndarray) -> list[Note]:
     return sort_notes(notes)
 
 
+def token_steps(tokens: Sequence[int] | np.ndarray) -> np.ndarray:
+    """(N,) the steps each of ``tokens`` moves time on: 1..100 for a TIME_SHIFT, else 0."""
+    t = np.asarray(tokens, dtype=np.int64)
+    return np.where((t >= TIME_SHIFT) & (t < VELOCITY), t - TIME_SHIFT + 1, 0)
+
+
 def duration_steps(tokens: Sequence[int] | np.ndarray) -> int:
     """The time ``tokens`` span: the sum of their TIME_SHIFTs, in steps."""
-    t = np.asarray(tokens, dtype=np.int64)
-    shift = t[(t >= TIME_SHIFT) & (t < VELOCITY)]
-    return int((shift - TIME_SHIFT + 1).sum())
+    return int(token_steps(tokens).sum())
 
 
 # --- transposition ------------------------------------------------------------------------------

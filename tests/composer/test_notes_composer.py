@@ -1,0 +1,306 @@
+"""The composer of a run trained on notes: event tokens through the same transformer (its
+incremental step is exact on them too), train-composer on a tiny notes run (held-out bits
+against the bigram), compose writing a MIDI file and its render, primes, bad input."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from wavenet_music.cli import main
+from wavenet_music.composer.checkpoint import load_composer
+from wavenet_music.composer.compose import check_composer, checked_prime, compose
+from wavenet_music.composer.config import ComposerConfig, PieceConfig
+from wavenet_music.composer.model import Composer
+from wavenet_music.composer.note_piece import compose_events, piece_notes
+from wavenet_music.composer.note_tokens import note_corpus
+from wavenet_music.composer.train import train_composer
+from wavenet_music.config import Config, UserError, apply_overrides, load_preset
+from wavenet_music.notes.events import (
+    TIME_SHIFT,
+    VELOCITY,
+    VOCAB_SIZE,
+    decode,
+    duration_steps,
+    encode,
+    shifts,
+)
+from wavenet_music.notes.excitation import excitation
+from wavenet_music.notes.midi import PIANO_RANGE, Note, read_midi, write_midi
+
+RATE = 16000
+ARPEGGIO = (0, 4, 7, 12, 7, 4)  # up and down a major chord, again and again
+
+
+def arpeggio(key: int, seconds: float = 3.0) -> list[Note]:
+    """A note every 0.2 s, 0.15 s long, accents on every third."""
+    count = int((seconds - 0.1) / 0.2)
+    return [
+        Note(0.05 + 0.2 * i, 0.2 + 0.2 * i, 48 + key + ARPEGGIO[i % 6], 60 + 30 * (i % 3 == 0))
+        for i in range(count)
+    ]
+
+
+@pytest.fixture(scope="module")
+def notes_composer(tmp_path_factory):
+    """Six recordings with their scores beside them in two label folders, a notes WaveNet
+    trained 3 steps, and a composer of event tokens trained 150 steps (3 s) on them."""
+    from wavenet_music.wavenet.train import train
+
+    base = tmp_path_factory.mktemp("notes_composer")
+    data = base / "data"
+    for folder, keys in (("a", (0, 2, 5)), ("b", (7, 9, 3))):
+        (data / folder).mkdir(parents=True)
+        for key in keys:
+            notes = arpeggio(key)
+            audio = 0.3 * excitation(notes, 0, 3 * RATE, RATE)[1]
+            sf.write(data / folder / f"take{key}.wav", audio, RATE)
+            write_midi(data / folder / f"take{key}.mid", notes)
+    config = apply_overrides(
+        load_preset("notes"),
+        {
+            "model.dilations": [1, 2, 4, 8, 16],
+            "model.residual_channels": 8,
+            "model.dilation_channels": 8,
+            "model.skip_channels": 16,
+            "model.hop_length": 64,
+            "data.cache_dir": str(base / "cache"),
+            "data.labels": "folders",
+            "data.sample_size": 256,
+            "train.batch_size": 2,
+            "train.steps": 3,
+            "train.validate_every": 1000,
+        },
+    )
+    train(data, base / "run", config, quiet=True)
+    options = ComposerConfig(
+        layers=2,
+        heads=2,
+        width=64,
+        dropout=0.0,
+        context_seconds=2.0,
+        batch_size=8,
+        learning_rate=3e-3,
+        warmup_steps=5,
+        steps=150,
+        validate_every=25,
+        patience=None,
+        transpose=True,
+    )
+    result = train_composer(base / "run", None, options, quiet=True)
+    return base / "run", data, result
+
+
+# --- the model on event tokens -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("prime", "context"), [(1, 16), (7, 16), (30, 16), (5, 200)])
+def test_incremental_step_equals_the_full_forward_on_event_tokens(prime, context):
+    """The generic step test (test_composer.py) on random ints, here on real event
+    streams, with labels, the vocabulary of 308 events and the start token 308."""
+    torch.manual_seed(0)
+    model = Composer(ComposerConfig(layers=2, heads=4, width=32), VOCAB_SIZE, 2, context).eval()
+    streams = [encode(arpeggio(0)), encode(arpeggio(5))]
+    length = min(len(s) for s in streams) + 1
+    tokens = torch.from_numpy(
+        np.stack([np.concatenate([[VOCAB_SIZE], s])[:length] for s in streams])
+    )  # (2, T)
+    labels = torch.tensor([0, 1])
+    state = model.initial_state(labels)
+    with torch.no_grad():
+        logits, state = model.step(tokens[:, :prime], state)
+        full = model(tokens[:, :prime], labels, window=context)[:, -1]
+        torch.testing.assert_close(logits, full, atol=1e-5, rtol=1e-5)
+        for t in range(prime, length):
+            logits, state = model.step(tokens[:, t], state)
+            full = model(tokens[:, : t + 1], labels, window=context)[:, -1]  # (B, V)
+            torch.testing.assert_close(logits, full, atol=1e-5, rtol=1e-5)
+
+
+# --- events to notes ------------------------------------------------------------------------------
+
+
+def test_piece_notes_continue_the_prime_from_zero_and_end_at_the_length():
+    prime = encode([Note(0.0, 0.3, 60, 100)], end=0.5)  # velocity bin 25 is left set
+    on = 64 - 21
+    events = np.array([on, *shifts(20), on + 88, on + 2, *shifts(150)])
+    notes = piece_notes(prime, events, seconds=1.0)
+    assert notes == [Note(0.0, 0.2, 64, 102), Note(0.2, 1.0, 66, 102)]
+
+
+def test_compose_events_stop_at_the_length_or_the_cap():
+    torch.manual_seed(0)
+    model = Composer(ComposerConfig(layers=1, heads=2, width=16), VOCAB_SIZE, 0, 32).eval()
+    generator = torch.Generator().manual_seed(0)
+    options = PieceConfig(seconds=2.0, temperature=1.0, hold_penalty=0.0)
+    events = compose_events(model, np.zeros(0, np.int64), None, 3, options, generator)
+    for row in events:  # the last event is the TIME_SHIFT that reaches 2 s
+        assert duration_steps(row) >= 200 > duration_steps(row[:-1])
+    with torch.no_grad():
+        model.head.bias[TIME_SHIFT:VELOCITY] = -1e9  # time never moves on
+    short = PieceConfig(seconds=0.05, temperature=1.0, hold_penalty=0.0)
+    stuck = compose_events(model, np.zeros(0, np.int64), None, 2, short, generator)
+    assert [duration_steps(row) for row in stuck] == [0, 0] and len(stuck[0]) >= 50
+
+
+# --- train-composer on a notes run ----------------------------------------------------------------
+
+
+def test_the_notes_of_the_split_become_event_streams_in_twelve_keys(notes_composer):
+    run, data, _ = notes_composer
+    from wavenet_music.wavenet.checkpoint import load_model
+
+    _, config = load_model(run)
+    plain = note_corpus(run, data, config, ComposerConfig())
+    moved = note_corpus(run, data, config, ComposerConfig(transpose=True))
+    assert plain.codebook is None and plain.vocab == VOCAB_SIZE
+    assert len(plain.train) == 4 and len(plain.validation) == 2  # one held out per folder
+    assert len(moved.train) == 12 * len(plain.train)
+    assert sorted({s.transposition for s in moved.train}) == list(range(-5, 7))
+    assert [s.tokens.tolist() for s in moved.validation] == [
+        s.tokens.tolist() for s in plain.validation
+    ]
+    for stream in plain.train:  # each stream is its recording's score
+        key = int(stream.source.split("take")[1].split(".")[0])
+        assert decode(stream.tokens) == decode(encode(arpeggio(key)))
+        assert stream.label == (0 if stream.source.startswith("a/") else 1)
+    tokens = sum(len(s.tokens) for s in plain.train)
+    assert plain.events_per_second == pytest.approx(tokens / 12.0, rel=0.01)  # 4 × 3 s
+
+
+def test_train_composer_on_notes_lowers_held_out_bits_beside_the_bigram(notes_composer):
+    run, _, result = notes_composer
+    record = result.to_dict()
+    bits = [b for _, b in result.validation_bits]
+    assert record["tokens"] == "note events" and record["frames_per_token"] is None
+    assert min(bits) < bits[0] - 1 and bits[0] < math.log2(VOCAB_SIZE) + 1
+    assert result.best_bits == min(bits) < result.bigram_bits < result.unigram_bits
+    assert result.calibration is None  # no calibration for events
+    saved = load_composer(run)
+    assert saved.codebook is None and saved.vocab == VOCAB_SIZE and saved.step == 150
+    context = ComposerConfig(context_seconds=2.0).context_events(result.tokens_per_second)
+    assert saved.context == context
+    lines = (run / "composer" / "metrics.jsonl").read_text().splitlines()
+    first = json.loads(lines[0])
+    assert first["bigram_bits_per_token"] == pytest.approx(result.bigram_bits)
+    print(
+        f"\nheld-out bits/token: composer {result.best_bits:.3f} (first {bits[0]:.3f}),"
+        f" bigram {result.bigram_bits:.3f}, unigram {result.unigram_bits:.3f}, "
+        f"{result.tokens_per_second:.1f} events/s"
+    )
+
+
+def test_train_composer_resumes_a_composer_of_events_through_the_cli(
+    notes_composer, tmp_path, capsys
+):
+    run, _, result = notes_composer
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    assert main(["train-composer", str(copy), "--resume", "--steps", "160", "--quiet"]) == 0
+    record = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert record["step"] == 160 and record["tokens"] == "note events"
+    assert record["bigram_bits_per_token"] == pytest.approx(result.bigram_bits)
+    saved = load_composer(copy)
+    assert saved.step == 160 and saved.codebook is None
+
+
+# --- compose ------------------------------------------------------------------------------------
+
+
+def test_compose_writes_the_notes_as_midi_and_their_render(notes_composer, tmp_path, capsys):
+    run, _, _ = notes_composer
+    out = tmp_path / "piece.wav"
+    args = ["compose", str(run), "--seconds", "0.75", "--label", "a,b", "--out", str(out)]
+    assert main([*args, "--seed", "0"]) == 0  # (seed 1 rests through clip b: no notes)
+    printed = capsys.readouterr().out.split()
+    wavs = [tmp_path / "piece-a.wav", tmp_path / "piece-b.wav"]
+    midis = [p.with_suffix(".mid") for p in wavs]
+    assert printed == [str(p) for p in wavs + midis]
+    for wav, midi in zip(wavs, midis, strict=True):
+        audio, rate = sf.read(wav)
+        assert rate == RATE and audio.shape == (12000,) and np.isfinite(audio).all()
+        notes = read_midi(midi)
+        assert all(PIANO_RANGE[0] <= n.pitch <= PIANO_RANGE[1] for n in notes)
+        assert all(0 <= n.onset < n.offset <= 0.75 + 1e-3 for n in notes)
+
+
+def test_the_piece_plays_the_notes_it_wrote(notes_composer, tmp_path):
+    """The MIDI file holds the piece's notes; the same seed composes the same piece."""
+    run, _, _ = notes_composer
+    options = PieceConfig(seconds=0.5, label="b", seed=4, chunk_seconds=0.1)
+    seen = []
+    piece = compose(run, options, out=tmp_path / "p.wav", on_chunk=lambda a: seen.append(a.shape))
+    assert [shape[1] for shape in seen] == [1600, 3200, 4800, 6400, 8000]
+    assert piece.midi_paths == [tmp_path / "p-b.mid"] and piece.temperature == 1.0
+    back = read_midi(tmp_path / "p-b.mid")
+    assert len(back) == len(piece.notes[0])
+    for got, want in zip(back, piece.notes[0], strict=True):
+        assert (got.pitch, got.velocity) == (want.pitch, want.velocity)
+        assert abs(got.onset - want.onset) < 1e-3 and abs(got.offset - want.offset) < 1e-3
+    assert piece.features.shape == (1, 8000 // 64, 176)
+    again = compose(run, options)
+    assert again.notes == piece.notes
+    np.testing.assert_array_equal(again.audio, piece.audio)
+
+
+def test_compose_continues_a_midi_prime_and_an_audio_prime(notes_composer, tmp_path):
+    run, data, _ = notes_composer
+    for prime in (data / "a" / "take2.mid", data / "b" / "take9.wav"):
+        out = tmp_path / f"{prime.suffix[1:]}.wav"
+        args = ["compose", str(run), "--seconds", "0.25", "--label", "a", "--out", str(out)]
+        assert main([*args, "--prime", str(prime)]) == 0
+        assert sf.read(out.with_name(f"{out.stem}-a.wav"))[0].shape == (4000,)
+        assert out.with_name(f"{out.stem}-a.mid").is_file()
+
+
+def bad(argv: list[str], capsys) -> str:
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "Traceback" not in err
+    return err
+
+
+def test_bad_input_is_one_line(notes_composer, tmp_path, capsys):
+    run, _, _ = notes_composer
+    args = ["compose", str(run), "--seconds", "0.1", "--label", "a"]
+    args += ["--out", str(tmp_path / "piece.wav")]
+    corrupt = tmp_path / "corrupt.mid"
+    corrupt.write_bytes(b"MThd\x00\x00\x00\x06\x00\x01garbage")
+    assert "not a readable MIDI file" in bad([*args, "--prime", str(corrupt)], capsys)
+    empty = tmp_path / "empty.mid"
+    empty.write_bytes(b"")
+    assert "is empty" in bad([*args, "--prime", str(empty)], capsys)
+    silent = tmp_path / "silent.wav"
+    sf.write(silent, np.zeros(RATE), RATE)
+    assert "found no notes" in bad([*args, "--prime", str(silent)], capsys)
+    assert "drop --features-out" in bad([*args, "--features-out", str(tmp_path / "f")], capsys)
+    assert "expected a WAV path" in bad([*args[:-2], "--out", str(tmp_path / "x.mid")], capsys)
+    assert not list(tmp_path.glob("*-a.*"))  # nothing written, not even in part
+
+
+def test_a_composer_serves_only_its_kind_of_run(notes_composer, tmp_path):
+    run, _, _ = notes_composer
+    saved = load_composer(run, weights_only=True)
+    from wavenet_music.wavenet.checkpoint import load_model
+
+    _, notes_config = load_model(run)
+    check_composer(saved, notes_config, run)
+    chroma = apply_overrides(Config(), {"data.features": "chroma", "model.local_channels": 12})
+    chroma = dataclasses.replace(
+        chroma, model=dataclasses.replace(chroma.model, global_labels=("a", "b"))
+    )
+    with pytest.raises(UserError, match="writes note events, but its WaveNet is steered by chroma"):
+        check_composer(saved, chroma, run)
+    midi = tmp_path / "x.mid"
+    write_midi(midi, [Note(0.0, 1.0, 60)])
+    assert checked_prime(str(midi), run, notes=True) == midi
+    with pytest.raises(UserError, match="a MIDI prime needs a run trained with --preset notes"):
+        checked_prime(str(midi), Path("chroma_run"), notes=False)

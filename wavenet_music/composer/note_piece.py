@@ -1,0 +1,206 @@
+"""The notes side of ``compose``: a composer of note events writes each clip's notes, and
+the run's WaveNet plays them.
+
+1. The prime (``read_note_prime``): a MIDI file's notes, or an audio file's transcription
+   (its audio also becomes the WaveNet's history), encoded with TIME_SHIFTs up to its end,
+   so the piece starts where the prime ends. No prime: the start token alone.
+2. Events (``compose_events``): sampled for all clips together, until each clip's events
+   span the piece (at most ``MAX_EVENTS_PER_SECOND`` of them: a composer that never moves
+   time on ends early, its notes with it).
+3. Notes (``piece_notes``): the prime and the events decoded together (the velocity the
+   prime left carries over; the prime's notes all end inside it), the prime's notes left
+   out, the rest moved to start at 0 and cut to the piece.
+4. The render (``play_notes``): one pass of ``generate`` over the whole piece, steered
+   by the notes' roll and excitation (``wavenet.to_audio.notes_steering``), the WAV
+   rewritten after every ``chunk_seconds`` of audio. One pass, not the chunked streaming
+   of frame features: the excitation is fixed when the WaveNet's generation state is made,
+   and every note is composed within seconds anyway, so the first audio comes as early.
+
+No sampling calibration applies to events (``config.py``): the temperature is 1 unless
+``--temperature`` says otherwise, the hold penalty 0 unless ``--hold-penalty``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..audio.io import load_audio, mu_law_decode, mu_law_encode
+from ..config import Config
+from ..notes.events import STEPS_PER_SECOND as STEPS
+from ..notes.events import decode, duration_steps, encode, to_steps, token_steps
+from ..notes.features import NoteStore
+from ..notes.midi import PIANO_RANGE, Note, check_notes, read_midi
+from ..notes.transcribe import require_notes, transcribe_file
+from ..runtime.stop import Interrupted, StopRequest
+from ..wavenet.data import feature_store
+from ..wavenet.generate import generate
+from ..wavenet.model import WaveNet
+from ..wavenet.to_audio import notes_steering, write_clips
+from .config import PieceConfig
+from .model import Composer, continue_tokens, primed_composer
+
+ChunkFn = Callable[[np.ndarray], None]
+
+MIDI_SUFFIXES = (".mid", ".midi")
+MAX_EVENTS_PER_SECOND = 1000  # ten times a dense piano piece: a composer stuck in place
+EVENTS_PER_CHECK = 64  # events sampled between checks of how far each clip has come
+
+
+@dataclass(frozen=True)
+class NotePrime:
+    """What a piece of notes continues: event tokens (N,) and the WaveNet's history (P,)
+    mu-law classes (None: silence, as before every file in training)."""
+
+    tokens: np.ndarray
+    classes: np.ndarray | None = None
+
+
+def is_midi(path: Path) -> bool:
+    return Path(path).suffix.lower() in MIDI_SUFFIXES
+
+
+def read_note_prime(path: Path, config: Config) -> NotePrime:
+    """A MIDI file's notes (keys on the piano), or an audio file's transcription and its
+    last receptive field as history; bad input is one line naming the file."""
+    if is_midi(path):
+        notes = read_midi(path)
+        check_notes(notes, str(path), PIANO_RANGE)
+        return NotePrime(encode(notes))
+    rate, q = config.data.sample_rate, config.model.quantization_channels
+    audio = load_audio(path, rate)
+    notes = require_notes(transcribe_file(path), path)
+    classes = mu_law_encode(audio[-config.model.receptive_field :], q).astype(np.int64)
+    return NotePrime(encode(notes, end=len(audio) / rate), classes)
+
+
+@torch.no_grad()
+def compose_events(
+    model: Composer,
+    prime: np.ndarray,
+    labels: Tensor | None,
+    clips: int,
+    options: PieceConfig,
+    generator: torch.Generator,
+    stop: StopRequest | None = None,
+) -> list[np.ndarray]:
+    """Each clip's events after ``prime`` (N,), up to the one that reaches
+    ``options.seconds`` (at most ``MAX_EVENTS_PER_SECOND`` per second); fewer when
+    ``stop`` is requested meanwhile."""
+    state, last = primed_composer(model, prime, clips, labels)
+    target, cap = to_steps(options.seconds), math.ceil(options.seconds * MAX_EVENTS_PER_SECOND)
+    written: list[np.ndarray] = []
+    reached = np.zeros(clips, dtype=np.int64)
+    while (reached < target).any() and sum(w.shape[1] for w in written) < cap:
+        if stop is not None and stop.requested:
+            break
+        new, last, state = continue_tokens(
+            model,
+            state,
+            last,
+            EVENTS_PER_CHECK,
+            options.temperature,
+            options.top_k,
+            generator,
+            options.hold_penalty,
+        )
+        written.append(new.cpu().numpy())  # (B, EVENTS_PER_CHECK)
+        reached += [duration_steps(row) for row in written[-1]]
+    events = np.concatenate(written, axis=1)  # (B, N)
+    return [row[: _reaching(row, target)] for row in events]
+
+
+def _reaching(tokens: np.ndarray, target: int) -> int:
+    """How many of ``tokens`` it takes to span ``target`` steps (all when they do not)."""
+    elapsed = np.cumsum(token_steps(tokens))  # (N,)
+    return min(len(tokens), int(np.searchsorted(elapsed, target)) + 1)
+
+
+def piece_notes(prime: np.ndarray, events: np.ndarray, seconds: float) -> list[Note]:
+    """The notes ``events`` (N,) add after ``prime`` (M,), from 0 and cut to ``seconds``."""
+    start, end = duration_steps(prime), to_steps(seconds)
+    notes = []
+    for n in decode(np.concatenate([prime, events])):
+        onset, offset = to_steps(n.onset) - start, to_steps(n.offset) - start
+        if 0 <= onset < end:
+            notes.append(Note(onset / STEPS, min(offset, end) / STEPS, n.pitch, n.velocity))
+    return notes
+
+
+@torch.inference_mode()
+def play_notes(
+    wavenet: WaveNet,
+    config: Config,
+    pieces: list[list[Note]],
+    labels: Tensor | None,
+    prime: np.ndarray | None,
+    options: PieceConfig,
+    generator: torch.Generator,
+    paths: list[Path] | None = None,
+    on_chunk: ChunkFn | None = None,
+) -> np.ndarray:
+    """Float audio (clips, seconds · rate): each clip plays its notes of ``pieces`` after
+    the history ``prime`` (P,) classes (None: silence), in one pass of ``generate``. With
+    ``paths`` the WAVs are rewritten and ``on_chunk`` gets the audio so far after every
+    ``chunk_seconds``; Ctrl-C keeps the audio so far (``runtime.stop.Interrupted``)."""
+    rate, q = config.data.sample_rate, config.model.quantization_channels
+    length, clips = round(options.seconds * rate), len(pieces)
+    steering = [notes_steering(notes, config, length, 1) for notes in pieces]
+    features = torch.cat([f for f, _ in steering])  # (B, 176, K)
+    heard = torch.cat([e for _, e in steering]) if config.model.excitation else None
+    history = None if prime is None else torch.from_numpy(prime)[None].repeat(clips, 1)
+    every = max(1, round(options.chunk_seconds * rate))
+    latest: list[Tensor] = [torch.empty(clips, 0, dtype=torch.long)]
+
+    def on_step(classes: Tensor) -> None:
+        if stop.requested:  # raised here, between samples
+            raise KeyboardInterrupt
+        latest[0] = classes
+        if classes.shape[1] % every == 0 and classes.shape[1] < length:
+            _deliver(mu_law_decode(classes.cpu().numpy(), q), rate, paths, on_chunk)
+
+    try:
+        with StopRequest() as stop:
+            classes = generate(
+                wavenet,
+                length,
+                clips,
+                temperature=options.wavenet_temperature,
+                generator=generator,
+                prime=history,
+                labels=labels,
+                features=features,
+                excitation=heard,
+                silence=NoteStore.silence,
+                on_step=on_step,
+            )
+    except KeyboardInterrupt:
+        written = paths is not None and latest[0].shape[1] > 0
+        if written:
+            write_clips(paths, mu_law_decode(latest[0].cpu().numpy(), q), rate)
+        raise Interrupted(paths if written else []) from None
+    audio = mu_law_decode(classes.cpu().numpy(), q)  # (B, T)
+    _deliver(audio, rate, paths, on_chunk)
+    return audio
+
+
+def _deliver(
+    audio: np.ndarray, rate: int, paths: list[Path] | None, on_chunk: ChunkFn | None
+) -> None:
+    """The audio so far (B, t) to the WAVs and to ``on_chunk``."""
+    if paths is not None:
+        write_clips(paths, audio, rate)
+    if on_chunk is not None:
+        on_chunk(audio)
+
+
+def note_rolls(pieces: list[list[Note]], config: Config, length: int) -> np.ndarray:
+    """The roll (B, K, 176) of each clip's notes over ``length`` samples."""
+    store = feature_store(config)
+    return np.stack([store.roll(notes, length) for notes in pieces])

@@ -1,0 +1,69 @@
+"""The notes of a run steered by notes, as the composer's event tokens (``notes/events.py``).
+
+Each segment of the run's split (``data.split_rows``: the split in ``RUN/data.json``)
+has the notes the WaveNet was steered by: the notes cache of its recording
+(``notes.features.recording_notes``: the score beside it, else its transcription), cut
+to the segment and starting at its start. They become one stream of event tokens per
+segment; with ``composer.transpose`` every training segment also comes moved by
+-5 .. +6 semitones (``TRANSPOSITIONS``), keys that leave the piano dropped. Held-out
+segments are never moved. Unlike the k-means codebook nothing is fitted, so nothing is
+cached here beyond the notes caches themselves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from ..config import Config, UserError
+from ..notes.events import encode, transpose
+from ..notes.features import read_notes, recording_notes
+from ..notes.midi import Note
+from ..wavenet.data import cache_root, load_classes
+from .config import ComposerConfig
+from .data import SplitRow, Stream, TokenCorpus, split_rows
+
+TRANSPOSITIONS = range(-5, 7)  # semitones: every pitch class once, each key moved ≤ 6
+
+
+def segment_notes(row: SplitRow, config: Config) -> list[Note]:
+    """The notes sounding in the segment ``row``, cut to it, times from its start."""
+    rate = config.data.sample_rate
+    seconds = len(load_classes(row.cache)) / rate
+    notes = read_notes(recording_notes(row.path, seconds, cache_root(config.data)))
+    start, end = row.start / rate, row.end / rate
+    return [
+        replace(n, onset=max(n.onset, start) - start, offset=min(n.offset, end) - start)
+        for n in notes
+        if n.onset < end and n.offset > start
+    ]
+
+
+def note_streams(rows: list[SplitRow], config: Config, shifts: range | None) -> list[Stream]:
+    """A stream of event tokens per segment, per transposition in ``shifts`` (None: the
+    notes as they are); streams without tokens are left out."""
+    streams = []
+    for row in rows:
+        notes = segment_notes(row, config)
+        for shift in shifts or [0]:
+            tokens = encode(transpose(notes, shift))
+            source = f"{row.source} {shift:+d} st" if shift else row.source
+            if len(tokens):
+                streams.append(Stream(source, row.label, tokens, shift))
+    return streams
+
+
+def note_corpus(
+    run_dir: Path, data_root: Path, config: Config, composer: ComposerConfig
+) -> TokenCorpus:
+    """The run's split as event tokens (see the module docstring); a one-line error when
+    the training split holds no notes."""
+    rows = split_rows(run_dir, data_root, config, "train")
+    train = note_streams(rows, config, TRANSPOSITIONS if composer.transpose else None)
+    original = [s for s in train if s.transposition == 0]
+    if not original:
+        raise UserError(f"the training recordings of {run_dir} hold no notes to learn from")
+    seconds = sum(row.end - row.start for row in rows) / config.data.sample_rate
+    rate = sum(len(s.tokens) for s in original) / seconds
+    validation = note_streams(split_rows(run_dir, data_root, config, "validation"), config, None)
+    return TokenCorpus(None, tuple(train), tuple(validation), None, None, rate)
