@@ -304,3 +304,20 @@ def test_a_composer_serves_only_its_kind_of_run(notes_composer, tmp_path):
     assert checked_prime(str(midi), run, notes=True) == midi
     with pytest.raises(UserError, match="a MIDI prime needs a run trained with --preset notes"):
         checked_prime(str(midi), Path("chroma_run"), notes=False)
+
+
+def test_the_report_shows_each_composed_piece_as_notes_above_its_spectrogram(
+    notes_composer, tmp_path
+):
+    from wavenet_music.report.build import report_main
+
+    run, data, _ = notes_composer
+    page = report_main(run, data, tmp_path / "report", clips=1, seconds=1.5).read_text()
+    for label in ("a", "b"):
+        stem = f"{label}-composed-1"
+        midi = read_midi(tmp_path / "report" / f"{stem}.mid")  # the notes the clip plays
+        assert all(n.onset < 1.5 for n in midi)
+        roll = page.index(f'src="{stem}-notes.png"')
+        assert roll < page.index(f'src="{stem}.png"')  # the roll above the spectrogram
+        assert f'href="{stem}.mid">its notes (MIDI, {len(midi)})' in page
+        assert (tmp_path / "report" / f"{stem}-notes.png").stat().st_size > 1000

@@ -43,6 +43,36 @@ def spectrogram_figure(audio: np.ndarray, sample_rate: int, title: str | None = 
     return figure
 
 
+def piano_roll_figure(
+    onsets: np.ndarray,
+    offsets: np.ndarray,
+    pitches: np.ndarray,
+    velocities: np.ndarray,
+    seconds: float,
+    title: str | None = None,
+) -> Figure:
+    """The notes (N,) each as a bar from onset to offset at its MIDI pitch, darker the
+    louder, on the time axis of ``spectrogram_figure`` (so the two stack)."""
+    figure = Figure(figsize=(6.4, 1.8), dpi=100, layout="constrained")
+    axes = figure.add_subplot()
+    shade = 0.25 + 0.75 * np.asarray(velocities, dtype=float) / 127  # (N,)
+    axes.barh(
+        pitches,
+        np.maximum(np.asarray(offsets) - np.asarray(onsets), 0.01),
+        left=onsets,
+        height=0.9,
+        color=[(0.1, 0.2, 0.5, a) for a in shade],
+    )
+    low, high = (int(np.min(pitches)) - 2, int(np.max(pitches)) + 2) if len(pitches) else (48, 72)
+    axes.set_xlim(0.0, seconds)
+    axes.set_ylim(low, high)
+    axes.set_ylabel("MIDI key")
+    axes.set_xlabel("seconds")
+    if title is not None:
+        axes.set_title(title, fontsize=10, loc="left")
+    return figure
+
+
 def figure_rgb(figure: Figure) -> np.ndarray:
     """Render with Agg: (H, W, 3) uint8."""
     canvas = FigureCanvasAgg(figure)

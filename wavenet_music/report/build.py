@@ -119,12 +119,13 @@ def _report(
     with torch.random.fork_rng(devices=[]):  # seeded weights, the caller's RNG untouched
         torch.manual_seed(seed)
         fresh = WaveNet(config.model).to(model_device(model)).eval()
-    extra, plain = [], None
+    extra, plain, notes = [], None, None
     if composer_dirs(run_dir) and config.train.local_dropout > 0:
         generated, plain, speed, section = composed_and_plain(
             run_dir, out_dir, data_root, config, seconds, seed
         )
         extra, originals = [section["html"]], None
+        notes = {name: [played] for name, played in (section["notes"] or {}).items()} or None
         untrained = GenerateConfig(seconds=min(seconds, 4.0), seed=seed, label=which_labels(config))
         baseline_audio = generate_audio(fresh, config, untrained, progress=False)  # (labels, T)
         baseline = {name: baseline_audio[i : i + 1] for i, name in enumerate(labels)}
@@ -154,6 +155,7 @@ def _report(
         originals=originals,
         plain=plain,
         extra_sections=extra,
+        notes=notes,
     )
 
 

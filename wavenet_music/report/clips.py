@@ -10,6 +10,7 @@ import numpy as np
 
 from ..audio.io import AUDIO_EXTENSIONS, load_audio, trim_silence
 from ..config import Config, UserError
+from ..notes.midi import Note
 from ..runs import read_data_record
 from ..wavenet.data import label_of, make_labeler
 
@@ -51,6 +52,7 @@ class Row:
     audio: np.ndarray  # (T,)
     source: str = ""  # where a real excerpt comes from: "piano/x.flac at 0:12.3"
     tag: str = ""  # the badge on the page; "" = the kind's usual one
+    notes: tuple[Note, ...] | None = None  # the notes a composed clip plays (notes runs)
 
 
 # --- labels and real excerpts -------------------------------------------------------------

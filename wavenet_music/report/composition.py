@@ -97,6 +97,7 @@ def composition_section(
     windows = {kind: [w for clip in c for w in clip] for kind, c in clip_windows.items()}
     section = {
         "title": f"Composed pieces ({seconds:g} s)",
+        "notes": None if piece.notes is None else dict(zip(labels, piece.notes, strict=True)),
         "temperature": piece.temperature,
         "hold_penalty": piece.hold_penalty,
         "rows": rows,

@@ -13,10 +13,11 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from ..audio.figures import curves_figure, spectrogram_figure
+from ..audio.figures import curves_figure, piano_roll_figure, spectrogram_figure
 from ..audio.io import write_wav
 from ..audio.spectral import aligned_log_mel_distance, clip_statistics, mean_log_mel_distance
 from ..config import Config, load_yaml
+from ..notes.midi import Note, write_midi
 from ..runs import read_metrics, write_atomically
 from ..wavenet import checkpoint as ckpt
 from ..wavenet.model import WaveNet, macs_per_sample, parameter_count
@@ -39,6 +40,7 @@ def write_report(
     originals: Mapping[str, Sequence[Row]] | None = None,
     plain: Mapping[str, np.ndarray] | None = None,
     extra_sections: Sequence[str] = (),
+    notes: Mapping[str, Sequence[Sequence[Note]]] | None = None,
 ) -> Path:
     """Write ``out_dir/index.html`` with its WAV and PNG files beside it; return its path.
 
@@ -52,6 +54,8 @@ def write_report(
             run), shown next to them in order instead of random training excerpts.
         plain: label → (num, T) plain WaveNet clips (no features) beside composed ``clips``.
         extra_sections: HTML sections placed after the label sections.
+        notes: label → the notes each composed clip plays (a run of notes): shown as a
+            piano roll above its spectrogram, with its MIDI file.
     """
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -68,6 +72,7 @@ def write_report(
             seed,
             (originals or {}).get(label),
             (plain or {}).get(label),
+            (notes or {}).get(label),
         )
         for label, audio in clips.items()
     }
@@ -139,11 +144,13 @@ def label_rows(
     seed: int,
     originals: Sequence[Row] | None = None,
     plain: np.ndarray | None = None,
+    notes: Sequence[Sequence[Note]] | None = None,
 ) -> list[Row]:
     """Real excerpts, generated clips, the untrained clip and white noise at the real RMS.
     With ``originals`` (the excerpts the clips re-synthesise) those are the real rows, and
     each clip says how far it is from its original, frame by frame. With ``plain`` (num, T)
-    the generated clips are composed pieces and these plain WaveNet clips go beside them."""
+    the generated clips are composed pieces and these plain WaveNet clips go beside them;
+    ``notes`` are the notes each composed piece plays."""
     generated = np.atleast_2d(generated)  # (num, T)
     num, length = generated.shape
     rows = list(originals or [])
@@ -153,7 +160,8 @@ def label_rows(
     rate = config.data.sample_rate
     for i, audio in enumerate(generated):
         if plain is not None:
-            rows.append(Row(f"composed {i + 1}", "generated", audio, tag="composed"))
+            played = None if notes is None else tuple(notes[i])
+            rows.append(Row(f"composed {i + 1}", "generated", audio, tag="composed", notes=played))
             rows.append(Row(f"plain {i + 1}", "plain", np.atleast_2d(plain)[i]))
             continue
         if originals is None:
@@ -175,6 +183,10 @@ def label_section(label: str, rows: Sequence[Row], out_dir: Path, sample_rate: i
     for row in rows:
         write_wav(out_dir / f"{stem[row.name]}.wav", row.audio, sample_rate)
         _save_png(spectrogram_figure(row.audio, sample_rate), out_dir, stem[row.name])
+        if row.notes is not None:
+            write_midi(out_dir / f"{stem[row.name]}.mid", row.notes)
+            seconds = len(row.audio) / sample_rate
+            _save_png(roll_figure(row.notes, seconds), out_dir, f"{stem[row.name]}-notes")
     real = [r for r in rows if r.kind == "real"]
     generated = [r for r in rows if r.kind == "generated"]
     plain = [r for r in rows if r.kind == "plain"]
@@ -217,13 +229,24 @@ MISSING_REAL = (
 
 def _figure(row: Row, stem: Mapping[str, str]) -> str:
     name, file = html.escape(row.name), html.escape(stem[row.name])
+    roll = link = ""
+    if row.notes is not None:
+        roll = f'<img class="roll" src="{file}-notes.png" alt="piano roll of {name}">'
+        link = f'<a class="midi" href="{file}.mid">its notes (MIDI, {len(row.notes)})</a>'
     return (
         f'<figure class="clip {row.kind}"><figcaption>{name.capitalize()}'
         f'<span class="tag">{row.tag or KIND_TAGS[row.kind]}</span>'
         f'<span class="source">{html.escape(row.source)}</span></figcaption>'
-        f'<img src="{file}.png" alt="log-mel spectrogram of {name}">'
-        f'<audio controls preload="metadata" src="{file}.wav"></audio></figure>'
+        f'{roll}<img src="{file}.png" alt="log-mel spectrogram of {name}">'
+        f'<audio controls preload="metadata" src="{file}.wav"></audio>{link}</figure>'
     )
+
+
+def roll_figure(notes: Sequence[Note], seconds: float) -> Figure:
+    """``audio.figures.piano_roll_figure`` of ``notes``."""
+    columns = np.array([(n.onset, n.offset, n.pitch, n.velocity) for n in notes], float)
+    columns = columns.reshape(len(notes), 4).T  # (4, N)
+    return piano_roll_figure(*columns, seconds)
 
 
 KIND_COLUMNS = {"plain": "plain WaveNet"}
