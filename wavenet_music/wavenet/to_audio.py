@@ -17,6 +17,7 @@ from tqdm import tqdm
 from ..audio.features import SILENCE_DB
 from ..audio.io import load_audio, mu_law_decode, mu_law_encode, write_wav
 from ..config import Config, GenerateConfig, UserError
+from ..notes.excitation import CHANNELS as EXCITATION_CHANNELS
 from ..notes.excitation import excitation as notes_excitation
 from ..notes.features import NoteStore
 from ..notes.midi import PIANO_RANGE, Note, check_notes, read_midi
@@ -126,7 +127,7 @@ def notes_steering(
     if notes is None:
         frames = -(-length // config.model.hop_length)
         roll = np.full((frames, store.channels), np.nan, dtype=np.float32)
-        heard = np.zeros((3, length), dtype=np.float32)
+        heard = np.zeros((EXCITATION_CHANNELS, length), dtype=np.float32)
     else:
         roll = store.roll(notes, length)  # (K, 176)
         heard = notes_excitation(notes, 0, length, rate)  # (E, length)
