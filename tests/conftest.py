@@ -88,6 +88,26 @@ def small_config(cache_dir: str, **overrides) -> Config:
     return apply_overrides(Config(), base)
 
 
+def tiny_notes_config(cache_dir: str, **overrides) -> Config:
+    """The ``notes`` preset shrunk to train 3 steps in a second (tests of the plumbing)."""
+    from wavenet_music.config import load_preset
+
+    base = {
+        "model.dilations": [1, 2, 4, 8, 16],
+        "model.residual_channels": 8,
+        "model.dilation_channels": 8,
+        "model.skip_channels": 16,
+        "model.hop_length": 64,
+        "data.cache_dir": cache_dir,
+        "data.sample_size": 256,
+        "train.batch_size": 2,
+        "train.steps": 3,
+        "train.validate_every": 1000,
+    }
+    base.update(overrides)
+    return apply_overrides(load_preset("notes"), base)
+
+
 @pytest.fixture(scope="session")
 def piano_run(music_root, tmp_path_factory):
     """A small model trained for 300 steps (seconds) on real piano music: (run, result)."""

@@ -11,10 +11,11 @@ import pytest
 import soundfile as sf
 
 from wavenet_music.cli import main
-from wavenet_music.config import apply_overrides, load_preset
 from wavenet_music.notes.excitation import excitation
 from wavenet_music.notes.midi import Note, write_midi
 from wavenet_music.wavenet.train import train
+
+from .conftest import tiny_notes_config
 
 RATE = 16000
 MELODY = [Note(0.05 + 0.2 * i, 0.25 + 0.2 * i, 57 + (5 * i) % 12, 100) for i in range(6)]
@@ -31,22 +32,7 @@ def notes_run(tmp_path_factory):
         audio = 0.3 * excitation(notes, 0, int(1.6 * RATE), RATE)[1]
         sf.write(data / f"take{k}.wav", audio, RATE)
         write_midi(data / f"take{k}.mid", notes)
-    config = apply_overrides(
-        load_preset("notes"),
-        {
-            "model.dilations": [1, 2, 4, 8, 16],
-            "model.residual_channels": 8,
-            "model.dilation_channels": 8,
-            "model.skip_channels": 16,
-            "model.hop_length": 64,
-            "data.cache_dir": str(base / "cache"),
-            "data.sample_size": 256,
-            "train.batch_size": 2,
-            "train.steps": 3,
-            "train.validate_every": 1000,
-        },
-    )
-    train(data, base / "run", config, quiet=True)
+    train(data, base / "run", tiny_notes_config(str(base / "cache")), quiet=True)
     return base / "run", data
 
 

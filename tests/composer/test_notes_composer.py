@@ -23,7 +23,7 @@ from wavenet_music.composer.model import Composer
 from wavenet_music.composer.note_piece import compose_events, piece_notes
 from wavenet_music.composer.note_tokens import note_corpus
 from wavenet_music.composer.train import train_composer
-from wavenet_music.config import Config, UserError, apply_overrides, load_preset
+from wavenet_music.config import Config, UserError, apply_overrides
 from wavenet_music.notes.events import (
     TIME_SHIFT,
     VELOCITY,
@@ -35,6 +35,8 @@ from wavenet_music.notes.events import (
 )
 from wavenet_music.notes.excitation import excitation
 from wavenet_music.notes.midi import PIANO_RANGE, Note, read_midi, write_midi
+
+from ..conftest import tiny_notes_config
 
 RATE = 16000
 ARPEGGIO = (0, 4, 7, 12, 7, 4)  # up and down a major chord, again and again
@@ -64,22 +66,7 @@ def notes_composer(tmp_path_factory):
             audio = 0.3 * excitation(notes, 0, 3 * RATE, RATE)[1]
             sf.write(data / folder / f"take{key}.wav", audio, RATE)
             write_midi(data / folder / f"take{key}.mid", notes)
-    config = apply_overrides(
-        load_preset("notes"),
-        {
-            "model.dilations": [1, 2, 4, 8, 16],
-            "model.residual_channels": 8,
-            "model.dilation_channels": 8,
-            "model.skip_channels": 16,
-            "model.hop_length": 64,
-            "data.cache_dir": str(base / "cache"),
-            "data.labels": "folders",
-            "data.sample_size": 256,
-            "train.batch_size": 2,
-            "train.steps": 3,
-            "train.validate_every": 1000,
-        },
-    )
+    config = tiny_notes_config(str(base / "cache"), **{"data.labels": "folders"})
     train(data, base / "run", config, quiet=True)
     options = ComposerConfig(
         layers=2,

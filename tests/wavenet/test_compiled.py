@@ -83,10 +83,11 @@ def _inputs(model: WaveNet, batch: int, steps: int, seed: int = 0):
     return x, labels, frames
 
 
-def _step_logits(engine, model: WaveNet, x, labels=None, frames=None) -> torch.Tensor:
-    """Logits (B, Q, T - RF + 1) of feeding x one sample at a time after its first RF."""
+def step_logits(engine, model: WaveNet, x, labels=None, frames=None, heard=None) -> torch.Tensor:
+    """Logits (B, Q, T - RF + 1) of feeding x one sample at a time after its first RF
+    (``heard``: the excitation of a model that hears notes)."""
     rf = model.receptive_field
-    state = engine.initial_state(model, x[:, :rf], labels, frames)
+    state = engine.initial_state(model, x[:, :rf], labels, frames, heard)
     logits = []
     with torch.inference_mode():
         for t in range(rf - 1, x.shape[1]):
@@ -103,10 +104,10 @@ def test_compiled_equals_eager_and_full_forward(name, step_module):
         x, labels, frames = _inputs(model, batch, 300, seed)
         with torch.inference_mode():
             full = model(x, labels, frames)
-        compiled = _step_logits(
+        compiled = step_logits(
             CompiledWaveNet(model, "float32", step_module), model, x, labels, frames
         )
-        eager = _step_logits(IncrementalWaveNet(model), model, x, labels, frames)
+        eager = step_logits(IncrementalWaveNet(model), model, x, labels, frames)
         torch.testing.assert_close(compiled, full, rtol=1e-4, atol=1e-4)
         torch.testing.assert_close(compiled, eager, rtol=1e-4, atol=1e-4)
 
@@ -116,7 +117,7 @@ def test_compiled_reference_equals_full_forward(step_module):
     x, _, _ = _inputs(model, 2, 40)
     with torch.inference_mode():
         full = model(x)
-    compiled = _step_logits(CompiledWaveNet(model, "float32", step_module), model, x)
+    compiled = step_logits(CompiledWaveNet(model, "float32", step_module), model, x)
     torch.testing.assert_close(compiled, full, rtol=1e-4, atol=1e-4)
 
 
@@ -138,7 +139,7 @@ def test_state_is_explicit_and_queues_match_the_eager_state(step_module):
     assert s_comp.time == s_eager.time == x.shape[1] - rf + 1 and copy.time == 1
     for i, queue in enumerate(s_eager.queues):
         torch.testing.assert_close(s_comp.queue(i), queue, rtol=1e-5, atol=1e-5)
-    torch.testing.assert_close(first, _step_logits(eager, model, x[:, :rf])[:, :, 0])
+    torch.testing.assert_close(first, step_logits(eager, model, x[:, :rf])[:, :, 0])
 
 
 @pytest.mark.parametrize("name", ["small", "width3_nobias", "labels", "local"])
@@ -185,8 +186,8 @@ def test_reduced_precision_within_stated_tolerance(name, precision, step_module)
         (config, batch), steps = VARIANTS[name], 300
         model = _model(config, 7)
     x, labels, frames = _inputs(model, batch, steps, 7)
-    exact = _step_logits(CompiledWaveNet(model, "float32", step_module), model, x, labels, frames)
-    reduced = _step_logits(CompiledWaveNet(model, precision, step_module), model, x, labels, frames)
+    exact = step_logits(CompiledWaveNet(model, "float32", step_module), model, x, labels, frames)
+    reduced = step_logits(CompiledWaveNet(model, precision, step_module), model, x, labels, frames)
     kl, tv = _kl_and_tv(exact, reduced)
     assert kl.mean() <= REDUCED_KL[precision], f"mean KL {kl.mean():.2e}"
     assert tv.max() <= REDUCED_TV[precision], f"max TV {tv.max():.3f}"
@@ -399,13 +400,11 @@ def test_avx2_build_equals_eager(name, avx2_module):
     batch = max(batch, 6)  # 4-stream tiles and single streams
     model = _model(config, 5)
     x, labels, frames = _inputs(model, batch, 200, 5)
-    eager = _step_logits(IncrementalWaveNet(model), model, x, labels, frames)
-    compiled = _step_logits(
-        CompiledWaveNet(model, "float32", avx2_module), model, x, labels, frames
-    )
+    eager = step_logits(IncrementalWaveNet(model), model, x, labels, frames)
+    compiled = step_logits(CompiledWaveNet(model, "float32", avx2_module), model, x, labels, frames)
     torch.testing.assert_close(compiled, eager, rtol=1e-4, atol=1e-4)
     for precision in ("bf16", "int8"):
-        reduced = _step_logits(
+        reduced = step_logits(
             CompiledWaveNet(model, precision, avx2_module), model, x, labels, frames
         )
         kl, tv = _kl_and_tv(compiled, reduced)

@@ -33,6 +33,7 @@ from wavenet_music.wavenet.generate import generate, generate_naive
 from wavenet_music.wavenet.incremental import IncrementalWaveNet
 from wavenet_music.wavenet.model import WaveNet
 
+from .test_compiled import step_logits
 from .test_generate import CONFIGS
 
 RATE = 16000
@@ -58,18 +59,6 @@ def _inputs(model: WaveNet, batch: int, samples: int, seed: int = 0):
     frames = (torch.rand(batch, model.config.local_channels, count, generator=g) > 0.9).float()
     heard = torch.randn(batch, CHANNELS, samples, generator=g)
     return x, frames, heard
-
-
-def _step_logits(engine, model: WaveNet, x, frames, heard) -> torch.Tensor:
-    """Logits of feeding x one sample at a time after its first RF: (B, Q, T - RF + 1)."""
-    rf = model.receptive_field
-    state = engine.initial_state(model, x[:, :rf], None, frames, heard)
-    logits = []
-    with torch.inference_mode():
-        for t in range(rf - 1, x.shape[1]):
-            step, state = engine.step(x[:, t], state)
-            logits.append(step)
-    return torch.stack(logits, dim=2)
 
 
 # --- the model ------------------------------------------------------------------------------
@@ -99,8 +88,10 @@ def test_incremental_steps_equal_the_full_forward_with_excitation(name, hop, ste
         full = model(x, None, frames, heard)
         deaf = model(x, None, frames, torch.zeros_like(heard))
     assert not torch.allclose(full, deaf, atol=1e-3)  # the excitation matters
-    eager = _step_logits(IncrementalWaveNet(model), model, x, frames, heard)
-    compiled = _step_logits(CompiledWaveNet(model, "float32", step_module), model, x, frames, heard)
+    eager = step_logits(IncrementalWaveNet(model), model, x, None, frames, heard)
+    compiled = step_logits(
+        CompiledWaveNet(model, "float32", step_module), model, x, None, frames, heard
+    )
     torch.testing.assert_close(eager, full, rtol=1e-4, atol=1e-4)
     torch.testing.assert_close(compiled, full, rtol=1e-4, atol=1e-4)
 
@@ -112,7 +103,7 @@ def test_a_one_sample_shift_of_the_excitation_is_caught():
     shifted = torch.roll(heard, 1, dims=2)
     with torch.inference_mode():
         full = model(x, None, frames, shifted)
-    steps = _step_logits(IncrementalWaveNet(model), model, x, frames, heard)
+    steps = step_logits(IncrementalWaveNet(model), model, x, None, frames, heard)
     assert (steps - full).abs().max() > 1e-2
 
 
