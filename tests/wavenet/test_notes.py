@@ -273,3 +273,16 @@ def test_a_recording_without_a_score_is_steered_by_its_transcription(music_root,
     path = next(folder.glob("*.flac"))
     notes = read_notes(segment.notes)
     assert notes == transcribe_file(path) and len(notes) > 20
+
+
+def test_a_window_picks_its_notes_without_changing_its_excitation(scored):
+    data, config = scored
+    corpus = prepare_corpus(data, config.data, 256, config.model.receptive_field, quiet=True)
+    store = feature_store(config)
+    rng = np.random.default_rng(0)
+    for segment in corpus.train:
+        notes = read_notes(segment.notes)
+        for _ in range(30):
+            first, count = int(rng.integers(-500, 40000)), int(rng.integers(1, 3000))
+            expected = excitation(notes, first + 1, count, RATE)  # every note of the piece
+            np.testing.assert_array_equal(store.excitation(segment.notes, first, count), expected)

@@ -31,7 +31,7 @@ from ..audio.features import frame_count
 from ..audio.io import mu_law_decode, padded_slice, resample
 from ..config import UserError
 from ..runs import cached, npy_bytes
-from .excitation import excitation
+from .excitation import excitation, note_samples, release_samples
 from .midi import PIANO_RANGE, Note, check_notes, read_midi
 from .roll import channel_count, piano_roll
 from .transcribe import SAMPLE_RATE, notes_array, notes_from_array, transcribe, transcription_cache
@@ -108,6 +108,7 @@ class NoteStore:
         )
         self._notes: dict[Path, list[Note]] = {}
         self._rolls: dict[Path, np.ndarray] = {}
+        self._spans_cache: dict[Path, tuple[np.ndarray | None, int]] = {}
 
     def notes(self, path: Path) -> list[Note]:
         if path not in self._notes:
@@ -140,7 +141,25 @@ class NoteStore:
     def excitation(self, path: Path, first_input: int, inputs: int) -> np.ndarray:
         """(3, inputs) excitation heard by the inputs ``first_input ..``: that of the
         samples ``first_input + 1 ..``, which they predict."""
-        return excitation(self.notes(path), first_input + 1, inputs, self.sample_rate)
+        first, notes = first_input + 1, self.notes(path)
+        onsets, longest = self._spans(path)
+        if onsets is not None:  # sorted: only the notes that can reach the window, in order
+            lo = int(np.searchsorted(onsets, first - longest, side="right"))
+            notes = notes[lo : int(np.searchsorted(onsets, first + inputs, side="left"))]
+        return excitation(notes, first, inputs, self.sample_rate)
+
+    def _spans(self, path: Path) -> tuple[np.ndarray | None, int]:
+        """(onset samples (N,) when the notes are in onset order, else None; the longest
+        span of a note, release included, in samples): what picks a window's notes
+        without a pass over the whole piece (the training step calls this per window)."""
+        if path not in self._spans_cache:
+            spans = [note_samples(n, self.sample_rate) for n in self.notes(path)]
+            onsets = np.array([a for a, _ in spans], dtype=np.int64)
+            release = release_samples(self.sample_rate)
+            longest = max((b + release - a for a, b in spans), default=0)
+            ordered = bool(np.all(onsets[1:] >= onsets[:-1]))
+            self._spans_cache[path] = (onsets if ordered else None, longest)
+        return self._spans_cache[path]
 
     def of_classes(self, classes: np.ndarray) -> np.ndarray:
         """The roll (K, 176) of mu-law classes (T,): their transcription's notes."""
