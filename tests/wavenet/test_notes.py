@@ -253,6 +253,23 @@ def test_withheld_windows_hear_nothing_and_noise_leaves_targets_clean(scored):
     assert withheld.excitation[0].abs().max() == 0 and withheld.excitation[1].abs().max() > 0
 
 
+def test_windows_without_notes_read_a_clean_history(scored):
+    """Noise goes only where the notes are given: a withheld window is plain WaveNet's
+    training window, its past true, so the same model also continues a past on its own."""
+    data, config = scored
+    corpus = prepare_corpus(data, config.data, 256, config.model.receptive_field, quiet=True)
+    source = window_source(config, corpus.train)
+    batch = WindowSampler(source, seed=5, withhold=0.5, input_noise=0.2).next_batch(16)
+    replay = WindowSampler(source, seed=5, withhold=0.5)  # the same picks, no noise drawn
+    clean = replay.next_batch(16)
+    withheld = torch.isnan(batch.frames).flatten(1).all(dim=1)  # (B,)
+    assert 0 < int(withheld.sum()) < 16
+    assert torch.equal(batch.inputs[withheld], clean.inputs[withheld])
+    steered = ~withheld
+    assert (batch.inputs[steered] != clean.inputs[steered]).any(dim=1).all()
+    assert torch.equal(batch.targets, clean.targets)
+
+
 def test_noisy_inputs_add_noise_to_the_waveform_not_the_classes():
     classes = np.array([[0, 64, 128, 192, 255]])
     assert np.array_equal(noisy_inputs(classes, np.zeros((1, 5)), 256), classes)
@@ -260,6 +277,28 @@ def test_noisy_inputs_add_noise_to_the_waveform_not_the_classes():
     assert (louder >= classes).all() and louder[0, 2] > 128  # silence moves most in mu-law
     assert noisy_inputs(classes, np.full((1, 5), 0.5), 256)[0, 4] == 255  # clipped at full scale
     assert noisy_inputs(classes, np.full((1, 5), 0.05), 256)[0, 0] > 0
+
+
+def test_relative_noise_keeps_each_window_s_signal_to_noise_ratio():
+    """With ``input_noise_relative`` a quiet window gets quiet noise: the noise's level
+    against the signal's is the same at -40 dB as at -6 dB (mu-law rounding aside), where
+    absolute noise drowns the quiet one."""
+    from wavenet_music.audio.io import mu_law_decode, mu_law_encode
+
+    t = np.arange(4000)
+    wave = np.stack([0.01 * np.sin(t / 7), 0.5 * np.sin(t / 7)])  # (2, T): -43 and -9 dB
+    classes = mu_law_encode(wave, 256)
+    noise = 0.2 * np.random.default_rng(0).standard_normal(wave.shape)
+
+    def noise_to_signal(relative: bool) -> np.ndarray:
+        clean = mu_law_decode(classes, 256)
+        added = mu_law_decode(noisy_inputs(classes, noise, 256, relative), 256) - clean
+        return np.sqrt((added**2).mean(1) / (clean**2).mean(1))
+
+    quiet, loud = noise_to_signal(relative=True)
+    assert quiet == pytest.approx(0.2, rel=0.15) and loud == pytest.approx(0.2, rel=0.15)
+    quiet, loud = noise_to_signal(relative=False)
+    assert quiet > 10 and loud < 0.7
 
 
 def test_a_recording_without_a_score_is_steered_by_its_transcription(music_root, tmp_path):

@@ -271,9 +271,18 @@ class TrainConfig:
         metadata=doc(
             "noise on the audio history the model reads (targets stay clean), its standard "
             "deviation drawn per window from [0, this]: a steered model then follows its "
-            "features instead of only its past; 0 = off",
+            "features instead of only its past (windows whose features are withheld stay "
+            "clean); 0 = off",
             low=0,
             high=1,
+        ),
+    )
+    input_noise_relative: bool = field(
+        default=False,
+        metadata=doc(
+            "input_noise is a share of each window's RMS level instead of full scale, so "
+            "quiet music is not drowned (absolute noise teaches a quiet genre to play "
+            "quieter than its history)"
         ),
     )
 

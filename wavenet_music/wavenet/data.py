@@ -453,15 +453,16 @@ class WindowSource:
         picks: Sequence[tuple[int, int]],
         withheld: np.ndarray | None = None,
         noise: np.ndarray | None = None,
+        relative: bool = False,
     ) -> Batch:
         """Windows for ``(segment index, target start)`` pairs, stacked. Where ``withheld``
         (bool per pick) is set, the frames are NaN (absent: see ``model.LocalUpsampler``)
         and the excitation silent; ``noise`` (B, RF - 1 + S) is added to the inputs'
-        waveform (``noisy_inputs``)."""
+        waveform (``noisy_inputs``; with ``relative``, scaled by each window's RMS)."""
         windows = [self.window(self.segments[i], self.aligned(start)) for i, start in picks]
         inputs = np.stack([w.inputs for w in windows])  # (B, RF - 1 + S)
         if noise is not None:
-            inputs = noisy_inputs(inputs, noise, self.quantization_channels)
+            inputs = noisy_inputs(inputs, noise, self.quantization_channels, relative)
         labels = frames = excitation = None
         if self.label_index:
             labels = torch.tensor([self.label_index[self.segments[i].label] for i, _ in picks])
@@ -481,23 +482,36 @@ class WindowSource:
         )
 
 
-def noisy_inputs(inputs: np.ndarray, noise: np.ndarray, quantization_channels: int) -> np.ndarray:
-    """Classes (B, T) whose waveform has ``noise`` (B, T) added, quantised again (clipped
-    to [-1, 1]). Training on a corrupted history (targets clean) makes the model lean on
-    its conditioning, which is never corrupted, instead of continuing its past alone."""
-    wave = mu_law_decode(inputs, quantization_channels) + noise  # (B, T)
+def noisy_inputs(
+    inputs: np.ndarray, noise: np.ndarray, quantization_channels: int, relative: bool = False
+) -> np.ndarray:
+    """Classes (B, T) whose waveform has ``noise`` (B, T) added (with ``relative``, times
+    each row's RMS level), quantised again (clipped to [-1, 1]). Training on a corrupted
+    history (targets clean) makes the model lean on its conditioning, which is never
+    corrupted, instead of continuing its past alone."""
+    wave = mu_law_decode(inputs, quantization_channels)  # (B, T)
+    if relative:
+        noise = noise * np.sqrt(np.mean(wave**2, axis=1, keepdims=True))  # (B, T)
+    wave = wave + noise
     return mu_law_encode(np.clip(wave, -1.0, 1.0), quantization_channels).astype(inputs.dtype)
 
 
 class WindowSampler:
     """Random training windows: a segment chosen in proportion to its length, then a target
     start uniform over the segment; with local conditioning, each window's features are
-    withheld with probability ``withhold``; with ``input_noise``, each window's inputs get
-    Gaussian noise of a standard deviation drawn from [0, input_noise]. Its random state
-    is saved in checkpoints."""
+    withheld with probability ``withhold``; with ``input_noise``, each steered window's
+    inputs get Gaussian noise of a standard deviation drawn from [0, input_noise] (of full
+    scale, or with ``relative`` of the window's RMS level). Withheld windows stay clean:
+    without features the model can only continue its past, so it learns that from a true
+    past, as a plain WaveNet. Its random state is saved in checkpoints."""
 
     def __init__(
-        self, source: WindowSource, seed: int, withhold: float = 0.0, input_noise: float = 0.0
+        self,
+        source: WindowSource,
+        seed: int,
+        withhold: float = 0.0,
+        input_noise: float = 0.0,
+        relative: bool = False,
     ) -> None:
         self.source = source
         lengths = np.array([s.length for s in source.segments], dtype=np.float64)
@@ -505,6 +519,7 @@ class WindowSampler:
         self.rng = np.random.default_rng(seed)
         self.withhold = withhold if source.features is not None else 0.0
         self.input_noise = input_noise
+        self.relative = relative
 
     def next_batch(self, batch_size: int, rank: int = 0, world_size: int = 1) -> Batch:
         """The next ``batch_size`` windows, or with ``world_size`` processes the ``rank``-th
@@ -527,8 +542,11 @@ class WindowSampler:
             std = self.rng.uniform(0.0, self.input_noise, size=(batch_size, 1))  # (B, 1)
             length = self.source.receptive_field - 1 + self.source.sample_size
             noise = std * self.rng.standard_normal((batch_size, length))  # (B, RF - 1 + S)
+            if withheld is not None:  # unsteered windows read a clean history: plain WaveNet
+                noise[withheld] = 0.0
         mine = slice(rank * batch_size // world_size, (rank + 1) * batch_size // world_size)
-        return self.source.batch(picks[mine], _rows(withheld, mine), _rows(noise, mine))
+        rows = (_rows(withheld, mine), _rows(noise, mine))
+        return self.source.batch(picks[mine], *rows, self.relative)
 
     def state(self) -> dict:
         return self.rng.bit_generator.state

@@ -100,6 +100,7 @@ class Trainer(TrainingRun):
             config.train.seed,
             config.train.local_dropout,
             config.train.input_noise,
+            config.train.input_noise_relative,
         )
         with torch.no_grad():
             set_feature_statistics(self.model, self.sampler.source)  # resume overwrites
