@@ -20,6 +20,8 @@ from ..composer.calibration import GRID, HOLD_PENALTIES, STREAMS_PER_BATCH
 from ..composer.config import ComposerConfig
 from ..composer.model import Composer
 from ..config import Config
+from ..notes import events
+from ..notes.excitation import CHANNELS as EXCITATION_CHANNELS
 from ..wavenet.evaluate import loss_bits
 from ..wavenet.generate import generate
 from ..wavenet.model import WaveNet
@@ -46,9 +48,14 @@ def timed(work: Callable[[], None], warmup: int = 2, repeats: int = 4) -> float:
     return sorted(times)[len(times) // 2]
 
 
+# Note events per second of music, for the composer's context before the notes are read:
+# the demo corpus's mean (scores and transcriptions of its four genres, 2026-12-02).
+EVENTS_PER_SECOND = 20.0
+
+
 def random_window(config: Config, batch: int) -> tuple[torch.Tensor, ...]:
-    """(inputs (B, T), targets (B, S), labels (B,) or None, frames (B, F, K + 2) or None)
-    of a training window of ``config``'s shape, random."""
+    """(inputs (B, T), targets (B, S), labels (B,) or None, frames (B, F, K + 2) or None,
+    excitation (B, E, T) or None) of a training window of ``config``'s shape, random."""
     m, s = config.model, config.data.sample_size
     length = m.receptive_field - 1 + s  # the model predicts the last ``s`` of them
     inputs = torch.randint(0, m.quantization_channels, (batch, length))
@@ -57,7 +64,8 @@ def random_window(config: Config, batch: int) -> tuple[torch.Tensor, ...]:
     frames = None
     if m.local_channels is not None:
         frames = torch.randn(batch, m.local_channels, -(-length // m.hop_length) + 2)
-    return inputs, targets, labels, frames
+    excitation = torch.randn(batch, EXCITATION_CHANNELS, length) if m.excitation else None
+    return inputs, targets, labels, frames, excitation
 
 
 def wavenet_step_seconds(config: Config) -> tuple[float, float]:
@@ -67,12 +75,12 @@ def wavenet_step_seconds(config: Config) -> tuple[float, float]:
     torch.manual_seed(0)
     model = WaveNet(config.model)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-9)
-    inputs, targets, labels, frames = random_window(config, config.train.batch_size)
+    inputs, targets, labels, frames, excitation = random_window(config, config.train.batch_size)
     clip = config.train.grad_clip or math.inf
 
     def step() -> None:
         model.train()
-        loss = loss_bits(model(inputs, labels, frames), targets)
+        loss = loss_bits(model(inputs, labels, frames, excitation), targets)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
@@ -81,7 +89,7 @@ def wavenet_step_seconds(config: Config) -> tuple[float, float]:
     def validation() -> None:
         model.eval()
         with torch.no_grad():
-            model(inputs, labels, frames)
+            model(inputs, labels, frames, excitation)
 
     per_step = timed(step, warmup=1, repeats=3)
     per_window = timed(validation, warmup=1, repeats=3) / config.train.batch_size
@@ -101,11 +109,13 @@ def wavenet_training(config: Config, steps: int, speed: tuple[float, float]) -> 
     return Phase("WaveNet training", steps * per_step + validating, how)
 
 
-def composer_step_seconds(config: ComposerConfig, labels: int, context: int) -> float:
+def composer_step_seconds(
+    config: ComposerConfig, labels: int, context: int, vocab: int | None = None
+) -> float:
     """Seconds per training step of a composer of ``config`` on windows of ``context``
-    tokens (forward, loss, backward, AdamW)."""
+    tokens of a ``vocab`` (default: its codebook) (forward, loss, backward, AdamW)."""
     torch.manual_seed(0)
-    vocab = config.codebook_size
+    vocab = vocab or config.codebook_size
     model = Composer(config, vocab, labels, context).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-9)
     tokens = torch.randint(0, vocab, (config.batch_size, context + 1))
@@ -151,9 +161,15 @@ def composer_sampling_seconds(
 def composer_training(config: ComposerConfig, wavenet: Config, steps: int) -> Phase:
     """The estimated time of the composer's ``steps`` (at most: patience may stop it
     earlier), its validations and its sampling calibration (a grid of temperatures and
-    hold penalties, each composing ``calibration_streams`` sequences per label)."""
+    hold penalties, each composing ``calibration_streams`` sequences per label; none for
+    note events, which are sampled at temperature 1)."""
     rate, hop = wavenet.data.sample_rate, wavenet.model.hop_length
-    labels, context = len(wavenet.model.global_labels), config.context_tokens(rate, hop)
+    labels = len(wavenet.model.global_labels)
+    if wavenet.data.features == "notes":
+        context = config.context_events(EVENTS_PER_SECOND)
+        per_step = composer_step_seconds(config, labels, context, events.VOCAB_SIZE)
+        return Phase("composer training", steps * per_step, f"{steps:,} steps × {per_step:.3f} s")
+    context = config.context_tokens(rate, hop)
     per_step = composer_step_seconds(config, labels, context)
     calibrating = 0.0
     if config.calibration_seconds is not None and steps:
@@ -198,10 +214,12 @@ def generation_rate(config: Config, streams: int, seconds: float = 0.25) -> floa
     if m.local_channels is not None:
         frames = -(-length // m.hop_length) + 2
         features = torch.randn(streams, m.local_channels, frames)
-    generate(model, 64, streams, labels=labels, features=features)  # builds / loads the engine
+    heard = torch.randn(streams, EXCITATION_CHANNELS, length) if m.excitation else None
+    steering = {"labels": labels, "features": features, "excitation": heard}
+    generate(model, 64, streams, **steering)  # builds / loads the engine
 
     def clips() -> None:
-        generate(model, length, streams, labels=labels, features=features)
+        generate(model, length, streams, **steering)
 
     return length / timed(clips, warmup=0, repeats=3)  # the median: one busy moment is not it
 
