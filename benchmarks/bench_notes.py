@@ -12,7 +12,7 @@ rendered from their notes and transcribed with basic-pitch (``wavenet.follow``):
 
 - ``notes``: the ``notes`` preset (an 88-key roll plus the notes heard at audio rate,
   noise on the input history), rendered from the pieces' scores;
-- ``chroma``: the demo's chroma-steered WaveNet (12-band chromagrams, no labels),
+- ``chroma``: the ``chroma`` preset's WaveNet (12-band chromagrams, no labels),
   rendered from the real recording's chromagram: the representation it replaces.
 
 Columns: note F1 (50-ms onsets), pitch-class note F1 and frame pitch-class F1 of the
@@ -52,7 +52,7 @@ F1S = ("note_f1", "pitch_class_f1", "frame_pitch_class_f1")
 
 
 def arm_config(arm: str, steps: int, every: int, seed: int, cache: Path):
-    base = load_preset("notes") if arm == "notes" else load_preset("demo")
+    base = load_preset("notes") if arm == "notes" else load_preset("chroma")
     overrides = {
         "data.validation_fraction": HELD_OUT,
         "data.cache_dir": str(cache),

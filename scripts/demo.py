@@ -1,8 +1,9 @@
 """`make demo`: build the 4-genre demo corpus, train ONE WaveNet on all genres (a label
-per genre folder, steered by chromagrams that are withheld from 30% of the windows, so
-that it also plays without them), train the composer that writes the chromagrams, and
-write the listening report: per genre a composed piece next to plain WaveNet and real
-music. Then check the result on the report's own figures.
+per genre folder, steered by the notes of each recording: its score where the corpus has
+one, else its transcription; the notes are withheld from 30% of the windows, so that it
+also plays without them), train the composer that writes notes, and write the listening
+report: per genre a composed piece (its MIDI, its piano roll, its audio) next to plain
+WaveNet and real music. Then check the result on the report's own figures.
 
 The budgets are steps, chosen from measurements so that the clips are music-like and the
 composer beats its bigram baseline on every machine; how long they take depends on the
@@ -21,7 +22,6 @@ import contextlib
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -36,11 +36,12 @@ from wavenet_music.report.check import read_summary
 from wavenet_music.runtime import threads
 from wavenet_music.wavenet.checkpoint import checkpoint_dirs
 
-# Measured (README "Measured"): 2,000 steps of this WaveNet reach about 4.5 held-out bits
-# per sample and music-like clips in every genre; the composer's best held-out score comes
-# at about 650 steps (patience stops it where it no longer improves).
+# Measured (README "Measured"): 2,000 steps of this WaveNet reach about 4.9 held-out bits
+# per sample and music-like clips in every genre, composed and plain; the composer of notes
+# beats its bigram well before 700 steps (patience stops it where it no longer improves).
 WAVENET_STEPS = 2_000
 COMPOSER_STEPS = 700
+PIECES = 3  # composed pieces (and plain clips) per genre: the check reads their mean, not one draw
 WAVENET_SHARE = 0.75  # of a --minutes cap: three quarters WaveNet, a quarter the composer
 PRESET = "demo"  # wavenet_music/presets/demo.yaml: the WaveNet and the composer settings
 EXIT_UNUSABLE = 3
@@ -71,13 +72,6 @@ def parse_args() -> argparse.Namespace:
         type=float,
         default=8.0,
         help="minutes of audio per genre in the demo corpus",
-    )
-    parser.add_argument(
-        "--calibration-seconds",
-        type=float,
-        default=ComposerConfig().calibration_seconds,
-        help="length of the sequences the composer's sampling is calibrated on (shorter: "
-        "faster and rougher; for quick checks of the pipeline)",
     )
     parser.add_argument("--data", type=Path, default=Path("data/demo"), help="corpus folder")
     parser.add_argument("--run", type=Path, default=Path("runs/demo"), help="run directory")
@@ -139,10 +133,10 @@ def train_wavenet(args: argparse.Namespace) -> None:
         run_cli("train", data, "--run", run, "--preset", PRESET, *budget)
         return
     trained = load_yaml(args.run / "config.yaml", Config())
-    if trained.train.local_dropout == 0 or trained.data.features != "chroma":
+    if trained.train.local_dropout == 0 or trained.data.features != "notes":
         raise ValueError(
-            f"{run} was trained by an older demo (log-mel features or none withheld): "
-            "delete it, or pass RUN=runs/other to make"
+            f"{run} was trained by an older demo ({trained.data.features} features, not "
+            "notes, or none withheld): delete it, or pass RUN=runs/other to make"
         )
     run_cli("train", data, "--run", run, "--resume", *budget)
 
@@ -151,8 +145,7 @@ def train_composer(args: argparse.Namespace) -> None:
     run, data = str(args.run), str(args.data)
     budget = budget_flags(args.composer_steps, args.minutes, 1 - WAVENET_SHARE)
     if not composer_dirs(args.run):
-        calibration = ["--calibration-seconds", f"{args.calibration_seconds:g}"]
-        run_cli("train-composer", run, "--data", data, "--preset", PRESET, *calibration, *budget)
+        run_cli("train-composer", run, "--data", data, "--preset", PRESET, *budget)
         return
     previous = load_composer(args.run, weights_only=True)
     if not previous.config.transpose:
@@ -170,15 +163,14 @@ def plan(args: argparse.Namespace) -> list[estimate.Phase]:
     """The estimated phases still to come, from this machine's measured speed."""
     config = wavenet_config(args)
     steps = max(0, args.wavenet_steps - trained_steps(args.run))
-    composer = replace(
-        load_preset(PRESET, ComposerConfig()), calibration_seconds=args.calibration_seconds
-    )
+    composer = load_preset(PRESET, ComposerConfig())
     composer_steps = 0 if composer_dirs(args.run) else args.composer_steps
     with threads.for_training(torch.device("cpu"), quiet=True):  # as training will run
         speed = estimate.wavenet_step_seconds(config)
         training = estimate.wavenet_training(config, steps, speed)
         composing = estimate.composer_training(composer, config, composer_steps)
-    return [training, composing, estimate.report(config, args.seconds, per_window=speed[1])]
+    report = estimate.report(config, args.seconds, per_window=speed[1], pieces=PIECES)
+    return [training, composing, report]
 
 
 def say_plan(phases: list[estimate.Phase], args: argparse.Namespace) -> float:
@@ -231,7 +223,7 @@ def main() -> int:
         train_composer(args)
     report = args.run / "report"
     with clock.phase("report"):
-        pieces = ["--clips", "1", "--seconds", f"{args.seconds:g}"]
+        pieces = ["--clips", str(PIECES), "--seconds", f"{args.seconds:g}"]
         run_cli("report", str(args.run), "--data", str(args.data), "--out", str(report), *pieces)
     code = check(args)
     print(f"\nlistening report: {(report / 'index.html').resolve()}")

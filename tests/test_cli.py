@@ -284,7 +284,7 @@ def test_composer_resume_starts_from_the_stored_config(composer_trainer, tmp_pat
         (
             ["--preset", "huge"],
             None,
-            "unknown preset 'huge'; choose one of: demo, notes, reference",
+            "unknown preset 'huge'; choose one of: chroma, demo, notes, reference",
         ),
         ([], "composer: {layerz: 2}", "unknown setting 'composer.layerz'; known in composer:"),
         ([], "composer: {layers: 0}", "composer.layers: expected an integer in [1, 128], got 0"),

@@ -1,8 +1,9 @@
-"""`make demo` end to end, as a user runs it, with budgets CI can afford: corpus → steered
-WaveNet (features withheld from some windows) → composer → report with composed and
-plain pieces → the quality check. Budgets this small leave the models untrained, so the
-check must say so (naming the figures and the command to train longer) and exit non-zero;
-a second run with a time cap resumes, is cut short by the cap and says that too."""
+"""`make demo` end to end, as a user runs it, with budgets CI can afford: corpus → WaveNet
+steered by notes (withheld from some windows) → composer of notes → report with composed
+pieces (MIDI, piano roll, audio) and plain ones → the quality check. Budgets this small
+leave the models untrained, so the check must say so (naming the figures and the command
+to train longer) and exit non-zero; a second run with a time cap resumes, is cut short by
+the cap and says that too."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+
+from wavenet_music.notes.midi import read_midi
 
 from .conftest import HANG_GUARD_S, TEST_CORPUS_MINUTES
 
@@ -25,7 +28,6 @@ def run_demo(music_root: Path, run: Path, *budget: str) -> subprocess.CompletedP
     command = [
         *(sys.executable, str(DEMO), "--data", str(music_root), "--run", str(run)),
         *("--corpus-minutes", str(TEST_CORPUS_MINUTES), "--seconds", "3", *budget),
-        *("--calibration-seconds", "3"),  # the pipeline, not the calibration's quality
     ]
     # a hang guard only: the budgets are steps, so the work is the same on every machine
     return subprocess.run(command, capture_output=True, text=True, timeout=HANG_GUARD_S)
@@ -56,6 +58,14 @@ def test_the_demo_reports_and_checks_an_under_trained_result(music_root, tmp_pat
         plain, _ = sf.read(run / "report" / f"{genre}-plain-1.wav")
         assert rate == 16000 and len(composed) == len(plain) == 48_000
         assert np.abs(composed).max() > 0.01  # not silence
+        # three pieces per genre, each its own draw: the check reads their mean
+        third, _ = sf.read(run / "report" / f"{genre}-composed-3.wav")
+        assert len(third) == 48_000 and not np.array_equal(third, composed)
+        # the demo plays notes: each composed piece's MIDI and piano roll, linked
+        notes = read_midi(run / "report" / f"{genre}-composed-1.mid")
+        assert notes and all(0 <= n.onset < 3.0 for n in notes)
+        assert f'href="{genre}-composed-1.mid"' in text
+        assert f'src="{genre}-composed-1-notes.png"' in text
 
     # more steps, but a time cap far too short for them: resumed, cut short, said plainly
     capped = ("--wavenet-steps", "100000", "--composer-steps", "20", "--minutes", "0.02")

@@ -123,15 +123,23 @@ def test_a_settings_file_serves_both_commands(tmp_path):
     assert apply_overrides(ComposerConfig(), {"composer.layers": "3"}).layers == 3
 
 
-def test_the_demo_preset_extends_tiny_with_a_composer():
+def test_the_demo_preset_is_the_notes_preset_with_labels_and_a_composer():
     from wavenet_music.composer.config import ComposerConfig
 
-    demo, tiny = load_preset("demo"), load_preset("tiny")
-    assert dataclasses.replace(demo.train, local_dropout=0.0) == tiny.train
-    assert demo.model.dilations == tiny.model.dilations
-    assert (demo.data.features, demo.model.local_channels) == ("chroma", 12)
+    demo, notes, tiny = load_preset("demo"), load_preset("notes"), load_preset("tiny")
+    assert dataclasses.replace(demo.train, local_dropout=0.1) == notes.train
+    assert demo.train.local_dropout == 0.3 and demo.data.labels == "folders"
+    assert demo.model == notes.model and demo.model.dilations == tiny.model.dilations
+    assert (demo.data.features, demo.model.local_channels, demo.model.excitation) == (
+        "notes",
+        176,
+        True,
+    )
     assert load_preset("demo", ComposerConfig()).transpose
     assert load_preset("tiny", ComposerConfig()) == ComposerConfig()  # no composer section
+    chroma = load_preset("chroma")  # the demo's earlier representation, still available
+    assert (chroma.data.features, chroma.model.local_channels) == ("chroma", 12)
+    assert dataclasses.replace(chroma.train, local_dropout=0.0) == tiny.train
 
 
 def test_file_sections_are_the_sections_of_the_settings_classes():

@@ -536,7 +536,15 @@ class EvaluateConfig:
 class ReportConfig:
     """What ``report`` generates for the listening page (not stored)."""
 
-    clips: int = field(default=4, metadata=doc("generated clips per label", low=1, high=64))
+    clips: int = field(
+        default=4,
+        metadata=doc(
+            "generated clips per label (a run with a composer: composed pieces and as "
+            "many plain clips per label)",
+            low=1,
+            high=64,
+        ),
+    )
     seconds: float = field(
         default=4.0, metadata=doc("length of each clip", low=MIN_SECONDS, high=600)
     )

@@ -74,8 +74,9 @@ def report_main(
     seed: int = 0,
     evaluate_seconds: float = 60.0,
 ) -> Path:
-    """Load the run, generate ``clips`` clips of ``seconds`` (timed) and one from an untrained
-    model of the same config, measure the held-out likelihood on up to ``evaluate_seconds``
+    """Load the run, generate ``clips`` clips of ``seconds`` (timed; a run with a composer:
+    ``clips`` composed pieces and plain clips per label) and one from an untrained model of
+    the same config, measure the held-out likelihood on up to ``evaluate_seconds``
     of validation audio, write the page; return the path of ``index.html``."""
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     data_root = None if data_root is None else Path(data_root)
@@ -121,11 +122,10 @@ def _report(
         fresh = WaveNet(config.model).to(model_device(model)).eval()
     extra, plain, notes = [], None, None
     if composer_dirs(run_dir) and config.train.local_dropout > 0:
-        generated, plain, speed, section = composed_and_plain(
-            run_dir, out_dir, data_root, config, seconds, seed
+        generated, plain, speed, section, notes = composed_and_plain(
+            run_dir, out_dir, data_root, config, seconds, seed, clips
         )
         extra, originals = [section["html"]], None
-        notes = {name: [played] for name, played in (section["notes"] or {}).items()} or None
         untrained = GenerateConfig(seconds=min(seconds, 4.0), seed=seed, label=which_labels(config))
         baseline_audio = generate_audio(fresh, config, untrained, progress=False)  # (labels, T)
         baseline = {name: baseline_audio[i : i + 1] for i, name in enumerate(labels)}
@@ -171,20 +171,34 @@ def composed_and_plain(
     config: Config,
     seconds: float,
     seed: int,
-) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], Speed, dict]:
-    """A run with a composer and an unsteered WaveNet (``train.local_dropout``): one
-    composed piece and one plain clip per label (label → (1, T) each), how fast both were
-    made, and the composition section (long-range structure against real music)."""
+    pieces: int = 1,
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], Speed, dict, dict | None]:
+    """A run with a composer and an unsteered WaveNet (``train.local_dropout``): ``pieces``
+    composed pieces and as many plain clips per label (label → (pieces, T) each; piece k
+    from seed ``seed + k``, so one unlucky draw does not decide a label's figures), how
+    fast they were made, the composition section of the first (long-range structure against
+    real music) and, for a run steered by notes, label → the notes of each piece."""
     start = time.perf_counter()
-    section = composition_section(run_dir, out_dir, seconds, seed, data_root, write_audio=False)
+    sections = [
+        composition_section(run_dir, out_dir, seconds, seed + k, data_root, write_audio=False)
+        for k in range(pieces)
+    ]
     wall = time.perf_counter() - start
-    clips = section["clips"]
-    composed = {name: audio[None] for name, audio in clips["composed"].items()}
-    plain = {name: audio[None] for name, audio in clips["plain"].items()}
+    composed, plain = (
+        {
+            name: np.stack([s["clips"][kind][name] for s in sections])
+            for name in sections[0]["clips"][kind]
+        }
+        for kind in ("composed", "plain")
+    )
+    notes = None
+    if sections[0]["notes"]:
+        notes = {name: [s["notes"][name] for s in sections] for name in sections[0]["notes"]}
+    streams = sum(len(a) for a in (*composed.values(), *plain.values()))
     samples = next(iter(composed.values())).shape[1]
     device = str(resolve_device("auto"))
-    speed = Speed(len(composed) + len(plain), samples, wall, config.data.sample_rate, device)
-    return composed, plain, speed, section
+    speed = Speed(streams, samples, wall, config.data.sample_rate, device)
+    return composed, plain, speed, sections[0], notes
 
 
 def held_out_originals(

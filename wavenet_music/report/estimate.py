@@ -187,18 +187,23 @@ def composer_training(config: ComposerConfig, wavenet: Config, steps: int) -> Ph
 
 
 def report(
-    config: Config, seconds: float, per_window: float, evaluate_seconds: float = 60.0
+    config: Config,
+    seconds: float,
+    per_window: float,
+    evaluate_seconds: float = 60.0,
+    pieces: int = 1,
 ) -> Phase:
-    """The estimated time of the listening report of a composer run: a composed piece and
-    a plain clip of ``seconds`` per label (one batch each), an untrained model's 4-s clips,
-    and the held-out likelihood over up to ``evaluate_seconds`` per label (``per_window``:
-    seconds of one window's forward pass, from ``wavenet_step_seconds``)."""
+    """The estimated time of the listening report of a composer run: ``pieces`` composed
+    pieces and plain clips of ``seconds`` per label (one batch per piece and kind), an
+    untrained model's 4-s clips, and the held-out likelihood over up to
+    ``evaluate_seconds`` per label (``per_window``: seconds of one window's forward pass,
+    from ``wavenet_step_seconds``)."""
     labels = max(1, len(config.model.global_labels))
     per_stream = generation_rate(config, labels)
     rate = config.data.sample_rate
-    generating = (2 * seconds + min(seconds, 4.0)) * rate / per_stream
+    generating = (2 * pieces * seconds + min(seconds, 4.0)) * rate / per_stream
     evaluating = labels * evaluate_seconds * rate / config.data.sample_size * per_window
-    how = f"{labels} × {2 * seconds:g} s at {per_stream:,.0f} samples/s per stream"
+    how = f"{labels} × {pieces} × {2 * seconds:g} s at {per_stream:,.0f} samples/s per stream"
     return Phase("report", generating + evaluating, how)
 
 
