@@ -1,7 +1,7 @@
 """Long-range structure of composed pieces, plain WaveNet clips and real music.
 
 python scripts/measure_structure.py runs/x --data music/ [--plain-run runs/plain] --out out/
-    [--seeds 3] [--resynthesis]
+    [--seeds 3] [--first-seed 0] [--resynthesis]
 
 Composes one piece per label (and the plain clips) per seed into --out/seed_N, pools the
 20-s windows of all seeds, and prints the statistics, the distances to real music and a
@@ -50,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--real", type=int, default=2, help="real excerpts per label and seed")
     parser.add_argument("--seeds", type=int, default=1, help="pieces per label (one per seed)")
     parser.add_argument(
+        "--first-seed", type=int, default=0, help="seed of the first piece (to split a run)"
+    )
+    parser.add_argument(
         "--temperature", type=float, help="composer temperature (default: the calibrated one)"
     )
     parser.add_argument(
@@ -62,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     by_clip: dict[str, list[list[dict]]] = defaultdict(list)  # kind → clips → windows
     wavenet = load_model(args.run) if args.resynthesis else None
-    for seed in range(args.seeds):
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
         section = composition_section(
             args.run,
             args.out / f"seed_{seed}",
