@@ -281,8 +281,8 @@ class TrainConfig:
         default=False,
         metadata=doc(
             "input_noise is a share of each window's RMS level instead of full scale, so "
-            "quiet music is not drowned (absolute noise teaches a quiet genre to play "
-            "quieter than its history)"
+            "quiet passages get quieter noise (measured on the demo: no better than "
+            "absolute noise; experiments/notes_demo_trial_2026-12-02)"
         ),
     )
 

@@ -160,9 +160,9 @@ def composer_sampling_seconds(
 
 def composer_training(config: ComposerConfig, wavenet: Config, steps: int) -> Phase:
     """The estimated time of the composer's ``steps`` (at most: patience may stop it
-    earlier), its validations and its sampling calibration (a grid of temperatures and
-    hold penalties, each composing ``calibration_streams`` sequences per label; none for
-    note events, which are sampled at temperature 1)."""
+    earlier; its validations are not counted) and its sampling calibration (a grid of
+    temperatures and hold penalties, each composing ``calibration_streams`` sequences per
+    label; none for note events, which are sampled at temperature 1)."""
     rate, hop = wavenet.data.sample_rate, wavenet.model.hop_length
     labels = len(wavenet.model.global_labels)
     if wavenet.data.features == "notes":
