@@ -23,14 +23,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from wavenet_music.runs import read_data_record
 from wavenet_music.wavenet.checkpoint import load_dir
-from wavenet_music.wavenet.follow import follow_notes
+from wavenet_music.wavenet.follow import Following, follow_notes, mean_scores
 from wavenet_music.wavenet.model import WaveNet
 
 
 def held_out_folder(run: Path, out: Path) -> Path:
     """Links to the run's validation files (and the .mid beside each), by label folder."""
-    record = json.loads((run / "data.json").read_text())
+    record = read_data_record(run)
     root = Path(record["root"])
     for relative, _, _ in record["validation"]:
         audio = root / relative
@@ -51,7 +52,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    rows = []
+    rows, found = [], []  # JSON rows; (checkpoint, Following) for the table
     with tempfile.TemporaryDirectory() as tmp:
         held = args.held or held_out_folder(args.run, Path(tmp))
         for folder in args.checkpoints:
@@ -63,6 +64,7 @@ def main() -> None:
                 for r in follow_notes(model, checkpoint.config, held, args.seconds, seed):
                     row = {"checkpoint": folder.name, "seed": seed, **r.to_dict()}
                     rows.append(row)
+                    found.append((folder.name, r))
                     print(
                         f"{folder.name} seed {seed} {r.piece}: note F1 "
                         f"{r.steered.note_f1:.2f} (unsteered "
@@ -73,17 +75,13 @@ def main() -> None:
                     )
     print("\n| checkpoint | piece | note F1 | pitch-class F1 | frame pc F1 | unsteered note F1 |")
     print("|---|---|---:|---:|---:|---:|")
-    for name in dict.fromkeys(r["checkpoint"] for r in rows):
-        for piece in dict.fromkeys(r["piece"] for r in rows):
-            mine = [r for r in rows if r["checkpoint"] == name and r["piece"] == piece]
-            mean = {
-                k: np.mean([r["steered"][k] for r in mine])
-                for k in ("note_f1", "pitch_class_f1", "frame_pitch_class_f1")
-            }
-            plain = np.mean([r["unsteered"]["note_f1"] for r in mine if r["unsteered"]])
+    for name in dict.fromkeys(n for n, _ in found):
+        for piece in dict.fromkeys(r.piece for _, r in found):
+            mine: list[Following] = [r for n, r in found if n == name and r.piece == piece]
+            steered, plain = mean_scores(mine, "steered"), mean_scores(mine, "unsteered")
             print(
-                f"| {name} | {piece} | {mean['note_f1']:.2f} | {mean['pitch_class_f1']:.2f} "
-                f"| {mean['frame_pitch_class_f1']:.2f} | {plain:.2f} |"
+                f"| {name} | {piece} | {steered['note_f1']:.2f} | {steered['pitch_class_f1']:.2f} "
+                f"| {steered['frame_pitch_class_f1']:.2f} | {plain.get('note_f1', np.nan):.2f} |"
             )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
