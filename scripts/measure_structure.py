@@ -6,10 +6,12 @@ python scripts/measure_structure.py runs/x --data music/ [--plain-run runs/plain
 Composes one piece per label (and the plain clips) per seed into --out/seed_N, pools the
 20-s windows of all seeds, and prints the statistics, the distances to real music and a
 bootstrap over clips (a clip's windows are drawn together): how often composed is closer
-to real than plain, on the mean distance and on each statistic (JSON; the statistics of
-every window, by clip, go to --out/windows.json). ``--resynthesis`` adds the run's
-WaveNet steered by the real excerpts' own features: how much of real music's structure
-the WaveNet renders when the features are right, the ceiling for composed pieces.
+to real than plain, on the mean distance and on each statistic, and the distances label by
+label (pooled over labels, a kind that errs both ways in different labels can look close;
+JSON; the statistics of every window, by clip, go to --out/windows.json, each clip's label
+to --out/labels.json). ``--resynthesis`` adds the run's WaveNet steered by the real
+excerpts' own features: how much of real music's structure the WaveNet renders when the
+features are right, the ceiling for composed pieces.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from wavenet_music.audio.structure import (
     STATISTICS,
+    distance_by_label,
     structure_distance,
     structure_statistics,
     summarise,
@@ -64,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     by_clip: dict[str, list[list[dict]]] = defaultdict(list)  # kind → clips → windows
+    labels: dict[str, list[str]] = defaultdict(list)  # kind → the label of each clip
     wavenet = load_model(args.run) if args.resynthesis else None
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         section = composition_section(
@@ -80,10 +84,14 @@ def main(argv: list[str] | None = None) -> int:
         )
         for kind, clips in section["clip_windows"].items():
             by_clip[kind] += clips
+            labels[kind] += section["clip_labels"][kind]
         if args.resynthesis:
-            by_clip["resynthesized"] += resynthesized(args, seed, *wavenet)
+            again, again_labels = resynthesized(args, seed, *wavenet)
+            by_clip["resynthesized"] += again
+            labels["resynthesized"] += again_labels
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "windows.json").write_text(json.dumps(by_clip))
+    (args.out / "labels.json").write_text(json.dumps(labels))
     windows = {kind: [w for clip in clips for w in clip] for kind, clips in by_clip.items()}
     real = windows.pop("real")
     result = {
@@ -92,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         "windows": {kind: len(rows) for kind, rows in {**windows, "real": real}.items()},
         "statistics": {kind: summarise(rows) for kind, rows in {**windows, "real": real}.items()},
         "distance": {kind: structure_distance(rows, real) for kind, rows in windows.items()},
+        "distance_by_label": distance_by_label(by_clip, labels),
     }
     if "plain" in windows:
         result["composed_closer_in_bootstrap"] = {
@@ -103,9 +112,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def resynthesized(
     args: argparse.Namespace, seed: int, model: WaveNet, config: Config
-) -> list[list[dict]]:
+) -> tuple[list[list[dict]], list[str]]:
     """Statistics, per clip, of the real excerpts of ``seed`` (as composition_section
-    draws them) re-rendered by the run's WaveNet from their own features."""
+    draws them) re-rendered by the run's WaveNet from their own features, and each
+    clip's label."""
     length = round(args.seconds * config.data.sample_rate)
     labels, excerpts = [], []
     for label in run_labels(args.run, args.data, config):
@@ -114,7 +124,7 @@ def resynthesized(
             excerpts.append(row.audio)
     names = labels if config.model.global_labels else None
     audio = resynthesize(model, config, excerpts, names, seed=seed)
-    return [structure_statistics([clip], config.data.sample_rate) for clip in audio]
+    return [structure_statistics([clip], config.data.sample_rate) for clip in audio], labels
 
 
 def bootstrap(by_clip: dict[str, list[list[dict]]], statistic: str) -> float:

@@ -7,6 +7,7 @@ import numpy as np
 from wavenet_music.audio.structure import (
     chroma,
     chroma_repetition,
+    distance_by_label,
     lag_similarity,
     loudness_autocorrelation,
     onset_rate_cv,
@@ -83,3 +84,34 @@ def test_windows_and_distance():
     assert structure_distance(melodies, melodies)["mean"] == 0.0
     far = structure_distance(structure_statistics([noise(20.0, s) for s in range(3)], RATE), rows)
     assert far["chroma_repetition"] > 0.5
+
+
+def test_the_distance_label_by_label_shows_errors_that_cancel_when_pooled():
+    """A kind too high in one label and as much too low in another sits on real music
+    pooled, and far from it label by label; a kind like real music sits near in both."""
+    rng = np.random.default_rng(0)
+
+    def clip(centre: float) -> list[dict[str, float]]:
+        names = ("chroma_repetition", "onset_rate_cv", "loudness_autocorrelation")
+        return [{n: float(centre + rng.normal(0, 0.05)) for n in names} for _ in range(2)]
+
+    windows = {
+        "real": [clip(0.3) for _ in range(20)],
+        "plain": [clip(0.5) for _ in range(10)] + [clip(0.1) for _ in range(10)],
+        "composed": [clip(0.3) for _ in range(20)],
+    }
+    labels = {kind: ["piano"] * 10 + ["guitar"] * 10 for kind in windows}
+    pooled = {
+        kind: structure_distance(
+            [w for c in windows[kind] for w in c], [w for c in windows["real"] for w in c]
+        )["mean"]
+        for kind in ("plain", "composed")
+    }
+    by_label = distance_by_label(windows, labels)
+    assert list(by_label) == ["piano", "guitar"]
+    assert pooled["plain"] < 0.6  # near real music, pooled
+    for label in ("piano", "guitar"):
+        assert by_label[label]["plain"]["mean"] > 2.0  # far, label by label
+        assert by_label[label]["composed"]["mean"] < 1.0
+    del labels["real"]
+    assert distance_by_label(windows, labels) == {}  # no real clips: no labels to compare

@@ -569,6 +569,8 @@ def test_the_report_of_a_composer_run_sets_pieces_beside_plain_wavenet(
     text = page.read_text()
     assert text.count('class="clip plain"') == 4 and text.count("composed 1") >= 4
     assert "distance to real (SDs)" in text and "harmonic repetition (diagnostic)" in text
+    by_label = text.split('<table class="stats by-label">')[1].split("</table>")[0]
+    assert by_label.count("<tr><td>") == 4  # the distance to real, genre by genre
     for kind in ("real", "composed", "plain"):
         assert f"<tr><td>{kind}</td>" in text  # a row of structure statistics
     durations, widths, requests = open_in_browser(page, tmp_path / "shot.png")

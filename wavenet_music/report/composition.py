@@ -17,6 +17,7 @@ from ..audio.io import write_wav
 from ..audio.structure import (
     DIAGNOSTICS,
     STATISTICS,
+    distance_by_label,
     structure_distance,
     structure_statistics,
     summarise,
@@ -54,8 +55,11 @@ def composition_section(
     Returns ``{"title", "temperature", "hold_penalty", "rows": [{"label", "composed", "plain"}],
     "clips": {kind: {label: (T,)}}, "windows": {kind: [statistics of one window]},
     "clip_windows": {kind: [[statistics of each window of one clip]]},
+    "clip_labels": {kind: [label of each clip]},
     "statistics": {kind: {stat: (mean, std)}}, "distance": {kind: {stat: z, "mean": z}},
-    "html"}`` where kind is "real", "composed" or "plain" and distances are to "real".
+    "label_distance": {label: {kind: {stat: z, "mean": z}}}, "html"}`` where kind is
+    "real", "composed" or "plain" and distances are to "real" (of the same label in
+    ``label_distance``).
     ``write_audio=False`` writes no files (the listening report shows the clips in its
     label sections) and the HTML is the statistics alone."""
     out_dir = Path(out_dir)
@@ -84,16 +88,18 @@ def composition_section(
     clip_windows = {
         kind: [structure_statistics([a], rate) for a in c.values()] for kind, c in clips.items()
     }
+    clip_labels = {kind: list(c) for kind, c in clips.items()}
     if data_root is not None:
         length = round(seconds * config.data.sample_rate)
         real = [
-            row.audio
+            (label, row.audio)
             for label in labels
             for row in real_excerpts(
                 run_dir, Path(data_root), label, real_per_label, length, config, seed
             )
         ]
-        clip_windows["real"] = [structure_statistics([a], rate) for a in real]
+        clip_windows["real"] = [structure_statistics([a], rate) for _, a in real]
+        clip_labels["real"] = [label for label, _ in real]
     windows = {kind: [w for clip in c for w in clip] for kind, c in clip_windows.items()}
     section = {
         "title": f"Composed pieces ({seconds:g} s)",
@@ -104,12 +110,14 @@ def composition_section(
         "clips": clips,
         "windows": windows,
         "clip_windows": clip_windows,
+        "clip_labels": clip_labels,
         "statistics": {kind: summarise(w) for kind, w in windows.items() if w},
         "distance": {
             kind: structure_distance(w, windows["real"])
             for kind, w in windows.items()
             if kind != "real" and w and windows.get("real")
         },
+        "label_distance": distance_by_label(clip_windows, clip_labels),
     }
     section["html"] = section_html(section)
     return section
@@ -166,5 +174,28 @@ def section_html(section: dict) -> str:
         "<th>distance to real (SDs)</th>"
         + "".join(f"<th>{n.replace('_', ' ')} (diagnostic)</th>" for n in DIAGNOSTICS)
         + f"</tr>{stats}</table>"
-        "</section>"
+        + label_distance_html(section["label_distance"])
+        + "</section>"
+    )
+
+
+def label_distance_html(by_label: dict[str, dict[str, dict[str, float]]]) -> str:
+    """The distance to real music label by label (only with more than one label): the
+    pooled distance can hide a kind that errs one way in one label and the other way in
+    another."""
+    if len(by_label) < 2:
+        return ""
+    kinds = list(dict.fromkeys(k for per in by_label.values() for k in per))
+    rows = "".join(
+        f"<tr><td>{html.escape(label)}</td>"
+        + "".join(f"<td>{per.get(k, {}).get('mean', float('nan')):.2f}</td>" for k in kinds)
+        + "</tr>"
+        for label, per in by_label.items()
+    )
+    return (
+        "<p class=note>Distance to real music (SDs), label by label: each label's clips "
+        "against that label's real excerpts (few windows each, so noisy).</p>"
+        '<table class="stats by-label"><tr><th>label</th>'
+        + "".join(f"<th>{k}</th>" for k in kinds)
+        + f"</tr>{rows}</table>"
     )
