@@ -1,7 +1,7 @@
 """The excitation split by register: does the WaveNet play the treble when it can weigh
 it apart from the bass? (issue 17)
 
-    python split.py train DATA RUN          # the notes preset, 2,000 steps, seed 0
+    python split.py train DATA RUN [SEED]   # the notes preset, 2,000 steps, seed 0
     python split.py score CHECKPOINT --held DIR [score.py's options]
 
 The package's excitation (``notes/excitation.py``) adds every sounding note into the same
@@ -51,7 +51,7 @@ def patch() -> None:
     model_module.EXCITATION_CHANNELS = CHANNELS
 
 
-def train(data: Path, run: Path) -> None:
+def train(data: Path, run: Path, seed: int = 0) -> None:
     from wavenet_music.config import apply_overrides, load_preset
     from wavenet_music.wavenet.train import train as train_run
 
@@ -63,7 +63,7 @@ def train(data: Path, run: Path) -> None:
             "train.steps": 2000,
             "train.checkpoint_every": 1000,
             "train.keep_checkpoints": 10,
-            "train.seed": 0,
+            "train.seed": seed,
             "train.audio_every": None,
         },
     )
@@ -74,7 +74,7 @@ if __name__ == "__main__":
     patch()
     command, rest = sys.argv[1], sys.argv[2:]
     if command == "train":
-        train(Path(rest[0]), Path(rest[1]))
+        train(Path(rest[0]), Path(rest[1]), int(rest[2]) if len(rest) > 2 else 0)
     else:
         import score
 
