@@ -35,7 +35,11 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from wavenet_music.audio.io import load_audio  # noqa: E402
-from wavenet_music.audio.structure import onset_rate_cv, structure_statistics  # noqa: E402
+from wavenet_music.audio.structure import (  # noqa: E402
+    count_cv,
+    onset_rate_cv,
+    structure_statistics,
+)
 from wavenet_music.composer.checkpoint import (  # noqa: E402
     build_composer,
     calibrated_sampling,
@@ -66,9 +70,7 @@ def onset_events(notes: list[Note]) -> np.ndarray:
 
 def notes_cv(onsets: np.ndarray, start: float, length: float) -> float:
     """``onset_rate_cv`` of the onsets in [start, start + length)."""
-    windows = int(length // SUB_S)
-    counts = np.histogram(onsets - start, bins=windows, range=(0, windows * SUB_S))[0]
-    return float(counts.std() / counts.mean()) if counts.mean() > 0 else float("nan")
+    return count_cv(onsets - start, length, SUB_S)
 
 
 def windows_of(total: float) -> list[tuple[float, float]]:

@@ -99,12 +99,16 @@ def onset_times(audio: np.ndarray, sample_rate: int) -> np.ndarray:
 
 def onset_rate_cv(audio: np.ndarray, sample_rate: int, sub_window_s: float = 2.0) -> float:
     """std / mean of the onsets counted in consecutive ``sub_window_s`` sub-windows."""
-    windows = int(len(audio) / sample_rate // sub_window_s)
+    return count_cv(onset_times(audio, sample_rate), len(audio) / sample_rate, sub_window_s)
+
+
+def count_cv(times: np.ndarray, seconds: float, sub_window_s: float = 2.0) -> float:
+    """std / mean of the ``times`` (seconds, from 0) counted in the whole ``sub_window_s``
+    sub-windows of ``seconds``; NaN with fewer than two sub-windows or no times."""
+    windows = int(seconds // sub_window_s)
     if windows < 2:
         return float("nan")
-    counts = np.histogram(
-        onset_times(audio, sample_rate), bins=windows, range=(0, windows * sub_window_s)
-    )[0]
+    counts = np.histogram(times, bins=windows, range=(0, windows * sub_window_s))[0]
     return float(counts.std() / counts.mean()) if counts.mean() > 0 else float("nan")
 
 
