@@ -57,6 +57,7 @@ def budget_minutes() -> Any:
 
 
 TRAIN_PRECISIONS = ("float32", "bf16")
+EXCITATION_PHASES = ("onset", "recording")
 GENERATE_ENGINES = ("auto", "compiled", "eager")
 GENERATE_PRECISIONS = ("float32", "bf16", "int8")
 
@@ -275,6 +276,17 @@ class TrainConfig:
             "clean); 0 = off",
             low=0,
             high=1,
+        ),
+    )
+    excitation_phase: str = field(
+        default="onset",
+        metadata=doc(
+            "phase of the excitation's partials in training windows: onset (0 at each "
+            "note's onset, as in generation) or recording (each partial's phase taken "
+            "from the recording, so that the excitation predicts the waveform and the "
+            "model learns to start its notes, the treble too; "
+            "experiments/notes_phase_2026-12-02)",
+            choices=EXCITATION_PHASES,
         ),
     )
     input_noise_relative: bool = field(

@@ -18,6 +18,19 @@ then fades linearly to 0 over ``RELEASE`` seconds. Its phase is 0 at ``s``: harm
 ``k`` alone, never on the window, so a window computes only the notes that sound in it,
 and windows laid end to end equal one long window (exactly, to float32 rounding).
 
+In phase with a recording (training): a recording places each note's attack within a
+millisecond or two of its written onset, a fraction of a cycle of a bass note but several
+cycles of a treble one, so phase 0 at the onset tells a WaveNet trained by likelihood the
+waveform of its bass notes and not of its treble, and the WaveNet then never starts the
+treble when it plays (measured: experiments/notes_phase_2026-12-02). Given the
+``recording``, every partial takes the recording's phase instead: the recording
+heterodyned at the partial's frequency ``h f`` and smoothed (two centred moving averages
+of ``PHASE_SMOOTH`` seconds, inside the note's span) gives ``φ(k)``, and the partial reads
+``cos(2π h f (k - s) / sample_rate + φ(k))``; amplitudes and envelopes stay those of the
+notes. ``φ(k)`` depends on the recording within ``phase_margin`` samples of ``k`` only, so
+windows still equal one long window. Generation has no recording and keeps phase 0: the
+model follows whatever phase it hears.
+
 Drum notes have no pitch and are left out.
 """
 
@@ -34,6 +47,7 @@ HARMONICS = 4  # harmonics 1 .. 4 in channels 1 and 2
 NYQUIST_MARGIN = 0.475  # harmonics stay below this fraction of the sample rate
 RELEASE = 0.03  # seconds of linear fade after a note's offset
 DECAY = 0.25  # seconds: time constant of channel 2's exponential decay
+PHASE_SMOOTH = 0.0125  # seconds of each of the two moving averages of a partial's phase
 
 
 def frequency(pitch: int) -> float:
@@ -52,17 +66,41 @@ def release_samples(sample_rate: int) -> int:
     return round(RELEASE * sample_rate)
 
 
+def phase_margin(sample_rate: int) -> int:
+    """Samples on each side of a window that its partials' phases read of the recording."""
+    return 2 * _smooth_samples(sample_rate)
+
+
+def _smooth_samples(sample_rate: int) -> int:
+    return max(1, round(PHASE_SMOOTH * sample_rate))
+
+
 def excitation(
-    notes: Sequence[Note], first_sample: int, count: int, sample_rate: int
+    notes: Sequence[Note],
+    first_sample: int,
+    count: int,
+    sample_rate: int,
+    recording: np.ndarray | None = None,
 ) -> np.ndarray:
     """The excitation of samples ``first_sample .. first_sample + count - 1`` of the
     timeline (sample 0 = time 0 of the notes; before it the excitation is 0).
+
+    Args:
+        recording: the recording's samples ``first_sample - M .. first_sample + count +
+            M - 1`` (M = ``phase_margin``; zeros outside the recording), whose phases
+            the partials take; None: phase 0 at each onset.
 
     Returns:
         (CHANNELS, count) float32: fundamentals, harmonics, decaying harmonics.
     """
     if count < 0 or sample_rate <= 0:
         raise ValueError(f"expected count >= 0 and sample_rate > 0, got {count}, {sample_rate}")
+    margin = phase_margin(sample_rate)
+    if recording is not None and recording.shape != (count + 2 * margin,):
+        raise ValueError(
+            f"expected the recording's {count + 2 * margin} samples around the window, "
+            f"got shape {recording.shape}"
+        )
     signal = np.zeros((CHANNELS, count))  # (3, T) float64
     release = release_samples(sample_rate)
     stop = first_sample + count
@@ -73,22 +111,42 @@ def excitation(
         low, high = max(onset, first_sample), min(offset + release, stop)
         if low < high:  # the note's span [onset, offset + release) meets the window
             samples = np.arange(low, high)  # (n,)
-            tone = _note_tone(note, onset, offset, samples, sample_rate)  # (3, n)
+            phases = None
+            if recording is not None:
+                phases = _note_phases(
+                    note, onset, offset, low, high, sample_rate, recording, first_sample - margin
+                )
+            tone = _note_tone(note, onset, offset, samples, sample_rate, phases)  # (3, n)
             signal[:, low - first_sample : high - first_sample] += tone
     return signal.astype(np.float32)
 
 
+def _harmonics(pitch: int, sample_rate: int) -> list[int]:
+    """The harmonics ``h`` of ``pitch`` that stay below ``NYQUIST_MARGIN * sample_rate``."""
+    f = frequency(pitch)
+    return [h for h in range(1, HARMONICS + 1) if h * f < NYQUIST_MARGIN * sample_rate]
+
+
 def _note_tone(
-    note: Note, onset: int, offset: int, samples: np.ndarray, sample_rate: int
+    note: Note,
+    onset: int,
+    offset: int,
+    samples: np.ndarray,
+    sample_rate: int,
+    phases: np.ndarray | None = None,
 ) -> np.ndarray:
-    """(3, n) float64: the three channels of one note at ``samples`` (n,) of its span."""
+    """(3, n) float64: the three channels of one note at ``samples`` (n,) of its span;
+    ``phases`` (H, n): each harmonic's phase there (None: sines, phase 0 at the onset)."""
     f = frequency(note.pitch)
     t = (samples - onset) / sample_rate  # (n,) seconds since the onset
-    harmonics = [h for h in range(1, HARMONICS + 1) if h * f < NYQUIST_MARGIN * sample_rate]
-    fundamental = np.sin(2 * np.pi * f * t)  # (n,)
-    tone = np.zeros_like(t)  # (n,)
-    for h in harmonics:
-        tone += np.sin(2 * np.pi * h * f * t) / h
+    partials = [  # (n,) each: harmonic h's waveform
+        np.sin(2 * np.pi * h * f * t)
+        if phases is None
+        else np.cos(2 * np.pi * h * f * t + phases[h - 1])
+        for h in _harmonics(note.pitch, sample_rate)
+    ]
+    fundamental = partials[0] if partials else np.sin(2 * np.pi * f * t)  # (n,)
+    tone = np.zeros_like(t) + sum(p / h for h, p in enumerate(partials, start=1))  # (n,)
     amplitude = note.velocity / 127 * _envelope(samples, offset, sample_rate)  # (n,)
     return amplitude * np.stack([fundamental, tone, tone * np.exp(-t / DECAY)])  # (3, n)
 
@@ -98,3 +156,50 @@ def _envelope(samples: np.ndarray, offset: int, sample_rate: int) -> np.ndarray:
     ``release_samples`` after it (``samples`` lie before that)."""
     release = release_samples(sample_rate)
     return np.clip((offset + release - samples) / max(release, 1), 0.0, 1.0)
+
+
+def _note_phases(
+    note: Note,
+    onset: int,
+    offset: int,
+    low: int,
+    high: int,
+    sample_rate: int,
+    recording: np.ndarray,
+    recording_first: int,
+) -> np.ndarray:
+    """(H, high - low): the recording's phase of each harmonic of ``note`` at samples
+    ``low .. high - 1`` of its span; ``recording`` (M,) holds samples ``recording_first ..``.
+    Computed over the span within ``phase_margin`` of them, as over the whole span."""
+    margin = phase_margin(sample_rate)
+    start = max(onset, low - margin)
+    stop = min(offset + release_samples(sample_rate), high + margin)
+    samples = np.arange(start, stop)  # (m,) the span around the window
+    heard = recording[samples - recording_first]  # (m,)
+    f = frequency(note.pitch)
+    phases = [
+        partial_phase(heard, samples - onset, h * f, sample_rate, _smooth_samples(sample_rate))
+        for h in _harmonics(note.pitch, sample_rate)
+    ]
+    if not phases:  # no harmonic below the Nyquist margin
+        return np.zeros((0, high - low))
+    return np.stack(phases)[:, low - start : high - start]  # (H, high - low)
+
+
+def partial_phase(
+    heard: np.ndarray, since_onset: np.ndarray, hz: float, sample_rate: int, smooth: int
+) -> np.ndarray:
+    """(m,) the phase ``φ`` of a partial at ``hz`` in ``heard`` (m,), consecutive samples
+    ``since_onset`` (m,) samples after a note's onset: ``heard`` heterodyned by
+    ``exp(-2πi hz k / sample_rate)`` and smoothed by two centred moving averages of
+    ``smooth`` samples, so that ``heard ≈ A cos(2π hz k / sample_rate + φ)`` near k."""
+    shifted = heard * np.exp(-2j * np.pi * hz * since_onset / sample_rate)  # (m,) complex
+    return np.angle(_moving_average(_moving_average(shifted, smooth), smooth))
+
+
+def _moving_average(z: np.ndarray, width: int) -> np.ndarray:
+    """(m,) centred moving average of ``z`` (m,) over ``width`` samples, fewer at the ends."""
+    total = np.concatenate([[0], np.cumsum(z)])  # (m + 1,)
+    i = np.arange(len(z))
+    lo, hi = np.maximum(i - width // 2, 0), np.minimum(i + width - width // 2, len(z))
+    return (total[hi] - total[lo]) / (hi - lo)

@@ -138,15 +138,19 @@ class NoteStore:
         start = first_sample // self.hop - 1
         return padded_slice(self.features(path), start, count, self.silence, np.float32).T
 
-    def excitation(self, path: Path, first_input: int, inputs: int) -> np.ndarray:
+    def excitation(
+        self, path: Path, first_input: int, inputs: int, recording: np.ndarray | None = None
+    ) -> np.ndarray:
         """(3, inputs) excitation heard by the inputs ``first_input ..``: that of the
-        samples ``first_input + 1 ..``, which they predict."""
+        samples ``first_input + 1 ..``, which they predict; in phase with ``recording``
+        (its samples ``first_input + 1 - M ..``, ``inputs + 2M`` of them, M =
+        ``excitation.phase_margin``) when given."""
         first, notes = first_input + 1, self.notes(path)
         onsets, longest = self._spans(path)
         if onsets is not None:  # sorted: only the notes that can reach the window, in order
             lo = int(np.searchsorted(onsets, first - longest, side="right"))
             notes = notes[lo : int(np.searchsorted(onsets, first + inputs, side="left"))]
-        return excitation(notes, first, inputs, self.sample_rate)
+        return excitation(notes, first, inputs, self.sample_rate, recording)
 
     def _spans(self, path: Path) -> tuple[np.ndarray | None, int]:
         """(onset samples (N,) when the notes are in onset order, else None; the longest

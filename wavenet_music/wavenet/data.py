@@ -37,6 +37,7 @@ from ..audio.io import (
     trim_silence,
 )
 from ..config import Config, DataConfig, UserError, read_user_text
+from ..notes.excitation import phase_margin
 from ..notes.features import NoteStore, recording_notes
 from ..runs import cached, npy_bytes
 
@@ -397,6 +398,7 @@ class WindowSource:
         features: ConditioningStore | None = None,
         excitation: bool = False,
         quantization_channels: int = 256,
+        recording_phase: bool = False,
     ) -> None:
         self.segments = tuple(segments)
         if not self.segments:
@@ -417,6 +419,7 @@ class WindowSource:
                 "model.excitation: the excitation is made of notes; train with --features notes"
             )
         self.excitation = excitation
+        self.recording_phase = recording_phase
         self.quantization_channels = quantization_channels
         self._arrays: dict[Path, np.ndarray] = {}
 
@@ -439,8 +442,22 @@ class WindowSource:
             source = segment.feature_source
             frames = self.features.frames(source, target_start - rf, rf - 1 + n)
         if self.excitation:
-            excitation = self.features.excitation(segment.notes, target_start - rf, rf - 1 + n)
+            first_input, inputs = target_start - rf, rf - 1 + n
+            recording = self._recording(segment, first_input + 1, inputs)
+            excitation = self.features.excitation(segment.notes, first_input, inputs, recording)
         return Window(window[:-1], target, frames, excitation)
+
+    def _recording(self, segment: Segment, first: int, count: int) -> np.ndarray | None:
+        """With ``recording_phase``, the recording's samples ``first - M .. first + count +
+        M - 1`` (M = ``phase_margin``; silence outside it), whose phases the excitation
+        takes; else None (phase 0 at each onset, as in generation)."""
+        if not self.recording_phase:
+            return None
+        margin = phase_margin(self.features.sample_rate)
+        classes = padded_slice(
+            self.classes(segment), first - margin, count + 2 * margin, self.silence, np.int64
+        )
+        return mu_law_decode(classes, self.quantization_channels)  # (count + 2M,)
 
     def aligned(self, target_start: int) -> int:
         """With local conditioning, the nearest earlier start whose input starts a frame."""
@@ -576,9 +593,11 @@ def validation_picks(
     return sorted(set(picks))
 
 
-def window_source(config: Config, segments) -> WindowSource:
+def window_source(config: Config, segments, training: bool = False) -> WindowSource:
     """Windows of the model's receptive field + ``sample_size`` targets, with the model's
-    conditioning (labels, local-conditioning frames, the notes' excitation)."""
+    conditioning (labels, local-conditioning frames, the notes' excitation). Only
+    ``training`` windows hear the excitation in the recording's phase
+    (``train.excitation_phase``); validation and evaluation hear what generation hears."""
     return WindowSource(
         segments,
         config.model.receptive_field,
@@ -588,6 +607,7 @@ def window_source(config: Config, segments) -> WindowSource:
         feature_store(config),
         config.model.excitation,
         config.model.quantization_channels,
+        training and config.train.excitation_phase == "recording",
     )
 
 

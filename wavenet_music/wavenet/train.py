@@ -96,7 +96,7 @@ class Trainer(TrainingRun):
         quiet = quiet or not dist.is_main
         super().__init__(optimizer, budget, quiet)
         self.sampler = WindowSampler(
-            window_source(config, corpus.train),
+            window_source(config, corpus.train, training=True),
             config.train.seed,
             config.train.local_dropout,
             config.train.input_noise,
