@@ -11,9 +11,10 @@ note but several cycles of a treble one. ``consistency`` measures it: for the no
 one pitch, how alike the phase of the recording's fundamental is 10-60 ms after the
 onset, against that excitation. So in training the excitation told a WaveNet trained by
 likelihood the waveform of its bass notes and not that of its treble. The package's
-``train.excitation_phase: recording`` (now in the ``notes`` preset; see
-``wavenet_music/notes/excitation.py``) takes each partial's phase from the recording in
-training; generation is unchanged. The runs and scores: ``run.sh`` and README.md.
+``train.excitation_phase: recording`` (in the ``notes`` preset; ``start``, the phase each
+note starts in, in the ``demo`` preset; see ``wavenet_music/notes/excitation.py``) takes
+each partial's phase from the recording in training; generation is unchanged. The runs
+and scores: ``run.sh`` and README.md.
 """
 
 from __future__ import annotations

@@ -17,3 +17,13 @@ for seed in 0 1; do
       --json "$HERE/score_seed${seed}_$step.json"
   done
 done
+# 2026-12-03: the phase each note starts in (the demo preset's excitation_phase: start)
+run="$OUT/start/run"
+[ -d "$run/checkpoints" ] || .venv/bin/wavenet-music train "$MORE/train/piano" --run "$run" \
+  --preset notes --excitation-phase start --steps 2000 --checkpoint-every 500 \
+  --keep-checkpoints 10 --audio-every null --validation-fraction 0 --seed 0 \
+  --cache-dir "$MORE/cache" --quiet
+for step in 500 1000 1500 2000; do
+  $PY $HERE/phase.py score "$run/checkpoints/step_$(printf %08d $step)" --held "$MORE/held/piano" \
+    --json "$HERE/score_start_seed0_$step.json"
+done

@@ -127,8 +127,11 @@ def test_the_demo_preset_is_the_notes_preset_with_labels_and_a_composer():
     from wavenet_music.composer.config import ComposerConfig
 
     demo, notes, tiny = load_preset("demo"), load_preset("notes"), load_preset("tiny")
-    assert dataclasses.replace(demo.train, local_dropout=0.1) == notes.train
+    assert dataclasses.replace(demo.train, local_dropout=0.1, excitation_phase="recording") == (
+        notes.train
+    )
     assert demo.train.local_dropout == 0.3 and demo.data.labels == "folders"
+    assert demo.train.excitation_phase == "start"  # a lower noise floor than the notes
     assert demo.model == notes.model and demo.model.dilations == tiny.model.dilations
     assert (demo.data.features, demo.model.local_channels, demo.model.excitation) == (
         "notes",

@@ -10,10 +10,11 @@ import math
 import numpy as np
 import pytest
 
-from wavenet_music.notes.excitation import CHANNELS, excitation, phase_margin
+from wavenet_music.notes.excitation import CHANNELS, PHASE_TO, RecordingPhases, excitation
 from wavenet_music.notes.midi import Note
 
 RATE = 16_000
+WAYS = ["recording", "start"]  # excitation.PHASE_WAYS
 
 
 def expected_note(note: Note, first: int, count: int, rate: int) -> np.ndarray:
@@ -155,18 +156,21 @@ def test_a_negative_count_or_rate_is_refused(count, rate):
         excitation([], 0, count, rate)
 
 
-def around(recording: np.ndarray, first: int, count: int) -> np.ndarray:
-    """The samples ``first - M .. first + count + M - 1`` of ``recording`` (time 0 at
-    index 0), zeros outside it: what ``excitation`` reads of a recording."""
-    margin = phase_margin(RATE)
-    out = np.zeros(count + 2 * margin)
-    lo, hi = max(first - margin, 0), min(first + count + margin, len(recording))
-    if lo < hi:
-        out[lo - (first - margin) : hi - (first - margin)] = recording[lo:hi]
-    return out
+def reader(recording: np.ndarray, way: str = "recording") -> RecordingPhases:
+    """The phases of ``recording`` (time 0 at index 0, zeros outside it) taken ``way``."""
+
+    def read(first: int, count: int) -> np.ndarray:
+        out = np.zeros(count)
+        lo, hi = max(first, 0), min(first + count, len(recording))
+        if lo < hi:
+            out[lo - first : hi - first] = recording[lo:hi]
+        return out
+
+    return RecordingPhases(read, RATE, way)
 
 
-def test_in_phase_with_a_recording_a_late_treble_attack_is_heard_in_its_phase():
+@pytest.mark.parametrize("way", WAYS)
+def test_in_phase_with_a_recording_a_late_treble_attack_is_heard_in_its_phase(way):
     """A C6 written at 0.1 s and played 23 samples (1.4 ms, 1.5 cycles) later, each
     partial at a phase of its own: the excitation follows the recording's partials (phase
     0 at the written onset would not: correlation near 0), at the notes' amplitude."""
@@ -174,11 +178,11 @@ def test_in_phase_with_a_recording_a_late_treble_attack_is_heard_in_its_phase():
     f, s = 440.0 * 2.0 ** ((84 - 69) / 12), round(0.1 * RATE)
     k = np.arange(int(0.8 * RATE))
     late = np.clip(k - s - 23, 0, None) / RATE  # seconds since the heard attack
-    thetas = {1: 0.4, 2: 2.5, 3: -1.9}  # 4 × 1,047 Hz lies above the margin
+    thetas = {1: 0.4, 2: 2.5, 3: -1.9, 4: 0.7}  # all 4 harmonics lie below the margin
     heard = (k >= s + 23) * sum(
         0.3 / h * np.cos(2 * np.pi * h * f * late + t) for h, t in thetas.items()
     )
-    aligned = excitation([note], 0, len(k), RATE, around(heard, 0, len(k)))
+    aligned = excitation([note], 0, len(k), RATE, reader(heard, way))
     plain = excitation([note], 0, len(k), RATE)
     held = slice(s + 23 + 400, round(0.6 * RATE) - 400)  # away from the attack and the offset
     fundamental = np.cos(2 * np.pi * f * late + thetas[1])[held]
@@ -190,25 +194,46 @@ def test_in_phase_with_a_recording_a_late_treble_attack_is_heard_in_its_phase():
     assert not aligned[:, :s].any() and not aligned[:, round(0.63 * RATE) + 1 :].any()
 
 
+@pytest.mark.parametrize("way", WAYS)
 @pytest.mark.parametrize("seed", [0, 1])
-def test_in_phase_with_a_recording_windows_cut_anywhere_equal_one_window(seed):
+def test_in_phase_with_a_recording_windows_cut_anywhere_equal_one_window(seed, way):
     notes = random_notes(seed)
     rng = np.random.default_rng(seed)
     recording = rng.normal(0.0, 0.1, int(0.9 * RATE))  # the phases of noise change fast
     first, count = -300, int(0.8 * RATE)
-    whole = excitation(notes, first, count, RATE, around(recording, first, count))
+    whole = excitation(notes, first, count, RATE, reader(recording, way))
     assert np.abs(whole).max() > 0.1
     assert np.abs(whole - excitation(notes, first, count, RATE)).max() > 0.1
     for cut in [0, 1, 257, 4_000, 8_191, count - 1, count]:
         pieces = [
-            excitation(notes, first, cut, RATE, around(recording, first, cut)),
-            excitation(
-                notes, first + cut, count - cut, RATE, around(recording, first + cut, count - cut)
-            ),
+            excitation(notes, first, cut, RATE, reader(recording, way)),
+            excitation(notes, first + cut, count - cut, RATE, reader(recording, way)),
         ]
         np.testing.assert_allclose(np.concatenate(pieces, axis=1), whole, atol=1e-5)
 
 
-def test_a_recording_of_the_wrong_length_is_refused():
-    with pytest.raises(ValueError, match="recording's"):
-        excitation(random_notes(0), 0, 100, RATE, np.zeros(100))
+def test_in_phase_with_a_recording_partials_start_steady_or_follow():
+    """An A4 whose recording jumps by half a cycle after its start (and carries noise):
+    ``start`` hears the steady sinusoid it started as, ``recording`` follows the jump."""
+    note = Note(0.05, 0.55, 69, velocity=127)
+    s, f = round(0.05 * RATE), 440.0
+    k = np.arange(int(0.6 * RATE))
+    t = (k - s) / RATE
+    jump = s + round(PHASE_TO * RATE) + 800  # after the samples the phase is taken from
+    heard = (k >= s) * np.cos(2 * np.pi * f * t + 1.1 + np.pi * (k >= jump))
+    heard = heard + np.random.default_rng(0).normal(0.0, 0.3, len(k))
+    steady = np.cos(2 * np.pi * f * t + 1.1)
+    started = excitation([note], 0, len(k), RATE, reader(heard, "start"))
+    followed = excitation([note], 0, len(k), RATE, reader(heard))
+    before, after = slice(s + 400, jump - 400), slice(jump + 400, round(0.55 * RATE))
+    for part in (before, after):
+        assert np.corrcoef(started[0, part], steady[part])[0, 1] > 0.99
+    assert np.corrcoef(followed[0, before], steady[before])[0, 1] > 0.95
+    assert np.corrcoef(followed[0, after], steady[after])[0, 1] < -0.95
+
+
+def test_a_recording_at_another_rate_or_an_unknown_way_is_refused():
+    with pytest.raises(ValueError, match="8000 Hz"):
+        excitation(random_notes(0), 0, 100, RATE, RecordingPhases(lambda a, n: np.zeros(n), 8000))
+    with pytest.raises(ValueError, match="'tuned'"):
+        RecordingPhases(lambda a, n: np.zeros(n), RATE, "tuned")

@@ -17,7 +17,7 @@ import torch
 
 from wavenet_music.audio.io import mu_law_decode, padded_slice
 from wavenet_music.config import UserError, apply_overrides, load_preset
-from wavenet_music.notes.excitation import CHANNELS, excitation, phase_margin
+from wavenet_music.notes.excitation import CHANNELS, RecordingPhases, excitation
 from wavenet_music.notes.features import CHANNELS as ROLL_CHANNELS
 from wavenet_music.notes.features import NoteStore, read_notes
 from wavenet_music.notes.midi import Note, read_midi, write_midi
@@ -239,23 +239,26 @@ def test_windows_carry_the_roll_and_excitation_of_their_own_samples(scored):
     assert sounding.max() == pytest.approx(90 / 127) and set(np.unique(onsets)) == {0.0, 1.0}
 
 
-def test_training_windows_hear_the_notes_in_the_recording_s_phase(scored):
-    """The preset's train.excitation_phase: recording. Training windows hear each partial
-    in the phase of the audio they are cut from (its mu-law classes decoded, the margin
-    around the window included); validation windows hear what generation hears, phase 0
-    at each onset."""
+@pytest.mark.parametrize("way", ["recording", "start"])
+def test_training_windows_hear_the_notes_in_the_recording_s_phase(scored, way):
+    """train.excitation_phase recording or start (the notes and demo presets): training
+    windows hear each partial in the phase of the audio they are cut from (its mu-law
+    classes decoded, before and after the window too); validation windows hear what
+    generation hears, phase 0 at each onset."""
     data, config = scored
-    assert config.train.excitation_phase == "recording"
+    config = apply_overrides(config, {"train.excitation_phase": way})
     corpus = prepare_corpus(data, config.data, 256, config.model.receptive_field, quiet=True)
     rf, hop = config.model.receptive_field, config.model.hop_length
     segment = corpus.train[2]
     notes, start, inputs = read_notes(segment.notes), 3 * hop + rf, rf - 1 + 600
     training = window_source(config, corpus.train, training=True).window(segment, start, 600)
     checking = window_source(config, corpus.train).window(segment, start, 600)
-    first, margin = start - rf + 1, phase_margin(RATE)
-    classes = np.load(segment.cache)
-    around = padded_slice(classes, first - margin, inputs + 2 * margin, 128, np.int64)
-    heard = excitation(notes, first, inputs, RATE, mu_law_decode(around, 256))
+    first, classes = start - rf + 1, np.load(segment.cache)
+
+    def read(at: int, count: int) -> np.ndarray:  # the recording, its classes decoded
+        return mu_law_decode(padded_slice(classes, at, count, 128, np.int64), 256)
+
+    heard = excitation(notes, first, inputs, RATE, RecordingPhases(read, RATE, way))
     np.testing.assert_array_equal(training.excitation, heard)
     np.testing.assert_array_equal(checking.excitation, excitation(notes, first, inputs, RATE))
     # these recordings play their notes in phase 0 at the onset: the phases heard agree

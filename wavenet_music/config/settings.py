@@ -57,7 +57,7 @@ def budget_minutes() -> Any:
 
 
 TRAIN_PRECISIONS = ("float32", "bf16")
-EXCITATION_PHASES = ("onset", "recording")
+EXCITATION_PHASES = ("onset", "recording", "start")
 GENERATE_ENGINES = ("auto", "compiled", "eager")
 GENERATE_PRECISIONS = ("float32", "bf16", "int8")
 
@@ -282,10 +282,12 @@ class TrainConfig:
         default="onset",
         metadata=doc(
             "phase of the excitation's partials in training windows: onset (0 at each "
-            "note's onset, as in generation) or recording (each partial's phase taken "
-            "from the recording, so that the excitation predicts the waveform and the "
-            "model learns to start its notes, the treble too; "
-            "experiments/notes_phase_2026-12-02)",
+            "note's onset, as in generation), recording (each partial follows the "
+            "recording's phase, so that the excitation predicts the waveform and the model "
+            "learns to start its notes, the treble too: note F1 0.58-0.61, where onset "
+            "gives 0.29, and a noise floor twice as high) or start (a steady partial in "
+            "the phase the recording starts the note in: 0.44, a lower floor); "
+            "experiments/notes_phase_2026-12-02",
             choices=EXCITATION_PHASES,
         ),
     )

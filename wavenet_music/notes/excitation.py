@@ -22,21 +22,31 @@ In phase with a recording (training): a recording places each note's attack with
 millisecond or two of its written onset, a fraction of a cycle of a bass note but several
 cycles of a treble one, so phase 0 at the onset tells a WaveNet trained by likelihood the
 waveform of its bass notes and not of its treble, and the WaveNet then never starts the
-treble when it plays (measured: experiments/notes_phase_2026-12-02). Given the
-``recording``, every partial takes the recording's phase instead: the recording
-heterodyned at the partial's frequency ``h f`` and smoothed (two centred moving averages
-of ``PHASE_SMOOTH`` seconds, inside the note's span) gives ``φ(k)``, and the partial reads
-``cos(2π h f (k - s) / sample_rate + φ(k))``; amplitudes and envelopes stay those of the
-notes. ``φ(k)`` depends on the recording within ``phase_margin`` samples of ``k`` only, so
-windows still equal one long window. Generation has no recording and keeps phase 0: the
-model follows whatever phase it hears.
+treble when it plays (measured: experiments/notes_phase_2026-12-02). Given a
+``recording`` (``RecordingPhases``), every partial reads ``cos(2π h f (k - s) /
+sample_rate + φ(k))`` instead, amplitudes and envelopes staying those of the notes, with
+``φ`` in one of two ways (``PHASE_WAYS``):
+
+- ``recording``: the phase the recording has near ``k``, the recording heterodyned at
+  ``h f`` and smoothed (two centred moving averages of ``PHASE_SMOOTH`` seconds, inside
+  the note's span). The partial is then the recording band-passed around it, with its
+  drift, beating and noise: the WaveNet learns to follow its notes most closely (note F1
+  0.58-0.61 where phase 0 gives 0.29), and its noise floor doubles.
+- ``start``: one phase per partial and note, the angle of the recording heterodyned at
+  ``h f`` over ``PHASE_FROM .. PHASE_TO`` seconds after the onset: a steady sinusoid like
+  those generation plays, in the phase the recording starts it (note F1 0.44, a lower
+  noise floor).
+
+``φ`` depends on the note and the recording alone (``recording`` within ``phase_margin``
+samples of ``k``), so windows still equal one long window. Generation has no recording
+and keeps phase 0: the model follows whatever phase it hears.
 
 Drum notes have no pitch and are left out.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -47,7 +57,12 @@ HARMONICS = 4  # harmonics 1 .. 4 in channels 1 and 2
 NYQUIST_MARGIN = 0.475  # harmonics stay below this fraction of the sample rate
 RELEASE = 0.03  # seconds of linear fade after a note's offset
 DECAY = 0.25  # seconds: time constant of channel 2's exponential decay
-PHASE_SMOOTH = 0.0125  # seconds of each of the two moving averages of a partial's phase
+PHASE_WAYS = ("recording", "start")  # how a partial takes the recording's phase
+PHASE_SMOOTH = 0.0125  # seconds of each of the two moving averages of a following phase
+PHASE_FROM, PHASE_TO = 0.010, 0.060  # seconds after the onset a starting phase is read
+
+# (first sample, count) -> the recording's samples there (count,), zeros outside it
+RecordingReader = Callable[[int, int], np.ndarray]
 
 
 def frequency(pitch: int) -> float:
@@ -67,7 +82,7 @@ def release_samples(sample_rate: int) -> int:
 
 
 def phase_margin(sample_rate: int) -> int:
-    """Samples on each side of a window that its partials' phases read of the recording."""
+    """Samples on each side of a window that its following phases read of the recording."""
     return 2 * _smooth_samples(sample_rate)
 
 
@@ -75,32 +90,35 @@ def _smooth_samples(sample_rate: int) -> int:
     return max(1, round(PHASE_SMOOTH * sample_rate))
 
 
+def phase_span(onset: int, offset: int, sample_rate: int) -> tuple[int, int]:
+    """The samples ``[a, b)`` whose phase a note's partials start in: ``PHASE_FROM ..
+    PHASE_TO`` seconds after the ``onset`` sample, inside ``[onset, offset)`` (all of it,
+    if the note ends before ``PHASE_FROM``)."""
+    a = min(onset + round(PHASE_FROM * sample_rate), offset - 1)
+    return a, max(a + 1, min(onset + round(PHASE_TO * sample_rate), offset))
+
+
 def excitation(
     notes: Sequence[Note],
     first_sample: int,
     count: int,
     sample_rate: int,
-    recording: np.ndarray | None = None,
+    recording: RecordingPhases | None = None,
 ) -> np.ndarray:
     """The excitation of samples ``first_sample .. first_sample + count - 1`` of the
     timeline (sample 0 = time 0 of the notes; before it the excitation is 0).
 
     Args:
-        recording: the recording's samples ``first_sample - M .. first_sample + count +
-            M - 1`` (M = ``phase_margin``; zeros outside the recording), whose phases
-            the partials take; None: phase 0 at each onset.
+        recording: the phases of the recording, which the partials take; None: phase 0
+            at each onset.
 
     Returns:
         (CHANNELS, count) float32: fundamentals, harmonics, decaying harmonics.
     """
     if count < 0 or sample_rate <= 0:
         raise ValueError(f"expected count >= 0 and sample_rate > 0, got {count}, {sample_rate}")
-    margin = phase_margin(sample_rate)
-    if recording is not None and recording.shape != (count + 2 * margin,):
-        raise ValueError(
-            f"expected the recording's {count + 2 * margin} samples around the window, "
-            f"got shape {recording.shape}"
-        )
+    if recording is not None and recording.sample_rate != sample_rate:
+        raise ValueError(f"a recording at {recording.sample_rate} Hz for notes at {sample_rate}")
     signal = np.zeros((CHANNELS, count))  # (3, T) float64
     release = release_samples(sample_rate)
     stop = first_sample + count
@@ -113,9 +131,7 @@ def excitation(
             samples = np.arange(low, high)  # (n,)
             phases = None
             if recording is not None:
-                phases = _note_phases(
-                    note, onset, offset, low, high, sample_rate, recording, first_sample - margin
-                )
+                phases = recording(note, onset, offset, low, high)  # (H, n)
             tone = _note_tone(note, onset, offset, samples, sample_rate, phases)  # (3, n)
             signal[:, low - first_sample : high - first_sample] += tone
     return signal.astype(np.float32)
@@ -158,24 +174,40 @@ def _envelope(samples: np.ndarray, offset: int, sample_rate: int) -> np.ndarray:
     return np.clip((offset + release - samples) / max(release, 1), 0.0, 1.0)
 
 
-def _note_phases(
+def starting_phases(
+    note: Note, onset: int, offset: int, sample_rate: int, recording: RecordingReader
+) -> np.ndarray:
+    """(H,): the phase ``φ`` each harmonic of ``note`` starts in, in the recording over
+    its ``phase_span``: about ``A cos(2π h f (k - onset) / sample_rate + φ)`` there, the
+    angle of the recording heterodyned at ``h f`` and summed."""
+    a, b = phase_span(onset, offset, sample_rate)
+    heard = np.asarray(recording(a, b - a), dtype=np.float64)  # (b - a,)
+    since_onset = np.arange(a, b) - onset  # (b - a,)
+    f = frequency(note.pitch)
+    turn = [
+        np.exp(-2j * np.pi * h * f * since_onset / sample_rate)
+        for h in _harmonics(note.pitch, sample_rate)
+    ]
+    return np.array([np.angle(np.sum(heard * w)) for w in turn])
+
+
+def following_phases(
     note: Note,
     onset: int,
     offset: int,
     low: int,
     high: int,
     sample_rate: int,
-    recording: np.ndarray,
-    recording_first: int,
+    recording: RecordingReader,
 ) -> np.ndarray:
     """(H, high - low): the recording's phase of each harmonic of ``note`` at samples
-    ``low .. high - 1`` of its span; ``recording`` (M,) holds samples ``recording_first ..``.
-    Computed over the span within ``phase_margin`` of them, as over the whole span."""
+    ``low .. high - 1`` of its span (``partial_phase``), computed over the span within
+    ``phase_margin`` of them, as over the whole span."""
     margin = phase_margin(sample_rate)
     start = max(onset, low - margin)
     stop = min(offset + release_samples(sample_rate), high + margin)
     samples = np.arange(start, stop)  # (m,) the span around the window
-    heard = recording[samples - recording_first]  # (m,)
+    heard = np.asarray(recording(start, stop - start), dtype=np.float64)  # (m,)
     f = frequency(note.pitch)
     phases = [
         partial_phase(heard, samples - onset, h * f, sample_rate, _smooth_samples(sample_rate))
@@ -203,3 +235,25 @@ def _moving_average(z: np.ndarray, width: int) -> np.ndarray:
     i = np.arange(len(z))
     lo, hi = np.maximum(i - width // 2, 0), np.minimum(i + width - width // 2, len(z))
     return (total[hi] - total[lo]) / (hi - lo)
+
+
+class RecordingPhases:
+    """The phases of one recording that the partials of its notes take, in one of
+    ``PHASE_WAYS``; the starting phases computed once per note (training cuts many
+    windows from one recording)."""
+
+    def __init__(self, read: RecordingReader, sample_rate: int, way: str = "recording") -> None:
+        if way not in PHASE_WAYS:
+            raise ValueError(f"expected a way of {PHASE_WAYS}, got {way!r}")
+        self.read, self.sample_rate, self.way = read, sample_rate, way
+        self._started: dict[tuple[int, int, int], np.ndarray] = {}
+
+    def __call__(self, note: Note, onset: int, offset: int, low: int, high: int) -> np.ndarray:
+        """(H, high - low): the phases of ``note`` (sounding from sample ``onset`` to
+        ``offset``) at samples ``low .. high - 1``."""
+        if self.way == "recording":
+            return following_phases(note, onset, offset, low, high, self.sample_rate, self.read)
+        key = (onset, offset, note.pitch)
+        if key not in self._started:
+            self._started[key] = starting_phases(note, onset, offset, self.sample_rate, self.read)
+        return np.repeat(self._started[key][:, None], high - low, axis=1)  # (H, high - low)

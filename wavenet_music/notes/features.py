@@ -31,7 +31,7 @@ from ..audio.features import frame_count
 from ..audio.io import mu_law_decode, padded_slice, resample
 from ..config import UserError
 from ..runs import cached, npy_bytes
-from .excitation import excitation, note_samples, release_samples
+from .excitation import RecordingPhases, excitation, note_samples, release_samples
 from .midi import PIANO_RANGE, Note, check_notes, read_midi
 from .roll import channel_count, piano_roll
 from .transcribe import SAMPLE_RATE, notes_array, notes_from_array, transcribe, transcription_cache
@@ -139,12 +139,15 @@ class NoteStore:
         return padded_slice(self.features(path), start, count, self.silence, np.float32).T
 
     def excitation(
-        self, path: Path, first_input: int, inputs: int, recording: np.ndarray | None = None
+        self,
+        path: Path,
+        first_input: int,
+        inputs: int,
+        recording: RecordingPhases | None = None,
     ) -> np.ndarray:
         """(3, inputs) excitation heard by the inputs ``first_input ..``: that of the
-        samples ``first_input + 1 ..``, which they predict; in phase with ``recording``
-        (its samples ``first_input + 1 - M ..``, ``inputs + 2M`` of them, M =
-        ``excitation.phase_margin``) when given."""
+        samples ``first_input + 1 ..``, which they predict; in the phases of
+        ``recording`` when given."""
         first, notes = first_input + 1, self.notes(path)
         onsets, longest = self._spans(path)
         if onsets is not None:  # sorted: only the notes that can reach the window, in order

@@ -37,7 +37,7 @@ from ..audio.io import (
     trim_silence,
 )
 from ..config import Config, DataConfig, UserError, read_user_text
-from ..notes.excitation import phase_margin
+from ..notes.excitation import RecordingPhases
 from ..notes.features import NoteStore, recording_notes
 from ..runs import cached, npy_bytes
 
@@ -398,7 +398,7 @@ class WindowSource:
         features: ConditioningStore | None = None,
         excitation: bool = False,
         quantization_channels: int = 256,
-        recording_phase: bool = False,
+        excitation_phase: str = "onset",
     ) -> None:
         self.segments = tuple(segments)
         if not self.segments:
@@ -419,9 +419,10 @@ class WindowSource:
                 "model.excitation: the excitation is made of notes; train with --features notes"
             )
         self.excitation = excitation
-        self.recording_phase = recording_phase
+        self.excitation_phase = excitation_phase
         self.quantization_channels = quantization_channels
         self._arrays: dict[Path, np.ndarray] = {}
+        self._phases: dict[Path, RecordingPhases] = {}
 
     def classes(self, segment: Segment) -> np.ndarray:
         if segment.cache not in self._arrays:
@@ -443,21 +444,26 @@ class WindowSource:
             frames = self.features.frames(source, target_start - rf, rf - 1 + n)
         if self.excitation:
             first_input, inputs = target_start - rf, rf - 1 + n
-            recording = self._recording(segment, first_input + 1, inputs)
+            recording = self.recording_phases(segment)
             excitation = self.features.excitation(segment.notes, first_input, inputs, recording)
         return Window(window[:-1], target, frames, excitation)
 
-    def _recording(self, segment: Segment, first: int, count: int) -> np.ndarray | None:
-        """With ``recording_phase``, the recording's samples ``first - M .. first + count +
-        M - 1`` (M = ``phase_margin``; silence outside it), whose phases the excitation
-        takes; else None (phase 0 at each onset, as in generation)."""
-        if not self.recording_phase:
+    def recording_phases(self, segment: Segment) -> RecordingPhases | None:
+        """Unless ``excitation_phase`` is onset, the phases of ``segment``'s recording (its
+        mu-law classes decoded; silence outside it) that the excitation takes; else None
+        (phase 0 at each onset, as in generation)."""
+        if self.excitation_phase == "onset":
             return None
-        margin = phase_margin(self.features.sample_rate)
-        classes = padded_slice(
-            self.classes(segment), first - margin, count + 2 * margin, self.silence, np.int64
-        )
-        return mu_law_decode(classes, self.quantization_channels)  # (count + 2M,)
+        if segment.cache not in self._phases:
+            classes, silence = self.classes(segment), self.silence
+
+            def read(first: int, count: int) -> np.ndarray:  # (count,) samples from first
+                window = padded_slice(classes, first, count, silence, np.int64)
+                return mu_law_decode(window, self.quantization_channels)
+
+            rate, way = self.features.sample_rate, self.excitation_phase
+            self._phases[segment.cache] = RecordingPhases(read, rate, way)
+        return self._phases[segment.cache]
 
     def aligned(self, target_start: int) -> int:
         """With local conditioning, the nearest earlier start whose input starts a frame."""
@@ -607,7 +613,7 @@ def window_source(config: Config, segments, training: bool = False) -> WindowSou
         feature_store(config),
         config.model.excitation,
         config.model.quantization_channels,
-        training and config.train.excitation_phase == "recording",
+        config.train.excitation_phase if training else "onset",
     )
 
 
