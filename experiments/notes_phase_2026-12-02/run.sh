@@ -27,3 +27,12 @@ for step in 500 1000 1500 2000; do
   $PY $HERE/phase.py score "$run/checkpoints/step_$(printf %08d $step)" --held "$MORE/held/piano" \
     --json "$HERE/score_start_seed0_$step.json"
 done
+# and the recording's phase again, through the package, at four budgets
+run="$OUT/recording/run"
+[ -d "$run/checkpoints" ] || .venv/bin/wavenet-music train "$MORE/train/piano" --run "$run" \
+  --preset notes --steps 2000 --checkpoint-every 500 --keep-checkpoints 10 \
+  --audio-every null --validation-fraction 0 --seed 0 --cache-dir "$MORE/cache" --quiet
+for step in 500 1000 1500 2000; do
+  $PY $HERE/phase.py score "$run/checkpoints/step_$(printf %08d $step)" --held "$MORE/held/piano" \
+    --json "$HERE/score_recording_seed0_$step.json"
+done
