@@ -184,11 +184,12 @@ def starting_phases(
     heard = np.asarray(recording(a, b - a), dtype=np.float64)  # (b - a,)
     since_onset = np.arange(a, b) - onset  # (b - a,)
     f = frequency(note.pitch)
-    turn = [
-        np.exp(-2j * np.pi * h * f * since_onset / sample_rate)
-        for h in _harmonics(note.pitch, sample_rate)
-    ]
-    return np.array([np.angle(np.sum(heard * w)) for w in turn])
+    return np.array(
+        [
+            np.angle(np.sum(heterodyne(heard, since_onset, h * f, sample_rate)))
+            for h in _harmonics(note.pitch, sample_rate)
+        ]
+    )
 
 
 def following_phases(
@@ -225,8 +226,17 @@ def partial_phase(
     ``since_onset`` (m,) samples after a note's onset: ``heard`` heterodyned by
     ``exp(-2πi hz k / sample_rate)`` and smoothed by two centred moving averages of
     ``smooth`` samples, so that ``heard ≈ A cos(2π hz k / sample_rate + φ)`` near k."""
-    shifted = heard * np.exp(-2j * np.pi * hz * since_onset / sample_rate)  # (m,) complex
+    shifted = heterodyne(heard, since_onset, hz, sample_rate)  # (m,) complex
     return np.angle(_moving_average(_moving_average(shifted, smooth), smooth))
+
+
+def heterodyne(
+    heard: np.ndarray, since_onset: np.ndarray, hz: float, sample_rate: int
+) -> np.ndarray:
+    """(m,) complex: ``heard`` (m,) times ``exp(-2πi hz k / sample_rate)``, ``k`` the
+    samples ``since_onset`` (m,): a partial ``A cos(2π hz k / sample_rate + φ)`` becomes
+    ``A / 2 · exp(iφ)`` plus terms that turn and average away."""
+    return heard * np.exp(-2j * np.pi * hz * since_onset / sample_rate)
 
 
 def _moving_average(z: np.ndarray, width: int) -> np.ndarray:
