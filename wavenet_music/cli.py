@@ -394,8 +394,9 @@ def cmd_compose(args: argparse.Namespace) -> None:
 
     options = PieceConfig(**_flag_values(args, PieceConfig, "compose__"))
     piece = compose(args.run, options, out=args.out, features_out=args.features_out)
+    floor = f", WaveNet floor {options.wavenet_floor:g}" if piece.notes is not None else ""
     print(
-        f"composer temperature {piece.temperature:g}, hold penalty {piece.hold_penalty:g}",
+        f"composer temperature {piece.temperature:g}, hold penalty {piece.hold_penalty:g}" + floor,
         file=sys.stderr,
     )
     for path in [*(piece.paths or []), *(piece.midi_paths or [])]:

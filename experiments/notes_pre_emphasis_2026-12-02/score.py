@@ -2,7 +2,7 @@
 and what the renders lack against the real recordings.
 
     python score.py CHECKPOINT --held DIR [--de-emphasis] [--seeds 0,1] [--temperature T]
-                    [--json OUT]
+                    [--floor F] [--json OUT]
 
 Renders the first 10 s of every held-out piece's notes from silence (one batch per
 seed), undoes the pre-emphasis of ``prep.py`` when ``--de-emphasis`` (the run learned
@@ -110,6 +110,9 @@ def main() -> None:
     parser.add_argument("--de-emphasis", action="store_true")
     parser.add_argument("--seeds", default="0,1")
     parser.add_argument("--temperature", type=float, default=1.0, help="WaveNet sampling")
+    parser.add_argument(
+        "--floor", type=float, default=0.0, help="sampling floor while notes sound (0: as recorded)"
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     torch.set_num_threads(2)
@@ -125,7 +128,13 @@ def main() -> None:
         rows.append({"piece": path.stem, "kind": "real", **measures(real, reference)})
     for seed in (int(s) for s in args.seeds.split(",")):
         renders = render_notes(
-            model, saved.config, notes, SECONDS, seed=seed, temperature=args.temperature
+            model,
+            saved.config,
+            notes,
+            SECONDS,
+            seed=seed,
+            temperature=args.temperature,
+            floor=args.floor,
         )
         for path, reference, audio in zip(paths, notes, renders, strict=True):
             audio = de_emphasis(audio) if args.de_emphasis else audio

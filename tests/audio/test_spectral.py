@@ -19,6 +19,7 @@ from wavenet_music.audio.spectral import (
     mel_to_hz,
     power_spectrogram,
     rms_envelope,
+    shape_and_level,
     spectral_centroid,
     spectral_flatness,
 )
@@ -171,6 +172,23 @@ def test_log_mel_distance_grows_with_spectral_tilt():
     assert distances[0] > 0.5
 
 
+def test_shape_and_level_split_the_distance_into_tilt_and_gain():
+    """A gain moves the level by exactly its dB and leaves the shape 0; a tilt moves the
+    shape, which grows with it; shape² + level² is the distance²."""
+    clips = [noise(seed=s) for s in range(3)]
+    shape, level = shape_and_level([0.25 * c for c in clips], clips, SR)
+    assert shape == pytest.approx(0.0, abs=1e-6)
+    assert level == pytest.approx(20 * math.log10(0.25), abs=1e-6)
+    shapes = []
+    for slope in (0.1, 0.3, 0.6, 1.0):
+        other = [0.5 * tilted(c, slope) for c in clips]
+        shape, level = shape_and_level(other, clips, SR)
+        distance = mean_log_mel_distance(other, clips, SR)
+        assert shape**2 + level**2 == pytest.approx(distance**2, rel=1e-9)
+        shapes.append(shape)
+    assert shapes == sorted(shapes) and shapes[0] > 0.5, shapes
+
+
 def test_real_piano_is_far_from_white_noise(music_root):
     piano = load_audio(sorted((music_root / "piano").glob("*.flac"))[0], SR)
     length = 2 * SR
@@ -181,4 +199,7 @@ def test_real_piano_is_far_from_white_noise(music_root):
     piano_to_piano = mean_log_mel_distance(excerpts[:1], excerpts[1:], SR)
     assert to_noise > 10.0  # measured 11.6 dB; 2-second piano excerpts differ by ~5 dB
     assert piano_to_piano < to_noise / 2
+    noise_shape, _ = shape_and_level(white, excerpts, SR)  # levels matched: still far
+    piano_shape, _ = shape_and_level(excerpts[:1], excerpts[1:], SR)
+    assert noise_shape > 8.0 and piano_shape < 0.6 * noise_shape  # measured 10.0 and 5.4 dB
     assert clip_statistics(excerpts[0], SR)["flatness"] < 0.1

@@ -33,7 +33,7 @@ from wavenet_music.notes.events import (
     encode,
     shifts,
 )
-from wavenet_music.notes.excitation import excitation
+from wavenet_music.notes.excitation import excitation, sounding
 from wavenet_music.notes.midi import PIANO_RANGE, Note, read_midi, write_midi
 
 from ..conftest import tiny_notes_config
@@ -236,6 +236,12 @@ def test_the_piece_plays_the_notes_it_wrote(notes_composer, tmp_path):
     again = compose(run, options)
     assert again.notes == piece.notes
     np.testing.assert_array_equal(again.audio, piece.audio)
+    # the WaveNet's sampling floor acts from the first sample a note sounds, not before
+    whole = compose(run, dataclasses.replace(options, wavenet_floor=0.0))
+    assert whole.notes == piece.notes and piece.notes[0]
+    first = int(np.argmax(sounding(piece.notes[0], 8000, RATE)))
+    np.testing.assert_array_equal(whole.audio[0, :first], piece.audio[0, :first])
+    assert not np.array_equal(whole.audio[0, first:], piece.audio[0, first:])
 
 
 def test_compose_continues_a_midi_prime_and_an_audio_prime(notes_composer, tmp_path):

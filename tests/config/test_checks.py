@@ -56,6 +56,7 @@ ACCEPTS_ZERO = frozenset(
         "TrainConfig.local_dropout",
         "TrainConfig.input_noise",  # 0 = off  # off
         "GenerateConfig.temperature",  # the likeliest sample
+        "GenerateConfig.floor",  # the whole distribution
         "GenerateConfig.seed",
         "ReportConfig.seed",
         "ComposerConfig.dropout",
@@ -65,6 +66,7 @@ ACCEPTS_ZERO = frozenset(
         "PieceConfig.temperature",  # the likeliest token
         "PieceConfig.hold_penalty",
         "PieceConfig.wavenet_temperature",
+        "PieceConfig.wavenet_floor",  # the whole distribution
         "PieceConfig.seed",
     }
 )

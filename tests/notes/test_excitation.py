@@ -10,7 +10,13 @@ import math
 import numpy as np
 import pytest
 
-from wavenet_music.notes.excitation import CHANNELS, PHASE_TO, RecordingPhases, excitation
+from wavenet_music.notes.excitation import (
+    CHANNELS,
+    PHASE_TO,
+    RecordingPhases,
+    excitation,
+    sounding,
+)
 from wavenet_music.notes.midi import Note
 
 RATE = 16_000
@@ -133,6 +139,26 @@ def test_silence_before_time_zero_and_outside_every_note_and_for_drums():
     assert excitation(drums, 0, RATE // 2, RATE).shape == (CHANNELS, RATE // 2)
     assert not excitation(drums, 0, RATE // 2, RATE).any()
     assert excitation(notes, 0, 0, RATE).shape == (CHANNELS, 0)
+
+
+def test_sounding_is_where_the_excitation_plays_a_note():
+    """``sounding`` covers every sample the excitation is non-zero at, and its spans end
+    exactly where a note's release does; drums and a window past the notes sound nowhere."""
+    notes = [Note(0.0, 0.1, 60), Note(0.2, 0.25, 64), Note(0.3, 0.4, 38, is_drum=True)]
+    count = RATE // 2
+    heard = sounding(notes, count, RATE)
+    playing = np.abs(excitation(notes, 0, count, RATE)).max(axis=0) > 0  # (count,)
+    assert heard.shape == (count,) and heard.dtype == bool
+    assert not (playing & ~heard).any()
+    release = round(0.03 * RATE)
+    spans = [(0, round(0.1 * RATE) + release), (round(0.2 * RATE), round(0.25 * RATE) + release)]
+    expected = np.zeros(count, dtype=bool)
+    for start, end in spans:
+        expected[start:end] = True
+    assert np.array_equal(heard, expected)
+    assert playing[heard].mean() > 0.99  # silent only at zero crossings
+    assert not sounding(notes[2:], count, RATE).any()
+    assert not sounding([Note(2.0, 3.0, 60)], count, RATE).any()
 
 
 def test_velocity_scales_linearly():

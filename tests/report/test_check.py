@@ -4,6 +4,7 @@ under-trained run are named with their figures."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from wavenet_music.audio.io import load_audio
 from wavenet_music.report.check import (
@@ -14,7 +15,6 @@ from wavenet_music.report.check import (
     report_summary,
 )
 from wavenet_music.report.clips import Row, white_noise
-from wavenet_music.report.page import set_distances
 
 RATE = 16000
 
@@ -28,7 +28,7 @@ def piano_excerpts(music_root, count: int, seconds: float = 3.0) -> list[np.ndar
 
 
 def summary_of(rows: list[Row], **extra) -> dict:
-    figures = kind_figures(rows, RATE, set_distances(rows, RATE))
+    figures = kind_figures(rows, RATE)
     arguments = {"held_out_bits": 4.5, "trained_steps": 2000, "planned_steps": 2000, **extra}
     return report_summary({"piano": figures}, **arguments)
 
@@ -45,6 +45,23 @@ def test_real_music_passes_and_white_noise_is_named(music_root):
     assert len(misses) == 2, misses  # its flatness and its distance, each with its figure
     assert misses[0].startswith("piano clips spectral flatness 0.5")
     assert "sounds like noise" in misses[0] and "dB from real piano" in misses[1]
+
+
+def test_a_quiet_clip_of_music_passes_and_quiet_noise_does_not(music_root):
+    """The distance is judged with levels matched: music 12 dB quieter than the genre
+    (as far as noise on the plain distance) passes; noise at that level is named."""
+    real, other = np.split(np.array(piano_excerpts(music_root, 5)), [3])
+    rms = float(np.sqrt(np.mean(np.concatenate(real) ** 2)))
+    rows = [Row(f"real {i}", "real", a) for i, a in enumerate(real)]
+    rows.append(Row("noise", "noise", white_noise(len(real[0]), rms, 0)))
+    quiet = [*rows, *(Row("g", "generated", 0.25 * a) for a in other)]
+    figures = summary_of(quiet)["labels"]["piano"]
+    assert figures["generated"]["level_db"] == pytest.approx(-12, abs=3)
+    assert figures["generated"]["distance_db"] > 0.85 * figures["noise"]["distance_db"]
+    assert check_summary(summary_of(quiet)) == []
+    hiss = [*rows, Row("g", "generated", white_noise(len(real[0]), rms / 4, 1))]
+    misses = [str(m) for m in check_summary(summary_of(hiss))]
+    assert any("levels matched" in m for m in misses), misses
 
 
 def test_an_under_trained_run_and_a_weak_composer_are_named():

@@ -169,6 +169,31 @@ def test_same_samples_as_the_eager_and_naive_generators(name, step_module):
         assert torch.equal(runs["compiled"], naive)
 
 
+def test_floors_sample_the_same_on_every_engine_and_only_where_they_are_set(step_module):
+    """Generation with floors (zero for the first 150 samples, 0.003 after) draws the same
+    classes on the compiled, eager and naive generators; up to the first floor it equals
+    generation without floors; a floor that could cut every class is one clear error."""
+    model = _model(CONFIGS["small"], 3)
+    floors = torch.zeros(2, 300, dtype=torch.float64)
+    floors[:, 150:] = 0.003
+
+    def run(engine: str, floors: torch.Tensor | None) -> torch.Tensor:
+        g = torch.Generator().manual_seed(5)
+        if engine == "naive":
+            return generate_naive(model, 300, 2, generator=g, floors=floors)
+        return generate(model, 300, 2, generator=g, floors=floors, engine=engine)
+
+    floored = {engine: run(engine, floors) for engine in ("compiled", "eager", "naive")}
+    assert torch.equal(floored["compiled"], floored["eager"])
+    assert torch.equal(floored["compiled"], floored["naive"])
+    plain = run("compiled", None)
+    assert torch.equal(plain[:, :150], floored["compiled"][:, :150])
+    assert not torch.equal(plain, floored["compiled"])
+    assert torch.equal(run("eager", torch.zeros(2, 300, dtype=torch.float64)), plain)
+    with pytest.raises(UserError, match="below 1 / 256"):
+        run("eager", torch.full((2, 300), 1 / 256, dtype=torch.float64))
+
+
 def _kl_and_tv(reference: torch.Tensor, other: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-step KL(p_ref ‖ p_other) in nats and total variation, logits (B, Q, T)."""
     log_p, log_q = reference.double().log_softmax(1), other.double().log_softmax(1)
@@ -514,6 +539,30 @@ def test_both_samplers_draw_from_the_softmax(temperature, step_module):
     frequency = torch.nn.functional.one_hot(torch_draws, 12).double().mean(dim=0)  # (B, Q)
     error = (expected * (1 - expected) / 4000).sqrt()
     assert ((frequency - expected).abs() <= 4 * error + 1e-9).all()
+
+
+def test_a_floor_cuts_the_unlikely_tail_and_renormalises(step_module):
+    """With a floor f per row, both samplers draw from max(p - f, 0) renormalised (within 4
+    standard errors over 4,000 draws), never a class below the floor, the same classes from
+    the same seed; a row with floor 0 draws from p itself."""
+    logits = torch.randn(3, 12, generator=torch.Generator().manual_seed(4)) * 2
+    floor = torch.tensor([0.05, 0.0, 0.08], dtype=torch.float64)
+    compiled = CompiledWaveNet(_model(CONFIGS["small"]), "float32", step_module)
+
+    def draws(draw):
+        g = torch.Generator().manual_seed(11)
+        return torch.stack([draw(logits, 1.0, g, floor) for _ in range(4000)])  # (count, B)
+
+    torch_draws = draws(sample)
+    assert torch.equal(draws(compiled.sample), torch_draws)
+    p = torch.softmax(logits.double(), dim=1)  # (B, Q)
+    kept = (p - floor[:, None]).clamp(min=0)
+    expected = kept / kept.sum(dim=1, keepdim=True)
+    frequency = torch.nn.functional.one_hot(torch_draws, 12).double().mean(dim=0)  # (B, Q)
+    error = (expected * (1 - expected) / 4000).sqrt()
+    assert ((frequency - expected).abs() <= 4 * error + 1e-9).all()
+    assert (frequency[kept == 0] == 0).all() and (kept[[0, 2]] == 0).any()
+    assert (kept[1] == p[1]).all()
 
 
 def test_samplers_refuse_nan_logits(step_module):

@@ -17,7 +17,7 @@ import torch
 
 from wavenet_music.audio.io import mu_law_decode, padded_slice
 from wavenet_music.config import UserError, apply_overrides, load_preset
-from wavenet_music.notes.excitation import CHANNELS, RecordingPhases, excitation
+from wavenet_music.notes.excitation import CHANNELS, RecordingPhases, excitation, sounding
 from wavenet_music.notes.features import CHANNELS as ROLL_CHANNELS
 from wavenet_music.notes.features import NoteStore, read_notes
 from wavenet_music.notes.midi import Note, read_midi, write_midi
@@ -33,6 +33,7 @@ from wavenet_music.wavenet.data import (
 from wavenet_music.wavenet.generate import generate, generate_naive
 from wavenet_music.wavenet.incremental import IncrementalWaveNet
 from wavenet_music.wavenet.model import WaveNet
+from wavenet_music.wavenet.to_audio import note_floors
 
 from .test_compiled import step_logits
 from .test_generate import CONFIGS
@@ -146,6 +147,19 @@ def test_generators_agree_with_notes_heard(step_module):
         silence=0.0,
     )
     assert not torch.equal(other, naive)  # the notes heard change the audio
+
+
+def test_the_floor_is_set_where_a_piece_s_notes_sound_and_nowhere_else():
+    """``note_floors``: the floor on exactly the samples ``sounding`` marks, 0 in rests and
+    for an unsteered piece (None), no floors at all for floor 0."""
+    notes = [Note(0.01, 0.02, 60), Note(0.05, 0.06, 72, is_drum=True)]
+    floors = note_floors([notes, None], 1_600, 16_000, 0.002)  # (2, 1600)
+    assert floors.shape == (2, 1_600) and floors.dtype == torch.float64
+    expected = sounding(notes, 1_600, 16_000) * 0.002
+    assert np.array_equal(floors[0].numpy(), expected) and floors[0, 160:320].all()
+    assert floors[0, :160].eq(0).all() and floors[0, 800:].eq(0).all()  # a rest, a drum
+    assert floors[1].eq(0).all()
+    assert note_floors([notes], 1_600, 16_000, 0.0) is None
 
 
 def test_the_excitation_is_required_exactly_when_the_model_hears_notes():

@@ -180,6 +180,19 @@ def mean_log_mel_distance(
     return float(np.sqrt(np.mean((a - b) ** 2)))
 
 
+def shape_and_level(
+    clips_a: Sequence[np.ndarray], clips_b: Sequence[np.ndarray], sample_rate: int
+) -> tuple[float, float]:
+    """``mean_log_mel_distance`` in two parts, dB: (shape, level). With D = A - B the
+    difference of the long-term average log-mel spectra (``average_log_mel``), level is
+    ``mean_m D_m`` (positive: ``a`` is louder) and shape ``sqrt(mean_m (D_m - level)²)``,
+    the distance once the levels are matched: a gain on one set moves the level alone, a
+    tilt the shape. shape² + level² = ``mean_log_mel_distance``²."""
+    difference = average_log_mel(clips_a, sample_rate) - average_log_mel(clips_b, sample_rate)
+    level = float(np.mean(difference))
+    return float(np.sqrt(np.mean((difference - level) ** 2))), level
+
+
 def aligned_log_mel_distance(a: np.ndarray, b: np.ndarray, sample_rate: int) -> float:
     """RMS difference in dB between two clips' log-mel spectrograms frame by frame (over
     the frames both have): how closely ``a`` follows ``b`` in time, not just on average."""

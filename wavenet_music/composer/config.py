@@ -33,9 +33,11 @@ from ..config import (
     MAX_STEPS,
     MAX_TEMPERATURE,
     MIN_SECONDS,
+    NOTE_FLOOR,
     UserError,
     budget_minutes,
     budget_steps,
+    floor_doc,
 )
 from ..config.checks import doc, settings
 
@@ -204,6 +206,9 @@ class PieceConfig:
         metadata=doc(
             "WaveNet sampling temperature; 0 = the likeliest sample", low=0, high=MAX_TEMPERATURE
         ),
+    )
+    wavenet_floor: float = field(
+        default=NOTE_FLOOR, metadata=floor_doc("while a note sounds, the WaveNet never draws a")
     )
     seed: int | None = field(
         default=0, metadata=doc("random seed; null = a fresh one", low=0, high=MAX_SEED)

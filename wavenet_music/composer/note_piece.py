@@ -42,7 +42,7 @@ from ..runtime.stop import Interrupted, StopRequest
 from ..wavenet.data import feature_store
 from ..wavenet.generate import generate
 from ..wavenet.model import WaveNet
-from ..wavenet.to_audio import notes_steering, write_clips
+from ..wavenet.to_audio import note_floors, notes_steering, write_clips
 from .config import PieceConfig
 from .model import Composer, continue_tokens, primed_composer
 
@@ -178,6 +178,7 @@ def play_notes(
                 features=features,
                 excitation=heard,
                 silence=NoteStore.silence,
+                floors=note_floors(pieces, length, rate, options.wavenet_floor),
                 on_step=on_step,
             )
     except KeyboardInterrupt:

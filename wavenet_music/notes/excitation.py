@@ -137,6 +137,19 @@ def excitation(
     return signal.astype(np.float32)
 
 
+def sounding(notes: Sequence[Note], count: int, sample_rate: int) -> np.ndarray:
+    """(count,) bool: where samples ``0 .. count - 1`` of the timeline hear a note, i.e.
+    lie in some pitched note's ``[onset, offset + release)``, where ``excitation`` plays
+    it (and reads 0 elsewhere)."""
+    heard = np.zeros(count, dtype=bool)
+    release = release_samples(sample_rate)
+    for note in notes:
+        if not note.is_drum:
+            onset, offset = note_samples(note, sample_rate)
+            heard[max(onset, 0) : max(0, min(offset + release, count))] = True
+    return heard
+
+
 def _harmonics(pitch: int, sample_rate: int) -> list[int]:
     """The harmonics ``h`` of ``pitch`` that stay below ``NYQUIST_MARGIN * sample_rate``."""
     f = frequency(pitch)

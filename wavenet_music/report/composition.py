@@ -52,8 +52,9 @@ def composition_section(
     of the structure statistics. ``temperature``, ``hold_penalty`` (None: the calibrated
     ones) and ``top_k``: the composer's sampling.
 
-    Returns ``{"title", "temperature", "hold_penalty", "rows": [{"label", "composed", "plain"}],
-    "clips": {kind: {label: (T,)}}, "windows": {kind: [statistics of one window]},
+    Returns ``{"title", "temperature", "hold_penalty", "wavenet_floor",
+    "rows": [{"label", "composed", "plain"}], "clips": {kind: {label: (T,)}},
+    "windows": {kind: [statistics of one window]},
     "clip_windows": {kind: [[statistics of each window of one clip]]},
     "clip_labels": {kind: [label of each clip]},
     "statistics": {kind: {stat: (mean, std)}}, "distance": {kind: {stat: z, "mean": z}},
@@ -74,6 +75,7 @@ def composition_section(
         seed=seed,
     )
     piece = compose(run_dir, options)
+    floor = options.wavenet_floor if piece.notes is not None else 0.0
     labels = run_labels(run_dir, data_root, config)
     clips = {"composed": dict(zip(labels, piece.audio, strict=True))}
     if plain_run is None and config.train.local_dropout > 0:
@@ -106,6 +108,7 @@ def composition_section(
         "notes": None if piece.notes is None else dict(zip(labels, piece.notes, strict=True)),
         "temperature": piece.temperature,
         "hold_penalty": piece.hold_penalty,
+        "wavenet_floor": floor,
         "rows": rows,
         "clips": clips,
         "windows": windows,
@@ -169,13 +172,23 @@ def section_html(section: dict) -> str:
         f'<section class="composition"><h2>{html.escape(section["title"])}</h2>'
         + (f"<table><tr><th>label</th>{head}</tr>{players}</table>" if kinds else "")
         + f"<p class=note>Composer temperature {section['temperature']:g}, hold penalty "
-        f"{section['hold_penalty']:g}. {STRUCTURE_NOTE}</p>"
+        f"{section['hold_penalty']:g}.{_floor_note(section.get('wavenet_floor', 0.0))} "
+        f"{STRUCTURE_NOTE}</p>"
         f'<table class="stats"><tr><th>clips</th>{names}'
         "<th>distance to real (SDs)</th>"
         + "".join(f"<th>{n.replace('_', ' ')} (diagnostic)</th>" for n in DIAGNOSTICS)
         + f"</tr>{stats}</table>"
         + label_distance_html(section["label_distance"])
         + "</section>"
+    )
+
+
+def _floor_note(floor: float) -> str:
+    if not floor:
+        return ""
+    return (
+        f" While a note sounds, the WaveNet never draws a sample value less likely than "
+        f"{floor:g} (less hiss)."
     )
 
 

@@ -107,7 +107,7 @@ def run_summary(
     """The page's figures as data (``check.report_summary``) with the check's misses."""
     rate = config.data.sample_rate
     summary = report_summary(
-        {label: kind_figures(r, rate, set_distances(r, rate)) for label, r in rows.items()},
+        {label: kind_figures(r, rate) for label, r in rows.items()},
         None if held_out is None else held_out.bits_per_sample,
         _trained_steps(run_dir),
         config.train.steps,

@@ -144,12 +144,19 @@ class CompiledWaveNet:
         state.time += 1
         return logits, state
 
-    def sample(self, logits: Tensor, temperature: float, generator: torch.Generator | None):
-        """logits (B, Q) → classes (B,): ``generate.sample``'s draw (the same uniform numbers
-        from ``generator``, the same classes up to rounding) in one C++ call."""
+    def sample(
+        self,
+        logits: Tensor,
+        temperature: float,
+        generator: torch.Generator | None,
+        floor: Tensor | None = None,
+    ) -> Tensor:
+        """logits (B, Q) → classes (B,): ``incremental.sample``'s draw (the same uniform
+        numbers from ``generator``, the same classes up to rounding) in one C++ call."""
         if temperature == 0:
             return logits.argmax(dim=1)
-        return self.module.sample(logits, uniforms(logits, generator), temperature)
+        u = uniforms(logits, generator)
+        return self.module.sample(logits, u, temperature, floor)
 
 
 def blocked_weight(weight: Tensor, precision: str) -> tuple[Tensor, Tensor | None]:

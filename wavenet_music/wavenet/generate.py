@@ -15,6 +15,7 @@ from torch import Tensor
 
 from ..audio.features import SILENCE_DB
 from ..audio.io import silence_class
+from ..config import UserError
 from ..runtime.device import model_device
 from .compiled import generation_step
 from .incremental import sample
@@ -98,6 +99,7 @@ def generate(
     features: Tensor | None = None,
     excitation: Tensor | None = None,
     silence: float = SILENCE_DB,
+    floors: Tensor | None = None,
     on_step: ProgressFn | None = None,
     engine: str = "auto",
     precision: str = "float32",
@@ -114,6 +116,8 @@ def generate(
         excitation: (num, E, ≥ length) the notes heard at audio rate (``notes.excitation``)
             of the samples to generate, when the model hears them (``model.excitation``).
         silence: what the features read where there is no sound (the history).
+        floors: (num, length) each sample's probability floor (``incremental.sample``):
+            classes less likely are never drawn; 0 or None: the whole distribution.
         on_step: called after every sample with the classes so far (num, t).
         engine: ``auto``, ``compiled`` or ``eager``; precision: the compiled step's weights,
             ``float32``, ``bf16`` or ``int8`` (see ``compiled.generation_step``).
@@ -125,12 +129,14 @@ def generate(
     heard = heard_timeline(model, excitation, history.shape[1], length)
     fast = generation_step(model, engine, precision)
     labels = _on(labels, history.device)
+    per_step = step_floors(model, floors, num, length)  # (length, num) or None
     state = fast.initial_state(model, history, labels, frames, heard)
     out = torch.empty(num, length, dtype=torch.long, device=history.device)
     x = history[:, -1]
     for t in range(length):
         logits, state = fast.step(x, state)
-        x = fast.sample(logits, temperature, generator).to(out.device)
+        floor = None if per_step is None else per_step[t]
+        x = fast.sample(logits, temperature, generator, floor).to(out.device)
         out[:, t] = x
         if on_step is not None:
             on_step(out[:, : t + 1])
@@ -150,6 +156,7 @@ def generate_naive(
     features: Tensor | None = None,
     excitation: Tensor | None = None,
     silence: float = SILENCE_DB,
+    floors: Tensor | None = None,
 ) -> Tensor:
     """The plain reference: one full forward pass over the last receptive field per sample
     (over everything so far with local conditioning, whose frames start at sample 0)."""
@@ -158,13 +165,31 @@ def generate_naive(
     frames = local_timeline(model, features, history.shape[1], length, silence)
     heard = heard_timeline(model, excitation, history.shape[1], length)
     labels = _on(labels, history.device)
-    for _ in range(length):
+    per_step = step_floors(model, floors, num, length)  # (length, num) or None
+    for t in range(length):
         window = history if frames is not None else history[:, -rf:]
         now = None if heard is None else heard[:, :, : window.shape[1]]
         logits = model(window, labels, frames, now)[:, :, -1]  # (B, Q)
-        x = sample(logits, temperature, generator).to(history.device)
+        floor = None if per_step is None else per_step[t]
+        x = sample(logits, temperature, generator, floor).to(history.device)
         history = torch.cat([history, x[:, None]], dim=1)
     return history[:, history.shape[1] - length :]
+
+
+def step_floors(model: WaveNet, floors: Tensor | None, num: int, length: int) -> Tensor | None:
+    """``generate``'s floors (num, length) as one float64 row per step (length, num) on the
+    model's device; None where there is no floor at all."""
+    if floors is None or not bool((floors > 0).any()):
+        return None
+    if tuple(floors.shape) != (num, length):
+        raise ValueError(f"floors of shape {tuple(floors.shape)} for {(num, length)} samples")
+    classes = model.config.quantization_channels
+    if not float(floors.max()) * classes < 1:
+        raise UserError(
+            f"a sampling floor of {float(floors.max()):g} could cut every class: keep it "
+            f"below 1 / {classes} (the likeliest class is at least that likely)"
+        )
+    return floors.to(model_device(model), torch.float64).T.contiguous()
 
 
 def _on(labels: Tensor | None, device: torch.device) -> Tensor | None:

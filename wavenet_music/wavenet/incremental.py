@@ -172,10 +172,14 @@ class IncrementalWaveNet:
         return logits, state
 
     def sample(
-        self, logits: Tensor, temperature: float, generator: torch.Generator | None
+        self,
+        logits: Tensor,
+        temperature: float,
+        generator: torch.Generator | None,
+        floor: Tensor | None = None,
     ) -> Tensor:
         """logits (B, Q) → classes (B,): ``sample``, with torch operations."""
-        return sample(logits, temperature, generator)
+        return sample(logits, temperature, generator, floor)
 
 
 def layer_conditioning(model: WaveNet, frames: Tensor | None) -> list[Tensor] | None:
@@ -219,20 +223,32 @@ def _affine(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
 # --- sampling ---------------------------------------------------------------------------
 
 
-def sample(logits: Tensor, temperature: float, generator: torch.Generator | None) -> Tensor:
-    """logits (B, Q) → classes (B,) drawn from softmax(logits / temperature): one uniform
-    number u per stream, and the first class whose cumulative sum exceeds u · the row's sum
-    (``CompiledWaveNet.sample`` is the same draw in one C++ call). Temperature 0 takes the
-    most likely class. (torch.multinomial drew an exponential per class: 2,048 random
-    numbers a step for 8 streams, which took longer than the compiled step itself.)"""
+def sample(
+    logits: Tensor,
+    temperature: float,
+    generator: torch.Generator | None,
+    floor: Tensor | None = None,
+) -> Tensor:
+    """logits (B, Q) → classes (B,) drawn from p = softmax(logits / temperature): one
+    uniform number u per stream, and the first class whose cumulative sum exceeds u · the
+    row's sum (``CompiledWaveNet.sample`` is the same draw in one C++ call). Temperature 0
+    takes the most likely class. (torch.multinomial drew an exponential per class: 2,048
+    random numbers a step for 8 streams, which took longer than the compiled step itself.)
+
+    ``floor`` (B,) float64: row b draws from max(p - floor_b, 0) renormalised, LPCNet's
+    cut of the unlikely tail (Valin & Skoglund 2019, 3.6): the rare values that sound as
+    hiss are never drawn. A floor below 1 / Q always keeps the likeliest class."""
     if temperature == 0:
         return logits.argmax(dim=1)
     u = uniforms(logits, generator)  # (B,)
     scaled = logits if temperature == 1 else logits / temperature
-    cumulative = torch.softmax(scaled, dim=1, dtype=torch.float64).cumsum_(dim=1)  # (B, Q)
-    total = cumulative[:, -1:]  # (B, 1): 1 up to rounding; NaN where a logit is NaN or inf
-    if not math.isfinite(total.sum().item()):
+    p = torch.softmax(scaled, dim=1, dtype=torch.float64)  # (B, Q)
+    if not math.isfinite(p.sum().item()):  # NaN where a logit is NaN or inf
         raise RuntimeError("logits hold NaN or infinity: nothing to sample from")
+    if floor is not None:
+        p = (p - floor.to(p)[:, None]).clamp_(min=0)
+    cumulative = p.cumsum_(dim=1)  # (B, Q)
+    total = cumulative[:, -1:]  # (B, 1): 1 up to rounding, less after a floor
     classes = torch.searchsorted(cumulative, u[:, None] * total, right=True)[:, 0]  # (B,)
     return classes.clamp_(max=logits.shape[1] - 1)
 

@@ -19,6 +19,7 @@ from ..audio.io import load_audio, mu_law_decode, mu_law_encode, write_wav
 from ..config import Config, GenerateConfig, UserError
 from ..notes.excitation import CHANNELS as EXCITATION_CHANNELS
 from ..notes.excitation import excitation as notes_excitation
+from ..notes.excitation import sounding
 from ..notes.features import NoteStore
 from ..notes.midi import PIANO_RANGE, Note, check_notes, read_midi
 from ..notes.transcribe import SAMPLE_RATE as TRANSCRIPTION_RATE
@@ -137,6 +138,21 @@ def notes_steering(
     return features, torch.from_numpy(heard)[None].repeat(clips, 1, 1)
 
 
+def note_floors(
+    pieces: list[list[Note] | None], length: int, sample_rate: int, floor: float
+) -> Tensor | None:
+    """``generate``'s floors (len(pieces), length): ``floor`` wherever a piece's notes
+    sound, 0 elsewhere (rests, unsteered pieces: None), so that a note's hiss is cut and
+    the sound between notes is drawn from the whole distribution. None for floor 0."""
+    if floor == 0:
+        return None
+    rows = [
+        np.zeros(length, dtype=bool) if notes is None else sounding(notes, length, sample_rate)
+        for notes in pieces
+    ]
+    return torch.from_numpy(np.stack(rows)).double() * floor  # (B, length)
+
+
 def load_features(path: Path, channels: int) -> np.ndarray:
     try:
         features = np.load(path, allow_pickle=False)
@@ -231,11 +247,12 @@ def generate_audio(
     rate, q = config.data.sample_rate, config.model.quantization_channels
     length = round(options.seconds * rate)
     labels, tags = clip_plan(config, options)
-    heard, silence = None, SILENCE_DB
+    heard, silence, floors = None, SILENCE_DB, None
     if config.data.features == "notes" and config.model.local_channels is not None:
         notes = steering_notes(config, options)
         steering, heard = notes_steering(notes, config, length, len(tags))
         silence = NoteStore.silence
+        floors = note_floors([notes] * len(tags), length, rate, options.floor)
     else:
         features = local_features(config, options)  # (K, F) or None
         if features is not None:
@@ -284,6 +301,7 @@ def generate_audio(
                 features=steering,
                 excitation=heard,
                 silence=silence,
+                floors=floors,
                 on_step=on_step,
                 engine=options.engine,
                 precision=options.precision,

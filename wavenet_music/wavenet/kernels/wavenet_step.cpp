@@ -481,13 +481,19 @@ class Stack {
 // classes (B,) drawn from softmax(logits / temperature) (B, Q) at uniform numbers u (B,) in
 // [0, 1): the first class whose cumulative sum exceeds u · the row's sum, as generate.sample
 // does with 6 torch operations (which took longer than a step of 8 streams). The weights
-// e^((l - max) / T) are float32 vectors (exp_lanes), their sums float64.
-at::Tensor sample(at::Tensor logits, at::Tensor u, double temperature) {
+// e^((l - max) / T) are float32 vectors (exp_lanes), their sums float64. With floor (B,)
+// float64, row b draws from max(p - floor_b, 0) renormalised (incremental.sample).
+at::Tensor sample(at::Tensor logits, at::Tensor u, double temperature,
+                  c10::optional<at::Tensor> floor) {
   TORCH_CHECK(logits.dim() == 2 && logits.scalar_type() == at::kFloat, "logits: (B, Q) float32");
   TORCH_CHECK(u.dim() == 1 && u.size(0) == logits.size(0) && u.scalar_type() == at::kDouble,
               "u: expected (B,) float64");
   TORCH_CHECK(temperature > 0, "temperature: expected > 0");
+  TORCH_CHECK(!floor || (floor->dim() == 1 && floor->size(0) == logits.size(0) &&
+                         floor->scalar_type() == at::kDouble),
+              "floor: expected (B,) float64");
   logits = logits.contiguous();
+  at::Tensor floors = floor ? floor->contiguous() : at::Tensor();
   u = u.contiguous();
   const int64_t rows = logits.size(0), classes = logits.size(1);
   const int64_t padded = (classes + kLanes - 1) / kLanes * kLanes;
@@ -503,6 +509,12 @@ at::Tensor sample(at::Tensor logits, at::Tensor u, double temperature) {
     double sum = 0.0;
     for (int64_t c = 0; c < classes; ++c) cumulative[c] = sum += weights[c];
     TORCH_CHECK(std::isfinite(sum), "logits hold NaN or infinity: nothing to sample from");
+    const double cut = floors.defined() ? floors.data_ptr<double>()[b] * sum : 0.0;
+    if (cut > 0) {  // p - floor in the weights' scale, the rest renormalised by its sum
+      sum = 0.0;
+      for (int64_t c = 0; c < classes; ++c)
+        cumulative[c] = sum += std::max(static_cast<double>(weights[c]) - cut, 0.0);
+    }
     const auto first = std::upper_bound(cumulative.begin(), cumulative.end(),
                                         u.data_ptr<double>()[b] * sum);
     out.data_ptr<int64_t>()[b] = std::min<int64_t>(first - cumulative.begin(), classes - 1);
@@ -514,7 +526,7 @@ at::Tensor sample(at::Tensor logits, at::Tensor u, double temperature) {
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("sample", &sample, pybind11::arg("logits"), pybind11::arg("u"),
-        pybind11::arg("temperature"));
+        pybind11::arg("temperature"), pybind11::arg("floor") = pybind11::none());
   m.attr("BLOCK") = kBlock;
   pybind11::class_<Matrix>(m, "Matrix")
       .def(pybind11::init<at::Tensor, c10::optional<at::Tensor>, c10::optional<at::Tensor>>(),
