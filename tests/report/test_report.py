@@ -111,6 +111,8 @@ def test_report_shows_the_numbers_of_the_run(report, run):
         assert f'<section class="label" id="{genre}"><h2>{genre}</h2>' in text
         assert f"distance to real {genre} (dB)" in text
         assert f"{genre}/" in text  # the source of its real excerpts
+    assert text.count("With levels matched it is ") == len(GENRES)  # the check's figure
+    assert text.count(" dB from it (white noise: ") == len(GENRES)
 
 
 def test_an_unconditioned_run_is_one_label_named_after_its_folder(music_root, tmp_path):

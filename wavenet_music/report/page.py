@@ -15,7 +15,12 @@ from matplotlib.figure import Figure
 
 from ..audio.figures import curves_figure, piano_roll_figure, spectrogram_figure
 from ..audio.io import write_wav
-from ..audio.spectral import aligned_log_mel_distance, clip_statistics, mean_log_mel_distance
+from ..audio.spectral import (
+    aligned_log_mel_distance,
+    clip_statistics,
+    mean_log_mel_distance,
+    shape_and_level,
+)
 from ..config import Config, load_yaml
 from ..notes.midi import Note, write_midi
 from ..runs import read_metrics, write_atomically
@@ -276,7 +281,22 @@ def _distance_summary(label: str, rows: Sequence[Row], sample_rate: int) -> str:
     others = ", ".join(f"{SET_NAMES[kind]}: {value:.1f} dB" for kind, value in rest)
     return (
         f'<p class="summary">The average spectrum of {SET_NAMES[first]} is <b>{d:.1f} dB</b> '
-        f"from that of {html.escape(_real_music(label))} ({others}; lower is closer).</p>"
+        f"from that of {html.escape(_real_music(label))} ({others}; lower is closer)."
+        f"{_levels_matched(first, rows, sample_rate)}</p>"
+    )
+
+
+def _levels_matched(kind: str, rows: Sequence[Row], sample_rate: int) -> str:
+    """The check's figure in words: ``kind``'s distance with levels matched, beside white
+    noise's, and how much louder or quieter it plays (``audio.spectral.shape_and_level``)."""
+    real = [r.audio for r in rows if r.kind == "real"]
+    shape, level = shape_and_level([r.audio for r in rows if r.kind == kind], real, sample_rate)
+    noise = [r.audio for r in rows if r.kind == "noise"]
+    beside = f" (white noise: {shape_and_level(noise, real, sample_rate)[0]:.1f} dB)"
+    louder = "louder" if level > 0 else "quieter"
+    return (
+        f" With levels matched it is {shape:.1f} dB from it{beside if noise else ''}, "
+        f"playing {abs(level):.1f} dB {louder}."
     )
 
 
