@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
@@ -26,11 +26,19 @@ def test_mu_law_classes_are_in_range_for_any_floats(audio, q):
 
 
 @given(arrays(np.float64, st.integers(1, 200), elements=st.floats(-1, 1)))
+@example(np.array([0.97851562, -0.97851562]))  # nearer level 254 in x, rounds to 255 in y
 def test_mu_law_error_is_bounded_by_the_local_step(audio):
-    decoded = mu_law_decode(mu_law_encode(audio))
-    # the largest gap between neighbouring levels is at full scale: 1 - decode(254)
-    step = 1.0 - float(mu_law_decode(np.array([254]))[0])
-    assert np.all(np.abs(decoded - audio) <= step / 2 + 1e-6)
+    classes = mu_law_encode(audio)
+    decoded = mu_law_decode(classes)
+    # the encoder rounds in the companded domain: each sample lies within half a companded
+    # step (1 / 255) of its level there, G.711's y = sign(x) ln(1 + 255 |x|) / ln 256
+    companded = np.sign(audio) * np.log(1 + 255 * np.abs(audio)) / np.log(256)
+    assert np.all(np.abs(companded - (2 * classes / 255 - 1)) <= 1 / 255 + 1e-9)
+    # so in the linear domain the farthest a sample sits from its level is at full scale,
+    # from 1 down to the expansion of the companded midpoint 1 - 1/255 (not the linear
+    # midpoint of levels 254 and 255: 0.97851562 decodes to 1, 0.0215 away, beyond it)
+    boundary = (256 ** (1 - 1 / 255) - 1) / 255
+    assert np.all(np.abs(decoded - audio) <= (1.0 - boundary) + 1e-6)
 
 
 @settings(max_examples=60, deadline=None)

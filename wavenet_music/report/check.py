@@ -10,7 +10,7 @@ trained clips from its under-trained ones with room on both sides.
 The distance to the genre is judged once the levels are matched (``shape_db``): a clip
 10 dB quieter than the genre is as far from it as noise is on the plain log-mel distance,
 yet plays music. Every distance miss of the demo's trained runs up to 2026-12-03 was such
-a level (10-12 dB quieter, shapes 0.29-0.50 of noise's); trained clips' shapes measured
+a level (9.6-12 dB quieter, shapes 0.29-0.50 of noise's); trained clips' shapes measured
 0.29-0.72 of noise's (experiments/demo_sampling_2026-12-03). The level is kept beside it
 (``level_db``), and the plain distance (``distance_db``) stays on the page.
 """
