@@ -9,10 +9,11 @@ trained clips from its under-trained ones with room on both sides.
 
 The distance to the genre is judged once the levels are matched (``shape_db``): a clip
 10 dB quieter than the genre is as far from it as noise is on the plain log-mel distance,
-yet plays music. Every distance miss of the demo's trained runs up to 2026-12-03 was such
-a level (9.6-12 dB quieter, shapes 0.29-0.50 of noise's); trained clips' shapes measured
-0.29-0.72 of noise's (experiments/demo_sampling_2026-12-03). The level is kept beside it
-(``level_db``), and the plain distance (``distance_db``) stays on the page.
+yet plays music. Each of the six distance misses of the demo's trained runs up to
+2026-12-03 was a level (7-12 dB; five quieter, one louder; shapes 0.29-0.70 of noise's);
+trained clips' shapes measured 0.29-0.72 of noise's (experiments/demo_sampling_2026-12-03).
+The level is kept beside it (``level_db``), and the plain distance (``distance_db``) stays
+on the page.
 """
 
 from __future__ import annotations
