@@ -30,10 +30,14 @@ $(VENV)/.installed: pyproject.toml
 
 # The header names the CPU (tests run ~10x slower on a busy 2-core AVX2 machine than on an
 # idle Zen 4), the 15 slowest tests are listed, and the last line gives the wall time, set-up
-# included (CI allows 90 minutes); make exits with pytest's status.
+# included (CI allows 90 minutes); make exits with pytest's status. The tests run in
+# TEST_WORKERS processes (pytest-xdist; default one per CPU, at most 4), each test file in
+# one of them, so a file's trained fixtures are trained once; TEST_WORKERS=0: one process.
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); echo $$(( n < 4 ? n : 4 )))
+PYTEST := $(PY) -m pytest --durations=15 $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 test: $(VENV)/.installed system-deps
-	@echo "$(PY) -m pytest --durations=15"; \
-	tests=$$(date +%s); $(PY) -m pytest --durations=15; status=$$?; end=$$(date +%s); \
+	@echo "$(PYTEST)"; \
+	tests=$$(date +%s); $(PYTEST); status=$$?; end=$$(date +%s); \
 	echo "make test: pytest exited $$status after $$(( (end - tests) / 60 )) min" \
 		"$$(( (end - tests) % 60 )) s; $$(( (end - $(MAKE_START)) / 60 )) min" \
 		"$$(( (end - $(MAKE_START)) % 60 )) s with the set-up"; \

@@ -5,10 +5,12 @@ The report names the CPU the tests ran on, and how busy it was."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -59,8 +61,22 @@ def music_root() -> Path:
             "WAVENET_TEST_CORPUS", Path(__file__).parent.parent / ".pytest_cache" / "music"
         )
     )
-    build_demo_corpus(root, minutes=TEST_CORPUS_MINUTES)
+    with held_lock(root.with_name(f".{root.name}.lock")):  # one builder among the workers
+        build_demo_corpus(root, minutes=TEST_CORPUS_MINUTES)
     return root
+
+
+@contextmanager
+def held_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock on ``path`` (created) while the block runs: with ``make test``'s
+    parallel workers, the first builds what they share and the others wait, then reuse it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as file:
+        fcntl.flock(file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(file, fcntl.LOCK_UN)
 
 
 @pytest.fixture
