@@ -27,6 +27,7 @@ import torch
 
 from wavenet_music.config import GenerateConfig, ModelConfig, UserError, load_preset
 from wavenet_music.wavenet import compiled as fast_generate
+from wavenet_music.wavenet import generate as generate_module
 from wavenet_music.wavenet import kernels
 from wavenet_music.wavenet.compiled import CompiledWaveNet, generation_step
 from wavenet_music.wavenet.generate import generate, generate_naive
@@ -169,10 +170,15 @@ def test_same_samples_as_the_eager_and_naive_generators(name, step_module):
         assert torch.equal(runs["compiled"], naive)
 
 
-def test_floors_sample_the_same_on_every_engine_and_only_where_they_are_set(step_module):
+def test_floors_sample_the_same_on_every_engine_and_only_where_they_are_set(
+    step_module, monkeypatch
+):
     """Generation with floors (zero for the first 150 samples, 0.003 after) draws the same
-    classes on the compiled, eager and naive generators; up to the first floor it equals
-    generation without floors; a floor that could cut every class is one clear error."""
+    classes on the compiled, eager and naive generators, with the floors read in blocks of
+    64 steps (the last one partial) and in float32 as in float64; up to the first floor it
+    equals generation without floors; a floor that could cut every class is one clear
+    error."""
+    monkeypatch.setattr(generate_module, "FLOOR_BLOCK", 64)
     model = _model(CONFIGS["small"], 3)
     floors = torch.zeros(2, 300, dtype=torch.float64)
     floors[:, 150:] = 0.003
@@ -186,6 +192,7 @@ def test_floors_sample_the_same_on_every_engine_and_only_where_they_are_set(step
     floored = {engine: run(engine, floors) for engine in ("compiled", "eager", "naive")}
     assert torch.equal(floored["compiled"], floored["eager"])
     assert torch.equal(floored["compiled"], floored["naive"])
+    assert torch.equal(run("compiled", floors.float()), floored["compiled"])  # 0.003 exact enough
     plain = run("compiled", None)
     assert torch.equal(plain[:, :150], floored["compiled"][:, :150])
     assert not torch.equal(plain, floored["compiled"])

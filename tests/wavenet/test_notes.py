@@ -154,8 +154,8 @@ def test_the_floor_is_set_where_a_piece_s_notes_sound_and_nowhere_else():
     for an unsteered piece (None), no floors at all for floor 0."""
     notes = [Note(0.01, 0.02, 60), Note(0.05, 0.06, 72, is_drum=True)]
     floors = note_floors([notes, None], 1_600, 16_000, 0.002)  # (2, 1600)
-    assert floors.shape == (2, 1_600) and floors.dtype == torch.float64
-    expected = sounding(notes, 1_600, 16_000) * 0.002
+    assert floors.shape == (2, 1_600) and floors.dtype == torch.float32  # 4 bytes a sample
+    expected = (sounding(notes, 1_600, 16_000) * 0.002).astype(np.float32)
     assert np.array_equal(floors[0].numpy(), expected) and floors[0, 160:320].all()
     assert floors[0, :160].eq(0).all() and floors[0, 800:].eq(0).all()  # a rest, a drum
     assert floors[1].eq(0).all()

@@ -8,7 +8,8 @@ benchmarks. From a trained run to WAV files (labels, steering features, Ctrl-C):
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Iterator
 
 import torch
 from torch import Tensor
@@ -20,6 +21,8 @@ from ..runtime.device import model_device
 from .compiled import generation_step
 from .incremental import sample
 from .model import WaveNet
+
+FLOOR_BLOCK = 4096  # steps of floors converted to float64 at a time (step_floors)
 
 
 def padded_history(model: WaveNet, prime: Tensor | None, num: int) -> Tensor:
@@ -129,13 +132,12 @@ def generate(
     heard = heard_timeline(model, excitation, history.shape[1], length)
     fast = generation_step(model, engine, precision)
     labels = _on(labels, history.device)
-    per_step = step_floors(model, floors, num, length)  # (length, num) or None
+    per_step = step_floors(checked_floors(model, floors, num, length), length, history.device)
     state = fast.initial_state(model, history, labels, frames, heard)
     out = torch.empty(num, length, dtype=torch.long, device=history.device)
     x = history[:, -1]
-    for t in range(length):
+    for t, floor in zip(range(length), per_step, strict=True):
         logits, state = fast.step(x, state)
-        floor = None if per_step is None else per_step[t]
         x = fast.sample(logits, temperature, generator, floor).to(out.device)
         out[:, t] = x
         if on_step is not None:
@@ -165,20 +167,19 @@ def generate_naive(
     frames = local_timeline(model, features, history.shape[1], length, silence)
     heard = heard_timeline(model, excitation, history.shape[1], length)
     labels = _on(labels, history.device)
-    per_step = step_floors(model, floors, num, length)  # (length, num) or None
-    for t in range(length):
+    per_step = step_floors(checked_floors(model, floors, num, length), length, history.device)
+    for _, floor in zip(range(length), per_step, strict=True):
         window = history if frames is not None else history[:, -rf:]
         now = None if heard is None else heard[:, :, : window.shape[1]]
         logits = model(window, labels, frames, now)[:, :, -1]  # (B, Q)
-        floor = None if per_step is None else per_step[t]
         x = sample(logits, temperature, generator, floor).to(history.device)
         history = torch.cat([history, x[:, None]], dim=1)
     return history[:, history.shape[1] - length :]
 
 
-def step_floors(model: WaveNet, floors: Tensor | None, num: int, length: int) -> Tensor | None:
-    """``generate``'s floors (num, length) as one float64 row per step (length, num) on the
-    model's device; None where there is no floor at all."""
+def checked_floors(model: WaveNet, floors: Tensor | None, num: int, length: int) -> Tensor | None:
+    """``generate``'s floors (num, length) as they are (no copy: 4 bytes per stream and
+    sample in float32), checked once; None where there is no floor at all."""
     if floors is None or not bool((floors > 0).any()):
         return None
     if tuple(floors.shape) != (num, length):
@@ -189,7 +190,21 @@ def step_floors(model: WaveNet, floors: Tensor | None, num: int, length: int) ->
             f"a sampling floor of {float(floors.max()):g} could cut every class: keep it "
             f"below 1 / {classes} (the likeliest class is at least that likely)"
         )
-    return floors.to(model_device(model), torch.float64).T.contiguous()
+    return floors
+
+
+def step_floors(
+    floors: Tensor | None, length: int, device: torch.device
+) -> Iterator[Tensor | None]:
+    """``length`` steps' floors (num,) in float64 on ``device``, as ``sample`` takes them,
+    from floors (num, length), converted ``FLOOR_BLOCK`` steps at a time (a view per step,
+    never a second copy of the whole table); None for every step where there are none."""
+    if floors is None:
+        yield from itertools.repeat(None, length)
+        return
+    for start in range(0, floors.shape[1], FLOOR_BLOCK):
+        block = floors[:, start : start + FLOOR_BLOCK]  # (num, ≤ FLOOR_BLOCK)
+        yield from block.to(device, torch.float64).T.contiguous()  # rows (num,)
 
 
 def _on(labels: Tensor | None, device: torch.device) -> Tensor | None:

@@ -150,7 +150,7 @@ def note_floors(
         np.zeros(length, dtype=bool) if notes is None else sounding(notes, length, sample_rate)
         for notes in pieces
     ]
-    return torch.from_numpy(np.stack(rows)).double() * floor  # (B, length)
+    return torch.from_numpy(np.stack(rows)).float() * floor  # (B, length), 4 bytes a sample
 
 
 def load_features(path: Path, channels: int) -> np.ndarray:
