@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from wavenet_music.audio.io import load_audio
 from wavenet_music.audio.spectral import (
+    click_rate,
     clip_statistics,
     hz_to_mel,
     log_mel_spectrogram,
@@ -150,6 +151,20 @@ def test_clip_statistics_of_a_sine():
     assert stats["peak_db"] == pytest.approx(20 * math.log10(0.5), abs=0.01)
     assert stats["centroid_hz"] == pytest.approx(440.0, abs=1.0)
     assert stats["loudness_spread_db"] < 0.1
+    assert stats["clicks_per_s"] == 0.0
+
+
+def test_clicks_are_counted_where_adjacent_samples_jump_over_half_full_scale():
+    """A loud 1-kHz sine never jumps that far in a sample; 8 one-sample spikes (16 jumps)
+    in 2 s read 8 a second; one step of 0.51 in 2 s reads 0.5, a step of exactly 0.5 none."""
+    audio = tone(1000.0, seconds=2.0, amplitude=0.9)
+    assert click_rate(audio, SR) == 0.0
+    steps = np.zeros(2 * SR)
+    steps[1000:9000:1000] = 0.6  # 8 single-sample spikes: 2 jumps each
+    assert click_rate(steps, SR) == pytest.approx(8.0)
+    assert click_rate(np.repeat([0.0, 0.5], [SR, SR]), SR) == 0.0
+    assert click_rate(np.repeat([0.0, 0.51], [SR, SR]), SR) == pytest.approx(0.5)
+    assert click_rate(np.zeros(0), SR) == 0.0
 
 
 # --- the distance between sets of clips ---------------------------------------------------

@@ -57,6 +57,7 @@ ACCEPTS_ZERO = frozenset(
         "TrainConfig.input_noise",  # 0 = off  # off
         "GenerateConfig.temperature",  # the likeliest sample
         "GenerateConfig.floor",  # the whole distribution
+        "GenerateConfig.max_jump",  # no limit
         "GenerateConfig.seed",
         "ReportConfig.seed",
         "ComposerConfig.dropout",
@@ -67,6 +68,7 @@ ACCEPTS_ZERO = frozenset(
         "PieceConfig.hold_penalty",
         "PieceConfig.wavenet_temperature",
         "PieceConfig.wavenet_floor",  # the whole distribution
+        "PieceConfig.wavenet_max_jump",  # no limit
         "PieceConfig.seed",
     }
 )

@@ -42,9 +42,29 @@ def test_real_music_passes_and_white_noise_is_named(music_root):
     assert check_summary(summary_of(music)) == []
     noisy = [*rows, Row("g", "generated", white_noise(len(real[0]), rms, 1))]
     misses = [str(m) for m in check_summary(summary_of(noisy))]
-    assert len(misses) == 2, misses  # its flatness and its distance, each with its figure
+    assert len(misses) == 3, misses  # its flatness, clicks and distance, each with its figure
     assert misses[0].startswith("piano clips spectral flatness 0.5")
-    assert "sounds like noise" in misses[0] and "dB from real piano" in misses[1]
+    assert "sounds like noise" in misses[0] and "it crackles" in misses[1]
+    assert "dB from real piano" in misses[2]
+
+
+def test_music_that_crackles_is_named_by_its_clicks(music_root):
+    """Real piano with a one-sample flip to the other side of full scale 5 times a second
+    (as a WaveNet lost in a loud state plays them) keeps its spectrum and its flatness,
+    and is named by its clicks alone: 10 a second."""
+    real, other = np.split(np.array(piano_excerpts(music_root, 4)), [3])
+    rms = float(np.sqrt(np.mean(np.concatenate(real) ** 2)))
+    rows = [Row(f"real {i}", "real", a) for i, a in enumerate(real)]
+    rows.append(Row("noise", "noise", white_noise(len(real[0]), rms, 0)))
+    crackling = other[0].copy()
+    crackling[RATE // 10 :: RATE // 5] = 0.9  # 5 spikes a second: 2 jumps each
+    figures = summary_of([*rows, Row("p", "plain", crackling)])
+    assert figures["labels"]["piano"]["plain"]["clicks_per_s"] == pytest.approx(10.0, abs=0.5)
+    assert [str(m) for m in check_summary(figures)] == [
+        "piano plain WaveNet clips 10.0 clicks per second: adjacent samples over half full "
+        "scale apart (recordings: under 1 a second; bound 2): it crackles"
+    ]
+    assert check_summary(summary_of([*rows, Row("p", "plain", other[0])])) == []
 
 
 def test_a_quiet_clip_of_music_passes_and_quiet_noise_does_not(music_root):

@@ -22,9 +22,11 @@ import sys
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
+from wavenet_music.audio.io import mu_law_decode
 from wavenet_music.config import GenerateConfig, ModelConfig, UserError, load_preset
 from wavenet_music.wavenet import compiled as fast_generate
 from wavenet_music.wavenet import generate as generate_module
@@ -199,6 +201,49 @@ def test_floors_sample_the_same_on_every_engine_and_only_where_they_are_set(
     assert torch.equal(run("eager", torch.zeros(2, 300, dtype=torch.float64)), plain)
     with pytest.raises(UserError, match="below 1 / 256"):
         run("eager", torch.full((2, 300), 1 / 256, dtype=torch.float64))
+
+
+def test_a_jump_limit_draws_no_click_the_same_on_every_engine(step_module):
+    """A random model at temperature 3 draws samples half full scale apart often; with
+    ``max_jump`` 0.5 no two adjacent samples (from the silence before the first) are more
+    than 0.5 apart, the compiled, eager and naive generators draw the same classes, and
+    the limit changes nothing where it never binds (2: every jump allowed)."""
+    model = _model(CONFIGS["small"], 4)
+    q = model.config.quantization_channels
+    values = torch.from_numpy(mu_law_decode(np.arange(q), q))
+
+    def run(engine: str, max_jump: float) -> torch.Tensor:
+        g = torch.Generator().manual_seed(7)
+        if engine == "naive":
+            return generate_naive(model, 300, 2, temperature=3.0, generator=g, max_jump=max_jump)
+        return generate(
+            model, 300, 2, temperature=3.0, generator=g, max_jump=max_jump, engine=engine
+        )
+
+    def largest_jump(classes: torch.Tensor) -> float:
+        audio = torch.cat([torch.zeros(2, 1), values[classes]], dim=1)  # silence first
+        return float(audio.diff(dim=1).abs().max())
+
+    assert largest_jump(run("compiled", 0.0)) > 0.5  # clicks without the limit
+    limited = {engine: run(engine, 0.5) for engine in ("compiled", "eager", "naive")}
+    assert largest_jump(limited["compiled"]) <= 0.5
+    assert torch.equal(limited["compiled"], limited["eager"])
+    assert torch.equal(limited["compiled"], limited["naive"])
+    assert torch.equal(run("eager", 2.0), run("eager", 0.0))  # values span 2: never binds
+    with pytest.raises(UserError, match="max_jump"):
+        run("eager", -0.1)
+
+    from wavenet_music.wavenet.to_audio import generate_audio  # the setting reaches generate
+
+    config = dataclasses.replace(load_preset("tiny"), model=CONFIGS["small"])
+    clips = {
+        jump: generate_audio(
+            model, config, GenerateConfig(seconds=0.02, temperature=3.0, max_jump=jump), None, False
+        )
+        for jump in (0.0, 0.5)  # 0.5: GenerateConfig's default
+    }
+    assert np.abs(np.diff(clips[0.0])).max() > 0.5 >= np.abs(np.diff(clips[0.5])).max()
+    assert GenerateConfig().max_jump == 0.5
 
 
 def _kl_and_tv(reference: torch.Tensor, other: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -28,6 +28,7 @@ from dataclasses import field
 from ..config import (
     MAX_BATCH,
     MAX_CHANNELS,
+    MAX_JUMP,
     MAX_SECONDS,
     MAX_SEED,
     MAX_STEPS,
@@ -38,6 +39,7 @@ from ..config import (
     budget_minutes,
     budget_steps,
     floor_doc,
+    jump_doc,
 )
 from ..config.checks import doc, settings
 
@@ -209,6 +211,9 @@ class PieceConfig:
     )
     wavenet_floor: float = field(
         default=NOTE_FLOOR, metadata=floor_doc("while a note sounds, the WaveNet never draws a")
+    )
+    wavenet_max_jump: float = field(
+        default=MAX_JUMP, metadata=jump_doc("the WaveNet never draws a sample")
     )
     seed: int | None = field(
         default=0, metadata=doc("random seed; null = a fresh one", low=0, high=MAX_SEED)

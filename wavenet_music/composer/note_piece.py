@@ -179,6 +179,7 @@ def play_notes(
                 excitation=heard,
                 silence=NoteStore.silence,
                 floors=note_floors(pieces, length, rate, options.wavenet_floor),
+                max_jump=options.wavenet_max_jump,
                 on_step=on_step,
             )
     except KeyboardInterrupt:

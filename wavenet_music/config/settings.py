@@ -37,6 +37,21 @@ MAX_TEMPERATURE = 100.0
 # lower in every genre (classical 0.109 → 0.070), their distance to the genre 0.3-1.4 dB
 # larger; dense piano note F1 0.59 → 0.63.
 NOTE_FLOOR = 0.002
+# The most a sample may move from the previous one, of full scale (0 = no limit). Recorded
+# music at 16 kHz practically never moves half full scale in one sample (the demo corpus:
+# 0-0.6 times a second); a WaveNet in a loud state it rarely trained on gives the mirror
+# class (-0.5 → +0.65) several percent and crackles, hundreds of clicks a second
+# (experiments/plain_level_2026-12-03): those draws are never made.
+MAX_JUMP = 0.5
+
+
+def jump_doc(what: str) -> dict:
+    """The metadata of a sampling jump limit (``MAX_JUMP``)."""
+    return doc(
+        f"{what} more than this (of full scale) from the previous sample (no clicks); 0 = no limit",
+        low=0,
+        high=2,
+    )
 
 
 def floor_doc(what: str) -> dict:
@@ -502,6 +517,7 @@ class GenerateConfig:
         default=NOTE_FLOOR,
         metadata=floor_doc("while a note sounds (runs steered by notes), never draw a sample"),
     )
+    max_jump: float = field(default=MAX_JUMP, metadata=jump_doc("never draw a sample"))
     seed: int | None = field(
         default=0,
         metadata=doc("random seed; null = a fresh one each run", low=0, high=MAX_SEED),

@@ -41,6 +41,9 @@ MAX_FLATNESS_SHARE = 0.25
 # matched, dB), as a share of white noise's: a clip must be clearly nearer the music than
 # noise is.
 MAX_DISTANCE_SHARE = 0.85
+# Clicks per second (``audio.spectral.click_rate``): the demo's recordings 0-0.6; its plain
+# ambient WaveNet crackled at 323 before generation limited each sample's jump (MAX_JUMP).
+MAX_CLICKS_PER_SECOND = 2.0
 
 
 @dataclass(frozen=True)
@@ -58,21 +61,22 @@ class Miss:
 
 
 def kind_figures(rows: Sequence, sample_rate: int) -> dict:
-    """kind → {"flatness": mean over its clips, and against all the real clips (None
-    without them; ``audio.spectral``): "distance_db", "shape_db", "level_db"}."""
+    """kind → {"flatness", "clicks_per_s": means over its clips, and against all the real
+    clips (None without them; ``audio.spectral``): "distance_db", "shape_db", "level_db"}."""
     clips: dict[str, list[np.ndarray]] = {}
     for row in rows:
         clips.setdefault(row.kind, []).append(row.audio)
     real = clips.get("real")
     figures = {}
     for kind, audio in clips.items():
-        flatness = np.mean([clip_statistics(a, sample_rate)["flatness"] for a in audio])
+        stats = [clip_statistics(a, sample_rate) for a in audio]
         distance = shape = level = None
         if real and kind != "real":
             shape, level = shape_and_level(audio, real, sample_rate)
             distance = math.hypot(shape, level)  # = mean_log_mel_distance
         figures[kind] = {
-            "flatness": float(flatness),
+            "flatness": float(np.mean([s["flatness"] for s in stats])),
+            "clicks_per_s": float(np.mean([s["clicks_per_s"] for s in stats])),
             "distance_db": distance,
             "shape_db": shape,
             "level_db": level,
@@ -165,6 +169,15 @@ def _noise_like(label: str, kinds: Mapping[str, Mapping]) -> list[Miss]:
                     f"{name} spectral flatness {figures['flatness']:.3f}",
                     f"{share:.0%} of white noise's ({noise['flatness']:.3f}; bound "
                     f"{MAX_FLATNESS_SHARE:.0%}): it sounds like noise",
+                )
+            )
+        clicks = figures.get("clicks_per_s")  # absent from summaries before 2026-12-03
+        if clicks is not None and not clicks <= MAX_CLICKS_PER_SECOND:
+            misses.append(
+                Miss(
+                    f"{name} {clicks:.1f} clicks per second",
+                    f"adjacent samples over half full scale apart (recordings: under 1 a "
+                    f"second; bound {MAX_CLICKS_PER_SECOND:g}): it crackles",
                 )
             )
         shape, noise_shape = figures.get("shape_db"), noise.get("shape_db")

@@ -19,7 +19,7 @@ import torch
 from ..composer.calibration import GRID, HOLD_PENALTIES, STREAMS_PER_BATCH
 from ..composer.config import ComposerConfig
 from ..composer.model import Composer
-from ..config import Config
+from ..config import MAX_JUMP, Config
 from ..notes import events
 from ..notes.excitation import CHANNELS as EXCITATION_CHANNELS
 from ..wavenet.evaluate import loss_bits
@@ -220,7 +220,7 @@ def generation_rate(config: Config, streams: int, seconds: float = 0.25) -> floa
         frames = -(-length // m.hop_length) + 2
         features = torch.randn(streams, m.local_channels, frames)
     heard = torch.randn(streams, EXCITATION_CHANNELS, length) if m.excitation else None
-    steering = {"labels": labels, "features": features, "excitation": heard}
+    steering = {"labels": labels, "features": features, "excitation": heard, "max_jump": MAX_JUMP}
     generate(model, 64, streams, **steering)  # builds / loads the engine
 
     def clips() -> None:

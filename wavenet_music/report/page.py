@@ -328,6 +328,7 @@ STAT_COLUMNS = (
     ("centroid_hz", "centroid (Hz)", "{:,.0f}"),
     ("flatness", "flatness", "{:.3f}"),
     ("loudness_spread_db", "loudness spread (dB)", "{:.1f}"),
+    ("clicks_per_s", "clicks per s", "{:,.1f}"),
 )
 
 

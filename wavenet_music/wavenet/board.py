@@ -10,7 +10,7 @@ import torch
 
 from ..audio.features import SILENCE_DB
 from ..audio.io import mu_law_decode, padded_slice
-from ..config import Config
+from ..config import MAX_JUMP, Config
 from ..runtime.device import model_device
 from .data import WindowSource
 from .generate import generate
@@ -62,6 +62,7 @@ class Board:
             features=snippet_features(source, length, clips),
             excitation=snippet_excitation(source, length, clips),
             silence=source.features.silence if source.features is not None else SILENCE_DB,
+            max_jump=MAX_JUMP,
         )
         audio = mu_law_decode(classes.cpu().numpy(), config.model.quantization_channels)
         from ..audio.figures import add_spectrograms  # matplotlib, only when snippets are logged

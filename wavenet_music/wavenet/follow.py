@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from ..audio.io import load_audio, mu_law_decode
-from ..config import NOTE_FLOOR, Config, UserError
+from ..config import MAX_JUMP, NOTE_FLOOR, Config, UserError
 from ..notes.excitation import CHANNELS, excitation
 from ..notes.features import NoteStore, read_notes, recording_notes
 from ..notes.midi import Note
@@ -101,6 +101,7 @@ def render_notes(
         excitation=torch.from_numpy(np.stack(heard)) if config.model.excitation else None,
         silence=store.silence,
         floors=note_floors(pieces, length, rate, floor),
+        max_jump=MAX_JUMP,
     )
     return mu_law_decode(classes.cpu().numpy(), config.model.quantization_channels)
 

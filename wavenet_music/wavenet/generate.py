@@ -11,11 +11,12 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterator
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from ..audio.features import SILENCE_DB
-from ..audio.io import silence_class
+from ..audio.io import mu_law_decode, silence_class
 from ..config import UserError
 from ..runtime.device import model_device
 from .compiled import generation_step
@@ -103,6 +104,7 @@ def generate(
     excitation: Tensor | None = None,
     silence: float = SILENCE_DB,
     floors: Tensor | None = None,
+    max_jump: float = 0.0,
     on_step: ProgressFn | None = None,
     engine: str = "auto",
     precision: str = "float32",
@@ -121,6 +123,8 @@ def generate(
         silence: what the features read where there is no sound (the history).
         floors: (num, length) each sample's probability floor (``incremental.sample``):
             classes less likely are never drawn; 0 or None: the whole distribution.
+        max_jump: no class whose value lies further than this (of full scale) from the
+            previous sample's is drawn (``jump_mask``); 0: no limit.
         on_step: called after every sample with the classes so far (num, t).
         engine: ``auto``, ``compiled`` or ``eager``; precision: the compiled step's weights,
             ``float32``, ``bf16`` or ``int8`` (see ``compiled.generation_step``).
@@ -133,11 +137,14 @@ def generate(
     fast = generation_step(model, engine, precision)
     labels = _on(labels, history.device)
     per_step = step_floors(checked_floors(model, floors, num, length), length, history.device)
+    jumps = jump_mask(model, max_jump, history.device)  # (Q, Q) or None
     state = fast.initial_state(model, history, labels, frames, heard)
     out = torch.empty(num, length, dtype=torch.long, device=history.device)
     x = history[:, -1]
     for t, floor in zip(range(length), per_step, strict=True):
-        logits, state = fast.step(x, state)
+        logits, state = fast.step(x, state)  # (num, Q)
+        if jumps is not None:
+            logits = jumps.index_select(0, x).add_(logits)  # -inf where too far from x
         x = fast.sample(logits, temperature, generator, floor).to(out.device)
         out[:, t] = x
         if on_step is not None:
@@ -159,6 +166,7 @@ def generate_naive(
     excitation: Tensor | None = None,
     silence: float = SILENCE_DB,
     floors: Tensor | None = None,
+    max_jump: float = 0.0,
 ) -> Tensor:
     """The plain reference: one full forward pass over the last receptive field per sample
     (over everything so far with local conditioning, whose frames start at sample 0)."""
@@ -168,13 +176,30 @@ def generate_naive(
     heard = heard_timeline(model, excitation, history.shape[1], length)
     labels = _on(labels, history.device)
     per_step = step_floors(checked_floors(model, floors, num, length), length, history.device)
+    jumps = jump_mask(model, max_jump, history.device)  # (Q, Q) or None
     for _, floor in zip(range(length), per_step, strict=True):
         window = history if frames is not None else history[:, -rf:]
         now = None if heard is None else heard[:, :, : window.shape[1]]
         logits = model(window, labels, frames, now)[:, :, -1]  # (B, Q)
+        if jumps is not None:
+            logits = jumps.index_select(0, history[:, -1]).add_(logits)
         x = sample(logits, temperature, generator, floor).to(history.device)
         history = torch.cat([history, x[:, None]], dim=1)
     return history[:, history.shape[1] - length :]
+
+
+def jump_mask(model: WaveNet, max_jump: float, device: torch.device) -> Tensor | None:
+    """(Q, Q) float32 added to the logits by the previous class: row k is 0 for the
+    classes whose mu-law value lies within ``max_jump`` of class k's, -inf beyond (k
+    itself always stays); None for no limit (0)."""
+    if max_jump == 0:
+        return None
+    if not max_jump > 0:
+        raise UserError(f"max_jump: expected 0 (no limit) or a positive amount, got {max_jump}")
+    q = model.config.quantization_channels
+    values = torch.from_numpy(mu_law_decode(np.arange(q), q)).double()  # (Q,)
+    banned = (values[:, None] - values[None, :]).abs() > max_jump  # (Q previous, Q next)
+    return torch.zeros(q, q).masked_fill_(banned, float("-inf")).to(device)
 
 
 def checked_floors(model: WaveNet, floors: Tensor | None, num: int, length: int) -> Tensor | None:

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from ..audio.io import mu_law_decode, mu_law_encode
-from ..config import Config, UserError
+from ..config import MAX_JUMP, Config, UserError
 from ..notes.score import transcribe_audio
 from ..runtime.device import model_device
 from ..runtime.threads import for_generation
@@ -72,6 +72,7 @@ def resynthesize(
             generator=generator,
             labels=label_indices(config, labels, len(excerpts)),
             features=features,
+            max_jump=MAX_JUMP,
         )  # (N, T)
     return mu_law_decode(classes.cpu().numpy(), config.model.quantization_channels)
 

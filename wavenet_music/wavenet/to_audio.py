@@ -302,6 +302,7 @@ def generate_audio(
                 excitation=heard,
                 silence=silence,
                 floors=floors,
+                max_jump=options.max_jump,
                 on_step=on_step,
                 engine=options.engine,
                 precision=options.precision,
