@@ -21,7 +21,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from wavenet_music.audio.io import mu_law_decode
 from wavenet_music.audio.spectral import (
     average_log_mel,
     click_rate,
@@ -49,27 +48,6 @@ def floor_everywhere(floor: float) -> None:
             return original(self, logits, temperature, generator, given)
 
         cls.sample = floored
-
-
-def limit_jumps(jump: float, classes: int = 256) -> None:
-    """Never draw a class whose value lies more than ``jump`` (of full scale) from the
-    previous sample's: the classes beyond it get -inf logits before both steps' ``sample``.
-    The previous class is tracked per stream here (silence before the first draw)."""
-    values = torch.from_numpy(mu_law_decode(np.arange(classes), classes)).double()
-    banned = (values[:, None] - values[None, :]).abs() > jump  # (Q prev, Q next)
-    mask = torch.zeros(classes, classes).masked_fill_(banned, float("-inf"))
-    for cls in (CompiledWaveNet, IncrementalWaveNet):
-        original = cls.sample
-
-        def limited(self, logits, temperature, generator, floor=None, original=original):
-            last = getattr(self, "_last", None)
-            if last is None or len(last) != logits.shape[0]:
-                last = torch.full((logits.shape[0],), classes // 2, dtype=torch.long)
-            drawn = original(self, logits + mask[last], temperature, generator, floor)
-            self._last = drawn.cpu()
-            return drawn
-
-        cls.sample = limited
 
 
 def db(x: float) -> float:
@@ -100,11 +78,11 @@ def main() -> None:
     parser.add_argument("--floors", type=float, nargs="+", default=[0.0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--seconds", type=float, default=30.0)
-    parser.add_argument("--max-jump", type=float, default=None, help="limit_jumps")
+    parser.add_argument(
+        "--max-jump", type=float, default=0.0, help="GenerateConfig.max_jump; 0 = no limit"
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
-    if args.max_jump is not None:
-        limit_jumps(args.max_jump)
     model, config = load_model(args.run)
     rate = config.data.sample_rate
     labels = run_labels(args.run, args.data, config)
@@ -134,12 +112,14 @@ def main() -> None:
                 clips = generate_audio(
                     model,
                     config,
-                    GenerateConfig(seconds=args.seconds, seed=seed, label="all"),
+                    GenerateConfig(
+                        seconds=args.seconds, seed=seed, label="all", max_jump=args.max_jump
+                    ),
                     progress=False,
                 )
                 for name, clip in zip(labels, clips, strict=True):
                     row = describe(clip, real[name], rate)
-                    kind = "plain" if args.max_jump is None else f"plain, jumps ≤ {args.max_jump:g}"
+                    kind = "plain" if not args.max_jump else f"plain, jumps ≤ {args.max_jump:g}"
                     write({"floor": floor, "seed": seed, "label": name, "kind": kind, **row})
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from collections import defaultdict
+from pathlib import Path
 
 FIGURES = (
     ("rms_db", "RMS {:.1f} dB"),
@@ -23,7 +24,7 @@ FIGURES = (
 
 def main() -> None:
     for path in sys.argv[1:]:
-        rows = [json.loads(line) for line in open(path)]
+        rows = [json.loads(line) for line in Path(path).read_text().splitlines()]
         noise = {r["label"]: r["shape_db"] for r in rows if r["kind"] == "noise"}
         groups = defaultdict(list)
         for r in rows:
