@@ -26,6 +26,7 @@ from torch import Tensor, nn
 
 from ..runtime.device import model_device
 from .config import ComposerConfig
+from .event_rules import keys_down_after, release_only_keys_down
 
 # --- attention with relative (ALiBi) positions ------------------------------------------------
 
@@ -279,15 +280,22 @@ def continue_tokens(
     top_k: int | None,
     generator: torch.Generator | None,
     hold_penalty: float | Tensor = 0.0,
+    keys_down: Tensor | None = None,
 ) -> tuple[Tensor, Tensor, ComposerState]:
     """Sample ``count`` tokens after ``last`` (B,) (fed first). Returns the tokens
-    (B, count), the last one, and the state."""
+    (B, count), the last one, and the state. With ``keys_down`` (B, 88), the keys down
+    once ``last`` is played, the tokens are note events that lift only keys that are down
+    (``event_rules``; the caller's ``keys_down`` is not changed)."""
     out = []
     for _ in range(count):
         logits, state = model.step(last, state)
+        if keys_down is not None:
+            logits = release_only_keys_down(logits, keys_down.to(logits.device))
         last = sample_tokens(logits, temperature, top_k, generator, last, hold_penalty).to(
             last.device
         )
+        if keys_down is not None:
+            keys_down = keys_down_after(keys_down, last)
         out.append(last)
     return torch.stack(out, dim=1), last, state
 

@@ -6,7 +6,8 @@ the run's WaveNet plays them.
    so the piece starts where the prime ends. No prime: the start token alone.
 2. Events (``compose_events``): sampled for all clips together, until each clip's events
    span the piece (at most ``MAX_EVENTS_PER_SECOND`` of them: a composer that never moves
-   time on ends early, its notes with it).
+   time on ends early, its notes with it), a NOTE_OFF only for a key that is down
+   (``event_rules``: else notes hang on to the end of the piece).
 3. Notes (``piece_notes``): the prime and the events decoded together (the velocity the
    prime left carries over; the prime's notes all end inside it), the prime's notes left
    out, the rest moved to start at 0 and cut to the piece.
@@ -44,6 +45,7 @@ from ..wavenet.generate import generate
 from ..wavenet.model import WaveNet
 from ..wavenet.to_audio import note_floors, notes_steering, write_clips
 from .config import PieceConfig
+from .event_rules import keys_down_after_all, keys_down_at_end
 from .model import Composer, continue_tokens, primed_composer
 
 ChunkFn = Callable[[np.ndarray], None]
@@ -94,6 +96,7 @@ def compose_events(
     ``options.seconds`` (at most ``MAX_EVENTS_PER_SECOND`` per second); fewer when
     ``stop`` is requested meanwhile."""
     state, last = primed_composer(model, prime, clips, labels)
+    down = keys_down_at_end(prime, clips, last.device)  # (B, 88)
     target, cap = to_steps(options.seconds), math.ceil(options.seconds * MAX_EVENTS_PER_SECOND)
     written: list[np.ndarray] = []
     reached = np.zeros(clips, dtype=np.int64)
@@ -109,7 +112,9 @@ def compose_events(
             options.top_k,
             generator,
             options.hold_penalty,
+            down,
         )
+        down = keys_down_after_all(down, new)
         written.append(new.cpu().numpy())  # (B, EVENTS_PER_CHECK)
         reached += [duration_steps(row) for row in written[-1]]
     events = np.concatenate(written, axis=1)  # (B, N)
