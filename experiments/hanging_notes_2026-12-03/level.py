@@ -57,6 +57,25 @@ def note_stats(pieces: list[list[Note]], seconds: float) -> dict[str, float]:
     }
 
 
+def held_out_excerpts(
+    run: Path, data: Path, config, seconds: float
+) -> list[tuple[str, np.ndarray, list[Note]]]:
+    """(genre, audio, notes) of back-to-back ``seconds`` excerpts of the run's validation
+    segments, genre by genre, each with its notes moved to start at 0."""
+    rate = config.data.sample_rate
+    length = round(seconds * rate)
+    excerpts: dict[str, list[tuple[np.ndarray, list[Note]]]] = {g: [] for g in GENRES}
+    for source, start, end in read_data_record(run)["validation"]:
+        path = data / source
+        audio = load_audio(path, rate)
+        notes = read_notes(recording_notes(path, len(audio) / rate, cache_root(config.data)))
+        for at in range(start, end - length + 1, length):  # back to back
+            excerpts[source.split("/")[0]].append(
+                (audio[at : at + length], excerpt_notes(notes, at / rate, seconds))
+            )
+    return [(g, audio, notes) for g in GENRES for audio, notes in excerpts[g]]
+
+
 def mean_statistic(clips: list[np.ndarray], key: str, rate: int) -> float | None:
     """The mean of one ``clip_statistics`` figure over ``clips`` (None without clips)."""
     if not clips:
@@ -76,18 +95,7 @@ def main() -> None:
     torch.set_num_threads(1)
     model, config = load_model(args.run)
     rate = config.data.sample_rate
-    length = round(args.seconds * rate)
-    excerpts: dict[str, list[tuple[np.ndarray, list[Note]]]] = {g: [] for g in GENRES}
-    for source, start, end in read_data_record(args.run)["validation"]:
-        genre = source.split("/")[0]
-        path = args.data / source
-        audio = load_audio(path, rate)
-        notes = read_notes(recording_notes(path, len(audio) / rate, cache_root(config.data)))
-        for at in range(start, end - length + 1, length):  # back to back
-            excerpts[genre].append(
-                (audio[at : at + length], excerpt_notes(notes, at / rate, args.seconds))
-            )
-    pieces = [(g, audio, notes) for g in GENRES for audio, notes in excerpts[g]]
+    pieces = held_out_excerpts(args.run, args.data, config, args.seconds)
     labels = torch.tensor(label_positions(config.model.global_labels, [g for g, _, _ in pieces]))
     results: dict[str, dict] = {}
     renders = {
