@@ -8,13 +8,11 @@ pitch-class F1 of the transcribed render against the notes.
 
 from __future__ import annotations
 
-import argparse
 import json
-from pathlib import Path
 
 import numpy as np
 import torch
-from level import GENRES, held_out_excerpts, mean_statistic
+from level import GENRES, arguments, held_out_excerpts, mean_statistic
 
 from wavenet_music.audio.spectral import shape_and_level
 from wavenet_music.notes.score import follows
@@ -24,11 +22,7 @@ from wavenet_music.wavenet.follow import render_notes
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run", type=Path)
-    parser.add_argument("data", type=Path)
-    parser.add_argument("out", type=Path)
-    parser.add_argument("--seconds", type=float, default=20.0)
+    parser = arguments(__doc__, seconds=20.0)
     parser.add_argument("--floors", type=float, nargs="+", default=[0.002, 0.0035])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     args = parser.parse_args()

@@ -46,15 +46,31 @@ def excerpt_notes(notes: list[Note], start: float, seconds: float) -> list[Note]
     return out
 
 
-def note_stats(pieces: list[list[Note]], seconds: float) -> dict[str, float]:
+def note_figures(pieces: list[list[Note]], seconds: list[float]) -> dict[str, float]:
+    """Notes per second, notes sounding at once (polyphony), mean velocity and pitch, the
+    99th percentile of note lengths and the share over 5 s, of ``pieces`` lasting
+    ``seconds`` each."""
     notes = [n for p in pieces for n in p]
-    total = seconds * len(pieces)
+    lengths = np.array([n.offset - n.onset for n in notes])
+    total = sum(seconds)
     return {
         "notes_per_s": len(notes) / total,
+        "polyphony": float(lengths.sum() / total),
         "velocity": float(np.mean([n.velocity for n in notes])) if notes else 0.0,
-        "polyphony": sum(n.offset - n.onset for n in notes) / total,
         "pitch": float(np.mean([n.pitch for n in notes])) if notes else 0.0,
+        "length_p99_s": float(np.percentile(lengths, 99)) if notes else 0.0,
+        "over_5_s_percent": float(100 * (lengths > 5).mean()) if notes else 0.0,
     }
+
+
+def arguments(doc: str, seconds: float) -> argparse.ArgumentParser:
+    """The arguments every script here takes: RUN DATA OUT [--seconds]."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("run", type=Path)
+    parser.add_argument("data", type=Path)
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--seconds", type=float, default=seconds)
+    return parser
 
 
 def held_out_excerpts(
@@ -84,11 +100,7 @@ def mean_statistic(clips: list[np.ndarray], key: str, rate: int) -> float | None
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run", type=Path)
-    parser.add_argument("data", type=Path)
-    parser.add_argument("out", type=Path)
-    parser.add_argument("--seconds", type=float, default=20.0)
+    parser = arguments(__doc__, seconds=20.0)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--report", default="report", help="the report folder in RUN")
     args = parser.parse_args()
@@ -127,8 +139,10 @@ def main() -> None:
                 )
                 for key in ("rms_db", "flatness")
             },
-            "real_notes": note_stats([pieces[i][2] for i in index], args.seconds),
-            "composed_notes": note_stats(composed_notes[g], 30.0) if composed_notes[g] else None,
+            "real_notes": note_figures([pieces[i][2] for i in index], [args.seconds] * len(index)),
+            "composed_notes": note_figures(composed_notes[g], [30.0] * len(composed_notes[g]))
+            if composed_notes[g]
+            else None,
             "composed_files": len(composed_notes[g]),
         }
         print(g, json.dumps(results[g]), flush=True)

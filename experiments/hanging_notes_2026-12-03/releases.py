@@ -14,12 +14,12 @@ composer learned from (the run's training recordings, whole).
 
 from __future__ import annotations
 
-import argparse
 import json
-from pathlib import Path
+from dataclasses import replace
 
 import numpy as np
 import torch
+from level import arguments, note_figures
 
 from wavenet_music.audio.io import load_audio
 from wavenet_music.composer.checkpoint import build_composer, load_composer
@@ -27,7 +27,6 @@ from wavenet_music.composer.event_rules import keys_down_after, no_keys_down, re
 from wavenet_music.composer.model import primed_composer, sample_tokens
 from wavenet_music.notes import events
 from wavenet_music.notes.features import read_notes, recording_notes
-from wavenet_music.notes.midi import Note
 from wavenet_music.wavenet.checkpoint import load_model
 from wavenet_music.wavenet.data import cache_root
 
@@ -64,24 +63,9 @@ def compose(model, labels: torch.Tensor, seconds: float, seed: int, rule: bool) 
     return {"tokens": tokens, "counts": counts, "down_at_end": down.sum(dim=1).numpy()}
 
 
-def note_figures(pieces: list[list[Note]], seconds: list[float]) -> dict[str, float]:
-    lengths = np.array([n.offset - n.onset for notes in pieces for n in notes])
-    total = sum(seconds)
-    return {
-        "notes_per_s": len(lengths) / total,
-        "polyphony": float(lengths.sum() / total),
-        "length_p99_s": float(np.percentile(lengths, 99)),
-        "over_5_s_percent": float(100 * (lengths > 5).mean()),
-    }
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run", type=Path)
-    parser.add_argument("data", type=Path)
-    parser.add_argument("out", type=Path)
+    parser = arguments(__doc__, seconds=30.0)
     parser.add_argument("--clips", type=int, default=3)
-    parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -96,10 +80,12 @@ def main() -> None:
         for i, name in enumerate(names):
             rows = range(i * args.clips, (i + 1) * args.clips)
             pieces = [
-                [n for n in events.decode(out["tokens"][b]) if n.onset < args.seconds] for b in rows
-            ]
-            pieces = [
-                [Note(n.onset, min(n.offset, args.seconds), n.pitch) for n in p] for p in pieces
+                [
+                    replace(n, offset=min(n.offset, args.seconds))
+                    for n in events.decode(out["tokens"][b])
+                    if n.onset < args.seconds
+                ]
+                for b in rows
             ]
             figures = {k: float(v[list(rows)].sum()) for k, v in out["counts"].items()}
             steps = sum(len(out["tokens"][b]) for b in rows)
