@@ -394,7 +394,12 @@ def cmd_compose(args: argparse.Namespace) -> None:
 
     options = PieceConfig(**_flag_values(args, PieceConfig, "compose__"))
     piece = compose(args.run, options, out=args.out, features_out=args.features_out)
-    floor = f", WaveNet floor {options.wavenet_floor:g}" if piece.notes is not None else ""
+    floor = ""
+    if piece.notes is not None:
+        floor = (
+            f", WaveNet floor {options.wavenet_floor:g} and temperature "
+            f"×{options.wavenet_note_temperature_scale:g} while notes sound"
+        )
     print(
         f"composer temperature {piece.temperature:g}, hold penalty {piece.hold_penalty:g}" + floor,
         file=sys.stderr,

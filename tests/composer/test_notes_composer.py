@@ -237,11 +237,18 @@ def test_the_piece_plays_the_notes_it_wrote(notes_composer, tmp_path):
     assert again.notes == piece.notes
     np.testing.assert_array_equal(again.audio, piece.audio)
     # the WaveNet's sampling floor acts from the first sample a note sounds, not before
+    assert options.wavenet_note_temperature_scale < 1  # sharper draws there by default
     whole = compose(run, dataclasses.replace(options, wavenet_floor=0.0))
     assert whole.notes == piece.notes and piece.notes[0]
     first = int(np.argmax(sounding(piece.notes[0], 8000, RATE)))
     np.testing.assert_array_equal(whole.audio[0, :first], piece.audio[0, :first])
     assert not np.array_equal(whole.audio[0, first:], piece.audio[0, first:])
+    # and so does its sharper temperature there (floor off in both)
+    even = compose(
+        run, dataclasses.replace(options, wavenet_floor=0.0, wavenet_note_temperature_scale=1.0)
+    )
+    np.testing.assert_array_equal(whole.audio[0, :first], even.audio[0, :first])
+    assert not np.array_equal(whole.audio[0, first:], even.audio[0, first:])
 
 
 def test_compose_continues_a_midi_prime_and_an_audio_prime(notes_composer, tmp_path):

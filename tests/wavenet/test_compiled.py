@@ -172,6 +172,40 @@ def test_same_samples_as_the_eager_and_naive_generators(name, step_module):
         assert torch.equal(runs["compiled"], naive)
 
 
+def test_each_sample_s_temperature_is_the_one_its_table_gives_on_every_engine(
+    step_module, monkeypatch
+):
+    """Generation with a temperature per stream and sample draws the same classes on the
+    compiled, eager and naive generators (the table read in blocks of 64 steps); a stream
+    whose table reads 1 everywhere draws exactly what ``temperature=1`` draws, one at 1e-4
+    exactly the likeliest classes (``temperature=0``), and a stream at 0.5 after sample 150
+    equals the ``temperature=1`` draws up to there and differs after (the table is read
+    step by step, not once); a temperature of 0 in the table is one clear error."""
+    monkeypatch.setattr(generate_module, "FLOOR_BLOCK", 64)
+    model = _model(CONFIGS["small"], 3)
+    table = torch.ones(3, 300)
+    table[1] = 1e-4
+    table[2, 150:] = 0.5
+
+    def run(engine: str, **kwargs) -> torch.Tensor:
+        g = torch.Generator().manual_seed(5)
+        if engine == "naive":
+            return generate_naive(model, 300, 3, generator=g, **kwargs)
+        return generate(model, 300, 3, generator=g, engine=engine, **kwargs)
+
+    tabled = {engine: run(engine, temperatures=table) for engine in ("compiled", "eager", "naive")}
+    assert torch.equal(tabled["compiled"], tabled["eager"])
+    assert torch.equal(tabled["compiled"], tabled["naive"])
+    at_one, greedy = run("compiled", temperature=1.0), run("compiled", temperature=0.0)
+    assert torch.equal(tabled["compiled"][0], at_one[0])
+    assert torch.equal(tabled["compiled"][1], greedy[1])
+    assert not torch.equal(greedy[1], at_one[1])  # the two references differ
+    assert torch.equal(tabled["compiled"][2, :150], at_one[2, :150])
+    assert not torch.equal(tabled["compiled"][2, 150:], at_one[2, 150:])
+    with pytest.raises(ValueError, match="finite and > 0"):
+        run("compiled", temperatures=torch.zeros(3, 300))
+
+
 def test_floors_sample_the_same_on_every_engine_and_only_where_they_are_set(
     step_module, monkeypatch
 ):

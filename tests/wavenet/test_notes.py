@@ -33,7 +33,7 @@ from wavenet_music.wavenet.data import (
 from wavenet_music.wavenet.generate import generate, generate_naive
 from wavenet_music.wavenet.incremental import IncrementalWaveNet
 from wavenet_music.wavenet.model import WaveNet
-from wavenet_music.wavenet.to_audio import note_floors
+from wavenet_music.wavenet.to_audio import note_floors, note_temperatures
 
 from .test_compiled import step_logits
 from .test_generate import CONFIGS
@@ -160,6 +160,22 @@ def test_the_floor_is_set_where_a_piece_s_notes_sound_and_nowhere_else():
     assert floors[0, :160].eq(0).all() and floors[0, 800:].eq(0).all()  # a rest, a drum
     assert floors[1].eq(0).all()
     assert note_floors([notes], 1_600, 16_000, 0.0) is None
+
+
+def test_the_temperature_is_scaled_where_a_piece_s_notes_sound_and_nowhere_else():
+    """``note_temperatures``: temperature · scale on exactly the samples ``sounding`` marks,
+    the temperature itself in rests and for an unsteered piece; no table where it would be
+    the same everywhere (scale 1, temperature 0 = the likeliest class, nothing steered)."""
+    notes = [Note(0.01, 0.02, 60), Note(0.05, 0.06, 72, is_drum=True)]
+    table = note_temperatures([notes, None], 1_600, 16_000, 1.25, 0.8)  # (2, 1600)
+    assert table.shape == (2, 1_600) and table.dtype == torch.float32
+    heard = sounding(notes, 1_600, 16_000)
+    assert heard.any() and not heard.all()
+    assert np.allclose(table[0].numpy()[heard], 1.0) and np.allclose(table[0].numpy()[~heard], 1.25)
+    assert table[1].eq(1.25).all()
+    assert note_temperatures([notes], 1_600, 16_000, 1.0, 1.0) is None
+    assert note_temperatures([notes], 1_600, 16_000, 0.0, 0.8) is None
+    assert note_temperatures([None, None], 1_600, 16_000, 1.0, 0.8) is None
 
 
 def test_the_excitation_is_required_exactly_when_the_model_hears_notes():

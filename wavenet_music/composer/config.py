@@ -35,11 +35,13 @@ from ..config import (
     MAX_TEMPERATURE,
     MIN_SECONDS,
     NOTE_FLOOR,
+    NOTE_TEMPERATURE_SCALE,
     UserError,
     budget_minutes,
     budget_steps,
     floor_doc,
     jump_doc,
+    note_temperature_doc,
 )
 from ..config.checks import doc, settings
 
@@ -211,6 +213,9 @@ class PieceConfig:
     )
     wavenet_floor: float = field(
         default=NOTE_FLOOR, metadata=floor_doc("while a note sounds, the WaveNet never draws a")
+    )
+    wavenet_note_temperature_scale: float = field(
+        default=NOTE_TEMPERATURE_SCALE, metadata=note_temperature_doc("the WaveNet draws at")
     )
     wavenet_max_jump: float = field(
         default=MAX_JUMP, metadata=jump_doc("the WaveNet never draws a sample")

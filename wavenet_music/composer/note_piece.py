@@ -43,7 +43,7 @@ from ..runtime.stop import Interrupted, StopRequest
 from ..wavenet.data import feature_store
 from ..wavenet.generate import generate
 from ..wavenet.model import WaveNet
-from ..wavenet.to_audio import note_floors, notes_steering, write_clips
+from ..wavenet.to_audio import note_floors, note_temperatures, notes_steering, write_clips
 from .config import PieceConfig
 from .event_rules import keys_down_after_all, keys_down_at_end
 from .model import Composer, continue_tokens, primed_composer
@@ -184,6 +184,13 @@ def play_notes(
                 excitation=heard,
                 silence=NoteStore.silence,
                 floors=note_floors(pieces, length, rate, options.wavenet_floor),
+                temperatures=note_temperatures(
+                    pieces,
+                    length,
+                    rate,
+                    options.wavenet_temperature,
+                    options.wavenet_note_temperature_scale,
+                ),
                 max_jump=options.wavenet_max_jump,
                 on_step=on_step,
             )

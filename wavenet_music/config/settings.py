@@ -37,6 +37,12 @@ MAX_TEMPERATURE = 100.0
 # lower in every genre (classical 0.109 → 0.070), their distance to the genre 0.3-1.4 dB
 # larger; dense piano note F1 0.59 → 0.63.
 NOTE_FLOOR = 0.002
+# While a note sounds, a WaveNet steered by notes draws at its temperature times this:
+# sharper, as LPCNet sharpens voiced speech (3.6). The hiss it cuts lies under the notes,
+# in their quiet decays (experiments/rest_hiss_2026-12-03, the demo's model): composed
+# pieces' spectral flatness 18-44% lower by genre (piano 0.129 → 0.084, 6 seeds), real
+# held-out piano notes played 0.089 → 0.051; note F1 the same (0.8: about half the gain).
+NOTE_TEMPERATURE_SCALE = 0.6
 # The most a sample may move from the previous one, of full scale (0 = no limit). Recorded
 # music at 16 kHz practically never moves half full scale in one sample (the demo corpus:
 # 0-0.6 times a second); a WaveNet in a loud state it rarely trained on gives the mirror
@@ -51,6 +57,17 @@ def jump_doc(what: str) -> dict:
         f"{what} more than this (of full scale) from the previous sample (no clicks); 0 = no limit",
         low=0,
         high=2,
+    )
+
+
+def note_temperature_doc(what: str) -> dict:
+    """The metadata of a temperature scale while notes sound (``NOTE_TEMPERATURE_SCALE``)."""
+    return doc(
+        f"while a note sounds, {what} temperature times this (sharper draws, less hiss under "
+        "the notes); 1 = the same temperature everywhere",
+        low=0,
+        high=1,
+        low_open=True,
     )
 
 
@@ -516,6 +533,10 @@ class GenerateConfig:
     floor: float = field(
         default=NOTE_FLOOR,
         metadata=floor_doc("while a note sounds (runs steered by notes), never draw a sample"),
+    )
+    note_temperature_scale: float = field(
+        default=NOTE_TEMPERATURE_SCALE,
+        metadata=note_temperature_doc("runs steered by notes draw at"),
     )
     max_jump: float = field(default=MAX_JUMP, metadata=jump_doc("never draw a sample"))
     seed: int | None = field(

@@ -52,7 +52,7 @@ def composition_section(
     of the structure statistics. ``temperature``, ``hold_penalty`` (None: the calibrated
     ones) and ``top_k``: the composer's sampling.
 
-    Returns ``{"title", "temperature", "hold_penalty", "wavenet_floor",
+    Returns ``{"title", "temperature", "hold_penalty", "wavenet_floor", "wavenet_scale",
     "rows": [{"label", "composed", "plain"}], "clips": {kind: {label: (T,)}},
     "windows": {kind: [statistics of one window]},
     "clip_windows": {kind: [[statistics of each window of one clip]]},
@@ -76,6 +76,7 @@ def composition_section(
     )
     piece = compose(run_dir, options)
     floor = options.wavenet_floor if piece.notes is not None else 0.0
+    scale = options.wavenet_note_temperature_scale if piece.notes is not None else 1.0
     labels = run_labels(run_dir, data_root, config)
     clips = {"composed": dict(zip(labels, piece.audio, strict=True))}
     if plain_run is None and config.train.local_dropout > 0:
@@ -109,6 +110,7 @@ def composition_section(
         "temperature": piece.temperature,
         "hold_penalty": piece.hold_penalty,
         "wavenet_floor": floor,
+        "wavenet_scale": scale,
         "rows": rows,
         "clips": clips,
         "windows": windows,
@@ -172,7 +174,8 @@ def section_html(section: dict) -> str:
         f'<section class="composition"><h2>{html.escape(section["title"])}</h2>'
         + (f"<table><tr><th>label</th>{head}</tr>{players}</table>" if kinds else "")
         + f"<p class=note>Composer temperature {section['temperature']:g}, hold penalty "
-        f"{section['hold_penalty']:g}.{_floor_note(section.get('wavenet_floor', 0.0))} "
+        f"{section['hold_penalty']:g}."
+        f"{_note_sampling(section.get('wavenet_floor', 0.0), section.get('wavenet_scale', 1.0))} "
         f"{STRUCTURE_NOTE}</p>"
         f'<table class="stats"><tr><th>clips</th>{names}'
         "<th>distance to real (SDs)</th>"
@@ -183,13 +186,15 @@ def section_html(section: dict) -> str:
     )
 
 
-def _floor_note(floor: float) -> str:
-    if not floor:
+def _note_sampling(floor: float, scale: float) -> str:
+    """How the WaveNet draws while a note sounds (``to_audio.note_floors``,
+    ``note_temperatures``), in words; "" where it draws as everywhere else."""
+    parts = [f"never draws a sample value less likely than {floor:g}"] if floor else []
+    if scale != 1:
+        parts.append(f"draws at {scale:g} times its temperature")
+    if not parts:
         return ""
-    return (
-        f" While a note sounds, the WaveNet never draws a sample value less likely than "
-        f"{floor:g} (less hiss)."
-    )
+    return f" While a note sounds, the WaveNet {' and '.join(parts)} (less hiss)."
 
 
 def label_distance_html(by_label: dict[str, dict[str, dict[str, float]]]) -> str:

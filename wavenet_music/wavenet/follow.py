@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from ..audio.io import load_audio, mu_law_decode
-from ..config import MAX_JUMP, NOTE_FLOOR, Config, UserError
+from ..config import MAX_JUMP, NOTE_FLOOR, NOTE_TEMPERATURE_SCALE, Config, UserError
 from ..notes.excitation import CHANNELS, excitation
 from ..notes.features import NoteStore, read_notes, recording_notes
 from ..notes.midi import Note
@@ -31,7 +31,7 @@ from ..runtime.device import model_device
 from .data import cache_root, feature_store, find_audio_files, label_of, label_positions
 from .generate import generate
 from .model import WaveNet
-from .to_audio import note_floors
+from .to_audio import note_floors, note_temperatures
 
 
 @dataclass(frozen=True)
@@ -71,10 +71,12 @@ def render_notes(
     seed: int = 0,
     temperature: float = 1.0,
     floor: float = NOTE_FLOOR,
+    temperature_scale: float = NOTE_TEMPERATURE_SCALE,
 ) -> np.ndarray:
     """Float audio (len(pieces), seconds · rate) of each piece's notes, as one batch; a
     piece of None is unsteered (absent features, nothing heard). ``floor``: the sampling
-    floor while a note sounds (``to_audio.note_floors``)."""
+    floor while a note sounds (``to_audio.note_floors``); ``temperature_scale``: the
+    temperature's factor there (``to_audio.note_temperatures``)."""
     rate = config.data.sample_rate
     length = round(seconds * rate)
     store = feature_store(config)
@@ -101,6 +103,7 @@ def render_notes(
         excitation=torch.from_numpy(np.stack(heard)) if config.model.excitation else None,
         silence=store.silence,
         floors=note_floors(pieces, length, rate, floor),
+        temperatures=note_temperatures(pieces, length, rate, temperature, temperature_scale),
         max_jump=MAX_JUMP,
     )
     return mu_law_decode(classes.cpu().numpy(), config.model.quantization_channels)
@@ -115,6 +118,7 @@ def follow_notes(
     label: str | None = None,
     temperature: float = 1.0,
     floor: float = NOTE_FLOOR,
+    temperature_scale: float = NOTE_TEMPERATURE_SCALE,
 ) -> list[Following]:
     """Render the first ``seconds`` of the notes of every recording under ``data`` and
     score how well each render follows them (see the module docstring)."""
@@ -128,7 +132,9 @@ def follow_notes(
     unsteered = config.train.local_dropout > 0
     pieces: list[list[Note] | None] = [*notes, *([None] * len(notes) if unsteered else [])]
     both = None if labels is None else torch.cat([labels, labels] if unsteered else [labels])
-    renders = render_notes(model, config, pieces, seconds, both, seed, temperature, floor)
+    renders = render_notes(
+        model, config, pieces, seconds, both, seed, temperature, floor, temperature_scale
+    )
     results = []
     for k, (path, reference) in enumerate(zip(paths, notes, strict=True)):
         steered, floor = follows(reference, renders[k], rate, 0.0, seconds)

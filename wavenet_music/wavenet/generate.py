@@ -23,7 +23,7 @@ from .compiled import generation_step
 from .incremental import sample
 from .model import WaveNet
 
-FLOOR_BLOCK = 4096  # steps of floors converted to float64 at a time (step_floors)
+FLOOR_BLOCK = 4096  # steps of floors or temperatures converted to float64 at a time (step_rows)
 
 
 def padded_history(model: WaveNet, prime: Tensor | None, num: int) -> Tensor:
@@ -104,6 +104,7 @@ def generate(
     excitation: Tensor | None = None,
     silence: float = SILENCE_DB,
     floors: Tensor | None = None,
+    temperatures: Tensor | None = None,
     max_jump: float = 0.0,
     on_step: ProgressFn | None = None,
     engine: str = "auto",
@@ -123,6 +124,8 @@ def generate(
         silence: what the features read where there is no sound (the history).
         floors: (num, length) each sample's probability floor (``incremental.sample``):
             classes less likely are never drawn; 0 or None: the whole distribution.
+        temperatures: (num, length) each sample's temperature, > 0, in place of
+            ``temperature`` (``to_audio.note_temperatures``: sharper where notes sound).
         max_jump: no class whose value lies further than this (of full scale) from the
             previous sample's is drawn (``jump_mask``); 0: no limit.
         on_step: called after every sample with the classes so far (num, t).
@@ -136,16 +139,18 @@ def generate(
     heard = heard_timeline(model, excitation, history.shape[1], length)
     fast = generation_step(model, engine, precision)
     labels = _on(labels, history.device)
-    per_step = step_floors(checked_floors(model, floors, num, length), length, history.device)
+    per_step = step_rows(checked_floors(model, floors, num, length), length, history.device)
+    heat = step_rows(checked_temperatures(temperatures, num, length), length, history.device)
     jumps = jump_mask(model, max_jump, history.device)  # (Q, Q) or None
     state = fast.initial_state(model, history, labels, frames, heard)
     out = torch.empty(num, length, dtype=torch.long, device=history.device)
     x = history[:, -1]
-    for t, floor in zip(range(length), per_step, strict=True):
+    for t, floor, row_temperature in zip(range(length), per_step, heat, strict=True):
         logits, state = fast.step(x, state)  # (num, Q)
         if jumps is not None:
             logits = jumps.index_select(0, x).add_(logits)  # -inf where too far from x
-        x = fast.sample(logits, temperature, generator, floor).to(out.device)
+        logits, at = tempered(logits, temperature, row_temperature)
+        x = fast.sample(logits, at, generator, floor).to(out.device)
         out[:, t] = x
         if on_step is not None:
             on_step(out[:, : t + 1])
@@ -166,6 +171,7 @@ def generate_naive(
     excitation: Tensor | None = None,
     silence: float = SILENCE_DB,
     floors: Tensor | None = None,
+    temperatures: Tensor | None = None,
     max_jump: float = 0.0,
 ) -> Tensor:
     """The plain reference: one full forward pass over the last receptive field per sample
@@ -175,15 +181,17 @@ def generate_naive(
     frames = local_timeline(model, features, history.shape[1], length, silence)
     heard = heard_timeline(model, excitation, history.shape[1], length)
     labels = _on(labels, history.device)
-    per_step = step_floors(checked_floors(model, floors, num, length), length, history.device)
+    per_step = step_rows(checked_floors(model, floors, num, length), length, history.device)
+    heat = step_rows(checked_temperatures(temperatures, num, length), length, history.device)
     jumps = jump_mask(model, max_jump, history.device)  # (Q, Q) or None
-    for _, floor in zip(range(length), per_step, strict=True):
+    for _, floor, row_temperature in zip(range(length), per_step, heat, strict=True):
         window = history if frames is not None else history[:, -rf:]
         now = None if heard is None else heard[:, :, : window.shape[1]]
         logits = model(window, labels, frames, now)[:, :, -1]  # (B, Q)
         if jumps is not None:
             logits = jumps.index_select(0, history[:, -1]).add_(logits)
-        x = sample(logits, temperature, generator, floor).to(history.device)
+        logits, at = tempered(logits, temperature, row_temperature)
+        x = sample(logits, at, generator, floor).to(history.device)
         history = torch.cat([history, x[:, None]], dim=1)
     return history[:, history.shape[1] - length :]
 
@@ -218,18 +226,37 @@ def checked_floors(model: WaveNet, floors: Tensor | None, num: int, length: int)
     return floors
 
 
-def step_floors(
-    floors: Tensor | None, length: int, device: torch.device
-) -> Iterator[Tensor | None]:
-    """``length`` steps' floors (num,) in float64 on ``device``, as ``sample`` takes them,
-    from floors (num, length), converted ``FLOOR_BLOCK`` steps at a time (a view per step,
-    never a second copy of the whole table); None for every step where there are none."""
-    if floors is None:
+def checked_temperatures(temperatures: Tensor | None, num: int, length: int) -> Tensor | None:
+    """``generate``'s temperatures (num, length) as they are, checked once."""
+    if temperatures is None:
+        return None
+    if tuple(temperatures.shape) != (num, length):
+        shape = tuple(temperatures.shape)
+        raise ValueError(f"temperatures of shape {shape} for {(num, length)} samples")
+    if not bool((temperatures > 0).all()) or not bool(temperatures.isfinite().all()):
+        raise ValueError("temperatures: every sample's temperature must be finite and > 0")
+    return temperatures
+
+
+def step_rows(table: Tensor | None, length: int, device: torch.device) -> Iterator[Tensor | None]:
+    """``length`` steps' values (num,) in float64 on ``device``, as ``sample`` takes floors,
+    from a table (num, length) of floors or temperatures, converted ``FLOOR_BLOCK`` steps at
+    a time (a view per step, never a second copy of the whole table); None for every step
+    where there is no table."""
+    if table is None:
         yield from itertools.repeat(None, length)
         return
-    for start in range(0, floors.shape[1], FLOOR_BLOCK):
-        block = floors[:, start : start + FLOOR_BLOCK]  # (num, ≤ FLOOR_BLOCK)
+    for start in range(0, table.shape[1], FLOOR_BLOCK):
+        block = table[:, start : start + FLOOR_BLOCK]  # (num, ≤ FLOOR_BLOCK)
         yield from block.to(device, torch.float64).T.contiguous()  # rows (num,)
+
+
+def tempered(logits: Tensor, temperature: float, rows: Tensor | None) -> tuple[Tensor, float]:
+    """(logits, temperature) for ``sample``: as they are, or with each row's own temperature
+    rows (num,) applied (logits / rows) and 1 left for ``sample``."""
+    if rows is None:
+        return logits, temperature
+    return logits / rows.to(logits.device, logits.dtype)[:, None], 1.0
 
 
 def _on(labels: Tensor | None, device: torch.device) -> Tensor | None:

@@ -153,6 +153,22 @@ def note_floors(
     return torch.from_numpy(np.stack(rows)).float() * floor  # (B, length), 4 bytes a sample
 
 
+def note_temperatures(
+    pieces: list[list[Note] | None], length: int, sample_rate: int, temperature: float, scale: float
+) -> Tensor | None:
+    """``generate``'s temperatures (len(pieces), length): ``temperature · scale`` wherever a
+    piece's notes sound, ``temperature`` elsewhere (rests, unsteered pieces). None where
+    that is ``temperature`` everywhere (scale 1, temperature 0, no steered piece)."""
+    if scale == 1 or temperature == 0 or all(notes is None for notes in pieces):
+        return None
+    rows = [
+        np.zeros(length, dtype=bool) if notes is None else sounding(notes, length, sample_rate)
+        for notes in pieces
+    ]
+    heard = torch.from_numpy(np.stack(rows))  # (B, length)
+    return torch.where(heard, temperature * scale, temperature).float()  # 4 bytes a sample
+
+
 def load_features(path: Path, channels: int) -> np.ndarray:
     try:
         features = np.load(path, allow_pickle=False)
@@ -247,12 +263,15 @@ def generate_audio(
     rate, q = config.data.sample_rate, config.model.quantization_channels
     length = round(options.seconds * rate)
     labels, tags = clip_plan(config, options)
-    heard, silence, floors = None, SILENCE_DB, None
+    heard, silence, floors, temperatures = None, SILENCE_DB, None, None
     if config.data.features == "notes" and config.model.local_channels is not None:
         notes = steering_notes(config, options)
         steering, heard = notes_steering(notes, config, length, len(tags))
         silence = NoteStore.silence
         floors = note_floors([notes] * len(tags), length, rate, options.floor)
+        temperatures = note_temperatures(
+            [notes] * len(tags), length, rate, options.temperature, options.note_temperature_scale
+        )
     else:
         features = local_features(config, options)  # (K, F) or None
         if features is not None:
@@ -302,6 +321,7 @@ def generate_audio(
                 excitation=heard,
                 silence=silence,
                 floors=floors,
+                temperatures=temperatures,
                 max_jump=options.max_jump,
                 on_step=on_step,
                 engine=options.engine,
