@@ -140,7 +140,9 @@ def generate(
     fast = generation_step(model, engine, precision)
     labels = _on(labels, history.device)
     per_step = step_rows(checked_floors(model, floors, num, length), length, history.device)
-    heat = step_rows(checked_temperatures(temperatures, num, length), length, history.device)
+    heat = step_rows(
+        checked_temperatures(temperatures, num, length), length, history.device, inverse=True
+    )
     jumps = jump_mask(model, max_jump, history.device)  # (Q, Q) or None
     state = fast.initial_state(model, history, labels, frames, heard)
     out = torch.empty(num, length, dtype=torch.long, device=history.device)
@@ -182,7 +184,9 @@ def generate_naive(
     heard = heard_timeline(model, excitation, history.shape[1], length)
     labels = _on(labels, history.device)
     per_step = step_rows(checked_floors(model, floors, num, length), length, history.device)
-    heat = step_rows(checked_temperatures(temperatures, num, length), length, history.device)
+    heat = step_rows(
+        checked_temperatures(temperatures, num, length), length, history.device, inverse=True
+    )
     jumps = jump_mask(model, max_jump, history.device)  # (Q, Q) or None
     for _, floor, row_temperature in zip(range(length), per_step, heat, strict=True):
         window = history if frames is not None else history[:, -rf:]
@@ -238,25 +242,32 @@ def checked_temperatures(temperatures: Tensor | None, num: int, length: int) -> 
     return temperatures
 
 
-def step_rows(table: Tensor | None, length: int, device: torch.device) -> Iterator[Tensor | None]:
-    """``length`` steps' values (num,) in float64 on ``device``, as ``sample`` takes floors,
-    from a table (num, length) of floors or temperatures, converted ``FLOOR_BLOCK`` steps at
-    a time (a view per step, never a second copy of the whole table); None for every step
-    where there is no table."""
+def step_rows(
+    table: Tensor | None, length: int, device: torch.device, inverse: bool = False
+) -> Iterator[Tensor | None]:
+    """``length`` steps' values on ``device`` from a table (num, length), converted
+    ``FLOOR_BLOCK`` steps at a time (a view per step, never a second copy of the whole
+    table): floors (num,) in float64, as ``sample`` takes them, or with ``inverse`` the
+    reciprocals of temperatures (num, 1) in float32, as ``tempered`` multiplies logits by
+    them; None for every step where there is no table."""
     if table is None:
         yield from itertools.repeat(None, length)
         return
     for start in range(0, table.shape[1], FLOOR_BLOCK):
         block = table[:, start : start + FLOOR_BLOCK]  # (num, ≤ FLOOR_BLOCK)
-        yield from block.to(device, torch.float64).T.contiguous()  # rows (num,)
+        if inverse:
+            yield from block.to(device, torch.float32).reciprocal().T.contiguous()[:, :, None]
+        else:
+            yield from block.to(device, torch.float64).T.contiguous()  # rows (num,)
 
 
-def tempered(logits: Tensor, temperature: float, rows: Tensor | None) -> tuple[Tensor, float]:
+def tempered(logits: Tensor, temperature: float, inverse: Tensor | None) -> tuple[Tensor, float]:
     """(logits, temperature) for ``sample``: as they are, or with each row's own temperature
-    rows (num,) applied (logits / rows) and 1 left for ``sample``."""
-    if rows is None:
+    applied, ``inverse`` (num, 1) its reciprocal (logits · inverse), and 1 left for
+    ``sample``."""
+    if inverse is None:
         return logits, temperature
-    return logits / rows.to(logits.device, logits.dtype)[:, None], 1.0
+    return logits * inverse, 1.0
 
 
 def _on(labels: Tensor | None, device: torch.device) -> Tensor | None:
