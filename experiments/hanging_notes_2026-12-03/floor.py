@@ -12,12 +12,10 @@ import json
 
 import numpy as np
 import torch
-from level import GENRES, arguments, held_out_excerpts, mean_statistic
+from level import GENRES, arguments, held_out_setup, mean_statistic
 
 from wavenet_music.audio.spectral import shape_and_level
 from wavenet_music.notes.score import follows
-from wavenet_music.wavenet.checkpoint import load_model
-from wavenet_music.wavenet.data import label_positions
 from wavenet_music.wavenet.follow import render_notes
 
 
@@ -27,10 +25,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     args = parser.parse_args()
     torch.set_num_threads(1)
-    model, config = load_model(args.run)
+    model, config, pieces, labels = held_out_setup(args.run, args.data, args.seconds)
     rate = config.data.sample_rate
-    pieces = held_out_excerpts(args.run, args.data, config, args.seconds)
-    labels = torch.tensor(label_positions(config.model.global_labels, [g for g, _, _ in pieces]))
     notes = [n for _, _, n in pieces]
     results: dict = {}
     for floor in args.floors:

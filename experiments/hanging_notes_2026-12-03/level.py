@@ -92,6 +92,15 @@ def held_out_excerpts(
     return [(g, audio, notes) for g in GENRES for audio, notes in excerpts[g]]
 
 
+def held_out_setup(run: Path, data: Path, seconds: float):
+    """(model, config, pieces, labels): RUN's WaveNet, its held-out excerpts
+    (``held_out_excerpts``) and each excerpt's label index (len(pieces),)."""
+    model, config = load_model(run)
+    pieces = held_out_excerpts(run, data, config, seconds)
+    labels = torch.tensor(label_positions(config.model.global_labels, [g for g, _, _ in pieces]))
+    return model, config, pieces, labels
+
+
 def mean_statistic(clips: list[np.ndarray], key: str, rate: int) -> float | None:
     """The mean of one ``clip_statistics`` figure over ``clips`` (None without clips)."""
     if not clips:
@@ -105,10 +114,8 @@ def main() -> None:
     parser.add_argument("--report", default="report", help="the report folder in RUN")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    model, config = load_model(args.run)
+    model, config, pieces, labels = held_out_setup(args.run, args.data, args.seconds)
     rate = config.data.sample_rate
-    pieces = held_out_excerpts(args.run, args.data, config, args.seconds)
-    labels = torch.tensor(label_positions(config.model.global_labels, [g for g, _, _ in pieces]))
     results: dict[str, dict] = {}
     renders = {
         seed: render_notes(model, config, [n for _, _, n in pieces], args.seconds, labels, seed)

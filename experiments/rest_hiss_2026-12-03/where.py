@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "hanging_notes_2026-12-03"))
-from level import arguments, held_out_excerpts
+from level import arguments, held_out_setup
 
 from wavenet_music.audio.spectral import POWER_FLOOR, power_spectrogram
 from wavenet_music.composer import note_piece
@@ -44,8 +44,6 @@ from wavenet_music.composer.config import PieceConfig
 from wavenet_music.notes.excitation import sounding
 from wavenet_music.notes.score import follows
 from wavenet_music.wavenet import follow
-from wavenet_music.wavenet.checkpoint import load_model
-from wavenet_music.wavenet.data import label_positions
 from wavenet_music.wavenet.to_audio import note_floors
 
 N_FFT, HOP = 1024, 256
@@ -105,9 +103,7 @@ def composed_rows(run: Path, seeds: list[int], seconds: float, scale: float):
 def held_out_rows(
     run: Path, data: Path, seeds: list[int], seconds: float, recordings: bool, scale: float
 ):
-    model, config = load_model(run)
-    pieces = held_out_excerpts(run, data, config, seconds)
-    labels = torch.tensor(label_positions(config.model.global_labels, [g for g, _, _ in pieces]))
+    model, config, pieces, labels = held_out_setup(run, data, seconds)
     notes = [n for _, _, n in pieces]
     if recordings:
         for i, (genre, audio, n) in enumerate(pieces):

@@ -52,7 +52,8 @@ def composition_section(
     of the structure statistics. ``temperature``, ``hold_penalty`` (None: the calibrated
     ones) and ``top_k``: the composer's sampling.
 
-    Returns ``{"title", "temperature", "hold_penalty", "wavenet_floor", "wavenet_scale",
+    Returns ``{"title", "temperature", "hold_penalty", "wavenet_floor",
+    "wavenet_note_temperature_scale",
     "rows": [{"label", "composed", "plain"}], "clips": {kind: {label: (T,)}},
     "windows": {kind: [statistics of one window]},
     "clip_windows": {kind: [[statistics of each window of one clip]]},
@@ -110,7 +111,7 @@ def composition_section(
         "temperature": piece.temperature,
         "hold_penalty": piece.hold_penalty,
         "wavenet_floor": floor,
-        "wavenet_scale": scale,
+        "wavenet_note_temperature_scale": scale,
         "rows": rows,
         "clips": clips,
         "windows": windows,
@@ -175,7 +176,7 @@ def section_html(section: dict) -> str:
         + (f"<table><tr><th>label</th>{head}</tr>{players}</table>" if kinds else "")
         + f"<p class=note>Composer temperature {section['temperature']:g}, hold penalty "
         f"{section['hold_penalty']:g}."
-        f"{_note_sampling(section.get('wavenet_floor', 0.0), section.get('wavenet_scale', 1.0))} "
+        f"{_note_sampling(section)} "
         f"{STRUCTURE_NOTE}</p>"
         f'<table class="stats"><tr><th>clips</th>{names}'
         "<th>distance to real (SDs)</th>"
@@ -186,9 +187,11 @@ def section_html(section: dict) -> str:
     )
 
 
-def _note_sampling(floor: float, scale: float) -> str:
+def _note_sampling(section: dict) -> str:
     """How the WaveNet draws while a note sounds (``to_audio.note_floors``,
     ``note_temperatures``), in words; "" where it draws as everywhere else."""
+    floor = section.get("wavenet_floor", 0.0)
+    scale = section.get("wavenet_note_temperature_scale", 1.0)
     parts = [f"never draws a sample value less likely than {floor:g}"] if floor else []
     if scale != 1:
         parts.append(f"draws at {scale:g} times its temperature")

@@ -146,11 +146,8 @@ def note_floors(
     the sound between notes is drawn from the whole distribution. None for floor 0."""
     if floor == 0:
         return None
-    rows = [
-        np.zeros(length, dtype=bool) if notes is None else sounding(notes, length, sample_rate)
-        for notes in pieces
-    ]
-    return torch.from_numpy(np.stack(rows)).float() * floor  # (B, length), 4 bytes a sample
+    heard = sounding_rows(pieces, length, sample_rate)  # (B, length)
+    return heard.float() * floor  # 4 bytes a sample
 
 
 def note_temperatures(
@@ -161,12 +158,18 @@ def note_temperatures(
     that is ``temperature`` everywhere (scale 1, temperature 0, no steered piece)."""
     if scale == 1 or temperature == 0 or all(notes is None for notes in pieces):
         return None
+    heard = sounding_rows(pieces, length, sample_rate)  # (B, length)
+    return torch.where(heard, temperature * scale, temperature).float()  # 4 bytes a sample
+
+
+def sounding_rows(pieces: list[list[Note] | None], length: int, sample_rate: int) -> Tensor:
+    """(len(pieces), length) bool: where each piece's notes sound (``sounding``); an
+    unsteered piece (None) nowhere."""
     rows = [
         np.zeros(length, dtype=bool) if notes is None else sounding(notes, length, sample_rate)
         for notes in pieces
     ]
-    heard = torch.from_numpy(np.stack(rows))  # (B, length)
-    return torch.where(heard, temperature * scale, temperature).float()  # 4 bytes a sample
+    return torch.from_numpy(np.stack(rows))
 
 
 def load_features(path: Path, channels: int) -> np.ndarray:
@@ -268,9 +271,10 @@ def generate_audio(
         notes = steering_notes(config, options)
         steering, heard = notes_steering(notes, config, length, len(tags))
         silence = NoteStore.silence
-        floors = note_floors([notes] * len(tags), length, rate, options.floor)
+        pieces = [notes] * len(tags)
+        floors = note_floors(pieces, length, rate, options.floor)
         temperatures = note_temperatures(
-            [notes] * len(tags), length, rate, options.temperature, options.note_temperature_scale
+            pieces, length, rate, options.temperature, options.note_temperature_scale
         )
     else:
         features = local_features(config, options)  # (K, F) or None
