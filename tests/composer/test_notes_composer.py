@@ -321,3 +321,17 @@ def test_the_report_shows_each_composed_piece_as_notes_above_its_spectrogram(
         assert roll < page.index(f'src="{stem}.png"')  # the roll above the spectrogram
         assert f'href="{stem}.mid">its notes (MIDI, {len(midi)})' in page
         assert (tmp_path / "report" / f"{stem}-notes.png").stat().st_size > 1000
+    # the composed notes beside the genre's, in the table and in the figures the check reads
+    summary = json.loads((tmp_path / "report" / "summary.json").read_text())
+    assert "The notes, composed and real" in page
+    for label in ("a", "b"):
+        composed, real = summary["notes"][label]["composed"], summary["notes"][label]["real"]
+        assert composed["notes"] == len(read_midi(tmp_path / "report" / f"{label}-composed-1.mid"))
+        assert composed["seconds"] == 1.5
+        # the training notes: arpeggios of 0.15-s notes every 0.2 s, keys 48-72
+        assert real["notes_per_second"] == pytest.approx(5.0, rel=0.1)
+        assert real["sounding_at_once"] == pytest.approx(0.75, rel=0.1)
+        assert real["median_length_s"] == pytest.approx(0.15) and real["long_share"] == 0
+        assert 48 <= real["low_pitch"] < real["high_pitch"] <= 72
+        rate = f"{composed['notes_per_second']:.1f}"
+        assert f'<td>{rate} <span class="genre">({real["notes_per_second"]:.1f})</span>' in page

@@ -7,7 +7,11 @@ import numpy as np
 import pytest
 
 from wavenet_music.audio.io import load_audio
+from wavenet_music.notes.midi import Note
+from wavenet_music.notes.statistics import note_figures
 from wavenet_music.report.check import (
+    CROWDING_FACTOR,
+    CROWDING_MARGIN,
     MAX_HELD_OUT_BITS,
     check_summary,
     composer_figures,
@@ -15,6 +19,7 @@ from wavenet_music.report.check import (
     report_summary,
 )
 from wavenet_music.report.clips import Row, white_noise
+from wavenet_music.report.notes import notes_figures
 
 RATE = 16000
 
@@ -115,3 +120,31 @@ def test_composer_figures_are_its_best_held_out_score_and_bigram():
     ]
     assert composer_figures(metrics) == {"held_out_bits": 3.9, "bigram_bits": 4.4, "steps": 150}
     assert composer_figures(metrics[:1]) is None and composer_figures([]) is None
+
+
+def test_composed_notes_far_more_crowded_than_the_genre_are_named():
+    """A composer that presses keys and never lifts them (as the demo's did before
+    composer/event_rules.py) is named with both figures; one that plays like the genre, or
+    somewhat denser, passes; without the genre's notes nothing is judged."""
+    chords = [Note(t, t + 0.9, p) for t in range(30) for p in (60, 64, 67)]  # 2.7 at once
+    genre = {"piano": note_figures([chords], [30.0])}
+    hanging = [Note(0.5 * i, 30.0, 40 + i % 48) for i in range(60)]  # never lifted
+    denser = [Note(0.5 * i, 0.5 * i + 1.2, 48 + i % 24) for i in range(60)]  # 2.4 at once
+    summary = report_summary(
+        {}, 4.5, 2000, 2000, notes=notes_figures({"piano": [hanging]}, 30, genre)
+    )
+    held = summary["notes"]["piano"]["composed"]["sounding_at_once"]
+    assert held == pytest.approx(sum(30 - 0.5 * i for i in range(60)) / 30)  # 30.5
+    bound = CROWDING_FACTOR * 2.7 + CROWDING_MARGIN
+    assert [str(m) for m in check_summary(summary)] == [
+        f"piano composed pieces hold {held:.1f} notes at once: the genre's notes 2.7 (bound "
+        f"{bound:.1f}): keys left down; the composer needs more steps"
+    ]
+    for fine in ([chords], [denser], [[]]):
+        passed = report_summary(
+            {}, 4.5, 2000, 2000, notes=notes_figures({"piano": fine}, 30, genre)
+        )
+        assert check_summary(passed) == []
+    unjudged = notes_figures({"piano": [hanging]}, 30, None)
+    assert "real" not in unjudged["piano"]
+    assert check_summary(report_summary({}, 4.5, 2000, 2000, notes=unjudged)) == []

@@ -1,3 +1,3 @@
 """Judging a run: the HTML listening report (``build`` → ``clips``, ``composition``,
-``page``, ``template``), its quality check (``check``) and time estimates of a job on
+``notes``, ``page``, ``template``), its quality check (``check``) and time estimates of a job on
 this machine (``estimate``)."""

@@ -44,6 +44,12 @@ MAX_DISTANCE_SHARE = 0.85
 # Clicks per second (``audio.spectral.click_rate``): the demo's recordings 0-0.6; its plain
 # ambient WaveNet crackled at 323 before generation limited each sample's jump (MAX_JUMP).
 MAX_CLICKS_PER_SECOND = 2.0
+# Notes sounding at once in composed pieces, against the genre's notes: at most
+# CROWDING_FACTOR times the genre's plus CROWDING_MARGIN. The demo's composer, once it
+# lifts the keys it holds (composer/event_rules.py), writes 1.2-5.8 where its genres hold
+# 0.9-3.9 (bounds 3.9-9.6); before, it held 12-15 keys down at once.
+CROWDING_FACTOR = 2.0
+CROWDING_MARGIN = 2.0
 
 
 @dataclass(frozen=True)
@@ -90,14 +96,17 @@ def report_summary(
     trained_steps: int,
     planned_steps: int | None,
     composer: Mapping[str, float] | None = None,
+    notes: Mapping[str, Mapping] | None = None,
 ) -> dict:
-    """The figures ``check_summary`` reads, as JSON-able data."""
+    """The figures ``check_summary`` reads, as JSON-able data; ``notes``: label → the
+    figures of the composed notes and the genre's (``report.notes.notes_figures``)."""
     return {
         "held_out_bits": held_out_bits,
         "trained_steps": trained_steps,
         "planned_steps": planned_steps,
         "labels": dict(labels),
         "composer": None if composer is None else dict(composer),
+        "notes": None if notes is None else dict(notes),
     }
 
 
@@ -128,6 +137,8 @@ def check_summary(summary: Mapping) -> list[Miss]:
         )
     for label, kinds in summary.get("labels", {}).items():
         misses += _noise_like(label, kinds)
+    for label, kinds in (summary.get("notes") or {}).items():  # absent before 2026-12-03
+        misses += crowded_notes(label, kinds)
     composer = summary.get("composer")
     if composer is not None and not composer["held_out_bits"] < composer["bigram_bits"]:
         misses.append(
@@ -192,6 +203,25 @@ def _noise_like(label: str, kinds: Mapping[str, Mapping]) -> list[Miss]:
                 )
             )
     return misses
+
+
+def crowded_notes(label: str, kinds: Mapping[str, Mapping]) -> list[Miss]:
+    """The composed notes of ``label`` where far more of them sound at once than in the
+    genre's notes: keys left down, a growing cluster for the WaveNet to play."""
+    composed, real = kinds.get("composed"), kinds.get("real")
+    if composed is None or real is None:
+        return []
+    held, usual = composed["sounding_at_once"], real["sounding_at_once"]
+    bound = CROWDING_FACTOR * usual + CROWDING_MARGIN
+    if held <= bound or math.isnan(usual):
+        return []
+    return [
+        Miss(
+            f"{label} composed pieces hold {held:.1f} notes at once",
+            f"the genre's notes {usual:.1f} (bound {bound:.1f}): keys left down; the "
+            "composer needs more steps",
+        )
+    ]
 
 
 KIND_NAMES = {"generated": "clips", "plain": "plain WaveNet clips"}

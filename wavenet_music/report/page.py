@@ -27,7 +27,8 @@ from ..runs import read_metrics, write_atomically
 from ..wavenet import checkpoint as ckpt
 from ..wavenet.model import WaveNet, macs_per_sample, parameter_count
 from .check import check_summary, composer_figures, kind_figures, report_summary, write_summary
-from .clips import HeldOut, Row, Speed, power, real_excerpts, white_noise
+from .clips import HeldOut, Row, Speed, power, real_excerpts, run_labels, white_noise
+from .notes import genre_note_figures, notes_figures, notes_html
 from .template import GLOSSARY, PAGE
 
 # --- the page ------------------------------------------------------------------------------
@@ -60,7 +61,8 @@ def write_report(
         plain: label → (num, T) plain WaveNet clips (no features) beside composed ``clips``.
         extra_sections: HTML sections placed after the label sections.
         notes: label → the notes each composed clip plays (a run of notes): shown as a
-            piano roll above its spectrogram, with its MIDI file.
+            piano roll above its spectrogram, with its MIDI file, and their figures
+            beside the genre's (``notes.py``), which the check reads.
     """
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -82,7 +84,11 @@ def write_report(
         for label, audio in clips.items()
     }
     sections = [label_section(label, r, out_dir, rate) for label, r in rows.items()]
-    summary = run_summary(run_dir, config, rows, held_out)
+    played = None
+    if notes:
+        seconds = next(iter(clips.values())).shape[-1] / rate
+        played = notes_figures(notes, seconds, _genre_notes(run_dir, data_root, config))
+    summary = run_summary(run_dir, config, rows, held_out, played)
     write_summary(out_dir, summary)
     metrics = read_metrics(run_dir)
     curves = _save_png(
@@ -94,6 +100,7 @@ def write_report(
         _overview(rows, held_out, rate) if len(rows) > 1 else "",
         *sections,
         *extra_sections,
+        notes_html(played) if played else "",
         _curves_section(curves, held_out),
         _model_section(config, speed),
         GLOSSARY,
@@ -106,10 +113,22 @@ def write_report(
     return path
 
 
+def _genre_notes(run_dir: Path, data_root: Path | None, config: Config) -> dict | None:
+    """label → the figures of the genre's training notes (None without the data)."""
+    if data_root is None:
+        return None
+    return genre_note_figures(run_dir, data_root, config, run_labels(run_dir, data_root, config))
+
+
 def run_summary(
-    run_dir: Path, config: Config, rows: Mapping[str, Sequence[Row]], held_out: HeldOut | None
+    run_dir: Path,
+    config: Config,
+    rows: Mapping[str, Sequence[Row]],
+    held_out: HeldOut | None,
+    notes: Mapping[str, Mapping] | None = None,
 ) -> dict:
-    """The page's figures as data (``check.report_summary``) with the check's misses."""
+    """The page's figures as data (``check.report_summary``) with the check's misses;
+    ``notes``: the composed notes' figures (``notes.notes_figures``)."""
     rate = config.data.sample_rate
     summary = report_summary(
         {label: kind_figures(r, rate) for label, r in rows.items()},
@@ -117,20 +136,26 @@ def run_summary(
         _trained_steps(run_dir),
         config.train.steps,
         composer_figures(read_metrics(run_dir / "composer")),
+        notes,
     )
     summary["misses"] = [str(miss) for miss in check_summary(summary)]
     return summary
+
+
+NOTES_PASSED = ", the composed notes not far more crowded than the genre's"
 
 
 def _verdict(summary: Mapping) -> str:
     """The quality check as the page's headline: what misses, or that nothing does."""
     misses = summary["misses"]
     figures = '(the figures: <a href="summary.json">summary.json</a>)'
+    notes_checked = any("real" in kinds for kinds in (summary.get("notes") or {}).values())
     if not misses:
         return (
             '<p class="verdict pass">Quality check passed: held-out likelihood, every '
             "label's clips far from noise"
-            f"{', the composer below its bigram' if summary['composer'] else ''} {figures}.</p>"
+            f"{', the composer below its bigram' if summary['composer'] else ''}"
+            f"{NOTES_PASSED if notes_checked else ''} {figures}.</p>"
         )
     items = "".join(f"<li>{html.escape(m)}</li>" for m in misses)
     return (
