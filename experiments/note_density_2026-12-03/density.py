@@ -65,6 +65,7 @@ def main() -> None:
                         "top_k": top_k,
                         "genre": name,
                         "composed": composed,
+                        "pieces": [note_figures([m], [args.seconds]).to_dict() for m in mine],
                         "real": real,
                         "log_ratio_notes_per_s": math.log(
                             composed["notes_per_second"] / real["notes_per_second"]

@@ -46,10 +46,11 @@ MAX_DISTANCE_SHARE = 0.85
 MAX_CLICKS_PER_SECOND = 2.0
 # Notes sounding at once in composed pieces, against the genre's notes: at most
 # CROWDING_FACTOR times the genre's plus CROWDING_MARGIN. The demo's composer, once it
-# lifts the keys it holds (composer/event_rules.py), writes 1.2-5.8 where its genres hold
-# 0.9-3.9 (bounds 3.9-9.6); before, it held 12-15 keys down at once.
+# lifts the keys it holds (composer/event_rules.py), writes 0.9-5.7 per 30-s piece (16 per
+# genre; ambient up to 3.7) where its genres hold 0.9-3.9 (bounds 4.9-10.7); before, it
+# held 12-15 keys down at once (experiments/note_density_2026-12-03).
 CROWDING_FACTOR = 2.0
-CROWDING_MARGIN = 2.0
+CROWDING_MARGIN = 3.0
 
 
 @dataclass(frozen=True)
