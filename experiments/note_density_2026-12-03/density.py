@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from common import add_current, run_composer
 
-from wavenet_music.composer.checkpoint import build_composer, load_composer
 from wavenet_music.composer.config import PieceConfig
 from wavenet_music.composer.note_piece import compose_events, piece_notes
 from wavenet_music.notes.statistics import note_figures
@@ -36,12 +36,13 @@ def main() -> None:
     parser.add_argument("--top-k", type=int, nargs="+", default=[0])
     parser.add_argument("--seeds", type=int, default=6)
     parser.add_argument("--seconds", type=float, default=30.0)
+    add_current(parser)
     args = parser.parse_args()
     torch.set_num_threads(1)
     _, config = load_model(args.run)
     genres = list(config.model.global_labels)
     genre = genre_note_figures(args.run, args.data, config, genres)
-    composer = build_composer(load_composer(args.run, weights_only=True)).eval()
+    composer = run_composer(args.run, args.current)
     labels = torch.arange(len(genres)).repeat_interleave(args.seeds)  # (genres · seeds,)
     with args.out.open("w") as out:
         for top_k in args.top_k:

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from common import add_current, run_composer
 
-from wavenet_music.composer.checkpoint import build_composer, load_composer
 from wavenet_music.composer.config import PieceConfig
 from wavenet_music.composer.data import split_rows
 from wavenet_music.composer.note_piece import compose_events
@@ -44,11 +44,12 @@ def main() -> None:
     parser.add_argument("run", type=Path)
     parser.add_argument("data", type=Path)
     parser.add_argument("--seeds", type=int, default=16)
+    add_current(parser)
     args = parser.parse_args()
     torch.set_num_threads(1)
     _, config = load_model(args.run)
     genres = config.model.global_labels
-    composer = build_composer(load_composer(args.run, weights_only=True)).eval()
+    composer = run_composer(args.run, args.current)
     labels = torch.arange(len(genres)).repeat_interleave(args.seeds)
     options = PieceConfig(seconds=30.0, temperature=1.0, hold_penalty=0.0)
     empty = np.zeros(0, np.int64)

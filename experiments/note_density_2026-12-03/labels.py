@@ -15,8 +15,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import torch
+from common import add_current, run_composer
 
-from wavenet_music.composer.checkpoint import build_composer, load_composer
+from wavenet_music.composer.checkpoint import load_composer
 from wavenet_music.composer.data import held_out_bits
 from wavenet_music.composer.note_tokens import note_corpus
 from wavenet_music.wavenet.checkpoint import load_model
@@ -26,12 +27,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", type=Path)
     parser.add_argument("data", type=Path)
+    add_current(parser)
     args = parser.parse_args()
     torch.set_num_threads(1)
     _, config = load_model(args.run)
-    saved = load_composer(args.run, weights_only=True)
-    composer = build_composer(saved).eval()
-    corpus = note_corpus(args.run, args.data, config, saved.config)
+    composer = run_composer(args.run, args.current)
+    options = load_composer(args.run, weights_only=True).config
+    corpus = note_corpus(args.run, args.data, config, options)
     genres = config.model.global_labels
     print("held-out bits per token; rows: the music's genre, columns: the label given")
     print(f"{'':10s}" + "".join(f"{g:>11s}" for g in genres))
