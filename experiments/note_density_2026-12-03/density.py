@@ -41,7 +41,7 @@ def main() -> None:
     torch.set_num_threads(1)
     _, config = load_model(args.run)
     genres = list(config.model.global_labels)
-    genre = genre_note_figures(args.run, args.data, config, genres)
+    genre = genre_note_figures(args.run, args.data, config)
     composer = run_composer(args.run, args.current)
     labels = torch.arange(len(genres)).repeat_interleave(args.seeds)  # (genres · seeds,)
     with args.out.open("w") as out:

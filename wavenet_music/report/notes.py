@@ -21,15 +21,20 @@ from ..composer.note_tokens import segment_notes
 from ..config import Config
 from ..notes.midi import Note
 from ..notes.statistics import LONG_NOTE_S, NoteFigures, note_figures, pitch_name
+from .clips import run_labels
+from .template import number
 
 GENRE = "the genre's training notes"
 
 
 def genre_note_figures(
-    run_dir: Path, data_root: Path, config: Config, labels: Sequence[str]
-) -> dict[str, NoteFigures]:
-    """label → the figures of the notes of the run's training segments of that label."""
-    rate = config.data.sample_rate
+    run_dir: Path, data_root: Path | None, config: Config
+) -> dict[str, NoteFigures] | None:
+    """label → the figures of the notes of the run's training segments of that label
+    (None without the data)."""
+    if data_root is None:
+        return None
+    labels, rate = run_labels(run_dir, data_root, config), config.data.sample_rate
     pieces: dict[str, list[list[Note]]] = defaultdict(list)
     seconds: dict[str, list[float]] = defaultdict(list)
     for row in split_rows(run_dir, data_root, config, "train"):
@@ -79,8 +84,7 @@ def notes_html(figures: Mapping[str, Mapping[str, Mapping[str, float]]]) -> str:
     for label, kinds in figures.items():
         composed, real = kinds["composed"], kinds.get("real")
         cells = "".join(
-            f"<td>{_number(fmt, composed[k])}{_beside(_number(fmt, real[k]) if real else None)}"
-            "</td>"
+            f"<td>{number(fmt, composed[k])}{_beside(number(fmt, real[k]) if real else None)}</td>"
             for k, _, fmt in COLUMNS
         )
         keys = f"<td>{_keys(composed)}{_beside(_keys(real) if real else None)}</td>"
@@ -100,7 +104,3 @@ def _keys(values: Mapping[str, float]) -> str:
     if math.isnan(low):
         return "–"
     return f"{pitch_name(low)}–{pitch_name(high)}"
-
-
-def _number(fmt: str, value: float) -> str:
-    return "–" if value is None or math.isnan(value) else fmt.format(value)

@@ -27,9 +27,9 @@ from ..runs import read_metrics, write_atomically
 from ..wavenet import checkpoint as ckpt
 from ..wavenet.model import WaveNet, macs_per_sample, parameter_count
 from .check import check_summary, composer_figures, kind_figures, report_summary, write_summary
-from .clips import HeldOut, Row, Speed, power, real_excerpts, run_labels, white_noise
+from .clips import HeldOut, Row, Speed, power, real_excerpts, white_noise
 from .notes import genre_note_figures, notes_figures, notes_html
-from .template import GLOSSARY, PAGE
+from .template import GLOSSARY, PAGE, number
 
 # --- the page ------------------------------------------------------------------------------
 
@@ -87,7 +87,8 @@ def write_report(
     played = None
     if notes:
         seconds = next(iter(clips.values())).shape[-1] / rate
-        played = notes_figures(notes, seconds, _genre_notes(run_dir, data_root, config))
+        genre = genre_note_figures(run_dir, data_root, config)
+        played = notes_figures(notes, seconds, genre)
     summary = run_summary(run_dir, config, rows, held_out, played)
     write_summary(out_dir, summary)
     metrics = read_metrics(run_dir)
@@ -111,13 +112,6 @@ def write_report(
     # a file name that is not UTF-8 shows as \udcXX, as on the terminal, instead of failing
     write_atomically(path, page.encode(errors="backslashreplace"))
     return path
-
-
-def _genre_notes(run_dir: Path, data_root: Path | None, config: Config) -> dict | None:
-    """label → the figures of the genre's training notes (None without the data)."""
-    if data_root is None:
-        return None
-    return genre_note_figures(run_dir, data_root, config, run_labels(run_dir, data_root, config))
 
 
 def run_summary(
@@ -333,11 +327,11 @@ def _overview(rows: Mapping[str, Sequence[Row]], held_out: HeldOut | None, sampl
     lines = [f"<tr><th>label</th><th>held-out bits per sample</th>{head}</tr>"]
     for label, clip_rows in rows.items():
         distances = set_distances(clip_rows, sample_rate)
-        cells = "".join(f"<td>{_number('{:.1f}', distances.get(k))}</td>" for k in kinds)
+        cells = "".join(f"<td>{number('{:.1f}', distances.get(k))}</td>" for k in kinds)
         name = html.escape(label)
         lines.append(
             f'<tr><td><a href="#{_slug(label)}">{name}</a></td>'
-            f"<td>{_number('{:.2f}', per_label.get(label))}</td>{cells}</tr>"
+            f"<td>{number('{:.2f}', per_label.get(label))}</td>{cells}</tr>"
         )
     return (
         "<section><h2>Overview</h2><p class=note>Lower is better: bits per sample of held-out "
@@ -363,22 +357,18 @@ def _stats_table(label: str, rows: Sequence[Row], sample_rate: int) -> str:
     lines = [f"<tr><th>clip</th>{head}<th>distance to {to} (dB)</th></tr>"]
     for row in rows:
         stats = clip_statistics(row.audio, sample_rate)
-        cells = "".join(f"<td>{_number(fmt, stats[key])}</td>" for key, _, fmt in STAT_COLUMNS)
+        cells = "".join(f"<td>{number(fmt, stats[key])}</td>" for key, _, fmt in STAT_COLUMNS)
         reference = [r.audio for r in rows if r.kind == "real" and r is not row]
         distance = mean_log_mel_distance([row.audio], reference, sample_rate) if reference else None
         lines.append(
             f'<tr class="{row.kind}"><td>{html.escape(row.name)}</td>{cells}'
-            f"<td>{_number('{:.1f}', distance)}</td></tr>"
+            f"<td>{number('{:.1f}', distance)}</td></tr>"
         )
     return f'<table class="stats">{"".join(lines)}</table>'
 
 
 def _real_music(label: str) -> str:
     return "the training music" if label == "all" else f"real {label}"
-
-
-def _number(fmt: str, value: float | None) -> str:
-    return "–" if value is None or not np.isfinite(value) else fmt.format(value)
 
 
 def _header(run_dir: Path, config: Config, speed: Speed | None, held_out: HeldOut | None) -> str:

@@ -1,4 +1,13 @@
-"""The page's fixed HTML: the glossary and the document around the sections."""
+"""The page's fixed HTML: the glossary and the document around the sections, and how a
+figure reads in a table cell (``number``)."""
+
+import math
+
+
+def number(fmt: str, value: float | None) -> str:
+    """``value`` formatted with ``fmt``; a dash where there is none (None, NaN, inf)."""
+    return "–" if value is None or not math.isfinite(value) else fmt.format(value)
+
 
 # --- template ------------------------------------------------------------------------------
 
