@@ -214,7 +214,7 @@ def main() -> int:
     print(f"building the demo corpus in {args.data} ({args.corpus_minutes} min per genre)")
     with clock.phase("corpus"):
         build_demo_corpus(args.data, minutes=args.corpus_minutes)
-    print("measuring this machine's speed (a few steps of each model on random data)")
+    print("measuring this machine's speed (each model's steps on random data, under a minute)")
     with clock.phase("speed probe"):
         phases = plan(args)
     estimated = say_plan(phases, args)

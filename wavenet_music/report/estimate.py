@@ -36,16 +36,30 @@ class Phase:
     how: str  # how the estimate was made, e.g. "2,000 steps × 0.31 s"
 
 
-def timed(work: Callable[[], None], warmup: int = 2, repeats: int = 4) -> float:
-    """Median seconds of ``work`` after ``warmup`` untimed calls (first calls allocate)."""
+def timed(
+    work: Callable[[], None],
+    warmup: int = 2,
+    repeats: int = 4,
+    least_seconds: float = 0.0,
+    clock: Callable[[], float] = time.perf_counter,
+) -> float:
+    """Median seconds of ``work`` after ``warmup`` untimed calls (first calls allocate),
+    over at least ``repeats`` calls and at least ``least_seconds`` of them: on a shared
+    machine another job's burst of a second or two then slows a few of many calls, not
+    the median (three calls of half a second once read 0.92 s a step where training ran
+    at 0.48: a demo estimate 30% long)."""
     for _ in range(warmup):
         work()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
+    times: list[float] = []
+    while len(times) < repeats or sum(times) < least_seconds:
+        start = clock()
         work()
-        times.append(time.perf_counter() - start)
+        times.append(clock() - start)
     return sorted(times)[len(times) // 2]
+
+
+# Seconds each probe times at least: a few seconds of noise must stay a minority of it.
+PROBE_SECONDS = 8.0
 
 
 # Note events per second of music, for the composer's context before the notes are read:
@@ -91,9 +105,9 @@ def wavenet_step_seconds(config: Config) -> tuple[float, float]:
         with torch.no_grad():
             model(inputs, labels, frames, excitation)
 
-    per_step = timed(step, warmup=1, repeats=3)
-    per_window = timed(validation, warmup=1, repeats=3) / config.train.batch_size
-    return per_step, per_window
+    per_step = timed(step, warmup=1, repeats=3, least_seconds=PROBE_SECONDS)
+    per_window = timed(validation, warmup=1, repeats=3, least_seconds=PROBE_SECONDS / 4)
+    return per_step, per_window / config.train.batch_size
 
 
 def wavenet_training(config: Config, steps: int, speed: tuple[float, float]) -> Phase:
@@ -128,7 +142,7 @@ def composer_step_seconds(
         loss.backward()
         optimizer.step()
 
-    return timed(step, warmup=1, repeats=3)
+    return timed(step, warmup=1, repeats=3, least_seconds=PROBE_SECONDS)
 
 
 def composer_sampling_seconds(
@@ -226,7 +240,7 @@ def generation_rate(config: Config, streams: int, seconds: float = 0.25) -> floa
     def clips() -> None:
         generate(model, length, streams, **steering)
 
-    return length / timed(clips, warmup=0, repeats=3)  # the median: one busy moment is not it
+    return length / timed(clips, warmup=0, repeats=3, least_seconds=PROBE_SECONDS / 4)
 
 
 def with_labels(config: Config, labels: int) -> Config:
