@@ -35,6 +35,9 @@ from wavenet_music.notes.events import (
 )
 from wavenet_music.notes.excitation import excitation, sounding
 from wavenet_music.notes.midi import PIANO_RANGE, Note, read_midi, write_midi
+from wavenet_music.notes.phrases import PhraseIndex
+from wavenet_music.report.notes import split_notes
+from wavenet_music.wavenet.checkpoint import load_model
 
 from ..conftest import tiny_notes_config
 
@@ -143,7 +146,6 @@ def test_compose_events_stop_at_the_length_or_the_cap():
 
 def test_the_notes_of_the_split_become_event_streams_in_twelve_keys(notes_composer):
     run, data, _ = notes_composer
-    from wavenet_music.wavenet.checkpoint import load_model
 
     _, config = load_model(run)
     plain = note_corpus(run, data, config, ComposerConfig())
@@ -289,7 +291,6 @@ def test_bad_input_is_one_line(notes_composer, tmp_path, capsys):
 def test_a_composer_serves_only_its_kind_of_run(notes_composer, tmp_path):
     run, _, _ = notes_composer
     saved = load_composer(run, weights_only=True)
-    from wavenet_music.wavenet.checkpoint import load_model
 
     _, notes_config = load_model(run)
     check_composer(saved, notes_config, run)
@@ -324,6 +325,7 @@ def test_the_report_shows_each_composed_piece_as_notes_above_its_spectrogram(
     # the composed notes beside the genre's, in the table and in the figures the check reads
     summary = json.loads((tmp_path / "report" / "summary.json").read_text())
     assert "The notes, composed and real" in page
+    training = split_notes(run, data, load_model(run)[1], "train")  # every label's
     for label in ("a", "b"):
         composed, real = summary["notes"][label]["composed"], summary["notes"][label]["real"]
         assert composed["notes"] == len(read_midi(tmp_path / "report" / f"{label}-composed-1.mid"))
@@ -335,3 +337,11 @@ def test_the_report_shows_each_composed_piece_as_notes_above_its_spectrogram(
         assert 48 <= real["low_pitch"] < real["high_pitch"] <= 72
         rate = f"{composed['notes_per_second']:.1f}"
         assert f'<td>{rate} <span class="genre">({real["notes_per_second"]:.1f})</span>' in page
+        # its longest phrase shared with the training notes, beside the held-out music's
+        index = PhraseIndex(n for segments in training.values() for n, _ in segments)
+        played = read_midi(tmp_path / "report" / f"{label}-composed-1.mid")
+        assert composed["longest_shared_phrase"] == index.longest_shared(played)
+        held = summary["notes"][label]["held_out"]["longest_shared_phrase"]
+        assert held >= 2  # arpeggios held out, arpeggios learned: they share phrases
+        shared = f'<td>{composed["longest_shared_phrase"]} <span class="genre">({held})</span>'
+        assert shared in page

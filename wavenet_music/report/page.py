@@ -28,7 +28,7 @@ from ..wavenet import checkpoint as ckpt
 from ..wavenet.model import WaveNet, macs_per_sample, parameter_count
 from .check import check_summary, composer_figures, kind_figures, report_summary, write_summary
 from .clips import HeldOut, Row, Speed, power, real_excerpts, white_noise
-from .notes import genre_note_figures, notes_figures, notes_html
+from .notes import genre_note_figures, notes_figures, notes_html, originality
 from .template import GLOSSARY, PAGE, number
 
 # --- the page ------------------------------------------------------------------------------
@@ -88,7 +88,7 @@ def write_report(
     if notes:
         seconds = next(iter(clips.values())).shape[-1] / rate
         genre = genre_note_figures(run_dir, data_root, config)
-        played = notes_figures(notes, seconds, genre)
+        played = notes_figures(notes, seconds, genre, originality(run_dir, data_root, config))
     summary = run_summary(run_dir, config, rows, held_out, played)
     write_summary(out_dir, summary)
     metrics = read_metrics(run_dir)
