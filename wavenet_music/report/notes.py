@@ -119,9 +119,11 @@ NOTE = (
     f"{GENRE}: notes struck per second, how many sound at once on average (the sum of the "
     "notes' lengths over the music's), the share of the time with no note sounding, the "
     "median note length, the share of notes held over "
-    f"{LONG_NOTE_S:g} s (keys never lifted) and the range of keys (10th to 90th percentile). "
-    "The last column is the longest phrase (notes in a row, in any key) that a piece "
-    "shares with the training music, and in brackets the same for the genre's held-out "
+    f"{LONG_NOTE_S:g} s (keys never lifted) and the range of keys (10th to 90th percentile)."
+)
+PHRASE_NOTE = (
+    " The last column is the longest phrase (notes in a row, in any key) that the pieces "
+    "share with the training music, and in brackets the same for the genre's held-out "
     "music, which the models never heard: a composer that replays what it learned "
     "shares far longer phrases than that."
 )
@@ -133,7 +135,7 @@ COLUMNS = (
     ("median_length_s", "median length (s)", "{:.2f}", "real"),
     ("long_share", f"over {LONG_NOTE_S:g} s", "{:.1%}", "real"),
 )
-SHARED_COLUMN = (SHARED, "longest phrase shared with training (notes)", "{:.0f}", "held_out")
+SHARED_COLUMN = (SHARED, "phrase shared with training", "{:.0f}", "held_out")
 
 
 def notes_html(figures: Mapping[str, Mapping[str, Mapping[str, float]]]) -> str:
@@ -152,7 +154,8 @@ def notes_html(figures: Mapping[str, Mapping[str, Mapping[str, float]]]) -> str:
         lines.append(f"<tr><td>{html.escape(label)}</td>{''.join(cells)}</tr>")
     return (
         '<section class="notes"><h2>The notes, composed and real</h2>'
-        f'<p class=note>{NOTE}</p><table class="stats">{"".join(lines)}</table></section>'
+        f"<p class=note>{NOTE}{PHRASE_NOTE if shared else ''}</p>"
+        f'<table class="stats">{"".join(lines)}</table></section>'
     )
 
 

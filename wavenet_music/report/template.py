@@ -77,6 +77,7 @@ table th, table td {{ padding: 6px 12px; border-bottom: 1px solid var(--line); }
 table.stats th {{ font-size: 13px; color: var(--muted); font-weight: 600; text-align: right; }}
 table.stats td {{ text-align: right; }}
 table.stats .genre {{ color: var(--muted); }}
+section.notes td {{ white-space: nowrap; }}
 table.stats td:first-child, table.stats th:first-child {{ text-align: left; }}
 tr.real td:first-child {{ color: var(--real); font-weight: 600; }}
 tr.generated td:first-child {{ color: var(--generated); font-weight: 600; }}
