@@ -64,3 +64,22 @@ def test_the_longest_shared_phrase_is_the_longest_common_run(seed: int) -> None:
     steps = pitch_steps(piece)
     expected = max(longest_common_run(steps, pitch_steps(p)) for p in pieces) + 1
     assert PhraseIndex(pieces).longest_shared(piece) == expected
+
+
+def test_a_step_down_by_one_is_not_a_step_down_by_two() -> None:
+    """Runs are looked up by hash, and Python hashes -1 as it hashes -2."""
+    index = PhraseIndex([melody([60, 59, 58, 57])])  # steps -1 -1 -1
+    assert index.longest_shared(melody([60, 58, 56, 54])) == 1  # steps -2 -2 -2
+    assert index.longest_shared(melody([70, 69, 68])) == 3
+
+
+@pytest.mark.parametrize("length", [1, 2, 3, 64, 65, 500])
+def test_a_piece_replayed_whole_reads_its_whole_length(length: int) -> None:
+    rng = random.Random(length)
+    music = [rng.randint(36, 66) for _ in range(20_000)]  # steps of at most 30
+    index = PhraseIndex([melody(music[:9_000]), melody(music[9_000:])])
+    start = rng.randint(0, 8_000)
+    assert index.longest_shared(melody(music[start : start + length])) == length
+    # a step the music never takes (61), after the replayed phrase, ends the phrase
+    phrase = music[start : start + length]
+    assert index.longest_shared(melody([*phrase, phrase[-1] + 61])) == length

@@ -4,7 +4,7 @@ A piece's melody is read as its notes in order of onset (a chord's notes low to 
 drums left out) and kept as the steps between successive pitches in semitones, so that a
 phrase played in another key is the same phrase (the composer learns every transposition
 of its music). A phrase of n notes shared with other music is a run of n - 1 steps that
-also occurs there. Pure Python.
+also occurs there. Pure Python and numpy.
 """
 
 from __future__ import annotations
@@ -12,9 +12,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from itertools import pairwise
 
+import numpy as np
+
 from .midi import Note
 
 Steps = tuple[int, ...]
+# added to every step before runs are hashed: Python hashes -1 as -2, so runs that differ
+# only there would read as one; steps of MIDI keys lie within ±127
+POSITIVE = 128
 
 
 def pitch_steps(notes: Sequence[Note]) -> Steps:
@@ -31,26 +36,46 @@ def runs(steps: Steps, n: int) -> Iterable[Steps]:
 
 class PhraseIndex:
     """The phrases of a body of music, to look a piece's phrases up in. The runs of each
-    length are collected the first time a length is asked for, and kept."""
+    length asked for are kept as their sorted 64-bit hashes (8 bytes a run, whatever the
+    length; two different runs could read as one with a chance of about one in 2^64 /
+    the runs kept)."""
 
     def __init__(self, pieces: Iterable[Sequence[Note]]) -> None:
-        self._steps = [pitch_steps(piece) for piece in pieces]
-        self._runs: dict[int, frozenset[Steps]] = {}
+        self._steps = [_positive(pitch_steps(piece)) for piece in pieces]
+        self._runs: dict[int, np.ndarray] = {}
 
-    def _of_length(self, n: int) -> frozenset[Steps]:
+    def _of_length(self, n: int) -> np.ndarray:
         if n not in self._runs:
-            self._runs[n] = frozenset(r for steps in self._steps for r in runs(steps, n))
+            hashes = (hash(r) for steps in self._steps for r in runs(steps, n))
+            self._runs[n] = np.unique(np.fromiter(hashes, np.int64))
         return self._runs[n]
+
+    def _shares(self, steps: Steps, n: int) -> bool:
+        """Whether a run of ``n`` of ``steps`` occurs here."""
+        mine = np.fromiter((hash(r) for r in runs(steps, n)), np.int64)
+        return bool(np.isin(mine, self._of_length(n)).any())
 
     def longest_shared(self, notes: Sequence[Note]) -> int:
         """Notes in the longest phrase of ``notes`` that the indexed music also plays, in
         any key: 0 for a piece without notes, 1 where no step between two of its notes
-        occurs there. Every run inside a shared run is shared, so lengths are tried up
-        from 1 until one finds none."""
-        steps = pitch_steps(notes)
-        if not any(not n.is_drum for n in notes):
+        occurs there. Every run inside a shared run is shared, so the lengths tried
+        double until one is not shared, then halve the gap: a piece replayed whole costs
+        a few dozen look-ups, not one per note."""
+        if all(n.is_drum for n in notes):
             return 0
-        n = 0
-        while n < len(steps) and not set(runs(steps, n + 1)).isdisjoint(self._of_length(n + 1)):
-            n += 1
-        return n + 1
+        steps = _positive(pitch_steps(notes))
+        shared, unknown = 0, 1  # a run of ``shared`` steps occurs here; of ``unknown``, ask
+        while unknown <= len(steps) and self._shares(steps, unknown):
+            shared, unknown = unknown, 2 * unknown
+        not_shared = min(unknown, len(steps) + 1)  # not shared, or longer than the piece
+        while not_shared - shared > 1:
+            middle = (shared + not_shared) // 2
+            if self._shares(steps, middle):
+                shared = middle
+            else:
+                not_shared = middle
+        return shared + 1
+
+
+def _positive(steps: Steps) -> Steps:
+    return tuple(s + POSITIVE for s in steps)
