@@ -437,6 +437,47 @@ def test_resume_goes_on_from_the_current_weights_not_the_best(composed_run, musi
     assert resumed.best[0] == first.best[0] and resumed.step == 6
 
 
+def test_keep_best_false_keeps_the_last_validated_weights_and_patience_the_best_score(
+    composed_run, music_root, tmp_path, monkeypatch
+):
+    """With ``keep_best`` false compose gets the weights of the last validation, whatever
+    its score, and the report its bits; patience still counts from the best score."""
+    from wavenet_music.composer.checkpoint import build_composer, load_composer
+    from wavenet_music.composer.data import token_corpus
+    from wavenet_music.composer.train import ComposerTrainer, baseline_result
+    from wavenet_music.report.check import composer_figures
+    from wavenet_music.runs import read_metrics
+    from wavenet_music.wavenet.checkpoint import load_model
+
+    run = wavenet_only(composed_run[0] / "run", tmp_path / "run")
+    options = ComposerConfig(
+        codebook_size=16, kmeans_iterations=10, layers=1, heads=2, width=16,
+        context_seconds=2.0, batch_size=2, steps=10, patience=2, keep_best=False,
+    )  # fmt: skip
+    wavenet, config = load_model(run)
+    corpus = token_corpus(run, music_root, wavenet, config, options)
+    trainer = ComposerTrainer(run, corpus, config.model.global_labels, options, 8, quiet=True)
+    scores = iter([4.0, 5.0, 4.5])  # the first is the best; the last two are worse
+    monkeypatch.setattr(trainer, "validate", lambda: next(scores))
+    result = baseline_result(run, corpus, options)
+    trainer.log({"step": 0, "bigram_bits_per_token": result.bigram_bits})  # as training does
+    for validation in range(3):
+        trainer.train_step()
+        trainer._validate(result)
+        assert trainer.patience_spent() == (validation == 2)  # two without beating 4.0
+    trainer.save()
+    saved = load_composer(run)
+    for name, weight in build_composer(saved).state_dict().items():
+        torch.testing.assert_close(weight, trainer.model.state_dict()[name], rtol=0, atol=0)
+    assert saved.meta["best_bits"] == 4.5 and saved.meta["lowest_bits"] == 4.0
+    resumed = ComposerTrainer(run, corpus, config.model.global_labels, options, 8, quiet=True)
+    resumed.restore(saved)
+    assert (resumed.lowest, resumed.since_best, resumed.best[0]) == (4.0, 2, 4.5)
+    metrics = read_metrics(run / "composer")
+    assert composer_figures(metrics, keep_best=False)["held_out_bits"] == 4.5
+    assert composer_figures(metrics)["held_out_bits"] == 4.0
+
+
 def test_a_resume_takes_a_new_budget_and_refuses_any_other_change(composed_run, tmp_path):
     """In the library, not only in the CLI: a resumed composer continues its stored config;
     only ``steps`` and ``minutes`` may differ, anything else is a one-line error naming it

@@ -119,6 +119,7 @@ def test_composer_figures_are_its_best_held_out_score_and_bigram():
         {"step": 150, "validation_bits": 4.1},
     ]
     assert composer_figures(metrics) == {"held_out_bits": 3.9, "bigram_bits": 4.4, "steps": 150}
+    assert composer_figures(metrics, keep_best=False)["held_out_bits"] == 4.1  # the last
     assert composer_figures(metrics[:1]) is None and composer_figures([]) is None
 
 

@@ -97,10 +97,18 @@ class ComposerConfig:
     patience: int | None = field(
         default=5,
         metadata=doc(
-            "stop after this many validations without a better held-out score (the saved "
-            "composer is always the best one); null = train the whole budget",
+            "stop after this many validations without a better held-out score; null = "
+            "train the whole budget",
             low=1,
             high=MAX_STEPS,
+        ),
+    )
+    keep_best: bool = field(
+        default=True,
+        metadata=doc(
+            "compose with the weights of the best held-out validation; false: with those of "
+            "the last step (a small held-out split can prefer an under-trained composer: "
+            "experiments/note_density_2026-12-03)"
         ),
     )
     transpose: bool = field(

@@ -3,8 +3,9 @@
 The loop is the WaveNet's skeleton (``runtime.training``): windows in, bits per token
 down, held-out bits against the unigram and bigram baselines in
 ``RUN/composer/metrics.jsonl``, Ctrl-C/SIGTERM finish the step and save (checkpoints:
-``checkpoint.py``); the best held-out weights are kept, and ``patience`` validations
-without a better score end the training early. A run steered by chroma or log-mel gets
+``checkpoint.py``); the best held-out weights are kept (with ``keep_best`` false, the
+last validated ones), and ``patience`` validations without a better score end the
+training early. A run steered by chroma or log-mel gets
 k-means tokens (``data.token_corpus``), a run steered by notes event tokens
 (``note_tokens.note_corpus``); the rest is the same.
 """
@@ -116,7 +117,9 @@ class ComposerTrainer(TrainingRun):
         )
         super().__init__(optimizer, Budget(config.steps, config.minutes), quiet)
         self.rng = np.random.default_rng(config.seed)
-        self.best: tuple[float, dict[str, torch.Tensor]] | None = None  # (bits, weights)
+        # (bits, weights) compose uses: the best held-out, or with keep_best false the last
+        self.best: tuple[float, dict[str, torch.Tensor]] | None = None
+        self.lowest: float | None = None  # the best held-out bits so far, for patience
         self.since_best = 0  # validations without a better score
         self.calibration: Calibration | None = None  # of the best weights, when done
 
@@ -126,6 +129,7 @@ class ComposerTrainer(TrainingRun):
         self.model.load_state_dict(current or c.model)
         if "best_bits" in c.meta:
             self.best = (float(c.meta["best_bits"]), c.model)
+            self.lowest = float(c.meta.get("lowest_bits", c.meta["best_bits"]))
             self.since_best = int(c.meta.get("since_best", 0))
         self.rng.bit_generator.state = self.restore_training_state(c)
         self.calibration = saved_calibration(c)
@@ -138,7 +142,7 @@ class ComposerTrainer(TrainingRun):
         if self.best is not None:  # the best weights for compose, the current ones to go on
             tensors.update({f"current.{k}": v for k, v in weights.items()})
             weights = self.best[1]
-            meta.update(best_bits=self.best[0], since_best=self.since_best)
+            meta.update(best_bits=self.best[0], lowest_bits=self.lowest, since_best=self.since_best)
         if self.calibration is not None:
             meta["calibration"] = self.calibration.to_dict()
         checkpoint = ComposerCheckpoint(
@@ -198,10 +202,10 @@ class ComposerTrainer(TrainingRun):
         if not result.validation_bits or result.validation_bits[-1][0] != self.step:
             self._validate(result)
         if not result.interrupted and self.config.calibration_seconds is not None:
-            if self.calibration is None:  # else it is the calibration of the best weights
+            if self.calibration is None:  # else it is the calibration of the kept weights
                 self.calibrate()
             else:
-                self.say("the best weights did not change: calibration kept")
+                self.say("the kept weights did not change: calibration kept")
         result.calibration = self.calibration
         path = self.save(final=True)
         result.step = self.step
@@ -272,12 +276,15 @@ class ComposerTrainer(TrainingRun):
         result.validation_bits.append((self.step, bits))
         self.log({"step": self.step, "validation_bits": bits})
         self.say(f"step {self.step}: held-out {bits:.3f} bits/token")
-        if self.best is None or bits < self.best[0]:
-            weights = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-            self.best, self.since_best = (bits, weights), 0
-            self.calibration = None  # it was for the previous best
+        better = self.lowest is None or bits < self.lowest
+        if better:
+            self.lowest, self.since_best = bits, 0
         else:
             self.since_best += 1
+        if better or not self.config.keep_best:
+            weights = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+            self.best = (bits, weights)
+            self.calibration = None  # it was for the previous weights
 
 
 def train_composer(

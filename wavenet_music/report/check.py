@@ -111,15 +111,17 @@ def report_summary(
     }
 
 
-def composer_figures(metrics: Sequence[Mapping]) -> dict[str, float] | None:
-    """The composer's best held-out bits per token and its bigram baseline, from its
+def composer_figures(metrics: Sequence[Mapping], keep_best: bool = True) -> dict[str, float] | None:
+    """The held-out bits per token of the composer's kept weights (its best validation's,
+    or with ``keep_best`` false its last) and its bigram baseline, from its
     ``metrics.jsonl`` records (None without a composer or its validations)."""
     key = "bigram_bits_per_token"  # the baseline record at step 0 (composer/train.py)
     bigram = next((m[key] for m in metrics if key in m), None)
     held_out = [m["validation_bits"] for m in metrics if "validation_bits" in m]
     if bigram is None or not held_out:
         return None
-    return {"held_out_bits": min(held_out), "bigram_bits": bigram, "steps": metrics[-1]["step"]}
+    kept = min(held_out) if keep_best else held_out[-1]
+    return {"held_out_bits": kept, "bigram_bits": bigram, "steps": metrics[-1]["step"]}
 
 
 # --- the check -------------------------------------------------------------------------------

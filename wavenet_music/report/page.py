@@ -21,6 +21,7 @@ from ..audio.spectral import (
     mean_log_mel_distance,
     shape_and_level,
 )
+from ..composer.checkpoint import stored_composer_config
 from ..config import Config, load_yaml
 from ..notes.midi import Note, write_midi
 from ..runs import read_metrics, write_atomically
@@ -129,11 +130,18 @@ def run_summary(
         None if held_out is None else held_out.bits_per_sample,
         _trained_steps(run_dir),
         config.train.steps,
-        composer_figures(read_metrics(run_dir / "composer")),
+        composer_figures(read_metrics(run_dir / "composer"), _keeps_best(run_dir)),
         notes,
     )
     summary["misses"] = [str(miss) for miss in check_summary(summary)]
     return summary
+
+
+def _keeps_best(run_dir: Path) -> bool:
+    """Whether the run's composer composes with its best held-out weights (the default)
+    or its last (``composer.keep_best``)."""
+    config = stored_composer_config(run_dir)
+    return config is None or config.keep_best
 
 
 NOTES_PASSED = ", the composed notes not far more crowded than the genre's"
