@@ -9,7 +9,7 @@ BASIC_PITCH_SPEC ?= basic-pitch==0.4.0
 # The demo trains to a fixed amount of work (steps), whatever the machine; DEMO_MINUTES is
 # an optional cap on the training time (the demo says so when it cuts training short).
 DEMO_WAVENET_STEPS ?= 2000
-DEMO_COMPOSER_STEPS ?= 700
+DEMO_COMPOSER_STEPS ?= 2000
 DEMO_MINUTES ?=
 CORPUS_MINUTES ?= 8
 DATA ?= data/demo
