@@ -107,8 +107,8 @@ class ComposerConfig:
         default=True,
         metadata=doc(
             "compose with the weights of the best held-out validation; false: with those of "
-            "the last step (a small held-out split can prefer an under-trained composer: "
-            "experiments/note_density_2026-12-03)"
+            "the last one, which training runs at its last step (a small held-out split can "
+            "prefer an under-trained composer: experiments/note_density_2026-12-03)"
         ),
     )
     transpose: bool = field(
