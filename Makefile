@@ -58,6 +58,7 @@ corpus: $(VENV)/.installed system-deps
 bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_generate.py
 	$(PY) benchmarks/bench_train.py
+	$(PY) benchmarks/bench_composer.py
 
 clean:
 	rm -rf $(VENV) runs out .pytest_cache

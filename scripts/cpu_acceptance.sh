@@ -4,7 +4,7 @@
 #   1. the CPU (model, vector extensions, what torch uses);
 #   2. `bash .ci/run` on the idle machine (the set-up included);
 #   3. `bash .ci/run` again with one other process spinning on a core throughout;
-#   4. `make bench` (generation and training ratio tables; compiled against eager per row);
+#   4. `make bench` (generation, training and composer ratio tables; compiled against eager);
 #   5. `make demo` on the idle machine (its time estimate, its check).
 # Each step's log and exit code go to OUT (default /tmp/cpu_acceptance), with a summary
 # of the lines the README quotes in OUT/summary.txt. About 2-3 hours on a 2-core Zen 3:

@@ -258,6 +258,7 @@ def test_composer_settings_layer_preset_file_flags_set(composer_trainer, tmp_pat
     assert code == 0, err
     # the preset's, not overridden
     demo = {"warmup_steps": 30, "transpose": True, "patience": None, "keep_best": False}
+    demo |= {"attention_dropout": 0.0}
     mine = {"validate_every": 7, "heads": 2}  # the file's, over the preset's validate_every
     asked = {"width": 64, "layers": 3, "steps": 5}  # flags over the file, --set over flags
     assert composer_trainer == [(ComposerConfig(**demo, **mine, **asked), False)]

@@ -133,6 +133,25 @@ def test_the_step_writes_one_token_at_a_time_into_a_fixed_cache():
             model.step(torch.zeros(2, 2, dtype=torch.long), state)
 
 
+def test_attention_dropout_drops_attention_weights_alone():
+    torch.manual_seed(0)
+    tokens = torch.randint(0, 10, (2, 24))
+
+    def training_outputs(**dropouts: float) -> tuple[torch.Tensor, torch.Tensor]:
+        torch.manual_seed(1)
+        model = Composer(ComposerConfig(layers=2, heads=2, width=16, **dropouts), 10, 0, 24)
+        model.train()
+        return model(tokens), model(tokens)
+
+    first, again = training_outputs(dropout=0.0, attention_dropout=0.0)
+    torch.testing.assert_close(first, again)  # nothing random left in training
+    first, again = training_outputs(dropout=0.0, attention_dropout=0.5)
+    assert not torch.allclose(first, again)  # the attention weights alone are dropped
+    with torch.no_grad():  # none in inference, whatever the setting
+        model = Composer(ComposerConfig(layers=2, heads=2, width=16), 10, 0, 24).eval()
+        torch.testing.assert_close(model(tokens), model(tokens))
+
+
 def test_top_k_and_temperature_zero():
     logits = torch.tensor([[0.0, 3.0, 2.0, -1.0]]).repeat(500, 1)
     gen = torch.Generator().manual_seed(0)
