@@ -61,6 +61,7 @@ ACCEPTS_ZERO = frozenset(
         "GenerateConfig.seed",
         "ReportConfig.seed",
         "ComposerConfig.dropout",
+        "ComposerConfig.attention_dropout",
         "ComposerConfig.warmup_steps",
         "ComposerConfig.weight_decay",
         "ComposerConfig.seed",
