@@ -256,9 +256,13 @@ def test_composer_settings_layer_preset_file_flags_set(composer_trainer, tmp_pat
     argv += ["--config", str(tmp_path / "project.yaml"), "--width", "64", "--layers", "4"]
     code, _, err = _run(capsys, *argv, "--set", "composer.layers=3", "--steps", "5")
     assert code == 0, err
-    # the preset's, not overridden
-    demo = {"warmup_steps": 30, "transpose": True, "patience": None, "keep_best": False}
-    demo |= {"attention_dropout": 0.0}
+    demo = {  # the preset's, not overridden
+        "warmup_steps": 30,
+        "transpose": True,
+        "patience": None,
+        "keep_best": False,
+        "attention_dropout": 0.0,
+    }
     mine = {"validate_every": 7, "heads": 2}  # the file's, over the preset's validate_every
     asked = {"width": 64, "layers": 3, "steps": 5}  # flags over the file, --set over flags
     assert composer_trainer == [(ComposerConfig(**demo, **mine, **asked), False)]

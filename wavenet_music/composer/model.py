@@ -71,7 +71,7 @@ class SelfAttention(nn.Module):
         """x (B, T, C) → (B, T, C), and x's keys and values (B, H, T, C/H)."""
         b, t, c = x.shape
         q, k, v = self.project(x)  # (B, H, T, C/H) each
-        # (1, H, T, T): a 4-D mask lets the CPU's fused (flash) kernel run, when no dropout does
+        # (1, H, T, T): torch's fused (flash) CPU kernel takes a 4-D mask, and no dropout
         bias = alibi_bias(self.slopes, t, t, window).to(q.dtype)[None]
         drop = self.dropout if self.training else 0.0
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=drop)
