@@ -4,7 +4,7 @@ A trained WaveNet's clips sit near the real music on the report's statistics; an
 under-trained one plays white noise (its spectrum flat, as far from the music as noise
 is). ``check_summary`` reads the figures ``report_summary`` writes beside the page
 (``summary.json``) and returns what misses its bound, each with the figure and what to do.
-The bounds are chosen from measured runs (README "Measured"): they separate the demo's
+The bounds are chosen from measured runs (docs/measured.md): they separate the demo's
 trained clips from its under-trained ones with room on both sides.
 
 The distance to the genre is judged once the levels are matched (``shape_db``): a clip
