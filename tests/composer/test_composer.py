@@ -633,6 +633,16 @@ def test_the_report_of_a_composer_run_sets_pieces_beside_plain_wavenet(
     assert by_label.count("<tr><td>") == 4  # the distance to real, genre by genre
     for kind in ("real", "composed", "plain"):
         assert f"<tr><td>{kind}</td>" in text  # a row of structure statistics
+    rows = text.split('<div class="pair three">')[1:]  # one row a piece: the three to compare
+    assert len(rows) == 4
+    for row in rows:
+        clips = row.split("</div>")[0]
+        real, composed, plain = (
+            clips.index(f'class="clip {k}"') for k in ("real", "generated", "plain")
+        )
+        assert real < composed < plain and clips.count("<figure") == 3
+    assert text.count("The average spectrum of the composed pieces is") == 4
+    assert "<th>composed: distance (dB)</th>" in text and "generated: distance" not in text
     durations, widths, requests = open_in_browser(page, tmp_path / "shot.png")
     assert len(durations) == 4 * 5  # real, composed, plain, untrained, noise per genre
     lengths = sorted(round(d, 2) for d in durations)

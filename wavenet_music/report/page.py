@@ -6,7 +6,7 @@ import html
 import io
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -223,8 +223,9 @@ def label_section(label: str, rows: Sequence[Row], out_dir: Path, sample_rate: i
     generated = [r for r in rows if r.kind == "generated"]
     plain = [r for r in rows if r.kind == "plain"]
     heading = HEADINGS[generated[0].tag if generated else ""]
+    row_class = "pair three" if plain else "pair"  # real, composed and plain side by side
     pairs = [
-        f'<div class="pair">{_figure(real[i], stem) if i < len(real) else MISSING_REAL}'
+        f'<div class="{row_class}">{_figure(real[i], stem) if i < len(real) else MISSING_REAL}'
         f"{_figure(g, stem)}{_figure(plain[i], stem) if i < len(plain) else ''}</div>"
         for i, g in enumerate(generated)
     ]
@@ -242,8 +243,8 @@ def label_section(label: str, rows: Sequence[Row], out_dir: Path, sample_rate: i
 HEADINGS = {
     "": "Real excerpt and generated clip",
     "re-synthesis": "Held-out original and its re-synthesis from features",
-    "composed": "Real excerpt, a composed piece (composer → features → WaveNet) and plain "
-    "WaveNet (no features) of the same length",
+    "composed": "Real excerpt, a piece the models composed (the composer writes what steers "
+    "the WaveNet: notes or features) and plain WaveNet (nothing steering it) of the same length",
 }
 KIND_TAGS = {
     "real": "training data",
@@ -284,10 +285,26 @@ def roll_figure(notes: Sequence[Note], seconds: float) -> Figure:
 KIND_COLUMNS = {"plain": "plain WaveNet"}
 SET_NAMES = {
     "generated": "the generated clips",
-    "plain": "plain WaveNet (no features)",
+    "plain": "plain WaveNet (nothing steering it)",
     "untrained": "an untrained model",
     "noise": "white noise",
 }
+
+
+# Generated clips are named by what they are where their tag says (composed, re-synthesis).
+GENERATED_NAMES = {"composed": "the composed pieces", "re-synthesis": "the re-syntheses"}
+
+
+def generated_tag(rows: Iterable[Row]) -> str:
+    """The tag every generated clip of ``rows`` shares ("composed", ...), or ""."""
+    tags = {r.tag for r in rows if r.kind == "generated"}
+    return tags.pop() if len(tags) == 1 else ""
+
+
+def _set_name(kind: str, rows: Sequence[Row]) -> str:
+    if kind == "generated":
+        return GENERATED_NAMES.get(generated_tag(rows), SET_NAMES[kind])
+    return SET_NAMES[kind]
 
 
 def set_distances(rows: Sequence[Row], sample_rate: int) -> dict[str, float]:
@@ -305,9 +322,9 @@ def _distance_summary(label: str, rows: Sequence[Row], sample_rate: int) -> str:
     if not distances:
         return "<p class=note>No real excerpts, so no distances to the real music.</p>"
     (first, d), *rest = distances.items()
-    others = ", ".join(f"{SET_NAMES[kind]}: {value:.1f} dB" for kind, value in rest)
+    others = ", ".join(f"{_set_name(kind, rows)}: {value:.1f} dB" for kind, value in rest)
     return (
-        f'<p class="summary">The average spectrum of {SET_NAMES[first]} is <b>{d:.1f} dB</b> '
+        f'<p class="summary">The average spectrum of {_set_name(first, rows)} is <b>{d:.1f} dB</b> '
         f"from that of {html.escape(_real_music(label))} ({others}; lower is closer)."
         f"{_levels_matched(first, rows, sample_rate)}</p>"
     )
@@ -331,7 +348,9 @@ def _overview(rows: Mapping[str, Sequence[Row]], held_out: HeldOut | None, sampl
     """One line per label, linking to its section: held-out bits and set distances."""
     per_label = {} if held_out is None else held_out.per_label
     kinds = [k for k in SET_NAMES if any(r.kind == k for group in rows.values() for r in group)]
-    head = "".join(f"<th>{KIND_COLUMNS.get(k, k)}: distance (dB)</th>" for k in kinds)
+    every = [r for group in rows.values() for r in group]
+    columns = {**KIND_COLUMNS, "generated": generated_tag(every) or "generated"}
+    head = "".join(f"<th>{columns.get(k, k)}: distance (dB)</th>" for k in kinds)
     lines = [f"<tr><th>label</th><th>held-out bits per sample</th>{head}</tr>"]
     for label, clip_rows in rows.items():
         distances = set_distances(clip_rows, sample_rate)

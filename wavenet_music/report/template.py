@@ -58,6 +58,7 @@ section {{ background: #fff; border: 1px solid var(--line); border-radius: 16px;
   padding: 6px 26px 22px; margin: 22px 0; }}
 .summary {{ font-size: 16px; }} a {{ color: var(--real); }}
 .pair {{ display: grid; grid-template-columns: 1fr 1fr; gap: 16px; margin-bottom: 16px; }}
+.pair.three {{ grid-template-columns: 1fr 1fr 1fr; gap: 12px; }}
 figure.clip {{ margin: 0; padding: 10px 12px 8px; background: #fff;
   border: 1px solid var(--line); border-left: 5px solid var(--baseline); border-radius: 10px; }}
 figure.real {{ border-left-color: var(--real); }}
@@ -84,7 +85,8 @@ tr.generated td:first-child {{ color: var(--generated); font-weight: 600; }}
 table.facts th {{ text-align: left; font-weight: 500; color: var(--muted); }}
 details summary {{ cursor: pointer; margin: 14px 0 6px; color: var(--muted); }}
 dt {{ font-weight: 600; margin-top: 10px; }} dd {{ margin: 2px 0 0; color: #3d444d; }}
-@media (max-width: 900px) {{ .pair {{ grid-template-columns: 1fr; }} main {{ padding: 16px; }} }}
+@media (max-width: 900px) {{ .pair, .pair.three {{ grid-template-columns: 1fr; }}
+  main {{ padding: 16px; }} }}
 </style></head>
 <body><main>
 {body}
