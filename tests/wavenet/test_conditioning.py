@@ -182,6 +182,33 @@ def test_incremental_equals_full_forward_with_local_conditioning(name, hop, labe
     torch.testing.assert_close(fast, full, rtol=1e-4, atol=1e-4)
 
 
+def test_priming_reads_only_the_frames_of_the_prime():
+    """The queues' first state, for a piece 200 times as long as its prime, runs each
+    layer's conditioning over the frames of the prime alone (over a 30-s piece's whole
+    length it took seconds and half a GB a layer), and equals the state from just those
+    frames."""
+    hop = 16
+    model = _local(CONFIGS["small"], hop, labels=True)
+    length = model.receptive_field - 1 + 7  # off a frame edge
+    x = torch.randint(0, model.config.quantization_channels, (2, length))
+    labels = torch.tensor([1, 0])
+    frames = _frames(model, 2, 200 * length)
+    seen: list[int] = []
+    hooks = [
+        block.local_condition.register_forward_hook(lambda m, i, o: seen.append(i[0].shape[2]))
+        for block in model.blocks
+    ]
+    with torch.inference_mode():
+        long = model.conv_histories(x, labels, frames)
+    for hook in hooks:
+        hook.remove()
+    assert len(seen) == len(model.blocks) - 1 and max(seen) <= -(-length // hop) + 1
+    with torch.inference_mode():
+        short = model.conv_histories(x, labels, frames[:, :, : -(-length // hop) + 2])
+    for a, b in zip(long, short, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-6)
+
+
 def test_local_generators_agree():
     model = _local(CONFIGS["small"], 8)
     features = torch.randn(2, 5, 30) * 3  # 240 samples

@@ -219,10 +219,13 @@ class WaveNet(nn.Module):
         excitation, aligned with its input, which holds the newest ``length`` of the
         ``samples`` input samples."""
         local = None
-        if conditioning is not None:
-            per_frame = block.local_condition(conditioning)  # (B, 2D, K)
-            per_sample = per_frame.repeat_interleave(self.config.hop_length, dim=2)
-            local = per_sample[:, :, samples - length : samples]  # (B, 2D, length)
+        if conditioning is not None:  # only the frames of the samples needed (a 30-s
+            hop = self.config.hop_length  # piece's whole length took seconds and GBs)
+            first, last = (samples - length) // hop, -(-samples // hop)
+            per_frame = block.local_condition(conditioning[:, :, first:last])  # (B, 2D, k)
+            per_sample = per_frame.repeat_interleave(hop, dim=2)  # (B, 2D, k · hop)
+            offset = samples - length - first * hop
+            local = per_sample[:, :, offset : offset + length]  # (B, 2D, length)
         if excitation is not None:
             heard = excitation[:, :, samples - length : samples].to(self.causal.weight.dtype)
             heard = block.excitation_condition(heard)  # (B, 2D, length)
