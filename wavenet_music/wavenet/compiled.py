@@ -134,13 +134,19 @@ class CompiledWaveNet:
         frame = 0
         if state.local is not None:
             frame = (state.local_origin + state.time) // self.hop_length  # of the sample fed
-        bias = state.label_bias  # (L, B, 2D) or None
-        if state.excitation is not None:  # + U_l e for the sample fed: (1, B, E) @ (L, E, 2D)
-            heard = torch.matmul(
-                state.excitation[state.local_origin + state.time][None], self.excitation
-            )
-            bias = heard if bias is None else bias + heard  # (L, B, 2D)
-        logits = self.stack.step(x, state.queues, state.time, bias, state.local, frame)  # (B, Q)
+        heard = None  # the kernel adds U_l e for the sample fed (one torch call less a step)
+        if state.excitation is not None:
+            heard = state.excitation[state.local_origin + state.time]  # (B, E)
+        logits = self.stack.step(  # (B, Q)
+            x,
+            state.queues,
+            state.time,
+            state.label_bias,
+            state.local,
+            frame,
+            heard,
+            self.excitation,
+        )
         state.time += 1
         return logits, state
 

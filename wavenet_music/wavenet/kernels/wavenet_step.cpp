@@ -306,6 +306,9 @@ struct StepArgs {
   const float* local;        // (L, B, K, 2D) or nullptr
   int64_t frames;            // K
   float* logits;             // (B, Q)
+  const float* heard;        // (B, E): the excitation of the sample fed, or nullptr
+  const float* heard_weight; // (L, E, 2D): every layer's U_l
+  int64_t channels;          // E
 };
 
 class Stack {
@@ -333,7 +336,8 @@ class Stack {
 
   at::Tensor step(at::Tensor x, at::Tensor queues, int64_t time,
                   c10::optional<at::Tensor> label_bias, c10::optional<at::Tensor> local,
-                  int64_t frame) const {
+                  int64_t frame, c10::optional<at::Tensor> heard,
+                  c10::optional<at::Tensor> heard_weight) const {
     TORCH_CHECK(x.dim() == 1 && x.scalar_type() == at::kLong, "x: expected (B,) int64");
     const int64_t batch = x.size(0);
     TORCH_CHECK(queues.is_contiguous() && queues.scalar_type() == at::kFloat &&
@@ -342,8 +346,21 @@ class Stack {
     x = x.contiguous();
     at::Tensor logits = at::empty({batch, q_}, queues.options());
     StepArgs args{x.data_ptr<int64_t>(), queues.data_ptr<float>(), batch, time, frame,
-                  nullptr, nullptr, 0, logits.data_ptr<float>()};
-    at::Tensor lb, lc;
+                  nullptr, nullptr, 0, logits.data_ptr<float>(), nullptr, nullptr, 0};
+    at::Tensor lb, lc, he, hw;
+    if (heard.has_value()) {
+      TORCH_CHECK(heard_weight.has_value(), "heard: needs heard_weight");
+      he = heard->contiguous();
+      hw = heard_weight->contiguous();
+      TORCH_CHECK(he.dim() == 2 && he.size(0) == batch && he.scalar_type() == at::kFloat,
+                  "heard: expected (B, E) float32");
+      TORCH_CHECK(hw.dim() == 3 && hw.size(1) == he.size(1) && hw.size(2) == 2 * d_ &&
+                      hw.scalar_type() == at::kFloat,
+                  "heard_weight: expected (L, E, 2D) float32");
+      args.heard = he.data_ptr<float>();
+      args.heard_weight = hw.data_ptr<float>();
+      args.channels = he.size(1);
+    }
     if (label_bias.has_value()) {
       lb = label_bias->contiguous();
       args.label_bias = lb.data_ptr<float>();
@@ -443,7 +460,7 @@ class Stack {
     }
   }
 
-  // pre += layer l's label bias V·h and local-conditioning frame, where given.
+  // pre += layer l's label bias V·h, local-conditioning frame and U_l e(t), where given.
   void condition(const StepArgs& a, int64_t l, int64_t b0, int64_t rows, float* pre,
                  int64_t gp) const {
     const int64_t width = 2 * d_;
@@ -457,6 +474,14 @@ class Stack {
       if (a.local) {
         const float* v = a.local + ((l * a.batch + b) * a.frames + a.frame) * width;
         for (int64_t c = 0; c < width; ++c) p[c] += v[c];
+      }
+      if (a.heard) {  // the notes heard at audio rate: E multiply-adds per channel
+        const float* e = a.heard + b * a.channels;
+        const float* u = a.heard_weight + l * a.channels * width;
+        for (int64_t k = 0; k < a.channels; ++k) {
+          const float ek = e[k];
+          for (int64_t c = 0; c < width; ++c) p[c] += ek * u[k * width + c];
+        }
       }
     }
   }
@@ -538,5 +563,6 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
       .def("queue_size", &Stack::queue_size)
       .def("step", &Stack::step, pybind11::arg("x"), pybind11::arg("queues"),
            pybind11::arg("time"), pybind11::arg("label_bias"), pybind11::arg("local"),
-           pybind11::arg("frame"));
+           pybind11::arg("frame"), pybind11::arg("heard") = pybind11::none(),
+           pybind11::arg("heard_weight") = pybind11::none());
 }
