@@ -295,7 +295,7 @@ SET_NAMES = {
 GENERATED_NAMES = {"composed": "the composed pieces", "re-synthesis": "the re-syntheses"}
 
 
-def generated_tag(rows: Iterable[Row]) -> str:
+def _generated_tag(rows: Iterable[Row]) -> str:
     """The tag every generated clip of ``rows`` shares ("composed", ...), or ""."""
     tags = {r.tag for r in rows if r.kind == "generated"}
     return tags.pop() if len(tags) == 1 else ""
@@ -303,7 +303,7 @@ def generated_tag(rows: Iterable[Row]) -> str:
 
 def _set_name(kind: str, rows: Sequence[Row]) -> str:
     if kind == "generated":
-        return GENERATED_NAMES.get(generated_tag(rows), SET_NAMES[kind])
+        return GENERATED_NAMES.get(_generated_tag(rows), SET_NAMES[kind])
     return SET_NAMES[kind]
 
 
@@ -349,7 +349,7 @@ def _overview(rows: Mapping[str, Sequence[Row]], held_out: HeldOut | None, sampl
     per_label = {} if held_out is None else held_out.per_label
     kinds = [k for k in SET_NAMES if any(r.kind == k for group in rows.values() for r in group)]
     every = [r for group in rows.values() for r in group]
-    columns = {**KIND_COLUMNS, "generated": generated_tag(every) or "generated"}
+    columns = {**KIND_COLUMNS, "generated": _generated_tag(every) or "generated"}
     head = "".join(f"<th>{columns.get(k, k)}: distance (dB)</th>" for k in kinds)
     lines = [f"<tr><th>label</th><th>held-out bits per sample</th>{head}</tr>"]
     for label, clip_rows in rows.items():

@@ -354,7 +354,8 @@ class Stack {
       hw = heard_weight->contiguous();
       TORCH_CHECK(he.dim() == 2 && he.size(0) == batch && he.scalar_type() == at::kFloat,
                   "heard: expected (B, E) float32");
-      TORCH_CHECK(hw.dim() == 3 && hw.size(1) == he.size(1) && hw.size(2) == 2 * d_ &&
+      TORCH_CHECK(hw.dim() == 3 && hw.size(0) == layers() && hw.size(1) == he.size(1) &&
+                      hw.size(2) == 2 * d_ &&
                       hw.scalar_type() == at::kFloat,
                   "heard_weight: expected (L, E, 2D) float32");
       args.heard = he.data_ptr<float>();
