@@ -24,8 +24,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import torch
-
 from wavenet_music.cli import main as cli
 from wavenet_music.composer.checkpoint import composer_dirs, load_composer
 from wavenet_music.composer.config import ComposerConfig
@@ -34,6 +32,7 @@ from wavenet_music.demo_corpus import build_demo_corpus
 from wavenet_music.report import estimate
 from wavenet_music.report.check import read_summary
 from wavenet_music.runtime import threads
+from wavenet_music.runtime.device import resolve_device
 from wavenet_music.wavenet.checkpoint import checkpoint_dirs
 
 # Measured (README "Measured"): 2,000 steps of this WaveNet reach about 4.9 held-out bits
@@ -166,10 +165,12 @@ def plan(args: argparse.Namespace) -> list[estimate.Phase]:
     steps = max(0, args.wavenet_steps - trained_steps(args.run))
     composer = load_preset(PRESET, ComposerConfig())
     composer_steps = 0 if composer_dirs(args.run) else args.composer_steps
-    with threads.for_training(torch.device("cpu"), quiet=True):  # as training will run
-        speed = estimate.wavenet_step_seconds(config)
+    device = resolve_device(config.train.device)  # where training will run
+    with threads.for_training(device, quiet=True):  # on as many threads
+        speed = estimate.wavenet_step_seconds(config, device)
         training = estimate.wavenet_training(config, steps, speed)
-        composing = estimate.composer_training(composer, config, composer_steps)
+        where = resolve_device(composer.device)
+        composing = estimate.composer_training(composer, config, composer_steps, where)
     report = estimate.report(config, args.seconds, per_window=speed[1], pieces=PIECES)
     return [training, composing, report]
 

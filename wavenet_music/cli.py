@@ -250,12 +250,12 @@ def print_line(text: str) -> None:
 
 
 def cmd_generate(args: argparse.Namespace) -> None:
-    from .runtime.device import resolve_device
+    from .runtime.device import generation_device
     from .wavenet.checkpoint import load_model
     from .wavenet.to_audio import clip_paths, clip_plan, generate_audio
 
     options = GenerateConfig(**_flag_values(args, GenerateConfig, "gen__"))
-    model, config = load_model(args.run, resolve_device(options.device))
+    model, config = load_model(args.run, generation_device(options.device))
     for flag, value in (
         ("--seed-audio", options.seed_audio),
         ("--features-from", options.features_from),
@@ -271,7 +271,7 @@ def cmd_generate(args: argparse.Namespace) -> None:
 def cmd_render(args: argparse.Namespace) -> None:
     """``generate`` playing the notes of a MIDI file, to their end unless --seconds."""
     from .notes.midi import read_midi
-    from .runtime.device import resolve_device
+    from .runtime.device import generation_device
     from .wavenet.checkpoint import load_model
     from .wavenet.to_audio import clip_paths, clip_plan, generate_audio, notes_seconds
 
@@ -280,7 +280,7 @@ def cmd_render(args: argparse.Namespace) -> None:
         raise UserError("render plays its MIDI file: drop --notes/--features-from/--features")
     seconds = given.pop("seconds", None) or notes_seconds(read_midi(args.midi))
     options = GenerateConfig(**given, seconds=seconds, notes=str(args.midi))
-    model, config = load_model(args.run, resolve_device(options.device))
+    model, config = load_model(args.run, generation_device(options.device))
     if config.data.features != "notes" or config.model.local_channels is None:
         raise UserError(
             f"{args.run} was not trained on notes (its features: {config.data.features}); "

@@ -419,6 +419,11 @@ def test_the_saved_composer_is_the_best_held_out_one_and_patience_stops(
     assert rescored == pytest.approx(result.best_bits, abs=1e-4)
 
 
+def on_cpu(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A state dict on the CPU, where checkpoints load (training may run on a GPU)."""
+    return {name: w.cpu() for name, w in weights.items()}
+
+
 def test_resume_goes_on_from_the_current_weights_not_the_best(composed_run, music_root, tmp_path):
     """The checkpoint keeps two sets of weights: the best held-out ones (what compose
     uses) and the current ones, which a resumed training starts from."""
@@ -448,10 +453,10 @@ def test_resume_goes_on_from_the_current_weights_not_the_best(composed_run, musi
     saved = load_composer(run)
     resumed = trainer()
     resumed.restore(saved)
-    best, current = build_composer(saved).state_dict(), first.model.state_dict()
-    for name, weight in resumed.model.state_dict().items():
+    best, current = build_composer(saved).state_dict(), on_cpu(first.model.state_dict())
+    for name, weight in on_cpu(resumed.model.state_dict()).items():
         torch.testing.assert_close(weight, current[name], rtol=0, atol=0)
-        torch.testing.assert_close(best[name], first.best[1][name], rtol=0, atol=0)
+        torch.testing.assert_close(best[name], on_cpu(first.best[1])[name], rtol=0, atol=0)
     assert any(not torch.equal(best[n], current[n]) for n in current)
     assert resumed.best[0] == first.best[0] and resumed.step == 6
 
@@ -487,7 +492,7 @@ def test_keep_best_false_keeps_the_last_validated_weights_and_patience_the_best_
     trainer.save()
     saved = load_composer(run)
     for name, weight in build_composer(saved).state_dict().items():
-        torch.testing.assert_close(weight, trainer.model.state_dict()[name], rtol=0, atol=0)
+        torch.testing.assert_close(weight, on_cpu(trainer.model.state_dict())[name], rtol=0, atol=0)
     assert saved.meta["best_bits"] == 4.5 and saved.meta["lowest_bits"] == 4.0
     resumed = ComposerTrainer(run, corpus, config.model.global_labels, options, 8, quiet=True)
     resumed.restore(saved)

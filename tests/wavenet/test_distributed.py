@@ -40,6 +40,7 @@ FLAGS = {
     "--keep-checkpoints": "5",
     "--decay-steps": "9",
     "--audio-every": "100000",
+    "--device": "cpu",  # gloo on CPUs, also on a machine with one GPU (auto: a GPU each)
 }
 # Sums over 2 processes run in another order than in one: measured differences are ~1e-6
 # bits and ~1e-7 relative in the weights after 9 steps (100× margin).

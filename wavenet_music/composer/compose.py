@@ -29,7 +29,7 @@ from ..audio.io import load_audio, mu_law_decode, mu_law_encode, silence_class
 from ..config import Config, GenerateConfig, UserError
 from ..notes.midi import Note, write_midi
 from ..runs import check_target, npy_bytes, write_atomically
-from ..runtime.device import model_device, resolve_device
+from ..runtime.device import generation_device, model_device
 from ..runtime.stop import Interrupted, StopRequest
 from ..wavenet.checkpoint import load_model
 from ..wavenet.compiled import generation_step
@@ -199,7 +199,7 @@ def compose(
     (K, F) per clip as ``.npy`` (the format ``generate --features`` reads). A run steered
     by notes composes note events instead (``note_piece.py``) and, with ``out``, writes
     each clip's notes as a MIDI file beside its WAV (``piece.mid``)."""
-    device = resolve_device(options.device)
+    device = generation_device(options.device)
     wavenet, config = load_model(run_dir, device)
     require_local(config, run_dir)
     saved = load_composer(run_dir, weights_only=True)

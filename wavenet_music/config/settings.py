@@ -567,7 +567,12 @@ class GenerateConfig:
             high=MAX_SECONDS,
         ),
     )
-    device: str = field(default="auto", metadata=doc("auto, cpu, cuda or cuda:N"))
+    device: str = field(
+        default="auto",
+        metadata=doc(
+            "auto (the CPU, faster than a GPU at sample-by-sample generation), cpu, cuda or cuda:N"
+        ),
+    )
     engine: str = field(
         default="auto",
         metadata=doc(

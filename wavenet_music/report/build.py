@@ -29,7 +29,7 @@ from ..audio.figures import add_spectrograms
 from ..composer.checkpoint import composer_dirs
 from ..config import Config, GenerateConfig, UserError
 from ..runs import read_data_record, read_metrics
-from ..runtime.device import model_device, resolve_device
+from ..runtime.device import generation_device, model_device, resolve_device
 from ..wavenet import checkpoint as ckpt
 from ..wavenet.data import Segment, whole_file, window_source
 from ..wavenet.evaluate import LN2, segment_nats
@@ -82,7 +82,7 @@ def report_main(
     data_root = None if data_root is None else Path(data_root)
     if data_root is not None:
         check_data_root(run_dir, data_root)
-    model, config = ckpt.load_model(run_dir, resolve_device("auto"))
+    model, config = ckpt.load_model(run_dir, generation_device("auto"))
     with _lock_if_inside(run_dir, out_dir):
         return _report(
             model, config, run_dir, data_root, out_dir, clips, seconds, seed, evaluate_seconds
@@ -150,7 +150,9 @@ def _report(
         generated,
         untrained={name: audio[0] for name, audio in baseline.items()},
         speed=speed,
-        held_out=held_out_bits(model, config, run_dir, data_root, evaluate_seconds),
+        held_out=held_out_bits(
+            model.to(resolve_device("auto")), config, run_dir, data_root, evaluate_seconds
+        ),
         seed=seed,
         originals=originals,
         plain=plain,
@@ -196,7 +198,7 @@ def composed_and_plain(
         notes = {name: [s["notes"][name] for s in sections] for name in sections[0]["notes"]}
     streams = sum(len(a) for a in (*composed.values(), *plain.values()))
     samples = next(iter(composed.values())).shape[1]
-    device = str(resolve_device("auto"))
+    device = str(generation_device("auto"))  # where compose ran
     speed = Speed(streams, samples, wall, config.data.sample_rate, device)
     return composed, plain, speed, sections[0], notes
 

@@ -26,6 +26,8 @@ from ..wavenet.evaluate import loss_bits
 from ..wavenet.generate import generate
 from ..wavenet.model import WaveNet
 
+CPU = torch.device("cpu")
+
 
 @dataclass(frozen=True)
 class Phase:
@@ -58,6 +60,22 @@ def timed(
     return sorted(times)[len(times) // 2]
 
 
+def finished(work: Callable[[], None], device: torch.device) -> Callable[[], None]:
+    """``work`` that returns when its kernels have run: a GPU runs them after the call."""
+    if device.type != "cuda":
+        return work
+
+    def synchronized() -> None:
+        work()
+        torch.cuda.synchronize(device)
+
+    return synchronized
+
+
+def on(tensor: torch.Tensor | None, device: torch.device) -> torch.Tensor | None:
+    return None if tensor is None else tensor.to(device)
+
+
 # Seconds each probe times at least: a few seconds of noise must stay a minority of it.
 PROBE_SECONDS = 8.0
 
@@ -82,14 +100,15 @@ def random_window(config: Config, batch: int) -> tuple[torch.Tensor, ...]:
     return inputs, targets, labels, frames, excitation
 
 
-def wavenet_step_seconds(config: Config) -> tuple[float, float]:
-    """(seconds per training step, seconds per validation window) of ``config``: the
-    forward, loss, backward, clipping and Adam update of ``train.batch_size`` windows, and
-    the forward of one window in evaluation."""
+def wavenet_step_seconds(config: Config, device: torch.device = CPU) -> tuple[float, float]:
+    """(seconds per training step, seconds per validation window) of ``config`` on
+    ``device``: the forward, loss, backward, clipping and Adam update of
+    ``train.batch_size`` windows, and the forward of one window in evaluation."""
     torch.manual_seed(0)
-    model = WaveNet(config.model)
+    model = WaveNet(config.model).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-9)
-    inputs, targets, labels, frames, excitation = random_window(config, config.train.batch_size)
+    window = random_window(config, config.train.batch_size)
+    inputs, targets, labels, frames, excitation = (on(t, device) for t in window)
     clip = config.train.grad_clip or math.inf
 
     def step() -> None:
@@ -105,8 +124,10 @@ def wavenet_step_seconds(config: Config) -> tuple[float, float]:
         with torch.no_grad():
             model(inputs, labels, frames, excitation)
 
-    per_step = timed(step, warmup=1, repeats=3, least_seconds=PROBE_SECONDS)
-    per_window = timed(validation, warmup=1, repeats=3, least_seconds=PROBE_SECONDS / 4)
+    per_step = timed(finished(step, device), warmup=1, repeats=3, least_seconds=PROBE_SECONDS)
+    per_window = timed(
+        finished(validation, device), warmup=1, repeats=3, least_seconds=PROBE_SECONDS / 4
+    )
     return per_step, per_window / config.train.batch_size
 
 
@@ -124,16 +145,21 @@ def wavenet_training(config: Config, steps: int, speed: tuple[float, float]) -> 
 
 
 def composer_step_seconds(
-    config: ComposerConfig, labels: int, context: int, vocab: int | None = None
+    config: ComposerConfig,
+    labels: int,
+    context: int,
+    vocab: int | None = None,
+    device: torch.device = CPU,
 ) -> float:
     """Seconds per training step of a composer of ``config`` on windows of ``context``
-    tokens of a ``vocab`` (default: its codebook) (forward, loss, backward, AdamW)."""
+    tokens of a ``vocab`` (default: its codebook) (forward, loss, backward, AdamW), on
+    ``device``."""
     torch.manual_seed(0)
     vocab = vocab or config.codebook_size
-    model = Composer(config, vocab, labels, context).train()
+    model = Composer(config, vocab, labels, context).to(device).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-9)
-    tokens = torch.randint(0, vocab, (config.batch_size, context + 1))
-    names = torch.randint(0, labels, (config.batch_size,)) if labels else None
+    tokens = torch.randint(0, vocab, (config.batch_size, context + 1), device=device)
+    names = torch.randint(0, labels, (config.batch_size,), device=device) if labels else None
 
     def step() -> None:
         logits = model(tokens[:, :-1], names)  # (B, T, V)
@@ -142,7 +168,7 @@ def composer_step_seconds(
         loss.backward()
         optimizer.step()
 
-    return timed(step, warmup=1, repeats=3, least_seconds=PROBE_SECONDS)
+    return timed(finished(step, device), warmup=1, repeats=3, least_seconds=PROBE_SECONDS)
 
 
 def composer_sampling_seconds(
@@ -172,8 +198,10 @@ def composer_sampling_seconds(
     return sorted(times)[1] / steps
 
 
-def composer_training(config: ComposerConfig, wavenet: Config, steps: int) -> Phase:
-    """The estimated time of the composer's ``steps`` (at most: patience may stop it
+def composer_training(
+    config: ComposerConfig, wavenet: Config, steps: int, device: torch.device = CPU
+) -> Phase:
+    """The estimated time of the composer's ``steps`` on ``device`` (at most: patience may stop it
     earlier; its validations are not counted) and its sampling calibration (a grid of
     temperatures and hold penalties, each composing ``calibration_streams`` sequences per
     label; none for note events, which are sampled at temperature 1)."""
@@ -181,10 +209,10 @@ def composer_training(config: ComposerConfig, wavenet: Config, steps: int) -> Ph
     labels = len(wavenet.model.global_labels)
     if wavenet.data.features == "notes":
         context = config.context_events(EVENTS_PER_SECOND)
-        per_step = composer_step_seconds(config, labels, context, events.VOCAB_SIZE)
+        per_step = composer_step_seconds(config, labels, context, events.VOCAB_SIZE, device)
         return Phase("composer training", steps * per_step, f"{steps:,} steps × {per_step:.3f} s")
     context = config.context_tokens(rate, hop)
-    per_step = composer_step_seconds(config, labels, context)
+    per_step = composer_step_seconds(config, labels, context, device=device)
     calibrating = 0.0
     if config.calibration_seconds is not None and steps:
         tokens = math.ceil(config.calibration_seconds * rate / hop / config.frames_per_token)

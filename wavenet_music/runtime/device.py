@@ -1,10 +1,17 @@
-"""Where a job runs: the device a setting names, and the device a model is on."""
+"""Where a job runs: the device a setting names (training and scoring go to the GPU where
+there is one; sample-by-sample generation stays on the CPU unless asked), and the device a
+model is on."""
 
 from __future__ import annotations
+
+import copy
+from typing import TypeVar
 
 import torch
 
 from ..config.checks import UserError
+
+Module = TypeVar("Module", bound=torch.nn.Module)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -20,6 +27,24 @@ def resolve_device(name: str) -> torch.device:
         raise UserError(f"train.device: expected auto, cpu, cuda or cuda:N, got {name!r}") from None
 
 
+def generation_device(name: str) -> torch.device:
+    """The device ``name`` means for sample-by-sample generation: ``auto`` is the CPU even
+    where a GPU is present, because generation is one small step per sample, which the
+    compiled CPU step runs faster than a GPU runs PyTorch's kernels one by one: on an H200
+    beside 16 Xeon cores, 2-77× faster at 1 to 256 streams (benchmarks/bench_cuda.py,
+    2026-12-04). ``cuda`` or ``cuda:N`` still asks for the GPU."""
+    return torch.device("cpu") if name == "auto" else resolve_device(name)
+
+
 def model_device(model: torch.nn.Module) -> torch.device:
     """The device of ``model``'s parameters."""
     return next(model.parameters()).device
+
+
+def on_generation_device(model: Module) -> Module:
+    """``model`` itself where it is on the CPU, else a copy of it on the CPU (where
+    ``generation_device("auto")`` generates), for the samples a job that runs on a GPU
+    draws along the way: training's audio snippets, evaluate's renders of notes."""
+    if model_device(model).type == "cpu":
+        return model
+    return copy.deepcopy(model).to("cpu")

@@ -135,6 +135,8 @@ class TrainingRun:
         order ``sampler`` (JSON-able) and the training time so far."""
         tensors, rest = flatten_optimizer(self.optimizer.state_dict())
         tensors["rng.torch"] = torch.get_rng_state()
+        if (device := self.device_trained_on()).type == "cuda":  # dropout draws there
+            tensors["rng.cuda"] = torch.cuda.get_rng_state(device)
         return tensors, {"optimizer": rest, "sampler": sampler, "elapsed": self.elapsed()}
 
     def restore_training_state(self, saved: SavedState) -> Any:
@@ -142,8 +144,13 @@ class TrainingRun:
         order it saved (``training_state``'s ``sampler``)."""
         self.optimizer.load_state_dict(unflatten_optimizer(saved.tensors, saved.meta["optimizer"]))
         torch.set_rng_state(saved.tensors["rng.torch"])
+        if "rng.cuda" in saved.tensors and (device := self.device_trained_on()).type == "cuda":
+            torch.cuda.set_rng_state(saved.tensors["rng.cuda"], device)
         self.step, self.elapsed_before = saved.step, float(saved.meta.get("elapsed", 0.0))
         return saved.meta["sampler"]
+
+    def device_trained_on(self) -> torch.device:
+        return self.optimizer.param_groups[0]["params"][0].device
 
     # what it says ---------------------------------------------------------------------------
 

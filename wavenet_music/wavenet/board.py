@@ -11,7 +11,7 @@ import torch
 from ..audio.features import SILENCE_DB
 from ..audio.io import mu_law_decode, padded_slice
 from ..config import MAX_JUMP, Config
-from ..runtime.device import model_device
+from ..runtime.device import model_device, on_generation_device
 from .data import WindowSource
 from .generate import generate
 from .model import WaveNet
@@ -50,6 +50,7 @@ class Board:
     def snippets(self, model: WaveNet, config: Config, source: WindowSource, step: int) -> None:
         """A snippet per label (one for an unconditioned model), generated as one batch."""
         rate, labels = config.data.sample_rate, config.model.global_labels
+        model = on_generation_device(model)  # a copy on the CPU where training runs on a GPU
         generator = torch.Generator(device=model_device(model)).manual_seed(config.train.seed)
         model.eval()
         length, clips = int(config.train.audio_seconds * rate), max(1, len(labels))

@@ -27,7 +27,7 @@ from ..notes.excitation import CHANNELS, excitation
 from ..notes.features import NoteStore, read_notes, recording_notes
 from ..notes.midi import Note
 from ..notes.score import NoteScores, follows, score_notes, transcribe_audio
-from ..runtime.device import model_device
+from ..runtime.device import model_device, on_generation_device
 from .data import cache_root, feature_store, find_audio_files, label_of, label_positions
 from .generate import generate
 from .model import WaveNet
@@ -77,6 +77,7 @@ def render_notes(
     piece of None is unsteered (absent features, nothing heard). ``floor``: the sampling
     floor while a note sounds (``to_audio.note_floors``); ``temperature_scale``: the
     temperature's factor there (``to_audio.note_temperatures``)."""
+    model = on_generation_device(model)  # evaluate may have put it on a GPU
     rate = config.data.sample_rate
     length = round(seconds * rate)
     store = feature_store(config)

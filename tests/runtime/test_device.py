@@ -1,0 +1,51 @@
+"""Where jobs run: training goes to a GPU where there is one; generation stays on the CPU
+(its compiled step beats a GPU's one-kernel-at-a-time step: benchmarks/bench_cuda.py) unless
+a GPU is asked for. A machine without CUDA stands in for one with it: ``cuda`` is reported
+present, so anything that really used it would fail."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from wavenet_music.cli import main
+from wavenet_music.config import UserError
+from wavenet_music.runtime.device import generation_device, on_generation_device, resolve_device
+from wavenet_music.wavenet.train import train
+
+from ..conftest import small_config
+
+
+@pytest.fixture
+def cuda_reported(monkeypatch):
+    """torch says CUDA is available (it is not: using it raises)."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+
+
+def test_auto_trains_on_the_gpu_and_generates_on_the_cpu(cuda_reported):
+    assert resolve_device("auto") == torch.device("cuda")
+    assert generation_device("auto") == torch.device("cpu")
+    assert generation_device("cpu") == torch.device("cpu")
+    assert generation_device("cuda:1") == torch.device("cuda", 1)  # asked for: the GPU
+
+
+def test_a_gpu_asked_for_where_there_is_none_is_one_line(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(UserError, match="CUDA is not available"):
+        generation_device("cuda")
+    assert generation_device("auto") == torch.device("cpu")
+
+
+def test_a_model_on_the_cpu_is_generated_from_as_it_is():
+    model = torch.nn.Linear(2, 2)
+    assert on_generation_device(model) is model
+
+
+def test_generate_runs_on_the_cpu_where_a_gpu_is_present(music_root, tmp_path, monkeypatch):
+    config = small_config(str(tmp_path / "cache"), **{"train.steps": 2, "train.device": "cpu"})
+    train(music_root / "piano", tmp_path / "run", config, quiet=True)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    out = tmp_path / "clip.wav"
+    argv = ["generate", str(tmp_path / "run"), "--seconds", "0.02", "--out", str(out)]
+    assert main([*argv, "--quiet"]) == 0
+    assert out.stat().st_size > 0
