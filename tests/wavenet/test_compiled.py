@@ -32,8 +32,8 @@ from wavenet_music.wavenet import compiled as fast_generate
 from wavenet_music.wavenet import generate as generate_module
 from wavenet_music.wavenet import kernels
 from wavenet_music.wavenet.compiled import CompiledWaveNet, generation_step
-from wavenet_music.wavenet.generate import generate, generate_naive
-from wavenet_music.wavenet.incremental import IncrementalWaveNet, sample
+from wavenet_music.wavenet.generate import generate, generate_naive, jump_mask
+from wavenet_music.wavenet.incremental import IncrementalWaveNet, JumpLimit, sample
 from wavenet_music.wavenet.model import WaveNet
 
 from ..conftest import HANG_GUARD_S
@@ -278,6 +278,58 @@ def test_a_jump_limit_draws_no_click_the_same_on_every_engine(step_module):
     }
     assert np.abs(np.diff(clips[0.0])).max() > 0.5 >= np.abs(np.diff(clips[0.5])).max()
     assert GenerateConfig().max_jump == 0.5
+
+
+def test_jump_limit_temperatures_and_floors_together_draw_the_same_on_every_engine(
+    step_module, monkeypatch
+):
+    """The compiled step applies the jump limit and each sample's temperature inside its
+    draw (no torch call), the eager and naive generators with torch: all three draw the
+    same classes with all three rules at once, and the rules bind (each changes the draws
+    of the other two alone)."""
+    monkeypatch.setattr(generate_module, "FLOOR_BLOCK", 64)
+    model = _model(CONFIGS["small"], 4)
+    temperatures = torch.full((3, 300), 2.5)
+    temperatures[1, 100:] = 0.7
+    floors = torch.zeros(3, 300, dtype=torch.float64)
+    floors[:, 150:] = 0.002
+    rules = {"max_jump": 0.3, "temperatures": temperatures, "floors": floors}
+
+    def run(engine: str, **kwargs) -> torch.Tensor:
+        g = torch.Generator().manual_seed(11)
+        if engine == "naive":
+            return generate_naive(model, 300, 3, generator=g, **kwargs)
+        return generate(model, 300, 3, generator=g, engine=engine, **kwargs)
+
+    together = {engine: run(engine, **rules) for engine in ("compiled", "eager", "naive")}
+    assert torch.equal(together["compiled"], together["eager"])
+    assert torch.equal(together["compiled"], together["naive"])
+    for left_out in rules:
+        fewer = {k: v for k, v in rules.items() if k != left_out}
+        assert not torch.equal(run("compiled", **fewer), together["compiled"]), left_out
+        assert torch.equal(run("compiled", **fewer), run("eager", **fewer)), left_out
+
+
+@pytest.mark.parametrize("max_jump", [0.01, 0.1, 0.5, 1.5])
+def test_the_classes_within_a_jump_are_the_interval_the_compiled_step_reads(max_jump):
+    """Each class's reachable classes (the mask row the eager step adds) are exactly the
+    interval low .. high the compiled step reads, around the class itself."""
+    model = _model(CONFIGS["small"], 0)
+    mask = jump_mask(model, max_jump, torch.device("cpu"))
+    limit = JumpLimit.of(mask)
+    classes = torch.arange(mask.shape[0])
+    inside = (classes >= limit.low[:, None]) & (classes <= limit.high[:, None])
+    assert torch.equal(inside, mask == 0)
+    assert bool(((limit.low <= classes) & (classes <= limit.high)).all())
+    if max_jump < 1:  # some classes out of reach of the extremes
+        assert int(limit.high[0]) < mask.shape[0] - 1 and int(limit.low[-1]) > 0
+
+
+def test_a_mask_whose_reach_is_not_an_interval_is_refused():
+    mask = torch.zeros(4, 4)
+    mask[0, 2] = float("-inf")  # 0 reaches 0, 1 and 3 but not 2
+    with pytest.raises(ValueError, match="not an interval"):
+        JumpLimit.of(mask)
 
 
 def _kl_and_tv(reference: torch.Tensor, other: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -26,7 +26,14 @@ import torch
 from torch import Tensor
 
 from ..config import UserError
-from .incremental import GenerationState, IncrementalWaveNet, layer_conditioning, uniforms
+from .incremental import (
+    GenerationState,
+    IncrementalWaveNet,
+    JumpLimit,
+    draw,
+    layer_conditioning,
+    uniforms,
+)
 from .kernels import KernelBuildError, cpu_features, load_step_module
 from .model import WaveNet
 
@@ -163,6 +170,26 @@ class CompiledWaveNet:
             return logits.argmax(dim=1)
         u = uniforms(logits, generator)
         return self.module.sample(logits, u, temperature, floor)
+
+    def draw(
+        self,
+        logits: Tensor,
+        previous: Tensor,
+        temperature: float,
+        generator: torch.Generator | None,
+        floor: Tensor | None = None,
+        inverse: Tensor | None = None,
+        jumps: JumpLimit | None = None,
+    ) -> Tensor:
+        """``incremental.draw`` (the jump limit, each row's temperature, the draw) in one
+        C++ call: the same arithmetic, none of its torch calls a sample."""
+        if temperature == 0 and inverse is None:
+            return draw(logits, previous, temperature, generator, floor, inverse, jumps)
+        u = uniforms(logits, generator)
+        at = 1.0 if inverse is not None else temperature
+        if jumps is None:
+            return self.module.sample(logits, u, at, floor, inverse)
+        return self.module.sample(logits, u, at, floor, inverse, previous, jumps.low, jumps.high)
 
 
 def blocked_weight(weight: Tensor, precision: str) -> tuple[Tensor, Tensor | None]:

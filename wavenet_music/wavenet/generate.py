@@ -20,7 +20,7 @@ from ..audio.io import mu_law_decode, silence_class
 from ..config import UserError
 from ..runtime.device import model_device
 from .compiled import generation_step
-from .incremental import sample
+from .incremental import JumpLimit, draw
 from .model import WaveNet
 
 FLOOR_BLOCK = 4096  # steps of floors or temperatures converted to float64 at a time (step_rows)
@@ -143,16 +143,13 @@ def generate(
     heat = step_rows(
         checked_temperatures(temperatures, num, length), length, history.device, inverse=True
     )
-    jumps = jump_mask(model, max_jump, history.device)  # (Q, Q) or None
+    jumps = jump_limit(model, max_jump, history.device)
     state = fast.initial_state(model, history, labels, frames, heard)
     out = torch.empty(num, length, dtype=torch.long, device=history.device)
     x = history[:, -1]
-    for t, floor, row_temperature in zip(range(length), per_step, heat, strict=True):
+    for t, floor, inverse in zip(range(length), per_step, heat, strict=True):
         logits, state = fast.step(x, state)  # (num, Q)
-        if jumps is not None:
-            logits = jumps.index_select(0, x).add_(logits)  # -inf where too far from x
-        logits, at = tempered(logits, temperature, row_temperature)
-        x = fast.sample(logits, at, generator, floor).to(out.device)
+        x = fast.draw(logits, x, temperature, generator, floor, inverse, jumps)  # (num,)
         out[:, t] = x
         if on_step is not None:
             on_step(out[:, : t + 1])
@@ -187,15 +184,12 @@ def generate_naive(
     heat = step_rows(
         checked_temperatures(temperatures, num, length), length, history.device, inverse=True
     )
-    jumps = jump_mask(model, max_jump, history.device)  # (Q, Q) or None
-    for _, floor, row_temperature in zip(range(length), per_step, heat, strict=True):
+    jumps = jump_limit(model, max_jump, history.device)
+    for _, floor, inverse in zip(range(length), per_step, heat, strict=True):
         window = history if frames is not None else history[:, -rf:]
         now = None if heard is None else heard[:, :, : window.shape[1]]
         logits = model(window, labels, frames, now)[:, :, -1]  # (B, Q)
-        if jumps is not None:
-            logits = jumps.index_select(0, history[:, -1]).add_(logits)
-        logits, at = tempered(logits, temperature, row_temperature)
-        x = sample(logits, at, generator, floor).to(history.device)
+        x = draw(logits, history[:, -1], temperature, generator, floor, inverse, jumps)
         history = torch.cat([history, x[:, None]], dim=1)
     return history[:, history.shape[1] - length :]
 
@@ -212,6 +206,12 @@ def jump_mask(model: WaveNet, max_jump: float, device: torch.device) -> Tensor |
     values = torch.from_numpy(mu_law_decode(np.arange(q), q)).double()  # (Q,)
     banned = (values[:, None] - values[None, :]).abs() > max_jump  # (Q previous, Q next)
     return torch.zeros(q, q).masked_fill_(banned, float("-inf")).to(device)
+
+
+def jump_limit(model: WaveNet, max_jump: float, device: torch.device) -> JumpLimit | None:
+    """``jump_mask`` with its intervals (``incremental.JumpLimit``); None for no limit."""
+    mask = jump_mask(model, max_jump, device)
+    return None if mask is None else JumpLimit.of(mask)
 
 
 def checked_floors(model: WaveNet, floors: Tensor | None, num: int, length: int) -> Tensor | None:
@@ -248,7 +248,7 @@ def step_rows(
     """``length`` steps' values on ``device`` from a table (num, length), converted
     ``FLOOR_BLOCK`` steps at a time (a view per step, never a second copy of the whole
     table): floors (num,) in float64, as ``sample`` takes them, or with ``inverse`` the
-    reciprocals of temperatures (num, 1) in float32, as ``tempered`` multiplies logits by
+    reciprocals of temperatures (num, 1) in float32, as ``incremental.draw`` multiplies logits by
     them; None for every step where there is no table."""
     if table is None:
         yield from itertools.repeat(None, length)
@@ -259,15 +259,6 @@ def step_rows(
             yield from block.to(device, torch.float32).reciprocal().T.contiguous()[:, :, None]
         else:
             yield from block.to(device, torch.float64).T.contiguous()  # rows (num,)
-
-
-def tempered(logits: Tensor, temperature: float, inverse: Tensor | None) -> tuple[Tensor, float]:
-    """(logits, temperature) for ``sample``: as they are, or with each row's own temperature
-    applied, ``inverse`` (num, 1) its reciprocal (logits · inverse), and 1 left for
-    ``sample``."""
-    if inverse is None:
-        return logits, temperature
-    return logits * inverse, 1.0
 
 
 def _on(labels: Tensor | None, device: torch.device) -> Tensor | None:

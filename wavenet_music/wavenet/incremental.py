@@ -181,6 +181,19 @@ class IncrementalWaveNet:
         """logits (B, Q) → classes (B,): ``sample``, with torch operations."""
         return sample(logits, temperature, generator, floor)
 
+    def draw(
+        self,
+        logits: Tensor,
+        previous: Tensor,
+        temperature: float,
+        generator: torch.Generator | None,
+        floor: Tensor | None = None,
+        inverse: Tensor | None = None,
+        jumps: JumpLimit | None = None,
+    ) -> Tensor:
+        """The classes (B,) of the sample after ``previous`` (B,): ``draw``."""
+        return draw(logits, previous, temperature, generator, floor, inverse, jumps)
+
 
 def layer_conditioning(model: WaveNet, frames: Tensor | None) -> list[Tensor] | None:
     """Every layer's local conditioning (B, 2D, K) at frame rate, from frames (B, F, K + 2)."""
@@ -221,6 +234,51 @@ def _affine(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
 
 
 # --- sampling ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JumpLimit:
+    """The classes a sample may take after the previous one (``generate.jump_limit``):
+    ``mask`` (Q, Q) float32, added to the logits by the previous class k (row k: 0 within
+    reach of class k, -inf beyond), and the same as intervals, the classes ``low[k]`` ..
+    ``high[k]`` (Q,) int64 (mu-law values rise with the class, so the classes within reach
+    of one are an interval), as the compiled step reads it."""
+
+    mask: Tensor
+    low: Tensor
+    high: Tensor
+
+    @classmethod
+    def of(cls, mask: Tensor) -> JumpLimit:
+        allowed = (mask == 0).to(torch.uint8)  # (Q, Q)
+        classes = mask.shape[1]
+        low = allowed.argmax(dim=1)  # the first allowed class of each row
+        high = classes - 1 - allowed.flip(1).argmax(dim=1)  # the last
+        inside = torch.arange(classes, device=mask.device)
+        interval = (inside >= low[:, None]) & (inside <= high[:, None])
+        if not torch.equal(interval, allowed.bool()):
+            raise ValueError("a jump mask whose allowed classes are not an interval")
+        return cls(mask, low.cpu(), high.cpu())
+
+
+def draw(
+    logits: Tensor,
+    previous: Tensor,
+    temperature: float,
+    generator: torch.Generator | None,
+    floor: Tensor | None = None,
+    inverse: Tensor | None = None,
+    jumps: JumpLimit | None = None,
+) -> Tensor:
+    """logits (B, Q) of the sample after ``previous`` (B,) → its classes (B,): only
+    classes within ``jumps`` of the previous one, each row at its own temperature where
+    ``inverse`` (B, 1) gives its reciprocal (logits · inverse, then temperature 1), then
+    ``sample``. ``CompiledWaveNet.draw`` is the same arithmetic in one C++ call."""
+    if jumps is not None:
+        logits = jumps.mask.index_select(0, previous).add_(logits)  # -inf where too far
+    if inverse is not None:
+        logits, temperature = logits * inverse, 1.0
+    return sample(logits, temperature, generator, floor)
 
 
 def sample(

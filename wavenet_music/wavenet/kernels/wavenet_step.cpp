@@ -509,29 +509,68 @@ class Stack {
 // does with 6 torch operations (which took longer than a step of 8 streams). The weights
 // e^((l - max) / T) are float32 vectors (exp_lanes), their sums float64. With floor (B,)
 // float64, row b draws from max(p - floor_b, 0) renormalised (incremental.sample).
+//
+// What generate applied to the logits in torch before (one call a step less each, and
+// exactly its arithmetic): with inverse (B,) float32, row b's logits are first multiplied
+// by inverse_b (a temperature per sample: generate.tempered); with previous (B,) int64 and
+// low, high (Q,) int64, row b draws only from the classes low[k] .. high[k] of its previous
+// class k (the jump limit: generate.JumpLimit; the others weigh 0, as e^-inf does).
 at::Tensor sample(at::Tensor logits, at::Tensor u, double temperature,
-                  c10::optional<at::Tensor> floor) {
+                  c10::optional<at::Tensor> floor, c10::optional<at::Tensor> inverse,
+                  c10::optional<at::Tensor> previous, c10::optional<at::Tensor> low,
+                  c10::optional<at::Tensor> high) {
   TORCH_CHECK(logits.dim() == 2 && logits.scalar_type() == at::kFloat, "logits: (B, Q) float32");
-  TORCH_CHECK(u.dim() == 1 && u.size(0) == logits.size(0) && u.scalar_type() == at::kDouble,
+  const int64_t rows = logits.size(0), classes = logits.size(1);
+  TORCH_CHECK(u.dim() == 1 && u.size(0) == rows && u.scalar_type() == at::kDouble,
               "u: expected (B,) float64");
   TORCH_CHECK(temperature > 0, "temperature: expected > 0");
-  TORCH_CHECK(!floor || (floor->dim() == 1 && floor->size(0) == logits.size(0) &&
+  TORCH_CHECK(!floor || (floor->dim() == 1 && floor->size(0) == rows &&
                          floor->scalar_type() == at::kDouble),
               "floor: expected (B,) float64");
+  TORCH_CHECK(!inverse || (inverse->numel() == rows && inverse->scalar_type() == at::kFloat),
+              "inverse: expected B float32 values");
+  TORCH_CHECK(previous.has_value() == low.has_value() && low.has_value() == high.has_value(),
+              "previous, low and high: all or none");
+  at::Tensor before, lows, highs;
+  if (previous) {
+    before = previous->contiguous();
+    lows = low->contiguous();
+    highs = high->contiguous();
+    TORCH_CHECK(before.dim() == 1 && before.size(0) == rows && before.scalar_type() == at::kLong,
+                "previous: expected (B,) int64");
+    TORCH_CHECK(lows.numel() == classes && highs.numel() == classes &&
+                    lows.scalar_type() == at::kLong && highs.scalar_type() == at::kLong,
+                "low, high: expected (Q,) int64");
+  }
   logits = logits.contiguous();
   at::Tensor floors = floor ? floor->contiguous() : at::Tensor();
+  at::Tensor inverses = inverse ? inverse->contiguous() : at::Tensor();
   u = u.contiguous();
-  const int64_t rows = logits.size(0), classes = logits.size(1);
   const int64_t padded = (classes + kLanes - 1) / kLanes * kLanes;
-  const float inverse = static_cast<float>(1.0 / temperature);
+  const float scale = static_cast<float>(1.0 / temperature);
   at::Tensor out = at::empty({rows}, logits.options().dtype(at::kLong));
   std::vector<float> row(padded), weights(padded);
   std::vector<double> cumulative(classes);
   for (int64_t b = 0; b < rows; ++b) {
     std::copy_n(logits.data_ptr<float>() + b * classes, classes, row.begin());
-    const float top = *std::max_element(row.begin(), row.begin() + classes);
+    int64_t first = 0, last = classes - 1;  // the classes it may draw
+    if (before.defined()) {
+      const int64_t k = before.data_ptr<int64_t>()[b];
+      TORCH_CHECK(k >= 0 && k < classes, "previous class ", k, " outside 0..", classes - 1);
+      first = lows.data_ptr<int64_t>()[k];
+      last = highs.data_ptr<int64_t>()[k];
+      TORCH_CHECK(0 <= first && first <= k && k <= last && last < classes,
+                  "low, high: class ", k, " must lie in its own interval");
+    }
+    if (inverses.defined()) {
+      const float by = inverses.data_ptr<float>()[b];
+      for (int64_t c = first; c <= last; ++c) row[c] *= by;
+    }
+    const float top = *std::max_element(row.begin() + first, row.begin() + last + 1);
     for (int64_t c = 0; c < padded; c += kLanes)
-      store(&weights[c], exp_lanes((load(&row[c]) - top) * inverse));
+      store(&weights[c], exp_lanes((load(&row[c]) - top) * scale));
+    std::fill(weights.begin(), weights.begin() + first, 0.0f);
+    std::fill(weights.begin() + last + 1, weights.begin() + classes, 0.0f);
     double sum = 0.0;
     for (int64_t c = 0; c < classes; ++c) cumulative[c] = sum += weights[c];
     TORCH_CHECK(std::isfinite(sum), "logits hold NaN or infinity: nothing to sample from");
@@ -541,9 +580,9 @@ at::Tensor sample(at::Tensor logits, at::Tensor u, double temperature,
       for (int64_t c = 0; c < classes; ++c)
         cumulative[c] = sum += std::max(static_cast<double>(weights[c]) - cut, 0.0);
     }
-    const auto first = std::upper_bound(cumulative.begin(), cumulative.end(),
+    const auto drawn = std::upper_bound(cumulative.begin(), cumulative.end(),
                                         u.data_ptr<double>()[b] * sum);
-    out.data_ptr<int64_t>()[b] = std::min<int64_t>(first - cumulative.begin(), classes - 1);
+    out.data_ptr<int64_t>()[b] = std::min<int64_t>(drawn - cumulative.begin(), classes - 1);
   }
   return out;
 }
@@ -552,7 +591,9 @@ at::Tensor sample(at::Tensor logits, at::Tensor u, double temperature,
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("sample", &sample, pybind11::arg("logits"), pybind11::arg("u"),
-        pybind11::arg("temperature"), pybind11::arg("floor") = pybind11::none());
+        pybind11::arg("temperature"), pybind11::arg("floor") = pybind11::none(),
+        pybind11::arg("inverse") = pybind11::none(), pybind11::arg("previous") = pybind11::none(),
+        pybind11::arg("low") = pybind11::none(), pybind11::arg("high") = pybind11::none());
   m.attr("BLOCK") = kBlock;
   pybind11::class_<Matrix>(m, "Matrix")
       .def(pybind11::init<at::Tensor, c10::optional<at::Tensor>, c10::optional<at::Tensor>>(),
