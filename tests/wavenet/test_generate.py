@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from wavenet_music.config import ModelConfig, load_preset
-from wavenet_music.wavenet.generate import generate, generate_naive
+from wavenet_music.wavenet import generate as generate_module
+from wavenet_music.wavenet.generate import generate, generate_naive, uniform_rows
 from wavenet_music.wavenet.incremental import IncrementalWaveNet
 from wavenet_music.wavenet.model import WaveNet
 
@@ -131,3 +132,25 @@ def test_state_is_explicit_and_independent():
     assert s1.time == 2 and s2.time == 1
     torch.testing.assert_close(l1, l2)
     assert not torch.allclose(l1, l1b)
+
+
+def test_uniforms_drawn_ahead_are_those_of_a_call_a_step(monkeypatch):
+    """Generation draws its uniform numbers a block of steps at a time: the same numbers,
+    in the same order, as a call a step (so the naive generator, which draws a step at a
+    time, still draws the same samples), across a partial last block, and the generator
+    left exactly where a call a step leaves it; nothing is drawn where nothing is sampled."""
+    monkeypatch.setattr(generate_module, "FLOOR_BLOCK", 64)
+    cpu = torch.device("cpu")
+    ahead_generator = torch.Generator().manual_seed(2)
+    ahead = torch.stack(list(uniform_rows(ahead_generator, 3, 300, cpu, drawn=True)))
+    each_generator = torch.Generator().manual_seed(2)
+    each = torch.stack(
+        [torch.rand(3, dtype=torch.float64, generator=each_generator) for _ in range(300)]
+    )
+    assert ahead.shape == (300, 3) and torch.equal(ahead, each)
+    assert torch.equal(
+        torch.rand(8, generator=ahead_generator), torch.rand(8, generator=each_generator)
+    )
+    state = ahead_generator.get_state()
+    assert all(u is None for u in uniform_rows(ahead_generator, 3, 300, cpu, drawn=False))
+    assert torch.equal(ahead_generator.get_state(), state)

@@ -180,12 +180,13 @@ class CompiledWaveNet:
         floor: Tensor | None = None,
         inverse: Tensor | None = None,
         jumps: JumpLimit | None = None,
+        u: Tensor | None = None,
     ) -> Tensor:
         """``incremental.draw`` (the jump limit, each row's temperature, the draw) in one
         C++ call: the same arithmetic, none of its torch calls a sample."""
         if temperature == 0 and inverse is None:
             return draw(logits, previous, temperature, generator, floor, inverse, jumps)
-        u = uniforms(logits, generator)
+        u = uniforms(logits, generator) if u is None else u
         at = 1.0 if inverse is not None else temperature
         if jumps is None:
             return self.module.sample(logits, u, at, floor, inverse)

@@ -144,12 +144,14 @@ def generate(
         checked_temperatures(temperatures, num, length), length, history.device, inverse=True
     )
     jumps = jump_limit(model, max_jump, history.device)
+    drawn = temperature != 0 or temperatures is not None  # else the likeliest class
+    noise = uniform_rows(generator, num, length, history.device, drawn)
     state = fast.initial_state(model, history, labels, frames, heard)
     out = torch.empty(num, length, dtype=torch.long, device=history.device)
     x = history[:, -1]
-    for t, floor, inverse in zip(range(length), per_step, heat, strict=True):
+    for t, floor, inverse, u in zip(range(length), per_step, heat, noise, strict=True):
         logits, state = fast.step(x, state)  # (num, Q)
-        x = fast.draw(logits, x, temperature, generator, floor, inverse, jumps)  # (num,)
+        x = fast.draw(logits, x, temperature, generator, floor, inverse, jumps, u)  # (num,)
         out[:, t] = x
         if on_step is not None:
             on_step(out[:, : t + 1])
@@ -259,6 +261,25 @@ def step_rows(
             yield from block.to(device, torch.float32).reciprocal().T.contiguous()[:, :, None]
         else:
             yield from block.to(device, torch.float64).T.contiguous()  # rows (num,)
+
+
+def uniform_rows(
+    generator: torch.Generator | None, num: int, length: int, device: torch.device, drawn: bool
+) -> Iterator[Tensor | None]:
+    """The uniform numbers (num,) float64 each of ``length`` steps draws, from a CPU
+    ``generator`` ``FLOOR_BLOCK`` steps at a time (one torch call a block, not a step):
+    the same numbers in the same order as a call a step, since torch draws a CPU
+    generator's numbers one after another, and the generator left where those calls leave
+    it (nothing drawn past the last step; tested). None for every step where nothing is
+    drawn (``drawn`` false: the likeliest class) or the generator is not the CPU's (each
+    step draws its own, as before)."""
+    on_cpu = device.type == "cpu" and (generator is None or generator.device.type == "cpu")
+    if not drawn or not on_cpu:
+        yield from itertools.repeat(None, length)
+        return
+    for start in range(0, length, FLOOR_BLOCK):
+        steps = min(FLOOR_BLOCK, length - start)
+        yield from torch.rand(steps, num, dtype=torch.float64, generator=generator)
 
 
 def _on(labels: Tensor | None, device: torch.device) -> Tensor | None:

@@ -190,9 +190,10 @@ class IncrementalWaveNet:
         floor: Tensor | None = None,
         inverse: Tensor | None = None,
         jumps: JumpLimit | None = None,
+        u: Tensor | None = None,
     ) -> Tensor:
         """The classes (B,) of the sample after ``previous`` (B,): ``draw``."""
-        return draw(logits, previous, temperature, generator, floor, inverse, jumps)
+        return draw(logits, previous, temperature, generator, floor, inverse, jumps, u)
 
 
 def layer_conditioning(model: WaveNet, frames: Tensor | None) -> list[Tensor] | None:
@@ -269,16 +270,18 @@ def draw(
     floor: Tensor | None = None,
     inverse: Tensor | None = None,
     jumps: JumpLimit | None = None,
+    u: Tensor | None = None,
 ) -> Tensor:
     """logits (B, Q) of the sample after ``previous`` (B,) → its classes (B,): only
     classes within ``jumps`` of the previous one, each row at its own temperature where
     ``inverse`` (B, 1) gives its reciprocal (logits · inverse, then temperature 1), then
-    ``sample``. ``CompiledWaveNet.draw`` is the same arithmetic in one C++ call."""
+    ``sample`` (at ``u``, where the caller drew them ahead: ``generate.uniform_rows``).
+    ``CompiledWaveNet.draw`` is the same arithmetic in one C++ call."""
     if jumps is not None:
         logits = jumps.mask.index_select(0, previous).add_(logits)  # -inf where too far
     if inverse is not None:
         logits, temperature = logits * inverse, 1.0
-    return sample(logits, temperature, generator, floor)
+    return sample(logits, temperature, generator, floor, u)
 
 
 def sample(
@@ -286,11 +289,13 @@ def sample(
     temperature: float,
     generator: torch.Generator | None,
     floor: Tensor | None = None,
+    u: Tensor | None = None,
 ) -> Tensor:
     """logits (B, Q) → classes (B,) drawn from p = softmax(logits / temperature): one
-    uniform number u per stream, and the first class whose cumulative sum exceeds u · the
-    row's sum (``CompiledWaveNet.sample`` is the same draw in one C++ call). Temperature 0
-    takes the most likely class. (torch.multinomial drew an exponential per class: 2,048
+    uniform number u per stream (drawn from ``generator`` unless given, (B,) float64),
+    and the first class whose cumulative sum exceeds u · the row's sum
+    (``CompiledWaveNet.sample`` is the same draw in one C++ call). Temperature 0 takes the
+    most likely class. (torch.multinomial drew an exponential per class: 2,048
     random numbers a step for 8 streams, which took longer than the compiled step itself.)
 
     ``floor`` (B,) float64: row b draws from max(p - floor_b, 0) renormalised, LPCNet's
@@ -298,7 +303,7 @@ def sample(
     hiss are never drawn. A floor below 1 / Q always keeps the likeliest class."""
     if temperature == 0:
         return logits.argmax(dim=1)
-    u = uniforms(logits, generator)  # (B,)
+    u = uniforms(logits, generator) if u is None else u  # (B,)
     scaled = logits if temperature == 1 else logits / temperature
     p = torch.softmax(scaled, dim=1, dtype=torch.float64)  # (B, Q)
     if not math.isfinite(p.sum().item()):  # NaN where a logit is NaN or inf
