@@ -72,10 +72,6 @@ def finished(work: Callable[[], None], device: torch.device) -> Callable[[], Non
     return synchronized
 
 
-def on(tensor: torch.Tensor | None, device: torch.device) -> torch.Tensor | None:
-    return None if tensor is None else tensor.to(device)
-
-
 # Seconds each probe times at least: a few seconds of noise must stay a minority of it.
 PROBE_SECONDS = 8.0
 
@@ -108,7 +104,9 @@ def wavenet_step_seconds(config: Config, device: torch.device = CPU) -> tuple[fl
     model = WaveNet(config.model).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-9)
     window = random_window(config, config.train.batch_size)
-    inputs, targets, labels, frames, excitation = (on(t, device) for t in window)
+    inputs, targets, labels, frames, excitation = (
+        None if t is None else t.to(device) for t in window
+    )
     clip = config.train.grad_clip or math.inf
 
     def step() -> None:

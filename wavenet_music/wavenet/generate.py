@@ -23,7 +23,9 @@ from .compiled import generation_step
 from .incremental import JumpLimit, draw
 from .model import WaveNet
 
-FLOOR_BLOCK = 4096  # steps of floors or temperatures converted to float64 at a time (step_rows)
+# steps of floors or temperatures converted at a time (step_rows), and of uniform numbers
+# drawn at a time (uniform_rows)
+FLOOR_BLOCK = 4096
 
 
 def padded_history(model: WaveNet, prime: Tensor | None, num: int) -> Tensor:
@@ -250,8 +252,8 @@ def step_rows(
     """``length`` steps' values on ``device`` from a table (num, length), converted
     ``FLOOR_BLOCK`` steps at a time (a view per step, never a second copy of the whole
     table): floors (num,) in float64, as ``sample`` takes them, or with ``inverse`` the
-    reciprocals of temperatures (num, 1) in float32, as ``incremental.draw`` multiplies logits by
-    them; None for every step where there is no table."""
+    reciprocals of temperatures (num, 1) in float32, as ``incremental.draw`` multiplies
+    logits by them; None for every step where there is no table."""
     if table is None:
         yield from itertools.repeat(None, length)
         return
