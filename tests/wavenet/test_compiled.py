@@ -574,6 +574,41 @@ def test_avx2_build_equals_eager(name, avx2_module):
         assert kl.mean() <= REDUCED_KL[precision] and tv.max() <= REDUCED_TV[precision]
 
 
+def test_avx2_build_draws_like_eager_with_notes_heard_and_every_rule(avx2_module, monkeypatch):
+    """The AVX2 build's own code beyond the step's products (the draw's 8-float exp lanes,
+    the excitation's multiply-adds): generation with notes heard, a jump limit, a
+    temperature per sample and floors draws the same classes as the eager generator."""
+    from wavenet_music.notes.excitation import CHANNELS as HEARD
+
+    assert kernels.load_step_module() is avx2_module  # what engine="compiled" runs here
+    monkeypatch.setattr(generate_module, "FLOOR_BLOCK", 64)
+    config = dataclasses.replace(CONFIGS["small"], excitation=True, local_channels=4, hop_length=8)
+    model = _model(config, 4)
+    g = torch.Generator().manual_seed(2)
+    features = torch.randn(3, 4, 300 // 8 + 2, generator=g)
+    heard = torch.randn(3, HEARD, 300, generator=g)
+    temperatures = torch.full((3, 300), 2.0)
+    temperatures[1, 100:] = 0.6
+    floors = torch.zeros(3, 300, dtype=torch.float64)
+    floors[:, 150:] = 0.002
+    rules = {"max_jump": 0.3, "temperatures": temperatures, "floors": floors}
+    steering = {"features": features, "excitation": heard, "silence": 0.0}
+    runs = {
+        engine: generate(
+            model,
+            300,
+            3,
+            generator=torch.Generator().manual_seed(9),
+            engine=engine,
+            **steering,
+            **rules,
+        )
+        for engine in ("compiled", "eager")
+    }
+    assert torch.equal(runs["compiled"], runs["eager"])
+    assert len(torch.unique(runs["compiled"])) > 5
+
+
 def test_build_targets_have_their_own_flags_and_key(monkeypatch):
     assert "-march=native" in kernels.compiler_flags("native")
     avx2 = kernels.compiler_flags("avx2")
