@@ -24,6 +24,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import soundfile
+
+from wavenet_music.audio.io import AUDIO_EXTENSIONS
 from wavenet_music.cli import main as cli
 from wavenet_music.composer.checkpoint import composer_dirs, load_composer
 from wavenet_music.composer.config import ComposerConfig
@@ -170,9 +173,22 @@ def plan(args: argparse.Namespace) -> list[estimate.Phase]:
         speed = estimate.wavenet_step_seconds(config, device)
         training = estimate.wavenet_training(config, steps, speed)
         where = resolve_device(composer.device)
-        composing = estimate.composer_training(composer, config, composer_steps, where)
-    report = estimate.report(config, args.seconds, per_window=speed[1], pieces=PIECES)
+        held_out = config.data.validation_fraction * corpus_seconds(args.data)
+        composing = estimate.composer_training(composer, config, composer_steps, where, held_out)
+    report = estimate.report(
+        config, args.seconds, per_window=speed[1], pieces=PIECES, composer=composer
+    )
     return [training, composing, report]
+
+
+def corpus_seconds(folder: Path) -> float:
+    """Seconds of audio in the corpus ``folder`` (its files' headers)."""
+    seconds = 0.0
+    for path in folder.rglob("*"):
+        if path.suffix.lower() in AUDIO_EXTENSIONS:
+            with contextlib.suppress(RuntimeError):  # unreadable: training reports and skips it
+                seconds += soundfile.info(str(path)).duration
+    return seconds
 
 
 def say_plan(phases: list[estimate.Phase], args: argparse.Namespace) -> float:

@@ -1,11 +1,16 @@
-"""The demo's time estimate: its probe reads the machine's speed, not a moment's noise."""
+"""The demo's time estimate: its probe reads the machine's speed, not a moment's noise,
+and the report's counts every part the report runs."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 
+from wavenet_music.composer.config import ComposerConfig
+from wavenet_music.config import load_preset
+from wavenet_music.report import estimate
 from wavenet_music.report.estimate import timed
 
 
@@ -38,3 +43,49 @@ def test_slow_work_still_runs_the_stated_repeats() -> None:
     work, clock, calls = scripted([5.0, 4.0, 6.0, 5.0, 9.0])
     assert timed(work, warmup=1, repeats=3, least_seconds=1.0, clock=clock) == pytest.approx(5.0)
     assert calls[0] == 4  # the warm-up and three timed, though one already passed a second
+
+
+def test_the_report_estimate_counts_every_part_the_report_runs(monkeypatch) -> None:
+    """Generation, the held-out likelihood, the page of every label and, for a run of
+    notes, the composer writing each piece's events: the report's estimate is their sum
+    (the probes replaced by fixed figures; the old estimate left out the page and the
+    notes, a quarter of the demo's report)."""
+    monkeypatch.setattr(estimate, "generation_rate", lambda config, streams: 16_000.0)
+    monkeypatch.setattr(estimate, "page_seconds", lambda config, seconds, pieces: 5.0)
+    monkeypatch.setattr(estimate, "note_events_seconds", lambda config, labels, seconds: 4.0)
+    composer = load_preset("demo", ComposerConfig())
+    notes = estimate.with_labels(load_preset("demo"), 4)
+    assert notes.data.features == "notes"
+    phase = estimate.report(notes, 30.0, per_window=0.5, pieces=3, composer=composer)
+    generating = 2 * 3 * 30.0 + 4.0  # seconds of audio per stream, at real time here
+    evaluating = 4 * 60.0 * 16_000 / notes.data.sample_size * 0.5
+    assert phase.seconds == pytest.approx(generating + evaluating + 4 * 5.0 + 3 * 4.0)
+    assert "the page" in phase.how and "notes" in phase.how
+    features = replace(notes, data=replace(notes.data, features="chroma"))
+    plain = estimate.report(features, 30.0, per_window=0.5, pieces=3, composer=composer)
+    assert plain.seconds == pytest.approx(generating + evaluating + 4 * 5.0)
+
+
+def test_the_page_and_note_probes_run_the_report_s_own_code() -> None:
+    """The probes draw a real label section and compose real note events (a second each
+    on a small setting): positive seconds, the note estimate growing with the piece."""
+    config = estimate.with_labels(load_preset("tiny"), 2)
+    assert estimate.page_seconds(config, 1.0, pieces=1) > 0
+    composer = load_preset("demo", ComposerConfig())
+    one, ten = (estimate.note_events_seconds(composer, 2, s) for s in (1.0, 10.0))
+    assert 0 < one < ten
+
+
+def test_the_composer_estimate_counts_its_validations(monkeypatch) -> None:
+    """Each validation scores the held-out music in windows half a context apart: 2,000
+    steps validated every 50 and at the end are 41 validations, 3 minutes of music at 26
+    events a second over a context of 533 events 18 windows each."""
+    monkeypatch.setattr(estimate, "composer_step_seconds", lambda *args: 0.4)
+    monkeypatch.setattr(estimate, "composer_window_seconds", lambda *args: 0.05)
+    composer = load_preset("demo", ComposerConfig())
+    wavenet = estimate.with_labels(load_preset("demo"), 4)
+    context = composer.context_events(estimate.EVENTS_PER_SECOND)
+    assert composer.validate_every == 50 and context == 533
+    phase = estimate.composer_training(composer, wavenet, 2000, held_out_seconds=180.0)
+    assert phase.seconds == pytest.approx(2000 * 0.4 + 41 * 18 * 0.05)
+    assert estimate.composer_training(composer, wavenet, 2000).seconds == pytest.approx(800.0)

@@ -10,21 +10,30 @@ what these probes estimate.
 from __future__ import annotations
 
 import math
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 
+import numpy as np
 import torch
 
 from ..composer.calibration import GRID, HOLD_PENALTIES, STREAMS_PER_BATCH
 from ..composer.config import ComposerConfig
-from ..composer.model import Composer
+from ..composer.event_rules import keys_down_at_end
+from ..composer.model import Composer, continue_tokens, primed_composer
+from ..composer.note_piece import EVENTS_PER_CHECK
 from ..config import MAX_JUMP, Config
 from ..notes import events
 from ..notes.excitation import CHANNELS as EXCITATION_CHANNELS
+from ..notes.midi import Note
 from ..wavenet.evaluate import loss_bits
 from ..wavenet.generate import generate
 from ..wavenet.model import WaveNet
+from .check import kind_figures
+from .clips import Row
+from .page import label_section
 
 CPU = torch.device("cpu")
 
@@ -79,6 +88,10 @@ PROBE_SECONDS = 8.0
 # Note events per second of music, for the composer's context before the notes are read:
 # the demo corpus's mean (scores and transcriptions of its four genres: 26.2, 2026-12-02).
 EVENTS_PER_SECOND = 26.0
+# Note events a stream composes per second of a piece: a batch of pieces (one per label) goes
+# on until its densest piece reaches the end. The demo's report composed 3,968 events a
+# stream for three 30-s pieces (44 a second; its densest genre's music has 34), 2026-12-04.
+COMPOSED_EVENTS_PER_SECOND = 44.0
 
 
 def random_window(config: Config, batch: int) -> tuple[torch.Tensor, ...]:
@@ -169,13 +182,36 @@ def composer_step_seconds(
     return timed(finished(step, device), warmup=1, repeats=3, least_seconds=PROBE_SECONDS)
 
 
+def composer_window_seconds(
+    config: ComposerConfig, labels: int, context: int, vocab: int, device: torch.device = CPU
+) -> float:
+    """Seconds of one held-out window's forward pass (``context`` tokens, in evaluation)
+    of a composer of ``config`` on ``device``, as its validations score them."""
+    torch.manual_seed(0)
+    model = Composer(config, vocab, labels, context).to(device).eval()
+    tokens = torch.randint(0, vocab, (1, context), device=device)
+    names = torch.zeros(1, dtype=torch.long, device=device) if labels else None
+
+    def window() -> None:
+        with torch.no_grad():
+            model(tokens, names)
+
+    return timed(finished(window, device), warmup=1, repeats=3)
+
+
 def composer_sampling_seconds(
-    config: ComposerConfig, labels: int, context: int, batch: int, tokens: int
+    config: ComposerConfig,
+    labels: int,
+    context: int,
+    batch: int,
+    tokens: int,
+    vocab: int | None = None,
 ) -> float:
     """Seconds per token of composing ``batch`` sequences of ``tokens`` at once (the
-    cached step), timed halfway through, where the cache holds the average length."""
+    cached step) from a ``vocab`` (default: its codebook), timed halfway through, where
+    the cache holds the average length."""
     torch.manual_seed(0)
-    model = Composer(config, config.codebook_size, labels, context).eval()
+    model = Composer(config, vocab or config.codebook_size, labels, context).eval()
     names = torch.arange(batch) % labels if labels else None
     prime = torch.zeros(batch, max(1, min(tokens, context) // 2), dtype=torch.long)
     token = torch.zeros(batch, dtype=torch.long)
@@ -197,20 +233,36 @@ def composer_sampling_seconds(
 
 
 def composer_training(
-    config: ComposerConfig, wavenet: Config, steps: int, device: torch.device = CPU
+    config: ComposerConfig,
+    wavenet: Config,
+    steps: int,
+    device: torch.device = CPU,
+    held_out_seconds: float = 0.0,
 ) -> Phase:
-    """The estimated time of the composer's ``steps`` on ``device`` (at most: patience may stop it
-    earlier; its validations are not counted) and its sampling calibration (a grid of
+    """The estimated time of the composer's ``steps`` on ``device`` (at most: patience may
+    stop it earlier), its validations (every ``validate_every`` steps and at the end, each
+    scoring ``held_out_seconds`` of music) and its sampling calibration (a grid of
     temperatures and hold penalties, each composing ``calibration_streams`` sequences per
     label; none for note events, which are sampled at temperature 1)."""
     rate, hop = wavenet.data.sample_rate, wavenet.model.hop_length
     labels = len(wavenet.model.global_labels)
     if wavenet.data.features == "notes":
         context = config.context_events(EVENTS_PER_SECOND)
-        per_step = composer_step_seconds(config, labels, context, events.VOCAB_SIZE, device)
-        return Phase("composer training", steps * per_step, f"{steps:,} steps × {per_step:.3f} s")
-    context = config.context_tokens(rate, hop)
-    per_step = composer_step_seconds(config, labels, context, device=device)
+        vocab, per_second = events.VOCAB_SIZE, EVENTS_PER_SECOND
+    else:
+        context = config.context_tokens(rate, hop)
+        vocab, per_second = config.codebook_size, rate / hop / config.frames_per_token
+    per_step = composer_step_seconds(config, labels, context, vocab, device)
+    validating = 0.0
+    if held_out_seconds > 0 and steps:
+        validations = steps // config.validate_every + 1
+        windows = math.ceil(held_out_seconds * per_second / max(1, context // 2))
+        validating = (
+            validations * windows * composer_window_seconds(config, labels, context, vocab, device)
+        )
+    how = f"{steps:,} steps × {per_step:.3f} s + validations {validating / 60:.1f} min"
+    if wavenet.data.features == "notes":
+        return Phase("composer training", steps * per_step + validating, how)
     calibrating = 0.0
     if config.calibration_seconds is not None and steps:
         tokens = math.ceil(config.calibration_seconds * rate / hop / config.frames_per_token)
@@ -222,8 +274,8 @@ def composer_training(
             config, labels, context, min(points, together) * per_point, tokens
         )
         calibrating = batches * tokens * per_token
-    how = f"{steps:,} steps × {per_step:.3f} s + calibration {calibrating / 60:.1f} min"
-    return Phase("composer training", steps * per_step + calibrating, how)
+    how += f" + calibration {calibrating / 60:.1f} min"
+    return Phase("composer training", steps * per_step + validating + calibrating, how)
 
 
 def report(
@@ -232,19 +284,78 @@ def report(
     per_window: float,
     evaluate_seconds: float = 60.0,
     pieces: int = 1,
+    composer: ComposerConfig | None = None,
 ) -> Phase:
     """The estimated time of the listening report of a composer run: ``pieces`` composed
     pieces and plain clips of ``seconds`` per label (one batch per piece and kind), an
-    untrained model's 4-s clips, and the held-out likelihood over up to
-    ``evaluate_seconds`` per label (``per_window``: seconds of one window's forward pass,
-    from ``wavenet_step_seconds``)."""
+    untrained model's 4-s clips, the held-out likelihood over up to ``evaluate_seconds``
+    per label (``per_window``: seconds of one window's forward pass, from
+    ``wavenet_step_seconds``), the page (``page_seconds``) and, for a run of notes, the
+    ``composer`` writing each piece's note events."""
     labels = max(1, len(config.model.global_labels))
     per_stream = generation_rate(config, labels)
     rate = config.data.sample_rate
     generating = (2 * pieces * seconds + min(seconds, 4.0)) * rate / per_stream
     evaluating = labels * evaluate_seconds * rate / config.data.sample_size * per_window
-    how = f"{labels} × {pieces} × {2 * seconds:g} s at {per_stream:,.0f} samples/s per stream"
-    return Phase("report", generating + evaluating, how)
+    drawing = labels * page_seconds(config, seconds, pieces)
+    composing = 0.0
+    if composer is not None and config.data.features == "notes":
+        composing = pieces * note_events_seconds(composer, labels, seconds)
+    how = (
+        f"{labels} × {pieces} × {2 * seconds:g} s at {per_stream:,.0f} samples/s per stream"
+        f" + the page {drawing / 60:.1f} min"
+    )
+    if composing:
+        how += f" + notes {composing / 60:.1f} min"
+    return Phase("report", generating + evaluating + drawing + composing, how)
+
+
+def page_seconds(config: Config, seconds: float, pieces: int) -> float:
+    """Seconds the report's page takes for one label: the player file, spectrogram and
+    statistics of each of its clips (``pieces`` real excerpts, composed pieces with their
+    piano rolls and plain clips of ``seconds``, an untrained model's clip and white noise)
+    and the check's figures of them, timed on random clips (their cost does not depend on
+    what they play)."""
+    rate, rng = config.data.sample_rate, np.random.default_rng(0)
+
+    def clip(length: float = seconds) -> np.ndarray:
+        return (0.1 * rng.standard_normal(round(length * rate))).astype(np.float32)
+
+    played = tuple(Note(k / 8, k / 8 + 0.5, 40 + k % 48) for k in range(round(seconds * 8)))
+    rows = [Row(f"real {i}", "real", clip()) for i in range(pieces)]
+    for i in range(pieces):
+        rows.append(Row(f"composed {i}", "generated", clip(), tag="composed", notes=played))
+        rows.append(Row(f"plain {i}", "plain", clip()))
+    rows += [Row("untrained", "untrained", clip(min(seconds, 4.0))), Row("noise", "noise", clip())]
+    with tempfile.TemporaryDirectory() as folder:
+
+        def page() -> None:
+            label_section("probe", rows, Path(folder), rate)
+            kind_figures(rows, rate)
+
+        return timed(page, warmup=0, repeats=1)
+
+
+def note_events_seconds(config: ComposerConfig, labels: int, seconds: float) -> float:
+    """Seconds the composer takes to write the note events of one piece of ``seconds`` per
+    label, in one batch (``COMPOSED_EVENTS_PER_SECOND`` events a stream): its cached step
+    with the event rules and the draw, as ``compose_events`` runs them, timed halfway
+    through its context."""
+    torch.manual_seed(0)
+    context = config.context_events(EVENTS_PER_SECOND)
+    model = Composer(config, events.VOCAB_SIZE, labels, context).eval()
+    names = torch.arange(labels) if labels else None
+    prime = torch.randint(0, events.VOCAB_SIZE, (context // 2,)).numpy()
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        state, last = primed_composer(model, prime, max(labels, 1), names)
+        down = keys_down_at_end(prime, max(labels, 1), last.device)
+
+        def chunk() -> None:
+            continue_tokens(model, state, last, EVENTS_PER_CHECK, 1.0, None, generator, 0.0, down)
+
+        per_token = timed(chunk, warmup=1, repeats=3) / EVENTS_PER_CHECK
+    return math.ceil(seconds * COMPOSED_EVENTS_PER_SECOND) * per_token
 
 
 def generation_rate(config: Config, streams: int, seconds: float = 0.25) -> float:
