@@ -200,18 +200,12 @@ def composer_window_seconds(
 
 
 def composer_sampling_seconds(
-    config: ComposerConfig,
-    labels: int,
-    context: int,
-    batch: int,
-    tokens: int,
-    vocab: int | None = None,
+    config: ComposerConfig, labels: int, context: int, batch: int, tokens: int
 ) -> float:
     """Seconds per token of composing ``batch`` sequences of ``tokens`` at once (the
-    cached step) from a ``vocab`` (default: its codebook), timed halfway through, where
-    the cache holds the average length."""
+    cached step), timed halfway through, where the cache holds the average length."""
     torch.manual_seed(0)
-    model = Composer(config, vocab or config.codebook_size, labels, context).eval()
+    model = Composer(config, config.codebook_size, labels, context).eval()
     names = torch.arange(batch) % labels if labels else None
     prime = torch.zeros(batch, max(1, min(tokens, context) // 2), dtype=torch.long)
     token = torch.zeros(batch, dtype=torch.long)
