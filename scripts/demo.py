@@ -26,7 +26,6 @@ from pathlib import Path
 
 import soundfile
 
-from wavenet_music.audio.io import AUDIO_EXTENSIONS
 from wavenet_music.cli import main as cli
 from wavenet_music.composer.checkpoint import composer_dirs, load_composer
 from wavenet_music.composer.config import ComposerConfig
@@ -37,6 +36,7 @@ from wavenet_music.report.check import read_summary
 from wavenet_music.runtime import threads
 from wavenet_music.runtime.device import resolve_device
 from wavenet_music.wavenet.checkpoint import checkpoint_dirs
+from wavenet_music.wavenet.data import find_audio_files
 
 # Measured (README "Measured"): 2,000 steps of this WaveNet reach about 4.9 held-out bits
 # per sample and music-like clips in every genre, composed and plain; the composer of notes
@@ -184,10 +184,9 @@ def plan(args: argparse.Namespace) -> list[estimate.Phase]:
 def corpus_seconds(folder: Path) -> float:
     """Seconds of audio in the corpus ``folder`` (its files' headers)."""
     seconds = 0.0
-    for path in folder.rglob("*"):
-        if path.suffix.lower() in AUDIO_EXTENSIONS:
-            with contextlib.suppress(RuntimeError):  # unreadable: training reports and skips it
-                seconds += soundfile.info(str(path)).duration
+    for path in find_audio_files(folder):  # as training finds them
+        with contextlib.suppress(RuntimeError):  # unreadable: training reports and skips it
+            seconds += soundfile.info(str(path)).duration
     return seconds
 
 

@@ -49,7 +49,7 @@ def test_the_report_estimate_counts_every_part_the_report_runs(monkeypatch) -> N
     """Generation, the held-out likelihood, the page of every label and, for a run of
     notes, the composer writing each piece's events: the report's estimate is their sum
     (the probes replaced by fixed figures; the old estimate left out the page and the
-    notes, a quarter of the demo's report)."""
+    notes, a sixth of the demo's report)."""
     monkeypatch.setattr(estimate, "generation_rate", lambda config, streams: 16_000.0)
     monkeypatch.setattr(estimate, "page_seconds", lambda config, seconds, pieces: 5.0)
     monkeypatch.setattr(estimate, "note_events_seconds", lambda config, labels, seconds: 4.0)
