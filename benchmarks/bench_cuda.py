@@ -1,7 +1,8 @@
 """A CUDA GPU against this machine's CPU, in the same run: training steps and generation.
 
-    python benchmarks/bench_cuda.py [--presets reference tiny] [--train-steps 8]
-                                    [--samples 400] [--streams 1 16 256] [--json OUT]
+    python benchmarks/bench_cuda.py [--presets reference tiny] [--jobs train generate]
+                                    [--train-steps 8] [--samples 400] [--streams 1 16 256]
+                                    [--json OUT]
 
 Training rows: loss samples per second of the trainer's step (forward, bits-per-sample loss,
 backward, gradient clip, Adam) on random classes in each preset's window and batch: CUDA
@@ -9,11 +10,12 @@ float32, CUDA bf16 autocast, and the baseline, the CPU in float32 on all its thr
 of ``--train-steps`` steps after two warm-up steps; CUDA steps end with a synchronize.
 
 Generation rows: samples per second, summed over the streams, of ``generate`` on the GPU
-(the eager incremental step: the compiled step runs on CPUs only) and of the compiled CPU
-step (one thread for one stream, as ``generate_audio`` runs it; all threads for more), for
-``--streams`` streams at once. Each rate is the difference of two calls, 100 and 100 +
-``--samples`` samples long, so that the start (the queues filled by a forward pass over the
-receptive field) is not in it; best of two. Weights are random (seed 0).
+(the eager incremental step, and the same step replayed as a CUDA graph: ``engine="graph"``,
+what ``--device cuda`` runs) and of the compiled CPU step (one thread for one stream, as
+``generate_audio`` runs it; all threads for more), for ``--streams`` streams at once.
+Each rate is the difference of two calls, 100 and 100 + ``--samples`` samples long, so
+that the start (the queues filled by a forward pass over the receptive field, the graph's
+capture) is not in it; best of two. Weights are random (seed 0).
 
 Without a CUDA device it says so and exits 0 (CI machines have none).
 """
@@ -44,6 +46,7 @@ from wavenet_music.wavenet.model import WaveNet
 
 ALL_THREADS = torch.get_num_threads()
 SHORT = 100  # samples of the first call of a generation rate's pair
+JOBS = ["train", "generate"]
 
 
 @dataclass(frozen=True)
@@ -142,9 +145,11 @@ def generate_rows(name: str, config: Config, streams: list[int], samples: int) -
         baseline = generate_rate(model, num, samples, "compiled")
         threads = torch.get_num_threads()
         rows.append(Row(name, "generate", f"cpu compiled ({threads} thr.)", num, baseline, 1.0))
-        gpu = generate_rate(model.to("cuda"), num, samples, "auto")
+        model.to("cuda")
+        for engine in ("eager", "graph"):
+            gpu = generate_rate(model, num, samples, engine)
+            rows.append(Row(name, "generate", f"cuda {engine}", num, gpu, gpu / baseline))
         model.to("cpu")
-        rows.append(Row(name, "generate", "cuda eager", num, gpu, gpu / baseline))
     torch.set_num_threads(ALL_THREADS)
     return rows
 
@@ -173,6 +178,7 @@ def gpu_line() -> str:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--presets", nargs="+", default=["reference", "tiny"])
+    parser.add_argument("--jobs", nargs="+", choices=["train", "generate"], default=JOBS)
     parser.add_argument("--train-steps", type=int, default=8, help="timed training steps")
     parser.add_argument("--samples", type=int, default=400, help="generated samples timed")
     parser.add_argument("--streams", type=int, nargs="+", default=[1, 16, 256])
@@ -189,8 +195,10 @@ def main(argv: list[str] | None = None) -> None:
     rows = []
     for name in args.presets:
         config = load_preset(name)
-        rows += train_rows(name, config, args.train_steps)
-        rows += generate_rows(name, config, args.streams, args.samples)
+        if "train" in args.jobs:
+            rows += train_rows(name, config, args.train_steps)
+        if "generate" in args.jobs:
+            rows += generate_rows(name, config, args.streams, args.samples)
         print(f"{name}: done", flush=True)
     print("\n".join(machine_lines(info)))
     print(gpu_line())

@@ -671,10 +671,12 @@ def test_reduced_precision_runs_without_avx512(precision):
     assert "widened to float32" in choice.reason
 
 
-def test_models_off_the_cpu_take_the_eager_step():
+def test_models_off_the_cpu_take_an_uncompiled_step():
     kind = "a float32 model on cuda"
     choice = fast_generate.choose_engine("auto", "float32", kind, ZEN4, "x86_64")
-    assert choice.engine == "eager" and kind in choice.reason
+    assert choice.engine == "graph" and kind in choice.reason  # tests/wavenet/test_graphed.py
+    bf16 = fast_generate.choose_engine("auto", "float32", "a bfloat16 model on cpu", ZEN4, "x86_64")
+    assert bf16.engine == "eager" and "compiled runs CPU float32" in bf16.reason
     with pytest.raises(UserError, match="engine compiled: runs on CPU float32 models"):
         fast_generate.choose_engine("compiled", "float32", kind, ZEN4, "x86_64")
     with pytest.raises(UserError, match="precision bf16: needs the compiled engine"):

@@ -107,7 +107,7 @@ def budget_minutes() -> Any:
 
 TRAIN_PRECISIONS = ("float32", "bf16")
 EXCITATION_PHASES = ("onset", "recording", "start")
-GENERATE_ENGINES = ("auto", "compiled", "eager")
+GENERATE_ENGINES = ("auto", "compiled", "graph", "eager")
 GENERATE_PRECISIONS = ("float32", "bf16", "int8")
 
 
@@ -570,13 +570,15 @@ class GenerateConfig:
     device: str = field(
         default="auto",
         metadata=doc(
-            "auto (the CPU, faster than a GPU at sample-by-sample generation), cpu, cuda or cuda:N"
+            "auto (the CPU: faster than a GPU for models of the demo's size), cpu, cuda "
+            "(CUDA graphs: faster for models of reference's size) or cuda:N"
         ),
     )
     engine: str = field(
         default="auto",
         metadata=doc(
-            "auto (compiled step when it builds, else eager), compiled or eager",
+            "auto (on a CPU the compiled step when it builds, else eager; on a GPU graph), "
+            "compiled, graph (CUDA graphs, a model on a GPU) or eager",
             choices=GENERATE_ENGINES,
         ),
     )

@@ -26,6 +26,7 @@ import torch
 from torch import Tensor
 
 from ..config import UserError
+from .graphed import GraphedWaveNet
 from .incremental import (
     GenerationState,
     IncrementalWaveNet,
@@ -231,7 +232,7 @@ def _float(bias: Tensor | None) -> Tensor | None:
 class EngineChoice:
     """The step ``generate`` runs and why, as ``generate``'s log line says it."""
 
-    engine: str  # "compiled" or "eager"
+    engine: str  # "compiled", "graph" or "eager"
     precision: str  # of the weights: "float32", "bf16" or "int8"
     reason: str
 
@@ -242,7 +243,7 @@ class EngineChoice:
 def choose_engine(
     asked: str, precision: str, model_kind: str, features: frozenset[str], machine: str
 ) -> EngineChoice:
-    """The step for engine ``asked`` (auto, compiled, eager) and ``precision``, given the
+    """The step for engine ``asked`` (auto, compiled, graph, eager) and ``precision``, given the
     model (``model_kind``: "a float32 model on cpu") and the CPU (its instruction-set
     ``features`` as /proc/cpuinfo names them, ``machine`` as platform.machine()).
 
@@ -250,15 +251,25 @@ def choose_engine(
     the vector code runs on 16 SSE registers and its tiles spill, as they did on AVX2 before
     it had tiles of its own. No default picks bf16 or int8 weights, and neither needs
     AVX512_BF16 or VNNI: the step widens them to float32 in registers (AVX-512F or AVX2).
+    For a model on a GPU ``auto`` is ``graph``: the eager step replayed as a CUDA graph.
     Raises UserError where the choice cannot be honoured."""
     compilable = model_kind == CPU_FLOAT32
-    if precision != "float32" and (asked == "eager" or (asked == "auto" and not compilable)):
+    on_gpu = model_kind.endswith(" on cuda")
+    uncompiled = asked in ("eager", "graph") or (asked == "auto" and not compilable)
+    if precision != "float32" and uncompiled:
         raise UserError(
             f"precision {precision}: needs the compiled engine (CPU, float32 model); "
             f"got engine {asked}, {model_kind}"
         )
     if asked == "eager":
         return EngineChoice("eager", "float32", "asked for")
+    if asked == "graph" and not on_gpu:
+        raise UserError(
+            f"engine graph: replays CUDA graphs, needs a model on a GPU, got {model_kind} "
+            "(use --device cuda, or engine auto)"
+        )
+    if on_gpu and asked in ("auto", "graph"):
+        return EngineChoice("graph", "float32", f"{model_kind}: the eager step as a CUDA graph")
     if not compilable:
         if asked == "compiled":
             raise UserError(
@@ -298,7 +309,7 @@ def engine_choice(model: WaveNet, engine: str = "auto", precision: str = "float3
     line and ``compiled`` raises UserError."""
     parameter = next(model.parameters())
     choice = choose_engine(engine, precision, _kind(parameter), cpu_features(), platform.machine())
-    if choice.engine == "eager":
+    if choice.engine != "compiled":
         return choice
     try:
         load_step_module()
@@ -319,10 +330,13 @@ def generation_step(
     model: WaveNet, engine: str = "auto", precision: str = "float32"
 ) -> IncrementalWaveNet | CompiledWaveNet:
     """The step for ``generate``, as ``engine_choice`` picks it: ``compiled``
-    (CompiledWaveNet) or ``eager`` (IncrementalWaveNet)."""
+    (CompiledWaveNet), ``graph`` (GraphedWaveNet, a model on a GPU) or ``eager``
+    (IncrementalWaveNet)."""
     choice = engine_choice(model, engine, precision)
     if choice.engine == "eager":
         return IncrementalWaveNet(model)
+    if choice.engine == "graph":
+        return GraphedWaveNet(model)
     return CompiledWaveNet(model, choice.precision, load_step_module())
 
 

@@ -1,5 +1,6 @@
 """Sample-by-sample generation: ``generate`` draws new audio with the fastest step this
-machine has (the compiled C++ step or the eager queues of ``incremental.py``, chosen by
+machine has (on a CPU the compiled C++ step or the eager queues of ``incremental.py``, on
+a GPU the eager step replayed as a CUDA graph: ``graphed.py``; chosen by
 ``compiled.generation_step``); ``generate_naive`` recomputes the full forward pass over
 the receptive field for every sample: slow, obviously right, kept for tests and
 benchmarks. From a trained run to WAV files (labels, steering features, Ctrl-C):
@@ -20,6 +21,7 @@ from ..audio.io import mu_law_decode, silence_class
 from ..config import UserError
 from ..runtime.device import model_device
 from .compiled import generation_step
+from .graphed import GraphedWaveNet
 from .incremental import JumpLimit, draw
 from .model import WaveNet
 
@@ -131,8 +133,9 @@ def generate(
         max_jump: no class whose value lies further than this (of full scale) from the
             previous sample's is drawn (``jump_mask``); 0: no limit.
         on_step: called after every sample with the classes so far (num, t).
-        engine: ``auto``, ``compiled`` or ``eager``; precision: the compiled step's weights,
-            ``float32``, ``bf16`` or ``int8`` (see ``compiled.generation_step``).
+        engine: ``auto``, ``compiled``, ``graph`` (a model on a GPU: ``graphed.py``) or
+            ``eager``; precision: the compiled step's weights, ``float32``, ``bf16`` or
+            ``int8`` (see ``compiled.generation_step``).
     Returns:
         Tensor[num, length] of classes.
     """
@@ -149,8 +152,11 @@ def generate(
     drawn = temperature != 0 or temperatures is not None  # else the likeliest class
     noise = uniform_rows(generator, num, length, history.device, drawn)
     state = fast.initial_state(model, history, labels, frames, heard)
-    out = torch.empty(num, length, dtype=torch.long, device=history.device)
     x = history[:, -1]
+    if isinstance(fast, GraphedWaveNet):  # the same loop, replayed on the GPU
+        rows = zip(per_step, heat, noise, strict=True)
+        return fast.run(state, x, length, temperature, rows, jumps, on_step)
+    out = torch.empty(num, length, dtype=torch.long, device=history.device)
     for t, floor, inverse, u in zip(range(length), per_step, heat, noise, strict=True):
         logits, state = fast.step(x, state)  # (num, Q)
         x = fast.draw(logits, x, temperature, generator, floor, inverse, jumps, u)  # (num,)
@@ -268,20 +274,21 @@ def step_rows(
 def uniform_rows(
     generator: torch.Generator | None, num: int, length: int, device: torch.device, drawn: bool
 ) -> Iterator[Tensor | None]:
-    """The uniform numbers (num,) float64 each of ``length`` steps draws, from a CPU
-    ``generator`` ``FLOOR_BLOCK`` steps at a time (one torch call a block, not a step):
-    the same numbers in the same order as a call a step, since torch draws a CPU
-    generator's numbers one after another, and the generator left where those calls leave
-    it (nothing drawn past the last step; tested). None for every step where nothing is
-    drawn (``drawn`` false: the likeliest class) or the generator is not the CPU's (each
-    step draws its own, as before)."""
-    on_cpu = device.type == "cpu" and (generator is None or generator.device.type == "cpu")
-    if not drawn or not on_cpu:
+    """The uniform numbers (num,) float64 each of ``length`` steps draws, from
+    ``generator`` ``FLOOR_BLOCK`` steps at a time (one torch call a block, not a step). On
+    the CPU these are the same numbers in the same order as a call a step, since torch
+    draws a CPU generator's numbers one after another, and the generator is left where
+    those calls leave it (nothing drawn past the last step; tested); a CUDA generator gives
+    other numbers a block than a step, the same for every engine. None for every step
+    where nothing is drawn (``drawn`` false: the likeliest class) or the generator is on
+    another kind of device (each step draws its own, and fails as torch says)."""
+    mine = generator is None or generator.device.type == device.type
+    if not drawn or not mine:
         yield from itertools.repeat(None, length)
         return
     for start in range(0, length, FLOOR_BLOCK):
         steps = min(FLOOR_BLOCK, length - start)
-        yield from torch.rand(steps, num, dtype=torch.float64, generator=generator)
+        yield from torch.rand(steps, num, dtype=torch.float64, device=device, generator=generator)
 
 
 def _on(labels: Tensor | None, device: torch.device) -> Tensor | None:

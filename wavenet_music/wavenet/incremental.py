@@ -10,6 +10,7 @@ field. Its state is explicit (``GenerationState``); nothing is hidden in the lay
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -145,21 +146,29 @@ class IncrementalWaveNet:
         one_hot = one_hot.to(self.causal.weight.dtype)
         h = self.causal.step(one_hot, state.queues[0], t)  # (B, R)
         frame = (state.local_origin + t) // self.config.hop_length  # of the sample fed
+        local = None if state.local is None else [c[:, :, frame] for c in state.local]
         heard = None
-        if state.excitation is not None:  # (L, B, 2D): U_l e for the sample fed
-            e = state.excitation[state.local_origin + t]  # (B, E)
-            heard = (e @ self.excitation).view(len(e), len(self.residual), -1).transpose(0, 1)
+        if state.excitation is not None:
+            heard = self.heard(state.excitation[state.local_origin + t])
+
+        def dilated(layer: int, h: Tensor) -> Tensor:  # (B, R) → (B, 2D)
+            pre = self.filter_gate[layer].step(h, state.queues[layer + 1], t)
+            return conditioned(pre, layer, state.label_bias, local, heard)
+
+        state.time = t + 1
+        return self.layers(h, dilated), state
+
+    def heard(self, e: Tensor) -> Tensor:
+        """What every layer hears of the notes e (B, E) of the sample fed: U_l e (L, B, 2D)."""
+        return (e @ self.excitation).view(len(e), len(self.residual), -1).transpose(0, 1)
+
+    def layers(self, h: Tensor, dilated: Callable[[int, Tensor], Tensor]) -> Tensor:
+        """The residual layers, the skip sum and the head after the causal convolution's
+        output h (B, R): logits (B, Q). ``dilated(l, h)`` is layer l's dilated convolution
+        of its input, conditioned (B, 2D)."""
         zs = []
-        for layer, (conv, (w_res, b_res)) in enumerate(
-            zip(self.filter_gate, self.residual, strict=True)
-        ):
-            pre = conv.step(h, state.queues[layer + 1], t)  # (B, 2D)
-            if state.label_bias is not None:
-                pre = pre + state.label_bias[layer]
-            if state.local is not None:
-                pre = pre + state.local[layer][:, :, frame]
-            if heard is not None:
-                pre = pre + heard[layer]
+        for layer, (w_res, b_res) in enumerate(self.residual):
+            pre = dilated(layer, h)  # (B, 2D)
             z = torch.tanh(pre[:, : self.dilation_channels]) * torch.sigmoid(
                 pre[:, self.dilation_channels :]
             )  # (B, D)
@@ -167,9 +176,7 @@ class IncrementalWaveNet:
             zs.append(z)
         skips = _affine(torch.cat(zs, dim=1), *self.skip)  # (B, Sk)
         (w1, b1), (w2, b2) = self.head
-        logits = _affine(torch.relu(_affine(torch.relu(skips), w1, b1)), w2, b2)  # (B, Q)
-        state.time = t + 1
-        return logits, state
+        return _affine(torch.relu(_affine(torch.relu(skips), w1, b1)), w2, b2)  # (B, Q)
 
     def sample(
         self,
@@ -194,6 +201,24 @@ class IncrementalWaveNet:
     ) -> Tensor:
         """The classes (B,) of the sample after ``previous`` (B,): ``draw``."""
         return draw(logits, previous, temperature, generator, floor, inverse, jumps, u)
+
+
+def conditioned(
+    pre: Tensor,
+    layer: int,
+    label_bias: list[Tensor] | None,
+    local: list[Tensor] | Tensor | None,
+    heard: Tensor | None,
+) -> Tensor:
+    """Layer ``layer``'s pre-activation (B, 2D) with its global (V·h), local and notes'
+    terms added, each (B, 2D) for this sample, in that order."""
+    if label_bias is not None:
+        pre = pre + label_bias[layer]
+    if local is not None:
+        pre = pre + local[layer]
+    if heard is not None:
+        pre = pre + heard[layer]
+    return pre
 
 
 def layer_conditioning(model: WaveNet, frames: Tensor | None) -> list[Tensor] | None:
@@ -272,16 +297,30 @@ def draw(
     jumps: JumpLimit | None = None,
     u: Tensor | None = None,
 ) -> Tensor:
-    """logits (B, Q) of the sample after ``previous`` (B,) → its classes (B,): only
-    classes within ``jumps`` of the previous one, each row at its own temperature where
-    ``inverse`` (B, 1) gives its reciprocal (logits · inverse, then temperature 1), then
-    ``sample`` (at ``u``, where the caller drew them ahead: ``generate.uniform_rows``).
-    ``CompiledWaveNet.draw`` is the same arithmetic in one C++ call."""
+    """logits (B, Q) of the sample after ``previous`` (B,) → its classes (B,): ``steered``
+    (only classes within ``jumps`` of the previous one, each row at its own temperature
+    where ``inverse`` (B, 1) gives its reciprocal), then ``sample`` (at ``u``, where the
+    caller drew them ahead: ``generate.uniform_rows``). ``CompiledWaveNet.draw`` is the
+    same arithmetic in one C++ call."""
+    logits, temperature = steered(logits, previous, temperature, inverse, jumps)
+    return sample(logits, temperature, generator, floor, u)
+
+
+def steered(
+    logits: Tensor,
+    previous: Tensor,
+    temperature: float,
+    inverse: Tensor | None,
+    jumps: JumpLimit | None,
+) -> tuple[Tensor, float]:
+    """The logits (B, Q) a draw samples from, and at what temperature: -inf where a class
+    lies beyond ``jumps`` of ``previous`` (B,); times ``inverse`` (B, 1), then at
+    temperature 1, where each row has its own temperature."""
     if jumps is not None:
         logits = jumps.mask.index_select(0, previous).add_(logits)  # -inf where too far
     if inverse is not None:
         logits, temperature = logits * inverse, 1.0
-    return sample(logits, temperature, generator, floor, u)
+    return logits, temperature
 
 
 def sample(
@@ -304,16 +343,30 @@ def sample(
     if temperature == 0:
         return logits.argmax(dim=1)
     u = uniforms(logits, generator) if u is None else u  # (B,)
-    scaled = logits if temperature == 1 else logits / temperature
-    p = torch.softmax(scaled, dim=1, dtype=torch.float64)  # (B, Q)
+    p = probabilities(logits, temperature)  # (B, Q)
     if not math.isfinite(p.sum().item()):  # NaN where a logit is NaN or inf
-        raise RuntimeError("logits hold NaN or infinity: nothing to sample from")
+        raise RuntimeError(NOT_FINITE)
+    return pick(p, u, floor)
+
+
+NOT_FINITE = "logits hold NaN or infinity: nothing to sample from"
+
+
+def probabilities(logits: Tensor, temperature: float) -> Tensor:
+    """softmax(logits / temperature) (B, Q) in float64, as ``sample`` draws from it."""
+    scaled = logits if temperature == 1 else logits / temperature
+    return torch.softmax(scaled, dim=1, dtype=torch.float64)
+
+
+def pick(p: Tensor, u: Tensor, floor: Tensor | None) -> Tensor:
+    """``sample``'s choice from probabilities p (B, Q), consumed, at u (B,): the first
+    class whose cumulative sum exceeds u · the row's sum, after the ``floor`` (B,)."""
     if floor is not None:
         p = (p - floor.to(p)[:, None]).clamp_(min=0)
     cumulative = p.cumsum_(dim=1)  # (B, Q)
     total = cumulative[:, -1:]  # (B, 1): 1 up to rounding, less after a floor
     classes = torch.searchsorted(cumulative, u[:, None] * total, right=True)[:, 0]  # (B,)
-    return classes.clamp_(max=logits.shape[1] - 1)
+    return classes.clamp_(max=p.shape[1] - 1)
 
 
 def uniforms(logits: Tensor, generator: torch.Generator | None) -> Tensor:
