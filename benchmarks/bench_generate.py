@@ -123,13 +123,15 @@ class _BudgetSpent(Exception):
 
 def run_ours(
     model: WaveNet, num: int, seconds: float, engine: str, precision: str = "float32"
-) -> tuple[float, list[float]]:
-    """One ``generate`` call stopped ``seconds`` after its first sample: (startup, stamps)."""
-    stamps: list[float] = []
+) -> tuple[float, list[tuple[float, int]]]:
+    """One ``generate`` call stopped ``seconds`` after its first callback: (startup, stamps),
+    a stamp (time, samples so far) at every callback (every sample, or every run of
+    samples one compiled call draws)."""
+    stamps: list[tuple[float, int]] = []
 
-    def on_step(_: Tensor) -> None:
-        stamps.append(time.perf_counter())
-        if stamps[-1] - stamps[0] >= seconds:
+    def on_step(classes: Tensor) -> None:
+        stamps.append((time.perf_counter(), classes.shape[1]))
+        if stamps[-1][0] - stamps[0][0] >= seconds:
             raise _BudgetSpent
 
     start = time.perf_counter()
@@ -143,15 +145,19 @@ def run_ours(
             engine=engine,
             precision=precision,
         )
-    return stamps[0] - start, stamps
+    return stamps[0][0] - start, stamps
 
 
-def chunk_rates(stamps: list[float], chunks: int, num: int) -> list[float]:
-    """Samples per second, summed over ``num`` streams, in ``chunks`` equal runs of steps.
+def chunk_rates(stamps: list[tuple[float, int]], chunks: int, num: int) -> list[float]:
+    """Samples per second, summed over ``num`` streams, in ``chunks`` equal runs of stamps.
 
-    Counts the steps after the first stamp, so the startup is never part of a rate."""
+    Counts the samples after the first stamp, so the startup is never part of a rate."""
     bounds = [round(i * (len(stamps) - 1) / chunks) for i in range(chunks + 1)]
-    return [(b - a) * num / (stamps[b] - stamps[a]) for a, b in pairwise(bounds) if b > a]
+    return [
+        (stamps[b][1] - stamps[a][1]) * num / (stamps[b][0] - stamps[a][0])
+        for a, b in pairwise(bounds)
+        if b > a
+    ]
 
 
 def ours(model: WaveNet, num: int, engine: str, precision: str = "float32", chunks: int = 1):

@@ -310,6 +310,49 @@ def test_jump_limit_temperatures_and_floors_together_draw_the_same_on_every_engi
         assert torch.equal(run("compiled", **fewer), run("eager", **fewer)), left_out
 
 
+def test_a_compiled_run_of_samples_draws_what_a_step_at_a_time_draws(step_module):
+    """``CompiledWaveNet.run`` draws ``RUN_STEPS`` samples a C++ call; a Python loop of its
+    ``step`` and ``draw`` a sample at a time (the loop ``generate`` ran before) draws the
+    same classes with labels, local frames, notes heard and every rule, over runs that end
+    mid-frame and a last partial run; ``on_step`` hears every run's end."""
+    from wavenet_music.notes.excitation import CHANNELS as HEARD
+
+    config = dataclasses.replace(
+        CONFIGS["small"], global_labels=LABELS, excitation=True, local_channels=4, hop_length=7
+    )
+    model, g, length = _model(config, 4), torch.Generator().manual_seed(2), 150
+    labels = torch.tensor([2, 0])
+    features = torch.randn(2, 4, length // 7 + 2, generator=g)
+    heard = torch.randn(2, HEARD, length, generator=g)
+    temperatures = torch.full((2, length), 1.5)
+    temperatures[0, 70:] = 0.6
+    floors = torch.zeros(2, length, dtype=torch.float64)
+    floors[:, 90:] = 0.002
+    counts = []
+    runs = generate(
+        model, length, 2, generator=torch.Generator().manual_seed(9), engine="compiled",
+        labels=labels, features=features, excitation=heard, silence=0.0, max_jump=0.3,
+        temperatures=temperatures, floors=floors, on_step=lambda c: counts.append(c.shape[1]),
+    )  # fmt: skip
+    assert counts == [64, 128, 150] and fast_generate.RUN_STEPS == 64
+
+    fast = generation_step(model, "compiled")
+    history = generate_module.padded_history(model, None, 2)
+    frames = generate_module.local_timeline(model, features, history.shape[1], length, 0.0)
+    heard_all = generate_module.heard_timeline(model, heard, history.shape[1], length)
+    state = fast.initial_state(model, history, labels, frames, heard_all)
+    jumps = generate_module.jump_limit(model, 0.3, torch.device("cpu"))
+    u = torch.rand(length, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(9))
+    x, steps = history[:, -1], []
+    for t in range(length):
+        logits, state = fast.step(x, state)
+        floor, inverse = floors[:, t], (1 / temperatures[:, t : t + 1]).float()
+        x = fast.draw(logits, x, 1.0, None, floor, inverse, jumps, u[t])
+        steps.append(x)
+    assert torch.equal(runs, torch.stack(steps, dim=1))
+    assert len(torch.unique(runs)) > 10
+
+
 @pytest.mark.parametrize("max_jump", [0.01, 0.1, 0.5, 1.5])
 def test_the_classes_within_a_jump_are_the_interval_the_compiled_step_reads(max_jump):
     """Each class's reachable classes (the mask row the eager step adds) are exactly the

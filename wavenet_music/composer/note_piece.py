@@ -163,11 +163,12 @@ def play_notes(
     every = max(1, round(options.chunk_seconds * rate))
     latest: list[Tensor] = [torch.empty(clips, 0, dtype=torch.long)]
 
-    def on_step(classes: Tensor) -> None:
+    def on_step(classes: Tensor) -> None:  # after a sample or a run of them
         if stop.requested:  # raised here, between samples
             raise KeyboardInterrupt
+        before = latest[0].shape[1]
         latest[0] = classes
-        if classes.shape[1] % every == 0 and classes.shape[1] < length:
+        if classes.shape[1] // every > before // every and classes.shape[1] < length:
             _deliver(mu_law_decode(classes.cpu().numpy(), q), rate, paths, on_chunk)
 
     try:

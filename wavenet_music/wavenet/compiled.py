@@ -17,8 +17,10 @@ choice on this machine, as ``generate_audio``'s log line shows it).
 
 from __future__ import annotations
 
+import itertools
 import platform
 import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import ModuleType
 
@@ -31,8 +33,10 @@ from .incremental import (
     GenerationState,
     IncrementalWaveNet,
     JumpLimit,
+    StepRow,
     draw,
     layer_conditioning,
+    stacked_rows,
     uniforms,
 )
 from .kernels import KernelBuildError, cpu_features, load_step_module
@@ -192,6 +196,59 @@ class CompiledWaveNet:
         if jumps is None:
             return self.module.sample(logits, u, at, floor, inverse)
         return self.module.sample(logits, u, at, floor, inverse, previous, jumps.low, jumps.high)
+
+    def run(
+        self,
+        state: CompiledState,
+        x: Tensor,
+        length: int,
+        temperature: float,
+        rows: Iterator[StepRow],
+        jumps: JumpLimit | None = None,
+        on_step: Callable[[Tensor], None] | None = None,
+    ) -> Tensor:
+        """``length`` classes (B, length) after ``x`` (B,), as ``generate``'s loop of
+        ``step`` and ``draw`` draws them (the same arithmetic), ``RUN_STEPS`` samples a C++
+        call: ``rows`` gives each step's floor, inverse temperature and uniform numbers;
+        ``on_step`` hears the classes so far after each call. At temperature 0 (no
+        uniform numbers) a step at a time, as ``generate`` does."""
+        out = torch.empty(len(x), length, dtype=torch.long)
+        x = x.clone().contiguous()
+        for start in range(0, length, RUN_STEPS):
+            floors, inverses, u = stacked_rows(itertools.islice(rows, RUN_STEPS))
+            steps = min(RUN_STEPS, length - start)
+            if u is None:  # the likeliest class
+                for t in range(start, start + steps):
+                    logits, state = self.step(x, state)
+                    x = out[:, t] = self.draw(logits, x, temperature, None, None, None, jumps)
+            else:
+                self.stack.run(
+                    x,
+                    state.queues,
+                    state.time,
+                    steps,
+                    state.label_bias,
+                    state.local,
+                    state.local_origin,
+                    self.hop_length,
+                    state.excitation,
+                    self.excitation,
+                    1.0 if inverses is not None else temperature,
+                    u,
+                    floors,
+                    inverses,
+                    None if jumps is None else jumps.low,
+                    None if jumps is None else jumps.high,
+                    out,
+                    start,
+                )
+                state.time += steps
+            if on_step is not None:
+                on_step(out[:, : start + steps])
+        return out
+
+
+RUN_STEPS = 64  # samples a compiled call draws (``on_step`` after each)
 
 
 def blocked_weight(weight: Tensor, precision: str) -> tuple[Tensor, Tensor | None]:

@@ -20,7 +20,7 @@ from ..audio.features import SILENCE_DB
 from ..audio.io import mu_law_decode, silence_class
 from ..config import UserError
 from ..runtime.device import model_device
-from .compiled import generation_step
+from .compiled import CompiledWaveNet, generation_step
 from .graphed import GraphedWaveNet
 from .incremental import JumpLimit, draw
 from .model import WaveNet
@@ -132,7 +132,8 @@ def generate(
             ``temperature`` (``to_audio.note_temperatures``: sharper where notes sound).
         max_jump: no class whose value lies further than this (of full scale) from the
             previous sample's is drawn (``jump_mask``); 0: no limit.
-        on_step: called after every sample with the classes so far (num, t).
+        on_step: called with the classes so far (num, t) after every sample, or every run
+            of samples one call draws (the compiled engine: ``compiled.RUN_STEPS``).
         engine: ``auto``, ``compiled``, ``graph`` (a model on a GPU: ``graphed.py``) or
             ``eager``; precision: the compiled step's weights, ``float32``, ``bf16`` or
             ``int8`` (see ``compiled.generation_step``).
@@ -153,8 +154,8 @@ def generate(
     noise = uniform_rows(generator, num, length, history.device, drawn)
     state = fast.initial_state(model, history, labels, frames, heard)
     x = history[:, -1]
-    if isinstance(fast, GraphedWaveNet):  # the same loop, replayed on the GPU
-        rows = zip(per_step, heat, noise, strict=True)
+    if isinstance(fast, GraphedWaveNet | CompiledWaveNet):  # the same loop, in one call
+        rows = zip(per_step, heat, noise, strict=True)  # per sample, or per run of them
         return fast.run(state, x, length, temperature, rows, jumps, on_step)
     out = torch.empty(num, length, dtype=torch.long, device=history.device)
     for t, floor, inverse, u in zip(range(length), per_step, heat, noise, strict=True):

@@ -27,19 +27,18 @@ from .incremental import (
     GenerationState,
     IncrementalWaveNet,
     JumpLimit,
+    StepRow,
     _Conv,
     conditioned,
     pick,
     probabilities,
+    stacked_rows,
     steered,
 )
 from .model import WaveNet
 
 ROWS_AT_A_TIME = 4096  # steps of uniform numbers, floors and temperatures held on the device
 UNCAPTURED_STEPS = 3  # real steps run before the capture (cuBLAS and the allocator warm up)
-
-# one step's per-stream values: floor (B,) float64, inverse temperature (B, 1), uniform (B,)
-StepRow = tuple[Tensor | None, Tensor | None, Tensor | None]
 
 
 @dataclass
@@ -202,16 +201,15 @@ def clocked_state(state: GenerationState, x: Tensor, length: int) -> ClockedStat
 def fill_rows(s: ClockedState, rows: Iterator[StepRow]) -> None:
     """The next ≤ ROWS_AT_A_TIME steps' rows into the tables, in place after the first
     block (the graph reads the tables where they are)."""
-    floors, inverses, uniforms = zip(*rows, strict=True)
+    floors, inverses, uniforms = stacked_rows(rows)
     s.floor = _filled(s.floor, floors)
     s.inverse = _filled(s.inverse, inverses)
     s.u = _filled(s.u, uniforms)
 
 
-def _filled(table: Tensor | None, rows: tuple[Tensor | None, ...]) -> Tensor | None:
-    if rows[0] is None:
+def _filled(table: Tensor | None, block: Tensor | None) -> Tensor | None:
+    if block is None:
         return None
-    block = torch.stack(rows)  # (≤ ROWS, B, ...)
     if table is None:
         table = block.new_zeros(ROWS_AT_A_TIME, *block.shape[1:])
     table[: len(block)].copy_(block)

@@ -10,7 +10,7 @@ field. Its state is explicit (``GenerationState``); nothing is hidden in the lay
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import torch
@@ -367,6 +367,21 @@ def pick(p: Tensor, u: Tensor, floor: Tensor | None) -> Tensor:
     total = cumulative[:, -1:]  # (B, 1): 1 up to rounding, less after a floor
     classes = torch.searchsorted(cumulative, u[:, None] * total, right=True)[:, 0]  # (B,)
     return classes.clamp_(max=p.shape[1] - 1)
+
+
+# one step's per-stream values: floor (B,) float64, inverse temperature (B, 1), uniform (B,)
+StepRow = tuple[Tensor | None, Tensor | None, Tensor | None]
+
+
+def stacked_rows(rows: Iterable[StepRow]) -> StepRow:
+    """Steps' rows as tables of a row a step: floors (S, B), inverse temperatures
+    (S, B, 1), uniform numbers (S, B); None where the steps have none."""
+    floors, inverses, uniforms = zip(*rows, strict=True)
+    return _stacked(floors), _stacked(inverses), _stacked(uniforms)
+
+
+def _stacked(rows: tuple[Tensor | None, ...]) -> Tensor | None:
+    return None if rows[0] is None else torch.stack(rows)
 
 
 def uniforms(logits: Tensor, generator: torch.Generator | None) -> Tensor:

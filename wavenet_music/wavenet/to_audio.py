@@ -299,12 +299,13 @@ def generate_audio(
     latest: list[Tensor] = [torch.empty(len(tags), 0, dtype=torch.long)]
     stop = StopRequest()
 
-    def on_step(classes: Tensor) -> None:
+    def on_step(classes: Tensor) -> None:  # after a sample or a run of them
         if stop.requested:  # raised here, between samples, never inside a library call
             raise KeyboardInterrupt
+        before = latest[0].shape[1]
         latest[0] = classes
-        bar.update(1)
-        if paths is not None and every and classes.shape[1] % every == 0:
+        bar.update(classes.shape[1] - before)
+        if paths is not None and every and classes.shape[1] // every > before // every:
             write_clips(paths, mu_law_decode(classes.cpu().numpy(), q), rate)
 
     try:

@@ -311,6 +311,50 @@ struct StepArgs {
   int64_t channels;          // E
 };
 
+// The draw of `sample` (below) for rows (B, classes) of logits, into out (B,): the
+// arguments as there, as pointers (nullptr where absent), checked by the callers.
+void draw_rows(const float* logits, int64_t rows, int64_t classes, const double* u,
+               double temperature, const double* floors, const float* inverses,
+               const int64_t* previous, const int64_t* lows, const int64_t* highs,
+               int64_t* out) {
+  const int64_t padded = (classes + kLanes - 1) / kLanes * kLanes;
+  const float scale = static_cast<float>(1.0 / temperature);
+  std::vector<float> row(padded), weights(padded);
+  std::vector<double> cumulative(classes);
+  for (int64_t b = 0; b < rows; ++b) {
+    std::copy_n(logits + b * classes, classes, row.begin());
+    int64_t first = 0, last = classes - 1;  // the classes it may draw
+    if (previous) {
+      const int64_t k = previous[b];
+      TORCH_CHECK(k >= 0 && k < classes, "previous class ", k, " outside 0..", classes - 1);
+      first = lows[k];
+      last = highs[k];
+      TORCH_CHECK(0 <= first && first <= k && k <= last && last < classes,
+                  "low, high: class ", k, " must lie in its own interval");
+    }
+    if (inverses) {
+      const float by = inverses[b];
+      for (int64_t c = first; c <= last; ++c) row[c] *= by;
+    }
+    const float top = *std::max_element(row.begin() + first, row.begin() + last + 1);
+    for (int64_t c = 0; c < padded; c += kLanes)
+      store(&weights[c], exp_lanes((load(&row[c]) - top) * scale));
+    std::fill(weights.begin(), weights.begin() + first, 0.0f);
+    std::fill(weights.begin() + last + 1, weights.begin() + classes, 0.0f);
+    double sum = 0.0;
+    for (int64_t c = 0; c < classes; ++c) cumulative[c] = sum += weights[c];
+    TORCH_CHECK(std::isfinite(sum), "logits hold NaN or infinity: nothing to sample from");
+    const double cut = floors ? floors[b] * sum : 0.0;
+    if (cut > 0) {  // p - floor in the weights' scale, the rest renormalised by its sum
+      sum = 0.0;
+      for (int64_t c = 0; c < classes; ++c)
+        cumulative[c] = sum += std::max(static_cast<double>(weights[c]) - cut, 0.0);
+    }
+    const auto drawn = std::upper_bound(cumulative.begin(), cumulative.end(), u[b] * sum);
+    out[b] = std::min<int64_t>(drawn - cumulative.begin(), classes - 1);
+  }
+}
+
 class Stack {
  public:
   Stack(int64_t classes, int64_t residual, int64_t dilation, int64_t taps,
@@ -372,8 +416,106 @@ class Stack {
       args.frames = lc.size(2);
       TORCH_CHECK(frame >= 0 && frame < args.frames, "frame ", frame, " outside local frames");
     }
-    // Each task takes whole tiles of kRows streams (the rows % kRows left over go last, one
-    // at a time, as on one thread), so the thread count never changes a stream's rounding.
+    compute(args);
+    return logits;
+  }
+
+  // `steps` samples in one call, each the step and then the draw of `sample` (the same
+  // arithmetic as a call of each a sample, without a return to Python between samples):
+  // x (B,) int64, the classes fed at `time`, is overwritten with each drawn sample's and
+  // the drawn classes go to columns column .. column + steps - 1 of out (B, N) int64. Row s
+  // of u (≥ steps, B) float64, floors (≥ steps, B) float64 and inverses (≥ steps, B[, 1])
+  // float32 is sample s's; the local frame of the sample fed at t is (local_origin + t) /
+  // hop, its notes heard excitation[local_origin + t] (T, B, E) float32.
+  void run(at::Tensor x, at::Tensor queues, int64_t time, int64_t steps,
+           c10::optional<at::Tensor> label_bias, c10::optional<at::Tensor> local,
+           int64_t local_origin, int64_t hop, c10::optional<at::Tensor> excitation,
+           c10::optional<at::Tensor> heard_weight, double temperature, at::Tensor u,
+           c10::optional<at::Tensor> floors, c10::optional<at::Tensor> inverses,
+           c10::optional<at::Tensor> low, c10::optional<at::Tensor> high, at::Tensor out,
+           int64_t column) const {
+    TORCH_CHECK(x.dim() == 1 && x.scalar_type() == at::kLong && x.is_contiguous(),
+                "x: expected contiguous (B,) int64");
+    const int64_t batch = x.size(0), last = local_origin + time + steps - 1;
+    TORCH_CHECK(steps >= 1 && time >= 0 && local_origin >= 0 && hop >= 1, "steps, time, hop");
+    TORCH_CHECK(queues.is_contiguous() && queues.scalar_type() == at::kFloat &&
+                    queues.numel() == queue_size(batch),
+                "queues: expected ", queue_size(batch), " contiguous float32 values");
+    TORCH_CHECK(out.dim() == 2 && out.size(0) == batch && out.scalar_type() == at::kLong &&
+                    out.is_contiguous() && column >= 0 && column + steps <= out.size(1),
+                "out: expected contiguous (B, >= column + steps) int64");
+    TORCH_CHECK(temperature > 0, "temperature: expected > 0");
+    TORCH_CHECK(rows_of(u, at::kDouble, steps, batch), "u: expected (steps, B) float64");
+    TORCH_CHECK(!floors || rows_of(*floors, at::kDouble, steps, batch),
+                "floors: expected (steps, B) float64");
+    TORCH_CHECK(!inverses || rows_of(*inverses, at::kFloat, steps, batch),
+                "inverses: expected (steps, B) float32");
+    TORCH_CHECK(low.has_value() == high.has_value(), "low and high: both or neither");
+    TORCH_CHECK(!low || (low->numel() == q_ && high->numel() == q_ &&
+                         low->scalar_type() == at::kLong && high->scalar_type() == at::kLong &&
+                         low->is_contiguous() && high->is_contiguous()),
+                "low, high: expected (Q,) int64");
+    at::Tensor logits = at::empty({batch, q_}, queues.options());
+    StepArgs args{x.data_ptr<int64_t>(), queues.data_ptr<float>(), batch, time, 0,
+                  nullptr, nullptr, 0, logits.data_ptr<float>(), nullptr, nullptr, 0};
+    at::Tensor lb, lc, ex, hw;
+    if (label_bias.has_value()) {
+      lb = label_bias->contiguous();
+      args.label_bias = lb.data_ptr<float>();
+    }
+    if (local.has_value()) {
+      lc = local->contiguous();
+      args.local = lc.data_ptr<float>();
+      args.frames = lc.size(2);
+      TORCH_CHECK(last / hop < args.frames, "frame ", last / hop, " outside local frames");
+    }
+    if (excitation.has_value()) {
+      TORCH_CHECK(heard_weight.has_value(), "excitation: needs heard_weight");
+      ex = excitation->contiguous();
+      hw = heard_weight->contiguous();
+      TORCH_CHECK(ex.dim() == 3 && ex.size(0) > last && ex.size(1) == batch &&
+                      ex.scalar_type() == at::kFloat,
+                  "excitation: expected (T > ", last, ", B, E) float32");
+      TORCH_CHECK(hw.dim() == 3 && hw.size(0) == layers() && hw.size(1) == ex.size(2) &&
+                      hw.size(2) == 2 * d_ && hw.scalar_type() == at::kFloat,
+                  "heard_weight: expected (L, E, 2D) float32");
+      args.heard_weight = hw.data_ptr<float>();
+      args.channels = ex.size(2);
+    }
+    int64_t* fed = x.data_ptr<int64_t>();
+    int64_t* written = out.data_ptr<int64_t>();
+    std::vector<int64_t> drawn(batch);
+    for (int64_t s = 0; s < steps; ++s) {
+      args.time = time + s;
+      const int64_t position = local_origin + args.time;  // of the sample fed
+      if (args.local) args.frame = position / hop;
+      if (ex.defined()) args.heard = ex.data_ptr<float>() + position * batch * args.channels;
+      compute(args);
+      draw_rows(args.logits, batch, q_, u.data_ptr<double>() + s * batch, temperature,
+                floors ? floors->data_ptr<double>() + s * batch : nullptr,
+                inverses ? inverses->data_ptr<float>() + s * batch : nullptr,
+                low ? fed : nullptr, low ? low->data_ptr<int64_t>() : nullptr,
+                high ? high->data_ptr<int64_t>() : nullptr, drawn.data());
+      for (int64_t b = 0; b < batch; ++b) {
+        fed[b] = drawn[b];
+        written[b * out.size(1) + column + s] = drawn[b];
+      }
+    }
+  }
+
+ private:
+  int64_t layers() const { return static_cast<int64_t>(dilations_.size()); }
+
+  static bool rows_of(const at::Tensor& t, at::ScalarType type, int64_t steps, int64_t batch) {
+    return t.scalar_type() == type && t.is_contiguous() && t.dim() >= 2 && t.size(0) >= steps &&
+           t.size(1) == batch && t.numel() == t.size(0) * batch;
+  }
+
+  // One step of every stream, the threads taking whole tiles of kRows streams (the rows %
+  // kRows left over go last, one at a time, as on one thread), so the thread count never
+  // changes a stream's rounding.
+  void compute(const StepArgs& args) const {
+    const int64_t batch = args.batch;
     const int64_t threads = at::get_num_threads();
     const int64_t per_task = (batch + threads * kRows - 1) / (threads * kRows) * kRows;
     const int64_t tasks = (batch + per_task - 1) / per_task;
@@ -382,11 +524,7 @@ class Stack {
       for (int64_t task = first; task < last; ++task)
         streams(args, task * per_task, std::min(batch, (task + 1) * per_task), scratch);
     });
-    return logits;
   }
-
- private:
-  int64_t layers() const { return static_cast<int64_t>(dilations_.size()); }
 
   // Streams [b0, b1) through the whole stack.
   void streams(const StepArgs& a, int64_t b0, int64_t b1, Scratch& s) const {
@@ -546,44 +684,13 @@ at::Tensor sample(at::Tensor logits, at::Tensor u, double temperature,
   at::Tensor floors = floor ? floor->contiguous() : at::Tensor();
   at::Tensor inverses = inverse ? inverse->contiguous() : at::Tensor();
   u = u.contiguous();
-  const int64_t padded = (classes + kLanes - 1) / kLanes * kLanes;
-  const float scale = static_cast<float>(1.0 / temperature);
   at::Tensor out = at::empty({rows}, logits.options().dtype(at::kLong));
-  std::vector<float> row(padded), weights(padded);
-  std::vector<double> cumulative(classes);
-  for (int64_t b = 0; b < rows; ++b) {
-    std::copy_n(logits.data_ptr<float>() + b * classes, classes, row.begin());
-    int64_t first = 0, last = classes - 1;  // the classes it may draw
-    if (before.defined()) {
-      const int64_t k = before.data_ptr<int64_t>()[b];
-      TORCH_CHECK(k >= 0 && k < classes, "previous class ", k, " outside 0..", classes - 1);
-      first = lows.data_ptr<int64_t>()[k];
-      last = highs.data_ptr<int64_t>()[k];
-      TORCH_CHECK(0 <= first && first <= k && k <= last && last < classes,
-                  "low, high: class ", k, " must lie in its own interval");
-    }
-    if (inverses.defined()) {
-      const float by = inverses.data_ptr<float>()[b];
-      for (int64_t c = first; c <= last; ++c) row[c] *= by;
-    }
-    const float top = *std::max_element(row.begin() + first, row.begin() + last + 1);
-    for (int64_t c = 0; c < padded; c += kLanes)
-      store(&weights[c], exp_lanes((load(&row[c]) - top) * scale));
-    std::fill(weights.begin(), weights.begin() + first, 0.0f);
-    std::fill(weights.begin() + last + 1, weights.begin() + classes, 0.0f);
-    double sum = 0.0;
-    for (int64_t c = 0; c < classes; ++c) cumulative[c] = sum += weights[c];
-    TORCH_CHECK(std::isfinite(sum), "logits hold NaN or infinity: nothing to sample from");
-    const double cut = floors.defined() ? floors.data_ptr<double>()[b] * sum : 0.0;
-    if (cut > 0) {  // p - floor in the weights' scale, the rest renormalised by its sum
-      sum = 0.0;
-      for (int64_t c = 0; c < classes; ++c)
-        cumulative[c] = sum += std::max(static_cast<double>(weights[c]) - cut, 0.0);
-    }
-    const auto drawn = std::upper_bound(cumulative.begin(), cumulative.end(),
-                                        u.data_ptr<double>()[b] * sum);
-    out.data_ptr<int64_t>()[b] = std::min<int64_t>(drawn - cumulative.begin(), classes - 1);
-  }
+  draw_rows(logits.data_ptr<float>(), rows, classes, u.data_ptr<double>(), temperature,
+            floors.defined() ? floors.data_ptr<double>() : nullptr,
+            inverses.defined() ? inverses.data_ptr<float>() : nullptr,
+            before.defined() ? before.data_ptr<int64_t>() : nullptr,
+            lows.defined() ? lows.data_ptr<int64_t>() : nullptr,
+            highs.defined() ? highs.data_ptr<int64_t>() : nullptr, out.data_ptr<int64_t>());
   return out;
 }
 
@@ -606,5 +713,12 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
       .def("step", &Stack::step, pybind11::arg("x"), pybind11::arg("queues"),
            pybind11::arg("time"), pybind11::arg("label_bias"), pybind11::arg("local"),
            pybind11::arg("frame"), pybind11::arg("heard") = pybind11::none(),
-           pybind11::arg("heard_weight") = pybind11::none());
+           pybind11::arg("heard_weight") = pybind11::none())
+      .def("run", &Stack::run, pybind11::arg("x"), pybind11::arg("queues"),
+           pybind11::arg("time"), pybind11::arg("steps"), pybind11::arg("label_bias"),
+           pybind11::arg("local"), pybind11::arg("local_origin"), pybind11::arg("hop"),
+           pybind11::arg("excitation"), pybind11::arg("heard_weight"),
+           pybind11::arg("temperature"), pybind11::arg("u"), pybind11::arg("floors"),
+           pybind11::arg("inverses"), pybind11::arg("low"), pybind11::arg("high"),
+           pybind11::arg("out"), pybind11::arg("column"));
 }
