@@ -406,16 +406,9 @@ class Stack {
       args.heard_weight = hw.data_ptr<float>();
       args.channels = he.size(1);
     }
-    if (label_bias.has_value()) {
-      lb = label_bias->contiguous();
-      args.label_bias = lb.data_ptr<float>();
-    }
-    if (local.has_value()) {
-      lc = local->contiguous();
-      args.local = lc.data_ptr<float>();
-      args.frames = lc.size(2);
-      TORCH_CHECK(frame >= 0 && frame < args.frames, "frame ", frame, " outside local frames");
-    }
+    conditioning(label_bias, local, args, lb, lc);
+    TORCH_CHECK(!args.local || (frame >= 0 && frame < args.frames), "frame ", frame,
+                " outside local frames");
     compute(args);
     return logits;
   }
@@ -459,16 +452,9 @@ class Stack {
     StepArgs args{x.data_ptr<int64_t>(), queues.data_ptr<float>(), batch, time, 0,
                   nullptr, nullptr, 0, logits.data_ptr<float>(), nullptr, nullptr, 0};
     at::Tensor lb, lc, ex, hw;
-    if (label_bias.has_value()) {
-      lb = label_bias->contiguous();
-      args.label_bias = lb.data_ptr<float>();
-    }
-    if (local.has_value()) {
-      lc = local->contiguous();
-      args.local = lc.data_ptr<float>();
-      args.frames = lc.size(2);
-      TORCH_CHECK(last / hop < args.frames, "frame ", last / hop, " outside local frames");
-    }
+    conditioning(label_bias, local, args, lb, lc);
+    TORCH_CHECK(!args.local || last / hop < args.frames, "frame ", last / hop,
+                " outside local frames");
     if (excitation.has_value()) {
       TORCH_CHECK(heard_weight.has_value(), "excitation: needs heard_weight");
       ex = excitation->contiguous();
@@ -505,6 +491,22 @@ class Stack {
 
  private:
   int64_t layers() const { return static_cast<int64_t>(dilations_.size()); }
+
+  // args' label bias (L, B, 2D) and local frames (L, B, K, 2D) where given, kept alive in
+  // lb and lc.
+  static void conditioning(const c10::optional<at::Tensor>& label_bias,
+                           const c10::optional<at::Tensor>& local, StepArgs& args,
+                           at::Tensor& lb, at::Tensor& lc) {
+    if (label_bias.has_value()) {
+      lb = label_bias->contiguous();
+      args.label_bias = lb.data_ptr<float>();
+    }
+    if (local.has_value()) {
+      lc = local->contiguous();
+      args.local = lc.data_ptr<float>();
+      args.frames = lc.size(2);
+    }
+  }
 
   static bool rows_of(const at::Tensor& t, at::ScalarType type, int64_t steps, int64_t batch) {
     return t.scalar_type() == type && t.is_contiguous() && t.dim() >= 2 && t.size(0) >= steps &&
