@@ -571,7 +571,7 @@ class GenerateConfig:
         default="auto",
         metadata=doc(
             "auto (the CPU: faster than a GPU for models of the demo's size), cpu, cuda "
-            "(CUDA graphs: faster for models of reference's size) or cuda:N"
+            "(CUDA graphs: faster for many streams of reference's size) or cuda:N"
         ),
     )
     engine: str = field(

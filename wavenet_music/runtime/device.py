@@ -32,9 +32,9 @@ def generation_device(name: str) -> torch.device:
     where a GPU is present. Generation is one small step per sample; on a GPU it runs as a
     CUDA graph (``wavenet/graphed.py``), about 10 kernels a layer, each a few microseconds,
     whatever the model's width, while the compiled CPU step's time grows with the width:
-    on an H200 beside 16 Xeon cores, models of the demo's size (``tiny``) drew 7× and 5×
-    more samples a second on the CPU at 1 and 16 streams (1.13× more on the GPU at 256),
-    ``reference`` 1.9×, 1.6× and 2.6× more on the GPU at 1, 16 and 256 streams
+    on an H200 beside 16 Xeon cores, models of the demo's size (``tiny``) drew 25× and 6×
+    more samples a second on the CPU at 1 and 16 streams (1.05× more on the GPU at 256),
+    ``reference`` 1.23×, 1.02× and 2.6× more on the GPU at 1, 16 and 256 streams
     (benchmarks/bench_cuda.py, 2026-12-04). ``cuda`` or ``cuda:N`` asks for the GPU
     (``compose`` drives the step itself, so there it runs the eager step)."""
     return torch.device("cpu") if name == "auto" else resolve_device(name)
