@@ -162,3 +162,10 @@ def test_the_graph_matches_the_eager_step_for_many_streams_on_the_gpu():
         for e in ("eager", "graph")
     ]
     assert torch.equal(runs[0], runs[1])
+
+
+@cuda
+def test_a_generator_on_another_device_than_the_model_is_refused():
+    model = _model(CONFIGS["small"])
+    with pytest.raises(ValueError, match="a random generator on cuda for a model on cpu"):
+        generate(model, 10, 1, generator=torch.Generator("cuda"))

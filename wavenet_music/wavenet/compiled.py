@@ -8,7 +8,9 @@ torch's threads in whole tiles, so the thread count never changes a stream's num
 Weights may be stored as bfloat16 or as int8 with a scale per output channel
 (``precision``): the weights are then 2× or 4× smaller to read per sample, while activations
 and sums stay float32. ``CompiledWaveNet.sample`` draws the next classes in the same call's
-module (the torch operations of ``generate.sample`` took longer than a step of 8 streams).
+module (the torch operations of ``generate.sample`` took longer than a step of 8 streams),
+and ``CompiledWaveNet.run`` draws ``RUN_STEPS`` samples a call, the step and the draw of
+each, without a return to Python between samples (its loop cost a third of a sample).
 
 ``generation_step(model, engine, precision)`` picks the engine for ``generate``
 (``choose_engine``: the rule, from the model and the CPU's features; ``engine_choice``: the

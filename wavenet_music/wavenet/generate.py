@@ -281,10 +281,13 @@ def uniform_rows(
     draws a CPU generator's numbers one after another, and the generator is left where
     those calls leave it (nothing drawn past the last step; tested); a CUDA generator gives
     other numbers a block than a step, the same for every engine. None for every step
-    where nothing is drawn (``drawn`` false: the likeliest class) or the generator is on
-    another kind of device (each step draws its own, and fails as torch says)."""
-    mine = generator is None or generator.device.type == device.type
-    if not drawn or not mine:
+    where nothing is drawn (``drawn`` false: the likeliest class)."""
+    if generator is not None and generator.device.type != device.type:
+        raise ValueError(
+            f"a random generator on {generator.device.type} for a model on {device.type}: "
+            "make it on the model's device"
+        )
+    if not drawn:
         yield from itertools.repeat(None, length)
         return
     for start in range(0, length, FLOOR_BLOCK):
