@@ -49,8 +49,8 @@ class ClockedState:
     ``time`` () int64: the index of the input fed next; ``x`` (B,) the classes fed next
     (the last drawn); ``out`` (B, length) every class drawn. ``local`` (K, L, B, 2D): every
     layer's local conditioning, frame first, so one gather takes a frame for all layers.
-    ``u``, ``floor`` (ROWS, B) float64 and ``inverse`` (ROWS, B, 1) hold the rows of the
-    steps ``start`` .. ``start + ROWS`` (row t % ROWS for step t). ``invalid`` () bool:
+    ``u``, ``floor`` (ROWS, B) float64 and ``inverse`` (ROWS, B, 1) hold the rows of
+    ROWS_AT_A_TIME steps at a time (row t % ROWS for step t). ``invalid`` () bool:
     some draw met a NaN or infinite logit (checked once at the end: a check per sample
     would wait for the GPU)."""
 
@@ -99,14 +99,13 @@ class GraphedWaveNet(IncrementalWaveNet):
         rows: Iterator[StepRow],
         jumps: JumpLimit | None = None,
         on_step: Callable[[Tensor], None] | None = None,
-        capture: bool | None = None,
     ) -> Tensor:
         """``length`` classes (B, length) after ``x`` (B,) from ``state`` (``initial_state``),
         drawn as ``generate``'s loop draws them: ``rows`` gives each step's floor, inverse
-        temperature and uniform numbers (``generate.step_rows``, ``uniform_rows``).
-        ``capture``: replay a CUDA graph (default: where the state is on a GPU)."""
+        temperature and uniform numbers (``generate.step_rows``, ``uniform_rows``). On a
+        GPU a captured graph replays each sample; elsewhere the clocked step runs as it is."""
         clocked = clocked_state(state, x, length)
-        capture = clocked.x.device.type == "cuda" if capture is None else capture
+        capture = clocked.x.device.type == "cuda"
 
         def one_sample() -> None:
             self.advance(clocked, temperature, jumps)
