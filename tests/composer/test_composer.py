@@ -19,7 +19,6 @@ import torch
 import torch.nn.functional as F
 
 from tests.conftest import finish, small_config, wait_for
-from wavenet_music.audio.features import SILENCE_DB
 from wavenet_music.cli import main
 from wavenet_music.composer.checkpoint import composer_dirs, load_composer, saved_calibration
 from wavenet_music.composer.compose import StreamingRenderer, compose
@@ -42,6 +41,7 @@ from wavenet_music.composer.tokens import (
 )
 from wavenet_music.composer.train import baseline_result, composer_learning_rate, train_composer
 from wavenet_music.config import Config, ModelConfig, UserError, apply_overrides
+from wavenet_music.wavenet.compiled import RUN_STEPS
 from wavenet_music.wavenet.generate import generate, padded_history
 from wavenet_music.wavenet.model import WaveNet
 
@@ -278,8 +278,10 @@ def test_a_chroma_run_gives_the_composer_twelve_transpositions(music_root, tmp_p
 # --- streaming rendering ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("engine", ["eager", "compiled"])
-def test_streaming_render_in_chunks_equals_generate_over_all_features(engine):
+def _streaming(engine: str) -> tuple[StreamingRenderer, np.ndarray, torch.Tensor]:
+    """A renderer of a small labelled, locally conditioned WaveNet, its frames (B, K, F)
+    and ``generate``'s classes over all of them (B, 11 hops: every frame but the last, which
+    is heard as look-ahead)."""
     torch.manual_seed(0)
     config = ModelConfig(
         dilations=(1, 2, 4, 8),
@@ -291,28 +293,60 @@ def test_streaming_render_in_chunks_equals_generate_over_all_features(engine):
         global_labels=("a", "b"),
     )
     model = WaveNet(config).eval()
-    features = np.random.default_rng(0).normal(-40, 10, (2, 12, 3)).astype(np.float32)  # (B, K, F)
+    with torch.no_grad():  # larger than default init, and frames near 0 dB (the history's
+        for p in model.parameters():  # too), so that the draws depend on the samples fed:
+            p.mul_(4.0)  # with default init, or music's -40 dB, a wrong feed passed
+    features = np.random.default_rng(0).normal(0, 1, (2, 12, 3)).astype(np.float32)  # (B, K, F)
     labels = torch.tensor([0, 1])
-    length = 11 * 16  # every frame but the last, which is heard as look-ahead
     reference = generate(
         model,
-        length,
+        11 * 16,
         2,
         generator=torch.Generator().manual_seed(5),
         labels=labels,
         features=torch.from_numpy(features.transpose(0, 2, 1).copy()),
+        silence=0.0,
     )
     history = padded_history(model, None, 2)
-    silent = np.full((2, 1 + history.shape[1] // 16, 3), SILENCE_DB, np.float32)
+    silent = np.zeros((2, 1 + history.shape[1] // 16, 3), np.float32)
     renderer = StreamingRenderer(
         model, history, silent, labels, 1.0, torch.Generator().manual_seed(5), engine
     )
+    return renderer, features, reference
+
+
+@pytest.mark.parametrize("engine", ["eager", "compiled"])
+def test_streaming_render_in_chunks_equals_generate_over_all_features(engine):
+    renderer, features, reference = _streaming(engine)
     parts = []
     for chunk in (features[:, :3], features[:, 3:4], features[:, 4:12]):
         renderer.add(chunk)
         parts.append(renderer.render(renderer.renderable()))
     assert [p.shape[1] for p in parts] == [2 * 16, 16, 8 * 16]
     torch.testing.assert_close(torch.cat(parts, dim=1), reference, rtol=0, atol=0)
+
+
+class _StopAfter:
+    """A stop request that turns on after ``checks`` reads of ``requested``."""
+
+    def __init__(self, checks: int) -> None:
+        self.checks = checks
+
+    @property
+    def requested(self) -> bool:
+        self.checks -= 1
+        return self.checks < 0
+
+
+@pytest.mark.parametrize(("engine", "heard"), [("eager", 1), ("compiled", RUN_STEPS)])
+def test_a_stop_ends_the_render_after_the_sample_or_run_of_samples_under_way(engine, heard):
+    """Ctrl-C while rendering: the samples drawn so far come back (the eager step checks
+    between samples, the compiled engine between its runs), the same as without a stop."""
+    renderer, features, reference = _streaming(engine)
+    renderer.add(features)
+    out = renderer.render(renderer.renderable(), stop=_StopAfter(1))
+    assert out.shape == (2, heard) and renderer.rendered == heard
+    torch.testing.assert_close(out, reference[:, :heard], rtol=0, atol=0)
 
 
 # --- end to end on real music -------------------------------------------------------------------

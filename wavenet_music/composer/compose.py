@@ -16,6 +16,7 @@ played by the WaveNet in one pass that rewrites the WAV after each chunk.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -32,7 +33,8 @@ from ..runs import check_target, npy_bytes, write_atomically
 from ..runtime.device import generation_device, model_device
 from ..runtime.stop import Interrupted, StopRequest
 from ..wavenet.checkpoint import load_model
-from ..wavenet.compiled import generation_step
+from ..wavenet.compiled import RUN_STEPS, CompiledWaveNet, generation_step
+from ..wavenet.generate import uniform_rows
 from ..wavenet.model import WaveNet
 from ..wavenet.to_audio import clip_paths, clip_plan, threads_for, write_clips
 from .checkpoint import ComposerCheckpoint, build_composer, calibrated_sampling, load_composer
@@ -94,7 +96,7 @@ class StreamingRenderer:
     @torch.inference_mode()
     def render(self, samples: int, stop: StopRequest | None = None) -> Tensor:
         """The next ``samples`` classes (B, samples); at most ``renderable()``. Fewer when
-        ``stop`` is requested meanwhile (checked between samples)."""
+        ``stop`` is requested meanwhile (checked between samples, or runs of them)."""
         assert samples <= self.renderable(), "render: frames not composed yet"
         device = self.history.device
         timeline = np.concatenate(self.frames, axis=1).transpose(0, 2, 1)  # (B, F, K + 2)
@@ -103,15 +105,37 @@ class StreamingRenderer:
             self.state = self.fast.initial_state(self.model, self.history, self.labels, frames)
         else:
             self.state = self.fast.with_frames(self.model, self.state, frames)
-        out = torch.empty(self.history.shape[0], samples, dtype=torch.long, device=device)
+        if isinstance(self.fast, CompiledWaveNet):
+            out = self._run(samples, stop)
+        else:
+            out = self._steps(samples, stop)
+        self.rendered += out.shape[1]
+        return out
+
+    def _run(self, samples: int, stop: StopRequest | None) -> Tensor:
+        """The compiled engine: ``RUN_STEPS`` samples a C++ call (the same draws as a step
+        at a time: the generator's numbers in the same order); ``stop`` heard between runs."""
+        B, drawn = self.history.shape[0], self.temperature != 0
+        parts = []
+        for start in range(0, samples, RUN_STEPS):
+            if stop is not None and stop.requested:
+                break
+            n = min(RUN_STEPS, samples - start)
+            u = uniform_rows(self.generator, B, n, self.x.device, drawn)
+            rows = zip(itertools.repeat(None), itertools.repeat(None), u)  # no floors, one heat
+            parts.append(self.fast.run(self.state, self.x, n, self.temperature, rows))
+            self.x = parts[-1][:, -1]
+        return torch.cat(parts, dim=1) if parts else self.history[:, :0]
+
+    def _steps(self, samples: int, stop: StopRequest | None) -> Tensor:
+        """The eager step (on a GPU, too: the graph engine generates whole pieces only)."""
+        out = torch.empty(self.history.shape[0], samples, dtype=torch.long, device=self.x.device)
         for t in range(samples):
             if stop is not None and stop.requested:
-                out = out[:, :t]
-                break
+                return out[:, :t]
             logits, self.state = self.fast.step(self.x, self.state)
-            self.x = self.fast.sample(logits, self.temperature, self.generator).to(device)
+            self.x = self.fast.sample(logits, self.temperature, self.generator).to(out.device)
             out[:, t] = self.x
-        self.rendered += out.shape[1]
         return out
 
 
