@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 from wavenet_music.cli import main
 
@@ -321,3 +323,50 @@ def test_train_reads_its_sections_of_a_file_with_a_composer_section(tmp_path, ca
     assert json.loads(out)["config"]["model"]["residual_channels"] == 16
     code, _, err = _run(capsys, "info", "--set", "composer.layers=2")
     assert code == 2 and "expected section.key with section in ('model'" in err, err
+
+
+def _allocate_an_exbibyte(*args, **kwargs):
+    torch.empty(2**60, dtype=torch.uint8)  # fails as a job too large for the machine fails
+
+
+def _numpy_allocates_an_exbibyte(*args, **kwargs):
+    np.empty(2**60, dtype=np.uint8)
+
+
+@pytest.mark.parametrize(
+    ("target", "failing", "advice"),
+    [
+        ("wavenet_music.wavenet.generate.local_timeline", _allocate_an_exbibyte, "--num"),
+        ("wavenet_music.wavenet.train.Trainer.train_step", _numpy_allocates_an_exbibyte, "--batch"),
+    ],
+)
+def test_out_of_memory_is_one_line_naming_what_to_lower(
+    trained_run, tmp_path, capsys, monkeypatch, target, failing, advice
+):
+    """torch's allocator (and numpy's) failing: one line with the size asked for and the
+    flags that hold less at once, exit 1; not a traceback from inside torch."""
+    run, data = trained_run
+    monkeypatch.setattr(target, failing)
+    if "generate" in target:
+        argv = ["generate", str(run), "--seconds", "0.1", "--out", str(tmp_path / "x.wav")]
+        argv.append("--quiet")
+    else:
+        copy = tmp_path / "run"
+        argv = ["train", str(data), "--run", str(copy), *SMALL, "--steps", "2", "--quiet"]
+    code, _, err = _run(capsys, *argv)
+    lines = err.strip().splitlines()
+    assert code == 1 and len(lines) == 1, err
+    assert re.search(r"out of memory \(1\.00? EiB asked for at once\); ", lines[0]), lines[0]
+    assert advice in lines[0]
+
+
+def test_a_runtime_error_that_is_not_memory_still_raises(trained_run, tmp_path, monkeypatch):
+    """Only allocation failures become one line: any other error is a defect to see whole."""
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("shape mismatch somewhere")
+
+    monkeypatch.setattr("wavenet_music.wavenet.generate.local_timeline", broken)
+    run, _ = trained_run
+    with pytest.raises(RuntimeError, match="shape mismatch"):
+        main(["generate", str(run), "--seconds", "0.1", "--out", str(tmp_path / "x.wav")])

@@ -14,6 +14,7 @@ import argparse
 import dataclasses
 import json
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -40,6 +41,7 @@ from .config.checks import field_specs
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports it
+EXIT_OUT_OF_MEMORY = 1
 DEFAULT_PRESET = "reference"
 SET_EXAMPLES = {"model": "model.residual_channels=32", "composer": "composer.layers=2"}
 
@@ -561,7 +563,48 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:  # the net under every file access the code does not name itself
         print(f"wavenet-music {args.command}: error: {_os_error(exc)}", file=sys.stderr)
         return EXIT_USAGE
+    except (MemoryError, RuntimeError) as exc:
+        if not _out_of_memory(exc):
+            raise
+        print(f"wavenet-music {args.command}: error: {_memory_advice(args, exc)}", file=sys.stderr)
+        return EXIT_OUT_OF_MEMORY
     return 0
+
+
+# what a command holds at once, so what to lower when it does not fit in memory
+LESS_AT_ONCE = {
+    "train": "lower --batch-size or --sample-size (train.batch_size, data.sample_size)",
+    "train-composer": "lower --batch-size or --context-seconds",
+    "generate": "generate fewer clips at once (--num, or fewer labels) or shorter ones",
+    "render": "render fewer clips at once (--num)",
+    "compose": "compose a shorter piece (--seconds)",
+}
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` says an allocation failed (torch's CPU allocator and CUDA's, numpy's)."""
+    if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":
+        return True
+    text = str(exc)
+    return "can't allocate memory" in text or "CUDA out of memory" in text
+
+
+def _memory_advice(args: argparse.Namespace, exc: BaseException) -> str:
+    """Out of memory as one line: how much was asked for, where known, and what to lower."""
+    text = str(exc)
+    asked = re.search(r"allocate (\d+) bytes", text)  # torch's CPU allocator
+    size = _in_binary_units(int(asked.group(1))) if asked else None
+    if size is None:  # CUDA's ("Tried to allocate 2.00 GiB"), numpy's ("allocate 1.00 EiB")
+        asked = re.search(r"allocate ([\d.]+ [KMGTPE]iB)", text)
+        size = asked.group(1) if asked else None
+    what = LESS_AT_ONCE.get(args.command, "give it less to do at once")
+    return f"out of memory ({size} asked for at once); {what}" if size else f"out of memory; {what}"
+
+
+def _in_binary_units(n: int) -> str:
+    units = ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
+    power = min(len(units) - 1, max(0, (n.bit_length() - 1) // 10))
+    return f"{n / 1024**power:.1f} {units[power]}"
 
 
 def _os_error(exc: OSError) -> str:
