@@ -370,3 +370,27 @@ def test_a_runtime_error_that_is_not_memory_still_raises(trained_run, tmp_path, 
     run, _ = trained_run
     with pytest.raises(RuntimeError, match="shape mismatch"):
         main(["generate", str(run), "--seconds", "0.1", "--out", str(tmp_path / "x.wav")])
+
+
+def test_a_run_with_a_relative_labels_file_resumes_from_another_folder(
+    trained_run, tmp_path, capsys, monkeypatch
+):
+    """``--labels labels.csv`` and ``--cache-dir cache`` as typed in one folder: the run
+    stores them as absolute paths, so that it resumes, and is scored, from anywhere."""
+    _, data = trained_run
+    files = sorted(p.relative_to(data) for genre in data.iterdir() for p in genre.iterdir())
+    here, elsewhere = tmp_path / "here", tmp_path / "elsewhere"
+    here.mkdir(), elsewhere.mkdir()
+    rows = "".join(f"{f},{f.parts[0]}\n" for f in files)
+    (here / "labels.csv").write_text(rows)
+    run = tmp_path / "run"
+    monkeypatch.chdir(here)
+    flags = ["--labels", "labels.csv", "--cache-dir", "cache", *SMALL, "--quiet"]
+    code, _, err = _run(capsys, "train", str(data), "--run", str(run), *flags, "--steps", "1")
+    assert code == 0, err
+    monkeypatch.chdir(elsewhere)
+    code, _, err = _run(capsys, "train", str(data), "--run", str(run), "--resume", "--steps", "2")
+    assert code == 0, err
+    code, out, err = _run(capsys, "evaluate", str(run), "--data", str(data), "--json", "--quiet")
+    assert code == 0 and json.loads(out)["bits_per_sample"] > 0, err
+    assert not (elsewhere / "cache").exists() and (here / "cache").is_dir()

@@ -25,6 +25,7 @@ import yaml
 from .composer.config import ComposerConfig, PieceConfig
 from .config import (
     Config,
+    DataConfig,
     EvaluateConfig,
     GenerateConfig,
     ReportConfig,
@@ -191,7 +192,10 @@ def _dilation_summary(dilations: Sequence[int]) -> str:
 def cmd_train(args: argparse.Namespace) -> None:
     from .wavenet.train import train
 
-    config, _ = config_from_args(args, _source_config(args) or _stored_config(args))
+    stored = _stored_config(args)
+    config, _ = config_from_args(args, _source_config(args) or stored)
+    if stored is None or _absolute(stored.data) == stored.data:
+        config = dataclasses.replace(config, data=_absolute(config.data))
     result = train(
         args.data,
         args.run,
@@ -209,6 +213,18 @@ def cmd_train(args: argparse.Namespace) -> None:
         "interrupted": result.interrupted,
     }
     print_line(json.dumps(summary))  # under torchrun: one line per process
+
+
+def _absolute(data: DataConfig) -> DataConfig:
+    """``data.labels`` (a CSV file) and ``data.cache_dir`` as absolute paths, so that the
+    run resumes and is scored from any folder (a run stored with relative ones, before
+    2026-12-04, keeps them: a resume compares the stored settings with those asked for)."""
+    labels, cache = data.labels, data.cache_dir
+    if labels is not None and labels != "folders":
+        labels = str(Path(labels).expanduser().absolute())
+    if cache is not None:
+        cache = str(Path(cache).expanduser().absolute())
+    return dataclasses.replace(data, labels=labels, cache_dir=cache)
 
 
 def _stored_config(args: argparse.Namespace) -> Config | None:
@@ -233,10 +249,10 @@ def _source_config(args: argparse.Namespace) -> Config | None:
     replaces it); the new run's budget is its own ``--steps`` or ``--minutes``."""
     if args.init_from is None:
         return None
-    from .wavenet.finetune import check_not_resuming, inherited_config, read_source
+    from .wavenet.finetune import check_not_resuming, inherited_config, source_config
 
     check_not_resuming(args.resume)
-    return inherited_config(read_source(args.init_from).config)
+    return inherited_config(source_config(args.init_from))
 
 
 def print_line(text: str) -> None:

@@ -201,3 +201,27 @@ def test_source_is_never_the_new_run(piano_run, music_root, tmp_path):
         train(music_root / "piano", tmp_path / "new", config, resume=True, init_from=source)
     with pytest.raises(UserError, match="expected a run directory or a checkpoint folder"):
         train(music_root / "piano", tmp_path / "new", config, init_from=tmp_path / "nothing")
+
+
+def test_what_init_from_names_is_checked_in_one_line(piano_run, music_root, tmp_path, capsys):
+    """Not a run: a file, a data folder, a composer's checkpoint each say what they are;
+    RUN/checkpoints stands for its run (the same weights as RUN)."""
+    source, _ = piano_run
+    composer = tmp_path / "composer" / "step_00000001"
+    composer.mkdir(parents=True)
+    (composer / "meta.json").write_text(json.dumps({"composer": {}, "step": 1}))
+    cases = {
+        music_root / "piano" / sorted(os.listdir(music_root / "piano"))[0]: "a file;",
+        music_root / "piano": "not a trained run (no checkpoints/ in it)",
+        composer: "a composer checkpoint",
+    }
+    for path, expected in cases.items():
+        new = tmp_path / "new"
+        argv = ["train", str(music_root / "piano"), "--run", str(new), "--steps", "1"]
+        code, err = _cli(capsys, *argv, "--init-from", str(path))
+        assert code == 2 and err.count("\n") == 1 and expected in err, err
+        assert not new.exists()
+    by_folder = finetune.read_source(source / ckpt.CHECKPOINTS)
+    by_run = finetune.read_source(source)
+    assert by_folder.path == by_run.path and by_folder.step == by_run.step
+    assert finetune.source_config(source / ckpt.CHECKPOINTS) == by_run.config

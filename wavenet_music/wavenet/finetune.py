@@ -61,15 +61,56 @@ def check_not_resuming(resume: bool) -> None:
 def read_source(init_from: Path) -> ckpt.Checkpoint:
     """The weights and config of a run's newest readable checkpoint, or of one checkpoint
     folder (no optimizer state: fine-tuning starts a fresh one)."""
-    path = Path(init_from)
+    path = source_path(init_from)
     if (path / "meta.json").is_file():
         return ckpt.load_dir(path, weights_only=True)
-    if not path.is_dir():
-        raise UserError(
-            f"--init-from {path}: expected a run directory or a checkpoint folder "
-            "(RUN/checkpoints/step_NNNNNNNN), got nothing there"
-        )
     return ckpt.load(path, weights_only=True)
+
+
+def source_config(init_from: Path) -> Config:
+    """The config of the checkpoint ``read_source`` reads, read quietly from its meta.json
+    (the weights, and any warning about a damaged checkpoint, come once: at ``load_source``);
+    where that cannot be read, ``read_source``'s one-line error."""
+    path = source_path(init_from)
+    try:
+        if (path / "meta.json").is_file():
+            return Config.from_dict(json.loads((path / "meta.json").read_text())["config"])
+        stored = ckpt.stored_config(path)
+    except (OSError, KeyError, TypeError, ValueError):
+        stored = None
+    return stored if stored is not None else read_source(path).config
+
+
+def source_path(init_from: Path) -> Path:
+    """``init_from`` checked: a run (its ``checkpoints/`` folder stands for it) or one of
+    its checkpoint folders; anything else is a one-line error saying what it is."""
+    path = Path(init_from)
+    expected = "expected a run directory or a checkpoint folder (RUN/checkpoints/step_NNNNNNNN)"
+    if path.is_file():
+        raise UserError(f"--init-from {path}: a file; {expected}")
+    if not path.is_dir():
+        raise UserError(f"--init-from {path}: {expected}, got nothing there")
+    if path.name == ckpt.CHECKPOINTS and not (path / "meta.json").is_file():
+        path = path.parent  # RUN/checkpoints: its run
+    if (path / "meta.json").is_file():
+        if _is_composer(path):
+            raise UserError(
+                f"--init-from {path}: a composer checkpoint; fine-tuning starts a WaveNet "
+                f"from a WaveNet's: {expected}"
+            )
+        return path
+    if not (path / ckpt.CHECKPOINTS).is_dir():
+        raise UserError(
+            f"--init-from {path}: not a trained run (no {ckpt.CHECKPOINTS}/ in it); {expected}"
+        )
+    return path
+
+
+def _is_composer(step_dir: Path) -> bool:
+    try:
+        return "composer" in json.loads((step_dir / "meta.json").read_text())
+    except (OSError, ValueError):
+        return False  # read_source says what is wrong with it
 
 
 def inherited_config(source: Config) -> Config:
