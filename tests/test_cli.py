@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +13,8 @@ import soundfile as sf
 import torch
 
 from wavenet_music.cli import main
+from wavenet_music.config import Config, GenerateConfig, UserError
+from wavenet_music.wavenet.to_audio import clip_paths, clip_plan
 
 
 def _run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -394,3 +398,37 @@ def test_a_run_with_a_relative_labels_file_resumes_from_another_folder(
     code, out, err = _run(capsys, "evaluate", str(run), "--data", str(data), "--json", "--quiet")
     assert code == 0 and json.loads(out)["bits_per_sample"] > 0, err
     assert not (elsewhere / "cache").exists() and (here / "cache").is_dir()
+
+
+@pytest.mark.parametrize(
+    ("out", "message"),
+    [
+        ("", "expected a file name (.wav), not a folder"),
+        ("{tmp}/", "it is a directory"),
+        ("{tmp}", "it is a directory"),
+        ("/dev/null", "not a regular file"),
+        ("{tmp}/x.mp3", "expected a WAV path (a name ending in .wav)"),
+    ],
+)
+def test_an_output_name_generate_cannot_honour_is_one_line(trained_run, tmp_path, out, message):
+    """``--out`` as typed, before a label is added to it (``/dev/null`` became
+    ``/dev/null-piano.wav``, ``dir/`` became ``dir-piano.wav`` beside it): an empty name, a
+    folder, a device, another format."""
+    for tags in ([""], ["piano", "guitar"]):
+        with pytest.raises(UserError, match=re.escape(message)):
+            clip_paths(Path(out.format(tmp=tmp_path)), tags)
+    assert not Path("/dev/null-piano.wav").exists()
+    run, _ = trained_run  # and through the command line, as one line
+    argv = ["generate", str(run), "--seconds", "0.01", "--quiet"]
+    assert main([*argv, "--out", out.format(tmp=tmp_path)]) == 2
+
+
+def test_a_label_named_twice_is_refused_not_written_twice_to_one_file():
+    config = Config()
+    config = dataclasses.replace(
+        config, model=dataclasses.replace(config.model, global_labels=("guitar", "piano"))
+    )
+    with pytest.raises(UserError, match=r"names piano more than once; .* --num 2"):
+        clip_plan(config, GenerateConfig(label="piano,guitar,piano"))
+    labels, tags = clip_plan(config, GenerateConfig(label="piano,guitar", num=2))
+    assert labels.tolist() == [1, 1, 0, 0] and len(set(tags)) == 4

@@ -239,7 +239,7 @@ def compose(
     midi_paths = None
     if saved.codebook is None:
         midi_paths = midi_beside(paths, features_out, run_dir)
-    features_paths = [] if features_out is None else clip_paths(features_out, tags)
+    features_paths = [] if features_out is None else clip_paths(features_out, tags, ".npy")
     for path in (paths or []) + (midi_paths or []) + features_paths:
         check_target(path)  # a folder or a device fails now, not after the composing
     job = Job(

@@ -6,6 +6,8 @@ reach WAV files (rewritten while generating, kept on Ctrl-C). The sampling itsel
 
 from __future__ import annotations
 
+import os
+import re
 import sys
 from pathlib import Path
 
@@ -232,6 +234,12 @@ def clip_plan(config: Config, options: GenerateConfig) -> tuple[Tensor | None, l
             "pass --label NAME, several as --label a,b, or --label all"
         )
     chosen = list(known) if options.label == "all" else options.label.split(",")
+    twice = sorted({name for name in chosen if chosen.count(name) > 1})
+    if twice:  # their clips would share a file name
+        raise UserError(
+            f"--label {options.label}: names {', '.join(twice)} more than once; "
+            f"for several clips of a label pass --num (e.g. --label {twice[0]} --num 2)"
+        )
     indices = [i for i in label_positions(known, chosen) for _ in range(options.num)]
     tags = [
         name if options.num == 1 else f"{name}-{i + 1}"
@@ -241,12 +249,23 @@ def clip_plan(config: Config, options: GenerateConfig) -> tuple[Tensor | None, l
     return torch.tensor(indices), tags
 
 
-def clip_paths(out: Path, tags: list[str]) -> list[Path]:
-    """``out.wav`` for a lone untagged clip, else ``out-TAG.wav`` per clip."""
+def clip_paths(out: Path, tags: list[str], suffix: str = ".wav") -> list[Path]:
+    """``out`` for a lone untagged clip, else ``out-TAG`` + ``suffix`` per clip (a label's
+    path separators become ``_``: runs trained before labels were checked may hold them).
+    ``out`` itself is checked as typed, before any tag: a one-line error for an empty
+    name, a folder (``dir/``), a device or another file type than ``suffix``."""
+    text = str(out)
     out = Path(out)
+    if not text or text.endswith(os.sep) or out.name in ("", ".", ".."):
+        raise UserError(f"--out {text!r}: expected a file name ({suffix}), not a folder")
+    check_target(out)  # as typed: /dev/null, or an existing folder
+    if out.suffix and out.suffix.lower() != suffix:
+        kind = suffix[1:].upper()
+        raise UserError(f"--out {out}: expected a {kind} path (a name ending in {suffix})")
     if tags == [""]:
         return [out]
-    return [out.with_name(f"{out.stem}-{tag}{out.suffix or '.wav'}") for tag in tags]
+    tags = [re.sub(r"[/\\\x00]", "_", tag) for tag in tags]
+    return [out.with_name(f"{out.stem}-{tag}{out.suffix or suffix}") for tag in tags]
 
 
 def generate_audio(
