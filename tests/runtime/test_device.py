@@ -49,3 +49,10 @@ def test_generate_runs_on_the_cpu_where_a_gpu_is_present(music_root, tmp_path, m
     argv = ["generate", str(tmp_path / "run"), "--seconds", "0.02", "--out", str(out)]
     assert main([*argv, "--quiet"]) == 0
     assert out.stat().st_size > 0
+
+
+@pytest.mark.parametrize("name", ["mps", "xpu", "meta", "cpu:1", "tpu", " cpu", "cuda:x"])
+def test_a_device_this_package_does_not_run_on_is_one_line(name):
+    """torch knows mps, xpu and meta; they failed deep inside torch (generate, evaluate)."""
+    with pytest.raises(UserError, match="expected auto, cpu, cuda or cuda:N"):
+        generation_device(name)

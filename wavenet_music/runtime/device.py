@@ -15,16 +15,24 @@ Module = TypeVar("Module", bound=torch.nn.Module)
 
 
 def resolve_device(name: str) -> torch.device:
-    """The device ``name`` (auto, cpu, cuda, cuda:N) means here; a one-line error for one
+    """The device ``name`` (auto, cpu, cuda, cuda:N) means here; a one-line error for any
+    other (torch knows mps, xpu, meta ...: this package runs on CPUs and CUDA GPUs) or one
     this machine does not have."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError(f"train.device={name} but CUDA is not available; use cpu or auto")
+    expected = f"device {name!r}: expected auto, cpu, cuda or cuda:N"
     try:
-        return torch.device(name)
+        device = torch.device(name)
     except RuntimeError:
-        raise UserError(f"train.device: expected auto, cpu, cuda or cuda:N, got {name!r}") from None
+        raise UserError(expected) from None
+    if device.type not in ("cpu", "cuda") or (device.type == "cpu" and device.index):
+        raise UserError(expected)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UserError(f"device {name}: CUDA is not available here; use cpu or auto")
+    count = torch.cuda.device_count() if device.type == "cuda" else 0
+    if count and (device.index or 0) >= count:
+        raise UserError(f"device {name}: this machine has CUDA devices 0-{count - 1}")
+    return device
 
 
 def generation_device(name: str) -> torch.device:
