@@ -70,6 +70,13 @@ def test_generate_plays_notes_too_and_unsteered_without_them(notes_run, tmp_path
             lambda p: write_midi(p, [Note(0.0, 0.5, 60, 80), Note(0.0, 0.5, 64, 80, program=40)]),
             "expected one instrument, got 2 instruments: Acoustic Grand Piano (1 note), Violin",
         ),
+        (  # rendered as near-silence before, with exit 0
+            lambda p: write_midi(
+                p, [Note(0.1 * i, 0.1 * i + 0.1, 38, 90, is_drum=True) for i in range(9)]
+            ),
+            "only percussion (drum notes), no pitched notes to play",
+        ),
+        (lambda p: write_midi(p, [Note(3700.0, 3701.0, 60, 80)]), "lasts 3,702 s with its tail"),
     ],
 )
 def test_bad_midi_is_one_line(notes_run, tmp_path, capsys, make, message):
@@ -79,6 +86,14 @@ def test_bad_midi_is_one_line(notes_run, tmp_path, capsys, make, message):
     code = main(["render", str(run), str(midi), "--out", str(tmp_path / "x.wav"), "--quiet"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and message in err[0] and "bad.mid" in err[0], err
+    assert not (tmp_path / "x.wav").exists()
+
+
+def test_render_seconds_0_is_refused_not_the_whole_file(notes_run, tmp_path, capsys):
+    run, data = notes_run
+    args = ["render", str(run), str(data / "take1.mid"), "--out", str(tmp_path / "x.wav")]
+    assert main([*args, "--seconds", "0"]) == 2
+    assert "seconds: expected a number in [0.001, 3600], got 0" in capsys.readouterr().err
     assert not (tmp_path / "x.wav").exists()
 
 

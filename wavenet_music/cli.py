@@ -24,6 +24,7 @@ import yaml
 
 from .composer.config import ComposerConfig, PieceConfig
 from .config import (
+    MAX_SECONDS,
     Config,
     DataConfig,
     EvaluateConfig,
@@ -296,7 +297,14 @@ def cmd_render(args: argparse.Namespace) -> None:
     given = _flag_values(args, GenerateConfig, "gen__")
     if given.get("notes") is not None or given.get("features_from") or given.get("features"):
         raise UserError("render plays its MIDI file: drop --notes/--features-from/--features")
-    seconds = given.pop("seconds", None) or notes_seconds(read_midi(args.midi))
+    seconds = given.pop("seconds", None)  # 0 is checked as any length is, not "unset"
+    if seconds is None:
+        seconds = notes_seconds(read_midi(args.midi))
+        if seconds > MAX_SECONDS:
+            raise UserError(
+                f"{args.midi} lasts {seconds:,.0f} s with its tail, longer than a render may "
+                f"({MAX_SECONDS:,} s); pass --seconds N to render its first N seconds"
+            )
     options = GenerateConfig(**given, seconds=seconds, notes=str(args.midi))
     model, config = load_model(args.run, generation_device(options.device))
     if config.data.features != "notes" or config.model.local_channels is None:
@@ -494,6 +502,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ren.add_argument("--quiet", action="store_true", help="no progress bar")
     add_dataclass_flags(ren, GenerateConfig, "gen__")
+    for action in ren._actions:  # render's own default length: the file's
+        if "--seconds" in action.option_strings:
+            action.help = (
+                f"seconds to render [default: to the last note's end + 1 s; at most {MAX_SECONDS}]"
+            )
     ren.set_defaults(func=cmd_render)
 
     ev = commands.add_parser("evaluate", help="held-out NLL in bits per sample")

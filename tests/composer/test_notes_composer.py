@@ -8,6 +8,7 @@ import dataclasses
 import json
 import math
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -139,6 +140,10 @@ def test_compose_events_stop_at_the_length_or_the_cap():
     short = PieceConfig(seconds=0.05, temperature=1.0, hold_penalty=0.0)
     stuck = compose_events(model, np.zeros(0, np.int64), None, 2, short, generator)
     assert [duration_steps(row) for row in stuck] == [0, 0] and len(stuck[0]) >= 50
+    # shorter than one step of the note grid (compose --seconds 0.001 raised from numpy)
+    tiny = replace(short, seconds=0.001)
+    instant = compose_events(model, np.zeros(0, np.int64), None, 2, tiny, generator)
+    assert [len(row) for row in instant] == [0, 0]
 
 
 # --- train-composer on a notes run ----------------------------------------------------------------

@@ -73,7 +73,7 @@ def read_note_prime(path: Path, config: Config) -> NotePrime:
     last receptive field as history; bad input is one line naming the file."""
     if is_midi(path):
         notes = read_midi(path)
-        check_notes(notes, str(path), PIANO_RANGE)
+        check_notes(notes, str(path), PIANO_RANGE, pitched=True)
         return NotePrime(encode(notes))
     rate, q = config.data.sample_rate, config.model.quantization_channels
     audio = load_audio(path, rate)
@@ -117,6 +117,8 @@ def compose_events(
         down = keys_down_after_all(down, new)
         written.append(new.cpu().numpy())  # (B, EVENTS_PER_CHECK)
         reached += [duration_steps(row) for row in written[-1]]
+    if not written:  # shorter than one step of the note grid, or stopped at once
+        return [np.zeros(0, dtype=np.int64) for _ in range(clips)]
     events = np.concatenate(written, axis=1)  # (B, N)
     return [row[: _reaching(row, target)] for row in events]
 

@@ -152,14 +152,18 @@ def check_notes(
     pitch_range: tuple[int, int] | None = None,
     seconds: float | None = None,
     one_instrument: bool = False,
+    pitched: bool = False,
 ) -> None:
     """A one-line ``UserError`` naming ``source`` when ``notes`` is empty, when pitched
     notes lie outside ``pitch_range`` (lowest, highest MIDI pitch, inclusive), when notes
     start at or after ``seconds`` (the length of the audio they belong to), or, with
-    ``one_instrument``, when they are played by several instruments. The first ``NAMED``
-    offending notes are named. Drums have no pitch range."""
+    ``one_instrument``, when they are played by several instruments, or, with ``pitched``,
+    when every note is a drum's (nothing a WaveNet plays). The first ``NAMED`` offending
+    notes are named. Drums have no pitch range."""
     if not notes:
         raise UserError(f"{source}: no notes")
+    if pitched and all(n.is_drum for n in notes):
+        raise UserError(f"{source}: only percussion (drum notes), no pitched notes to play")
     if pitch_range is not None:
         _check_range(notes, source, *pitch_range)
     if seconds is not None:

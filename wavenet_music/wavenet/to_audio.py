@@ -92,7 +92,7 @@ def steering_notes(config: Config, options: GenerateConfig) -> list[Note] | None
         raise UserError("pass one of --notes FILE.mid and --features-from AUDIO")
     if options.notes is not None:
         notes = read_midi(Path(options.notes))
-        check_notes(notes, options.notes, PIANO_RANGE, one_instrument=True)
+        check_notes(notes, options.notes, PIANO_RANGE, one_instrument=True, pitched=True)
         return notes
     if options.features_from is not None:
         audio = load_audio(Path(options.features_from), TRANSCRIPTION_RATE)
