@@ -12,6 +12,7 @@ import pytest
 
 from wavenet_music.audio.io import load_audio
 from wavenet_music.config import UserError
+from wavenet_music.report import build
 from wavenet_music.report.build import (
     add_spectrograms,
     held_out_bits,
@@ -274,3 +275,39 @@ def test_the_page_plays_in_a_headless_browser(report, tmp_path):
     assert all(url.startswith("file://") for url in requests), requests  # offline
     SCREENSHOT_COPY.parent.mkdir(exist_ok=True)
     shutil.copyfile(screenshot, SCREENSHOT_COPY)
+
+
+def test_a_report_replaces_the_last_one_whole_and_an_interrupted_one_changes_nothing(
+    run, music_root, tmp_path, monkeypatch
+):
+    """Written beside its folder and put in place once whole: fewer clips leave no stale
+    ones, and a Ctrl-C leaves the earlier report byte for byte (it mixed new clips under
+    the old page and summary)."""
+    out, quick = tmp_path / "report", {"seconds": 0.1, "evaluate_seconds": 0.5}
+    report_main(run, music_root, out, clips=2, **quick)
+    assert (out / "piano-generated-2.wav").is_file()
+    report_main(run, music_root, out, clips=1, **quick)
+    assert not (out / "piano-generated-2.wav").exists() and (out / "index.html").is_file()
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def interrupted(run_dir, data_root, out_dir, *args, **kwargs):
+        (Path(out_dir) / "piano-generated-1.wav").write_bytes(b"half")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(build, "write_report", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        report_main(run, music_root, out, clips=1, seed=9, **quick)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert [p.name for p in tmp_path.iterdir()] == ["report"]  # no partial folder left
+
+
+def test_a_report_never_replaces_a_folder_that_is_not_a_report(run, tmp_path):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    with pytest.raises(UserError, match="holds files that are not a report"):
+        report_main(run, None, mine, clips=1, seconds=0.1)
+    (tmp_path / "file").write_text("keep me too")
+    with pytest.raises(UserError, match="a file; name a folder"):
+        report_main(run, None, tmp_path / "file", clips=1, seconds=0.1)
+    assert (mine / "notes.txt").read_text() == "keep me" and len(list(tmp_path.iterdir())) == 2

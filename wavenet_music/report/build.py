@@ -15,6 +15,9 @@ WaveNet beside it, followed by the long-range structure section (``composition.p
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
+import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Iterator
@@ -82,11 +85,47 @@ def report_main(
     data_root = None if data_root is None else Path(data_root)
     if data_root is not None:
         check_data_root(run_dir, data_root)
+    check_replaceable(out_dir)
     model, config = ckpt.load_model(run_dir, generation_device("auto"))
-    with _lock_if_inside(run_dir, out_dir):
-        return _report(
-            model, config, run_dir, data_root, out_dir, clips, seconds, seed, evaluate_seconds
+    with _lock_if_inside(run_dir, out_dir), staged(out_dir) as staging:
+        _report(model, config, run_dir, data_root, staging, clips, seconds, seed, evaluate_seconds)
+    return out_dir / "index.html"
+
+
+def check_replaceable(out_dir: Path) -> None:
+    """A one-line error unless ``out_dir`` is new, empty or an earlier report (which the
+    new one replaces whole)."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UserError(f"--out {out_dir}: a file; name a folder for the report")
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / "index.html").is_file():
+        raise UserError(
+            f"--out {out_dir}: holds files that are not a report (no index.html); name a new "
+            "or empty folder: a report replaces the folder it is written to"
         )
+
+
+@contextlib.contextmanager
+def staged(out_dir: Path) -> Iterator[Path]:
+    """A fresh folder beside ``out_dir`` to write the report into, put in its place once
+    whole: an interrupted or failed report leaves the earlier one as it was, and a report
+    never keeps an earlier one's files (fewer --clips left stale clips behind)."""
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    staging.chmod(0o777 & ~umask)  # as a folder made by mkdir (mkdtemp's is private)
+    try:
+        yield staging
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if out_dir.exists():
+        old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
+        os.rename(out_dir, old)
+        os.rename(staging, out_dir)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.rename(staging, out_dir)
 
 
 @contextlib.contextmanager
