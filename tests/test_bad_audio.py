@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,10 @@ def build_bad_corpus(root):
     (root / "sound.xyz").write_bytes(b"RIFF")  # not an audio extension: not even looked at
     (root / "midi.aiff").write_bytes(b"MThd\x00\x00\x00\x06")  # wrong container
     sf.write(root / "silent.wav", np.zeros(16000), 16000)
+    sf.write(root / "all_nan.wav", np.full(16000, np.nan), 16000, subtype="FLOAT")
+    cancelling = _tone(16000, 1.0, 2) * np.array([1.0, -1.0], dtype=np.float32)
+    sf.write(root / "cancelling.wav", cancelling, 16000, subtype="FLOAT")
+    sf.write(root / "over_full_scale.wav", 50 * _tone(16000, 1.0), 16000, subtype="FLOAT")
     sf.write(root / "short.wav", _tone(16000, 0.03), 16000)  # 480 samples < RF
     sf.write(root / "eight_channels.wav", _tone(44100, 1.0, 8), 44100)
     sf.write(root / "hi_rate.flac", _tone(192000, 1.0), 192000)
@@ -51,7 +56,7 @@ def build_bad_corpus(root):
     (root / "loop").mkdir()
     os.symlink(root, root / "loop" / "back")
     used = {
-        "silent.wav",
+        "over_full_scale.wav",
         "eight_channels.wav",
         "hi_rate.flac",
         "lo_rate.wav",
@@ -60,6 +65,7 @@ def build_bad_corpus(root):
         "whole.flac",
     }
     skipped = {"empty.wav", "truncated.flac", "random.ogg", "notes.mp3", "midi.aiff", "short.wav"}
+    skipped |= {"silent.wav", "all_nan.wav", "cancelling.wav"}  # no sound, no finite samples
     # root reads any file whatever its permissions
     (used if os.geteuid() == 0 else skipped).add("locked.wav")
     return used, skipped
@@ -80,8 +86,18 @@ def test_every_bad_file_is_used_correctly_or_named_and_counted(tmp_path, capsys)
     lengths = {s.source: s.length for s in corpus.train}
     for name in ("eight_channels.wav", "hi_rate.flac", "lo_rate.wav"):  # resampled to 16 kHz
         assert abs(lengths[name] - 16000) <= 2, name
-    classes = {s.source: load_classes(s.cache) for s in corpus.train}
-    assert set(np.unique(classes["silent.wav"])) == {128}
+    assert (
+        reasons["silent.wav"]
+        == reasons["cancelling.wav"]
+        == "no sound (digital silence throughout)"
+    )
+    assert reasons["all_nan.wav"] == "no finite samples (all NaN or infinite)"
+    assert "nan_inf.wav: 101 non-finite samples replaced by 0" in err
+    for name in ("over_full_scale.wav", "clipped_dc.wav"):
+        assert re.search(rf"{name}: [\d.]+% of its samples are clipped at full scale", err), name
+    assert "whole.flac:" not in err  # a clean file: no warning
+    classes = load_classes(next(s.cache for s in corpus.train if s.source == "whole.flac"))
+    assert len(np.unique(classes)) > 100
 
 
 def test_cleaning_removes_non_finite_samples_and_dc(tmp_path):

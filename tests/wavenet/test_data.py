@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import numpy as np
@@ -20,6 +21,7 @@ from wavenet_music.wavenet.data import (
     load_classes,
     prepare_corpus,
     read_label_rows,
+    require_recorded_split,
     validation_picks,
 )
 
@@ -184,3 +186,146 @@ def test_a_label_file_that_is_not_utf8_or_is_a_folder_is_one_line(tmp_path):
         read_label_rows(binary)
     with pytest.raises(UserError, match="is a folder"):
         read_label_rows(tmp_path)
+
+
+# --- what discovery finds, skips and says ------------------------------------------------
+
+
+def _sources(corpus) -> list[str]:
+    return sorted(s.source for s in corpus.train + corpus.validation if s.start == 0)
+
+
+def test_a_symlinked_folder_or_file_is_read_once_and_named_as_a_repeat(folder, tmp_path, capsys):
+    os.symlink("piano", folder / "zz_alias")  # a sibling alias: not a label, not a second copy
+    os.symlink(folder / "guitar" / "sub" / "guitar0.wav", folder / "a_link.wav")
+    config = _config(tmp_path, labels="folders", validation_fraction=0.3)
+    corpus = prepare_corpus(folder, config, 256, 100)
+    assert len(_sources(corpus)) == len(set(_sources(corpus))) == 8  # top.wav: no label folder
+    assert {s.label for s in corpus.train + corpus.validation} == {"piano", "guitar", "ambient"}
+    skipped = dict(corpus.skipped)
+    assert skipped["zz_alias/sub/piano1.wav"] == "same file as piano/sub/piano1.wav"
+    assert skipped["a_link.wav"] == "same file as guitar/sub/guitar0.wav"
+    err = capsys.readouterr().err
+    assert "skipped zz_alias/sub/piano0.wav: same file as piano/sub/piano0.wav" in err
+    assert "skipped 6 of 14 audio files" in err  # 4 alias files, the link, top.wav
+
+
+def test_undecoded_audio_and_broken_links_are_counted(folder, tmp_path, capsys):
+    for name in ("a.m4a", "b.m4a", "c.aac"):
+        (folder / "piano" / name).write_bytes(b"\x00" * 100)
+    os.symlink("nonexistent.wav", folder / "dangling.wav")
+    os.symlink("selfloop.wav", folder / "selfloop.wav")
+    corpus = prepare_corpus(folder, _config(tmp_path), 256, 100)
+    skipped = dict(corpus.skipped)
+    assert skipped == {"dangling.wav": "broken link", "selfloop.wav": "symlink loop"}
+    err = capsys.readouterr().err
+    assert "ignored 3 files with unsupported extensions (.aac, .m4a): convert" in err
+    assert "skipped 2 of 11 audio files" in err
+    (folder / "x").mkdir()
+    (folder / "x" / "only.m4a").write_bytes(b"")
+    with pytest.raises(UserError, match=r"no audio files .* holds 1 files with unsupported"):
+        prepare_corpus(folder / "x", _config(tmp_path), 256, 100)
+
+
+def test_a_split_says_what_it_trains_and_validates_on_unless_quiet(folder, tmp_path, capsys):
+    config = _config(tmp_path, validation_fraction=0.3)
+    corpus = prepare_corpus(folder, config, 256, 100)
+    train_files = len({s.source for s in corpus.train})
+    line = f"training on {train_files} files ("
+    assert line in capsys.readouterr().err
+    prepare_corpus(folder, config, 256, 100, quiet=True)
+    assert capsys.readouterr().err == ""
+
+
+def test_quiet_still_counts_skipped_files_and_unlabelled_rows(folder, tmp_path, capsys):
+    (folder / "piano" / "broken.ogg").write_bytes(b"OggS" + bytes(100))
+    csv = _manifest(tmp_path, "top.wav,calm", "piano/sub/piano0.wav,calm", "gone.wav,calm")
+    prepare_corpus(folder, _config(tmp_path, labels=str(csv)), 256, 100, quiet=True)
+    err = capsys.readouterr().err
+    assert "skipped 8 of 10 audio files (first: " in err and "without --quiet" in err
+    assert "skipped piano/broken.ogg" not in err  # one by one only when not quiet
+    assert f"1 of 3 rows of {csv} name no audio file" in err
+
+
+def test_a_validation_fraction_that_leaves_no_training_audio_is_one_line(tmp_path):
+    root = tmp_path / "one"
+    _write(root / "a.wav", 0.14)  # 1,120 samples
+    config = _config(tmp_path, validation_fraction=0.9999)
+    with pytest.raises(UserError, match=r"data.validation_fraction=0.9999 leaves no training"):
+        prepare_corpus(root, config, 256, 100, quiet=True)
+
+
+def test_a_silence_threshold_that_trims_a_file_away_is_named(folder, tmp_path):
+    config = _config(tmp_path, silence_threshold=0.5)  # louder than every tone (RMS 0.21)
+    with pytest.raises(UserError) as error:
+        prepare_corpus(folder, config, 256, 100, quiet=True)
+    assert "data.silence_threshold=0.5 trimmed it to 0 samples" in str(error.value)
+
+
+def test_a_label_file_with_a_byte_order_mark_reads_its_header(tmp_path):
+    path = tmp_path / "labels.csv"
+    path.write_text("file,label\npiano/a.wav,calm\n", encoding="utf-8-sig")
+    assert read_label_rows(path) == {"piano/a.wav": ("calm", 2)}
+
+
+def test_the_run_folder_inside_the_data_folder_is_not_data(folder):
+    _write(folder / "run" / "report" / "clip.wav", 0.5)
+    assert len(find_audio_files(folder, exclude=folder / "run")) == 9
+    assert len(find_audio_files(folder)) == 10
+
+
+# --- resume keeps its split --------------------------------------------------------------
+
+
+def _recorded(tmp_path, corpus, root):
+    run = tmp_path / "run"
+    run.mkdir(exist_ok=True)
+    (run / "data.json").write_text(json.dumps({"root": str(root), **corpus.summary()}))
+    return run
+
+
+def test_resume_refuses_a_data_folder_whose_split_changed(folder, tmp_path):
+    config = _config(tmp_path, validation_fraction=0.3)
+    corpus = prepare_corpus(folder, config, 256, 100, quiet=True)
+    run = _recorded(tmp_path, corpus, folder)
+    require_recorded_split(run, prepare_corpus(folder, config, 256, 100, quiet=True))
+    for i in range(4, 8):
+        _write(folder / "piano" / "sub" / f"piano{i}.wav", 1.0, 500 + 10 * i)
+    (folder / "top.wav").unlink()
+    with pytest.raises(UserError) as error:
+        require_recorded_split(run, prepare_corpus(folder, config, 256, 100, quiet=True))
+    message = str(error.value)
+    assert "\n" not in message and f"--init-from {run}" in message
+    assert "4 files added (piano/sub/piano4.wav, piano/sub/piano5.wav, piano/sub/piano6" in message
+    assert "1 file removed (top.wav)" in message
+
+
+def test_resume_refuses_a_file_that_changed_label(folder, tmp_path):
+    csv = _manifest(tmp_path, "top.wav,calm", "ambient/long.flac,calm")
+    config = _config(tmp_path, labels=str(csv), validation_fraction=0.0)  # no split to move
+    run = _recorded(tmp_path, prepare_corpus(folder, config, 256, 100, quiet=True), folder)
+    _manifest(tmp_path, "top.wav,calm", "ambient/long.flac,loud")
+    with pytest.raises(UserError, match=r"1 file changed \(ambient/long.flac\)"):
+        require_recorded_split(run, prepare_corpus(folder, config, 256, 100, quiet=True))
+
+
+def test_train_resume_on_a_grown_folder_is_refused_and_keeps_the_recorded_split(tmp_path):
+    from wavenet_music.wavenet.train import train
+
+    from ..conftest import small_config
+
+    root, run = tmp_path / "grow", tmp_path / "run"
+    for i in range(4):
+        _write(root / "x" / f"f{i}.wav", 1.0, 200 + 50 * i, rate=16000)
+    tiny = {"model.dilations": [1, 2, 4], "data.sample_size": 300, "train.batch_size": 2}
+    config = small_config(str(tmp_path / "cache"), **{**tiny, "train.steps": 1})
+    train(root, run, config, quiet=True)
+    recorded = (run / "data.json").read_text()
+    for i in range(4, 12):
+        _write(root / "x" / f"f{i}.wav", 1.0, 200 + 50 * i, rate=16000)
+    more = small_config(str(tmp_path / "cache"), **{**tiny, "train.steps": 2})
+    with pytest.raises(
+        UserError, match=r"8 files added \(x/f10.wav, x/f11.wav, x/f4.wav, \.\.\.\)"
+    ):
+        train(root, run, more, resume=True, quiet=True)
+    assert (run / "data.json").read_text() == recorded

@@ -17,6 +17,9 @@ from ..config import UserError
 from ..runs import write_atomically
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff")
+# audio this tool cannot decode (libsndfile reads none of them): counted, never read
+UNDECODED_EXTENSIONS = (".m4a", ".m4b", ".aac", ".wma", ".alac", ".ape", ".wv", ".mka", ".ac3")
+FULL_SCALE = 0.999  # a decoded sample this loud sits at the format's limit: it was clipped
 
 
 class AudioReadError(UserError):
@@ -30,13 +33,43 @@ def load_audio(path: Path, sample_rate: int) -> np.ndarray:
         Tensor[T] float32 without DC offset, non-finite samples replaced by 0, clipped
         to [-1, 1].
     """
+    frames, native_rate = _read(path)
+    return _mono_at(frames, native_rate, sample_rate)
+
+
+def load_training_audio(path: Path, sample_rate: int) -> tuple[np.ndarray, list[str]]:
+    """``load_audio`` for training: ``(audio, notes)``, the notes saying what cleaning hid
+    (``damage_notes``); a file without one finite sample is an ``AudioReadError``."""
+    frames, native_rate = _read(path)
+    if frames.size and not np.isfinite(frames).any():
+        raise AudioReadError(f"{path}: no finite samples (all NaN or infinite)")
+    return _mono_at(frames, native_rate, sample_rate), damage_notes(frames)
+
+
+def damage_notes(frames: np.ndarray, clip_share: float = 0.01) -> list[str]:
+    """What cleaning hides in decoded frames (T, C): non-finite samples (replaced by
+    silence), and more than ``clip_share`` of the samples at full scale (clipped)."""
+    finite = np.isfinite(frames)
+    notes = []
+    if not finite.all():
+        notes.append(f"{frames.size - np.count_nonzero(finite)} non-finite samples replaced by 0")
+    clipped = np.count_nonzero(finite & (np.abs(np.where(finite, frames, 0)) >= FULL_SCALE))
+    if frames.size and clipped > clip_share * frames.size:
+        notes.append(f"{clipped / frames.size:.1%} of its samples are clipped at full scale")
+    return notes
+
+
+def _read(path: Path) -> tuple[np.ndarray, int]:
+    """The frames (T, C) float32 of ``path`` as decoded, and their sample rate."""
     try:  # opened by Python: soundfile cannot encode a name that is not UTF-8
         with open(path, "rb") as file, sf.SoundFile(file) as f:
-            native_rate = f.samplerate
-            data = f.read(dtype="float32", always_2d=True)  # (T, channels)
+            return f.read(dtype="float32", always_2d=True), f.samplerate  # (T, channels)
     except (sf.LibsndfileError, RuntimeError, OSError, ValueError) as exc:
         raise AudioReadError(f"{path}: cannot decode ({_short(exc)})") from None
-    mono = clean(mix_to_mono(data))  # NaN/inf out before the resampler spreads them
+
+
+def _mono_at(frames: np.ndarray, native_rate: int, sample_rate: int) -> np.ndarray:
+    mono = clean(mix_to_mono(frames))  # NaN/inf out before the resampler spreads them
     return clean(remove_dc(resample(mono, native_rate, sample_rate)))
 
 

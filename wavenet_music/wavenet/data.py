@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import errno
 import hashlib
 import json
 import os
@@ -28,8 +29,9 @@ from ..audio.features import FeatureStore
 from ..audio.features import feature_store as audio_feature_store
 from ..audio.io import (
     AUDIO_EXTENSIONS,
+    UNDECODED_EXTENSIONS,
     AudioReadError,
-    load_audio,
+    load_training_audio,
     mu_law_decode,
     mu_law_encode,
     padded_slice,
@@ -39,7 +41,7 @@ from ..audio.io import (
 from ..config import Config, DataConfig, UserError, read_user_text
 from ..notes.excitation import RecordingPhases
 from ..notes.features import NoteStore, recording_notes
-from ..runs import cached, npy_bytes
+from ..runs import cached, npy_bytes, read_data_record
 
 CACHE_VERSION = 1
 UNMATCHED_SHOWN = 10  # label-manifest rows without their file, named one by one
@@ -74,33 +76,172 @@ class Corpus:
     skipped: tuple[tuple[str, str], ...]  # (file, reason)
 
     def summary(self) -> dict:
+        """What ``RUN/data.json`` records: the split, each file's label, the skipped files."""
         return {
             "train": [[s.source, s.start, s.end] for s in self.train],
             "validation": [[s.source, s.start, s.end] for s in self.validation],
+            "labels": {s.source: s.label for s in self.train + self.validation},
             "skipped": [list(item) for item in self.skipped],
         }
+
+
+def require_recorded_split(run_dir: Path, corpus: Corpus) -> None:
+    """A resumed run trains on the split it recorded in ``RUN/data.json`` (files, labels,
+    segments): a data folder that changed since is a one-line error saying how, so that no
+    validation file is trained on. A run that recorded no split passes."""
+    try:
+        recorded = read_data_record(run_dir)
+        changes = split_changes(recorded, corpus.summary())
+    except (OSError, ValueError, TypeError, AttributeError):
+        return
+    if changes:
+        raise UserError(
+            f"{recorded.get('root') or 'the data folder'} changed since {run_dir} recorded "
+            f"its split in data.json: {changes}; put the folder back as it was, or start a new "
+            f"run from these weights with --init-from {run_dir}"
+        )
+
+
+def split_changes(recorded: dict, now: dict) -> str:
+    """How the split ``now`` (``Corpus.summary``) differs from ``recorded``: ``""`` when it
+    does not, else e.g. ``8 files added (x/f4.wav, x/f5.wav, x/f6.wav, ...), 1 changed
+    (x/f3.wav)``. Labels are compared where ``recorded`` has them."""
+    before, after = _split_rows(recorded), _split_rows(now)
+    if "labels" not in recorded:
+        after = {file: rows[:-1] for file, rows in after.items()}
+        before = {file: rows[:-1] for file, rows in before.items()}
+    kinds = (
+        ("added", sorted(after.keys() - before.keys())),
+        ("removed", sorted(before.keys() - after.keys())),
+        ("changed", sorted(f for f in before.keys() & after.keys() if before[f] != after[f])),
+    )
+    return ", ".join(f"{_count(files)} {kind} ({_first(files)})" for kind, files in kinds if files)
+
+
+def _split_rows(record: dict) -> dict[str, tuple]:
+    """``file -> (its (part, start, end) segments, its label)`` of a split record."""
+    rows: dict[str, list] = {}
+    for part in ("train", "validation"):
+        for source, start, end in record[part]:
+            rows.setdefault(source, []).append((part, int(start), int(end)))
+    labels = record.get("labels", {})
+    return {file: (*sorted(segments), labels.get(file)) for file, segments in rows.items()}
+
+
+def _count(files: list[str]) -> str:
+    return f"{len(files)} file{'s' if len(files) > 1 else ''}"
+
+
+def _first(files: list[str], shown: int = 3) -> str:
+    return ", ".join(files[:shown]) + (", ..." if len(files) > shown else "")
 
 
 # --- discovery and caching --------------------------------------------------------------
 
 
-def find_audio_files(root: Path) -> list[Path]:
-    """All audio files under ``root``, symlinked folders included, each folder once (no loops)."""
+class Discovery(NamedTuple):
+    """What ``discover`` found under a data folder."""
+
+    files: list[Path]  # the audio files to decode, each real file once
+    skipped: list[tuple[str, str]]  # (file, reason): repeats of a file and broken links
+    undecoded: dict[str, int]  # extension -> files of audio this tool cannot decode
+
+
+def find_audio_files(root: Path, exclude: Path | None = None) -> list[Path]:
+    """All audio files under ``root``, symlinks followed, each real file once (``discover``)."""
+    return discover(root, exclude).files
+
+
+def discover(root: Path, exclude: Path | None = None) -> Discovery:
+    """The audio files under ``root`` (a folder, or one file), in name order, symlinked
+    folders and files followed. A file reached twice (through a symlinked folder or file)
+    is kept once, under its real path where it has one, and the repeats are skipped; a
+    link to a folder above it (a loop) is not followed; nothing under ``exclude`` (the
+    run's own folder) is read."""
     root = Path(root)
     if not root.exists():
         raise UserError(f"data folder {root} does not exist; pass a folder of recordings")
     if root.is_file():
-        return [root] if root.suffix.lower() in AUDIO_EXTENSIONS else []
-    found, seen = [], {os.path.realpath(root)}
-    for folder, dirs, files in os.walk(root, followlinks=True):
-        real = [os.path.realpath(os.path.join(folder, d)) for d in dirs]
-        dirs[:] = sorted(d for d, r in zip(dirs, real, strict=True) if r not in seen)
-        seen.update(real)
-        for name in sorted(files):
-            path = Path(folder) / name
-            if path.suffix.lower() in AUDIO_EXTENSIONS and path.is_file():
-                found.append(path)
-    return found
+        return Discovery([root] if _is_audio(root) else [], [], _undecoded([root]))
+    entries, aliases = _walk(root, exclude)
+    audio = [path for path in entries if _is_audio(path)]
+    broken = [(_relative(p, root), _link_problem(p)) for p in audio if not p.exists()]
+    files, repeats = _unique_files([p for p in audio if p.is_file()], root)
+    repeats += _alias_repeats(aliases, files, root)
+    return Discovery(files, broken + repeats, _undecoded(entries))
+
+
+def _walk(root: Path, exclude: Path | None) -> tuple[list[Path], list[tuple[Path, Path]]]:
+    """Every file entry under ``root``, each folder walked once, and the symlinked folders
+    not walked because they repeat one that is: ``(alias, the folder it repeats)``."""
+    walked = {os.path.realpath(d): Path(d) for d, _, _ in os.walk(root)}  # the real folders
+    skip = os.path.realpath(exclude) if exclude is not None else None
+    entries, aliases = [], []
+    for folder, dirs, names in os.walk(root, followlinks=True):
+        here, kept = os.path.realpath(folder), []
+        for name in sorted(dirs):
+            path = Path(folder, name)
+            real = os.path.realpath(path)
+            if _within(real, skip) or _within(here, real):
+                continue  # the run's folder, or a loop
+            if path.is_symlink() and real in walked:
+                aliases.append((path, walked[real]))
+                continue
+            walked.setdefault(real, path)
+            kept.append(name)
+        dirs[:] = kept
+        entries += [Path(folder, name) for name in sorted(names)]
+    return entries, aliases
+
+
+def _within(path: str, folder: str | None) -> bool:
+    return folder is not None and (path == folder or path.startswith(folder + os.sep))
+
+
+def _unique_files(paths: list[Path], root: Path) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Each real file once, by preference not through a symlink; the repeats skipped."""
+    first: dict[str, Path] = {}
+    for path in sorted(paths, key=lambda p: p.is_symlink()):  # stable: name order kept
+        first.setdefault(os.path.realpath(path), path)
+    kept = [p for p in paths if first[os.path.realpath(p)] == p]
+    repeats = [
+        (_relative(p, root), f"same file as {_relative(first[os.path.realpath(p)], root)}")
+        for p in paths
+        if first[os.path.realpath(p)] != p
+    ]
+    return kept, repeats
+
+
+def _alias_repeats(
+    aliases: list[tuple[Path, Path]], files: list[Path], root: Path
+) -> list[tuple[str, str]]:
+    """The files a symlinked folder would have repeated, each as skipped."""
+    return [
+        (_relative(alias / path.relative_to(folder), root), f"same file as {_relative(path, root)}")
+        for alias, folder in aliases
+        for path in files
+        if folder in path.parents
+    ]
+
+
+def _is_audio(path: Path) -> bool:
+    return path.suffix.lower() in AUDIO_EXTENSIONS
+
+
+def _undecoded(paths: list[Path]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for path in paths:
+        if path.suffix.lower() in UNDECODED_EXTENSIONS:
+            counts[path.suffix.lower()] = counts.get(path.suffix.lower(), 0) + 1
+    return counts
+
+
+def _link_problem(path: Path) -> str:
+    try:
+        path.stat()
+    except OSError as exc:
+        return "symlink loop" if exc.errno == errno.ELOOP else "broken link"
+    return "not found"
 
 
 def cache_root(config: DataConfig) -> Path:
@@ -115,7 +256,8 @@ def cached_classes(path: Path, config: DataConfig, quantization_channels: int) -
 
     The cache key covers the file's identity (path, size, modification time) and every
     setting that changes the decoded classes, so an edited file is decoded again; a
-    damaged cache file is reported and decoded again (``runs.cached``).
+    damaged cache file is reported and decoded again (``runs.cached``). Decoding warns,
+    one line each, of non-finite samples replaced and of clipping (``damage_notes``).
     """
     stat = path.stat()
     key = json.dumps(
@@ -134,7 +276,9 @@ def cached_classes(path: Path, config: DataConfig, quantization_channels: int) -
     dtype = np.uint8 if quantization_channels <= 256 else np.uint16
 
     def decode() -> bytes:
-        audio = load_audio(path, config.sample_rate)
+        audio, notes = load_training_audio(path, config.sample_rate)
+        for note in notes:  # said once: on the next run the cache holds the file
+            tqdm.write(f"warning: {path}: {note}", file=sys.stderr)
         if config.silence_threshold is not None:
             audio = trim_silence(audio, config.silence_threshold)
         return npy_bytes(mu_law_encode(audio, quantization_channels).astype(dtype))
@@ -162,41 +306,91 @@ def prepare_corpus(
     quantization_channels: int,
     min_samples: int,
     quiet: bool = False,
+    exclude: Path | None = None,
 ) -> Corpus:
-    """Discover, decode (cached), label and split the recordings under ``root``.
+    """Discover (``discover``: nothing under ``exclude``), decode (cached), label and split
+    the recordings under ``root``.
 
-    Files that cannot be decoded, are shorter than ``min_samples`` (the receptive field) or
-    lack a label when labels are asked for are skipped, listed and counted; a corpus with
-    nothing usable is an error.
+    Files that cannot be decoded, are shorter than ``min_samples`` (the receptive field),
+    hold no sound, repeat another file or lack a label when labels are asked for are
+    skipped and counted (named one by one unless ``quiet``); files of audio the tool cannot
+    decode are counted. A corpus with nothing usable is an error. Unless ``quiet``, a split
+    with a validation share (``data.validation_fraction`` > 0) is summed up in one line.
     """
     root = Path(root)
-    paths = find_audio_files(root)
-    if not paths:
-        raise UserError(f"no audio files ({', '.join(AUDIO_EXTENSIONS)}) found under {root}")
+    found = discover(root, exclude)
+    _report_undecoded(found.undecoded)
+    if not found.files and not found.skipped:
+        raise UserError(
+            f"no audio files ({', '.join(AUDIO_EXTENSIONS)}) found under {root}"
+            + _undecoded_hint(found.undecoded)
+        )
     labeler = make_labeler(root, config.labels)
-    _report_unmatched_rows(config.labels, [_relative(p, root) for p in paths], root, quiet)
+    _report_unmatched_rows(config.labels, [_relative(p, root) for p in found.files], root, quiet)
+    usable, skipped = _decode_all(
+        found.files, root, labeler, config, quantization_channels, min_samples, quiet
+    )
+    skipped = found.skipped + skipped
+    total = len(found.files) + len(found.skipped)
+    _report_skipped(skipped, total, quiet)
+    if not usable:
+        raise UserError(
+            f"none of the {total} audio files under {root} is usable "
+            f"(first problem: {skipped[0][0]}: {skipped[0][1]})"
+        )
+    train, validation = split(usable, config.validation_fraction)
+    if not quiet and config.validation_fraction > 0:
+        print(split_line(train, validation, config.sample_rate), file=sys.stderr)
+    return Corpus(tuple(train), tuple(validation), tuple(skipped))
+
+
+def _decode_all(
+    paths: list[Path],
+    root: Path,
+    labeler,
+    config: DataConfig,
+    quantization_channels: int,
+    min_samples: int,
+    quiet: bool,
+) -> tuple[list[Segment], list[tuple[str, str]]]:
+    """The usable segments of ``paths``, and the files skipped with their reasons."""
     usable: list[Segment] = []
     skipped: list[tuple[str, str]] = []
     for path in tqdm(paths, desc="decoding", unit="file", disable=quiet or len(paths) < 4):
         rel = _relative(path, root)
         try:
             segment = whole_file(path, rel, labeler(rel), config, quantization_channels)
+            usable.append(usable_segment(segment, config, quantization_channels, min_samples))
         except (AudioReadError, OSError) as exc:
             skipped.append((rel, _reason(exc)))
-            continue
-        if segment.length < min_samples:
-            reason = f"{segment.length} samples, shorter than the receptive field ({min_samples})"
-            skipped.append((rel, reason))
-            continue
-        usable.append(segment)
-    _report_skipped(skipped, len(paths), quiet)
-    if not usable:
-        raise UserError(
-            f"none of the {len(paths)} audio files under {root} is usable "
-            f"(first problem: {skipped[0][0]}: {skipped[0][1]})"
+    return usable, skipped
+
+
+def usable_segment(
+    segment: Segment, config: DataConfig, quantization_channels: int, min_samples: int
+) -> Segment:
+    """``segment``, unless it is shorter than ``min_samples`` or silent throughout (an
+    ``AudioReadError`` saying which)."""
+    threshold = config.silence_threshold
+    if segment.length == 0 and threshold is not None:
+        raise AudioReadError(
+            f"{segment.source}: data.silence_threshold={threshold} trimmed it to 0 samples "
+            "(no part is that loud); lower it"
         )
-    train, validation = split(usable, config.validation_fraction)
-    return Corpus(tuple(train), tuple(validation), tuple(skipped))
+    if segment.length < min_samples:
+        trimmed = f" after data.silence_threshold={threshold}" if threshold is not None else ""
+        raise AudioReadError(
+            f"{segment.source}: {segment.length} samples{trimmed}, shorter than the receptive "
+            f"field ({min_samples})"
+        )
+    if _is_silent(load_classes(segment.cache), silence_class(quantization_channels)):
+        raise AudioReadError(f"{segment.source}: no sound (digital silence throughout)")
+    return segment
+
+
+def _is_silent(classes: np.ndarray, silence: int, block: int = 1 << 20) -> bool:
+    """Every class is ``silence`` (read block by block: music stops at the first)."""
+    return all(not np.any(classes[i : i + block] != silence) for i in range(0, len(classes), block))
 
 
 def whole_file(
@@ -248,7 +442,8 @@ def read_label_manifest(path: Path, root: Path) -> dict[str, str]:
 
 def read_label_rows(path: Path) -> dict[str, tuple[str, int]]:
     """``file -> (label, line number)`` of the manifest ``path`` (see read_label_manifest)."""
-    rows = list(csv.reader(read_user_text(path, "data.labels: label file").splitlines()))
+    text = read_user_text(path, "data.labels: label file").removeprefix("\ufeff")  # Excel's BOM
+    rows = list(csv.reader(text.splitlines()))
     found: dict[str, tuple[str, int]] = {}
     for number, row in enumerate(rows, 1):
         if not row or row[0].strip().lower() == "file":
@@ -270,19 +465,20 @@ def read_label_rows(path: Path) -> dict[str, tuple[str, int]]:
 def _report_unmatched_rows(spec: str | None, found: Sequence[str], root: Path, quiet: bool) -> None:
     """Warn about manifest rows naming no audio file under ``root`` (a typo there would
     otherwise lose the label unnoticed; not an error: one manifest may cover more files
-    than this folder, e.g. the held-out folder ``evaluate`` reads)."""
-    if quiet or spec in (None, "folders"):
+    than this folder, e.g. the held-out folder ``evaluate`` reads). With ``quiet``, only
+    their count."""
+    if spec in (None, "folders"):
         return
     names = set(found)
     rows = read_label_rows(Path(spec)).items()
     unmatched = [(line, file) for file, (_, line) in rows if file not in names]
-    for line, file in unmatched[:UNMATCHED_SHOWN]:
+    for line, file in [] if quiet else unmatched[:UNMATCHED_SHOWN]:
         print(
             f"warning: {spec}:{line}: {file} is not an audio file under {root}; "
             "its label is unused",
             file=sys.stderr,
         )
-    if len(unmatched) > 1:
+    if len(unmatched) > 1 or (quiet and unmatched):
         print(
             f"warning: {len(unmatched)} of {len(rows)} rows of {spec} name no audio file "
             f"under {root}",
@@ -312,6 +508,11 @@ def _split_group(segments: list[Segment], fraction: float) -> tuple[list[Segment
     if len(segments) == 1:
         s = segments[0]
         cut = s.end - max(1, round(s.length * fraction))
+        if cut <= s.start:
+            raise UserError(
+                f"data.validation_fraction={fraction} leaves no training audio in {s.source} "
+                f"({s.length} samples, the only file of its folder); lower it"
+            )
         return [dataclasses.replace(s, start=0, end=cut)], [dataclasses.replace(s, start=cut)]
     # fsencode: the name's bytes, also for a name that is not UTF-8 (a surrogate escape)
     ranked = sorted(segments, key=lambda s: hashlib.sha1(os.fsencode(s.source)).hexdigest())
@@ -349,11 +550,50 @@ def _reason(exc: BaseException) -> str:
 
 
 def _report_skipped(skipped: list[tuple[str, str]], total: int, quiet: bool) -> None:
-    if quiet or not skipped:
+    """Each skipped file (unless ``quiet``), then their count (always: files left out of
+    training are never silent)."""
+    if not skipped:
         return
-    for name, reason in skipped:
+    for name, reason in [] if quiet else skipped:
         print(f"skipped {name}: {reason}", file=sys.stderr)
-    print(f"skipped {len(skipped)} of {total} audio files", file=sys.stderr)
+    first = f" (first: {skipped[0][0]}: {skipped[0][1]}; without --quiet each is named)"
+    print(f"skipped {len(skipped)} of {total} audio files{first if quiet else ''}", file=sys.stderr)
+
+
+def _report_undecoded(undecoded: dict[str, int]) -> None:
+    if undecoded:
+        print(f"ignored {_undecoded_files(undecoded)}", file=sys.stderr)
+
+
+def _undecoded_hint(undecoded: dict[str, int]) -> str:
+    return f"; it holds {_undecoded_files(undecoded)}" if undecoded else ""
+
+
+def _undecoded_files(undecoded: dict[str, int]) -> str:
+    """``10 files with unsupported extensions (.aac, .m4a): convert them to flac or wav``."""
+    kinds = ", ".join(sorted(undecoded))
+    return (
+        f"{sum(undecoded.values())} files with unsupported extensions ({kinds}): "
+        "convert them to flac or wav"
+    )
+
+
+def split_line(train: Sequence[Segment], validation: Sequence[Segment], rate: int) -> str:
+    """``training on 9 files (4.5 min), validating on 1 (30 s)``."""
+
+    def amount(segments: Sequence[Segment]) -> tuple[int, str]:
+        seconds = sum(s.length for s in segments) / rate
+        return len({s.source for s in segments}), _duration(seconds)
+
+    (n_train, t_train), (n_val, t_val) = amount(train), amount(validation)
+    files = "file" if n_train == 1 else "files"
+    return f"training on {n_train} {files} ({t_train}), validating on {n_val} ({t_val})"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    return f"{seconds / 60:.1f} min" if seconds < 3600 else f"{seconds / 3600:.1f} h"
 
 
 # --- windows ------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ from .data import (
     Corpus,
     WindowSampler,
     WindowSource,
+    require_recorded_split,
     validation_picks,
     window_source,
 )
@@ -374,6 +375,8 @@ def train(
             print(f"warning: {bf16}", file=sys.stderr)
         with distributed.process_group(dist, device):
             corpus = process_corpus(data_root, config, quiet, dist)
+            if checkpoint is not None:  # before data.json is written again
+                require_recorded_split(run_dir, corpus)
             if checkpoint is None:
                 config = with_corpus_labels(config, corpus)
             if dist.is_main:
