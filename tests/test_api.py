@@ -66,3 +66,18 @@ def test_submodules_stay_importable_by_their_full_name():
 
     module = importlib.import_module("wavenet_music.wavenet.train")
     assert isinstance(module, types.ModuleType) and callable(module.train)
+
+
+def test_the_package_docstring_imports_functions_and_dir_lists_the_api():
+    """``help(wavenet_music)``'s example imported ``evaluate`` from ``wavenet_music.wavenet``:
+    the module, not the function (calling it raised); and ``dir`` showed none of the API."""
+    import wavenet_music
+
+    imports = re.findall(r"^\s*(from wavenet_music\S* import .+)$", wavenet_music.__doc__, re.M)
+    assert imports
+    namespace: dict = {}
+    for line in imports:
+        exec(line, namespace)  # our own docstring
+    names = [n.strip() for line in imports for n in line.split(" import ")[1].split(",")]
+    assert all(not isinstance(namespace[n], types.ModuleType) for n in names), names
+    assert {"evaluate", "generate_audio", "load_run", "train"} <= set(dir(wavenet_music))

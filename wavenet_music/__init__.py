@@ -2,11 +2,12 @@
 
 The small Python API::
 
-    from wavenet_music import load_run, generate_audio, GenerateConfig
-    from wavenet_music.wavenet import evaluate
+    from wavenet_music import load_run, generate_audio, evaluate, GenerateConfig
     model, config = load_run("runs/piano")                  # model (eval mode) + its config
     audio = generate_audio(model, config, GenerateConfig(seconds=2, num=3))  # (3, 32000)
     print(evaluate(model, config, "held_out/").bits_per_sample)
+
+A run with labels (the demo's) generates with ``GenerateConfig(..., label="piano")``.
 """
 
 import importlib
@@ -29,6 +30,11 @@ _EXPORTS = {
 }
 __all__ = sorted(_EXPORTS)
 __version__ = "0.1.0"
+
+
+def __dir__() -> list[str]:
+    """The exports too (loaded on first use), so that completion and ``dir`` show them."""
+    return sorted({*globals(), *_EXPORTS})
 
 
 def __getattr__(name: str):

@@ -231,7 +231,8 @@ def clip_plan(config: Config, options: GenerateConfig) -> tuple[Tensor | None, l
     if options.label is None:
         raise UserError(
             f"this run is conditioned on labels ({', '.join(known)}); "
-            "pass --label NAME, several as --label a,b, or --label all"
+            "pass --label NAME, several as --label a,b, or --label all "
+            '(from Python: GenerateConfig(label="NAME"))'
         )
     chosen = list(known) if options.label == "all" else options.label.split(",")
     twice = sorted({name for name in chosen if chosen.count(name) > 1})
