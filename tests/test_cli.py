@@ -432,3 +432,14 @@ def test_a_label_named_twice_is_refused_not_written_twice_to_one_file():
         clip_plan(config, GenerateConfig(label="piano,guitar,piano"))
     labels, tags = clip_plan(config, GenerateConfig(label="piano,guitar", num=2))
     assert labels.tolist() == [1, 1, 0, 0] and len(set(tags)) == 4
+
+
+def test_a_fresh_seed_is_said_so_that_the_clips_can_be_drawn_again(trained_run, tmp_path, capsys):
+    run, _ = trained_run
+    args = ["generate", str(run), "--seconds", "0.05", "--quiet"]
+    code, _, err = _run(capsys, *args, "--seed", "null", "--out", str(tmp_path / "a.wav"))
+    seed = re.search(r"^seed (\d+) \(pass --seed \1 to draw the same again\)$", err, re.M)
+    assert code == 0 and seed, err
+    code, _, err = _run(capsys, *args, "--seed", seed.group(1), "--out", str(tmp_path / "b.wav"))
+    assert code == 0 and "seed" not in err
+    assert (tmp_path / "a.wav").read_bytes() == (tmp_path / "b.wav").read_bytes()

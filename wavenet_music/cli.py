@@ -15,6 +15,7 @@ import dataclasses
 import json
 import os
 import re
+import secrets
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,6 +26,7 @@ import yaml
 from .composer.config import ComposerConfig, PieceConfig
 from .config import (
     MAX_SECONDS,
+    MAX_SEED,
     Config,
     DataConfig,
     EvaluateConfig,
@@ -273,7 +275,7 @@ def cmd_generate(args: argparse.Namespace) -> None:
     from .wavenet.checkpoint import load_model
     from .wavenet.to_audio import clip_paths, clip_plan, generate_audio
 
-    options = GenerateConfig(**_flag_values(args, GenerateConfig, "gen__"))
+    options = _drawn_seed(GenerateConfig(**_flag_values(args, GenerateConfig, "gen__")))
     model, config = load_model(args.run, generation_device(options.device))
     for flag, value in (
         ("--seed-audio", options.seed_audio),
@@ -285,6 +287,16 @@ def cmd_generate(args: argparse.Namespace) -> None:
     generate_audio(model, config, options, out=args.out, progress=not args.quiet)
     for path in clip_paths(args.out, clip_plan(config, options)[1]):
         print(path)
+
+
+def _drawn_seed(options: Any) -> Any:
+    """``options`` with a fresh seed where it has none (``--seed null``), said on stderr:
+    the clips a musician likes can be drawn again with it."""
+    if options.seed is not None:
+        return options
+    seed = secrets.randbelow(MAX_SEED + 1)
+    print(f"seed {seed} (pass --seed {seed} to draw the same again)", file=sys.stderr)
+    return dataclasses.replace(options, seed=seed)
 
 
 def cmd_render(args: argparse.Namespace) -> None:
@@ -305,7 +317,7 @@ def cmd_render(args: argparse.Namespace) -> None:
                 f"{args.midi} lasts {seconds:,.0f} s with its tail, longer than a render may "
                 f"({MAX_SECONDS:,} s); pass --seconds N to render its first N seconds"
             )
-    options = GenerateConfig(**given, seconds=seconds, notes=str(args.midi))
+    options = _drawn_seed(GenerateConfig(**given, seconds=seconds, notes=str(args.midi)))
     model, config = load_model(args.run, generation_device(options.device))
     if config.data.features != "notes" or config.model.local_channels is None:
         raise UserError(
@@ -418,7 +430,7 @@ def _stored_composer_config(args: argparse.Namespace) -> ComposerConfig | None:
 def cmd_compose(args: argparse.Namespace) -> None:
     from .composer.compose import compose
 
-    options = PieceConfig(**_flag_values(args, PieceConfig, "compose__"))
+    options = _drawn_seed(PieceConfig(**_flag_values(args, PieceConfig, "compose__")))
     piece = compose(args.run, options, out=args.out, features_out=args.features_out)
     floor = ""
     if piece.notes is not None:
@@ -445,7 +457,8 @@ def cmd_transcribe(args: argparse.Namespace) -> None:
     notes = require_notes(transcribe_file(args.audio), args.audio)
     write_midi(args.out, notes)
     end = max(n.offset for n in notes)
-    print(f"{args.out}: {len(notes)} notes, {notes[0].onset:.2f}-{end:.2f} s")
+    count = f"{len(notes)} note{'s' if len(notes) != 1 else ''}"
+    print(f"{args.out}: {count}, {notes[0].onset:.2f}-{end:.2f} s")
 
 
 # --- the parser ----------------------------------------------------------------------------------
