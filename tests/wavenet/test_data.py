@@ -329,3 +329,21 @@ def test_train_resume_on_a_grown_folder_is_refused_and_keeps_the_recorded_split(
     ):
         train(root, run, more, resume=True, quiet=True)
     assert (run / "data.json").read_text() == recorded
+
+
+@pytest.mark.parametrize("label", ["rock/pop", "jazz, bebop", "all", "a\tb"])
+def test_a_label_generate_cannot_name_is_refused_where_it_is_written(folder, tmp_path, label):
+    """A label with a comma (``--label`` splits there), a path separator (clips are named
+    after labels: generate raised from pathlib), a control character, or ``all``."""
+    csv = tmp_path / "labels.csv"
+    with csv.open("w", newline="") as f:
+        f.write("file,label\n")
+        f.write(f'top.wav,"{label}"\n')
+    with pytest.raises(UserError, match=r"labels.csv:2: the label .* (holds|is 'all')"):
+        prepare_corpus(folder, _config(tmp_path, labels=str(csv)), 256, 100, quiet=True)
+
+
+def test_a_folder_named_all_is_refused_as_a_label(folder, tmp_path):
+    (folder / "ambient").rename(folder / "all")
+    with pytest.raises(UserError, match=r"folder 'all' is 'all'.*rename the folder"):
+        prepare_corpus(folder, _config(tmp_path, labels="folders"), 256, 100, quiet=True)

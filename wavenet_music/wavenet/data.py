@@ -431,7 +431,21 @@ def _folder_label(rel: str) -> str:
     label = label_of(rel)
     if not label:
         raise AudioReadError(f"{rel}: not inside a label folder (data.labels=folders)")
+    problem = label_problem(label)
+    if problem:
+        raise UserError(f"folder {label!r} {problem}: rename the folder (data.labels=folders)")
     return label
+
+
+def label_problem(label: str) -> str:
+    """Why ``label`` cannot name a label (``generate --label`` splits at commas, takes
+    ``all`` for every label and names files after labels), or ``""``."""
+    if label == "all":
+        return "is 'all', which --label takes for every label"
+    bad = sorted({c for c in label if c in ",/\\" or not c.isprintable()})
+    if bad:
+        return f"holds {', '.join(map(repr, bad))}, which --label or a file name cannot"
+    return ""
 
 
 def read_label_manifest(path: Path, root: Path) -> dict[str, str]:
@@ -451,6 +465,8 @@ def read_label_rows(path: Path) -> dict[str, tuple[str, int]]:
         if len(row) < 2 or not row[1].strip():
             raise UserError(f"{path}:{number}: expected file,label, got {','.join(row)!r}")
         file, label = Path(row[0].strip()).as_posix(), row[1].strip()
+        if label_problem(label):
+            raise UserError(f"{path}:{number}: the label {label!r} {label_problem(label)}")
         first, line = found.setdefault(file, (label, number))
         if first != label:
             raise UserError(
