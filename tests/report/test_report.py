@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from html.parser import HTMLParser
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 
 from wavenet_music.audio.io import load_audio
 from wavenet_music.config import UserError
-from wavenet_music.report import build
+from wavenet_music.report import build, page
 from wavenet_music.report.build import (
     add_spectrograms,
     held_out_bits,
@@ -21,6 +22,7 @@ from wavenet_music.report.build import (
     run_label,
     write_report,
 )
+from wavenet_music.report.clips import Speed
 from wavenet_music.runs import read_metrics
 from wavenet_music.wavenet.checkpoint import load_model
 from wavenet_music.wavenet.train import train
@@ -278,13 +280,20 @@ def test_the_page_plays_in_a_headless_browser(report, tmp_path):
 
 
 def test_a_report_replaces_the_last_one_whole_and_an_interrupted_one_changes_nothing(
-    run, music_root, tmp_path, monkeypatch
+    run, music_root, tmp_path, monkeypatch, capsys
 ):
     """Written beside its folder and put in place once whole: fewer clips leave no stale
     ones, and a Ctrl-C leaves the earlier report byte for byte (it mixed new clips under
-    the old page and summary)."""
+    the old page and summary). Each part says on stderr when it starts."""
     out, quick = tmp_path / "report", {"seconds": 0.1, "evaluate_seconds": 0.5}
     report_main(run, music_root, out, clips=2, **quick)
+    said = re.findall(r"^report: (.+) \[\d+ s\]$", capsys.readouterr().err, re.M)
+    assert said == [
+        "generating 2 clips of 0.1 s a label",
+        "the held-out likelihood",
+        "figures and the page",
+        "done",
+    ]
     assert (out / "piano-generated-2.wav").is_file()
     report_main(run, music_root, out, clips=1, **quick)
     assert not (out / "piano-generated-2.wav").exists() and (out / "index.html").is_file()
@@ -311,3 +320,11 @@ def test_a_report_never_replaces_a_folder_that_is_not_a_report(run, tmp_path):
     with pytest.raises(UserError, match="a file; name a folder"):
         report_main(run, None, tmp_path / "file", clips=1, seconds=0.1)
     assert (mine / "notes.txt").read_text() == "keep me" and len(list(tmp_path.iterdir())) == 2
+
+
+def test_the_pace_of_generation_says_how_many_clips_were_drawn_at_once():
+    """The headline read "3.5x slower than real time" for each of 24 clips drawn together."""
+    together = Speed(streams=24, samples=16000, wall_seconds=3.5, sample_rate=16000, device="cpu")
+    alone = Speed(streams=1, samples=16000, wall_seconds=0.5, sample_rate=16000, device="cpu")
+    assert page._pace(together) == "3.5× slower than real time (each of 24 clips at once)"
+    assert page._pace(alone) == "2.0× faster than real time"

@@ -17,10 +17,11 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -160,7 +161,9 @@ def _report(
         torch.manual_seed(seed)
         fresh = WaveNet(config.model).to(model_device(model)).eval()
     extra, plain, notes = [], None, None
+    say = _phases()
     if composer_dirs(run_dir) and config.train.local_dropout > 0:
+        say(f"composing {clips} pieces of {seconds:g} s a label, and plain WaveNet beside them")
         generated, plain, speed, section, notes = composed_and_plain(
             run_dir, out_dir, data_root, config, seconds, seed, clips
         )
@@ -169,12 +172,14 @@ def _report(
         baseline_audio = generate_audio(fresh, config, untrained, progress=False)  # (labels, T)
         baseline = {name: baseline_audio[i : i + 1] for i, name in enumerate(labels)}
     elif config.model.local_channels is not None:
+        say(f"re-synthesising {clips} held-out excerpts of {seconds:g} s a label")
         originals = held_out_originals(run_dir, data_root, config, labels, clips, seconds, seed)
         generated, speed = timed_resynthesis(model, config, originals, seed)
         firsts = {name: [rows[0]] for name, rows in originals.items()}
         baseline = resynthesize_rows(fresh, config, firsts, seed)
     else:
         which = which_labels(config)  # every label, ``clips`` each
+        say(f"generating {clips} clips of {seconds:g} s a label")
         options = GenerateConfig(seconds=seconds, num=clips, seed=seed, label=which)
         audio, speed = timed_generation(model, config, options)  # (labels · clips, T)
         generated = {name: audio[i * clips : (i + 1) * clips] for i, name in enumerate(labels)}
@@ -182,22 +187,37 @@ def _report(
         baseline_audio = generate_audio(fresh, config, untrained, progress=False)  # (labels, T)
         baseline = {name: baseline_audio[i : i + 1] for i, name in enumerate(labels)}
         originals = None
-    return write_report(
+    say("the held-out likelihood")
+    model = model.to(resolve_device("auto"))
+    held_out = held_out_bits(model, config, run_dir, data_root, evaluate_seconds)
+    say("figures and the page")
+    page = write_report(
         run_dir,
         data_root,
         out_dir,
         generated,
         untrained={name: audio[0] for name, audio in baseline.items()},
         speed=speed,
-        held_out=held_out_bits(
-            model.to(resolve_device("auto")), config, run_dir, data_root, evaluate_seconds
-        ),
+        held_out=held_out,
         seed=seed,
         originals=originals,
         plain=plain,
         extra_sections=extra,
         notes=notes,
     )
+    say("done")
+    return page
+
+
+def _phases() -> Callable[[str], None]:
+    """``say(what)``: a line on stderr as each part of the report starts (a report takes
+    minutes; without a progress bar, a log showed nothing for seven)."""
+    start = time.perf_counter()
+
+    def say(what: str) -> None:
+        print(f"report: {what} [{time.perf_counter() - start:,.0f} s]", file=sys.stderr, flush=True)
+
+    return say
 
 
 def which_labels(config: Config) -> str | None:

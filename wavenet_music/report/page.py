@@ -407,7 +407,7 @@ def _header(run_dir: Path, config: Config, speed: Speed | None, held_out: HeldOu
         ),
         ("trained", f"{_trained_steps(run_dir):,} steps"),
         ("receptive field", f"{rf / rate * 1000:,.0f} ms"),
-        ("generation", "–" if speed is None else _pace(speed.real_time_factor)),
+        ("generation", "–" if speed is None else _pace(speed)),
     ]
     html_cards = "".join(
         f'<div class="card"><div class="value">{v}</div><div class="key">{k}</div></div>'
@@ -421,10 +421,13 @@ def _header(run_dir: Path, config: Config, speed: Speed | None, held_out: HeldOu
     )
 
 
-def _pace(real_time_factor: float) -> str:
-    if real_time_factor >= 1:
-        return f"{real_time_factor:,.1f}× slower than real time"
-    return f"{1 / real_time_factor:,.1f}× faster than real time"
+def _pace(speed: Speed) -> str:
+    """How fast the report's clips were drawn: each clip's pace against real time, and
+    how many were drawn together (a lone clip draws faster than each of 24 at once)."""
+    factor = speed.real_time_factor
+    pace = f"{factor:,.1f}× slower" if factor >= 1 else f"{1 / factor:,.1f}× faster"
+    together = f" (each of {speed.streams} clips at once)" if speed.streams > 1 else ""
+    return f"{pace} than real time{together}"
 
 
 def _trained_steps(run_dir: Path) -> int:
