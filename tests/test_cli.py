@@ -443,3 +443,15 @@ def test_a_fresh_seed_is_said_so_that_the_clips_can_be_drawn_again(trained_run, 
     code, _, err = _run(capsys, *args, "--seed", seed.group(1), "--out", str(tmp_path / "b.wav"))
     assert code == 0 and "seed" not in err
     assert (tmp_path / "a.wav").read_bytes() == (tmp_path / "b.wav").read_bytes()
+
+
+def test_evaluate_says_when_it_scores_music_the_run_trained_on(trained_run, music_root, capsys):
+    run, _ = trained_run
+    code, out, err = _run(capsys, "evaluate", str(run), "--data", str(music_root / "piano"))
+    trained = sum(
+        1 for row in json.loads((run / "data.json").read_text())["train"] if "piano/" in row[0]
+    )
+    assert code == 0 and f"warning: the run trained on {trained} of the " in err, err
+    assert "these bits are not held out" in err and "bits per sample" in out
+    code, _, err = _run(capsys, "evaluate", str(run), "--data", str(music_root / "classical"))
+    assert code == 0 and "warning" not in err

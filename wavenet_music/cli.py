@@ -348,7 +348,7 @@ def cmd_features(args: argparse.Namespace) -> None:
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from .runtime.device import resolve_device
     from .wavenet.checkpoint import load_model
-    from .wavenet.evaluate import evaluate
+    from .wavenet.evaluate import evaluate, trained_on
 
     options = EvaluateConfig(**_flag_values(args, EvaluateConfig, "eval__"))
     model, config = load_model(args.run, resolve_device(options.device))
@@ -364,6 +364,13 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         quiet=args.quiet,
         label=options.label,
     )
+    trained = trained_on(args.run, args.data, list(result.per_file))
+    if trained:  # said even with --json: the figure is not what it seems
+        print(
+            f"warning: the run trained on {len(trained)} of the {result.files} files scored "
+            f"(first: {trained[0]}): these bits are not held out; score music it never heard",
+            file=sys.stderr,
+        )
     following = None
     if options.follow_seconds is not None:
         from .wavenet.follow import follow_notes

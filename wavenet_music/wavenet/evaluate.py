@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from ..config import Config, EvaluateConfig
+from ..runs import read_data_record
 from ..runtime.device import model_device
 from .data import (
     IGNORE,
@@ -83,6 +84,21 @@ def evaluate(
         total_nats += nats
         total += segment.length
     return Evaluation(total_nats / total / LN2, total, len(per_file), per_file, corpus.skipped)
+
+
+def trained_on(run_dir: Path, data: Path, scored: list[str]) -> list[str]:
+    """The files among ``scored`` (relative to ``data``, as ``Evaluation.per_file`` names
+    them) whose audio, or part of it, the run trained on (its ``data.json`` split); empty
+    for a run that recorded no data folder."""
+    try:
+        record = read_data_record(run_dir)
+        root = Path(record["root"])
+        trained = {(root / row[0]).resolve() for row in record["train"]}
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        return []
+    data = Path(data)
+    where = (lambda name: data.resolve()) if data.is_file() else (lambda n: (data / n).resolve())
+    return [name for name in scored if where(name) in trained]
 
 
 def segment_nats(model: WaveNet, source: WindowSource, segment: Segment, batch_size: int) -> float:
