@@ -233,7 +233,9 @@ def test_floors_sample_the_same_on_every_engine_and_only_where_they_are_set(
     assert torch.equal(plain[:, :150], floored["compiled"][:, :150])
     assert not torch.equal(plain, floored["compiled"])
     assert torch.equal(run("eager", torch.zeros(2, 300, dtype=torch.float64)), plain)
-    with pytest.raises(UserError, match="below 1 / 256"):
+    with pytest.raises(
+        UserError, match=r"floor \(--floor; compose: --wavenet-floor\) .* below 1 / 256"
+    ):
         run("eager", torch.full((2, 300), 1 / 256, dtype=torch.float64))
 
 

@@ -235,7 +235,8 @@ def checked_floors(model: WaveNet, floors: Tensor | None, num: int, length: int)
     classes = model.config.quantization_channels
     if not float(floors.max()) * classes < 1:
         raise UserError(
-            f"a sampling floor of {float(floors.max()):g} could cut every class: keep it "
+            f"a sampling floor (--floor; compose: --wavenet-floor) of {float(floors.max()):g} "
+            "could cut every class: keep it "
             f"below 1 / {classes} (the likeliest class is at least that likely)"
         )
     return floors
