@@ -197,17 +197,17 @@ class ComposerTrainer(TrainingRun):
         return held_out_bits(self.model, self.corpus.validation, self.device)
 
     def run(self, result: ComposerResult) -> ComposerResult:
-        self.start_session()
-        result.interrupted = self.loop(lambda: self._one_step(result))
-        if not result.validation_bits or result.validation_bits[-1][0] != self.step:
-            self._validate(result)
-        if not result.interrupted and self.config.calibration_seconds is not None:
-            if self.calibration is None:  # else it is the calibration of the kept weights
-                self.calibrate()
-            else:
-                self.say("the kept weights did not change: calibration kept")
-        result.calibration = self.calibration
-        path = self.save(final=True)
+        """The session: Ctrl-C or SIGTERM at any point of it (a step, the final validation
+        or calibration) ends it in a checkpoint and the line that says how to resume."""
+        with self.session():
+            result.interrupted = self.loop(lambda: self._one_step(result))
+            if not result.validation_bits or result.validation_bits[-1][0] != self.step:
+                self.tolerate_stop(lambda: self._validate(result))
+            if not self.stop.requested and self.config.calibration_seconds is not None:
+                self.tolerate_stop(self._calibrate_once)
+            result.interrupted = result.interrupted or self.stop.requested
+            result.calibration = self.calibration
+            path = self.save(final=True)
         result.step = self.step
         result.best_bits = None if self.best is None else self.best[0]
         if result.interrupted:
@@ -227,6 +227,12 @@ class ComposerTrainer(TrainingRun):
     def done(self) -> bool:
         """The budget is spent, or ``patience`` validations did not beat the best."""
         return super().done() or self.patience_spent()
+
+    def _calibrate_once(self) -> None:
+        if self.calibration is None:  # else it is the calibration of the kept weights
+            self.calibrate()
+        else:
+            self.say("the kept weights did not change: calibration kept")
 
     def calibrate(self) -> None:
         """Calibrate the sampling (temperature, hold penalty) of the weights ``compose``

@@ -5,7 +5,9 @@ interrupt never lands inside a library call or a finaliser, where Python may swa
 
 from __future__ import annotations
 
+import contextlib
 import signal
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -21,13 +23,15 @@ class Interrupted(KeyboardInterrupt):
 class StopRequest:
     """Ctrl-C and SIGTERM set ``requested``; the loop finishes what it is doing, then stops
     (training: the step under way, then a checkpoint; generation: the sample, then the
-    partial WAV). A second signal raises ``KeyboardInterrupt`` at once."""
+    partial WAV). A second signal raises ``KeyboardInterrupt`` at once. Entering it again
+    while it is installed (a loop inside a training session) changes nothing."""
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self) -> None:
         self.requested = False
         self._previous: dict[int, object] = {}
+        self._depth = 0  # how many ``with`` blocks hold it
 
     def _handler(self, signum, frame) -> None:
         if self.requested:
@@ -35,6 +39,9 @@ class StopRequest:
         self.requested = True
 
     def __enter__(self) -> StopRequest:
+        self._depth += 1
+        if self._depth > 1:
+            return self
         try:
             for signum in self.SIGNALS:
                 self._previous[signum] = signal.signal(signum, self._handler)
@@ -43,5 +50,29 @@ class StopRequest:
         return self
 
     def __exit__(self, *exc) -> None:
+        self._depth -= 1
+        if self._depth > 0:
+            return
         for signum, previous in self._previous.items():
             signal.signal(signum, previous)
+        self._previous.clear()
+
+
+def _raise_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM raises ``KeyboardInterrupt`` while the block runs, as Ctrl-C does: the same
+    clean-up and the same one line, instead of the silent default death (exit 143) that
+    skips every ``finally``. A ``StopRequest`` inside the block takes over both signals."""
+    try:
+        previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

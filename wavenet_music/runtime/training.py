@@ -12,10 +12,11 @@ learning rate of both follows ``cosine_schedule``.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -63,9 +64,10 @@ class SavedState(Protocol):
 
 class TrainingRun:
     """The skeleton of one training session of a run. A trainer subclasses it, counts
-    ``step`` in its own step, calls ``start_session`` and then ``loop`` with that step,
-    keeps ``training_state`` in its checkpoints and gives it back to
-    ``restore_training_state``; it may widen ``stopping`` (all processes agree, patience).
+    ``step`` in its own step, runs its session inside ``session`` (the first validation,
+    ``loop`` with that step, the final validation and save), keeps ``training_state`` in
+    its checkpoints and gives it back to ``restore_training_state``; it may widen
+    ``stopping`` (all processes agree, patience).
 
     Args:
         optimizer: the model's optimizer (its state is saved and restored here).
@@ -79,6 +81,7 @@ class TrainingRun:
         self.first_step = 0  # the step this session started from
         self.elapsed_before = 0.0  # training seconds of earlier sessions of this run
         self.session_start = time.monotonic()
+        self.stop = StopRequest()  # installed by ``session`` and ``loop``
 
     # the clock and the budget ---------------------------------------------------------------
 
@@ -108,13 +111,33 @@ class TrainingRun:
 
     # the loop -------------------------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def session(self) -> Iterator[None]:
+        """Start the session's clock; Ctrl-C and SIGTERM are stop requests until the block
+        ends, so one during a validation before or after the steps, or during the final
+        save, still ends in a checkpoint (a second one raises ``KeyboardInterrupt``)."""
+        self.start_session()
+        with self.stop:
+            yield
+
+    def tolerate_stop(self, work: Callable[[], None]) -> None:
+        """``work()`` (a validation, a calibration) inside ``session``; the second signal of
+        a stop request, which raises ``KeyboardInterrupt`` at once, only ends it: the
+        caller goes on to save. (A first signal only asks: ``work`` may check
+        ``stop.requested`` to cut itself short.)"""
+        try:
+            work()
+        except KeyboardInterrupt:
+            if not self.stop.requested:  # not the stop request's: not ours to swallow
+                raise
+
     def loop(self, one_step: Callable[[], None]) -> bool:
         """Call ``one_step`` until ``stopping`` says so; True when a stop request (Ctrl-C,
         SIGTERM) ended it after the step under way, or a second one in the middle of a
         step: either way the caller saves."""
         try:
-            with StopRequest() as stop:
-                while not any(stopping := self.stopping(stop)):
+            with self.stop:
+                while not any(stopping := self.stopping(self.stop)):
                     one_step()
                 return stopping[1]
         except KeyboardInterrupt:

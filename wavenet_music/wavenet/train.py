@@ -188,6 +188,8 @@ class Trainer(TrainingRun):
         mine = picks[self.dist.rank :: self.dist.world_size]
         total, count = 0.0, 0
         for i in range(0, len(mine), self.share):
+            if self._cut_short():
+                return None
             chunk = mine[i : i + self.share]
             batch = source.batch(chunk, np.ones(len(chunk), bool) if withheld else None)
             targets = batch.targets.to(self.device)
@@ -197,21 +199,28 @@ class Trainer(TrainingRun):
         total, count = distributed.sum_all(self.dist, [total, count])
         return total / max(count, 1) / LN2
 
+    def _cut_short(self) -> bool:
+        """A stop was requested: skip the rest of a validation (one process only: processes
+        of a torchrun score windows until the end, so that their sums still meet)."""
+        return self.stop.requested and not self.dist.enabled
+
     # the loop ------------------------------------------------------------------------------
 
     def run(self) -> TrainResult:
+        """The session: Ctrl-C or SIGTERM at any point of it (the first validation, a step,
+        the final validation) ends it in a checkpoint and the line that says how to resume."""
         result = TrainResult(self.run_dir, self.step)
-        self.start_session()
         self.samples = 0
-        if self.step == 0:
-            self._validate(result)  # the untrained baseline starts every curve
-        steps = self.config.train.steps
-        bar = tqdm(
-            total=steps, initial=self.step, unit="step", disable=self.quiet, dynamic_ncols=True
-        )
-        with bar:
-            result.interrupted = self.loop(lambda: self._one_step(result, bar))
-        self._finish(result)
+        with self.session():
+            if self.step == 0:  # the untrained baseline starts every curve
+                self.tolerate_stop(lambda: self._validate(result))
+            steps = self.config.train.steps
+            bar = tqdm(
+                total=steps, initial=self.step, unit="step", disable=self.quiet, dynamic_ncols=True
+            )
+            with bar:
+                result.interrupted = self.loop(lambda: self._one_step(result, bar))
+            self._finish(result)
         return result
 
     def _one_step(self, result: TrainResult, bar: tqdm) -> None:
@@ -284,18 +293,21 @@ class Trainer(TrainingRun):
 
     def _validate(self, result: TrainResult) -> None:
         bits = self.validate()
-        if bits is not None:
-            result.validation_bits.append((self.step, bits))
-            self.log({"step": self.step, "validation_bits": bits})
-        if bits is not None and self.config.train.local_dropout > 0:
+        if bits is None:  # no validation split, or cut short by a stop request
+            return
+        result.validation_bits.append((self.step, bits))
+        self.log({"step": self.step, "validation_bits": bits})
+        if self.config.train.local_dropout > 0:
             unsteered = self.validate(withheld=True)
-            result.unsteered_bits.append((self.step, unsteered))
-            self.log({"step": self.step, "validation_unsteered_bits": unsteered})
+            if unsteered is not None:
+                result.unsteered_bits.append((self.step, unsteered))
+                self.log({"step": self.step, "validation_unsteered_bits": unsteered})
 
     def _finish(self, result: TrainResult) -> None:
         stale = not result.validation_bits or result.validation_bits[-1][0] != self.step
         if stale and not result.interrupted:  # an interrupted run saves at once
-            self._validate(result)
+            self.tolerate_stop(lambda: self._validate(result))
+        result.interrupted = result.interrupted or self.stop.requested
         path = self.save()
         result.step = self.step
         self.board.close()
@@ -352,7 +364,7 @@ def train(
     locked while training (``runs.run_lock``).
     With ``init_from`` (a run directory or one checkpoint folder; not with ``resume``), a
     new run starts from that run's weights (see finetune.py): ``config`` must keep its
-    architecture; ``finetune.inherited_config(finetune.read_source(init_from).config)``
+    architecture; ``finetune.inherited_config(finetune.source_config(init_from))``
     is the source's config without its budget, the base the CLI overrides.
     Launched by torchrun, this process is one of ``WORLD_SIZE`` data-parallel ones.
     """

@@ -1,0 +1,176 @@
+"""A training run from its first file to its last: what a signal at any point of a session
+keeps, what ``--run`` may name, what a resume with nothing to do does, and that the run's
+lock never outlives the command."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from wavenet_music.cli import main
+from wavenet_music.runs import read_metrics
+from wavenet_music.wavenet import checkpoint as ckpt
+
+from ..conftest import finish
+
+# a model of a few thousand weights; validation on 64 windows (seconds on 2 cores)
+TINY_FLAGS = [
+    "--preset",
+    "tiny",
+    "--dilations",
+    "[1,2,4,8,16,32]",
+    "--residual-channels",
+    "16",
+    "--dilation-channels",
+    "16",
+    "--skip-channels",
+    "32",
+    "--sample-size",
+    "300",
+    "--batch-size",
+    "2",
+    "--validation-windows",
+    "64",
+    "--quiet",
+]
+
+# The validation of step SLOW_STEP lasts until a stop is asked (or, before stops covered
+# the final validation, until the signal's default action or KeyboardInterrupt ends the
+# process), then scores the windows as usual; it says so on stderr first.
+SLOW_VALIDATION = """
+import os, sys, time
+from wavenet_music import cli
+from wavenet_music.wavenet.train import Trainer
+real = Trainer.validate
+def slow(self, *args, **kwargs):
+    if self.step != int(os.environ["SLOW_STEP"]):
+        return real(self, *args, **kwargs)
+    print(f"validating step {self.step}", file=sys.stderr, flush=True)
+    for _ in range(72000):  # one hour, however late a busy machine sends the signal
+        stop = getattr(self, "stop", None)
+        if stop is not None and stop.requested:
+            break
+        time.sleep(0.05)
+    return real(self, *args, **kwargs)
+Trainer.validate = slow
+raise SystemExit(cli.main(sys.argv[1:]))
+"""
+
+
+@pytest.fixture
+def piano(music_root) -> Path:
+    return music_root / "piano"
+
+
+def _hear_ctrl_c() -> None:
+    """A shell's background job ignores SIGINT, and children inherit that: undo it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def train_args(data: Path, run: Path, cache: Path, steps: int) -> list[str]:
+    run_flags = ["--run", str(run), "--steps", str(steps), "--cache-dir", str(cache)]
+    return ["train", str(data), *run_flags, *TINY_FLAGS]
+
+
+def resume_args(data: Path, run: Path, steps: int) -> list[str]:
+    return ["train", str(data), "--run", str(run), "--resume", "--steps", str(steps), "--quiet"]
+
+
+def slow_training(data: Path, run: Path, cache: Path, steps: int, slow: int) -> subprocess.Popen:
+    """``train`` whose validation of step ``slow`` waits for a signal."""
+    return subprocess.Popen(
+        [sys.executable, "-c", SLOW_VALIDATION, *train_args(data, run, cache, steps)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1", "SLOW_STEP": str(slow)},
+        preexec_fn=_hear_ctrl_c,
+    )
+
+
+def signal_when_validating(process: subprocess.Popen, step: int, signum: int) -> tuple:
+    """Send ``signum`` once the process validates ``step``: (stdout, stderr) at its end."""
+    for line in process.stderr:  # stops at the line: the process says nothing more until then
+        if line.strip() == f"validating step {step}":
+            break
+    else:
+        pytest.fail(f"never validated step {step}: exit {process.wait()}")
+    process.send_signal(signum)
+    out, err = finish(process)
+    return out, err
+
+
+# --- D1: a signal during the final (or the first) validation still saves ----------------------
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_a_signal_during_the_final_validation_saves_the_last_step(piano, tmp_path, signum):
+    run, cache = tmp_path / "run", tmp_path / "cache"
+    process = slow_training(piano, run, cache, steps=3, slow=3)
+    out, err = signal_when_validating(process, 3, signum)
+    assert process.returncode == 0, err
+    assert json.loads(out)["interrupted"] is True and "Traceback" not in err
+    saved = ckpt.checkpoint_dirs(run)
+    assert [ckpt.step_of(p) for p in saved] == [3], err
+    assert f"stopped at step 3; checkpoint {saved[-1]}; resume with:" in err
+    assert "--resume" in err
+    records = read_metrics(run)
+    assert [r["step"] for r in records if "validation_bits" in r] == [0]  # the cut one: none
+    assert main(resume_args(piano, run, steps=4)) == 0
+    assert ckpt.load(run).step == 4
+
+
+def test_a_signal_during_the_first_validation_says_how_to_resume(piano, tmp_path):
+    run, cache = tmp_path / "run", tmp_path / "cache"
+    process = slow_training(piano, run, cache, steps=3, slow=0)
+    out, err = signal_when_validating(process, 0, signal.SIGTERM)
+    assert process.returncode == 0, err
+    assert json.loads(out)["interrupted"] is True
+    assert "stopped at step 0; checkpoint" in err and "--resume" in err
+    assert not [r for r in read_metrics(run) if "validation_bits" in r]
+    assert main(resume_args(piano, run, steps=2)) == 0
+    assert ckpt.load(run).step == 2
+    assert [r["step"] for r in read_metrics(run) if "validation_bits" in r] == [0, 2]
+
+
+def test_ctrl_c_during_the_composers_final_validation_saves_its_last_step(
+    music_root, tmp_path, monkeypatch, capsys
+):
+    """The composer shares the session (``runtime.training``): a Ctrl-C while it scores
+    its held-out music after the last step skips the calibration and saves that step."""
+    from wavenet_music.composer.checkpoint import composer_dirs
+    from wavenet_music.composer.config import ComposerConfig
+    from wavenet_music.composer.train import ComposerTrainer, train_composer
+    from wavenet_music.wavenet.train import train
+
+    from ..conftest import small_config
+
+    local = {"model.dilations": [1, 2, 4, 8, 16], "model.local_channels": 16}
+    config = small_config(str(tmp_path / "cache"), **{**local, "train.steps": 2})
+    train(music_root / "piano", tmp_path / "run", config, quiet=True)
+    real = ComposerTrainer.validate
+
+    def ctrl_c_while_scoring(self):
+        if self.step == 3:
+            os.kill(os.getpid(), signal.SIGINT)  # lands while it scores
+        return real(self)
+
+    monkeypatch.setattr(ComposerTrainer, "validate", ctrl_c_while_scoring)
+    options = ComposerConfig(
+        codebook_size=8, kmeans_iterations=5, layers=1, heads=2, width=8,
+        context_seconds=1.0, batch_size=2, steps=3, validate_every=100,
+        checkpoint_every=100, calibration_seconds=3.0, calibration_streams=1,
+    )  # fmt: skip
+    try:
+        result = train_composer(tmp_path / "run", None, options, quiet=True)
+    except KeyboardInterrupt:
+        pytest.fail("Ctrl-C during the final validation ended training without a checkpoint")
+    assert result.interrupted and result.calibration is None
+    assert [ckpt.step_of(p) for p in composer_dirs(tmp_path / "run")] == [3]
+    assert "stopped at step 3; checkpoint" in capsys.readouterr().err
