@@ -8,7 +8,8 @@ directory, a device (``/dev/null``), a FIFO or a socket is refused, never swappe
 file. A symlink is written through (its target is replaced, the link stays).
 
 ``run_lock`` makes a run directory one process's at a time: an advisory ``flock`` on
-``RUN/.lock``, which the operating system releases when the process ends, crash included.
+``RUN/.lock``, which the operating system releases when the process ends, crash included
+(and the command removes when it ends).
 
 Resuming keeps to the run (``resumed_settings``, ``require_same_data``): the stored config
 with a new budget, on the data folder the run recorded; anything else asked is refused
@@ -36,6 +37,8 @@ import numpy as np
 from .config import UserError
 
 LOCK_FILE = ".lock"
+_HELD: set[Path] = set()  # the run folders this process holds the lock of
+LOCK_ATTEMPTS = 10  # a lock file removed as it is opened: open it again, this often
 T = TypeVar("T")
 
 
@@ -191,24 +194,66 @@ def run_lock(run_dir: Path) -> Iterator[None]:
 
     The lock is an ``flock`` on the open file: the operating system releases it when the
     process ends, however it ends, so a crashed run never stays locked. Creates the run
-    directory."""
+    directory. The lock file goes when the body ends, however it ends (and the directory
+    too when this created it and nothing else was written there): no command leaves one."""
     run_dir = Path(run_dir)
-    path, created = run_dir / LOCK_FILE, not run_dir.exists()
+    created = not run_dir.exists()
+    fd = _locked(run_dir)
+    _HELD.add(run_dir.resolve())
     try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-    except OSError as exc:
-        raise UserError(f"cannot write run directory {run_dir} ({exc.strerror})") from None
-    try:
-        _take(fd, run_dir)
         yield
-    except BaseException:
-        if created and [p.name for p in run_dir.iterdir()] == [LOCK_FILE]:
-            path.unlink()  # a first command that failed leaves no empty run behind
-            run_dir.rmdir()
-        raise
     finally:
-        os.close(fd)  # releases the lock
+        _HELD.discard(run_dir.resolve())
+        _release(fd, run_dir, created)
+
+
+def _locked(run_dir: Path) -> int:
+    """An open, locked ``RUN/.lock`` holding this process's pid."""
+    path = run_dir / LOCK_FILE
+    for attempt in range(LOCK_ATTEMPTS):
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        except FileNotFoundError as exc:  # its holder removed the folder as it finished
+            if attempt + 1 < LOCK_ATTEMPTS:
+                continue
+            raise UserError(f"cannot write run directory {run_dir} ({exc.strerror})") from None
+        except OSError as exc:
+            raise UserError(f"cannot write run directory {run_dir} ({exc.strerror})") from None
+        try:
+            _take(fd, run_dir)
+        except BaseException:
+            os.close(fd)
+            raise
+        if _same_file(fd, path):
+            break
+        os.close(fd)  # locked a file its holder had just removed: lock the new one
+    else:
+        raise UserError(f"cannot lock run directory {run_dir}: its lock file keeps changing")
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        named = path.stat()
+    except FileNotFoundError:
+        return False
+    held = os.fstat(fd)
+    return (held.st_dev, held.st_ino) == (named.st_dev, named.st_ino)
+
+
+def _release(fd: int, run_dir: Path, created: bool) -> None:
+    """Remove the lock file while still holding it (a process that opened it meanwhile
+    finds it gone once it gets the lock, and locks a new one), then let go."""
+    try:
+        with contextlib.suppress(OSError):
+            (run_dir / LOCK_FILE).unlink(missing_ok=True)
+            if created and not any(run_dir.iterdir()):
+                run_dir.rmdir()  # a first command that failed leaves no empty run behind
+    finally:
+        os.close(fd)
 
 
 def _take(fd: int, run_dir: Path) -> None:
@@ -220,8 +265,24 @@ def _take(fd: int, run_dir: Path) -> None:
             f"run {run_dir} is in use by another process (pid {holder}); wait for it to "
             "finish or stop it, then try again"
         ) from None
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+
+
+def lock_holder(run_dir: Path) -> str | None:
+    """The pid of the other process that holds ``RUN/.lock`` now (a training under way),
+    or None when none does."""
+    if Path(run_dir).resolve() in _HELD:
+        return None
+    try:
+        fd = os.open(Path(run_dir) / LOCK_FILE, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)  # let go at once, by the close
+    except BlockingIOError:
+        return os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+    finally:
+        os.close(fd)
+    return None
 
 
 # --- what a resumed run may change -------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -174,3 +175,149 @@ def test_ctrl_c_during_the_composers_final_validation_saves_its_last_step(
     assert result.interrupted and result.calibration is None
     assert [ckpt.step_of(p) for p in composer_dirs(tmp_path / "run")] == [3]
     assert "stopped at step 3; checkpoint" in capsys.readouterr().err
+
+
+# --- D2: --run is a new path, an empty folder or a run of ours -------------------------------
+
+
+def one_line_error(capsys) -> str:
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("wavenet-music")]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+def contents(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_a_folder_of_other_files_is_refused_and_left_as_it_was(piano, tmp_path, capsys):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "config.yaml").write_text("my precious config\n")
+    (folder / "data.json").write_text('{"mine": 1}\n')
+    (folder / "metrics.jsonl").write_text("my log\n")
+    before = contents(folder)
+    assert main(train_args(piano, folder, tmp_path / "cache", steps=1)) == 2
+    line = one_line_error(capsys)
+    assert f"--run {folder} is a folder of other files" in line, line
+    assert "choose a new --run" in line and "--resume" in line
+    assert contents(folder) == before  # no lock left behind either
+
+
+def test_an_empty_folder_or_one_holding_only_a_lock_is_trained_into(piano, tmp_path):
+    for name, files in (("empty", []), ("locked", [".lock"])):
+        run = tmp_path / name
+        run.mkdir()
+        for file in files:
+            (run / file).write_text("12345\n")  # a lock a killed training left
+        assert main(train_args(piano, run, tmp_path / "cache", steps=1)) == 0
+        assert ckpt.load(run).step == 1 and not (run / ".lock").exists()
+
+
+def test_a_run_that_saved_no_checkpoint_starts_again_with_fresh_records(piano, tmp_path, capsys):
+    run, cache = tmp_path / "run", tmp_path / "cache"
+    assert main(train_args(piano, run, cache, steps=2)) == 0
+    shutil.rmtree(run / "checkpoints")  # as if it had failed before its first checkpoint
+    old_events = {p.name for p in (run / "tensorboard").iterdir()}
+    capsys.readouterr()
+    assert main(train_args(piano, run, cache, steps=1)) == 0
+    assert f"note: {run} saved no checkpoint; training it again from step 0" in (
+        capsys.readouterr().err
+    )
+    steps = [(r["step"], sorted(r)) for r in read_metrics(run)]
+    assert [step for step, _ in steps] == [0, 1, 1], steps  # validations 0, 1 and step 1
+    assert not old_events & {p.name for p in (run / "tensorboard").iterdir()}
+    assert ckpt.load(run).step == 1
+
+
+# --- D13.5: a resume with its budget spent does nothing -------------------------------------
+
+
+def test_a_resume_whose_steps_are_done_says_so_and_changes_nothing(piano, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(train_args(piano, run, tmp_path / "cache", steps=2)) == 0
+    metrics = (run / "metrics.jsonl").read_bytes()
+    saved = {p: p.stat().st_mtime_ns for p in (run / "checkpoints").rglob("*")}
+    for steps in (2, 1):
+        capsys.readouterr()
+        assert main(resume_args(piano, run, steps)) == 0
+        err = capsys.readouterr().err.strip()
+        assert err == (
+            f"{run} is already at step 2 (>= --steps {steps}); nothing to do; raise --steps "
+            "to train on"
+        )
+    assert (run / "metrics.jsonl").read_bytes() == metrics
+    assert {p: p.stat().st_mtime_ns for p in (run / "checkpoints").rglob("*")} == saved
+    assert not (run / ".lock").exists()
+
+
+# --- D13.6: a run in its first training is being trained, not untrained ----------------------
+
+
+HOLD_LOCK = """
+import sys, time
+from wavenet_music.runs import run_lock
+with run_lock(sys.argv[1]):
+    print("held", flush=True)
+    time.sleep(3600)  # until the test ends it
+"""
+
+
+def test_generate_on_a_run_in_its_first_training_says_it_is_being_trained(tmp_path, capsys):
+    run, out = tmp_path / "run", str(tmp_path / "a.wav")
+    holder = subprocess.Popen(  # a first training under way, before its first checkpoint
+        [sys.executable, "-c", HOLD_LOCK, str(run)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline() == "held\n"
+        assert main(["generate", str(run), "--seconds", "0.01", "--out", out]) == 2
+        line = one_line_error(capsys)
+    finally:
+        holder.kill()
+        finish(holder)
+    assert f"{run} is being trained (pid {holder.pid}) and has no checkpoint yet" in line
+    assert "wait for its first checkpoint" in line
+    run.mkdir(exist_ok=True)  # a killed holder leaves its lock file: nobody holds it
+    assert main(["generate", str(run), "--out", out]) == 2
+    assert "holds no checkpoint; train first" in one_line_error(capsys)
+
+
+# --- D14: the lock never outlives the command ------------------------------------------------
+
+
+def test_a_failed_resume_into_an_existing_folder_leaves_no_lock(piano, tmp_path, capsys):
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine\n")
+    assert main(["train", str(piano), "--run", str(folder), "--resume", "--steps", "1"]) == 2
+    assert "holds no checkpoint" in one_line_error(capsys)
+    assert [p.name for p in folder.iterdir()] == ["notes.txt"]
+
+
+SLOW_DECODING = """
+import sys, time
+from wavenet_music import cli
+from wavenet_music.wavenet import train
+def slow(*args, **kwargs):
+    print("decoding", file=sys.stderr, flush=True)
+    time.sleep(3600)  # until the test's signal, however late a busy machine sends it
+train.process_corpus = slow
+raise SystemExit(cli.main(sys.argv[1:]))
+"""
+
+
+def test_sigterm_while_decoding_is_one_line_and_leaves_no_run(piano, tmp_path):
+    run = tmp_path / "run"
+    process = subprocess.Popen(
+        [sys.executable, "-c", SLOW_DECODING, *train_args(piano, run, tmp_path / "c", 1)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert process.stderr.readline() == "decoding\n"
+    process.send_signal(signal.SIGTERM)
+    _, err = finish(process)
+    assert process.returncode == 130 and err.strip() == "wavenet-music train: interrupted", err
+    assert not run.exists()

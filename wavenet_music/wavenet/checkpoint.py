@@ -30,7 +30,7 @@ from safetensors.torch import load_file
 from safetensors.torch import save as safetensors_bytes
 
 from ..config import Config, UserError
-from ..runs import fsync_dir, write_new_file
+from ..runs import fsync_dir, lock_holder, write_new_file
 from .model import WaveNet
 
 CHECKPOINTS = "checkpoints"
@@ -231,10 +231,18 @@ def load(run_dir: Path, weights_only: bool = False) -> Checkpoint:
         )
     candidates = candidate_dirs(run_dir / CHECKPOINTS)
     if not candidates:
-        raise UserError(
-            f"{run_dir} holds no checkpoint; train first (wavenet-music train DATA --run {run_dir})"
-        )
+        raise UserError(no_checkpoint(run_dir))
     return newest_readable(candidates, lambda path: load_dir(path, weights_only), "checkpoint")
+
+
+def no_checkpoint(run_dir: Path) -> str:
+    """Why ``run_dir``, which holds no checkpoint, cannot be read, and what to do."""
+    if (pid := lock_holder(run_dir)) is not None:
+        return (
+            f"{run_dir} is being trained (pid {pid}) and has no checkpoint yet; wait for "
+            "its first checkpoint (train.checkpoint_every steps), then try again"
+        )
+    return f"{run_dir} holds no checkpoint; train first (wavenet-music train DATA --run {run_dir})"
 
 
 def newest_meta(folder: Path) -> dict[str, Any] | None:

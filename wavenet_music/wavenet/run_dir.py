@@ -14,8 +14,12 @@ A run directory holds everything about a run::
 from __future__ import annotations
 
 import json
+import shutil
+import sys
 from dataclasses import replace
 from pathlib import Path
+
+import yaml
 
 from .. import runs
 from ..config import Config, UserError, dump_yaml
@@ -46,6 +50,73 @@ def run_config(
             "set model.local_channels (e.g. --local-channels 80) or drop it"
         )
     return config, checkpoint
+
+
+# what a session writes as it goes: a run that saved no checkpoint starts again without them
+SESSION_RECORDS = ("metrics.jsonl", "tensorboard", "init_from.json")
+
+
+def claim_run_dir(run_dir: Path) -> None:
+    """Make the locked ``run_dir`` a new run's: it must be empty (but for the lock) or a
+    run of ours (``is_run``); one that saved no checkpoint starts again from step 0, its
+    ``SESSION_RECORDS`` removed (curves never mix two runs), said in one line. A folder
+    of other files is a one-line error, and nothing in it is changed."""
+    if ckpt.checkpoint_dirs(run_dir):
+        return  # ``run_config`` refuses it: --resume
+    present = sorted(p.name for p in run_dir.iterdir() if p.name != runs.LOCK_FILE)
+    if not present:
+        return
+    if not is_run(run_dir):
+        shown = ", ".join(present[:3]) + (", ..." if len(present) > 3 else "")
+        raise UserError(
+            f"--run {run_dir} is a folder of other files ({shown}), not a run; choose a new "
+            "--run (or --resume for a run)"
+        )
+    cleared = [name for name in SESSION_RECORDS if (run_dir / name).exists()]
+    for name in cleared:
+        _remove(run_dir / name)
+    if cleared:
+        print(
+            f"note: {run_dir} saved no checkpoint; training it again from step 0 "
+            f"(its {', '.join(cleared)} removed)",
+            file=sys.stderr,
+        )
+
+
+def is_run(run_dir: Path) -> bool:
+    """``run_dir`` holds what ``prepare_run_dir`` writes: a ``data.json`` with a split and a
+    ``config.yaml`` that reads as a config."""
+    try:
+        data = runs.read_data_record(run_dir)
+        Config.from_dict(yaml.safe_load((run_dir / "config.yaml").read_text()))
+    except (OSError, ValueError, TypeError, AttributeError, yaml.YAMLError):
+        return False
+    return isinstance(data, dict) and {"train", "validation"} <= data.keys()
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
+
+
+def budget_spent(run_dir: Path, checkpoint: ckpt.Checkpoint, config: Config) -> str | None:
+    """What to say when the resumed ``checkpoint`` has spent ``config``'s budget already
+    (nothing to train, validate or save); None when there is training left."""
+    t = config.train
+    if t.steps is not None and checkpoint.step >= t.steps:
+        return (
+            f"{run_dir} is already at step {checkpoint.step} (>= --steps {t.steps}); "
+            "nothing to do; raise --steps to train on"
+        )
+    minutes = float(checkpoint.meta.get("elapsed", 0.0)) / 60
+    if t.minutes is not None and minutes >= t.minutes:
+        return (
+            f"{run_dir} has already trained {minutes:.1f} min (>= --minutes {t.minutes:g}); "
+            "nothing to do; raise --minutes to train on"
+        )
+    return None
 
 
 def resumed_config(run_dir: Path, stored: Config, asked: Config) -> Config:

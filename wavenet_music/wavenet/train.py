@@ -26,7 +26,7 @@ from ..audio.features import normalisation
 from ..config import Config, TrainConfig, UserError
 from ..runtime import threads
 from ..runtime.device import resolve_device
-from ..runtime.stop import StopRequest
+from ..runtime.stop import StopRequest, terminate_as_interrupt
 from ..runtime.training import Budget, TrainingRun, cosine_schedule, emulated_bf16_note
 from . import checkpoint as ckpt
 from . import distributed, finetune, kernels
@@ -44,7 +44,14 @@ from .data import (
 from .distributed import SINGLE, Distributed
 from .evaluate import LN2, loss_bits
 from .model import WaveNet
-from .run_dir import prepare_run_dir, process_corpus, run_config, with_corpus_labels
+from .run_dir import (
+    budget_spent,
+    claim_run_dir,
+    prepare_run_dir,
+    process_corpus,
+    run_config,
+    with_corpus_labels,
+)
 
 ESTIMATE_AFTER = 20  # steps of a session before it estimates the time of the rest
 
@@ -373,12 +380,21 @@ def train(
     if init_from is not None:
         source = finetune.load_source(init_from, run_dir, config, resume)
     dist = distributed.from_env()
-    with runs.run_lock(run_dir) if dist.is_main else contextlib.nullcontext():
+    with (  # SIGTERM before the steps: as Ctrl-C, the lock and an empty run removed
+        terminate_as_interrupt(),
+        runs.run_lock(run_dir) if dist.is_main else contextlib.nullcontext(),
+    ):
         if dist.is_main:
             ckpt.remove_unfinished(run_dir)  # a crash may have hidden the newest checkpoint
+            if not resume:
+                claim_run_dir(run_dir)
         config, checkpoint = run_config(run_dir, config, resume)
         if checkpoint is not None:
             runs.require_same_data(run_dir, data_root)
+            if (spent := budget_spent(run_dir, checkpoint, config)) is not None:
+                if dist.is_main:
+                    print(spent, file=sys.stderr)
+                return TrainResult(run_dir, checkpoint.step)
             if dist.is_main:  # the steps after it are trained and saved again
                 ckpt.set_aside_newer(run_dir / ckpt.CHECKPOINTS, checkpoint.step)
         device = distributed.process_device(dist, resolve_device(config.train.device))
