@@ -321,3 +321,19 @@ def test_sigterm_while_decoding_is_one_line_and_leaves_no_run(piano, tmp_path):
     _, err = finish(process)
     assert process.returncode == 130 and err.strip() == "wavenet-music train: interrupted", err
     assert not run.exists()
+
+
+def test_a_run_inside_its_data_folder_never_trains_on_its_own_clips(piano, tmp_path, capsys):
+    """``--run`` inside the data folder: the clips ``generate`` writes there are not data,
+    so a resume finds the folder as recorded (it was refused as changed, or trained on them)."""
+    data = tmp_path / "music"
+    shutil.copytree(piano, data)
+    run = data / "run"
+    assert main(["train", str(data), "--run", str(run), *TINY_FLAGS, "--steps", "1"]) == 0
+    out = run / "clips" / "x.wav"
+    assert main(["generate", str(run), "--seconds", "0.05", "--quiet", "--out", str(out)]) == 0
+    capsys.readouterr()
+    code = main(["train", str(data), "--run", str(run), "--resume", "--steps", "2", "--quiet"])
+    assert code == 0, capsys.readouterr().err
+    record = json.loads((run / "data.json").read_text())
+    assert not [row for row in record["train"] + record["validation"] if row[0].startswith("run")]

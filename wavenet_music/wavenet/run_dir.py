@@ -138,8 +138,12 @@ def _flat(config: Config) -> dict:
     return {f"{s}.{k}": v for s, values in config.to_dict().items() for k, v in values.items()}
 
 
-def process_corpus(data_root: Path, config: Config, quiet: bool, dist: Distributed) -> Corpus:
-    """Rank 0 decodes the audio (into the cache) first; the other processes then read it."""
+def process_corpus(
+    data_root: Path, config: Config, quiet: bool, dist: Distributed, run_dir: Path | None = None
+) -> Corpus:
+    """Rank 0 decodes the audio (into the cache) first; the other processes then read it.
+    Nothing under ``run_dir`` is data (a run kept inside its data folder writes clips and
+    reports there)."""
     if not dist.is_main:
         distributed.barrier(dist)
     corpus = prepare_corpus(
@@ -148,6 +152,7 @@ def process_corpus(data_root: Path, config: Config, quiet: bool, dist: Distribut
         config.model.quantization_channels,
         config.model.receptive_field,
         quiet=quiet or not dist.is_main,
+        exclude=run_dir,
     )
     if dist.is_main:
         distributed.barrier(dist)

@@ -402,7 +402,7 @@ def train(
         if dist.is_main and bf16:
             print(f"warning: {bf16}", file=sys.stderr)
         with distributed.process_group(dist, device):
-            corpus = process_corpus(data_root, config, quiet, dist)
+            corpus = process_corpus(data_root, config, quiet, dist, run_dir)
             if checkpoint is not None:  # before data.json is written again
                 require_recorded_split(run_dir, corpus)
             if checkpoint is None:
