@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -455,3 +456,22 @@ def test_evaluate_says_when_it_scores_music_the_run_trained_on(trained_run, musi
     assert "these bits are not held out" in err and "bits per sample" in out
     code, _, err = _run(capsys, "evaluate", str(run), "--data", str(music_root / "classical"))
     assert code == 0 and "warning" not in err
+
+
+def test_generate_takes_one_checkpoint_of_a_run(trained_run, tmp_path, capsys):
+    """``generate RUN/checkpoints/step_N``: that step's weights (it said the folder "holds
+    no checkpoint; train first"); the newest one draws what the run draws."""
+    source, data = trained_run
+    run = tmp_path / "run"
+    shutil.copytree(source, run)
+    code, _, err = _run(capsys, "train", str(data), "--run", str(run), "--resume", "--steps", "61")
+    assert code == 0, err
+    steps = sorted((run / "checkpoints").iterdir())
+    assert len(steps) >= 2
+    args = ["generate", "--seconds", "0.05", "--seed", "3", "--quiet", "--out"]
+    for folder, name in ((run, "run.wav"), (steps[-1], "newest.wav"), (steps[-2], "older.wav")):
+        code, _, err = _run(capsys, args[0], str(folder), *args[1:], str(tmp_path / name))
+        assert code == 0, err
+    newest = (tmp_path / "newest.wav").read_bytes()
+    assert newest == (tmp_path / "run.wav").read_bytes()
+    assert newest != (tmp_path / "older.wav").read_bytes()

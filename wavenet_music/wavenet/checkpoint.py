@@ -340,8 +340,13 @@ def _verified_meta(path: Path, what: str) -> dict[str, Any]:
 
 
 def load_model(run_dir: Path, device: str | torch.device = "cpu") -> tuple[WaveNet, Config]:
-    """The trained model of a run (eval mode) and its config: all ``generate`` needs."""
-    checkpoint = load(run_dir, weights_only=True)
+    """The trained model of a run (eval mode) and its config: all ``generate`` needs.
+    ``run_dir`` may also name one of its checkpoints (``RUN/checkpoints/step_NNNNNNNN``:
+    an earlier step that sounded better)."""
+    if (Path(run_dir) / "meta.json").is_file():
+        checkpoint = load_dir(Path(run_dir), weights_only=True)
+    else:
+        checkpoint = load(run_dir, weights_only=True)
     model = WaveNet(checkpoint.config.model)
     try:
         model.load_state_dict(checkpoint.model)
