@@ -1,11 +1,20 @@
 """Signal maths as small pure functions: decode, mix, resample, mu-law, trim, write.
 
 Nothing here knows about torch.nn; arrays are numpy, audio is float32 in [-1, 1].
+
+Training decodes a file into its mu-law cache in blocks (``write_training_classes``), so
+that memory stays flat however long the recording; the cache holds the bytes the
+whole-file path (``load_audio`` plus ``trim_silence`` and ``mu_law_encode``) would give.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
+import os
+import secrets
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -14,12 +23,14 @@ import soxr
 from numpy.typing import DTypeLike
 
 from ..config import UserError
-from ..runs import write_atomically
+from ..runs import check_target, fsync_dir, write_atomically, write_new_file
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff")
 # audio this tool cannot decode (libsndfile reads none of them): counted, never read
 UNDECODED_EXTENSIONS = (".m4a", ".m4b", ".aac", ".wma", ".alac", ".ape", ".wv", ".mka", ".ac3")
 FULL_SCALE = 0.999  # a decoded sample this loud sits at the format's limit: it was clipped
+CACHE_BLOCK = 1 << 16  # frames decoded at a time into the training cache
+TRIM_FRAME = 2048  # samples per frame whose RMS ``trim_silence`` compares with its threshold
 
 
 class AudioReadError(UserError):
@@ -37,33 +48,87 @@ def load_audio(path: Path, sample_rate: int) -> np.ndarray:
     return _mono_at(frames, native_rate, sample_rate)
 
 
-def load_training_audio(path: Path, sample_rate: int) -> tuple[np.ndarray, list[str]]:
-    """``load_audio`` for training: ``(audio, notes)``, the notes saying what cleaning hid
-    (``damage_notes``); a file without one finite sample is an ``AudioReadError``."""
-    frames, native_rate = _read(path)
-    if frames.size and not np.isfinite(frames).any():
-        raise AudioReadError(f"{path}: no finite samples (all NaN or infinite)")
-    return _mono_at(frames, native_rate, sample_rate), damage_notes(frames)
-
-
 def damage_notes(frames: np.ndarray, clip_share: float = 0.01) -> list[str]:
     """What cleaning hides in decoded frames (T, C): non-finite samples (replaced by
     silence), and more than ``clip_share`` of the samples at full scale (clipped)."""
-    finite = np.isfinite(frames)
-    notes = []
-    if not finite.all():
-        notes.append(f"{frames.size - np.count_nonzero(finite)} non-finite samples replaced by 0")
-    clipped = np.count_nonzero(finite & (np.abs(np.where(finite, frames, 0)) >= FULL_SCALE))
-    if frames.size and clipped > clip_share * frames.size:
-        notes.append(f"{clipped / frames.size:.1%} of its samples are clipped at full scale")
-    return notes
+    damage = Damage()
+    damage.add(frames)
+    return damage.notes(clip_share)
+
+
+@dataclass
+class Damage:
+    """Counts over decoded frames, added a block at a time: what ``damage_notes`` says."""
+
+    samples: int = 0
+    non_finite: int = 0
+    clipped: int = 0  # finite samples at full scale
+
+    def add(self, frames: np.ndarray) -> None:
+        finite = np.isfinite(frames)
+        self.samples += frames.size
+        self.non_finite += frames.size - np.count_nonzero(finite)
+        self.clipped += np.count_nonzero(
+            finite & (np.abs(np.where(finite, frames, 0)) >= FULL_SCALE)
+        )
+
+    def notes(self, clip_share: float = 0.01) -> list[str]:
+        notes = []
+        if self.non_finite:
+            notes.append(f"{self.non_finite} non-finite samples replaced by 0")
+        if self.samples and self.clipped > clip_share * self.samples:
+            notes.append(
+                f"{self.clipped / self.samples:.1%} of its samples are clipped at full scale"
+            )
+        return notes
+
+    def counting(self, blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+        """``blocks`` unchanged, each added as it passes."""
+        for frames in blocks:
+            self.add(frames)
+            yield frames
 
 
 def _read(path: Path) -> tuple[np.ndarray, int]:
     """The frames (T, C) float32 of ``path`` as decoded, and their sample rate."""
-    try:  # opened by Python: soundfile cannot encode a name that is not UTF-8
-        with open(path, "rb") as file, sf.SoundFile(file) as f:
-            return f.read(dtype="float32", always_2d=True), f.samplerate  # (T, channels)
+    with _decoding(path), open(path, "rb") as file, sf.SoundFile(file) as f:
+        return f.read(dtype="float32", always_2d=True), f.samplerate  # (T, channels)
+
+
+def native_rate(path: Path) -> int:
+    """The sample rate ``path`` is stored at (its header alone is read)."""
+    with _decoding(path), open(path, "rb") as file, sf.SoundFile(file) as f:
+        return f.samplerate
+
+
+def frame_blocks(path: Path, block: int = CACHE_BLOCK) -> Iterator[np.ndarray]:
+    """The frames of ``path`` as decoded, ``block`` at a time: (<= block, C) float32 each;
+    together what ``_read`` returns (no more than the header counts)."""
+    with _decoding(path), open(path, "rb") as file, _FrontToBack(file) as f:
+        left = f.frames
+        while left > 0:
+            frames = f.read(min(block, left), dtype="float32", always_2d=True)  # (<= block, C)
+            if not len(frames):  # cut short: the header promised more
+                return
+            left -= len(frames)
+            yield frames
+
+
+class _FrontToBack(sf.SoundFile):
+    """A ``SoundFile`` read front to back without seeking. soundfile seeks to where it
+    already is after each read; libsndfile's MP3 decoder then loses its bit reservoir, and
+    a mono 16-24 kHz MP3 read in blocks had glitches (up to 0.16) a whole read has not."""
+
+    def seekable(self) -> bool:
+        return False
+
+
+@contextlib.contextmanager
+def _decoding(path: Path) -> Iterator[None]:
+    """Any failure to open or decode ``path`` as one ``AudioReadError`` line. (Files are
+    opened by Python: soundfile cannot encode a name that is not UTF-8.)"""
+    try:
+        yield
     except (sf.LibsndfileError, RuntimeError, OSError, ValueError) as exc:
         raise AudioReadError(f"{path}: cannot decode ({_short(exc)})") from None
 
@@ -90,7 +155,12 @@ def remove_dc(audio: np.ndarray) -> np.ndarray:
     finest near zero."""
     if audio.size == 0:
         return audio
-    return (audio - audio.mean(dtype=np.float64)).astype(np.float32)
+    return shifted(audio, audio.mean(dtype=np.float64))
+
+
+def shifted(audio: np.ndarray, mean: np.float64) -> np.ndarray:
+    """(T,) float32 ``audio - mean``, rounded as ``remove_dc`` rounds it."""
+    return (audio - mean).astype(np.float32)
 
 
 def clean(audio: np.ndarray) -> np.ndarray:
@@ -134,7 +204,7 @@ def padded_slice(
     return out
 
 
-def trim_silence(audio: np.ndarray, threshold: float, frame: int = 2048) -> np.ndarray:
+def trim_silence(audio: np.ndarray, threshold: float, frame: int = TRIM_FRAME) -> np.ndarray:
     """Drop leading and trailing frames whose RMS is below ``threshold``.
 
     Off by default in the configs: trimming inside a piece would drop quiet passages, so
@@ -144,19 +214,202 @@ def trim_silence(audio: np.ndarray, threshold: float, frame: int = 2048) -> np.n
     return audio[start:end]
 
 
-def loud_range(audio: np.ndarray, threshold: float, frame: int = 2048) -> tuple[int, int]:
+def loud_range(audio: np.ndarray, threshold: float, frame: int = TRIM_FRAME) -> tuple[int, int]:
     """The samples ``trim_silence`` keeps, as ``(start, end)``: from the first to the end of
     the last ``frame``-sample frame whose RMS reaches ``threshold``; ``(0, 0)`` when none."""
-    if audio.size == 0:
-        return 0, 0
+    return loud_span(frame_rms(audio, frame), threshold, audio.size, frame)
+
+
+def frame_rms(audio: np.ndarray, frame: int = TRIM_FRAME) -> np.ndarray:
+    """(ceil(T / frame),) float32 RMS of each ``frame``-sample frame of (T,) ``audio``, the
+    last one padded with silence."""
     n = -(-audio.size // frame)
     padded = np.zeros(n * frame, dtype=np.float32)
     padded[: audio.size] = audio
-    rms = np.sqrt(np.mean(padded.reshape(n, frame) ** 2, axis=1))  # (frames,)
+    return np.sqrt(np.mean(padded.reshape(n, frame) ** 2, axis=1))  # (frames,)
+
+
+def loud_span(rms: np.ndarray, threshold: float, size: int, frame: int) -> tuple[int, int]:
+    """``loud_range`` of ``size`` samples from the RMS of their frames."""
     loud = np.flatnonzero(rms >= threshold)
     if loud.size == 0:
         return 0, 0
-    return int(loud[0]) * frame, min(audio.size, (int(loud[-1]) + 1) * frame)
+    return int(loud[0]) * frame, min(size, (int(loud[-1]) + 1) * frame)
+
+
+# --- the training cache, decoded in blocks ------------------------------------------------
+
+
+def write_training_classes(
+    path: Path,
+    target: Path,
+    sample_rate: int,
+    quantization_channels: int,
+    dtype: DTypeLike,
+    silence_threshold: float | None = None,
+    block: int = CACHE_BLOCK,
+    hint: str = "",
+) -> list[str]:
+    """Decode ``path`` into mu-law classes (``dtype``), written atomically to the ``.npy``
+    file ``target``; return ``damage_notes``' notes.
+
+    The bytes are those of the whole-file path, ``mu_law_encode`` of ``load_audio`` (after
+    ``trim_silence`` with ``silence_threshold``), yet at most ``block`` frames are decoded
+    at a time, so memory stays flat however long the recording: a first pass finds the
+    mean (``remove_dc``) and counts damage, a second (when trimming) the loud range, the
+    last encodes and writes. A file without one finite sample is an ``AudioReadError``.
+    """
+    rate, damage = native_rate(path), Damage()
+    blocks = mono_blocks(damage.counting(frame_blocks(path, block)), rate, sample_rate)
+    total, count = float64_sum(blocks)
+    if damage.samples and damage.non_finite == damage.samples:
+        raise AudioReadError(f"{path}: no finite samples (all NaN or infinite)")
+    mean = np.float64(total) / max(count, 1)
+
+    def audio() -> Iterator[np.ndarray]:  # what load_audio returns, in pieces (T_i,)
+        for mono in mono_blocks(frame_blocks(path, block), rate, sample_rate):
+            yield clean(shifted(mono, mean))
+
+    start, end = 0, count
+    if silence_threshold is not None:
+        rms = stream_frame_rms(audio())
+        start, end = loud_span(rms, silence_threshold, count, TRIM_FRAME)
+    pieces = _unchanged(path, window(audio(), start, end), end - start)
+    classes = (mu_law_encode(p, quantization_channels).astype(dtype) for p in pieces)
+    write_npy_atomically(target, classes, end - start, dtype, hint)
+    return damage.notes()
+
+
+def mono_blocks(frames: Iterable[np.ndarray], from_rate: int, to_rate: int) -> Iterator[np.ndarray]:
+    """Decoded blocks (T_i, C) at ``from_rate`` → float32 mono blocks (T_j,) at ``to_rate``,
+    NaN/inf out: together, what ``load_audio`` holds before ``remove_dc``."""
+    resample_block = stream_resampler(from_rate, to_rate)
+    for block in frames:
+        yield resample_block(clean(mix_to_mono(block)), False)
+    yield resample_block(np.zeros(0, np.float32), True)
+
+
+def stream_resampler(from_rate: int, to_rate: int) -> Callable[[np.ndarray, bool], np.ndarray]:
+    """``resample`` a block at a time: ``(block, last) -> resampled``, ``last`` with the
+    final block. soxr's stream gives the samples ``soxr.resample`` gives for the whole."""
+    if from_rate == to_rate:
+        return lambda audio, last: audio.astype(np.float32, copy=False)
+    stream = soxr.ResampleStream(from_rate, to_rate, 1, dtype="float32", quality="HQ")
+    return lambda audio, last: stream.resample_chunk(audio, last=last)
+
+
+def float64_sum(blocks: Iterable[np.ndarray]) -> tuple[float, int]:
+    """The sum and the count of the float32 samples in ``blocks``; the sum to the bit what
+    ``np.concatenate(blocks).sum(dtype=np.float64)`` gives. numpy adds up the pairwise sums
+    of ``np.getbufsize()``-sample chunks in turn; the same chunks added in turn give the
+    same float, and ``remove_dc``'s mean stays byte for byte."""
+    chunk = np.getbufsize()
+    total, count = 0.0, 0
+    for piece in rechunk(blocks, chunk):
+        for start in range(0, piece.size, chunk):
+            total += float(piece[start : start + chunk].sum(dtype=np.float64))
+        count += piece.size
+    return total, count
+
+
+def stream_frame_rms(blocks: Iterable[np.ndarray], frame: int = TRIM_FRAME) -> np.ndarray:
+    """``frame_rms`` of the concatenated ``blocks`` (frames,), a block at a time."""
+    parts = [frame_rms(piece, frame) for piece in rechunk(blocks, frame)]
+    return np.concatenate(parts) if parts else np.zeros(0, np.float32)
+
+
+def rechunk(blocks: Iterable[np.ndarray], size: int) -> Iterator[np.ndarray]:
+    """The samples of ``blocks`` again, in pieces whose lengths are multiples of ``size``
+    (the last: what is left), so that ``size``-sample chunks of each piece begin where
+    they begin in the concatenated whole."""
+    pending = np.zeros(0, np.float32)
+    for block in blocks:
+        joined = np.concatenate([pending, block])
+        whole = joined.size - joined.size % size
+        if whole:
+            yield joined[:whole]
+        pending = joined[whole:]
+    if pending.size:
+        yield pending
+
+
+def window(blocks: Iterable[np.ndarray], start: int, end: int) -> Iterator[np.ndarray]:
+    """The samples ``start:end`` of the concatenated ``blocks``, in pieces; reads no
+    block past ``end``."""
+    offset = 0
+    for block in blocks:
+        piece = block[max(start - offset, 0) : max(end - offset, 0)]
+        if piece.size:
+            yield piece
+        offset += block.size
+        if offset >= end:
+            return
+
+
+def _unchanged(path: Path, pieces: Iterable[np.ndarray], length: int) -> Iterator[np.ndarray]:
+    """``pieces``, which must hold ``length`` samples as the first pass counted: fewer mean
+    that ``path`` changed while it was decoded."""
+    count = 0
+    for piece in pieces:
+        count += piece.size
+        yield piece
+    if count != length:
+        raise AudioReadError(f"{path}: changed while it was decoded; run again")
+
+
+def write_npy_atomically(
+    path: Path, pieces: Iterable[np.ndarray], length: int, dtype: DTypeLike, hint: str = ""
+) -> Path:
+    """``runs.write_atomically(path, npy_bytes(np.concatenate(pieces)))`` for a (length,)
+    array that is never whole in memory: the ``.npy`` header, then each piece as it comes,
+    go to a temporary file beside ``path`` that replaces it in one rename once complete and
+    synced. Whatever fails (making the pieces too), the previous file is intact and no
+    temporary file is left; an OSError is a ``UserError`` naming the file and the reason,
+    followed by ``hint``."""
+    real = check_target(path)
+    existed = real.exists()
+    try:
+        real.parent.mkdir(parents=True, exist_ok=True)
+        _replace_in_pieces(real, pieces, length, np.dtype(dtype))
+    except OSError as exc:
+        kept = "the previous file is intact" if existed else "nothing was written"
+        reason = exc.strerror or type(exc).__name__
+        if isinstance(exc, FileExistsError | NotADirectoryError):
+            reason = "a file stands where a folder is needed"
+        raise UserError(f"cannot write {path} ({reason}); {kept}{hint}") from None
+    return Path(path)
+
+
+def _replace_in_pieces(
+    path: Path, pieces: Iterable[np.ndarray], length: int, dtype: np.dtype
+) -> None:
+    tmp = path.with_name(f".{path.name[:200]}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        old = path.stat() if path.exists() else None
+        write_new_file(tmp, _npy_header(length, dtype), old)  # keeps a replaced file's mode
+        with open(tmp, "ab") as file:
+            written = 0
+            for piece in pieces:
+                file.write(np.ascontiguousarray(piece, dtype=dtype).data)
+                written += piece.size
+            if written != length:
+                raise ValueError(f"expected {length} values for {path}, got {written}")
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+
+
+def _npy_header(length: int, dtype: np.dtype) -> bytes:
+    """The header ``np.save`` writes for a (length,) array of ``dtype``."""
+    buffer = io.BytesIO()
+    descr = np.lib.format.dtype_to_descr(dtype)
+    header = {"descr": descr, "fortran_order": False, "shape": (length,)}
+    np.lib.format.write_array_header_1_0(buffer, header)
+    return buffer.getvalue()
 
 
 def write_wav(path: Path, audio: np.ndarray, sample_rate: int) -> None:

@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import sys
+import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,17 +32,16 @@ from ..audio.io import (
     AUDIO_EXTENSIONS,
     UNDECODED_EXTENSIONS,
     AudioReadError,
-    load_training_audio,
     mu_law_decode,
     mu_law_encode,
     padded_slice,
     silence_class,
-    trim_silence,
+    write_training_classes,
 )
 from ..config import Config, DataConfig, UserError, read_user_text
 from ..notes.excitation import RecordingPhases
 from ..notes.features import NoteStore, recording_notes
-from ..runs import cached, npy_bytes, read_data_record
+from ..runs import read_data_record
 
 CACHE_VERSION = 1
 UNMATCHED_SHOWN = 10  # label-manifest rows without their file, named one by one
@@ -256,8 +256,10 @@ def cached_classes(path: Path, config: DataConfig, quantization_channels: int) -
 
     The cache key covers the file's identity (path, size, modification time) and every
     setting that changes the decoded classes, so an edited file is decoded again; a
-    damaged cache file is reported and decoded again (``runs.cached``). Decoding warns,
-    one line each, of non-finite samples replaced and of clipping (``damage_notes``).
+    damaged cache file is reported and decoded again (as ``runs.cached`` does). Decoding
+    goes a block at a time, straight into the file (``write_training_classes``: memory
+    stays flat however long the recording), and warns, one line each, of non-finite
+    samples replaced and of clipping (``damage_notes``).
     """
     stat = path.stat()
     key = json.dumps(
@@ -275,21 +277,33 @@ def cached_classes(path: Path, config: DataConfig, quantization_channels: int) -
     target = cache_root(config) / f"{path.stem[:40]}-{digest}.npy"
     dtype = np.uint8 if quantization_channels <= 256 else np.uint16
 
-    def decode() -> bytes:
-        audio, notes = load_training_audio(path, config.sample_rate)
-        for note in notes:  # said once: on the next run the cache holds the file
-            tqdm.write(f"warning: {path}: {note}", file=sys.stderr)
-        if config.silence_threshold is not None:
-            audio = trim_silence(audio, config.silence_threshold)
-        return npy_bytes(mu_law_encode(audio, quantization_channels).astype(dtype))
-
     def check(cache: Path) -> Path:
         classes = load_classes(cache)
         if classes.ndim != 1 or classes.dtype != dtype:
             raise ValueError(f"expected ({dtype.__name__},) classes, got {classes.dtype}")
         return cache
 
-    return cached(target, check, decode, "; set data.cache_dir to a writable folder")
+    if target.exists():  # runs.cached, for a file written in blocks
+        try:
+            return check(target)
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+            tqdm.write(
+                f"warning: cache file {target} is damaged ({type(exc).__name__}: {exc}); "
+                "building it again",
+                file=sys.stderr,
+            )
+    notes = write_training_classes(
+        path,
+        target,
+        config.sample_rate,
+        quantization_channels,
+        dtype,
+        config.silence_threshold,
+        hint="; set data.cache_dir to a writable folder",
+    )
+    for note in notes:  # said once: on the next run the cache holds the file
+        tqdm.write(f"warning: {path}: {note}", file=sys.stderr)
+    return check(target)
 
 
 def load_classes(cache: Path) -> np.ndarray:

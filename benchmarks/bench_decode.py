@@ -1,0 +1,124 @@
+"""Peak memory of decoding a long recording into the training cache: whole file vs blocks.
+
+    python benchmarks/bench_decode.py [--minutes 10] [--rate 48000] [--model-rates 16000,48000]
+
+Writes a stereo 16-bit WAV of ``--minutes`` at ``--rate`` (a tone and noise) and decodes
+it into mu-law classes, each way in a fresh process:
+
+- ``whole file``: the path training took before, kept here as the reference: every frame
+  decoded at once, mixed, resampled, DC removed and encoded as whole arrays;
+- ``in blocks``: ``write_training_classes`` (what ``cached_classes`` runs now).
+
+Columns: the model's sample rate, the peak resident memory the decoding added (the
+process's ``VmHWM`` after it, less its ``VmRSS`` before it, imports done; Linux), the
+seconds it took and whether the cache file is byte-identical to the whole-file one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from wavenet_music.audio.io import (
+    clean,
+    mix_to_mono,
+    mu_law_encode,
+    remove_dc,
+    resample,
+    write_training_classes,
+)
+from wavenet_music.runs import npy_bytes, write_atomically
+
+WAYS = ("whole file", "in blocks")
+
+
+def whole_file(path: Path, target: Path, sample_rate: int) -> None:
+    """The cache as training wrote it before: the whole recording in memory at once."""
+    with open(path, "rb") as file, sf.SoundFile(file) as f:
+        frames, rate = f.read(dtype="float32", always_2d=True), f.samplerate  # (T, C)
+    audio = clean(remove_dc(resample(clean(mix_to_mono(frames)), rate, sample_rate)))
+    write_atomically(target, npy_bytes(mu_law_encode(audio).astype(np.uint8)))
+
+
+def in_blocks(path: Path, target: Path, sample_rate: int) -> None:
+    write_training_classes(path, target, sample_rate, 256, np.uint8)
+
+
+def status_mb(key: str) -> float:
+    """A ``VmRSS`` (now) or ``VmHWM`` (peak) line of /proc/self/status, in MB. Not
+    ``ru_maxrss``: a child process inherits its parent's peak there (Linux, at exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) * 1024 / 1e6  # kB
+    raise OSError(f"no {key} in /proc/self/status")
+
+
+def child(way: str, path: Path, target: Path, sample_rate: int) -> None:
+    """Decode once and print ``{"mb": peak RSS added, "seconds": ...}`` as JSON."""
+    Path("/proc/self/clear_refs").write_text("5")  # the peak so far (imports) forgotten
+    before, start = status_mb("VmRSS"), time.perf_counter()
+    (whole_file if way == WAYS[0] else in_blocks)(path, target, sample_rate)
+    seconds = time.perf_counter() - start
+    print(json.dumps({"mb": status_mb("VmHWM") - before, "seconds": seconds}))
+
+
+def measure(way: str, path: Path, target: Path, sample_rate: int) -> dict[str, float]:
+    """``child`` in a fresh process: each way starts from the same empty high-water mark."""
+    command = [sys.executable, __file__, "--child", way, str(path), str(target), str(sample_rate)]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def write_recording(path: Path, minutes: float, rate: int) -> None:
+    """A stereo 16-bit WAV, written a minute at a time."""
+    rng = np.random.default_rng(0)
+    with sf.SoundFile(path, "w", rate, 2, "PCM_16") as f:
+        for minute in range(int(np.ceil(minutes))):
+            n = int(rate * 60 * min(1.0, minutes - minute))
+            t = (minute * 60 * rate + np.arange(n)) / rate
+            tone = 0.3 * np.sin(2 * np.pi * 220 * t)[:, None] + 0.05 * rng.standard_normal((n, 2))
+            f.write(tone.astype(np.float32))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=10.0, help="length of the recording")
+    parser.add_argument("--rate", type=int, default=48000, help="the recording's sample rate")
+    parser.add_argument(
+        "--model-rates", default="16000,48000", help="model sample rates, comma-separated"
+    )
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)  # way, wav, npy, rate
+    args = parser.parse_args()
+    if args.child:
+        way, wav, npy, rate = args.child
+        return child(way, Path(wav), Path(npy), int(rate))
+    from common import cpu_line, markdown_table  # the parent alone imports torch
+
+    print(cpu_line(1), flush=True)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-decode-") as tmp:
+        wav = Path(tmp) / "recording.wav"
+        write_recording(wav, args.minutes, args.rate)
+        size = wav.stat().st_size / 1e6
+        print(f"recording: {args.minutes:g} min, {args.rate} Hz stereo 16-bit WAV, {size:.0f} MB")
+        for model_rate in (int(r) for r in args.model_rates.split(",")):
+            caches = {way: Path(tmp) / f"{i}-{model_rate}.npy" for i, way in enumerate(WAYS)}
+            for way, cache in caches.items():
+                result = measure(way, wav, cache, model_rate)
+                same = caches[WAYS[0]].read_bytes() == cache.read_bytes()
+                mb, seconds = f"{result['mb']:,.0f}", f"{result['seconds']:.1f}"
+                rows.append([way, f"{model_rate:,}", mb, seconds, "yes" if same else "NO"])
+    headers = ["decoding", "model rate (Hz)", "peak RSS added (MB)", "seconds", "same bytes"]
+    print(markdown_table(headers, rows))
+
+
+if __name__ == "__main__":
+    main()
