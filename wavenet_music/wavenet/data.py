@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import sys
+import unicodedata
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -456,7 +457,7 @@ def label_problem(label: str) -> str:
     ``all`` for every label and names files after labels), or ``""``."""
     if label == "all":
         return "is 'all', which --label takes for every label"
-    bad = sorted({c for c in label if c in ",/\\" or not c.isprintable()})
+    bad = sorted({c for c in label if c in ",/\\" or unicodedata.category(c) == "Cc"})
     if bad:
         return f"holds {', '.join(map(repr, bad))}, which --label or a file name cannot"
     return ""
