@@ -41,11 +41,11 @@ from wavenet_music.config import apply_overrides, load_preset
 from wavenet_music.notes.score import follows, score_notes, transcribe_audio
 from wavenet_music.runs import read_data_record
 from wavenet_music.wavenet.checkpoint import load_dir, step_dirs
-from wavenet_music.wavenet.data import feature_store
 from wavenet_music.wavenet.follow import Following, follow_notes, piece_notes
 from wavenet_music.wavenet.generate import generate
 from wavenet_music.wavenet.model import WaveNet
 from wavenet_music.wavenet.train import train
+from wavenet_music.wavenet.windows import feature_store
 
 HELD_OUT = 0.25  # of the pieces
 F1S = ("note_f1", "pitch_class_f1", "frame_pitch_class_f1")

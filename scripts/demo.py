@@ -36,7 +36,7 @@ from wavenet_music.report.check import read_summary
 from wavenet_music.runtime import threads
 from wavenet_music.runtime.device import resolve_device
 from wavenet_music.wavenet.checkpoint import checkpoint_dirs
-from wavenet_music.wavenet.data import find_audio_files
+from wavenet_music.wavenet.discovery import find_audio_files
 
 # Measured (README "Measured"): 2,000 steps of this WaveNet reach about 4.9 held-out bits
 # per sample and music-like clips in every genre, composed and plain; the composer of notes

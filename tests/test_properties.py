@@ -9,7 +9,8 @@ from hypothesis.extra.numpy import arrays
 
 from wavenet_music.audio.io import mu_law_decode, mu_law_encode
 from wavenet_music.config import Config, ModelConfig, apply_overrides, dump_yaml, load_yaml
-from wavenet_music.wavenet.data import IGNORE, Segment, WindowSource
+from wavenet_music.wavenet.data import Segment
+from wavenet_music.wavenet.windows import IGNORE, WindowSource
 
 floats = st.floats(allow_nan=True, allow_infinity=True, width=32)
 

@@ -27,7 +27,8 @@ from wavenet_music.notes.features import read_notes, recording_notes
 from wavenet_music.notes.midi import Note, read_midi
 from wavenet_music.runs import read_data_record
 from wavenet_music.wavenet.checkpoint import load_model
-from wavenet_music.wavenet.data import cache_root, label_positions
+from wavenet_music.wavenet.data import cache_root
+from wavenet_music.wavenet.discovery import label_positions
 from wavenet_music.wavenet.follow import render_notes
 
 GENRES = ("ambient", "classical", "guitar", "piano")

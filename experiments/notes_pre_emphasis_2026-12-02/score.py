@@ -39,7 +39,7 @@ from wavenet_music.audio.io import load_audio  # noqa: E402
 from wavenet_music.notes.midi import Note  # noqa: E402
 from wavenet_music.notes.score import score_notes, transcribe_audio  # noqa: E402
 from wavenet_music.wavenet.checkpoint import load_dir  # noqa: E402
-from wavenet_music.wavenet.data import find_audio_files  # noqa: E402
+from wavenet_music.wavenet.discovery import find_audio_files  # noqa: E402
 from wavenet_music.wavenet.follow import piece_notes, render_notes  # noqa: E402
 from wavenet_music.wavenet.model import WaveNet  # noqa: E402
 

@@ -19,7 +19,7 @@ from wavenet_music.demo_corpus import GENRES, CorpusSummary, build_demo_corpus
 from wavenet_music.demo_corpus.scores import excerpt_notes, render_piece
 from wavenet_music.demo_corpus.sources import GM_PROGRAM, SCORES, Piece
 from wavenet_music.notes.midi import Note, read_midi
-from wavenet_music.wavenet.data import find_audio_files
+from wavenet_music.wavenet.discovery import find_audio_files
 
 MINUTES = 0.3
 RATE = 16000

@@ -12,18 +12,13 @@ import soundfile as sf
 from wavenet_music.audio.io import mu_law_encode
 from wavenet_music.config import DataConfig, UserError
 from wavenet_music.wavenet.data import (
-    IGNORE,
-    WindowSampler,
-    WindowSource,
     cached_classes,
-    find_audio_files,
-    label_of,
     load_classes,
     prepare_corpus,
-    read_label_rows,
     require_recorded_split,
-    validation_picks,
 )
+from wavenet_music.wavenet.discovery import find_audio_files, label_of, read_label_rows
+from wavenet_music.wavenet.windows import IGNORE, WindowSampler, WindowSource, validation_picks
 
 RATE = 8000
 

@@ -19,11 +19,12 @@ from wavenet_music.audio.io import load_audio, write_wav
 from wavenet_music.config import UserError, load_preset
 from wavenet_music.runs import read_metrics
 from wavenet_music.wavenet import checkpoint as ckpt
-from wavenet_music.wavenet.data import WindowSampler, WindowSource, prepare_corpus
+from wavenet_music.wavenet.data import prepare_corpus
 from wavenet_music.wavenet.distributed import Distributed, from_env, share
 from wavenet_music.wavenet.evaluate import evaluate
 from wavenet_music.wavenet.generate import generate
 from wavenet_music.wavenet.train import train
+from wavenet_music.wavenet.windows import WindowSampler, WindowSource
 
 from ..conftest import HANG_GUARD_S, finish, wait_for
 

@@ -23,17 +23,12 @@ from wavenet_music.notes.features import NoteStore, read_notes
 from wavenet_music.notes.midi import Note, read_midi, write_midi
 from wavenet_music.notes.roll import piano_roll
 from wavenet_music.wavenet.compiled import CompiledWaveNet
-from wavenet_music.wavenet.data import (
-    WindowSampler,
-    feature_store,
-    noisy_inputs,
-    prepare_corpus,
-    window_source,
-)
+from wavenet_music.wavenet.data import prepare_corpus
 from wavenet_music.wavenet.generate import generate, generate_naive
 from wavenet_music.wavenet.incremental import IncrementalWaveNet
 from wavenet_music.wavenet.model import WaveNet
 from wavenet_music.wavenet.to_audio import note_floors, note_temperatures
+from wavenet_music.wavenet.windows import WindowSampler, feature_store, noisy_inputs, window_source
 
 from .test_compiled import step_logits
 from .test_generate import CONFIGS

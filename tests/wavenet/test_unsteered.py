@@ -9,9 +9,10 @@ import soundfile as sf
 import torch
 
 from wavenet_music.cli import main
-from wavenet_music.wavenet.data import WindowSampler, prepare_corpus, window_source
+from wavenet_music.wavenet.data import prepare_corpus
 from wavenet_music.wavenet.generate import generate, generate_naive
 from wavenet_music.wavenet.train import train
+from wavenet_music.wavenet.windows import WindowSampler, window_source
 
 from ..conftest import small_config
 from .test_conditioning import _frames, _local

@@ -31,9 +31,11 @@ from ..audio.features import feature_store
 from ..config import Config, UserError
 from ..notes.events import VOCAB_SIZE as EVENTS
 from ..runs import cached, read_data_record
-from ..wavenet.data import IGNORE, cached_classes, make_labeler
+from ..wavenet.data import cached_classes
+from ..wavenet.discovery import make_labeler
 from ..wavenet.evaluate import LN2
 from ..wavenet.model import WaveNet
+from ..wavenet.windows import IGNORE
 from .config import ComposerConfig
 from .model import Composer
 from .tokens import Codebook, fit_codebook, round_trip_db

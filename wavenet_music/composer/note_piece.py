@@ -40,10 +40,10 @@ from ..notes.features import NoteStore
 from ..notes.midi import PIANO_RANGE, Note, check_notes, read_midi
 from ..notes.transcribe import require_notes, transcribe_file
 from ..runtime.stop import Interrupted, StopRequest
-from ..wavenet.data import feature_store
 from ..wavenet.generate import generate
 from ..wavenet.model import WaveNet
 from ..wavenet.to_audio import note_floors, note_temperatures, notes_steering, write_clips
+from ..wavenet.windows import feature_store
 from .config import PieceConfig
 from .event_rules import keys_down_after_all, keys_down_at_end
 from .model import Composer, continue_tokens, primed_composer

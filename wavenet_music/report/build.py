@@ -35,11 +35,12 @@ from ..config import Config, GenerateConfig, UserError
 from ..runs import read_data_record, read_metrics
 from ..runtime.device import generation_device, model_device, resolve_device
 from ..wavenet import checkpoint as ckpt
-from ..wavenet.data import Segment, whole_file, window_source
+from ..wavenet.data import Segment, whole_file
 from ..wavenet.evaluate import LN2, segment_nats
 from ..wavenet.model import WaveNet
 from ..wavenet.resynthesis import resynthesize
 from ..wavenet.to_audio import generate_audio
+from ..wavenet.windows import window_source
 from .clips import (
     HeldOut,
     Row,

@@ -12,7 +12,7 @@ from ..audio.io import AUDIO_EXTENSIONS, load_audio, trim_silence
 from ..config import Config, UserError
 from ..notes.midi import Note
 from ..runs import read_data_record
-from ..wavenet.data import label_of, make_labeler
+from ..wavenet.discovery import label_of, make_labeler
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,9 @@ from ..audio.features import SILENCE_DB
 from ..audio.io import mu_law_decode, padded_slice
 from ..config import MAX_JUMP, Config
 from ..runtime.device import model_device, on_generation_device
-from .data import WindowSource
 from .generate import generate
 from .model import WaveNet
+from .windows import WindowSource
 
 TB_NAMES = {
     "train_bits": "bits_per_sample/train",

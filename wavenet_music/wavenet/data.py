@@ -1,51 +1,42 @@
-"""From a folder of recordings to training windows.
+"""From a folder of recordings to the corpus: its segments, cached and split.
 
-Files are found recursively, decoded once into a cache of mu-law classes (one ``.npy`` per
-file, memory-mapped, so hours of audio train without sitting in RAM), split into training
-and validation by file (by time for a folder holding a single file), and cut into windows
-of ``receptive_field + sample_size`` samples. Samples before a file's start read as
-silence, so the first samples of every file are trained too.
+The files and their labels come from ``discovery``; each file is decoded once into a cache
+of mu-law classes (one ``.npy`` per file, memory-mapped, so hours of audio train without
+sitting in RAM), and the corpus is split into training and validation by file (by time for
+a folder holding a single file). A resumed run keeps to the split it recorded. ``windows``
+cuts the segments into training windows.
 """
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import errno
 import hashlib
 import json
 import os
 import sys
-import unicodedata
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
-import torch
 from tqdm import tqdm
 
-from ..audio.features import FeatureStore
-from ..audio.features import feature_store as audio_feature_store
-from ..audio.io import (
-    AUDIO_EXTENSIONS,
-    UNDECODED_EXTENSIONS,
-    AudioReadError,
-    mu_law_decode,
-    mu_law_encode,
-    padded_slice,
-    silence_class,
-    write_training_classes,
-)
-from ..config import Config, DataConfig, UserError, read_user_text
-from ..notes.excitation import RecordingPhases
-from ..notes.features import NoteStore, recording_notes
+from ..audio.io import AUDIO_EXTENSIONS, AudioReadError, silence_class, write_training_classes
+from ..config import DataConfig, UserError
+from ..notes.features import recording_notes
 from ..runs import read_data_record
+from .discovery import (
+    discover,
+    make_labeler,
+    relative_name,
+    report_skipped,
+    report_undecoded,
+    report_unmatched_rows,
+    undecoded_hint,
+)
 
 CACHE_VERSION = 1
-UNMATCHED_SHOWN = 10  # label-manifest rows without their file, named one by one
 
 
 @dataclass(frozen=True)
@@ -137,112 +128,7 @@ def _first(files: list[str], shown: int = 3) -> str:
     return ", ".join(files[:shown]) + (", ..." if len(files) > shown else "")
 
 
-# --- discovery and caching --------------------------------------------------------------
-
-
-class Discovery(NamedTuple):
-    """What ``discover`` found under a data folder."""
-
-    files: list[Path]  # the audio files to decode, each real file once
-    skipped: list[tuple[str, str]]  # (file, reason): repeats of a file and broken links
-    undecoded: dict[str, int]  # extension -> files of audio this tool cannot decode
-
-
-def find_audio_files(root: Path, exclude: Path | None = None) -> list[Path]:
-    """All audio files under ``root``, symlinks followed, each real file once (``discover``)."""
-    return discover(root, exclude).files
-
-
-def discover(root: Path, exclude: Path | None = None) -> Discovery:
-    """The audio files under ``root`` (a folder, or one file), in name order, symlinked
-    folders and files followed. A file reached twice (through a symlinked folder or file)
-    is kept once, under its real path where it has one, and the repeats are skipped; a
-    link to a folder above it (a loop) is not followed; nothing under ``exclude`` (the
-    run's own folder) is read."""
-    root = Path(root)
-    if not root.exists():
-        raise UserError(f"data folder {root} does not exist; pass a folder of recordings")
-    if root.is_file():
-        return Discovery([root] if _is_audio(root) else [], [], _undecoded([root]))
-    entries, aliases = _walk(root, exclude)
-    audio = [path for path in entries if _is_audio(path)]
-    broken = [(_relative(p, root), _link_problem(p)) for p in audio if not p.exists()]
-    files, repeats = _unique_files([p for p in audio if p.is_file()], root)
-    repeats += _alias_repeats(aliases, files, root)
-    return Discovery(files, broken + repeats, _undecoded(entries))
-
-
-def _walk(root: Path, exclude: Path | None) -> tuple[list[Path], list[tuple[Path, Path]]]:
-    """Every file entry under ``root``, each folder walked once, and the symlinked folders
-    not walked because they repeat one that is: ``(alias, the folder it repeats)``."""
-    walked = {os.path.realpath(d): Path(d) for d, _, _ in os.walk(root)}  # the real folders
-    skip = os.path.realpath(exclude) if exclude is not None else None
-    entries, aliases = [], []
-    for folder, dirs, names in os.walk(root, followlinks=True):
-        here, kept = os.path.realpath(folder), []
-        for name in sorted(dirs):
-            path = Path(folder, name)
-            real = os.path.realpath(path)
-            if _within(real, skip) or _within(here, real):
-                continue  # the run's folder, or a loop
-            if path.is_symlink() and real in walked:
-                aliases.append((path, walked[real]))
-                continue
-            walked.setdefault(real, path)
-            kept.append(name)
-        dirs[:] = kept
-        entries += [Path(folder, name) for name in sorted(names)]
-    return entries, aliases
-
-
-def _within(path: str, folder: str | None) -> bool:
-    return folder is not None and (path == folder or path.startswith(folder + os.sep))
-
-
-def _unique_files(paths: list[Path], root: Path) -> tuple[list[Path], list[tuple[str, str]]]:
-    """Each real file once, by preference not through a symlink; the repeats skipped."""
-    first: dict[str, Path] = {}
-    for path in sorted(paths, key=lambda p: p.is_symlink()):  # stable: name order kept
-        first.setdefault(os.path.realpath(path), path)
-    kept = [p for p in paths if first[os.path.realpath(p)] == p]
-    repeats = [
-        (_relative(p, root), f"same file as {_relative(first[os.path.realpath(p)], root)}")
-        for p in paths
-        if first[os.path.realpath(p)] != p
-    ]
-    return kept, repeats
-
-
-def _alias_repeats(
-    aliases: list[tuple[Path, Path]], files: list[Path], root: Path
-) -> list[tuple[str, str]]:
-    """The files a symlinked folder would have repeated, each as skipped."""
-    return [
-        (_relative(alias / path.relative_to(folder), root), f"same file as {_relative(path, root)}")
-        for alias, folder in aliases
-        for path in files
-        if folder in path.parents
-    ]
-
-
-def _is_audio(path: Path) -> bool:
-    return path.suffix.lower() in AUDIO_EXTENSIONS
-
-
-def _undecoded(paths: list[Path]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for path in paths:
-        if path.suffix.lower() in UNDECODED_EXTENSIONS:
-            counts[path.suffix.lower()] = counts.get(path.suffix.lower(), 0) + 1
-    return counts
-
-
-def _link_problem(path: Path) -> str:
-    try:
-        path.stat()
-    except OSError as exc:
-        return "symlink loop" if exc.errno == errno.ELOOP else "broken link"
-    return "not found"
+# --- the cache ----------------------------------------------------------------------------
 
 
 def cache_root(config: DataConfig) -> Path:
@@ -334,20 +220,20 @@ def prepare_corpus(
     """
     root = Path(root)
     found = discover(root, exclude)
-    _report_undecoded(found.undecoded)
+    report_undecoded(found.undecoded)
     if not found.files and not found.skipped:
         raise UserError(
             f"no audio files ({', '.join(AUDIO_EXTENSIONS)}) found under {root}"
-            + _undecoded_hint(found.undecoded)
+            + undecoded_hint(found.undecoded)
         )
     labeler = make_labeler(root, config.labels)
-    _report_unmatched_rows(config.labels, [_relative(p, root) for p in found.files], root, quiet)
+    report_unmatched_rows(config.labels, [relative_name(p, root) for p in found.files], root, quiet)
     usable, skipped = _decode_all(
         found.files, root, labeler, config, quantization_channels, min_samples, quiet
     )
     skipped = found.skipped + skipped
     total = len(found.files) + len(found.skipped)
-    _report_skipped(skipped, total, quiet)
+    report_skipped(skipped, total, quiet)
     if not usable:
         raise UserError(
             f"none of the {total} audio files under {root} is usable "
@@ -372,7 +258,7 @@ def _decode_all(
     usable: list[Segment] = []
     skipped: list[tuple[str, str]] = []
     for path in tqdm(paths, desc="decoding", unit="file", disable=quiet or len(paths) < 4):
-        rel = _relative(path, root)
+        rel = relative_name(path, root)
         try:
             segment = whole_file(path, rel, labeler(rel), config, quantization_channels)
             usable.append(usable_segment(segment, config, quantization_channels, min_samples))
@@ -424,99 +310,6 @@ def whole_file(
     return Segment(rel, label, cache, 0, samples, notes)
 
 
-def make_labeler(root: Path, spec: str | None):
-    """``relative path -> label``: the first folder level (also when labels are off, for the
-    per-folder split), or a CSV manifest of ``file,label`` rows. A file the labels do not
-    cover raises ``AudioReadError`` (it is skipped and counted like an unreadable file)."""
-    if spec is None:
-        return label_of
-    if spec == "folders":
-        return _folder_label
-    mapping = read_label_manifest(Path(spec), root)
-
-    def from_manifest(rel: str) -> str:
-        if rel not in mapping:
-            raise AudioReadError(f"{rel}: no label in {spec}")
-        return mapping[rel]
-
-    return from_manifest
-
-
-def _folder_label(rel: str) -> str:
-    label = label_of(rel)
-    if not label:
-        raise AudioReadError(f"{rel}: not inside a label folder (data.labels=folders)")
-    problem = label_problem(label)
-    if problem:
-        raise UserError(f"folder {label!r} {problem}: rename the folder (data.labels=folders)")
-    return label
-
-
-def label_problem(label: str) -> str:
-    """Why ``label`` cannot name a label (``generate --label`` splits at commas, takes
-    ``all`` for every label and names files after labels), or ``""``."""
-    if label == "all":
-        return "is 'all', which --label takes for every label"
-    bad = sorted({c for c in label if c in ",/\\" or unicodedata.category(c) == "Cc"})
-    if bad:
-        return f"holds {', '.join(map(repr, bad))}, which --label or a file name cannot"
-    return ""
-
-
-def read_label_manifest(path: Path, root: Path) -> dict[str, str]:
-    """CSV rows ``file,label`` (a header row ``file,label`` is allowed); files relative to
-    the data folder. A file given two labels is an error; repeating a row is harmless."""
-    return {file: label for file, (label, _) in read_label_rows(path).items()}
-
-
-def read_label_rows(path: Path) -> dict[str, tuple[str, int]]:
-    """``file -> (label, line number)`` of the manifest ``path`` (see read_label_manifest)."""
-    text = read_user_text(path, "data.labels: label file").removeprefix("\ufeff")  # Excel's BOM
-    rows = list(csv.reader(text.splitlines()))
-    found: dict[str, tuple[str, int]] = {}
-    for number, row in enumerate(rows, 1):
-        if not row or row[0].strip().lower() == "file":
-            continue
-        if len(row) < 2 or not row[1].strip():
-            raise UserError(f"{path}:{number}: expected file,label, got {','.join(row)!r}")
-        file, label = Path(row[0].strip()).as_posix(), row[1].strip()
-        if label_problem(label):
-            raise UserError(f"{path}:{number}: the label {label!r} {label_problem(label)}")
-        first, line = found.setdefault(file, (label, number))
-        if first != label:
-            raise UserError(
-                f"{path}: lines {line} and {number} both label {file}, as {first!r} and "
-                f"{label!r}; keep the row with the right label"
-            )
-    if not found:
-        raise UserError(f"data.labels: {path} holds no file,label rows")
-    return found
-
-
-def _report_unmatched_rows(spec: str | None, found: Sequence[str], root: Path, quiet: bool) -> None:
-    """Warn about manifest rows naming no audio file under ``root`` (a typo there would
-    otherwise lose the label unnoticed; not an error: one manifest may cover more files
-    than this folder, e.g. the held-out folder ``evaluate`` reads). With ``quiet``, only
-    their count."""
-    if spec in (None, "folders"):
-        return
-    names = set(found)
-    rows = read_label_rows(Path(spec)).items()
-    unmatched = [(line, file) for file, (_, line) in rows if file not in names]
-    for line, file in [] if quiet else unmatched[:UNMATCHED_SHOWN]:
-        print(
-            f"warning: {spec}:{line}: {file} is not an audio file under {root}; "
-            "its label is unused",
-            file=sys.stderr,
-        )
-    if len(unmatched) > 1 or (quiet and unmatched):
-        print(
-            f"warning: {len(unmatched)} of {len(rows)} rows of {spec} name no audio file "
-            f"under {root}",
-            file=sys.stderr,
-        )
-
-
 def split(segments: Sequence[Segment], fraction: float) -> tuple[list[Segment], list[Segment]]:
     """Deterministic train/validation split, label by label (so every label is validated):
     whole files where a label has several (chosen by a hash of their path), the last
@@ -552,61 +345,9 @@ def _split_group(segments: list[Segment], fraction: float) -> tuple[list[Segment
     return sorted(ranked[n_val:], key=lambda s: s.source), validation
 
 
-def label_positions(known: Sequence[str], names: Sequence[str]) -> list[int]:
-    """The index of each of ``names`` among a model's labels ``known``; a one-line error
-    naming the first label the run does not know."""
-    unknown = [name for name in names if name not in known]
-    if unknown:
-        listed = ", ".join(known) or "none (it was trained without labels)"
-        raise UserError(f"unknown label {unknown[0]!r}; this run knows: {listed}")
-    return [list(known).index(name) for name in names]
-
-
-def label_of(relative: str) -> str:
-    """``piano/bach/x.ogg`` → ``piano``; a file at the top of the data folder → ``""``."""
-    parts = Path(relative).parts
-    return parts[0] if len(parts) > 1 else ""
-
-
-def _relative(path: Path, root: Path) -> str:
-    try:
-        return path.relative_to(root).as_posix() if root.is_dir() else path.name
-    except ValueError:
-        return str(path)
-
-
 def _reason(exc: BaseException) -> str:
     text = str(exc)
     return text.split(": ", 1)[1] if ": " in text else (text or type(exc).__name__)
-
-
-def _report_skipped(skipped: list[tuple[str, str]], total: int, quiet: bool) -> None:
-    """Each skipped file (unless ``quiet``), then their count (always: files left out of
-    training are never silent)."""
-    if not skipped:
-        return
-    for name, reason in [] if quiet else skipped:
-        print(f"skipped {name}: {reason}", file=sys.stderr)
-    first = f" (first: {skipped[0][0]}: {skipped[0][1]}; without --quiet each is named)"
-    print(f"skipped {len(skipped)} of {total} audio files{first if quiet else ''}", file=sys.stderr)
-
-
-def _report_undecoded(undecoded: dict[str, int]) -> None:
-    if undecoded:
-        print(f"ignored {_undecoded_files(undecoded)}", file=sys.stderr)
-
-
-def _undecoded_hint(undecoded: dict[str, int]) -> str:
-    return f"; it holds {_undecoded_files(undecoded)}" if undecoded else ""
-
-
-def _undecoded_files(undecoded: dict[str, int]) -> str:
-    """``10 files with unsupported extensions (.aac, .m4a): convert them to flac or wav``."""
-    kinds = ", ".join(sorted(undecoded))
-    return (
-        f"{sum(undecoded.values())} files with unsupported extensions ({kinds}): "
-        "convert them to flac or wav"
-    )
 
 
 def split_line(train: Sequence[Segment], validation: Sequence[Segment], rate: int) -> str:
@@ -625,285 +366,3 @@ def _duration(seconds: float) -> str:
     if seconds < 60:
         return f"{seconds:.1f} s"
     return f"{seconds / 60:.1f} min" if seconds < 3600 else f"{seconds / 3600:.1f} h"
-
-
-# --- windows ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Batch:
-    inputs: torch.Tensor  # (B, receptive_field - 1 + S) classes
-    targets: torch.Tensor  # (B, S) classes; IGNORE where no real sample is to be predicted
-    labels: torch.Tensor | None = None  # (B,) global-conditioning label indices
-    frames: torch.Tensor | None = None  # (B, F, K + 2) local-conditioning frames
-    excitation: torch.Tensor | None = None  # (B, E, receptive_field - 1 + S) heard notes
-
-
-class Window(NamedTuple):
-    """One window of ``WindowSource.window``."""
-
-    inputs: np.ndarray  # (RF - 1 + n,) classes
-    targets: np.ndarray  # (n,) classes, IGNORE outside the segment
-    frames: np.ndarray | None  # (F, K + 2) local-conditioning frames
-    excitation: np.ndarray | None  # (E, RF - 1 + n) what each input hears of the notes
-
-
-IGNORE = -1
-ConditioningStore = FeatureStore | NoteStore
-
-
-class WindowSource:
-    """Cuts training windows from segments; owns the memory maps.
-
-    With ``labels`` (the model's global-conditioning labels), batches carry each window's
-    label index; with ``features`` (local conditioning), its frames, and windows start on
-    a frame boundary; with ``excitation`` (notes), what every input hears of the notes."""
-
-    def __init__(
-        self,
-        segments: Iterable[Segment],
-        receptive_field: int,
-        sample_size: int,
-        silence: int,
-        labels: Sequence[str] = (),
-        features: ConditioningStore | None = None,
-        excitation: bool = False,
-        quantization_channels: int = 256,
-        excitation_phase: str = "onset",
-    ) -> None:
-        self.segments = tuple(segments)
-        if not self.segments:
-            raise UserError("no audio to cut windows from")
-        self.label_index = {label: i for i, label in enumerate(labels)}
-        unknown = {s.label for s in self.segments} - set(self.label_index) if labels else set()
-        if unknown:
-            raise UserError(
-                f"labels {sorted(unknown)} are not among the model's labels "
-                f"{list(labels)}; train a new run for new labels"
-            )
-        self.receptive_field = receptive_field
-        self.sample_size = sample_size
-        self.silence = silence
-        self.features = features
-        if excitation and not isinstance(features, NoteStore):
-            raise UserError(
-                "model.excitation: the excitation is made of notes; train with --features notes"
-            )
-        self.excitation = excitation
-        self.excitation_phase = excitation_phase
-        self.quantization_channels = quantization_channels
-        self._arrays: dict[Path, np.ndarray] = {}
-        self._phases: dict[Path, RecordingPhases] = {}
-
-    def classes(self, segment: Segment) -> np.ndarray:
-        if segment.cache not in self._arrays:
-            self._arrays[segment.cache] = load_classes(segment.cache)
-        return self._arrays[segment.cache]
-
-    def window(self, segment: Segment, target_start: int, targets: int | None = None) -> Window:
-        """The window whose ``n`` targets are samples ``target_start ..`` of ``segment``."""
-        n = self.sample_size if targets is None else targets
-        rf = self.receptive_field
-        classes = self.classes(segment)
-        window = padded_slice(classes, target_start - rf, rf + n, self.silence, np.int64)
-        target = window[rf:].copy()
-        positions = np.arange(target_start, target_start + n)
-        target[(positions < segment.start) | (positions >= segment.end)] = IGNORE
-        frames = excitation = None
-        if self.features is not None:
-            source = segment.feature_source
-            frames = self.features.frames(source, target_start - rf, rf - 1 + n)
-        if self.excitation:
-            first_input, inputs = target_start - rf, rf - 1 + n
-            recording = self.recording_phases(segment)
-            excitation = self.features.excitation(segment.notes, first_input, inputs, recording)
-        return Window(window[:-1], target, frames, excitation)
-
-    def recording_phases(self, segment: Segment) -> RecordingPhases | None:
-        """Unless ``excitation_phase`` is onset, the phases of ``segment``'s recording (its
-        mu-law classes decoded; silence outside it) that the excitation takes; else None
-        (phase 0 at each onset, as in generation)."""
-        if self.excitation_phase == "onset":
-            return None
-        if segment.cache not in self._phases:
-            classes, silence = self.classes(segment), self.silence
-
-            def read(first: int, count: int) -> np.ndarray:  # (count,) samples from first
-                window = padded_slice(classes, first, count, silence, np.int64)
-                return mu_law_decode(window, self.quantization_channels)
-
-            rate, way = self.features.sample_rate, self.excitation_phase
-            self._phases[segment.cache] = RecordingPhases(read, rate, way)
-        return self._phases[segment.cache]
-
-    def aligned(self, target_start: int) -> int:
-        """With local conditioning, the nearest earlier start whose input starts a frame."""
-        if self.features is None:
-            return target_start
-        return target_start - (target_start - self.receptive_field) % self.features.hop
-
-    def batch(
-        self,
-        picks: Sequence[tuple[int, int]],
-        withheld: np.ndarray | None = None,
-        noise: np.ndarray | None = None,
-        relative: bool = False,
-    ) -> Batch:
-        """Windows for ``(segment index, target start)`` pairs, stacked. Where ``withheld``
-        (bool per pick) is set, the frames are NaN (absent: see ``model.LocalUpsampler``)
-        and the excitation silent; ``noise`` (B, RF - 1 + S) is added to the inputs'
-        waveform (``noisy_inputs``; with ``relative``, scaled by each window's RMS)."""
-        windows = [self.window(self.segments[i], self.aligned(start)) for i, start in picks]
-        inputs = np.stack([w.inputs for w in windows])  # (B, RF - 1 + S)
-        if noise is not None:
-            inputs = noisy_inputs(inputs, noise, self.quantization_channels, relative)
-        labels = frames = excitation = None
-        if self.label_index:
-            labels = torch.tensor([self.label_index[self.segments[i].label] for i, _ in picks])
-        if self.features is not None:
-            stacked = np.stack([w.frames for w in windows]).astype(np.float32)  # (B, F, K + 2)
-            if withheld is not None:
-                stacked[withheld] = np.nan
-            frames = torch.from_numpy(stacked)
-        if self.excitation:
-            heard = np.stack([w.excitation for w in windows])  # (B, E, RF - 1 + S)
-            if withheld is not None:
-                heard[withheld] = 0.0
-            excitation = torch.from_numpy(heard)
-        targets = np.stack([w.targets for w in windows])  # (B, S)
-        return Batch(
-            torch.from_numpy(inputs), torch.from_numpy(targets), labels, frames, excitation
-        )
-
-
-def noisy_inputs(
-    inputs: np.ndarray, noise: np.ndarray, quantization_channels: int, relative: bool = False
-) -> np.ndarray:
-    """Classes (B, T) whose waveform has ``noise`` (B, T) added (with ``relative``, times
-    each row's RMS level), quantised again (clipped to [-1, 1]). Training on a corrupted
-    history (targets clean) makes the model lean on its conditioning, which is never
-    corrupted, instead of continuing its past alone."""
-    wave = mu_law_decode(inputs, quantization_channels)  # (B, T)
-    if relative:
-        noise = noise * np.sqrt(np.mean(wave**2, axis=1, keepdims=True))  # (B, T)
-    wave = wave + noise
-    return mu_law_encode(np.clip(wave, -1.0, 1.0), quantization_channels).astype(inputs.dtype)
-
-
-class WindowSampler:
-    """Random training windows: a segment chosen in proportion to its length, then a target
-    start uniform over the segment; with local conditioning, each window's features are
-    withheld with probability ``withhold``; with ``input_noise``, each steered window's
-    inputs get Gaussian noise of a standard deviation drawn from [0, input_noise] (of full
-    scale, or with ``relative`` of the window's RMS level). Withheld windows stay clean:
-    without features the model can only continue its past, so it learns that from a true
-    past, as a plain WaveNet. Its random state is saved in checkpoints."""
-
-    def __init__(
-        self,
-        source: WindowSource,
-        seed: int,
-        withhold: float = 0.0,
-        input_noise: float = 0.0,
-        relative: bool = False,
-    ) -> None:
-        self.source = source
-        lengths = np.array([s.length for s in source.segments], dtype=np.float64)
-        self.weights = lengths / lengths.sum()
-        self.rng = np.random.default_rng(seed)
-        self.withhold = withhold if source.features is not None else 0.0
-        self.input_noise = input_noise
-        self.relative = relative
-
-    def next_batch(self, batch_size: int, rank: int = 0, world_size: int = 1) -> Batch:
-        """The next ``batch_size`` windows, or with ``world_size`` processes the ``rank``-th
-        consecutive share of them: every process draws all the picks (so their random
-        states stay equal) and cuts only its own windows."""
-        if batch_size % world_size or not 0 <= rank < world_size:
-            raise ValueError(
-                f"expected a batch divisible by world_size and 0 <= rank < world_size, "
-                f"got batch {batch_size}, rank {rank}, world_size {world_size}"
-            )
-        picks = []
-        for index in self.rng.choice(len(self.weights), size=batch_size, p=self.weights):
-            segment = self.source.segments[index]
-            last = max(segment.start, segment.end - self.source.sample_size)
-            picks.append((int(index), int(self.rng.integers(segment.start, last + 1))))
-        withheld = noise = None
-        if self.withhold > 0:  # drawn only then: runs without it keep their data order
-            withheld = self.rng.random(batch_size) < self.withhold
-        if self.input_noise > 0:  # the same
-            std = self.rng.uniform(0.0, self.input_noise, size=(batch_size, 1))  # (B, 1)
-            length = self.source.receptive_field - 1 + self.source.sample_size
-            noise = std * self.rng.standard_normal((batch_size, length))  # (B, RF - 1 + S)
-            if withheld is not None:  # unsteered windows read a clean history: plain WaveNet
-                noise[withheld] = 0.0
-        mine = slice(rank * batch_size // world_size, (rank + 1) * batch_size // world_size)
-        rows = (_rows(withheld, mine), _rows(noise, mine))
-        return self.source.batch(picks[mine], *rows, self.relative)
-
-    def state(self) -> dict:
-        return self.rng.bit_generator.state
-
-    def set_state(self, state: dict) -> None:
-        self.rng.bit_generator.state = state
-
-
-def _rows(values: np.ndarray | None, rows: slice) -> np.ndarray | None:
-    return None if values is None else values[rows]
-
-
-def validation_picks(
-    segments: Sequence[Segment], count: int, sample_size: int
-) -> list[tuple[int, int]]:
-    """``count`` windows spread evenly over all validation positions (deterministic)."""
-    total = sum(s.length for s in segments)
-    picks = []
-    for k in range(count):
-        position = int((k + 0.5) * total / count)
-        for index, segment in enumerate(segments):
-            if position < segment.length:
-                start = min(segment.start + position, max(segment.start, segment.end - sample_size))
-                picks.append((index, start))
-                break
-            position -= segment.length
-    return sorted(set(picks))
-
-
-def window_source(config: Config, segments, training: bool = False) -> WindowSource:
-    """Windows of the model's receptive field + ``sample_size`` targets, with the model's
-    conditioning (labels, local-conditioning frames, the notes' excitation). Only
-    ``training`` windows hear the excitation in the recording's phase
-    (``train.excitation_phase``); validation and evaluation hear what generation hears."""
-    return WindowSource(
-        segments,
-        config.model.receptive_field,
-        config.data.sample_size,
-        silence_class(config.model.quantization_channels),
-        config.model.global_labels,
-        feature_store(config),
-        config.model.excitation,
-        config.model.quantization_channels,
-        config.train.excitation_phase if training else "onset",
-    )
-
-
-def feature_store(config: Config) -> ConditioningStore | None:
-    """The run's local-conditioning features (audio features, or notes), or None without
-    local conditioning; a one-line error for settings that do not fit together."""
-    m, d = config.model, config.data
-    if m.excitation and (d.features != "notes" or m.local_channels is None):
-        raise UserError(
-            "model.excitation: the excitation is made of notes; train with --features notes "
-            "(and --local-channels 176), or --preset notes"
-        )
-    if m.local_channels is None:
-        return None
-    if d.features != "notes":
-        return audio_feature_store(config)
-    if d.silence_threshold is not None:
-        raise UserError(
-            "data.silence_threshold: trimming silence would move the audio away from its "
-            "notes; set it to null with --features notes"
-        )
-    return NoteStore(d.sample_rate, m.hop_length, m.local_channels, m.quantization_channels)

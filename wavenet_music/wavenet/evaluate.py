@@ -17,15 +17,10 @@ import torch.nn.functional as F
 from ..config import Config, EvaluateConfig
 from ..runs import read_data_record
 from ..runtime.device import model_device
-from .data import (
-    IGNORE,
-    Segment,
-    WindowSource,
-    label_positions,
-    prepare_corpus,
-    window_source,
-)
+from .data import Segment, prepare_corpus
+from .discovery import label_positions
 from .model import WaveNet
+from .windows import IGNORE, WindowSource, window_source
 
 LN2 = math.log(2.0)  # nats per bit
 

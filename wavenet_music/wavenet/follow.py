@@ -28,10 +28,12 @@ from ..notes.features import NoteStore, read_notes, recording_notes
 from ..notes.midi import Note
 from ..notes.score import NoteScores, follows, score_notes, transcribe_audio
 from ..runtime.device import model_device, on_generation_device
-from .data import cache_root, feature_store, find_audio_files, label_of, label_positions
+from .data import cache_root
+from .discovery import find_audio_files, label_of, label_positions
 from .generate import generate
 from .model import WaveNet
 from .to_audio import note_floors, note_temperatures
+from .windows import feature_store
 
 
 @dataclass(frozen=True)

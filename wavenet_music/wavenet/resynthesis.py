@@ -19,10 +19,11 @@ from ..config import MAX_JUMP, Config, UserError
 from ..notes.score import transcribe_audio
 from ..runtime.device import model_device
 from ..runtime.threads import for_generation
-from .data import feature_store, label_positions
+from .discovery import label_positions
 from .follow import render_notes
 from .generate import generate
 from .model import WaveNet
+from .windows import feature_store
 
 
 def excerpt_features(excerpts: Sequence[np.ndarray], config: Config) -> torch.Tensor:

@@ -31,9 +31,10 @@ from ..runtime.device import model_device
 from ..runtime.stop import Interrupted, StopRequest
 from ..runtime.threads import for_generation as threads_for  # (compose's name for it)
 from .compiled import engine_choice
-from .data import feature_store, label_positions
+from .discovery import label_positions
 from .generate import generate
 from .model import WaveNet
+from .windows import feature_store
 
 
 def prime_classes(path: Path, config: Config, num: int) -> Tensor:

@@ -31,16 +31,7 @@ from ..runtime.training import Budget, TrainingRun, cosine_schedule, emulated_bf
 from . import checkpoint as ckpt
 from . import distributed, finetune, kernels
 from .board import Board
-from .data import (
-    IGNORE,
-    Batch,
-    Corpus,
-    WindowSampler,
-    WindowSource,
-    require_recorded_split,
-    validation_picks,
-    window_source,
-)
+from .data import Corpus, require_recorded_split
 from .distributed import SINGLE, Distributed
 from .evaluate import LN2, loss_bits
 from .model import WaveNet
@@ -52,6 +43,7 @@ from .run_dir import (
     run_config,
     with_corpus_labels,
 )
+from .windows import IGNORE, Batch, WindowSampler, WindowSource, validation_picks, window_source
 
 ESTIMATE_AFTER = 20  # steps of a session before it estimates the time of the rest
 

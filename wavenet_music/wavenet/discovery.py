@@ -1,0 +1,284 @@
+"""Which files under a data folder are training data, and with which labels.
+
+Files are found recursively, symlinked folders and files followed, each real file once (a
+repeat is skipped); files of audio this tool cannot decode are counted. A file's label is
+its first folder level under the data folder, or its row in a CSV manifest of ``file,label``
+rows. What was left out is never silent: each skipped file is named (unless quiet) and
+counted.
+"""
+
+from __future__ import annotations
+
+import csv
+import errno
+import os
+import sys
+import unicodedata
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+from ..audio.io import AUDIO_EXTENSIONS, UNDECODED_EXTENSIONS, AudioReadError
+from ..config import UserError, read_user_text
+
+UNMATCHED_SHOWN = 10  # label-manifest rows without their file, named one by one
+
+
+class Discovery(NamedTuple):
+    """What ``discover`` found under a data folder."""
+
+    files: list[Path]  # the audio files to decode, each real file once
+    skipped: list[tuple[str, str]]  # (file, reason): repeats of a file and broken links
+    undecoded: dict[str, int]  # extension -> files of audio this tool cannot decode
+
+
+def find_audio_files(root: Path, exclude: Path | None = None) -> list[Path]:
+    """All audio files under ``root``, symlinks followed, each real file once (``discover``)."""
+    return discover(root, exclude).files
+
+
+def discover(root: Path, exclude: Path | None = None) -> Discovery:
+    """The audio files under ``root`` (a folder, or one file), in name order, symlinked
+    folders and files followed. A file reached twice (through a symlinked folder or file)
+    is kept once, under its real path where it has one, and the repeats are skipped; a
+    link to a folder above it (a loop) is not followed; nothing under ``exclude`` (the
+    run's own folder) is read."""
+    root = Path(root)
+    if not root.exists():
+        raise UserError(f"data folder {root} does not exist; pass a folder of recordings")
+    if root.is_file():
+        return Discovery([root] if _is_audio(root) else [], [], _undecoded([root]))
+    entries, aliases = _walk(root, exclude)
+    audio = [path for path in entries if _is_audio(path)]
+    broken = [(relative_name(p, root), _link_problem(p)) for p in audio if not p.exists()]
+    files, repeats = _unique_files([p for p in audio if p.is_file()], root)
+    repeats += _alias_repeats(aliases, files, root)
+    return Discovery(files, broken + repeats, _undecoded(entries))
+
+
+def _walk(root: Path, exclude: Path | None) -> tuple[list[Path], list[tuple[Path, Path]]]:
+    """Every file entry under ``root``, each folder walked once, and the symlinked folders
+    not walked because they repeat one that is: ``(alias, the folder it repeats)``."""
+    walked = {os.path.realpath(d): Path(d) for d, _, _ in os.walk(root)}  # the real folders
+    skip = os.path.realpath(exclude) if exclude is not None else None
+    entries, aliases = [], []
+    for folder, dirs, names in os.walk(root, followlinks=True):
+        here, kept = os.path.realpath(folder), []
+        for name in sorted(dirs):
+            path = Path(folder, name)
+            real = os.path.realpath(path)
+            if _within(real, skip) or _within(here, real):
+                continue  # the run's folder, or a loop
+            if path.is_symlink() and real in walked:
+                aliases.append((path, walked[real]))
+                continue
+            walked.setdefault(real, path)
+            kept.append(name)
+        dirs[:] = kept
+        entries += [Path(folder, name) for name in sorted(names)]
+    return entries, aliases
+
+
+def _within(path: str, folder: str | None) -> bool:
+    return folder is not None and (path == folder or path.startswith(folder + os.sep))
+
+
+def _unique_files(paths: list[Path], root: Path) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Each real file once, by preference not through a symlink; the repeats skipped."""
+    first: dict[str, Path] = {}
+    for path in sorted(paths, key=lambda p: p.is_symlink()):  # stable: name order kept
+        first.setdefault(os.path.realpath(path), path)
+    kept = [p for p in paths if first[os.path.realpath(p)] == p]
+    repeats = [
+        (relative_name(p, root), f"same file as {relative_name(first[os.path.realpath(p)], root)}")
+        for p in paths
+        if first[os.path.realpath(p)] != p
+    ]
+    return kept, repeats
+
+
+def _alias_repeats(
+    aliases: list[tuple[Path, Path]], files: list[Path], root: Path
+) -> list[tuple[str, str]]:
+    """The files a symlinked folder would have repeated, each as skipped."""
+    return [
+        (
+            relative_name(alias / path.relative_to(folder), root),
+            f"same file as {relative_name(path, root)}",
+        )
+        for alias, folder in aliases
+        for path in files
+        if folder in path.parents
+    ]
+
+
+def _is_audio(path: Path) -> bool:
+    return path.suffix.lower() in AUDIO_EXTENSIONS
+
+
+def _undecoded(paths: list[Path]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for path in paths:
+        if path.suffix.lower() in UNDECODED_EXTENSIONS:
+            counts[path.suffix.lower()] = counts.get(path.suffix.lower(), 0) + 1
+    return counts
+
+
+def _link_problem(path: Path) -> str:
+    try:
+        path.stat()
+    except OSError as exc:
+        return "symlink loop" if exc.errno == errno.ELOOP else "broken link"
+    return "not found"
+
+
+def relative_name(path: Path, root: Path) -> str:
+    """``path`` as named under ``root`` (``piano/a.wav``); for a single file, its name."""
+    try:
+        return path.relative_to(root).as_posix() if root.is_dir() else path.name
+    except ValueError:
+        return str(path)
+
+
+# --- labels -------------------------------------------------------------------------------
+
+
+def make_labeler(root: Path, spec: str | None):
+    """``relative path -> label``: the first folder level (also when labels are off, for the
+    per-folder split), or a CSV manifest of ``file,label`` rows. A file the labels do not
+    cover raises ``AudioReadError`` (it is skipped and counted like an unreadable file)."""
+    if spec is None:
+        return label_of
+    if spec == "folders":
+        return _folder_label
+    mapping = read_label_manifest(Path(spec), root)
+
+    def from_manifest(rel: str) -> str:
+        if rel not in mapping:
+            raise AudioReadError(f"{rel}: no label in {spec}")
+        return mapping[rel]
+
+    return from_manifest
+
+
+def _folder_label(rel: str) -> str:
+    label = label_of(rel)
+    if not label:
+        raise AudioReadError(f"{rel}: not inside a label folder (data.labels=folders)")
+    problem = label_problem(label)
+    if problem:
+        raise UserError(f"folder {label!r} {problem}: rename the folder (data.labels=folders)")
+    return label
+
+
+def label_problem(label: str) -> str:
+    """Why ``label`` cannot name a label (``generate --label`` splits at commas, takes
+    ``all`` for every label and names files after labels), or ``""``."""
+    if label == "all":
+        return "is 'all', which --label takes for every label"
+    bad = sorted({c for c in label if c in ",/\\" or unicodedata.category(c) == "Cc"})
+    if bad:
+        return f"holds {', '.join(map(repr, bad))}, which --label or a file name cannot"
+    return ""
+
+
+def read_label_manifest(path: Path, root: Path) -> dict[str, str]:
+    """CSV rows ``file,label`` (a header row ``file,label`` is allowed); files relative to
+    the data folder. A file given two labels is an error; repeating a row is harmless."""
+    return {file: label for file, (label, _) in read_label_rows(path).items()}
+
+
+def read_label_rows(path: Path) -> dict[str, tuple[str, int]]:
+    """``file -> (label, line number)`` of the manifest ``path`` (see read_label_manifest)."""
+    text = read_user_text(path, "data.labels: label file").removeprefix("\ufeff")  # Excel's BOM
+    rows = list(csv.reader(text.splitlines()))
+    found: dict[str, tuple[str, int]] = {}
+    for number, row in enumerate(rows, 1):
+        if not row or row[0].strip().lower() == "file":
+            continue
+        if len(row) < 2 or not row[1].strip():
+            raise UserError(f"{path}:{number}: expected file,label, got {','.join(row)!r}")
+        file, label = Path(row[0].strip()).as_posix(), row[1].strip()
+        if label_problem(label):
+            raise UserError(f"{path}:{number}: the label {label!r} {label_problem(label)}")
+        first, line = found.setdefault(file, (label, number))
+        if first != label:
+            raise UserError(
+                f"{path}: lines {line} and {number} both label {file}, as {first!r} and "
+                f"{label!r}; keep the row with the right label"
+            )
+    if not found:
+        raise UserError(f"data.labels: {path} holds no file,label rows")
+    return found
+
+
+def report_unmatched_rows(spec: str | None, found: Sequence[str], root: Path, quiet: bool) -> None:
+    """Warn about manifest rows naming no audio file under ``root`` (a typo there would
+    otherwise lose the label unnoticed; not an error: one manifest may cover more files
+    than this folder, e.g. the held-out folder ``evaluate`` reads). With ``quiet``, only
+    their count."""
+    if spec in (None, "folders"):
+        return
+    names = set(found)
+    rows = read_label_rows(Path(spec)).items()
+    unmatched = [(line, file) for file, (_, line) in rows if file not in names]
+    for line, file in [] if quiet else unmatched[:UNMATCHED_SHOWN]:
+        print(
+            f"warning: {spec}:{line}: {file} is not an audio file under {root}; "
+            "its label is unused",
+            file=sys.stderr,
+        )
+    if len(unmatched) > 1 or (quiet and unmatched):
+        print(
+            f"warning: {len(unmatched)} of {len(rows)} rows of {spec} name no audio file "
+            f"under {root}",
+            file=sys.stderr,
+        )
+
+
+def label_positions(known: Sequence[str], names: Sequence[str]) -> list[int]:
+    """The index of each of ``names`` among a model's labels ``known``; a one-line error
+    naming the first label the run does not know."""
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        listed = ", ".join(known) or "none (it was trained without labels)"
+        raise UserError(f"unknown label {unknown[0]!r}; this run knows: {listed}")
+    return [list(known).index(name) for name in names]
+
+
+def label_of(relative: str) -> str:
+    """``piano/bach/x.ogg`` → ``piano``; a file at the top of the data folder → ``""``."""
+    parts = Path(relative).parts
+    return parts[0] if len(parts) > 1 else ""
+
+
+# --- what was left out --------------------------------------------------------------------
+
+
+def report_skipped(skipped: list[tuple[str, str]], total: int, quiet: bool) -> None:
+    """Each skipped file (unless ``quiet``), then their count (always: files left out of
+    training are never silent)."""
+    if not skipped:
+        return
+    for name, reason in [] if quiet else skipped:
+        print(f"skipped {name}: {reason}", file=sys.stderr)
+    first = f" (first: {skipped[0][0]}: {skipped[0][1]}; without --quiet each is named)"
+    print(f"skipped {len(skipped)} of {total} audio files{first if quiet else ''}", file=sys.stderr)
+
+
+def report_undecoded(undecoded: dict[str, int]) -> None:
+    if undecoded:
+        print(f"ignored {_undecoded_files(undecoded)}", file=sys.stderr)
+
+
+def undecoded_hint(undecoded: dict[str, int]) -> str:
+    return f"; it holds {_undecoded_files(undecoded)}" if undecoded else ""
+
+
+def _undecoded_files(undecoded: dict[str, int]) -> str:
+    """``10 files with unsupported extensions (.aac, .m4a): convert them to flac or wav``."""
+    kinds = ", ".join(sorted(undecoded))
+    return (
+        f"{sum(undecoded.values())} files with unsupported extensions ({kinds}): "
+        "convert them to flac or wav"
+    )
