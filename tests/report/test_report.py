@@ -316,10 +316,14 @@ def test_a_report_never_replaces_a_folder_that_is_not_a_report(run, tmp_path):
     (mine / "notes.txt").write_text("keep me")
     with pytest.raises(UserError, match="holds files that are not a report"):
         report_main(run, None, mine, clips=1, seconds=0.1)
+    (mine / "index.html").write_text("a web site's page, not a report")  # and no summary
+    with pytest.raises(UserError, match="holds files that are not a report"):
+        report_main(run, None, mine, clips=1, seconds=0.1)
     (tmp_path / "file").write_text("keep me too")
     with pytest.raises(UserError, match="a file; name a folder"):
         report_main(run, None, tmp_path / "file", clips=1, seconds=0.1)
     assert (mine / "notes.txt").read_text() == "keep me" and len(list(tmp_path.iterdir())) == 2
+    assert (mine / "index.html").read_text() == "a web site's page, not a report"
 
 
 def test_the_pace_of_generation_says_how_many_clips_were_drawn_at_once():

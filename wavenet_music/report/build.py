@@ -41,6 +41,7 @@ from ..wavenet.model import WaveNet
 from ..wavenet.resynthesis import resynthesize
 from ..wavenet.to_audio import generate_audio
 from ..wavenet.windows import window_source
+from .check import SUMMARY
 from .clips import (
     HeldOut,
     Row,
@@ -95,14 +96,16 @@ def report_main(
 
 
 def check_replaceable(out_dir: Path) -> None:
-    """A one-line error unless ``out_dir`` is new, empty or an earlier report (which the
-    new one replaces whole)."""
+    """A one-line error unless ``out_dir`` is new, empty or an earlier report (its page and
+    summary: the new one replaces it whole)."""
     if out_dir.exists() and not out_dir.is_dir():
         raise UserError(f"--out {out_dir}: a file; name a folder for the report")
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / "index.html").is_file():
+    ours = all((out_dir / name).is_file() for name in ("index.html", SUMMARY))
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not ours:
         raise UserError(
-            f"--out {out_dir}: holds files that are not a report (no index.html); name a new "
-            "or empty folder: a report replaces the folder it is written to"
+            f"--out {out_dir}: holds files that are not a report (no index.html and "
+            f"{SUMMARY}); name a new or empty folder: a report replaces the folder it is "
+            "written to"
         )
 
 
