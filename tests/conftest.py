@@ -49,6 +49,21 @@ VECTOR_FLAGS = ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "amx_tile")
 # Per-genre minutes of the corpus the tests learn from. Built from Debian/PyPI packages,
 # cached between sessions under .pytest_cache (the builder skips an up-to-date corpus).
 TEST_CORPUS_MINUTES = 0.5
+# a model of a few thousand weights for the command line (training in seconds on 2 cores)
+TINY_MODEL_FLAGS = [
+    "--dilations",
+    "[1, 2, 4, 8, 16, 32]",
+    "--residual-channels",
+    "16",
+    "--dilation-channels",
+    "16",
+    "--skip-channels",
+    "32",
+    "--sample-size",
+    "300",
+    "--batch-size",
+    "2",
+]
 
 
 @pytest.fixture(scope="session")

@@ -21,25 +21,10 @@ from wavenet_music.runs import read_metrics
 from wavenet_music.wavenet import checkpoint as ckpt
 from wavenet_music.wavenet.train import train
 
-from .conftest import HANG_GUARD_S, finish, small_config, wait_for
+from .conftest import HANG_GUARD_S, TINY_MODEL_FLAGS, finish, small_config, wait_for
 
 ONE_THREAD = {**os.environ, "OMP_NUM_THREADS": "1"}  # a busy 2-core machine: no thread fights
-SMALL = [
-    "--dilations",
-    "[1, 2, 4, 8, 16, 32]",
-    "--residual-channels",
-    "16",
-    "--dilation-channels",
-    "16",
-    "--skip-channels",
-    "32",
-    "--sample-size",
-    "300",
-    "--batch-size",
-    "2",
-    "--validate-every",
-    "1000",
-]
+SMALL = [*TINY_MODEL_FLAGS, "--validate-every", "1000"]
 
 
 def _train_command(data: Path, run: Path, cache: Path, resume: bool, steps: int) -> list[str]:

@@ -72,11 +72,20 @@ def write_atomically(path: Path, data: bytes | str, hint: str = "") -> Path:
     On any failure (disk full, no permission, read-only) the previous file is intact, no
     temporary file is left and the error is a ``UserError`` naming the file and the
     reason, followed by ``hint``."""
+    payload = data.encode() if isinstance(data, str) else data
+    return replace_atomically(path, lambda real: _replace_with(real, payload), hint)
+
+
+def replace_atomically(path: Path, replace: Callable[[Path], None], hint: str = "") -> Path:
+    """``write_atomically``'s checks and errors around ``replace(real)``, which writes the
+    regular file ``path`` names (links followed) through a temporary file and one rename,
+    leaving nothing behind when it fails (``_replace_with``; a file written in pieces:
+    ``audio.io.write_npy_atomically``)."""
     real = check_target(path)
     existed = real.exists()
     try:
         real.parent.mkdir(parents=True, exist_ok=True)
-        _replace_with(real, data.encode() if isinstance(data, str) else data)
+        replace(real)
     except OSError as exc:
         kept = "the previous file is intact" if existed else "nothing was written"
         reason = exc.strerror or type(exc).__name__

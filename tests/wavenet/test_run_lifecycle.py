@@ -18,28 +18,10 @@ from wavenet_music.cli import main
 from wavenet_music.runs import read_metrics
 from wavenet_music.wavenet import checkpoint as ckpt
 
-from ..conftest import finish
+from ..conftest import TINY_MODEL_FLAGS, finish
 
-# a model of a few thousand weights; validation on 64 windows (seconds on 2 cores)
-TINY_FLAGS = [
-    "--preset",
-    "tiny",
-    "--dilations",
-    "[1,2,4,8,16,32]",
-    "--residual-channels",
-    "16",
-    "--dilation-channels",
-    "16",
-    "--skip-channels",
-    "32",
-    "--sample-size",
-    "300",
-    "--batch-size",
-    "2",
-    "--validation-windows",
-    "64",
-    "--quiet",
-]
+# validation on 64 windows (seconds on 2 cores)
+TINY_FLAGS = ["--preset", "tiny", *TINY_MODEL_FLAGS, "--validation-windows", "64", "--quiet"]
 
 # The validation of step SLOW_STEP lasts until a stop is asked (or, before stops covered
 # the final validation, until the signal's default action or KeyboardInterrupt ends the

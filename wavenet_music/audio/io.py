@@ -23,7 +23,7 @@ import soxr
 from numpy.typing import DTypeLike
 
 from ..config import UserError
-from ..runs import check_target, fsync_dir, write_atomically, write_new_file
+from ..runs import fsync_dir, replace_atomically, write_atomically, write_new_file
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff")
 # audio this tool cannot decode (libsndfile reads none of them): counted, never read
@@ -366,18 +366,11 @@ def write_npy_atomically(
     synced. Whatever fails (making the pieces too), the previous file is intact and no
     temporary file is left; an OSError is a ``UserError`` naming the file and the reason,
     followed by ``hint``."""
-    real = check_target(path)
-    existed = real.exists()
-    try:
-        real.parent.mkdir(parents=True, exist_ok=True)
+
+    def replace(real: Path) -> None:
         _replace_in_pieces(real, pieces, length, np.dtype(dtype))
-    except OSError as exc:
-        kept = "the previous file is intact" if existed else "nothing was written"
-        reason = exc.strerror or type(exc).__name__
-        if isinstance(exc, FileExistsError | NotADirectoryError):
-            reason = "a file stands where a folder is needed"
-        raise UserError(f"cannot write {path} ({reason}); {kept}{hint}") from None
-    return Path(path)
+
+    return replace_atomically(path, replace, hint)
 
 
 def _replace_in_pieces(
