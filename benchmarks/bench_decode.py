@@ -27,13 +27,13 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from wavenet_music.audio.cache_blocks import write_training_classes
 from wavenet_music.audio.io import (
     clean,
     mix_to_mono,
     mu_law_encode,
     remove_dc,
     resample,
-    write_training_classes,
 )
 from wavenet_music.runs import npy_bytes, write_atomically
 

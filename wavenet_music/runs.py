@@ -80,7 +80,7 @@ def replace_atomically(path: Path, replace: Callable[[Path], None], hint: str = 
     """``write_atomically``'s checks and errors around ``replace(real)``, which writes the
     regular file ``path`` names (links followed) through a temporary file and one rename,
     leaving nothing behind when it fails (``_replace_with``; a file written in pieces:
-    ``audio.io.write_npy_atomically``)."""
+    ``audio.cache_blocks.write_npy_atomically``)."""
     real = check_target(path)
     existed = real.exists()
     try:

@@ -13,20 +13,23 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from wavenet_music.audio import io as audio_io
+from wavenet_music.audio import cache_blocks
+from wavenet_music.audio.cache_blocks import (
+    float64_sum,
+    window,
+    write_npy_atomically,
+    write_training_classes,
+)
 from wavenet_music.audio.io import (
+    CACHE_BLOCK,
     AudioReadError,
     clean,
     damage_notes,
-    float64_sum,
     mix_to_mono,
     mu_law_encode,
     remove_dc,
     resample,
     trim_silence,
-    window,
-    write_npy_atomically,
-    write_training_classes,
 )
 from wavenet_music.config import DataConfig
 from wavenet_music.runs import npy_bytes
@@ -179,14 +182,14 @@ def test_a_file_that_shrinks_while_decoded_is_an_error(tmp_path, monkeypatch):
     path = tmp_path / "a.wav"
     sf.write(path, damaged_stereo(16000, 1.0), 16000, subtype="FLOAT")
     passes = []
-    original = audio_io.frame_blocks
+    original = cache_blocks.frame_blocks
 
     def shrinking(path: Path, block: int):
         passes.append(block)
         blocks = original(path, block)
         return blocks if len(passes) == 1 else (b[: block // 2] for b in blocks)
 
-    monkeypatch.setattr(audio_io, "frame_blocks", shrinking)
+    monkeypatch.setattr(cache_blocks, "frame_blocks", shrinking)
     target = tmp_path / "c.npy"
     with pytest.raises(AudioReadError, match="changed while it was decoded"):
         write_training_classes(path, target, 16000, 256, np.uint8, block=512)
@@ -208,4 +211,4 @@ def test_training_never_decodes_more_than_a_block_at_once(tmp_path, monkeypatch)
     config = DataConfig(cache_dir=str(tmp_path / "cache"))
     cache = cached_classes(path, config, 256)
     assert len(load_classes(cache)) == 160_000
-    assert len(asked) > 2 and all(0 < n <= audio_io.CACHE_BLOCK for n in asked)
+    assert len(asked) > 2 and all(0 < n <= CACHE_BLOCK for n in asked)

@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from ..audio.io import AUDIO_EXTENSIONS, AudioReadError, silence_class, write_training_classes
+from ..audio.cache_blocks import write_training_classes
+from ..audio.io import AUDIO_EXTENSIONS, AudioReadError, silence_class
 from ..config import DataConfig, UserError
 from ..notes.features import recording_notes
 from ..runs import read_data_record
