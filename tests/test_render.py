@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -119,6 +120,20 @@ def test_evaluate_scores_how_well_renders_follow_their_notes(notes_run, capsys):
         assert f["ceiling"]["pitch_class_f1"] > 0.5 > f["floor"]["pitch_class_f1"]
         for part in ("steered", "floor", "ceiling", "unsteered"):
             assert 0.0 <= f[part]["note_f1"] <= 1.0
+
+
+def test_following_skips_a_recording_without_notes_and_says_so(notes_run, tmp_path, capsys):
+    """A silent recording has nothing to follow: its scores read 0.00, its real ceiling too."""
+    run, data = notes_run
+    folder = tmp_path / "data"
+    shutil.copytree(data, folder)
+    sf.write(folder / "silence.wav", np.zeros(RATE), RATE)
+    args = ["evaluate", str(run), "--data", str(folder), "--follow-seconds", "1", "--json"]
+    assert main(args) == 0
+    out, err = capsys.readouterr()
+    assert "1 recording(s) hold no notes in their first 1 s" in err and "silence.wav" in err
+    pieces = sorted(f["piece"] for f in json.loads(out)["following"])
+    assert pieces == ["take0.wav", "take1.wav", "take2.wav"]
 
 
 def test_following_needs_a_run_trained_on_notes(piano_run, music_root, capsys):

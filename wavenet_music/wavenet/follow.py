@@ -15,6 +15,7 @@ held-out recording with notes (its score beside it, else its transcription), the
 
 from __future__ import annotations
 
+import sys
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -130,7 +131,7 @@ def follow_notes(
     if not paths:
         raise UserError(f"no audio files under {data}")
     rate = config.data.sample_rate
-    notes = [piece_notes(p, config, seconds) for p in paths]
+    paths, notes = _with_notes(paths, [piece_notes(p, config, seconds) for p in paths], seconds)
     labels = _labels(config, data, paths, label)
     unsteered = config.train.local_dropout > 0
     pieces: list[list[Note] | None] = [*notes, *([None] * len(notes) if unsteered else [])]
@@ -148,6 +149,25 @@ def follow_notes(
             plain, _ = follows(reference, renders[len(paths) + k], rate, 0.0, seconds)
         results.append(Following(path.name, len(reference), steered, floor, ceiling, plain))
     return results
+
+
+def _with_notes(
+    paths: list[Path], notes: list[list[Note]], seconds: float
+) -> tuple[list[Path], list[list[Note]]]:
+    """The recordings with notes in their first ``seconds``: one without any has nothing
+    to follow (its scores would read 0.00, its real ceiling too); said, and skipped."""
+    kept = [(p, n) for p, n in zip(paths, notes, strict=True) if n]
+    missing = [p.name for p, n in zip(paths, notes, strict=True) if not n]
+    if missing:
+        shown = ", ".join(missing[:3]) + (", ..." if len(missing) > 3 else "")
+        print(
+            f"warning: {len(missing)} recording(s) hold no notes in their first {seconds:g} s, "
+            f"nothing to follow, skipped: {shown}",
+            file=sys.stderr,
+        )
+    if not kept:
+        raise UserError(f"no recording holds notes in its first {seconds:g} s to follow")
+    return [p for p, _ in kept], [n for _, n in kept]
 
 
 def check_plays_notes(config: Config) -> None:
