@@ -475,3 +475,18 @@ def test_generate_takes_one_checkpoint_of_a_run(trained_run, tmp_path, capsys):
     newest = (tmp_path / "newest.wav").read_bytes()
     assert newest == (tmp_path / "run.wav").read_bytes()
     assert newest != (tmp_path / "older.wav").read_bytes()
+
+
+def test_evaluate_of_one_file_by_a_run_with_folder_labels_asks_for_the_label(music_root):
+    """It said "none of the 1 audio files is usable (not inside a label folder)"."""
+    from wavenet_music import WaveNet, evaluate
+
+    config = Config()
+    config = dataclasses.replace(
+        config,
+        model=dataclasses.replace(config.model, global_labels=("guitar", "piano")),
+        data=dataclasses.replace(config.data, labels="folders"),
+    )
+    one = next((music_root / "piano").iterdir())
+    with pytest.raises(UserError, match=r"one file, and the run has labels .* pass --label NAME"):
+        evaluate(WaveNet(config.model), config, one)

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..config import Config, EvaluateConfig
+from ..config import Config, EvaluateConfig, UserError
 from ..runs import read_data_record
 from ..runtime.device import model_device
 from .data import Segment, prepare_corpus
@@ -60,6 +60,11 @@ def evaluate(
     EvaluateConfig(batch_size=batch_size, label=label)  # checks them as the CLI does
     if label is not None:
         label_positions(config.model.global_labels, [label])  # one line if it is unknown
+    elif config.model.global_labels and config.data.labels == "folders" and Path(data).is_file():
+        raise UserError(
+            f"{data}: one file, and the run has labels ({', '.join(config.model.global_labels)}) "
+            "found from folders: pass --label NAME to score it under one"
+        )
     spec = None if label is not None else config.data.labels
     data_config = replace(config.data, validation_fraction=0.0, labels=spec)
     corpus = prepare_corpus(
