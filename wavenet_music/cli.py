@@ -665,9 +665,12 @@ def _os_error(exc: OSError) -> str:
 
 def _interrupted(exc: KeyboardInterrupt) -> str:
     """What a Ctrl-C left: the audio so far (``runtime.stop.Interrupted``), or nothing new."""
-    paths = getattr(exc, "paths", None)
+    paths, notes = getattr(exc, "paths", None), getattr(exc, "notes", None)
+    whole = f"; the notes, whole, in {', '.join(map(str, notes))}" if notes else ""
     if paths:
-        return f"interrupted; the audio so far is in {', '.join(map(str, paths))}"
+        return f"interrupted; the audio so far is in {', '.join(map(str, paths))}{whole}"
+    if paths is not None and notes:
+        return f"interrupted before any audio was written{whole}"
     if paths is not None:
         return "interrupted before any audio was written; no file was changed"
     return "interrupted"

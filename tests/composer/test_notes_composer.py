@@ -17,6 +17,7 @@ import soundfile as sf
 import torch
 
 from wavenet_music.cli import main
+from wavenet_music.composer import compose as compose_module
 from wavenet_music.composer.checkpoint import load_composer
 from wavenet_music.composer.compose import check_composer, checked_prime, compose
 from wavenet_music.composer.config import ComposerConfig, PieceConfig
@@ -38,6 +39,7 @@ from wavenet_music.notes.excitation import excitation, sounding
 from wavenet_music.notes.midi import PIANO_RANGE, Note, read_midi, write_midi
 from wavenet_music.notes.phrases import PhraseIndex
 from wavenet_music.report.notes import split_notes
+from wavenet_music.runtime.stop import Interrupted
 from wavenet_music.wavenet.checkpoint import load_model
 
 from ..conftest import tiny_notes_config
@@ -224,6 +226,26 @@ def test_compose_writes_the_notes_as_midi_and_their_render(notes_composer, tmp_p
         notes = read_midi(midi)
         assert all(PIANO_RANGE[0] <= n.pitch <= PIANO_RANGE[1] for n in notes)
         assert all(0 <= n.onset < n.offset <= 0.75 + 1e-3 for n in notes)
+
+
+def test_ctrl_c_while_the_notes_play_names_the_whole_notes_too(
+    notes_composer, tmp_path, capsys, monkeypatch
+):
+    """The MIDI files are written whole before the render: a Ctrl-C names them beside the
+    audio so far (it named only the WAV, whose 0.8 s sat beside a 60-s piece's notes)."""
+    run, _, _ = notes_composer
+    out = tmp_path / "piece.wav"
+
+    def stopped(*args, **kwargs):
+        raise Interrupted([out.with_name("piece-a.wav")])
+
+    monkeypatch.setattr(compose_module, "play_notes", stopped)
+    args = ["compose", str(run), "--seconds", "0.75", "--label", "a", "--seed", "0"]
+    assert main([*args, "--out", str(out)]) == 130
+    err = capsys.readouterr().err
+    midi = tmp_path / "piece-a.mid"
+    assert f"the audio so far is in {out.with_name('piece-a.wav')}; " in err
+    assert f"the notes, whole, in {midi}" in err and read_midi(midi)
 
 
 def test_the_piece_plays_the_notes_it_wrote(notes_composer, tmp_path):

@@ -338,17 +338,20 @@ def _compose_notes(job: Job, prime_path: Path | None, midi_paths: list[Path] | N
     notes = [piece_notes(prime.tokens, row, options.seconds) for row in events]
     for path, clip_notes in zip(midi_paths or [], notes, strict=False):
         write_midi(path, clip_notes)  # before the render: the notes are there on Ctrl-C
-    audio = play_notes(
-        job.wavenet,
-        config,
-        notes,
-        job.labels,
-        prime.classes,
-        options,
-        job.generators[1],
-        job.paths,
-        job.on_chunk,
-    )
+    try:
+        audio = play_notes(
+            job.wavenet,
+            config,
+            notes,
+            job.labels,
+            prime.classes,
+            options,
+            job.generators[1],
+            job.paths,
+            job.on_chunk,
+        )
+    except Interrupted as stopped:  # the notes are whole: say where they are too
+        raise Interrupted(stopped.paths, midi_paths) from None
     rolls = note_rolls(notes, config, audio.shape[1])  # (B, K, 176)
     return Piece(audio, rolls, events, [], notes=notes, midi_paths=midi_paths)
 

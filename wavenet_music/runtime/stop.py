@@ -13,11 +13,13 @@ from pathlib import Path
 
 class Interrupted(KeyboardInterrupt):
     """Ctrl-C that stopped a generation; ``paths``: the files that hold the audio so far
-    (none when it came before any was written)."""
+    (none when it came before any was written); ``notes``: MIDI files written whole before
+    the audio (a composed piece's notes)."""
 
-    def __init__(self, paths: list[Path]) -> None:
+    def __init__(self, paths: list[Path], notes: list[Path] | None = None) -> None:
         super().__init__()
         self.paths = list(paths)
+        self.notes = list(notes or [])
 
 
 class StopRequest:
