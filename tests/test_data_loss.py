@@ -111,6 +111,15 @@ def test_generate_refuses_to_replace_a_device_a_fifo_or_a_folder(run, tmp_path, 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fifo", "folder", "null", "run"]
 
 
+def test_an_output_through_a_dangling_link_makes_no_folder_it_names(run, tmp_path, capsys):
+    """``--out`` a link to a file in a folder that does not exist: one line; the folder was
+    made (the tester's link into /nonexistent made that folder under /)."""
+    link = tmp_path / "link.wav"
+    link.symlink_to(tmp_path / "nowhere" / "deeper" / "x.wav")
+    assert main(generate_args(run, link)) == 2
+    assert "a link to" in one_line_error(capsys) and not (tmp_path / "nowhere").exists()
+
+
 # --- 2. a damaged newest checkpoint is set aside, and the retrained one saved -----------------
 
 

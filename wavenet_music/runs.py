@@ -53,6 +53,10 @@ def check_target(path: Path) -> Path:
     try:
         mode = real.stat().st_mode
     except FileNotFoundError:
+        if os.path.islink(path) and not real.parent.is_dir():  # never make folders it names
+            raise UserError(
+                f"cannot write {path}: a link to {real}, whose folder does not exist"
+            ) from None
         return real
     except OSError as exc:
         raise UserError(f"cannot write {path}: {exc.strerror}") from None
