@@ -461,6 +461,8 @@ def cmd_transcribe(args: argparse.Namespace) -> None:
     if not args.audio.is_file():
         raise UserError(f"{args.audio} is not a file")
     check_target(args.out)
+    if Path(args.out).suffix.lower() not in (".mid", ".midi"):
+        raise UserError(f"--out {args.out}: writes a MIDI file; name one ending in .mid")
     notes = require_notes(transcribe_file(args.audio), args.audio)
     write_midi(args.out, notes)
     end = max(n.offset for n in notes)

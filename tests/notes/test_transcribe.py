@@ -191,3 +191,13 @@ def test_the_command_refuses_a_folder_as_out_before_transcribing(tmp_path, capsy
     write_wav(audio, np.zeros(100, dtype=np.float32), 16_000)
     monkeypatch.setattr(tr, "transcribe_file", lambda *a: pytest.fail("transcribed"))
     _fails_with(capsys, ["transcribe", str(audio), "--out", str(tmp_path)], "is a directory")
+
+
+def test_the_command_refuses_an_out_that_is_not_a_midi_name(tmp_path, capsys, monkeypatch):
+    """``--out notes.wav`` got MIDI bytes under a WAV name."""
+    audio = tmp_path / "a.wav"
+    write_wav(audio, np.zeros(100, dtype=np.float32), 16_000)
+    monkeypatch.setattr(tr, "transcribe_file", lambda *a: pytest.fail("transcribed"))
+    out = tmp_path / "notes.wav"
+    _fails_with(capsys, ["transcribe", str(audio), "--out", str(out)], "ending in .mid")
+    assert not out.exists()
