@@ -508,7 +508,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--out",
         type=Path,
         default=Path("generated.wav"),
-        help="WAV path; with --num N, NAME-1.wav .. NAME-N.wav",
+        help="WAV path; with --num N, NAME-1.wav .. NAME-N.wav; a run with labels adds "
+        "the label: NAME-LABEL.wav (NAME-LABEL-1.wav ..)",
     )
     gen.add_argument("--quiet", action="store_true", help="no progress bar")
     add_dataclass_flags(gen, GenerateConfig, "gen__")
@@ -579,8 +580,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--out",
         type=Path,
         default=Path("piece.wav"),
-        help="WAV path, rewritten after every chunk; with several labels NAME-LABEL.wav; "
-        "a run trained on notes also writes NAME.mid (NAME-LABEL.mid) beside it",
+        help="WAV path, rewritten after every chunk; a run with labels adds the label: "
+        "NAME-LABEL.wav; a run trained on notes also writes NAME.mid (NAME-LABEL.mid) beside it",
     )
     comp.add_argument(
         "--features-out",
