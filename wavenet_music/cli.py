@@ -159,7 +159,7 @@ def cmd_info(args: argparse.Namespace) -> None:
             f"{m.receptive_field:,} samples = {m.receptive_field / d.sample_rate:.3f} s"
             f" at {d.sample_rate:,} Hz",
         ),
-        ("parameters", f"{parameter_count(WaveNet(m)):,}"),
+        ("parameters", _parameters(config)),
         ("MACs per generated sample", f"{macs_per_sample(m):,}"),
         (
             "training window",
@@ -183,6 +183,19 @@ def cmd_info(args: argparse.Namespace) -> None:
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         print(f"{key:<{width}}  {value}")
+
+
+def _parameters(config: Config) -> str:
+    """The parameter count; where the labels come from the data (unknown until training
+    reads it: the demo's genre folders), what each label adds."""
+    from .wavenet.model import WaveNet, parameter_count
+
+    m = config.model
+    count = parameter_count(WaveNet(m))
+    if config.data.labels is None or m.global_labels:
+        return f"{count:,}"
+    one = parameter_count(WaveNet(dataclasses.replace(m, global_labels=("one",))))
+    return f"{count:,} + {one - count:,} a label (data.labels={config.data.labels})"
 
 
 def _dilation_summary(dilations: Sequence[int]) -> str:
