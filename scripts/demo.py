@@ -197,6 +197,13 @@ def say_plan(phases: list[estimate.Phase], args: argparse.Namespace) -> float:
         print(f"  {p.name:<18} {p.seconds / 60:5.1f} min  ({p.how})")
     if args.minutes is not None:
         print(f"  training capped at {args.minutes:g} min (--minutes)")
+    cpus = threads.usable_cpus()
+    busy = threads.busy_elsewhere(cpus, seconds=1.0)
+    if busy >= 0.5:  # the probe timed a shared machine (a run beside another job: +60%)
+        print(
+            f"  other work keeps {busy:.1f} of {len(cpus)} cores busy now: the estimate "
+            "assumes it goes on (it takes less if that work ends)"
+        )
     print(flush=True)
     return total
 
