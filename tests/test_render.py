@@ -166,3 +166,13 @@ def test_a_silent_recording_has_no_notes_to_play(notes_run, tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "found no notes" in err[0] and "silence.wav" in err[0]
     assert not out.exists()
+
+
+def test_features_of_a_run_that_plays_notes_points_to_transcribe(notes_run, tmp_path, capsys):
+    """It wrote a .npy that ``generate --features`` then refused (this run plays notes)."""
+    run, data = notes_run
+    out = tmp_path / "x.npy"
+    assert main(["features", str(run), str(data / "take0.wav"), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "plays notes, not features" in err[0] and "transcribe" in err[0]
+    assert not out.exists()

@@ -350,6 +350,11 @@ def cmd_features(args: argparse.Namespace) -> None:
     config = load(args.run, weights_only=True).config
     if config.model.local_channels is None:
         raise UserError(f"{args.run} was trained without local conditioning: it has no features")
+    if config.data.features == "notes":  # generate --features refuses what this would write
+        raise UserError(
+            f"{args.run} plays notes, not features: write a recording's notes with "
+            f"`wavenet-music transcribe {args.audio} --out notes.mid` and steer with --notes"
+        )
     if not args.audio.is_file():
         raise UserError(f"{args.audio} is not a file")
     check_target(args.out)
