@@ -199,8 +199,8 @@ def read_label_rows(path: Path) -> dict[str, tuple[str, int]]:
         if len(row) < 2 or not row[1].strip():
             raise UserError(f"{path}:{number}: expected file,label, got {','.join(row)!r}")
         file, label = Path(row[0].strip()).as_posix(), row[1].strip()
-        if label_problem(label):
-            raise UserError(f"{path}:{number}: the label {label!r} {label_problem(label)}")
+        if problem := label_problem(label):
+            raise UserError(f"{path}:{number}: the label {label!r} {problem}")
         first, line = found.setdefault(file, (label, number))
         if first != label:
             raise UserError(
