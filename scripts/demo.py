@@ -123,6 +123,11 @@ def trained_steps(run: Path) -> int:
     return int(folders[-1].name.removeprefix("step_")) if folders else 0
 
 
+def composer_trained_steps(run: Path) -> int:
+    folders = composer_dirs(run)
+    return int(folders[-1].name.removeprefix("step_")) if folders else 0
+
+
 def budget_flags(steps: int, minutes: float | None, share: float) -> list[str]:
     """``--steps`` and, with a cap of ``minutes`` for the demo, this phase's ``share``."""
     cap = [] if minutes is None else ["--minutes", f"{minutes * share:g}"]
@@ -208,6 +213,19 @@ def say_plan(phases: list[estimate.Phase], args: argparse.Namespace) -> float:
     return total
 
 
+def say_pace(phases: list[estimate.Phase], index: int, clock: Clock, full: bool) -> None:
+    """After phase ``index``: what it took, and the rest re-estimated at the pace this
+    machine kept through it (where it ran its whole budget: a phase cut short by the time
+    cap tells nothing of the pace)."""
+    done = phases[index]
+    spent = clock.seconds[done.name]
+    line = f"{done.name} took {spent / 60:.1f} min (estimated {done.seconds / 60:.1f})"
+    left = estimate.rest_at_pace(done, spent, phases[index + 1 :]) if full else None
+    if left is not None:
+        line += f"; the rest at this pace: about {left / 60:.0f} minutes"
+    print(line, flush=True)
+
+
 def check(args: argparse.Namespace) -> int:
     """Print the report's quality check; the exit code: 0 usable, EXIT_UNUSABLE not."""
     summary = read_summary(args.run / "report")
@@ -244,8 +262,10 @@ def main() -> int:
     estimated = say_plan(phases, args)
     with clock.phase("WaveNet training"):
         train_wavenet(args)
+    say_pace(phases, 0, clock, full=trained_steps(args.run) >= args.wavenet_steps)
     with clock.phase("composer training"):
         train_composer(args)
+    say_pace(phases, 1, clock, full=composer_trained_steps(args.run) >= args.composer_steps)
     report = args.run / "report"
     with clock.phase("report"):
         pieces = ["--clips", str(PIECES), "--seconds", f"{args.seconds:g}"]

@@ -38,6 +38,7 @@ def test_the_demo_reports_and_checks_an_under_trained_result(music_root, tmp_pat
     done = run_demo(music_root, run, "--wavenet-steps", "20", "--composer-steps", "20")
     assert done.returncode == EXIT_UNUSABLE, done.stderr[-3000:]
     assert "minutes on this machine from here" in done.stdout  # the estimate, before training
+    assert "WaveNet training took" in done.stdout  # and what each phase took, as it ends
     report = run / "report" / "index.html"
     assert f"listening report: {report.resolve()}" in done.stdout
     commands = [line for line in done.stdout.splitlines() if line.startswith("$ wavenet-music")]

@@ -89,3 +89,14 @@ def test_the_composer_estimate_counts_its_validations(monkeypatch) -> None:
     phase = estimate.composer_training(composer, wavenet, 2000, held_out_seconds=180.0)
     assert phase.seconds == pytest.approx(2000 * 0.4 + 41 * 18 * 0.05)
     assert estimate.composer_training(composer, wavenet, 2000).seconds == pytest.approx(800.0)
+
+
+def test_the_rest_is_re_estimated_at_the_pace_the_machine_kept() -> None:
+    done = estimate.Phase("WaveNet training", 600.0, "")
+    rest = [estimate.Phase("composer training", 300.0, ""), estimate.Phase("report", 100.0, "")]
+    # the machine ran the first phase 1.5 times slower than its probe said: so the rest
+    assert estimate.rest_at_pace(done, 900.0, rest) == pytest.approx(600.0)
+    assert estimate.rest_at_pace(done, 300.0, rest) == pytest.approx(200.0)
+    assert estimate.rest_at_pace(done, 900.0, []) is None  # nothing left
+    short = estimate.Phase("WaveNet training", 20.0, "")  # too short to tell a pace
+    assert estimate.rest_at_pace(short, 60.0, rest) is None

@@ -379,3 +379,13 @@ def with_labels(config: Config, labels: int) -> Config:
     from the data; only their number matters for speed)."""
     names = tuple(f"label{i}" for i in range(labels))
     return replace(config, model=replace(config.model, global_labels=names))
+
+
+def rest_at_pace(done: Phase, spent: float, rest: list[Phase]) -> float | None:
+    """Seconds the ``rest`` of a job will take at the pace this machine kept through the
+    phase just ``done`` (``spent`` seconds against its estimate): a machine that became
+    busier, or quieter, after its speed was probed runs the rest likewise. None where the
+    finished phase was too short to tell (under a minute estimated) or nothing is left."""
+    if not rest or done.seconds < 60:
+        return None
+    return spent / done.seconds * sum(p.seconds for p in rest)
