@@ -1,0 +1,129 @@
+"""Discovery: which files are audio, their labels, and what is skipped and said."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from wavenet_music.config import UserError
+from wavenet_music.wavenet.data import prepare_corpus
+from wavenet_music.wavenet.discovery import find_audio_files, label_of, read_label_rows
+
+from .conftest import data_config, label_manifest, write_tone
+
+
+def test_discovery_is_recursive_and_audio_only(folder):
+    names = [p.relative_to(folder).as_posix() for p in find_audio_files(folder)]
+    assert len(names) == 9 and "fake.wav" not in names and "notes.txt" not in names
+    assert label_of("piano/sub/piano0.wav") == "piano" and label_of("top.wav") == ""
+
+
+def test_symlink_loops_are_not_followed(folder):
+    os.symlink(folder, folder / "piano" / "loop")
+    assert len(find_audio_files(folder)) == 9
+
+
+def test_a_file_labelled_twice_differently_is_one_line_naming_both_rows(folder, tmp_path):
+    csv = label_manifest(tmp_path, "top.wav,calm", "ambient/long.flac,calm", "./top.wav,loud")
+    with pytest.raises(UserError) as error:
+        prepare_corpus(folder, data_config(tmp_path, labels=str(csv)), 256, 100, quiet=True)
+    message = str(error.value)
+    assert "\n" not in message and str(csv) in message and "top.wav" in message
+    for part in ("lines 2 and 4", "'calm'", "'loud'"):
+        assert part in message, message
+
+
+def test_a_repeated_row_is_harmless_and_a_row_without_its_file_is_named(folder, tmp_path, capsys):
+    rows = ["top.wav,calm", "top.wav,calm", "ambient/long.flac,calm", "ambient/lnog.flac,calm"]
+    csv = label_manifest(tmp_path, *rows)
+    corpus = prepare_corpus(folder, data_config(tmp_path, labels=str(csv)), 256, 100)
+    labels = {s.source: s.label for s in corpus.train + corpus.validation}
+    assert labels == {"top.wav": "calm", "ambient/long.flac": "calm"}
+    err = capsys.readouterr().err
+    assert f"{csv}:5: ambient/lnog.flac is not an audio file under {folder}" in err, err
+
+
+def test_a_label_file_that_is_not_utf8_or_is_a_folder_is_one_line(tmp_path):
+    binary = tmp_path / "labels.csv"
+    binary.write_bytes(b"file,label\npiano/a.wav,\xff\xfe\n")
+    with pytest.raises(UserError, match=r"label file .*labels\.csv is not UTF-8"):
+        read_label_rows(binary)
+    with pytest.raises(UserError, match="is a folder"):
+        read_label_rows(tmp_path)
+
+
+def test_a_label_file_with_a_byte_order_mark_reads_its_header(tmp_path):
+    path = tmp_path / "labels.csv"
+    path.write_text("file,label\npiano/a.wav,calm\n", encoding="utf-8-sig")
+    assert read_label_rows(path) == {"piano/a.wav": ("calm", 2)}
+
+
+def _sources(corpus) -> list[str]:
+    return sorted(s.source for s in corpus.train + corpus.validation if s.start == 0)
+
+
+def test_a_symlinked_folder_or_file_is_read_once_and_named_as_a_repeat(folder, tmp_path, capsys):
+    os.symlink("piano", folder / "zz_alias")  # a sibling alias: not a label, not a second copy
+    os.symlink(folder / "guitar" / "sub" / "guitar0.wav", folder / "a_link.wav")
+    config = data_config(tmp_path, labels="folders", validation_fraction=0.3)
+    corpus = prepare_corpus(folder, config, 256, 100)
+    assert len(_sources(corpus)) == len(set(_sources(corpus))) == 8  # top.wav: no label folder
+    assert {s.label for s in corpus.train + corpus.validation} == {"piano", "guitar", "ambient"}
+    skipped = dict(corpus.skipped)
+    assert skipped["zz_alias/sub/piano1.wav"] == "same file as piano/sub/piano1.wav"
+    assert skipped["a_link.wav"] == "same file as guitar/sub/guitar0.wav"
+    err = capsys.readouterr().err
+    assert "skipped zz_alias/sub/piano0.wav: same file as piano/sub/piano0.wav" in err
+    assert "skipped 6 of 14 audio files" in err  # 4 alias files, the link, top.wav
+
+
+def test_undecoded_audio_and_broken_links_are_counted(folder, tmp_path, capsys):
+    for name in ("a.m4a", "b.m4a", "c.aac"):
+        (folder / "piano" / name).write_bytes(b"\x00" * 100)
+    os.symlink("nonexistent.wav", folder / "dangling.wav")
+    os.symlink("selfloop.wav", folder / "selfloop.wav")
+    corpus = prepare_corpus(folder, data_config(tmp_path), 256, 100)
+    skipped = dict(corpus.skipped)
+    assert skipped == {"dangling.wav": "broken link", "selfloop.wav": "symlink loop"}
+    err = capsys.readouterr().err
+    assert "ignored 3 files with unsupported extensions (.aac, .m4a): convert" in err
+    assert "skipped 2 of 11 audio files" in err
+    (folder / "x").mkdir()
+    (folder / "x" / "only.m4a").write_bytes(b"")
+    with pytest.raises(UserError, match=r"no audio files .* holds 1 files with unsupported"):
+        prepare_corpus(folder / "x", data_config(tmp_path), 256, 100)
+
+
+def test_quiet_still_counts_skipped_files_and_unlabelled_rows(folder, tmp_path, capsys):
+    (folder / "piano" / "broken.ogg").write_bytes(b"OggS" + bytes(100))
+    csv = label_manifest(tmp_path, "top.wav,calm", "piano/sub/piano0.wav,calm", "gone.wav,calm")
+    prepare_corpus(folder, data_config(tmp_path, labels=str(csv)), 256, 100, quiet=True)
+    err = capsys.readouterr().err
+    assert "skipped 8 of 10 audio files (first: " in err and "without --quiet" in err
+    assert "skipped piano/broken.ogg" not in err  # one by one only when not quiet
+    assert f"1 of 3 rows of {csv} name no audio file" in err
+
+
+def test_the_run_folder_inside_the_data_folder_is_not_data(folder):
+    write_tone(folder / "run" / "report" / "clip.wav", 0.5)
+    assert len(find_audio_files(folder, exclude=folder / "run")) == 9
+    assert len(find_audio_files(folder)) == 10
+
+
+@pytest.mark.parametrize("label", ["rock/pop", "jazz, bebop", "all", "a\tb"])
+def test_a_label_generate_cannot_name_is_refused_where_it_is_written(folder, tmp_path, label):
+    """A label with a comma (``--label`` splits there), a path separator (clips are named
+    after labels: generate raised from pathlib), a control character, or ``all``."""
+    csv = tmp_path / "labels.csv"
+    with csv.open("w", newline="") as f:
+        f.write("file,label\n")
+        f.write(f'top.wav,"{label}"\n')
+    with pytest.raises(UserError, match=r"labels.csv:2: the label .* (holds|is 'all')"):
+        prepare_corpus(folder, data_config(tmp_path, labels=str(csv)), 256, 100, quiet=True)
+
+
+def test_a_folder_named_all_is_refused_as_a_label(folder, tmp_path):
+    (folder / "ambient").rename(folder / "all")
+    with pytest.raises(UserError, match=r"folder 'all' is 'all'.*rename the folder"):
+        prepare_corpus(folder, data_config(tmp_path, labels="folders"), 256, 100, quiet=True)
