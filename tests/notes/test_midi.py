@@ -110,6 +110,89 @@ def test_format_1_with_a_tempo_change_reads_in_seconds(tmp_path):
     ]
 
 
+def test_tempo_changes_in_the_notes_track_time_the_notes_as_a_sequencer_does(tmp_path):
+    """A format-1 file whose tempo lies in the notes' track (some sequencers write it so):
+    60 bpm for 4 beats, then 120; notes at beats 2 and 6 start at 2 s and 4 + 1 s. Read by
+    the first track's tempo map alone, they would start at 1 and 3 s."""
+    notes = mido.MidiTrack(
+        [
+            mido.MetaMessage("set_tempo", tempo=1_000_000, time=0),
+            mido.Message("note_on", note=60, velocity=100, time=960),
+            mido.Message("note_off", note=60, time=480),
+            mido.MetaMessage("set_tempo", tempo=500_000, time=480),
+            mido.Message("note_on", note=62, velocity=100, time=960),
+            mido.Message("note_off", note=62, time=480),
+        ]
+    )
+    name = mido.MidiTrack([mido.MetaMessage("track_name", name="song", time=0)])
+    path = tmp_path / "tempo_in_track_1.mid"
+    midi = mido.MidiFile(type=1, ticks_per_beat=480, tracks=[name, notes])
+    midi.save(path)
+    got = read_midi(path)
+    assert [(n.pitch, n.onset, n.offset) for n in got] == [
+        (60, pytest.approx(2.0), pytest.approx(3.0)),
+        (62, pytest.approx(5.0), pytest.approx(5.5)),
+    ]
+    assert got[-1].offset == pytest.approx(mido.MidiFile(path).length)  # mido's own timing
+
+
+def _pedalled(tmp_path, events: list[tuple[float, mido.Message]]) -> list[Note]:
+    """The notes of a one-track file of ``events`` at (seconds, message), 120 bpm."""
+    track, previous = mido.MidiTrack(), 0
+    for seconds, message in sorted(events, key=lambda e: e[0]):
+        tick = round(seconds * 960)  # 480 ticks a beat, 2 beats a second
+        track.append(message.copy(time=tick - previous))
+        previous = tick
+    path = tmp_path / "pedal.mid"
+    mido.MidiFile(type=0, ticks_per_beat=480, tracks=[track]).save(path)
+    return read_midi(path)
+
+
+def _key(seconds: float, pitch: int, down: bool, channel: int = 0) -> tuple[float, mido.Message]:
+    kind = "note_on" if down else "note_off"
+    return seconds, mido.Message(kind, note=pitch, velocity=90, channel=channel)
+
+
+def _pedal(seconds: float, value: int, channel: int = 0) -> tuple[float, mido.Message]:
+    return seconds, mido.Message("control_change", control=64, value=value, channel=channel)
+
+
+def test_the_sustain_pedal_holds_released_keys_until_it_lifts(tmp_path):
+    events = [
+        _pedal(0.1, 127),
+        *(_key(0.0, 60, True), _key(0.25, 60, False)),  # released under the pedal: to 1.0
+        *(_key(0.3, 64, True), _key(0.5, 64, False)),  # likewise
+        *(_key(0.6, 60, True), _key(0.7, 60, False)),  # C4 struck again: the first ends here
+        _pedal(1.0, 0),
+        *(_key(1.2, 67, True), _key(1.4, 67, False)),  # pedal up: as played
+        *(_key(0.2, 36, True, channel=9), _key(0.3, 36, False, channel=9)),  # a drum: a hit
+    ]
+    got = [(n.pitch, n.onset, n.offset) for n in _pedalled(tmp_path, events)]
+    assert got == [
+        (60, 0.0, pytest.approx(0.6)),
+        (36, pytest.approx(0.2), pytest.approx(0.3)),
+        (64, pytest.approx(0.3), pytest.approx(1.0)),
+        (60, pytest.approx(0.6), pytest.approx(1.0)),
+        (67, pytest.approx(1.2), pytest.approx(1.4)),
+    ]
+
+
+def test_a_half_pedal_is_up_and_a_pedal_never_lifted_holds_to_the_end(tmp_path):
+    events = [
+        _pedal(0.0, 63),  # below 64: up
+        *(_key(0.0, 60, True), _key(0.2, 60, False)),
+        _pedal(0.5, 64),
+        *(_key(0.5, 62, True), _key(0.7, 62, False)),  # held to the file's last event
+        *(_key(1.5, 64, True), _key(2.0, 64, False)),
+    ]
+    got = [(n.pitch, n.onset, n.offset) for n in _pedalled(tmp_path, events)]
+    assert got == [
+        (60, 0.0, pytest.approx(0.2)),
+        (62, pytest.approx(0.5), pytest.approx(2.0)),
+        (64, pytest.approx(1.5), pytest.approx(2.0)),
+    ]
+
+
 # --- bad input ---------------------------------------------------------------------------------
 
 

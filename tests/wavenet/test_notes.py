@@ -212,15 +212,12 @@ MELODY = [Note(0.1 + 0.25 * i, 0.3 + 0.25 * i, 60 + (3 * i) % 13, 90) for i in r
 
 @pytest.fixture(scope="module")
 def scored(tmp_path_factory):
-    """A folder of recordings with their scores, one bad score, one score past its audio."""
+    """A folder of recordings with their scores."""
     base = tmp_path_factory.mktemp("scored")
     data = base / "data"
     data.mkdir()
     for k in range(3):
         _piece(data, f"piece{k}", [dataclasses.replace(n, pitch=n.pitch + k) for n in MELODY], 2.5)
-    _piece(data, "broken", MELODY, 2.5, score=False)
-    (data / "broken.mid").write_bytes(b"MThd\x00\x00\x00\x06garbage")
-    _piece(data, "late", MELODY, 1.0)  # the score goes on after the audio ends
     config = apply_overrides(
         load_preset("notes"),
         {
@@ -232,18 +229,71 @@ def scored(tmp_path_factory):
     return data, config
 
 
-def test_scores_beside_recordings_steer_them_and_bad_scores_are_skipped(scored, capsys):
+def test_scores_beside_recordings_steer_them(scored, capsys):
     data, config = scored
     corpus = prepare_corpus(data, config.data, 256, config.model.receptive_field)
     assert sorted(s.source for s in corpus.train) == ["piece0.wav", "piece1.wav", "piece2.wav"]
-    reasons = dict(corpus.skipped)
-    assert "not a readable MIDI file" in reasons["broken.wav"]
-    assert "start after the audio ends" in reasons["late.wav"]
-    err = capsys.readouterr().err
-    assert "skipped 2 of 5 audio files" in err
+    assert "notes: 3 of 3 recordings play the MIDI file beside them" in capsys.readouterr().err
     for segment in corpus.train:
         stored = read_notes(segment.notes)
         assert stored == read_midi(data / segment.source.replace(".wav", ".mid"))
+
+
+def test_a_score_s_unusable_notes_are_left_out_and_a_broken_score_is_transcribed(
+    scored, tmp_path, capsys
+):
+    """What a musician's folder holds: a score that goes on past its recording, one with a
+    key beyond the piano, one with nothing inside its audio, an unreadable one, names in
+    another case, and a MIDI file named after no recording. Each is said; no recording is
+    lost for a few notes."""
+    _, config = scored
+    data = tmp_path / "data"
+    data.mkdir()
+    _piece(data, "late", MELODY, 1.0)  # the score goes on after the audio ends
+    high = [*MELODY[:4], Note(0.2, 0.4, 110, 90)]  # a key above C8
+    _piece(data, "high", high, 2.5)
+    _piece(
+        data,
+        "gone",
+        [dataclasses.replace(n, onset=n.onset + 3, offset=n.offset + 3) for n in MELODY],
+        2.5,
+        score=False,
+    )
+    write_midi(
+        data / "gone.mid",
+        [dataclasses.replace(n, onset=n.onset + 3, offset=n.offset + 3) for n in MELODY],
+    )
+    _piece(data, "broken", MELODY, 2.5, score=False)
+    (data / "broken.mid").write_bytes(b"MThd\x00\x00\x00\x06garbage")
+    _piece(data, "Take", MELODY, 2.5, score=False)
+    write_midi(data / "TAKE.MIDI", MELODY)
+    write_midi(data / "orphan.mid", MELODY)
+    corpus = prepare_corpus(data, config.data, 256, config.model.receptive_field)
+    err = capsys.readouterr().err
+    segments = {s.source: s for s in corpus.train}
+    assert sorted(segments) == ["Take.wav", "broken.wav", "high.wav", "late.wav"]
+    late = read_notes(segments["late.wav"].notes)
+    assert late == [
+        dataclasses.replace(n, offset=min(n.offset, 1.0)) for n in MELODY if n.onset < 1.0
+    ]
+    assert "late.mid: 4 notes start after the audio ends (1.00 s): C5 (72) at 1.10 s" in err
+    assert read_notes(segments["high.wav"].notes) == MELODY[:4]
+    assert (
+        "high.mid: 1 note outside the piano's keys (MIDI 21..108): D8 (110) at 0.20 s: left out"
+        in err
+    )
+    assert "gone.mid (within the 2.50 s of its audio): no notes" in dict(corpus.skipped)["gone.wav"]
+    assert (
+        "broken.mid: not a readable MIDI file" in err and "transcribing broken.wav instead" in err
+    )
+    transcribed = read_notes(segments["broken.wav"].notes)
+    assert transcribed and transcribed != MELODY  # basic-pitch's notes of the recording
+    assert read_notes(segments["Take.wav"].notes) == read_midi(data / "TAKE.MIDI")
+    assert "notes: 3 of 4 recordings play the MIDI file beside them, 1 is transcribed" in err
+    assert "1 MIDI file is named after no recording and not read (orphan.mid)" in err
+    prepare_corpus(data, config.data, 256, config.model.receptive_field, quiet=True)
+    err = capsys.readouterr().err
+    assert "orphan.mid" in err and "notes: 3 of 4" not in err  # quiet: the warning only
 
 
 def test_windows_carry_the_roll_and_excitation_of_their_own_samples(scored):

@@ -2,11 +2,14 @@
 audio rate, both from the notes of a recording.
 
 Where a recording's notes come from (``recording_notes``): the MIDI file beside it with
-the same stem is its score (``song.wav`` + ``song.mid``); otherwise basic-pitch's
-transcription of it (``transcribe.py``). Either way they are kept as one ``.npy`` of
-note rows (``transcribe.notes_array``) in the data cache, and a score that cannot steer
-its recording (unreadable, no notes, keys outside the piano, notes after the audio ends)
-is one line naming it.
+the same stem is its score (``song.wav`` + ``song.mid``; the name's case aside, ``.mid``
+or ``.midi``, or ``song.wav.mid``); otherwise basic-pitch's transcription of it
+(``transcribe.py``). Either way they are kept as one ``.npy`` of note rows
+(``transcribe.notes_array``) in the data cache. A score's notes that cannot steer its
+recording (keys outside the piano, notes starting after the audio ends) are left out with
+a warning, once, as the cache is built; a score that cannot be read or holds no pitched
+note is said and the recording transcribed instead; a score with no note inside the
+audio is one line naming it (``UserError``: the recording is skipped).
 
 ``NoteStore`` answers what ``audio.features.FeatureStore`` answers (frames of a window,
 features of quantised audio), for notes: the roll's planes are ``ROLL_PLANES`` (the
@@ -21,8 +24,12 @@ samples the window predicts: the input sample at ``t`` hears the notes of sample
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+import os
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -32,45 +39,128 @@ from ..audio.io import mu_law_decode, padded_slice, resample
 from ..config import UserError
 from ..runs import cached, npy_bytes
 from .excitation import RecordingPhases, excitation, note_samples, release_samples
-from .midi import PIANO_RANGE, Note, check_notes, read_midi
+from .midi import PIANO_RANGE, Note, check_notes, named_notes, read_midi
 from .roll import channel_count, piano_roll
 from .transcribe import SAMPLE_RATE, notes_array, notes_from_array, transcribe, transcription_cache
 
 ROLL_PLANES = ("sounding", "onset")
 CHANNELS = channel_count(ROLL_PLANES)  # 176
-SCORE_SUFFIXES = (".mid", ".midi", ".MID", ".MIDI")
-CACHE_VERSION = 1
+SCORE_SUFFIXES = (".mid", ".midi")  # in any case
+SCORE_CACHE = ".score.npy"  # how a score's notes cache ends (a transcription's does not)
+UNREAD_SHOWN = 5  # MIDI files named after no recording, named one by one
+CACHE_VERSION = 2  # 2: the sustain pedal held, tempo read from every track, notes cut to the audio
 
 
 # --- where the notes of a recording come from ------------------------------------------
 
 
 def score_of(recording: Path) -> Path | None:
-    """The MIDI file beside ``recording`` with its stem, or None."""
+    """The MIDI file beside ``recording`` named after it: its stem or its whole name with
+    ``.mid`` or ``.midi``, the exact spelling first, then in any case (``Take.MID`` beside
+    ``take.flac``); None where there is none."""
     for suffix in SCORE_SUFFIXES:
-        score = recording.with_suffix(suffix)
-        if score.is_file():
-            return score
+        if (exact := recording.with_suffix(suffix)).is_file():
+            return exact
+    wanted = {
+        f"{name}{suffix}".casefold()
+        for name in (recording.stem, recording.name)
+        for suffix in SCORE_SUFFIXES
+    }
+    try:
+        names = sorted(os.listdir(recording.parent))
+    except OSError:
+        return None
+    for name in names:
+        if name.casefold() in wanted and (recording.parent / name).is_file():
+            return recording.parent / name
     return None
 
 
 def recording_notes(recording: Path, seconds: float, cache_dir: Path) -> Path:
     """The cache file of the notes of ``recording`` (``seconds`` long): its score where
-    one lies beside it, checked against the audio, else its transcription."""
+    one lies beside it (``score_notes_within``), else its transcription; a score that
+    cannot be read or holds no pitched note is said and the recording transcribed."""
     score = score_of(recording)
     if score is None:
         return transcription_cache(recording, cache_dir)
     stat = score.stat()
-    key = json.dumps([CACHE_VERSION, str(score.resolve()), stat.st_size, stat.st_mtime_ns])
-    digest = hashlib.sha1(key.encode()).hexdigest()[:20]
-    target = Path(cache_dir) / f"{score.stem[:40]}-{digest}.score.npy"
+    key = [CACHE_VERSION, str(score.resolve()), stat.st_size, stat.st_mtime_ns, round(seconds, 2)]
+    digest = hashlib.sha1(json.dumps(key).encode()).hexdigest()[:20]
+    target = Path(cache_dir) / f"{score.stem[:40]}-{digest}{SCORE_CACHE}"
+    if not target.exists():
+        try:
+            notes = read_midi(score)
+            check_notes(notes, str(score), pitched=True)
+        except UserError as exc:  # the score is of no use: the recording still is
+            _warn(f"{exc}; transcribing {recording.name} instead")
+            return transcription_cache(recording, cache_dir)
 
     def build() -> bytes:
-        notes = read_midi(score)
-        check_notes(notes, str(score), PIANO_RANGE, seconds)
-        return npy_bytes(notes_array(notes))
+        return npy_bytes(notes_array(score_notes_within(read_midi(score), str(score), seconds)))
 
     return cached(target, _checked_rows, build)
+
+
+def score_notes_within(notes: Sequence[Note], source: str, seconds: float) -> list[Note]:
+    """The notes of the score ``source`` that can steer its recording of ``seconds``: keys
+    of the piano (drums too: the roll and the excitation pass them by) starting before the
+    audio ends, held at most to its end; the rest left out with a warning naming them. A
+    score with no note left is a ``UserError`` (it is not this recording's)."""
+    low, high = PIANO_RANGE
+    outside = [n for n in notes if not n.is_drum and not low <= n.pitch <= high]
+    late = [n for n in notes if n.onset >= seconds and (n.is_drum or low <= n.pitch <= high)]
+    for left_out, what in (
+        (outside, f"outside the piano's keys (MIDI {low}..{high})"),
+        (late, f"start after the audio ends ({seconds:.2f} s)"),
+    ):
+        if left_out:
+            _warn(f"{source}: {named_notes(left_out, what)}: left out")
+    gone = {id(n) for n in outside + late}
+    kept = [_cut(n, seconds) for n in notes if id(n) not in gone]
+    check_notes(kept, f"{source} (within the {seconds:.2f} s of its audio)")
+    return kept
+
+
+def score_sources(
+    recordings: Sequence[Path], caches: Sequence[Path], root: Path, exclude: Path | None = None
+) -> tuple[str, str | None]:
+    """Where the notes of a run's ``recordings`` (under ``root``) come from, as the run
+    says it: how many of the notes ``caches`` of its usable ones (``recording_notes``) are
+    scores and how many transcriptions; and a warning naming the MIDI files under ``root``
+    (nothing under ``exclude``: the run's own) that no recording is named after, which
+    are not read (None where none)."""
+    played = sum(Path(cache).name.endswith(SCORE_CACHE) for cache in caches)
+    left = len(caches) - played
+    summary = (
+        f"notes: {played} of {len(caches)} recordings play the MIDI file beside them, "
+        f"{left} {'is' if left == 1 else 'are'} transcribed"
+    )
+    claimed = {os.path.realpath(s) for r in recordings if (s := score_of(r)) is not None}
+    skip = None if exclude is None else Path(exclude).resolve()
+    unread = [
+        path.relative_to(root).as_posix()
+        for path in sorted(Path(root).rglob("*"))
+        if path.suffix.lower() in SCORE_SUFFIXES
+        and os.path.realpath(path) not in claimed
+        and not (skip is not None and skip in path.resolve().parents)
+        and path.is_file()
+    ]
+    if not unread:
+        return summary, None
+    shown = ", ".join(unread[:UNREAD_SHOWN]) + (", ..." if len(unread) > UNREAD_SHOWN else "")
+    return summary, (
+        f"warning: {len(unread)} MIDI file{'s are' if len(unread) > 1 else ' is'} named "
+        f"after no recording and not read ({shown}): name each as its recording "
+        "(song.flac + song.mid)"
+    )
+
+
+def _cut(note: Note, seconds: float) -> Note:
+    return note if note.offset <= seconds else dataclasses.replace(note, offset=seconds)
+
+
+def _warn(text: str) -> None:
+    print(f"warning: {text}", file=sys.stderr)
 
 
 def _checked_rows(path: Path) -> Path:

@@ -3,9 +3,13 @@
 A ``Note`` is one sounding key: when it starts and stops (seconds from the start of the
 piece), which key (MIDI pitch 0-127, middle C = 60), how hard it was struck (velocity
 1-127) and which instrument played it (General MIDI program 0-127, or a drum). Reading a
-file turns its ticks into seconds through every tempo change (``pretty_midi``'s timing),
-so format 0 (one track, instruments on channels) and format 1 (a track per instrument)
-read the same. Writing builds the file in memory and replaces the target in one rename.
+file turns its ticks into seconds through every tempo change (``pretty_midi``'s timing,
+which reads tempo from the first track only: tempo changes a sequencer left in another
+track are moved there first), so format 0 (one track, instruments on channels) and format
+1 (a track per instrument) read the same. A note is as long as it sounds: a key released
+while the sustain pedal (controller 64) is down rings on until the pedal lifts or the key
+is struck again, as a piano (and every synthesiser) plays it. Writing builds the file in
+memory and replaces the target in one rename.
 
 Bad input is one line naming the file (``UserError``): an empty or corrupt file, a file
 without notes, notes outside a range or after the audio ends (``check_notes``).
@@ -16,9 +20,10 @@ from __future__ import annotations
 import io
 import warnings
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+import mido
 import pretty_midi
 
 from ..config import UserError
@@ -28,6 +33,7 @@ PIANO_RANGE = (21, 108)  # A0..C8, the 88 keys
 RESOLUTION = 960  # ticks per beat written: at 120 bpm one tick is 0.52 ms
 WRITE_TEMPO = 120.0  # beats per minute written (the notes are in seconds: any tempo works)
 NAMED = 5  # offending notes named one by one in an error
+SUSTAIN = 64  # General MIDI's sustain (damper) pedal controller: down at values >= 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,9 +72,9 @@ def read_midi(path: Path) -> list[Note]:
     An empty, corrupt or note-less file is a one-line ``UserError`` naming it."""
     data = _read_bytes(path)
     try:
-        with warnings.catch_warnings():  # tempo events outside track 0: timing still right
+        with warnings.catch_warnings():  # meta events outside track 0: tempo moved there
             warnings.simplefilter("ignore", RuntimeWarning)
-            midi = pretty_midi.PrettyMIDI(io.BytesIO(data))
+            midi = pretty_midi.PrettyMIDI(io.BytesIO(tempo_in_first_track(data)))
     except (OSError, EOFError, ValueError, KeyError, IndexError) as exc:
         raise UserError(f"{path}: not a readable MIDI file ({_reason(exc)})") from None
     notes = notes_of(midi)
@@ -94,22 +100,102 @@ def _reason(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
+def tempo_in_first_track(data: bytes) -> bytes:
+    """The MIDI file ``data`` with the tempo changes of its other tracks moved into the
+    first, at the same ticks (``pretty_midi`` times every track by the first track's tempo
+    map, as the format says a format-1 file keeps it; some sequencers write it in the
+    notes' track). ``data`` itself when there is nothing to move."""
+    midi = mido.MidiFile(file=io.BytesIO(data))
+    if midi.type != 1 or not any(m.type == "set_tempo" for t in midi.tracks[1:] for m in t):
+        return data
+    timed = [_absolute(track) for track in midi.tracks]
+    moved = [(tick, m) for track in timed[1:] for tick, m in track if m.type == "set_tempo"]
+    timed = [timed[0] + moved] + [[e for e in t if e[1].type != "set_tempo"] for t in timed[1:]]
+    for track, events in zip(midi.tracks, timed, strict=True):
+        track[:] = _relative(sorted(events, key=lambda e: e[0]))  # stable: order kept per tick
+    buffer = io.BytesIO()
+    midi.save(file=buffer)  # mido puts each track's end_of_track last
+    return buffer.getvalue()
+
+
+def _absolute(track: mido.MidiTrack) -> list[tuple[int, mido.Message]]:
+    ticks, events = 0, []
+    for message in track:
+        ticks += message.time
+        if message.type != "end_of_track":
+            events.append((ticks, message))
+    return events
+
+
+def _relative(events: list[tuple[int, mido.Message]]) -> list[mido.Message]:
+    previous, messages = 0, []
+    for tick, message in events:
+        messages.append(message.copy(time=tick - previous))
+        previous = tick
+    return messages
+
+
 def notes_of(midi: pretty_midi.PrettyMIDI) -> list[Note]:
-    """Every note of every instrument of ``midi``, in seconds, sorted by onset then pitch.
-    Velocity 0 (a note-off in disguise that some writers leave) reads as 1."""
-    notes = [
-        Note(
-            onset=max(0.0, float(n.start)),
-            offset=max(0.0, float(n.start), float(n.end)),
-            pitch=int(n.pitch),
-            velocity=max(1, int(n.velocity)),
-            program=int(instrument.program),
-            is_drum=bool(instrument.is_drum),
-        )
-        for instrument in midi.instruments
-        for n in instrument.notes
-    ]
+    """Every note of every instrument of ``midi``, in seconds, sorted by onset then pitch,
+    held by each instrument's sustain pedal (``sustained``). Velocity 0 (a note-off in
+    disguise that some writers leave) reads as 1."""
+    end = float(midi.get_end_time())
+    notes: list[Note] = []
+    for instrument in midi.instruments:
+        played = [
+            Note(
+                onset=max(0.0, float(n.start)),
+                offset=max(0.0, float(n.start), float(n.end)),
+                pitch=int(n.pitch),
+                velocity=max(1, int(n.velocity)),
+                program=int(instrument.program),
+                is_drum=bool(instrument.is_drum),
+            )
+            for n in instrument.notes
+        ]
+        if not instrument.is_drum:  # a drum's note is a hit: no pedal holds it
+            played = sustained(played, pedal_spans(instrument.control_changes, end))
+        notes.extend(played)
     return sort_notes(notes)
+
+
+def pedal_spans(
+    changes: Iterable[pretty_midi.ControlChange], end: float
+) -> list[tuple[float, float]]:
+    """(down, up) seconds of each press of the sustain pedal among ``changes`` (one
+    instrument's control changes); a pedal still down at the end lifts at ``end``."""
+    spans: list[tuple[float, float]] = []
+    down: float | None = None
+    for change in sorted((c for c in changes if c.number == SUSTAIN), key=lambda c: c.time):
+        if change.value >= 64 and down is None:
+            down = float(change.time)
+        elif change.value < 64 and down is not None:
+            spans.append((down, float(change.time)))
+            down = None
+    if down is not None:
+        spans.append((down, max(end, down)))
+    return spans
+
+
+def sustained(notes: Sequence[Note], spans: Sequence[tuple[float, float]]) -> list[Note]:
+    """``notes`` as a sustain pedal down over ``spans`` (``pedal_spans``) holds them: a key
+    released while the pedal is down sounds until the pedal lifts, or until the same key
+    is struck again (its string is damped and struck anew). Notes released with the pedal
+    up are unchanged."""
+    if not spans:
+        return list(notes)
+    held: list[Note] = []
+    by_pitch = sorted(notes, key=lambda n: (n.pitch, n.onset, n.offset))
+    for i, note in enumerate(by_pitch):
+        up = next((u for d, u in spans if d <= note.offset < u), None)
+        if up is None:
+            held.append(note)
+            continue
+        following = by_pitch[i + 1] if i + 1 < len(by_pitch) else None
+        if following is not None and following.pitch == note.pitch and following.onset > note.onset:
+            up = min(up, following.onset)  # struck again: the held note ends there
+        held.append(replace(note, offset=max(note.offset, up)))
+    return sort_notes(held)
 
 
 def sort_notes(notes: Iterable[Note]) -> list[Note]:
@@ -169,12 +255,31 @@ def check_notes(
     if seconds is not None:
         late = [n for n in notes if n.onset >= seconds]
         if late:
-            raise UserError(
-                f"{source}: {_count(late)} start after the audio ends ({seconds:.2f} s): "
-                f"{_named(late)}"
-            )
+            what = f"start after the audio ends ({seconds:.2f} s)"
+            raise UserError(f"{source}: {named_notes(late, what)}")
     if one_instrument and len(by_instrument(notes)) > 1:
         raise UserError(f"{source}: expected one instrument, got {instrument_summary(notes)}")
+
+
+def playable(notes: Sequence[Note], source: str) -> tuple[list[Note], list[str]]:
+    """The notes of ``source`` a WaveNet of the piano's keys plays (every pitched part as
+    one, keys of the piano), and a line for each kind left out or joined: drums, keys
+    outside the piano, several instruments. A ``UserError`` where nothing is left."""
+    low, high = PIANO_RANGE
+    kept = [n for n in notes if not n.is_drum and low <= n.pitch <= high]
+    if not kept:
+        check_notes(notes, source, PIANO_RANGE, pitched=True)  # says which: raises here
+    drums = [n for n in notes if n.is_drum]
+    outside = [n for n in notes if not n.is_drum and not low <= n.pitch <= high]
+    said = []
+    if drums:
+        said.append(f"{source}: {_count(drums)} of drums left out (no keys to play them)")
+    if outside:
+        span = f"{_key(low)}..{_key(high)} (MIDI {low}..{high})"
+        said.append(f"{source}: {named_notes(outside, f'outside {span}')}: left out")
+    if len(by_instrument(kept)) > 1:
+        said.append(f"{source}: playing {instrument_summary(kept)} as one part")
+    return kept, said
 
 
 def _check_range(notes: Sequence[Note], source: str, low: int, high: int) -> None:
@@ -202,6 +307,12 @@ def instrument_summary(notes: Iterable[Note]) -> str:
     ]
     plural = "" if len(groups) == 1 else "s"
     return f"{len(groups)} instrument{plural}: {', '.join(names)}"
+
+
+def named_notes(notes: Sequence[Note], what: str) -> str:
+    """ "3 notes start after ...: F5 (77) at 12.24 s, ...": ``notes`` counted, ``what``
+    they do, and the first ``NAMED`` named."""
+    return f"{_count(notes)} {what}: {_named(notes)}"
 
 
 def _key(pitch: int) -> str:

@@ -25,7 +25,7 @@ from tqdm import tqdm
 from ..audio.cache_blocks import write_training_classes
 from ..audio.io import AUDIO_EXTENSIONS, AudioReadError, silence_class
 from ..config import DataConfig, UserError
-from ..notes.features import recording_notes
+from ..notes.features import recording_notes, score_sources
 from ..runs import read_data_record
 from .discovery import (
     discover,
@@ -235,6 +235,11 @@ def prepare_corpus(
     skipped = found.skipped + skipped
     total = len(found.files) + len(found.skipped)
     report_skipped(skipped, total, quiet)
+    if config.features == "notes" and root.is_dir():
+        caches = [s.notes for s in usable if s.notes is not None]
+        summary, unread = score_sources(found.files, caches, root, exclude)
+        for line in ([] if quiet else [summary]) + ([unread] if unread else []):
+            print(line, file=sys.stderr)
     if not usable:
         raise UserError(
             f"none of the {total} audio files under {root} is usable "

@@ -23,7 +23,7 @@ from ..notes.excitation import CHANNELS as EXCITATION_CHANNELS
 from ..notes.excitation import excitation as notes_excitation
 from ..notes.excitation import sounding
 from ..notes.features import NoteStore
-from ..notes.midi import PIANO_RANGE, Note, check_notes, read_midi
+from ..notes.midi import Note, playable, read_midi
 from ..notes.transcribe import SAMPLE_RATE as TRANSCRIPTION_RATE
 from ..notes.transcribe import require_notes, transcribe
 from ..runs import check_target
@@ -92,8 +92,9 @@ def steering_notes(config: Config, options: GenerateConfig) -> list[Note] | None
     if options.notes is not None and options.features_from is not None:
         raise UserError("pass one of --notes FILE.mid and --features-from AUDIO")
     if options.notes is not None:
-        notes = read_midi(Path(options.notes))
-        check_notes(notes, options.notes, PIANO_RANGE, one_instrument=True, pitched=True)
+        notes, said = playable(read_midi(Path(options.notes)), options.notes)
+        for line in said:
+            print(f"warning: {line}", file=sys.stderr)
         return notes
     if options.features_from is not None:
         audio = load_audio(Path(options.features_from), TRANSCRIPTION_RATE)
