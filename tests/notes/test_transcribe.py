@@ -1,11 +1,13 @@
 """Transcription: basic-pitch's decoding on made-up activations, and the whole path (model
-included) on a FluidSynth piano render of known notes, scored with mir_eval; the cache;
-``wavenet-music transcribe`` and its bad inputs (one line, exit 2, nothing written)."""
+included) on a FluidSynth piano render of known notes, scored with mir_eval; the level gate
+on a made-up tone and on noise; the cache; ``wavenet-music transcribe`` and its bad inputs
+(one line, exit 2, nothing written)."""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import mir_eval
@@ -79,6 +81,28 @@ def test_the_windows_start_half_an_overlap_early_and_cover_the_audio():
     assert tr.KEPT_FRAMES * len(windows) >= -(-audio.size // tr.HOP)
 
 
+def tone(seconds: float, peak: float, start: float = 0.5, total: float = 6.0) -> np.ndarray:
+    """(T,) ``total`` s at 22,050 Hz: A3 (MIDI 57) with 3 harmonics, decaying, ``seconds``
+    long from ``start``, its largest sample ``peak``; silence elsewhere."""
+    t = np.arange(int(seconds * tr.SAMPLE_RATE)) / tr.SAMPLE_RATE
+    note = sum(np.sin(2 * np.pi * k * 220.0 * t) / k for k in (1, 2, 3)) * np.exp(-3 * t)
+    note *= np.minimum(1, t / 0.005) * np.minimum(1, (seconds - t) / 0.02)  # no clicks
+    audio = np.zeros(int(total * tr.SAMPLE_RATE), dtype=np.float32)
+    first = int(start * tr.SAMPLE_RATE)
+    audio[first : first + t.size] = peak * note / np.abs(note).max()
+    return audio
+
+
+def noise(dbfs: float, size: int, seed: int = 0) -> np.ndarray:
+    """(size,) white noise whose RMS is ``dbfs``."""
+    return (np.random.default_rng(seed).standard_normal(size) * 10 ** (dbfs / 20)).astype(
+        np.float32
+    )
+
+
+UNGATED = tr.TranscriptionSettings(floor_dbfs=None, range_db=None)
+
+
 def block(frames: int, key: int, start: int, end: int, value: float) -> np.ndarray:
     activation = np.zeros((frames, 88), dtype=np.float32)
     activation[start:end, key] = value
@@ -114,6 +138,27 @@ def test_silent_activations_give_no_notes_and_no_nan():
     assert tr.note_events(zeros, zeros, tr.TranscriptionSettings()) == []
 
 
+def test_frame_levels_are_the_rms_in_dbfs_around_each_frame():
+    """A sine of amplitude a has RMS a / sqrt(2); digital silence reads SILENCE_DB."""
+    t = np.arange(3 * tr.SAMPLE_RATE) / tr.SAMPLE_RATE
+    sine = (0.1 * np.sin(2 * np.pi * 1000 * t)).astype(np.float32)
+    levels = tr.frame_levels(sine, 200)
+    assert levels[1:-1] == pytest.approx(20 * np.log10(0.1 / np.sqrt(2)), abs=0.05)
+    assert (tr.frame_levels(np.zeros(3000, dtype=np.float32), 12) == tr.SILENCE_DB).all()
+
+
+def test_the_gate_keeps_a_note_that_reaches_the_floor_and_the_range():
+    """Loudest frame -5 dBFS: the range (45 dB) asks -50; at -20 the floor (-55) rules."""
+    events = [(0, 10, 39, 0.8), (10, 20, 40, 0.5), (20, 30, 41, 0.5)]
+    levels = np.repeat([-5.0, -49.0, -51.0], 10)  # each note's loudest frame
+    settings = tr.TranscriptionSettings()
+    assert [e[2] for e in tr.audible(events, levels, settings)] == [39, 40]
+    assert len(tr.audible(events, np.repeat([-20.0, -49.0, -51.0], 10), settings)) == 3
+    assert len(tr.audible(events, np.repeat([-20.0, -54.0, -56.0], 10), settings)) == 2
+    assert len(tr.audible(events, levels, replace(settings, range_db=None))) == 3
+    assert tr.audible(events, levels - 60, UNGATED) == events
+
+
 def test_notes_survive_their_cache_array():
     notes = [Note(0.5, 1.0, 60, 90), Note(1.0, 2.0, 36, 100, program=3, is_drum=True)]
     assert tr.notes_from_array(tr.notes_array(notes)) == notes
@@ -136,6 +181,36 @@ def test_silence_has_no_notes():
         tr.require_notes([], "silent.wav")
 
 
+def test_a_loud_note_is_kept_and_noise_under_it_adds_no_note():
+    """White noise at -80 dBFS over the 4.5 s of silence after a note: the model hears
+    bass notes in it, the gate drops them; a quiet (-40 dBFS) note alone is kept."""
+    audio = tone(1.0, 0.5)
+    assert [n.pitch for n in tr.transcribe(audio)] == [57]
+    noisy = audio + noise(-80, audio.size)
+    assert any(n.onset > 2.0 for n in tr.transcribe(noisy, UNGATED))  # phantoms
+    assert [n.pitch for n in tr.transcribe(noisy)] == [57]
+    assert [n.pitch for n in tr.transcribe(tone(1.0, 0.01))] == [57]
+
+
+def test_noise_alone_has_no_notes_and_the_error_names_its_level(tmp_path):
+    audio = noise(-60, 6 * tr.SAMPLE_RATE)
+    assert tr.transcribe(audio, UNGATED)  # what the gate is for
+    assert tr.transcribe(audio) == []
+    path = tmp_path / "hiss.wav"
+    write_wav(path, audio, tr.SAMPLE_RATE)
+    with pytest.raises(UserError, match=r"hiss\.wav: .*no notes.*loudest is -(59|60) dBFS"):
+        tr.require_notes(tr.transcribe_file(path), path)
+
+
+def test_a_note_shorter_than_the_shortest_kept_is_named_as_such(tmp_path):
+    """A loud 0.1-s note is no silence: the error says what is wrong with it."""
+    path = tmp_path / "blip.wav"
+    write_wav(path, tone(0.1, 0.5, start=0.0, total=0.1), tr.SAMPLE_RATE)
+    assert tr.transcribe_file(path) == []
+    with pytest.raises(UserError, match=r"lasts 0\.1\d s, shorter than the shortest note"):
+        tr.require_notes([], path)
+
+
 def test_a_piano_render_is_transcribed_to_its_notes(piano_clip):
     notes = tr.transcribe_file(piano_clip)
     assert note_f1(KNOWN_NOTES, notes) >= 0.5
@@ -153,6 +228,15 @@ def test_a_transcription_is_cached_by_file_and_settings(piano_clip, tmp_path, mo
     assert len(list(tmp_path.glob("*.notes.npy"))) == 2
     cache.write_bytes(b"damaged")
     assert tr.transcribe_file(piano_clip, tmp_path) == first
+
+
+def test_the_cache_key_changes_with_the_gate(tmp_path):
+    """Transcriptions cached before the gate, or with other thresholds, are made again."""
+    path = tmp_path / "a.wav"
+    write_wav(path, np.zeros(100, dtype=np.float32), 16_000)
+    gates = [(-55.0, 45.0), (-50.0, 45.0), (-55.0, 40.0), (None, 45.0), (-55.0, None)]
+    settings = [tr.TranscriptionSettings(floor_dbfs=f, range_db=r) for f, r in gates]
+    assert len({tr._cache_key(path, s) for s in settings}) == len(gates)
 
 
 # --- the command -------------------------------------------------------------------------------

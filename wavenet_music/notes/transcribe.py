@@ -14,7 +14,15 @@ imported. What its ``predict`` does around the model is ported as small numpy fu
    of the note activation), taken from the last to the first; each is followed along its
    key until the activation stays under ``frame_threshold`` for 11 frames, and kept if
    longer than ``min_note_ms``; what activation is left seeds more notes from its
-   maxima, followed both ways (the "melodia trick").
+   maxima, followed both ways (the "melodia trick");
+4. (not basic-pitch's) notes too quiet to be played are dropped: a note is kept where the
+   loudest of its frames (RMS of the audio in 2 * 256 samples centred on each frame)
+   reaches ``floor_dbfs`` and lies within ``range_db`` of the recording's loudest frame.
+   The model hears pitches in noise at any level (10 s of white, pink or brown noise at
+   -60 to -100 dBFS: 2-23 notes, mostly bass); the demo corpus's notes all reach -45 dBFS
+   and lie within 35 dB of their recording's loudest frame, but for the last 1.4 s of one
+   piece's fading chord (experiments/transcription_gate_2026-12-04). Noise louder than
+   the floor still gives notes: a level cannot tell it from a quiet played note.
 
 One change from basic-pitch: frame times are exact (frame ``i`` of window ``w`` is centred
 on sample ``w * 36,164 + i * 256``) where basic-pitch approximates the windows' overlap
@@ -52,6 +60,7 @@ ENERGY_TOLERANCE = 11  # frames under frame_threshold that end a note
 MODEL_FILE = "saved_models/icassp_2022/nmp.onnx"
 INSTALL_HINT = "install it with: pip install --no-deps basic-pitch==0.4.0 (make test does)"
 CACHE_VERSION = 1
+SILENCE_DB = -200.0  # the level of digital silence
 
 
 @dataclass(frozen=True)
@@ -63,10 +72,19 @@ class TranscriptionSettings:
     min_note_ms: float = 127.70  # shorter notes are dropped
     infer_onsets: bool = True  # add onsets where the note activation jumps
     melodia: bool = True  # seed notes from activation left without an onset
+    floor_dbfs: float | None = -55.0  # a note's loudest frame must reach this (None: off)
+    range_db: float | None = 45.0  # ... and lie within this of the loudest frame (None: off)
 
     @property
     def min_note_frames(self) -> int:
         return round(self.min_note_ms / 1000 * SAMPLE_RATE / HOP)
+
+    def gate_dbfs(self, loudest_dbfs: float) -> float:
+        """The level a note's loudest frame must reach in a recording whose loudest frame
+        is ``loudest_dbfs``."""
+        floor = -np.inf if self.floor_dbfs is None else self.floor_dbfs
+        relative = -np.inf if self.range_db is None else loudest_dbfs - self.range_db
+        return float(max(floor, relative))
 
 
 # --- the model -----------------------------------------------------------------------------------
@@ -239,18 +257,62 @@ def to_notes(events: list[tuple[int, int, int, float]], frames: int) -> list[Not
     )
 
 
+# --- the level gate ------------------------------------------------------------------------------
+
+
+def frame_levels(audio: np.ndarray, frames: int) -> np.ndarray:
+    """(frames,) RMS level in dBFS (full scale 1.0) of (T,) ``audio`` in the 2 * ``HOP``
+    samples centred on each model frame (``frame_times``); ``SILENCE_DB`` for silence."""
+    centres = np.round(frame_times(frames) * SAMPLE_RATE).astype(np.int64)  # (frames,)
+    energy = np.concatenate([[0.0], np.cumsum(np.square(audio, dtype=np.float64))])  # (T + 1,)
+    low = np.clip(centres - HOP, 0, audio.size)
+    high = np.clip(centres + HOP, 0, audio.size)
+    power = (energy[high] - energy[low]) / np.maximum(high - low, 1)
+    return 10 * np.log10(np.maximum(power, 10 ** (SILENCE_DB / 10)))
+
+
+def audible(
+    events: list[tuple[int, int, int, float]], levels: np.ndarray, settings: TranscriptionSettings
+) -> list[tuple[int, int, int, float]]:
+    """The note ``events`` whose loudest frame of ``levels`` (``frame_levels``) reaches
+    ``settings.gate_dbfs``: the others are too quiet to be played notes."""
+    if not events:
+        return events
+    gate = settings.gate_dbfs(float(levels.max()))
+    return [event for event in events if levels[event[0] : event[1]].max() >= gate]
+
+
+def no_notes_reason(audio: np.ndarray, settings: TranscriptionSettings) -> str:
+    """Why (T,) ``audio`` at 22,050 Hz, transcribed with ``settings``, may have no notes."""
+    levels = frame_levels(audio, -(-audio.size // HOP))
+    if not levels.size or levels.max() <= SILENCE_DB:
+        return "it is silent"
+    loudest, gate = float(levels.max()), settings.gate_dbfs(float(levels.max()))
+    if loudest < gate:
+        return f"is it silent? its loudest is {loudest:.0f} dBFS, a note needs {gate:.0f} dBFS"
+    times = frame_times(len(levels))
+    sounding = np.flatnonzero(levels >= gate)
+    seconds = times[sounding[-1]] - times[sounding[0]] + HOP / SAMPLE_RATE
+    shortest = (settings.min_note_frames + 1) * HOP / SAMPLE_RATE
+    if seconds < shortest:
+        kept = f"the shortest note the transcription keeps, {shortest:.2f} s"
+        return f"its sound lasts {seconds:.2f} s, shorter than {kept}"
+    return f"in {seconds:.1f} s of sound: is it unpitched?"
+
+
 # --- the entry points --------------------------------------------------------------------------
 
 
 def transcribe(audio: np.ndarray, settings: TranscriptionSettings | None = None) -> list[Note]:
     """The notes of (T,) mono float audio at 22,050 Hz (``SAMPLE_RATE``), with
-    ``settings`` (default: basic-pitch's); none for silence."""
+    ``settings`` (default: basic-pitch's and the level gate's); none for silence."""
     settings = settings or TranscriptionSettings()
     audio = np.asarray(audio, dtype=np.float32)
     if audio.size == 0:
         return []
     notes, onsets = activations(audio)
-    return to_notes(note_events(notes, onsets, settings), len(notes))
+    events = note_events(notes, onsets, settings)
+    return to_notes(audible(events, frame_levels(audio, len(notes)), settings), len(notes))
 
 
 def transcribe_file(
@@ -305,9 +367,20 @@ def notes_from_array(array: np.ndarray) -> list[Note]:
     return [Note(float(a), float(b), int(p), int(v), int(g), bool(d)) for a, b, p, v, g, d in array]
 
 
-def require_notes(notes: list[Note], source: Path | str) -> list[Note]:
-    """``notes``, or a one-line ``UserError`` where a transcription of ``source`` found
-    none (silence, or sound without pitch)."""
-    if not notes:
-        raise UserError(f"{source}: the transcription found no notes (is it silent?)")
-    return notes
+def require_notes(
+    notes: list[Note], source: Path | str, settings: TranscriptionSettings | None = None
+) -> list[Note]:
+    """``notes``, or a one-line ``UserError`` where the transcription of ``source`` (an
+    audio file, read again to say why) with ``settings`` found none: silence, sound under
+    the level gate, sound shorter than the shortest note, or sound without pitch."""
+    if notes:
+        return notes
+    why = "is it silent?"
+    if Path(source).is_file():
+        try:
+            audio = load_audio(Path(source), SAMPLE_RATE)
+        except UserError:
+            audio = None
+        if audio is not None:
+            why = no_notes_reason(audio, settings or TranscriptionSettings())
+    raise UserError(f"{source}: the transcription found no notes ({why})")
