@@ -268,10 +268,29 @@ def test_a_score_s_unusable_notes_are_left_out_and_a_broken_score_is_transcribed
     _piece(data, "Take", MELODY, 2.5, score=False)
     write_midi(data / "TAKE.MIDI", MELODY)
     write_midi(data / "orphan.mid", MELODY)
+    tune = [Note(0.3 * i, 0.3 * i + 0.25, 48 + (7 * i) % 29, 90) for i in range(40)]  # 12 s
+    _piece(data, "tune", tune, 13.0)  # lined up: nothing said
+    _piece(data, "count_in", tune, 13.0, score=False)  # the score a bar late
+    write_midi(
+        data / "count_in.mid",
+        [dataclasses.replace(n, onset=n.onset + 1, offset=n.offset + 1) for n in tune],
+    )
     corpus = prepare_corpus(data, config.data, 256, config.model.receptive_field)
     err = capsys.readouterr().err
     segments = {s.source: s for s in corpus.train}
-    assert sorted(segments) == ["Take.wav", "broken.wav", "high.wav", "late.wav"]
+    assert sorted(segments) == [
+        "Take.wav",
+        "broken.wav",
+        "count_in.wav",
+        "high.wav",
+        "late.wav",
+        "tune.wav",
+    ]
+    assert (
+        "count_in.mid: its notes sound 1.00 s later than the audio: shift the MIDI by -1.00 s"
+        in err
+    )
+    assert "tune.mid" not in err
     late = read_notes(segments["late.wav"].notes)
     assert late == [
         dataclasses.replace(n, offset=min(n.offset, 1.0)) for n in MELODY if n.onset < 1.0
@@ -282,18 +301,22 @@ def test_a_score_s_unusable_notes_are_left_out_and_a_broken_score_is_transcribed
         "high.mid: 1 note outside the piano's keys (MIDI 21..108): D8 (110) at 0.20 s: left out"
         in err
     )
-    assert "gone.mid (within the 2.50 s of its audio): no notes" in dict(corpus.skipped)["gone.wav"]
+    assert (
+        "gone.mid: no note of the piano's keys starts within the 2.50 s of its audio"
+        in (dict(corpus.skipped)["gone.wav"])
+    )
+    assert "gone.mid: 8 notes" not in err  # said once, as the reason it was skipped
     assert (
         "broken.mid: not a readable MIDI file" in err and "transcribing broken.wav instead" in err
     )
     transcribed = read_notes(segments["broken.wav"].notes)
     assert transcribed and transcribed != MELODY  # basic-pitch's notes of the recording
     assert read_notes(segments["Take.wav"].notes) == read_midi(data / "TAKE.MIDI")
-    assert "notes: 3 of 4 recordings play the MIDI file beside them, 1 is transcribed" in err
+    assert "notes: 5 of 6 recordings play the MIDI file beside them, 1 is transcribed" in err
     assert "1 MIDI file is named after no recording and not read (orphan.mid)" in err
     prepare_corpus(data, config.data, 256, config.model.receptive_field, quiet=True)
     err = capsys.readouterr().err
-    assert "orphan.mid" in err and "notes: 3 of 4" not in err  # quiet: the warning only
+    assert "orphan.mid" in err and "notes: 5 of 6" not in err  # quiet: the warning only
 
 
 def test_windows_carry_the_roll_and_excitation_of_their_own_samples(scored):

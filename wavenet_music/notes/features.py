@@ -7,9 +7,11 @@ or ``.midi``, or ``song.wav.mid``); otherwise basic-pitch's transcription of it
 (``transcribe.py``). Either way they are kept as one ``.npy`` of note rows
 (``transcribe.notes_array``) in the data cache. A score's notes that cannot steer its
 recording (keys outside the piano, notes starting after the audio ends) are left out with
-a warning, once, as the cache is built; a score that cannot be read or holds no pitched
-note is said and the recording transcribed instead; a score with no note inside the
-audio is one line naming it (``UserError``: the recording is skipped).
+a warning, once, as the cache is built, as is a score that does not line up with its audio
+(late or early, another piece's, or covering a part of it: ``alignment.py``); a score
+that cannot be read or holds no pitched note is said and the recording transcribed
+instead; a score with no note inside the audio is one line naming it (``UserError``: the
+recording is skipped).
 
 ``NoteStore`` answers what ``audio.features.FeatureStore`` answers (frames of a window,
 features of quantised audio), for notes: the roll's planes are ``ROLL_PLANES`` (the
@@ -29,15 +31,17 @@ import hashlib
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from ..audio.features import frame_count
 from ..audio.io import mu_law_decode, padded_slice, resample
 from ..config import UserError
 from ..runs import cached, npy_bytes
+from .alignment import align, alignment_warning
 from .excitation import RecordingPhases, excitation, note_samples, release_samples
 from .midi import PIANO_RANGE, Note, check_notes, named_notes, read_midi
 from .roll import channel_count, piano_roll
@@ -76,10 +80,18 @@ def score_of(recording: Path) -> Path | None:
     return None
 
 
-def recording_notes(recording: Path, seconds: float, cache_dir: Path) -> Path:
+def recording_notes(
+    recording: Path,
+    seconds: float,
+    cache_dir: Path,
+    audio: Callable[[], tuple[np.ndarray, int]] | None = None,
+) -> Path:
     """The cache file of the notes of ``recording`` (``seconds`` long): its score where
     one lies beside it (``score_notes_within``), else its transcription; a score that
-    cannot be read or holds no pitched note is said and the recording transcribed."""
+    cannot be read or holds no pitched note is said and the recording transcribed. With
+    ``audio`` (giving the recording's samples and their rate), a score that does not line
+    up with them (late, early, another piece's, a part of it) is said once, as its cache
+    is built (``alignment.py``)."""
     score = score_of(recording)
     if score is None:
         return transcription_cache(recording, cache_dir)
@@ -96,7 +108,10 @@ def recording_notes(recording: Path, seconds: float, cache_dir: Path) -> Path:
             return transcription_cache(recording, cache_dir)
 
     def build() -> bytes:
-        return npy_bytes(notes_array(score_notes_within(read_midi(score), str(score), seconds)))
+        notes = score_notes_within(read_midi(score), str(score), seconds)
+        if audio is not None and (warning := alignment_warning(str(score), align(*audio(), notes))):
+            _warn(warning)
+        return npy_bytes(notes_array(notes))
 
     return cached(target, _checked_rows, build)
 
@@ -109,15 +124,19 @@ def score_notes_within(notes: Sequence[Note], source: str, seconds: float) -> li
     low, high = PIANO_RANGE
     outside = [n for n in notes if not n.is_drum and not low <= n.pitch <= high]
     late = [n for n in notes if n.onset >= seconds and (n.is_drum or low <= n.pitch <= high)]
+    gone = {id(n) for n in outside + late}
+    kept = [_cut(n, seconds) for n in notes if id(n) not in gone]
+    if not any(not n.is_drum for n in kept):
+        raise UserError(
+            f"{source}: no note of the piano's keys starts within the {seconds:.2f} s of its "
+            "audio: is it this recording's MIDI file?"
+        )
     for left_out, what in (
         (outside, f"outside the piano's keys (MIDI {low}..{high})"),
         (late, f"start after the audio ends ({seconds:.2f} s)"),
     ):
         if left_out:
             _warn(f"{source}: {named_notes(left_out, what)}: left out")
-    gone = {id(n) for n in outside + late}
-    kept = [_cut(n, seconds) for n in notes if id(n) not in gone]
-    check_notes(kept, f"{source} (within the {seconds:.2f} s of its audio)")
     return kept
 
 
@@ -160,7 +179,7 @@ def _cut(note: Note, seconds: float) -> Note:
 
 
 def _warn(text: str) -> None:
-    print(f"warning: {text}", file=sys.stderr)
+    tqdm.write(f"warning: {text}", file=sys.stderr)  # above a progress bar, not inside it
 
 
 def _checked_rows(path: Path) -> Path:

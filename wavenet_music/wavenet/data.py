@@ -23,7 +23,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..audio.cache_blocks import write_training_classes
-from ..audio.io import AUDIO_EXTENSIONS, AudioReadError, silence_class
+from ..audio.io import AUDIO_EXTENSIONS, AudioReadError, mu_law_decode, silence_class
 from ..config import DataConfig, UserError
 from ..notes.features import recording_notes, score_sources
 from ..runs import read_data_record
@@ -309,8 +309,13 @@ def whole_file(
     samples = len(load_classes(cache))
     notes = None
     if config.features == "notes":
+
+        def audio() -> tuple[np.ndarray, int]:  # what a score's alignment is checked on
+            return mu_law_decode(load_classes(cache), quantization_channels), config.sample_rate
+
         try:
-            notes = recording_notes(path, samples / config.sample_rate, cache_root(config))
+            seconds = samples / config.sample_rate
+            notes = recording_notes(path, seconds, cache_root(config), audio)
         except UserError as exc:  # a bad score: skipped and counted like a bad recording
             raise AudioReadError(f"{rel}: {exc}") from None
     return Segment(rel, label, cache, 0, samples, notes)
