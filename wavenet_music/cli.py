@@ -141,7 +141,7 @@ def config_from_args(
 
 
 def cmd_info(args: argparse.Namespace) -> None:
-    from .wavenet.model import WaveNet, macs_per_sample, parameter_count
+    from .wavenet.model import macs_per_sample, parameters_of
 
     config, _ = config_from_args(args)
     m, d = config.model, config.data
@@ -174,7 +174,7 @@ def cmd_info(args: argparse.Namespace) -> None:
                 {
                     "config": config.to_dict(),
                     "receptive_field": m.receptive_field,
-                    "parameters": parameter_count(WaveNet(m)),
+                    "parameters": parameters_of(m),
                     "macs_per_sample": macs_per_sample(m),
                 }
             )
@@ -188,13 +188,13 @@ def cmd_info(args: argparse.Namespace) -> None:
 def _parameters(config: Config) -> str:
     """The parameter count; where the labels come from the data (unknown until training
     reads it: the demo's genre folders), what each label adds."""
-    from .wavenet.model import WaveNet, parameter_count
+    from .wavenet.model import parameters_of
 
     m = config.model
-    count = parameter_count(WaveNet(m))
+    count = parameters_of(m)
     if config.data.labels is None or m.global_labels:
         return f"{count:,}"
-    one = parameter_count(WaveNet(dataclasses.replace(m, global_labels=("one",))))
+    one = parameters_of(dataclasses.replace(m, global_labels=("one",)))
     return f"{count:,} + {one - count:,} a label (data.labels={config.data.labels})"
 
 
@@ -220,11 +220,12 @@ def cmd_train(args: argparse.Namespace) -> None:
         quiet=args.quiet,
         init_from=args.init_from,
     )
-    last = result.validation_bits[-1][1] if result.validation_bits else None
+    last_step, last = result.validation_bits[-1] if result.validation_bits else (None, None)
     summary = {
         "run": str(result.run_dir),
         "step": result.step,
         "validation_bits": last,
+        "validation_step": last_step,  # a run stopped early was last scored before its step
         "samples_per_second": round(result.samples_per_second, 1),
         "interrupted": result.interrupted,
     }

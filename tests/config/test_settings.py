@@ -152,3 +152,39 @@ def test_file_sections_are_the_sections_of_the_settings_classes():
 
     sections = {c._settings_section for c in SETTINGS_CLASSES} - {""}
     assert sections == set(FILE_SECTIONS)
+
+
+# --- what a hostile test of the settings found (2026-12-04) ---------------------------------
+
+
+def test_a_frame_window_shorter_than_its_hop_is_one_line():
+    """Before: a numpy error from deep inside the feature code, after decoding."""
+    with pytest.raises(UserError, match=r"data.n_fft: expected at least model.hop_length \(256\)"):
+        apply_overrides(Config(), {"model.local_channels": 80, "data.n_fft": 128})
+    notes = apply_overrides(load_preset("notes"), {"data.n_fft": 128})  # notes: no analysis
+    assert notes.data.n_fft == 128
+
+
+def test_every_feature_kind_is_offered_and_nothing_else_is_stored():
+    from wavenet_music.audio.features import FEATURES
+    from wavenet_music.config.settings import FEATURE_KINDS
+
+    assert set(FEATURE_KINDS) == {*FEATURES, "notes"}
+    with pytest.raises(UserError, match=r"data\.features: expected one of log_mel, chroma, notes"):
+        apply_overrides(Config(), {"data.features": "mfcc"})  # no local channels: checked too
+
+
+def test_a_long_list_in_an_error_is_shown_by_its_start_and_length():
+    with pytest.raises(UserError) as error:
+        apply_overrides(Config(), {"model.dilations": {"stacks": 100, "max": 1024}})
+    message = str(error.value)
+    assert "got 1,100 items: [1, 2, 4, 8, 16" in message and len(message) < 300
+
+
+def test_parameters_are_counted_without_building_the_model():
+    from wavenet_music.wavenet.model import parameters_of
+
+    config = load_preset("reference").model
+    assert parameters_of(config) == parameter_count(WaveNet(config))
+    huge = dataclasses.replace(config, residual_channels=4096, dilation_channels=4096)
+    assert parameters_of(huge) > 2_000_000_000  # 8 GB of float32 never allocated

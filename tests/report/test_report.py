@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 from wavenet_music.audio.io import load_audio
 from wavenet_music.config import UserError
@@ -332,3 +333,17 @@ def test_the_pace_of_generation_says_how_many_clips_were_drawn_at_once():
     alone = Speed(streams=1, samples=16000, wall_seconds=0.5, sample_rate=16000, device="cpu")
     assert page._pace(together) == "3.5× slower than real time (each of 24 clips at once)"
     assert page._pace(alone) == "2.0× faster than real time"
+
+
+def test_the_page_reads_the_checkpoint_s_settings_not_an_edited_config_yaml(run, tmp_path):
+    """The clips are generated with the checkpoint's config; an edited (or missing)
+    config.yaml labelled them at its sample rate: half speed, an octave low."""
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    record = (copy / "config.yaml").read_text()
+    (copy / "config.yaml").write_text(record.replace("sample_rate: 16000", "sample_rate: 8000"))
+    clips = {"all": np.random.default_rng(0).uniform(-0.1, 0.1, (1, 4000))}
+    page = write_report(copy, None, tmp_path / "out", clips)
+    assert sf.info(str(page.parent / "all-generated-1.wav")).samplerate == 16000
+    (copy / "config.yaml").unlink()
+    assert write_report(copy, None, tmp_path / "again", clips).is_file()

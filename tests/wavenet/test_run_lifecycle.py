@@ -319,3 +319,62 @@ def test_a_run_inside_its_data_folder_never_trains_on_its_own_clips(piano, tmp_p
     assert code == 0, capsys.readouterr().err
     record = json.loads((run / "data.json").read_text())
     assert not [row for row in record["train"] + record["validation"] if row[0].startswith("run")]
+
+
+# --- the run's record and its checkpoints agree (hostile test C, 2026-12-04) ----------------
+
+
+def test_a_hand_edited_config_is_refused_on_resume_and_left_as_edited(piano, tmp_path, capsys):
+    """config.yaml is the run's record: resuming ignored an edit, trained with the old
+    value and wrote the file over it."""
+    run = tmp_path / "run"
+    assert main(train_args(piano, run, tmp_path / "cache", steps=2)) == 0
+    edited = (
+        (run / "config.yaml").read_text().replace("learning_rate: 0.002", "learning_rate: 5e-4")
+    )
+    (run / "config.yaml").write_text(edited)
+    capsys.readouterr()
+    assert main(resume_args(piano, run, steps=3)) == 2
+    line = one_line_error(capsys)
+    assert f"{run / 'config.yaml'} differs from the checkpoint" in line
+    assert "train.learning_rate (train.learning_rate: 0.0005 in the file, 0.002 in" in line
+    assert (run / "config.yaml").read_text() == edited and ckpt.load(run).step == 2
+
+
+def test_a_checkpoint_copied_in_from_another_run_is_never_resumed(piano, tmp_path, capsys):
+    run, other = tmp_path / "run", tmp_path / "other"
+    assert main(train_args(piano, run, tmp_path / "cache", steps=2)) == 0
+    assert (
+        main([*train_args(piano, other, tmp_path / "cache", steps=5), "--filter-width", "3"]) == 0
+    )
+    theirs = other / "checkpoints" / "step_00000005"
+    # renamed on the way in: its step is not its name's; the run's own step 2 goes on
+    shutil.copytree(theirs, run / "checkpoints" / "step_00000009")
+    capsys.readouterr()
+    assert main(resume_args(piano, run, steps=3)) == 0
+    assert "step_00000009 holds step 5, not the step its name says" in capsys.readouterr().err
+    assert ckpt.load(run).step == 3 and ckpt.load(run).config.model.filter_width == 2
+    # under its own name, newer than the run's: another run's settings, refused
+    shutil.copytree(theirs, run / "checkpoints" / "step_00000005")
+    assert main(resume_args(piano, run, steps=6)) == 2
+    line = one_line_error(capsys)
+    assert "differs from the checkpoint" in line and "model.filter_width" in line
+    assert "model.filter_width: 2 in the file, 3 in the checkpoint" in line
+
+
+def test_a_warm_up_longer_than_the_run_is_said(piano, tmp_path, capsys):
+    """The learning rate would never reach its setting: the model hardly trains."""
+    args = train_args(piano, tmp_path / "run", tmp_path / "cache", steps=2)
+    assert main([*args, "--warmup-steps", "2"]) == 0
+    assert "train.warmup_steps (2) is not below train.steps (2)" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                *train_args(piano, tmp_path / "ok", tmp_path / "cache", steps=2),
+                "--warmup-steps",
+                "1",
+            ]
+        )
+        == 0
+    )
+    assert "warmup_steps" not in capsys.readouterr().err

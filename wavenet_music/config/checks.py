@@ -211,8 +211,16 @@ def validate(instance: Any) -> None:
     for key, spec in field_specs(type(instance)).items():
         value = getattr(instance, key)
         if not (value is None and spec.optional) and not _fits(spec, value):
-            shown = list(value) if isinstance(value, tuple) else value
-            raise UserError(f"{spec.name}: expected {spec.expected}, got {shown!r}")
+            raise UserError(f"{spec.name}: expected {spec.expected}, got {_shown(value)}")
+
+
+def _shown(value: Any, items: int = 12) -> str:
+    """``value`` as an error shows it: a long list by its first ``items`` and its length."""
+    if not isinstance(value, tuple):
+        return repr(value)
+    if len(value) <= items:
+        return repr(list(value))
+    return f"{len(value):,} items: {str(list(value[:items]))[:-1]}, ...]"
 
 
 def _fits(spec: Spec, value: Any) -> bool:

@@ -107,6 +107,7 @@ def budget_minutes() -> Any:
 
 TRAIN_PRECISIONS = ("float32", "bf16")
 EXCITATION_PHASES = ("onset", "recording", "start")
+FEATURE_KINDS = ("log_mel", "chroma", "notes")  # audio/features.py's FEATURES, and notes
 GENERATE_ENGINES = ("auto", "compiled", "graph", "eager")
 GENERATE_PRECISIONS = ("float32", "bf16", "int8")
 
@@ -225,7 +226,8 @@ class DataConfig:
         default="log_mel",
         metadata=doc(
             "local-conditioning feature: log_mel, chroma (12 channels) or notes (a piano "
-            "roll, 176 channels: the .mid beside each recording, else its transcription)"
+            "roll, 176 channels: the .mid beside each recording, else its transcription)",
+            choices=FEATURE_KINDS,
         ),
     )
     n_fft: int = field(
@@ -364,6 +366,15 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self) -> None:
+        analysed = self.model.local_channels is not None and self.data.features != "notes"
+        if analysed and self.data.n_fft < self.model.hop_length:  # frames would leave gaps
+            raise UserError(
+                f"data.n_fft: expected at least model.hop_length ({self.model.hop_length}) so "
+                f"that each frame's window covers its hop, got {self.data.n_fft}; raise "
+                "--n-fft or lower --hop-length"
+            )
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         return {name: _plain(dataclasses.asdict(getattr(self, name))) for name in SECTIONS}

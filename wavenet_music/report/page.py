@@ -22,11 +22,11 @@ from ..audio.spectral import (
     shape_and_level,
 )
 from ..composer.checkpoint import stored_composer_config
-from ..config import Config, load_yaml
+from ..config import Config, UserError
 from ..notes.midi import Note, write_midi
 from ..runs import read_metrics, write_atomically
 from ..wavenet import checkpoint as ckpt
-from ..wavenet.model import WaveNet, macs_per_sample, parameter_count
+from ..wavenet.model import macs_per_sample, parameters_of
 from .check import check_summary, composer_figures, kind_figures, report_summary, write_summary
 from .clips import HeldOut, Row, Speed, power, real_excerpts, white_noise
 from .notes import genre_note_figures, notes_figures, notes_html, originality
@@ -67,7 +67,9 @@ def write_report(
     """
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    config = load_yaml(run_dir / "config.yaml", Config())
+    config = ckpt.stored_config(run_dir)  # the checkpoint's, as the clips were generated with
+    if config is None:
+        raise UserError(f"{run_dir} holds no readable checkpoint; train first")
     rate = config.data.sample_rate
     rows = {
         label: label_rows(
@@ -456,7 +458,7 @@ def _model_section(config: Config, speed: Speed | None) -> str:
     facts = [
         ("receptive field", f"{m.receptive_field:,} samples = {m.receptive_field / rate:.3f} s"),
         ("layers", f"{m.layers}"),
-        ("parameters", f"{parameter_count(WaveNet(m)):,}"),
+        ("parameters", f"{parameters_of(m):,}"),
         ("MACs per sample", f"{macs:,} ({macs * rate / 1e9:.2f} GMAC per second of audio)"),
     ]
     if speed is not None:

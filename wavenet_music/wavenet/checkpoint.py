@@ -336,6 +336,11 @@ def _verified_meta(path: Path, what: str) -> dict[str, Any]:
         raise UserError(f"{what} {path} is unreadable ({type(exc).__name__}: {exc})") from None
     if damaged:
         raise UserError(f"{what} {path} is damaged ({', '.join(damaged)} does not match its hash)")
+    if path.name.startswith("step_") and meta.get("step") != step_of(path):  # renamed, copied in
+        raise UserError(
+            f"{what} {path} holds step {meta.get('step')}, not the step its name says: it was "
+            "renamed or copied in from elsewhere; move it out of the run"
+        )
     return meta
 
 

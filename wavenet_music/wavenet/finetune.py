@@ -220,5 +220,6 @@ def record(run_dir: Path, init_from: Path, source: ckpt.Checkpoint) -> None:
     """``RUN/init_from.json``: where the new run's weights came from (written once, before
     the first step; a resume of the new run leaves it as it is)."""
     path = Path(run_dir) / RECORD
-    facts = {"init_from": str(init_from), "checkpoint": str(source.path), "step": source.step}
+    where = {"init_from": Path(init_from).resolve(), "checkpoint": Path(str(source.path)).resolve()}
+    facts = {**{k: str(v) for k, v in where.items()}, "step": source.step}  # from any folder
     write_atomically(path, json.dumps(facts, indent=1) + "\n")

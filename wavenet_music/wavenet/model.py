@@ -309,6 +309,13 @@ def parameter_count(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+def parameters_of(config: ModelConfig) -> int:
+    """The parameter count of the WaveNet ``config`` builds, counted on torch's meta
+    device: shapes only, no memory (a model too large to build still counts)."""
+    with torch.device("meta"):
+        return parameter_count(WaveNet(config))
+
+
 def macs_per_sample(config: ModelConfig) -> int:
     """Multiply-adds to generate one sample incrementally (batch 1)."""
     q, r, d, s = (

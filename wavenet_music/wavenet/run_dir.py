@@ -22,7 +22,7 @@ from pathlib import Path
 import yaml
 
 from .. import runs
-from ..config import Config, UserError, dump_yaml
+from ..config import Config, UserError, dump_yaml, load_yaml
 from ..runtime.training import Budget
 from . import checkpoint as ckpt
 from . import distributed
@@ -37,6 +37,7 @@ def run_config(
     checkpoint = None
     if resume:
         checkpoint = ckpt.load(run_dir)
+        require_recorded_config(run_dir, checkpoint)
         config = resumed_config(run_dir, checkpoint.config, config)
     elif ckpt.checkpoint_dirs(run_dir):
         raise UserError(
@@ -126,6 +127,47 @@ def resumed_config(run_dir: Path, stored: Config, asked: Config) -> Config:
     )
     t = replace(stored.train, steps=flat["train.steps"], minutes=flat["train.minutes"])
     return replace(stored, train=t)
+
+
+def warmup_warning(config: Config) -> str | None:
+    """A warning where the learning rate's warm-up outlasts the budget of steps: the model
+    would train at a fraction of its learning rate throughout."""
+    t = config.train
+    if t.steps is None or t.warmup_steps < t.steps:
+        return None
+    return (
+        f"warning: train.warmup_steps ({t.warmup_steps:,}) is not below train.steps "
+        f"({t.steps:,}): the learning rate never reaches train.learning_rate "
+        f"({t.learning_rate:g}); lower --warmup-steps"
+    )
+
+
+def require_recorded_config(run_dir: Path, checkpoint: ckpt.Checkpoint) -> None:
+    """``RUN/config.yaml`` records the settings the run trains with (written again at every
+    start): one that differs from the checkpoint to resume in more than the budget was
+    edited by hand, or the checkpoint was copied in from another run. Either way resuming
+    would train with other settings than the file says, and overwrite it: a one-line error
+    naming the settings. A run without the file (or with one that does not parse: it is
+    written again) passes."""
+    path = run_dir / "config.yaml"
+    try:
+        recorded = _flat(load_yaml(path, Config()))
+    except UserError:
+        return
+    stored = _flat(checkpoint.config)
+    budget = ("train.steps", "train.minutes")
+    differ = [k for k in stored if k not in budget and recorded.get(k) != stored[k]]
+    if not differ:
+        return
+    first = differ[0]
+    shown = ", ".join(differ[:4]) + (f" and {len(differ) - 4} more" if len(differ) > 4 else "")
+    raise UserError(
+        f"{path} differs from the checkpoint {checkpoint.path} in {shown} ({first}: "
+        f"{recorded.get(first)!r} in the file, {stored[first]!r} in the checkpoint); the "
+        "file records the run and is not read on resume: put it back, start a new run with "
+        f"the change (--init-from {run_dir} keeps the weights), or, if the checkpoint is "
+        "another run's, move it out"
+    )
 
 
 def _flat(config: Config) -> dict:
