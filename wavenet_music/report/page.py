@@ -22,7 +22,7 @@ from ..audio.spectral import (
     shape_and_level,
 )
 from ..composer.checkpoint import stored_composer_config
-from ..config import Config, UserError
+from ..config import Config, UserError, load_yaml
 from ..notes.midi import Note, write_midi
 from ..runs import read_metrics, write_atomically
 from ..wavenet import checkpoint as ckpt
@@ -131,12 +131,22 @@ def run_summary(
         {label: kind_figures(r, rate) for label, r in rows.items()},
         None if held_out is None else held_out.bits_per_sample,
         _trained_steps(run_dir),
-        config.train.steps,
+        _planned_steps(run_dir, config),
         composer_figures(read_metrics(run_dir / "composer"), _keeps_best(run_dir)),
         notes,
     )
     summary["misses"] = [str(miss) for miss in check_summary(summary)]
     return summary
+
+
+def _planned_steps(run_dir: Path, config: Config) -> int | None:
+    """The budget of steps last asked for: ``config.yaml``'s, which a resumed session
+    writes before its first step (cut short by a time cap, it may save no newer
+    checkpoint), else that of ``config`` (the checkpoint's)."""
+    try:
+        return load_yaml(run_dir / "config.yaml", Config()).train.steps
+    except UserError:
+        return config.train.steps
 
 
 def _keeps_best(run_dir: Path) -> bool:

@@ -390,7 +390,7 @@ def train(
                 return TrainResult(run_dir, checkpoint.step)
             if dist.is_main:  # the steps after it are trained and saved again
                 ckpt.set_aside_newer(run_dir / ckpt.CHECKPOINTS, checkpoint.step)
-        if dist.is_main and (warning := warmup_warning(config)) is not None:
+        if dist.is_main and not quiet and (warning := warmup_warning(config)) is not None:
             print(warning, file=sys.stderr)
         device = distributed.process_device(dist, resolve_device(config.train.device))
         bf16 = emulated_bf16_note(config.train.precision, device, kernels.cpu_flags())
