@@ -374,3 +374,14 @@ def test_a_warm_up_longer_than_the_run_is_said(piano, tmp_path, capsys):
     assert "train.warmup_steps (2) is not below train.steps (2)" in capsys.readouterr().err
     assert main(args("ok", "1")) == 0
     assert "warmup_steps" not in capsys.readouterr().err
+
+
+def test_settings_that_do_not_fit_together_are_refused_before_a_file_is_written(
+    piano, tmp_path, capsys
+):
+    """Before: refused after the run folder held their config.yaml and data.json."""
+    run = tmp_path / "run"
+    flags = ["--preset", "notes", "--silence-threshold", "0.01", "--steps", "1", "--quiet"]
+    assert main(["train", str(piano), "--run", str(run), *flags]) == 2
+    assert "data.silence_threshold: trimming silence" in one_line_error(capsys)
+    assert not run.exists()

@@ -28,6 +28,7 @@ from . import checkpoint as ckpt
 from . import distributed
 from .data import Corpus, prepare_corpus
 from .distributed import Distributed
+from .windows import feature_store
 
 
 def run_config(
@@ -45,6 +46,7 @@ def run_config(
             "or choose a new --run"
         )
     Budget(config.train.steps, config.train.minutes).require()
+    feature_store(config)  # settings that do not fit together: refused before a file is written
     if config.train.local_dropout and config.model.local_channels is None:
         raise UserError(
             "train.local_dropout withholds local features, but this run has none: "
