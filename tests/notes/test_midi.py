@@ -12,6 +12,7 @@ from wavenet_music.config import UserError
 from wavenet_music.notes.midi import (
     PIANO_RANGE,
     Note,
+    bent_notes,
     check_notes,
     instrument_summary,
     midi_bytes,
@@ -294,3 +295,19 @@ def test_writing_into_a_folder_is_one_line_and_leaves_it(tmp_path):
 def test_an_impossible_note_is_refused(fields):
     with pytest.raises(ValueError, match="expected"):
         Note(*fields)
+
+
+def test_notes_under_a_pitch_bend_over_a_semitone_are_named(tmp_path):
+    """A guitar bend of a whole tone sounds F#4 where the file writes E4: said, not played."""
+    pitch = lambda value: mido.Message("pitchwheel", pitch=value)  # noqa: E731
+    events = [
+        *(_key(0.0, 64, True), _key(0.5, 64, False)),  # bent a whole tone from 0.2 s
+        (0.2, pitch(8191)),
+        (0.45, pitch(0)),
+        *(_key(0.6, 67, True), _key(0.8, 67, False)),  # a slight bend: in tune enough
+        (0.65, pitch(2000)),
+        (0.75, pitch(0)),
+    ]
+    _pedalled(tmp_path, events)  # writes tmp_path / "pedal.mid"
+    bent = bent_notes(tmp_path / "pedal.mid")
+    assert [(n.pitch, n.onset) for n in bent] == [(64, 0.0)]

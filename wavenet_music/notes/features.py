@@ -43,7 +43,7 @@ from ..config import UserError
 from ..runs import cached, npy_bytes
 from .alignment import align, alignment_warning
 from .excitation import RecordingPhases, excitation, note_samples, release_samples
-from .midi import PIANO_RANGE, Note, check_notes, named_notes, read_midi
+from .midi import BENT_WHAT, PIANO_RANGE, Note, bent_notes, check_notes, named_notes, read_midi
 from .roll import channel_count, piano_roll
 from .transcribe import SAMPLE_RATE, notes_array, notes_from_array, transcribe, transcription_cache
 
@@ -109,6 +109,8 @@ def recording_notes(
 
     def build() -> bytes:
         notes = score_notes_within(read_midi(score), str(score), seconds)
+        if bent := bent_notes(score):
+            _warn(f"{score}: {named_notes(bent, BENT_WHAT)}")
         if audio is not None and (warning := alignment_warning(str(score), align(*audio(), notes))):
             _warn(warning)
         return npy_bytes(notes_array(notes))

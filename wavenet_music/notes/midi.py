@@ -34,6 +34,8 @@ RESOLUTION = 960  # ticks per beat written: at 120 bpm one tick is 0.52 ms
 WRITE_TEMPO = 120.0  # beats per minute written (the notes are in seconds: any tempo works)
 NAMED = 5  # offending notes named one by one in an error
 SUSTAIN = 64  # General MIDI's sustain (damper) pedal controller: down at values >= 64
+BENT = 4096  # pitch-wheel units beyond a semitone at the default bend range (8192 = 2 semitones)
+BENT_WHAT = "bent over a semitone by the pitch wheel: played at their written keys"
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +83,41 @@ def read_midi(path: Path) -> list[Note]:
     if not notes:
         raise UserError(f"{path}: the MIDI file has no notes")
     return notes
+
+
+def bent_notes(path: Path) -> list[Note]:
+    """The pitched notes of the MIDI file ``path`` sounding while their instrument's pitch
+    wheel is bent by more than a semitone (``BENT``, at General MIDI's default range of two
+    semitones): a ``Note`` keeps its written key, so these play out of tune with the
+    recording they steer. Read again only to say so (``read_midi`` checked the file)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        midi = pretty_midi.PrettyMIDI(io.BytesIO(tempo_in_first_track(_read_bytes(path))))
+    bent: list[Note] = []
+    for instrument in midi.instruments:
+        spans = _bend_spans(instrument.pitch_bends, float(midi.get_end_time()))
+        if instrument.is_drum or not spans:
+            continue
+        bent += [n for n in notes_of_instrument(instrument) if _overlaps(n, spans)]
+    return sort_notes(bent)
+
+
+def _bend_spans(bends: Sequence[pretty_midi.PitchBend], end: float) -> list[tuple[float, float]]:
+    """(start, stop) seconds over which the wheel sits more than ``BENT`` from centre."""
+    spans, since = [], None
+    for bend in sorted(bends, key=lambda b: b.time):
+        if abs(bend.pitch) > BENT and since is None:
+            since = float(bend.time)
+        elif abs(bend.pitch) <= BENT and since is not None:
+            spans.append((since, float(bend.time)))
+            since = None
+    if since is not None:
+        spans.append((since, max(end, since)))
+    return spans
+
+
+def _overlaps(note: Note, spans: Sequence[tuple[float, float]]) -> bool:
+    return any(start < note.offset and note.onset < stop for start, stop in spans)
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -142,21 +179,26 @@ def notes_of(midi: pretty_midi.PrettyMIDI) -> list[Note]:
     end = float(midi.get_end_time())
     notes: list[Note] = []
     for instrument in midi.instruments:
-        played = [
-            Note(
-                onset=max(0.0, float(n.start)),
-                offset=max(0.0, float(n.start), float(n.end)),
-                pitch=int(n.pitch),
-                velocity=max(1, int(n.velocity)),
-                program=int(instrument.program),
-                is_drum=bool(instrument.is_drum),
-            )
-            for n in instrument.notes
-        ]
+        played = notes_of_instrument(instrument)
         if not instrument.is_drum:  # a drum's note is a hit: no pedal holds it
             played = sustained(played, pedal_spans(instrument.control_changes, end))
         notes.extend(played)
     return sort_notes(notes)
+
+
+def notes_of_instrument(instrument: pretty_midi.Instrument) -> list[Note]:
+    """The notes of one ``pretty_midi`` instrument as played (no pedal applied)."""
+    return [
+        Note(
+            onset=max(0.0, float(n.start)),
+            offset=max(0.0, float(n.start), float(n.end)),
+            pitch=int(n.pitch),
+            velocity=max(1, int(n.velocity)),
+            program=int(instrument.program),
+            is_drum=bool(instrument.is_drum),
+        )
+        for n in instrument.notes
+    ]
 
 
 def pedal_spans(
