@@ -118,14 +118,10 @@ def wavenet_config(args: argparse.Namespace) -> Config:
     return estimate.with_labels(load_preset(PRESET), len(genres))
 
 
-def trained_steps(run: Path) -> int:
-    folders = checkpoint_dirs(run)
-    return int(folders[-1].name.removeprefix("step_")) if folders else 0
-
-
-def composer_trained_steps(run: Path) -> int:
-    folders = composer_dirs(run)
-    return int(folders[-1].name.removeprefix("step_")) if folders else 0
+def trained_steps(run: Path, folders=checkpoint_dirs) -> int:
+    """The newest step saved in ``run`` (the composer's with ``folders=composer_dirs``)."""
+    saved = folders(run)
+    return int(saved[-1].name.removeprefix("step_")) if saved else 0
 
 
 def budget_flags(steps: int, minutes: float | None, share: float) -> list[str]:
@@ -265,7 +261,7 @@ def main() -> int:
     say_pace(phases, 0, clock, full=trained_steps(args.run) >= args.wavenet_steps)
     with clock.phase("composer training"):
         train_composer(args)
-    say_pace(phases, 1, clock, full=composer_trained_steps(args.run) >= args.composer_steps)
+    say_pace(phases, 1, clock, full=trained_steps(args.run, composer_dirs) >= args.composer_steps)
     report = args.run / "report"
     with clock.phase("report"):
         pieces = ["--clips", str(PIECES), "--seconds", f"{args.seconds:g}"]

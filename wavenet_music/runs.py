@@ -307,14 +307,27 @@ def resumed_settings(
     """``stored`` (flat settings of a checkpoint) with the ``budget`` keys of ``asked``; a
     one-line error naming every other key where ``asked`` differs (a resumed run cannot
     change its model, data or optimisation, and a request silently ignored is worse)."""
-    differ = [k for k, value in stored.items() if k not in budget and asked.get(k) != value]
+    differ = differing_settings(stored, asked, budget)
     if differ:
-        shown = ", ".join(differ[:6]) + (f" and {len(differ) - 6} more" if len(differ) > 6 else "")
         raise UserError(
             f"resuming {what} continues its stored config; only {' and '.join(budget)} may "
-            f"change, got a different {shown} (start a new run to change them)"
+            f"change, got a different {listed(differ, 6)} (start a new run to change them)"
         )
     return {**stored, **{k: asked.get(k) for k in budget}}
+
+
+def differing_settings(
+    stored: dict[str, Any], other: dict[str, Any], budget: tuple[str, ...]
+) -> list[str]:
+    """The keys of ``stored`` (flat settings) but the ``budget`` ones where ``other``
+    holds another value."""
+    return [k for k, value in stored.items() if k not in budget and other.get(k) != value]
+
+
+def listed(keys: list[str], shown: int) -> str:
+    """``keys`` for one line: the first ``shown``, then how many more."""
+    more = f" and {len(keys) - shown} more" if len(keys) > shown else ""
+    return ", ".join(keys[:shown]) + more
 
 
 def read_data_record(run_dir: Path) -> dict:

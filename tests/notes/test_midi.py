@@ -12,11 +12,11 @@ from wavenet_music.config import UserError
 from wavenet_music.notes.midi import (
     PIANO_RANGE,
     Note,
-    bent_notes,
     check_notes,
     instrument_summary,
     midi_bytes,
     read_midi,
+    read_score,
     sort_notes,
     write_midi,
 )
@@ -309,5 +309,6 @@ def test_notes_under_a_pitch_bend_over_a_semitone_are_named(tmp_path):
         (0.75, pitch(0)),
     ]
     _pedalled(tmp_path, events)  # writes tmp_path / "pedal.mid"
-    bent = bent_notes(tmp_path / "pedal.mid")
+    notes, bent = read_score(tmp_path / "pedal.mid")
     assert [(n.pitch, n.onset) for n in bent] == [(64, 0.0)]
+    assert notes == read_midi(tmp_path / "pedal.mid") and len(notes) == 2

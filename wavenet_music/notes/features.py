@@ -43,7 +43,15 @@ from ..config import UserError
 from ..runs import cached, npy_bytes
 from .alignment import align, alignment_warning
 from .excitation import RecordingPhases, excitation, note_samples, release_samples
-from .midi import BENT_WHAT, PIANO_RANGE, Note, bent_notes, check_notes, named_notes, read_midi
+from .midi import (
+    BENT_WHAT,
+    PIANO_RANGE,
+    Note,
+    check_notes,
+    named_notes,
+    off_the_keys,
+    read_score,
+)
 from .roll import channel_count, piano_roll
 from .transcribe import SAMPLE_RATE, notes_array, notes_from_array, transcribe, transcription_cache
 
@@ -99,17 +107,19 @@ def recording_notes(
     key = [CACHE_VERSION, str(score.resolve()), stat.st_size, stat.st_mtime_ns, round(seconds, 2)]
     digest = hashlib.sha1(json.dumps(key).encode()).hexdigest()[:20]
     target = Path(cache_dir) / f"{score.stem[:40]}-{digest}{SCORE_CACHE}"
+    read = None  # (notes, bent notes) of the score, read once
     if not target.exists():
         try:
-            notes = read_midi(score)
-            check_notes(notes, str(score), pitched=True)
+            read = read_score(score)
+            check_notes(read[0], str(score), pitched=True)
         except UserError as exc:  # the score is of no use: the recording still is
             _warn(f"{exc}; transcribing {recording.name} instead")
             return transcription_cache(recording, cache_dir)
 
     def build() -> bytes:
-        notes = score_notes_within(read_midi(score), str(score), seconds)
-        if bent := bent_notes(score):
+        played, bent = read or read_score(score)  # read again for a damaged cache file
+        notes = score_notes_within(played, str(score), seconds)
+        if bent:
             _warn(f"{score}: {named_notes(bent, BENT_WHAT)}")
         if audio is not None and (warning := alignment_warning(str(score), align(*audio(), notes))):
             _warn(warning)
@@ -124,8 +134,8 @@ def score_notes_within(notes: Sequence[Note], source: str, seconds: float) -> li
     audio ends, held at most to its end; the rest left out with a warning naming them. A
     score with no note left is a ``UserError`` (it is not this recording's)."""
     low, high = PIANO_RANGE
-    outside = [n for n in notes if not n.is_drum and not low <= n.pitch <= high]
-    late = [n for n in notes if n.onset >= seconds and (n.is_drum or low <= n.pitch <= high)]
+    outside = [n for n in notes if off_the_keys(n)]
+    late = [n for n in notes if n.onset >= seconds and not off_the_keys(n)]
     gone = {id(n) for n in outside + late}
     kept = [_cut(n, seconds) for n in notes if id(n) not in gone]
     if not any(not n.is_drum for n in kept):

@@ -72,6 +72,14 @@ def read_midi(path: Path) -> list[Note]:
     """The notes of the MIDI file ``path`` (format 0 or 1), sorted by onset then pitch.
 
     An empty, corrupt or note-less file is a one-line ``UserError`` naming it."""
+    return read_score(path)[0]
+
+
+def read_score(path: Path) -> tuple[list[Note], list[Note]]:
+    """``read_midi``'s notes, and those of them sounding while their instrument's pitch
+    wheel is bent by more than a semitone (``BENT``, at General MIDI's default range of two
+    semitones): a ``Note`` keeps its written key, so these play out of tune with the
+    recording they steer, which a reader of a score says."""
     data = _read_bytes(path)
     try:
         with warnings.catch_warnings():  # meta events outside track 0: tempo moved there
@@ -82,17 +90,11 @@ def read_midi(path: Path) -> list[Note]:
     notes = notes_of(midi)
     if not notes:
         raise UserError(f"{path}: the MIDI file has no notes")
-    return notes
+    return notes, bent_notes(midi)
 
 
-def bent_notes(path: Path) -> list[Note]:
-    """The pitched notes of the MIDI file ``path`` sounding while their instrument's pitch
-    wheel is bent by more than a semitone (``BENT``, at General MIDI's default range of two
-    semitones): a ``Note`` keeps its written key, so these play out of tune with the
-    recording they steer. Read again only to say so (``read_midi`` checked the file)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        midi = pretty_midi.PrettyMIDI(io.BytesIO(tempo_in_first_track(_read_bytes(path))))
+def bent_notes(midi: pretty_midi.PrettyMIDI) -> list[Note]:
+    """The pitched notes of ``midi``, as played, that sound under a bend over ``BENT``."""
     bent: list[Note] = []
     for instrument in midi.instruments:
         spans = _bend_spans(instrument.pitch_bends, float(midi.get_end_time()))
@@ -308,11 +310,11 @@ def playable(notes: Sequence[Note], source: str) -> tuple[list[Note], list[str]]
     one, keys of the piano), and a line for each kind left out or joined: drums, keys
     outside the piano, several instruments. A ``UserError`` where nothing is left."""
     low, high = PIANO_RANGE
-    kept = [n for n in notes if not n.is_drum and low <= n.pitch <= high]
+    kept = [n for n in notes if not n.is_drum and not off_the_keys(n)]
     if not kept:
         check_notes(notes, source, PIANO_RANGE, pitched=True)  # says which: raises here
     drums = [n for n in notes if n.is_drum]
-    outside = [n for n in notes if not n.is_drum and not low <= n.pitch <= high]
+    outside = [n for n in notes if off_the_keys(n)]
     said = []
     if drums:
         said.append(f"{source}: {_count(drums)} of drums left out (no keys to play them)")
@@ -324,8 +326,14 @@ def playable(notes: Sequence[Note], source: str) -> tuple[list[Note], list[str]]
     return kept, said
 
 
+def off_the_keys(note: Note, low: int = PIANO_RANGE[0], high: int = PIANO_RANGE[1]) -> bool:
+    """A pitched ``note`` whose key lies outside ``low``..``high`` (the piano's): a drum's
+    pitch names a drum, never a key."""
+    return not note.is_drum and not low <= note.pitch <= high
+
+
 def _check_range(notes: Sequence[Note], source: str, low: int, high: int) -> None:
-    outside = [n for n in notes if not n.is_drum and not low <= n.pitch <= high]
+    outside = [n for n in notes if off_the_keys(n, low, high)]
     if outside:
         span = f"{_key(low)}..{_key(high)} (MIDI {low}..{high})"
         raise UserError(f"{source}: {_count(outside)} outside {span}: {_named(outside)}")

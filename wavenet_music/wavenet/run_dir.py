@@ -30,6 +30,8 @@ from .data import Corpus, prepare_corpus
 from .distributed import Distributed
 from .windows import feature_store
 
+BUDGET = ("train.steps", "train.minutes")  # what a resumed run may change (flat keys)
+
 
 def run_config(
     run_dir: Path, config: Config, resume: bool
@@ -124,9 +126,7 @@ def resumed_config(run_dir: Path, stored: Config, asked: Config) -> Config:
     if not asked.model.global_labels:
         labels = stored.model.global_labels
         asked = replace(asked, model=replace(asked.model, global_labels=labels))
-    flat = runs.resumed_settings(
-        str(run_dir), _flat(stored), _flat(asked), ("train.steps", "train.minutes")
-    )
+    flat = runs.resumed_settings(str(run_dir), _flat(stored), _flat(asked), BUDGET)
     t = replace(stored.train, steps=flat["train.steps"], minutes=flat["train.minutes"])
     return replace(stored, train=t)
 
@@ -157,14 +157,12 @@ def require_recorded_config(run_dir: Path, checkpoint: ckpt.Checkpoint) -> None:
     except UserError:
         return
     stored = _flat(checkpoint.config)
-    budget = ("train.steps", "train.minutes")
-    differ = [k for k in stored if k not in budget and recorded.get(k) != stored[k]]
+    differ = runs.differing_settings(stored, recorded, BUDGET)
     if not differ:
         return
-    first = differ[0]
-    shown = ", ".join(differ[:4]) + (f" and {len(differ) - 4} more" if len(differ) > 4 else "")
+    first, names = differ[0], runs.listed(differ, 4)
     raise UserError(
-        f"{path} differs from the checkpoint {checkpoint.path} in {shown} ({first}: "
+        f"{path} differs from the checkpoint {checkpoint.path} in {names} ({first}: "
         f"{recorded.get(first)!r} in the file, {stored[first]!r} in the checkpoint); the "
         "file records the run and is not read on resume: put it back, start a new run with "
         f"the change (--init-from {run_dir} keeps the weights), or, if the checkpoint is "

@@ -23,7 +23,7 @@ from ..notes.excitation import CHANNELS as EXCITATION_CHANNELS
 from ..notes.excitation import excitation as notes_excitation
 from ..notes.excitation import sounding
 from ..notes.features import NoteStore
-from ..notes.midi import BENT_WHAT, Note, bent_notes, named_notes, playable, read_midi
+from ..notes.midi import BENT_WHAT, Note, named_notes, playable, read_score
 from ..notes.transcribe import SAMPLE_RATE as TRANSCRIPTION_RATE
 from ..notes.transcribe import require_notes, transcribe
 from ..runs import check_target
@@ -92,8 +92,9 @@ def steering_notes(config: Config, options: GenerateConfig) -> list[Note] | None
     if options.notes is not None and options.features_from is not None:
         raise UserError("pass one of --notes FILE.mid and --features-from AUDIO")
     if options.notes is not None:
-        notes, said = playable(read_midi(Path(options.notes)), options.notes)
-        if bent := bent_notes(Path(options.notes)):
+        written, bent = read_score(Path(options.notes))
+        notes, said = playable(written, options.notes)
+        if bent:
             said.append(f"{options.notes}: {named_notes(bent, BENT_WHAT)}")
         for line in said:
             print(f"warning: {line}", file=sys.stderr)
