@@ -4,14 +4,20 @@ one line (the CLI's exit 2 is tested in test_transcribe.py)."""
 from __future__ import annotations
 
 import io
+import shutil
+import subprocess
 
 import mido
+import numpy as np
 import pytest
+import soundfile as sf
 
 from wavenet_music.config import UserError
+from wavenet_music.demo_corpus.sources import SOUNDFONT
 from wavenet_music.notes.midi import (
     PIANO_RANGE,
     Note,
+    as_played,
     check_notes,
     instrument_summary,
     midi_bytes,
@@ -20,6 +26,7 @@ from wavenet_music.notes.midi import (
     sort_notes,
     write_midi,
 )
+from wavenet_music.notes.roll import piano_roll
 
 TICK_S = 60 / 120 / 960  # one tick of the written files
 
@@ -192,6 +199,63 @@ def test_a_half_pedal_is_up_and_a_pedal_never_lifted_holds_to_the_end(tmp_path):
         (62, pytest.approx(0.5), pytest.approx(2.0)),
         (64, pytest.approx(1.5), pytest.approx(2.0)),
     ]
+
+
+RESTRUCK = [  # C4 struck again while it sounds, then released twice
+    *(_key(0.0, 60, True), _key(0.5, 60, True), _key(1.0, 60, False), _key(2.0, 60, False)),
+]
+
+
+def test_a_key_struck_while_it_sounds_is_one_note_at_a_time(tmp_path):
+    events = [
+        *RESTRUCK,
+        *(_key(3.0, 62, True), _key(3.5, 62, True), _key(3.5, 62, False)),  # on, then off
+        _key(4.0, 62, False),  # D4 struck again at 3.5, the release of the first after it
+        *(_key(5.0, 64, True), _key(5.0, 64, True), _key(5.5, 64, False)),  # two voices
+        _key(6.0, 64, False),
+    ]
+    got = [(n.pitch, n.onset, n.offset) for n in _pedalled(tmp_path, events)]
+    assert got == [
+        (60, 0.0, pytest.approx(0.5)),  # pretty_midi alone: 0.0-1.0 over 0.5-1.0 (two voices)
+        (60, pytest.approx(0.5), pytest.approx(1.0)),  # the first release ends the key
+        (62, pytest.approx(3.0), pytest.approx(3.5)),
+        (62, pytest.approx(3.5), pytest.approx(4.0)),
+        (64, pytest.approx(5.0), pytest.approx(5.5)),  # one note, not two
+    ]
+
+
+def test_a_restruck_key_reads_as_fluidsynth_plays_it(tmp_path):
+    """The demo corpus's recordings are FluidSynth's renders of their MIDI files: the notes
+    read from a file must stop where its render falls silent."""
+    if shutil.which("fluidsynth") is None or not SOUNDFONT.is_file():
+        pytest.skip("needs fluidsynth and the FluidR3_GM soundfont (make system-deps)")
+    lead = mido.Message("program_change", program=80)  # a square lead: no decay while held
+    notes = _pedalled(tmp_path, [(0.0, lead), *RESTRUCK])
+    wav = tmp_path / "restruck.wav"
+    command = ["fluidsynth", "-ni", "-q", "-r", "16000", "-T", "wav", "-F", str(wav)]
+    subprocess.run([*command, str(SOUNDFONT), str(tmp_path / "pedal.mid")], check=True, timeout=120)
+    audio, rate = sf.read(wav)
+    mono = audio.mean(axis=1) if audio.ndim > 1 else audio
+    level = np.sqrt(np.mean(mono[: len(mono) // 800 * 800].reshape(-1, 800) ** 2, axis=1))
+    silent_from = np.argmax(level < level.max() / 30) * 800 / rate  # 30 dB down, 50-ms frames
+    assert max(n.offset for n in notes) == pytest.approx(1.0)
+    assert silent_from == pytest.approx(1.0, abs=0.2)  # not 2.0: the first release ended it
+
+
+def test_a_note_released_at_its_strike_sounds_as_a_strike(tmp_path):
+    events = [_key(0.2, 60, True), _key(0.2, 60, False), _key(0.4, 64, True), _key(0.6, 64, False)]
+    got = [(n.pitch, n.onset, n.offset) for n in _pedalled(tmp_path, events)]
+    assert got == [
+        (60, pytest.approx(0.2), pytest.approx(0.2, abs=1 / 960)),  # one tick long, not lost
+        (64, pytest.approx(0.4), pytest.approx(0.6)),
+    ]
+    roll = piano_roll(_pedalled(tmp_path, events), hop=160, sample_rate=16000, frames=30)
+    assert roll[20, 60 - PIANO_RANGE[0]] > 0  # its frame sounds
+
+
+def test_a_file_whose_notes_need_no_pairing_is_read_as_written():
+    written = midi_bytes(some_notes())
+    assert as_played(written) is written
 
 
 # --- bad input ---------------------------------------------------------------------------------

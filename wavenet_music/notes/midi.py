@@ -8,8 +8,10 @@ which reads tempo from the first track only: tempo changes a sequencer left in a
 track are moved there first), so format 0 (one track, instruments on channels) and format
 1 (a track per instrument) read the same. A note is as long as it sounds: a key released
 while the sustain pedal (controller 64) is down rings on until the pedal lifts or the key
-is struck again, as a piano (and every synthesiser) plays it. Writing builds the file in
-memory and replaces the target in one rename.
+is struck again, as a piano (and every synthesiser) plays it; a key struck while it
+sounds ends its note there (two voices on one key are one note), and a note released at
+the tick it starts still sounds. Writing builds the file in memory and replaces the target
+in one rename.
 
 Bad input is one line naming the file (``UserError``): an empty or corrupt file, a file
 without notes, notes outside a range or after the audio ends (``check_notes``).
@@ -84,7 +86,7 @@ def read_score(path: Path) -> tuple[list[Note], list[Note]]:
     try:
         with warnings.catch_warnings():  # meta events outside track 0: tempo moved there
             warnings.simplefilter("ignore", RuntimeWarning)
-            midi = pretty_midi.PrettyMIDI(io.BytesIO(tempo_in_first_track(data)))
+            midi = pretty_midi.PrettyMIDI(io.BytesIO(as_played(data)))
     except (OSError, EOFError, ValueError, KeyError, IndexError) as exc:
         raise UserError(f"{path}: not a readable MIDI file ({_reason(exc)})") from None
     notes = notes_of(midi)
@@ -139,22 +141,66 @@ def _reason(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
-def tempo_in_first_track(data: bytes) -> bytes:
-    """The MIDI file ``data`` with the tempo changes of its other tracks moved into the
-    first, at the same ticks (``pretty_midi`` times every track by the first track's tempo
-    map, as the format says a format-1 file keeps it; some sequencers write it in the
-    notes' track). ``data`` itself when there is nothing to move."""
+def as_played(data: bytes) -> bytes:
+    """The MIDI file ``data`` as ``pretty_midi`` must see it to time and pair its notes as
+    a player hears them: tempo changes in the first track (``tempo_in_first_track``) and
+    each key's strikes paired with its releases (``one_strike_per_key``). ``data`` itself
+    when nothing changes."""
     midi = mido.MidiFile(file=io.BytesIO(data))
-    if midi.type != 1 or not any(m.type == "set_tempo" for t in midi.tracks[1:] for m in t):
-        return data
     timed = [_absolute(track) for track in midi.tracks]
-    moved = [(tick, m) for track in timed[1:] for tick, m in track if m.type == "set_tempo"]
-    timed = [timed[0] + moved] + [[e for e in t if e[1].type != "set_tempo"] for t in timed[1:]]
-    for track, events in zip(midi.tracks, timed, strict=True):
+    moved = tempo_in_first_track(timed) if midi.type == 1 else timed
+    paired = [one_strike_per_key(track) for track in moved]
+    if moved is timed and all(p is t for p, t in zip(paired, timed, strict=True)):
+        return data
+    for track, events in zip(midi.tracks, paired, strict=True):
         track[:] = _relative(sorted(events, key=lambda e: e[0]))  # stable: order kept per tick
     buffer = io.BytesIO()
     midi.save(file=buffer)  # mido puts each track's end_of_track last
     return buffer.getvalue()
+
+
+Timed = list[tuple[int, mido.Message]]  # one track's events at absolute ticks
+
+
+def tempo_in_first_track(tracks: list[Timed]) -> list[Timed]:
+    """A format-1 file's ``tracks`` with the tempo changes of its other tracks moved into
+    the first, at the same ticks (``pretty_midi`` times every track by the first track's
+    tempo map, as the format says a format-1 file keeps it; some sequencers write it in
+    the notes' track). ``tracks`` itself when there is nothing to move."""
+    if not any(m.type == "set_tempo" for track in tracks[1:] for _, m in track):
+        return tracks
+    moved = [(tick, m) for track in tracks[1:] for tick, m in track if m.type == "set_tempo"]
+    rest = [[e for e in track if e[1].type != "set_tempo"] for track in tracks[1:]]
+    return [tracks[0] + moved, *rest]
+
+
+def one_strike_per_key(track: Timed) -> Timed:
+    """``track`` with each key (channel, pitch) sounding one note at a time, as a
+    synthesiser plays the file (FluidSynth measured: ``tests/notes/test_midi.py``). A key
+    struck while it sounds ends its note at the new strike (a release is put before it),
+    and its first release ends the key: two voices striking one key together are one note
+    (``pretty_midi`` read two, overlapping), and a release left over is ignored. A release
+    at the tick of a strike belongs to the note the strike ended; at the tick of a strike
+    of a silent key it moves one tick later, so the note sounds as a strike
+    (``pretty_midi`` would drop it). ``track`` itself when nothing changes."""
+    struck: dict[tuple[int, int], tuple[int, bool]] = {}  # sounding key: (tick, struck again)
+    events: Timed = []
+    for tick, message in track:
+        if message.type not in ("note_on", "note_off"):
+            events.append((tick, message))
+            continue
+        key = (message.channel, message.note)
+        if message.type == "note_on" and message.velocity > 0:
+            if key in struck:  # struck while it sounds: the sounding note ends here
+                events.append((tick, mido.Message("note_off", channel=key[0], note=key[1])))
+            struck[key] = (tick, key in struck)
+        elif key in struck:
+            at, again = struck.pop(key)
+            if at == tick and again:
+                continue  # the release of the note this tick's strike ended
+            tick += at == tick  # released as it is struck: one tick later, a strike
+        events.append((tick, message))
+    return track if events == track else events
 
 
 def _absolute(track: mido.MidiTrack) -> list[tuple[int, mido.Message]]:
