@@ -9,6 +9,7 @@ from wavenet_music.audio.features import (
     SILENCE_DB,
     FeatureStore,
     chroma_features,
+    empty_channels,
     frame_count,
     log_mel_features,
     normalisation,
@@ -89,6 +90,21 @@ def test_chroma_is_frame_aligned_like_log_mel():
     assert int(np.argmax(loudness)) == 40
     heard = np.flatnonzero(loudness > SILENCE_DB + 1)
     assert heard.min() == 40 - 2 and heard.max() == 40 + 2
+
+
+def test_a_window_too_short_for_its_bands_is_one_line_naming_the_size_that_works():
+    with pytest.raises(UserError) as caught:
+        FeatureStore("log_mel", RATE, 16, BANDS, 16, 256)
+    assert str(caught.value) == (
+        "data.n_fft: a window of 16 samples has 9 frequency bins, too few for 80 log_mel "
+        "channels (66 would always read silence); train with --n-fft 256 or more, or fewer "
+        "--local-channels"
+    )
+    silent = log_mel_features(np.random.default_rng(0).standard_normal(RATE), RATE, 16, 80, 16)
+    assert (silent.std(axis=0) == 0).sum() == 66  # what the check saves a run from
+    assert empty_channels("log_mel", RATE, BANDS, 256) == 0  # the size it names works
+    with pytest.raises(UserError, match=r"--n-fft 128 or more$"):  # chroma's 12 are fixed
+        FeatureStore("chroma", RATE, 16, 12, 16, 256)
 
 
 def test_chroma_needs_twelve_channels():

@@ -107,6 +107,16 @@ def test_unknown_yaml_keys_and_sections(tmp_path):
         load_yaml(bad, Config())
 
 
+def test_a_setting_given_twice_in_a_yaml_file_is_one_line(tmp_path):
+    bad = tmp_path / "twice.yaml"
+    bad.write_text("model:\n  residual_channels: 16\n  skip_channels: 32\n  residual_channels: 8\n")
+    with pytest.raises(UserError) as caught:
+        load_yaml(bad, Config())
+    assert str(caught.value) == (
+        f"config file {bad} is not valid YAML: 'residual_channels' is given twice (line 4)"
+    )
+
+
 def test_configs_are_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         Config().model.residual_channels = 3  # type: ignore[misc]

@@ -20,7 +20,12 @@ import numpy as np
 from ..config import Config, UserError
 from ..runs import cached, npy_bytes
 from .io import mu_law_decode, padded_slice
-from .spectral import log_chroma_spectrogram, log_mel_spectrogram
+from .spectral import (
+    chroma_filterbank,
+    log_chroma_spectrogram,
+    log_mel_spectrogram,
+    mel_filterbank,
+)
 
 SILENCE_DB = -100.0  # what log_mel_spectrogram reads for digital silence
 
@@ -65,6 +70,36 @@ def chroma_features(
 FeatureFn = Callable[[np.ndarray, int, int, int, int], np.ndarray]
 FEATURES: dict[str, FeatureFn] = {"log_mel": log_mel_features, "chroma": chroma_features}
 FIXED_CHANNELS = {"chroma": 12}  # features whose channel count is not a setting
+MAX_N_FFT = 65536  # the largest analysis window suggested
+
+
+def empty_channels(kind: str, sample_rate: int, channels: int, n_fft: int) -> int:
+    """Channels of ``kind`` features that no FFT bin of an ``n_fft`` window reaches: they
+    read silence whatever plays (80 mel bands from 9 bins leave 66 so)."""
+    if kind == "log_mel":
+        weights = mel_filterbank(sample_rate, n_fft, channels)  # (M, K)
+    elif kind == "chroma":
+        weights = chroma_filterbank(sample_rate, n_fft)  # (12, K)
+    else:
+        return 0
+    return int(np.count_nonzero(~weights.any(axis=1)))
+
+
+def check_resolution(kind: str, sample_rate: int, channels: int, n_fft: int) -> None:
+    """A one-line ``UserError`` naming ``data.n_fft`` when ``empty_channels`` leaves any
+    channel unreached, with the smallest power of two that reaches them all."""
+    empty = empty_channels(kind, sample_rate, channels, n_fft)
+    if not empty:
+        return
+    size = 1 << max(n_fft - 1, 1).bit_length()
+    while size < MAX_N_FFT and empty_channels(kind, sample_rate, channels, size):
+        size *= 2
+    fewer = "" if kind in FIXED_CHANNELS else ", or fewer --local-channels"
+    raise UserError(
+        f"data.n_fft: a window of {n_fft} samples has {n_fft // 2 + 1} frequency bins, too "
+        f"few for {channels} {kind} channels ({empty} would always read silence); train "
+        f"with --n-fft {size} or more{fewer}"
+    )
 
 
 def read_frames(features: np.ndarray, start: int, count: int) -> np.ndarray:
@@ -98,6 +133,7 @@ class FeatureStore:
                 f"model.local_channels: {kind} features have {FIXED_CHANNELS[kind]} channels, "
                 f"got {channels}; train with --local-channels {FIXED_CHANNELS[kind]}"
             )
+        check_resolution(kind, sample_rate, channels, n_fft)
         self.function = FEATURES[kind]
         self.settings = (kind, sample_rate, hop, channels, n_fft, classes)
         self.hop, self.channels = hop, channels

@@ -508,12 +508,33 @@ def load_preset(name: str, base: Any = None) -> Any:
     return overlay_sections(start, data)
 
 
+class _UniqueKeys(yaml.SafeLoader):
+    """YAML's safe loader refusing a key given twice in one mapping (PyYAML keeps the last
+    silently: a setting edited in one place and left in another would train unseen)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: set = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"{key!r} is given twice (line {key_node.start_mark.line + 1})"
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_yaml(text: str) -> Any:
+    """``text`` as YAML's safe loader reads it, a key given twice in a mapping refused."""
+    return yaml.load(text, Loader=_UniqueKeys)  # a SafeLoader: builds no objects
+
+
 def load_yaml(path: Path, base: S) -> S:
     """Overlay a YAML config file on ``base`` (a ``Config`` or a ``ComposerConfig``): the
     file's sections of ``base``'s kind; the other command's sections are skipped."""
     text = read_user_text(path, "config file")
     try:
-        data = yaml.safe_load(text)
+        data = read_yaml(text)
     except yaml.YAMLError as exc:
         raise UserError(
             f"config file {path} is not valid YAML: {str(exc).splitlines()[0]}"
