@@ -22,7 +22,7 @@ from wavenet_music.composer.checkpoint import load_composer
 from wavenet_music.composer.compose import check_composer, checked_prime, compose
 from wavenet_music.composer.config import ComposerConfig, PieceConfig
 from wavenet_music.composer.model import Composer
-from wavenet_music.composer.note_piece import compose_events, piece_notes
+from wavenet_music.composer.note_piece import compose_events, is_midi, piece_notes
 from wavenet_music.composer.note_tokens import note_corpus
 from wavenet_music.composer.train import train_composer
 from wavenet_music.config import Config, UserError, apply_overrides
@@ -282,12 +282,22 @@ def test_the_piece_plays_the_notes_it_wrote(notes_composer, tmp_path):
 
 def test_compose_continues_a_midi_prime_and_an_audio_prime(notes_composer, tmp_path):
     run, data, _ = notes_composer
-    for prime in (data / "a" / "take2.mid", data / "b" / "take9.wav"):
+    karaoke = tmp_path / "take2.kar"  # a karaoke file is a MIDI file, not audio
+    karaoke.write_bytes((data / "a" / "take2.mid").read_bytes())
+    for prime in (data / "a" / "take2.mid", karaoke, data / "b" / "take9.wav"):
         out = tmp_path / f"{prime.suffix[1:]}.wav"
         args = ["compose", str(run), "--seconds", "0.25", "--label", "a", "--out", str(out)]
         assert main([*args, "--prime", str(prime)]) == 0
         assert sf.read(out.with_name(f"{out.stem}-a.wav"))[0].shape == (4000,)
         assert out.with_name(f"{out.stem}-a.mid").is_file()
+
+
+def test_a_midi_file_is_known_by_its_name_or_its_first_bytes(notes_composer, tmp_path):
+    _, data, _ = notes_composer
+    unnamed = tmp_path / "song.bin"
+    unnamed.write_bytes((data / "a" / "take2.mid").read_bytes())
+    assert is_midi(unnamed) and is_midi(tmp_path / "new.KAR") and is_midi(tmp_path / "x.smf")
+    assert not is_midi(data / "b" / "take9.wav") and not is_midi(tmp_path / "missing.wav")
 
 
 def bad(argv: list[str], capsys) -> str:

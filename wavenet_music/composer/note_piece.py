@@ -50,7 +50,7 @@ from .model import Composer, continue_tokens, primed_composer
 
 ChunkFn = Callable[[np.ndarray], None]
 
-MIDI_SUFFIXES = (".mid", ".midi")
+MIDI_SUFFIXES = (".mid", ".midi", ".kar", ".smf")  # Standard MIDI Files (.kar: karaoke)
 MAX_EVENTS_PER_SECOND = 1000  # ten times a dense piano piece: a composer stuck in place
 EVENTS_PER_CHECK = 64  # events sampled between checks of how far each clip has come
 
@@ -65,7 +65,15 @@ class NotePrime:
 
 
 def is_midi(path: Path) -> bool:
-    return Path(path).suffix.lower() in MIDI_SUFFIXES
+    """A Standard MIDI File by its name (``MIDI_SUFFIXES``, any case), or, for a file
+    that exists, by its first bytes (``MThd``), whatever it is called."""
+    if Path(path).suffix.lower() in MIDI_SUFFIXES:
+        return True
+    try:
+        with Path(path).open("rb") as file:
+            return file.read(4) == b"MThd"
+    except OSError:
+        return False
 
 
 def read_note_prime(path: Path, config: Config) -> NotePrime:
