@@ -28,7 +28,7 @@ import secrets
 import stat
 import sys
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -68,6 +68,28 @@ def check_target(path: Path) -> Path:
             "as it is (name a regular file)"
         )
     return real
+
+
+def check_apart(outputs: Iterable[Path], inputs: dict[str, str | Path | None]) -> None:
+    """A one-line error when one of ``outputs`` is one of ``inputs`` (``{flag: path}``,
+    None where not given): the same path, a link to it or a hard link of it. Call it
+    before long work: a command must never write over the file it reads."""
+    for flag, given in inputs.items():
+        if given is None:
+            continue
+        for out in outputs:
+            if _one_file(Path(out), Path(given)):
+                raise UserError(
+                    f"--out: {out} would replace {flag} {given}, which this command reads; "
+                    "name another --out"
+                )
+
+
+def _one_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (yet)
+        return os.path.realpath(a) == os.path.realpath(b)
 
 
 def write_atomically(path: Path, data: bytes | str, hint: str = "") -> Path:

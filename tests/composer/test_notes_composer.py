@@ -325,6 +325,32 @@ def test_bad_input_is_one_line(notes_composer, tmp_path, capsys):
     assert not list(tmp_path.glob("*-a.*"))  # nothing written, not even in part
 
 
+def test_no_output_is_written_over_the_file_the_command_reads(notes_composer, tmp_path, capsys):
+    """A label is added to ``--out``: ``--out song.wav --label a`` names ``song-a.mid``
+    and ``song-a.wav``, which may be the prime, the seed audio or the notes given."""
+    run, data, _ = notes_composer
+    prime, recording = tmp_path / "song-a.mid", tmp_path / "take-a.wav"
+    prime.write_bytes((data / "a" / "take2.mid").read_bytes())
+    recording.write_bytes((data / "a" / "take2.wav").read_bytes())
+    kept = {path: path.read_bytes() for path in (prime, recording)}
+    song, take = str(tmp_path / "song.wav"), str(tmp_path / "take.wav")
+    compose = ["compose", str(run), "--seconds", "0.1", "--label", "a", "--out", song]
+    assert bad([*compose, "--prime", str(prime)], capsys) == (
+        f"wavenet-music compose: error: --out: {prime} would replace --prime {prime}, "
+        "which this command reads; "
+        "name another --out"
+    )
+    assert "replace --prime" in bad([*compose[:-1], take, "--prime", str(recording)], capsys)
+    generate = ["generate", str(run), "--seconds", "0.1", "--label", "a", "--out", take]
+    assert "replace --seed-audio" in bad([*generate, "--seed-audio", str(recording)], capsys)
+    odd = tmp_path / "tune-a.wav"  # a MIDI file under an audio name: read by its bytes
+    odd.write_bytes(prime.read_bytes())
+    kept[odd] = odd.read_bytes()
+    render = ["render", str(run), str(odd), "--seconds", "0.1", "--label", "a"]
+    assert "replace --notes" in bad([*render, "--out", str(tmp_path / "tune.wav")], capsys)
+    assert all(path.read_bytes() == content for path, content in kept.items())
+
+
 def test_a_composer_serves_only_its_kind_of_run(notes_composer, tmp_path):
     run, _, _ = notes_composer
     saved = load_composer(run, weights_only=True)

@@ -29,7 +29,7 @@ from ..audio.features import SILENCE_DB, feature_store
 from ..audio.io import load_audio, mu_law_decode, mu_law_encode, silence_class
 from ..config import Config, GenerateConfig, UserError
 from ..notes.midi import Note, write_midi
-from ..runs import check_target, npy_bytes, write_atomically
+from ..runs import check_apart, check_target, npy_bytes, write_atomically
 from ..runtime.device import generation_device, model_device
 from ..runtime.stop import Interrupted, StopRequest
 from ..wavenet.checkpoint import load_model
@@ -242,6 +242,7 @@ def compose(
     features_paths = [] if features_out is None else clip_paths(features_out, tags, ".npy")
     for path in (paths or []) + (midi_paths or []) + features_paths:
         check_target(path)  # a folder or a device fails now, not after the composing
+    check_apart((paths or []) + (midi_paths or []) + features_paths, {"--prime": prime})
     job = Job(
         wavenet,
         config,

@@ -26,7 +26,7 @@ from ..notes.features import NoteStore
 from ..notes.midi import BENT_WHAT, Note, named_notes, playable, read_score
 from ..notes.transcribe import SAMPLE_RATE as TRANSCRIPTION_RATE
 from ..notes.transcribe import require_notes, transcribe
-from ..runs import check_target
+from ..runs import check_apart, check_target
 from ..runtime.device import model_device
 from ..runtime.stop import Interrupted, StopRequest
 from ..runtime.threads import for_generation as threads_for  # (compose's name for it)
@@ -314,6 +314,9 @@ def generate_audio(
     paths = None if out is None else clip_paths(out, tags)
     for path in paths or []:
         check_target(path)  # a folder or a device fails now, not after the generation
+    read = {"--seed-audio": options.seed_audio, "--notes": options.notes}
+    read.update({"--features-from": options.features_from, "--features": options.features})
+    check_apart(paths or [], read)
     prime = None
     if options.seed_audio is not None:
         prime = prime_classes(Path(options.seed_audio), config, len(tags))
