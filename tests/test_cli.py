@@ -15,7 +15,7 @@ import torch
 
 from wavenet_music.cli import main
 from wavenet_music.config import Config, GenerateConfig, UserError
-from wavenet_music.wavenet.to_audio import clip_paths, clip_plan
+from wavenet_music.wavenet.to_audio import clip_paths, clip_plan, sound_warnings
 
 
 def _run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -111,6 +111,24 @@ def test_generate_writes_wavs_at_the_model_rate(trained_run, tmp_path, capsys):
         assert info.subtype == "PCM_16"
     a, b = (sf.read(p)[0] for p in paths)
     assert not np.array_equal(a, b)
+
+
+def test_a_clip_with_no_sound_or_clipped_samples_is_said(trained_run, tmp_path, capsys):
+    run, _ = trained_run
+    out = tmp_path / "flat.wav"
+    code, _, err = _run(
+        capsys, "generate", str(run), "--seconds", "0.1", "--temperature", "0", "--out", str(out)
+    )
+    assert code == 0, err
+    assert np.ptp(sf.read(out)[0]) < 1e-3  # the likeliest sample, drawn again and again
+    assert f"warning: {out}: no sound (one value throughout); raise --temperature" in err
+    assert sound_warnings([out], np.zeros((1, 100))) == [
+        f"{out}: no sound (one value throughout); raise --temperature"
+    ]
+    clipped = np.sin(np.linspace(0, 20, 1000))[None] * 1.2
+    [line] = sound_warnings([out], clipped)
+    assert line.endswith("samples at full scale (clipping); lower --temperature")
+    assert sound_warnings([out], 0.5 * clipped / 1.2) == []  # music: nothing said
 
 
 def test_generate_is_reproducible_with_a_seed(trained_run, tmp_path, capsys):

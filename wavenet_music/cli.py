@@ -298,9 +298,19 @@ def cmd_generate(args: argparse.Namespace) -> None:
     ):
         if value is not None and not Path(value).is_file():
             raise UserError(f"{flag} {value} is not a file")
-    generate_audio(model, config, options, out=args.out, progress=not args.quiet)
-    for path in clip_paths(args.out, clip_plan(config, options)[1]):
+    audio = generate_audio(model, config, options, out=args.out, progress=not args.quiet)
+    paths = clip_paths(args.out, clip_plan(config, options)[1])
+    _say_sound(paths, audio)
+    for path in paths:
         print(path)
+
+
+def _say_sound(paths: list[Path], audio: Any) -> None:
+    """A warning for each written clip a listener cannot use (``sound_warnings``)."""
+    from .wavenet.to_audio import sound_warnings
+
+    for line in sound_warnings(paths, audio):
+        print(f"warning: {line}", file=sys.stderr)
 
 
 def _drawn_seed(options: Any) -> Any:
@@ -338,8 +348,10 @@ def cmd_render(args: argparse.Namespace) -> None:
             f"{args.run} was not trained on notes (its features: {config.data.features}); "
             "train one with --preset notes"
         )
-    generate_audio(model, config, options, out=args.out, progress=not args.quiet)
-    for path in clip_paths(args.out, clip_plan(config, options)[1]):
+    audio = generate_audio(model, config, options, out=args.out, progress=not args.quiet)
+    paths = clip_paths(args.out, clip_plan(config, options)[1])
+    _say_sound(paths, audio)
+    for path in paths:
         print(path)
 
 
@@ -468,6 +480,8 @@ def cmd_compose(args: argparse.Namespace) -> None:
         f"composer temperature {piece.temperature:g}, hold penalty {piece.hold_penalty:g}" + floor,
         file=sys.stderr,
     )
+    if piece.paths:
+        _say_sound(piece.paths, piece.audio)
     for path in [*(piece.paths or []), *(piece.midi_paths or [])]:
         print(path)
 

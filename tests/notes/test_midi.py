@@ -59,6 +59,19 @@ def test_write_then_read_keeps_every_note_within_half_a_tick(tmp_path):
     assert_same_notes(read_midi(path), some_notes(), TICK_S / 2 + 1e-9)
 
 
+def test_a_written_file_lasts_as_long_as_its_audio_and_names_its_instruments(tmp_path):
+    """A piece ending in a rest: dropped into a DAW beside its WAV, both regions match."""
+    path = write_midi(tmp_path / "piece.mid", [*some_notes(), Note(0.5, 0.9, 40, 90, 24)], 30.0)
+    midi = mido.MidiFile(path)
+    assert midi.length == pytest.approx(30.0)
+    names = [m.name for track in midi.tracks for m in track if m.type == "track_name"]
+    assert names == ["Acoustic Grand Piano", "Drums", "Acoustic Guitar (nylon)"]
+    assert_same_notes(
+        read_midi(path), sort_notes([*some_notes(), Note(0.5, 0.9, 40, 90, 24)]), TICK_S
+    )
+    assert mido.MidiFile(write_midi(tmp_path / "free.mid", some_notes())).length < 30.0
+
+
 def test_a_file_name_that_is_not_utf8_reads(tmp_path):
     path = tmp_path / "caf\udce9.mid"  # a Latin-1 byte in the name
     write_midi(path, some_notes())

@@ -173,9 +173,10 @@ def test_real_excerpts_come_from_the_training_part_of_their_genre(run, music_roo
     split = json.loads((run / "data.json").read_text())
     train_parts = {source: (start, end) for source, start, end in split["train"]}
     length = 3000
-    for label in ("guitar", "ambient"):
-        excerpts = real_excerpts(run, music_root, label, 3, length, config, seed=0)
-        assert len(excerpts) == 3
+    for label, count in (("guitar", 3), ("ambient", 3), ("piano", 10_000)):
+        excerpts = real_excerpts(run, music_root, label, count, length, config, seed=0)
+        assert len(excerpts) == 3 or 3 < len(excerpts) < count  # as many as the music holds
+        found_at: dict[str, list[int]] = {}
         for excerpt in excerpts:
             source, _, at = excerpt.source.partition(" at ")
             minutes, seconds = at.split(":")
@@ -185,6 +186,13 @@ def test_real_excerpts_come_from_the_training_part_of_their_genre(run, music_roo
             found = locate(excerpt.audio, audio, near=start, slack=rate // 10)  # ±0.05 s shown
             lo, hi = train_parts[source]
             assert lo <= found and found + length <= hi  # never validation audio
+            assert all(abs(found - other) >= length for other in found_at.get(source, []))
+            found_at.setdefault(source, []).append(found)  # no two overlap: music, not a copy
+        assert len(found_at) == min(len(excerpts), len(train_parts_of(train_parts, label)))
+
+
+def train_parts_of(parts: dict[str, tuple[int, int]], label: str) -> list[str]:
+    return [source for source in parts if source.startswith(f"{label}/")]
 
 
 def locate(excerpt: np.ndarray, audio: np.ndarray, near: int, slack: int) -> int:

@@ -338,7 +338,7 @@ def _compose_notes(job: Job, prime_path: Path | None, midi_paths: list[Path] | N
         raise Interrupted([])
     notes = [piece_notes(prime.tokens, row, options.seconds) for row in events]
     for path, clip_notes in zip(midi_paths or [], notes, strict=False):
-        write_midi(path, clip_notes)  # before the render: the notes are there on Ctrl-C
+        write_midi(path, clip_notes, options.seconds)  # first: there on Ctrl-C
     try:
         audio = play_notes(
             job.wavenet,

@@ -296,27 +296,47 @@ def sort_notes(notes: Iterable[Note]) -> list[Note]:
 # --- writing -----------------------------------------------------------------------------------
 
 
-def midi_bytes(notes: Sequence[Note]) -> bytes:
+def midi_bytes(notes: Sequence[Note], seconds: float | None = None) -> bytes:
     """The bytes of a format-1 MIDI file holding ``notes``: one track per (program, drum)
-    pair, at ``WRITE_TEMPO`` with ``RESOLUTION`` ticks per beat (0.52 ms a tick)."""
+    pair, named after its General MIDI instrument, at ``WRITE_TEMPO`` with ``RESOLUTION``
+    ticks per beat (0.52 ms a tick). With ``seconds`` (the audio the notes belong to), every
+    track lasts at least that long, so the file lines up with its audio in a DAW even where
+    the piece ends in a rest."""
     midi = pretty_midi.PrettyMIDI(resolution=RESOLUTION, initial_tempo=WRITE_TEMPO)
     tracks: dict[tuple[int, bool], pretty_midi.Instrument] = {}
     for note in sort_notes(notes):
         key = (note.program, note.is_drum)
         if key not in tracks:
-            tracks[key] = pretty_midi.Instrument(program=note.program, is_drum=note.is_drum)
+            name = "Drums" if note.is_drum else pretty_midi.program_to_instrument_name(note.program)
+            tracks[key] = pretty_midi.Instrument(note.program, note.is_drum, name)
         tracks[key].notes.append(
             pretty_midi.Note(note.velocity, note.pitch, note.onset, note.offset)
         )
     midi.instruments.extend(tracks[key] for key in sorted(tracks))
     buffer = io.BytesIO()
     midi.write(buffer)
+    if seconds is None:
+        return buffer.getvalue()
+    return _lasting(buffer.getvalue(), round(seconds * RESOLUTION * WRITE_TEMPO / 60))
+
+
+def _lasting(data: bytes, ticks: int) -> bytes:
+    """The MIDI file ``data`` with every track's end moved to ``ticks`` where it ends
+    earlier (a track's end is its ``end_of_track`` event)."""
+    midi = mido.MidiFile(file=io.BytesIO(data))
+    for track in midi.tracks:
+        length = sum(message.time for message in track)
+        if track and track[-1].type == "end_of_track" and length < ticks:
+            track[-1] = track[-1].copy(time=track[-1].time + ticks - length)
+    buffer = io.BytesIO()
+    midi.save(file=buffer)
     return buffer.getvalue()
 
 
-def write_midi(path: Path, notes: Sequence[Note]) -> Path:
-    """Write ``notes`` as a MIDI file, atomically (a failure leaves the old file or none)."""
-    return write_atomically(path, midi_bytes(notes))
+def write_midi(path: Path, notes: Sequence[Note], seconds: float | None = None) -> Path:
+    """Write ``notes`` as a MIDI file (``midi_bytes``), atomically (a failure leaves the
+    old file or none)."""
+    return write_atomically(path, midi_bytes(notes, seconds))
 
 
 # --- checks ------------------------------------------------------------------------------------

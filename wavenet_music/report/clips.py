@@ -14,6 +14,9 @@ from ..notes.midi import Note
 from ..runs import read_data_record
 from ..wavenet.discovery import label_of, make_labeler
 
+EXCERPT_CANDIDATES = 6  # random positions an excerpt is the loudest of
+EXCERPT_TRIES = 64  # positions drawn, those overlapping an excerpt already taken left out
+
 
 @dataclass(frozen=True)
 class Speed:
@@ -100,7 +103,9 @@ def real_excerpts(
 ) -> list[Row]:
     """``count`` excerpts of ``length`` samples from the run's ``split`` ("train" or
     "validation") segments of ``label`` ("all": any), each the loudest of a few random
-    positions (no silent intros)."""
+    positions (no silent intros), no two overlapping: each from another recording while
+    there are recordings left, then from a part of one not yet heard (fewer excerpts
+    where the music is too short for ``count``)."""
     label_of_source = labeler(config, data_root)
     segments = [
         (source, start, end)
@@ -109,22 +114,32 @@ def real_excerpts(
         and source_path(data_root, source).is_file()
         and end - start >= length
     ]
-    if not segments:
-        return []
     rng = np.random.default_rng(seed)
-    weights = np.array([end - start for _, start, end in segments], dtype=np.float64)
     decoded: dict[str, np.ndarray] = {}
-    excerpts = []
-    for i in range(count):
-        source, start, end = segments[rng.choice(len(segments), p=weights / weights.sum())]
+    heard: dict[str, list[int]] = {}  # each source's excerpt starts so far
+    excerpts: list[Row] = []
+    while segments and len(excerpts) < count:
+        fresh = [k for k, (source, *_) in enumerate(segments) if source not in heard]
+        pool = fresh or list(range(len(segments)))
+        weights = np.array([segments[k][2] - segments[k][1] for k in pool], dtype=np.float64)
+        k = pool[rng.choice(len(pool), p=weights / weights.sum())]
+        source, start, end = segments[k]
+        taken = heard.setdefault(source, [])
+        starts = rng.integers(start, end - length + 1, size=EXCERPT_TRIES)
+        starts = [int(s) for s in starts if all(abs(s - t) >= length for t in taken)]
+        if not starts:
+            segments.pop(k)  # too little of it left unheard
+            continue
         if source not in decoded:
             decoded[source] = _decode(source_path(data_root, source), config)
         audio = decoded[source]
-        starts = rng.integers(start, end - length + 1, size=6)
-        at = int(max(starts, key=lambda s: power(audio[s : s + length])))
+        at = max(starts[:EXCERPT_CANDIDATES], key=lambda s: power(audio[s : s + length]))
+        taken.append(at)
         where = f"{source} at {_minutes(at / config.data.sample_rate)}"
         tag = "held out" if split == "validation" else ""
-        excerpts.append(Row(f"real {i + 1}", "real", audio[at : at + length], where, tag))
+        excerpts.append(
+            Row(f"real {len(excerpts) + 1}", "real", audio[at : at + length], where, tag)
+        )
     return excerpts
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..audio.finish import for_listening
 from ..audio.io import write_wav
 from ..audio.structure import (
     DIAGNOSTICS,
@@ -135,7 +136,7 @@ def _write(clips: dict[str, dict[str, np.ndarray]], out_dir: Path, rate: int) ->
         row = {"label": label}
         for kind, per_label in clips.items():
             name = f"{kind}-{label}.wav"
-            write_wav(out_dir / name, per_label[label], rate)
+            write_wav(out_dir / name, for_listening(per_label[label], rate), rate)
             row[kind] = name
         rows.append(row)
     return rows

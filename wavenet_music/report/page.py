@@ -7,6 +7,7 @@ import io
 import json
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from ..audio.figures import curves_figure, piano_roll_figure, spectrogram_figure
+from ..audio.finish import for_listening
 from ..audio.io import write_wav
 from ..audio.spectral import (
     aligned_log_mel_distance,
@@ -194,13 +196,13 @@ def label_rows(
     With ``originals`` (the excerpts the clips re-synthesise) those are the real rows, and
     each clip says how far it is from its original, frame by frame. With ``plain`` (num, T)
     the generated clips are composed pieces and these plain WaveNet clips go beside them;
-    ``notes`` are the notes each composed piece plays."""
+    ``notes`` are the notes each composed piece plays. Every clip is finished as it is
+    written and heard (``audio.finish.for_listening``) before it is measured."""
     generated = np.atleast_2d(generated)  # (num, T)
     num, length = generated.shape
     rows = list(originals or [])
     if data_root is not None and originals is None:
         rows = real_excerpts(run_dir, Path(data_root), label, num, length, config, seed)
-    real = [r.audio for r in rows]
     rate = config.data.sample_rate
     for i, audio in enumerate(generated):
         if plain is not None:
@@ -216,9 +218,11 @@ def label_rows(
         rows.append(Row(f"re-synthesis {i + 1}", "generated", audio, about, "re-synthesis"))
     if untrained is not None:
         rows.append(Row("untrained model", "untrained", np.asarray(untrained)))
-    rms = float(np.sqrt(power(np.concatenate(real or list(generated)))))
-    rows.append(Row("white noise", "noise", white_noise(length, rms, seed)))
-    return rows
+    rows = [replace(row, audio=for_listening(row.audio, rate)) for row in rows]  # as heard
+    real = [r.audio for r in rows if r.kind == "real"]
+    rms = float(np.sqrt(power(np.concatenate(real or [r.audio for r in rows]))))
+    noise = for_listening(white_noise(length, rms, seed), rate)
+    return [*rows, Row("white noise", "noise", noise)]
 
 
 def label_section(label: str, rows: Sequence[Row], out_dir: Path, sample_rate: int) -> str:
@@ -228,8 +232,8 @@ def label_section(label: str, rows: Sequence[Row], out_dir: Path, sample_rate: i
         write_wav(out_dir / f"{stem[row.name]}.wav", row.audio, sample_rate)
         _save_png(spectrogram_figure(row.audio, sample_rate), out_dir, stem[row.name])
         if row.notes is not None:
-            write_midi(out_dir / f"{stem[row.name]}.mid", row.notes)
             seconds = len(row.audio) / sample_rate
+            write_midi(out_dir / f"{stem[row.name]}.mid", row.notes, seconds)
             _save_png(roll_figure(row.notes, seconds), out_dir, f"{stem[row.name]}-notes")
     real = [r for r in rows if r.kind == "real"]
     generated = [r for r in rows if r.kind == "generated"]

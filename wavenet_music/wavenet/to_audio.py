@@ -17,6 +17,7 @@ from torch import Tensor
 from tqdm import tqdm
 
 from ..audio.features import SILENCE_DB
+from ..audio.finish import for_listening
 from ..audio.io import load_audio, mu_law_decode, mu_law_encode, write_wav
 from ..config import Config, GenerateConfig, UserError
 from ..notes.excitation import CHANNELS as EXCITATION_CHANNELS
@@ -35,6 +36,9 @@ from .discovery import label_positions
 from .generate import generate
 from .model import WaveNet
 from .windows import feature_store
+
+SILENT_SPAN = 1e-3  # a clip whose samples all lie within this of each other makes no sound
+FULL_SCALE = 0.999  # a sample this far from zero is clipped (mu-law's outermost classes)
 
 
 def prime_classes(path: Path, config: Config, num: int) -> Tensor:
@@ -373,6 +377,24 @@ def generate_audio(
     return audio
 
 
+def sound_warnings(paths: list[Path], audio: np.ndarray) -> list[str]:
+    """A line for each clip of ``audio`` (clips, T) a listener cannot use: one value
+    throughout (no sound: the likeliest sample drawn again and again, as at temperature
+    0), or samples at full scale (clipping: draws from a distribution made too flat)."""
+    lines = []
+    for path, clip in zip(paths, np.atleast_2d(audio), strict=True):
+        if clip.size and np.ptp(clip) < SILENT_SPAN:
+            lines.append(f"{path}: no sound (one value throughout); raise --temperature")
+        elif (full := int(np.count_nonzero(np.abs(clip) >= FULL_SCALE))) > 0:
+            lines.append(
+                f"{path}: {full} sample{'s' * (full > 1)} at full scale (clipping); "
+                "lower --temperature"
+            )
+    return lines
+
+
 def write_clips(paths: list[Path], audio: np.ndarray, sample_rate: int) -> None:
+    """Each clip of ``audio`` (clips, T) as a WAV file, finished to be heard (no
+    infrasound, no click at either end: ``audio.finish.for_listening``)."""
     for path, clip in zip(paths, audio, strict=True):
-        write_wav(path, clip, sample_rate)
+        write_wav(path, for_listening(clip, sample_rate), sample_rate)
