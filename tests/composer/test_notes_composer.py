@@ -11,6 +11,7 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
+import mido
 import numpy as np
 import pytest
 import soundfile as sf
@@ -65,10 +66,10 @@ def notes_composer(tmp_path_factory):
 
     base = tmp_path_factory.mktemp("notes_composer")
     data = base / "data"
-    for folder, keys in (("a", (0, 2, 5)), ("b", (7, 9, 3))):
+    for folder, keys, program in (("a", (0, 2, 5), 0), ("b", (7, 9, 3), 24)):  # b: a guitar
         (data / folder).mkdir(parents=True)
         for key in keys:
-            notes = arpeggio(key)
+            notes = [replace(n, program=program) for n in arpeggio(key)]
             audio = 0.3 * excitation(notes, 0, 3 * RATE, RATE)[1]
             sf.write(data / folder / f"take{key}.wav", audio, RATE)
             write_midi(data / folder / f"take{key}.mid", notes)
@@ -226,6 +227,11 @@ def test_compose_writes_the_notes_as_midi_and_their_render(notes_composer, tmp_p
         notes = read_midi(midi)
         assert all(PIANO_RANGE[0] <= n.pitch <= PIANO_RANGE[1] for n in notes)
         assert all(0 <= n.onset < n.offset <= 0.75 + 1e-3 for n in notes)
+        assert mido.MidiFile(midi).length == pytest.approx(0.75, abs=1e-3)  # as its WAV
+    # each label's notes played by the instrument of its training notes (b's: a guitar)
+    assert {n.program for n in read_midi(midis[0])} == {0}
+    assert {n.program for n in read_midi(midis[1])} == {24}
+    assert load_composer(run, weights_only=True).meta["programs"] == [0, 24]
 
 
 def test_ctrl_c_while_the_notes_play_names_the_whole_notes_too(

@@ -256,7 +256,7 @@ def compose(
     )
     with threads_for(len(tags), device):  # few streams: one thread is fastest
         if saved.codebook is None:
-            piece = _compose_notes(job, prime, midi_paths)
+            piece = _compose_notes(job, prime, midi_paths, saved.meta.get("programs"))
         else:
             piece = _stream(job, saved.codebook, prime)
     piece.tags, piece.paths = tags, paths
@@ -324,8 +324,15 @@ class Job:
     on_chunk: ChunkFn | None
 
 
-def _compose_notes(job: Job, prime_path: Path | None, midi_paths: list[Path] | None) -> Piece:
-    """Events → notes (each clip's MIDI file written first) → the WaveNet plays them."""
+def _compose_notes(
+    job: Job,
+    prime_path: Path | None,
+    midi_paths: list[Path] | None,
+    programs: list[int] | None = None,
+) -> Piece:
+    """Events → notes (each clip's MIDI file written first, its notes played by the
+    instrument of the clip's label: ``programs``, the piano where none) → the WaveNet
+    plays them."""
     options, config = job.options, job.config
     prime = NotePrime(np.zeros(0, np.int64))
     if prime_path is not None:
@@ -337,6 +344,12 @@ def _compose_notes(job: Job, prime_path: Path | None, midi_paths: list[Path] | N
     if stop.requested:
         raise Interrupted([])
     notes = [piece_notes(prime.tokens, row, options.seconds) for row in events]
+    if programs:  # composers trained before 2026-12-05 kept none
+        indices = [0] * len(notes) if job.labels is None else job.labels.tolist()
+        notes = [
+            [replace(n, program=programs[max(i, 0)]) for n in clip]
+            for i, clip in zip(indices, notes, strict=True)
+        ]
     for path, clip_notes in zip(midi_paths or [], notes, strict=False):
         write_midi(path, clip_notes, options.seconds)  # first: there on Ctrl-C
     try:

@@ -68,6 +68,7 @@ class TokenCorpus:
     round_trip_db: float | None  # validation features → tokens → features, RMS dB
     frames_per_second: float | None  # feature frames per second of audio
     events_per_second: float | None = None
+    programs: tuple[int, ...] | None = None  # per label: the General MIDI program it plays
 
     @property
     def vocab(self) -> int:

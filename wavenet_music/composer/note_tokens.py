@@ -7,11 +7,14 @@ to the segment and starting at its start. They become one stream of event tokens
 segment; with ``composer.transpose`` every training segment also comes moved by
 -5 .. +6 semitones (``TRANSPOSITIONS``), keys that leave the piano dropped. Held-out
 segments are never moved. Unlike the k-means codebook nothing is fitted, so nothing is
-cached here beyond the notes caches themselves.
+cached here beyond the notes caches themselves. Each label's instrument (the General MIDI
+program its training notes are played by most: the piano for transcriptions) is kept, so
+that a composed piece's MIDI file opens in a DAW as its genre's instrument.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
@@ -53,6 +56,18 @@ def note_streams(rows: list[SplitRow], config: Config, shifts: range | None) -> 
     return streams
 
 
+def label_programs(rows: list[SplitRow], config: Config) -> tuple[int, ...]:
+    """Per label index (one entry for a run without labels): the General MIDI program
+    that plays most of the label's pitched notes in ``rows`` (0, the piano, where none)."""
+    labels = max(1, len(config.model.global_labels or ()))
+    counts = [Counter[int]() for _ in range(labels)]
+    for row in rows:
+        counts[max(row.label, 0)].update(
+            n.program for n in segment_notes(row, config) if not n.is_drum
+        )
+    return tuple(c.most_common(1)[0][0] if c else 0 for c in counts)
+
+
 def note_corpus(
     run_dir: Path, data_root: Path, config: Config, composer: ComposerConfig
 ) -> TokenCorpus:
@@ -66,4 +81,5 @@ def note_corpus(
     seconds = sum(row.end - row.start for row in rows) / config.data.sample_rate
     rate = sum(len(s.tokens) for s in original) / seconds
     validation = note_streams(split_rows(run_dir, data_root, config, "validation"), config, None)
-    return TokenCorpus(None, tuple(train), tuple(validation), None, None, rate)
+    programs = label_programs(rows, config)
+    return TokenCorpus(None, tuple(train), tuple(validation), None, None, rate, programs)

@@ -145,6 +145,8 @@ class ComposerTrainer(TrainingRun):
             meta.update(best_bits=self.best[0], lowest_bits=self.lowest, since_best=self.since_best)
         if self.calibration is not None:
             meta["calibration"] = self.calibration.to_dict()
+        if self.corpus.programs is not None:
+            meta["programs"] = list(self.corpus.programs)  # for the MIDI files compose writes
         checkpoint = ComposerCheckpoint(
             self.config,
             self.step,
