@@ -217,7 +217,8 @@ def test_features_shorter_than_the_asked_seconds_say_so_and_set_the_length(
     out = tmp_path / "a.wav"
     argv = ["generate", str(local_run), "--features", str(tmp_path / "short.npy")]
     assert main([*argv, "--seconds", "1", "--out", str(out), "--quiet"]) == 0
-    lines = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    said = capsys.readouterr().err.splitlines()  # (a barely trained model may also clip)
+    lines = [line for line in said if "warning" in line and "full scale" not in line]
     assert len(lines) == 1 and f"--features {tmp_path / 'short.npy'}" in lines[0], lines
     assert "0.04 s, shorter than --seconds 1" in lines[0], lines[0]
     assert sf.info(out).frames == 640
