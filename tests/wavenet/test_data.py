@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,10 +13,13 @@ import soundfile as sf
 from wavenet_music.audio.io import mu_law_encode
 from wavenet_music.config import UserError
 from wavenet_music.wavenet.data import (
+    Segment,
     cached_classes,
     load_classes,
     prepare_corpus,
     require_recorded_split,
+    split,
+    split_line,
 )
 
 from .conftest import data_config, label_manifest, write_tone
@@ -31,6 +36,21 @@ def test_split_is_per_folder_deterministic_and_disjoint(folder, tmp_path):
     assert len(ambient) == 2 and ambient[0].end == ambient[1].start  # one file: split by time
     whole_train = {s.source for s in a.train if s.label in ("piano", "guitar")}
     assert not whole_train & val_files
+
+
+def test_one_long_recording_among_short_clips_is_not_held_out_whole():
+    rate, hours = 16000, 3
+    clips = [Segment(f"x/clip{i}.wav", "x", Path(f"c{i}"), 0, 2 * rate) for i in range(9)]
+    long = Segment("x/concert.flac", "x", Path("long"), 0, hours * 3600 * rate)
+    train, validation = split([*clips, long], 0.1)
+    held = sum(s.length for s in validation) / sum(s.length for s in train + validation)
+    assert held <= 0.2  # it held out the 3-h file: 99.8% of the audio
+    assert {s.source for s in train} >= {"x/concert.flac"}
+    assert split_line(train, validation, rate).startswith("training on 9 files (3.0 h)")
+    two = [dataclasses.replace(long, source=f"y/{n}.flac", label="y") for n in "ab"]
+    train, validation = split(two, 0.1)  # either whole would hold out half: a tenth of each
+    assert [s.length for s in validation] == [hours * 360 * rate] * 2
+    assert [s.end for s in train] == [s.start for s in validation]
 
 
 def test_cache_decodes_once_and_matches_the_audio(folder, tmp_path):

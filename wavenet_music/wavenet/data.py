@@ -38,6 +38,8 @@ from .discovery import (
 )
 
 CACHE_VERSION = 1
+HELD_OUT_SLACK = 2.0  # whole files held out keep within this many times the fraction
+HELD_OUT_ALWAYS = 0.25  # ... or within this share of a label's time, whichever is more
 
 
 @dataclass(frozen=True)
@@ -323,8 +325,11 @@ def whole_file(
 
 def split(segments: Sequence[Segment], fraction: float) -> tuple[list[Segment], list[Segment]]:
     """Deterministic train/validation split, label by label (so every label is validated):
-    whole files where a label has several (chosen by a hash of their path), the last
-    ``fraction`` of the time where it has one."""
+    whole files where a label has several (chosen by a hash of their path, skipping any
+    that would hold out more than ``HELD_OUT_SLACK`` times ``fraction``, or
+    ``HELD_OUT_ALWAYS``, of the label's time), the last ``fraction`` of the time where it
+    has one, and of every file where no whole file fits (one 3-hour recording among
+    seconds-long clips was held out whole: 99.8% of the audio)."""
     groups: dict[str, list[Segment]] = {}
     for segment in segments:
         groups.setdefault(segment.label, []).append(segment)
@@ -352,8 +357,21 @@ def _split_group(segments: list[Segment], fraction: float) -> tuple[list[Segment
     # fsencode: the name's bytes, also for a name that is not UTF-8 (a surrogate escape)
     ranked = sorted(segments, key=lambda s: hashlib.sha1(os.fsencode(s.source)).hexdigest())
     n_val = min(len(ranked) - 1, max(1, round(len(ranked) * fraction)))
-    validation = sorted(ranked[:n_val], key=lambda s: s.source)
-    return sorted(ranked[n_val:], key=lambda s: s.source), validation
+    cap = max(HELD_OUT_SLACK * fraction, HELD_OUT_ALWAYS) * sum(s.length for s in segments)
+    chosen: list[Segment] = []
+    for segment in ranked:  # whole files, while the time held out stays near the fraction
+        if len(chosen) < n_val and sum(s.length for s in chosen) + segment.length <= cap:
+            chosen.append(segment)
+    if not chosen:  # every file too long a share (one long recording among short ones)
+        train: list[Segment] = []
+        validation: list[Segment] = []
+        for segment in segments:
+            t, v = _split_group([segment], fraction)
+            train += t
+            validation += v
+        return train, validation
+    rest = [s for s in ranked if s not in chosen]
+    return sorted(rest, key=lambda s: s.source), sorted(chosen, key=lambda s: s.source)
 
 
 def _reason(exc: BaseException) -> str:
