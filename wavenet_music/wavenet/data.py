@@ -38,8 +38,7 @@ from .discovery import (
 )
 
 CACHE_VERSION = 1
-HELD_OUT_SLACK = 2.0  # whole files held out keep within this many times the fraction
-HELD_OUT_ALWAYS = 0.25  # ... or within this share of a label's time, whichever is more
+HELD_OUT_SLACK = 2.0  # a label's held-out share past this many times the fraction is said
 
 
 @dataclass(frozen=True)
@@ -250,6 +249,8 @@ def prepare_corpus(
     train, validation = split(usable, config.validation_fraction)
     if not quiet and config.validation_fraction > 0:
         print(split_line(train, validation, config.sample_rate), file=sys.stderr)
+    for line in lopsided_split(train, validation, config.validation_fraction, config.sample_rate):
+        print(f"warning: {line}", file=sys.stderr)
     return Corpus(tuple(train), tuple(validation), tuple(skipped))
 
 
@@ -325,11 +326,8 @@ def whole_file(
 
 def split(segments: Sequence[Segment], fraction: float) -> tuple[list[Segment], list[Segment]]:
     """Deterministic train/validation split, label by label (so every label is validated):
-    whole files where a label has several (chosen by a hash of their path, skipping any
-    that would hold out more than ``HELD_OUT_SLACK`` times ``fraction``, or
-    ``HELD_OUT_ALWAYS``, of the label's time), the last ``fraction`` of the time where it
-    has one, and of every file where no whole file fits (one 3-hour recording among
-    seconds-long clips was held out whole: 99.8% of the audio)."""
+    whole files where a label has several (chosen by a hash of their path), the last
+    ``fraction`` of the time where it has one."""
     groups: dict[str, list[Segment]] = {}
     for segment in segments:
         groups.setdefault(segment.label, []).append(segment)
@@ -357,21 +355,31 @@ def _split_group(segments: list[Segment], fraction: float) -> tuple[list[Segment
     # fsencode: the name's bytes, also for a name that is not UTF-8 (a surrogate escape)
     ranked = sorted(segments, key=lambda s: hashlib.sha1(os.fsencode(s.source)).hexdigest())
     n_val = min(len(ranked) - 1, max(1, round(len(ranked) * fraction)))
-    cap = max(HELD_OUT_SLACK * fraction, HELD_OUT_ALWAYS) * sum(s.length for s in segments)
-    chosen: list[Segment] = []
-    for segment in ranked:  # whole files, while the time held out stays near the fraction
-        if len(chosen) < n_val and sum(s.length for s in chosen) + segment.length <= cap:
-            chosen.append(segment)
-    if not chosen:  # every file too long a share (one long recording among short ones)
-        train: list[Segment] = []
-        validation: list[Segment] = []
-        for segment in segments:
-            t, v = _split_group([segment], fraction)
-            train += t
-            validation += v
-        return train, validation
-    rest = [s for s in ranked if s not in chosen]
-    return sorted(rest, key=lambda s: s.source), sorted(chosen, key=lambda s: s.source)
+    validation = sorted(ranked[:n_val], key=lambda s: s.source)
+    return sorted(ranked[n_val:], key=lambda s: s.source), validation
+
+
+def lopsided_split(
+    train: Sequence[Segment], validation: Sequence[Segment], fraction: float, rate: int
+) -> list[str]:
+    """A line for each label whose held-out files hold more than ``HELD_OUT_SLACK`` times
+    ``fraction``, and more than half, of its audio: the split holds out whole files (by
+    count, so that a label's pieces are validated unseen), and one long recording among
+    short clips leaves training little (a 3-hour one beside nine 2-s clips: 18 s)."""
+    lines = []
+    for label in sorted({s.label for s in validation}):
+        held = sum(s.length for s in validation if s.label == label)
+        kept = sum(s.length for s in train if s.label == label)
+        share = held / max(held + kept, 1)
+        if share > max(HELD_OUT_SLACK * fraction, 0.5):
+            where = f"folder {label!r}" if label else "the data folder's top"
+            lines.append(
+                f"{where}: {share:.0%} of its audio is held out for validation "
+                f"({_duration(held / rate)}), {_duration(kept / rate)} left to train on: "
+                "its held-out file is most of its music; cut that recording into parts, or "
+                "give it a folder of its own"
+            )
+    return lines
 
 
 def _reason(exc: BaseException) -> str:
