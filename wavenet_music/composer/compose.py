@@ -36,7 +36,7 @@ from ..wavenet.checkpoint import load_model
 from ..wavenet.compiled import RUN_STEPS, CompiledWaveNet, generation_step
 from ..wavenet.generate import uniform_rows
 from ..wavenet.model import WaveNet
-from ..wavenet.to_audio import clip_paths, clip_plan, threads_for, write_clips
+from ..wavenet.to_audio import clip_paths, clip_plan, rewrite_due, threads_for, write_clips
 from .checkpoint import ComposerCheckpoint, build_composer, calibrated_sampling, load_composer
 from .config import PieceConfig
 from .data import require_local
@@ -398,7 +398,7 @@ def _stream(job: Job, codebook: Codebook, prime_path: Path | None) -> Piece:
         options.wavenet_temperature,
         wavenet_rng,
     )
-    tokens, audio = [], []
+    tokens, audio, written = [], [], 0  # written: samples in the partial WAVs
     with StopRequest() as stop:
         while sum(a.shape[1] for a in audio) < length:
             if sum(t.shape[1] for t in tokens) < needed:
@@ -418,8 +418,10 @@ def _stream(job: Job, codebook: Codebook, prime_path: Path | None) -> Piece:
             todo = min(length - sum(a.shape[1] for a in audio), renderer.renderable())
             audio.append(renderer.render(todo, stop).cpu().numpy())
             so_far = mu_law_decode(np.concatenate(audio, axis=1), q)  # (clips, t)
-            if paths is not None:
+            done = so_far.shape[1] >= length or stop.requested
+            if paths is not None and (done or rewrite_due(so_far.shape[1], written, 1)):
                 write_clips(paths, so_far, rate)
+                written = so_far.shape[1]
             if stop.requested:  # the audio so far is written: stop here
                 raise Interrupted(paths or [])
             if on_chunk is not None:

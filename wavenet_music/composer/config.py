@@ -252,7 +252,8 @@ class PieceConfig:
         default=2.0,
         metadata=doc(
             "music composed ahead and rendered per chunk (notes: every note is composed "
-            "first, and the WAV is rewritten after each chunk of audio)",
+            "first); the WAV is rewritten after each chunk of audio, once it is long when "
+            "it holds a quarter more",
             low=0,
             high=MAX_SECONDS,
             low_open=True,

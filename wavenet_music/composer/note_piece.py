@@ -42,7 +42,13 @@ from ..notes.transcribe import require_notes, transcribe_file
 from ..runtime.stop import Interrupted, StopRequest
 from ..wavenet.generate import generate
 from ..wavenet.model import WaveNet
-from ..wavenet.to_audio import note_floors, note_temperatures, notes_steering, write_clips
+from ..wavenet.to_audio import (
+    note_floors,
+    note_temperatures,
+    notes_steering,
+    rewrite_due,
+    write_clips,
+)
 from ..wavenet.windows import feature_store
 from .config import PieceConfig
 from .event_rules import keys_down_after_all, keys_down_at_end
@@ -172,6 +178,7 @@ def play_notes(
     history = None if prime is None else torch.from_numpy(prime)[None].repeat(clips, 1)
     every = max(1, round(options.chunk_seconds * rate))
     latest: list[Tensor] = [torch.empty(clips, 0, dtype=torch.long)]
+    written = [0]  # samples in the partial WAVs
 
     def on_step(classes: Tensor) -> None:  # after a sample or a run of them
         if stop.requested:  # raised here, between samples
@@ -179,7 +186,12 @@ def play_notes(
         before = latest[0].shape[1]
         latest[0] = classes
         if classes.shape[1] // every > before // every and classes.shape[1] < length:
-            _deliver(mu_law_decode(classes.cpu().numpy(), q), rate, paths, on_chunk)
+            audio = mu_law_decode(classes.cpu().numpy(), q)
+            if paths is not None and rewrite_due(classes.shape[1], written[0], every):
+                write_clips(paths, audio, rate)
+                written[0] = classes.shape[1]
+            if on_chunk is not None:
+                on_chunk(audio)
 
     try:
         with StopRequest() as stop:

@@ -594,7 +594,8 @@ class GenerateConfig:
     save_every: float | None = field(
         default=None,
         metadata=doc(
-            "rewrite the partial WAV every this many seconds of audio",
+            "rewrite the partial WAV every this many seconds of audio (once it is long, "
+            "when it holds a quarter more: a long piece writes a few times its size)",
             low=MIN_SECONDS,
             high=MAX_SECONDS,
         ),
