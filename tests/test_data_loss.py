@@ -246,6 +246,32 @@ def test_a_checkpoint_onto_a_full_disk_keeps_the_previous_one(music_root, tiny_r
     assert not [p for p in (run / "checkpoints").iterdir() if p.name.startswith(".")]
 
 
+def test_a_cache_deleted_while_training_saves_the_steps_and_says_how_to_go_on(
+    music_root, tmp_path, monkeypatch
+):
+    """A cache cleaner (or a user freeing disk) deleting the decoded cache mid-run ended the
+    run without a checkpoint; the model was fine, only data it had not opened yet was gone."""
+    from wavenet_music.wavenet import train as train_module
+
+    cache = tmp_path / "cache"
+    config = tiny_config(cache, **{"train.steps": 4, "train.checkpoint_every": 100})
+    run_session = train_module.Trainer.run
+
+    def after_a_cleaner(trainer):
+        shutil.rmtree(cache)  # the files are decoded, none is opened yet
+        return run_session(trainer)
+
+    monkeypatch.setattr(train_module.Trainer, "run", after_a_cleaner)
+    with pytest.raises(UserError) as caught:
+        train(music_root / "piano", tmp_path / "run", config, quiet=True)
+    message = str(caught.value)
+    assert "decoded training data is gone (its cache deleted?); step 0 saved" in message
+    assert message.endswith(f"--run {tmp_path / 'run'} --resume decodes it again")
+    assert ckpt.load(tmp_path / "run").step == 0
+    monkeypatch.setattr(train_module.Trainer, "run", run_session)
+    assert train(music_root / "piano", tmp_path / "run", config, resume=True, quiet=True).step == 4
+
+
 # --- 5. a crash inside the composer's final save hides nothing ---------------------------------
 
 

@@ -212,14 +212,21 @@ class Trainer(TrainingRun):
         result = TrainResult(self.run_dir, self.step)
         self.samples = 0
         with self.session():
-            if self.step == 0:  # the untrained baseline starts every curve
-                self.tolerate_stop(lambda: self._validate(result))
-            steps = self.config.train.steps
-            bar = tqdm(
-                total=steps, initial=self.step, unit="step", disable=self.quiet, dynamic_ncols=True
-            )
-            with bar:
-                result.interrupted = self.loop(lambda: self._one_step(result, bar))
+            try:
+                if self.step == 0:  # the untrained baseline starts every curve
+                    self.tolerate_stop(lambda: self._validate(result))
+                steps = self.config.train.steps
+                bar = tqdm(
+                    total=steps,
+                    initial=self.step,
+                    unit="step",
+                    disable=self.quiet,
+                    dynamic_ncols=True,
+                )
+                with bar:
+                    result.interrupted = self.loop(lambda: self._one_step(result, bar))
+            except FileNotFoundError as exc:  # a cache file, opened when first needed
+                raise self._lost_data(exc) from None
             self._finish(result)
         return result
 
@@ -240,6 +247,18 @@ class Trainer(TrainingRun):
         if self.step - self.first_step == ESTIMATE_AFTER:
             self._say_estimate()
         self._after_step(bits, result)
+
+    def _lost_data(self, exc: FileNotFoundError) -> UserError:
+        """The error for training data that vanished mid-run (a cache folder deleted by a
+        cleaner or a user freeing disk), after saving the steps trained so far: the model
+        is fine, and a resume decodes the data again. Under torchrun nothing is saved (the
+        other processes would wait for this one)."""
+        what = f"{exc.filename}: decoded training data is gone (its cache deleted?)"
+        resume = f"wavenet-music train DATA --run {self.run_dir} --resume decodes it again"
+        if self.dist.enabled:
+            return UserError(f"{what}; {resume} from the last checkpoint")
+        path = self.save()
+        return UserError(f"{what}; step {self.step} saved ({path}); {resume}")
 
     def _say_estimate(self) -> None:
         """After the first steps of a session, how long the rest of the steps budget will
