@@ -22,6 +22,7 @@ from numpy.typing import DTypeLike
 
 from ..config import UserError
 from ..runs import write_atomically
+from ..runtime.stop import held_signals
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff")
 # audio this tool cannot decode (libsndfile reads none of them): counted, never read
@@ -88,28 +89,44 @@ class Damage:
 
 
 def _read(path: Path) -> tuple[np.ndarray, int]:
-    """The frames (T, C) float32 of ``path`` as decoded, and their sample rate."""
-    with _decoding(path), open(path, "rb") as file, sf.SoundFile(file) as f:
+    """The frames (T, C) float32 of ``path`` as decoded, and their sample rate. (Signals
+    are held while soundfile reads: ``runtime.stop.held_signals``.)"""
+    with _decoding(path), open(path, "rb") as file, held_signals(), sf.SoundFile(file) as f:
         return f.read(dtype="float32", always_2d=True), f.samplerate  # (T, channels)
 
 
 def native_rate(path: Path) -> int:
     """The sample rate ``path`` is stored at (its header alone is read)."""
-    with _decoding(path), open(path, "rb") as file, sf.SoundFile(file) as f:
+    with _decoding(path), open(path, "rb") as file, held_signals(), sf.SoundFile(file) as f:
         return f.samplerate
 
 
 def frame_blocks(path: Path, block: int = CACHE_BLOCK) -> Iterator[np.ndarray]:
     """The frames of ``path`` as decoded, ``block`` at a time: (<= block, C) float32 each;
-    together what ``_read`` returns (no more than the header counts)."""
-    with _decoding(path), open(path, "rb") as file, _FrontToBack(file) as f:
+    together what ``_read`` returns (no more than the header counts). A Ctrl-C while a
+    block decodes stops after it (``runtime.stop.held_signals``)."""
+    with _decoding(path), open(path, "rb") as file, _opened(file) as f:
         left = f.frames
         while left > 0:
-            frames = f.read(min(block, left), dtype="float32", always_2d=True)  # (<= block, C)
+            with held_signals():
+                frames = f.read(min(block, left), dtype="float32", always_2d=True)  # (<=B, C)
             if not len(frames):  # cut short: the header promised more
                 return
             left -= len(frames)
             yield frames
+
+
+@contextlib.contextmanager
+def _opened(file: io.BufferedReader) -> Iterator[sf.SoundFile]:
+    """``file`` opened as a ``_FrontToBack`` sound file, signals held while its header is
+    read and while it closes."""
+    with held_signals():
+        sound = _FrontToBack(file)
+    try:
+        yield sound
+    finally:
+        with held_signals():
+            sound.close()
 
 
 class _FrontToBack(sf.SoundFile):
