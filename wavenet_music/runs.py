@@ -24,6 +24,7 @@ import fcntl
 import io
 import json
 import os
+import re
 import secrets
 import stat
 import sys
@@ -90,6 +91,38 @@ def _one_file(a: Path, b: Path) -> bool:
         return os.path.samefile(a, b)
     except OSError:  # one of them does not exist (yet)
         return os.path.realpath(a) == os.path.realpath(b)
+
+
+TEMPORARY = re.compile(r"^\..+\.(\d+)\.[0-9a-f]{8}\.tmp$")  # .NAME.PID.HEX.tmp, as written here
+
+
+def remove_stale_temporaries(folder: Path) -> int:
+    """Remove the hidden temporary files a killed writer left in ``folder`` (a kill -9
+    while a cache file was built left 46 MB that no later run removed): those named by
+    ``write_atomically`` or a block writer whose process is gone. Returns how many."""
+    removed = 0
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return 0
+    for name in names:
+        match = TEMPORARY.match(name)
+        if match is None or _alive(int(match.group(1))):
+            continue
+        with contextlib.suppress(OSError):
+            (Path(folder) / name).unlink()
+            removed += 1
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process: alive
+        return True
+    return True
 
 
 def write_atomically(path: Path, data: bytes | str, hint: str = "") -> Path:

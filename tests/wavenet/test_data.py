@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +16,7 @@ from wavenet_music.audio.io import mu_law_encode
 from wavenet_music.config import UserError
 from wavenet_music.wavenet.data import (
     Segment,
+    cache_root,
     cached_classes,
     load_classes,
     lopsided_split,
@@ -168,3 +171,26 @@ def test_train_resume_on_a_grown_folder_is_refused_and_keeps_the_recorded_split(
     ):
         train(root, run, more, resume=True, quiet=True)
     assert (run / "data.json").read_text() == recorded
+
+
+def test_what_a_killed_decoder_left_in_the_cache_goes_and_nothing_else(folder, tmp_path):
+    """A kill -9 while a cache file was built left its hidden partial file for good."""
+    config = data_config(tmp_path)
+    prepare_corpus(folder, config, 256, min_samples=100, quiet=True)
+    cache = cache_root(config)
+    dead = _finished_pid()
+    stale = cache / f".piano0-0123.npy.{dead}.0badcafe.tmp"
+    stale.write_bytes(b"\x93NUMPY" + bytes(1000))
+    live = cache / f".piano1-0123.npy.{os.getpid()}.0badcafe.tmp"  # being written now
+    live.write_bytes(b"partial")
+    kept = sorted(p.name for p in cache.iterdir() if p not in (stale, live))
+    prepare_corpus(folder, config, 256, min_samples=100, quiet=True)
+    assert not stale.exists() and live.exists()
+    assert sorted(p.name for p in cache.iterdir() if p != live) == kept
+
+
+def _finished_pid() -> int:
+    """The pid of a process that has ended."""
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid

@@ -26,7 +26,7 @@ from ..audio.cache_blocks import write_training_classes
 from ..audio.io import AUDIO_EXTENSIONS, AudioReadError, mu_law_decode, silence_class
 from ..config import DataConfig, UserError
 from ..notes.features import recording_notes, score_sources
-from ..runs import read_data_record
+from ..runs import read_data_record, remove_stale_temporaries
 from .discovery import (
     discover,
     make_labeler,
@@ -263,7 +263,9 @@ def _decode_all(
     min_samples: int,
     quiet: bool,
 ) -> tuple[list[Segment], list[tuple[str, str]]]:
-    """The usable segments of ``paths``, and the files skipped with their reasons."""
+    """The usable segments of ``paths``, and the files skipped with their reasons (the
+    cache folder first freed of what killed decoders left: ``remove_stale_temporaries``)."""
+    remove_stale_temporaries(cache_root(config))
     usable: list[Segment] = []
     skipped: list[tuple[str, str]] = []
     for path in tqdm(paths, desc="decoding", unit="file", disable=quiet or len(paths) < 4):
