@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 
@@ -65,19 +65,28 @@ def _raise_interrupt(signum, frame) -> None:
 
 
 @contextlib.contextmanager
-def terminate_as_interrupt() -> Iterator[None]:
-    """SIGTERM raises ``KeyboardInterrupt`` while the block runs, as Ctrl-C does: the same
-    clean-up and the same one line, instead of the silent default death (exit 143) that
-    skips every ``finally``. A ``StopRequest`` inside the block takes over both signals."""
+def _handled(handlers: dict[int, Callable]) -> Iterator[None]:
+    """``handlers`` ({signal: handler}) in place while the block runs, the earlier ones
+    back after it; outside the main thread signals are left alone."""
     try:
-        previous = signal.signal(signal.SIGTERM, _raise_interrupt)
-    except ValueError:  # not the main thread: leave signals alone
+        previous = {signum: signal.signal(signum, h) for signum, h in handlers.items()}
+    except ValueError:  # not the main thread
         yield
         return
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM raises ``KeyboardInterrupt`` while the block runs, as Ctrl-C does: the same
+    clean-up and the same one line, instead of the silent default death (exit 143) that
+    skips every ``finally``. A ``StopRequest`` inside the block takes over both signals."""
+    with _handled({signal.SIGTERM: _raise_interrupt}):
+        yield
 
 
 @contextlib.contextmanager
@@ -89,14 +98,8 @@ def held_signals() -> Iterator[None]:
     a long FLAC decoded were lost and training went on to the end)."""
     held: list[int] = []
     try:
-        previous = {s: signal.signal(s, lambda s, f: held.append(s)) for s in StopRequest.SIGNALS}
-    except ValueError:  # not the main thread: leave signals alone
-        yield
-        return
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+        with _handled({s: lambda signum, frame: held.append(signum) for s in StopRequest.SIGNALS}):
+            yield
+    finally:  # also when the block failed: a Ctrl-C is never lost
         for signum in dict.fromkeys(held):  # once each, in the order they came
             signal.raise_signal(signum)
