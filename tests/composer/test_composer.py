@@ -662,7 +662,7 @@ def test_the_report_of_a_composer_run_sets_pieces_beside_plain_wavenet(
     """Per genre: a real excerpt, the composed piece, the plain clip (same length), the
     untrained model and noise; the long-range statistics of composed, plain and real; all
     playable in a headless browser."""
-    from tests.report.test_report import open_in_browser
+    from tests.report.test_report import PHONE_PX, open_in_browser
     from wavenet_music.report.build import report_main
 
     base, _ = composed_run
@@ -684,7 +684,8 @@ def test_the_report_of_a_composer_run_sets_pieces_beside_plain_wavenet(
         assert real < composed < plain and clips.count("<figure") == 3
     assert text.count("The average spectrum of the composed pieces is") == 4
     assert "<th>composed: distance (dB)</th>" in text and "generated: distance" not in text
-    durations, widths, requests = open_in_browser(page, tmp_path / "shot.png")
+    durations, widths, requests, phone = open_in_browser(page, tmp_path / "shot.png")
+    assert phone <= PHONE_PX  # the notes and structure tables scroll alone on a phone
     assert len(durations) == 4 * 5  # real, composed, plain, untrained, noise per genre
     lengths = sorted(round(d, 2) for d in durations)
     assert lengths[:4] == [4.0] * 4  # the untrained clips are 4 s

@@ -31,6 +31,7 @@ from wavenet_music.wavenet.train import train
 from ..conftest import HANG_GUARD_S, small_config
 
 CHROMIUM = Path("/usr/bin/chromium")
+PHONE_PX = 390  # a phone's viewport width
 SCREENSHOT_COPY = Path(__file__).resolve().parents[2] / ".pytest_cache" / "report-screenshot.png"
 CLIPS, SECONDS = 2, 0.25
 GENRES = ("ambient", "classical", "guitar", "piano")  # the folders of the test corpus
@@ -248,9 +249,10 @@ LOADED_DURATIONS = """(guardMs) => Promise.all(Array.from(document.querySelector
   })))"""
 
 
-def open_in_browser(page_path: Path, screenshot: Path) -> tuple[list, list, list[str]]:
+def open_in_browser(page_path: Path, screenshot: Path) -> tuple[list, list, list[str], int]:
     """Open a report in headless Debian Chromium: (audio durations, image natural widths,
-    every URL requested); skips where playwright or the browser is missing."""
+    every URL requested, the page's width in a phone's 390-px view); skips where
+    playwright or the browser is missing."""
     sync_api = pytest.importorskip(
         "playwright.sync_api", reason="playwright is not installed (pip install playwright)"
     )
@@ -272,14 +274,17 @@ def open_in_browser(page_path: Path, screenshot: Path) -> tuple[list, list, list
             durations = page.evaluate(LOADED_DURATIONS, guard_ms)
             widths = page.evaluate("Array.from(document.images, i => i.naturalWidth)")
             page.screenshot(path=str(screenshot), full_page=True)
+            page.set_viewport_size({"width": PHONE_PX, "height": 844})
+            phone = page.evaluate("document.documentElement.scrollWidth")
         finally:
             browser.close()
-    return durations, widths, requests
+    return durations, widths, requests, phone
 
 
 def test_the_page_plays_in_a_headless_browser(report, tmp_path):
     screenshot = tmp_path / "report.png"
-    durations, widths, requests = open_in_browser(report, screenshot)
+    durations, widths, requests, phone = open_in_browser(report, screenshot)
+    assert phone <= PHONE_PX  # no sideways scrolling on a phone: wide tables scroll alone
     assert len(durations) == CARDS
     assert all(d == pytest.approx(SECONDS, abs=0.01) for d in durations), durations
     assert len(widths) == CARDS + 1 and all(w > 0 for w in widths), widths

@@ -86,7 +86,9 @@ table.facts th {{ text-align: left; font-weight: 500; color: var(--muted); }}
 details summary {{ cursor: pointer; margin: 14px 0 6px; color: var(--muted); }}
 dt {{ font-weight: 600; margin-top: 10px; }} dd {{ margin: 2px 0 0; color: #3d444d; }}
 @media (max-width: 900px) {{ .pair, .pair.three {{ grid-template-columns: 1fr; }}
-  main {{ padding: 16px; }} }}
+  main {{ padding: 16px; }} section {{ padding: 6px 14px 16px; }}
+  table {{ display: block; overflow-x: auto; max-width: 100%; }}
+  figcaption, .note, h1, h2 {{ overflow-wrap: anywhere; }} .card {{ min-width: 0; }} }}
 </style></head>
 <body><main>
 {body}
