@@ -4,6 +4,7 @@ is set aside or found, resume keeps to its run, and a damaged cache is rebuilt."
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -20,7 +21,7 @@ import torch
 
 from wavenet_music.cli import main
 from wavenet_music.config import UserError, apply_overrides
-from wavenet_music.runs import run_lock
+from wavenet_music.runs import read_metrics, run_lock
 from wavenet_music.wavenet import checkpoint as ckpt
 from wavenet_music.wavenet.train import train
 
@@ -270,6 +271,26 @@ def test_a_cache_deleted_while_training_saves_the_steps_and_says_how_to_go_on(
     assert ckpt.load(tmp_path / "run").step == 0
     monkeypatch.setattr(train_module.Trainer, "run", run_session)
     assert train(music_root / "piano", tmp_path / "run", config, resume=True, quiet=True).step == 4
+
+
+def test_a_resume_after_a_kill_logs_each_step_once(music_root, tmp_path):
+    """Killed after logging steps its last checkpoint does not hold, a run logged them
+    again on resume: metrics.jsonl and TensorBoard held those steps twice."""
+    config = tiny_config(tmp_path / "cache", **{"train.steps": 3, "train.log_every": 1})
+    run = tmp_path / "run"
+    train(music_root / "piano", run, config, quiet=True)
+    shutil.rmtree(ckpt.checkpoint_dirs(run)[-1])  # killed after step 3 was logged, unsaved
+    with (run / "metrics.jsonl").open("a") as log:
+        log.write('{"step": 3, "train_bi')  # and cut short mid-line
+    longer = dataclasses.replace(config, train=dataclasses.replace(config.train, steps=4))
+    train(music_root / "piano", run, longer, resume=True, quiet=True)
+    assert [r["step"] for r in read_metrics(run) if "train_bits" in r] == [1, 2, 3, 4]
+    assert "train_bi\n" not in (run / "metrics.jsonl").read_text()
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(run / "tensorboard"))
+    events.Reload()
+    assert [e.step for e in events.Scalars("bits_per_sample/train")] == [1, 2, 3, 4]
 
 
 # --- 5. a crash inside the composer's final save hides nothing ---------------------------------

@@ -253,6 +253,30 @@ def append_record(path: Path, record: dict) -> None:
         raise UserError(f"cannot append to {path} ({exc.strerror})") from None
 
 
+def keep_records_through(path: Path, step: int) -> int:
+    """Rewrite the log ``path`` (``append_record``'s) without the records of steps after
+    ``step``, the checkpoint a run resumes from: a run killed after its last checkpoint
+    had logged steps its resume logs again (10 kills left 29 steps twice). A line cut
+    short by the crash goes too. Returns how many lines went."""
+    try:
+        lines = path.read_text().splitlines()
+    except FileNotFoundError:
+        return 0
+    kept = [line for line in lines if _logged_through(line, step)]
+    if len(kept) < len(lines):
+        write_atomically(path, "".join(line + "\n" for line in kept))
+    return len(lines) - len(kept)
+
+
+def _logged_through(line: str, step: int) -> bool:
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError:
+        return False
+    logged = record.get("step") if isinstance(record, dict) else None
+    return not isinstance(logged, int) or logged <= step
+
+
 # --- one process per run -----------------------------------------------------------------------
 
 

@@ -133,6 +133,7 @@ class ComposerTrainer(TrainingRun):
             self.since_best = int(c.meta.get("since_best", 0))
         self.rng.bit_generator.state = self.restore_training_state(c)
         self.calibration = saved_calibration(c)
+        runs.keep_records_through(self.run_dir / COMPOSER / "metrics.jsonl", c.step)
 
     def save(self, final: bool = False) -> Path:
         """A checkpoint of this step; ``final`` replaces a periodic one of the same step,

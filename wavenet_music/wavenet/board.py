@@ -31,13 +31,14 @@ class Board:
     def __init__(self, run_dir: Path) -> None:
         self.folder = Path(run_dir) / "tensorboard"
         self._writer = None
+        self.purge_step: int | None = None  # a resume: what earlier sessions logged from here
 
     @property
     def writer(self):
         if self._writer is None:
             from torch.utils.tensorboard import SummaryWriter
 
-            self._writer = SummaryWriter(str(self.folder))
+            self._writer = SummaryWriter(str(self.folder), purge_step=self.purge_step)
         return self._writer
 
     def scalars(self, record: dict) -> None:

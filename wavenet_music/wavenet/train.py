@@ -122,9 +122,14 @@ class Trainer(TrainingRun):
     # state ---------------------------------------------------------------------------------
 
     def restore(self, checkpoint: ckpt.Checkpoint) -> None:
-        """Continue exactly where ``checkpoint`` left off: weights, moments, data order, RNG."""
+        """Continue exactly where ``checkpoint`` left off: weights, moments, data order, RNG;
+        the logs of steps after it (a kill after the checkpoint) are dropped, as they will
+        be trained and logged again."""
         self.model.load_state_dict(checkpoint.model)
         self.sampler.set_state(self.restore_training_state(checkpoint))
+        if self.dist.is_main:
+            runs.keep_records_through(self.run_dir / "metrics.jsonl", checkpoint.step)
+            self.board.purge_step = checkpoint.step + 1
 
     def save(self) -> Path | None:
         """Write a checkpoint (rank 0 only; the others return None)."""
