@@ -195,8 +195,12 @@ def test_a_ctrl_c_while_soundfile_reads_stops_the_decoding(tmp_path, monkeypatch
     path = tmp_path / "long.flac"
     sf.write(path, np.random.default_rng(0).uniform(-0.5, 0.5, 5 * 16000), 16000)
     monkeypatch.setattr(io_module, "open", lambda p, mode: _CtrlCOnRead(p, "r"), raising=False)
-    with pytest.raises(KeyboardInterrupt):
-        read(path)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # xdist's ignores it
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            read(path)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def test_decoding_holds_four_bytes_a_sample_and_the_values_of_the_formula():
