@@ -419,7 +419,8 @@ def _stream(job: Job, codebook: Codebook, prime_path: Path | None) -> Piece:
             audio.append(renderer.render(todo, stop).cpu().numpy())
             so_far = mu_law_decode(np.concatenate(audio, axis=1), q)  # (clips, t)
             done = so_far.shape[1] >= length or stop.requested
-            if paths is not None and (done or rewrite_due(so_far.shape[1], written, 1)):
+            due = rewrite_due(so_far.shape[1], written, 1)  # each chunk while it is short
+            if paths is not None and (done or due):
                 write_clips(paths, so_far, rate)
                 written = so_far.shape[1]
             if stop.requested:  # the audio so far is written: stop here

@@ -61,7 +61,7 @@ SCORE_SUFFIXES = (".mid", ".midi")  # in any case
 SCORE_CACHE = ".score.npy"  # how a score's notes cache ends (a transcription's does not)
 UNREAD_SHOWN = 5  # MIDI files named after no recording, named one by one
 CACHE_VERSION = 3  # 2: the sustain pedal held, tempo read from every track, notes cut to the
-# audio; 3: one strike per key at a time (a key struck again sounds to its last release)
+# audio; 3: one note per key at a time, as FluidSynth plays (a restrike ends the note)
 
 
 # --- where the notes of a recording come from ------------------------------------------
