@@ -298,17 +298,23 @@ def cmd_generate(args: argparse.Namespace) -> None:
     ):
         if value is not None and not Path(value).is_file():
             raise UserError(f"{flag} {value} is not a file")
-    audio = generate_audio(model, config, options, out=args.out, progress=not args.quiet)
+    redraws: list = []
+    audio = generate_audio(
+        model, config, options, out=args.out, progress=not args.quiet, on_redraw=redraws.append
+    )
     paths = clip_paths(args.out, clip_plan(config, options)[1])
-    _say_sound(paths, audio)
+    _say_sound(paths, audio, redraws, config.data.sample_rate)
     for path in paths:
         print(path)
 
 
-def _say_sound(paths: list[Path], audio: Any) -> None:
-    """A warning for each written clip a listener cannot use (``sound_warnings``)."""
-    from .wavenet.to_audio import sound_warnings
+def _say_sound(paths: list[Path], audio: Any, redraws: list, sample_rate: int) -> None:
+    """A warning for each written clip a listener cannot use (``sound_warnings``), and
+    a line for each fall into noise drawn again (``redraw_lines``)."""
+    from .wavenet.to_audio import redraw_lines, sound_warnings
 
+    for line in redraw_lines(paths, redraws, sample_rate):
+        print(line, file=sys.stderr)
     for line in sound_warnings(paths, audio):
         print(f"warning: {line}", file=sys.stderr)
 
@@ -348,9 +354,12 @@ def cmd_render(args: argparse.Namespace) -> None:
             f"{args.run} was not trained on notes (its features: {config.data.features}); "
             "train one with --preset notes"
         )
-    audio = generate_audio(model, config, options, out=args.out, progress=not args.quiet)
+    redraws: list = []
+    audio = generate_audio(
+        model, config, options, out=args.out, progress=not args.quiet, on_redraw=redraws.append
+    )
     paths = clip_paths(args.out, clip_plan(config, options)[1])
-    _say_sound(paths, audio)
+    _say_sound(paths, audio, redraws, config.data.sample_rate)
     for path in paths:
         print(path)
 
@@ -481,7 +490,7 @@ def cmd_compose(args: argparse.Namespace) -> None:
         file=sys.stderr,
     )
     if piece.paths:
-        _say_sound(piece.paths, piece.audio)
+        _say_sound(piece.paths, piece.audio, piece.redraws, piece.sample_rate)
     for path in [*(piece.paths or []), *(piece.midi_paths or [])]:
         print(path)
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +36,7 @@ from ..wavenet.checkpoint import load_model
 from ..wavenet.compiled import RUN_STEPS, CompiledWaveNet, generation_step
 from ..wavenet.generate import uniform_rows
 from ..wavenet.model import WaveNet
+from ..wavenet.noise_guard import Redraw
 from ..wavenet.to_audio import clip_paths, clip_plan, rewrite_due, threads_for, write_clips
 from .checkpoint import ComposerCheckpoint, build_composer, calibrated_sampling, load_composer
 from .config import PieceConfig
@@ -207,6 +208,8 @@ class Piece:
     hold_penalty: float = 0.0  # the composer's, as sampled
     notes: list[list[Note]] | None = None
     midi_paths: list[Path] | None = None
+    redraws: list[Redraw] = field(default_factory=list)  # falls into noise drawn again
+    sample_rate: int = 0  # of ``audio``
 
 
 def compose(
@@ -259,7 +262,7 @@ def compose(
             piece = _compose_notes(job, prime, midi_paths, saved.meta.get("programs"))
         else:
             piece = _stream(job, saved.codebook, prime)
-    piece.tags, piece.paths = tags, paths
+    piece.tags, piece.paths, piece.sample_rate = tags, paths, config.data.sample_rate
     piece.temperature, piece.hold_penalty = options.temperature, options.hold_penalty
     for path, features in zip(features_paths, piece.features, strict=False):
         _save_npy(path, features)
@@ -352,6 +355,7 @@ def _compose_notes(
         ]
     for path, clip_notes in zip(midi_paths or [], notes, strict=False):
         write_midi(path, clip_notes, options.seconds)  # first: there on Ctrl-C
+    redraws: list[Redraw] = []
     try:
         audio = play_notes(
             job.wavenet,
@@ -363,11 +367,12 @@ def _compose_notes(
             job.generators[1],
             job.paths,
             job.on_chunk,
+            redraws.append,
         )
     except Interrupted as stopped:  # the notes are whole: say where they are too
         raise Interrupted(stopped.paths, midi_paths) from None
     rolls = note_rolls(notes, config, audio.shape[1])  # (B, K, 176)
-    return Piece(audio, rolls, events, [], notes=notes, midi_paths=midi_paths)
+    return Piece(audio, rolls, events, [], notes=notes, midi_paths=midi_paths, redraws=redraws)
 
 
 def _stream(job: Job, codebook: Codebook, prime_path: Path | None) -> Piece:

@@ -36,12 +36,14 @@ from ..config import (
     MIN_SECONDS,
     NOTE_FLOOR,
     NOTE_TEMPERATURE_SCALE,
+    REDRAW_NOISE,
     UserError,
     budget_minutes,
     budget_steps,
     floor_doc,
     jump_doc,
     note_temperature_doc,
+    redraw_noise_doc,
 )
 from ..config.checks import doc, settings
 
@@ -244,6 +246,9 @@ class PieceConfig:
     )
     wavenet_max_jump: float = field(
         default=MAX_JUMP, metadata=jump_doc("the WaveNet never draws a sample")
+    )
+    wavenet_redraw_noise: float = field(
+        default=REDRAW_NOISE, metadata=redraw_noise_doc("the WaveNet draws again each piece's")
     )
     seed: int | None = field(
         default=0, metadata=doc("random seed; null = a fresh one", low=0, high=MAX_SEED)

@@ -42,6 +42,7 @@ from ..notes.transcribe import require_notes, transcribe_file
 from ..runtime.stop import Interrupted, StopRequest
 from ..wavenet.generate import generate
 from ..wavenet.model import WaveNet
+from ..wavenet.noise_guard import NoiseGuard, RedrawFn
 from ..wavenet.to_audio import (
     note_floors,
     note_temperatures,
@@ -165,11 +166,13 @@ def play_notes(
     generator: torch.Generator,
     paths: list[Path] | None = None,
     on_chunk: ChunkFn | None = None,
+    on_redraw: RedrawFn | None = None,
 ) -> np.ndarray:
     """Float audio (clips, seconds · rate): each clip plays its notes of ``pieces`` after
     the history ``prime`` (P,) classes (None: silence), in one pass of ``generate``. With
     ``paths`` the WAVs are rewritten and ``on_chunk`` gets the audio so far after every
-    ``chunk_seconds``; Ctrl-C keeps the audio so far (``runtime.stop.Interrupted``)."""
+    ``chunk_seconds``; Ctrl-C keeps the audio so far (``runtime.stop.Interrupted``);
+    ``on_redraw`` hears every fall into noise drawn again (``wavenet.noise_guard``)."""
     rate, q = config.data.sample_rate, config.model.quantization_channels
     length, clips = round(options.seconds * rate), len(pieces)
     steering = [notes_steering(notes, config, length, 1) for notes in pieces]
@@ -216,6 +219,8 @@ def play_notes(
                 ),
                 max_jump=options.wavenet_max_jump,
                 on_step=on_step,
+                guard=NoiseGuard.of(options.wavenet_redraw_noise, rate, q, config.model.hop_length),
+                on_redraw=on_redraw,
             )
     except KeyboardInterrupt:
         written = paths is not None and latest[0].shape[1] > 0

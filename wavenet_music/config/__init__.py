@@ -20,6 +20,7 @@ from .settings import (
     MIN_SECONDS,
     NOTE_FLOOR,
     NOTE_TEMPERATURE_SCALE,
+    REDRAW_NOISE,
     Config,
     DataConfig,
     EvaluateConfig,
@@ -39,6 +40,7 @@ from .settings import (
     note_temperature_doc,
     parse_assignment,
     preset_names,
+    redraw_noise_doc,
     sections_of,
     stacked_dilations,
 )
@@ -58,6 +60,7 @@ __all__ = [
     "MIN_SECONDS",
     "NOTE_FLOOR",
     "NOTE_TEMPERATURE_SCALE",
+    "REDRAW_NOISE",
     "Config",
     "DataConfig",
     "EvaluateConfig",
@@ -79,6 +82,7 @@ __all__ = [
     "parse_assignment",
     "preset_names",
     "read_user_text",
+    "redraw_noise_doc",
     "sections_of",
     "stacked_dilations",
 ]

@@ -49,6 +49,11 @@ NOTE_TEMPERATURE_SCALE = 0.6
 # class (-0.5 → +0.65) several percent and crackles, hundreds of clicks a second
 # (experiments/plain_level_2026-12-03): those draws are never made.
 MAX_JUMP = 0.5
+# A half second of generated audio spectrally flatter than this (and louder than -50 dBFS)
+# is a fall into noise, drawn again (``wavenet.noise_guard``; white noise: 0.56). The
+# demo's recordings never read above 0.13 in a half second, its WaveNets' music up to 0.30,
+# their falls into noise 0.43-0.56 (experiments/ambient_noise_2026-12-05).
+REDRAW_NOISE = 0.4
 
 
 def jump_doc(what: str) -> dict:
@@ -57,6 +62,17 @@ def jump_doc(what: str) -> dict:
         f"{what} more than this (of full scale) from the previous sample (no clicks); 0 = no limit",
         low=0,
         high=2,
+    )
+
+
+def redraw_noise_doc(what: str) -> dict:
+    """The metadata of a noise guard setting (``REDRAW_NOISE``)."""
+    return doc(
+        f"{what} half second whose spectral flatness exceeds this (a fall into white "
+        "noise: 0.56; music 0.002-0.3), from the half second before, up to 4 times; "
+        "0 = never",
+        low=0,
+        high=1,
     )
 
 
@@ -571,6 +587,9 @@ class GenerateConfig:
         metadata=note_temperature_doc("runs steered by notes draw at"),
     )
     max_jump: float = field(default=MAX_JUMP, metadata=jump_doc("never draw a sample"))
+    redraw_noise: float = field(
+        default=REDRAW_NOISE, metadata=redraw_noise_doc("draw again each clip's")
+    )
     seed: int | None = field(
         default=0,
         metadata=doc("random seed; null = a fresh one each run", low=0, high=MAX_SEED),

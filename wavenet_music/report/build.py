@@ -164,13 +164,14 @@ def _report(
     with torch.random.fork_rng(devices=[]):  # seeded weights, the caller's RNG untouched
         torch.manual_seed(seed)
         fresh = WaveNet(config.model).to(model_device(model)).eval()
-    extra, plain, notes = [], None, None
+    extra, plain, notes, redraws = [], None, None, None
     say = _phases()
     if composer_dirs(run_dir) and config.train.local_dropout > 0:
         say(f"composing {clips} pieces of {seconds:g} s a label, and plain WaveNet beside them")
         generated, plain, speed, section, notes = composed_and_plain(
             run_dir, out_dir, data_root, config, seconds, seed, clips
         )
+        redraws = section["redraws"]
         extra, originals = [section["html"]], None
         untrained = GenerateConfig(seconds=min(seconds, 4.0), seed=seed, label=which_labels(config))
         baseline_audio = generate_audio(fresh, config, untrained, progress=False)  # (labels, T)
@@ -208,6 +209,7 @@ def _report(
         plain=plain,
         extra_sections=extra,
         notes=notes,
+        redraws=redraws,
     )
     say("done")
     return page
@@ -242,7 +244,8 @@ def composed_and_plain(
     composed pieces and as many plain clips per label (label → (pieces, T) each; piece k
     from seed ``seed + k``, so one unlucky draw does not decide a label's figures), how
     fast they were made, the composition section of the first (long-range structure against
-    real music) and, for a run steered by notes, label → the notes of each piece."""
+    real music; its "redraws": those of every piece, summed) and, for a run steered by
+    notes, label → the notes of each piece."""
     start = time.perf_counter()
     sections = [
         composition_section(run_dir, out_dir, seconds, seed + k, data_root, write_audio=False)
@@ -259,6 +262,13 @@ def composed_and_plain(
     notes = None
     if sections[0]["notes"]:
         notes = {name: [s["notes"][name] for s in sections] for name in sections[0]["notes"]}
+    sections[0]["redraws"] = {
+        kind: {
+            label: {key: sum(s["redraws"][kind][label][key] for s in sections) for key in counts}
+            for label, counts in by_label.items()
+        }
+        for kind, by_label in sections[0]["redraws"].items()
+    }
     streams = sum(len(a) for a in (*composed.values(), *plain.values()))
     samples = next(iter(composed.values())).shape[1]
     device = str(generation_device("auto"))  # where compose ran

@@ -9,6 +9,7 @@ as data and as an HTML fragment with relative links; the report page embeds it.
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,7 @@ from ..composer.compose import compose
 from ..composer.config import PieceConfig
 from ..config import GenerateConfig
 from ..wavenet.checkpoint import load_model
+from ..wavenet.noise_guard import Redraw
 from ..wavenet.to_audio import generate_audio
 from .clips import real_excerpts, run_labels
 
@@ -60,7 +62,8 @@ def composition_section(
     "clip_windows": {kind: [[statistics of each window of one clip]]},
     "clip_labels": {kind: [label of each clip]},
     "statistics": {kind: {stat: (mean, std)}}, "distance": {kind: {stat: z, "mean": z}},
-    "label_distance": {label: {kind: {stat: z, "mean": z}}}, "html"}`` where kind is
+    "label_distance": {label: {kind: {stat: z, "mean": z}}},
+    "redraws": {kind: {label: {"falls", "left_as_noise"}}}, "html"}`` where kind is
     "real", "composed" or "plain" and distances are to "real" (of the same label in
     ``label_distance``).
     ``write_audio=False`` writes no files (the listening report shows the clips in its
@@ -83,10 +86,13 @@ def composition_section(
     clips = {"composed": dict(zip(labels, piece.audio, strict=True))}
     if plain_run is None and config.train.local_dropout > 0:
         plain_run = run_dir
+    plain_redraws: list[Redraw] = []
     if plain_run is not None:
         model, plain_config = load_model(plain_run)
         options = GenerateConfig(seconds=seconds, seed=seed, label=which)
-        plain = generate_audio(model, plain_config, options, progress=False)
+        plain = generate_audio(
+            model, plain_config, options, progress=False, on_redraw=plain_redraws.append
+        )
         clips["plain"] = dict(zip(labels, plain, strict=True))
     rows = _write(clips, out_dir, config.data.sample_rate) if write_audio else []
     rate = config.data.sample_rate
@@ -125,6 +131,10 @@ def composition_section(
             if kind != "real" and w and windows.get("real")
         },
         "label_distance": distance_by_label(clip_windows, clip_labels),
+        "redraws": {
+            "composed": redraws_by_label(piece.redraws, labels),
+            "plain": redraws_by_label(plain_redraws, labels),
+        },
     }
     section["html"] = section_html(section)
     return section
@@ -221,3 +231,13 @@ def label_distance_html(by_label: dict[str, dict[str, dict[str, float]]]) -> str
         + "".join(f"<th>{k}</th>" for k in kinds)
         + f"</tr>{rows}</table>"
     )
+
+
+def redraws_by_label(redraws: Sequence[Redraw], labels: Sequence[str]) -> dict[str, dict]:
+    """label → {"falls": falls into noise drawn again, "left_as_noise": of them, those no
+    try resolved} of a batch with one stream per label (``wavenet.noise_guard``)."""
+    counts = {label: {"falls": 0, "left_as_noise": 0} for label in labels}
+    for redraw in redraws:
+        counts[labels[redraw.stream]]["falls"] += 1
+        counts[labels[redraw.stream]]["left_as_noise"] += not redraw.resolved
+    return counts

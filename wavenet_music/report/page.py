@@ -50,6 +50,7 @@ def write_report(
     plain: Mapping[str, np.ndarray] | None = None,
     extra_sections: Sequence[str] = (),
     notes: Mapping[str, Sequence[Sequence[Note]]] | None = None,
+    redraws: Mapping[str, Mapping[str, Mapping[str, int]]] | None = None,
 ) -> Path:
     """Write ``out_dir/index.html`` with its WAV and PNG files beside it; return its path.
 
@@ -66,6 +67,8 @@ def write_report(
         notes: label → the notes each composed clip plays (a run of notes): shown as a
             piano roll above its spectrogram, with its MIDI file, and their figures
             beside the genre's (``notes.py``), which the check reads.
+        redraws: kind → label → {"falls", "left_as_noise"}: the falls into noise that
+            generation drew again (``wavenet.noise_guard``), said under the verdict.
     """
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -95,6 +98,7 @@ def write_report(
         genre = genre_note_figures(run_dir, data_root, config)
         played = notes_figures(notes, seconds, genre, originality(run_dir, data_root, config))
     summary = run_summary(run_dir, config, rows, held_out, played)
+    summary["redraws"] = None if redraws is None else dict(redraws)
     write_summary(out_dir, summary)
     metrics = read_metrics(run_dir)
     curves = _save_png(
@@ -103,6 +107,7 @@ def write_report(
     body = [
         _header(run_dir, config, speed, held_out),
         _verdict(summary),
+        _redraws_said(redraws),
         _overview(rows, held_out, rate) if len(rows) > 1 else "",
         *sections,
         *extra_sections,
@@ -177,6 +182,26 @@ def _verdict(summary: Mapping) -> str:
     return (
         f'<div class="verdict miss"><b>Quality check: not usable yet</b> {figures}'
         f"<ul>{items}</ul></div>"
+    )
+
+
+def _redraws_said(redraws: Mapping[str, Mapping[str, Mapping[str, int]]] | None) -> str:
+    """A line under the verdict: how often generation fell into noise and drew it again
+    (the clips as heard are those; ``wavenet.noise_guard``)."""
+    if redraws is None:
+        return ""
+    falls = [
+        f"{label} {kind} {counts['falls']}"
+        + (f" ({counts['left_as_noise']} left as noise)" if counts["left_as_noise"] else "")
+        for kind, by_label in redraws.items()
+        for label, counts in by_label.items()
+        if counts["falls"]
+    ]
+    said = "; ".join(falls) if falls else "none"
+    return (
+        '<p class="redraws">Falls into noise drawn again while generating (half a second '
+        f"that read as white noise, drawn again from the half second before): {html.escape(said)}."
+        "</p>"
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -22,8 +23,9 @@ from ..config import UserError
 from ..runtime.device import model_device
 from .compiled import CompiledWaveNet, generation_step
 from .graphed import GraphedWaveNet
-from .incremental import JumpLimit, draw
+from .incremental import IncrementalWaveNet, JumpLimit, draw
 from .model import WaveNet
+from .noise_guard import NoiseGuard, Redraw, RedrawFn
 
 # steps of floors or temperatures converted at a time (step_rows), and of uniform numbers
 # drawn at a time (uniform_rows)
@@ -113,6 +115,8 @@ def generate(
     on_step: ProgressFn | None = None,
     engine: str = "auto",
     precision: str = "float32",
+    guard: NoiseGuard | None = None,
+    on_redraw: RedrawFn | None = None,
 ) -> Tensor:
     """Generate ``num`` clips of ``length`` classes each with the incremental generator.
 
@@ -137,34 +141,226 @@ def generate(
         engine: ``auto``, ``compiled``, ``graph`` (a model on a GPU: ``graphed.py``) or
             ``eager``; precision: the compiled step's weights, ``float32``, ``bf16`` or
             ``int8`` (see ``compiled.generation_step``).
+        guard: draw in spans and draw again a stream's fall into noise (``noise_guard``;
+            at temperature 0 nothing is drawn again); ``on_redraw`` hears each redraw.
     Returns:
         Tensor[num, length] of classes.
     """
     history = padded_history(model, prime, num)
-    frames = local_timeline(model, features, history.shape[1], length, silence)
-    heard = heard_timeline(model, excitation, history.shape[1], length)
-    fast = generation_step(model, engine, precision)
-    labels = _on(labels, history.device)
-    per_step = step_rows(checked_floors(model, floors, num, length), length, history.device)
-    heat = step_rows(
-        checked_temperatures(temperatures, num, length), length, history.device, inverse=True
+    timeline = Timeline(
+        history,
+        _on(labels, history.device),
+        local_timeline(model, features, history.shape[1], length, silence),
+        heard_timeline(model, excitation, history.shape[1], length),
     )
-    jumps = jump_limit(model, max_jump, history.device)
-    drawn = temperature != 0 or temperatures is not None  # else the likeliest class
-    noise = uniform_rows(generator, num, length, history.device, drawn)
-    state = fast.initial_state(model, history, labels, frames, heard)
-    x = history[:, -1]
-    if isinstance(fast, GraphedWaveNet | CompiledWaveNet):  # the same loop, in one call
-        rows = zip(per_step, heat, noise, strict=True)  # per sample, or per run of them
-        return fast.run(state, x, length, temperature, rows, jumps, on_step)
-    out = torch.empty(num, length, dtype=torch.long, device=history.device)
-    for t, floor, inverse, u in zip(range(length), per_step, heat, noise, strict=True):
-        logits, state = fast.step(x, state)  # (num, Q)
-        x = fast.draw(logits, x, temperature, generator, floor, inverse, jumps, u)  # (num,)
-        out[:, t] = x
-        if on_step is not None:
-            on_step(out[:, : t + 1])
+    sampling = Sampling(
+        generation_step(model, engine, precision),
+        temperature,
+        checked_floors(model, floors, num, length),
+        checked_temperatures(temperatures, num, length),
+        jump_limit(model, max_jump, history.device),
+    )
+    if guard is None:
+        return sampling.drawn(model, timeline, 0, length, generator, on_step)
+    return guarded(model, timeline, length, sampling, generator, guard, on_step, on_redraw)
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """What the streams read before the next sample: ``history`` (B, H) classes fed, and
+    the conditioning of the whole timeline from ``history[:, 0]`` on, laid out as
+    ``WaveNet.forward`` takes it: ``labels`` (B,), local ``frames`` (B, F, K + 2; the
+    history starts frame 1) and ``heard`` (B, E, T'): what every input hears."""
+
+    history: Tensor
+    labels: Tensor | None
+    frames: Tensor | None
+    heard: Tensor | None
+
+    def rows(self, streams: Tensor) -> Timeline:
+        """The timeline of ``streams`` (S,) indices only."""
+        return Timeline(*(None if t is None else t[streams] for t in self._tensors()))
+
+    def after(self, classes: Tensor, model: WaveNet) -> Timeline:
+        """The timeline once ``classes`` (B, t) are drawn after the history, its front cut
+        to what the next draws read: the receptive field, in whole frames."""
+        history = torch.cat([self.history, classes.to(self.history.device)], dim=1)
+        cut = max(0, history.shape[1] - model.receptive_field)
+        hop = model.config.hop_length if self.frames is not None else 1
+        cut = cut // hop * hop  # the frames stay aligned with the samples
+        frames = None if self.frames is None else self.frames[:, :, cut // hop :]
+        heard = None if self.heard is None else self.heard[:, :, cut:]
+        return Timeline(history[:, cut:], self.labels, frames, heard)
+
+    def within(self, steps: int, model: WaveNet) -> Timeline:
+        """The timeline with no more conditioning than ``steps`` draws read (a long
+        piece's later frames are not converted for every span)."""
+        fed = self.history.shape[1] + steps
+        frames = self.frames
+        if frames is not None:
+            frames = frames[:, :, : -(-fed // model.config.hop_length) + 2]
+        heard = None if self.heard is None else self.heard[:, :, :fed]
+        return Timeline(self.history, self.labels, frames, heard)
+
+    def _tensors(self) -> tuple[Tensor | None, ...]:
+        return self.history, self.labels, self.frames, self.heard
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How every sample is drawn: the ``step`` (``compiled.generation_step``), the
+    ``temperature``, each sample's ``floors`` and ``temperatures`` (num, length) of the
+    whole clip (or None) and the ``jumps`` limit."""
+
+    step: IncrementalWaveNet | CompiledWaveNet | GraphedWaveNet
+    temperature: float
+    floors: Tensor | None
+    temperatures: Tensor | None
+    jumps: JumpLimit | None
+
+    @property
+    def random(self) -> bool:
+        """Whether samples are drawn (else the likeliest class is taken)."""
+        return self.temperature != 0 or self.temperatures is not None
+
+    def drawn(
+        self,
+        model: WaveNet,
+        timeline: Timeline,
+        start: int,
+        length: int,
+        generator: torch.Generator | None,
+        on_step: ProgressFn | None,
+        streams: Tensor | None = None,
+    ) -> Tensor:
+        """Samples ``start`` .. ``start + length`` of the clip (B, length) after
+        ``timeline``, for ``streams`` (indices into the clip's streams; None: all)."""
+        history, device = timeline.history, timeline.history.device
+        num = history.shape[0]
+        rows = slice(None) if streams is None else streams.cpu()
+        span = slice(start, start + length)
+        floors = None if self.floors is None else self.floors[rows, span]
+        temperatures = None if self.temperatures is None else self.temperatures[rows, span]
+        per_step = step_rows(floors, length, device)
+        heat = step_rows(temperatures, length, device, inverse=True)
+        noise = uniform_rows(generator, num, length, device, self.random)
+        fast = self.step
+        state = fast.initial_state(model, history, timeline.labels, timeline.frames, timeline.heard)
+        x = history[:, -1]
+        if isinstance(fast, GraphedWaveNet | CompiledWaveNet):  # the same loop, in one call
+            rows_ = zip(per_step, heat, noise, strict=True)  # per sample, or per run of them
+            return fast.run(state, x, length, self.temperature, rows_, self.jumps, on_step)
+        out = torch.empty(num, length, dtype=torch.long, device=device)
+        for t, floor, inverse, u in zip(range(length), per_step, heat, noise, strict=True):
+            logits, state = fast.step(x, state)  # (num, Q)
+            x = fast.draw(logits, x, self.temperature, generator, floor, inverse, self.jumps, u)
+            out[:, t] = x
+            if on_step is not None:
+                on_step(out[:, : t + 1])
+        return out
+
+
+def guarded(
+    model: WaveNet,
+    timeline: Timeline,
+    length: int,
+    sampling: Sampling,
+    generator: torch.Generator | None,
+    guard: NoiseGuard,
+    on_step: ProgressFn | None = None,
+    on_redraw: RedrawFn | None = None,
+) -> Tensor:
+    """``generate``'s clips drawn ``guard.span`` samples at a time, each stream's fall into
+    noise drawn again (``noise_guard``). The spans draw the same uniform numbers in the same
+    order as one pass, so a stream never drawn again plays what it would unguarded."""
+    num = timeline.history.shape[0]
+    out = torch.empty(num, 0, dtype=torch.long, device=timeline.history.device)
+    judged = np.ones(num, dtype=bool)  # streams still judged
+    redraws = redraw_generator(generator)
+    for start in range(0, length, guard.span):
+        steps = min(guard.span, length - start)
+        done = out
+
+        def progress(classes: Tensor, done: Tensor = done) -> None:
+            if on_step is not None:
+                on_step(torch.cat([done, classes], dim=1))
+
+        now = timeline.after(out, model).within(steps, model)
+        out = torch.cat([out, sampling.drawn(model, now, start, steps, generator, progress)], 1)
+        fallen = judged & guard.noisy(_audio(out[:, start:], guard))
+        if fallen.any() and sampling.random:
+            back = max(0, start - guard.span)  # the fall began in the span before, or here
+            out, resolved = _drawn_again(
+                model,
+                timeline,
+                out,
+                back,
+                np.flatnonzero(fallen),
+                sampling,
+                redraws,
+                guard,
+                on_step,
+            )
+            for stream, ok in resolved.items():
+                judged[stream] = ok
+                if on_redraw is not None:
+                    on_redraw(Redraw(stream, back, ok))
     return out
+
+
+def _drawn_again(
+    model: WaveNet,
+    timeline: Timeline,
+    out: Tensor,
+    back: int,
+    fallen: np.ndarray,
+    sampling: Sampling,
+    generator: torch.Generator | None,
+    guard: NoiseGuard,
+    on_step: ProgressFn | None,
+) -> tuple[Tensor, dict[int, bool]]:
+    """``out`` (B, t) with samples ``back`` .. t of the ``fallen`` streams drawn again, up
+    to ``guard.tries`` times until every span of them reads as music; stream → resolved."""
+    out, resolved = out.clone(), {}
+    streams = torch.from_numpy(fallen)
+    length = out.shape[1] - back
+
+    def progress(_: Tensor) -> None:  # no new samples: Ctrl-C is heard all the same
+        if on_step is not None:
+            on_step(out)
+
+    for _ in range(guard.tries):
+        before = timeline.rows(streams).after(out[streams, :back], model).within(length, model)
+        again = sampling.drawn(model, before, back, length, generator, progress, streams)
+        noisy = np.zeros(len(streams), dtype=bool)
+        for start in range(0, length, guard.span):
+            noisy |= guard.noisy(_audio(again[:, start : start + guard.span], guard))
+        out[streams, back:] = again
+        for stream in streams[~noisy].tolist():
+            resolved[stream] = True
+        streams = streams[noisy]
+        if len(streams) == 0:
+            break
+    for stream in streams.tolist():
+        resolved[stream] = False
+    return out, resolved
+
+
+def redraw_generator(generator: torch.Generator | None) -> torch.Generator | None:
+    """The random stream redraws take theirs from: seeded from ``generator``'s seed (the
+    same redraws for the same seed), apart from it (the other streams' draws stay as they
+    would be); None (torch's global stream) for None."""
+    if generator is None:
+        return None
+    seed = (generator.initial_seed() + REDRAW_SEED_OFFSET) % 2**64
+    return torch.Generator(device=generator.device).manual_seed(seed)
+
+
+REDRAW_SEED_OFFSET = 0x9E3779B97F4A7C15  # any fixed odd number: redraws' seed ≠ the clip's
+
+
+def _audio(classes: Tensor, guard: NoiseGuard) -> np.ndarray:
+    return mu_law_decode(classes.cpu().numpy(), guard.quantization_channels)
 
 
 @torch.inference_mode()

@@ -35,6 +35,7 @@ from .compiled import engine_choice
 from .discovery import label_positions
 from .generate import generate
 from .model import WaveNet
+from .noise_guard import REDRAW_TRIES, NoiseGuard, Redraw, RedrawFn
 from .windows import feature_store
 
 SILENT_SPAN = 1e-3  # a clip whose samples all lie within this of each other makes no sound
@@ -285,6 +286,7 @@ def generate_audio(
     options: GenerateConfig,
     out: Path | None = None,
     progress: bool = True,
+    on_redraw: RedrawFn | None = None,
 ) -> np.ndarray:
     """Sample the clips of ``clip_plan`` as one batch and return float audio (clips, T).
 
@@ -292,8 +294,10 @@ def generate_audio(
     ``options.save_every`` seconds while generating and at the end; a path that cannot be
     written is refused before generating. Ctrl-C keeps the audio generated so far: it is
     written, then ``runtime.stop.Interrupted`` names the files (none before the first sample).
+    ``on_redraw`` hears every fall into noise drawn again (``noise_guard``).
     """
     rate, q = config.data.sample_rate, config.model.quantization_channels
+    hop = config.model.hop_length if config.model.local_channels is not None else None
     length = round(options.seconds * rate)
     labels, tags = clip_plan(config, options)
     heard, silence, floors, temperatures = None, SILENCE_DB, None, None
@@ -364,6 +368,8 @@ def generate_audio(
                 temperatures=temperatures,
                 max_jump=options.max_jump,
                 on_step=on_step,
+                guard=NoiseGuard.of(options.redraw_noise, rate, q, hop),
+                on_redraw=on_redraw,
                 engine=options.engine,
                 precision=options.precision,
             )
@@ -401,6 +407,26 @@ def sound_warnings(paths: list[Path], audio: np.ndarray) -> list[str]:
                 f"{path}: {full} sample{'s' * (full > 1)} at full scale (clipping); "
                 "lower --temperature"
             )
+    return lines
+
+
+def redraw_lines(paths: list[Path], redraws: list[Redraw], sample_rate: int) -> list[str]:
+    """A line for each clip the noise guard drew again (``noise_guard``): where it fell
+    into noise and, where no try read as music, a warning that it is left as noise."""
+    lines = []
+    for index, path in enumerate(paths):
+        mine = [r for r in redraws if r.stream == index]
+        if not mine:
+            continue
+        at = ", ".join(f"{r.start / sample_rate:.1f} s" for r in mine)
+        lines.append(f"{path}: fell into noise {len(mine)}x, drawn again from {at}")
+        for r in mine:
+            if not r.resolved:
+                lines.append(
+                    f"warning: {path}: still noise from {r.start / sample_rate:.1f} s after "
+                    f"{REDRAW_TRIES} draws: the model is under-trained (train longer) or "
+                    "the temperature too high"
+                )
     return lines
 
 

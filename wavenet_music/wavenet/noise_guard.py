@@ -1,0 +1,98 @@
+"""Drawing again what falls into noise.
+
+A WaveNet drawing sample by sample can fall into a state it does not leave: white noise at
+a steady level. The demo's ambient WaveNet did, at random times (2 of 6 plain 15-s clips
+after 4,000 steps, 4 of 6 composed pieces after 2,000): every half second after the fall
+read a spectral flatness of 0.49-0.56 (white noise: 0.56), at -24 to -31 dBFS, to the end of
+the clip, where the recordings it learnt from read 0.002 in the median half second and
+never above 0.13 (experiments/ambient_noise_2026-12-05). The fall is one draw among many,
+and a draw can be made again.
+
+``generate`` with a ``NoiseGuard`` draws in spans of about half a second. After each span
+it judges every stream's span (``noise_like``); a stream whose span reads as noise is drawn
+again from the start of the span before it (where the fall began), from a random stream of
+its own, up to ``tries`` times, until both spans read as music. A stream still noisy after
+that is left as its last try drew it, and no longer judged (a model that plays noise
+throughout, such as an under-trained one, costs ``tries`` redraws, not one per span, and
+still sounds as it is). Streams the guard leaves alone draw exactly what they would without
+it (tested), and every redraw is reported (``Redraw``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..audio.finish import subsonic_filtered
+from ..audio.spectral import spectral_flatness
+
+# A half second reads as noise above this spectral flatness (white noise: 0.56). The demo's
+# recordings: at most 0.124 in any half second louder than -45 dBFS (ambient; median 0.002-
+# 0.007 by genre); its WaveNets' music: up to 0.30, their fall into noise 0.43-0.56.
+NOISE_FLATNESS = 0.4
+# ... and is louder than this (dBFS): a quiet hiss in a rest is not a fall into noise.
+NOISE_LEVEL_DB = -50.0
+SPAN_SECONDS = 0.5  # judged at a time (rounded to whole frames of local conditioning)
+REDRAW_TRIES = 4  # draws again of a fall before the stream is left as it is
+
+
+@dataclass(frozen=True)
+class Redraw:
+    """A fall into noise drawn again: stream ``stream`` from sample ``start`` (of the
+    generated samples) on; ``resolved``: whether a try read as music (else the stream is
+    left as its last try drew it)."""
+
+    stream: int
+    start: int
+    resolved: bool
+
+
+RedrawFn = Callable[[Redraw], None]
+
+
+@dataclass(frozen=True)
+class NoiseGuard:
+    """How ``generate`` judges its spans: ``span`` samples at a time, at ``sample_rate``;
+    a span is noise above ``flatness`` and ``level_db``; ``tries`` redraws of a fall."""
+
+    span: int
+    sample_rate: int
+    quantization_channels: int
+    flatness: float = NOISE_FLATNESS
+    level_db: float = NOISE_LEVEL_DB
+    tries: int = REDRAW_TRIES
+
+    @classmethod
+    def of(
+        cls, flatness: float, sample_rate: int, quantization_channels: int, hop: int | None
+    ) -> NoiseGuard | None:
+        """The guard for a setting ``flatness`` (0: none) of a model whose local
+        conditioning has frames of ``hop`` samples (None: none)."""
+        if flatness == 0:
+            return None
+        span = max(1, round(SPAN_SECONDS * sample_rate))
+        if hop:
+            span = max(1, round(span / hop)) * hop
+        return cls(span, sample_rate, quantization_channels, flatness)
+
+    def noisy(self, audio: np.ndarray) -> np.ndarray:
+        """Which of the streams (B, T) float audio reads as noise: (B,) bool. A span
+        shorter than a quarter of ``span`` (a clip's last) is not judged."""
+        audio = np.atleast_2d(audio)
+        if audio.shape[1] < self.span // 4:
+            return np.zeros(len(audio), dtype=bool)
+        return noise_like(audio, self.sample_rate, self.flatness, self.level_db)
+
+
+def noise_like(audio: np.ndarray, sample_rate: int, flatness: float, level_db: float) -> np.ndarray:
+    """(B,) bool: whether each row of ``audio`` (B, T) sounds as noise: louder than
+    ``level_db`` (RMS, dBFS) and spectrally flatter than ``flatness``
+    (``audio.spectral.spectral_flatness``), once freed of infrasound as a listener gets it
+    (``audio.finish.subsonic_filtered``: a wander below 10 Hz would make noise read tonal)."""
+    audio = subsonic_filtered(np.atleast_2d(audio), sample_rate)  # (B, T)
+    power = np.mean(np.square(audio, dtype=np.float64), axis=1)  # (B,)
+    loud = 10 * np.log10(np.maximum(power, 1e-20)) > level_db
+    flat = np.array([loud[i] and spectral_flatness(row) > flatness for i, row in enumerate(audio)])
+    return loud & flat.astype(bool)
