@@ -131,6 +131,24 @@ def test_a_clip_with_no_sound_or_clipped_samples_is_said(trained_run, tmp_path, 
     assert sound_warnings([out], 0.5 * clipped / 1.2) == []  # music: nothing said
 
 
+def test_a_clip_drawn_again_is_said_and_one_left_as_noise_is_a_warning(
+    trained_run, tmp_path, capsys
+):
+    """With a bound every sound exceeds, every clip falls at once: each is drawn again
+    from its start, 4 times, then left and named in a warning; with 0, never judged."""
+    run, _ = trained_run
+    out = tmp_path / "take.wav"
+    flags = ["generate", str(run), "--seconds", "1", "--num", "2", "--out", str(out), "--quiet"]
+    code, _, err = _run(capsys, *flags, "--redraw-noise", "0.001")
+    assert code == 0, err
+    for clip in ("take-1.wav", "take-2.wav"):
+        path = tmp_path / clip
+        assert f"{path}: fell into noise 1x, drawn again from 0.0 s" in err
+        assert f"warning: {path}: still noise from 0.0 s after 4 draws" in err
+    code, _, err = _run(capsys, *flags, "--redraw-noise", "0")
+    assert code == 0 and "noise" not in err
+
+
 def test_a_long_piece_rewrites_its_partial_wav_a_few_times_its_size_not_its_square():
     """A 4-minute piece at the default 2-s chunks rewrote its WAV 120 times (465 MB written
     for a 7.7-MB file); a 1-hour one would have written about 104 GB."""

@@ -393,6 +393,14 @@ def test_the_report_shows_each_composed_piece_as_notes_above_its_spectrogram(
         assert (tmp_path / "report" / f"{stem}-notes.png").stat().st_size > 1000
     # the composed notes beside the genre's, in the table and in the figures the check reads
     summary = json.loads((tmp_path / "report" / "summary.json").read_text())
+    # every piece's falls into noise drawn again, by kind and label, said under the verdict
+    redraws = summary["redraws"]
+    assert set(redraws) == {"composed", "plain"}
+    assert all(set(by_label) == {"a", "b"} for by_label in redraws.values())
+    counts = [c for by_label in redraws.values() for c in by_label.values()]
+    assert all(0 <= c["left_as_noise"] <= c["falls"] for c in counts)
+    said = page[page.index('<p class="redraws">') :].split("</p>")[0]
+    assert ("none." in said) == (sum(c["falls"] for c in counts) == 0)
     assert "The notes, composed and real" in page
     training = split_notes(run, data, load_model(run)[1], "train")  # every label's
     for label in ("a", "b"):

@@ -49,7 +49,7 @@ NOTE_TEMPERATURE_SCALE = 0.6
 # class (-0.5 → +0.65) several percent and crackles, hundreds of clicks a second
 # (experiments/plain_level_2026-12-03): those draws are never made.
 MAX_JUMP = 0.5
-# A half second of generated audio spectrally flatter than this (and louder than -50 dBFS)
+# A half second of generated audio spectrally flatter than this (and louder than -40 dBFS)
 # is a fall into noise, drawn again (``wavenet.noise_guard``; white noise: 0.56). The
 # demo's recordings never read above 0.13 in a half second, its WaveNets' music up to 0.30,
 # their falls into noise 0.43-0.56 (experiments/ambient_noise_2026-12-05).

@@ -183,14 +183,19 @@ class Timeline:
 
     def after(self, classes: Tensor, model: WaveNet) -> Timeline:
         """The timeline once ``classes`` (B, t) are drawn after the history, its front cut
-        to what the next draws read: the receptive field, in whole frames."""
-        history = torch.cat([self.history, classes.to(self.history.device)], dim=1)
-        cut = max(0, history.shape[1] - model.receptive_field)
+        to what the next draws read: the receptive field, in whole frames (only that much
+        of ``classes`` is copied, however long the clip grows)."""
+        fed = self.history.shape[1]
+        cut = max(0, fed + classes.shape[1] - model.receptive_field)
         hop = model.config.hop_length if self.frames is not None else 1
         cut = cut // hop * hop  # the frames stay aligned with the samples
+        if cut >= fed:
+            history = classes[:, cut - fed :].to(self.history.device)
+        else:
+            history = torch.cat([self.history[:, cut:], classes.to(self.history.device)], dim=1)
         frames = None if self.frames is None else self.frames[:, :, cut // hop :]
         heard = None if self.heard is None else self.heard[:, :, cut:]
-        return Timeline(history[:, cut:], self.labels, frames, heard)
+        return Timeline(history, self.labels, frames, heard)
 
     def within(self, steps: int, model: WaveNet) -> Timeline:
         """The timeline with no more conditioning than ``steps`` draws read (a long
@@ -237,10 +242,10 @@ class Sampling:
         ``timeline``, for ``streams`` (indices into the clip's streams; None: all)."""
         history, device = timeline.history, timeline.history.device
         num = history.shape[0]
-        rows = slice(None) if streams is None else streams.cpu()
+        which = slice(None) if streams is None else streams.cpu()
         span = slice(start, start + length)
-        floors = None if self.floors is None else self.floors[rows, span]
-        temperatures = None if self.temperatures is None else self.temperatures[rows, span]
+        floors = None if self.floors is None else self.floors[which, span]
+        temperatures = None if self.temperatures is None else self.temperatures[which, span]
         per_step = step_rows(floors, length, device)
         heat = step_rows(temperatures, length, device, inverse=True)
         noise = uniform_rows(generator, num, length, device, self.random)
@@ -248,8 +253,8 @@ class Sampling:
         state = fast.initial_state(model, history, timeline.labels, timeline.frames, timeline.heard)
         x = history[:, -1]
         if isinstance(fast, GraphedWaveNet | CompiledWaveNet):  # the same loop, in one call
-            rows_ = zip(per_step, heat, noise, strict=True)  # per sample, or per run of them
-            return fast.run(state, x, length, self.temperature, rows_, self.jumps, on_step)
+            rows = zip(per_step, heat, noise, strict=True)  # per sample, or per run of them
+            return fast.run(state, x, length, self.temperature, rows, self.jumps, on_step)
         out = torch.empty(num, length, dtype=torch.long, device=device)
         for t, floor, inverse, u in zip(range(length), per_step, heat, noise, strict=True):
             logits, state = fast.step(x, state)  # (num, Q)
@@ -274,38 +279,42 @@ def guarded(
     noise drawn again (``noise_guard``). The spans draw the same uniform numbers in the same
     order as one pass, so a stream never drawn again plays what it would unguarded."""
     num = timeline.history.shape[0]
-    out = torch.empty(num, 0, dtype=torch.long, device=timeline.history.device)
+    out = torch.empty(num, length, dtype=torch.long, device=timeline.history.device)
     judged = np.ones(num, dtype=bool)  # streams still judged
     redraws = redraw_generator(generator)
     for start in range(0, length, guard.span):
-        steps = min(guard.span, length - start)
-        done = out
-
-        def progress(classes: Tensor, done: Tensor = done) -> None:
-            if on_step is not None:
-                on_step(torch.cat([done, classes], dim=1))
-
-        now = timeline.after(out, model).within(steps, model)
-        out = torch.cat([out, sampling.drawn(model, now, start, steps, generator, progress)], 1)
-        fallen = judged & guard.noisy(_audio(out[:, start:], guard))
-        if fallen.any() and sampling.random:
-            back = max(0, start - guard.span)  # the fall began in the span before, or here
-            out, resolved = _drawn_again(
-                model,
-                timeline,
-                out,
-                back,
-                np.flatnonzero(fallen),
-                sampling,
-                redraws,
-                guard,
-                on_step,
-            )
-            for stream, ok in resolved.items():
-                judged[stream] = ok
-                if on_redraw is not None:
-                    on_redraw(Redraw(stream, back, ok))
+        end = min(start + guard.span, length)
+        now = timeline.after(out[:, :start], model).within(end - start, model)
+        progress = _filling(out, start, on_step)
+        out[:, start:end] = sampling.drawn(model, now, start, end - start, generator, progress)
+        fallen = judged & guard.noisy(_audio(out[:, start:end], guard))
+        if not (fallen.any() and sampling.random):
+            continue
+        back = max(0, start - guard.span)  # the fall began in the span before, or here
+        streams = torch.from_numpy(np.flatnonzero(fallen))
+        resolved = _drawn_again(
+            model, timeline, out, back, end, streams, sampling, redraws, guard, on_step
+        )
+        for stream, ok in resolved.items():
+            judged[stream] = ok
+            if on_redraw is not None:
+                on_redraw(Redraw(stream, back, ok))
     return out
+
+
+def _filling(out: Tensor, start: int, on_step: ProgressFn | None) -> ProgressFn:
+    """A span's progress callback: copies the span's classes so far into ``out`` from
+    ``start`` and tells ``on_step`` the clip so far."""
+    seen = [0]
+
+    def progress(classes: Tensor) -> None:  # (B, t) of the span
+        t = classes.shape[1]
+        out[:, start + seen[0] : start + t] = classes[:, seen[0] :]
+        seen[0] = t
+        if on_step is not None:
+            on_step(out[:, : start + t])
+
+    return progress
 
 
 def _drawn_again(
@@ -313,37 +322,36 @@ def _drawn_again(
     timeline: Timeline,
     out: Tensor,
     back: int,
-    fallen: np.ndarray,
+    end: int,
+    streams: Tensor,
     sampling: Sampling,
     generator: torch.Generator | None,
     guard: NoiseGuard,
     on_step: ProgressFn | None,
-) -> tuple[Tensor, dict[int, bool]]:
-    """``out`` (B, t) with samples ``back`` .. t of the ``fallen`` streams drawn again, up
-    to ``guard.tries`` times until every span of them reads as music; stream → resolved."""
-    out, resolved = out.clone(), {}
-    streams = torch.from_numpy(fallen)
-    length = out.shape[1] - back
+) -> dict[int, bool]:
+    """Samples ``back`` .. ``end`` of ``streams`` (S,) of ``out`` (B, ≥ end) drawn again in
+    place, up to ``guard.tries`` times until every span of them reads as music; returns
+    stream → resolved (else it keeps its last try). ``on_step`` hears the clip so far
+    (no new samples) as they are drawn, so that Ctrl-C is heard as soon."""
+    resolved = {}
 
-    def progress(_: Tensor) -> None:  # no new samples: Ctrl-C is heard all the same
+    def progress(_: Tensor) -> None:
         if on_step is not None:
-            on_step(out)
+            on_step(out[:, :end])
 
     for _ in range(guard.tries):
-        before = timeline.rows(streams).after(out[streams, :back], model).within(length, model)
-        again = sampling.drawn(model, before, back, length, generator, progress, streams)
+        before = timeline.after(out[:, :back], model).within(end - back, model).rows(streams)
+        again = sampling.drawn(model, before, back, end - back, generator, progress, streams)
         noisy = np.zeros(len(streams), dtype=bool)
-        for start in range(0, length, guard.span):
+        for start in range(0, end - back, guard.span):
             noisy |= guard.noisy(_audio(again[:, start : start + guard.span], guard))
-        out[streams, back:] = again
-        for stream in streams[~noisy].tolist():
-            resolved[stream] = True
-        streams = streams[noisy]
+        out[streams, back:end] = again
+        resolved.update(dict.fromkeys(streams[~noisy].tolist(), True))
+        streams = streams[torch.from_numpy(noisy)]
         if len(streams) == 0:
             break
-    for stream in streams.tolist():
-        resolved[stream] = False
-    return out, resolved
+    resolved.update(dict.fromkeys(streams.tolist(), False))
+    return resolved
 
 
 def redraw_generator(generator: torch.Generator | None) -> torch.Generator | None:

@@ -16,6 +16,8 @@ that is left as its last try drew it, and no longer judged (a model that plays n
 throughout, such as an under-trained one, costs ``tries`` redraws, not one per span, and
 still sounds as it is). Streams the guard leaves alone draw exactly what they would without
 it (tested), and every redraw is reported (``Redraw``).
+``compose`` of a run steered by chroma features feeds them to the step as it writes them
+(``composer/compose._stream``), outside ``generate``: it is not guarded.
 """
 
 from __future__ import annotations
@@ -32,8 +34,11 @@ from ..audio.spectral import spectral_flatness
 # recordings: at most 0.124 in any half second louder than -45 dBFS (ambient; median 0.002-
 # 0.007 by genre); its WaveNets' music: up to 0.30, their fall into noise 0.43-0.56.
 NOISE_FLATNESS = 0.4
-# ... and is louder than this (dBFS): a quiet hiss in a rest is not a fall into noise.
-NOISE_LEVEL_DB = -50.0
+# ... and is louder than this (dBFS): a quiet hiss in a rest is not a fall into noise. The
+# demo's falls played at -24 to -31 dBFS; the hiss of its composed pieces' quiet rests reads
+# 0.40-0.49 at -45 to -49 dBFS, and drawing it again does not quiet it (the first demo run
+# with the guard at -50 drew two such rests 4 times each, in vain).
+NOISE_LEVEL_DB = -40.0
 SPAN_SECONDS = 0.5  # judged at a time (rounded to whole frames of local conditioning)
 REDRAW_TRIES = 4  # draws again of a fall before the stream is left as it is
 

@@ -1,0 +1,227 @@
+"""Falls into noise are drawn again (``wavenet/noise_guard.py``): the guard judges real
+noise and real music as a listener would, never changes a stream it leaves alone (drawing
+in spans is drawing in one pass, number for number), draws again only the streams that
+fell, from the span before, and gives up on a model that plays noise throughout after a
+bounded number of tries, saying so."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import field
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from wavenet_music.audio.io import mu_law_decode
+from wavenet_music.config import GenerateConfig, load_preset
+from wavenet_music.notes.excitation import CHANNELS as HEARD
+from wavenet_music.wavenet.generate import generate
+from wavenet_music.wavenet.model import WaveNet
+from wavenet_music.wavenet.noise_guard import (
+    NOISE_FLATNESS,
+    NOISE_LEVEL_DB,
+    REDRAW_TRIES,
+    NoiseGuard,
+    Redraw,
+    noise_like,
+)
+from wavenet_music.wavenet.to_audio import redraw_lines
+
+from .test_generate import CONFIGS, _model
+
+RATE = 16000
+LABELS = ("a", "b", "c")
+
+
+@dataclasses.dataclass(frozen=True)
+class Scripted(NoiseGuard):
+    """A guard whose verdicts are given: each call to ``noisy`` takes the next of
+    ``verdicts`` (a bool per stream judged, or one for all), then judges everything
+    music; ``calls`` records how many streams each call judged."""
+
+    verdicts: list = field(default_factory=list)
+    calls: list = field(default_factory=list)
+
+    def noisy(self, audio: np.ndarray) -> np.ndarray:
+        self.calls.append(len(audio))
+        verdict = self.verdicts.pop(0) if self.verdicts else False
+        return np.broadcast_to(np.array(verdict, dtype=bool), (len(audio),)).copy()
+
+
+def _scripted(span: int, verdicts: list | None = None, tries: int = REDRAW_TRIES) -> Scripted:
+    return Scripted(span, RATE, 256, tries=tries, verdicts=list(verdicts or []))
+
+
+def _steered_model() -> tuple[WaveNet, dict]:
+    """A model with labels, local frames (hop 7), notes heard, and every sampling rule."""
+    config = dataclasses.replace(
+        CONFIGS["small"], global_labels=LABELS, excitation=True, local_channels=4, hop_length=7
+    )
+    model, g, length = _model(config, 4), torch.Generator().manual_seed(2), 300
+    temperatures = torch.full((3, length), 1.5)
+    temperatures[0, 70:] = 0.6
+    floors = torch.zeros(3, length, dtype=torch.float64)
+    floors[:, 90:] = 0.002
+    steering = {
+        "labels": torch.tensor([2, 0, 1]),
+        "features": torch.randn(3, 4, length // 7 + 2, generator=g),
+        "excitation": torch.randn(3, HEARD, length, generator=g),
+        "silence": 0.0,
+        "max_jump": 0.3,
+        "temperatures": temperatures,
+        "floors": floors,
+    }
+    return model, steering
+
+
+def _run(model: WaveNet, steering: dict, **kwargs) -> torch.Tensor:
+    return generate(model, 300, 3, generator=torch.Generator().manual_seed(9), **steering, **kwargs)
+
+
+# --- the judge ---------------------------------------------------------------------------------
+
+
+def _tone(seconds: float, level: float) -> np.ndarray:
+    """A harmonic tone (220 Hz and five overtones, decaying), peak ``level``."""
+    t = np.arange(round(seconds * RATE)) / RATE
+    tone = sum(np.sin(2 * np.pi * 220 * k * t) / k for k in range(1, 7)) * np.exp(-t)
+    return (level * tone / np.abs(tone).max()).astype(np.float32)
+
+
+def test_noise_reads_as_noise_and_music_as_music():
+    rng = np.random.default_rng(0)
+    loud_noise = 0.1 * rng.standard_normal(RATE // 2)  # -20 dBFS
+    quiet_noise = 0.0056 * rng.standard_normal(RATE // 2)  # -45 dBFS: a rest's hiss
+    wander = 0.5 * np.sin(2 * np.pi * 3 * np.arange(RATE // 2) / RATE)  # infrasound, -9 dBFS
+    clips = np.stack([loud_noise, _tone(0.5, 0.5), quiet_noise, loud_noise + wander])
+    verdict = noise_like(clips, RATE, NOISE_FLATNESS, NOISE_LEVEL_DB)
+    assert verdict.tolist() == [True, False, False, True]  # the wander does not hide noise
+    assert noise_like(loud_noise[None], RATE, 0.6, NOISE_LEVEL_DB).tolist() == [False]  # bound
+    assert noise_like(quiet_noise[None], RATE, NOISE_FLATNESS, -50.0).tolist() == [True]  # gate
+
+
+def test_no_half_second_of_the_real_corpus_reads_as_noise(music_root: Path):
+    """The guard never draws real music again: every half second of the test corpus (four
+    genres of recordings, decoded by soundfile) reads as music."""
+    guard = NoiseGuard.of(NOISE_FLATNESS, RATE, 256, None)
+    judged = 0
+    for path in sorted(music_root.rglob("*")):
+        if path.suffix.lower() not in (".wav", ".flac", ".ogg"):
+            continue
+        audio, rate = sf.read(path, dtype="float32", always_2d=True)
+        assert rate == RATE
+        audio = audio.mean(axis=1)
+        spans = len(audio) // guard.span
+        if spans:
+            halves = audio[: spans * guard.span].reshape(spans, guard.span)
+            assert not guard.noisy(halves).any(), path
+            judged += spans
+    assert judged >= 4 * 50  # half a minute a genre
+
+
+def test_the_guard_of_a_setting():
+    assert NoiseGuard.of(0, RATE, 256, 256) is None  # 0: never
+    assert NoiseGuard.of(0.4, RATE, 256, 256).span == 31 * 256  # whole frames, about 0.5 s
+    assert NoiseGuard.of(0.4, RATE, 256, None).span == RATE // 2
+    assert GenerateConfig().redraw_noise == NOISE_FLATNESS
+    short = NoiseGuard.of(0.4, RATE, 256, None)
+    noise = np.random.default_rng(1).standard_normal((1, short.span // 8))
+    assert not short.noisy(0.1 * noise).any()  # a clip's short last span is not judged
+
+
+# --- drawing in spans, and again --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("engine", ["eager", "compiled"])
+@pytest.mark.parametrize("primed", [False, True])
+def test_spans_that_never_fall_draw_what_one_pass_draws(engine, primed):
+    """Drawn 35 samples at a time (whole frames), each span's state rebuilt from the
+    receptive field before it with its labels, local frames and notes heard, the clips are
+    the classes one pass draws from the same seed, with every sampling rule; the progress
+    callback hears every sample."""
+    model, steering = _steered_model()
+    if primed:
+        steering["prime"] = torch.randint(
+            0, 256, (3, 50), generator=torch.Generator().manual_seed(3)
+        )
+    heard = []
+    whole = _run(model, steering, engine=engine)
+    spans = _run(
+        model,
+        steering,
+        engine=engine,
+        guard=_scripted(35),
+        on_step=lambda c: heard.append(c.shape[1]),
+    )
+    assert torch.equal(whole, spans)
+    assert len(torch.unique(whole)) > 50
+    assert heard[-1] == 300 and heard == sorted(heard)
+
+
+def test_only_the_fallen_stream_is_drawn_again_from_the_span_before():
+    """Stream 1's second span is judged noise: it is drawn again from sample 0 (the span
+    before), from its own random stream; streams 0 and 2 play exactly what they would
+    unguarded; the redraw is reported."""
+    model, steering = _steered_model()
+    whole = _run(model, steering)
+    redraws: list[Redraw] = []
+    guard = _scripted(70, [[False] * 3, [False, True, False]])
+    guarded = _run(model, steering, guard=guard, on_redraw=redraws.append)
+    assert redraws == [Redraw(stream=1, start=0, resolved=True)]
+    assert torch.equal(guarded[[0, 2]], whole[[0, 2]])
+    assert not torch.equal(guarded[1, :140], whole[1, :140])  # drawn again, both spans
+    # the redraw's two spans were judged, for stream 1 alone, then every later span
+    assert guard.calls == [3, 3, 1, 1, 3, 3, 3]
+
+
+def test_a_stream_that_stays_noise_is_left_after_the_tries_and_no_longer_judged():
+    model, steering = _steered_model()
+    redraws: list[Redraw] = []
+    guard = _scripted(35, [[True, False, False]] + [True] * 30, tries=3)
+    guarded = _run(model, steering, guard=guard, on_redraw=redraws.append)
+    # three tries of stream 0; then every stream reads noise: 1 and 2 are drawn again from
+    # the span before (each still noise after three tries), 0 is no longer judged, and
+    # after that nothing is drawn again
+    assert redraws == [Redraw(0, 0, False), Redraw(1, 0, False), Redraw(2, 0, False)]
+    assert guard.calls[:6] == [3, 1, 1, 1, 3, 2] and len(guard.calls) == 1 + 3 + 1 + 6 + 7
+    assert guarded.shape == (3, 300)
+
+
+def test_nothing_is_drawn_again_at_temperature_zero():
+    model, steering = _steered_model()
+    del steering["temperatures"]  # the likeliest class every step
+    redraws: list[Redraw] = []
+    guard = _scripted(35, [True] * 20)
+    zero = {"temperature": 0.0, **steering}
+    assert torch.equal(_run(model, zero, guard=guard, on_redraw=redraws.append), _run(model, zero))
+    assert redraws == []
+
+
+def test_an_untrained_model_is_judged_noise_and_left_as_it_is_after_its_tries():
+    """A WaveNet that plays noise throughout (untrained: flat logits, flatness 0.49) costs
+    one event of ``tries`` redraws per stream, not one per span, and sounds as it is."""
+    torch.manual_seed(0)
+    model = WaveNet(load_preset("tiny").model).eval()
+    guard = NoiseGuard.of(NOISE_FLATNESS, RATE, 256, None)
+    redraws: list[Redraw] = []
+    out = generate(
+        model, 2 * RATE, 2, generator=torch.Generator().manual_seed(0), max_jump=0.5,
+        guard=guard, on_redraw=redraws.append,
+    )  # fmt: skip
+    assert redraws == [Redraw(0, 0, False), Redraw(1, 0, False)]
+    assert guard.noisy(mu_law_decode(out[:, -guard.span :].numpy(), 256)).all()
+
+
+def test_each_clip_drawn_again_is_named_with_where_and_a_noise_left_is_a_warning():
+    paths = [Path("take-1.wav"), Path("take-2.wav")]
+    redraws = [Redraw(1, 16000, True), Redraw(1, 56000, False)]
+    lines = redraw_lines(paths, redraws, RATE)
+    assert lines == [
+        "take-2.wav: fell into noise 2x, drawn again from 1.0 s, 3.5 s",
+        f"warning: take-2.wav: still noise from 3.5 s after {REDRAW_TRIES} draws: the model "
+        "is under-trained (train longer) or the temperature too high",
+    ]
+    assert redraw_lines(paths, [], RATE) == []
