@@ -58,6 +58,7 @@ ACCEPTS_ZERO = frozenset(
         "GenerateConfig.temperature",  # the likeliest sample
         "GenerateConfig.floor",  # the whole distribution
         "GenerateConfig.max_jump",  # no limit
+        "GenerateConfig.redraw_noise",  # never judged
         "GenerateConfig.seed",
         "ReportConfig.seed",
         "ComposerConfig.dropout",
@@ -70,6 +71,7 @@ ACCEPTS_ZERO = frozenset(
         "PieceConfig.wavenet_temperature",
         "PieceConfig.wavenet_floor",  # the whole distribution
         "PieceConfig.wavenet_max_jump",  # no limit
+        "PieceConfig.wavenet_redraw_noise",  # never judged
         "PieceConfig.seed",
     }
 )
