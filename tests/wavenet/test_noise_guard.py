@@ -177,7 +177,7 @@ def test_only_the_fallen_stream_is_drawn_again_from_the_span_before():
     assert guard.calls == [3, 3, 1, 1, 3, 3, 3]
 
 
-def test_a_stream_that_stays_noise_is_left_after_the_tries_and_no_longer_judged():
+def test_a_stream_that_stays_noise_is_left_after_its_tries_while_it_stays_noise():
     model, steering = _steered_model()
     redraws: list[Redraw] = []
     guard = _scripted(35, [[True, False, False]] + [True] * 30, tries=3)
@@ -188,6 +188,18 @@ def test_a_stream_that_stays_noise_is_left_after_the_tries_and_no_longer_judged(
     assert redraws == [Redraw(0, 0, False), Redraw(1, 0, False), Redraw(2, 0, False)]
     assert guard.calls[:6] == [3, 1, 1, 1, 3, 2] and len(guard.calls) == 1 + 3 + 1 + 6 + 7
     assert guarded.shape == (3, 300)
+
+
+def test_a_stream_left_as_noise_is_guarded_again_once_it_plays_music():
+    """Stream 0 stays noise through its tries at the first span, is left alone while it
+    stays noise, then plays music, and its next fall is drawn again."""
+    model, steering = _steered_model()
+    redraws: list[Redraw] = []
+    verdicts = [[True, False, False], True, True, True]  # the first span, its 3 tries
+    verdicts += [[True, False, False], [False] * 3, [True, False, False]]  # left, music, fall
+    guard = _scripted(35, verdicts, tries=3)
+    _run(model, steering, guard=guard, on_redraw=redraws.append)
+    assert redraws == [Redraw(0, 0, False), Redraw(0, 70, True)]  # from the span before
 
 
 def test_nothing_is_drawn_again_at_temperature_zero():

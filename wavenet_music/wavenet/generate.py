@@ -280,14 +280,16 @@ def guarded(
     order as one pass, so a stream never drawn again plays what it would unguarded."""
     num = timeline.history.shape[0]
     out = torch.empty(num, length, dtype=torch.long, device=timeline.history.device)
-    judged = np.ones(num, dtype=bool)  # streams still judged
+    armed = np.ones(num, dtype=bool)  # streams a fall is drawn again for
     redraws = redraw_generator(generator)
     for start in range(0, length, guard.span):
         end = min(start + guard.span, length)
         now = timeline.after(out[:, :start], model).within(end - start, model)
         progress = _filling(out, start, on_step)
         out[:, start:end] = sampling.drawn(model, now, start, end - start, generator, progress)
-        fallen = judged & guard.noisy(_audio(out[:, start:end], guard))
+        noisy = guard.noisy(_audio(out[:, start:end], guard))
+        armed |= ~noisy  # a stream left as noise is guarded again once it plays music
+        fallen = armed & noisy
         if not (fallen.any() and sampling.random):
             continue
         back = max(0, start - guard.span)  # the fall began in the span before, or here
@@ -296,7 +298,7 @@ def guarded(
             model, timeline, out, back, end, streams, sampling, redraws, guard, on_step
         )
         for stream, ok in resolved.items():
-            judged[stream] = ok
+            armed[stream] = ok
             if on_redraw is not None:
                 on_redraw(Redraw(stream, back, ok))
     return out

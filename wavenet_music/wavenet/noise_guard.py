@@ -12,10 +12,12 @@ and a draw can be made again.
 it judges every stream's span (``noise_like``); a stream whose span reads as noise is drawn
 again from the start of the span before it (where the fall began), from a random stream of
 its own, up to ``tries`` times, until both spans read as music. A stream still noisy after
-that is left as its last try drew it, and no longer judged (a model that plays noise
-throughout, such as an under-trained one, costs ``tries`` redraws, not one per span, and
-still sounds as it is). Streams the guard leaves alone draw exactly what they would without
-it (tested), and every redraw is reported (``Redraw``).
+that is left as its last try drew it, and its noise is not drawn again until it plays
+music again (a model that plays noise throughout, such as an under-trained one, costs
+``tries`` redraws, not one per span, and still sounds as it is; a passage that 4 tries
+could not clear does not unguard the rest of a piece). Streams the guard leaves alone
+draw exactly what they would without it (tested), and every redraw is reported
+(``Redraw``).
 ``compose`` of a run steered by chroma features feeds them to the step as it writes them
 (``composer/compose._stream``), outside ``generate``: it is not guarded.
 """
