@@ -23,10 +23,9 @@ import torch
 from wavenet_music.config import load_preset
 from wavenet_music.wavenet.generate import generate
 from wavenet_music.wavenet.model import WaveNet
-from wavenet_music.wavenet.noise_guard import NoiseGuard
+from wavenet_music.wavenet.noise_guard import NEVER_NOISE, NoiseGuard
 
 RATE = 16000
-NEVER = 2.0  # above any spectral flatness: every span judged, none drawn again
 
 
 def model_of(preset: str) -> WaveNet:
@@ -49,7 +48,7 @@ def timed(model: WaveNet, samples: int, streams: int, guard: NoiseGuard | None) 
 def measure(preset: str, streams: int, seconds: float, repeats: int) -> list[str]:
     model = model_of(preset)
     samples = round(seconds * RATE)
-    guard = NoiseGuard.of(NEVER, RATE, model.config.quantization_channels, None)
+    guard = NoiseGuard.of(NEVER_NOISE, RATE, model.config.quantization_channels, None)
     best = {"one pass": float("inf"), "guarded": float("inf")}
     timed(model, 256, streams, None)  # builds the compiled step
     same = True

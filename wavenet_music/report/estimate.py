@@ -31,6 +31,7 @@ from ..notes.midi import Note
 from ..wavenet.evaluate import loss_bits
 from ..wavenet.generate import generate
 from ..wavenet.model import WaveNet
+from ..wavenet.noise_guard import NEVER_NOISE, NoiseGuard
 from .check import kind_figures
 from .clips import Row
 from .page import label_section
@@ -352,13 +353,16 @@ def note_events_seconds(config: ComposerConfig, labels: int, seconds: float) -> 
     return math.ceil(seconds * COMPOSED_EVENTS_PER_SECOND) * per_token
 
 
-def generation_rate(config: Config, streams: int, seconds: float = 0.25) -> float:
+def generation_rate(config: Config, streams: int) -> float:
     """Samples per second per stream of the fast generator (engine ``auto``, as the report
-    uses it) for ``streams`` clips in one batch, with ``config``'s conditioning: the median
-    of three clips of ``seconds``."""
+    uses it) for ``streams`` clips in one batch, with ``config``'s conditioning and its
+    noise guard's work (a span judged, its state rebuilt; a guard that never draws again:
+    the probe's random weights play noise): the median of three clips of one span."""
     model = WaveNet(config.model).eval()
-    length = round(seconds * config.data.sample_rate)
     m = config.model
+    hop = m.hop_length if m.local_channels is not None else None
+    guard = NoiseGuard.of(NEVER_NOISE, config.data.sample_rate, m.quantization_channels, hop)
+    length = guard.span
     labels = torch.arange(streams) % len(m.global_labels) if m.global_labels else None
     features = None
     if m.local_channels is not None:
@@ -367,6 +371,7 @@ def generation_rate(config: Config, streams: int, seconds: float = 0.25) -> floa
     heard = torch.randn(streams, EXCITATION_CHANNELS, length) if m.excitation else None
     steering = {"labels": labels, "features": features, "excitation": heard, "max_jump": MAX_JUMP}
     generate(model, 64, streams, **steering)  # builds / loads the engine
+    steering["guard"] = guard
 
     def clips() -> None:
         generate(model, length, streams, **steering)

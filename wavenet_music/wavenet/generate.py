@@ -285,7 +285,7 @@ def guarded(
     for start in range(0, length, guard.span):
         end = min(start + guard.span, length)
         now = timeline.after(out[:, :start], model).within(end - start, model)
-        progress = _filling(out, start, on_step)
+        progress = None if on_step is None else _filling(out, start, on_step)
         out[:, start:end] = sampling.drawn(model, now, start, end - start, generator, progress)
         noisy = guard.noisy(_audio(out[:, start:end], guard))
         armed |= ~noisy  # a stream left as noise is guarded again once it plays music
@@ -304,7 +304,7 @@ def guarded(
     return out
 
 
-def _filling(out: Tensor, start: int, on_step: ProgressFn | None) -> ProgressFn:
+def _filling(out: Tensor, start: int, on_step: ProgressFn) -> ProgressFn:
     """A span's progress callback: copies the span's classes so far into ``out`` from
     ``start`` and tells ``on_step`` the clip so far."""
     seen = [0]
@@ -313,8 +313,7 @@ def _filling(out: Tensor, start: int, on_step: ProgressFn | None) -> ProgressFn:
         t = classes.shape[1]
         out[:, start + seen[0] : start + t] = classes[:, seen[0] :]
         seen[0] = t
-        if on_step is not None:
-            on_step(out[:, : start + t])
+        on_step(out[:, : start + t])
 
     return progress
 

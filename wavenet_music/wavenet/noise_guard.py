@@ -43,6 +43,9 @@ NOISE_FLATNESS = 0.4
 NOISE_LEVEL_DB = -40.0
 SPAN_SECONDS = 0.5  # judged at a time (rounded to whole frames of local conditioning)
 REDRAW_TRIES = 4  # draws again of a fall before the stream is left as it is
+# A bound above any spectral flatness: a guard that judges every span and never draws one
+# again (its work measured alone: the report's speed probe, bench_noise_guard.py).
+NEVER_NOISE = 2.0
 
 
 @dataclass(frozen=True)
@@ -101,5 +104,8 @@ def noise_like(audio: np.ndarray, sample_rate: int, flatness: float, level_db: f
     audio = subsonic_filtered(np.atleast_2d(audio), sample_rate)  # (B, T)
     power = np.mean(np.square(audio, dtype=np.float64), axis=1)  # (B,)
     loud = 10 * np.log10(np.maximum(power, 1e-20)) > level_db
-    flat = np.array([loud[i] and spectral_flatness(row) > flatness for i, row in enumerate(audio)])
-    return loud & flat.astype(bool)
+    flat = [
+        bool(is_loud) and spectral_flatness(row) > flatness
+        for is_loud, row in zip(loud, audio, strict=True)
+    ]
+    return np.array(flat, dtype=bool)
