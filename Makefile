@@ -60,6 +60,7 @@ bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_train.py
 	$(PY) benchmarks/bench_composer.py
 	$(PY) benchmarks/bench_decode.py
+	$(PY) benchmarks/bench_transcribe.py
 	$(PY) benchmarks/bench_noise_guard.py
 	$(PY) benchmarks/bench_cuda.py
 

@@ -14,7 +14,7 @@ import mir_eval
 import numpy as np
 import pytest
 
-from wavenet_music.audio.io import write_wav
+from wavenet_music.audio.io import load_audio, write_wav
 from wavenet_music.cli import main
 from wavenet_music.config import UserError
 from wavenet_music.demo_corpus.sources import SOUNDFONT
@@ -79,6 +79,96 @@ def test_the_windows_start_half_an_overlap_early_and_cover_the_audio():
     assert not windows[0, :half].any() and windows[0, half, 0] == 1
     assert [windows[w, 0, 0] for w in (1, 8)] == [tr.STEP - half + 1, 8 * tr.STEP - half + 1]
     assert tr.KEPT_FRAMES * len(windows) >= -(-audio.size // tr.HOP)
+
+
+def test_windows_of_pieces_of_any_size_are_the_windows_of_the_whole():
+    """Streamed pieces (empty, one sample, longer than a window) give the windows the
+    formula gives for the whole: ``padded[w * STEP : w * STEP + WINDOW]``, padded with
+    silence; samples past ``size`` (a file that grew) are left out."""
+    rng = np.random.default_rng(3)
+    audio = rng.standard_normal(300_001).astype(np.float32)
+    padded = np.concatenate([np.zeros(tr.LEAD, np.float32), audio, np.zeros(tr.WINDOW)])
+    starts = range(0, tr.LEAD + audio.size, tr.STEP)
+    expected = np.stack([padded[s : s + tr.WINDOW] for s in starts])[..., None]
+    cuts = np.sort(rng.integers(0, audio.size, 40))
+    pieces = [audio[:0], audio[:1], *np.split(audio[1:], cuts[cuts > 1] - 1), rng.random(999)]
+    streamed = np.concatenate(list(tr.stream_windows(pieces, audio.size)))
+    np.testing.assert_array_equal(streamed, expected)
+    np.testing.assert_array_equal(np.concatenate(list(tr.windows(audio))), expected)
+
+
+def test_levels_heard_window_by_window_are_the_frame_levels():
+    """``window_levels`` of each batch of windows, laid end to end, read what
+    ``frame_levels`` reads on the whole audio, at its edges and across windows."""
+    audio = tone(2.0, 0.5, start=0.0, total=9.0) + noise(-70, 9 * tr.SAMPLE_RATE)
+    audio[-1000:] = 0.0
+    frames, done, levels = -(-audio.size // tr.HOP), 0, []
+    for batch in tr.windows(audio):
+        levels.append(tr.window_levels(batch[..., 0], done, audio.size))
+        done += len(batch) * tr.KEPT_FRAMES
+    heard = np.concatenate(levels)[:frames]
+    np.testing.assert_allclose(heard, tr.frame_levels(audio, frames), atol=1e-6)
+    assert heard.max() > -20 and heard.min() < -60  # the tone and the noise alone
+
+
+def naive_melodia(notes, energy, threshold, shortest):
+    """basic-pitch's melodia trick as written: the whole array's argmax, note by note."""
+    events = []
+    while energy.max() > threshold:
+        middle, key = np.unravel_index(int(np.argmax(energy)), energy.shape)
+        energy[middle, key] = 0.0
+        stop, under = tr._walk(energy, middle + 1, key, +1, threshold, True)
+        end = stop - 1 - under
+        stop, under = tr._walk(energy, middle - 1, key, -1, threshold, True)
+        first = stop + 1 + under
+        if end - first > shortest:
+            events.append((int(first), int(end), int(key), float(notes[first:end, key].mean())))
+    return events
+
+
+@pytest.mark.parametrize("frames", [1, 3, 700, 2 * tr.MAXIMA_BLOCK])
+def test_the_melodia_trick_in_blocks_finds_what_the_whole_array_argmax_finds(frames):
+    """Activations in steps of 0.05 (many ties: the first largest must come first), held
+    notes across blocks, a note at each end."""
+    rng = np.random.default_rng(frames)
+    notes = np.round(rng.random((frames, 88)) ** 6 / 0.05) * 0.05
+    notes[frames // 3 :, 40] = 0.9
+    notes[0, 3] = notes[-1, 80] = 0.95
+    for threshold in (0.3, 0.6):
+        ours = tr._melodia(notes, notes.astype(np.float64), threshold, 3)
+        assert ours == naive_melodia(notes, notes.astype(np.float64), threshold, 3)
+    assert frames < 700 or len(ours) > 10
+
+
+def test_a_note_followed_into_the_next_block_leaves_no_stale_maximum():
+    """A note grown across a block's edge clears that block's largest value (a
+    neighbouring key): the next note is the strongest left anywhere (0.6, two blocks
+    on), not what was strongest in that block (0.5)."""
+    edge = tr.MAXIMA_BLOCK
+    notes = np.zeros((3 * edge, 88))
+    notes[edge - 56 : edge + 44, 40] = 0.8
+    notes[edge - 6, 40] = 0.85  # the strongest: followed forward over the edge
+    notes[edge + 34, 41] = 0.7  # block 1's largest, cleared by that walk
+    notes[edge + 144 : edge + 164, 70] = 0.5
+    notes[2 * edge + 20 : 2 * edge + 40, 71] = 0.6
+    ours = tr._melodia(notes, notes.copy(), 0.3, 3)
+    assert ours == naive_melodia(notes, notes.copy(), 0.3, 3)
+    assert [key for *_, key, _ in ours] == [40, 71, 70]
+
+
+def test_inferred_onsets_in_blocks_are_the_whole_array_formula():
+    """The rise of the note activation, scaled to the onsets' maximum, worked out 7
+    frames at a time: basic-pitch's whole-array formula to the bit."""
+    rng = np.random.default_rng(5)
+    notes = rng.random((100, 88)).astype(np.float32)
+    onsets = (rng.random((100, 88)) * 0.7).astype(np.float32)
+    padded = np.concatenate([np.zeros((2, 88)), notes])
+    rise = np.maximum(np.min([padded[2:] - padded[1:-1], padded[2:] - padded[:-2]], axis=0), 0)
+    rise[:2] = 0.0
+    expected = np.maximum(onsets, onsets.max() * rise / rise.max())
+    np.testing.assert_array_equal(tr.inferred_onsets(onsets, notes, block=7), expected)
+    flat = np.ones((100, 88), np.float32)
+    assert tr.inferred_onsets(onsets, flat) is onsets  # no rise anywhere
 
 
 def tone(seconds: float, peak: float, start: float = 0.5, total: float = 6.0) -> np.ndarray:
@@ -217,10 +307,22 @@ def test_a_piano_render_is_transcribed_to_its_notes(piano_clip):
     assert all(21 <= n.pitch <= 108 for n in notes)
 
 
+def test_a_recording_decoded_in_blocks_gives_the_notes_of_its_whole_audio(
+    piano_clip, monkeypatch, capsys
+):
+    """``transcribe_file`` decodes in blocks (4 of them here) and holds no whole audio,
+    yet finds the notes ``transcribe`` finds in the whole decoded file; a long one shows
+    a progress bar."""
+    whole = tr.transcribe(load_audio(piano_clip, tr.SAMPLE_RATE))
+    monkeypatch.setattr(tr, "LONG_SECONDS", 1.0)
+    assert tr.transcribe_file(piano_clip) == whole and len(whole) >= 10
+    assert f"transcribing {piano_clip.name}" in capsys.readouterr().err
+
+
 def test_a_transcription_is_cached_by_file_and_settings(piano_clip, tmp_path, monkeypatch):
     first = tr.transcribe_file(piano_clip, tmp_path)
     (cache,) = tmp_path.glob("*.notes.npy")
-    monkeypatch.setattr(tr, "transcribe", lambda *a: pytest.fail("transcribed again"))
+    monkeypatch.setattr(tr, "transcribe_recording", lambda *a: pytest.fail("transcribed again"))
     assert tr.transcribe_file(piano_clip, tmp_path) == first
     monkeypatch.undo()
     other = tr.TranscriptionSettings(onset_threshold=0.6)

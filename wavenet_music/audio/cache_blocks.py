@@ -1,7 +1,8 @@
 """The training cache, decoded in blocks: a recording of any length becomes its mu-law
 classes in a ``.npy`` file while at most ``CACHE_BLOCK`` frames are decoded at a time (the
 bytes the whole-file path, ``mu_law_encode(load_audio(...))``, would write; tested), so
-memory stays flat for a two-hour mix (``benchmarks/bench_decode.py``)."""
+memory stays flat for a two-hour mix (``benchmarks/bench_decode.py``). ``audio_pieces``
+gives what ``load_audio`` gives in pieces (transcription reads recordings through it)."""
 
 from __future__ import annotations
 
@@ -51,25 +52,38 @@ def write_training_classes(
     mean (``remove_dc``) and counts damage, a second (when trimming) the loud range, the
     last encodes and writes. A file without one finite sample is an ``AudioReadError``.
     """
-    rate, damage = native_rate(path), Damage()
-    blocks = mono_blocks(damage.counting(frame_blocks(path, block)), rate, sample_rate)
-    total, count = float64_sum(blocks)
+    audio, count, damage = audio_pieces(path, sample_rate, block)
     if damage.samples and damage.non_finite == damage.samples:
         raise AudioReadError(f"{path}: no finite samples (all NaN or infinite)")
-    mean = np.float64(total) / max(count, 1)
-
-    def audio() -> Iterator[np.ndarray]:  # what load_audio returns, in pieces (T_i,)
-        for mono in mono_blocks(frame_blocks(path, block), rate, sample_rate):
-            yield clean(shifted(mono, mean))
-
     start, end = 0, count
     if silence_threshold is not None:
         rms = stream_frame_rms(audio())
         start, end = loud_span(rms, silence_threshold, count, TRIM_FRAME)
-    pieces = _unchanged(path, window(audio(), start, end), end - start)
+    pieces = unchanged(path, window(audio(), start, end), end - start)
     classes = (mu_law_encode(p, quantization_channels).astype(dtype) for p in pieces)
     write_npy_atomically(target, classes, end - start, dtype, hint)
     return damage.notes()
+
+
+def audio_pieces(
+    path: Path, sample_rate: int, block: int = CACHE_BLOCK
+) -> tuple[Callable[[], Iterator[np.ndarray]], int, Damage]:
+    """``load_audio(path, sample_rate)`` in pieces, decoding at most ``block`` frames at a
+    time: ``(pieces, length, damage)`` where each call of ``pieces()`` decodes the file
+    again into float32 pieces (T_i,) that together hold the samples ``load_audio``
+    returns, ``length`` of them, and ``damage`` counts what the first pass (which found
+    ``remove_dc``'s mean) decoded."""
+    rate, damage = native_rate(path), Damage()
+    total, count = float64_sum(
+        mono_blocks(damage.counting(frame_blocks(path, block)), rate, sample_rate)
+    )
+    mean = np.float64(total) / max(count, 1)
+
+    def pieces() -> Iterator[np.ndarray]:
+        for mono in mono_blocks(frame_blocks(path, block), rate, sample_rate):
+            yield clean(shifted(mono, mean))
+
+    return pieces, count, damage
 
 
 def mono_blocks(frames: Iterable[np.ndarray], from_rate: int, to_rate: int) -> Iterator[np.ndarray]:
@@ -138,7 +152,7 @@ def window(blocks: Iterable[np.ndarray], start: int, end: int) -> Iterator[np.nd
             return
 
 
-def _unchanged(path: Path, pieces: Iterable[np.ndarray], length: int) -> Iterator[np.ndarray]:
+def unchanged(path: Path, pieces: Iterable[np.ndarray], length: int) -> Iterator[np.ndarray]:
     """``pieces``, which must hold ``length`` samples as the first pass counted: fewer mean
     that ``path`` changed while it was decoded."""
     count = 0

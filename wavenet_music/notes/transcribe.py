@@ -27,6 +27,14 @@ imported. What its ``predict`` does around the model is ported as small numpy fu
 One change from basic-pitch: frame times are exact (frame ``i`` of window ``w`` is centred
 on sample ``w * 36,164 + i * 256``) where basic-pitch approximates the windows' overlap
 with a constant (up to 10 ms off). Pitch bends are not estimated.
+
+A recording of any length: a file is decoded a block at a time (``transcribe_recording``)
+and the model heard a batch of windows at a time (``hear``), so memory holds the
+activations (0.25 GB an hour), not the audio; the decoding's whole-array temporaries are
+worked out in blocks and the melodia trick keeps the largest activation per block of
+frames (``BlockMaxima``), where ``np.argmax`` of the whole array per note made its time
+grow with the square of the length. The notes are the same (tested;
+``benchmarks/bench_transcribe.py``: an hour's transcription 5 min and 3.3 GB before).
 """
 
 from __future__ import annotations
@@ -34,14 +42,17 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.util
+import itertools
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
+from ..audio.cache_blocks import audio_pieces, unchanged
 from ..audio.io import load_audio
 from ..config import UserError
 from ..runs import cached, npy_bytes
@@ -55,12 +66,15 @@ WINDOW_FRAMES = 172
 OVERLAP_FRAMES = 30  # between neighbouring windows; half is dropped at each side
 STEP = WINDOW - OVERLAP_FRAMES * HOP  # 36,164 samples from one window to the next
 KEPT_FRAMES = WINDOW_FRAMES - OVERLAP_FRAMES  # 142 frames kept per window
+LEAD = OVERLAP_FRAMES // 2 * HOP  # silence before the audio: frame 0 is centred on sample 0
 BATCH = 8  # windows per model call
 ENERGY_TOLERANCE = 11  # frames under frame_threshold that end a note
 MODEL_FILE = "saved_models/icassp_2022/nmp.onnx"
 INSTALL_HINT = "install it with: pip install --no-deps basic-pitch==0.4.0 (make test does)"
 CACHE_VERSION = 1
 SILENCE_DB = -200.0  # the level of digital silence
+LONG_SECONDS = 300.0  # a recording this long shows a progress bar while it is transcribed
+MAXIMA_BLOCK = 256  # frames per block whose largest activation the melodia trick keeps
 
 
 @dataclass(frozen=True)
@@ -127,31 +141,73 @@ def windows(audio: np.ndarray) -> Iterator[np.ndarray]:
     """(T,) audio at 22,050 Hz → batches (B ≤ ``BATCH``, WINDOW, 1) of float32 windows,
     ``STEP`` apart, after half an overlap of silence (so that the first kept frame is
     centred on sample 0); the last window is padded with silence."""
-    padded = np.concatenate([np.zeros(OVERLAP_FRAMES // 2 * HOP, np.float32), audio])
-    starts = range(0, max(1, padded.size), STEP)
+    return stream_windows([audio], audio.size)
+
+
+def stream_windows(pieces: Iterable[np.ndarray], size: int) -> Iterator[np.ndarray]:
+    """``windows`` of the ``size`` samples that arrive as ``pieces`` (T_i,), holding about
+    a window of them at a time (samples past ``size`` are left out)."""
+    padded = itertools.chain([np.zeros(LEAD, np.float32)], pieces)
+    held, base, end = np.zeros(0, np.float32), 0, size + LEAD  # held: padded[base:]
+    starts = range(0, max(1, end), STEP)
     for first in range(0, len(starts), BATCH):
         batch = starts[first : first + BATCH]
         out = np.zeros((len(batch), WINDOW, 1), dtype=np.float32)  # (B, WINDOW, 1)
         for w, start in enumerate(batch):
-            piece = padded[start : start + WINDOW]
+            while base + held.size < min(start + WINDOW, end):
+                piece = next(padded, None)
+                if piece is None:
+                    break
+                held = np.concatenate([held, np.asarray(piece, np.float32)])
+            piece = held[start - base : min(start + WINDOW, end) - base]
             out[w, : piece.size, 0] = piece
+            held, base = held[max(start + STEP - base, 0) :], max(start + STEP, base)
         yield out
+    for _ in padded:  # read to the end: ``audio.cache_blocks.unchanged`` counts there
+        pass
+
+
+@dataclass(frozen=True)
+class Heard:
+    """What the model hears in a recording, frame by frame (``frame_times``)."""
+
+    notes: np.ndarray  # (frames, 88) float32 activations of sounding notes
+    onsets: np.ndarray  # (frames, 88) float32 activations of onsets
+    levels: np.ndarray  # (frames,) float64 dBFS around each frame (``frame_levels``)
+
+
+def hear(
+    pieces: Iterable[np.ndarray], size: int, progress: Callable[[int], object] | None = None
+) -> Heard:
+    """The model's activations and the levels of the ``size`` samples at 22,050 Hz that
+    arrive as ``pieces``, for frames ``0 .. ceil(size / HOP) - 1``, a batch of windows at
+    a time (memory: the activations, 0.7 KB a frame, 0.25 GB an hour); ``progress`` is
+    told after each batch how many of the samples it has heard."""
+    frames = -(-size // HOP)
+    notes = np.zeros((frames, 88), np.float32)
+    onsets = np.zeros((frames, 88), np.float32)
+    levels = np.full(frames, SILENCE_DB)
+    session, half, done = _session(), OVERLAP_FRAMES // 2, 0
+    for batch in stream_windows(pieces, size) if size else ():
+        note, onset = session.run(
+            ["StatefulPartitionedCall:1", "StatefulPartitionedCall:2"],
+            {"serving_default_input_2:0": batch},
+        )  # each (B, 172, 88)
+        kept = min(len(batch) * KEPT_FRAMES, frames - done)
+        notes[done : done + kept] = note[:, half:-half].reshape(-1, 88)[:kept]  # (B * 142, 88)
+        onsets[done : done + kept] = onset[:, half:-half].reshape(-1, 88)[:kept]
+        levels[done : done + kept] = window_levels(batch[..., 0], done, size)[:kept]
+        done += kept
+        if progress is not None:
+            progress(min(-(-done // KEPT_FRAMES) * STEP, size))
+    return Heard(notes, onsets, levels)
 
 
 def activations(audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The model's note and onset activations of (T,) audio at 22,050 Hz, each
     (frames, 88) for frames ``0 .. ceil(T / HOP) - 1`` (see ``frame_times``)."""
-    session, half = _session(), OVERLAP_FRAMES // 2
-    notes, onsets = [], []
-    for batch in windows(audio):
-        note, onset = session.run(
-            ["StatefulPartitionedCall:1", "StatefulPartitionedCall:2"],
-            {"serving_default_input_2:0": batch},
-        )  # each (B, 172, 88)
-        notes.append(note[:, half:-half].reshape(-1, 88))  # (B * 142, 88)
-        onsets.append(onset[:, half:-half].reshape(-1, 88))
-    frames = -(-audio.size // HOP)
-    return np.concatenate(notes)[:frames], np.concatenate(onsets)[:frames]
+    heard = hear([audio], audio.size)
+    return heard.notes, heard.onsets
 
 
 def frame_times(frames: int) -> np.ndarray:
@@ -163,16 +219,25 @@ def frame_times(frames: int) -> np.ndarray:
 # --- activations → notes (basic-pitch's note_creation, ported) ---------------------------------
 
 
-def inferred_onsets(onsets: np.ndarray, notes: np.ndarray, n_diff: int = 2) -> np.ndarray:
+def inferred_onsets(
+    onsets: np.ndarray, notes: np.ndarray, n_diff: int = 2, block: int = 1 << 14
+) -> np.ndarray:
     """(frames, 88): the onset activation, or where larger the rise of the note activation
-    over the last 1..``n_diff`` frames (its smallest), scaled to the onsets' maximum."""
-    padded = np.concatenate([np.zeros((n_diff, notes.shape[1])), notes])  # (n_diff + F, 88)
-    rises = [padded[n_diff:] - padded[n_diff - n : len(padded) - n] for n in range(1, n_diff + 1)]
-    rise = np.maximum(np.min(rises, axis=0), 0.0)  # (F, 88)
-    rise[:n_diff] = 0.0
-    if rise.max() <= 0:
+    over the last 1..``n_diff`` frames (its smallest), scaled to the onsets' maximum
+    (float64; worked out ``block`` frames at a time, so that nothing else as large is
+    held)."""
+    rise = np.zeros(notes.shape, np.float64)  # (F, 88)
+    for start in range(n_diff, len(notes), block):
+        stop = min(start + block, len(notes))
+        now = notes[start:stop].astype(np.float64)  # (b, 88)
+        rises = [now - notes[start - n : stop - n] for n in range(1, n_diff + 1)]
+        rise[start:stop] = np.maximum(np.min(rises, axis=0), 0.0)
+    if not rise.size or rise.max() <= 0:
         return onsets
-    return np.maximum(onsets, onsets.max() * rise / rise.max())
+    largest = rise.max()
+    np.multiply(rise, onsets.max(), out=rise)  # onsets.max() * rise / rise.max(), in place
+    np.divide(rise, largest, out=rise)
+    return np.maximum(onsets, rise, out=rise)
 
 
 def onset_peaks(onsets: np.ndarray, threshold: float) -> list[tuple[int, int]]:
@@ -205,11 +270,12 @@ def note_events(
 ) -> list[tuple[int, int, int, float]]:
     """``(first frame, end frame, key 0..87, amplitude 0..1)`` of each note found in the
     activations (frames, 88), as basic-pitch's ``output_to_notes_polyphonic``."""
-    if settings.infer_onsets:
-        onsets = inferred_onsets(onsets, notes)
+    inferred = inferred_onsets(onsets, notes) if settings.infer_onsets else onsets
+    peaks = onset_peaks(inferred, settings.onset_threshold)
+    del inferred  # (F, 88) float64: freed before the energy's copy is made
     energy, shortest = notes.astype(np.float64), settings.min_note_frames
     events = []
-    for first, key in onset_peaks(onsets, settings.onset_threshold):
+    for first, key in peaks:
         if first >= len(notes) - 1:
             continue
         stop, under = _walk(energy, first + 1, key, +1, settings.frame_threshold, False)
@@ -228,17 +294,50 @@ def _melodia(
 ) -> list[tuple[int, int, int, float]]:
     """Notes grown both ways from the strongest activation left, until none is above
     ``threshold`` (``energy`` is consumed)."""
-    events = []
-    while energy.max() > threshold:
-        middle, key = np.unravel_index(int(np.argmax(energy)), energy.shape)
+    events, maxima = [], BlockMaxima(energy)
+    while (strongest := maxima.strongest())[0] > threshold:
+        _, middle, key = strongest
         energy[middle, key] = 0.0
         stop, under = _walk(energy, middle + 1, key, +1, threshold, True)
         end = stop - 1 - under
-        stop, under = _walk(energy, middle - 1, key, -1, threshold, True)
-        first = stop + 1 + under
+        back, under = _walk(energy, middle - 1, key, -1, threshold, True)
+        first = back + 1 + under
+        maxima.refresh(back, stop)
         if end - first > shortest:
             events.append((int(first), int(end), int(key), float(notes[first:end, key].mean())))
     return events
+
+
+class BlockMaxima:
+    """The largest value of each block of ``MAXIMA_BLOCK`` frames of ``energy``
+    (frames, 88), kept up to date by ``refresh`` as ``energy`` changes: what
+    ``np.argmax`` of the whole array finds (its first largest), in the time of one block
+    (the melodia trick took 26 s for 20 minutes of music and 20 minutes for an hour)."""
+
+    def __init__(self, energy: np.ndarray) -> None:
+        self.energy = energy
+        whole = len(energy) // MAXIMA_BLOCK * MAXIMA_BLOCK
+        self.largest = energy[:whole].reshape(-1, MAXIMA_BLOCK * energy.shape[1]).max(axis=1)
+        if whole < len(energy):
+            self.largest = np.append(self.largest, energy[whole:].max())
+
+    def strongest(self) -> tuple[float, int, int]:
+        """``(value, frame, key)`` of the first largest value (``-inf`` for none)."""
+        if not self.largest.size:
+            return -np.inf, 0, 0
+        block = int(np.argmax(self.largest))
+        index = int(np.argmax(self._block(block)))
+        frame, key = divmod(index, self.energy.shape[1])
+        return float(self.largest[block]), block * MAXIMA_BLOCK + frame, key
+
+    def refresh(self, first: int, last: int) -> None:
+        """Take the frames ``first .. last`` (clipped to the array) as changed."""
+        low, high = max(first, 0) // MAXIMA_BLOCK, min(last, len(self.energy) - 1) // MAXIMA_BLOCK
+        for block in range(low, high + 1):
+            self.largest[block] = self._block(block).max()
+
+    def _block(self, block: int) -> np.ndarray:
+        return self.energy[block * MAXIMA_BLOCK : (block + 1) * MAXIMA_BLOCK]  # (<= 256, 88)
 
 
 def to_notes(events: list[tuple[int, int, int, float]], frames: int) -> list[Note]:
@@ -268,6 +367,21 @@ def frame_levels(audio: np.ndarray, frames: int) -> np.ndarray:
     low = np.clip(centres - HOP, 0, audio.size)
     high = np.clip(centres + HOP, 0, audio.size)
     power = (energy[high] - energy[low]) / np.maximum(high - low, 1)
+    return 10 * np.log10(np.maximum(power, 10 ** (SILENCE_DB / 10)))
+
+
+def window_levels(batch: np.ndarray, first_frame: int, size: int) -> np.ndarray:
+    """(B * KEPT_FRAMES,) ``frame_levels`` of the frames kept from a batch (B, WINDOW) of
+    ``windows`` whose first kept frame is ``first_frame``, of audio ``size`` samples long:
+    each frame's 2 * ``HOP`` samples lie in its window, whole hops of it."""
+    hops = batch.shape[0], WINDOW // HOP, HOP
+    energy = np.square(batch[:, : WINDOW // HOP * HOP].reshape(hops), dtype=np.float64).sum(-1)
+    first = OVERLAP_FRAMES // 2 - 1  # the hop before the first kept frame's centre
+    around = energy[:, first : first + KEPT_FRAMES] + energy[:, first + 1 : first + 1 + KEPT_FRAMES]
+    frame = first_frame + np.arange(around.size)  # laid-out frame indices
+    centres = frame // KEPT_FRAMES * STEP + frame % KEPT_FRAMES * HOP
+    count = np.minimum(centres + HOP, size) - np.maximum(centres - HOP, 0)
+    power = around.reshape(-1) / np.maximum(count, 1)
     return 10 * np.log10(np.maximum(power, 10 ** (SILENCE_DB / 10)))
 
 
@@ -306,13 +420,33 @@ def no_notes_reason(audio: np.ndarray, settings: TranscriptionSettings) -> str:
 def transcribe(audio: np.ndarray, settings: TranscriptionSettings | None = None) -> list[Note]:
     """The notes of (T,) mono float audio at 22,050 Hz (``SAMPLE_RATE``), with
     ``settings`` (default: basic-pitch's and the level gate's); none for silence."""
-    settings = settings or TranscriptionSettings()
     audio = np.asarray(audio, dtype=np.float32)
-    if audio.size == 0:
+    return notes_heard(hear([audio], audio.size), settings)
+
+
+def notes_heard(heard: Heard, settings: TranscriptionSettings | None = None) -> list[Note]:
+    """The notes in what the model ``heard``, with ``settings``."""
+    settings = settings or TranscriptionSettings()
+    frames = len(heard.levels)
+    if not frames:
         return []
-    notes, onsets = activations(audio)
-    events = note_events(notes, onsets, settings)
-    return to_notes(audible(events, frame_levels(audio, len(notes)), settings), len(notes))
+    events = note_events(heard.notes, heard.onsets, settings)
+    return to_notes(audible(events, heard.levels, settings), frames)
+
+
+def transcribe_recording(path: Path, settings: TranscriptionSettings | None = None) -> list[Note]:
+    """``transcribe(load_audio(path, SAMPLE_RATE), settings)``, the file decoded a block
+    at a time (``audio.cache_blocks.audio_pieces``: twice), so that a two-hour mix holds
+    its activations, not its audio; a progress bar for one of ``LONG_SECONDS`` or more."""
+    path = Path(path)
+    pieces, size, _ = audio_pieces(path, SAMPLE_RATE)
+    seconds = size / SAMPLE_RATE
+    name, long = f"transcribing {path.name}", seconds >= LONG_SECONDS
+    with tqdm(total=round(seconds), unit="s", desc=name, disable=not long, leave=False) as bar:
+        heard = hear(
+            unchanged(path, pieces(), size), size, lambda n: bar.update(n // SAMPLE_RATE - bar.n)
+        )
+    return notes_heard(heard, settings)
 
 
 def transcribe_file(
@@ -325,7 +459,7 @@ def transcribe_file(
     settings (a damaged cache file is transcribed again)."""
     settings = settings or TranscriptionSettings()
     if cache_dir is None:
-        return transcribe(load_audio(path, SAMPLE_RATE), settings)
+        return transcribe_recording(path, settings)
     return notes_from_array(np.load(transcription_cache(path, cache_dir, settings)))
 
 
@@ -338,7 +472,7 @@ def transcription_cache(
     target = Path(cache_dir) / f"{Path(path).stem[:40]}-{_cache_key(path, settings)}.notes.npy"
 
     def build() -> bytes:
-        return npy_bytes(notes_array(transcribe(load_audio(path, SAMPLE_RATE), settings)))
+        return npy_bytes(notes_array(transcribe_recording(path, settings)))
 
     def check(cache: Path) -> Path:
         notes_from_array(np.load(cache))
