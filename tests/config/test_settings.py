@@ -155,6 +155,17 @@ def test_the_demo_preset_is_the_notes_preset_with_labels_and_a_composer():
     assert dataclasses.replace(chroma.train, local_dropout=0.0) == tiny.train
 
 
+def test_notes_runs_mix_at_equal_power_and_runs_saved_before_keep_the_sum():
+    """A run's saved settings without ``excitation_mix`` (every notes run before
+    2026-12-05) load as the sum its model was trained on; the presets that hear notes
+    mix at equal power."""
+    saved = Config.from_dict({"model": {"excitation": True, "local_channels": 176}})
+    assert saved.model.excitation_mix == "sum"
+    assert {load_preset(name).model.excitation_mix for name in ("notes", "demo")} == {"equal_power"}
+    with pytest.raises(UserError, match="excitation_mix"):
+        apply_overrides(Config(), {"model.excitation_mix": "loudest"})
+
+
 def test_file_sections_are_the_sections_of_the_settings_classes():
     import wavenet_music.composer.config  # noqa: F401  (defines the composer section)
     from wavenet_music.config.checks import SETTINGS_CLASSES

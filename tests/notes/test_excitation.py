@@ -10,8 +10,10 @@ import math
 import numpy as np
 import pytest
 
+from wavenet_music.config.settings import EXCITATION_MIXES
 from wavenet_music.notes.excitation import (
     CHANNELS,
+    MIXES,
     PHASE_TO,
     RecordingPhases,
     excitation,
@@ -174,6 +176,55 @@ def test_simultaneous_notes_add():
     alone = excitation([a], 0, 2_000, RATE) + excitation([b], 0, 2_000, RATE)
     np.testing.assert_allclose(both, alone, atol=1e-6)
     assert np.abs(both - excitation([a], 0, 2_000, RATE)).max() > 0.1  # b is there
+
+
+def test_equal_power_divides_the_sum_by_the_root_of_the_notes_sounding():
+    """One note alone as in ``sum``; two together, their sum over sqrt(2); while one
+    fades in its release, over the root of 1 plus its envelope; from its end, one again."""
+    a, b = Note(0.01, 0.1, 60, 80), Note(0.03, 0.05, 67, 110)
+    mixed = excitation([a, b], 0, 2_400, RATE, mix="equal_power")
+    summed = excitation([a, b], 0, 2_400, RATE)
+    s_b, e_b = round(0.03 * RATE), round(0.05 * RATE)
+    release = round(0.03 * RATE)
+    np.testing.assert_allclose(mixed[:, :s_b], summed[:, :s_b], atol=1e-7)  # a alone
+    np.testing.assert_allclose(mixed[:, s_b:e_b], summed[:, s_b:e_b] / np.sqrt(2), atol=1e-6)
+    fading = np.arange(e_b, e_b + release)  # b's release, a still held
+    envelope = 1 - (fading - e_b) / release
+    expected = summed[:, fading] / np.sqrt(1 + envelope)
+    np.testing.assert_allclose(mixed[:, fading], expected, atol=1e-6)
+    np.testing.assert_array_equal(mixed[:, e_b + release :], summed[:, e_b + release :])
+
+
+def test_with_equal_power_four_notes_sound_as_loud_as_one():
+    """The power of a chord of 4 (different pitches, same velocity) is that of one of its
+    notes within 15% (``sum``: about 4 times), whatever the velocity."""
+    chord = [Note(0.0, 1.0, p, 90) for p in (48, 55, 64, 71)]
+    for mix, ratio in [("equal_power", (0.85, 1.15)), ("sum", (3.4, 4.6))]:
+        four = excitation(chord, 0, RATE, RATE, mix=mix)[1]
+        one = excitation(chord[2:3], 0, RATE, RATE, mix=mix)[1]
+        assert ratio[0] < np.mean(four**2) / np.mean(one**2) < ratio[1], mix
+    soft = excitation([Note(0.0, 1.0, 64, 45)], 0, RATE, RATE, mix="equal_power")[1]
+    assert np.mean(soft**2) == pytest.approx(np.mean(one**2) / 4, rel=1e-4)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_with_equal_power_windows_cut_anywhere_equal_one_window(seed):
+    notes = random_notes(seed)
+    first, count = -300, int(0.8 * RATE)
+    whole = excitation(notes, first, count, RATE, mix="equal_power")
+    assert np.abs(whole - excitation(notes, first, count, RATE)).max() > 0.01
+    for cut in [1, 4_000, count - 1]:
+        pieces = [
+            excitation(notes, first, cut, RATE, mix="equal_power"),
+            excitation(notes, first + cut, count - cut, RATE, mix="equal_power"),
+        ]
+        np.testing.assert_array_equal(np.concatenate(pieces, axis=1), whole)
+
+
+def test_an_unknown_mix_is_refused_and_the_settings_know_every_mix():
+    with pytest.raises(ValueError, match="mix"):
+        excitation([], 0, 10, RATE, mix="loudest")
+    assert EXCITATION_MIXES == MIXES
 
 
 @pytest.mark.parametrize(("count", "rate"), [(-1, RATE), (10, 0)])

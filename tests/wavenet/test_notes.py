@@ -27,7 +27,7 @@ from wavenet_music.wavenet.data import prepare_corpus
 from wavenet_music.wavenet.generate import generate, generate_naive
 from wavenet_music.wavenet.incremental import IncrementalWaveNet
 from wavenet_music.wavenet.model import WaveNet
-from wavenet_music.wavenet.to_audio import note_floors, note_temperatures
+from wavenet_music.wavenet.to_audio import note_floors, note_temperatures, notes_steering
 from wavenet_music.wavenet.windows import WindowSampler, feature_store, noisy_inputs, window_source
 
 from .test_compiled import step_logits
@@ -335,6 +335,30 @@ def test_windows_carry_the_roll_and_excitation_of_their_own_samples(scored):
     np.testing.assert_array_equal(window.frames.T, roll[2 : 2 + window.frames.shape[1]])
     sounding, onsets = window.frames[:88], window.frames[88:]  # raw, not normalised
     assert sounding.max() == pytest.approx(90 / 127) and set(np.unique(onsets)) == {0.0, 1.0}
+
+
+@pytest.mark.parametrize("mix", ["sum", "equal_power"])
+def test_training_windows_and_renders_mix_the_notes_as_the_model_says(scored, mix):
+    """``model.excitation_mix`` reaches the training windows and what generation hears:
+    chords of the score mixed as ``excitation`` mixes them."""
+    data, config = scored
+    config = apply_overrides(config, {"model.excitation_mix": mix})
+    corpus = prepare_corpus(data, config.data, 256, config.model.receptive_field, quiet=True)
+    segment = corpus.train[1]
+    notes = read_notes(segment.notes)
+    chords = notes + [dataclasses.replace(n, pitch=n.pitch + 7) for n in notes]
+    rf, start = (
+        config.model.receptive_field,
+        3 * config.model.hop_length + config.model.receptive_field,
+    )
+    window = window_source(config, corpus.train).window(segment, start, 600)
+    expected = excitation(notes, start - rf + 1, rf - 1 + 600, RATE, mix=mix)
+    np.testing.assert_array_equal(window.excitation, expected)
+    assert feature_store(config).mix == mix  # the melody alone never has two notes at once
+    _, heard = notes_steering(chords, config, 8_000, 2)
+    assert heard.shape == (2, CHANNELS, 8_000)
+    np.testing.assert_array_equal(heard[1].numpy(), excitation(chords, 0, 8_000, RATE, mix=mix))
+    assert (mix == "sum") == np.array_equal(heard[0].numpy(), excitation(chords, 0, 8_000, RATE))
 
 
 @pytest.mark.parametrize("way", ["recording", "start"])

@@ -123,6 +123,7 @@ def budget_minutes() -> Any:
 
 TRAIN_PRECISIONS = ("float32", "bf16")
 EXCITATION_PHASES = ("onset", "recording", "start")
+EXCITATION_MIXES = ("sum", "equal_power")  # notes.excitation.MIXES (config imports nothing)
 FEATURE_KINDS = ("log_mel", "chroma", "notes")  # audio/features.py's FEATURES, and notes
 GENERATE_ENGINES = ("auto", "compiled", "graph", "eager")
 GENERATE_PRECISIONS = ("float32", "bf16", "int8")
@@ -178,6 +179,16 @@ class ModelConfig:
         metadata=doc(
             "hear the notes at audio rate: sinusoids at every sounding note's frequency "
             "into every layer (needs data.features=notes)"
+        ),
+    )
+    excitation_mix: str = field(
+        default="sum",
+        metadata=doc(
+            "how the notes sounding at once mix in the excitation: sum (each at its "
+            "velocity: four notes give four times one's power; every run before 2026-12-05) "
+            "or equal_power (divided by the square root of the notes sounding: its power "
+            "follows velocity, not how many notes sound, as recordings' loudness does)",
+            choices=EXCITATION_MIXES,
         ),
     )
 

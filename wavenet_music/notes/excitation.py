@@ -41,6 +41,14 @@ sample_rate + φ(k))`` instead, amplitudes and envelopes staying those of the no
 samples of ``k``), so windows still equal one long window. Generation has no recording
 and keeps phase 0: the model follows whatever phase it hears.
 
+How the notes sounding at once mix (``MIXES``): ``sum``, each at its velocity (four
+notes give four times the power of one), or ``equal_power``, the sum divided by the square
+root of how many notes sound at the sample (each counted by its envelope, so a release
+fades out of the count), so that the excitation's power follows the velocities and not
+how many notes sound, as the recordings' loudness does (a single line rendered 13-16 dB
+under the recordings' single notes with ``sum``: experiments/render_loudness_2026-12-05).
+The count depends on ``k`` alone, so windows still equal one long window.
+
 Drum notes have no pitch and are left out.
 """
 
@@ -58,6 +66,7 @@ NYQUIST_MARGIN = 0.475  # harmonics stay below this fraction of the sample rate
 RELEASE = 0.03  # seconds of linear fade after a note's offset
 DECAY = 0.25  # seconds: time constant of channel 2's exponential decay
 PHASE_WAYS = ("recording", "start")  # how a partial takes the recording's phase
+MIXES = ("sum", "equal_power")  # how the notes sounding at once mix
 PHASE_SMOOTH = 0.0125  # seconds of each of the two moving averages of a following phase
 PHASE_FROM, PHASE_TO = 0.010, 0.060  # seconds after the onset a starting phase is read
 
@@ -104,6 +113,7 @@ def excitation(
     count: int,
     sample_rate: int,
     recording: RecordingPhases | None = None,
+    mix: str = "sum",
 ) -> np.ndarray:
     """The excitation of samples ``first_sample .. first_sample + count - 1`` of the
     timeline (sample 0 = time 0 of the notes; before it the excitation is 0).
@@ -111,6 +121,7 @@ def excitation(
     Args:
         recording: the phases of the recording, which the partials take; None: phase 0
             at each onset.
+        mix: how the notes sounding at once mix, one of ``MIXES``.
 
     Returns:
         (CHANNELS, count) float32: fundamentals, harmonics, decaying harmonics.
@@ -119,7 +130,10 @@ def excitation(
         raise ValueError(f"expected count >= 0 and sample_rate > 0, got {count}, {sample_rate}")
     if recording is not None and recording.sample_rate != sample_rate:
         raise ValueError(f"a recording at {recording.sample_rate} Hz for notes at {sample_rate}")
+    if mix not in MIXES:
+        raise ValueError(f"expected a mix of {MIXES}, got {mix!r}")
     signal = np.zeros((CHANNELS, count))  # (3, T) float64
+    sounding = np.zeros(count) if mix == "equal_power" else None  # (T,) notes sounding
     release = release_samples(sample_rate)
     stop = first_sample + count
     for note in notes:
@@ -134,6 +148,12 @@ def excitation(
                 phases = recording(note, onset, offset, low, high)  # (H, n)
             tone = _note_tone(note, onset, offset, samples, sample_rate, phases)  # (3, n)
             signal[:, low - first_sample : high - first_sample] += tone
+            if sounding is not None:
+                sounding[low - first_sample : high - first_sample] += _envelope(
+                    samples, offset, sample_rate
+                )
+    if sounding is not None:
+        signal /= np.sqrt(np.maximum(sounding, 1.0))
     return signal.astype(np.float32)
 
 

@@ -215,7 +215,9 @@ class NoteStore:
     silence = 0.0  # the roll of no notes
     normalised = False  # 0/1 and velocity channels are fed as they are
 
-    def __init__(self, sample_rate: int, hop: int, channels: int, classes: int) -> None:
+    def __init__(
+        self, sample_rate: int, hop: int, channels: int, classes: int, mix: str = "sum"
+    ) -> None:
         if channels != CHANNELS:
             raise UserError(
                 f"model.local_channels: notes are a roll of {CHANNELS} channels "
@@ -228,6 +230,7 @@ class NoteStore:
             channels,
             classes,
         )
+        self.mix = mix  # how the notes sounding at once mix (``excitation.MIXES``)
         self._notes: dict[Path, list[Note]] = {}
         self._rolls: dict[Path, np.ndarray] = {}
         self._spans_cache: dict[Path, tuple[np.ndarray | None, int]] = {}
@@ -275,7 +278,7 @@ class NoteStore:
         if onsets is not None:  # sorted: only the notes that can reach the window, in order
             lo = int(np.searchsorted(onsets, first - longest, side="right"))
             notes = notes[lo : int(np.searchsorted(onsets, first + inputs, side="left"))]
-        return excitation(notes, first, inputs, self.sample_rate, recording)
+        return excitation(notes, first, inputs, self.sample_rate, recording, self.mix)
 
     def _spans(self, path: Path) -> tuple[np.ndarray | None, int]:
         """(onset samples (N,) when the notes are in onset order, else None; the longest

@@ -93,7 +93,7 @@ def render_notes(
             heard.append(np.zeros((CHANNELS, length), dtype=np.float32))
         else:
             rolls.append(store.roll(notes, length))
-            heard.append(excitation(notes, 0, length, rate))
+            heard.append(excitation(notes, 0, length, rate, mix=store.mix))
     features = torch.from_numpy(np.stack(rolls)).transpose(1, 2)  # (B, 176, K)
     generator = torch.Generator(device=model_device(model)).manual_seed(seed)
     classes = generate(

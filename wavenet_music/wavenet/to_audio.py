@@ -144,7 +144,7 @@ def notes_steering(
         heard = np.zeros((EXCITATION_CHANNELS, length), dtype=np.float32)
     else:
         roll = store.roll(notes, length)  # (K, 176)
-        heard = notes_excitation(notes, 0, length, rate)  # (E, length)
+        heard = notes_excitation(notes, 0, length, rate, mix=store.mix)  # (E, length)
     features = _per_clip(roll, clips)
     if not config.model.excitation:
         return features, None

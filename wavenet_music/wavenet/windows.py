@@ -301,4 +301,6 @@ def feature_store(config: Config) -> ConditioningStore | None:
             "data.silence_threshold: trimming silence would move the audio away from its "
             "notes; set it to null with --features notes"
         )
-    return NoteStore(d.sample_rate, m.hop_length, m.local_channels, m.quantization_channels)
+    return NoteStore(
+        d.sample_rate, m.hop_length, m.local_channels, m.quantization_channels, m.excitation_mix
+    )
