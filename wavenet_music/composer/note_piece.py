@@ -178,6 +178,7 @@ def play_notes(
     steering = [notes_steering(notes, config, length, 1) for notes in pieces]
     features = torch.cat([f for f, _ in steering])  # (B, 176, K)
     heard = torch.cat([e for _, e in steering]) if config.model.excitation else None
+    del steering  # each clip's own copy (12 bytes a sample): the batch's alone is kept
     history = None if prime is None else torch.from_numpy(prime)[None].repeat(clips, 1)
     every = max(1, round(options.chunk_seconds * rate))
     latest: list[Tensor] = [torch.empty(clips, 0, dtype=torch.long)]
@@ -222,6 +223,7 @@ def play_notes(
                 guard=NoiseGuard.of(options.wavenet_redraw_noise, rate, q, config.model.hop_length),
                 on_redraw=on_redraw,
             )
+        del features, heard  # the conditioning, freed before the audio is decoded and written
     except KeyboardInterrupt:
         written = paths is not None and latest[0].shape[1] > 0
         if written:
