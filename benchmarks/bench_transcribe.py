@@ -72,7 +72,8 @@ def whole_array_note_events(notes: np.ndarray, onsets: np.ndarray, settings) -> 
 def whole_file(path: Path) -> list[tr.Note]:
     """The notes as transcription found them before: everything in memory at once."""
     audio = load_audio(path, tr.SAMPLE_RATE)
-    notes, onsets = tr.activations(audio)
+    heard = tr.hear([audio], audio.size)
+    notes, onsets = heard.notes, heard.onsets
     settings = tr.TranscriptionSettings()
     events = whole_array_note_events(notes, onsets, settings)
     levels = tr.frame_levels(audio, len(notes))

@@ -310,7 +310,7 @@ def test_a_piano_render_is_transcribed_to_its_notes(piano_clip):
 def test_a_recording_decoded_in_blocks_gives_the_notes_of_its_whole_audio(
     piano_clip, monkeypatch, capsys
 ):
-    """``transcribe_file`` decodes in blocks (4 of them here) and holds no whole audio,
+    """``transcribe_file`` decodes in blocks of 65,536 frames and holds no whole audio,
     yet finds the notes ``transcribe`` finds in the whole decoded file; a long one shows
     a progress bar."""
     whole = tr.transcribe(load_audio(piano_clip, tr.SAMPLE_RATE))

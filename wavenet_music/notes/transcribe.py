@@ -30,7 +30,7 @@ with a constant (up to 10 ms off). Pitch bends are not estimated.
 
 A recording of any length: a file is decoded a block at a time (``transcribe_recording``)
 and the model heard a batch of windows at a time (``hear``), so memory holds the
-activations (0.25 GB an hour), not the audio; the decoding's whole-array temporaries are
+activations (0.22 GB an hour), not the audio; the decoding's whole-array temporaries are
 worked out in blocks and the melodia trick keeps the largest activation per block of
 frames (``BlockMaxima``), where ``np.argmax`` of the whole array per note made its time
 grow with the square of the length. The notes are the same (tested;
@@ -181,7 +181,7 @@ def hear(
 ) -> Heard:
     """The model's activations and the levels of the ``size`` samples at 22,050 Hz that
     arrive as ``pieces``, for frames ``0 .. ceil(size / HOP) - 1``, a batch of windows at
-    a time (memory: the activations, 0.7 KB a frame, 0.25 GB an hour); ``progress`` is
+    a time (memory: the activations, 704 bytes a frame, 0.22 GB an hour); ``progress`` is
     told after each batch how many of the samples it has heard."""
     frames = -(-size // HOP)
     notes = np.zeros((frames, 88), np.float32)
@@ -201,13 +201,6 @@ def hear(
         if progress is not None:
             progress(min(-(-done // KEPT_FRAMES) * STEP, size))
     return Heard(notes, onsets, levels)
-
-
-def activations(audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The model's note and onset activations of (T,) audio at 22,050 Hz, each
-    (frames, 88) for frames ``0 .. ceil(T / HOP) - 1`` (see ``frame_times``)."""
-    heard = hear([audio], audio.size)
-    return heard.notes, heard.onsets
 
 
 def frame_times(frames: int) -> np.ndarray:
@@ -312,7 +305,8 @@ class BlockMaxima:
     """The largest value of each block of ``MAXIMA_BLOCK`` frames of ``energy``
     (frames, 88), kept up to date by ``refresh`` as ``energy`` changes: what
     ``np.argmax`` of the whole array finds (its first largest), in the time of one block
-    (the melodia trick took 26 s for 20 minutes of music and 20 minutes for an hour)."""
+    (with the whole array's argmax the melodia trick took 26 s for 20 minutes of music
+    and 254 s for an hour)."""
 
     def __init__(self, energy: np.ndarray) -> None:
         self.energy = energy
