@@ -422,3 +422,10 @@ def test_the_report_shows_each_composed_piece_as_notes_above_its_spectrogram(
         assert held >= 2  # arpeggios held out, arpeggios learned: they share phrases
         shared = f'<td>{composed["longest_shared_phrase"]} <span class="genre">({held})</span>'
         assert shared in page
+        # what reaches the ear: the piece's audio transcribed, against its notes and chance
+        heard = summary["notes"][label]["heard"]
+        for name in ("note_f1", "frame_pitch_class_f1"):
+            assert 0 <= heard[name] <= 1 and 0 <= heard[f"chance_{name}"] <= 1
+        chance = f'<span class="genre">({heard["chance_note_f1"]:.2f})</span>'
+        assert f"<td>{label}</td><td>{heard['note_f1']:.2f} {chance}</td>" in page
+    assert page.index("The notes, composed and real") < page.index("What reaches the ear")

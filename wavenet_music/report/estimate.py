@@ -34,6 +34,7 @@ from ..wavenet.model import WaveNet
 from ..wavenet.noise_guard import NEVER_NOISE, NoiseGuard
 from .check import kind_figures
 from .clips import Row
+from .notes import heard_by_label
 from .page import label_section
 
 CPU = torch.device("cpu")
@@ -310,7 +311,8 @@ def page_seconds(config: Config, seconds: float, pieces: int) -> float:
     statistics of each of its clips (``pieces`` real excerpts, composed pieces with their
     piano rolls and plain clips of ``seconds``, an untrained model's clip and white noise)
     and the check's figures of them, timed on random clips (their cost does not depend on
-    what they play)."""
+    what they play) and, for a run of notes, the transcription of its composed pieces (what
+    reaches the ear)."""
     rate, rng = config.data.sample_rate, np.random.default_rng(0)
 
     def clip(length: float = seconds) -> np.ndarray:
@@ -322,11 +324,14 @@ def page_seconds(config: Config, seconds: float, pieces: int) -> float:
         rows.append(Row(f"composed {i}", "generated", clip(), tag="composed", notes=played))
         rows.append(Row(f"plain {i}", "plain", clip()))
     rows += [Row("untrained", "untrained", clip(min(seconds, 4.0))), Row("noise", "noise", clip())]
+    composed = np.stack([row.audio for row in rows if row.tag == "composed"])  # (pieces, T)
     with tempfile.TemporaryDirectory() as folder:
 
         def page() -> None:
             label_section("probe", rows, Path(folder), rate)
             kind_figures(rows, rate)
+            if config.data.features == "notes":
+                heard_by_label({"probe": [played] * pieces}, {"probe": composed}, rate)
 
         return timed(page, warmup=0, repeats=1)
 

@@ -9,12 +9,19 @@ figures (``check.crowded_notes``). Beside them, the longest phrase each genre's 
 with the training music (``notes.phrases``), against what the genre's held-out music,
 never learned from, shares with it: a composer that replays what it learned plays far
 longer shared phrases than music it never heard.
+
+Then what reaches the ear (``heard_figures``): each composed piece's audio transcribed, as a
+listener's proxy, and scored against the notes it was composed to play, beside the chance
+level (the same audio against those notes moved 1-11 semitones), and the keys and notes a
+second the transcription holds against the notes'. The MIDI file beside a piece is what the
+composer wrote; this table says how much of it the WaveNet plays.
 """
 
 from __future__ import annotations
 
 import html
 import math
+import sys
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -22,12 +29,15 @@ from pathlib import Path
 
 import numpy as np
 
+from ..audio.finish import for_listening
 from ..composer.data import split_rows
 from ..composer.note_tokens import segment_notes
-from ..config import Config
+from ..config import Config, UserError
 from ..notes.midi import Note
 from ..notes.phrases import PhraseIndex
+from ..notes.score import score_notes, transcribe_audio, transposed_floor
 from ..notes.statistics import LONG_NOTE_S, NoteFigures, note_figures, pitch_name
+from ..notes.transcribe import model_path
 from .clips import run_labels
 from .template import number
 
@@ -155,6 +165,92 @@ def notes_html(figures: Mapping[str, Mapping[str, Mapping[str, float]]]) -> str:
     return (
         '<section class="notes"><h2>The notes, composed and real</h2>'
         f"<p class=note>{NOTE}{PHRASE_NOTE if shared else ''}</p>"
+        f'<table class="stats">{"".join(lines)}</table></section>'
+    )
+
+
+def heard_figures(
+    pieces: Sequence[Sequence[Note]], audio: np.ndarray, sample_rate: int
+) -> dict[str, float]:
+    """What a listener hears of the notes of each composed piece: the transcription of its
+    ``audio`` (pieces, T), finished as its WAV file is (``for_listening``), scored against
+    them (``notes.score``: note F1, pitch and onset within 50 ms; frame pitch-class F1,
+    octaves forgiven), the mean over the pieces, and the chance level of each (their
+    ``transposed_floor``); the keys (10th-90th percentile) and notes a second of all the
+    transcriptions together (``note_figures``)."""
+    if len(pieces) != len(audio):
+        raise ValueError(f"{len(pieces)} pieces of notes but {len(audio)} clips")
+    found = [transcribe_audio(for_listening(clip, sample_rate), sample_rate) for clip in audio]
+    scores = [score_notes(n, f) for n, f in zip(pieces, found, strict=True)]
+    chance = [transposed_floor(n, f) for n, f in zip(pieces, found, strict=True)]
+    heard = note_figures(found, [audio.shape[-1] / sample_rate] * len(found))
+    out = {name: float(np.mean([getattr(s, name) for s in scores])) for name in HEARD_F1}
+    out.update(
+        {f"chance_{name}": float(np.mean([getattr(s, name) for s in chance])) for name in HEARD_F1}
+    )
+    out.update(
+        notes_per_second=heard.notes_per_second,
+        low_pitch=heard.low_pitch,
+        high_pitch=heard.high_pitch,
+    )
+    return out
+
+
+HEARD_F1 = ("note_f1", "frame_pitch_class_f1")
+
+
+def heard_by_label(
+    notes: Mapping[str, Sequence[Sequence[Note]]], clips: Mapping[str, np.ndarray], sample_rate: int
+) -> dict[str, dict[str, float]]:
+    """label → ``heard_figures`` of its pieces; {} with a line on stderr where basic-pitch,
+    which transcribes them, is not installed (a run of MIDI files alone needs none)."""
+    try:
+        model_path()
+    except UserError as error:
+        print(f"report: what reaches the ear is left out: {error}", file=sys.stderr)
+        return {}
+    return {label: heard_figures(p, clips[label], sample_rate) for label, p in notes.items()}
+
+
+HEARD_NOTE = (
+    "How much of the composed notes the audio plays: each piece's audio transcribed by "
+    "basic-pitch and scored against the MIDI file the composer wrote for it, the mean over "
+    "the pieces; in brackets the chance level, the same audio against those notes moved by "
+    "1-11 semitones. Note F1 counts notes found with their key and an onset within 50 ms "
+    "(a FluidSynth render of the demo's piano scores about 0.7 against its own MIDI file); "
+    "frame pitch-class F1, the pitch classes sounding in each 32-ms frame, octaves "
+    "forgiven. Near chance, a genre's audio plays the texture of its notes, not the notes. "
+    "The keys (10th to 90th percentile) and notes a second are the transcription's, the "
+    "notes' own in brackets: a WaveNet that leaves out the treble plays lower keys."
+)
+
+
+def heard_html(figures: Mapping[str, Mapping[str, Mapping[str, float]]]) -> str:
+    """The table of what reaches the ear (``heard_figures``), a row per label that has
+    it; "" where none has."""
+    lines = [
+        "<tr><th>label</th><th>note F1</th><th>frame pitch-class F1</th>"
+        "<th>keys heard</th><th>notes heard per s</th></tr>"
+    ]
+    for label, kinds in figures.items():
+        heard, written = kinds.get("heard"), kinds["composed"]
+        if heard is None:
+            continue
+        cells = [
+            f"{number('{:.2f}', heard[name])}{_beside(number('{:.2f}', heard[f'chance_{name}']))}"
+            for name in HEARD_F1
+        ]
+        cells.append(f"{_keys(heard)}{_beside(_keys(written))}")
+        per_second = number("{:.1f}", written["notes_per_second"])
+        cells.append(f"{number('{:.1f}', heard['notes_per_second'])}{_beside(per_second)}")
+        lines.append(
+            f"<tr><td>{html.escape(label)}</td>{''.join(f'<td>{c}</td>' for c in cells)}</tr>"
+        )
+    if len(lines) == 1:
+        return ""
+    return (
+        '<section class="heard"><h2>What reaches the ear</h2>'
+        f"<p class=note>{HEARD_NOTE}</p>"
         f'<table class="stats">{"".join(lines)}</table></section>'
     )
 

@@ -31,7 +31,14 @@ from ..wavenet import checkpoint as ckpt
 from ..wavenet.model import macs_per_sample, parameters_of
 from .check import check_summary, composer_figures, kind_figures, report_summary, write_summary
 from .clips import HeldOut, Row, Speed, power, real_excerpts, white_noise
-from .notes import genre_note_figures, notes_figures, notes_html, originality
+from .notes import (
+    genre_note_figures,
+    heard_by_label,
+    heard_html,
+    notes_figures,
+    notes_html,
+    originality,
+)
 from .template import GLOSSARY, PAGE, number
 
 # --- the page ------------------------------------------------------------------------------
@@ -66,7 +73,8 @@ def write_report(
         extra_sections: HTML sections placed after the label sections.
         notes: label → the notes each composed clip plays (a run of notes): shown as a
             piano roll above its spectrogram, with its MIDI file, and their figures
-            beside the genre's (``notes.py``), which the check reads.
+            beside the genre's (``notes.py``), which the check reads, and how much of
+            them the clip's audio plays (its transcription: ``notes.heard_figures``).
         redraws: kind → label → {"falls", "left_as_noise"}: the falls into noise that
             generation drew again (``wavenet.noise_guard``), said under the verdict.
     """
@@ -97,6 +105,8 @@ def write_report(
         seconds = next(iter(clips.values())).shape[-1] / rate
         genre = genre_note_figures(run_dir, data_root, config)
         played = notes_figures(notes, seconds, genre, originality(run_dir, data_root, config))
+        for label, heard in heard_by_label(notes, clips, rate).items():
+            played[label]["heard"] = heard
     summary = run_summary(run_dir, config, rows, held_out, played)
     summary["redraws"] = None if redraws is None else dict(redraws)
     write_summary(out_dir, summary)
@@ -112,6 +122,7 @@ def write_report(
         *sections,
         *extra_sections,
         notes_html(played) if played else "",
+        heard_html(played) if played else "",
         _curves_section(curves, held_out),
         _model_section(config, speed),
         GLOSSARY,
