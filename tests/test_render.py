@@ -196,3 +196,50 @@ def test_features_of_a_run_that_plays_notes_points_to_transcribe(notes_run, tmp_
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "plays notes, not features" in err[0] and "transcribe" in err[0]
     assert not out.exists()
+
+
+def test_the_excitation_gain_is_the_notes_heard_louder_everywhere_they_are_played(notes_run):
+    """``excitation_gain`` (generate, render), ``wavenet_excitation_gain`` (compose) and
+    the follow renders of evaluate: the notes heard at audio rate, × the gain, exactly as
+    a model whose excitation weights are that many times larger hears them at gain 1 (4 is
+    a power of two: both products are exact, so are the draws)."""
+    import torch
+
+    from wavenet_music.composer.config import PieceConfig
+    from wavenet_music.composer.note_piece import play_notes
+    from wavenet_music.config import NOTE_EXCITATION_GAIN, GenerateConfig
+    from wavenet_music.wavenet.checkpoint import load_model
+    from wavenet_music.wavenet.follow import render_notes
+    from wavenet_music.wavenet.to_audio import generate_audio
+
+    run, data = notes_run
+    model, config = load_model(run)
+    louder = load_model(run)[0]
+    with torch.no_grad():
+        for block in louder.blocks:
+            block.excitation_condition.weight.mul_(4.0)
+    notes = str(data / "take2.mid")
+
+    def generated(m, gain):
+        options = GenerateConfig(seconds=0.3, notes=notes, excitation_gain=gain)
+        return generate_audio(m, config, options, progress=False)
+
+    assert NOTE_EXCITATION_GAIN > 1  # renders lean on the notes more than training did
+    assert GenerateConfig().excitation_gain == PieceConfig().wavenet_excitation_gain
+    np.testing.assert_array_equal(generated(model, 4.0), generated(louder, 1.0))
+    assert not np.array_equal(generated(model, 4.0), generated(model, 1.0))
+
+    played = [dataclasses.replace(n, pitch=n.pitch + 3) for n in MELODY]
+    follow = [
+        render_notes(m, config, [played], 0.3, excitation_gain=g)
+        for m, g in ((model, 4.0), (louder, 1.0))
+    ]
+    np.testing.assert_array_equal(*follow)
+
+    def composed(m, gain):
+        options = PieceConfig(seconds=0.3, wavenet_excitation_gain=gain)
+        generator = torch.Generator().manual_seed(0)
+        return play_notes(m, config, [played], None, None, options, generator)
+
+    np.testing.assert_array_equal(composed(model, 4.0), composed(louder, 1.0))
+    assert not np.array_equal(composed(model, 4.0), composed(model, 1.0))

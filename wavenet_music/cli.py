@@ -415,7 +415,15 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     if options.follow_seconds is not None:
         from .wavenet.follow import follow_notes
 
-        following = follow_notes(model, config, args.data, options.follow_seconds, 0, options.label)
+        following = follow_notes(
+            model,
+            config,
+            args.data,
+            options.follow_seconds,
+            0,
+            options.label,
+            excitation_gain=options.excitation_gain,
+        )
     if args.json:
         record = result.to_dict()
         if following is not None:
@@ -483,7 +491,8 @@ def cmd_compose(args: argparse.Namespace) -> None:
     if piece.notes is not None:
         floor = (
             f", WaveNet floor {options.wavenet_floor:g} and temperature "
-            f"×{options.wavenet_note_temperature_scale:g} while notes sound"
+            f"×{options.wavenet_note_temperature_scale:g} while notes sound, the notes heard "
+            f"×{options.wavenet_excitation_gain:g}"
         )
     print(
         f"composer temperature {piece.temperature:g}, hold penalty {piece.hold_penalty:g}" + floor,

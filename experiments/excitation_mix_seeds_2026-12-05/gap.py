@@ -1,7 +1,8 @@
 """The gap from a line alone to two lines at velocity 90, render seeds 0-2, for one run.
 
-    cd DIR_WITH_m1_90.mid_AND_m2_90.mid && python gap.py RUN NAME
-(the measurement of ../render_loudness_2026-12-05/seeds.py, one run at a time)
+    cd DIR_WITH_m1_90.mid_AND_m2_90.mid && python gap.py RUN NAME GAIN
+(the measurement of ../render_loudness_2026-12-05/seeds.py, one run at a time; GAIN: the
+renders' --excitation-gain)
 """
 import subprocess
 import sys
@@ -10,15 +11,16 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-run, name = sys.argv[1], sys.argv[2]
+run, name, gain = sys.argv[1], sys.argv[2], sys.argv[3]
 for label in ["piano", "guitar"]:
     row = []
     for voices in (1, 2):
         vals = []
         for seed in (0, 1, 2):
-            out = Path(f"g_{name}_{label}_{voices}_{seed}.wav")
+            out = Path(f"g_{name}_{gain}_{label}_{voices}_{seed}.wav")
             cmd = [sys.executable, "-m", "wavenet_music.cli", "render", run, f"m{voices}_90.mid",
-                   "--out", str(out), "--label", label, "--seed", str(seed), "--quiet"]
+                   "--out", str(out), "--label", label, "--seed", str(seed), "--quiet",
+                   "--excitation-gain", gain]
             subprocess.run(cmd, check=True, capture_output=True)
             a, sr = sf.read(out.with_name(f"{out.stem}-{label}.wav"))
             played = np.concatenate([a[int(sr * (0.55 + 0.6 * i)):int(sr * (0.95 + 0.6 * i))]

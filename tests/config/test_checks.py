@@ -59,6 +59,9 @@ ACCEPTS_ZERO = frozenset(
         "GenerateConfig.floor",  # the whole distribution
         "GenerateConfig.max_jump",  # no limit
         "GenerateConfig.redraw_noise",  # never judged
+        "GenerateConfig.excitation_gain",  # the notes not heard: the roll alone steers
+        "EvaluateConfig.excitation_gain",
+        "PieceConfig.wavenet_excitation_gain",
         "GenerateConfig.seed",
         "ReportConfig.seed",
         "ComposerConfig.dropout",

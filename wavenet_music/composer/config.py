@@ -34,12 +34,14 @@ from ..config import (
     MAX_STEPS,
     MAX_TEMPERATURE,
     MIN_SECONDS,
+    NOTE_EXCITATION_GAIN,
     NOTE_FLOOR,
     NOTE_TEMPERATURE_SCALE,
     REDRAW_NOISE,
     UserError,
     budget_minutes,
     budget_steps,
+    excitation_gain_doc,
     floor_doc,
     jump_doc,
     note_temperature_doc,
@@ -243,6 +245,9 @@ class PieceConfig:
     )
     wavenet_note_temperature_scale: float = field(
         default=NOTE_TEMPERATURE_SCALE, metadata=note_temperature_doc("the WaveNet draws at")
+    )
+    wavenet_excitation_gain: float = field(
+        default=NOTE_EXCITATION_GAIN, metadata=excitation_gain_doc("the WaveNet hears")
     )
     wavenet_max_jump: float = field(
         default=MAX_JUMP, metadata=jump_doc("the WaveNet never draws a sample")

@@ -175,7 +175,8 @@ def play_notes(
     ``on_redraw`` hears every fall into noise drawn again (``wavenet.noise_guard``)."""
     rate, q = config.data.sample_rate, config.model.quantization_channels
     length, clips = round(options.seconds * rate), len(pieces)
-    steering = [notes_steering(notes, config, length, 1) for notes in pieces]
+    gain = options.wavenet_excitation_gain
+    steering = [notes_steering(notes, config, length, 1, gain) for notes in pieces]
     features = torch.cat([f for f, _ in steering])  # (B, 176, K)
     heard = torch.cat([e for _, e in steering]) if config.model.excitation else None
     del steering  # each clip's own copy (12 bytes a sample): the batch's alone is kept

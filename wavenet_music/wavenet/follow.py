@@ -23,7 +23,14 @@ import numpy as np
 import torch
 
 from ..audio.io import load_audio, mu_law_decode
-from ..config import MAX_JUMP, NOTE_FLOOR, NOTE_TEMPERATURE_SCALE, Config, UserError
+from ..config import (
+    MAX_JUMP,
+    NOTE_EXCITATION_GAIN,
+    NOTE_FLOOR,
+    NOTE_TEMPERATURE_SCALE,
+    Config,
+    UserError,
+)
 from ..notes.excitation import CHANNELS, excitation
 from ..notes.features import NoteStore, read_notes, recording_notes
 from ..notes.midi import Note
@@ -75,11 +82,13 @@ def render_notes(
     temperature: float = 1.0,
     floor: float = NOTE_FLOOR,
     temperature_scale: float = NOTE_TEMPERATURE_SCALE,
+    excitation_gain: float = NOTE_EXCITATION_GAIN,
 ) -> np.ndarray:
     """Float audio (len(pieces), seconds · rate) of each piece's notes, as one batch; a
     piece of None is unsteered (absent features, nothing heard). ``floor``: the sampling
     floor while a note sounds (``to_audio.note_floors``); ``temperature_scale``: the
-    temperature's factor there (``to_audio.note_temperatures``)."""
+    temperature's factor there (``to_audio.note_temperatures``); ``excitation_gain``: how
+    many times as loud as in training the notes are heard (``to_audio.notes_steering``)."""
     model = on_generation_device(model)  # evaluate may have put it on a GPU
     rate = config.data.sample_rate
     length = round(seconds * rate)
@@ -93,7 +102,7 @@ def render_notes(
             heard.append(np.zeros((CHANNELS, length), dtype=np.float32))
         else:
             rolls.append(store.roll(notes, length))
-            heard.append(excitation(notes, 0, length, rate, mix=store.mix))
+            heard.append(excitation(notes, 0, length, rate, mix=store.mix) * excitation_gain)
     features = torch.from_numpy(np.stack(rolls)).transpose(1, 2)  # (B, 176, K)
     generator = torch.Generator(device=model_device(model)).manual_seed(seed)
     classes = generate(
@@ -123,6 +132,7 @@ def follow_notes(
     temperature: float = 1.0,
     floor: float = NOTE_FLOOR,
     temperature_scale: float = NOTE_TEMPERATURE_SCALE,
+    excitation_gain: float = NOTE_EXCITATION_GAIN,
 ) -> list[Following]:
     """Render the first ``seconds`` of the notes of every recording under ``data`` and
     score how well each render follows them (see the module docstring)."""
@@ -137,7 +147,16 @@ def follow_notes(
     pieces: list[list[Note] | None] = [*notes, *([None] * len(notes) if unsteered else [])]
     both = None if labels is None else torch.cat([labels, labels] if unsteered else [labels])
     renders = render_notes(
-        model, config, pieces, seconds, both, seed, temperature, floor, temperature_scale
+        model,
+        config,
+        pieces,
+        seconds,
+        both,
+        seed,
+        temperature,
+        floor,
+        temperature_scale,
+        excitation_gain,
     )
     results = []
     for k, (path, reference) in enumerate(zip(paths, notes, strict=True)):

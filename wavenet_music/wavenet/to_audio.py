@@ -131,10 +131,11 @@ def features_of_audio(path: Path, config: Config) -> np.ndarray:
 
 
 def notes_steering(
-    notes: list[Note] | None, config: Config, length: int, clips: int
+    notes: list[Note] | None, config: Config, length: int, clips: int, gain: float = 1.0
 ) -> tuple[Tensor, Tensor | None]:
     """(features (clips, 176, K), excitation (clips, E, length) or None) that play
-    ``notes`` over ``length`` samples; ``notes`` None: absent features, no sound heard."""
+    ``notes`` over ``length`` samples, heard ``gain`` times as loud as in training
+    (``NOTE_EXCITATION_GAIN``); ``notes`` None: absent features, no sound heard."""
     store = feature_store(config)
     assert isinstance(store, NoteStore)
     rate = config.data.sample_rate
@@ -145,6 +146,7 @@ def notes_steering(
     else:
         roll = store.roll(notes, length)  # (K, 176)
         heard = notes_excitation(notes, 0, length, rate, mix=store.mix)  # (E, length)
+        heard *= np.float32(gain)
     features = _per_clip(roll, clips)
     if not config.model.excitation:
         return features, None
@@ -303,7 +305,7 @@ def generate_audio(
     heard, silence, floors, temperatures = None, SILENCE_DB, None, None
     if config.data.features == "notes" and config.model.local_channels is not None:
         notes = steering_notes(config, options)
-        steering, heard = notes_steering(notes, config, length, len(tags))
+        steering, heard = notes_steering(notes, config, length, len(tags), options.excitation_gain)
         silence = NoteStore.silence
         pieces = [notes] * len(tags)
         floors = note_floors(pieces, length, rate, options.floor)
