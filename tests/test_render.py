@@ -4,6 +4,7 @@ line."""
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import shutil
 
@@ -243,3 +244,36 @@ def test_the_excitation_gain_is_the_notes_heard_louder_everywhere_they_are_playe
 
     np.testing.assert_array_equal(composed(model, 4.0), composed(louder, 1.0))
     assert not np.array_equal(composed(model, 4.0), composed(model, 1.0))
+
+
+def test_tensorboard_previews_play_the_first_files_notes_as_render_does(tmp_path):
+    """The snippet a notes run logs to TensorBoard is the clip ``render`` draws from the
+    same model, seed and notes (the first training file's): the generation defaults
+    (excitation gain, floors, temperatures) reach the preview, not training's gain of 1."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from wavenet_music.config import GenerateConfig
+    from wavenet_music.wavenet.checkpoint import load_model
+    from wavenet_music.wavenet.to_audio import generate_audio
+
+    data = tmp_path / "data"
+    data.mkdir()
+    sf.write(data / "take.wav", 0.3 * excitation(MELODY, 0, int(1.6 * RATE), RATE)[1], RATE)
+    write_midi(data / "take.mid", MELODY)  # one file: training has its first 0.9 of it
+    run = tmp_path / "run"
+    overrides = {"train.audio_every": 3, "train.audio_seconds": 0.3}
+    train(data, run, tiny_notes_config(str(tmp_path / "cache"), **overrides), quiet=True)
+    events = EventAccumulator(str(run / "tensorboard"), size_guidance={"audio": 0}).Reload()
+    [logged] = events.Audio("generated")
+    preview, rate = sf.read(io.BytesIO(logged.encoded_audio_string))
+
+    model, config = load_model(run)
+    options = GenerateConfig(seconds=0.3, notes=str(data / "take.mid"), seed=config.train.seed)
+    unguarded = dataclasses.replace(options, redraw_noise=0.0)
+    rendered = generate_audio(model, config, unguarded, progress=False)
+    assert rate == RATE and preview.shape == rendered[0].shape
+    np.testing.assert_allclose(preview, rendered[0], atol=2 / 32767)  # 16-bit in TensorBoard
+    at_gain_1 = dataclasses.replace(unguarded, excitation_gain=1.0)
+    assert (
+        np.abs(generate_audio(model, config, at_gain_1, progress=False)[0] - preview).max() > 0.01
+    )

@@ -1,5 +1,9 @@
 """TensorBoard for a training run (``RUN/tensorboard/``): the logged metrics as scalars,
-and every ``train.audio_every`` steps a generated snippet per label with its spectrogram."""
+and every ``train.audio_every`` steps a generated snippet per label with its spectrogram,
+drawn as ``wavenet-music generate`` draws by default (``GenerateConfig()``: its
+temperature and jump limit; a notes model plays the first training file's notes with the
+floors, temperatures and excitation gain ``render`` plays them with). No noise guard: a
+fall into noise is what the preview is there to show, and it costs one pass."""
 
 from __future__ import annotations
 
@@ -8,12 +12,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..audio.features import SILENCE_DB
 from ..audio.io import mu_law_decode, padded_slice
-from ..config import MAX_JUMP, Config
+from ..config import Config, GenerateConfig
+from ..notes.features import NoteStore
 from ..runtime.device import model_device, on_generation_device
 from .generate import generate
 from .model import WaveNet
+from .to_audio import note_floors, note_temperatures, notes_steering
 from .windows import WindowSource
 
 TB_NAMES = {
@@ -51,6 +56,7 @@ class Board:
     def snippets(self, model: WaveNet, config: Config, source: WindowSource, step: int) -> None:
         """A snippet per label (one for an unconditioned model), generated as one batch."""
         rate, labels = config.data.sample_rate, config.model.global_labels
+        q, options = config.model.quantization_channels, GenerateConfig()
         model = on_generation_device(model)  # a copy on the CPU where training runs on a GPU
         generator = torch.Generator(device=model_device(model)).manual_seed(config.train.seed)
         model.eval()
@@ -59,14 +65,13 @@ class Board:
             model,
             length,
             num=clips,
+            temperature=options.temperature,
             generator=generator,
             labels=torch.arange(len(labels)) if labels else None,
-            features=snippet_features(source, length, clips),
-            excitation=snippet_excitation(source, length, clips),
-            silence=source.features.silence if source.features is not None else SILENCE_DB,
-            max_jump=MAX_JUMP,
+            max_jump=options.max_jump,
+            **snippet_inputs(source, config, options, length, clips),
         )
-        audio = mu_law_decode(classes.cpu().numpy(), config.model.quantization_channels)
+        audio = mu_law_decode(classes.cpu().numpy(), q)
         from ..audio.figures import add_spectrograms  # matplotlib, only when snippets are logged
 
         named = dict(zip(labels or ("generated",), audio, strict=True))
@@ -80,21 +85,38 @@ class Board:
             self._writer.close()
 
 
-def snippet_features(source: WindowSource, length: int, clips: int) -> torch.Tensor | None:
-    """Local models' snippets re-render the start of the first training file:
-    (clips, F, frames), or None for a model without local features."""
+def snippet_inputs(
+    source: WindowSource, config: Config, options: GenerateConfig, length: int, clips: int
+) -> dict:
+    """``generate``'s keyword arguments that steer the snippets (features, excitation,
+    silence, floors, temperatures). Local models' snippets re-render the start of the
+    first training file: a notes model plays its notes as ``render`` would (``to_audio``),
+    a model of frame features hears its frames (clips, F, frames); an unconditioned
+    model, nothing."""
     store = source.features
     if store is None:
-        return None
+        return {}
+    first = source.segments[0]
+    if isinstance(store, NoteStore):
+        notes = store.notes(first.notes)
+        gain = options.excitation_gain
+        features, heard = notes_steering(notes, config, length, clips, gain)
+        pieces = [notes] * clips
+        scale = options.note_temperature_scale
+        return {
+            "features": features,  # (clips, 176, frames)
+            "excitation": heard,  # (clips, E, length) or None
+            "silence": store.silence,
+            "floors": note_floors(pieces, length, config.data.sample_rate, options.floor),
+            "temperatures": note_temperatures(
+                pieces, length, config.data.sample_rate, options.temperature, scale
+            ),
+        }
     frames = -(-length // store.hop)
-    first = store.features(source.segments[0].feature_source)
-    features = padded_slice(np.asarray(first), 0, frames, store.silence, np.float32)  # (K, F)
-    return torch.from_numpy(features.T.copy())[None].repeat(clips, 1, 1)
-
-
-def snippet_excitation(source: WindowSource, length: int, clips: int) -> torch.Tensor | None:
-    """The excitation of the same start (clips, E, length), for a model that hears notes."""
-    if not source.excitation:
-        return None
-    heard = source.features.excitation(source.segments[0].notes, -1, length)  # (E, length)
-    return torch.from_numpy(heard)[None].repeat(clips, 1, 1)
+    features = padded_slice(
+        np.asarray(store.features(first.feature_source)), 0, frames, store.silence, np.float32
+    )  # (K, F)
+    return {
+        "features": torch.from_numpy(features.T.copy())[None].repeat(clips, 1, 1),
+        "silence": store.silence,
+    }
