@@ -12,7 +12,7 @@ the run's WaveNet plays them.
    prime left carries over; the prime's notes all end inside it), the prime's notes left
    out, the rest moved to start at 0 and cut to the piece.
 4. The render (``play_notes``): one pass of ``generate`` over the whole piece, steered
-   by the notes' roll and excitation (``wavenet.to_audio.notes_steering``), the WAV
+   by the notes' roll and excitation (``wavenet.to_audio.pieces_steering``), the WAV
    rewritten after every ``chunk_seconds`` of audio. One pass, not the chunked streaming
    of frame features: the excitation is fixed when the WaveNet's generation state is made,
    and every note is composed within seconds anyway, so the first audio comes as early.
@@ -46,7 +46,7 @@ from ..wavenet.noise_guard import NoiseGuard, RedrawFn
 from ..wavenet.to_audio import (
     note_floors,
     note_temperatures,
-    notes_steering,
+    pieces_steering,
     rewrite_due,
     write_clips,
 )
@@ -175,11 +175,7 @@ def play_notes(
     ``on_redraw`` hears every fall into noise drawn again (``wavenet.noise_guard``)."""
     rate, q = config.data.sample_rate, config.model.quantization_channels
     length, clips = round(options.seconds * rate), len(pieces)
-    gain = options.wavenet_excitation_gain
-    steering = [notes_steering(notes, config, length, 1, gain) for notes in pieces]
-    features = torch.cat([f for f, _ in steering])  # (B, 176, K)
-    heard = torch.cat([e for _, e in steering]) if config.model.excitation else None
-    del steering  # each clip's own copy (12 bytes a sample): the batch's alone is kept
+    features, heard = pieces_steering(pieces, config, length, options.wavenet_excitation_gain)
     history = None if prime is None else torch.from_numpy(prime)[None].repeat(clips, 1)
     every = max(1, round(options.chunk_seconds * rate))
     latest: list[Tensor] = [torch.empty(clips, 0, dtype=torch.long)]

@@ -31,7 +31,6 @@ from ..config import (
     Config,
     UserError,
 )
-from ..notes.excitation import CHANNELS, excitation
 from ..notes.features import NoteStore, read_notes, recording_notes
 from ..notes.midi import Note
 from ..notes.score import NoteScores, follows, score_notes, transcribe_audio
@@ -40,8 +39,7 @@ from .data import cache_root
 from .discovery import find_audio_files, label_of, label_positions
 from .generate import generate
 from .model import WaveNet
-from .to_audio import note_floors, note_temperatures
-from .windows import feature_store
+from .to_audio import note_floors, note_temperatures, pieces_steering
 
 
 @dataclass(frozen=True)
@@ -88,22 +86,11 @@ def render_notes(
     piece of None is unsteered (absent features, nothing heard). ``floor``: the sampling
     floor while a note sounds (``to_audio.note_floors``); ``temperature_scale``: the
     temperature's factor there (``to_audio.note_temperatures``); ``excitation_gain``: how
-    many times as loud as in training the notes are heard (``to_audio.notes_steering``)."""
+    many times as loud as in training the notes are heard (``to_audio.pieces_steering``)."""
     model = on_generation_device(model)  # evaluate may have put it on a GPU
     rate = config.data.sample_rate
     length = round(seconds * rate)
-    store = feature_store(config)
-    assert isinstance(store, NoteStore)
-    frames = -(-length // config.model.hop_length)
-    rolls, heard = [], []
-    for notes in pieces:
-        if notes is None:
-            rolls.append(np.full((frames, store.channels), np.nan, dtype=np.float32))
-            heard.append(np.zeros((CHANNELS, length), dtype=np.float32))
-        else:
-            rolls.append(store.roll(notes, length))
-            heard.append(excitation(notes, 0, length, rate, mix=store.mix) * excitation_gain)
-    features = torch.from_numpy(np.stack(rolls)).transpose(1, 2)  # (B, 176, K)
+    features, heard = pieces_steering(pieces, config, length, excitation_gain)
     generator = torch.Generator(device=model_device(model)).manual_seed(seed)
     classes = generate(
         model,
@@ -112,9 +99,9 @@ def render_notes(
         temperature=temperature,
         generator=generator,
         labels=labels,
-        features=features,
-        excitation=torch.from_numpy(np.stack(heard)) if config.model.excitation else None,
-        silence=store.silence,
+        features=features,  # (B, 176, K)
+        excitation=heard,  # (B, E, length) or None
+        silence=NoteStore.silence,
         floors=note_floors(pieces, length, rate, floor),
         temperatures=note_temperatures(pieces, length, rate, temperature, temperature_scale),
         max_jump=MAX_JUMP,

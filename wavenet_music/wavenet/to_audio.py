@@ -153,6 +153,18 @@ def notes_steering(
     return features, torch.from_numpy(heard)[None].repeat(clips, 1, 1)
 
 
+def pieces_steering(
+    pieces: list[list[Note] | None], config: Config, length: int, gain: float = 1.0
+) -> tuple[Tensor, Tensor | None]:
+    """``notes_steering`` of each piece, as one batch: (features (B, 176, K), excitation
+    (B, E, length) or None); a piece of None is unsteered. Each clip's own copy is freed
+    on return (12 bytes a sample): the batch's alone is kept."""
+    steering = [notes_steering(notes, config, length, 1, gain) for notes in pieces]
+    features = torch.cat([f for f, _ in steering])  # (B, 176, K)
+    heard = torch.cat([e for _, e in steering]) if config.model.excitation else None
+    return features, heard
+
+
 def note_floors(
     pieces: list[list[Note] | None], length: int, sample_rate: int, floor: float
 ) -> Tensor | None:
