@@ -211,7 +211,7 @@ def test_the_excitation_gain_is_the_notes_heard_louder_everywhere_they_are_playe
     from wavenet_music.config import NOTE_EXCITATION_GAIN, GenerateConfig
     from wavenet_music.wavenet.checkpoint import load_model
     from wavenet_music.wavenet.follow import render_notes
-    from wavenet_music.wavenet.to_audio import generate_audio
+    from wavenet_music.wavenet.to_audio import generate_audio, pieces_steering
 
     run, data = notes_run
     model, config = load_model(run)
@@ -236,6 +236,11 @@ def test_the_excitation_gain_is_the_notes_heard_louder_everywhere_they_are_playe
         for m, g in ((model, 4.0), (louder, 1.0))
     ]
     np.testing.assert_array_equal(*follow)
+    # a gain for each piece of a batch: each hears its own (experiments fit gains in one batch)
+    _, each = pieces_steering([played, played], config, 4800, [4.0, 1.0])
+    for heard, gain in zip(each, (4.0, 1.0), strict=True):
+        np.testing.assert_array_equal(heard, pieces_steering([played], config, 4800, gain)[1][0])
+    assert not np.array_equal(each[0], each[1])
 
     def composed(m, gain):
         options = PieceConfig(seconds=0.3, wavenet_excitation_gain=gain)

@@ -16,6 +16,7 @@ held-out recording with notes (its score beside it, else its transcription), the
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -80,13 +81,14 @@ def render_notes(
     temperature: float = 1.0,
     floor: float = NOTE_FLOOR,
     temperature_scale: float = NOTE_TEMPERATURE_SCALE,
-    excitation_gain: float = NOTE_EXCITATION_GAIN,
+    excitation_gain: float | Sequence[float] = NOTE_EXCITATION_GAIN,
 ) -> np.ndarray:
     """Float audio (len(pieces), seconds · rate) of each piece's notes, as one batch; a
     piece of None is unsteered (absent features, nothing heard). ``floor``: the sampling
     floor while a note sounds (``to_audio.note_floors``); ``temperature_scale``: the
     temperature's factor there (``to_audio.note_temperatures``); ``excitation_gain``: how
-    many times as loud as in training the notes are heard (``to_audio.pieces_steering``)."""
+    many times as loud as in training the notes are heard, one for all or each piece's
+    (``to_audio.pieces_steering``)."""
     model = on_generation_device(model)  # evaluate may have put it on a GPU
     rate = config.data.sample_rate
     length = round(seconds * rate)

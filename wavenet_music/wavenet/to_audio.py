@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -154,12 +155,19 @@ def notes_steering(
 
 
 def pieces_steering(
-    pieces: list[list[Note] | None], config: Config, length: int, gain: float = 1.0
+    pieces: list[list[Note] | None],
+    config: Config,
+    length: int,
+    gain: float | Sequence[float] = 1.0,
 ) -> tuple[Tensor, Tensor | None]:
     """``notes_steering`` of each piece, as one batch: (features (B, 176, K), excitation
-    (B, E, length) or None); a piece of None is unsteered. Each clip's own copy is freed
-    on return (12 bytes a sample): the batch's alone is kept."""
-    steering = [notes_steering(notes, config, length, 1, gain) for notes in pieces]
+    (B, E, length) or None); a piece of None is unsteered; ``gain``: one for all, or each
+    piece's. Each clip's own copy is freed on return (12 bytes a sample): the batch's
+    alone is kept."""
+    gains = [gain] * len(pieces) if isinstance(gain, int | float) else list(gain)
+    steering = [
+        notes_steering(notes, config, length, 1, g) for notes, g in zip(pieces, gains, strict=True)
+    ]
     features = torch.cat([f for f, _ in steering])  # (B, 176, K)
     heard = torch.cat([e for _, e in steering]) if config.model.excitation else None
     return features, heard
