@@ -199,7 +199,9 @@ def test_features_of_a_run_that_plays_notes_points_to_transcribe(notes_run, tmp_
     assert not out.exists()
 
 
-def test_the_excitation_gain_is_the_notes_heard_louder_everywhere_they_are_played(notes_run):
+def test_the_excitation_gain_is_the_notes_heard_louder_everywhere_they_are_played(
+    notes_run, tmp_path
+):
     """``excitation_gain`` (generate, render), ``wavenet_excitation_gain`` (compose) and
     the follow renders of evaluate: the notes heard at audio rate, × the gain, exactly as
     a model whose excitation weights are that many times larger hears them at gain 1 (4 is
@@ -208,7 +210,12 @@ def test_the_excitation_gain_is_the_notes_heard_louder_everywhere_they_are_playe
 
     from wavenet_music.composer.config import PieceConfig
     from wavenet_music.composer.note_piece import play_notes
-    from wavenet_music.config import NOTE_EXCITATION_GAIN, GenerateConfig
+    from wavenet_music.config import (
+        NOTE_EXCITATION_GAIN,
+        NOTE_TREBLE_TILT,
+        EvaluateConfig,
+        GenerateConfig,
+    )
     from wavenet_music.wavenet.checkpoint import load_model
     from wavenet_music.wavenet.follow import render_notes
     from wavenet_music.wavenet.to_audio import generate_audio, pieces_steering
@@ -241,6 +248,45 @@ def test_the_excitation_gain_is_the_notes_heard_louder_everywhere_they_are_playe
     for heard, gain in zip(each, (4.0, 1.0), strict=True):
         np.testing.assert_array_equal(heard, pieces_steering([played], config, 4800, gain)[1][0])
     assert not np.array_equal(each[0], each[1])
+
+    # the treble tilt reaches every render: notes all at or below G4 play as untilted,
+    # notes above it play otherwise, in generate, evaluate's renders and compose
+    defaults = (GenerateConfig().treble_tilt, PieceConfig().wavenet_treble_tilt)
+    assert defaults == (NOTE_TREBLE_TILT, NOTE_TREBLE_TILT) and NOTE_TREBLE_TILT > 0
+    assert EvaluateConfig().treble_tilt == NOTE_TREBLE_TILT
+    low = [dataclasses.replace(n, pitch=min(n.pitch, 67)) for n in played]
+    high = [dataclasses.replace(n, pitch=n.pitch + 12) for n in played]
+    for melody, same in ((low, True), (high, False)):
+        tilted, flat = (
+            render_notes(model, config, [melody], 0.3, treble_tilt=t) for t in (8.0, 0.0)
+        )
+        assert np.array_equal(tilted, flat) == same
+    for melody, same in ((low, True), (high, False)):
+        midi = write_midi(tmp_path / "melody.mid", melody, 0.4)
+        tilted, flat = (
+            generate_audio(
+                model,
+                config,
+                GenerateConfig(seconds=0.3, notes=str(midi), treble_tilt=t),
+                progress=False,
+            )
+            for t in (8.0, 0.0)
+        )
+        assert np.array_equal(tilted, flat) == same
+    for melody, same in ((low, True), (high, False)):
+        tilted, flat = (
+            play_notes(
+                model,
+                config,
+                [melody],
+                None,
+                None,
+                PieceConfig(seconds=0.3, wavenet_treble_tilt=t),
+                torch.Generator().manual_seed(0),
+            )
+            for t in (8.0, 0.0)
+        )
+        assert np.array_equal(tilted, flat) == same
 
     def composed(m, gain):
         options = PieceConfig(seconds=0.3, wavenet_excitation_gain=gain)

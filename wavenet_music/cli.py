@@ -423,6 +423,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
             0,
             options.label,
             excitation_gain=options.excitation_gain,
+            treble_tilt=options.treble_tilt,
         )
     if args.json:
         record = result.to_dict()
@@ -492,7 +493,8 @@ def cmd_compose(args: argparse.Namespace) -> None:
         floor = (
             f", WaveNet floor {options.wavenet_floor:g} and temperature "
             f"×{options.wavenet_note_temperature_scale:g} while notes sound, the notes heard "
-            f"×{options.wavenet_excitation_gain:g}"
+            f"×{options.wavenet_excitation_gain:g}, the treble +{options.wavenet_treble_tilt:g} "
+            "dB an octave above G4"
         )
     print(
         f"composer temperature {piece.temperature:g}, hold penalty {piece.hold_penalty:g}" + floor,

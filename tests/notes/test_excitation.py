@@ -15,9 +15,11 @@ from wavenet_music.notes.excitation import (
     CHANNELS,
     MIXES,
     PHASE_TO,
+    TILT_PIVOT,
     RecordingPhases,
     excitation,
     sounding,
+    tilt_gain,
 )
 from wavenet_music.notes.midi import Note
 
@@ -219,6 +221,40 @@ def test_with_equal_power_windows_cut_anywhere_equal_one_window(seed):
             excitation(notes, first + cut, count - cut, RATE, mix="equal_power"),
         ]
         np.testing.assert_array_equal(np.concatenate(pieces, axis=1), whole)
+
+
+def test_the_treble_tilt_raises_each_note_above_g4_by_its_octaves():
+    """``tilt_gain``: 1 at and below G4, the tilt's dB for each octave above (an
+    independent formula); in ``excitation`` a note above G4 sounds that many times as
+    loud, one at or below it as untilted, in both mixes and in a window cut anywhere."""
+    assert TILT_PIVOT == 67
+    for pitch in (21, 60, 67):
+        assert tilt_gain(pitch, 8.0) == 1.0
+    assert tilt_gain(79, 8.0) == pytest.approx(10 ** (8 / 20), rel=1e-12)  # one octave
+    assert tilt_gain(73, 6.0) == pytest.approx(10 ** (3 / 20), rel=1e-12)  # half of one
+    treble, bass = Note(0.01, 0.2, 84, 70), Note(0.01, 0.2, 60, 70)
+    for mix in MIXES:
+        for first, count in [(0, 4_000), (1_234, 700)]:
+            tilted = excitation([treble], first, count, RATE, mix=mix, tilt=8.0)
+            plain = excitation([treble], first, count, RATE, mix=mix)
+            np.testing.assert_allclose(tilted, plain * tilt_gain(84, 8.0), rtol=1e-6, atol=1e-7)
+            np.testing.assert_array_equal(
+                excitation([bass], first, count, RATE, mix=mix, tilt=8.0),
+                excitation([bass], first, count, RATE, mix=mix),
+            )
+
+
+def test_with_equal_power_the_tilt_raises_the_treble_not_the_count_of_notes():
+    """A chord of G3 and G5 tilted by 20·log10(2) dB an octave equals the untilted chord
+    with the G5 struck twice as hard: still divided by the root of two notes sounding (a
+    tilted count would divide by more)."""
+    low, high = Note(0.0, 0.2, 55, 90), Note(0.0, 0.2, 79, 50)
+    db = 20 * math.log10(2)
+    tilted = excitation([low, high], 0, 4_000, RATE, mix="equal_power", tilt=db)
+    louder = excitation([low, Note(0.0, 0.2, 79, 100)], 0, 4_000, RATE, mix="equal_power")
+    np.testing.assert_allclose(tilted, louder, rtol=1e-6, atol=1e-6)
+    untilted = excitation([low, high], 0, 4_000, RATE, mix="equal_power")
+    assert np.abs(tilted - untilted).max() > 0.1
 
 
 def test_an_unknown_mix_is_refused_and_the_settings_know_every_mix():

@@ -37,6 +37,7 @@ from ..config import (
     NOTE_EXCITATION_GAIN,
     NOTE_FLOOR,
     NOTE_TEMPERATURE_SCALE,
+    NOTE_TREBLE_TILT,
     REDRAW_NOISE,
     UserError,
     budget_minutes,
@@ -46,6 +47,7 @@ from ..config import (
     jump_doc,
     note_temperature_doc,
     redraw_noise_doc,
+    treble_tilt_doc,
 )
 from ..config.checks import doc, settings
 
@@ -248,6 +250,9 @@ class PieceConfig:
     )
     wavenet_excitation_gain: float = field(
         default=NOTE_EXCITATION_GAIN, metadata=excitation_gain_doc("the WaveNet hears")
+    )
+    wavenet_treble_tilt: float = field(
+        default=NOTE_TREBLE_TILT, metadata=treble_tilt_doc("the WaveNet hears")
     )
     wavenet_max_jump: float = field(
         default=MAX_JUMP, metadata=jump_doc("the WaveNet never draws a sample")

@@ -175,7 +175,9 @@ def play_notes(
     ``on_redraw`` hears every fall into noise drawn again (``wavenet.noise_guard``)."""
     rate, q = config.data.sample_rate, config.model.quantization_channels
     length, clips = round(options.seconds * rate), len(pieces)
-    features, heard = pieces_steering(pieces, config, length, options.wavenet_excitation_gain)
+    features, heard = pieces_steering(
+        pieces, config, length, options.wavenet_excitation_gain, options.wavenet_treble_tilt
+    )
     history = None if prime is None else torch.from_numpy(prime)[None].repeat(clips, 1)
     every = max(1, round(options.chunk_seconds * rate))
     latest: list[Tensor] = [torch.empty(clips, 0, dtype=torch.long)]

@@ -21,6 +21,7 @@ from .settings import (
     NOTE_EXCITATION_GAIN,
     NOTE_FLOOR,
     NOTE_TEMPERATURE_SCALE,
+    NOTE_TREBLE_TILT,
     REDRAW_NOISE,
     Config,
     DataConfig,
@@ -45,6 +46,7 @@ from .settings import (
     redraw_noise_doc,
     sections_of,
     stacked_dilations,
+    treble_tilt_doc,
 )
 
 __all__ = [
@@ -63,6 +65,7 @@ __all__ = [
     "NOTE_EXCITATION_GAIN",
     "NOTE_FLOOR",
     "NOTE_TEMPERATURE_SCALE",
+    "NOTE_TREBLE_TILT",
     "REDRAW_NOISE",
     "Config",
     "DataConfig",
@@ -89,4 +92,5 @@ __all__ = [
     "redraw_noise_doc",
     "sections_of",
     "stacked_dilations",
+    "treble_tilt_doc",
 ]

@@ -51,6 +51,13 @@ NOTE_TEMPERATURE_SCALE = 0.6
 # guitar 0.16 → 0.38, classical 0.04 → 0.21, ambient 0.15 → 0.19; flatness lower and the
 # level nearer the genre's in every genre; 4 overshoots piano's level.
 NOTE_EXCITATION_GAIN = 3.0
+# While generating, the notes above G4 are heard this many dB louder each octave up (the
+# treble tilt, ``notes.excitation.tilt_gain``): the WaveNet played a third of its treble
+# notes at most, the top of the melody missing. The demo report's composed notes, two
+# models (experiments/treble_tilt_2026-12-05): recall of the notes at or above C5 piano
+# 0.31 → 0.52 and 0.22 → 0.48, classical 0.06 → 0.37, guitar 0.12 → 0.36; note F1 up in
+# every genre (classical 0.23 → 0.33); the notes below C5 a little less (piano 0.46 → 0.38).
+NOTE_TREBLE_TILT = 8.0
 # The most a sample may move from the previous one, of full scale (0 = no limit). Recorded
 # music at 16 kHz practically never moves half full scale in one sample (the demo corpus:
 # 0-0.6 times a second); a WaveNet in a loud state it rarely trained on gives the mirror
@@ -103,6 +110,16 @@ def excitation_gain_doc(what: str) -> dict:
         "(the roll alone steers)",
         low=0,
         high=100,
+    )
+
+
+def treble_tilt_doc(what: str) -> dict:
+    """The metadata of a treble tilt on the notes heard while generating (``NOTE_TREBLE_TILT``)."""
+    return doc(
+        f"{what} the notes above G4 this many dB louder each octave up (the treble "
+        "played more often); 0 = every key alike, as in training",
+        low=0,
+        high=24,
     )
 
 
@@ -619,6 +636,9 @@ class GenerateConfig:
     excitation_gain: float = field(
         default=NOTE_EXCITATION_GAIN, metadata=excitation_gain_doc("runs steered by notes hear")
     )
+    treble_tilt: float = field(
+        default=NOTE_TREBLE_TILT, metadata=treble_tilt_doc("runs steered by notes hear")
+    )
     max_jump: float = field(default=MAX_JUMP, metadata=jump_doc("never draw a sample"))
     redraw_noise: float = field(
         default=REDRAW_NOISE, metadata=redraw_noise_doc("draw again each clip's")
@@ -697,6 +717,10 @@ class EvaluateConfig:
     excitation_gain: float = field(
         default=NOTE_EXCITATION_GAIN,
         metadata=excitation_gain_doc("the renders of --follow-seconds hear"),
+    )
+    treble_tilt: float = field(
+        default=NOTE_TREBLE_TILT,
+        metadata=treble_tilt_doc("the renders of --follow-seconds hear"),
     )
 
 

@@ -49,6 +49,12 @@ how many notes sound, as the recordings' loudness does (a single line rendered 1
 under the recordings' single notes with ``sum``: experiments/render_loudness_2026-12-05).
 The count depends on ``k`` alone, so windows still equal one long window.
 
+A treble tilt (``tilt``, dB an octave; generation only, training keeps 0) raises each
+note above ``TILT_PIVOT`` (G4) by ``tilt_gain``: taught by recordings whose treble
+fundamentals carry little of the spectrum, a WaveNet leans on its treble notes least and
+plays them least (experiments/treble_tilt_2026-12-05). The count of notes sounding is
+not tilted, so equal power still divides by how many notes sound.
+
 Drum notes have no pitch and are left out.
 """
 
@@ -69,6 +75,7 @@ PHASE_WAYS = ("recording", "start")  # how a partial takes the recording's phase
 MIXES = ("sum", "equal_power")  # how the notes sounding at once mix
 PHASE_SMOOTH = 0.0125  # seconds of each of the two moving averages of a following phase
 PHASE_FROM, PHASE_TO = 0.010, 0.060  # seconds after the onset a starting phase is read
+TILT_PIVOT = 67  # G4: a treble tilt raises the notes above this key
 
 # (first sample, count) -> the recording's samples there (count,), zeros outside it
 RecordingReader = Callable[[int, int], np.ndarray]
@@ -77,6 +84,14 @@ RecordingReader = Callable[[int, int], np.ndarray]
 def frequency(pitch: int) -> float:
     """The frequency in Hz of MIDI ``pitch`` (A4 = 69 = 440 Hz, equal temperament)."""
     return 440.0 * 2.0 ** ((pitch - 69) / 12)
+
+
+def tilt_gain(pitch: int, db_per_octave: float) -> float:
+    """How many times as loud a note of ``pitch`` sounds under a treble tilt of
+    ``db_per_octave``: 1 at or below ``TILT_PIVOT``, ``db_per_octave`` more each octave
+    above it."""
+    octaves = max(0, pitch - TILT_PIVOT) / 12
+    return 10.0 ** (db_per_octave * octaves / 20)
 
 
 def note_samples(note: Note, sample_rate: int) -> tuple[int, int]:
@@ -114,6 +129,7 @@ def excitation(
     sample_rate: int,
     recording: RecordingPhases | None = None,
     mix: str = "sum",
+    tilt: float = 0.0,
 ) -> np.ndarray:
     """The excitation of samples ``first_sample .. first_sample + count - 1`` of the
     timeline (sample 0 = time 0 of the notes; before it the excitation is 0).
@@ -122,6 +138,7 @@ def excitation(
         recording: the phases of the recording, which the partials take; None: phase 0
             at each onset.
         mix: how the notes sounding at once mix, one of ``MIXES``.
+        tilt: the treble tilt, dB an octave above ``TILT_PIVOT`` (``tilt_gain``).
 
     Returns:
         (CHANNELS, count) float32: fundamentals, harmonics, decaying harmonics.
@@ -147,6 +164,8 @@ def excitation(
             if recording is not None:
                 phases = recording(note, onset, offset, low, high)  # (H, n)
             tone = _note_tone(note, onset, offset, samples, sample_rate, phases)  # (3, n)
+            if tilt:
+                tone *= tilt_gain(note.pitch, tilt)
             signal[:, low - first_sample : high - first_sample] += tone
             if sounding is not None:
                 sounding[low - first_sample : high - first_sample] += _envelope(

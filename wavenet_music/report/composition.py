@@ -56,7 +56,7 @@ def composition_section(
     ones) and ``top_k``: the composer's sampling.
 
     Returns ``{"title", "temperature", "hold_penalty", "wavenet_floor",
-    "wavenet_note_temperature_scale", "wavenet_excitation_gain",
+    "wavenet_note_temperature_scale", "wavenet_excitation_gain", "wavenet_treble_tilt",
     "rows": [{"label", "composed", "plain"}], "clips": {kind: {label: (T,)}},
     "windows": {kind: [statistics of one window]},
     "clip_windows": {kind: [[statistics of each window of one clip]]},
@@ -83,6 +83,7 @@ def composition_section(
     floor = options.wavenet_floor if piece.notes is not None else 0.0
     scale = options.wavenet_note_temperature_scale if piece.notes is not None else 1.0
     gain = options.wavenet_excitation_gain if piece.notes is not None else 1.0
+    tilt = options.wavenet_treble_tilt if piece.notes is not None else 0.0
     labels = run_labels(run_dir, data_root, config)
     clips = {"composed": dict(zip(labels, piece.audio, strict=True))}
     if plain_run is None and config.train.local_dropout > 0:
@@ -121,6 +122,7 @@ def composition_section(
         "wavenet_floor": floor,
         "wavenet_note_temperature_scale": scale,
         "wavenet_excitation_gain": gain,
+        "wavenet_treble_tilt": tilt,
         "rows": rows,
         "clips": clips,
         "windows": windows,
@@ -202,15 +204,20 @@ def section_html(section: dict) -> str:
 
 def _note_sampling(section: dict) -> str:
     """How the WaveNet draws while a note sounds (``to_audio.note_floors``,
-    ``note_temperatures``) and how loud it hears the notes (``NOTE_EXCITATION_GAIN``), in
-    words; "" where it draws as everywhere else and hears them as in training."""
+    ``note_temperatures``) and how loud it hears the notes (``NOTE_EXCITATION_GAIN``,
+    ``NOTE_TREBLE_TILT``), in words; "" where it draws as everywhere else and hears them as
+    in training."""
     floor = section.get("wavenet_floor", 0.0)
     scale = section.get("wavenet_note_temperature_scale", 1.0)
     parts = [f"never draws a sample value less likely than {floor:g}"] if floor else []
     if scale != 1:
         parts.append(f"draws at {scale:g} times its temperature")
     gain = section.get("wavenet_excitation_gain", 1.0)
-    heard = "" if gain == 1 else f" It hears the notes {gain:g} times as loud as in training."
+    tilt = section.get("wavenet_treble_tilt", 0.0)
+    said = [f"the notes {gain:g} times as loud as in training"] if gain != 1 else []
+    if tilt:
+        said.append(f"the treble {tilt:g} dB louder each octave above G4")
+    heard = f" It hears {' and '.join(said)}." if said else ""
     if not parts:
         return heard
     return f" While a note sounds, the WaveNet {' and '.join(parts)} (less hiss).{heard}"

@@ -99,8 +99,8 @@ def snippet_inputs(
     first = source.segments[0]
     if isinstance(store, NoteStore):
         notes = store.notes(first.notes)
-        gain = options.excitation_gain
-        features, heard = notes_steering(notes, config, length, clips, gain)
+        gain, tilt = options.excitation_gain, options.treble_tilt
+        features, heard = notes_steering(notes, config, length, clips, gain, tilt)
         pieces = [notes] * clips
         scale = options.note_temperature_scale
         return {

@@ -29,6 +29,7 @@ from ..config import (
     NOTE_EXCITATION_GAIN,
     NOTE_FLOOR,
     NOTE_TEMPERATURE_SCALE,
+    NOTE_TREBLE_TILT,
     Config,
     UserError,
 )
@@ -82,17 +83,18 @@ def render_notes(
     floor: float = NOTE_FLOOR,
     temperature_scale: float = NOTE_TEMPERATURE_SCALE,
     excitation_gain: float | Sequence[float] = NOTE_EXCITATION_GAIN,
+    treble_tilt: float = NOTE_TREBLE_TILT,
 ) -> np.ndarray:
     """Float audio (len(pieces), seconds · rate) of each piece's notes, as one batch; a
     piece of None is unsteered (absent features, nothing heard). ``floor``: the sampling
     floor while a note sounds (``to_audio.note_floors``); ``temperature_scale``: the
     temperature's factor there (``to_audio.note_temperatures``); ``excitation_gain``: how
     many times as loud as in training the notes are heard, one for all or each piece's
-    (``to_audio.pieces_steering``)."""
+    (``to_audio.pieces_steering``); ``treble_tilt``: dB an octave louder above G4."""
     model = on_generation_device(model)  # evaluate may have put it on a GPU
     rate = config.data.sample_rate
     length = round(seconds * rate)
-    features, heard = pieces_steering(pieces, config, length, excitation_gain)
+    features, heard = pieces_steering(pieces, config, length, excitation_gain, treble_tilt)
     generator = torch.Generator(device=model_device(model)).manual_seed(seed)
     classes = generate(
         model,
@@ -122,6 +124,7 @@ def follow_notes(
     floor: float = NOTE_FLOOR,
     temperature_scale: float = NOTE_TEMPERATURE_SCALE,
     excitation_gain: float = NOTE_EXCITATION_GAIN,
+    treble_tilt: float = NOTE_TREBLE_TILT,
 ) -> list[Following]:
     """Render the first ``seconds`` of the notes of every recording under ``data`` and
     score how well each render follows them (see the module docstring)."""
@@ -146,6 +149,7 @@ def follow_notes(
         floor,
         temperature_scale,
         excitation_gain,
+        treble_tilt,
     )
     results = []
     for k, (path, reference) in enumerate(zip(paths, notes, strict=True)):

@@ -132,11 +132,17 @@ def features_of_audio(path: Path, config: Config) -> np.ndarray:
 
 
 def notes_steering(
-    notes: list[Note] | None, config: Config, length: int, clips: int, gain: float = 1.0
+    notes: list[Note] | None,
+    config: Config,
+    length: int,
+    clips: int,
+    gain: float = 1.0,
+    tilt: float = 0.0,
 ) -> tuple[Tensor, Tensor | None]:
     """(features (clips, 176, K), excitation (clips, E, length) or None) that play
     ``notes`` over ``length`` samples, heard ``gain`` times as loud as in training
-    (``NOTE_EXCITATION_GAIN``); ``notes`` None: absent features, no sound heard."""
+    (``NOTE_EXCITATION_GAIN``), the treble ``tilt`` dB an octave louder
+    (``NOTE_TREBLE_TILT``); ``notes`` None: absent features, no sound heard."""
     store = feature_store(config)
     assert isinstance(store, NoteStore)
     rate = config.data.sample_rate
@@ -146,7 +152,7 @@ def notes_steering(
         heard = np.zeros((EXCITATION_CHANNELS, length), dtype=np.float32)
     else:
         roll = store.roll(notes, length)  # (K, 176)
-        heard = notes_excitation(notes, 0, length, rate, mix=store.mix)  # (E, length)
+        heard = notes_excitation(notes, 0, length, rate, mix=store.mix, tilt=tilt)  # (E, length)
         heard *= np.float32(gain)
     features = _per_clip(roll, clips)
     if not config.model.excitation:
@@ -159,14 +165,16 @@ def pieces_steering(
     config: Config,
     length: int,
     gain: float | Sequence[float] = 1.0,
+    tilt: float = 0.0,
 ) -> tuple[Tensor, Tensor | None]:
     """``notes_steering`` of each piece, as one batch: (features (B, 176, K), excitation
     (B, E, length) or None); a piece of None is unsteered; ``gain``: one for all, or each
-    piece's. Each clip's own copy is freed on return (12 bytes a sample): the batch's
-    alone is kept."""
+    piece's; ``tilt``: the treble tilt. Each clip's own copy is freed on return (12 bytes
+    a sample): the batch's alone is kept."""
     gains = [gain] * len(pieces) if isinstance(gain, int | float) else list(gain)
     steering = [
-        notes_steering(notes, config, length, 1, g) for notes, g in zip(pieces, gains, strict=True)
+        notes_steering(notes, config, length, 1, g, tilt)
+        for notes, g in zip(pieces, gains, strict=True)
     ]
     features = torch.cat([f for f, _ in steering])  # (B, 176, K)
     heard = torch.cat([e for _, e in steering]) if config.model.excitation else None
@@ -325,7 +333,9 @@ def generate_audio(
     heard, silence, floors, temperatures = None, SILENCE_DB, None, None
     if config.data.features == "notes" and config.model.local_channels is not None:
         notes = steering_notes(config, options)
-        steering, heard = notes_steering(notes, config, length, len(tags), options.excitation_gain)
+        steering, heard = notes_steering(
+            notes, config, length, len(tags), options.excitation_gain, options.treble_tilt
+        )
         silence = NoteStore.silence
         pieces = [notes] * len(tags)
         floors = note_floors(pieces, length, rate, options.floor)
