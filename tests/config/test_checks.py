@@ -62,6 +62,9 @@ ACCEPTS_ZERO = frozenset(
         "GenerateConfig.excitation_gain",  # the notes not heard: the roll alone steers
         "EvaluateConfig.excitation_gain",
         "PieceConfig.wavenet_excitation_gain",
+        "GenerateConfig.treble_tilt",  # every key alike, as trained
+        "EvaluateConfig.treble_tilt",
+        "PieceConfig.wavenet_treble_tilt",
         "GenerateConfig.seed",
         "ReportConfig.seed",
         "ComposerConfig.dropout",
