@@ -128,12 +128,16 @@ def test_render_refuses_a_run_not_trained_on_notes(piano_run, tmp_path, capsys):
 
 
 def test_evaluate_scores_how_well_renders_follow_their_notes(notes_run, capsys):
+    from wavenet_music.config import NOTE_EXCITATION_GAIN, NOTE_TREBLE_TILT
+
     run, data = notes_run
     code = main(["evaluate", str(run), "--data", str(data), "--follow-seconds", "1", "--json"])
     assert code == 0
     record = json.loads(capsys.readouterr().out)
     following = record["following"]
     assert sorted(f["piece"] for f in following) == ["take0.wav", "take1.wav", "take2.wav"]
+    heard = {"excitation_gain": NOTE_EXCITATION_GAIN, "treble_tilt": NOTE_TREBLE_TILT}
+    assert record["following_heard"] == heard  # what the renders heard, recorded
     for f in following:
         assert f["notes"] == 5  # the notes starting in the first second
         assert f["unsteered"] is not None  # the notes preset withholds notes from 10%

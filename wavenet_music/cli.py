@@ -429,6 +429,10 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         record = result.to_dict()
         if following is not None:
             record["following"] = [f.to_dict() for f in following]
+            record["following_heard"] = {
+                "excitation_gain": options.excitation_gain,
+                "treble_tilt": options.treble_tilt,
+            }
         print(json.dumps(record))
         return
     print(
@@ -436,6 +440,10 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         f"in {result.files} files ({len(result.skipped)} skipped)"
     )
     if following is not None:
+        print(
+            f"renders hear the notes ×{options.excitation_gain:g}, the treble "
+            f"+{options.treble_tilt:g} dB an octave above G4"
+        )
         print_following(following)
 
 
