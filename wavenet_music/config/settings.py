@@ -53,11 +53,11 @@ NOTE_TEMPERATURE_SCALE = 0.6
 NOTE_EXCITATION_GAIN = 3.0
 # While generating, the notes above G4 are heard this many dB louder each octave up (the
 # treble tilt, ``notes.excitation.tilt_gain``): the WaveNet played a third of its treble
-# notes at most, the top of the melody missing. The demo report's composed notes, two
-# models (experiments/treble_tilt_2026-12-05): recall of the notes at or above C5 piano
-# 0.31 → 0.52 and 0.22 → 0.48, classical 0.06 → 0.37, guitar 0.12 → 0.36; note F1 up in
-# every genre (classical 0.23 → 0.33); the notes below C5 a little less (piano 0.46 → 0.38).
-NOTE_TREBLE_TILT = 8.0
+# notes at most, the top of the melody missing. The demo report's composed notes, four
+# models (experiments/treble_tilt_2026-12-05): at 4, the notes at or above C5 heard more
+# often in all 12 (model, genre) pairs (+0.04 to +0.22), note F1 within -0.02 .. +0.05;
+# 8 plays more treble still but costs two models' piano 0.03 and 0.09 note F1.
+NOTE_TREBLE_TILT = 4.0
 # The most a sample may move from the previous one, of full scale (0 = no limit). Recorded
 # music at 16 kHz practically never moves half full scale in one sample (the demo corpus:
 # 0-0.6 times a second); a WaveNet in a loud state it rarely trained on gives the mirror
