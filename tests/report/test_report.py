@@ -360,3 +360,19 @@ def test_the_page_reads_the_checkpoint_s_settings_not_an_edited_config_yaml(run,
     assert sf.info(str(page.parent / "all-generated-1.wav")).samplerate == 16000
     (copy / "config.yaml").unlink()
     assert write_report(copy, None, tmp_path / "again", clips).is_file()
+
+
+def test_the_page_says_how_loud_the_wavenet_heard_its_notes():
+    """The composed section's sentence names the gain and the treble tilt the WaveNet
+    heard, each only when it differs from training's (1, 0); a report saved before the
+    tilt (no key) reads as untilted."""
+    from wavenet_music.report.composition import _note_sampling
+
+    both = _note_sampling({"wavenet_excitation_gain": 3.0, "wavenet_treble_tilt": 4.0})
+    assert "the notes 3 times as loud as in training" in both
+    assert "the treble 4 dB louder each octave above G4" in both
+    older = _note_sampling({"wavenet_excitation_gain": 3.0})
+    assert "3 times" in older and "treble" not in older
+    tilt_only = _note_sampling({"wavenet_excitation_gain": 1.0, "wavenet_treble_tilt": 8.0})
+    assert "treble 8 dB" in tilt_only and "times as loud" not in tilt_only
+    assert _note_sampling({"wavenet_excitation_gain": 1.0, "wavenet_treble_tilt": 0.0}) == ""
