@@ -18,7 +18,7 @@ from ..notes.features import NoteStore
 from ..runtime.device import model_device, on_generation_device
 from .generate import generate
 from .model import WaveNet
-from .to_audio import note_floors, note_temperatures, notes_steering
+from .to_audio import notes_inputs
 from .windows import WindowSource
 
 TB_NAMES = {
@@ -98,20 +98,7 @@ def snippet_inputs(
         return {}
     first = source.segments[0]
     if isinstance(store, NoteStore):
-        notes = store.notes(first.notes)
-        gain, tilt = options.excitation_gain, options.treble_tilt
-        features, heard = notes_steering(notes, config, length, clips, gain, tilt)
-        pieces = [notes] * clips
-        scale = options.note_temperature_scale
-        return {
-            "features": features,  # (clips, 176, frames)
-            "excitation": heard,  # (clips, E, length) or None
-            "silence": store.silence,
-            "floors": note_floors(pieces, length, config.data.sample_rate, options.floor),
-            "temperatures": note_temperatures(
-                pieces, length, config.data.sample_rate, options.temperature, scale
-            ),
-        }
+        return notes_inputs(store.notes(first.notes), config, options, length, clips)
     frames = -(-length // store.hop)
     features = padded_slice(
         np.asarray(store.features(first.feature_source)), 0, frames, store.silence, np.float32

@@ -181,6 +181,28 @@ def pieces_steering(
     return features, heard
 
 
+def notes_inputs(
+    notes: list[Note], config: Config, options: GenerateConfig, length: int, clips: int
+) -> dict:
+    """``generate``'s keyword arguments that play ``notes`` in each of ``clips`` clips as
+    ``options`` say (``generate``, ``render``, training's TensorBoard previews): the roll
+    and the excitation (``notes_steering``: the gain, the treble tilt), the roll's silence,
+    and the floors and temperatures while the notes sound."""
+    features, heard = notes_steering(
+        notes, config, length, clips, options.excitation_gain, options.treble_tilt
+    )
+    pieces, rate = [notes] * clips, config.data.sample_rate
+    return {
+        "features": features,  # (clips, 176, K)
+        "excitation": heard,  # (clips, E, length) or None
+        "silence": NoteStore.silence,
+        "floors": note_floors(pieces, length, rate, options.floor),
+        "temperatures": note_temperatures(
+            pieces, length, rate, options.temperature, options.note_temperature_scale
+        ),
+    }
+
+
 def note_floors(
     pieces: list[list[Note] | None], length: int, sample_rate: int, floor: float
 ) -> Tensor | None:
@@ -330,23 +352,14 @@ def generate_audio(
     hop = config.model.hop_length if config.model.local_channels is not None else None
     length = round(options.seconds * rate)
     labels, tags = clip_plan(config, options)
-    heard, silence, floors, temperatures = None, SILENCE_DB, None, None
     if config.data.features == "notes" and config.model.local_channels is not None:
         notes = steering_notes(config, options)
-        steering, heard = notes_steering(
-            notes, config, length, len(tags), options.excitation_gain, options.treble_tilt
-        )
-        silence = NoteStore.silence
-        pieces = [notes] * len(tags)
-        floors = note_floors(pieces, length, rate, options.floor)
-        temperatures = note_temperatures(
-            pieces, length, rate, options.temperature, options.note_temperature_scale
-        )
+        steered = notes_inputs(notes, config, options, length, len(tags))
     else:
         features = local_features(config, options)  # (K, F) or None
         if features is not None:
             length = steered_length(length, len(features), config, options)
-        steering = _per_clip(features, len(tags))
+        steered = {"features": _per_clip(features, len(tags)), "silence": SILENCE_DB}
     generator = torch.Generator(device=model_device(model))
     if options.seed is None:
         generator.seed()
@@ -393,11 +406,7 @@ def generate_audio(
                 generator=generator,
                 prime=prime,
                 labels=labels,
-                features=steering,
-                excitation=heard,
-                silence=silence,
-                floors=floors,
-                temperatures=temperatures,
+                **steered,  # features, excitation, silence, floors, temperatures
                 max_jump=options.max_jump,
                 on_step=on_step,
                 guard=NoiseGuard.of(options.redraw_noise, rate, q, hop),
