@@ -1,5 +1,5 @@
 """The composer: tokens, the transformer's exact incremental step, long-range learning,
-streaming rendering, compose end to end on real music, and bad input."""
+a prime's frames heard as history, compose end to end on real music, and bad input."""
 
 from __future__ import annotations
 
@@ -20,9 +20,10 @@ import torch.nn.functional as F
 
 from tests.conftest import finish, small_config, wait_for
 from wavenet_music.audio.finish import for_listening
+from wavenet_music.audio.io import mu_law_decode
 from wavenet_music.cli import main
 from wavenet_music.composer.checkpoint import composer_dirs, load_composer, saved_calibration
-from wavenet_music.composer.compose import StreamingRenderer, compose
+from wavenet_music.composer.compose import compose, read_prime
 from wavenet_music.composer.config import ComposerConfig, PieceConfig
 from wavenet_music.composer.data import (
     Stream,
@@ -42,9 +43,11 @@ from wavenet_music.composer.tokens import (
 )
 from wavenet_music.composer.train import baseline_result, composer_learning_rate, train_composer
 from wavenet_music.config import Config, ModelConfig, UserError, apply_overrides
-from wavenet_music.wavenet.compiled import RUN_STEPS
+from wavenet_music.config.settings import MAX_JUMP, REDRAW_NOISE
+from wavenet_music.wavenet.checkpoint import load_model
 from wavenet_music.wavenet.generate import generate, padded_history
 from wavenet_music.wavenet.model import WaveNet
+from wavenet_music.wavenet.noise_guard import REDRAW_TRIES, NoiseGuard, Redraw
 
 # --- tokens --------------------------------------------------------------------------------
 
@@ -276,13 +279,12 @@ def test_a_chroma_run_gives_the_composer_twelve_transpositions(music_root, tmp_p
     assert len(held) == len(plain.validation)
 
 
-# --- streaming rendering ----------------------------------------------------------------------
+# --- a prime's own frames as history -----------------------------------------------------------
 
 
-def _streaming(engine: str) -> tuple[StreamingRenderer, np.ndarray, torch.Tensor]:
-    """A renderer of a small labelled, locally conditioned WaveNet, its frames (B, K, F)
-    and ``generate``'s classes over all of them (B, 11 hops: every frame but the last, which
-    is heard as look-ahead)."""
+def _steered() -> tuple[WaveNet, dict]:
+    """A small labelled, locally conditioned WaveNet whose draws depend on the frames it
+    reads, and what steers 2 clips of 11 hops after a prime of 5 hops (its frames too)."""
     torch.manual_seed(0)
     config = ModelConfig(
         dilations=(1, 2, 4, 8),
@@ -294,60 +296,52 @@ def _streaming(engine: str) -> tuple[StreamingRenderer, np.ndarray, torch.Tensor
         global_labels=("a", "b"),
     )
     model = WaveNet(config).eval()
-    with torch.no_grad():  # larger than default init, and frames near 0 dB (the history's
-        for p in model.parameters():  # too), so that the draws depend on the samples fed:
-            p.mul_(4.0)  # with default init, or music's -40 dB, a wrong feed passed
-    features = np.random.default_rng(0).normal(0, 1, (2, 12, 3)).astype(np.float32)  # (B, K, F)
-    labels = torch.tensor([0, 1])
-    reference = generate(
-        model,
-        11 * 16,
-        2,
-        generator=torch.Generator().manual_seed(5),
-        labels=labels,
-        features=torch.from_numpy(features.transpose(0, 2, 1).copy()),
-        silence=0.0,
-    )
-    history = padded_history(model, None, 2)
-    silent = np.zeros((2, 1 + history.shape[1] // 16, 3), np.float32)
-    renderer = StreamingRenderer(
-        model, history, silent, labels, 1.0, torch.Generator().manual_seed(5), engine
-    )
-    return renderer, features, reference
+    with torch.no_grad():  # larger than default init, and frames near 0 dB, so that the
+        for p in model.parameters():  # draws depend on the frames read: with default init,
+            p.mul_(4.0)  # or music's -40 dB, frames read in the wrong place passed
+    rng = np.random.default_rng(0)
+    steering = {
+        "labels": torch.tensor([0, 1]),
+        "features": torch.from_numpy(rng.normal(0, 1, (2, 3, 12)).astype(np.float32)),
+        "prime": torch.from_numpy(rng.integers(0, 256, (2, 5 * 16))),
+        "prime_frames": torch.from_numpy(rng.normal(0, 1, (2, 3, 6)).astype(np.float32)),
+    }
+    return model, steering
 
 
 @pytest.mark.parametrize("engine", ["eager", "compiled"])
-def test_streaming_render_in_chunks_equals_generate_over_all_features(engine):
-    renderer, features, reference = _streaming(engine)
-    parts = []
-    for chunk in (features[:, :3], features[:, 3:4], features[:, 4:12]):
-        renderer.add(chunk)
-        parts.append(renderer.render(renderer.renderable()))
-    assert [p.shape[1] for p in parts] == [2 * 16, 16, 8 * 16]
-    torch.testing.assert_close(torch.cat(parts, dim=1), reference, rtol=0, atol=0)
+def test_a_prime_is_heard_with_its_own_frames_as_the_full_forward_pass_hears_them(engine):
+    """``generate`` after a prime with its frames (``compose --prime`` of a chroma run):
+    at temperature 0 every sample is the likeliest class of ``WaveNet.forward`` over the
+    silence before the prime, the prime and the samples so far, with the frames laid out
+    by hand: the frame before the prime and its own frames where the prime lies, the
+    composed frames after it. Without the prime's frames the clips differ."""
+    model, steering = _steered()
+    hop, length = 16, 11 * 16
+    out = generate(model, length, 2, temperature=0.0, engine=engine, silence=0.0, **steering)
+    fed = torch.cat([padded_history(model, steering["prime"], 2).cpu(), out], dim=1)
+    pad = fed.shape[1] - length - 5 * hop  # silence before the prime, whole hops
+    frames = torch.cat(
+        [
+            torch.zeros(2, 3, pad // hop),  # the context frame, then the silence's frames
+            steering["prime_frames"],  # the frame before the prime, then its 5
+            steering["features"],
+            torch.zeros(2, 3, 1),  # the frame after (heard as look-ahead)
+        ],
+        dim=2,
+    )
+    logits = model(fed[:, :-1], steering["labels"], frames)  # (2, Q, T - 1)
+    torch.testing.assert_close(logits.argmax(dim=1)[:, -length:], out, rtol=0, atol=0)
+    unprimed = {**steering, "prime_frames": None}
+    assert not torch.equal(generate(model, length, 2, temperature=0.0, **unprimed), out)
 
 
-class _StopAfter:
-    """A stop request that turns on after ``checks`` reads of ``requested``."""
-
-    def __init__(self, checks: int) -> None:
-        self.checks = checks
-
-    @property
-    def requested(self) -> bool:
-        self.checks -= 1
-        return self.checks < 0
-
-
-@pytest.mark.parametrize(("engine", "heard"), [("eager", 1), ("compiled", RUN_STEPS)])
-def test_a_stop_ends_the_render_after_the_sample_or_run_of_samples_under_way(engine, heard):
-    """Ctrl-C while rendering: the samples drawn so far come back (the eager step checks
-    between samples, the compiled engine between its runs), the same as without a stop."""
-    renderer, features, reference = _streaming(engine)
-    renderer.add(features)
-    out = renderer.render(renderer.renderable(), stop=_StopAfter(1))
-    assert out.shape == (2, heard) and renderer.rendered == heard
-    torch.testing.assert_close(out, reference[:, :heard], rtol=0, atol=0)
+def test_prime_frames_that_do_not_describe_the_prime_are_refused():
+    model, steering = _steered()
+    with pytest.raises(ValueError, match="prime frames"):
+        generate(model, 16, 2, **{**steering, "prime_frames": steering["prime_frames"][:, :, 1:]})
+    with pytest.raises(ValueError, match="prime frames"):
+        generate(model, 16, 2, **{**steering, "prime": None})
 
 
 # --- end to end on real music -------------------------------------------------------------------
@@ -555,12 +549,13 @@ def test_a_resume_takes_a_new_budget_and_refuses_any_other_change(composed_run, 
     assert load_composer(run).meta == stored.meta
 
 
-def test_compose_streams_a_piece_to_a_wav(composed_run, tmp_path):
+def test_compose_writes_its_features_first_and_the_wav_chunk_by_chunk(composed_run, tmp_path):
     base, _ = composed_run
     out, seen = tmp_path / "piece.wav", []
 
     def on_chunk(audio: np.ndarray) -> None:
-        seen.append((audio.shape[1], out.with_name("piece-piano.wav").is_file()))
+        written = out.with_name("piece-piano.wav").is_file()
+        seen.append((audio.shape[1], written and (tmp_path / "f-piano.npy").is_file()))
 
     options = PieceConfig(seconds=0.5, label="piano", chunk_seconds=0.1, top_k=8)
     piece = compose(
@@ -573,6 +568,49 @@ def test_compose_streams_a_piece_to_a_wav(composed_run, tmp_path):
     assert features.shape[1] == 16 and len(features) * 256 >= 8000
     heard = for_listening(piece.audio[0], rate)  # the WAV is finished to be heard
     np.testing.assert_allclose(heard, audio, atol=1 / 32768)
+
+
+def test_a_composed_piece_is_the_wavenet_playing_its_frames_after_the_primes_own(
+    composed_run, music_root
+):
+    """``compose --prime`` of a chroma run: the audio is ``generate`` over the composed
+    features, after the prime's last receptive field of audio heard with the prime's own
+    frames (``read_prime``), drawn from the WaveNet's seed (the composer's + 1) with the
+    settings' jump limit and noise guard."""
+    base, _ = composed_run
+    prime_path = sorted((music_root / "guitar").glob("*.flac"))[0]
+    options = PieceConfig(seconds=0.25, label="guitar", prime=str(prime_path), seed=3)
+    piece = compose(base / "run", options)
+    model, config = load_model(base / "run", torch.device("cpu"))
+    prime = read_prime(prime_path, config, load_composer(base / "run").codebook)
+    classes = generate(
+        model,
+        4000,
+        1,
+        generator=torch.Generator().manual_seed(4),
+        labels=torch.tensor([config.model.global_labels.index("guitar")]),
+        features=torch.from_numpy(piece.features.transpose(0, 2, 1).copy()),
+        prime=torch.from_numpy(prime.classes)[None],
+        prime_frames=torch.from_numpy(prime.frames.T.copy())[None],
+        max_jump=MAX_JUMP,
+        guard=NoiseGuard.of(REDRAW_NOISE, 16000, 256, config.model.hop_length),
+    )
+    np.testing.assert_array_equal(mu_law_decode(classes.numpy(), 256), piece.audio)
+
+
+def test_compose_of_a_chroma_run_draws_falls_into_noise_again(composed_run, tmp_path, capsys):
+    """The test run's WaveNet (3 steps) plays noise throughout: ``compose`` judges it, draws
+    it again its tries and says so, as ``generate`` does; ``--wavenet-redraw-noise 0``
+    does not."""
+    base, _ = composed_run
+    out = tmp_path / "noise.wav"
+    args = ["compose", str(base / "run"), "--seconds", "1", "--label", "piano", "--out", str(out)]
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert f"noise-piano.wav: still noise from 0.0 s after {REDRAW_TRIES} draws" in err
+    options = PieceConfig(seconds=1.0, label="piano")
+    assert compose(base / "run", options).redraws == [Redraw(0, 0, False)]
+    assert compose(base / "run", replace(options, wavenet_redraw_noise=0.0)).redraws == []
 
 
 def test_compose_continues_a_prime_through_the_cli(composed_run, music_root, tmp_path, capsys):

@@ -1,22 +1,17 @@
-"""Composer → features → WaveNet, streaming: one command from nothing (or a prime) to audio.
+"""Composer → features → WaveNet: one command from nothing (or a prime) to audio.
 
-Tokens are sampled one chunk ahead of the audio; each chunk is decoded to features and
-handed to a ``StreamingRenderer``, which renders every sample whose frame and next frame
-are known (the upsampler hears one frame ahead), and the partial WAV is rewritten after
-each chunk. So the first seconds can be heard long before the piece is finished.
+A run steered by frame features (chroma, log-mel): the composer writes every token of
+the piece first (seconds: a token is a few frames), they are decoded to frames, saved
+with ``--features-out`` before the WaveNet starts, and the WaveNet plays them in one pass
+(``playing.play``: the WAV rewritten after each chunk, falls into noise drawn again),
+continuing the prime's audio with the prime's own frames as history.
 
-The renderer is the incremental WaveNet (compiled where it builds) with explicit state;
-recomputing its per-frame conditioning when frames arrive makes it exactly
-``generate.generate`` over the whole feature sequence (tested sample for sample).
-
-A run steered by notes takes the other road (``note_piece.py``): its composer writes note
-events, every note is composed first (seconds), written as MIDI beside the WAV, and then
-played by the WaveNet in one pass that rewrites the WAV after each chunk.
+A run steered by notes (``note_piece.py``): its composer writes note events, every note is
+composed first, written as MIDI beside the WAV, and then played the same way.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -26,24 +21,21 @@ import torch
 from torch import Tensor
 
 from ..audio.features import SILENCE_DB, feature_store
-from ..audio.io import load_audio, mu_law_decode, mu_law_encode, silence_class
+from ..audio.io import load_audio, mu_law_encode
 from ..config import Config, GenerateConfig, UserError
 from ..notes.midi import Note, write_midi
 from ..runs import check_apart, check_target, npy_bytes, write_atomically
 from ..runtime.device import generation_device, model_device
 from ..runtime.stop import Interrupted, StopRequest
 from ..wavenet.checkpoint import load_model
-from ..wavenet.compiled import RUN_STEPS, CompiledWaveNet, generation_step
-from ..wavenet.generate import uniform_rows
 from ..wavenet.model import WaveNet
 from ..wavenet.noise_guard import Redraw
-from ..wavenet.to_audio import clip_paths, clip_plan, rewrite_due, threads_for, write_clips
+from ..wavenet.to_audio import clip_paths, clip_plan, threads_for
 from .checkpoint import ComposerCheckpoint, build_composer, calibrated_sampling, load_composer
 from .config import PieceConfig
 from .data import require_local
 from .model import Composer, continue_tokens, primed_composer
 from .note_piece import (
-    ChunkFn,
     NotePrime,
     compose_events,
     is_midi,
@@ -52,93 +44,10 @@ from .note_piece import (
     play_notes,
     read_note_prime,
 )
+from .playing import ChunkFn, play
 from .tokens import Codebook
 
-# --- rendering features as they arrive ------------------------------------------------------------
-
-
-class StreamingRenderer:
-    """WaveNet audio from features that arrive in chunks.
-
-    The timeline of frames is: one context frame, the history's frames (the history is
-    ``H`` samples, a whole number of frames), then every frame added. A sample is rendered
-    once its own frame and the next are known."""
-
-    def __init__(
-        self,
-        model: WaveNet,
-        history: Tensor,
-        history_frames: np.ndarray,
-        labels: Tensor | None,
-        temperature: float,
-        generator: torch.Generator,
-        engine: str = "auto",
-    ) -> None:
-        """history (B, H) classes; history_frames (B, 1 + H / hop, F) in dB: the context
-        frame before the history, then its frames; ``engine`` as for ``generate``."""
-        self.model, self.fast = model, generation_step(model, engine, "float32")
-        self.history, self.labels = history, labels
-        self.frames = [np.asarray(history_frames, dtype=np.float32)]
-        self.temperature, self.generator = temperature, generator
-        self.state, self.x = None, history[:, -1]
-        self.hop = model.config.hop_length
-        self.rendered = 0  # samples after the history
-
-    def add(self, features: np.ndarray) -> None:
-        """Append frames (B, K, F) in dB."""
-        self.frames.append(np.asarray(features, dtype=np.float32))
-
-    def renderable(self) -> int:
-        """Samples that can be rendered now."""
-        known = sum(f.shape[1] for f in self.frames) - 1  # frames after the context frame
-        added = known - self.history.shape[1] // self.hop
-        return max(0, (added - 1) * self.hop - self.rendered)
-
-    @torch.inference_mode()
-    def render(self, samples: int, stop: StopRequest | None = None) -> Tensor:
-        """The next ``samples`` classes (B, samples); at most ``renderable()``. Fewer when
-        ``stop`` is requested meanwhile (checked between samples, or runs of them)."""
-        assert samples <= self.renderable(), "render: frames not composed yet"
-        device = self.history.device
-        timeline = np.concatenate(self.frames, axis=1).transpose(0, 2, 1)  # (B, F, K + 2)
-        frames = torch.from_numpy(np.ascontiguousarray(timeline)).to(device)
-        if self.state is None:
-            self.state = self.fast.initial_state(self.model, self.history, self.labels, frames)
-        else:
-            self.state = self.fast.with_frames(self.model, self.state, frames)
-        if isinstance(self.fast, CompiledWaveNet):
-            out = self._run(samples, stop)
-        else:
-            out = self._steps(samples, stop)
-        self.rendered += out.shape[1]
-        return out
-
-    def _run(self, samples: int, stop: StopRequest | None) -> Tensor:
-        """The compiled engine: ``RUN_STEPS`` samples a C++ call (the same draws as a step
-        at a time: the generator's numbers in the same order); ``stop`` heard between runs."""
-        B, drawn = self.history.shape[0], self.temperature != 0
-        parts = []
-        for start in range(0, samples, RUN_STEPS):
-            if stop is not None and stop.requested:
-                break
-            n = min(RUN_STEPS, samples - start)
-            u = uniform_rows(self.generator, B, n, self.x.device, drawn)
-            rows = zip(itertools.repeat(None), itertools.repeat(None), u)  # no floors, one heat
-            parts.append(self.fast.run(self.state, self.x, n, self.temperature, rows))
-            self.x = parts[-1][:, -1]
-        return torch.cat(parts, dim=1) if parts else self.history[:, :0]
-
-    def _steps(self, samples: int, stop: StopRequest | None) -> Tensor:
-        """The eager step (on a GPU, too: the graph engine generates whole pieces only)."""
-        out = torch.empty(self.history.shape[0], samples, dtype=torch.long, device=self.x.device)
-        for t in range(samples):
-            if stop is not None and stop.requested:
-                return out[:, :t]
-            logits, self.state = self.fast.step(self.x, self.state)
-            self.x = self.fast.sample(logits, self.temperature, self.generator).to(out.device)
-            out[:, t] = self.x
-        return out
-
+TOKENS_PER_CHECK = 64  # tokens written between checks for Ctrl-C
 
 # --- priming ------------------------------------------------------------------------------------
 
@@ -156,14 +65,6 @@ class Prime:
 def history_frames(config: Config) -> int:
     """Frames of WaveNet history: enough to cover its receptive field."""
     return math.ceil(config.model.receptive_field / config.model.hop_length)
-
-
-def silent_prime(config: Config) -> Prime:
-    """Silence, as before every file in training."""
-    h, hop = history_frames(config), config.model.hop_length
-    silence = silence_class(config.model.quantization_channels)
-    frames = np.full((1 + h, config.model.local_channels), SILENCE_DB, np.float32)
-    return Prime(np.zeros(0, np.int64), np.full(h * hop, silence, np.int64), frames)
 
 
 def read_prime(path: Path, config: Config, codebook: Codebook) -> Prime:
@@ -261,11 +162,9 @@ def compose(
         if saved.codebook is None:
             piece = _compose_notes(job, prime, midi_paths, saved.meta.get("programs"))
         else:
-            piece = _stream(job, saved.codebook, prime)
+            piece = _compose_frames(job, saved.codebook, prime, features_paths)
     piece.tags, piece.paths, piece.sample_rate = tags, paths, config.data.sample_rate
     piece.temperature, piece.hold_penalty = options.temperature, options.hold_penalty
-    for path, features in zip(features_paths, piece.features, strict=False):
-        _save_npy(path, features)
     return piece
 
 
@@ -375,66 +274,68 @@ def _compose_notes(
     return Piece(audio, rolls, events, [], notes=notes, midi_paths=midi_paths, redraws=redraws)
 
 
-def _stream(job: Job, codebook: Codebook, prime_path: Path | None) -> Piece:
-    """Tokens → frames → the streaming renderer, chunk by chunk (the module docstring)."""
-    wavenet, config, composer, options = job.wavenet, job.config, job.composer, job.options
-    labels, clips, paths, on_chunk = job.labels, job.clips, job.paths, job.on_chunk
-    prime = silent_prime(config)
-    if prime_path is not None:
-        prime = read_prime(prime_path, config, codebook)
-    device = model_device(wavenet)
-    rate, hop, q = (
-        config.data.sample_rate,
-        config.model.hop_length,
-        config.model.quantization_channels,
-    )
-    length = round(options.seconds * rate)
-    per_token = hop * codebook.pool
-    needed = math.ceil((length + hop) / per_token)  # tokens: every frame plus one ahead
-    chunk = max(1, math.ceil(options.chunk_seconds * rate / per_token))
-    composer_rng, wavenet_rng = job.generators
-    state, last = primed_composer(composer, prime.tokens, clips, labels)
-    history = torch.from_numpy(prime.classes)[None].repeat(clips, 1).to(device)
-    renderer = StreamingRenderer(
-        wavenet,
-        history,
-        np.repeat(prime.frames[None], clips, axis=0),
-        None if labels is None else labels.to(device),
-        options.wavenet_temperature,
-        wavenet_rng,
-    )
-    tokens, audio, written = [], [], 0  # written: samples in the partial WAVs
+def _compose_frames(
+    job: Job, codebook: Codebook, prime_path: Path | None, features_paths: list[Path]
+) -> Piece:
+    """Tokens → frames (each clip's written first to ``features_paths``) → the WaveNet
+    plays them after the prime (the module docstring)."""
+    config, options = job.config, job.options
+    prime = None if prime_path is None else read_prime(prime_path, config, codebook)
+    length = round(options.seconds * config.data.sample_rate)
+    per_token = config.model.hop_length * codebook.pool
+    needed = math.ceil((length + config.model.hop_length) / per_token)  # every frame, one ahead
+    primed_tokens = np.zeros(0, np.int64) if prime is None else prime.tokens
     with StopRequest() as stop:
-        while sum(a.shape[1] for a in audio) < length:
-            if sum(t.shape[1] for t in tokens) < needed:
-                count = min(chunk, needed - sum(t.shape[1] for t in tokens))
-                new, last, state = continue_tokens(
-                    composer,
-                    state,
-                    last,
-                    count,
-                    options.temperature,
-                    options.top_k,
-                    composer_rng,
-                    options.hold_penalty,
-                )
-                tokens.append(new.cpu().numpy())
-                renderer.add(np.stack([codebook.decode(row) for row in tokens[-1]]))
-            todo = min(length - sum(a.shape[1] for a in audio), renderer.renderable())
-            audio.append(renderer.render(todo, stop).cpu().numpy())
-            so_far = mu_law_decode(np.concatenate(audio, axis=1), q)  # (clips, t)
-            done = so_far.shape[1] >= length or stop.requested
-            due = rewrite_due(so_far.shape[1], written, 1)  # each chunk while it is short
-            if paths is not None and (done or due):
-                write_clips(paths, so_far, rate)
-                written = so_far.shape[1]
-            if stop.requested:  # the audio so far is written: stop here
-                raise Interrupted(paths or [])
-            if on_chunk is not None:
-                on_chunk(so_far)
-    all_tokens = np.concatenate(tokens, axis=1)  # (clips, N)
-    features = np.stack([codebook.decode(row) for row in all_tokens])  # (clips, N · pool, F)
-    return Piece(so_far, features, all_tokens, [])
+        tokens = compose_tokens(job, primed_tokens, needed, stop)  # (clips, N)
+    if stop.requested:
+        raise Interrupted([])
+    features = np.stack([codebook.decode(row) for row in tokens])  # (clips, N · pool, F)
+    for path, clip_features in zip(features_paths, features, strict=False):
+        _save_npy(path, clip_features)  # first: there on Ctrl-C
+    device = model_device(job.wavenet)
+    primed = {}  # without a prime the history is silence, as before every file in training
+    if prime is not None:  # its audio, and its frames
+        primed = {
+            "prime": torch.from_numpy(prime.classes)[None].repeat(job.clips, 1),
+            "prime_frames": torch.from_numpy(prime.frames.T.copy())[None].repeat(job.clips, 1, 1),
+        }
+    redraws: list[Redraw] = []
+    audio = play(
+        job.wavenet,
+        config,
+        job.clips,
+        options,
+        job.generators[1],
+        job.paths,
+        job.on_chunk,
+        redraws.append,
+        labels=None if job.labels is None else job.labels.to(device),
+        features=torch.from_numpy(features.transpose(0, 2, 1).copy()),  # (clips, F, K)
+        **primed,
+    )
+    return Piece(audio, features, tokens, [], redraws=redraws)
+
+
+@torch.no_grad()
+def compose_tokens(job: Job, prime: np.ndarray, count: int, stop: StopRequest) -> np.ndarray:
+    """``count`` tokens (clips, count) after ``prime`` (N,), ``TOKENS_PER_CHECK`` at a time;
+    fewer when ``stop`` is requested meanwhile."""
+    options = job.options
+    state, last = primed_composer(job.composer, prime, job.clips, job.labels)
+    written: list[np.ndarray] = [np.zeros((job.clips, 0), dtype=np.int64)]
+    while sum(w.shape[1] for w in written) < count and not stop.requested:
+        new, last, state = continue_tokens(
+            job.composer,
+            state,
+            last,
+            min(TOKENS_PER_CHECK, count - sum(w.shape[1] for w in written)),
+            options.temperature,
+            options.top_k,
+            job.generators[0],
+            options.hold_penalty,
+        )
+        written.append(new.cpu().numpy())
+    return np.concatenate(written, axis=1)
 
 
 def _generators(seed: int | None, device: torch.device) -> tuple[torch.Generator, torch.Generator]:

@@ -266,9 +266,8 @@ class PieceConfig:
     chunk_seconds: float = field(
         default=2.0,
         metadata=doc(
-            "music composed ahead and rendered per chunk (notes: every note is composed "
-            "first); the WAV is rewritten after each chunk of audio, once it is long when "
-            "it holds a quarter more",
+            "the WAV is rewritten after each chunk of audio (every note or frame is "
+            "composed first), once it is long when it holds a quarter more",
             low=0,
             high=MAX_SECONDS,
             low_open=True,

@@ -11,11 +11,10 @@ the run's WaveNet plays them.
 3. Notes (``piece_notes``): the prime and the events decoded together (the velocity the
    prime left carries over; the prime's notes all end inside it), the prime's notes left
    out, the rest moved to start at 0 and cut to the piece.
-4. The render (``play_notes``): one pass of ``generate`` over the whole piece, steered
-   by the notes' roll and excitation (``wavenet.to_audio.pieces_steering``), the WAV
-   rewritten after every ``chunk_seconds`` of audio. One pass, not the chunked streaming
-   of frame features: the excitation is fixed when the WaveNet's generation state is made,
-   and every note is composed within seconds anyway, so the first audio comes as early.
+4. The render (``play_notes``): one pass of ``generate`` over the whole piece
+   (``playing.play``), steered by the notes' roll and excitation
+   (``wavenet.to_audio.pieces_steering``), the WAV rewritten after every ``chunk_seconds``
+   of audio.
 
 No sampling calibration applies to events (``config.py``): the temperature is 1 unless
 ``--temperature`` says otherwise, the hold penalty 0 unless ``--hold-penalty``.
@@ -24,7 +23,6 @@ No sampling calibration applies to events (``config.py``): the temperature is 1 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,30 +30,22 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..audio.io import load_audio, mu_law_decode, mu_law_encode
+from ..audio.io import load_audio, mu_law_encode
 from ..config import Config
 from ..notes.events import STEPS_PER_SECOND as STEPS
 from ..notes.events import decode, duration_steps, encode, to_steps, token_steps
 from ..notes.features import NoteStore
 from ..notes.midi import PIANO_RANGE, Note, check_notes, read_midi
 from ..notes.transcribe import require_notes, transcribe_file
-from ..runtime.stop import Interrupted, StopRequest
-from ..wavenet.generate import generate
+from ..runtime.stop import StopRequest
 from ..wavenet.model import WaveNet
-from ..wavenet.noise_guard import NoiseGuard, RedrawFn
-from ..wavenet.to_audio import (
-    note_floors,
-    note_temperatures,
-    pieces_steering,
-    rewrite_due,
-    write_clips,
-)
+from ..wavenet.noise_guard import RedrawFn
+from ..wavenet.to_audio import note_floors, note_temperatures, pieces_steering
 from ..wavenet.windows import feature_store
 from .config import PieceConfig
 from .event_rules import keys_down_after_all, keys_down_at_end
 from .model import Composer, continue_tokens, primed_composer
-
-ChunkFn = Callable[[np.ndarray], None]
+from .playing import ChunkFn, play
 
 MIDI_SUFFIXES = (".mid", ".midi", ".kar", ".smf")  # Standard MIDI Files (.kar: karaoke)
 MAX_EVENTS_PER_SECOND = 1000  # ten times a dense piano piece: a composer stuck in place
@@ -155,7 +145,6 @@ def piece_notes(prime: np.ndarray, events: np.ndarray, seconds: float) -> list[N
     return notes
 
 
-@torch.inference_mode()
 def play_notes(
     wavenet: WaveNet,
     config: Config,
@@ -169,78 +158,41 @@ def play_notes(
     on_redraw: RedrawFn | None = None,
 ) -> np.ndarray:
     """Float audio (clips, seconds · rate): each clip plays its notes of ``pieces`` after
-    the history ``prime`` (P,) classes (None: silence), in one pass of ``generate``. With
-    ``paths`` the WAVs are rewritten and ``on_chunk`` gets the audio so far after every
-    ``chunk_seconds``; Ctrl-C keeps the audio so far (``runtime.stop.Interrupted``);
-    ``on_redraw`` hears every fall into noise drawn again (``wavenet.noise_guard``)."""
-    rate, q = config.data.sample_rate, config.model.quantization_channels
-    length, clips = round(options.seconds * rate), len(pieces)
+    the history ``prime`` (P,) classes (None: silence), in one pass (``playing.play``:
+    ``paths``, ``on_chunk`` and ``on_redraw`` as there)."""
+    clips = len(pieces)
+    history = None if prime is None else torch.from_numpy(prime)[None].repeat(clips, 1)
+    return play(
+        wavenet,
+        config,
+        clips,
+        options,
+        generator,
+        paths,
+        on_chunk,
+        on_redraw,
+        prime=history,
+        labels=labels,
+        **notes_steering(pieces, config, options),
+    )
+
+
+def notes_steering(pieces: list[list[Note]], config: Config, options: PieceConfig) -> dict:
+    """What steers the WaveNet through each clip's notes of ``pieces``, as ``generate``'s
+    arguments: their roll and excitation (``to_audio.pieces_steering``), the floors and
+    temperatures while they sound."""
+    rate, length = config.data.sample_rate, round(options.seconds * config.data.sample_rate)
     features, heard = pieces_steering(
         pieces, config, length, options.wavenet_excitation_gain, options.wavenet_treble_tilt
     )
-    history = None if prime is None else torch.from_numpy(prime)[None].repeat(clips, 1)
-    every = max(1, round(options.chunk_seconds * rate))
-    latest: list[Tensor] = [torch.empty(clips, 0, dtype=torch.long)]
-    written = [0]  # samples in the partial WAVs
-
-    def on_step(classes: Tensor) -> None:  # after a sample or a run of them
-        if stop.requested:  # raised here, between samples
-            raise KeyboardInterrupt
-        before = latest[0].shape[1]
-        latest[0] = classes
-        if classes.shape[1] // every > before // every and classes.shape[1] < length:
-            audio = mu_law_decode(classes.cpu().numpy(), q)
-            if paths is not None and rewrite_due(classes.shape[1], written[0], every):
-                write_clips(paths, audio, rate)
-                written[0] = classes.shape[1]
-            if on_chunk is not None:
-                on_chunk(audio)
-
-    try:
-        with StopRequest() as stop:
-            classes = generate(
-                wavenet,
-                length,
-                clips,
-                temperature=options.wavenet_temperature,
-                generator=generator,
-                prime=history,
-                labels=labels,
-                features=features,
-                excitation=heard,
-                silence=NoteStore.silence,
-                floors=note_floors(pieces, length, rate, options.wavenet_floor),
-                temperatures=note_temperatures(
-                    pieces,
-                    length,
-                    rate,
-                    options.wavenet_temperature,
-                    options.wavenet_note_temperature_scale,
-                ),
-                max_jump=options.wavenet_max_jump,
-                on_step=on_step,
-                guard=NoiseGuard.of(options.wavenet_redraw_noise, rate, q, config.model.hop_length),
-                on_redraw=on_redraw,
-            )
-        del features, heard  # the conditioning, freed before the audio is decoded and written
-    except KeyboardInterrupt:
-        written = paths is not None and latest[0].shape[1] > 0
-        if written:
-            write_clips(paths, mu_law_decode(latest[0].cpu().numpy(), q), rate)
-        raise Interrupted(paths if written else []) from None
-    audio = mu_law_decode(classes.cpu().numpy(), q)  # (B, T)
-    _deliver(audio, rate, paths, on_chunk)
-    return audio
-
-
-def _deliver(
-    audio: np.ndarray, rate: int, paths: list[Path] | None, on_chunk: ChunkFn | None
-) -> None:
-    """The audio so far (B, t) to the WAVs and to ``on_chunk``."""
-    if paths is not None:
-        write_clips(paths, audio, rate)
-    if on_chunk is not None:
-        on_chunk(audio)
+    temperature, scale = options.wavenet_temperature, options.wavenet_note_temperature_scale
+    return {
+        "features": features,
+        "excitation": heard,
+        "silence": NoteStore.silence,
+        "floors": note_floors(pieces, length, rate, options.wavenet_floor),
+        "temperatures": note_temperatures(pieces, length, rate, temperature, scale),
+    }
 
 
 def note_rolls(pieces: list[list[Note]], config: Config, length: int) -> np.ndarray:

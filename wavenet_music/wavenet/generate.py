@@ -52,11 +52,14 @@ def local_timeline(
     history: int,
     length: int,
     silence: float = SILENCE_DB,
+    prime_frames: Tensor | None = None,
 ) -> Tensor | None:
     """Frames for ``WaveNet.forward`` over history + generated samples (B, F, K_total + 2):
     a context frame, ``silence`` (what the features read of no sound: ``SILENCE_DB``, 0 for
     notes) for the history's frames, ``features``, a context frame. A stream whose
-    features start absent (NaN: unsteered) has absent frames around them."""
+    features start absent (NaN: unsteered) has absent frames around them. With
+    ``prime_frames`` (B, F, 1 + P / hop): the history ends with a prime of P samples
+    analysed (the frame before it, then its own), which replace its last frames."""
     if (features is None) != (model.config.local_channels is None):
         state = "needs" if features is None else "takes no"
         raise ValueError(f"this model {state} local-conditioning features")
@@ -72,8 +75,31 @@ def local_timeline(
     unsteered = torch.isnan(features[:, :, :1]).any(dim=1, keepdim=True)  # (B, 1, 1)
     fill = torch.where(unsteered, torch.nan, silence).to(features.dtype)  # (B, 1, 1)
     silent = fill.expand(-1, features.shape[1], 1 + history // hop)
+    if prime_frames is not None:
+        fits = prime_frames.shape[:2] == features.shape[:2]
+        if not (fits and prime_frames.shape[2] < silent.shape[2]):
+            raise ValueError(
+                f"prime frames of shape {tuple(prime_frames.shape)} for a history of "
+                f"{history // hop} frames and features of shape {tuple(features.shape)}"
+            )
+        kept = silent.shape[2] - prime_frames.shape[2]
+        silent = torch.cat([silent[:, :, :kept], prime_frames.cpu().to(features.dtype)], dim=2)
     end = fill.expand(-1, features.shape[1], 1)
     return torch.cat([silent, features, end], dim=2).to(model_device(model))
+
+
+def check_prime_frames(model: WaveNet, prime: Tensor | None, prime_frames: Tensor | None) -> None:
+    """A ``ValueError`` unless ``prime_frames`` are absent or describe ``prime``: a whole
+    number of hops of it, a frame each and the one before."""
+    if prime_frames is None:
+        return
+    hop = model.config.hop_length
+    primed = None if prime is None else prime.shape[1]
+    if primed is None or primed % hop or prime_frames.shape[2] != 1 + primed // hop:
+        raise ValueError(
+            f"prime frames of shape {tuple(prime_frames.shape)} for a prime of {primed} "
+            f"samples; expected 1 + samples / {hop} frames of a whole number of hops"
+        )
 
 
 def heard_timeline(
@@ -107,6 +133,7 @@ def generate(
     prime: Tensor | None = None,
     labels: Tensor | None = None,
     features: Tensor | None = None,
+    prime_frames: Tensor | None = None,
     excitation: Tensor | None = None,
     silence: float = SILENCE_DB,
     floors: Tensor | None = None,
@@ -127,6 +154,9 @@ def generate(
         features: (num, F, K) local-conditioning frames of the audio to generate (frame k
             describes output samples k·hop ..), when the model has local conditioning;
             ``length`` ≤ K · hop.
+        prime_frames: (num, F, 1 + P / hop) the frames of ``prime`` (P a whole number of
+            hops): the frame before it, then its own, as ``audio.features`` analyses it
+            (``composer.compose.read_prime``); without them the history reads ``silence``.
         excitation: (num, E, ≥ length) the notes heard at audio rate (``notes.excitation``)
             of the samples to generate, when the model hears them (``model.excitation``).
         silence: what the features read where there is no sound (the history).
@@ -146,11 +176,12 @@ def generate(
     Returns:
         Tensor[num, length] of classes.
     """
+    check_prime_frames(model, prime, prime_frames)
     history = padded_history(model, prime, num)
     timeline = Timeline(
         history,
         _on(labels, history.device),
-        local_timeline(model, features, history.shape[1], length, silence),
+        local_timeline(model, features, history.shape[1], length, silence, prime_frames),
         heard_timeline(model, excitation, history.shape[1], length),
     )
     sampling = Sampling(
@@ -383,6 +414,7 @@ def generate_naive(
     prime: Tensor | None = None,
     labels: Tensor | None = None,
     features: Tensor | None = None,
+    prime_frames: Tensor | None = None,
     excitation: Tensor | None = None,
     silence: float = SILENCE_DB,
     floors: Tensor | None = None,
@@ -392,8 +424,9 @@ def generate_naive(
     """The plain reference: one full forward pass over the last receptive field per sample
     (over everything so far with local conditioning, whose frames start at sample 0)."""
     rf = model.receptive_field
+    check_prime_frames(model, prime, prime_frames)
     history = padded_history(model, prime, num)
-    frames = local_timeline(model, features, history.shape[1], length, silence)
+    frames = local_timeline(model, features, history.shape[1], length, silence, prime_frames)
     heard = heard_timeline(model, excitation, history.shape[1], length)
     labels = _on(labels, history.device)
     per_step = step_rows(checked_floors(model, floors, num, length), length, history.device)

@@ -17,9 +17,9 @@ music again (a model that plays noise throughout, such as an under-trained one, 
 ``tries`` redraws, not one per span, and still sounds as it is; a passage that 4 tries
 could not clear does not unguard the rest of a piece). Streams the guard leaves alone
 draw exactly what they would without it (tested), and every redraw is reported
-(``Redraw``).
-``compose`` of a run steered by chroma features feeds them to the step as it writes them
-(``composer/compose._stream``), outside ``generate``: it is not guarded.
+(``Redraw``). Every path that draws audio goes through ``generate``: ``generate`` and
+``render``, the report's clips, and ``compose`` of either kind of composer
+(``composer/playing.py``).
 """
 
 from __future__ import annotations
