@@ -16,18 +16,22 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+import torch.nn.functional as F
 
 from wavenet_music.cli import main
 from wavenet_music.composer import compose as compose_module
-from wavenet_music.composer.checkpoint import load_composer
+from wavenet_music.composer.checkpoint import build_composer, load_composer
 from wavenet_music.composer.compose import check_composer, checked_prime, compose
 from wavenet_music.composer.config import ComposerConfig, PieceConfig
+from wavenet_music.composer.data import Stream, held_out_bits, training_batch
 from wavenet_music.composer.model import Composer
 from wavenet_music.composer.note_piece import compose_events, is_midi, piece_notes
 from wavenet_music.composer.note_tokens import note_corpus
 from wavenet_music.composer.train import train_composer
 from wavenet_music.config import Config, UserError, apply_overrides
 from wavenet_music.notes.events import (
+    NOTE_OFF,
+    NOTE_ON,
     TIME_SHIFT,
     VELOCITY,
     VOCAB_SIZE,
@@ -35,6 +39,7 @@ from wavenet_music.notes.events import (
     duration_steps,
     encode,
     shifts,
+    velocity_in_force,
 )
 from wavenet_music.notes.excitation import excitation, sounding
 from wavenet_music.notes.midi import PIANO_RANGE, Note, read_midi, write_midi
@@ -42,6 +47,7 @@ from wavenet_music.notes.phrases import PhraseIndex
 from wavenet_music.report.notes import split_notes
 from wavenet_music.runtime.stop import Interrupted
 from wavenet_music.wavenet.checkpoint import load_model
+from wavenet_music.wavenet.windows import IGNORE
 
 from ..conftest import tiny_notes_config
 
@@ -152,6 +158,69 @@ def test_compose_events_stop_at_the_length_or_the_cap():
 # --- train-composer on a notes run ----------------------------------------------------------------
 
 
+def test_a_window_cut_mid_piece_starts_with_the_velocity_in_force():
+    """Training windows and held-out windows of note events: one cut where a velocity was
+    set earlier starts with that VELOCITY in place of its first token, so the composer
+    always knows how hard the keys are struck; the targets are the piece's own; a window
+    at the piece's start, or with no velocity set before it, is the piece as it is."""
+    piece = np.array(
+        [VELOCITY + 20, NOTE_ON + 39, TIME_SHIFT + 9, NOTE_OFF + 39, NOTE_ON + 41]
+        + [TIME_SHIFT + 4, NOTE_ON + 43, TIME_SHIFT + 4, NOTE_OFF + 43] * 20
+    )
+    streams = (Stream("a", 0, piece),)
+    start = VOCAB_SIZE  # the composer's start token, after the vocabulary
+    rng = np.random.default_rng(0)
+    inputs, targets, _ = training_batch(streams, 8, 64, start, rng, velocity_in_force)
+    plain, plain_targets, _ = training_batch(streams, 8, 64, start, np.random.default_rng(0))
+    sequence = np.concatenate([[start], piece])
+    assert torch.equal(targets, plain_targets)
+    for row, (cut, as_is) in enumerate(zip(inputs.numpy(), plain.numpy(), strict=True)):
+        fed = int((targets[row] != IGNORE).sum())  # the rest is padding past the end
+        first = int(np.flatnonzero(
+            [np.array_equal(sequence[f : f + fed], as_is[:fed]) for f in range(len(sequence))]
+        )[0])  # fmt: skip
+        expected = as_is.copy()
+        if first >= 1:  # past the start token: the VELOCITY at 1 is in force
+            expected[0] = VELOCITY + 20
+        assert np.array_equal(cut, expected), (row, first)
+    carried = (inputs[:, 0] == VELOCITY + 20) & (plain[:, 0] != VELOCITY + 20)
+    assert bool(carried.any())  # some windows were cut past the VELOCITY
+    unset = (Stream("b", 0, piece[1:]),)  # no velocity ever set: nothing to carry
+    kept, _, _ = training_batch(unset, 8, 16, start, np.random.default_rng(1), velocity_in_force)
+    as_is, _, _ = training_batch(unset, 8, 16, start, np.random.default_rng(1))
+    assert torch.equal(kept, as_is)
+
+
+def test_held_out_windows_carry_the_velocity_in_force_as_training_does():
+    """A composer of context 4 scores a piece whose every NOTE_ON follows a velocity set
+    once at its start, far beyond the context: the held-out bits with the velocity carried
+    are those of a full forward over the windows built by hand, and differ from those
+    without it (the composer hears it)."""
+    torch.manual_seed(0)
+    composer = Composer(
+        ComposerConfig(layers=1, heads=2, width=16, context_seconds=1.0), VOCAB_SIZE, 0, 4
+    ).eval()
+    piece = np.array([VELOCITY + 20] + [NOTE_ON + 39, TIME_SHIFT + 9, NOTE_OFF + 39] * 6)
+    stream = Stream("a", -1, piece)
+    carried = held_out_bits(composer, (stream,), torch.device("cpu"), velocity_in_force)
+    as_is = held_out_bits(composer, (stream,), torch.device("cpu"))
+    sequence = np.concatenate([[composer.start_token], piece])  # (20,)
+    total, count = 0.0, 0
+    for end in range(1, len(sequence), 2):  # stride: half the context
+        stop = min(end + 2, len(sequence))
+        first = max(0, stop - 1 - 4)
+        window = sequence[first : stop - 1].copy()
+        if end - 1 > first and first > 0:
+            window[0] = VELOCITY + 20
+        with torch.no_grad():
+            logits = composer(torch.from_numpy(window)[None])[0, end - 1 - first :]
+        targets = torch.from_numpy(sequence[end:stop])
+        total += F.cross_entropy(logits, targets, reduction="sum").item()
+        count += stop - end
+    assert carried == pytest.approx(total / count / math.log(2), rel=1e-6)
+    assert carried != pytest.approx(as_is, rel=1e-3)
+
+
 def test_the_notes_of_the_split_become_event_streams_in_twelve_keys(notes_composer):
     run, data, _ = notes_composer
 
@@ -174,7 +243,7 @@ def test_the_notes_of_the_split_become_event_streams_in_twelve_keys(notes_compos
 
 
 def test_train_composer_on_notes_lowers_held_out_bits_beside_the_bigram(notes_composer):
-    run, _, result = notes_composer
+    run, data, result = notes_composer
     record = result.to_dict()
     bits = [b for _, b in result.validation_bits]
     assert record["tokens"] == "note events" and record["frames_per_token"] is None
@@ -188,6 +257,15 @@ def test_train_composer_on_notes_lowers_held_out_bits_beside_the_bigram(notes_co
     lines = (run / "composer" / "metrics.jsonl").read_text().splitlines()
     first = json.loads(lines[0])
     assert first["bigram_bits_per_token"] == pytest.approx(result.bigram_bits)
+    corpus = note_corpus(run, data, load_model(run)[1], saved.config)
+    assert corpus.state is velocity_in_force  # windows cut mid-piece carry the velocity
+    composer, cpu = build_composer(saved), torch.device("cpu")
+    assert held_out_bits(composer, corpus.validation, cpu, corpus.state) == pytest.approx(
+        result.best_bits, rel=1e-5
+    )
+    assert held_out_bits(composer, corpus.validation, cpu) != pytest.approx(
+        result.best_bits, rel=1e-5
+    )
     print(
         f"\nheld-out bits/token: composer {result.best_bits:.3f} (first {bits[0]:.3f}),"
         f" bigram {result.bigram_bits:.3f}, unigram {result.unigram_bits:.3f}, "

@@ -21,6 +21,7 @@ from wavenet_music.notes.events import (
     encode,
     transpose,
     velocity_bin,
+    velocity_in_force,
 )
 from wavenet_music.notes.midi import PIANO_RANGE, Note
 
@@ -127,6 +128,21 @@ def test_any_token_stream_decodes_to_valid_notes(seed):
         assert PIANO_RANGE[0] <= n.pitch <= PIANO_RANGE[1] and 1 <= n.velocity <= 127
     for key in by_key(notes).values():  # a key sounds once at a time
         assert all(a.offset <= b.onset for a, b in pairwise(key))
+
+
+def test_the_velocity_in_force_is_the_last_set_at_or_before_a_position():
+    piece = [on(60), VELOCITY + 5, shift(10), on(62), VELOCITY + 9, on(64), shift(3)]
+    tokens = np.array(piece)
+    assert velocity_in_force(tokens, 0) is None  # struck at the default velocity
+    assert velocity_in_force(np.array([VOCAB_SIZE, on(60)]), 1) is None  # a start token
+    assert [velocity_in_force(tokens, i) for i in range(1, 7)] == [VELOCITY + 5] * 3 + [
+        VELOCITY + 9
+    ] * 3
+    for position in range(len(piece)):  # what decode strikes the next NOTE_ON with
+        state = velocity_in_force(tokens, position)
+        struck = decode([*piece[: position + 1], on(70), shift(1)])[-1]
+        expected = 66 if state is None else bin_velocity(state - VELOCITY)
+        assert (struck.pitch, struck.velocity) == (70, expected)
 
 
 def test_decode_rules():

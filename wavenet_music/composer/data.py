@@ -20,6 +20,7 @@ import hashlib
 import io
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +31,7 @@ import torch.nn.functional as F
 from ..audio.features import feature_store
 from ..config import Config, UserError
 from ..notes.events import VOCAB_SIZE as EVENTS
+from ..notes.events import velocity_in_force
 from ..runs import cached, read_data_record
 from ..wavenet.data import cached_classes
 from ..wavenet.discovery import make_labeler
@@ -57,6 +59,9 @@ class Stream:
     transposition: int = 0  # semitones the segment's pitch classes were rotated up
 
 
+StateFn = Callable[[np.ndarray, int], int | None]  # the state token in force at a position
+
+
 @dataclass(frozen=True)
 class TokenCorpus:
     """Token streams of the run's split. ``codebook`` None: note events (no round trip
@@ -73,6 +78,12 @@ class TokenCorpus:
     @property
     def vocab(self) -> int:
         return EVENTS if self.codebook is None else self.codebook.size
+
+    @property
+    def state(self) -> StateFn | None:
+        """What a window cut mid-piece starts with (``in_force``): note events' velocity;
+        frame tokens carry no state."""
+        return velocity_in_force if self.codebook is None else None
 
 
 def require_local(config: Config, run_dir: Path) -> None:
@@ -257,11 +268,32 @@ def with_start(stream: Stream, start_token: int) -> np.ndarray:
     return np.concatenate([[start_token], stream.tokens])
 
 
+def in_force(
+    window: np.ndarray, tokens: np.ndarray, first: int, state: StateFn | None
+) -> np.ndarray:
+    """``window`` (inputs cut at ``first`` of ``tokens``) with its first token replaced by
+    the state token in force after it (``state``: note events' velocity), so that a window
+    cut mid-piece knows what a listener has heard: how hard the keys are struck. As it is
+    where the window starts with the piece, or no state is in force."""
+    if state is None or first == 0 or len(window) == 0:
+        return window
+    token = state(tokens, first)
+    if token is None:
+        return window
+    return np.concatenate([[token], window[1:]])
+
+
 def training_batch(
-    streams: tuple[Stream, ...], context: int, size: int, start_token: int, rng: np.random.Generator
+    streams: tuple[Stream, ...],
+    context: int,
+    size: int,
+    start_token: int,
+    rng: np.random.Generator,
+    state: StateFn | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Random windows: inputs (B, T), targets (B, T) (IGNORE past a short piece's end),
-    labels (B,); a piece chosen in proportion to its length, the start uniform."""
+    labels (B,); a piece chosen in proportion to its length, the start uniform; a window
+    cut mid-piece starts with the state in force (``in_force``)."""
     lengths = np.array([len(s.tokens) + 1 for s in streams], dtype=np.float64)
     inputs = np.full((size, context), start_token, dtype=np.int64)
     targets = np.full((size, context), IGNORE, dtype=np.int64)
@@ -270,26 +302,37 @@ def training_batch(
         tokens = with_start(streams[index], start_token)
         first = int(rng.integers(0, max(1, len(tokens) - context) + 1))
         window = tokens[first : first + context + 1]
-        inputs[row, : len(window) - 1] = window[:-1]
+        inputs[row, : len(window) - 1] = in_force(window[:-1], tokens, first, state)
         targets[row, : len(window) - 1] = window[1:]
         labels[row] = streams[index].label
     return torch.from_numpy(inputs), torch.from_numpy(targets), torch.from_numpy(labels)
 
 
 @torch.no_grad()
-def held_out_bits(model: Composer, streams: tuple[Stream, ...], device: torch.device) -> float:
+def held_out_bits(
+    model: Composer,
+    streams: tuple[Stream, ...],
+    device: torch.device,
+    state: StateFn | None = None,
+) -> float:
     """Bits per token over every token of ``streams``; each prediction hears at least
-    half a context (windows of ``context`` tokens, ``context // 2`` apart)."""
+    half a context (windows of ``context`` tokens, ``context // 2`` apart), a window cut
+    mid-piece the state in force (``in_force``), as in training."""
     model.eval()
     total, count = 0.0, 0
     stride = max(1, model.context // 2)
     for stream in streams:
-        tokens = torch.from_numpy(with_start(stream, model.start_token)).to(device)
+        sequence = with_start(stream, model.start_token)  # (N + 1,)
+        tokens = torch.from_numpy(sequence).to(device)
         labels = None if stream.label < 0 else torch.tensor([stream.label], device=device)
         for end in range(1, len(tokens), stride):
             stop = min(end + stride, len(tokens))  # score targets end .. stop - 1
             first = max(0, stop - 1 - model.context)
-            logits = model(tokens[None, first : stop - 1], labels)[0, end - 1 - first :]
+            window = sequence[first : stop - 1]
+            if end - 1 > first:  # the first input predicts no scored target: it may carry state
+                window = in_force(window, sequence, first, state)
+            inputs = torch.from_numpy(np.ascontiguousarray(window)).to(device)
+            logits = model(inputs[None], labels)[0, end - 1 - first :]
             total += F.cross_entropy(logits, tokens[end:stop], reduction="sum").item()
             count += stop - end
     return total / max(count, 1) / LN2

@@ -170,6 +170,7 @@ class ComposerTrainer(TrainingRun):
             self.config.batch_size,
             self.model.start_token,
             self.rng,
+            self.corpus.state,
         )
         logits = self.model(inputs.to(self.device), labels.to(self.device) if self.labels else None)
         loss = (
@@ -197,7 +198,7 @@ class ComposerTrainer(TrainingRun):
     def validate(self) -> float | None:
         if not self.corpus.validation:
             return None
-        return held_out_bits(self.model, self.corpus.validation, self.device)
+        return held_out_bits(self.model, self.corpus.validation, self.device, self.corpus.state)
 
     def run(self, result: ComposerResult) -> ComposerResult:
         """The session: Ctrl-C or SIGTERM at any point of it (a step, the final validation

@@ -164,6 +164,15 @@ def decode(tokens: Sequence[int] | np.ndarray) -> list[Note]:
     return sort_notes(notes)
 
 
+def velocity_in_force(tokens: np.ndarray, position: int) -> int | None:
+    """The VELOCITY token in force at ``position`` of ``tokens`` (N,): the last one at or
+    before it; None where none is (NOTE_ONs there strike at ``DEFAULT_VELOCITY``). Tokens
+    past the vocabulary (a composer's start token) are not velocities."""
+    before = np.asarray(tokens[: position + 1])
+    set_at = np.flatnonzero((before >= VELOCITY) & (before < VOCAB_SIZE))
+    return None if len(set_at) == 0 else int(tokens[set_at[-1]])
+
+
 def token_steps(tokens: Sequence[int] | np.ndarray) -> np.ndarray:
     """(N,) the steps each of ``tokens`` moves time on: 1..100 for a TIME_SHIFT, else 0."""
     t = np.asarray(tokens, dtype=np.int64)
