@@ -134,6 +134,15 @@ class ComposerConfig:
             "prefer an under-trained composer: experiments/note_density_2026-12-03)"
         ),
     )
+    carry_velocity: bool = field(
+        default=False,
+        metadata=doc(
+            "note events: a window cut mid-piece starts with the velocity in force, in "
+            "training and the held-out score (measured on one seed: piano's softest pieces "
+            "came up to the genre's, ambient's pieces rested more; "
+            "experiments/composer_velocity_2026-12-05)"
+        ),
+    )
     transpose: bool = field(
         default=False,
         metadata=doc(

@@ -38,6 +38,7 @@ from .data import (
     COMPOSER,
     IGNORE,
     LN2,
+    StateFn,
     TokenCorpus,
     bigram_bits,
     held_out_bits,
@@ -160,6 +161,12 @@ class ComposerTrainer(TrainingRun):
         )
         return save_composer(self.run_dir, checkpoint, replace=final)
 
+    @property
+    def state(self) -> StateFn | None:
+        """What a window cut mid-piece starts with: the velocity in force, for a composer
+        of note events told to carry it (``carry_velocity``); else nothing."""
+        return self.corpus.state if self.config.carry_velocity else None
+
     def train_step(self) -> float:
         """One update on a random batch; bits per token."""
         self.model.train()
@@ -170,7 +177,7 @@ class ComposerTrainer(TrainingRun):
             self.config.batch_size,
             self.model.start_token,
             self.rng,
-            self.corpus.state,
+            self.state,
         )
         logits = self.model(inputs.to(self.device), labels.to(self.device) if self.labels else None)
         loss = (
@@ -198,7 +205,7 @@ class ComposerTrainer(TrainingRun):
     def validate(self) -> float | None:
         if not self.corpus.validation:
             return None
-        return held_out_bits(self.model, self.corpus.validation, self.device, self.corpus.state)
+        return held_out_bits(self.model, self.corpus.validation, self.device, self.state)
 
     def run(self, result: ComposerResult) -> ComposerResult:
         """The session: Ctrl-C or SIGTERM at any point of it (a step, the final validation
