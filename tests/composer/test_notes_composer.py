@@ -159,7 +159,7 @@ def test_compose_events_stop_at_the_length_or_the_cap():
 
 
 def test_a_window_cut_mid_piece_starts_with_the_velocity_in_force():
-    """Training windows and held-out windows of note events: one cut where a velocity was
+    """Training windows of note events: one cut where a velocity was
     set earlier starts with that VELOCITY in place of its first token, so the composer
     always knows how hard the keys are struck; the targets are the piece's own; a window
     at the piece's start, or with no velocity set before it, is the piece as it is."""
