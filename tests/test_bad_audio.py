@@ -46,6 +46,7 @@ def build_bad_corpus(root):
     sf.write(root / "eight_channels.wav", _tone(44100, 1.0, 8), 44100)
     sf.write(root / "hi_rate.flac", _tone(192000, 1.0), 192000)
     sf.write(root / "lo_rate.wav", _tone(8000, 1.0), 8000)
+    sf.write(root / "one_hertz.wav", _tone(16000, 0.5), 1)  # gigabytes to resample: not read
     nan = _tone(16000, 1.0)
     nan[100:200] = np.nan
     nan[300] = np.inf
@@ -65,6 +66,7 @@ def build_bad_corpus(root):
         "whole.flac",
     }
     skipped = {"empty.wav", "truncated.flac", "random.ogg", "notes.mp3", "midi.aiff", "short.wav"}
+    skipped.add("one_hertz.wav")
     skipped |= {"silent.wav", "all_nan.wav", "cancelling.wav"}  # no sound, no finite samples
     # root reads any file whatever its permissions
     (used if os.geteuid() == 0 else skipped).add("locked.wav")
@@ -79,6 +81,7 @@ def test_every_bad_file_is_used_correctly_or_named_and_counted(tmp_path, capsys)
     reasons = dict(corpus.skipped)
     assert set(reasons) == skipped
     assert "shorter than the receptive field" in reasons["short.wav"]
+    assert "stored at 1 Hz, not an audio sample rate" in reasons["one_hertz.wav"]
     err = capsys.readouterr().err
     for name in skipped:
         assert f"skipped {name}: " in err

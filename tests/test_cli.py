@@ -274,6 +274,39 @@ def test_report_refuses_data_that_is_not_the_runs(trained_run, tmp_path, capsys,
     assert not out.exists()
 
 
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (None, "data.json (No such file or directory)"),
+        ("garbage", "data.json (not the split training wrote: JSONDecodeError"),
+        ('{"root": "/music"}', "data.json (not the split training wrote: KeyError('train')"),
+    ],
+)
+def test_report_data_needs_the_runs_split(trained_run, tmp_path, capsys, content, message):
+    run, trained_on = trained_run
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    if content is None:
+        (copy / "data.json").unlink()
+    else:
+        (copy / "data.json").write_text(content)
+    out = tmp_path / "report"
+    code, _, err = _run(capsys, "report", str(copy), "--data", str(trained_on), "--out", str(out))
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert message in err and "leave out --data, or restore the file" in err
+    assert not out.exists()
+
+
+def test_a_report_where_its_folder_cannot_be_made_is_one_line(trained_run, tmp_path, capsys):
+    run, _ = trained_run
+    (tmp_path / "file").write_text("a file, not a folder")
+    out = tmp_path / "file" / "report"
+    code, _, err = _run(capsys, "report", str(run), "--out", str(out), "--clips", "1")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert f"--out {out}: cannot write in {out.parent}" in err
+    assert not any(p.name.startswith(".report") for p in tmp_path.iterdir())
+
+
 # --- train-composer: the composer's settings layer like the WaveNet's -----------------------------
 
 PROJECT = """\

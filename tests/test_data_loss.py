@@ -140,6 +140,39 @@ def test_resume_over_a_damaged_newest_checkpoint_saves_the_retrained_one(
     assert (run / "checkpoints" / ".damaged_step_00000002").is_dir()  # kept for a look
 
 
+def test_a_run_whose_every_checkpoint_is_damaged_says_how_to_go_on(music_root, tiny_run, run):
+    """Resume names the way out, and it works: the checkpoints moved aside, the run trains
+    again from step 0 (not "pass --resume", which sent the user in a circle)."""
+    for folder in ckpt.checkpoint_dirs(run):
+        (folder / "model.safetensors").write_bytes(b"cut short")
+    config = tiny_config(tiny_run.parent / "cache")
+    with pytest.raises(UserError) as exc:
+        train(music_root / "piano", run, config, resume=True, quiet=True)
+    assert "\n" not in str(exc.value)
+    assert f"move {run / 'checkpoints'} aside to train it again from step 0" in str(exc.value)
+    (run / "checkpoints").rename(run.parent / "damaged")
+    assert train(music_root / "piano", run, config, quiet=True).step == config.train.steps
+
+
+@pytest.mark.parametrize("fine_tuned", [False, True], ids=["new", "init-from"])
+def test_ctrl_c_after_decoding_before_the_first_step_leaves_no_run(
+    music_root, tiny_run, tmp_path, monkeypatch, fine_tuned
+):
+    """The corpus decoded and config.yaml and data.json written, Ctrl-C while the model is
+    built: no half run (a folder that ``--resume`` would call empty) is left behind."""
+    from wavenet_music.wavenet import train as train_module
+
+    def stopped(*args, **kwargs):
+        assert (tmp_path / "new" / "data.json").is_file()  # the run was prepared
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_module.Trainer, "__init__", stopped)
+    source = {"init_from": tiny_run} if fine_tuned else {}
+    with pytest.raises(KeyboardInterrupt):
+        train(music_root / "piano", tmp_path / "new", tiny_config(tmp_path), quiet=True, **source)
+    assert not (tmp_path / "new").exists()
+
+
 # --- 3. one process per run --------------------------------------------------------------------
 
 
@@ -291,6 +324,20 @@ def test_a_resume_after_a_kill_logs_each_step_once(music_root, tmp_path):
     events = EventAccumulator(str(run / "tensorboard"))
     events.Reload()
     assert [e.step for e in events.Scalars("bits_per_sample/train")] == [1, 2, 3, 4]
+
+
+def test_a_resumed_sessions_event_file_is_read_after_the_earlier_ones(tmp_path):
+    """Event files opened in one second sort by a counter ("10" before "9"): a resume
+    waits for the next second, so that its purge comes after what it hides."""
+    import time
+
+    from wavenet_music.wavenet.board import after_earlier_sessions
+
+    second = int(time.time()) + 1  # an earlier session's file, opened "next second"
+    (tmp_path / f"events.out.tfevents.{second}.host.name.42.9").write_bytes(b"")
+    (tmp_path / "events.out.tfevents.notes.txt").write_bytes(b"")  # not an event file's name
+    after_earlier_sessions(tmp_path)
+    assert int(time.time()) > second
 
 
 # --- 5. a crash inside the composer's final save hides nothing ---------------------------------

@@ -256,7 +256,7 @@ def test_a_stop_request_ends_the_loop_after_the_step_and_the_state_round_trips(c
     again.say_stopped(Path("RUN/checkpoints/step_00000003"), "wavenet-music train DATA --resume")
     assert capsys.readouterr().err == (
         "stopped at step 3; checkpoint RUN/checkpoints/step_00000003; resume with: "
-        "wavenet-music train DATA --resume\n"
+        "wavenet-music train DATA --resume --steps 1000\n"  # the budget: a resume needs one
     )
     assert Budget(steps=3, minutes=None).spent(3, 0.0) and Budget(None, 1.0).spent(0, 60.0)
     with pytest.raises(UserError, match="--steps N or --minutes M"):

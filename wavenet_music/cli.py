@@ -365,9 +365,9 @@ def cmd_render(args: argparse.Namespace) -> None:
 
 
 def cmd_features(args: argparse.Namespace) -> None:
-    from .runs import check_target, npy_bytes, write_atomically
+    from .runs import check_apart, npy_bytes, write_atomically
     from .wavenet.checkpoint import load
-    from .wavenet.to_audio import features_of_audio
+    from .wavenet.to_audio import clip_paths, features_of_audio
 
     config = load(args.run, weights_only=True).config
     if config.model.local_channels is None:
@@ -379,7 +379,8 @@ def cmd_features(args: argparse.Namespace) -> None:
         )
     if not args.audio.is_file():
         raise UserError(f"{args.audio} is not a file")
-    check_target(args.out)
+    clip_paths(args.out, [""], ".npy")  # a .npy name (never a checkpoint's), not a folder
+    check_apart([args.out], {"AUDIO": args.audio})
     features = features_of_audio(args.audio, config)
     write_atomically(args.out, npy_bytes(features))
     print(f"{args.out}: {features.shape[0]} frames x {features.shape[1]} channels")

@@ -84,7 +84,9 @@ def test_round_trip_error_matches_brute_force_and_is_bounded_by_the_spread():
 
 
 def test_a_codebook_too_large_for_the_data_is_refused():
-    with pytest.raises(ValueError, match="fewer than the 64"):
+    with pytest.raises(
+        UserError, match="fewer than the 64 codebook entries: pass --codebook-size 5"
+    ):
         fit_codebook([np.zeros((10, 3))], np.zeros(3), np.ones(3), size=64, pool=1)
 
 
@@ -666,6 +668,12 @@ def test_bad_input_is_one_line(composed_run, music_root, tmp_path, capsys):
     assert "too short to continue" in bad(
         ["compose", run, "--label", "piano", "--prime", str(tmp_path / "short.wav")], capsys
     )
+    piano = ["compose", run, "--label", "piano", "--out", str(tmp_path / "x.wav")]
+    assert "--features-out " in bad([*piano, "--features-out", str(tmp_path / "f.txt")], capsys)
+    assert "--wavenet-excitation-gain: only a run trained on notes" in bad(
+        [*piano, "--wavenet-excitation-gain", "2"], capsys
+    )
+    assert not list(tmp_path.glob("x*"))
     assert "already has a composer" in bad(["train-composer", run, "--steps", "1"], capsys)
     plain = small_config(str(base / "cache"), **{"model.dilations": [1, 2], "train.steps": 1})
     train(music_root / "piano", tmp_path / "plain", plain, quiet=True)

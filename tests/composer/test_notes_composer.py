@@ -401,6 +401,21 @@ def test_a_midi_file_is_known_by_its_name_or_its_first_bytes(notes_composer, tmp
     assert not is_midi(data / "b" / "take9.wav") and not is_midi(tmp_path / "missing.wav")
 
 
+def test_a_midi_prime_with_a_key_off_the_piano_is_played_without_it(
+    notes_composer, tmp_path, capsys
+):
+    """As ``render`` plays such a file: the key left out, named in a warning."""
+    run, data, _ = notes_composer
+    prime = tmp_path / "high.mid"
+    write_midi(prime, [*read_midi(data / "a" / "take2.mid"), Note(0.1, 0.2, 127)])
+    capsys.readouterr()
+    out = tmp_path / "p.wav"
+    args = ["compose", str(run), "--seconds", "0.1", "--label", "a", "--out", str(out)]
+    assert main([*args, "--prime", str(prime)]) == 0
+    assert "G9 (127) at 0.10 s: left out" in capsys.readouterr().err
+    assert out.with_name("p-a.wav").is_file()
+
+
 def bad(argv: list[str], capsys) -> str:
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()

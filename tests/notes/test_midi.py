@@ -214,6 +214,42 @@ def test_a_half_pedal_is_up_and_a_pedal_never_lifted_holds_to_the_end(tmp_path):
     ]
 
 
+def _ending_at(tmp_path, events: list[tuple[float, mido.Message]], end: float) -> list[Note]:
+    """``_pedalled``, the track's end (end_of_track) ``end`` seconds into the file."""
+    track, previous = mido.MidiTrack(), 0
+    for seconds, message in sorted(events, key=lambda e: e[0]):
+        tick = round(seconds * 960)
+        track.append(message.copy(time=tick - previous))
+        previous = tick
+    track.append(mido.MetaMessage("end_of_track", time=round(end * 960) - previous))
+    path = tmp_path / "ending.mid"
+    mido.MidiFile(type=0, ticks_per_beat=480, tracks=[track]).save(path)
+    assert mido.MidiFile(path).length == pytest.approx(end)
+    return read_midi(path)
+
+
+def test_a_key_never_released_sounds_to_the_end_of_the_file(tmp_path):
+    """As a player plays it (FluidSynth holds the key until the file ends), not dropped."""
+    events = [_key(0.0, 60, True), _key(0.5, 60, False), _key(0.5, 64, True)]
+    got = [(n.pitch, n.onset, n.offset) for n in _ending_at(tmp_path, events, 3.0)]
+    assert got == [(60, 0.0, pytest.approx(0.5)), (64, pytest.approx(0.5), pytest.approx(3.0))]
+    alone = _ending_at(tmp_path, [_key(1.0, 67, True)], 1.0)  # struck at the very end
+    assert [(n.pitch, n.onset) for n in alone] == [(67, pytest.approx(1.0))]
+
+
+def test_a_pedal_never_lifted_holds_to_the_end_of_the_file_not_its_last_note(tmp_path):
+    events = [
+        _pedal(0.0, 127),
+        *(_key(0.0, 60, True), _key(0.1, 60, False)),
+        *(_key(2.0, 64, True), _key(2.1, 64, False)),
+    ]
+    got = [(n.pitch, n.onset, n.offset) for n in _ending_at(tmp_path, events, 6.1)]
+    assert got == [  # not cut at 2.1 s, the last release: the file plays on to 6.1 s
+        (60, 0.0, pytest.approx(6.1)),
+        (64, pytest.approx(2.0), pytest.approx(6.1)),
+    ]
+
+
 RESTRUCK = [  # C4 struck again while it sounds, then released twice
     *(_key(0.0, 60, True), _key(0.5, 60, True), _key(1.0, 60, False), _key(2.0, 60, False)),
 ]
@@ -266,6 +302,21 @@ def test_a_note_released_at_its_strike_sounds_as_a_strike(tmp_path):
     assert roll[20, 60 - PIANO_RANGE[0]] > 0  # its frame sounds
 
 
+def test_a_long_file_at_a_fine_resolution_reads_in_time(tmp_path):
+    """Six minutes at 15,360 ticks a beat run past 10 million ticks, which pretty_midi
+    refuses as "likely corrupt": read at coarser ticks, every note within a tick of 1 ms."""
+    track = mido.MidiTrack()
+    for k in range(180):  # a note every 2 s (4 beats at 120 bpm), half a second long
+        track.append(mido.Message("note_on", note=60 + k % 12, velocity=80, time=k and 3 * 15360))
+        track.append(mido.Message("note_off", note=60 + k % 12, time=15360))
+    path = tmp_path / "long.mid"
+    mido.MidiFile(type=0, ticks_per_beat=15360, tracks=[track]).save(path)
+    got = read_midi(path)
+    assert len(got) == 180
+    assert all(n.onset == pytest.approx(2.0 * k, abs=1e-3) for k, n in enumerate(got))
+    assert all(n.offset - n.onset == pytest.approx(0.5, abs=1e-3) for n in got)
+
+
 def test_a_file_whose_notes_need_no_pairing_is_read_as_written():
     written = midi_bytes(some_notes())
     assert as_played(written) is written
@@ -287,6 +338,11 @@ def _one_line(exc: pytest.ExceptionInfo) -> str:
         (b"MThd\x00\x00\x00\x06\x00\x01\x00", "not a readable MIDI file"),  # cut short
         (b"RIFF....WAVEfmt ", "not a readable MIDI file"),  # another format
         (midi_bytes([Note(0, 1, 60)])[:-9], "not a readable MIDI file"),  # last track cut
+        (b"MThd\x00\x00\x00\x06\x00\x01\x00\x00\x01\xe0", "the file has no tracks"),
+        (  # 25 frames a second, 40 ticks a frame: SMPTE time, not ticks a beat
+            midi_bytes([Note(0, 1, 60)])[:12] + b"\xe7\x28" + midi_bytes([Note(0, 1, 60)])[14:],
+            "SMPTE time",
+        ),
     ],
 )
 def test_an_empty_or_corrupt_file_is_one_line(tmp_path, content, expected):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import shutil
 
 import numpy as np
 import pytest
@@ -267,6 +268,26 @@ def local_run(music_root, tmp_path_factory):
     return base / "run"
 
 
+def test_features_never_write_over_the_audio_they_read_or_a_checkpoint(
+    local_run, music_root, tmp_path, capsys
+):
+    recording, odd_name = tmp_path / "take.flac", tmp_path / "take.npy"  # FLAC either way
+    for path in (recording, odd_name):
+        shutil.copy(sorted((music_root / "guitar").glob("*.flac"))[0], path)
+    weights = sorted(local_run.glob("checkpoints/*/model.safetensors"))[-1]
+    before = {path: path.read_bytes() for path in (recording, odd_name, weights)}
+    for audio, out, message in (
+        (recording, recording, "expected a NPY path"),
+        (recording, weights, "expected a NPY path"),
+        (odd_name, odd_name, f"would replace AUDIO {odd_name}"),
+    ):
+        capsys.readouterr()
+        assert main(["features", str(local_run), str(audio), "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1, err
+    assert {path: path.read_bytes() for path in before} == before
+
+
 def test_features_round_trip_through_npy_and_steer_generation(
     local_run, music_root, tmp_path, capsys
 ):
@@ -315,14 +336,27 @@ def test_features_round_trip_through_npy_and_steer_generation(
     [
         ([], "pass exactly one of --features-from AUDIO or --features FILE.npy"),
         (["--features", "{bad}"], "expected shape (frames, 8), got (5, 3)"),
+        (["--features", "{empty}"], "not a readable .npy file"),  # zero bytes
+        (["--features", "{text}"], "holds <U1 values; expected real numbers"),
+        (["--features", "{complex}"], "holds complex64 values; expected real numbers"),
         (["--features-from", "{missing}"], "is not a file"),
+        (["--features-from", "{silent}"], "too short for one frame of features (0 samples)"),
+        (["--excitation-gain", "2"], "--excitation-gain: only a run trained on notes plays"),
     ],
 )
 def test_local_conditioning_input_errors(local_run, tmp_path, capsys, argv, message):
     np.save(tmp_path / "bad.npy", np.zeros((5, 3)))
-    argv = [a.format(bad=tmp_path / "bad.npy", missing=tmp_path / "nope.wav") for a in argv]
+    (tmp_path / "empty.npy").write_bytes(b"")
+    np.save(tmp_path / "text.npy", np.full((5, 8), "a"))
+    np.save(tmp_path / "complex.npy", np.ones((5, 8), np.complex64))
+    sf.write(tmp_path / "silent.wav", np.zeros(0), 16000)  # a WAV of no samples
+    names = {n: tmp_path / f"{n}.npy" for n in ("bad", "empty", "text", "complex")}
+    names |= {"missing": tmp_path / "nope.wav", "silent": tmp_path / "silent.wav"}
+    argv = [a.format(**names) for a in argv]
     code = main(["generate", str(local_run), "--out", str(tmp_path / "x.wav"), "--quiet", *argv])
-    assert code == 2 and message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and "Traceback" not in err
+    assert not (tmp_path / "x.wav").exists()
 
 
 def test_an_unconditioned_run_refuses_features(music_root, tmp_path, capsys):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -117,9 +118,13 @@ def test_a_signal_during_the_first_validation_says_how_to_resume(piano, tmp_path
     assert json.loads(out)["interrupted"] is True
     assert "stopped at step 0; checkpoint" in err and "--resume" in err
     assert not [r for r in read_metrics(run) if "validation_bits" in r]
-    assert main(resume_args(piano, run, steps=2)) == 0
-    assert ckpt.load(run).step == 2
-    assert [r["step"] for r in read_metrics(run) if "validation_bits" in r] == [0, 2]
+    said = re.search(r"resume with: wavenet-music (.*)$", err, re.MULTILINE)
+    assert said is not None, err
+    command = [str(piano) if a == "DATA" else a for a in said[1].split()]
+    assert command == [*resume_args(piano, run, steps=3)[:-1]]  # the run's budget with it
+    assert main([*command, "--quiet"]) == 0  # the command it said works as said
+    assert ckpt.load(run).step == 3
+    assert [r["step"] for r in read_metrics(run) if "validation_bits" in r] == [0, 3]
 
 
 def test_ctrl_c_during_the_composers_final_validation_saves_its_last_step(
@@ -339,6 +344,22 @@ def test_a_hand_edited_config_is_refused_on_resume_and_left_as_edited(piano, tmp
     assert f"{run / 'config.yaml'} differs from the checkpoint" in line
     assert "train.learning_rate (train.learning_rate: 0.0005 in the file, 0.002 in" in line
     assert (run / "config.yaml").read_text() == edited and ckpt.load(run).step == 2
+
+
+def test_a_config_edited_until_it_no_longer_reads_is_refused_and_left_as_is(
+    piano, tmp_path, capsys
+):
+    run = tmp_path / "run"
+    assert main(train_args(piano, run, tmp_path / "cache", steps=2)) == 0
+    broken = (run / "config.yaml").read_text() + "model: [\n# my note on this run\n"
+    (run / "config.yaml").write_text(broken)
+    capsys.readouterr()
+    assert main(resume_args(piano, run, steps=3)) == 2
+    line = one_line_error(capsys)
+    assert str(run / "config.yaml") in line and "put it back as it was, or delete it" in line
+    assert (run / "config.yaml").read_text() == broken and ckpt.load(run).step == 2
+    (run / "config.yaml").unlink()  # the way out it names
+    assert main(resume_args(piano, run, steps=3)) == 0 and ckpt.load(run).step == 3
 
 
 def test_a_checkpoint_copied_in_from_another_run_is_never_resumed(piano, tmp_path, capsys):

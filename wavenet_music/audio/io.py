@@ -21,7 +21,7 @@ import soundfile as sf
 import soxr
 from numpy.typing import DTypeLike
 
-from ..config import UserError
+from ..config import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, UserError
 from ..runs import write_atomically
 from ..runtime.stop import held_signals
 
@@ -93,13 +93,14 @@ def _read(path: Path) -> tuple[np.ndarray, int]:
     """The frames (T, C) float32 of ``path`` as decoded, and their sample rate. (Signals
     are held while soundfile reads: ``runtime.stop.held_signals``.)"""
     with _decoding(path), open(path, "rb") as file, held_signals(), sf.SoundFile(file) as f:
-        return f.read(dtype="float32", always_2d=True), f.samplerate  # (T, channels)
+        rate = _audio_rate(path, f.samplerate)
+        return f.read(dtype="float32", always_2d=True), rate  # (T, channels)
 
 
 def native_rate(path: Path) -> int:
     """The sample rate ``path`` is stored at (its header alone is read)."""
     with _decoding(path), open(path, "rb") as file, held_signals(), sf.SoundFile(file) as f:
-        return f.samplerate
+        return _audio_rate(path, f.samplerate)
 
 
 def frame_blocks(path: Path, block: int = CACHE_BLOCK) -> Iterator[np.ndarray]:
@@ -107,6 +108,7 @@ def frame_blocks(path: Path, block: int = CACHE_BLOCK) -> Iterator[np.ndarray]:
     together what ``_read`` returns (no more than the header counts). A Ctrl-C while a
     block decodes stops after it (``runtime.stop.held_signals``)."""
     with _decoding(path), open(path, "rb") as file, _opened(file) as f:
+        _audio_rate(path, f.samplerate)
         left = f.frames
         while left > 0:
             with held_signals():
@@ -145,8 +147,22 @@ def _decoding(path: Path) -> Iterator[None]:
     opened by Python: soundfile cannot encode a name that is not UTF-8.)"""
     try:
         yield
+    except AudioReadError:
+        raise
     except (sf.LibsndfileError, RuntimeError, OSError, ValueError) as exc:
         raise AudioReadError(f"{path}: cannot decode ({_short(exc)})") from None
+
+
+def _audio_rate(path: Path, rate: int) -> int:
+    """``rate``, the sample rate ``path`` is stored at, where it is one audio is stored at
+    (the model's range); else an ``AudioReadError``: resampling a file stored at 1 Hz to
+    16 kHz takes gigabytes for a few kilobytes of samples, none of them sound."""
+    if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+        raise AudioReadError(
+            f"{path}: stored at {rate:,} Hz, not an audio sample rate "
+            f"({MIN_SAMPLE_RATE:,}-{MAX_SAMPLE_RATE:,} Hz); resample it, or leave it out"
+        )
+    return rate
 
 
 def _mono_at(frames: np.ndarray, native_rate: int, sample_rate: int) -> np.ndarray:

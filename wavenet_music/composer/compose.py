@@ -30,7 +30,7 @@ from ..runtime.stop import Interrupted, StopRequest
 from ..wavenet.checkpoint import load_model
 from ..wavenet.model import WaveNet
 from ..wavenet.noise_guard import Redraw
-from ..wavenet.to_audio import clip_paths, clip_plan, threads_for
+from ..wavenet.to_audio import clip_paths, clip_plan, refuse_note_settings, threads_for
 from .checkpoint import ComposerCheckpoint, build_composer, calibrated_sampling, load_composer
 from .config import PieceConfig
 from .data import require_local
@@ -130,6 +130,7 @@ def compose(
     device = generation_device(options.device)
     wavenet, config = load_model(run_dir, device)
     require_local(config, run_dir)
+    refuse_note_settings(config, options, prefix="wavenet_")
     saved = load_composer(run_dir, weights_only=True)
     check_composer(saved, config, run_dir)
     composer = build_composer(saved).to(device)
@@ -143,7 +144,9 @@ def compose(
     midi_paths = None
     if saved.codebook is None:
         midi_paths = midi_beside(paths, features_out, run_dir)
-    features_paths = [] if features_out is None else clip_paths(features_out, tags, ".npy")
+    features_paths = (
+        [] if features_out is None else clip_paths(features_out, tags, ".npy", "--features-out")
+    )
     for path in (paths or []) + (midi_paths or []) + features_paths:
         check_target(path)  # a folder or a device fails now, not after the composing
     check_apart((paths or []) + (midi_paths or []) + features_paths, {"--prime": prime})

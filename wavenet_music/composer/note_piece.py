@@ -35,7 +35,7 @@ from ..config import Config
 from ..notes.events import STEPS_PER_SECOND as STEPS
 from ..notes.events import decode, duration_steps, encode, to_steps, token_steps
 from ..notes.features import NoteStore
-from ..notes.midi import PIANO_RANGE, Note, check_notes, read_midi
+from ..notes.midi import Note, read_playable
 from ..notes.transcribe import require_notes, transcribe_file
 from ..runtime.stop import StopRequest
 from ..wavenet.model import WaveNet
@@ -77,9 +77,7 @@ def read_note_prime(path: Path, config: Config) -> NotePrime:
     """A MIDI file's notes (keys on the piano), or an audio file's transcription and its
     last receptive field as history; bad input is one line naming the file."""
     if is_midi(path):
-        notes = read_midi(path)
-        check_notes(notes, str(path), PIANO_RANGE, pitched=True)
-        return NotePrime(encode(notes))
+        return NotePrime(encode(read_playable(path)))
     rate, q = config.data.sample_rate, config.model.quantization_channels
     audio = load_audio(path, rate)
     notes = require_notes(transcribe_file(path), path)

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..config import UserError
+
 ASSIGN_CHUNK = 8192  # vectors per distance matrix: bounds memory at chunk · k floats
 
 
@@ -128,9 +130,9 @@ def fit_codebook(
         keep = np.random.default_rng(seed).choice(len(vectors), max_vectors, replace=False)
         vectors = vectors[np.sort(keep)]
     if len(vectors) < size:
-        raise ValueError(
-            f"{len(vectors)} tokens of training features, fewer than the {size} "
-            "codebook entries; lower codebook_size or train on more music"
+        raise UserError(
+            f"{len(vectors)} tokens of training features, fewer than the {size} codebook "
+            f"entries: pass --codebook-size {len(vectors) // 2} or less, or train on more music"
         )
     return Codebook(kmeans(vectors, size, iterations, seed), mean, std, pool)
 

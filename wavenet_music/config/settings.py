@@ -28,6 +28,7 @@ MAX_LAYERS = 1024
 MAX_BATCH = 4096
 MAX_MINUTES = 60 * 24 * 365  # a year of wall time
 MIN_SAMPLE_RATE = 1000
+MAX_SAMPLE_RATE = 384_000
 MIN_SECONDS = 1 / MIN_SAMPLE_RATE  # one sample at the lowest rate: no clip has 0 samples
 MAX_SECONDS = 3600  # the longest clip or piece one command writes
 MAX_TEMPERATURE = 100.0
@@ -251,7 +252,8 @@ class DataConfig:
     """How audio becomes training windows."""
 
     sample_rate: int = field(
-        default=16000, metadata=doc("model sample rate in Hz", low=MIN_SAMPLE_RATE, high=384000)
+        default=16000,
+        metadata=doc("model sample rate in Hz", low=MIN_SAMPLE_RATE, high=MAX_SAMPLE_RATE),
     )
     sample_size: int = field(
         default=10000,

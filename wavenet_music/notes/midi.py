@@ -9,8 +9,10 @@ track are moved there first), so format 0 (one track, instruments on channels) a
 1 (a track per instrument) read the same. A note is as long as it sounds: a key released
 while the sustain pedal (controller 64) is down rings on until the pedal lifts or the key
 is struck again, as a piano (and every synthesiser) plays it; a key struck while it
-sounds ends its note there (two voices on one key are one note), and a note released at
-the tick it starts still sounds. Writing builds the file in memory and replaces the target
+sounds ends its note there (two voices on one key are one note), a note released at
+the tick it starts still sounds, and a key or pedal still down at the end of the file is
+released there (where a player stops). A file past ``pretty_midi``'s 10 million ticks is
+read at coarser ticks (``coarser_ticks``). Writing builds the file in memory and replaces the target
 in one rename.
 
 Bad input is one line naming the file (``UserError``): an empty or corrupt file, a file
@@ -20,6 +22,7 @@ without notes, notes outside a range or after the audio ends (``check_notes``).
 from __future__ import annotations
 
 import io
+import sys
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -38,6 +41,7 @@ NAMED = 5  # offending notes named one by one in an error
 SUSTAIN = 64  # General MIDI's sustain (damper) pedal controller: down at values >= 64
 BENT = 4096  # pitch-wheel units beyond a semitone at the default bend range (8192 = 2 semitones)
 BENT_WHAT = "bent over a semitone by the pitch wheel: played at their written keys"
+FINEST_TICKS = 9_000_000  # pretty_midi refuses a file past 1e7 ticks: coarser ticks beyond
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,13 +147,23 @@ def _reason(exc: BaseException) -> str:
 
 def as_played(data: bytes) -> bytes:
     """The MIDI file ``data`` as ``pretty_midi`` must see it to time and pair its notes as
-    a player hears them: tempo changes in the first track (``tempo_in_first_track``) and
-    each key's strikes paired with its releases (``one_strike_per_key``). ``data`` itself
-    when nothing changes."""
+    a player hears them: ticks no finer than ``pretty_midi`` reads (``coarser_ticks``),
+    tempo changes in the first track (``tempo_in_first_track``), each key's strikes paired
+    with its releases (``one_strike_per_key``) and every key and pedal still down at the
+    end of the file released there (``released_at_end``). ``data`` itself when nothing
+    changes."""
     midi = mido.MidiFile(file=io.BytesIO(data))
+    if not midi.tracks:
+        raise ValueError("the file has no tracks")
+    if midi.ticks_per_beat < 0:  # the division's top bit (mido reads it signed): frames
+        raise ValueError("SMPTE time (frames a second) is not read; save it in ticks a beat")
+    if midi.ticks_per_beat == 0:
+        raise ValueError("0 ticks a beat")
+    end = max(sum(message.time for message in track) for track in midi.tracks)
     timed = [_absolute(track) for track in midi.tracks]
-    moved = tempo_in_first_track(timed) if midi.type == 1 else timed
-    paired = [one_strike_per_key(track) for track in moved]
+    coarse, end = coarser_ticks(midi, timed, end)
+    moved = tempo_in_first_track(coarse) if midi.type == 1 else coarse
+    paired = [released_at_end(one_strike_per_key(track), end) for track in moved]
     if moved is timed and all(p is t for p, t in zip(paired, timed, strict=True)):
         return data
     for track, events in zip(midi.tracks, paired, strict=True):
@@ -160,6 +174,46 @@ def as_played(data: bytes) -> bytes:
 
 
 Timed = list[tuple[int, mido.Message]]  # one track's events at absolute ticks
+
+
+def coarser_ticks(midi: mido.MidiFile, tracks: list[Timed], end: int) -> tuple[list[Timed], int]:
+    """``tracks`` and their ``end`` tick at fewer ticks a beat (``midi.ticks_per_beat`` set
+    to match) where the file runs past ``FINEST_TICKS`` ticks (a long piece at a fine
+    resolution), which ``pretty_midi`` refuses as likely corrupt; every event keeps its
+    time to within one new tick. ``tracks`` and ``end`` themselves when they fit."""
+    if end < FINEST_TICKS:
+        return tracks, end
+    finer = midi.ticks_per_beat
+    midi.ticks_per_beat = max(1, finer * FINEST_TICKS // (end + 1))
+    ratio = midi.ticks_per_beat / finer
+    coarse = [[(round(tick * ratio), message) for tick, message in track] for track in tracks]
+    return coarse, round(end * ratio)
+
+
+def released_at_end(track: Timed, end: int) -> Timed:
+    """``track`` with every key it leaves sounding released, and a sustain pedal it leaves
+    down lifted, at ``end`` (the file's last tick), where a player stops: a note without
+    its release is heard to the end, not lost. ``track`` itself when nothing is down."""
+    down: dict[tuple[str, int, int], int] = {}  # (kind, channel, key or 0): since when
+    for tick, message in sorted(track, key=lambda e: e[0]):  # stable: order kept per tick
+        if message.type in ("note_on", "note_off"):
+            key = ("note", message.channel, message.note)
+            struck = message.type == "note_on" and message.velocity > 0
+        elif message.type == "control_change" and message.control == SUSTAIN:
+            key, struck = ("pedal", message.channel, 0), message.value >= 64
+        else:
+            continue
+        if struck:
+            down[key] = tick
+        else:
+            down.pop(key, None)
+    releases = [
+        (max(end, since + 1), mido.Message("note_off", channel=channel, note=note))
+        if kind == "note"  # struck at the last tick: one tick long, a strike
+        else (end, mido.Message("control_change", channel=channel, control=SUSTAIN, value=0))
+        for (kind, channel, note), since in down.items()
+    ]
+    return track + releases if releases else track
 
 
 def tempo_in_first_track(tracks: list[Timed]) -> list[Timed]:
@@ -390,6 +444,19 @@ def playable(notes: Sequence[Note], source: str) -> tuple[list[Note], list[str]]
     if len(by_instrument(kept)) > 1:
         said.append(f"{source}: playing {instrument_summary(kept)} as one part")
     return kept, said
+
+
+def read_playable(path: Path) -> list[Note]:
+    """The notes of the MIDI file ``path`` that a WaveNet of the piano's keys plays
+    (``playable``); each kind left out or joined, and notes under a bent pitch wheel,
+    said on stderr as a warning."""
+    written, bent = read_score(path)
+    notes, said = playable(written, str(path))
+    if bent:
+        said.append(f"{path}: {named_notes(bent, BENT_WHAT)}")
+    for line in said:
+        print(f"warning: {line}", file=sys.stderr)
+    return notes
 
 
 def off_the_keys(note: Note, low: int = PIANO_RANGE[0], high: int = PIANO_RANGE[1]) -> bool:

@@ -114,8 +114,14 @@ def staged(out_dir: Path) -> Iterator[Path]:
     """A fresh folder beside ``out_dir`` to write the report into, put in its place once
     whole: an interrupted or failed report leaves the earlier one as it was, and a report
     never keeps an earlier one's files (fewer --clips left stale clips behind)."""
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
+    try:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
+    except OSError as exc:
+        raise UserError(
+            f"--out {out_dir}: cannot write in {out_dir.parent} ({exc.strerror}); name a "
+            "folder you can write to"
+        ) from None
     umask = os.umask(0)
     os.umask(umask)
     staging.chmod(0o777 & ~umask)  # as a folder made by mkdir (mkdtemp's is private)

@@ -150,8 +150,12 @@ def check_data_root(run_dir: Path, data_root: Path) -> None:
     try:
         split = read_data_record(run_dir)
         sources = {s for part in ("train", "validation") for s, _, _ in split[part]}
-    except (OSError, ValueError, KeyError, TypeError):  # no split recorded: nothing to compare
-        split, sources = {}, set()
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) else f"not the split training wrote: {exc!r}"
+        raise UserError(
+            f"{run_dir}/data.json ({why}): the report's real excerpts and held-out score "
+            "need the run's split; leave out --data, or restore the file"
+        ) from None
     hint = "pass the folder the run was trained on"
     if split.get("root"):
         hint += f" (it was trained on {split['root']})"

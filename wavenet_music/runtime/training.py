@@ -49,6 +49,12 @@ class Budget:
             return True
         return self.minutes is not None and elapsed >= self.minutes * 60
 
+    @property
+    def flags(self) -> str:
+        """The flags that give a resume this budget (`` --steps N --minutes M``)."""
+        steps = "" if self.steps is None else f" --steps {self.steps}"
+        return steps + ("" if self.minutes is None else f" --minutes {self.minutes:g}")
+
     def cut_short(self, step: int) -> bool:
         """True when training stopped at ``step`` before its ``steps`` budget."""
         return self.steps is not None and step < self.steps
@@ -183,9 +189,11 @@ class TrainingRun:
             tqdm.write(text, file=sys.stderr)
 
     def say_stopped(self, path: Path | None, resume: str) -> None:
-        """Said even when quiet: the user must know how to go on (``resume``: the command)."""
+        """Said even when quiet: the user must know how to go on (``resume``: the command,
+        to which the run's budget is added: a resume takes it anew)."""
         print(
-            f"stopped at step {self.step}; checkpoint {path}; resume with: {resume}",
+            f"stopped at step {self.step}; checkpoint {path}; resume with: "
+            f"{resume}{self.budget.flags}",
             file=sys.stderr,
         )
 

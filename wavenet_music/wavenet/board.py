@@ -7,6 +7,7 @@ fall into noise is what the preview is there to show, and it costs one pass."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,18 @@ TB_NAMES = {
 }
 
 
+def after_earlier_sessions(folder: Path) -> None:
+    """Wait, where an earlier session's event file was opened this second, for the next
+    second: TensorBoard reads the files in the order of their names, which start with the
+    second they were opened in (then the host, the process and a counter, "10" before
+    "9"), and a resume's purge of the steps logged after its checkpoint only hides what
+    it reads before it. A resume within a second of the last session is a test's."""
+    names = [p.name.split(".") for p in folder.glob("events.out.tfevents.*")]
+    opened = [int(parts[3]) for parts in names if len(parts) > 3 and parts[3].isdigit()]
+    while opened and int(time.time()) <= max(opened):
+        time.sleep(0.05)
+
+
 class Board:
     """The run's TensorBoard writer, opened at its first use (its import is slow)."""
 
@@ -43,6 +56,8 @@ class Board:
         if self._writer is None:
             from torch.utils.tensorboard import SummaryWriter
 
+            if self.purge_step is not None:
+                after_earlier_sessions(self.folder)
             self._writer = SummaryWriter(str(self.folder), purge_step=self.purge_step)
         return self._writer
 

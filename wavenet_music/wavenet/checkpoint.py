@@ -276,7 +276,11 @@ def newest_readable(candidates: list[Path], read: Callable[[Path], T], what: str
         except UserError as exc:
             problems.append(str(exc))
             print(f"warning: {exc}; trying an older {what}", file=sys.stderr)
-    raise UserError(f"no usable {what} in {candidates[0].parent} ({problems[0]})")
+    folder = candidates[0].parent
+    raise UserError(
+        f"no usable {what} in {folder} ({problems[0]}); none of its {len(candidates)} "
+        f"verifies: move {folder} aside to train it again from step 0, or choose a new --run"
+    )
 
 
 def load_dir(path: Path, weights_only: bool = False) -> Checkpoint:

@@ -13,9 +13,11 @@ A run directory holds everything about a run::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import sys
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -88,6 +90,22 @@ def claim_run_dir(run_dir: Path) -> None:
         )
 
 
+@contextlib.contextmanager
+def unprepared_if_stopped(run_dir: Path, fresh: bool) -> Iterator[None]:
+    """For a ``fresh`` run (new, no checkpoint): where the body (between ``prepare_run_dir``
+    and the first step) is stopped by Ctrl-C or fails, what the run wrote so far is removed
+    (``config.yaml``, ``data.json``, ``SESSION_RECORDS``), so that no half run is left: the
+    lock's release removes a folder this command made, as before the corpus was decoded."""
+    try:
+        yield
+    except BaseException:
+        if fresh and not ckpt.checkpoint_dirs(run_dir):
+            for name in ("config.yaml", "data.json", *SESSION_RECORDS):
+                if (run_dir / name).exists() or (run_dir / name).is_symlink():
+                    _remove(run_dir / name)
+        raise
+
+
 def is_run(run_dir: Path) -> bool:
     """``run_dir`` holds what ``prepare_run_dir`` writes: a ``data.json`` with a split and a
     ``config.yaml`` that reads as a config."""
@@ -149,13 +167,18 @@ def require_recorded_config(run_dir: Path, checkpoint: ckpt.Checkpoint) -> None:
     start): one that differs from the checkpoint to resume in more than the budget was
     edited by hand, or the checkpoint was copied in from another run. Either way resuming
     would train with other settings than the file says, and overwrite it: a one-line error
-    naming the settings. A run without the file (or with one that does not parse: it is
-    written again) passes."""
+    naming the settings; one that no longer reads as a config (an edit gone wrong) is
+    refused likewise, left as it is. A run without the file passes (it is written again)."""
     path = run_dir / "config.yaml"
+    if not path.exists():
+        return
     try:
         recorded = _flat(load_yaml(path, Config()))
-    except UserError:
-        return
+    except UserError as exc:
+        raise UserError(
+            f"{exc}; {path} records the run and is not read on resume: put it back as it "
+            "was, or delete it (it is written again from the checkpoint)"
+        ) from None
     stored = _flat(checkpoint.config)
     differ = runs.differing_settings(stored, recorded, BUDGET)
     if not differ:

@@ -6,11 +6,13 @@ reach WAV files (rewritten while generating, kept on Ctrl-C). The sampling itsel
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -25,7 +27,7 @@ from ..notes.excitation import CHANNELS as EXCITATION_CHANNELS
 from ..notes.excitation import excitation as notes_excitation
 from ..notes.excitation import sounding
 from ..notes.features import NoteStore
-from ..notes.midi import BENT_WHAT, Note, named_notes, playable, read_score
+from ..notes.midi import Note, read_playable
 from ..notes.transcribe import SAMPLE_RATE as TRANSCRIPTION_RATE
 from ..notes.transcribe import require_notes, transcribe
 from ..runs import check_apart, check_target
@@ -99,13 +101,7 @@ def steering_notes(config: Config, options: GenerateConfig) -> list[Note] | None
     if options.notes is not None and options.features_from is not None:
         raise UserError("pass one of --notes FILE.mid and --features-from AUDIO")
     if options.notes is not None:
-        written, bent = read_score(Path(options.notes))
-        notes, said = playable(written, options.notes)
-        if bent:
-            said.append(f"{options.notes}: {named_notes(bent, BENT_WHAT)}")
-        for line in said:
-            print(f"warning: {line}", file=sys.stderr)
-        return notes
+        return read_playable(Path(options.notes))
     if options.features_from is not None:
         audio = load_audio(Path(options.features_from), TRANSCRIPTION_RATE)
         return require_notes(transcribe(audio), options.features_from)
@@ -126,9 +122,12 @@ def notes_seconds(notes: list[Note], tail: float = 1.0) -> float:
 def features_of_audio(path: Path, config: Config) -> np.ndarray:
     """Local-conditioning features (K, F) of an audio file, as training computes them."""
     audio = load_audio(path, config.data.sample_rate)
-    return feature_store(config).of_classes(
+    features = feature_store(config).of_classes(
         mu_law_encode(audio, config.model.quantization_channels)
     )
+    if len(features) == 0:
+        raise UserError(f"{path}: too short for one frame of features ({len(audio)} samples)")
+    return features
 
 
 def notes_steering(
@@ -240,8 +239,13 @@ def sounding_rows(pieces: list[list[Note] | None], length: int, sample_rate: int
 def load_features(path: Path, channels: int) -> np.ndarray:
     try:
         features = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise UserError(f"--features {path}: not a readable .npy file ({exc})") from None
+    except (OSError, ValueError, EOFError) as exc:
+        raise UserError(f"--features {path}: not a readable .npy file ({exc or 'empty'})") from None
+    if features.dtype.kind not in "fiu":  # strings, complex, booleans, records
+        raise UserError(
+            f"--features {path}: holds {features.dtype} values; expected real numbers "
+            "(float32, as `wavenet-music features` writes)"
+        )
     if features.ndim != 2 or features.shape[1] != channels or len(features) == 0:
         raise UserError(
             f"--features {path}: expected shape (frames, {channels}), got {features.shape}"
@@ -313,19 +317,45 @@ def clip_plan(config: Config, options: GenerateConfig) -> tuple[Tensor | None, l
     return torch.tensor(indices), tags
 
 
-def clip_paths(out: Path, tags: list[str], suffix: str = ".wav") -> list[Path]:
+NOTE_SETTINGS = ("floor", "note_temperature_scale", "excitation_gain", "treble_tilt")
+
+
+def refuse_note_settings(config: Config, options: Any, prefix: str = "") -> None:
+    """A one-line error where a run not steered by notes is given, other than at its
+    default, a setting that only notes are played with (``NOTE_SETTINGS``, named with
+    ``prefix`` in ``options``): ignored, it would leave a musician wondering why the
+    clip did not change."""
+    if config.data.features == "notes" and config.model.local_channels is not None:
+        return
+    defaults = {f.name: f.default for f in dataclasses.fields(options)}
+    changed = [
+        prefix + name
+        for name in NOTE_SETTINGS
+        if getattr(options, prefix + name) != defaults[prefix + name]
+    ]
+    if changed:
+        flags = ", ".join("--" + name.replace("_", "-") for name in changed)
+        steered = config.data.features if config.model.local_channels else "nothing"
+        them = "it" if len(changed) == 1 else "them"
+        raise UserError(
+            f"{flags}: only a run trained on notes plays with {them}; this run is steered "
+            f"by {steered}: drop {flags}"
+        )
+
+
+def clip_paths(out: Path, tags: list[str], suffix: str = ".wav", flag: str = "--out") -> list[Path]:
     """``out`` for a lone untagged clip, else ``out-TAG`` + ``suffix`` per clip (a label's
     path separators become ``_``: runs trained before labels were checked may hold them).
-    ``out`` itself is checked as typed, before any tag: a one-line error for an empty
-    name, a folder (``dir/``), a device or another file type than ``suffix``."""
+    ``out`` itself is checked as typed, before any tag: a one-line error naming ``flag``
+    for an empty name, a folder (``dir/``), a device or another file type than ``suffix``."""
     text = str(out)
     out = Path(out)
     if not text or text.endswith(os.sep) or out.name in ("", ".", ".."):
-        raise UserError(f"--out {text!r}: expected a file name ({suffix}), not a folder")
+        raise UserError(f"{flag} {text!r}: expected a file name ({suffix}), not a folder")
     check_target(out)  # as typed: /dev/null, or an existing folder
     if out.suffix and out.suffix.lower() != suffix:
         kind = suffix[1:].upper()
-        raise UserError(f"--out {out}: expected a {kind} path (a name ending in {suffix})")
+        raise UserError(f"{flag} {out}: expected a {kind} path (a name ending in {suffix})")
     if tags == [""]:
         return [out]
     tags = [re.sub(r"[/\\\x00]", "_", tag) for tag in tags]
@@ -352,6 +382,7 @@ def generate_audio(
     hop = config.model.hop_length if config.model.local_channels is not None else None
     length = round(options.seconds * rate)
     labels, tags = clip_plan(config, options)
+    refuse_note_settings(config, options)
     if config.data.features == "notes" and config.model.local_channels is not None:
         notes = steering_notes(config, options)
         steered = notes_inputs(notes, config, options, length, len(tags))

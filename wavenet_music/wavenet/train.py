@@ -41,6 +41,7 @@ from .run_dir import (
     prepare_run_dir,
     process_corpus,
     run_config,
+    unprepared_if_stopped,
     warmup_warning,
     with_corpus_labels,
 )
@@ -426,15 +427,16 @@ def train(
                 require_recorded_split(run_dir, corpus)
             if checkpoint is None:
                 config = with_corpus_labels(config, corpus)
-            if dist.is_main:
-                prepare_run_dir(run_dir, data_root, config, corpus)
-                if source is not None:
-                    finetune.record(run_dir, init_from, source)
-            trainer = Trainer(config, corpus, run_dir, quiet=quiet, dist=dist)
-            if checkpoint is not None:
-                trainer.restore(checkpoint)
-            elif source is not None:
-                finetune.start_from(trainer.model, source)
+            with unprepared_if_stopped(run_dir, fresh=dist.is_main and checkpoint is None):
+                if dist.is_main:
+                    prepare_run_dir(run_dir, data_root, config, corpus)
+                    if source is not None:
+                        finetune.record(run_dir, init_from, source)
+                trainer = Trainer(config, corpus, run_dir, quiet=quiet, dist=dist)
+                if checkpoint is not None:
+                    trainer.restore(checkpoint)
+                elif source is not None:
+                    finetune.start_from(trainer.model, source)
             with threads.for_training(device, quiet or not dist.is_main):  # free CPUs only
                 return trainer.run()
 
