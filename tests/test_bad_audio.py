@@ -54,6 +54,9 @@ def build_bad_corpus(root):
     sf.write(root / "clipped_dc.wav", np.clip(_tone(16000, 1.0, offset=0.5) * 2, -1, 1), 16000)
     sf.write(root / "locked.wav", _tone(16000, 1.0), 16000)
     os.chmod(root / "locked.wav", 0)
+    sf.write(root / "header_only.wav", np.zeros(0), 16000)
+    os.mkfifo(root / "pipe.wav")  # opened, it would wait for a writer forever
+    os.symlink("/dev/zero", root / "endless.wav")  # opened, it would never end
     (root / "loop").mkdir()
     os.symlink(root, root / "loop" / "back")
     used = {
@@ -66,7 +69,7 @@ def build_bad_corpus(root):
         "whole.flac",
     }
     skipped = {"empty.wav", "truncated.flac", "random.ogg", "notes.mp3", "midi.aiff", "short.wav"}
-    skipped.add("one_hertz.wav")
+    skipped |= {"one_hertz.wav", "pipe.wav", "endless.wav", "header_only.wav"}
     skipped |= {"silent.wav", "all_nan.wav", "cancelling.wav"}  # no sound, no finite samples
     # root reads any file whatever its permissions
     (used if os.geteuid() == 0 else skipped).add("locked.wav")
@@ -82,6 +85,12 @@ def test_every_bad_file_is_used_correctly_or_named_and_counted(tmp_path, capsys)
     assert set(reasons) == skipped
     assert "shorter than the receptive field" in reasons["short.wav"]
     assert "stored at 1 Hz, not an audio sample rate" in reasons["one_hertz.wav"]
+    assert reasons["header_only.wav"] == "no samples decoded (the file is cut short or empty)"
+    assert (
+        reasons["pipe.wav"]
+        == reasons["endless.wav"]
+        == ("not a regular file (a device, FIFO or socket)")
+    )
     err = capsys.readouterr().err
     for name in skipped:
         assert f"skipped {name}: " in err

@@ -339,6 +339,7 @@ def _one_line(exc: pytest.ExceptionInfo) -> str:
         (b"RIFF....WAVEfmt ", "not a readable MIDI file"),  # another format
         (midi_bytes([Note(0, 1, 60)])[:-9], "not a readable MIDI file"),  # last track cut
         (b"MThd\x00\x00\x00\x06\x00\x01\x00\x00\x01\xe0", "the file has no tracks"),
+        (b"MThd\x00\x00\x00\x06\x00\x02" + midi_bytes([Note(0, 1, 60)])[10:], "format 2"),
         (  # 25 frames a second, 40 ticks a frame: SMPTE time, not ticks a beat
             midi_bytes([Note(0, 1, 60)])[:12] + b"\xe7\x28" + midi_bytes([Note(0, 1, 60)])[14:],
             "SMPTE time",

@@ -132,7 +132,11 @@ def split_rows(run_dir: Path, data_root: Path, config: Config, part: str) -> lis
     for source, start, end in rows:
         path = data_root / source if data_root.is_dir() else data_root
         if not path.is_file():
-            raise UserError(f"{source} of the run's split is not under {data_root}; pass --data")
+            where = "does not exist" if not data_root.exists() else f"holds no {source}"
+            raise UserError(
+                f"{data_root} {where}, a recording of the run's split: pass --data the folder "
+                "the run was trained on"
+            )
         cache = cached_classes(path, config.data, config.model.quantization_channels)
         label = labels.index(labeler(source)) if labels else -1
         out.append(SplitRow(source, path, cache, label, start, end))

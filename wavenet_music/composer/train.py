@@ -267,7 +267,12 @@ class ComposerTrainer(TrainingRun):
             hold_penalties=HOLD_PENALTIES if self.config.calibrate_hold_penalty else (0.0,),
         )
         if calibration is None:
-            self.say("no training music as long as composer.calibration_seconds: no calibration")
+            self.say(
+                "no sampling calibration: no window of composer.calibration_seconds="
+                f"{self.config.calibration_seconds:g} s of the training music gives a "
+                "repetition figure (it compares frames 1 s or more apart inside a window: "
+                "the windows need over 2 s, and a training recording as long)"
+            )
             return
         self.calibration = calibration
         self.log({"step": self.step, "calibration": calibration.to_dict()})

@@ -155,6 +155,8 @@ def as_played(data: bytes) -> bytes:
     midi = mido.MidiFile(file=io.BytesIO(data))
     if not midi.tracks:
         raise ValueError("the file has no tracks")
+    if midi.type == 2:  # pretty_midi would play its sequences together, not in turn
+        raise ValueError("format 2 (sequences played in turn) is not read; save it as format 1")
     if midi.ticks_per_beat < 0:  # the division's top bit (mido reads it signed): frames
         raise ValueError("SMPTE time (frames a second) is not read; save it in ticks a beat")
     if midi.ticks_per_beat == 0:

@@ -92,9 +92,8 @@ def write_step(
         fsync_dir(folder)
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise UserError(
-            f"could not write {what} {final} ({exc.strerror or exc}); the previous {what} is intact"
-        ) from None
+        kept = f"the previous {what} is intact" if step_dirs(folder) else f"no {what} was saved"
+        raise UserError(f"could not write {what} {final} ({exc.strerror or exc}); {kept}") from None
     for old in step_dirs(folder)[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     return final

@@ -289,6 +289,10 @@ def usable_segment(
             f"{segment.source}: data.silence_threshold={threshold} trimmed it to 0 samples "
             "(no part is that loud); lower it"
         )
+    if segment.length == 0:  # a header and nothing after it: cut short, or empty
+        raise AudioReadError(
+            f"{segment.source}: no samples decoded (the file is cut short or empty)"
+        )
     if segment.length < min_samples:
         trimmed = f" after data.silence_threshold={threshold}" if threshold is not None else ""
         raise AudioReadError(

@@ -51,9 +51,14 @@ def discover(root: Path, exclude: Path | None = None) -> Discovery:
     entries, aliases = _walk(root, exclude)
     audio = [path for path in entries if _is_audio(path)]
     broken = [(relative_name(p, root), _link_problem(p)) for p in audio if not p.exists()]
+    special = [  # reading a FIFO waits for a writer, /dev/zero never ends: never opened
+        (relative_name(p, root), "not a regular file (a device, FIFO or socket)")
+        for p in audio
+        if p.exists() and not p.is_file()
+    ]
     files, repeats = _unique_files([p for p in audio if p.is_file()], root)
     repeats += _alias_repeats(aliases, files, root)
-    return Discovery(files, broken + repeats, _undecoded(entries))
+    return Discovery(files, broken + special + repeats, _undecoded(entries))
 
 
 def _walk(root: Path, exclude: Path | None) -> tuple[list[Path], list[tuple[Path, Path]]]:
