@@ -29,11 +29,18 @@ import soundfile
 from wavenet_music.cli import main as cli
 from wavenet_music.composer.checkpoint import composer_dirs, load_composer
 from wavenet_music.composer.config import ComposerConfig
-from wavenet_music.config import Config, load_preset, load_yaml
+from wavenet_music.config import (
+    MAX_MINUTES,
+    Config,
+    ReportConfig,
+    UserError,
+    load_preset,
+    load_yaml,
+)
 from wavenet_music.demo_corpus import build_demo_corpus
 from wavenet_music.report import estimate
 from wavenet_music.report.check import read_summary
-from wavenet_music.runtime import threads
+from wavenet_music.runtime import stop, threads
 from wavenet_music.runtime.device import resolve_device
 from wavenet_music.wavenet.checkpoint import checkpoint_dirs
 from wavenet_music.wavenet.discovery import find_audio_files
@@ -48,6 +55,8 @@ PIECES = 3  # composed pieces (and plain clips) per genre: the check reads their
 WAVENET_SHARE = 0.75  # of a --minutes cap: three quarters WaveNet, a quarter the composer
 PRESET = "demo"  # wavenet_music/presets/demo.yaml: the WaveNet and the composer settings
 EXIT_UNUSABLE = 3
+EXIT_INTERRUPTED = 130  # as a shell reports Ctrl-C
+MAX_CORPUS_MINUTES = 600.0  # per genre: the sources hold far less (each genre says so)
 
 
 def run_cli(*argv: str) -> None:
@@ -83,8 +92,20 @@ def parse_args() -> argparse.Namespace:
     for name in ("wavenet_steps", "composer_steps"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')}: expected a positive number of steps")
-    if args.minutes is not None and not args.minutes > 0:
-        parser.error(f"--minutes: expected a positive number, got {args.minutes}")
+    if args.minutes is not None and not 0 < args.minutes <= MAX_MINUTES / WAVENET_SHARE:
+        parser.error(
+            f"--minutes (DEMO_MINUTES): expected a number of minutes in (0, "
+            f"{MAX_MINUTES / WAVENET_SHARE:g}], got {args.minutes:g}"
+        )
+    if not 0 < args.corpus_minutes <= MAX_CORPUS_MINUTES:
+        parser.error(
+            f"--corpus-minutes (CORPUS_MINUTES): expected minutes per genre in (0, "
+            f"{MAX_CORPUS_MINUTES:g}], got {args.corpus_minutes:g}"
+        )
+    try:
+        ReportConfig(clips=PIECES, seconds=args.seconds)  # checked as the report checks it
+    except UserError as exc:
+        parser.error(f"--{exc}")
     return args
 
 
@@ -222,6 +243,21 @@ def say_pace(phases: list[estimate.Phase], index: int, clock: Clock, full: bool)
     print(line, flush=True)
 
 
+class Stopped(Exception):
+    """Ctrl-C (or SIGTERM) stopped the demo; the training phases saved what they trained."""
+
+
+def stop_if_asked(args: argparse.Namespace) -> None:
+    """After a training phase that Ctrl-C ended (gracefully: its checkpoint saved), the
+    demo stops too, rather than go on to the next phase and a report of a cut run."""
+    if stop.asked():
+        raise Stopped(
+            f"stopped; {args.run} keeps what it trained (WaveNet step "
+            f"{trained_steps(args.run):,} of {args.wavenet_steps:,}): run the same command "
+            "again (make demo) to go on from there"
+        )
+
+
 def check(args: argparse.Namespace) -> int:
     """Print the report's quality check; the exit code: 0 usable, EXIT_UNUSABLE not."""
     summary = read_summary(args.run / "report")
@@ -236,10 +272,16 @@ def check(args: argparse.Namespace) -> int:
     print("\nWARNING: the result is not usable yet:", file=sys.stderr)
     for miss in misses:
         print(f"  - {miss}", file=sys.stderr)
+    if trained_steps(args.run) < args.wavenet_steps:  # cut short: finish the planned steps
+        print(
+            "finish the planned steps: run the same command again without a time cap (make "
+            "demo without DEMO_MINUTES; it resumes the run)",
+            file=sys.stderr,
+        )
+        return EXIT_UNUSABLE
     more = f"--wavenet-steps {2 * args.wavenet_steps}"
     print(
-        "train longer: make demo (without DEMO_MINUTES, to finish the planned steps), or "
-        f"python scripts/demo.py --run {args.run} --data {args.data} {more} "
+        f"train longer: python scripts/demo.py --run {args.run} --data {args.data} {more} "
         f"--composer-steps {2 * args.composer_steps} (it resumes the run)",
         file=sys.stderr,
     )
@@ -258,9 +300,11 @@ def main() -> int:
     estimated = say_plan(phases, args)
     with clock.phase("WaveNet training"):
         train_wavenet(args)
+    stop_if_asked(args)
     say_pace(phases, 0, clock, full=trained_steps(args.run) >= args.wavenet_steps)
     with clock.phase("composer training"):
         train_composer(args)
+    stop_if_asked(args)
     say_pace(phases, 1, clock, full=trained_steps(args.run, composer_dirs) >= args.composer_steps)
     report = args.run / "report"
     with clock.phase("report"):
@@ -283,6 +327,15 @@ def main() -> int:
 if __name__ == "__main__":
     try:
         sys.exit(main())
+    except Stopped as exc:
+        print(f"demo: {exc}", file=sys.stderr)
+        sys.exit(EXIT_INTERRUPTED)
+    except KeyboardInterrupt:  # building the corpus, measuring, or a second Ctrl-C
+        print(
+            "demo: interrupted; run the same command again to go on (what is done is kept)",
+            file=sys.stderr,
+        )
+        sys.exit(EXIT_INTERRUPTED)
     except (ValueError, RuntimeError) as exc:  # missing packages, bad arguments: one line
         print(f"demo: error: {exc}", file=sys.stderr)
         sys.exit(2)

@@ -8,6 +8,7 @@ the cap and says that too."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -16,8 +17,9 @@ import numpy as np
 import soundfile as sf
 
 from wavenet_music.notes.midi import read_midi
+from wavenet_music.wavenet.checkpoint import checkpoint_dirs
 
-from .conftest import HANG_GUARD_S, TEST_CORPUS_MINUTES
+from .conftest import HANG_GUARD_S, TEST_CORPUS_MINUTES, finish, wait_for
 
 DEMO = Path(__file__).parent.parent / "scripts" / "demo.py"
 GENRES = ("ambient", "classical", "guitar", "piano")
@@ -48,7 +50,8 @@ def test_the_demo_reports_and_checks_an_under_trained_result(music_root, tmp_pat
     # the check names each figure beyond its bound and the command to train longer
     assert "WARNING: the result is not usable yet" in done.stderr
     assert "bits per sample: above" in done.stderr
-    assert "train longer: make demo" in done.stderr and "--wavenet-steps 40" in done.stderr
+    assert "train longer: python scripts/demo.py" in done.stderr
+    assert "--wavenet-steps 40" in done.stderr
     summary = json.loads((run / "report" / "summary.json").read_text())
     assert summary["trained_steps"] == summary["planned_steps"] == 20
     assert summary["misses"] and all(m in done.stderr for m in summary["misses"])
@@ -74,9 +77,37 @@ def test_the_demo_reports_and_checks_an_under_trained_result(music_root, tmp_pat
     assert again.returncode == EXIT_UNUSABLE, again.stderr[-3000:]
     assert "--resume" in again.stdout and report.is_file()
     assert "under-trained: the time cap" in again.stderr  # from training
+    assert "finish the planned steps: run the same command again without a time cap" in (
+        again.stderr
+    )
     summary = json.loads((run / "report" / "summary.json").read_text())
     assert summary["planned_steps"] == 100_000 and 20 <= summary["trained_steps"] < 100_000
     assert summary["misses"][0].startswith(
         f"under-trained: {summary['trained_steps']:,} of 100,000"
     )
     assert "under-trained:" in report.read_text()
+
+
+def test_ctrl_c_while_the_demo_trains_stops_the_demo_there(music_root, tmp_path):
+    """Training ends gracefully on Ctrl-C (a checkpoint, exit 0): the demo went on to the
+    composer and a report of the cut run, and a second Ctrl-C was needed. It stops."""
+    run = tmp_path / "demo"
+    command = [
+        *(sys.executable, str(DEMO), "--data", str(music_root), "--run", str(run)),
+        *("--corpus-minutes", str(TEST_CORPUS_MINUTES), "--seconds", "3"),
+        *("--wavenet-steps", "100000", "--composer-steps", "20"),
+    ]
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    wait_for(lambda: (run / "metrics.jsonl").is_file(), process)  # training has begun
+    process.send_signal(signal.SIGINT)
+    out, err = finish(process)
+    assert process.returncode == 130, err[-3000:]
+    assert "demo: stopped;" in err and "run the same command again" in err
+    assert "Traceback" not in err and "train-composer" not in out
+    assert checkpoint_dirs(run) and not (run / "report").exists()

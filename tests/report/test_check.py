@@ -99,7 +99,8 @@ def test_an_under_trained_run_and_a_weak_composer_are_named():
     )
     misses = [str(m) for m in check_summary(summary)]
     assert misses == [
-        "under-trained: 153 of 2,000 steps: a time cap stopped training early; expect noise",
+        "under-trained: 153 of 2,000 steps: training stopped early (a time cap, or Ctrl-C); "
+        "expect noise",
         f"held-out 6.90 bits per sample: above {MAX_HELD_OUT_BITS} (an untrained model: 8); "
         "the WaveNet needs more steps",
         "composer held-out 6.77 bits per token: not below its bigram baseline (4.42); "

@@ -24,6 +24,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 
+from ..runtime.stop import ignore_interrupts
 from .recordings import recording_genre
 from .scores import ordered_renders, score_genre
 from .sources import (
@@ -176,7 +177,7 @@ def _build(
     clips: list[Clip] = []
     stats = []
     workers = os.cpu_count() or 1
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with ProcessPoolExecutor(max_workers=workers, initializer=ignore_interrupts) as pool:
         for genre in genres:
             if genre in SCORES:
                 renders = ordered_renders(

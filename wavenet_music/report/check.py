@@ -161,7 +161,7 @@ def _budget(summary: Mapping) -> list[Miss]:
     return [
         Miss(
             f"under-trained: {trained:,} of {planned:,} steps",
-            "a time cap stopped training early; expect noise",
+            "training stopped early (a time cap, or Ctrl-C); expect noise",
         )
     ]
 

@@ -22,6 +22,22 @@ class Interrupted(KeyboardInterrupt):
         self.notes = list(notes or [])
 
 
+_ASKED = [False]  # a Ctrl-C or SIGTERM reached a StopRequest of this process
+
+
+def asked() -> bool:
+    """True once a Ctrl-C or SIGTERM has stopped a loop in this process: a command that
+    runs several (the demo: train, then the composer, then the report) stops there too,
+    where each loop alone ends gracefully and returns."""
+    return _ASKED[0]
+
+
+def ignore_interrupts() -> None:
+    """For a worker process (a pool's initializer): Ctrl-C reaches the whole process group,
+    and the parent alone answers it; a worker would print its own traceback."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 class StopRequest:
     """Ctrl-C and SIGTERM set ``requested``; the loop finishes what it is doing, then stops
     (training: the step under way, then a checkpoint; generation: the sample, then the
@@ -38,7 +54,7 @@ class StopRequest:
     def _handler(self, signum, frame) -> None:
         if self.requested:
             raise KeyboardInterrupt
-        self.requested = True
+        self.requested = _ASKED[0] = True
 
     def __enter__(self) -> StopRequest:
         self._depth += 1
