@@ -46,14 +46,14 @@ test: $(VENV)/.installed system-deps
 demo: $(VENV)/.installed system-deps
 	$(PY) scripts/demo.py --wavenet-steps $(DEMO_WAVENET_STEPS) \
 		--composer-steps $(DEMO_COMPOSER_STEPS) $(if $(DEMO_MINUTES),--minutes $(DEMO_MINUTES)) \
-		--corpus-minutes $(CORPUS_MINUTES) --data $(DATA) --run $(RUN)
+		--corpus-minutes $(CORPUS_MINUTES) --data "$(DATA)" --run "$(RUN)"
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check wavenet_music tests benchmarks scripts
 	$(VENV)/bin/ruff format --check wavenet_music tests benchmarks scripts
 
 corpus: $(VENV)/.installed system-deps
-	$(PY) scripts/build_demo_corpus.py --out $(DATA) --minutes $(CORPUS_MINUTES)
+	$(PY) scripts/build_demo_corpus.py --out "$(DATA)" --minutes $(CORPUS_MINUTES)
 
 bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_generate.py

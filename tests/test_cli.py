@@ -234,6 +234,11 @@ def test_info_reports_the_reference_figures(capsys):
         (["generate", "{tmp}/nowhere"], "does not exist"),
         (["evaluate", "{tmp}/empty", "--data", "{tmp}/empty"], "holds no checkpoint"),
         (["info", "--sample-rate", "0"], "expected an integer in [1000, 384000], got 0"),
+        (  # what train refuses, info refuses: it printed a table and exited 0
+            ["info", "--preset", "tiny", "--features", "chroma", "--local-channels", "80"],
+            "chroma features have 12 channels, got 80",
+        ),
+        (["info", "--preset", "tiny", "--excitation", "true"], "the excitation is made of notes"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, argv, message):

@@ -173,6 +173,13 @@ def test_ctrl_c_after_decoding_before_the_first_step_leaves_no_run(
     assert not (tmp_path / "new").exists()
 
 
+def test_a_runs_checkpoints_folder_named_as_the_run_names_the_run(run, capsys):
+    """It said "holds no checkpoint; train first (... --run RUN/checkpoints)"."""
+    assert main(["evaluate", str(run / "checkpoints"), "--data", str(run)]) == 2
+    line = one_line_error(capsys)
+    assert f"{run / 'checkpoints'} is a run's checkpoints folder: name the run, {run}" in line
+
+
 # --- 3. one process per run --------------------------------------------------------------------
 
 

@@ -142,8 +142,10 @@ def config_from_args(
 
 def cmd_info(args: argparse.Namespace) -> None:
     from .wavenet.model import macs_per_sample, parameters_of
+    from .wavenet.run_dir import check_fits_together
 
     config, _ = config_from_args(args)
+    check_fits_together(config)
     m, d = config.model, config.data
     rows = [
         ("preset", args.preset or DEFAULT_PRESET),

@@ -4,6 +4,7 @@ a prime's frames heard as history, compose end to end on real music, and bad inp
 from __future__ import annotations
 
 import math
+import re
 import shutil
 import signal
 import subprocess
@@ -716,6 +717,7 @@ def test_the_report_of_a_composer_run_sets_pieces_beside_plain_wavenet(
     text = page.read_text()
     assert text.count('class="clip plain"') == 4 and text.count("composed 1") >= 4
     assert "distance to real (SDs)" in text and "harmonic repetition (diagnostic)" in text
+    assert "<td>real</td>" in text and not re.search(r">\s*nan\s*<", text)  # real's: "—"
     by_label = text.split('<table class="stats by-label">')[1].split("</table>")[0]
     assert by_label.count("<tr><td>") == 4  # the distance to real, genre by genre
     for kind in ("real", "composed", "plain"):

@@ -7,8 +7,10 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -206,10 +208,41 @@ def test_the_global_batch_must_split_evenly():
 
 def test_rank_comes_from_torchruns_environment():
     assert not from_env({}).enabled
-    ctx = from_env({"RANK": "3", "WORLD_SIZE": "4", "LOCAL_RANK": "1"})
+    where = {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29500"}
+    ctx = from_env({"RANK": "3", "WORLD_SIZE": "4", "LOCAL_RANK": "1", **where})
     assert (ctx.rank, ctx.world_size, ctx.local_rank, ctx.is_main) == (3, 4, 1, False)
     with pytest.raises(UserError, match="RANK"):
         from_env({"WORLD_SIZE": "2"})
+    with pytest.raises(UserError, match="MASTER_ADDR and MASTER_PORT not: launch with torchrun"):
+        from_env({"RANK": "0", "WORLD_SIZE": "2"})  # a traceback from torch before
+
+
+def test_a_process_waiting_for_peers_that_never_come_ends_on_sigterm(piano, tmp_path):
+    """Inside init_process_group no Python handler runs: SIGTERM and Ctrl-C were ignored
+    for as long as it waited (torchrun's SIGTERM to a worker whose peer failed early too)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "WORLD_SIZE": "2", "RANK": "0", "LOCAL_RANK": "0"}
+    env |= {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}
+    run = tmp_path / "alone"
+    command = [sys.executable, "-m", "wavenet_music.cli", "train", str(piano), "--run", str(run)]
+    process = subprocess.Popen(
+        [*command, *flag_list(tmp_path / "cache", 2)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    wait_for(lambda: (run / ".lock").exists(), process)  # locked: on its way to the peers
+    time.sleep(2)  # inside init_process_group, waiting
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=30)  # a hang guard only: it ends at once
+    except subprocess.TimeoutExpired:
+        process.kill()
+        pytest.fail("still waiting for its peers 30 s after SIGTERM")
+    assert process.returncode == -signal.SIGTERM
 
 
 @pytest.mark.skipif(torch.cuda.device_count() < WORLD, reason=f"needs {WORLD} CUDA devices")

@@ -9,6 +9,7 @@ as data and as an HTML fragment with relative links; the report page embeds it.
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -180,7 +181,7 @@ def section_html(section: dict) -> str:
     stats = "".join(
         f"<tr><td>{kind}</td>"
         + "".join(f"<td>{m:.3f} ± {s:.3f}</td>" for m, s in (values[n] for n in STATISTICS))
-        + f"<td>{section['distance'].get(kind, {}).get('mean', float('nan')):.2f}</td>"
+        + f"<td>{_distance(section['distance'].get(kind, {}).get('mean'))}</td>"
         + "".join(f"<td>{m:.3f} ± {s:.3f}</td>" for m, s in (values[n] for n in DIAGNOSTICS))
         + "</tr>"
         for kind, values in section["statistics"].items()
@@ -200,6 +201,11 @@ def section_html(section: dict) -> str:
         + label_distance_html(section["label_distance"])
         + "</section>"
     )
+
+
+def _distance(mean: float | None) -> str:
+    """A distance cell: "—" where there is none (the real music's own row)."""
+    return "—" if mean is None or not math.isfinite(mean) else f"{mean:.2f}"
 
 
 def _note_sampling(section: dict) -> str:

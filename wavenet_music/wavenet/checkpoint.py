@@ -241,6 +241,8 @@ def no_checkpoint(run_dir: Path) -> str:
             f"{run_dir} is being trained (pid {pid}) and has no checkpoint yet; wait for "
             "its first checkpoint (train.checkpoint_every steps), then try again"
         )
+    if run_dir.name == CHECKPOINTS and candidate_dirs(run_dir):  # RUN/checkpoints
+        return f"{run_dir} is a run's checkpoints folder: name the run, {run_dir.parent}"
     return f"{run_dir} holds no checkpoint; train first (wavenet-music train DATA --run {run_dir})"
 
 

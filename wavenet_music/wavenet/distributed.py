@@ -14,6 +14,7 @@ directory. The backend is gloo on CPU and nccl on CUDA (one GPU per process:
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -59,6 +60,12 @@ def from_env(environ: Mapping[str, str] = os.environ) -> Distributed:
         ) from None
     if not 0 <= rank < world:
         raise UserError(f"expected 0 <= RANK < WORLD_SIZE, got RANK={rank}, WORLD_SIZE={world}")
+    missing = [name for name in ("MASTER_ADDR", "MASTER_PORT") if not environ.get(name)]
+    if world > 1 and missing:
+        raise UserError(
+            f"WORLD_SIZE is set but {' and '.join(missing)} not: launch with torchrun "
+            "--nproc_per_node N -m wavenet_music.cli train ..., which sets them"
+        )
     return Distributed(rank, world, local)
 
 
@@ -83,12 +90,45 @@ def process_group(ctx: Distributed, device: torch.device) -> Iterator[None]:
         yield
         return
     backend = "nccl" if device.type == "cuda" else "gloo"
-    dist.init_process_group(backend, rank=ctx.rank, world_size=ctx.world_size)
+    with signals_end_the_process():  # waiting for the others, nothing to save yet
+        dist.init_process_group(backend, rank=ctx.rank, world_size=ctx.world_size)
     try:
         yield
         dist.barrier()
+    except RuntimeError as exc:
+        if not peer_lost(exc):
+            raise
+        raise UserError(
+            f"process {ctx.rank} of {ctx.world_size}: another process of this run stopped "
+            "(its message is above); once that is dealt with, launch the same torchrun "
+            "command again (with --resume where the run saved a checkpoint)"
+        ) from None
     finally:
         dist.destroy_process_group()
+
+
+def peer_lost(exc: RuntimeError) -> bool:
+    """``exc`` is a collective's failure because another process of the run ended (torch
+    raises gloo's as a plain ``RuntimeError`` naming its transport)."""
+    text = str(exc)
+    return isinstance(exc, dist.DistError) or "gloo" in text or "NCCL" in text
+
+
+@contextmanager
+def signals_end_the_process() -> Iterator[None]:
+    """Ctrl-C and SIGTERM end the process at once while the block runs: a process waiting
+    inside ``init_process_group`` (for peers that never come, or that failed before it)
+    runs no Python signal handler, and ignored both for as long as it waited."""
+    try:
+        previous = {s: signal.signal(s, signal.SIG_DFL) for s in (signal.SIGINT, signal.SIGTERM)}
+    except ValueError:  # not the main thread: signals are not ours to change
+        yield
+        return
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def barrier(ctx: Distributed) -> None:

@@ -46,17 +46,24 @@ def run_config(
         config = resumed_config(run_dir, checkpoint.config, config)
     elif ckpt.checkpoint_dirs(run_dir):
         raise UserError(
-            f"{run_dir} already holds checkpoints; pass --resume to continue it "
-            "or choose a new --run"
+            f"{run_dir} already holds checkpoints; pass --resume to continue it (with no "
+            "--init-from: a resume goes on from its own weights) or choose a new --run"
         )
     Budget(config.train.steps, config.train.minutes).require()
-    feature_store(config)  # settings that do not fit together: refused before a file is written
+    check_fits_together(config)  # refused before a file is written
+    return config, checkpoint
+
+
+def check_fits_together(config: Config) -> None:
+    """A one-line error for settings that do not fit together (features and their
+    channels, notes heard without notes, features withheld from a run without any): what
+    ``train`` refuses, ``info`` refuses too."""
+    feature_store(config)
     if config.train.local_dropout and config.model.local_channels is None:
         raise UserError(
             "train.local_dropout withholds local features, but this run has none: "
             "set model.local_channels (e.g. --local-channels 80) or drop it"
         )
-    return config, checkpoint
 
 
 # what a session writes as it goes: a run that saved no checkpoint starts again without them
