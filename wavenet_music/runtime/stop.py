@@ -97,6 +97,15 @@ def _handled(handlers: dict[int, Callable]) -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def signals_end_the_process() -> Iterator[None]:
+    """Ctrl-C and SIGTERM end the process at once while the block runs (their default):
+    for a wait inside a library that runs no Python signal handler until it returns (a
+    process waiting in ``init_process_group`` for peers that never come ignored both)."""
+    with _handled({signal.SIGINT: signal.SIG_DFL, signal.SIGTERM: signal.SIG_DFL}):
+        yield
+
+
+@contextlib.contextmanager
 def terminate_as_interrupt() -> Iterator[None]:
     """SIGTERM raises ``KeyboardInterrupt`` while the block runs, as Ctrl-C does: the same
     clean-up and the same one line, instead of the silent default death (exit 143) that

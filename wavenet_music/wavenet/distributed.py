@@ -14,7 +14,6 @@ directory. The backend is gloo on CPU and nccl on CUDA (one GPU per process:
 from __future__ import annotations
 
 import os
-import signal
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ import torch
 import torch.distributed as dist
 
 from ..config import UserError
+from ..runtime.stop import signals_end_the_process
 
 
 @dataclass(frozen=True)
@@ -112,23 +112,6 @@ def peer_lost(exc: RuntimeError) -> bool:
     raises gloo's as a plain ``RuntimeError`` naming its transport)."""
     text = str(exc)
     return isinstance(exc, dist.DistError) or "gloo" in text or "NCCL" in text
-
-
-@contextmanager
-def signals_end_the_process() -> Iterator[None]:
-    """Ctrl-C and SIGTERM end the process at once while the block runs: a process waiting
-    inside ``init_process_group`` (for peers that never come, or that failed before it)
-    runs no Python signal handler, and ignored both for as long as it waited."""
-    try:
-        previous = {s: signal.signal(s, signal.SIG_DFL) for s in (signal.SIGINT, signal.SIGTERM)}
-    except ValueError:  # not the main thread: signals are not ours to change
-        yield
-        return
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
 
 
 def barrier(ctx: Distributed) -> None:
