@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -150,6 +151,18 @@ def piano_run(music_root, tmp_path_factory):
 
 
 # --- waiting on a child process, under the hang guard -----------------------------------------
+
+
+def launch_hearing_ctrl_c(command: list[str]) -> subprocess.Popen:
+    """``command`` started with its output piped, as text, and SIGINT heard as from a
+    terminal (a shell's background job ignores it, and children inherit that)."""
+    return subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
 
 
 def wait_for(predicate: Callable[[], bool], process: subprocess.Popen) -> None:

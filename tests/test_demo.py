@@ -19,7 +19,7 @@ import soundfile as sf
 from wavenet_music.notes.midi import read_midi
 from wavenet_music.wavenet.checkpoint import checkpoint_dirs
 
-from .conftest import HANG_GUARD_S, TEST_CORPUS_MINUTES, finish, wait_for
+from .conftest import HANG_GUARD_S, TEST_CORPUS_MINUTES, finish, launch_hearing_ctrl_c, wait_for
 
 DEMO = Path(__file__).parent.parent / "scripts" / "demo.py"
 GENRES = ("ambient", "classical", "guitar", "piano")
@@ -97,13 +97,7 @@ def test_ctrl_c_while_the_demo_trains_stops_the_demo_there(music_root, tmp_path)
         *("--corpus-minutes", str(TEST_CORPUS_MINUTES), "--seconds", "3"),
         *("--wavenet-steps", "100000", "--composer-steps", "20"),
     ]
-    process = subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
+    process = launch_hearing_ctrl_c(command)
     wait_for(lambda: (run / "metrics.jsonl").is_file(), process)  # training has begun
     process.send_signal(signal.SIGINT)
     out, err = finish(process)

@@ -7,7 +7,6 @@ import math
 import re
 import shutil
 import signal
-import subprocess
 import sys
 import time
 from dataclasses import replace
@@ -19,7 +18,7 @@ import soundfile as sf
 import torch
 import torch.nn.functional as F
 
-from tests.conftest import finish, small_config, wait_for
+from tests.conftest import finish, launch_hearing_ctrl_c, small_config, wait_for
 from wavenet_music.audio.finish import for_listening
 from wavenet_music.audio.io import mu_law_decode
 from wavenet_music.cli import main
@@ -632,13 +631,7 @@ def test_ctrl_c_during_compose_keeps_the_piece_so_far(composed_run, tmp_path):
         *(sys.executable, "-m", "wavenet_music.cli", "compose", str(base / "run")),
         *("--seconds", "600", "--label", "piano", "--chunk-seconds", "0.05", "--out", str(out)),
     ]
-    process = subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as from a terminal
-    )
+    process = launch_hearing_ctrl_c(command)
     written = out.with_name("long-piano.wav")
     wait_for(written.exists, process)
     time.sleep(0.5)  # Ctrl-C lands while it composes (any moment would do)

@@ -12,8 +12,8 @@ is struck again, as a piano (and every synthesiser) plays it; a key struck while
 sounds ends its note there (two voices on one key are one note), a note released at
 the tick it starts still sounds, and a key or pedal still down at the end of the file is
 released there (where a player stops). A file past ``pretty_midi``'s 10 million ticks is
-read at coarser ticks (``coarser_ticks``). Writing builds the file in memory and replaces the target
-in one rename.
+read at coarser ticks (``coarser_ticks``). Writing builds the file in memory and
+replaces the target in one rename.
 
 Bad input is one line naming the file (``UserError``): an empty or corrupt file, a file
 without notes, notes outside a range or after the audio ends (``check_notes``).
