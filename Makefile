@@ -21,7 +21,9 @@ MAKE_START := $(shell date +%s)
 system-deps:
 	bash scripts/install_system_deps.sh
 
+# Debian's python3 creates no venv without python3-venv (its ensurepip): installed first.
 $(VENV)/.installed: pyproject.toml
+	$(PYTHON) -c "import ensurepip" 2>/dev/null || bash scripts/install_system_deps.sh python3-venv
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q "$(TORCH_SPEC)"
 	$(PY) -m pip install -q -e ".[dev]"
