@@ -25,7 +25,6 @@ torch's kernels, the threads and the load.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import time
 from collections.abc import Callable
@@ -33,7 +32,16 @@ from dataclasses import replace
 
 import torch
 import torch.nn.functional as F
-from common import cpu_line, format_rate, format_ratio, markdown_table, run_as_cpu, write_json
+from arguments import Parser, json_out, one_line_errors, preset_name, whole_number
+from common import (
+    cpu_line,
+    format_rate,
+    format_ratio,
+    interleaved,
+    markdown_table,
+    run_as_cpu,
+    write_json,
+)
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from wavenet_music.composer.config import ComposerConfig
@@ -91,16 +99,16 @@ def fastest(work: Callable[[], None], steps: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--preset", default="demo")
-    parser.add_argument("--steps", type=int, default=3)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=0, help="0: torch's default")
+    parser = Parser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", type=preset_name, default="demo", help="whose composer")
+    parser.add_argument("--steps", type=whole_number(), default=3, help="timed calls a run")
+    parser.add_argument("--repeats", type=whole_number(), default=5, help="runs; best kept")
+    parser.add_argument("--threads", type=whole_number(), help="default: torch's")
     parser.add_argument("--cpu", choices=("native", "avx2"), default="native")
-    parser.add_argument("--json")
+    parser.add_argument("--json", type=json_out, help="also write the seconds here")
     args = parser.parse_args()
     run_as_cpu(args.cpu)
-    if args.threads:
+    if args.threads is not None:
         torch.set_num_threads(args.threads)
     config = load_preset(args.preset, ComposerConfig())
     context = config.context_events(EVENTS_PER_SECOND)
@@ -111,10 +119,8 @@ def main() -> None:
         work[(case, "training step")] = training_step(cased, context)
         work[(case, "held-out pass")] = held_out_pass(cased, context, math=case == "math")
     seconds: dict[tuple[str, str], float] = {}
-    order = list(work)
-    for repeat in range(args.repeats):
-        for key in order if repeat % 2 == 0 else order[::-1]:
-            seconds[key] = min(seconds.get(key, float("inf")), fastest(work[key], args.steps))
+    for key in interleaved(list(work), args.repeats):
+        seconds[key] = min(seconds.get(key, float("inf")), fastest(work[key], args.steps))
     rows = []
     for what in ("training step", "held-out pass"):
         tokens = (config.batch_size if what == "training step" else HELD_OUT_WINDOWS) * context
@@ -135,4 +141,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    one_line_errors(main)

@@ -26,9 +26,9 @@ import argparse
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import torch
+from arguments import Parser, json_out, one_line_errors, preset_name, whole_number
 from common import (
     cpu_line,
     format_rate,
@@ -176,18 +176,18 @@ def gpu_line() -> str:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--presets", nargs="+", default=["reference", "tiny"])
+    parser = Parser(description=__doc__.splitlines()[0])
+    parser.add_argument("--presets", nargs="+", type=preset_name, default=["reference", "tiny"])
     parser.add_argument("--jobs", nargs="+", choices=["train", "generate"], default=JOBS)
-    parser.add_argument("--train-steps", type=int, default=8, help="timed training steps")
-    parser.add_argument("--samples", type=int, default=400, help="generated samples timed")
-    parser.add_argument("--streams", type=int, nargs="+", default=[1, 16, 256])
-    parser.add_argument("--json", type=Path, default=None, help="also write results here")
+    parser.add_argument("--train-steps", type=whole_number(), default=8, help="timed steps")
+    parser.add_argument("--samples", type=whole_number(), default=400, help="samples timed")
+    parser.add_argument("--streams", type=whole_number(), nargs="+", default=[1, 16, 256])
+    parser.add_argument("--json", type=json_out, default=None, help="also write results here")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
+    args = parse_args(argv)  # bad flags are refused with or without a GPU
     if not torch.cuda.is_available():
         print("bench_cuda: no CUDA device here; nothing to measure")
         return
@@ -210,4 +210,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    one_line_errors(main)

@@ -2,7 +2,8 @@
 
     python benchmarks/bench_decode.py [--minutes 10] [--rate 48000] [--model-rates 16000,48000]
 
-Writes a stereo 16-bit WAV of ``--minutes`` at ``--rate`` (a tone and noise) and decodes
+Writes a stereo 16-bit WAV of ``--minutes`` (a second to 4 hours: a shorter one decodes
+nothing worth timing) at ``--rate`` (a tone and noise) and decodes
 it into mu-law classes, each way in a fresh process:
 
 - ``whole file``: the path training took before, kept here as the reference: every frame
@@ -26,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+from arguments import Parser, listed, one_line_errors, positive_number, whole_number
 
 from wavenet_music.audio.cache_blocks import write_training_classes
 from wavenet_music.audio.io import (
@@ -35,9 +37,12 @@ from wavenet_music.audio.io import (
     remove_dc,
     resample,
 )
+from wavenet_music.config import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
 from wavenet_music.runs import npy_bytes, write_atomically
 
 WAYS = ("whole file", "in blocks")
+MINUTES = positive_number("minutes", at_least=1 / 60, at_most=240)  # a second to 4 hours
+RATE = whole_number(MIN_SAMPLE_RATE, MAX_SAMPLE_RATE)
 
 
 def whole_file(path: Path, target: Path, sample_rate: int) -> None:
@@ -89,36 +94,41 @@ def write_recording(path: Path, minutes: float, rate: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=float, default=10.0, help="length of the recording")
-    parser.add_argument("--rate", type=int, default=48000, help="the recording's sample rate")
+    parser = Parser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--model-rates", default="16000,48000", help="model sample rates, comma-separated"
+        "--minutes", type=MINUTES, default=10.0, help="length of the recording (a second or more)"
+    )
+    parser.add_argument("--rate", type=RATE, default=48000, help="the recording's sample rate")
+    parser.add_argument(
+        "--model-rates",
+        type=listed(RATE),
+        default=[16000, 48000],
+        help="model sample rates, comma-separated",
     )
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)  # way, wav, npy, rate
     args = parser.parse_args()
     if args.child:
         way, wav, npy, rate = args.child
         return child(way, Path(wav), Path(npy), int(rate))
-    from common import cpu_line, markdown_table  # the parent alone imports torch
+    from common import cpu_line, format_rate, markdown_table  # the parent alone imports torch
 
     print(cpu_line(1), flush=True)
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-decode-") as tmp:
         wav = Path(tmp) / "recording.wav"
         write_recording(wav, args.minutes, args.rate)
-        size = wav.stat().st_size / 1e6
-        print(f"recording: {args.minutes:g} min, {args.rate} Hz stereo 16-bit WAV, {size:.0f} MB")
-        for model_rate in (int(r) for r in args.model_rates.split(",")):
+        size = format_rate(wav.stat().st_size / 1e6)
+        print(f"recording: {args.minutes:g} min, {args.rate} Hz stereo 16-bit WAV, {size} MB")
+        for model_rate in args.model_rates:
             caches = {way: Path(tmp) / f"{i}-{model_rate}.npy" for i, way in enumerate(WAYS)}
             for way, cache in caches.items():
                 result = measure(way, wav, cache, model_rate)
                 same = caches[WAYS[0]].read_bytes() == cache.read_bytes()
-                mb, seconds = f"{result['mb']:,.0f}", f"{result['seconds']:.1f}"
+                mb, seconds = format_rate(result["mb"]), format_rate(result["seconds"])
                 rows.append([way, f"{model_rate:,}", mb, seconds, "yes" if same else "NO"])
     headers = ["decoding", "model rate (Hz)", "peak RSS added (MB)", "seconds", "same bytes"]
     print(markdown_table(headers, rows))
 
 
 if __name__ == "__main__":
-    main()
+    one_line_errors(main)

@@ -50,12 +50,14 @@ from typing import Any
 import common
 import numpy as np
 import torch
+from arguments import Parser, json_out, one_line_errors, positive_number, preset_name, whole_number
 from common import (
     PEER_CONFIG,
     PEER_PACKAGE,
     cpu_line,
     format_rate,
     format_ratio,
+    interleaved,
     machine_info,
     machine_lines,
     markdown_table,
@@ -185,14 +187,13 @@ def naive(model: WaveNet, seconds: float):
 def interleave(candidates: list[Candidate], repeats: int, seconds: float) -> None:
     """Runs every candidate ``repeats`` times, alternating, the order reversed every other
     repeat; each run's limit is measured just before it."""
-    for repeat in range(repeats):
-        for c in candidates[:: 1 if repeat % 2 == 0 else -1]:
-            if c.limit is not None:
-                c.limits.append(c.limit())
-            rates, startup = c.timed(seconds)
-            c.rates.extend(rates)
-            if startup is not None:
-                c.startups.append(startup)
+    for c in interleaved(candidates, repeats):
+        if c.limit is not None:
+            c.limits.append(c.limit())
+        rates, startup = c.timed(seconds)
+        c.rates.extend(rates)
+        if startup is not None:
+            c.startups.append(startup)
 
 
 # --- the peer -------------------------------------------------------------------------------
@@ -387,23 +388,32 @@ def table(rows: list[Row]) -> str:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3, help="runs per measurement; best kept")
+    parser = Parser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--repeats", type=whole_number(), default=3, help="runs per measurement; best kept"
+    )
     parser.add_argument(
         "--seconds",
-        type=float,
+        type=positive_number("seconds", at_most=3600),
         default=1.5,
         help="time budget of each run (the naive one makes at least 3 samples)",
     )
     parser.add_argument(
-        "--presets", nargs="+", default=["tiny", "reference"], help="presets to benchmark"
+        "--presets",
+        nargs="+",
+        type=preset_name,
+        default=["tiny", "reference"],
+        help="presets to benchmark",
     )
     parser.add_argument(
-        "--num", type=int, default=64, help="streams of the many-stream rows; 1 or less: none"
+        "--num",
+        type=whole_number(0),
+        default=64,
+        help="streams of the many-stream rows; 0 or 1: none",
     )
     parser.add_argument(
         "--stream-threads",
-        type=int,
+        type=whole_number(),
         default=None,
         help="threads of the many-stream rows (and of their sgemm limit); default: as "
         "generate_audio would choose them now (free CPUs, one per 8 streams)",
@@ -422,15 +432,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--no-memory", action="store_true", help="skip the peak-memory column (no subprocesses)"
     )
-    parser.add_argument("--json", type=Path, default=None, help="also write results here")
+    parser.add_argument("--json", type=json_out, default=None, help="also write results here")
     parser.add_argument("--probe", default=None, help=argparse.SUPPRESS)  # child: one row
     parser.add_argument("--peer-folder", default=None, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.repeats < 1 or args.seconds <= 0:
-        parser.error(
-            f"expected --repeats >= 1 and --seconds > 0, got {args.repeats}, {args.seconds}"
-        )
-    return args
+    return parser.parse_args(argv)
 
 
 def measure(args: argparse.Namespace, peer_folder: Path | None) -> list[Row]:
@@ -489,4 +494,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    one_line_errors(main)

@@ -8,17 +8,29 @@ stream's state from the receptive field before every span and judges every span:
 its cost on music that never falls into noise, which this measures (a fall costs at most
 its redraws, a second of audio per try, on top). Random weights, the preset's local
 conditioning absent (what plain generation runs), compiled engine where it builds; one
-thread, batch 1 and 8 streams, interleaved runs, best of ``--repeats``. Both ways draw
-the same samples (checked).
+thread, batch 1 and 8 streams. Each way is warmed up first (a second of audio: the
+compiled step built, two spans judged), then the two alternate, the order reversed every
+repeat, and each row reports its best of ``--repeats`` runs; runs of a way that differ by
+more than 1.5× are named under the table (a busy machine). Both ways draw the same
+samples (checked on every run). The table starts with a line naming the CPU, its vector
+extensions, torch's kernels, the threads and the load.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import time
 
 import torch
+from arguments import (
+    Parser,
+    listed,
+    one_line_errors,
+    positive_number,
+    preset_name,
+    whole_number,
+)
+from common import cpu_line, interleaved, markdown_table, spread_warnings
 
 from wavenet_music.config import load_preset
 from wavenet_music.wavenet.generate import generate
@@ -45,45 +57,61 @@ def timed(model: WaveNet, samples: int, streams: int, guard: NoiseGuard | None) 
     return time.perf_counter() - start, classes
 
 
-def measure(preset: str, streams: int, seconds: float, repeats: int) -> list[str]:
+def measure(preset: str, streams: int, seconds: float, repeats: int) -> tuple[list[str], dict]:
+    """The table's row for ``streams`` streams of ``preset``, and every run's samples/s by way."""
     model = model_of(preset)
     samples = round(seconds * RATE)
-    guard = NoiseGuard.of(NEVER_NOISE, RATE, model.config.quantization_channels, None)
-    best = {"one pass": float("inf"), "guarded": float("inf")}
-    timed(model, 256, streams, None)  # builds the compiled step
-    same = True
-    for _ in range(repeats):  # interleaved: a slow minute slows both
-        plain_s, plain = timed(model, samples, streams, None)
-        guarded_s, guarded = timed(model, samples, streams, guard)
-        best["one pass"] = min(best["one pass"], plain_s)
-        best["guarded"] = min(best["guarded"], guarded_s)
-        same &= torch.equal(plain, guarded)
-    rates = {k: streams * samples / v for k, v in best.items()}
-    return [
+    guards = {
+        "one pass": None,
+        "guarded": NoiseGuard.of(NEVER_NOISE, RATE, model.config.quantization_channels, None),
+    }
+    for guard in guards.values():  # warm-up: builds the compiled step, judges up to two spans
+        timed(model, min(samples, RATE), streams, guard)
+    rates: dict[str, list[float]] = {way: [] for way in guards}
+    first, same = None, True
+    for way in interleaved(list(guards), repeats):
+        took, classes = timed(model, samples, streams, guards[way])
+        rates[way].append(streams * samples / took)
+        first = classes if first is None else first
+        same &= torch.equal(first, classes)
+    best = {way: max(runs) for way, runs in rates.items()}
+    row = [
         preset,
         str(streams),
-        f"{rates['one pass']:,.0f}",
-        f"{rates['guarded']:,.0f}",
-        f"{rates['guarded'] / rates['one pass']:.2f}",
+        f"{best['one pass']:,.0f}",
+        f"{best['guarded']:,.0f}",
+        f"{best['guarded'] / best['one pass']:.2f}",
         "yes" if same else "NO",
     ]
+    return row, {f"{preset} {streams} stream(s) {way}": runs for way, runs in rates.items()}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--presets", default="tiny,demo")
-    parser.add_argument("--seconds", type=float, default=2.0, help="audio per stream")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser = Parser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--presets",
+        type=listed(preset_name),
+        default=["tiny", "demo"],
+        help="presets, comma-separated",
+    )
+    parser.add_argument(
+        "--seconds",
+        type=positive_number("seconds", at_least=0.01, at_most=600),
+        default=2.0,
+        help="audio per stream and run",
+    )
+    parser.add_argument(
+        "--repeats", type=whole_number(), default=3, help="timed runs of each way; best kept"
+    )
     args = parser.parse_args()
-    from common import cpu_line, markdown_table
-
     torch.set_num_threads(1)
     print(cpu_line(1), flush=True)
-    rows = [
-        measure(preset, streams, args.seconds, args.repeats)
-        for preset in args.presets.split(",")
-        for streams in (1, 8)
-    ]
+    rows, rates = [], {}
+    for preset in args.presets:
+        for streams in (1, 8):
+            row, runs = measure(preset, streams, args.seconds, args.repeats)
+            rows.append(row)
+            rates.update(runs)
     headers = [
         "preset",
         "streams",
@@ -92,9 +120,14 @@ def main() -> None:
         "guarded / one pass",
         "same samples",
     ]
-    print(f"{args.seconds:g} s a stream, best of {args.repeats}, interleaved")
+    print(
+        f"{args.seconds:g} s a stream, 1 warm-up run of each way, then best of "
+        f"{args.repeats}, interleaved (order reversed every repeat)"
+    )
     print(markdown_table(headers, rows))
+    if warnings := spread_warnings(rates):
+        print("\n" + "\n".join(warnings))
 
 
 if __name__ == "__main__":
-    main()
+    one_line_errors(main)

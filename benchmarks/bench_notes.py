@@ -21,26 +21,38 @@ level (frame pitch-class F1 of the same renders against the notes moved by 1..11
 semitones), the real recording transcribed the same way (the ceiling), and the same run
 generating without its features (plain WaveNet: the floor). The data default is the demo
 corpus's piano genre with the MIDI it was rendered from beside each clip, built into
-``--out`` when missing.
+``--out`` when missing. A run already in ``--out`` is scored as it is (resumed where it
+stops short of the last step); one without a checkpoint at a step listed is refused
+before any work, as is every other bad flag (one line, exit 2).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from arguments import (
+    Parser,
+    choice,
+    fail,
+    json_out,
+    listed,
+    one_line_errors,
+    positive_number,
+    whole_number,
+)
 from common import cpu_line, markdown_table, write_json
 
 from wavenet_music.audio.io import load_audio, mu_law_decode, mu_law_encode
-from wavenet_music.config import apply_overrides, load_preset
+from wavenet_music.config import MAX_SECONDS, MAX_SEED, MAX_STEPS, apply_overrides, load_preset
 from wavenet_music.notes.score import follows, score_notes, transcribe_audio
 from wavenet_music.runs import read_data_record
 from wavenet_music.wavenet.checkpoint import load_dir, step_dirs
+from wavenet_music.wavenet.discovery import find_audio_files
 from wavenet_music.wavenet.follow import Following, follow_notes, piece_notes
 from wavenet_music.wavenet.generate import generate
 from wavenet_music.wavenet.model import WaveNet
@@ -124,18 +136,84 @@ def summary(results: list[Following], part: str, name: str) -> str:
     return f"{np.mean(values):.2f} ± {np.std(values):.2f}" if values else "-"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, help="folder of recordings with .mid beside them")
-    parser.add_argument("--steps", default="500,1000,2000")
-    parser.add_argument("--seeds", default="0,1")
-    parser.add_argument("--arms", default="notes,chroma")
-    parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--out", type=Path, default=Path("runs/bench_notes"))
-    parser.add_argument("--json", type=Path)
+def recordings(text: str) -> Path:
+    """An argparse type: a folder that holds recordings."""
+    folder = Path(text)
+    if not folder.is_dir():
+        raise argparse.ArgumentTypeError(
+            f"{text} is not a folder; name the folder of recordings (.mid beside them)"
+        )
+    if not find_audio_files(folder):
+        raise argparse.ArgumentTypeError(f"no audio files under {text}; name a folder of them")
+    return folder
+
+
+def parse_args() -> argparse.Namespace:
+    parser = Parser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--data", type=recordings, help="folder of recordings with .mid beside them"
+    )
+    parser.add_argument(
+        "--steps",
+        type=listed(whole_number(1, MAX_STEPS)),
+        default=[500, 1000, 2000],
+        help="training steps to score at, comma-separated",
+    )
+    parser.add_argument(
+        "--seeds",
+        type=listed(whole_number(0, MAX_SEED)),
+        default=[0, 1],
+        help="a run per seed and arm, comma-separated",
+    )
+    parser.add_argument(
+        "--arms",
+        type=listed(choice("notes", "chroma")),
+        default=["notes", "chroma"],
+        help="notes, chroma or both, comma-separated",
+    )
+    parser.add_argument(
+        "--seconds",
+        type=positive_number("seconds", at_most=MAX_SECONDS),
+        default=10.0,
+        help="of each held-out piece rendered",
+    )
+    parser.add_argument("--out", type=Path, default=Path("runs/bench_notes"), help="runs here")
+    parser.add_argument("--json", type=json_out, help="also write the results here")
     args = parser.parse_args()
-    steps = sorted(int(s) for s in args.steps.split(","))
-    seeds = [int(s) for s in args.seeds.split(",")]
+    if args.out.exists() and not args.out.is_dir():
+        fail(f"argument --out: {args.out} is a file; name a folder for the runs")
+    args.steps = sorted(set(args.steps))
+    args.seeds = list(dict.fromkeys(args.seeds))
+    args.arms = list(dict.fromkeys(args.arms))
+    return args
+
+
+def check_earlier_runs(args: argparse.Namespace) -> None:
+    """A run already in ``--out`` is scored as it is: it must hold a checkpoint at every
+    step listed (and its split), or be resumable to them; said before any work."""
+    for arm in args.arms:
+        for seed in args.seeds:
+            run = args.out / f"{arm}-s{seed}"
+            if not (run / "checkpoints").exists():
+                continue
+            names = [p.name.removeprefix("step_") for p in step_dirs(run / "checkpoints")]
+            kept = {int(name) for name in names if name.isdigit()}
+            if not kept:
+                fail(f"argument --out: {run} holds no checkpoint; delete it to train afresh")
+            if not (run / "data.json").is_file():
+                fail(f"argument --out: {run} has no data.json (not a training run); move it away")
+            missing = [s for s in args.steps if s not in kept and s <= max(kept)]
+            if missing:
+                fail(
+                    f"argument --steps: {run} kept no checkpoint at step "
+                    f"{', '.join(map(str, missing))}; list steps it kept or name another --out"
+                )
+
+
+def main() -> None:
+    args = parse_args()
+    check_earlier_runs(args)
+    steps, seeds = args.steps, args.seeds
     every = int(np.gcd.reduce(steps))
     data = args.data
     if data is None:
@@ -147,7 +225,7 @@ def main() -> None:
     print(cpu_line(torch.get_num_threads()), flush=True)
     results: dict[tuple[str, int], list[Following]] = {}
     timing = {}
-    for arm in args.arms.split(","):
+    for arm in args.arms:
         for seed in seeds:
             run = args.out / f"{arm}-s{seed}"
             started = time.time()
@@ -194,6 +272,7 @@ def main() -> None:
         "unsteered note F1",
         "renders",
     ]
+    print(f"\n{cpu_line(torch.get_num_threads())}")  # again: the load after training
     print(markdown_table(headers, rows))
     print(f"training seconds per run: {timing}")
     if args.json:
@@ -211,4 +290,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    one_line_errors(main)

@@ -51,6 +51,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from arguments import Parser, json_out, one_line_errors, preset_name, whole_number
 from common import (
     PEER_CONFIG,
     PEER_PACKAGE,
@@ -333,13 +334,22 @@ def table(rows: list[Row]) -> str:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=4, help="timed steps after the warm-up")
+    parser = Parser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--repeats", type=int, default=3, help="fresh processes per measurement; best speed kept"
+        "--steps", type=whole_number(), default=4, help="timed steps after the warm-up"
     )
     parser.add_argument(
-        "--presets", nargs="+", default=["tiny", "reference"], help="presets to benchmark"
+        "--repeats",
+        type=whole_number(),
+        default=3,
+        help="fresh processes per measurement; best speed kept",
+    )
+    parser.add_argument(
+        "--presets",
+        nargs="+",
+        type=preset_name,
+        default=["tiny", "reference"],
+        help="presets to benchmark",
     )
     parser.add_argument(
         "--trainers",
@@ -355,7 +365,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--threads",
-        type=int,
+        type=whole_number(),
         default=None,
         help="threads of every step; default: as train chooses them now (free CPUs)",
     )
@@ -365,13 +375,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="native",
         help="avx2: run as on an AVX2-only CPU (torch's kernels, MKL, oneDNN)",
     )
-    parser.add_argument("--json", type=Path, default=None, help="also write results here")
+    parser.add_argument("--json", type=json_out, default=None, help="also write results here")
     parser.add_argument("--child", nargs=2, metavar=("PRESET", "TRAINER"), help=argparse.SUPPRESS)
     parser.add_argument("--peer-path", default=None, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.steps < 1 or args.repeats < 1:
-        parser.error(f"expected --steps >= 1 and --repeats >= 1, got {args.steps}, {args.repeats}")
-    return args
+    return parser.parse_args(argv)
 
 
 def report(args: argparse.Namespace, names: list[str], peer_path: Path | None) -> None:
@@ -428,4 +435,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    one_line_errors(main)

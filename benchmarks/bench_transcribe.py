@@ -31,12 +31,15 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+from arguments import Parser, one_line_errors, positive_number, whole_number
 
 from wavenet_music.audio.io import load_audio
+from wavenet_music.config import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
 from wavenet_music.notes import transcribe as tr
 
 WAYS = ("whole file", "in blocks")
 NOTES_PER_SECOND = 6
+MINUTES = positive_number("minutes", at_least=1 / 60, at_most=240)  # a second to 4 hours
 
 
 def whole_array_note_events(notes: np.ndarray, onsets: np.ndarray, settings) -> list:
@@ -131,33 +134,40 @@ def write_music(path: Path, minutes: float, rate: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=float, default=20.0, help="length of the recording")
-    parser.add_argument("--rate", type=int, default=44100, help="the recording's sample rate")
+    parser = Parser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--minutes", type=MINUTES, default=20.0, help="length of the recording (a second or more)"
+    )
+    parser.add_argument(
+        "--rate",
+        type=whole_number(MIN_SAMPLE_RATE, MAX_SAMPLE_RATE),
+        default=44100,
+        help="the recording's sample rate",
+    )
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)  # way, wav, pickle
     args = parser.parse_args()
     if args.child:
         way, wav, out = args.child
         return child(way, Path(wav), Path(out))
-    from common import cpu_line, markdown_table  # the parent alone imports torch
+    from common import cpu_line, format_rate, markdown_table  # the parent alone imports torch
 
     print(cpu_line(tr.onnx_threads()), flush=True)
     rows, found = [], {}
     with tempfile.TemporaryDirectory(prefix="bench-transcribe-") as tmp:
         wav = Path(tmp) / "music.wav"
         write_music(wav, args.minutes, args.rate)
-        size = wav.stat().st_size / 1e6
-        print(f"recording: {args.minutes:g} min, {args.rate} Hz stereo 16-bit WAV, {size:.0f} MB")
+        size = format_rate(wav.stat().st_size / 1e6)
+        print(f"recording: {args.minutes:g} min, {args.rate} Hz stereo 16-bit WAV, {size} MB")
         for way in WAYS:
             out = Path(tmp) / f"{way}.pickle"
             result = measure(way, wav, out)
             found[way] = pickle.loads(out.read_bytes())
             same = "yes" if found[way] == found[WAYS[0]] else "NO"
-            mb, seconds = f"{result['mb']:,.0f}", f"{result['seconds']:.1f}"
+            mb, seconds = format_rate(result["mb"]), format_rate(result["seconds"])
             rows.append([way, mb, seconds, f"{len(found[way]):,}", same])
     headers = ["transcription", "peak RSS added (MB)", "seconds", "notes", "same notes"]
     print(markdown_table(headers, rows))
 
 
 if __name__ == "__main__":
-    main()
+    one_line_errors(main)

@@ -19,7 +19,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 
@@ -138,6 +138,17 @@ def machine_lines(info: dict[str, Any]) -> list[str]:
         f"(default {info['torch_threads']} threads), python {info['python']}{busy_text}",
         f"date: {info['date']}",
     ]
+
+
+T = TypeVar("T")
+
+
+def interleaved(cases: Sequence[T], repeats: int) -> Iterator[T]:
+    """Every case ``repeats`` times, alternating, the order reversed every other repeat:
+    a slow minute on the machine slows every case, not the one that ran then, and none
+    always runs first. Time each case as it comes and keep its best run."""
+    for repeat in range(repeats):
+        yield from cases if repeat % 2 == 0 else cases[::-1]
 
 
 def spread_warnings(rates: dict[str, list[float]], limit: float = 1.5) -> list[str]:
