@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
-import os
 import re
 import secrets
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,7 @@ from .config import (
     sections_of,
 )
 from .config.checks import field_specs
+from .runtime.console import rank_zero_speaks
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports it
@@ -231,7 +232,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         "samples_per_second": round(result.samples_per_second, 1),
         "interrupted": result.interrupted,
     }
-    print_line(json.dumps(summary))  # under torchrun: one line per process
+    print(json.dumps(summary))  # under torchrun, rank 0's alone (runtime/console.py)
 
 
 def _absolute(data: DataConfig) -> DataConfig:
@@ -272,18 +273,6 @@ def _source_config(args: argparse.Namespace) -> Config | None:
 
     check_not_resuming(args.resume)
     return inherited_config(source_config(args.init_from))
-
-
-def print_line(text: str) -> None:
-    """One line to stdout in a single write, so that the lines of processes that share the
-    stream (torchrun's ranks) never interleave (a pipe write under 4 KiB is atomic)."""
-    sys.stdout.flush()
-    try:
-        fd = sys.stdout.fileno()
-    except (AttributeError, OSError, ValueError):  # a captured or replaced stdout
-        print(text)
-        return
-    os.write(fd, (text + "\n").encode())
 
 
 def cmd_generate(args: argparse.Namespace) -> None:
@@ -667,22 +656,28 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     if hasattr(sys.stdout, "reconfigure"):  # a file name that is not UTF-8 prints as its bytes
         sys.stdout.reconfigure(errors="surrogateescape")
-    args = build_parser().parse_args(argv)
+    with rank_zero_speaks() as say_error:  # under torchrun: one summary, not one a process
+        args = build_parser().parse_args(argv)
+        return _run(args, functools.partial(say_error, args.command))
+
+
+def _run(args: argparse.Namespace, say_error: Callable[[str, BaseException], None]) -> int:
+    """The command; its exit status, with a user's error said in one line."""
     try:
         args.func(args)
     except UserError as exc:
-        print(f"wavenet-music {args.command}: error: {exc}", file=sys.stderr)
+        say_error(f"error: {exc}", exc)
         return EXIT_USAGE
     except KeyboardInterrupt as exc:  # Ctrl-C anywhere: one line, every file old or new
-        print(f"wavenet-music {args.command}: {_interrupted(exc)}", file=sys.stderr)
+        say_error(_interrupted(exc), exc)
         return EXIT_INTERRUPTED
     except OSError as exc:  # the net under every file access the code does not name itself
-        print(f"wavenet-music {args.command}: error: {_os_error(exc)}", file=sys.stderr)
+        say_error(f"error: {_os_error(exc)}", exc)
         return EXIT_USAGE
     except (MemoryError, RuntimeError) as exc:
         if not _out_of_memory(exc):
             raise
-        print(f"wavenet-music {args.command}: error: {_memory_advice(args, exc)}", file=sys.stderr)
+        say_error(f"error: {_memory_advice(args, exc)}", exc)
         return EXIT_OUT_OF_MEMORY
     return 0
 

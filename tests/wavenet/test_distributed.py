@@ -1,11 +1,14 @@
 """Data-parallel training under torchrun (gloo, 2 CPU processes) is single-process training
 on the same global batch: the same losses and weights, one checkpoint per save, a run
-directory that evaluate and generate load, and processes that stop together."""
+directory that evaluate and generate load, and processes that stop together. Rank 0
+alone speaks for the run (one summary, each warning once), its advice names the torchrun
+launch, and settings that do not fit the processes are refused before decoding."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -20,9 +23,16 @@ from safetensors.torch import load_file
 from wavenet_music.audio.io import load_audio, write_wav
 from wavenet_music.config import UserError, load_preset
 from wavenet_music.runs import read_metrics
+from wavenet_music.runtime.console import alike, mark_own, rank_zero_speaks
 from wavenet_music.wavenet import checkpoint as ckpt
 from wavenet_music.wavenet.data import prepare_corpus
-from wavenet_music.wavenet.distributed import Distributed, from_env, share
+from wavenet_music.wavenet.distributed import (
+    Distributed,
+    from_env,
+    process_device,
+    share,
+    train_command,
+)
 from wavenet_music.wavenet.evaluate import evaluate
 from wavenet_music.wavenet.generate import generate
 from wavenet_music.wavenet.train import train
@@ -84,11 +94,24 @@ def torchrun(data: Path, run: Path, flags: list[str], *extra: str) -> list[str]:
     ]
 
 
+# what the run's advice to go on starts with: the launch it needs, not a single process's
+RESUME = f"torchrun --nproc_per_node {WORLD} -m wavenet_music.cli -- train DATA --run"
+
+
 def run_torchrun(command: list[str]) -> list[dict]:
-    """Run to the end; the JSON summary line of every process."""
+    """Run to the end; the JSON summary lines (rank 0's alone)."""
+    return summaries_of(launch(command))
+
+
+def launch(command: list[str], exit_code: int = 0) -> subprocess.CompletedProcess:
     done = subprocess.run(command, capture_output=True, text=True, timeout=HANG_GUARD_S)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    assert done.returncode == exit_code, done.stderr[-3000:]
+    return done
+
+
+def summaries_of(out: str | subprocess.CompletedProcess) -> list[dict]:
+    text = out if isinstance(out, str) else out.stdout
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
 
 
 def single_process(data: Path, run: Path, cache: Path, steps: int):
@@ -116,12 +139,12 @@ def test_torchrun_trains_like_one_process_and_resumes(piano, tmp_path):
     single_process(piano, tmp_path / "single", cache, 9)
     run = tmp_path / "ddp"
     summaries = run_torchrun(torchrun(piano, run, flag_list(cache, 6)))
-    assert len(summaries) == WORLD and all(s["step"] == 6 for s in summaries)
+    assert [s["step"] for s in summaries] == [6]  # rank 0's summary alone
     assert checkpoint_names(run) == ["step_00000003", "step_00000006"]
 
     summaries = run_torchrun(torchrun(piano, run, ["--steps", "9"], "--resume"))
     assert checkpoint_names(run) == ["step_00000003", "step_00000006", "step_00000009"]
-    assert summaries[0]["validation_bits"] == pytest.approx(summaries[1]["validation_bits"])
+    assert [s["step"] for s in summaries] == [9]
 
     for key in ("train_bits", "validation_bits"):
         expected, got = bits_by_step(tmp_path / "single", key), bits_by_step(run, key)
@@ -157,13 +180,47 @@ def test_a_signal_to_one_process_stops_them_all_with_a_checkpoint(piano, tmp_pat
         out, err = finish(launcher)
     finally:
         launcher.kill()
-    assert launcher.returncode == 0, err[-3000:]
-    summaries = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
-    assert len(summaries) == WORLD and all(s["interrupted"] for s in summaries)
-    assert len({s["step"] for s in summaries}) == 1  # both stopped after the same step
+    assert launcher.returncode == 0, err[-3000:]  # rank 1 too: both stopped after one step
+    [summary] = summaries_of(out)  # rank 0's alone (each process printed its own)
+    assert summary["interrupted"]
     step = ckpt.load(run).step
-    assert step == summaries[0]["step"] == max(bits_by_step(run, "train_bits"))
+    assert step == summary["step"] == max(bits_by_step(run, "train_bits"))
     assert not [name for name in checkpoint_names(run) if name.startswith(".")]
+    advice = f"resume with: {RESUME} {run} --resume --steps 1000000"
+    assert err.count("resume with:") == 1 and advice in err, err[-3000:]
+
+
+def test_settings_that_do_not_fit_the_processes_are_refused_before_decoding(piano, tmp_path):
+    """A global batch that does not split over the processes was refused only after the
+    audio had been decoded, and by every process (the same line twice)."""
+    cache, run = tmp_path / "cache", tmp_path / "ddp"
+    flags = [*flag_list(cache, 2), "--batch-size", "3"]
+    done = launch(torchrun(piano, run, flags), exit_code=1)  # torchrun's code for a failure
+    line = (
+        "wavenet-music train: error: train.batch_size is the global batch; expected a "
+        f"multiple of the {WORLD} processes, got 3"
+    )
+    assert not cache.exists()  # nothing decoded
+    assert not run.exists()
+    assert done.stderr.count(line) == 1, done.stderr[-3000:]
+    assert "(rank 1 of" not in done.stderr  # the same error: rank 0 says it for both
+
+
+def test_a_time_cap_is_said_once_with_the_torchrun_line_to_go_on(piano, tmp_path):
+    """Each process printed the summary and the warnings (a skipped file: two lines), and
+    the advice after a time cap named the single-process command."""
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(sorted(piano.glob("*.flac"))[0], data)
+    (data / "broken.wav").write_text("not audio")
+    run = tmp_path / "ddp"
+    flags = [*flag_list(tmp_path / "cache", 1_000_000), "--minutes", "0.02"]
+    done = launch(torchrun(data, run, flags))
+    [summary] = summaries_of(done)
+    assert summary["step"] == ckpt.load(run).step < 1_000_000
+    assert done.stderr.count("skipped 1 of 2 audio files") == 1, done.stderr[-3000:]
+    advice = f"continue with: {RESUME} {run} --resume --steps 1000000"
+    assert done.stderr.count("under-trained:") == 1 and advice in done.stderr
 
 
 def worker_of_rank(launcher: int, rank: int) -> int:
@@ -211,10 +268,54 @@ def test_rank_comes_from_torchruns_environment():
     where = {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29500"}
     ctx = from_env({"RANK": "3", "WORLD_SIZE": "4", "LOCAL_RANK": "1", **where})
     assert (ctx.rank, ctx.world_size, ctx.local_rank, ctx.is_main) == (3, 4, 1, False)
+    assert ctx.local_world_size == 4  # one machine, where LOCAL_WORLD_SIZE is not said
+    two_nodes = {"RANK": "3", "WORLD_SIZE": "4", "LOCAL_WORLD_SIZE": "2", **where}
+    assert from_env(two_nodes).local_world_size == 2
+    with pytest.raises(UserError, match="LOCAL_WORLD_SIZE <= WORLD_SIZE, got 8 and 4"):
+        from_env({**two_nodes, "LOCAL_WORLD_SIZE": "8"})
     with pytest.raises(UserError, match="RANK"):
         from_env({"WORLD_SIZE": "2"})
     with pytest.raises(UserError, match="MASTER_ADDR and MASTER_PORT not: launch with torchrun"):
         from_env({"RANK": "0", "WORLD_SIZE": "2"})  # a traceback from torch before
+
+
+def test_advice_names_the_launch_the_run_needs():
+    words = "DATA --run runs/x --resume"
+    cli = "-m wavenet_music.cli -- train"
+    assert train_command(*words.split(), ctx=Distributed()) == f"wavenet-music train {words}"
+    on_one_machine = train_command(*words.split(), ctx=Distributed(1, 4, 1, 4))
+    assert on_one_machine == f"torchrun --nproc_per_node 4 {cli} {words}"
+    on_two = train_command(*words.split(), ctx=Distributed(5, 8, 1, 4))
+    assert on_two == f"torchrun --nnodes 2 --nproc_per_node 4 {cli} {words}"
+
+
+def test_too_few_gpus_are_refused_alike_by_every_process(monkeypatch):
+    """It was rank 1's alone (LOCAL_RANK 1 without a GPU) while rank 0 waited for it: now
+    every process refuses, so rank 0 says it for them all."""
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    refused = f"--nproc_per_node {WORLD} needs a GPU for each process but only 1 are visible"
+    for rank in range(WORLD):
+        with pytest.raises(UserError, match=refused):
+            process_device(Distributed(rank, WORLD, rank, WORLD), torch.device("cuda"))
+
+
+def test_rank_zero_alone_speaks_and_other_ranks_say_only_their_own_errors(capsys):
+    second = {"RANK": "1", "WORLD_SIZE": "2"}
+    with rank_zero_speaks(second) as say_error:
+        print('{"step": 3}')
+        print("warning: something", file=sys.stderr)
+        say_error("train", "error: every process's", UserError("alike"))
+        say_error("train", "error: a shared decision", mark_own(alike(UserError("shared"))))
+        say_error("train", "error: this one's", mark_own(UserError("own")))
+    assert capsys.readouterr() == ("", "wavenet-music train (rank 1 of 2): error: this one's\n")
+    for env in ({"RANK": "0", "WORLD_SIZE": "2"}, {}):
+        with rank_zero_speaks(env) as say_error:
+            print('{"step": 3}')
+            say_error("train", "error: every process's", UserError("alike"))
+        assert capsys.readouterr() == (
+            '{"step": 3}\n',
+            "wavenet-music train: error: every process's\n",
+        )
 
 
 def test_a_process_waiting_for_peers_that_never_come_ends_on_sigterm(piano, tmp_path):
@@ -250,5 +351,5 @@ def test_torchrun_on_gpus_uses_nccl_and_writes_one_checkpoint(piano, tmp_path):
     run = tmp_path / "ddp"
     flags = [*flag_list(tmp_path / "cache", 3), "--device", "cuda", "--precision", "bf16"]
     summaries = run_torchrun(torchrun(piano, run, flags))
-    assert [s["step"] for s in summaries] == [3] * WORLD
+    assert [s["step"] for s in summaries] == [3]  # rank 0's alone
     assert checkpoint_names(run) == ["step_00000003"]

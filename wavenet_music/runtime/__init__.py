@@ -1,2 +1,3 @@
 """Process plumbing: the device and the thread count a job runs with (``device``,
-``threads``) and the Ctrl-C / SIGTERM flag checked between steps (``stop``)."""
+``threads``), the Ctrl-C / SIGTERM flag checked between steps (``stop``), and who prints
+among torchrun's processes (``console``)."""

@@ -31,6 +31,7 @@ from safetensors.torch import save as safetensors_bytes
 
 from ..config import Config, UserError
 from ..runs import fsync_dir, lock_holder, write_new_file
+from .distributed import train_command
 from .model import WaveNet
 
 CHECKPOINTS = "checkpoints"
@@ -226,7 +227,7 @@ def load(run_dir: Path, weights_only: bool = False) -> Checkpoint:
     if not run_dir.is_dir():
         raise UserError(
             f"run directory {run_dir} does not exist; train first "
-            f"(wavenet-music train DATA --run {run_dir})"
+            f"({train_command('DATA', '--run', str(run_dir))})"
         )
     candidates = candidate_dirs(run_dir / CHECKPOINTS)
     if not candidates:
@@ -243,7 +244,8 @@ def no_checkpoint(run_dir: Path) -> str:
         )
     if run_dir.name == CHECKPOINTS and candidate_dirs(run_dir):  # RUN/checkpoints
         return f"{run_dir} is a run's checkpoints folder: name the run, {run_dir.parent}"
-    return f"{run_dir} holds no checkpoint; train first (wavenet-music train DATA --run {run_dir})"
+    first = train_command("DATA", "--run", str(run_dir))
+    return f"{run_dir} holds no checkpoint; train first ({first})"
 
 
 def newest_meta(folder: Path) -> dict[str, Any] | None:

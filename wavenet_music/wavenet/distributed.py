@@ -1,14 +1,14 @@
 """Data-parallel training over several processes, launched by ``torchrun``.
 
-    torchrun --nproc_per_node N -m wavenet_music.cli train DATA --run RUN ...
+    torchrun --nproc_per_node N -m wavenet_music.cli -- train DATA --run RUN ...
 
 torchrun sets ``RANK``, ``WORLD_SIZE`` and ``LOCAL_RANK`` in every process; without them
 training runs as one process and nothing here communicates. With them, each process
 holds a full copy of the model (``DistributedDataParallel`` averages the gradients),
 cuts its own consecutive share of every global batch (``train.batch_size`` windows in
 all), and the processes agree on every decision to stop. Only rank 0 writes to the run
-directory. The backend is gloo on CPU and nccl on CUDA (one GPU per process:
-``cuda:LOCAL_RANK``).
+directory and prints (``runtime/console.py``). The backend is gloo on CPU and nccl on
+CUDA (one GPU per process: ``cuda:LOCAL_RANK``).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import torch
 import torch.distributed as dist
 
 from ..config import UserError
+from ..runtime.console import mark_own
 from ..runtime.stop import signals_end_the_process
 
 
@@ -32,6 +33,7 @@ class Distributed:
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0  # index of this process on its machine: its GPU
+    local_world_size: int = 1  # processes on this machine: torchrun's --nproc_per_node
 
     @property
     def enabled(self) -> bool:
@@ -53,30 +55,53 @@ def from_env(environ: Mapping[str, str] = os.environ) -> Distributed:
     try:
         rank, world = int(environ["RANK"]), int(environ["WORLD_SIZE"])
         local = int(environ.get("LOCAL_RANK", rank))
+        local_world = int(environ.get("LOCAL_WORLD_SIZE", world))
     except (KeyError, ValueError):
         raise UserError(
-            "WORLD_SIZE is set but RANK/LOCAL_RANK are missing or not integers; "
-            "launch with torchrun --nproc_per_node N -m wavenet_music.cli train ..."
+            "WORLD_SIZE is set but RANK/LOCAL_RANK/LOCAL_WORLD_SIZE are missing or not integers; "
+            "launch with torchrun --nproc_per_node N -m wavenet_music.cli -- train ..."
         ) from None
     if not 0 <= rank < world:
         raise UserError(f"expected 0 <= RANK < WORLD_SIZE, got RANK={rank}, WORLD_SIZE={world}")
+    if not 0 < local_world <= world:
+        raise UserError(
+            f"expected 0 < LOCAL_WORLD_SIZE <= WORLD_SIZE, got {local_world} and {world}"
+        )
     missing = [name for name in ("MASTER_ADDR", "MASTER_PORT") if not environ.get(name)]
     if world > 1 and missing:
         raise UserError(
             f"WORLD_SIZE is set but {' and '.join(missing)} not: launch with torchrun "
-            "--nproc_per_node N -m wavenet_music.cli train ..., which sets them"
+            "--nproc_per_node N -m wavenet_music.cli -- train ..., which sets them"
         )
-    return Distributed(rank, world, local)
+    return Distributed(rank, world, local, local_world)
+
+
+def train_command(*arguments: str, ctx: Distributed | None = None) -> str:
+    """``wavenet-music train ARGUMENTS`` as this run is launched (``ctx``; by default the
+    environment's): under torchrun, the torchrun line with the run's number of processes,
+    so that advice to resume names a launch that fits the run."""
+    if ctx is None:
+        try:
+            ctx = from_env()
+        except UserError:  # a launch by hand that train refuses; the advice is for later
+            ctx = SINGLE
+    words = " ".join(("train", *arguments))
+    if not ctx.enabled:
+        return f"wavenet-music {words}"
+    nodes = ctx.world_size // ctx.local_world_size
+    launch = f"--nnodes {nodes} --nproc_per_node" if nodes > 1 else "--nproc_per_node"
+    return f"torchrun {launch} {ctx.local_world_size} -m wavenet_music.cli -- {words}"
 
 
 def process_device(ctx: Distributed, device: torch.device) -> torch.device:
     """Each process of a CUDA run gets its own GPU, ``cuda:LOCAL_RANK``."""
     if not ctx.enabled or device.type != "cuda":
         return device
-    if ctx.local_rank >= torch.cuda.device_count():
+    visible = torch.cuda.device_count()
+    if ctx.local_world_size > visible:  # said alike by every process, before any waits
         raise UserError(
-            f"LOCAL_RANK {ctx.local_rank} needs a GPU but only "
-            f"{torch.cuda.device_count()} are visible; lower --nproc_per_node"
+            f"--nproc_per_node {ctx.local_world_size} needs a GPU for each process but only "
+            f"{visible} are visible; lower --nproc_per_node (or train with --device cpu)"
         )
     torch.cuda.set_device(ctx.local_rank)
     return torch.device("cuda", ctx.local_rank)
@@ -95,14 +120,16 @@ def process_group(ctx: Distributed, device: torch.device) -> Iterator[None]:
     try:
         yield
         dist.barrier()
-    except RuntimeError as exc:
-        if not peer_lost(exc):
+    except Exception as exc:  # from here on, a process may fail alone: it says so
+        if not (isinstance(exc, RuntimeError) and peer_lost(exc)):
+            mark_own(exc)
             raise
-        raise UserError(
-            f"process {ctx.rank} of {ctx.world_size}: another process of this run stopped "
-            "(its message is above); once that is dealt with, launch the same torchrun "
-            "command again (with --resume where the run saved a checkpoint)"
-        ) from None
+        lost = UserError(
+            "another process of this run stopped (its message is above); once that is dealt "
+            "with, launch the same torchrun command again (with --resume where the run saved "
+            "a checkpoint)"
+        )
+        raise mark_own(lost) from None
     finally:
         dist.destroy_process_group()
 

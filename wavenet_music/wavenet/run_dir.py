@@ -217,7 +217,7 @@ def process_corpus(
         config.data,
         config.model.quantization_channels,
         config.model.receptive_field,
-        quiet=quiet or not dist.is_main,
+        quiet=quiet,
         exclude=run_dir,
     )
     if dist.is_main:

@@ -25,6 +25,7 @@ from .. import runs
 from ..audio.features import normalisation
 from ..config import Config, TrainConfig, UserError
 from ..runtime import threads
+from ..runtime.console import alike
 from ..runtime.device import resolve_device
 from ..runtime.stop import StopRequest, terminate_as_interrupt
 from ..runtime.training import Budget, TrainingRun, cosine_schedule, emulated_bf16_note
@@ -95,7 +96,6 @@ class Trainer(TrainingRun):
         self.network = distributed.wrap(dist, self.model, self.device)  # what training calls
         optimizer = torch.optim.Adam(self.model.parameters(), lr=config.train.learning_rate)
         budget = Budget(config.train.steps, config.train.minutes)
-        quiet = quiet or not dist.is_main
         super().__init__(optimizer, budget, quiet)
         self.sampler = WindowSampler(
             window_source(config, corpus.train, training=True),
@@ -260,7 +260,7 @@ class Trainer(TrainingRun):
         is fine, and a resume decodes the data again. Under torchrun nothing is saved (the
         other processes would wait for this one)."""
         what = f"{exc.filename}: decoded training data is gone (its cache deleted?)"
-        resume = f"wavenet-music train DATA --run {self.run_dir} --resume decodes it again"
+        resume = f"{self._resume_command()} decodes it again"
         if self.dist.enabled:
             return UserError(f"{what}; {resume} from the last checkpoint")
         path = self.save()
@@ -292,9 +292,11 @@ class Trainer(TrainingRun):
         if self.bad_in_a_row >= limit:
             newest = ckpt.checkpoint_dirs(self.run_dir)
             kept = f"the last good checkpoint is {newest[-1]}" if newest else "no checkpoint yet"
-            raise UserError(
-                f"loss or gradient was {bits} for {limit} steps in a row (step {self.step}); "
-                f"{kept}; lower train.learning_rate or check the data"
+            raise alike(  # every process takes the decision on the global loss
+                UserError(
+                    f"loss or gradient was {bits} for {limit} steps in a row (step {self.step}); "
+                    f"{kept}; lower train.learning_rate or check the data"
+                )
             )
 
     def _after_step(self, bits: float, result: TrainResult) -> None:
@@ -336,21 +338,24 @@ class Trainer(TrainingRun):
         path = self.save()
         result.step = self.step
         self.board.close()
-        if not self.dist.is_main:
-            return
         if result.interrupted:
-            self.say_stopped(path, f"wavenet-music train DATA --run {self.run_dir} --resume")
+            self.say_stopped(path, self._resume_command())
         elif self.cut_short():  # said even when quiet: the result is not what was asked
             steps = self.config.train.steps
             print(
                 f"under-trained: the time cap (train.minutes={self.config.train.minutes:g}) "
                 f"stopped training at step {self.step:,} of {steps:,}; expect a worse model; "
-                f"continue with: wavenet-music train DATA --run {self.run_dir} --resume "
-                f"--steps {steps}",
+                f"continue with: {self._resume_command()} --steps {steps}",
                 file=sys.stderr,
             )
         elif not self.quiet:
             print(f"finished at step {self.step}; checkpoint {path}", file=sys.stderr)
+
+    def _resume_command(self) -> str:
+        """How to go on with this run, launched as it was (under torchrun, torchrun's line
+        with the run's number of processes)."""
+        run = str(self.run_dir)
+        return distributed.train_command("DATA", "--run", run, "--resume", ctx=self.dist)
 
     # logging -------------------------------------------------------------------------------
 
@@ -391,7 +396,8 @@ def train(
     new run starts from that run's weights (see finetune.py): ``config`` must keep its
     architecture; ``finetune.inherited_config(finetune.source_config(init_from))``
     is the source's config without its budget, the base the CLI overrides.
-    Launched by torchrun, this process is one of ``WORLD_SIZE`` data-parallel ones.
+    Launched by torchrun, this process is one of ``WORLD_SIZE`` data-parallel ones; each
+    says what it has to say, and the CLI lets rank 0 alone be heard (``runtime.console``).
     """
     run_dir = Path(run_dir)
     source = None
@@ -407,19 +413,19 @@ def train(
             if not resume:
                 claim_run_dir(run_dir)
         config, checkpoint = run_config(run_dir, config, resume)
+        distributed.share(dist, config.train.batch_size)  # the global batch fits, before decoding
         if checkpoint is not None:
             runs.require_same_data(run_dir, data_root)
             if (spent := budget_spent(run_dir, checkpoint, config)) is not None:
-                if dist.is_main:
-                    print(spent, file=sys.stderr)
+                print(spent, file=sys.stderr)
                 return TrainResult(run_dir, checkpoint.step)
             if dist.is_main:  # the steps after it are trained and saved again
                 ckpt.set_aside_newer(run_dir / ckpt.CHECKPOINTS, checkpoint.step)
-        if dist.is_main and not quiet and (warning := warmup_warning(config)) is not None:
+        if not quiet and (warning := warmup_warning(config)) is not None:
             print(warning, file=sys.stderr)
         device = distributed.process_device(dist, resolve_device(config.train.device))
         bf16 = emulated_bf16_note(config.train.precision, device, kernels.cpu_flags())
-        if dist.is_main and bf16:
+        if bf16:
             print(f"warning: {bf16}", file=sys.stderr)
         with distributed.process_group(dist, device):
             corpus = process_corpus(data_root, config, quiet, dist, run_dir)
@@ -437,7 +443,7 @@ def train(
                     trainer.restore(checkpoint)
                 elif source is not None:
                     finetune.start_from(trainer.model, source)
-            with threads.for_training(device, quiet or not dist.is_main):  # free CPUs only
+            with threads.for_training(device, quiet):  # free CPUs only
                 return trainer.run()
 
 

@@ -1,0 +1,71 @@
+"""Who prints. Under ``torchrun`` every process runs the same command; rank 0 speaks for
+the run (the JSON summary, warnings, advice, progress), so that a user reads each line
+once. The other processes' stdout and stderr go nowhere while the command runs; an error
+that is a process's own (raised after the processes met, where one may fail alone) is
+still said, with its rank. Tracebacks of unexpected errors are printed by every process
+(after the command, when its streams are back)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Callable, Iterator, Mapping
+
+_OWN = "said_by_its_process"  # an exception's mark: True, its own; False, every process's
+
+
+def launched_rank(environ: Mapping[str, str] = os.environ) -> tuple[int, int] | None:
+    """(RANK, WORLD_SIZE) of a process that torchrun started among several; None for a
+    single process (and for an environment ``distributed.from_env`` refuses: it says why)."""
+    try:
+        rank, world = int(environ["RANK"]), int(environ["WORLD_SIZE"])
+    except (KeyError, ValueError):
+        return None
+    return (rank, world) if world > 1 else None
+
+
+def mark_own(exc: BaseException) -> BaseException:
+    """``exc`` as this process's own error: said by whichever rank raised it (unless marked
+    ``alike`` already)."""
+    if not hasattr(exc, _OWN):
+        setattr(exc, _OWN, True)
+    return exc
+
+
+def alike(exc: BaseException) -> BaseException:
+    """``exc`` as raised by every process alike (a decision they share): rank 0 says it."""
+    setattr(exc, _OWN, False)
+    return exc
+
+
+def is_own(exc: BaseException) -> bool:
+    return getattr(exc, _OWN, False)
+
+
+ErrorLine = Callable[[str, str, BaseException], None]
+
+
+@contextlib.contextmanager
+def rank_zero_speaks(environ: Mapping[str, str] = os.environ) -> Iterator[ErrorLine]:
+    """The command's output, gated: in a process of rank > 0, stdout and stderr go to
+    ``os.devnull`` for the body. Yields ``say_error(command, text, exc)``, which prints
+    ``wavenet-music COMMAND: TEXT``, in a process of rank > 0 only for an ``is_own``
+    error, as ``wavenet-music COMMAND (rank R of N): TEXT``."""
+    launched = launched_rank(environ)
+    if launched is None or launched[0] == 0:
+        yield lambda command, text, exc: print(f"wavenet-music {command}: {text}", file=sys.stderr)
+        return
+    rank, world = launched
+    stderr = sys.stderr
+
+    def say_error(command: str, text: str, exc: BaseException) -> None:
+        if is_own(exc):
+            print(f"wavenet-music {command} (rank {rank} of {world}): {text}", file=stderr)
+
+    with (
+        open(os.devnull, "w") as nowhere,
+        contextlib.redirect_stdout(nowhere),
+        contextlib.redirect_stderr(nowhere),
+    ):
+        yield say_error
