@@ -148,17 +148,41 @@ def test_evaluate_scores_how_well_renders_follow_their_notes(notes_run, capsys):
 
 
 def test_following_skips_a_recording_without_notes_and_says_so(notes_run, tmp_path, capsys):
-    """A silent recording has nothing to follow: its scores read 0.00, its real ceiling too."""
+    """A recording whose notes start after the followed second has nothing to follow: its
+    scores would read 0.00, its real ceiling too. A silent one is not scored at all."""
     run, data = notes_run
     folder = tmp_path / "data"
     shutil.copytree(data, folder)
     sf.write(folder / "silence.wav", np.zeros(RATE), RATE)
+    shutil.copy(data / "take0.wav", folder / "late.wav")
+    late = [dataclasses.replace(n, onset=n.onset + 1.2, offset=n.offset + 1.2) for n in MELODY]
+    write_midi(folder / "late.mid", late)
     args = ["evaluate", str(run), "--data", str(folder), "--follow-seconds", "1", "--json"]
     assert main(args) == 0
     out, err = capsys.readouterr()
-    assert "1 recording(s) hold no notes in their first 1 s" in err and "silence.wav" in err
+    assert "1 recording(s) hold no notes in their first 1 s" in err and "late.wav" in err
     pieces = sorted(f["piece"] for f in json.loads(out)["following"])
     assert pieces == ["take0.wav", "take1.wav", "take2.wav"]
+
+
+def test_evaluate_with_nothing_to_follow_still_reports_its_bits(notes_run, tmp_path, capsys):
+    """No notes in the first 0.04 s (the melody starts at 0.05 s), and a file the likelihood
+    skipped (undecodable): the bits already computed were dropped for an error, exit 2."""
+    run, data = notes_run
+    folder = tmp_path / "data"
+    shutil.copytree(data, folder)
+    (folder / "broken.wav").write_bytes(b"RIFFjunk")  # evaluate skips it; follow read it
+    args = ["evaluate", str(run), "--data", str(folder), "--follow-seconds", "0.04"]
+    assert main(args) == 0
+    out, err = capsys.readouterr()
+    assert "bits per sample over" in out and "in 3 files (1 skipped)" in out
+    skipped = [line for line in err.splitlines() if "following skipped" in line]
+    assert len(skipped) == 1 and "holds notes in its first 0.04 s" in skipped[0]
+    assert "take0.wav" in skipped[0] and "broken.wav" not in skipped[0]
+    assert main([*args, "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["files"] == 3 and "following" not in record
+    assert "holds notes in its first 0.04 s" in record["following_skipped"]
 
 
 def test_following_needs_a_run_trained_on_notes(piano_run, music_root, capsys):

@@ -403,22 +403,12 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
             f"(first: {trained[0]}): these bits are not held out; score music it never heard",
             file=sys.stderr,
         )
-    following = None
-    if options.follow_seconds is not None:
-        from .wavenet.follow import follow_notes
-
-        following = follow_notes(
-            model,
-            config,
-            args.data,
-            options.follow_seconds,
-            0,
-            options.label,
-            excitation_gain=options.excitation_gain,
-            treble_tilt=options.treble_tilt,
-        )
+    scored = [args.data if args.data.is_file() else args.data / n for n in result.per_file]
+    following, unfollowed = _follow(model, config, args.data, scored, options)
     if args.json:
         record = result.to_dict()
+        if unfollowed is not None:
+            record["following_skipped"] = unfollowed
         if following is not None:
             record["following"] = [f.to_dict() for f in following]
             record["following_heard"] = {
@@ -437,6 +427,34 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
             f"+{options.treble_tilt:g} dB an octave above G4"
         )
         print_following(following)
+
+
+def _follow(
+    model, config, data: Path, scored: list[Path], options: EvaluateConfig
+) -> tuple[list | None, str | None]:
+    """``evaluate --follow-seconds`` on the files the likelihood ``scored`` (not those it
+    skipped as undecodable or too short): the followings, or None and why following was
+    skipped (said on stderr in one line: the likelihood already computed still stands)."""
+    if options.follow_seconds is None:
+        return None, None
+    from .wavenet.follow import NothingToFollow, follow_notes
+
+    try:
+        following = follow_notes(
+            model,
+            config,
+            data,
+            options.follow_seconds,
+            0,
+            options.label,
+            excitation_gain=options.excitation_gain,
+            treble_tilt=options.treble_tilt,
+            paths=scored,
+        )
+    except NothingToFollow as exc:
+        print(f"warning: following skipped: {exc}", file=sys.stderr)
+        return None, str(exc)
+    return following, None
 
 
 def print_following(following) -> None:

@@ -125,11 +125,13 @@ def follow_notes(
     temperature_scale: float = NOTE_TEMPERATURE_SCALE,
     excitation_gain: float = NOTE_EXCITATION_GAIN,
     treble_tilt: float = NOTE_TREBLE_TILT,
+    paths: list[Path] | None = None,
 ) -> list[Following]:
-    """Render the first ``seconds`` of the notes of every recording under ``data`` and
-    score how well each render follows them (see the module docstring)."""
+    """Render the first ``seconds`` of the notes of every recording under ``data`` (or of
+    ``paths`` among them: those a likelihood scored, say) and score how well each render
+    follows them (see the module docstring)."""
     check_plays_notes(config)
-    paths = find_audio_files(Path(data))
+    paths = find_audio_files(Path(data)) if paths is None else paths
     if not paths:
         raise UserError(f"no audio files under {data}")
     rate = config.data.sample_rate
@@ -163,22 +165,30 @@ def follow_notes(
     return results
 
 
+class NothingToFollow(UserError):
+    """No recording holds notes to follow: the likelihood beside it still stands."""
+
+
 def _with_notes(
     paths: list[Path], notes: list[list[Note]], seconds: float
 ) -> tuple[list[Path], list[list[Note]]]:
     """The recordings with notes in their first ``seconds``: one without any has nothing
-    to follow (its scores would read 0.00, its real ceiling too); said, and skipped."""
+    to follow (its scores would read 0.00, its real ceiling too); said, and skipped.
+    ``NothingToFollow`` (one line) when none has any."""
     kept = [(p, n) for p, n in zip(paths, notes, strict=True) if n]
     missing = [p.name for p, n in zip(paths, notes, strict=True) if not n]
+    shown = ", ".join(missing[:3]) + (", ..." if len(missing) > 3 else "")
+    if not kept:
+        raise NothingToFollow(
+            f"none of the {len(missing)} recording(s) holds notes in its first {seconds:g} s "
+            f"to follow ({shown})"
+        )
     if missing:
-        shown = ", ".join(missing[:3]) + (", ..." if len(missing) > 3 else "")
         print(
             f"warning: {len(missing)} recording(s) hold no notes in their first {seconds:g} s, "
             f"nothing to follow, skipped: {shown}",
             file=sys.stderr,
         )
-    if not kept:
-        raise UserError(f"no recording holds notes in its first {seconds:g} s to follow")
     return [p for p, _ in kept], [n for _, n in kept]
 
 
