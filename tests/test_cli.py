@@ -202,6 +202,32 @@ def test_evaluate_reports_bits_per_sample(trained_run, music_root, capsys):
     assert result["samples"] == pytest.approx(seconds * 16000, abs=2)
 
 
+def test_evaluate_of_a_run_with_tiny_windows_is_quick_and_shows_its_progress(
+    trained_run, music_root, tmp_path, capsys
+):
+    """A run trained on windows of 16 targets was scored 16 targets a window, each window
+    recomputing its receptive field (257 samples) first: 17 times the work, and silent."""
+    from wavenet_music.wavenet.checkpoint import load_model
+    from wavenet_music.wavenet.evaluate import evaluate
+
+    run, _ = trained_run
+    audio, rate = sf.read(sorted((music_root / "classical").iterdir())[0])
+    excerpt = tmp_path / "excerpt.wav"
+    sf.write(excerpt, audio[: rate // 2], rate)  # 8,000 samples
+    model, config = load_model(run)
+    assert config.model.receptive_field == 257
+    tiny = dataclasses.replace(config, data=dataclasses.replace(config.data, sample_size=16))
+    passes = []
+    model.register_forward_hook(lambda module, inputs, output: passes.append(output.shape))
+    bits = evaluate(model, tiny, excerpt, quiet=True).bits_per_sample
+    assert len(passes) <= 8 + 1  # 31 windows of 257 targets, 4 a pass, and the rest (not 125)
+    same = evaluate(model, config, excerpt, quiet=True).bits_per_sample  # windows of 800
+    assert bits == pytest.approx(same, abs=1e-5)  # the windows change the work, not the bits
+    code, out, err = _run(capsys, "evaluate", str(run), "--data", str(excerpt))
+    assert code == 0 and "bits per sample" in out
+    assert "evaluating" in err and "8.00k/8.00k" in err  # how much, and how far it got
+
+
 def test_info_reports_the_reference_figures(capsys):
     code, out, _ = _run(capsys, "info", "--preset", "reference", "--json")
     info = json.loads(out)
