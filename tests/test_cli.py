@@ -190,6 +190,27 @@ def test_generate_is_reproducible_with_a_seed(trained_run, tmp_path, capsys):
     assert np.array_equal(*clips)
 
 
+def test_a_seed_audio_of_nan_is_refused_and_nan_in_one_is_said(trained_run, tmp_path, capsys):
+    """An all-NaN seed was continued as silence, exit 0, without a word; NaN among real
+    samples is silence, said as training says it."""
+    run, _ = trained_run
+    args = ["generate", str(run), "--seconds", "0.05", "--quiet", "--seed-audio"]
+    nan = tmp_path / "nan.wav"
+    sf.write(nan, np.full(8000, np.nan, dtype=np.float32), 16000, subtype="FLOAT")
+    out = tmp_path / "x.wav"
+    code, _, err = _run(capsys, *args, str(nan), "--out", str(out))
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and not out.exists()
+    assert "nan.wav: no finite samples (all NaN or infinite)" in lines[0]
+    assert "pass another --seed-audio" in lines[0]
+    holes = tmp_path / "holes.wav"
+    tone = 0.3 * np.sin(np.arange(8000, dtype=np.float32) / 5)
+    tone[-100:] = np.inf
+    sf.write(holes, tone, 16000, subtype="FLOAT")
+    code, _, err = _run(capsys, *args, str(holes), "--out", str(out))
+    assert code == 0 and "holes.wav: 100 non-finite samples replaced by 0 (the seed audio)" in err
+
+
 def test_evaluate_reports_bits_per_sample(trained_run, music_root, capsys):
     run, _ = trained_run
     code, out, err = _run(

@@ -48,6 +48,15 @@ def load_audio(path: Path, sample_rate: int) -> np.ndarray:
     return _mono_at(frames, native_rate, sample_rate)
 
 
+def load_audio_with_damage(path: Path, sample_rate: int) -> tuple[np.ndarray, Damage]:
+    """``load_audio`` and the ``Damage`` its cleaning hides (non-finite samples, clipping)
+    counted over the frames as decoded."""
+    frames, native_rate = _read(path)
+    damage = Damage()
+    damage.add(frames)
+    return _mono_at(frames, native_rate, sample_rate), damage
+
+
 def damage_notes(frames: np.ndarray, clip_share: float = 0.01) -> list[str]:
     """What cleaning hides in decoded frames (T, C): non-finite samples (replaced by
     silence), and more than ``clip_share`` of the samples at full scale (clipped)."""

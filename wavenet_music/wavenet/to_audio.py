@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from ..audio.features import SILENCE_DB
 from ..audio.finish import for_listening
-from ..audio.io import load_audio, mu_law_decode, mu_law_encode, write_wav
+from ..audio.io import load_audio, load_audio_with_damage, mu_law_decode, mu_law_encode, write_wav
 from ..config import Config, GenerateConfig, UserError
 from ..notes.excitation import CHANNELS as EXCITATION_CHANNELS
 from ..notes.excitation import excitation as notes_excitation
@@ -47,8 +47,17 @@ REWRITE_GROWTH = 0.25  # a long partial WAV is rewritten once it would hold this
 
 
 def prime_classes(path: Path, config: Config, num: int) -> Tensor:
-    """The last receptive field of ``path`` as mu-law classes, repeated: (num, ≤ RF)."""
-    audio = load_audio(path, config.data.sample_rate)
+    """The last receptive field of ``path`` as mu-law classes, repeated: (num, ≤ RF). As
+    in training, non-finite samples are silence, said in a warning, and a file without one
+    finite sample is refused (it was continued as silence, without a word)."""
+    audio, damage = load_audio_with_damage(path, config.data.sample_rate)
+    if damage.samples and damage.non_finite == damage.samples:
+        raise UserError(
+            f"{path}: no finite samples (all NaN or infinite): nothing to continue; "
+            "pass another --seed-audio"
+        )
+    for note in damage.notes():
+        print(f"warning: {path}: {note} (the seed audio)", file=sys.stderr)
     if audio.size == 0:
         raise UserError(f"{path}: the seed audio is empty; pass a longer --seed-audio")
     classes = mu_law_encode(
