@@ -131,6 +131,26 @@ def test_a_clip_with_no_sound_or_clipped_samples_is_said(trained_run, tmp_path, 
     assert sound_warnings([out], 0.5 * clipped / 1.2) == []  # music: nothing said
 
 
+def test_no_sound_under_a_tiny_max_jump_names_max_jump(trained_run, tmp_path, capsys):
+    """Every step kept within 0.0001 of the one before: no sound at any temperature, and
+    the advice was "raise --temperature"; compose's flags are its own."""
+    run, _ = trained_run
+    out = tmp_path / "stuck.wav"
+    args = ["generate", str(run), "--seconds", "0.1", "--max-jump", "0.0001", "--quiet"]
+    code, _, err = _run(capsys, *args, "--temperature", "1.5", "--out", str(out))
+    assert code == 0, err
+    assert np.ptp(sf.read(out)[0]) < 1e-3
+    assert f"warning: {out}: no sound (one value throughout); raise --max-jump (at 0.0001" in err
+    flags = ("--wavenet-temperature", "--wavenet-max-jump")
+    [line] = sound_warnings([out], np.zeros((1, 100)), 0.0005, flags)
+    assert line.endswith(
+        "raise --wavenet-max-jump (at 0.0005 a sample moves at most that far "
+        "from the one before; 0.001 is heard) or --wavenet-temperature"
+    )
+    [line] = sound_warnings([out], np.zeros((1, 100)), 0.5, flags)  # the default: not the cause
+    assert line.endswith("raise --wavenet-temperature")
+
+
 def test_a_clip_drawn_again_is_said_and_one_left_as_noise_is_a_warning(
     trained_run, tmp_path, capsys
 ):

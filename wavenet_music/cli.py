@@ -294,19 +294,27 @@ def cmd_generate(args: argparse.Namespace) -> None:
         model, config, options, out=args.out, progress=not args.quiet, on_redraw=redraws.append
     )
     paths = clip_paths(args.out, clip_plan(config, options)[1])
-    _say_sound(paths, audio, redraws, config.data.sample_rate)
+    _say_sound(paths, audio, redraws, config.data.sample_rate, options.max_jump)
     for path in paths:
         print(path)
 
 
-def _say_sound(paths: list[Path], audio: Any, redraws: list, sample_rate: int) -> None:
-    """A warning for each written clip a listener cannot use (``sound_warnings``), and
-    a line for each fall into noise drawn again (``redraw_lines``)."""
+def _say_sound(
+    paths: list[Path],
+    audio: Any,
+    redraws: list,
+    sample_rate: int,
+    max_jump: float,
+    flags: tuple[str, str] = ("--temperature", "--max-jump"),
+) -> None:
+    """A warning for each written clip a listener cannot use (``sound_warnings``, its
+    advice in the command's ``flags``), and a line for each fall into noise drawn again
+    (``redraw_lines``)."""
     from .wavenet.to_audio import redraw_lines, sound_warnings
 
     for line in redraw_lines(paths, redraws, sample_rate):
         print(line, file=sys.stderr)
-    for line in sound_warnings(paths, audio):
+    for line in sound_warnings(paths, audio, max_jump, flags):
         print(f"warning: {line}", file=sys.stderr)
 
 
@@ -350,7 +358,7 @@ def cmd_render(args: argparse.Namespace) -> None:
         model, config, options, out=args.out, progress=not args.quiet, on_redraw=redraws.append
     )
     paths = clip_paths(args.out, clip_plan(config, options)[1])
-    _say_sound(paths, audio, redraws, config.data.sample_rate)
+    _say_sound(paths, audio, redraws, config.data.sample_rate, options.max_jump)
     for path in paths:
         print(path)
 
@@ -519,7 +527,9 @@ def cmd_compose(args: argparse.Namespace) -> None:
         file=sys.stderr,
     )
     if piece.paths:
-        _say_sound(piece.paths, piece.audio, piece.redraws, piece.sample_rate)
+        flags = ("--wavenet-temperature", "--wavenet-max-jump")
+        jump = options.wavenet_max_jump
+        _say_sound(piece.paths, piece.audio, piece.redraws, piece.sample_rate, jump, flags)
     for path in [*(piece.paths or []), *(piece.midi_paths or [])]:
         print(path)
 

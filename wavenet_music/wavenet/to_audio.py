@@ -475,18 +475,32 @@ def rewrite_due(samples: int, written: int, every: int) -> bool:
     return samples - written >= max(every, REWRITE_GROWTH * written)
 
 
-def sound_warnings(paths: list[Path], audio: np.ndarray) -> list[str]:
+def sound_warnings(
+    paths: list[Path],
+    audio: np.ndarray,
+    max_jump: float = 0.0,
+    flags: tuple[str, str] = ("--temperature", "--max-jump"),
+) -> list[str]:
     """A line for each clip of ``audio`` (clips, T) a listener cannot use: one value
     throughout (no sound: the likeliest sample drawn again and again, as at temperature
-    0), or samples at full scale (clipping: draws from a distribution made too flat)."""
+    0, or every step kept under a ``max_jump`` too small to be heard), or samples at full
+    scale (clipping: draws from a distribution made too flat). ``flags``: the command's
+    names of the temperature and the jump limit (compose: ``--wavenet-...``)."""
+    temperature, jump = flags
+    silent = f"raise {temperature}"
+    if 0 < max_jump < SILENT_SPAN:  # no one step may move the clip as far as is heard
+        silent = (
+            f"raise {jump} (at {max_jump:g} a sample moves at most that far from the one "
+            f"before; {SILENT_SPAN:g} is heard) or {temperature}"
+        )
     lines = []
     for path, clip in zip(paths, np.atleast_2d(audio), strict=True):
         if clip.size and np.ptp(clip) < SILENT_SPAN:
-            lines.append(f"{path}: no sound (one value throughout); raise --temperature")
+            lines.append(f"{path}: no sound (one value throughout); {silent}")
         elif (full := int(np.count_nonzero(np.abs(clip) >= FULL_SCALE))) > 0:
             lines.append(
                 f"{path}: {full} sample{'s' * (full > 1)} at full scale (clipping); "
-                "lower --temperature"
+                f"lower {temperature}"
             )
     return lines
 
