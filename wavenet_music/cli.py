@@ -379,6 +379,7 @@ def cmd_features(args: argparse.Namespace) -> None:
     if not args.audio.is_file():
         raise UserError(f"{args.audio} is not a file")
     clip_paths(args.out, [""], ".npy")  # a .npy name (never a checkpoint's), not a folder
+    _file_named(args.out, "NPY", (".npy",))
     check_apart([args.out], {"AUDIO": args.audio})
     features = features_of_audio(args.audio, config)
     write_atomically(args.out, npy_bytes(features))
@@ -542,13 +543,21 @@ def cmd_transcribe(args: argparse.Namespace) -> None:
     if not args.audio.is_file():
         raise UserError(f"{args.audio} is not a file")
     check_target(args.out)
-    if Path(args.out).suffix.lower() not in (".mid", ".midi"):
-        raise UserError(f"--out {args.out}: writes a MIDI file; name one ending in .mid")
+    _file_named(args.out, "MIDI", (".mid", ".midi"))
     notes = require_notes(transcribe_file(args.audio), args.audio)
     write_midi(args.out, notes)
     end = max(n.offset for n in notes)
     count = f"{len(notes)} note{'s' if len(notes) != 1 else ''}"
     print(f"{args.out}: {count}, {notes[0].onset:.2f}-{end:.2f} s")
+
+
+def _file_named(out: Path, kind: str, suffixes: tuple[str, ...]) -> None:
+    """``--out`` of a command that writes one file of ``kind``: a name ending in one of
+    ``suffixes``, else one line naming them (a bare name too: ``features`` wrote a .npy
+    file under it, ``transcribe`` refused it in other words)."""
+    if Path(out).suffix.lower() not in suffixes:
+        ends = " or ".join(suffixes)
+        raise UserError(f"--out {out}: expected a {kind} path (a name ending in {ends})")
 
 
 # --- the parser ----------------------------------------------------------------------------------
@@ -676,7 +685,7 @@ def build_parser() -> argparse.ArgumentParser:
         "transcribe", help="write the notes of a recording as MIDI (basic-pitch transcription)"
     )
     trans.add_argument("audio", type=Path, help="audio file (any rate; mixed to mono)")
-    trans.add_argument("--out", type=Path, required=True, help=".mid file to write")
+    trans.add_argument("--out", type=Path, required=True, help=".mid (or .midi) file to write")
     trans.set_defaults(func=cmd_transcribe)
     return parser
 

@@ -379,11 +379,14 @@ def test_the_command_refuses_a_folder_as_out_before_transcribing(tmp_path, capsy
     _fails_with(capsys, ["transcribe", str(audio), "--out", str(tmp_path)], "is a directory")
 
 
-def test_the_command_refuses_an_out_that_is_not_a_midi_name(tmp_path, capsys, monkeypatch):
-    """``--out notes.wav`` got MIDI bytes under a WAV name."""
+@pytest.mark.parametrize("name", ["notes.wav", "notes"])
+def test_the_command_refuses_an_out_that_is_not_a_midi_name(tmp_path, capsys, monkeypatch, name):
+    """``--out notes.wav`` got MIDI bytes under a WAV name; a bare ``--out notes`` is
+    refused as ``features --out`` refuses one, naming both endings a MIDI file takes."""
     audio = tmp_path / "a.wav"
     write_wav(audio, np.zeros(100, dtype=np.float32), 16_000)
     monkeypatch.setattr(tr, "transcribe_file", lambda *a: pytest.fail("transcribed"))
-    out = tmp_path / "notes.wav"
-    _fails_with(capsys, ["transcribe", str(audio), "--out", str(out)], "ending in .mid")
+    out = tmp_path / name
+    expected = f"--out {out}: expected a MIDI path (a name ending in .mid or .midi)"
+    _fails_with(capsys, ["transcribe", str(audio), "--out", str(out)], expected)
     assert not out.exists()

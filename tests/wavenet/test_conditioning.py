@@ -279,6 +279,7 @@ def test_features_never_write_over_the_audio_they_read_or_a_checkpoint(
     for audio, out, message in (
         (recording, recording, "expected a NPY path"),
         (recording, weights, "expected a NPY path"),
+        (recording, tmp_path / "bare", "expected a NPY path (a name ending in .npy)"),
         (odd_name, odd_name, f"would replace AUDIO {odd_name}"),
     ):
         capsys.readouterr()
