@@ -29,6 +29,7 @@ import soundfile
 from wavenet_music.cli import main as cli
 from wavenet_music.composer.checkpoint import composer_dirs, load_composer
 from wavenet_music.composer.config import ComposerConfig
+from wavenet_music.composer.data import COMPOSER
 from wavenet_music.config import (
     MAX_MINUTES,
     Config,
@@ -42,7 +43,7 @@ from wavenet_music.report import estimate
 from wavenet_music.report.check import read_summary
 from wavenet_music.runtime import stop, threads
 from wavenet_music.runtime.device import resolve_device
-from wavenet_music.wavenet.checkpoint import checkpoint_dirs
+from wavenet_music.wavenet.checkpoint import CHECKPOINTS, checkpoint_dirs, newest_meta
 from wavenet_music.wavenet.discovery import find_audio_files
 
 # Measured (README "Measured"): 2,000 steps of this WaveNet reach about 4.9 held-out bits
@@ -59,11 +60,27 @@ EXIT_INTERRUPTED = 130  # as a shell reports Ctrl-C
 MAX_CORPUS_MINUTES = 600.0  # per genre: the sources hold far less (each genre says so)
 
 
+# train's advice for a budget inside the warm-up, in this script's flags (it has no
+# --warmup-steps: the demo preset's warm-up is part of the recipe)
+WARMUP_ADVICE = (
+    "pass more --wavenet-steps (DEMO_WAVENET_STEPS) than the warm-up; a later run resumes to them"
+)
+
+
 def run_cli(*argv: str) -> None:
     print("$ wavenet-music " + " ".join(argv), flush=True)
-    code = cli(list(argv))
+    code = cli(list(argv), warmup_advice=WARMUP_ADVICE)
     if code != 0:
         sys.exit(code)
+
+
+def about_minutes(seconds: float) -> str:
+    """``seconds`` in whole minutes, for the estimates: "about 1 minute", "about 12
+    minutes", "under a minute" (it read "about 1 minutes", "about 0 minutes")."""
+    minutes = round(seconds / 60)
+    if minutes == 0:
+        return "under a minute"
+    return f"about {minutes} minute{'s' * (minutes != 1)}"
 
 
 def parse_args() -> argparse.Namespace:
@@ -139,10 +156,12 @@ def wavenet_config(args: argparse.Namespace) -> Config:
     return estimate.with_labels(load_preset(PRESET), len(genres))
 
 
-def trained_steps(run: Path, folders=checkpoint_dirs) -> int:
-    """The newest step saved in ``run`` (the composer's with ``folders=composer_dirs``)."""
-    saved = folders(run)
-    return int(saved[-1].name.removeprefix("step_")) if saved else 0
+def trained_steps(run: Path, folder: str = CHECKPOINTS) -> int:
+    """The step a resume of ``run`` goes on from (the composer's with ``folder=COMPOSER``):
+    its newest checkpoint that verifies, 0 without one. A damaged newer one is not counted:
+    the resume sets it aside and trains its steps again."""
+    meta = newest_meta(Path(run) / folder)
+    return int(meta["step"]) if meta is not None else 0
 
 
 def budget_flags(steps: int, minutes: float | None, share: float) -> list[str]:
@@ -189,7 +208,7 @@ def plan(args: argparse.Namespace) -> list[estimate.Phase]:
     config = wavenet_config(args)
     steps = max(0, args.wavenet_steps - trained_steps(args.run))
     composer = load_preset(PRESET, ComposerConfig())
-    composer_steps = 0 if composer_dirs(args.run) else args.composer_steps
+    composer_steps = max(0, args.composer_steps - trained_steps(args.run, COMPOSER))
     device = resolve_device(config.train.device)  # where training will run
     with threads.for_training(device, quiet=True):  # on as many threads
         speed = estimate.wavenet_step_seconds(config, device)
@@ -214,7 +233,7 @@ def corpus_seconds(folder: Path) -> float:
 
 def say_plan(phases: list[estimate.Phase], args: argparse.Namespace) -> float:
     total = sum(p.seconds for p in phases)
-    print(f"\nabout {total / 60:.0f} minutes on this machine from here:")
+    print(f"\n{about_minutes(total)} on this machine from here:")
     for p in phases:
         print(f"  {p.name:<18} {p.seconds / 60:5.1f} min  ({p.how})")
     if args.minutes is not None:
@@ -239,7 +258,7 @@ def say_pace(phases: list[estimate.Phase], index: int, clock: Clock, full: bool)
     line = f"{done.name} took {spent / 60:.1f} min (estimated {done.seconds / 60:.1f})"
     left = estimate.rest_at_pace(done, spent, phases[index + 1 :]) if full else None
     if left is not None:
-        line += f"; the rest at this pace: about {left / 60:.0f} minutes"
+        line += f"; the rest at this pace: {about_minutes(left)}"
     print(line, flush=True)
 
 
@@ -305,7 +324,7 @@ def main() -> int:
     with clock.phase("composer training"):
         train_composer(args)
     stop_if_asked(args)
-    say_pace(phases, 1, clock, full=trained_steps(args.run, composer_dirs) >= args.composer_steps)
+    say_pace(phases, 1, clock, full=trained_steps(args.run, COMPOSER) >= args.composer_steps)
     report = args.run / "report"
     with clock.phase("report"):
         pieces = ["--clips", str(PIECES), "--seconds", f"{args.seconds:g}"]

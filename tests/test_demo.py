@@ -7,7 +7,10 @@ the cap and says that too."""
 
 from __future__ import annotations
 
+import argparse
+import importlib.util
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,10 +19,19 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from wavenet_music.cli import main
 from wavenet_music.notes.midi import read_midi
+from wavenet_music.report.estimate import Phase
 from wavenet_music.wavenet.checkpoint import checkpoint_dirs
 
-from .conftest import HANG_GUARD_S, TEST_CORPUS_MINUTES, finish, launch_hearing_ctrl_c, wait_for
+from .conftest import (
+    HANG_GUARD_S,
+    TEST_CORPUS_MINUTES,
+    TINY_MODEL_FLAGS,
+    finish,
+    launch_hearing_ctrl_c,
+    wait_for,
+)
 
 DEMO = Path(__file__).parent.parent / "scripts" / "demo.py"
 GENRES = ("ambient", "classical", "guitar", "piano")
@@ -39,7 +51,7 @@ def test_the_demo_reports_and_checks_an_under_trained_result(music_root, tmp_pat
     run = tmp_path / "demo"
     done = run_demo(music_root, run, "--wavenet-steps", "20", "--composer-steps", "20")
     assert done.returncode == EXIT_UNUSABLE, done.stderr[-3000:]
-    assert "minutes on this machine from here" in done.stdout  # the estimate, before training
+    assert " on this machine from here:" in done.stdout  # the estimate, before training
     assert "WaveNet training took" in done.stdout  # and what each phase took, as it ends
     report = run / "report" / "index.html"
     assert f"listening report: {report.resolve()}" in done.stdout
@@ -105,3 +117,90 @@ def test_ctrl_c_while_the_demo_trains_stops_the_demo_there(music_root, tmp_path)
     assert "demo: stopped;" in err and "run the same command again" in err
     assert "Traceback" not in err and "train-composer" not in out
     assert checkpoint_dirs(run) and not (run / "report").exists()
+
+
+# --- the demo's own lines, called in-process (no corpus built, nothing measured) ---------------
+
+
+def load_demo():
+    spec = importlib.util.spec_from_file_location("demo", DEMO)
+    assert spec is not None and spec.loader is not None
+    demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo)
+    return demo
+
+
+def tiny_train(data: Path, run: Path, *flags: str) -> list[str]:
+    """``train`` arguments of a tiny run (the tiny preset warms up for 50 steps)."""
+    cache = ["--cache-dir", str(run.parent / "cache")]
+    return [
+        "train",
+        str(data),
+        "--run",
+        str(run),
+        "--preset",
+        "tiny",
+        *TINY_MODEL_FLAGS,
+        *cache,
+        *flags,
+    ]
+
+
+def test_durations_read_in_whole_minutes_with_their_plural(tmp_path, capsys):
+    """It printed "about 1 minutes" (and "about 0 minutes")."""
+    demo = load_demo()
+    said = [demo.about_minutes(s) for s in (10, 60, 89, 91, 600)]
+    assert said == [
+        "under a minute",
+        "about 1 minute",
+        "about 1 minute",
+        "about 2 minutes",
+        "about 10 minutes",
+    ]
+    args = argparse.Namespace(minutes=None)
+    demo.say_plan([Phase("WaveNet training", 45.0, "x"), Phase("report", 20.0, "y")], args)
+    assert "\nabout 1 minute on this machine from here:" in capsys.readouterr().out
+
+
+def test_a_budget_inside_the_warm_up_is_advised_in_the_demo_s_own_flags(
+    music_root, tmp_path, capsys
+):
+    """Two steps of a 50-step warm-up: the advice was "lower --warmup-steps", a flag the
+    demo does not have."""
+    demo = load_demo()
+    demo.run_cli(*tiny_train(music_root / "piano", tmp_path / "run", "--steps", "2"))
+    err = capsys.readouterr().err
+    [line] = [line for line in err.splitlines() if "warmup_steps" in line]
+    assert line.endswith(f"; {demo.WARMUP_ADVICE}") and "--warmup-steps" not in line
+    assert "--wavenet-steps" in demo.WARMUP_ADVICE
+
+
+def test_the_plan_counts_the_steps_a_resume_goes_on_from(music_root, tmp_path, monkeypatch):
+    """A damaged newest checkpoint was counted as trained (the resume goes on from the one
+    before), and a composer trained part way as finished: 0 steps to go, about 1 minute."""
+    demo = load_demo()
+    run = tmp_path / "run"
+    args = tiny_train(music_root / "piano", run, "--steps", "2", "--checkpoint-every", "1")
+    assert main([*args, "--quiet"]) == 0
+    first, newest = checkpoint_dirs(run)
+    weights = newest / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-8] + bytes(8))  # damaged: its hash fails
+    shutil.copytree(first, run / "composer" / first.name)  # verifies; the plan reads its step
+    planned = {}
+
+    def training(config, steps, speed):
+        planned["wavenet"] = steps
+        return Phase("WaveNet training", 60.0, "")
+
+    def composing(composer, config, steps, device, held_out):
+        planned["composer"] = steps
+        return Phase("composer training", 60.0, "")
+
+    monkeypatch.setattr(demo.estimate, "wavenet_step_seconds", lambda config, device: (1, 1))
+    monkeypatch.setattr(demo.estimate, "wavenet_training", training)
+    monkeypatch.setattr(demo.estimate, "composer_training", composing)
+    monkeypatch.setattr(demo.estimate, "report", lambda *a, **k: Phase("report", 60.0, ""))
+    budget = {"wavenet_steps": 10, "composer_steps": 30, "seconds": 3.0, "minutes": None}
+    demo.plan(argparse.Namespace(run=run, data=music_root / "piano", **budget))
+    assert planned == {"wavenet": 9, "composer": 29}  # it said 8 and 0
+    assert demo.trained_steps(run) == 1

@@ -222,6 +222,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         resume=args.resume,
         quiet=args.quiet,
         init_from=args.init_from,
+        **({"warmup_advice": args.warmup_advice} if args.warmup_advice else {}),
     )
     last_step, last = result.validation_bits[-1] if result.validation_bits else (None, None)
     summary = {
@@ -690,11 +691,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, warmup_advice: str | None = None) -> int:
+    """The command line; ``warmup_advice``: for a script that runs ``train`` on its own
+    flags (scripts/demo.py), what a warm-up longer than the budget advises in them."""
     if hasattr(sys.stdout, "reconfigure"):  # a file name that is not UTF-8 prints as its bytes
         sys.stdout.reconfigure(errors="surrogateescape")
     with rank_zero_speaks() as say_error:  # under torchrun: one summary, not one a process
         args = build_parser().parse_args(argv)
+        args.warmup_advice = warmup_advice
         return _run(args, functools.partial(say_error, args.command))
 
 

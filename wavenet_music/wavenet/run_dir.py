@@ -156,16 +156,20 @@ def resumed_config(run_dir: Path, stored: Config, asked: Config) -> Config:
     return replace(stored, train=t)
 
 
-def warmup_warning(config: Config) -> str | None:
+WARMUP_ADVICE = "lower --warmup-steps"
+
+
+def warmup_warning(config: Config, advice: str = WARMUP_ADVICE) -> str | None:
     """A warning where the learning rate's warm-up outlasts the budget of steps: the model
-    would train at a fraction of its learning rate throughout."""
+    would train at a fraction of its learning rate throughout. ``advice``: what to do, in
+    the flags of the command that was run (scripts/demo.py has no ``--warmup-steps``)."""
     t = config.train
     if t.steps is None or t.warmup_steps < t.steps:
         return None
     return (
         f"warning: train.warmup_steps ({t.warmup_steps:,}) is not below train.steps "
         f"({t.steps:,}): the learning rate never reaches train.learning_rate "
-        f"({t.learning_rate:g}); lower --warmup-steps"
+        f"({t.learning_rate:g}); {advice}"
     )
 
 

@@ -37,6 +37,7 @@ from .distributed import SINGLE, Distributed
 from .evaluate import LN2, loss_bits
 from .model import WaveNet
 from .run_dir import (
+    WARMUP_ADVICE,
     budget_spent,
     claim_run_dir,
     prepare_run_dir,
@@ -384,6 +385,7 @@ def train(
     resume: bool = False,
     quiet: bool = False,
     init_from: Path | None = None,
+    warmup_advice: str = WARMUP_ADVICE,
 ) -> TrainResult:
     """Train on the recordings under ``data_root`` into ``run_dir``.
 
@@ -398,6 +400,7 @@ def train(
     is the source's config without its budget, the base the CLI overrides.
     Launched by torchrun, this process is one of ``WORLD_SIZE`` data-parallel ones; each
     says what it has to say, and the CLI lets rank 0 alone be heard (``runtime.console``).
+    ``warmup_advice``: what the warning of a warm-up longer than the budget advises.
     """
     run_dir = Path(run_dir)
     source = None
@@ -421,7 +424,7 @@ def train(
                 return TrainResult(run_dir, checkpoint.step)
             if dist.is_main:  # the steps after it are trained and saved again
                 ckpt.set_aside_newer(run_dir / ckpt.CHECKPOINTS, checkpoint.step)
-        if not quiet and (warning := warmup_warning(config)) is not None:
+        if not quiet and (warning := warmup_warning(config, warmup_advice)) is not None:
             print(warning, file=sys.stderr)
         device = distributed.process_device(dist, resolve_device(config.train.device))
         bf16 = emulated_bf16_note(config.train.precision, device, kernels.cpu_flags())
