@@ -190,6 +190,45 @@ def test_a_signal_to_one_process_stops_them_all_with_a_checkpoint(piano, tmp_pat
     assert err.count("resume with:") == 1 and advice in err, err[-3000:]
 
 
+def test_a_resume_goes_on_from_rank_zeros_checkpoint_in_every_process(piano, tmp_path):
+    """Each process chose the checkpoint to resume by itself while rank 0 alone put back one
+    a crash had hidden and set aside a damaged one: a process that listed the folder before
+    and read it after (the interleaving resume_race.py forces) went on from an older step
+    than rank 0, out of step with it (and failed at the end). Now every process loads rank
+    0's choice; the damaged checkpoint is set aside once, and said once."""
+    cache, run = tmp_path / "cache", tmp_path / "ddp"
+    single_process(piano, run, cache, 9)  # checkpoints at steps 3, 6 and 9
+    folder = run / ckpt.CHECKPOINTS
+    shutil.copytree(folder / "step_00000006", folder / ".stale_step_00000006_1")
+    (folder / "step_00000006").rename(folder / ".tmp_step_00000006_1")  # hidden by a crash
+    weights = folder / "step_00000009" / ckpt.MODEL_FILE
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF
+    weights.write_bytes(data)
+    signs = tmp_path / "signs"
+    signs.mkdir()
+    command = torchrun(piano, run, ["--steps", "12"], "--resume")
+    at = command.index("wavenet_music.cli")
+    command[at - 2 : at + 1] = ["--", str(Path(__file__).with_name("resume_race.py"))]
+    done = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD_S,
+        env={**os.environ, "RACE_DIR": str(signs)},
+    )
+    restored = [(signs / f"restored_{rank}").read_text() for rank in range(WORLD)]
+    assert restored == ["6", "6"], done.stderr[-3000:]
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert [s["step"] for s in summaries_of(done)] == [12]
+    assert checkpoint_names(run) == [
+        ".damaged_step_00000009",  # once: a second would be .damaged_step_00000009_PID
+        *(f"step_{step:08d}" for step in (3, 6, 9, 12)),
+    ]
+    assert done.stderr.count("step_00000009 is damaged") == 1, done.stderr[-3000:]
+    assert done.stderr.count("warning: set aside the damaged") == 1, done.stderr[-3000:]
+
+
 def test_settings_that_do_not_fit_the_processes_are_refused_before_decoding(piano, tmp_path):
     """A global batch that does not split over the processes was refused only after the
     audio had been decoded, and by every process (the same line twice)."""

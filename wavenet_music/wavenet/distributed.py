@@ -185,12 +185,22 @@ def any_rank(ctx: Distributed, *flags: bool) -> tuple[bool, ...]:
     return tuple(v > 0 for v in _all_reduce([float(f) for f in flags], dist.ReduceOp.MAX))
 
 
+def from_rank_zero(ctx: Distributed, value: int) -> int:
+    """Rank 0's ``value`` in every process: a choice rank 0 alone made."""
+    if not ctx.enabled:
+        return value
+    tensor = torch.tensor([value], dtype=torch.int64, device=_collective_device())  # (1,)
+    dist.broadcast(tensor, src=0)
+    return int(tensor.item())
+
+
 def _all_reduce(values: Sequence[float], op: dist.ReduceOp) -> list[float]:
-    device = torch.device("cuda", torch.cuda.current_device()) if _nccl() else "cpu"
-    tensor = torch.tensor(values, dtype=torch.float64, device=device)  # (N,)
+    tensor = torch.tensor(values, dtype=torch.float64, device=_collective_device())  # (N,)
     dist.all_reduce(tensor, op=op)
     return tensor.tolist()
 
 
-def _nccl() -> bool:
-    return dist.get_backend() == "nccl"
+def _collective_device() -> torch.device:
+    """Where a collective's tensor lives: nccl takes CUDA tensors alone."""
+    nccl = dist.get_backend() == "nccl"
+    return torch.device("cuda", torch.cuda.current_device()) if nccl else torch.device("cpu")

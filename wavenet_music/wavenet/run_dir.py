@@ -54,6 +54,23 @@ def run_config(
     return config, checkpoint
 
 
+def agreed_resume(
+    dist: Distributed, run_dir: Path, config: Config, checkpoint: ckpt.Checkpoint, asked: Config
+) -> tuple[Config, ckpt.Checkpoint]:
+    """Rank 0's checkpoint, and the config resumed from it (``asked``'s budget), in every
+    process. Each process chose the newest checkpoint that verifies before the processes
+    met, while rank 0 alone put back a checkpoint a crash had hidden and set aside damaged
+    ones: a process that read the folder meanwhile may have chosen an older one, and would
+    train on out of step with the others. Rank 0's choice is in place now and stays so
+    until the first step: the others load it."""
+    step = distributed.from_rank_zero(dist, checkpoint.step)
+    chosen = run_dir / ckpt.CHECKPOINTS / f"step_{step:08d}"
+    if dist.is_main or checkpoint.path == chosen:
+        return config, checkpoint
+    checkpoint = ckpt.load_dir(chosen)
+    return resumed_config(run_dir, checkpoint.config, asked), checkpoint
+
+
 def check_fits_together(config: Config) -> None:
     """A one-line error for settings that do not fit together (features and their
     channels, notes heard without notes, features withheld from a run without any): what

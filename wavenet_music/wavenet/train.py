@@ -38,6 +38,7 @@ from .evaluate import LN2, loss_bits
 from .model import WaveNet
 from .run_dir import (
     WARMUP_ADVICE,
+    agreed_resume,
     budget_spent,
     claim_run_dir,
     prepare_run_dir,
@@ -415,7 +416,7 @@ def train(
             ckpt.remove_unfinished(run_dir)  # a crash may have hidden the newest checkpoint
             if not resume:
                 claim_run_dir(run_dir)
-        config, checkpoint = run_config(run_dir, config, resume)
+        asked, (config, checkpoint) = config, run_config(run_dir, config, resume)
         distributed.share(dist, config.train.batch_size)  # the global batch fits, before decoding
         if checkpoint is not None:
             runs.require_same_data(run_dir, data_root)
@@ -431,6 +432,8 @@ def train(
         if bf16:
             print(f"warning: {bf16}", file=sys.stderr)
         with distributed.process_group(dist, device):
+            if checkpoint is not None:  # every process goes on from rank 0's choice
+                config, checkpoint = agreed_resume(dist, run_dir, config, checkpoint, asked)
             corpus = process_corpus(data_root, config, quiet, dist, run_dir)
             if checkpoint is not None:  # before data.json is written again
                 require_recorded_split(run_dir, corpus)
