@@ -190,6 +190,28 @@ def test_a_signal_to_one_process_stops_them_all_with_a_checkpoint(piano, tmp_pat
     assert err.count("resume with:") == 1 and advice in err, err[-3000:]
 
 
+def test_a_process_killed_outright_is_not_said_to_have_left_a_message(piano, tmp_path):
+    """A process killed by SIGKILL (the out-of-memory killer's way) prints nothing, and the
+    other said "its message is above" of a message that was not there. Now its one line
+    says the process may have left none, and torchrun's report after it names the SIGKILL."""
+    run = tmp_path / "ddp"
+    command = torchrun(piano, run, flag_list(tmp_path / "cache", 1_000_000))
+    launcher = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(
+            lambda: (run / "metrics.jsonl").exists() and bits_by_step(run, "train_bits"), launcher
+        )
+        os.kill(worker_of_rank(launcher.pid, 1), signal.SIGKILL)
+        _, err = finish(launcher)
+    finally:
+        launcher.kill()
+    assert launcher.returncode == 1, err[-3000:]  # torchrun's code for a failed process
+    [line] = [line for line in err.splitlines() if line.startswith("wavenet-music train")]
+    assert line.startswith("wavenet-music train: error: another process of this run stopped")
+    assert "its message, if it left one, is above" in line, line
+    assert "SIGKILL" in err.split(line, 1)[1], err[-3000:]  # torchrun's report, below
+
+
 def test_a_resume_goes_on_from_rank_zeros_checkpoint_in_every_process(piano, tmp_path):
     """Each process chose the checkpoint to resume by itself while rank 0 alone put back one
     a crash had hidden and set aside a damaged one: a process that listed the folder before

@@ -107,6 +107,16 @@ def process_device(ctx: Distributed, device: torch.device) -> torch.device:
     return torch.device("cuda", ctx.local_rank)
 
 
+# what a process says whose peer ended: one killed (SIGKILL, e.g. by the out-of-memory
+# killer) left no message of its own, and torchrun's report after the run names it
+LOST = (
+    "another process of this run stopped (its message, if it left one, is above; torchrun's "
+    "report below names its exit code, SIGKILL where it was killed, e.g. for memory); once "
+    "that is dealt with, launch the same torchrun command again (with --resume where the run "
+    "saved a checkpoint)"
+)
+
+
 @contextmanager
 def process_group(ctx: Distributed, device: torch.device) -> Iterator[None]:
     """The default process group for the training run (nothing for a single process),
@@ -124,11 +134,7 @@ def process_group(ctx: Distributed, device: torch.device) -> Iterator[None]:
         if not (isinstance(exc, RuntimeError) and peer_lost(exc)):
             mark_own(exc)
             raise
-        lost = UserError(
-            "another process of this run stopped (its message is above); once that is dealt "
-            "with, launch the same torchrun command again (with --resume where the run saved "
-            "a checkpoint)"
-        )
+        lost = UserError(LOST)
         raise mark_own(lost) from None
     finally:
         dist.destroy_process_group()
