@@ -498,6 +498,7 @@ def _numpy_allocates_an_exbibyte(*args, **kwargs):
     [
         ("wavenet_music.wavenet.generate.local_timeline", _allocate_an_exbibyte, "--num"),
         ("wavenet_music.wavenet.train.Trainer.train_step", _numpy_allocates_an_exbibyte, "--batch"),
+        ("wavenet_music.wavenet.evaluate.segment_nats", _allocate_an_exbibyte, "--batch-size"),
     ],
 )
 def test_out_of_memory_is_one_line_naming_what_to_lower(
@@ -510,6 +511,8 @@ def test_out_of_memory_is_one_line_naming_what_to_lower(
     if "generate" in target:
         argv = ["generate", str(run), "--seconds", "0.1", "--out", str(tmp_path / "x.wav")]
         argv.append("--quiet")
+    elif "evaluate" in target:  # it said only "give it less to do at once"
+        argv = ["evaluate", str(run), "--data", str(data), "--quiet"]
     else:
         copy = tmp_path / "run"
         argv = ["train", str(data), "--run", str(copy), *SMALL, "--steps", "2", "--quiet"]

@@ -729,6 +729,7 @@ LESS_AT_ONCE = {
     "train-composer": "lower --batch-size or --context-seconds",
     "generate": "generate fewer clips at once (--num, or fewer labels) or shorter ones",
     "render": "render fewer clips at once (--num)",
+    "evaluate": "lower --batch-size (windows scored in one forward pass; 1 holds the least)",
     "compose": "compose a shorter piece (--seconds)",
 }
 
