@@ -168,19 +168,28 @@ def assert_usable(run: Path, data: Path, excerpt: Path) -> None:
     assert 6.0 < evaluate(model, config, excerpt, quiet=True).bits_per_sample < 8.5
 
 
-def test_a_signal_to_one_process_stops_them_all_with_a_checkpoint(piano, tmp_path):
-    run = tmp_path / "ddp"
-    command = torchrun(piano, run, flag_list(tmp_path / "cache", 1_000_000))
+def signal_rank_one_after_a_step(
+    piano: Path, run: Path, cache: Path, signum: int
+) -> tuple[int, str, str]:
+    """A 2-process torchrun run whose rank 1 gets ``signum`` once a step is logged:
+    (torchrun's exit code, stdout, stderr)."""
+    command = torchrun(piano, run, flag_list(cache, 1_000_000))
     launcher = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         wait_for(
             lambda: (run / "metrics.jsonl").exists() and bits_by_step(run, "train_bits"), launcher
         )
-        os.kill(worker_of_rank(launcher.pid, 1), signal.SIGTERM)
+        os.kill(worker_of_rank(launcher.pid, 1), signum)
         out, err = finish(launcher)
     finally:
         launcher.kill()
-    assert launcher.returncode == 0, err[-3000:]  # rank 1 too: both stopped after one step
+    return launcher.returncode, out, err
+
+
+def test_a_signal_to_one_process_stops_them_all_with_a_checkpoint(piano, tmp_path):
+    run = tmp_path / "ddp"
+    code, out, err = signal_rank_one_after_a_step(piano, run, tmp_path / "cache", signal.SIGTERM)
+    assert code == 0, err[-3000:]  # rank 1 too: both stopped after one step
     [summary] = summaries_of(out)  # rank 0's alone (each process printed its own)
     assert summary["interrupted"]
     step = ckpt.load(run).step
@@ -195,17 +204,8 @@ def test_a_process_killed_outright_is_not_said_to_have_left_a_message(piano, tmp
     other said "its message is above" of a message that was not there. Now its one line
     says the process may have left none, and torchrun's report after it names the SIGKILL."""
     run = tmp_path / "ddp"
-    command = torchrun(piano, run, flag_list(tmp_path / "cache", 1_000_000))
-    launcher = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        wait_for(
-            lambda: (run / "metrics.jsonl").exists() and bits_by_step(run, "train_bits"), launcher
-        )
-        os.kill(worker_of_rank(launcher.pid, 1), signal.SIGKILL)
-        _, err = finish(launcher)
-    finally:
-        launcher.kill()
-    assert launcher.returncode == 1, err[-3000:]  # torchrun's code for a failed process
+    code, _, err = signal_rank_one_after_a_step(piano, run, tmp_path / "cache", signal.SIGKILL)
+    assert code == 1, err[-3000:]  # torchrun's code for a failed process
     [line] = [line for line in err.splitlines() if line.startswith("wavenet-music train")]
     assert line.startswith("wavenet-music train: error: another process of this run stopped")
     assert "its message, if it left one, is above" in line, line
