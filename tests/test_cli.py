@@ -567,6 +567,7 @@ def test_a_run_with_a_relative_labels_file_resumes_from_another_folder(
         ("{tmp}", "it is a directory"),
         ("/dev/null", "not a regular file"),
         ("{tmp}/x.mp3", "expected a WAV path (a name ending in .wav)"),
+        ("{tmp}/take", "expected a WAV path (a name ending in .wav)"),
     ],
 )
 def test_an_output_name_generate_cannot_honour_is_one_line(trained_run, tmp_path, out, message):
@@ -580,6 +581,41 @@ def test_an_output_name_generate_cannot_honour_is_one_line(trained_run, tmp_path
     run, _ = trained_run  # and through the command line, as one line
     argv = ["generate", str(run), "--seconds", "0.01", "--quiet"]
     assert main([*argv, "--out", out.format(tmp=tmp_path)]) == 2
+
+
+@pytest.mark.parametrize(
+    ("command", "flag", "kind"),
+    [
+        ("generate", "--out", "WAV"),
+        ("render", "--out", "WAV"),
+        ("compose", "--out", "WAV"),
+        ("compose", "--features-out", "NPY"),
+    ],
+)
+def test_a_bare_out_name_is_refused_before_the_model_loads(
+    tmp_path, capsys, monkeypatch, command, flag, kind
+):
+    """``--out take`` was written as a WAV file named ``take`` (``take-LABEL.wav`` with a
+    label), and ``compose --features-out f`` as a .npy named ``f``: refused as typed, in
+    the words ``transcribe --out`` and ``features --out`` use, before any model loads."""
+
+    def loaded(*args, **kwargs):
+        pytest.fail("the model loaded before --out was checked")
+
+    monkeypatch.setattr("wavenet_music.wavenet.checkpoint.load_model", loaded)
+    monkeypatch.setattr("wavenet_music.composer.compose.load_model", loaded)
+    monkeypatch.chdir(tmp_path)  # compose's default --out, piece.wav, is written here
+    run = tmp_path / "run"
+    argv = {"generate": [command, str(run)], "render": [command, str(run), "tune.mid"]}
+    argv["compose"] = [command, str(run)]
+    name = tmp_path / "take"
+    code, out, err = _run(
+        capsys, *argv[command], "--seconds", "0.05", "--label", "piano", flag, str(name)
+    )
+    ends = ".wav" if kind == "WAV" else ".npy"
+    message = f"{flag} {name}: expected a {kind} path (a name ending in {ends})"
+    assert (code, out, err) == (2, "", f"wavenet-music {command}: error: {message}\n")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_label_named_twice_is_refused_not_written_twice_to_one_file():

@@ -279,8 +279,9 @@ def _source_config(args: argparse.Namespace) -> Config | None:
 def cmd_generate(args: argparse.Namespace) -> None:
     from .runtime.device import generation_device
     from .wavenet.checkpoint import load_model
-    from .wavenet.to_audio import clip_paths, clip_plan, generate_audio
+    from .wavenet.to_audio import check_out, clip_paths, clip_plan, generate_audio
 
+    check_out(args.out)  # as typed, before the model loads
     options = _drawn_seed(GenerateConfig(**_flag_values(args, GenerateConfig, "gen__")))
     model, config = load_model(args.run, generation_device(options.device))
     for flag, value in (
@@ -334,11 +335,12 @@ def cmd_render(args: argparse.Namespace) -> None:
     from .notes.midi import read_midi
     from .runtime.device import generation_device
     from .wavenet.checkpoint import load_model
-    from .wavenet.to_audio import clip_paths, clip_plan, generate_audio, notes_seconds
+    from .wavenet.to_audio import check_out, clip_paths, clip_plan, generate_audio, notes_seconds
 
     given = _flag_values(args, GenerateConfig, "gen__")
     if given.get("notes") is not None or given.get("features_from") or given.get("features"):
         raise UserError("render plays its MIDI file: drop --notes/--features-from/--features")
+    check_out(args.out)  # as typed, before the MIDI file is read and the model loads
     seconds = given.pop("seconds", None)  # 0 is checked as any length is, not "unset"
     if seconds is None:
         seconds = notes_seconds(read_midi(args.midi))
@@ -367,7 +369,7 @@ def cmd_render(args: argparse.Namespace) -> None:
 def cmd_features(args: argparse.Namespace) -> None:
     from .runs import check_apart, npy_bytes, write_atomically
     from .wavenet.checkpoint import load
-    from .wavenet.to_audio import clip_paths, features_of_audio
+    from .wavenet.to_audio import check_out, features_of_audio
 
     config = load(args.run, weights_only=True).config
     if config.model.local_channels is None:
@@ -379,8 +381,7 @@ def cmd_features(args: argparse.Namespace) -> None:
         )
     if not args.audio.is_file():
         raise UserError(f"{args.audio} is not a file")
-    clip_paths(args.out, [""], ".npy")  # a .npy name (never a checkpoint's), not a folder
-    _file_named(args.out, "NPY", (".npy",))
+    check_out(args.out, ".npy")  # a .npy name (never a checkpoint's), not a folder
     check_apart([args.out], {"AUDIO": args.audio})
     features = features_of_audio(args.audio, config)
     write_atomically(args.out, npy_bytes(features))
@@ -554,8 +555,7 @@ def cmd_transcribe(args: argparse.Namespace) -> None:
 
 def _file_named(out: Path, kind: str, suffixes: tuple[str, ...]) -> None:
     """``--out`` of a command that writes one file of ``kind``: a name ending in one of
-    ``suffixes``, else one line naming them (a bare name too: ``features`` wrote a .npy
-    file under it, ``transcribe`` refused it in other words)."""
+    ``suffixes``, else one line naming them, in ``check_out``'s words (which takes one)."""
     if Path(out).suffix.lower() not in suffixes:
         ends = " or ".join(suffixes)
         raise UserError(f"--out {out}: expected a {kind} path (a name ending in {ends})")

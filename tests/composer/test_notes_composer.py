@@ -436,7 +436,7 @@ def test_bad_input_is_one_line(notes_composer, tmp_path, capsys):
     silent = tmp_path / "silent.wav"
     sf.write(silent, np.zeros(RATE), RATE)
     assert "found no notes" in bad([*args, "--prime", str(silent)], capsys)
-    assert "drop --features-out" in bad([*args, "--features-out", str(tmp_path / "f")], capsys)
+    assert "drop --features-out" in bad([*args, "--features-out", str(tmp_path / "f.npy")], capsys)
     assert "expected a WAV path" in bad([*args[:-2], "--out", str(tmp_path / "x.mid")], capsys)
     assert not list(tmp_path.glob("*-a.*"))  # nothing written, not even in part
 

@@ -30,7 +30,7 @@ from ..runtime.stop import Interrupted, StopRequest
 from ..wavenet.checkpoint import load_model
 from ..wavenet.model import WaveNet
 from ..wavenet.noise_guard import Redraw
-from ..wavenet.to_audio import clip_paths, clip_plan, refuse_note_settings, threads_for
+from ..wavenet.to_audio import check_out, clip_paths, clip_plan, refuse_note_settings, threads_for
 from .checkpoint import ComposerCheckpoint, build_composer, calibrated_sampling, load_composer
 from .config import PieceConfig
 from .data import require_local
@@ -127,6 +127,9 @@ def compose(
     (K, F) per clip as ``.npy`` (the format ``generate --features`` reads). A run steered
     by notes composes note events instead (``note_piece.py``) and, with ``out``, writes
     each clip's notes as a MIDI file beside its WAV (``piece.mid``)."""
+    for name, suffix, flag in ((out, ".wav", "--out"), (features_out, ".npy", "--features-out")):
+        if name is not None:
+            check_out(name, suffix, flag)  # as typed, before the models load
     device = generation_device(options.device)
     wavenet, config = load_model(run_dir, device)
     require_local(config, run_dir)

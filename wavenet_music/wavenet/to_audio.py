@@ -352,23 +352,30 @@ def refuse_note_settings(config: Config, options: Any, prefix: str = "") -> None
         )
 
 
-def clip_paths(out: Path, tags: list[str], suffix: str = ".wav", flag: str = "--out") -> list[Path]:
-    """``out`` for a lone untagged clip, else ``out-TAG`` + ``suffix`` per clip (a label's
-    path separators become ``_``: runs trained before labels were checked may hold them).
-    ``out`` itself is checked as typed, before any tag: a one-line error naming ``flag``
-    for an empty name, a folder (``dir/``), a device or another file type than ``suffix``."""
+def check_out(out: Path, suffix: str = ".wav", flag: str = "--out") -> Path:
+    """``out`` as typed (before any tag is added), else a one-line error naming ``flag``:
+    an empty name, a folder (``dir/``), a device, or a name not ending in ``suffix`` (a
+    bare ``take`` was written as a WAV file named ``take``). Cheap: call it before any work."""
     text = str(out)
     out = Path(out)
     if not text or text.endswith(os.sep) or out.name in ("", ".", ".."):
         raise UserError(f"{flag} {text!r}: expected a file name ({suffix}), not a folder")
     check_target(out)  # as typed: /dev/null, or an existing folder
-    if out.suffix and out.suffix.lower() != suffix:
+    if out.suffix.lower() != suffix:
         kind = suffix[1:].upper()
         raise UserError(f"{flag} {out}: expected a {kind} path (a name ending in {suffix})")
+    return out
+
+
+def clip_paths(out: Path, tags: list[str], suffix: str = ".wav", flag: str = "--out") -> list[Path]:
+    """``out`` for a lone untagged clip, else ``out-TAG`` + its suffix per clip (a label's
+    path separators become ``_``: runs trained before labels were checked may hold them).
+    ``out`` itself is checked as typed, before any tag (``check_out``)."""
+    out = check_out(out, suffix, flag)
     if tags == [""]:
         return [out]
     tags = [re.sub(r"[/\\\x00]", "_", tag) for tag in tags]
-    return [out.with_name(f"{out.stem}-{tag}{out.suffix or suffix}") for tag in tags]
+    return [out.with_name(f"{out.stem}-{tag}{out.suffix}") for tag in tags]
 
 
 def generate_audio(
