@@ -217,6 +217,28 @@ def test_a_silent_recording_has_no_notes_to_play(notes_run, tmp_path, capsys):
     assert not out.exists()
 
 
+def test_audio_of_nan_has_no_notes_to_play_and_nan_in_a_recording_is_said(
+    notes_run, tmp_path, capsys
+):
+    """An all-NaN ``--features-from`` was transcribed as silence ("found no notes (it is
+    silent)"), NaN/inf in a recording silently: said as ``--seed-audio`` says it."""
+    run, data = notes_run
+    nan, out = tmp_path / "nan.wav", tmp_path / "x.wav"
+    sf.write(nan, np.full(RATE, np.nan, dtype=np.float32), RATE, subtype="FLOAT")
+    args = ["generate", str(run), "--seconds", "0.1", "--quiet", "--features-from"]
+    assert main([*args, str(nan), "--out", str(out)]) == 2
+    line = f"{nan}: no finite samples (all NaN or infinite): no notes to play; pass another"
+    assert capsys.readouterr().err == f"wavenet-music generate: error: {line} --features-from\n"
+    assert not out.exists()
+    holes = tmp_path / "holes.wav"
+    audio = sf.read(data / "take0.wav", dtype="float32")[0]
+    audio[-100:] = np.inf
+    sf.write(holes, audio, RATE, subtype="FLOAT")
+    assert main([*args, str(holes), "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert f"warning: {holes}: 100 non-finite samples replaced by 0 (the steering audio)" in err
+
+
 def test_features_of_a_run_that_plays_notes_points_to_transcribe(notes_run, tmp_path, capsys):
     """It wrote a .npy that ``generate --features`` then refused (this run plays notes)."""
     run, data = notes_run

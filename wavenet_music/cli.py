@@ -546,7 +546,7 @@ def cmd_transcribe(args: argparse.Namespace) -> None:
         raise UserError(f"{args.audio} is not a file")
     check_target(args.out)
     _file_named(args.out, "MIDI", (".mid", ".midi"))
-    notes = require_notes(transcribe_file(args.audio), args.audio)
+    notes = require_notes(transcribe_file(args.audio, say_damage=True), args.audio)
     write_midi(args.out, notes)
     end = max(n.offset for n in notes)
     count = f"{len(notes)} note{'s' if len(notes) != 1 else ''}"

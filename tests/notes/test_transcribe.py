@@ -13,6 +13,7 @@ from pathlib import Path
 import mir_eval
 import numpy as np
 import pytest
+import soundfile as sf
 
 from wavenet_music.audio.io import load_audio, write_wav
 from wavenet_music.cli import main
@@ -362,6 +363,23 @@ def test_the_command_refuses_silence_and_writes_nothing(tmp_path, capsys):
     write_wav(silent, np.zeros(16_000, dtype=np.float32), 16_000)
     _fails_with(capsys, ["transcribe", str(silent), "--out", str(out)], "found no notes")
     assert not out.exists()
+
+
+def test_the_command_refuses_audio_of_nan_and_says_nan_among_real_samples(tmp_path, capsys):
+    """An all-NaN file was transcribed as silence ("found no notes (it is silent)"), and
+    NaN/inf in a recording became silence without a word: said as ``--seed-audio`` says it."""
+    nan, out = tmp_path / "nan.wav", tmp_path / "notes.mid"
+    sf.write(nan, np.full(16_000, np.nan, dtype=np.float32), 16_000, subtype="FLOAT")
+    expected = f"{nan}: no finite samples (all NaN or infinite): nothing to transcribe"
+    _fails_with(capsys, ["transcribe", str(nan), "--out", str(out)], expected)
+    assert not out.exists()
+    holes = tmp_path / "holes.wav"
+    audio = tone(1.0, 0.5, total=2.0)
+    audio[-100:] = np.inf  # in the silence after the note
+    sf.write(holes, audio, tr.SAMPLE_RATE, subtype="FLOAT")
+    assert main(["transcribe", str(holes), "--out", str(out)]) == 0
+    warning = f"warning: {holes}: 100 non-finite samples replaced by 0 (the recording)\n"
+    assert capsys.readouterr().err == warning and [n.pitch for n in read_midi(out)] == [57]
 
 
 @pytest.mark.parametrize("audio", ["missing.wav", "corrupt.wav"])

@@ -289,6 +289,32 @@ def test_features_never_write_over_the_audio_they_read_or_a_checkpoint(
     assert {path: path.read_bytes() for path in before} == before
 
 
+def test_features_of_audio_of_nan_are_refused_and_nan_in_a_recording_is_said(
+    local_run, tmp_path, capsys
+):
+    """``generate --features-from`` and ``features`` took an all-NaN file as silence, exit
+    0, without a word, and NaN/inf among real samples silently: said as ``--seed-audio``
+    says it, the all-NaN file refused in one line naming it, nothing written."""
+    nan, out = tmp_path / "nan.wav", tmp_path / "x.wav"
+    sf.write(nan, np.full(8000, np.nan, dtype=np.float32), 16000, subtype="FLOAT")
+    generate = ["generate", str(local_run), "--seconds", "0.05", "--quiet", "--features-from"]
+    line = f"{nan}: no finite samples (all NaN or infinite): no features to take from it"
+    for argv in (
+        [*generate, str(nan), "--out", str(out)],
+        ["features", str(local_run), str(nan), "--out", str(tmp_path / "f.npy")],
+    ):
+        assert main(argv) == 2
+        assert capsys.readouterr().err == f"wavenet-music {argv[0]}: error: {line}\n"
+    assert list(tmp_path.iterdir()) == [nan]
+    holes = tmp_path / "holes.wav"
+    tone = 0.3 * np.sin(np.arange(8000, dtype=np.float32) / 5)
+    tone[-100:] = np.nan
+    sf.write(holes, tone, 16000, subtype="FLOAT")
+    assert main([*generate, str(holes), "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert f"warning: {holes}: 100 non-finite samples replaced by 0 (the steering audio)" in err
+
+
 def test_features_round_trip_through_npy_and_steer_generation(
     local_run, music_root, tmp_path, capsys
 ):

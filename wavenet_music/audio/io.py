@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,6 +97,17 @@ class Damage:
         for frames in blocks:
             self.add(frames)
             yield frames
+
+
+def check_damage(path: Path, damage: Damage, what: str, advice: str) -> None:
+    """Say what cleaning hides in ``path`` (``what`` it is to the command: "the seed
+    audio"), as training says it: a file without one finite sample is a one-line
+    ``AudioReadError`` ending in ``advice`` (it was used as silence, without a word);
+    non-finite samples among real ones (now silence) and clipping are a warning each."""
+    if damage.samples and damage.non_finite == damage.samples:
+        raise AudioReadError(f"{path}: no finite samples (all NaN or infinite): {advice}")
+    for note in damage.notes():
+        print(f"warning: {path}: {note} ({what})", file=sys.stderr)
 
 
 def _read(path: Path) -> tuple[np.ndarray, int]:

@@ -53,7 +53,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..audio.cache_blocks import audio_pieces, unchanged
-from ..audio.io import load_audio
+from ..audio.io import check_damage, load_audio
 from ..config import UserError
 from ..runs import cached, npy_bytes
 from ..runtime.threads import busy_elsewhere, training_threads, usable_cpus
@@ -428,12 +428,18 @@ def notes_heard(heard: Heard, settings: TranscriptionSettings | None = None) -> 
     return to_notes(audible(events, heard.levels, settings), frames)
 
 
-def transcribe_recording(path: Path, settings: TranscriptionSettings | None = None) -> list[Note]:
+def transcribe_recording(
+    path: Path, settings: TranscriptionSettings | None = None, say_damage: bool = False
+) -> list[Note]:
     """``transcribe(load_audio(path, SAMPLE_RATE), settings)``, the file decoded a block
     at a time (``audio.cache_blocks.audio_pieces``: twice), so that a two-hour mix holds
-    its activations, not its audio; a progress bar for one of ``LONG_SECONDS`` or more."""
+    its activations, not its audio; a progress bar for one of ``LONG_SECONDS`` or more.
+    With ``say_damage`` (the command line; training says its own), NaN/inf samples are
+    a warning and a file without one finite sample is refused (``check_damage``)."""
     path = Path(path)
-    pieces, size, _ = audio_pieces(path, SAMPLE_RATE)
+    pieces, size, damage = audio_pieces(path, SAMPLE_RATE)
+    if say_damage:
+        check_damage(path, damage, "the recording", "nothing to transcribe")
     seconds = size / SAMPLE_RATE
     name, long = f"transcribing {path.name}", seconds >= LONG_SECONDS
     with tqdm(total=round(seconds), unit="s", desc=name, disable=not long, leave=False) as bar:
@@ -447,13 +453,15 @@ def transcribe_file(
     path: Path,
     cache_dir: Path | None = None,
     settings: TranscriptionSettings | None = None,
+    say_damage: bool = False,
 ) -> list[Note]:
     """The notes of the audio file ``path``; with ``cache_dir``, transcribed once into a
     ``.npy`` there, keyed by the file (path, size, modification time), the model and the
-    settings (a damaged cache file is transcribed again)."""
+    settings (a damaged cache file is transcribed again); without, ``say_damage`` as
+    ``transcribe_recording`` takes it."""
     settings = settings or TranscriptionSettings()
     if cache_dir is None:
-        return transcribe_recording(path, settings)
+        return transcribe_recording(path, settings, say_damage)
     return notes_from_array(np.load(transcription_cache(path, cache_dir, settings)))
 
 

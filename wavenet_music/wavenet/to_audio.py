@@ -21,7 +21,13 @@ from tqdm import tqdm
 
 from ..audio.features import SILENCE_DB
 from ..audio.finish import for_listening
-from ..audio.io import load_audio, load_audio_with_damage, mu_law_decode, mu_law_encode, write_wav
+from ..audio.io import (
+    check_damage,
+    load_audio_with_damage,
+    mu_law_decode,
+    mu_law_encode,
+    write_wav,
+)
 from ..config import Config, GenerateConfig, UserError
 from ..notes.excitation import CHANNELS as EXCITATION_CHANNELS
 from ..notes.excitation import excitation as notes_excitation
@@ -51,13 +57,7 @@ def prime_classes(path: Path, config: Config, num: int) -> Tensor:
     in training, non-finite samples are silence, said in a warning, and a file without one
     finite sample is refused (it was continued as silence, without a word)."""
     audio, damage = load_audio_with_damage(path, config.data.sample_rate)
-    if damage.samples and damage.non_finite == damage.samples:
-        raise UserError(
-            f"{path}: no finite samples (all NaN or infinite): nothing to continue; "
-            "pass another --seed-audio"
-        )
-    for note in damage.notes():
-        print(f"warning: {path}: {note} (the seed audio)", file=sys.stderr)
+    check_damage(path, damage, "the seed audio", "nothing to continue; pass another --seed-audio")
     if audio.size == 0:
         raise UserError(f"{path}: the seed audio is empty; pass a longer --seed-audio")
     classes = mu_law_encode(
@@ -112,8 +112,12 @@ def steering_notes(config: Config, options: GenerateConfig) -> list[Note] | None
     if options.notes is not None:
         return read_playable(Path(options.notes))
     if options.features_from is not None:
-        audio = load_audio(Path(options.features_from), TRANSCRIPTION_RATE)
-        return require_notes(transcribe(audio), options.features_from)
+        path = Path(options.features_from)
+        audio, damage = load_audio_with_damage(path, TRANSCRIPTION_RATE)
+        check_damage(
+            path, damage, "the steering audio", "no notes to play; pass another --features-from"
+        )
+        return require_notes(transcribe(audio), path)
     if config.train.local_dropout > 0:
         return None
     raise UserError(
@@ -129,8 +133,11 @@ def notes_seconds(notes: list[Note], tail: float = 1.0) -> float:
 
 
 def features_of_audio(path: Path, config: Config) -> np.ndarray:
-    """Local-conditioning features (K, F) of an audio file, as training computes them."""
-    audio = load_audio(path, config.data.sample_rate)
+    """Local-conditioning features (K, F) of an audio file, as training computes them;
+    non-finite samples are silence, said in a warning (a file without one finite sample
+    is refused, ``check_damage``)."""
+    audio, damage = load_audio_with_damage(path, config.data.sample_rate)
+    check_damage(path, damage, "the steering audio", "no features to take from it")
     features = feature_store(config).of_classes(
         mu_law_encode(audio, config.model.quantization_channels)
     )
