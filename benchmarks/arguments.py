@@ -7,7 +7,7 @@ names the flag and what it takes, and exit 2 (argparse's code), never a tracebac
     args = parser.parse_args()        # bench_x.py: error: argument --repeats: expected ...
     ...
     if __name__ == "__main__":
-        one_line_errors(main)          # the package's UserError as one line, exit 2
+        one_line_errors(main)          # UserError, Ctrl-C, a failed child: one line each
 
 Kept apart from ``common`` and light (argparse and the package's settings, no torch):
 bench_decode.py's and bench_transcribe.py's measuring children parse their arguments too,
@@ -18,20 +18,25 @@ from __future__ import annotations
 
 import argparse
 import math
+import shlex
+import signal
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
 from wavenet_music.config import UserError, load_preset
+from wavenet_music.runtime.stop import terminate_as_interrupt
 
+EXIT_FAILED = 1  # a child process failed: not the flags' fault
 EXIT_USAGE = 2  # argparse's
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports it (and the package's commands)
 
 
 def fail(message: str) -> NoReturn:
     """``bench_x.py: error: MESSAGE`` on stderr, one line, and exit 2."""
-    print(f"{Path(sys.argv[0]).name}: error: {message}", file=sys.stderr)
-    raise SystemExit(EXIT_USAGE)
+    _say(f"error: {message}", EXIT_USAGE)
 
 
 class Parser(argparse.ArgumentParser):
@@ -42,12 +47,50 @@ class Parser(argparse.ArgumentParser):
 
 
 def one_line_errors(main: Callable[[], object]) -> None:
-    """``main()``; a ``UserError`` the package raises on the way (a folder of no audio, a
-    run without checkpoints) ends the process as one line and exit 2."""
+    """``main()``, ended in one line, never a traceback: a ``UserError`` the package raises
+    on the way (a folder of no audio, a run without checkpoints) as ``fail``, exit 2;
+    Ctrl-C (SIGTERM too, ``terminate_as_interrupt``) as "interrupted", exit 130; a child
+    process that failed (``CalledProcessError``: a measuring child) below its stderr,
+    naming its command and exit status, exit 1."""
     try:
-        main()
+        with terminate_as_interrupt():
+            main()
     except UserError as exc:
         fail(str(exc))
+    except KeyboardInterrupt:
+        _say("interrupted", EXIT_INTERRUPTED)
+    except subprocess.CalledProcessError as exc:
+        if exc.returncode in (EXIT_INTERRUPTED, -signal.SIGINT):  # it heard the Ctrl-C first
+            _say("interrupted", EXIT_INTERRUPTED)
+        err = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else exc.stderr
+        if err:  # captured: print it now; otherwise the child printed it itself
+            print(err, end="" if err.endswith("\n") else "\n", file=sys.stderr)
+        _say(f"error: {_command(exc.cmd)} failed with {_status(exc.returncode)}", EXIT_FAILED)
+
+
+def _say(line: str, code: int) -> NoReturn:
+    """``bench_x.py: LINE`` on stderr, and exit ``code``."""
+    print(f"{Path(sys.argv[0]).name}: {line}", file=sys.stderr)
+    raise SystemExit(code)
+
+
+def _command(command: str | list[str]) -> str:
+    """A child's command as typed, its interpreter and script by their names."""
+    if isinstance(command, str):
+        return command
+    words = [str(word) for word in command]
+    script = 1 if words[1:2] and words[1].endswith(".py") else 0
+    return shlex.join([Path(w).name if i <= script else w for i, w in enumerate(words)])
+
+
+def _status(code: int) -> str:
+    """``exit status N``, or the signal that killed the child (a negative code)."""
+    if code >= 0:
+        return f"exit status {code}"
+    try:
+        return f"signal {signal.Signals(-code).name}"
+    except ValueError:
+        return f"signal {-code}"
 
 
 def whole_number(low: int = 1, high: int | None = None) -> Callable[[str], int]:

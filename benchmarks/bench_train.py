@@ -202,8 +202,7 @@ def run_child(
     if peer_path is not None:
         command += ["--peer-path", str(peer_path)]
     done = subprocess.run(command, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"{preset}/{contender} failed:\n{done.stderr[-2000:]}")
+    done.check_returncode()  # its stderr, then one line naming it (one_line_errors)
     return json.loads(done.stdout.splitlines()[-1])
 
 

@@ -2,11 +2,14 @@
 flag, exit 2, no traceback (a hostile tester saw tracebacks, ``bench_decode.py --minutes 0``
 print a table of zeros and ``bench_cuda.py`` take any flag on a machine without CUDA). The
 noise guard's benchmark warms each way up, then alternates them; every benchmark names
-the CPU above its table."""
+the CPU above its table. Ctrl-C ends a benchmark in one line, "interrupted", exit 130 (it
+printed a traceback), and a measuring child that fails is named in one line below its own
+stderr (a ``CalledProcessError`` traceback, the child's stderr swallowed)."""
 
 from __future__ import annotations
 
 import argparse
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +19,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from .conftest import HANG_GUARD_S
+from .conftest import HANG_GUARD_S, finish, launch_hearing_ctrl_c, wait_for
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 SCRIPTS = sorted(p.name for p in BENCHMARKS.glob("bench_*.py"))
@@ -116,3 +119,62 @@ def test_the_noise_guard_benchmark_warms_up_then_alternates(benchmarks_importabl
     assert sorted(way for way, _ in warm) == ["guarded", "one pass"]
     assert timed_runs == ["one pass", "guarded", "guarded", "one pass", "one pass", "guarded"]
     assert all(len(runs) == 3 for runs in rates.values()) and row[-1] == "yes"
+
+
+def test_every_benchmark_ends_through_one_line_errors():
+    """What makes a Ctrl-C or a failed child one line in each of them."""
+    for script in SCRIPTS:
+        text = (BENCHMARKS / script).read_text()
+        assert text.endswith('if __name__ == "__main__":\n    one_line_errors(main)\n'), script
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_ends_a_benchmark_in_one_line_exit_130(tmp_path, monkeypatch, signum):
+    """Ctrl-C (or SIGTERM) while bench_decode.py measures: "interrupted", exit 130, its
+    measuring child stopped and its temporary folder removed."""
+    monkeypatch.setenv("TMPDIR", str(tmp_path))  # where it writes its recording
+    command = [sys.executable, str(BENCHMARKS / "bench_decode.py"), "--minutes", "10"]
+    process = launch_hearing_ctrl_c(command)
+    wait_for(lambda: any(tmp_path.glob("bench-decode-*/0-16000.npy")), process)  # 1st child done
+    process.send_signal(signum)
+    _, err = finish(process)
+    assert (process.returncode, err) == (130, "bench_decode.py: interrupted\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("script", "flags", "status"),
+    [("bench_decode.py", ["16000"], 1), ("bench_transcribe.py", [], 2)],
+)
+def test_a_failed_measuring_child_is_one_line_below_its_stderr(
+    benchmarks_importable, tmp_path, monkeypatch, capsys, script, flags, status
+):
+    """A child that cannot read its recording (an exception in bench_decode.py's, a
+    one-line error in bench_transcribe.py's): its stderr, then one line naming its command
+    and exit status, exit 1."""
+    import importlib
+
+    from arguments import one_line_errors
+
+    monkeypatch.setattr(sys, "argv", [script])
+    bench = importlib.import_module(script.removesuffix(".py"))
+    missing, out = tmp_path / "missing.wav", tmp_path / "out"
+    with pytest.raises(SystemExit) as ended:
+        one_line_errors(lambda: bench.measure("whole file", missing, out, *map(int, flags)))
+    *child, last = capsys.readouterr().err.splitlines()
+    python = Path(sys.executable).name
+    command = f"{python} {script} --child 'whole file' {missing} {out} {' '.join(flags)}"
+    assert ended.value.code == 1
+    assert last == f"{script}: error: {command.strip()} failed with exit status {status}"
+    assert child and str(missing) in child[-1] and "CalledProcessError" not in "".join(child)
+
+
+def test_a_child_that_heard_the_ctrl_c_first_is_an_interruption(benchmarks_importable, capsys):
+    """Ctrl-C reaches the whole process group: a measuring child may end of it (130)
+    before the benchmark hears it; that is "interrupted", not a failed child."""
+    from arguments import one_line_errors
+
+    heard = [sys.executable, "-c", "raise SystemExit(130)"]
+    with pytest.raises(SystemExit) as ended:
+        one_line_errors(lambda: subprocess.run(heard, check=True))
+    assert ended.value.code == 130 and capsys.readouterr().err.endswith(": interrupted\n")
