@@ -416,13 +416,19 @@ def read_data_record(run_dir: Path) -> dict:
     return json.loads((Path(run_dir) / "data.json").read_text())
 
 
+def recorded_data_root(run_dir: Path) -> str | None:
+    """The data folder ``data.json`` records (absolute); None where there is none to read."""
+    try:
+        root = read_data_record(run_dir).get("root")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return root if isinstance(root, str) else None
+
+
 def require_same_data(run_dir: Path, data_root: Path) -> None:
     """A resumed run trains on the folder it recorded in ``data.json`` (the split and the
     data order in the checkpoint refer to its files); runs that recorded none pass."""
-    try:
-        recorded = read_data_record(run_dir).get("root")
-    except (OSError, ValueError, AttributeError):
-        return
+    recorded = recorded_data_root(run_dir)
     if recorded is not None and Path(recorded).resolve() != Path(data_root).resolve():
         raise UserError(
             f"{run_dir} was trained on {recorded}, not {data_root}; resume it with the "

@@ -94,8 +94,11 @@ def torchrun(data: Path, run: Path, flags: list[str], *extra: str) -> list[str]:
     ]
 
 
-# what the run's advice to go on starts with: the launch it needs, not a single process's
-RESUME = f"torchrun --nproc_per_node {WORLD} -m wavenet_music.cli -- train DATA --run"
+def resume_line(data: Path, run: Path) -> str:
+    """The run's advice to go on: the launch it needs, not a single process's, on the data
+    folder the run recorded."""
+    launch = f"torchrun --nproc_per_node {WORLD} -m wavenet_music.cli -- train"
+    return f"{launch} {data.resolve()} --run {run} --resume --steps 1000000"
 
 
 def run_torchrun(command: list[str]) -> list[dict]:
@@ -195,7 +198,7 @@ def test_a_signal_to_one_process_stops_them_all_with_a_checkpoint(piano, tmp_pat
     step = ckpt.load(run).step
     assert step == summary["step"] == max(bits_by_step(run, "train_bits"))
     assert not [name for name in checkpoint_names(run) if name.startswith(".")]
-    advice = f"resume with: {RESUME} {run} --resume --steps 1000000"
+    advice = f"resume with: {resume_line(piano, run)}"
     assert err.count("resume with:") == 1 and advice in err, err[-3000:]
 
 
@@ -280,7 +283,7 @@ def test_a_time_cap_is_said_once_with_the_torchrun_line_to_go_on(piano, tmp_path
     [summary] = summaries_of(done)
     assert summary["step"] == ckpt.load(run).step < 1_000_000
     assert done.stderr.count("skipped 1 of 2 audio files") == 1, done.stderr[-3000:]
-    advice = f"continue with: {RESUME} {run} --resume --steps 1000000"
+    advice = f"continue with: {resume_line(data, run)}"
     assert done.stderr.count("under-trained:") == 1 and advice in done.stderr
 
 

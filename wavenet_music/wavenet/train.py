@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import shlex
 import sys
 import time
 from dataclasses import dataclass, field
@@ -355,9 +356,11 @@ class Trainer(TrainingRun):
 
     def _resume_command(self) -> str:
         """How to go on with this run, launched as it was (under torchrun, torchrun's line
-        with the run's number of processes)."""
-        run = str(self.run_dir)
-        return distributed.train_command("DATA", "--run", run, "--resume", ctx=self.dist)
+        with the run's number of processes), on the data folder it recorded: a line that
+        works as printed."""
+        data = runs.recorded_data_root(self.run_dir)
+        words = (shlex.quote(data) if data else "DATA", "--run", shlex.quote(str(self.run_dir)))
+        return distributed.train_command(*words, "--resume", ctx=self.dist)
 
     # logging -------------------------------------------------------------------------------
 
