@@ -239,6 +239,22 @@ def test_audio_of_nan_has_no_notes_to_play_and_nan_in_a_recording_is_said(
     assert f"warning: {holes}: 100 non-finite samples replaced by 0 (the steering audio)" in err
 
 
+def test_a_take_shorter_than_the_asked_seconds_sets_the_clip_and_says_so(
+    notes_run, tmp_path, capsys
+):
+    """A 2-s take asked to steer 4 s played 2 s of notes and 2 of nothing, without a word;
+    as features do, the take sets the clip's length, said with both lengths."""
+    run, data = notes_run
+    take, out = tmp_path / "short.wav", tmp_path / "x.wav"
+    sf.write(take, sf.read(data / "take0.wav", dtype="float32")[0][: RATE // 2], RATE)
+    args = ["generate", str(run), "--features-from", str(take), "--seconds", "1"]
+    assert main([*args, "--out", str(out), "--quiet"]) == 0
+    said = capsys.readouterr().err.splitlines()
+    lines = [line for line in said if "shorter than --seconds" in line]
+    assert len(lines) == 1 and f"--features-from {take} covers 0.5 s" in lines[0], said
+    assert sf.info(out).frames == RATE // 2
+
+
 def test_features_of_a_run_that_plays_notes_points_to_transcribe(notes_run, tmp_path, capsys):
     """It wrote a .npy that ``generate --features`` then refused (this run plays notes)."""
     run, data = notes_run

@@ -7,6 +7,7 @@ reach WAV files (rewritten while generating, kept on Ctrl-C). The sampling itsel
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 import sys
@@ -96,12 +97,13 @@ def local_features(config: Config, options: GenerateConfig) -> np.ndarray | None
     return load_features(Path(options.features), channels)
 
 
-def steering_notes(config: Config, options: GenerateConfig) -> list[Note] | None:
-    """The notes a run trained on notes plays: those of ``options.notes`` (a MIDI file) or
-    the transcription of ``options.features_from`` (audio); None for an unsteered run of
-    ``train.local_dropout`` given neither, or for a run not trained on notes."""
+def steering_notes(config: Config, options: GenerateConfig) -> tuple[list[Note] | None, float]:
+    """The notes a run trained on notes plays, and the seconds they cover (inf where they
+    set no end): those of ``options.notes`` (a MIDI file, played for ``--seconds``) or the
+    transcription of ``options.features_from`` (audio: its length); None for an unsteered
+    run of ``train.local_dropout`` given neither, or for a run not trained on notes."""
     if config.data.features != "notes" or config.model.local_channels is None:
-        return None
+        return None, math.inf
     if options.features is not None:
         raise UserError(
             "this run plays notes: pass --notes FILE.mid or --features-from AUDIO "
@@ -110,16 +112,16 @@ def steering_notes(config: Config, options: GenerateConfig) -> list[Note] | None
     if options.notes is not None and options.features_from is not None:
         raise UserError("pass one of --notes FILE.mid and --features-from AUDIO")
     if options.notes is not None:
-        return read_playable(Path(options.notes))
+        return read_playable(Path(options.notes)), math.inf
     if options.features_from is not None:
         path = Path(options.features_from)
         audio, damage = load_audio_with_damage(path, TRANSCRIPTION_RATE)
         check_damage(
             path, damage, "the steering audio", "no notes to play; pass another --features-from"
         )
-        return require_notes(transcribe(audio), path)
+        return require_notes(transcribe(audio), path), len(audio) / TRANSCRIPTION_RATE
     if config.train.local_dropout > 0:
-        return None
+        return None, math.inf
     raise UserError(
         "this run plays notes: pass --notes FILE.mid or --features-from AUDIO "
         "(a run trained with --local-dropout also generates without)"
@@ -271,11 +273,10 @@ def load_features(path: Path, channels: int) -> np.ndarray:
     return features.astype(np.float32)
 
 
-def steered_length(length: int, frames: int, config: Config, options: GenerateConfig) -> int:
-    """``length`` samples, or fewer where the ``frames`` features end first: the features
-    set the clip's length, with a warning naming both lengths when it is shorter than
-    asked (never a silently shorter clip)."""
-    covered = frames * config.model.hop_length
+def steered_length(length: int, covered: int, config: Config, options: GenerateConfig) -> int:
+    """``length`` samples, or fewer where the steering (features, or the audio whose notes
+    play) ends first at ``covered`` samples: it sets the clip's length, with a warning naming
+    both lengths when it is shorter than asked (never a silently shorter clip)."""
     if covered >= length:
         return length
     flag, path = (
@@ -407,12 +408,15 @@ def generate_audio(
     labels, tags = clip_plan(config, options)
     refuse_note_settings(config, options)
     if config.data.features == "notes" and config.model.local_channels is not None:
-        notes = steering_notes(config, options)
+        notes, seconds = steering_notes(config, options)
+        if math.isfinite(seconds):
+            length = steered_length(length, round(seconds * rate), config, options)
         steered = notes_inputs(notes, config, options, length, len(tags))
     else:
         features = local_features(config, options)  # (K, F) or None
         if features is not None:
-            length = steered_length(length, len(features), config, options)
+            covered = len(features) * config.model.hop_length
+            length = steered_length(length, covered, config, options)
         steered = {"features": _per_clip(features, len(tags)), "silence": SILENCE_DB}
     generator = torch.Generator(device=model_device(model))
     if options.seed is None:
