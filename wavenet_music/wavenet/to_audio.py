@@ -316,7 +316,7 @@ def clip_plan(config: Config, options: GenerateConfig) -> tuple[Tensor | None, l
         raise UserError(
             f"this run is conditioned on labels ({', '.join(known)}); "
             "pass --label NAME, several as --label a,b, or --label all "
-            '(from Python: GenerateConfig(label="NAME"))'
+            '(from Python: label="NAME" in GenerateConfig or PieceConfig)'
         )
     chosen = list(known) if options.label == "all" else options.label.split(",")
     twice = sorted({name for name in chosen if chosen.count(name) > 1})
