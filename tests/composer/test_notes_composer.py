@@ -499,7 +499,7 @@ def test_the_report_shows_each_composed_piece_as_notes_above_its_spectrogram(
         assert all(n.onset < 1.5 for n in midi)
         roll = page.index(f'src="{stem}-notes.png"')
         assert roll < page.index(f'src="{stem}.png"')  # the roll above the spectrogram
-        assert f'href="{stem}.mid">its notes (MIDI, {len(midi)})' in page
+        assert f'href="{stem}.mid">its notes: MIDI file, {len(midi)} notes' in page
         assert (tmp_path / "report" / f"{stem}-notes.png").stat().st_size > 1000
     # the composed notes beside the genre's, in the table and in the figures the check reads
     summary = json.loads((tmp_path / "report" / "summary.json").read_text())

@@ -247,11 +247,17 @@ LOADED_DURATIONS = """(guardMs) => Promise.all(Array.from(document.querySelector
     a.addEventListener('error', () => reject(new Error('cannot load ' + a.src)));
     setTimeout(() => reject(new Error('no metadata, a hang: ' + a.src)), guardMs);
   })))"""
+# how many lines each clip's tag ("training data", "composed") takes: an inline element
+# broken over lines has a box per line
+TAG_LINES = "Array.from(document.querySelectorAll('.tag'), t => t.getClientRects().length)"
 
 
-def open_in_browser(page_path: Path, screenshot: Path) -> tuple[list, list, list[str], int]:
+def open_in_browser(
+    page_path: Path, screenshot: Path
+) -> tuple[list, list, list[str], int, list[int]]:
     """Open a report in headless Debian Chromium: (audio durations, image natural widths,
-    every URL requested, the page's width in a phone's 390-px view); skips where
+    every URL requested, the page's width in a phone's 390-px view, the lines each clip's
+    tag takes at both widths); skips where
     playwright or the browser is missing."""
     sync_api = pytest.importorskip(
         "playwright.sync_api", reason="playwright is not installed (pip install playwright)"
@@ -274,17 +280,20 @@ def open_in_browser(page_path: Path, screenshot: Path) -> tuple[list, list, list
             durations = page.evaluate(LOADED_DURATIONS, guard_ms)
             widths = page.evaluate("Array.from(document.images, i => i.naturalWidth)")
             page.screenshot(path=str(screenshot), full_page=True)
+            lines = page.evaluate(TAG_LINES)
             page.set_viewport_size({"width": PHONE_PX, "height": 844})
             phone = page.evaluate("document.documentElement.scrollWidth")
+            lines += page.evaluate(TAG_LINES)
         finally:
             browser.close()
-    return durations, widths, requests, phone
+    return durations, widths, requests, phone, lines
 
 
 def test_the_page_plays_in_a_headless_browser(report, tmp_path):
     screenshot = tmp_path / "report.png"
-    durations, widths, requests, phone = open_in_browser(report, screenshot)
+    durations, widths, requests, phone, lines = open_in_browser(report, screenshot)
     assert phone <= PHONE_PX  # no sideways scrolling on a phone: wide tables scroll alone
+    assert lines and set(lines) == {1}, lines  # "training data" broke over two lines
     assert len(durations) == CARDS
     assert all(d == pytest.approx(SECONDS, abs=0.01) for d in durations), durations
     assert len(widths) == CARDS + 1 and all(w > 0 for w in widths), widths

@@ -317,7 +317,7 @@ def _figure(row: Row, stem: Mapping[str, str]) -> str:
     roll = link = ""
     if row.notes is not None:
         roll = f'<img class="roll" src="{file}-notes.png" alt="piano roll of {name}">'
-        link = f'<a class="midi" href="{file}.mid">its notes (MIDI, {len(row.notes)})</a>'
+        link = f'<a class="midi" href="{file}.mid">its notes: MIDI file, {_count(row.notes)}</a>'
     return (
         f'<figure class="clip {row.kind}"><figcaption>{name.capitalize()}'
         f'<span class="tag">{row.tag or KIND_TAGS[row.kind]}</span>'
@@ -325,6 +325,11 @@ def _figure(row: Row, stem: Mapping[str, str]) -> str:
         f'{roll}<img src="{file}.png" alt="log-mel spectrogram of {name}">'
         f'<audio controls preload="metadata" src="{file}.wav"></audio>{link}</figure>'
     )
+
+
+def _count(notes: Sequence[Note]) -> str:
+    """ "1 note", "401 notes"."""
+    return f"{len(notes):,} note{'' if len(notes) == 1 else 's'}"
 
 
 def roll_figure(notes: Sequence[Note], seconds: float) -> Figure:

@@ -67,7 +67,8 @@ figure.missing p {{ color: var(--muted); }}
 figcaption {{ font-weight: 600; margin-bottom: 6px; }}
 .source {{ margin-left: 10px; font-size: 12px; font-weight: 400; color: var(--muted); }}
 .tag {{ margin-left: 10px; padding: 1px 8px; border-radius: 9px; font-size: 11px;
-  font-weight: 500; color: #fff; background: var(--baseline); vertical-align: 2px; }}
+  font-weight: 500; color: #fff; background: var(--baseline); vertical-align: 2px;
+  white-space: nowrap; }}
 .real .tag {{ background: var(--real); }} .generated .tag {{ background: var(--generated); }}
 figure img {{ display: block; width: 100%; height: auto; border-radius: 4px; }}
 figure audio {{ display: block; width: 100%; margin-top: 8px; height: 36px; }}
