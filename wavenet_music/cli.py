@@ -525,6 +525,8 @@ def cmd_compose(args: argparse.Namespace) -> None:
             f"×{options.wavenet_excitation_gain:g}, the treble +{options.wavenet_treble_tilt:g} "
             "dB an octave above G4"
         )
+        if piece.shortest_notes is not None:
+            floor += ", every key held at least " + held_at_least(piece)
     print(
         f"composer temperature {piece.temperature:g}, hold penalty {piece.hold_penalty:g}" + floor,
         file=sys.stderr,
@@ -535,6 +537,16 @@ def cmd_compose(args: argparse.Namespace) -> None:
         _say_sound(piece.paths, piece.audio, piece.redraws, piece.sample_rate, jump, flags)
     for path in [*(piece.paths or []), *(piece.midi_paths or [])]:
         print(path)
+
+
+def held_at_least(piece) -> str:
+    """ "0.13 s (ambient), 0.06 s (guitar)": how long each label's composed keys were held
+    at least, once per label ("0.1 s" where that is one figure)."""
+    if len(set(piece.shortest_notes)) == 1:
+        return f"{piece.shortest_notes[0]:g} s"
+    labels = [re.sub(r"-\d+$", "", tag) for tag in piece.tags]  # piano-2 → piano
+    said = dict(zip(labels, piece.shortest_notes, strict=True))
+    return ", ".join(f"{seconds:g} s ({label})" for label, seconds in said.items())
 
 
 def cmd_transcribe(args: argparse.Namespace) -> None:

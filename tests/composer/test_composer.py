@@ -725,8 +725,9 @@ def test_the_report_of_a_composer_run_sets_pieces_beside_plain_wavenet(
         assert real < composed < plain and clips.count("<figure") == 3
     assert text.count("The average spectrum of the composed pieces is") == 4
     assert "<th>composed: distance (dB)</th>" in text and "generated: distance" not in text
-    durations, widths, requests, phone = open_in_browser(page, tmp_path / "shot.png")
+    durations, widths, requests, phone, lines = open_in_browser(page, tmp_path / "shot.png")
     assert phone <= PHONE_PX  # the notes and structure tables scroll alone on a phone
+    assert set(lines) == {1}  # each clip's tag on one line
     assert len(durations) == 4 * 5  # real, composed, plain, untrained, noise per genre
     lengths = sorted(round(d, 2) for d in durations)
     assert lengths[:4] == [4.0] * 4  # the untrained clips are 4 s

@@ -26,7 +26,7 @@ from wavenet_music.composer.config import ComposerConfig, PieceConfig
 from wavenet_music.composer.data import Stream, held_out_bits, training_batch
 from wavenet_music.composer.model import Composer
 from wavenet_music.composer.note_piece import compose_events, is_midi, piece_notes
-from wavenet_music.composer.note_tokens import note_corpus
+from wavenet_music.composer.note_tokens import note_corpus, shortest_notes
 from wavenet_music.composer.train import train_composer
 from wavenet_music.config import Config, UserError, apply_overrides
 from wavenet_music.notes.events import (
@@ -327,6 +327,35 @@ def test_compose_writes_the_notes_as_midi_and_their_render(notes_composer, tmp_p
     assert {n.program for n in read_midi(midis[0])} == {0}
     assert {n.program for n in read_midi(midis[1])} == {24}
     assert load_composer(run, weights_only=True).meta["programs"] == [0, 24]
+
+
+def test_each_labels_shortest_notes_are_those_1_in_200_of_its_notes_fall_under():
+    """Label 0: notes of 10 ms, 20 ms ... 4 s (1 in 200 under 20 ms, 2 in 400 under 30);
+    label 1 none; label 2 all 0.25 s; on the 10-ms grid, never above the notes'."""
+    rising = [Note(sum(range(k)) / 100, sum(range(k + 1)) / 100, 60, 80) for k in range(1, 401)]
+    even = [Note(0.5 * i, 0.5 * i + 0.25, 62, 80) for i in range(50)]
+    streams = [Stream("a", 0, encode(rising[:200])), Stream("b", 0, encode(rising[200:]))]
+    streams.append(Stream("c", 2, encode(even)))
+    assert shortest_notes(streams, 3) == (0.02, 0.0, 0.25)
+    assert shortest_notes([Stream("d", -1, encode(even))], 0) == (0.25,)  # no labels
+
+
+def test_compose_holds_each_key_as_long_as_its_labels_shortest_notes(
+    notes_composer, tmp_path, capsys
+):
+    """train-composer stores each label's shortest notes (its arpeggios' are 0.15 s), and
+    no composed note is shorter unless the piece's end cuts it; --shortest-note sets it."""
+    run, _, _ = notes_composer
+    assert load_composer(run, weights_only=True).meta["shortest_notes"] == [0.15, 0.15]
+    out = tmp_path / "piece.wav"
+    for given, shortest in ((), 0.15), (("--shortest-note", "0.4"), 0.4):
+        args = ["compose", str(run), "--seconds", "3", "--label", "a,b", "--out", str(out)]
+        assert main([*args, *given]) == 0
+        assert f"every key held at least {shortest:g} s\n" in capsys.readouterr().err
+        notes = [n for label in "ab" for n in read_midi(tmp_path / f"piece-{label}.mid")]
+        assert len(notes) >= 4
+        short = [n for n in notes if n.offset - n.onset < shortest - 1e-6 and n.offset < 3 - 1e-3]
+        assert not short, (given, short)
 
 
 def test_ctrl_c_while_the_notes_play_names_the_whole_notes_too(

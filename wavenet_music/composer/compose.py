@@ -23,6 +23,7 @@ from torch import Tensor
 from ..audio.features import SILENCE_DB, feature_store
 from ..audio.io import load_audio, mu_law_encode
 from ..config import Config, GenerateConfig, UserError
+from ..notes.events import STEPS_PER_SECOND as STEPS
 from ..notes.midi import Note, write_midi
 from ..runs import check_apart, check_target, npy_bytes, write_atomically
 from ..runtime.device import generation_device, model_device
@@ -111,6 +112,7 @@ class Piece:
     midi_paths: list[Path] | None = None
     redraws: list[Redraw] = field(default_factory=list)  # falls into noise drawn again
     sample_rate: int = 0  # of ``audio``
+    shortest_notes: list[float] | None = None  # per clip: seconds each key was held at least
 
 
 def compose(
@@ -166,7 +168,7 @@ def compose(
     )
     with threads_for(len(tags), device):  # few streams: one thread is fastest
         if saved.codebook is None:
-            piece = _compose_notes(job, prime, midi_paths, saved.meta.get("programs"))
+            piece = _compose_notes(job, prime, midi_paths, saved.meta)
         else:
             piece = _compose_frames(job, saved.codebook, prime, features_paths)
     piece.tags, piece.paths, piece.sample_rate = tags, paths, config.data.sample_rate
@@ -236,18 +238,28 @@ def _compose_notes(
     job: Job,
     prime_path: Path | None,
     midi_paths: list[Path] | None,
-    programs: list[int] | None = None,
+    meta: dict | None = None,
 ) -> Piece:
     """Events → notes (each clip's MIDI file written first, its notes played by the
-    instrument of the clip's label: ``programs``, the piano where none) → the WaveNet
-    plays them."""
+    instrument of the clip's label: the composer's ``meta["programs"]``, the piano where
+    none; each key held at least ``shortest_steps``) → the WaveNet plays them."""
     options, config = job.options, job.config
+    meta = meta or {}
+    programs = meta.get("programs")
     prime = NotePrime(np.zeros(0, np.int64))
     if prime_path is not None:
         prime = read_note_prime(prime_path, config)
+    shortest = shortest_steps(options.shortest_note, meta.get("shortest_notes"), job)
     with StopRequest() as stop:
         events = compose_events(
-            job.composer, prime.tokens, job.labels, job.clips, options, job.generators[0], stop
+            job.composer,
+            prime.tokens,
+            job.labels,
+            job.clips,
+            options,
+            job.generators[0],
+            stop,
+            shortest,
         )
     if stop.requested:
         raise Interrupted([])
@@ -277,7 +289,31 @@ def _compose_notes(
     except Interrupted as stopped:  # the notes are whole: say where they are too
         raise Interrupted(stopped.paths, midi_paths) from None
     rolls = note_rolls(notes, config, audio.shape[1])  # (B, K, 176)
-    return Piece(audio, rolls, events, [], notes=notes, midi_paths=midi_paths, redraws=redraws)
+    held = None if shortest is None else (shortest / STEPS).tolist()
+    return Piece(
+        audio,
+        rolls,
+        events,
+        [],
+        notes=notes,
+        midi_paths=midi_paths,
+        redraws=redraws,
+        shortest_notes=held,
+    )
+
+
+def shortest_steps(seconds: float | None, by_label: list[float] | None, job: Job) -> Tensor | None:
+    """(clips,) the steps each clip's keys stay down at least: ``seconds`` (the
+    ``--shortest-note`` given), else the clip's label's of ``by_label`` (what the composer
+    stored); None where that is none."""
+    if seconds is None and not by_label:
+        return None  # a composer trained before it stored its labels' shortest notes
+    if seconds is not None:
+        per_clip = [seconds] * job.clips
+    else:
+        indices = [0] * job.clips if job.labels is None else job.labels.tolist()
+        per_clip = [by_label[max(i, 0)] for i in indices]
+    return torch.tensor([round(s * STEPS) for s in per_clip], dtype=torch.long)
 
 
 def _compose_frames(

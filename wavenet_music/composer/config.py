@@ -245,6 +245,16 @@ class PieceConfig:
             high=100,
         ),
     )
+    shortest_note: float | None = field(
+        default=None,
+        metadata=doc(
+            "notes: the composer holds every key it strikes at least this long, seconds; "
+            "null = the label's shortest training notes (1 in 200 is shorter) as "
+            "train-composer stored them (composers trained before 2026-12-06: none); 0 = none",
+            low=0,
+            high=10,
+        ),
+    )
     wavenet_temperature: float = field(
         default=1.0,
         metadata=doc(

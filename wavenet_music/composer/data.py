@@ -74,6 +74,7 @@ class TokenCorpus:
     frames_per_second: float | None  # feature frames per second of audio
     events_per_second: float | None = None
     programs: tuple[int, ...] | None = None  # per label: the General MIDI program it plays
+    shortest_notes: tuple[float, ...] | None = None  # per label: seconds (note_tokens)
 
     @property
     def vocab(self) -> int:

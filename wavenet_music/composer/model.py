@@ -26,7 +26,7 @@ from torch import Tensor, nn
 
 from ..runtime.device import model_device
 from .config import ComposerConfig
-from .event_rules import keys_down_after, release_only_keys_down
+from .event_rules import Keys, keys_after, release_only_keys_down, strike_only_keys_held
 
 # --- attention with relative (ALiBi) positions ------------------------------------------------
 
@@ -282,22 +282,26 @@ def continue_tokens(
     top_k: int | None,
     generator: torch.Generator | None,
     hold_penalty: float | Tensor = 0.0,
-    keys_down: Tensor | None = None,
+    keys: Keys | None = None,
+    shortest: Tensor | None = None,
 ) -> tuple[Tensor, Tensor, ComposerState]:
     """Sample ``count`` tokens after ``last`` (B,) (fed first). Returns the tokens
-    (B, count), the last one, and the state. With ``keys_down`` (B, 88), the keys down
-    once ``last`` is played, the tokens are note events that lift only keys that are down
-    (``event_rules``; the caller's ``keys_down`` is not changed)."""
+    (B, count), the last one, and the state. With ``keys``, the keyboard once ``last`` is
+    played, the tokens are note events that lift only keys that are down and, with
+    ``shortest`` (B,), lift or strike again only keys held at least that many steps
+    (``event_rules``; the caller's ``keys`` is not changed)."""
     out = []
     for _ in range(count):
         logits, state = model.step(last, state)
-        if keys_down is not None:
-            logits = release_only_keys_down(logits, keys_down.to(logits.device))
+        if keys is not None:
+            logits = release_only_keys_down(logits, keys.liftable(shortest).to(logits.device))
+            if shortest is not None:
+                logits = strike_only_keys_held(logits, keys.young(shortest).to(logits.device))
         last = sample_tokens(logits, temperature, top_k, generator, last, hold_penalty).to(
             last.device
         )
-        if keys_down is not None:
-            keys_down = keys_down_after(keys_down, last)
+        if keys is not None:
+            keys = keys_after(keys, last)
         out.append(last)
     return torch.stack(out, dim=1), last, state
 

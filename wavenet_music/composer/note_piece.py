@@ -43,7 +43,7 @@ from ..wavenet.noise_guard import RedrawFn
 from ..wavenet.to_audio import note_floors, note_temperatures, pieces_steering
 from ..wavenet.windows import feature_store
 from .config import PieceConfig
-from .event_rules import keys_down_after_all, keys_down_at_end
+from .event_rules import keys_after_all, keys_at_end
 from .model import Composer, continue_tokens, primed_composer
 from .playing import ChunkFn, play
 
@@ -94,12 +94,15 @@ def compose_events(
     options: PieceConfig,
     generator: torch.Generator,
     stop: StopRequest | None = None,
+    shortest: Tensor | None = None,
 ) -> list[np.ndarray]:
     """Each clip's events after ``prime`` (N,), up to the one that reaches
     ``options.seconds`` (at most ``MAX_EVENTS_PER_SECOND`` per second); fewer when
-    ``stop`` is requested meanwhile."""
+    ``stop`` is requested meanwhile. A key comes up only while it is down and, with
+    ``shortest`` (clips,), comes up or is struck again only once held that many steps
+    (``event_rules``)."""
     state, last = primed_composer(model, prime, clips, labels)
-    down = keys_down_at_end(prime, clips, last.device)  # (B, 88)
+    keys = keys_at_end(prime, clips, last.device)
     target, cap = to_steps(options.seconds), math.ceil(options.seconds * MAX_EVENTS_PER_SECOND)
     written: list[np.ndarray] = []
     reached = np.zeros(clips, dtype=np.int64)
@@ -115,9 +118,10 @@ def compose_events(
             options.top_k,
             generator,
             options.hold_penalty,
-            down,
+            keys,
+            shortest,
         )
-        down = keys_down_after_all(down, new)
+        keys = keys_after_all(keys, new)
         written.append(new.cpu().numpy())  # (B, EVENTS_PER_CHECK)
         reached += [duration_steps(row) for row in written[-1]]
     if not written:  # shorter than one step of the note grid, or stopped at once

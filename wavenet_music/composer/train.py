@@ -149,6 +149,8 @@ class ComposerTrainer(TrainingRun):
             meta["calibration"] = self.calibration.to_dict()
         if self.corpus.programs is not None:
             meta["programs"] = list(self.corpus.programs)  # for the MIDI files compose writes
+        if self.corpus.shortest_notes is not None:  # how long compose holds a key at least
+            meta["shortest_notes"] = list(self.corpus.shortest_notes)
         checkpoint = ComposerCheckpoint(
             self.config,
             self.step,

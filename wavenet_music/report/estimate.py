@@ -21,7 +21,7 @@ import torch
 
 from ..composer.calibration import GRID, HOLD_PENALTIES, STREAMS_PER_BATCH
 from ..composer.config import ComposerConfig
-from ..composer.event_rules import keys_down_at_end
+from ..composer.event_rules import keys_at_end
 from ..composer.model import Composer, continue_tokens, primed_composer
 from ..composer.note_piece import EVENTS_PER_CHECK
 from ..config import MAX_JUMP, Config
@@ -94,6 +94,8 @@ EVENTS_PER_SECOND = 26.0
 # on until its densest piece reaches the end. The demo's report composed 3,968 events a
 # stream for three 30-s pieces (44 a second; its densest genre's music has 34), 2026-12-04.
 COMPOSED_EVENTS_PER_SECOND = 44.0
+# Steps a composed key stays down at least (``event_rules``): the demo's genres' 8-13.
+SHORTEST_STEPS = 10
 
 
 def random_window(config: Config, batch: int) -> tuple[torch.Tensor, ...]:
@@ -349,10 +351,13 @@ def note_events_seconds(config: ComposerConfig, labels: int, seconds: float) -> 
     generator = torch.Generator().manual_seed(0)
     with torch.no_grad():
         state, last = primed_composer(model, prime, max(labels, 1), names)
-        down = keys_down_at_end(prime, max(labels, 1), last.device)
+        keys = keys_at_end(prime, max(labels, 1), last.device)
+        shortest = torch.full((max(labels, 1),), SHORTEST_STEPS)
 
         def chunk() -> None:
-            continue_tokens(model, state, last, EVENTS_PER_CHECK, 1.0, None, generator, 0.0, down)
+            continue_tokens(
+                model, state, last, EVENTS_PER_CHECK, 1.0, None, generator, 0.0, keys, shortest
+            )
 
         per_token = timed(chunk, warmup=1, repeats=3) / EVENTS_PER_CHECK
     return math.ceil(seconds * COMPOSED_EVENTS_PER_SECOND) * per_token
