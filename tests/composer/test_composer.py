@@ -624,6 +624,28 @@ def test_compose_continues_a_prime_through_the_cli(composed_run, music_root, tmp
     assert sf.read(tmp_path / "more-guitar.wav")[0].shape == (4000,)
 
 
+def test_a_prime_without_a_finite_sample_is_one_line_and_nan_inside_one_a_warning(
+    composed_run, music_root, tmp_path, capsys
+):
+    """An all-NaN ``--prime`` was continued as silence, NaN/inf inside one silently: said
+    as ``generate --seed-audio`` says it (``check_damage``)."""
+    base, _ = composed_run
+    nan, out = tmp_path / "nan.wav", tmp_path / "more.wav"
+    sf.write(nan, np.full(16000, np.nan, dtype=np.float32), 16000, subtype="FLOAT")
+    args = ["compose", str(base / "run"), "--seconds", "0.25", "--label", "guitar"]
+    assert main([*args, "--prime", str(nan), "--out", str(out)]) == 2
+    line = f"{nan}: no finite samples (all NaN or infinite): nothing to continue; pass another"
+    assert capsys.readouterr().err == f"wavenet-music compose: error: {line} --prime\n"
+    assert not list(tmp_path.glob("more*"))
+    holes = tmp_path / "holes.wav"
+    audio = sf.read(sorted((music_root / "guitar").glob("*.flac"))[0], dtype="float32")[0]
+    audio[-100:] = np.inf
+    sf.write(holes, audio, 16000, subtype="FLOAT")
+    assert main([*args, "--prime", str(holes), "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert err.count(f"warning: {holes}: 100 non-finite samples replaced by 0 (the prime)") == 1
+
+
 def test_ctrl_c_during_compose_keeps_the_piece_so_far(composed_run, tmp_path):
     base, _ = composed_run
     out = tmp_path / "long.wav"

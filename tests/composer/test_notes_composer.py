@@ -25,7 +25,12 @@ from wavenet_music.composer.compose import check_composer, checked_prime, compos
 from wavenet_music.composer.config import ComposerConfig, PieceConfig
 from wavenet_music.composer.data import Stream, held_out_bits, training_batch
 from wavenet_music.composer.model import Composer
-from wavenet_music.composer.note_piece import compose_events, is_midi, piece_notes
+from wavenet_music.composer.note_piece import (
+    compose_events,
+    is_midi,
+    piece_notes,
+    read_note_prime,
+)
 from wavenet_music.composer.note_tokens import note_corpus, shortest_notes
 from wavenet_music.composer.train import train_composer
 from wavenet_music.config import Config, UserError, apply_overrides
@@ -420,6 +425,25 @@ def test_compose_continues_a_midi_prime_and_an_audio_prime(notes_composer, tmp_p
         assert main([*args, "--prime", str(prime)]) == 0
         assert sf.read(out.with_name(f"{out.stem}-a.wav"))[0].shape == (4000,)
         assert out.with_name(f"{out.stem}-a.mid").is_file()
+
+
+def test_an_audio_prime_of_nan_is_one_line_and_nan_inside_one_a_warning(tmp_path, capsys):
+    """An all-NaN audio ``--prime`` of a notes run was "found no notes (it is silent)",
+    NaN/inf inside one silence without a word: said as ``--seed-audio`` says it."""
+    config = tiny_notes_config(str(tmp_path / "cache"))
+    nan = tmp_path / "nan.wav"
+    sf.write(nan, np.full(RATE, np.nan, dtype=np.float32), RATE, subtype="FLOAT")
+    why = r"no finite samples \(all NaN or infinite\): nothing to continue; pass another --prime"
+    with pytest.raises(UserError, match=why):
+        read_note_prime(nan, config)
+    holes = tmp_path / "holes.wav"
+    audio = (0.3 * excitation(arpeggio(0), 0, 3 * RATE, RATE)[1]).astype(np.float32)
+    audio[-100:] = np.nan
+    sf.write(holes, audio, RATE, subtype="FLOAT")
+    capsys.readouterr()
+    assert len(read_note_prime(holes, config).tokens)
+    err = capsys.readouterr().err
+    assert err.count(f"warning: {holes}: 100 non-finite samples replaced by 0 (the prime)") == 1
 
 
 def test_a_midi_file_is_known_by_its_name_or_its_first_bytes(notes_composer, tmp_path):

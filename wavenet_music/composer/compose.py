@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 
 from ..audio.features import SILENCE_DB, feature_store
-from ..audio.io import load_audio, mu_law_encode
+from ..audio.io import mu_law_encode
 from ..config import Config, GenerateConfig, UserError
 from ..notes.events import STEPS_PER_SECOND as STEPS
 from ..notes.midi import Note, write_midi
@@ -43,6 +43,7 @@ from .note_piece import (
     note_rolls,
     piece_notes,
     play_notes,
+    prime_audio,
     read_note_prime,
 )
 from .playing import ChunkFn, play
@@ -70,10 +71,10 @@ def history_frames(config: Config) -> int:
 
 def read_prime(path: Path, config: Config, codebook: Codebook) -> Prime:
     """The prime's tokens (whole tokens from its start) and the audio just before the end
-    of the last whole token as WaveNet history."""
+    of the last whole token as WaveNet history (NaN/inf samples: ``prime_audio``)."""
     hop, h, pool = config.model.hop_length, history_frames(config), codebook.pool
     classes = mu_law_encode(
-        load_audio(path, config.data.sample_rate), config.model.quantization_channels
+        prime_audio(path, config.data.sample_rate), config.model.quantization_channels
     )
     needed = math.ceil(h / pool) * pool  # frames: WaveNet's receptive field, whole tokens
     if len(classes) < needed * hop:

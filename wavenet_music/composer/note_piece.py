@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..audio.io import load_audio, mu_law_encode
+from ..audio.io import check_damage, load_audio_with_damage, mu_law_encode
 from ..config import Config
 from ..notes.events import STEPS_PER_SECOND as STEPS
 from ..notes.events import decode, duration_steps, encode, to_steps, token_steps
@@ -73,13 +73,22 @@ def is_midi(path: Path) -> bool:
         return False
 
 
+def prime_audio(path: Path, sample_rate: int) -> np.ndarray:
+    """``--prime``'s audio (T,) at ``sample_rate``; as for ``generate --seed-audio``,
+    non-finite samples are silence, said in a warning, and a file without one finite
+    sample is refused (it was continued as silence, without a word)."""
+    audio, damage = load_audio_with_damage(path, sample_rate)
+    check_damage(path, damage, "the prime", "nothing to continue; pass another --prime")
+    return audio
+
+
 def read_note_prime(path: Path, config: Config) -> NotePrime:
     """A MIDI file's notes (keys on the piano), or an audio file's transcription and its
     last receptive field as history; bad input is one line naming the file."""
     if is_midi(path):
         return NotePrime(encode(read_playable(path)))
     rate, q = config.data.sample_rate, config.model.quantization_channels
-    audio = load_audio(path, rate)
+    audio = prime_audio(path, rate)
     notes = require_notes(transcribe_file(path), path)
     classes = mu_law_encode(audio[-config.model.receptive_field :], q).astype(np.int64)
     return NotePrime(encode(notes, end=len(audio) / rate), classes)
