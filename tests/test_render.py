@@ -185,6 +185,41 @@ def test_evaluate_with_nothing_to_follow_still_reports_its_bits(notes_run, tmp_p
     assert "holds notes in its first 0.04 s" in record["following_skipped"]
 
 
+def test_following_says_nan_in_a_recording_and_skips_one_without_a_finite_sample(
+    notes_run, tmp_path, capsys
+):
+    """The recordings followed were read with NaN/inf as silence without a word (the
+    likelihood says it once, when it first decodes the file): said once per file on every
+    evaluate, as ``--seed-audio`` says it; a file without one finite sample is skipped and
+    counted (the likelihood skips it; ``follow_notes`` on a folder followed it as silence)."""
+    from wavenet_music.wavenet.checkpoint import load_model
+    from wavenet_music.wavenet.follow import NothingToFollow, follow_notes
+
+    run, data = notes_run
+    folder = tmp_path / "data"
+    shutil.copytree(data, folder)
+    audio = sf.read(data / "take0.wav", dtype="float32")[0]
+    audio[-100:] = np.inf
+    sf.write(folder / "holes.wav", audio, RATE, subtype="FLOAT")
+    sf.write(folder / "nan.wav", np.full_like(audio, np.nan), RATE, subtype="FLOAT")
+    for name in ("holes", "nan"):
+        shutil.copy(data / "take0.mid", folder / f"{name}.mid")
+    said = f"warning: {folder / 'holes.wav'}: 100 non-finite samples replaced by 0 (the recording"
+    args = ["evaluate", str(run), "--data", str(folder), "--follow-seconds", "1", "--json"]
+    for _ in range(2):  # the second time, the likelihood's cache holds the file: it says nothing
+        assert main(args) == 0
+        out, err = capsys.readouterr()
+        assert err.count(said) == 1
+        assert "holes.wav" in [f["piece"] for f in json.loads(out)["following"]]
+    model, config = load_model(run)
+    following = follow_notes(model, config, folder, 1.0)
+    err = capsys.readouterr().err
+    assert "1 recording(s) hold no finite sample (all NaN or infinite)" in err and "nan.wav" in err
+    assert sorted(f.piece for f in following) == ["holes.wav", *(f"take{k}.wav" for k in range(3))]
+    with pytest.raises(NothingToFollow, match="none of the 1 recording"):
+        follow_notes(model, config, folder, 1.0, paths=[folder / "nan.wav"])
+
+
 def test_following_needs_a_run_trained_on_notes(piano_run, music_root, capsys):
     run, _ = piano_run
     code = main(

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..audio.io import load_audio, mu_law_decode
+from ..audio.io import AudioReadError, check_damage, load_audio_with_damage, mu_law_decode
 from ..config import (
     MAX_JUMP,
     NOTE_EXCITATION_GAIN,
@@ -59,10 +59,18 @@ class Following:
         return asdict(self)
 
 
-def piece_notes(path: Path, config: Config, seconds: float) -> list[Note]:
-    """The notes of the recording ``path`` (score beside it, else transcription) that start
-    in its first ``seconds``, cut to end there."""
-    audio_seconds = len(load_audio(path, config.data.sample_rate)) / config.data.sample_rate
+@dataclass(frozen=True)
+class Recording:
+    """A recording to follow, read once: its length and the audio its ceiling hears."""
+
+    path: Path
+    seconds: float  # the whole recording's
+    head: np.ndarray  # (<= seconds · rate,) float32: its first seconds followed
+
+
+def piece_notes(path: Path, config: Config, seconds: float, audio_seconds: float) -> list[Note]:
+    """The notes of the recording ``path`` (``audio_seconds`` long; score beside it, else
+    transcription) that start in its first ``seconds``, cut to end there."""
     cache = recording_notes(path, audio_seconds, cache_root(config.data))
     return [
         replace(n, offset=min(n.offset, seconds))
@@ -135,7 +143,10 @@ def follow_notes(
     if not paths:
         raise UserError(f"no audio files under {data}")
     rate = config.data.sample_rate
-    paths, notes = _with_notes(paths, [piece_notes(p, config, seconds) for p in paths], seconds)
+    recordings = _finite(paths, rate, seconds)
+    notes = [piece_notes(r.path, config, seconds, r.seconds) for r in recordings]
+    recordings, notes = _with_notes(recordings, notes, seconds)
+    paths = [r.path for r in recordings]
     labels = _labels(config, data, paths, label)
     unsteered = config.train.local_dropout > 0
     pieces: list[list[Note] | None] = [*notes, *([None] * len(notes) if unsteered else [])]
@@ -154,14 +165,14 @@ def follow_notes(
         treble_tilt,
     )
     results = []
-    for k, (path, reference) in enumerate(zip(paths, notes, strict=True)):
+    for k, (recording, reference) in enumerate(zip(recordings, notes, strict=True)):
         steered, floor = follows(reference, renders[k], rate, 0.0, seconds)
-        real = load_audio(path, rate)[: round(seconds * rate)]
-        ceiling = score_notes(reference, transcribe_audio(real, rate), 0.0, seconds)
+        ceiling = score_notes(reference, transcribe_audio(recording.head, rate), 0.0, seconds)
         plain = None
         if unsteered:
             plain, _ = follows(reference, renders[len(paths) + k], rate, 0.0, seconds)
-        results.append(Following(path.name, len(reference), steered, floor, ceiling, plain))
+        name = recording.path.name
+        results.append(Following(name, len(reference), steered, floor, ceiling, plain))
     return results
 
 
@@ -169,15 +180,48 @@ class NothingToFollow(UserError):
     """No recording holds notes to follow: the likelihood beside it still stands."""
 
 
+def _finite(paths: list[Path], rate: int, seconds: float) -> list[Recording]:
+    """``paths`` read once each; as training says it (``check_damage``), NaN/inf samples
+    are silence, said in a warning per file, and a file without one finite sample (it was
+    followed as silence, without a word) is skipped, the skipped counted in one warning.
+    ``NothingToFollow`` when no file is left."""
+    kept, empty = [], []
+    for path in paths:
+        audio, damage = load_audio_with_damage(path, rate)  # (T,)
+        try:
+            check_damage(path, damage, "the recording followed", "nothing to follow")
+        except AudioReadError:
+            empty.append(path.name)
+            continue
+        kept.append(Recording(path, len(audio) / rate, audio[: round(seconds * rate)].copy()))
+    if not kept:
+        raise NothingToFollow(
+            f"none of the {len(empty)} recording(s) holds a finite sample to follow "
+            f"(all NaN or infinite: {_few(empty)})"
+        )
+    if empty:
+        print(
+            f"warning: {len(empty)} recording(s) hold no finite sample (all NaN or infinite), "
+            f"nothing to follow, skipped: {_few(empty)}",
+            file=sys.stderr,
+        )
+    return kept
+
+
+def _few(names: list[str]) -> str:
+    """The first three of ``names``, and "..." for the rest."""
+    return ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+
+
 def _with_notes(
-    paths: list[Path], notes: list[list[Note]], seconds: float
-) -> tuple[list[Path], list[list[Note]]]:
+    recordings: list[Recording], notes: list[list[Note]], seconds: float
+) -> tuple[list[Recording], list[list[Note]]]:
     """The recordings with notes in their first ``seconds``: one without any has nothing
     to follow (its scores would read 0.00, its real ceiling too); said, and skipped.
     ``NothingToFollow`` (one line) when none has any."""
-    kept = [(p, n) for p, n in zip(paths, notes, strict=True) if n]
-    missing = [p.name for p, n in zip(paths, notes, strict=True) if not n]
-    shown = ", ".join(missing[:3]) + (", ..." if len(missing) > 3 else "")
+    kept = [(r, n) for r, n in zip(recordings, notes, strict=True) if n]
+    missing = [r.path.name for r, n in zip(recordings, notes, strict=True) if not n]
+    shown = _few(missing)
     if not kept:
         raise NothingToFollow(
             f"none of the {len(missing)} recording(s) holds notes in its first {seconds:g} s "
@@ -189,7 +233,7 @@ def _with_notes(
             f"nothing to follow, skipped: {shown}",
             file=sys.stderr,
         )
-    return [p for p, _ in kept], [n for _, n in kept]
+    return [r for r, _ in kept], [n for _, n in kept]
 
 
 def check_plays_notes(config: Config) -> None:
