@@ -535,7 +535,7 @@ def cmd_compose(args: argparse.Namespace) -> None:
         flags = ("--wavenet-temperature", "--wavenet-max-jump")
         jump = options.wavenet_max_jump
         _say_sound(piece.paths, piece.audio, piece.redraws, piece.sample_rate, jump, flags)
-    for path in [*(piece.paths or []), *(piece.midi_paths or [])]:
+    for path in [*(piece.paths or []), *(piece.midi_paths or []), *piece.features_paths]:
         print(path)
 
 

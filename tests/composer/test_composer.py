@@ -624,6 +624,20 @@ def test_compose_continues_a_prime_through_the_cli(composed_run, music_root, tmp
     assert sf.read(tmp_path / "more-guitar.wav")[0].shape == (4000,)
 
 
+def test_compose_prints_every_path_it_writes_features_too(composed_run, tmp_path, capsys):
+    """``--features-out f.npy`` of a labelled run writes ``f-piano.npy``: it was not printed
+    (the WAVs were), so one looked for ``f.npy``."""
+    base, _ = composed_run
+    out, features = tmp_path / "x.wav", tmp_path / "f.npy"
+    args = ["compose", str(base / "run"), "--seconds", "0.25", "--label", "piano,guitar"]
+    capsys.readouterr()
+    assert main([*args, "--out", str(out), "--features-out", str(features)]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    names = ["x-piano.wav", "x-guitar.wav", "f-piano.npy", "f-guitar.npy"]
+    assert printed == [str(tmp_path / name) for name in names]
+    assert all(Path(line).is_file() for line in printed) and not features.exists()
+
+
 def test_a_prime_without_a_finite_sample_is_one_line_and_nan_inside_one_a_warning(
     composed_run, music_root, tmp_path, capsys
 ):

@@ -100,7 +100,8 @@ class Piece:
     """A composed piece. For a run steered by notes, ``features`` is the roll of the
     notes (clips, K, 176), ``tokens`` the events of each clip (as many as it took to
     reach the length: a list of (N_i,)), ``notes`` the notes each clip plays and
-    ``midi_paths`` the MIDI files written beside the WAVs."""
+    ``midi_paths`` the MIDI files written beside the WAVs. ``features_paths``: the
+    ``.npy`` file of each clip's features (``--features-out``, a label in each name)."""
 
     audio: np.ndarray  # (clips, T) float32
     features: np.ndarray  # (clips, K, F) composed features in dB
@@ -111,6 +112,7 @@ class Piece:
     hold_penalty: float = 0.0  # the composer's, as sampled
     notes: list[list[Note]] | None = None
     midi_paths: list[Path] | None = None
+    features_paths: list[Path] = field(default_factory=list)
     redraws: list[Redraw] = field(default_factory=list)  # falls into noise drawn again
     sample_rate: int = 0  # of ``audio``
     shortest_notes: list[float] | None = None  # per clip: seconds each key was held at least
@@ -173,6 +175,7 @@ def compose(
         else:
             piece = _compose_frames(job, saved.codebook, prime, features_paths)
     piece.tags, piece.paths, piece.sample_rate = tags, paths, config.data.sample_rate
+    piece.features_paths = features_paths
     piece.temperature, piece.hold_penalty = options.temperature, options.hold_penalty
     return piece
 
