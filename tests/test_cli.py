@@ -523,6 +523,44 @@ def test_out_of_memory_is_one_line_naming_what_to_lower(
     assert advice in lines[0]
 
 
+def _out_of_memory(*args, **kwargs):
+    raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+
+@pytest.mark.parametrize(
+    ("command", "target", "advice"),
+    [
+        ("report", "wavenet_music.report.build.timed_generation", "lower --seconds or --clips"),
+        ("features", "wavenet_music.audio.features.FeatureStore.of_classes", "shorter files"),
+        ("transcribe", "wavenet_music.notes.transcribe.hear", "shorter files"),
+    ],
+)
+def test_out_of_memory_in_report_features_and_transcribe_says_what_to_do(
+    trained_run, tmp_path, capsys, monkeypatch, command, target, advice
+):
+    """They said only "give it less to do at once": report names its flags, and features
+    and transcribe (no setting holds less: each takes the whole recording) shorter files."""
+    run, data = trained_run
+    recording = sorted((data / "piano").glob("*.flac"))[0]
+    if command == "report":
+        argv = ["report", str(run), "--out", str(tmp_path / "r"), *("--clips", "1")]
+        argv += ["--seconds", "0.1"]
+    elif command == "features":
+        steered = tmp_path / "steered"
+        flags = ["--local-channels", "12", "--features", "chroma", "--steps", "1", "--quiet"]
+        assert main(["train", str(data), "--run", str(steered), *SMALL, *flags]) == 0
+        argv = ["features", str(steered), str(recording), "--out", str(tmp_path / "f.npy")]
+    else:
+        argv = ["transcribe", str(recording), "--out", str(tmp_path / "notes.mid")]
+    monkeypatch.setattr(target, _out_of_memory)
+    capsys.readouterr()
+    code, _, err = _run(capsys, *argv)
+    said = [line for line in err.splitlines() if "error" in line]  # report: its phases too
+    assert code == 1 and len(said) == 1 and "Traceback" not in err, err
+    assert said[0].startswith(f"wavenet-music {command}: error: out of memory (2.00 GiB asked ")
+    assert advice in said[0] and "give it less to do" not in said[0]
+
+
 def test_a_runtime_error_that_is_not_memory_still_raises(trained_run, tmp_path, monkeypatch):
     """Only allocation failures become one line: any other error is a defect to see whole."""
 

@@ -743,6 +743,10 @@ LESS_AT_ONCE = {
     "render": "render fewer clips at once (--num)",
     "evaluate": "lower --batch-size (windows scored in one forward pass; 1 holds the least)",
     "compose": "compose a shorter piece (--seconds)",
+    "report": "lower --seconds or --clips (each label's clips are made together)",
+    # no setting of these two holds less: each takes the whole recording at once
+    "features": "cut the recording into shorter files (its features are computed whole)",
+    "transcribe": "cut the recording into shorter files (its activations are held whole)",
 }
 
 
