@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 import pytest
+import soundfile as sf
 
 from wavenet_music.config import UserError
 from wavenet_music.wavenet.data import prepare_corpus
 from wavenet_music.wavenet.discovery import find_audio_files, label_of, read_label_rows
 
-from .conftest import data_config, label_manifest, write_tone
+from .conftest import TONE_RATE, data_config, label_manifest, write_tone
 
 
 def test_discovery_is_recursive_and_audio_only(folder):
@@ -127,3 +129,27 @@ def test_a_folder_named_all_is_refused_as_a_label(folder, tmp_path):
     (folder / "ambient").rename(folder / "all")
     with pytest.raises(UserError, match=r"folder 'all' is 'all'.*rename the folder"):
         prepare_corpus(folder, data_config(tmp_path, labels="folders"), 256, 100, quiet=True)
+
+
+@pytest.mark.parametrize(
+    ("name", "container", "subtype"),
+    [
+        ("take.aifc", "AIFF", "PCM_16"),
+        ("take.caf", "CAF", "PCM_24"),
+        ("lossless.caf", "CAF", "ALAC_16"),
+        ("field.bwf", "WAV", "PCM_24"),
+        ("long.w64", "W64", "PCM_24"),
+        ("long.rf64", "RF64", "PCM_16"),
+        ("old.au", "AU", "PCM_16"),
+    ],
+)
+def test_containers_daws_and_recorders_write_are_trained_on(tmp_path, name, container, subtype):
+    """Logic's CAF and AIFF-C, a field recorder's Broadcast Wave, Wave64 and RF64 past 4 GB:
+    libsndfile decodes them; they were left out of training without a word."""
+    t = np.arange(TONE_RATE) / TONE_RATE
+    tone = 0.3 * np.sin(2 * np.pi * 300 * t)
+    (tmp_path / "music").mkdir()
+    sf.write(tmp_path / "music" / name, tone, TONE_RATE, format=container, subtype=subtype)
+    config = data_config(tmp_path, validation_fraction=0.0)
+    corpus = prepare_corpus(tmp_path / "music", config, 256, 100, quiet=True)
+    assert [(s.source, s.length) for s in corpus.train] == [(name, TONE_RATE)]

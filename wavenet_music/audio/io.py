@@ -26,7 +26,13 @@ from ..config import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, UserError
 from ..runs import write_atomically
 from ..runtime.stop import held_signals
 
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff")
+# libsndfile decodes a file by its content; besides the common names, the containers DAWs and
+# field recorders write: AIFF-C and CAF (Logic, GarageBand), Broadcast Wave, and Wave64 and
+# RF64 for recordings past 4 GB
+AUDIO_EXTENSIONS = (
+    *(".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".aifc", ".caf"),
+    *(".bwf", ".w64", ".rf64", ".au"),
+)
 # audio this tool cannot decode (libsndfile reads none of them): counted, never read
 UNDECODED_EXTENSIONS = (".m4a", ".m4b", ".aac", ".wma", ".alac", ".ape", ".wv", ".mka", ".ac3")
 FULL_SCALE = 0.999  # a decoded sample this loud sits at the format's limit: it was clipped
