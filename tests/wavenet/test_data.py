@@ -14,6 +14,7 @@ import soundfile as sf
 
 from wavenet_music.audio.io import mu_law_encode
 from wavenet_music.config import UserError
+from wavenet_music.wavenet import data
 from wavenet_music.wavenet.data import (
     Segment,
     cache_root,
@@ -80,6 +81,25 @@ def test_short_and_broken_files_are_skipped_and_counted(folder, tmp_path, capsys
     assert "shorter than the receptive field" in skipped["top.wav"]
     err = capsys.readouterr().err
     assert f"skipped {len(skipped)} of 10 audio files" in err
+
+
+def test_a_name_holding_a_colon_keeps_its_whole_reason(folder, tmp_path, capsys, monkeypatch):
+    """``Track 1: Intro.wav`` was skipped as "Intro.wav: cannot decode ..." (the reason was
+    cut at the first ": " of the message, which begins with the name); a file gone between
+    discovery and decoding was skipped for its path alone."""
+    (folder / "Live: Berlin").mkdir()
+    (folder / "Live: Berlin" / "take: 2.ogg").write_bytes(b"OggS" + bytes(100))
+    write_tone(folder / "Track 1: Intro.wav", 0.1)
+    found = data.discover(folder)
+    monkeypatch.setattr(data, "discover", lambda *a: found)
+    (folder / "top.wav").unlink()  # removed after discovery, before decoding
+    corpus = prepare_corpus(folder, data_config(tmp_path), 256, min_samples=1000)
+    skipped = dict(corpus.skipped)
+    assert skipped["Live: Berlin/take: 2.ogg"].startswith("cannot decode ("), skipped
+    assert skipped["Track 1: Intro.wav"] == "800 samples, shorter than the receptive field (1000)"
+    assert skipped["top.wav"] == "No such file or directory"
+    err = capsys.readouterr().err
+    assert "skipped Track 1: Intro.wav: 800 samples, shorter than" in err
 
 
 def test_nothing_usable_is_one_clear_error(tmp_path):

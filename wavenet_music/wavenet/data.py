@@ -274,7 +274,7 @@ def _decode_all(
             segment = whole_file(path, rel, labeler(rel), config, quantization_channels)
             usable.append(usable_segment(segment, config, quantization_channels, min_samples))
         except (AudioReadError, OSError) as exc:
-            skipped.append((rel, _reason(exc)))
+            skipped.append((rel, _reason(exc, (str(path), rel))))
     return usable, skipped
 
 
@@ -388,9 +388,17 @@ def lopsided_split(
     return lines
 
 
-def _reason(exc: BaseException) -> str:
+def _reason(exc: BaseException, names: Sequence[str]) -> str:
+    """Why a file was skipped: ``exc``'s message less the file's name it begins with (one of
+    ``names``; a name may hold ": " itself, as in ``Track 1: Intro.wav``); an ``OSError``'s
+    reason alone (its message ends in the path)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
     text = str(exc)
-    return text.split(": ", 1)[1] if ": " in text else (text or type(exc).__name__)
+    for name in names:
+        if text.startswith(f"{name}: "):
+            return text[len(name) + 2 :]
+    return text or type(exc).__name__
 
 
 def split_line(train: Sequence[Segment], validation: Sequence[Segment], rate: int) -> str:
