@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import unicodedata
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -10,7 +12,13 @@ import soundfile as sf
 
 from wavenet_music.config import UserError
 from wavenet_music.wavenet.data import prepare_corpus
-from wavenet_music.wavenet.discovery import find_audio_files, label_of, read_label_rows
+from wavenet_music.wavenet.discovery import (
+    find_audio_files,
+    label_of,
+    label_positions,
+    read_label_rows,
+)
+from wavenet_music.wavenet.windows import WindowSource
 
 from .conftest import TONE_RATE, data_config, label_manifest, write_tone
 
@@ -153,3 +161,38 @@ def test_containers_daws_and_recorders_write_are_trained_on(tmp_path, name, cont
     config = data_config(tmp_path, validation_fraction=0.0)
     corpus = prepare_corpus(tmp_path / "music", config, 256, 100, quiet=True)
     assert [(s.source, s.length) for s in corpus.train] == [(name, TONE_RATE)]
+
+
+CAFE_MAC, CAFE_TYPED = unicodedata.normalize("NFD", "café"), unicodedata.normalize("NFC", "café")
+
+
+def test_names_copied_from_a_mac_match_a_typed_label_file(folder, tmp_path, capsys):
+    """A Mac keeps ``café`` decomposed in a name (``e`` and an accent), a CSV or a keyboard
+    types it composed: the row was "not an audio file" and the file "no label" in one run."""
+    (folder / "piano").rename(folder / CAFE_MAC)
+    (folder / "top.wav").rename(folder / f"{CAFE_MAC}.wav")
+    rows = [f"{CAFE_TYPED}/sub/piano0.wav,calm", f"{CAFE_TYPED}.wav,calm"]
+    csv = label_manifest(tmp_path, *rows)
+    corpus = prepare_corpus(folder, data_config(tmp_path, labels=str(csv)), 256, 100)
+    labels = {s.source: s.label for s in corpus.train + corpus.validation}
+    assert labels == {f"{CAFE_MAC}/sub/piano0.wav": "calm", f"{CAFE_MAC}.wav": "calm"}
+    assert "name no audio file" not in capsys.readouterr().err
+
+
+def test_a_label_typed_composed_finds_a_folder_named_on_a_mac():
+    """``generate --label café`` on a run whose folder came from a Mac said "unknown label
+    'café'; this run knows: café"."""
+    assert label_positions(["bass", CAFE_MAC], [CAFE_TYPED, "bass"]) == [1, 0]
+    assert label_positions(["bass", CAFE_TYPED], [CAFE_MAC]) == [1]
+    with pytest.raises(UserError, match="unknown label 'cafe'"):
+        label_positions([CAFE_MAC], ["cafe"])
+
+
+def test_windows_of_a_folder_spelled_otherwise_take_the_models_label(folder, tmp_path):
+    """``evaluate --data`` of a folder named ``café`` on Linux, for a run trained on the
+    Mac's spelling (or ``--label café`` typed): scored under the run's label."""
+    corpus = prepare_corpus(folder, data_config(tmp_path, labels="folders"), 256, 100)
+    segments = [replace(s, label=CAFE_TYPED) for s in corpus.train[:2]]
+    source = WindowSource(segments, 100, 500, 128, labels=["bass", CAFE_MAC])
+    assert {s.label for s in source.segments} == {CAFE_MAC}
+    assert source.label_index[source.segments[0].label] == 1

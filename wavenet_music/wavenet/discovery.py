@@ -159,9 +159,9 @@ def make_labeler(root: Path, spec: str | None):
     mapping = read_label_manifest(Path(spec), root)
 
     def from_manifest(rel: str) -> str:
-        if rel not in mapping:
+        if composed(rel) not in mapping:
             raise AudioReadError(f"{rel}: no label in {spec}")
-        return mapping[rel]
+        return mapping[composed(rel)]
 
     return from_manifest
 
@@ -174,6 +174,13 @@ def _folder_label(rel: str) -> str:
     if problem:
         raise UserError(f"folder {label!r} {problem}: rename the folder (data.labels=folders)")
     return label
+
+
+def composed(text: str) -> str:
+    """``text`` as names and labels are compared: composed (NFC). A folder copied from a Mac
+    keeps its names decomposed (``e`` and a combining accent), while a keyboard or a CSV
+    types them composed: the same ``café`` on screen, two strings."""
+    return unicodedata.normalize("NFC", text)
 
 
 def label_problem(label: str) -> str:
@@ -203,7 +210,7 @@ def read_label_rows(path: Path) -> dict[str, tuple[str, int]]:
             continue
         if len(row) < 2 or not row[1].strip():
             raise UserError(f"{path}:{number}: expected file,label, got {','.join(row)!r}")
-        file, label = Path(row[0].strip()).as_posix(), row[1].strip()
+        file, label = composed(Path(row[0].strip()).as_posix()), row[1].strip()
         if problem := label_problem(label):
             raise UserError(f"{path}:{number}: the label {label!r} {problem}")
         first, line = found.setdefault(file, (label, number))
@@ -224,7 +231,7 @@ def report_unmatched_rows(spec: str | None, found: Sequence[str], root: Path, qu
     their count."""
     if spec in (None, "folders"):
         return
-    names = set(found)
+    names = {composed(name) for name in found}
     rows = read_label_rows(Path(spec)).items()
     unmatched = [(line, file) for file, (_, line) in rows if file not in names]
     for line, file in [] if quiet else unmatched[:UNMATCHED_SHOWN]:
@@ -242,13 +249,14 @@ def report_unmatched_rows(spec: str | None, found: Sequence[str], root: Path, qu
 
 
 def label_positions(known: Sequence[str], names: Sequence[str]) -> list[int]:
-    """The index of each of ``names`` among a model's labels ``known``; a one-line error
-    naming the first label the run does not know."""
-    unknown = [name for name in names if name not in known]
+    """The index of each of ``names`` among a model's labels ``known`` (compared composed:
+    ``composed``); a one-line error naming the first label the run does not know."""
+    keys = [composed(label) for label in known]
+    unknown = [name for name in names if composed(name) not in keys]
     if unknown:
         listed = ", ".join(known) or "none (it was trained without labels)"
         raise UserError(f"unknown label {unknown[0]!r}; this run knows: {listed}")
-    return [list(known).index(name) for name in names]
+    return [keys.index(composed(name)) for name in names]
 
 
 def label_of(relative: str) -> str:

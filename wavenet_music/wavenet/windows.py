@@ -9,7 +9,7 @@ its label, its local-conditioning frames and what its inputs hear of the notes.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import NamedTuple
 
@@ -23,6 +23,7 @@ from ..config import Config, UserError
 from ..notes.excitation import RecordingPhases
 from ..notes.features import NoteStore
 from .data import Segment, load_classes
+from .discovery import composed
 
 
 @dataclass(frozen=True)
@@ -70,12 +71,15 @@ class WindowSource:
         if not self.segments:
             raise UserError("no audio to cut windows from")
         self.label_index = {label: i for i, label in enumerate(labels)}
-        unknown = {s.label for s in self.segments} - set(self.label_index) if labels else set()
-        if unknown:
+        spelled = {composed(label): label for label in labels}  # the model's spelling
+        unknown = {s.label for s in self.segments if composed(s.label) not in spelled}
+        if labels and unknown:
             raise UserError(
                 f"labels {sorted(unknown)} are not among the model's labels "
                 f"{list(labels)}; train a new run for new labels"
             )
+        if labels:  # a folder named on a Mac (decomposed) under a model's composed label
+            self.segments = tuple(_spelled(s, spelled) for s in self.segments)
         self.receptive_field = receptive_field
         self.sample_size = sample_size
         self.silence = silence
@@ -169,6 +173,12 @@ class WindowSource:
         return Batch(
             torch.from_numpy(inputs), torch.from_numpy(targets), labels, frames, excitation
         )
+
+
+def _spelled(segment: Segment, spelled: dict[str, str]) -> Segment:
+    """``segment`` under the model's spelling of its label (``spelled``: composed -> it)."""
+    label = spelled[composed(segment.label)]
+    return segment if label == segment.label else replace(segment, label=label)
 
 
 def noisy_inputs(
