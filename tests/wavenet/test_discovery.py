@@ -196,3 +196,21 @@ def test_windows_of_a_folder_spelled_otherwise_take_the_models_label(folder, tmp
     source = WindowSource(segments, 100, 500, 128, labels=["bass", CAFE_MAC])
     assert {s.label for s in source.segments} == {CAFE_MAC}
     assert source.label_index[source.segments[0].label] == 1
+
+
+def test_macos_metadata_files_are_one_line_not_undecodable_audio(folder, tmp_path, capsys):
+    """A folder copied from a Mac holds a ``._NAME`` beside every file (and a zip of one a
+    ``__MACOSX`` folder of them): each was "skipped ._x.wav: cannot decode", half the
+    corpus counted as broken audio."""
+    apple_double = b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        " + bytes(4000)
+    (folder / "piano" / "sub" / "._piano0.wav").write_bytes(apple_double)
+    (folder / "__MACOSX" / "piano").mkdir(parents=True)
+    (folder / "__MACOSX" / "piano" / "._piano1.wav").write_bytes(apple_double)
+    write_tone(folder / "ambient" / "._real.wav", 1.0)  # a WAV, whatever its name
+    os.mkfifo(folder / "._pipe.wav")  # never opened to read a header
+    corpus = prepare_corpus(folder, data_config(tmp_path, validation_fraction=0.0), 256, 100)
+    assert len(corpus.train) == 10 and "ambient/._real.wav" in {s.source for s in corpus.train}
+    assert dict(corpus.skipped) == {"._pipe.wav": "not a regular file (a device, FIFO or socket)"}
+    err = capsys.readouterr().err
+    assert "ignored 2 macOS metadata files (._NAME beside a file copied from a Mac" in err
+    assert "skipped 1 of 11 audio files" in err

@@ -222,7 +222,7 @@ def prepare_corpus(
     """
     root = Path(root)
     found = discover(root, exclude)
-    report_undecoded(found.undecoded)
+    report_undecoded(found.undecoded, found.apple_double)
     if not found.files and not found.skipped:
         raise UserError(
             f"no audio files ({', '.join(AUDIO_EXTENSIONS)}) found under {root}"

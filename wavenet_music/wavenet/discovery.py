@@ -21,6 +21,7 @@ from typing import NamedTuple
 from ..audio.io import AUDIO_EXTENSIONS, UNDECODED_EXTENSIONS, AudioReadError
 from ..config import UserError, read_user_text
 
+APPLE_DOUBLE_MAGIC = b"\x00\x05\x16\x07"  # RFC 1740
 UNMATCHED_SHOWN = 10  # label-manifest rows without their file, named one by one
 
 
@@ -30,6 +31,7 @@ class Discovery(NamedTuple):
     files: list[Path]  # the audio files to decode, each real file once
     skipped: list[tuple[str, str]]  # (file, reason): repeats of a file and broken links
     undecoded: dict[str, int]  # extension -> files of audio this tool cannot decode
+    apple_double: int = 0  # macOS ``._NAME`` files: a copied file's Finder data, not audio
 
 
 def find_audio_files(root: Path, exclude: Path | None = None) -> list[Path]:
@@ -49,7 +51,8 @@ def discover(root: Path, exclude: Path | None = None) -> Discovery:
     if root.is_file():
         return Discovery([root] if _is_audio(root) else [], [], _undecoded([root]))
     entries, aliases = _walk(root, exclude)
-    audio = [path for path in entries if _is_audio(path)]
+    audio = [path for path in entries if _is_audio(path) and not _is_apple_double(path)]
+    apple_double = sum(map(_is_apple_double, entries))
     broken = [(relative_name(p, root), _link_problem(p)) for p in audio if not p.exists()]
     special = [  # reading a FIFO waits for a writer, /dev/zero never ends: never opened
         (relative_name(p, root), "not a regular file (a device, FIFO or socket)")
@@ -58,7 +61,7 @@ def discover(root: Path, exclude: Path | None = None) -> Discovery:
     ]
     files, repeats = _unique_files([p for p in audio if p.is_file()], root)
     repeats += _alias_repeats(aliases, files, root)
-    return Discovery(files, broken + special + repeats, _undecoded(entries))
+    return Discovery(files, broken + special + repeats, _undecoded(entries), apple_double)
 
 
 def _walk(root: Path, exclude: Path | None) -> tuple[list[Path], list[tuple[Path, Path]]]:
@@ -119,6 +122,19 @@ def _alias_repeats(
 
 def _is_audio(path: Path) -> bool:
     return path.suffix.lower() in AUDIO_EXTENSIONS
+
+
+def _is_apple_double(path: Path) -> bool:
+    """``path`` is the ``._NAME`` file macOS writes beside a file it copies to a disk that
+    cannot hold its Finder data (a USB stick, a network share, a zip's ``__MACOSX``): a
+    header of its own, never audio, whatever the name after ``._`` says."""
+    if not path.name.startswith("._") or not path.is_file():  # never opens a FIFO
+        return False
+    try:
+        with open(path, "rb") as file:
+            return file.read(4) == APPLE_DOUBLE_MAGIC
+    except OSError:
+        return False  # decoding it says why
 
 
 def _undecoded(paths: list[Path]) -> dict[str, int]:
@@ -279,9 +295,17 @@ def report_skipped(skipped: list[tuple[str, str]], total: int, quiet: bool) -> N
     print(f"skipped {len(skipped)} of {total} audio files{first if quiet else ''}", file=sys.stderr)
 
 
-def report_undecoded(undecoded: dict[str, int]) -> None:
+def report_undecoded(undecoded: dict[str, int], apple_double: int = 0) -> None:
+    """The files left unread that are not skipped audio: audio of another format, and the
+    macOS ``._`` files (one line each, never one per file)."""
     if undecoded:
         print(f"ignored {_undecoded_files(undecoded)}", file=sys.stderr)
+    if apple_double:
+        print(
+            f"ignored {apple_double} macOS metadata file{'s' if apple_double > 1 else ''} "
+            "(._NAME beside a file copied from a Mac; not audio)",
+            file=sys.stderr,
+        )
 
 
 def undecoded_hint(undecoded: dict[str, int]) -> str:
