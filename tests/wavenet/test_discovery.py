@@ -214,3 +214,31 @@ def test_macos_metadata_files_are_one_line_not_undecodable_audio(folder, tmp_pat
     err = capsys.readouterr().err
     assert "ignored 2 macOS metadata files (._NAME beside a file copied from a Mac" in err
     assert "skipped 1 of 11 audio files" in err
+
+
+def _unlistable(monkeypatch, folder):
+    """``folder`` unlistable as under ``chmod 000`` for a user (root reads any folder)."""
+    scandir = os.scandir
+
+    def denying(path="."):
+        if os.fspath(path) == os.fspath(folder):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", denying)
+
+
+def test_a_folder_that_cannot_be_read_is_named_and_counted(folder, tmp_path, capsys, monkeypatch):
+    """``os.walk`` passes over a folder it cannot list: a genre of recordings under
+    ``chmod 000`` was left out without a word, and an unreadable data folder "held no audio
+    files"."""
+    _unlistable(monkeypatch, folder / "guitar")
+    config = data_config(tmp_path, labels="folders", validation_fraction=0.0)
+    corpus = prepare_corpus(folder, config, 256, 100)
+    assert {s.label for s in corpus.train} == {"piano", "ambient"}
+    reason = "folder cannot be read (Permission denied): its files left out"
+    assert dict(corpus.skipped)["guitar/"] == reason
+    assert f"skipped guitar/: {reason}" in capsys.readouterr().err
+    _unlistable(monkeypatch, folder)
+    with pytest.raises(UserError, match=r"cannot read the data folder .*music \(Permission denied"):
+        prepare_corpus(folder, config, 256, 100)

@@ -50,7 +50,7 @@ def discover(root: Path, exclude: Path | None = None) -> Discovery:
         raise UserError(f"data folder {root} does not exist; pass a folder of recordings")
     if root.is_file():
         return Discovery([root] if _is_audio(root) else [], [], _undecoded([root]))
-    entries, aliases = _walk(root, exclude)
+    entries, aliases, unreadable = _walk(root, exclude)
     audio = [path for path in entries if _is_audio(path) and not _is_apple_double(path)]
     apple_double = sum(map(_is_apple_double, entries))
     broken = [(relative_name(p, root), _link_problem(p)) for p in audio if not p.exists()]
@@ -61,16 +61,21 @@ def discover(root: Path, exclude: Path | None = None) -> Discovery:
     ]
     files, repeats = _unique_files([p for p in audio if p.is_file()], root)
     repeats += _alias_repeats(aliases, files, root)
-    return Discovery(files, broken + special + repeats, _undecoded(entries), apple_double)
+    skipped = unreadable + broken + special + repeats
+    return Discovery(files, skipped, _undecoded(entries), apple_double)
 
 
-def _walk(root: Path, exclude: Path | None) -> tuple[list[Path], list[tuple[Path, Path]]]:
-    """Every file entry under ``root``, each folder walked once, and the symlinked folders
-    not walked because they repeat one that is: ``(alias, the folder it repeats)``."""
+def _walk(
+    root: Path, exclude: Path | None
+) -> tuple[list[Path], list[tuple[Path, Path]], list[tuple[str, str]]]:
+    """Every file entry under ``root``, each folder walked once; the symlinked folders not
+    walked because they repeat one that is: ``(alias, the folder it repeats)``; and the
+    folders that could not be listed, as skipped (``os.walk`` passes over them without a
+    word: a folder of recordings left out unsaid). ``root`` unlisted is a ``UserError``."""
     walked = {os.path.realpath(d): Path(d) for d, _, _ in os.walk(root)}  # the real folders
     skip = os.path.realpath(exclude) if exclude is not None else None
-    entries, aliases = [], []
-    for folder, dirs, names in os.walk(root, followlinks=True):
+    entries, aliases, errors = [], [], []
+    for folder, dirs, names in os.walk(root, onerror=errors.append, followlinks=True):
         here, kept = os.path.realpath(folder), []
         for name in sorted(dirs):
             path = Path(folder, name)
@@ -84,7 +89,16 @@ def _walk(root: Path, exclude: Path | None) -> tuple[list[Path], list[tuple[Path
             kept.append(name)
         dirs[:] = kept
         entries += [Path(folder, name) for name in sorted(names)]
-    return entries, aliases
+    return entries, aliases, [_unlisted(error, root) for error in errors]
+
+
+def _unlisted(error: OSError, root: Path) -> tuple[str, str]:
+    """``(folder/, reason)`` of a folder ``os.walk`` could not list."""
+    why = error.strerror or str(error)
+    if Path(error.filename) == root:
+        raise UserError(f"cannot read the data folder {root} ({why}); pass a folder you can read")
+    name = relative_name(Path(error.filename), root)
+    return f"{name}/", f"folder cannot be read ({why}): its files left out"
 
 
 def _within(path: str, folder: str | None) -> bool:
