@@ -406,6 +406,30 @@ def test_resume_refuses_another_data_folder_or_another_config(music_root, tiny_r
     assert (run / "data.json").read_text() == data and ckpt.load(run).step == 2
 
 
+def test_resume_goes_on_from_a_data_folder_that_moved(music_root, tmp_path, capsys):
+    """A data folder renamed, or on a drive mounted elsewhere: the recorded one is gone and
+    the new one was refused ("resume it with the same data folder"), a dead end. The
+    recorded split vouches for the new one: a moved folder that changed is still refused."""
+    old, new = tmp_path / "music", tmp_path / "moved"
+    shutil.copytree(music_root / "piano", old)
+    run = tmp_path / "run"
+    train(old, run, tiny_config(tmp_path / "cache"), quiet=True)
+    old.rename(new)
+    result = train(new, run, tiny_config(tmp_path / "cache", **{"train.steps": 3}), resume=True)
+    assert result.step == 3 and ckpt.load(run).step == 3
+    assert json.loads((run / "data.json").read_text())["root"] == str(new.resolve())
+    assert f"note: {run} was trained on {old.resolve()}, which is gone" in capsys.readouterr().err
+    shutil.copytree(new, old)  # the folder it records is back: another is refused again
+    with pytest.raises(UserError, match=r"trained on .*moved, not .*music; resume it with"):
+        train(old, run, tiny_config(tmp_path / "cache", **{"train.steps": 4}), resume=True)
+    shutil.rmtree(new)
+    recording = next(old.glob("*.flac"))
+    audio, rate = sf.read(recording)
+    sf.write(recording, audio[: len(audio) // 2], rate)  # the moved folder is not the same
+    with pytest.raises(UserError, match=r"changed since .* 1 file changed"):
+        train(old, run, tiny_config(tmp_path / "cache", **{"train.steps": 4}), resume=True)
+
+
 # --- 7. metadata is verified too ---------------------------------------------------------------
 
 

@@ -427,13 +427,24 @@ def recorded_data_root(run_dir: Path) -> str | None:
 
 def require_same_data(run_dir: Path, data_root: Path) -> None:
     """A resumed run trains on the folder it recorded in ``data.json`` (the split and the
-    data order in the checkpoint refer to its files); runs that recorded none pass."""
+    data order in the checkpoint refer to its files); runs that recorded none pass. A
+    recorded folder that is gone (renamed, or its drive mounted elsewhere) lets another be
+    named, said in a note: the recorded split then vouches for it (``require_recorded_split``
+    refuses a folder whose files, labels or lengths differ)."""
     recorded = recorded_data_root(run_dir)
-    if recorded is not None and Path(recorded).resolve() != Path(data_root).resolve():
-        raise UserError(
-            f"{run_dir} was trained on {recorded}, not {data_root}; resume it with the "
-            "same data folder, or start a new --run"
+    if recorded is None or Path(recorded).resolve() == Path(data_root).resolve():
+        return
+    if not Path(recorded).exists():
+        print(
+            f"note: {run_dir} was trained on {recorded}, which is gone; resuming on "
+            f"{data_root} if its files are the same",
+            file=sys.stderr,
         )
+        return
+    raise UserError(
+        f"{run_dir} was trained on {recorded}, not {data_root}; resume it with the "
+        "same data folder, or start a new --run"
+    )
 
 
 def read_metrics(run_dir: Path) -> list[dict]:
