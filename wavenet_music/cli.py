@@ -526,7 +526,7 @@ def cmd_compose(args: argparse.Namespace) -> None:
             "dB an octave above G4"
         )
         if piece.shortest_notes is not None:
-            floor += ", every key held at least " + held_at_least(piece)
+            floor += ", no key lifted sooner than " + held_at_least(piece)
     print(
         f"composer temperature {piece.temperature:g}, hold penalty {piece.hold_penalty:g}" + floor,
         file=sys.stderr,

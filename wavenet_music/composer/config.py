@@ -248,7 +248,7 @@ class PieceConfig:
     shortest_note: float | None = field(
         default=None,
         metadata=doc(
-            "notes: the composer holds every key it strikes at least this long, seconds; "
+            "notes: the composer lifts no key it struck sooner than this, seconds; "
             "null = the label's shortest training notes (1 in 200 is shorter) as "
             "train-composer stored them (composers trained before 2026-12-06: none); 0 = none",
             low=0,

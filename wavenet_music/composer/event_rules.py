@@ -21,11 +21,12 @@ Which key it lifts it tells no better: the demo's composer (2,000 steps) gave th
 had just struck as much of the release as the key held for seconds, so a quarter of its
 ambient and classical notes lasted 30-70 ms where their music holds none under 130 ms, and
 the notes it meant to end hung on (16 pieces of 30 s a genre: 0.9-1.4% over 5 s, the music
-0.04-0.7%). So a key comes up, or is struck again (which ends its note too), only once
-held for ``shortest`` steps, the length under which 1 in 200 of the label's training notes
-fall (``composer.note_tokens.shortest_notes``): the release goes to the keys held longer,
-and the composed notes' lengths, 10th to 90th percentile, come within a step or two of the
-music's (``experiments/shortest_note_2026-12-05``).
+0.04-0.7%). So a key comes up only once held for ``shortest`` steps, the length under which
+1 in 200 of the label's training notes fall (``composer.note_tokens.shortest_notes``): the
+release goes to the keys held longer, and the composed notes' median lengths come within
+0.03 s of the music's (``experiments/shortest_note_2026-12-05``). A key may still be struck
+again at once (which ends its note too): forbidding that as well crowded the pieces (the
+other events share its chance) and the WaveNet played them worse.
 The state (``Keys``): the keys down and the steps each has been held, updated token by
 token (``keys_after``) by ``notes.events.decode``'s rules.
 """
@@ -49,16 +50,12 @@ class Keys:
     down: Tensor
     held: Tensor
 
-    def young(self, shortest: Tensor | None) -> Tensor:
-        """(B, 88): the keys down and held under ``shortest`` (B,) steps (None: none)."""
-        if shortest is None:
-            return torch.zeros_like(self.down)
-        return self.down & (self.held < shortest.to(self.held.device)[:, None])
-
     def liftable(self, shortest: Tensor | None) -> Tensor:
         """(B, 88): the keys a NOTE_OFF may lift, those down and held at least
         ``shortest`` (B,) steps (None: every key down)."""
-        return self.down & ~self.young(shortest)
+        if shortest is None:
+            return self.down
+        return self.down & (self.held >= shortest.to(self.held.device)[:, None])
 
 
 def no_keys_down(streams: int, device: torch.device | str = "cpu") -> Keys:
@@ -96,15 +93,6 @@ def keys_at_end(prime: np.ndarray, streams: int, device: torch.device | str) -> 
     """The keyboard after every token of ``prime`` (N,), for ``streams`` streams."""
     tokens = torch.from_numpy(np.asarray(prime, dtype=np.int64))[None].repeat(streams, 1)
     return keys_after_all(no_keys_down(streams, device), tokens.to(device))
-
-
-def strike_only_keys_held(logits: Tensor, young: Tensor) -> Tensor:
-    """logits (B, V) → logits (B, V) where the NOTE_ONs of the ``young`` keys (B, 88),
-    held under the shortest notes' steps (``Keys.young``), are -inf: struck again, a key
-    ends its note as a NOTE_OFF would. The other events share their chance in proportion."""
-    out = logits.clone()
-    out[:, NOTE_ON:NOTE_OFF] = logits[:, NOTE_ON:NOTE_OFF].masked_fill(young, -torch.inf)
-    return out
 
 
 def release_only_keys_down(logits: Tensor, down: Tensor) -> Tensor:

@@ -26,7 +26,7 @@ from torch import Tensor, nn
 
 from ..runtime.device import model_device
 from .config import ComposerConfig
-from .event_rules import Keys, keys_after, release_only_keys_down, strike_only_keys_held
+from .event_rules import Keys, keys_after, release_only_keys_down
 
 # --- attention with relative (ALiBi) positions ------------------------------------------------
 
@@ -288,15 +288,13 @@ def continue_tokens(
     """Sample ``count`` tokens after ``last`` (B,) (fed first). Returns the tokens
     (B, count), the last one, and the state. With ``keys``, the keyboard once ``last`` is
     played, the tokens are note events that lift only keys that are down and, with
-    ``shortest`` (B,), lift or strike again only keys held at least that many steps
-    (``event_rules``; the caller's ``keys`` is not changed)."""
+    ``shortest`` (B,), held at least that many steps (``event_rules``; the caller's
+    ``keys`` is not changed)."""
     out = []
     for _ in range(count):
         logits, state = model.step(last, state)
         if keys is not None:
             logits = release_only_keys_down(logits, keys.liftable(shortest).to(logits.device))
-            if shortest is not None:
-                logits = strike_only_keys_held(logits, keys.young(shortest).to(logits.device))
         last = sample_tokens(logits, temperature, top_k, generator, last, hold_penalty).to(
             last.device
         )

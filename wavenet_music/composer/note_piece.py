@@ -108,8 +108,7 @@ def compose_events(
     """Each clip's events after ``prime`` (N,), up to the one that reaches
     ``options.seconds`` (at most ``MAX_EVENTS_PER_SECOND`` per second); fewer when
     ``stop`` is requested meanwhile. A key comes up only while it is down and, with
-    ``shortest`` (clips,), comes up or is struck again only once held that many steps
-    (``event_rules``)."""
+    ``shortest`` (clips,), once held that many steps (``event_rules``)."""
     state, last = primed_composer(model, prime, clips, labels)
     keys = keys_at_end(prime, clips, last.device)
     target, cap = to_steps(options.seconds), math.ceil(options.seconds * MAX_EVENTS_PER_SECOND)
