@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import unicodedata
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -52,6 +53,31 @@ def test_a_repeated_row_is_harmless_and_a_row_without_its_file_is_named(folder, 
     assert labels == {"top.wav": "calm", "ambient/long.flac": "calm"}
     err = capsys.readouterr().err
     assert f"{csv}:5: ambient/lnog.flac is not an audio file under {folder}" in err, err
+
+
+def test_rows_naming_a_file_by_absolute_or_working_folder_path_label_it(
+    folder, tmp_path, capsys, monkeypatch
+):
+    """``/abs/music/piano/...`` and ``music/guitar/...`` (from the working folder) name
+    files under ``music``: they were "not an audio file under music" and the files "no
+    label"; a row under neither says how to name files."""
+    monkeypatch.chdir(tmp_path)
+    piano = folder / "piano" / "sub" / "piano0.wav"
+    rows = [f"{piano},keys", "music/guitar/sub/guitar0.wav,strings", "top.wav,calm"]
+    csv = label_manifest(tmp_path, *rows, "/elsewhere/x.wav,calm", "piano/sub/typo.wav,x")
+    config = data_config(tmp_path, labels=str(csv))
+    corpus = prepare_corpus(Path("music"), config, 256, 100)
+    labels = {s.source: s.label for s in corpus.train + corpus.validation}
+    assert labels == {
+        "piano/sub/piano0.wav": "keys",
+        "guitar/sub/guitar0.wav": "strings",
+        "top.wav": "calm",
+    }
+    err = capsys.readouterr().err
+    assert "2 of 5 rows of" in err, err
+    hint = "its label is unused (name files relative to music, e.g. ambient/long.flac)"
+    assert f"{csv}:5: /elsewhere/x.wav is not an audio file under music; {hint}" in err, err
+    assert "typo.wav is not an audio file under music; its label is unused\n" in err, err
 
 
 def test_a_label_file_that_is_not_utf8_or_is_a_folder_is_one_line(tmp_path):

@@ -226,12 +226,33 @@ def label_problem(label: str) -> str:
 
 def read_label_manifest(path: Path, root: Path) -> dict[str, str]:
     """CSV rows ``file,label`` (a header row ``file,label`` is allowed); files relative to
-    the data folder. A file given two labels is an error; repeating a row is harmless."""
-    return {file: label for file, (label, _) in read_label_rows(path).items()}
+    the data folder ``root`` (or ``manifest_file``'s other spellings of a file under it). A
+    file given two labels is an error; repeating a row is harmless."""
+    return {file: label for file, (label, _) in read_label_rows(path, root).items()}
 
 
-def read_label_rows(path: Path) -> dict[str, tuple[str, int]]:
-    """``file -> (label, line number)`` of the manifest ``path`` (see read_label_manifest)."""
+def manifest_file(typed: str, root: Path | None) -> str:
+    """A manifest row's file as named under the data folder ``root``: as typed where it
+    names a file there (``piano/a.wav``); an absolute path, or one relative to the working
+    folder (``lab/piano/a.wav``), of a file under ``root``, made relative to it; else as
+    typed (composed: ``composed``)."""
+    path = Path(typed)
+    if root is None or not root.is_dir() or (not path.is_absolute() and (root / path).exists()):
+        return composed(path.as_posix())
+    for inside, folder in ((_absolute(path), _absolute(root)), (path.resolve(), root.resolve())):
+        if inside.is_relative_to(folder) and inside != folder:  # links kept, then followed
+            return composed(inside.relative_to(folder).as_posix())
+    return composed(path.as_posix())
+
+
+def _absolute(path: Path) -> Path:
+    """``path`` from the root of the file system, ``..`` taken away, links kept."""
+    return Path(composed(os.path.normpath(os.path.abspath(path))))
+
+
+def read_label_rows(path: Path, root: Path | None = None) -> dict[str, tuple[str, int]]:
+    """``file -> (label, line number)`` of the manifest ``path`` (see read_label_manifest);
+    each file as named under ``root`` (``manifest_file``) where it is given."""
     text = read_user_text(path, "data.labels: label file").removeprefix("\ufeff")  # Excel's BOM
     rows = list(csv.reader(text.splitlines()))
     found: dict[str, tuple[str, int]] = {}
@@ -240,7 +261,7 @@ def read_label_rows(path: Path) -> dict[str, tuple[str, int]]:
             continue
         if len(row) < 2 or not row[1].strip():
             raise UserError(f"{path}:{number}: expected file,label, got {','.join(row)!r}")
-        file, label = composed(Path(row[0].strip()).as_posix()), row[1].strip()
+        file, label = manifest_file(row[0].strip(), root), row[1].strip()
         if problem := label_problem(label):
             raise UserError(f"{path}:{number}: the label {label!r} {problem}")
         first, line = found.setdefault(file, (label, number))
@@ -262,12 +283,14 @@ def report_unmatched_rows(spec: str | None, found: Sequence[str], root: Path, qu
     if spec in (None, "folders"):
         return
     names = {composed(name) for name in found}
-    rows = read_label_rows(Path(spec)).items()
+    rows = read_label_rows(Path(spec), root).items()
     unmatched = [(line, file) for file, (_, line) in rows if file not in names]
+    example = min(names, default="piano/a.wav")
     for line, file in [] if quiet else unmatched[:UNMATCHED_SHOWN]:
+        elsewhere = f" (name files relative to {root}, e.g. {example})"
         print(
             f"warning: {spec}:{line}: {file} is not an audio file under {root}; "
-            "its label is unused",
+            f"its label is unused{elsewhere if _named_elsewhere(file) else ''}",
             file=sys.stderr,
         )
     if len(unmatched) > 1 or (quiet and unmatched):
@@ -276,6 +299,13 @@ def report_unmatched_rows(spec: str | None, found: Sequence[str], root: Path, qu
             f"under {root}",
             file=sys.stderr,
         )
+
+
+def _named_elsewhere(file: str) -> bool:
+    """Whether a manifest row's ``file`` that is under no data folder names a file by a
+    path from elsewhere (absolute, climbing with ``..``, or one from the working folder)."""
+    path = Path(file)
+    return path.is_absolute() or ".." in path.parts or path.exists()
 
 
 def label_positions(known: Sequence[str], names: Sequence[str]) -> list[int]:
