@@ -426,8 +426,9 @@ def test_resume_goes_on_from_a_data_folder_that_moved(music_root, tmp_path, caps
     recording = next(old.glob("*.flac"))
     audio, rate = sf.read(recording)
     sf.write(recording, audio[: len(audio) // 2], rate)  # the moved folder is not the same
-    with pytest.raises(UserError, match=r"changed since .* 1 file changed"):
+    with pytest.raises(UserError, match=r"changed since .* 1 file changed") as error:
         train(old, run, tiny_config(tmp_path / "cache", **{"train.steps": 4}), resume=True)
+    assert str(error.value).startswith(f"{old} changed since")  # it named the gone one, moved
 
 
 # --- 7. metadata is verified too ---------------------------------------------------------------

@@ -150,16 +150,28 @@ def test_resume_refuses_a_data_folder_whose_split_changed(folder, tmp_path):
     config = data_config(tmp_path, validation_fraction=0.3)
     corpus = prepare_corpus(folder, config, 256, 100, quiet=True)
     run = _recorded(tmp_path, corpus, folder)
-    require_recorded_split(run, prepare_corpus(folder, config, 256, 100, quiet=True))
+    require_recorded_split(run, prepare_corpus(folder, config, 256, 100, quiet=True), folder)
     for i in range(4, 8):
         write_tone(folder / "piano" / "sub" / f"piano{i}.wav", 1.0, 500 + 10 * i)
     (folder / "top.wav").unlink()
     with pytest.raises(UserError) as error:
-        require_recorded_split(run, prepare_corpus(folder, config, 256, 100, quiet=True))
+        require_recorded_split(run, prepare_corpus(folder, config, 256, 100, quiet=True), folder)
     message = str(error.value)
     assert "\n" not in message and f"--init-from {run}" in message
     assert "4 files added (piano/sub/piano4.wav, piano/sub/piano5.wav, piano/sub/piano6" in message
     assert "1 file removed (top.wav)" in message
+
+
+def test_a_moved_folder_that_changed_is_named_as_the_user_named_it(folder, tmp_path):
+    """Resuming on a moved folder whose split differs: the error named the recorded folder
+    (gone, or not the one passed), not the one the user passed."""
+    config = data_config(tmp_path, validation_fraction=0.3)
+    run = _recorded(tmp_path, prepare_corpus(folder, config, 256, 100, quiet=True), folder)
+    moved = folder.rename(tmp_path / "moved")
+    (moved / "top.wav").unlink()
+    with pytest.raises(UserError) as error:
+        require_recorded_split(run, prepare_corpus(moved, config, 256, 100, quiet=True), moved)
+    assert str(error.value).startswith(f"{moved} changed since {run} recorded its split")
 
 
 def test_resume_refuses_a_file_that_changed_label(folder, tmp_path):
@@ -168,7 +180,7 @@ def test_resume_refuses_a_file_that_changed_label(folder, tmp_path):
     run = _recorded(tmp_path, prepare_corpus(folder, config, 256, 100, quiet=True), folder)
     label_manifest(tmp_path, "top.wav,calm", "ambient/long.flac,loud")
     with pytest.raises(UserError, match=r"1 file changed \(ambient/long.flac\)"):
-        require_recorded_split(run, prepare_corpus(folder, config, 256, 100, quiet=True))
+        require_recorded_split(run, prepare_corpus(folder, config, 256, 100, quiet=True), folder)
 
 
 def test_train_resume_on_a_grown_folder_is_refused_and_keeps_the_recorded_split(tmp_path):

@@ -79,10 +79,11 @@ class Corpus:
         }
 
 
-def require_recorded_split(run_dir: Path, corpus: Corpus) -> None:
+def require_recorded_split(run_dir: Path, corpus: Corpus, data_root: Path) -> None:
     """A resumed run trains on the split it recorded in ``RUN/data.json`` (files, labels,
-    segments): a data folder that changed since is a one-line error saying how, so that no
-    validation file is trained on. A run that recorded no split passes."""
+    segments): a data folder ``data_root`` (``corpus``'s, as the user named it: the one
+    recorded, or the one it moved to) that changed since is a one-line error saying how, so
+    that no validation file is trained on. A run that recorded no split passes."""
     try:
         recorded = read_data_record(run_dir)
         changes = split_changes(recorded, corpus.summary())
@@ -90,9 +91,9 @@ def require_recorded_split(run_dir: Path, corpus: Corpus) -> None:
         return
     if changes:
         raise UserError(
-            f"{recorded.get('root') or 'the data folder'} changed since {run_dir} recorded "
-            f"its split in data.json: {changes}; put the folder back as it was, or start a new "
-            f"run from these weights with --init-from {run_dir}"
+            f"{data_root} changed since {run_dir} recorded its split in data.json: {changes}; "
+            "put the folder back as it was, or start a new run from these weights with "
+            f"--init-from {run_dir}"
         )
 
 

@@ -439,7 +439,7 @@ def train(
                 config, checkpoint = agreed_resume(dist, run_dir, config, checkpoint, asked)
             corpus = process_corpus(data_root, config, quiet, dist, run_dir)
             if checkpoint is not None:  # before data.json is written again
-                require_recorded_split(run_dir, corpus)
+                require_recorded_split(run_dir, corpus, data_root)
             if checkpoint is None:
                 config = with_corpus_labels(config, corpus)
             with unprepared_if_stopped(run_dir, fresh=dist.is_main and checkpoint is None):
