@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from wavenet_music.config import UserError
+from wavenet_music.config import Config, UserError
 from wavenet_music.wavenet.data import prepare_corpus
 from wavenet_music.wavenet.discovery import (
     find_audio_files,
@@ -19,6 +19,7 @@ from wavenet_music.wavenet.discovery import (
     label_positions,
     read_label_rows,
 )
+from wavenet_music.wavenet.run_dir import with_corpus_labels
 from wavenet_music.wavenet.windows import WindowSource
 
 from .conftest import TONE_RATE, data_config, label_manifest, write_tone
@@ -163,6 +164,22 @@ def test_a_folder_named_all_is_refused_as_a_label(folder, tmp_path):
     (folder / "ambient").rename(folder / "all")
     with pytest.raises(UserError, match=r"folder 'all' is 'all'.*rename the folder"):
         prepare_corpus(folder, data_config(tmp_path, labels="folders"), 256, 100, quiet=True)
+
+
+@pytest.mark.parametrize("labels", ["csv", "folders"])
+def test_labels_differing_only_in_case_are_refused_at_training(folder, tmp_path, labels):
+    """``Piano`` and ``piano`` name clips (``x-Piano.wav``, ``x-piano.wav``) that overwrite
+    each other on macOS or Windows: generate and the report wrote both, one lost."""
+    (folder / "guitar").rename(folder / "Piano")
+    rows = ["piano/sub/piano0.wav,piano", "Piano/sub/guitar0.wav,Piano", "top.wav,calm"]
+    spec = str(label_manifest(tmp_path, *rows)) if labels == "csv" else "folders"
+    corpus = prepare_corpus(folder, data_config(tmp_path, labels=spec), 256, 100, quiet=True)
+    with pytest.raises(UserError) as error:
+        with_corpus_labels(Config(data=data_config(tmp_path, labels=spec)), corpus)
+    message = str(error.value)
+    assert "\n" not in message
+    assert message.startswith("labels 'Piano' and 'piano' differ only in case: their clips")
+    assert ("rename one folder" if labels == "folders" else f"one spelling in {spec}") in message
 
 
 @pytest.mark.parametrize(

@@ -29,6 +29,7 @@ from ..runtime.training import Budget
 from . import checkpoint as ckpt
 from . import distributed
 from .data import Corpus, prepare_corpus
+from .discovery import composed
 from .distributed import Distributed
 from .windows import feature_store
 
@@ -256,7 +257,25 @@ def with_corpus_labels(config: Config, corpus: Corpus) -> Config:
             )
         return config
     labels = tuple(sorted({s.label for s in corpus.train + corpus.validation}))
+    require_distinct_file_names(labels, config.data.labels)
     return replace(config, model=replace(config.model, global_labels=labels))
+
+
+def require_distinct_file_names(labels: tuple[str, ...], spec: str) -> None:
+    """Labels name the files generate and the report write (``x-Piano.wav``): two that
+    differ only in case (``Piano``, ``piano``) would overwrite each other's clips on a disk
+    that ignores case (macOS, Windows), so one line refuses them, where they are written."""
+    seen: dict[str, str] = {}
+    for label in labels:
+        other = seen.setdefault(composed(label).casefold(), label)
+        if other != label:
+            where = "rename one folder (data.labels=folders)"
+            if spec != "folders":
+                where = f"use one spelling in {spec} (data.labels)"
+            raise UserError(
+                f"labels {other!r} and {label!r} differ only in case: their clips would "
+                f"overwrite each other on macOS or Windows; {where}"
+            )
 
 
 def prepare_run_dir(run_dir: Path, data_root: Path, config: Config, corpus: Corpus) -> None:
