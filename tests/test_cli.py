@@ -656,6 +656,25 @@ def test_a_bare_out_name_is_refused_before_the_model_loads(
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    ("argv", "fix"),
+    [
+        (["generate", "run", "--label", "-drums"], "--label=-drums"),
+        (["generate", "run", "--lab", "-drums", "--num", "2"], "--label=-drums"),
+        (["train", "data", "--run", "r", "--labels", "-x.csv"], "--labels=-x.csv"),
+    ],
+)
+def test_a_value_starting_with_a_dash_is_refused_naming_the_fix(capsys, argv, fix):
+    """A label folder ``-drums``: argparse said only "expected one argument"."""
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert exit_.value.code == 2 and last.endswith(f"is given with '=': {fix}"), last
+    with pytest.raises(SystemExit):
+        main(["generate", "run", "--label"])
+    assert capsys.readouterr().err.strip().endswith("--label: expected one argument")
+
+
 def test_a_label_named_twice_is_refused_not_written_twice_to_one_file():
     config = Config()
     config = dataclasses.replace(

@@ -13,13 +13,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import functools
+import itertools
 import json
 import re
 import secrets
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import yaml
 
@@ -576,8 +577,34 @@ def _file_named(out: Path, kind: str, suffixes: tuple[str, ...]) -> None:
 # --- the parser ----------------------------------------------------------------------------------
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse's parser (its subcommands' too), whose "expected one argument" names the
+    fix where the value given starts with a dash: ``--label -drums`` (a label folder
+    ``-drums``) reads as a flag, ``--label=-drums`` as the value."""
+
+    def parse_known_args(self, args=None, namespace=None):  # argparse's signature
+        self.given = list(sys.argv[1:] if args is None else args)  # what error() reads
+        return super().parse_known_args(args, namespace)
+
+    def error(self, message: str) -> NoReturn:
+        super().error(message + dash_value_hint(message, getattr(self, "given", [])))
+
+
+def dash_value_hint(message: str, given: Sequence[str]) -> str:
+    """For argparse's "argument --label: expected one argument" where ``given`` (the
+    words typed) has ``--label -drums``: how to pass that value; else ``""``."""
+    expected = re.fullmatch(r"argument (--[\w-]+): expected one argument", message)
+    if expected is None:
+        return ""
+    flag = expected.group(1)
+    for word, value in itertools.pairwise(given):  # --lab too: argparse takes a prefix
+        if len(word) > 2 and flag.startswith(word) and value.startswith("-"):
+            return f"; a value that starts with '-' is given with '=': {flag}={value}"
+    return ""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="wavenet-music",
         description="Learn music from raw audio with WaveNet and "
         "generate new audio sample by sample.",
