@@ -90,6 +90,20 @@ def test_a_label_file_that_is_not_utf8_or_is_a_folder_is_one_line(tmp_path):
         read_label_rows(tmp_path)
 
 
+@pytest.mark.parametrize("mark", [";", "\t"])
+def test_a_label_file_split_by_semicolons_or_tabs_says_to_use_commas(tmp_path, mark):
+    """A spreadsheet saves ``;`` where the decimal mark is a comma: the line said only
+    "expected file,label"."""
+    path = tmp_path / "labels.csv"
+    path.write_text(f"file{mark}label\npiano/a.wav{mark}calm\n")
+    with pytest.raises(UserError) as error:
+        read_label_rows(path)
+    assert str(error.value) == (
+        f"{path}:1: expected file,label, got {f'file{mark}label'!r}; separate file and "
+        f"label with a comma, not {mark!r}"
+    )
+
+
 def test_a_label_file_with_a_byte_order_mark_reads_its_header(tmp_path):
     path = tmp_path / "labels.csv"
     path.write_text("file,label\npiano/a.wav,calm\n", encoding="utf-8-sig")

@@ -260,7 +260,9 @@ def read_label_rows(path: Path, root: Path | None = None) -> dict[str, tuple[str
         if not row or row[0].strip().lower() == "file":
             continue
         if len(row) < 2 or not row[1].strip():
-            raise UserError(f"{path}:{number}: expected file,label, got {','.join(row)!r}")
+            raise UserError(
+                f"{path}:{number}: expected file,label, got {','.join(row)!r}{_separator_hint(row)}"
+            )
         file, label = manifest_file(row[0].strip(), root), row[1].strip()
         if problem := label_problem(label):
             raise UserError(f"{path}:{number}: the label {label!r} {problem}")
@@ -273,6 +275,13 @@ def read_label_rows(path: Path, root: Path | None = None) -> dict[str, tuple[str
     if not found:
         raise UserError(f"data.labels: {path} holds no file,label rows")
     return found
+
+
+def _separator_hint(row: list[str]) -> str:
+    """For a row of one column split by another character (a spreadsheet's ``;`` where
+    the decimal mark is a comma, or a tab): what separates the columns instead."""
+    mark = next((c for c in ";\t" if len(row) == 1 and c in row[0]), None)
+    return f"; separate file and label with a comma, not {mark!r}" if mark else ""
 
 
 def report_unmatched_rows(spec: str | None, found: Sequence[str], root: Path, quiet: bool) -> None:
