@@ -561,6 +561,29 @@ def test_out_of_memory_in_report_features_and_transcribe_says_what_to_do(
     assert advice in said[0] and "give it less to do" not in said[0]
 
 
+def test_onnx_runtime_out_of_memory_in_transcribe_is_one_line(tmp_path, capsys, monkeypatch):
+    """ONNX Runtime's out of memory is its own ``RuntimeException``, no ``RuntimeError``:
+    the handler missed it and a traceback escaped."""
+    state = pytest.importorskip("onnxruntime.capi.onnxruntime_pybind11_state")
+
+    def failing(*args, **kwargs):
+        raise state.RuntimeException(
+            "[ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION : Non-zero status code returned while "
+            "running Conv node. Status Message: Failed to allocate memory for requested "
+            "buffer of size 2147483648"
+        )
+
+    recording = tmp_path / "take.wav"
+    sf.write(recording, 0.3 * np.sin(np.arange(16000) / 10), 16000)
+    monkeypatch.setattr("wavenet_music.notes.transcribe.hear", failing)
+    code, _, err = _run(capsys, "transcribe", str(recording), "--out", str(tmp_path / "n.mid"))
+    assert code == 1 and "Traceback" not in err, err
+    assert err == (
+        "wavenet-music transcribe: error: out of memory (2.0 GiB asked for at once); cut the "
+        "recording into shorter files (its activations are held whole)\n"
+    )
+
+
 def test_a_runtime_error_that_is_not_memory_still_raises(trained_run, tmp_path, monkeypatch):
     """Only allocation failures become one line: any other error is a defect to see whole."""
 

@@ -754,7 +754,7 @@ def _run(args: argparse.Namespace, say_error: Callable[[str, BaseException], Non
     except OSError as exc:  # the net under every file access the code does not name itself
         say_error(f"error: {_os_error(exc)}", exc)
         return EXIT_USAGE
-    except (MemoryError, RuntimeError) as exc:
+    except Exception as exc:  # ONNX Runtime's out of memory is no RuntimeError
         if not _out_of_memory(exc):
             raise
         say_error(f"error: {_memory_advice(args, exc)}", exc)
@@ -778,18 +778,21 @@ LESS_AT_ONCE = {
 
 
 def _out_of_memory(exc: BaseException) -> bool:
-    """Whether ``exc`` says an allocation failed (torch's CPU allocator and CUDA's, numpy's)."""
+    """Whether ``exc`` says an allocation failed (torch's CPU allocator and CUDA's, numpy's,
+    ONNX Runtime's: its ``RuntimeException``, which transcribe meets, is an ``Exception``)."""
     if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":
         return True
     text = str(exc)
-    return "can't allocate memory" in text or "CUDA out of memory" in text
+    if isinstance(exc, RuntimeError) and ("can't allocate memory" in text or "CUDA out" in text):
+        return True
+    return "Failed to allocate memory for requested buffer" in text  # ONNX Runtime's
 
 
 def _memory_advice(args: argparse.Namespace, exc: BaseException) -> str:
     """Out of memory as one line: how much was asked for, where known, and what to lower."""
     text = str(exc)
-    asked = re.search(r"allocate (\d+) bytes", text)  # torch's CPU allocator
-    size = _in_binary_units(int(asked.group(1))) if asked else None
+    asked = re.search(r"allocate (\d+) bytes|requested buffer of size (\d+)", text)  # torch, ORT
+    size = _in_binary_units(int(asked.group(1) or asked.group(2))) if asked else None
     if size is None:  # CUDA's ("Tried to allocate 2.00 GiB"), numpy's ("allocate 1.00 EiB")
         asked = re.search(r"allocate ([\d.]+ [KMGTPE]iB)", text)
         size = asked.group(1) if asked else None
