@@ -514,7 +514,7 @@ def _stored_composer_config(args: argparse.Namespace) -> ComposerConfig | None:
 
 
 def cmd_compose(args: argparse.Namespace) -> None:
-    from .composer.compose import compose
+    from .composer.compose import compose, shortest_words
 
     options = _drawn_seed(PieceConfig(**_flag_values(args, PieceConfig, "compose__")))
     piece = compose(args.run, options, out=args.out, features_out=args.features_out)
@@ -527,7 +527,8 @@ def cmd_compose(args: argparse.Namespace) -> None:
             "dB an octave above G4"
         )
         if piece.shortest_notes is not None:
-            floor += ", no key lifted sooner than " + held_at_least(piece)
+            held = shortest_words(piece.tags, piece.shortest_notes)
+            floor += f", no key lifted sooner than {held}"
     print(
         f"composer temperature {piece.temperature:g}, hold penalty {piece.hold_penalty:g}" + floor,
         file=sys.stderr,
@@ -538,16 +539,6 @@ def cmd_compose(args: argparse.Namespace) -> None:
         _say_sound(piece.paths, piece.audio, piece.redraws, piece.sample_rate, jump, flags)
     for path in [*(piece.paths or []), *(piece.midi_paths or []), *piece.features_paths]:
         print(path)
-
-
-def held_at_least(piece) -> str:
-    """ "0.13 s (ambient), 0.06 s (guitar)": how long each label's composed keys were held
-    at least, once per label ("0.1 s" where that is one figure)."""
-    if len(set(piece.shortest_notes)) == 1:
-        return f"{piece.shortest_notes[0]:g} s"
-    labels = [re.sub(r"-\d+$", "", tag) for tag in piece.tags]  # piano-2 → piano
-    said = dict(zip(labels, piece.shortest_notes, strict=True))
-    return ", ".join(f"{seconds:g} s ({label})" for label, seconds in said.items())
 
 
 def cmd_transcribe(args: argparse.Namespace) -> None:

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from wavenet_music.cli import main
 from wavenet_music.composer import compose as compose_module
 from wavenet_music.composer.checkpoint import build_composer, load_composer
-from wavenet_music.composer.compose import check_composer, checked_prime, compose
+from wavenet_music.composer.compose import check_composer, checked_prime, compose, shortest_words
 from wavenet_music.composer.config import ComposerConfig, PieceConfig
 from wavenet_music.composer.data import Stream, held_out_bits, training_batch
 from wavenet_music.composer.model import Composer
@@ -345,6 +345,12 @@ def test_each_labels_shortest_notes_are_those_1_in_200_of_its_notes_fall_under()
     assert shortest_notes([Stream("d", -1, encode(even))], 0) == (0.25,)  # no labels
 
 
+def test_the_shortest_notes_are_said_once_per_label():
+    tags, seconds = ["ambient", "guitar", "guitar-2"], [0.13, 0.06, 0.06]
+    assert shortest_words(tags, seconds) == "0.13 s (ambient), 0.06 s (guitar)"
+    assert shortest_words(["", "2"], [0.1, 0.1]) == "0.1 s"
+
+
 def test_compose_holds_each_key_as_long_as_its_labels_shortest_notes(
     notes_composer, tmp_path, capsys
 ):
@@ -550,6 +556,7 @@ def test_the_report_shows_each_composed_piece_as_notes_above_its_spectrogram(
 
     run, data, _ = notes_composer
     page = report_main(run, data, tmp_path / "report", clips=1, seconds=1.5).read_text()
+    assert "It lifts no key sooner than the label's shortest training notes: 0.15 s." in page
     for label in ("a", "b"):
         stem = f"{label}-composed-1"
         midi = read_midi(tmp_path / "report" / f"{stem}.mid")  # the notes the clip plays

@@ -13,6 +13,7 @@ composed first, written as MIDI beside the WAV, and then played the same way.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -318,6 +319,16 @@ def shortest_steps(seconds: float | None, by_label: list[float] | None, job: Job
         indices = [0] * job.clips if job.labels is None else job.labels.tolist()
         per_clip = [by_label[max(i, 0)] for i in indices]
     return torch.tensor([round(s * STEPS) for s in per_clip], dtype=torch.long)
+
+
+def shortest_words(tags: list[str], seconds: list[float]) -> str:
+    """ "0.13 s (ambient), 0.06 s (guitar)": each label's shortest notes of a piece's clips
+    (``tags``: piano, piano-2 ...), once per label; "0.1 s" where that is one figure."""
+    if len(set(seconds)) == 1:
+        return f"{seconds[0]:g} s"
+    labels = [re.sub(r"-\d+$", "", tag) for tag in tags]  # piano-2 → piano
+    said = dict(zip(labels, seconds, strict=True))
+    return ", ".join(f"{s:g} s ({label})" for label, s in said.items())
 
 
 def _compose_frames(

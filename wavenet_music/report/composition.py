@@ -25,7 +25,7 @@ from ..audio.structure import (
     structure_statistics,
     summarise,
 )
-from ..composer.compose import compose
+from ..composer.compose import compose, shortest_words
 from ..composer.config import PieceConfig
 from ..config import GenerateConfig
 from ..wavenet.checkpoint import load_model
@@ -124,6 +124,8 @@ def composition_section(
         "wavenet_note_temperature_scale": scale,
         "wavenet_excitation_gain": gain,
         "wavenet_treble_tilt": tilt,
+        "shortest_notes": piece.shortest_notes,
+        "clip_tags": piece.tags,
         "rows": rows,
         "clips": clips,
         "windows": windows,
@@ -191,7 +193,7 @@ def section_html(section: dict) -> str:
         f'<section class="composition"><h2>{html.escape(section["title"])}</h2>'
         + (f"<table><tr><th>label</th>{head}</tr>{players}</table>" if kinds else "")
         + f"<p class=note>Composer temperature {section['temperature']:g}, hold penalty "
-        f"{section['hold_penalty']:g}."
+        f"{section['hold_penalty']:g}.{_shortest(section)}"
         f"{_note_sampling(section)} "
         f"{STRUCTURE_NOTE}</p>"
         f'<table class="stats"><tr><th>clips</th>{names}'
@@ -206,6 +208,15 @@ def section_html(section: dict) -> str:
 def _distance(mean: float | None) -> str:
     """A distance cell: "—" where there is none (the real music's own row)."""
     return "—" if mean is None or not math.isfinite(mean) else f"{mean:.2f}"
+
+
+def _shortest(section: dict) -> str:
+    """How long the composer held each key at least before lifting it (``event_rules``),
+    in words; "" for a composer that stored no shortest notes."""
+    if not section.get("shortest_notes"):
+        return ""
+    held = shortest_words(section["clip_tags"], section["shortest_notes"])
+    return f" It lifts no key sooner than the label's shortest training notes: {held}."
 
 
 def _note_sampling(section: dict) -> str:
