@@ -77,6 +77,7 @@ ACCEPTS_ZERO = frozenset(
         "ComposerConfig.seed",
         "PieceConfig.temperature",  # the likeliest token
         "PieceConfig.hold_penalty",
+        "PieceConfig.shortest_note",  # keys lifted whenever the composer likes
         "PieceConfig.wavenet_temperature",
         "PieceConfig.wavenet_floor",  # the whole distribution
         "PieceConfig.wavenet_max_jump",  # no limit
