@@ -291,6 +291,43 @@ def test_a_restruck_key_reads_as_fluidsynth_plays_it(tmp_path):
     assert silent_from == pytest.approx(1.0, abs=0.2)  # not 2.0: the first release ended it
 
 
+def _tracks(path, *tracks: list[tuple[float, mido.Message]]) -> None:
+    """A format-1 file at ``path`` of one track per list of (seconds, message), 120 bpm."""
+    midi = mido.MidiFile(type=1, ticks_per_beat=480)
+    for events in tracks:
+        track, previous = mido.MidiTrack(), 0
+        for seconds, message in sorted(events, key=lambda e: e[0]):
+            tick = round(seconds * 960)
+            track.append(message.copy(time=tick - previous))
+            previous = tick
+        midi.tracks.append(track)
+    midi.save(path)
+
+
+def test_a_pedal_in_a_track_of_its_own_holds_its_channels_notes(tmp_path):
+    """Notation programs and DAWs write the pedal in a track of its own or with one hand:
+    it holds every track's keys on its channel, as in one track (it was dropped)."""
+    right = [*(_key(0.0, 72, True), _key(0.2, 72, False))]
+    left = [*(_key(0.0, 48, True), _key(0.3, 48, False))]
+    strings = [*(_key(0.0, 55, True, channel=1), _key(0.4, 55, False, channel=1))]
+    pedal = [_pedal(0.1, 127), _pedal(1.5, 0)]
+    _tracks(tmp_path / "apart.mid", right, left, strings, pedal)
+    _tracks(tmp_path / "with_left.mid", right, left + pedal, strings)
+    _tracks(tmp_path / "together.mid", right + left + pedal, strings)
+    got = [(n.pitch, n.offset) for n in read_midi(tmp_path / "apart.mid")]
+    assert got == [(48, pytest.approx(1.5)), (55, pytest.approx(0.4)), (72, pytest.approx(1.5))]
+    assert read_midi(tmp_path / "with_left.mid") == read_midi(tmp_path / "apart.mid")
+    assert read_midi(tmp_path / "together.mid") == read_midi(tmp_path / "apart.mid")
+    if shutil.which("fluidsynth") is None or not SOUNDFONT.is_file():
+        return
+    command = ["fluidsynth", "-ni", "-q", "-r", "16000", "-T", "wav", "-F"]
+    for name in ("apart", "together"):
+        wav, midi = str(tmp_path / f"{name}.wav"), str(tmp_path / f"{name}.mid")
+        subprocess.run([*command, wav, str(SOUNDFONT), midi], check=True, timeout=120)
+    apart, together = sf.read(tmp_path / "apart.wav")[0], sf.read(tmp_path / "together.wav")[0]
+    assert np.allclose(apart, together, atol=1e-3)  # FluidSynth holds them alike
+
+
 def test_a_note_released_at_its_strike_sounds_as_a_strike(tmp_path):
     events = [_key(0.2, 60, True), _key(0.2, 60, False), _key(0.4, 64, True), _key(0.6, 64, False)]
     got = [(n.pitch, n.onset, n.offset) for n in _pedalled(tmp_path, events)]

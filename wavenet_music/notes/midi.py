@@ -8,7 +8,8 @@ which reads tempo from the first track only: tempo changes a sequencer left in a
 track are moved there first), so format 0 (one track, instruments on channels) and format
 1 (a track per instrument) read the same. A note is as long as it sounds: a key released
 while the sustain pedal (controller 64) is down rings on until the pedal lifts or the key
-is struck again, as a piano (and every synthesiser) plays it; a key struck while it
+is struck again, as a piano (and every synthesiser) plays it, whichever track of the file
+sends the pedal for the notes' channel; a key struck while it
 sounds ends its note there (two voices on one key are one note), a note released at
 the tick it starts still sounds, and a key or pedal still down at the end of the file is
 released there (where a player stops). A file past ``pretty_midi``'s 10 million ticks is
@@ -148,7 +149,8 @@ def _reason(exc: BaseException) -> str:
 def as_played(data: bytes) -> bytes:
     """The MIDI file ``data`` as ``pretty_midi`` must see it to time and pair its notes as
     a player hears them: ticks no finer than ``pretty_midi`` reads (``coarser_ticks``),
-    tempo changes in the first track (``tempo_in_first_track``), each key's strikes paired
+    tempo changes in the first track (``tempo_in_first_track``), each channel's sustain pedal
+    with its notes (``pedal_with_its_notes``), each key's strikes paired
     with its releases (``one_strike_per_key``) and every key and pedal still down at the
     end of the file released there (``released_at_end``). ``data`` itself when nothing
     changes."""
@@ -164,7 +166,7 @@ def as_played(data: bytes) -> bytes:
     end = max(sum(message.time for message in track) for track in midi.tracks)
     timed = [_absolute(track) for track in midi.tracks]
     coarse, end = coarser_ticks(midi, timed, end)
-    moved = tempo_in_first_track(coarse) if midi.type == 1 else coarse
+    moved = pedal_with_its_notes(tempo_in_first_track(coarse)) if midi.type == 1 else coarse
     paired = [released_at_end(one_strike_per_key(track), end) for track in moved]
     if moved is timed and all(p is t for p, t in zip(paired, timed, strict=True)):
         return data
@@ -228,6 +230,33 @@ def tempo_in_first_track(tracks: list[Timed]) -> list[Timed]:
     moved = [(tick, m) for track in tracks[1:] for tick, m in track if m.type == "set_tempo"]
     rest = [[e for e in track if e[1].type != "set_tempo"] for track in tracks[1:]]
     return [tracks[0] + moved, *rest]
+
+
+def pedal_with_its_notes(tracks: list[Timed]) -> list[Timed]:
+    """A format-1 file's ``tracks`` with each channel's sustain pedal, from whichever
+    track sends it, in every track that plays notes on that channel: a synthesiser holds a
+    channel's keys by its pedal (FluidSynth measured: ``tests/notes/test_midi.py``), where
+    ``pretty_midi`` reads a pedal only with the notes of its own track (a pedal in a track
+    of its own was dropped). ``tracks`` itself when every pedal is already there."""
+    pedals = sorted(
+        ((tick, m) for track in tracks for tick, m in track if _is_pedal(m)), key=lambda e: e[0]
+    )
+    moved, changed = [], False
+    for track in tracks:
+        keys = {m.channel for _, m in track if m.type == "note_on"}
+        own = [e for e in track if _is_pedal(e[1]) and e[1].channel in keys]
+        heard = [e for e in pedals if e[1].channel in keys]
+        if own == heard:
+            moved.append(track)
+            continue
+        changed = True
+        rest = [e for e in track if not (_is_pedal(e[1]) and e[1].channel in keys)]
+        moved.append(rest + heard)
+    return moved if changed else tracks
+
+
+def _is_pedal(message: mido.Message) -> bool:
+    return message.type == "control_change" and message.control == SUSTAIN
 
 
 def one_strike_per_key(track: Timed) -> Timed:
