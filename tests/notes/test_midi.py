@@ -483,3 +483,24 @@ def test_notes_under_a_pitch_bend_over_a_semitone_are_named(tmp_path):
     notes, bent = read_score(tmp_path / "pedal.mid")
     assert [(n.pitch, n.onset) for n in bent] == [(64, 0.0)]
     assert notes == read_midi(tmp_path / "pedal.mid") and len(notes) == 2
+
+
+def test_a_bend_range_the_file_sets_scales_the_bends_named(tmp_path):
+    """A guitar track sets the wheel's range to 12 semitones (registered parameter 0):
+    a quarter of the wheel is 3 semitones, named (it was not: read at 2 semitones); at a
+    range of 1 semitone a full wheel is not over one; data entry after the null parameter
+    (127, 127) sets nothing."""
+    pitch = lambda value: mido.Message("pitchwheel", pitch=value)  # noqa: E731
+    control = lambda number, value: mido.Message("control_change", control=number, value=value)  # noqa: E731
+
+    def bent(semitones: int, wheel: int) -> list[tuple[int, float]]:
+        rpn = [(0.0, control(101, 0)), (0.0, control(100, 0)), (0.0, control(6, semitones))]
+        unset = [(0.1, control(101, 127)), (0.1, control(100, 127)), (0.1, control(6, 2))]
+        events = [_key(0.0, 64, True), (0.2, pitch(wheel)), _key(0.5, 64, False)]
+        _pedalled(tmp_path, [*rpn, *unset, *events])
+        return [(n.pitch, n.onset) for n in read_score(tmp_path / "pedal.mid")[1]]
+
+    assert bent(12, 2048) == [(64, 0.0)]
+    assert bent(12, 600) == []  # 0.9 semitones
+    assert bent(1, 8191) == []
+    assert bent(2, 8191) == [(64, 0.0)]

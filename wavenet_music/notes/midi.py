@@ -41,6 +41,7 @@ WRITE_TEMPO = 120.0  # beats per minute written (the notes are in seconds: any t
 NAMED = 5  # offending notes named one by one in an error
 SUSTAIN = 64  # General MIDI's sustain (damper) pedal controller: down at values >= 64
 BENT = 4096  # pitch-wheel units beyond a semitone at the default bend range (8192 = 2 semitones)
+BEND_RANGE = 2.0  # General MIDI's pitch-wheel range in semitones until RPN 0 sets another
 BENT_WHAT = "bent over a semitone by the pitch wheel: played at their written keys"
 FINEST_TICKS = 9_000_000  # pretty_midi refuses a file past 1e7 ticks: coarser ticks beyond
 
@@ -84,9 +85,10 @@ def read_midi(path: Path) -> list[Note]:
 
 def read_score(path: Path) -> tuple[list[Note], list[Note]]:
     """``read_midi``'s notes, and those of them sounding while their instrument's pitch
-    wheel is bent by more than a semitone (``BENT``, at General MIDI's default range of two
-    semitones): a ``Note`` keeps its written key, so these play out of tune with the
-    recording they steer, which a reader of a score says."""
+    wheel is bent by more than a semitone (``BENT`` at General MIDI's default range of two
+    semitones, or the range the file sets, ``bend_ranges``): a ``Note`` keeps its written
+    key, so these play out of tune with the recording they steer, which a reader of a score
+    says."""
     data = _read_bytes(path)
     try:
         with warnings.catch_warnings():  # meta events outside track 0: tempo moved there
@@ -104,20 +106,43 @@ def bent_notes(midi: pretty_midi.PrettyMIDI) -> list[Note]:
     """The pitched notes of ``midi``, as played, that sound under a bend over ``BENT``."""
     bent: list[Note] = []
     for instrument in midi.instruments:
-        spans = _bend_spans(instrument.pitch_bends, float(midi.get_end_time()))
+        ranges = bend_ranges(instrument.control_changes)
+        spans = _bend_spans(instrument.pitch_bends, float(midi.get_end_time()), ranges)
         if instrument.is_drum or not spans:
             continue
         bent += [n for n in notes_of_instrument(instrument) if _overlaps(n, spans)]
     return sort_notes(bent)
 
 
-def _bend_spans(bends: Sequence[pretty_midi.PitchBend], end: float) -> list[tuple[float, float]]:
-    """(start, stop) seconds over which the wheel sits more than ``BENT`` from centre."""
+def bend_ranges(changes: Iterable[pretty_midi.ControlChange]) -> list[tuple[float, float]]:
+    """(seconds, semitones) of each pitch-wheel range one instrument's ``changes`` set
+    (registered parameter 0: controllers 101 and 100 at 0 select it, 6 and 38 set its
+    semitones and cents, as DAWs write a guitar's 12-semitone bends), after General MIDI's
+    ``BEND_RANGE`` from the start."""
+    ranges = [(0.0, BEND_RANGE)]
+    selected: dict[int, int | None] = {101: None, 100: None}  # the parameter's number
+    entry = {6: int(BEND_RANGE), 38: 0}  # its data: semitones, cents
+    for change in sorted(changes, key=lambda c: c.time):  # stable: order kept per tick
+        if change.number in selected:
+            selected[change.number] = change.value
+        elif change.number in entry and selected == {101: 0, 100: 0}:
+            entry[change.number] = change.value
+            ranges.append((float(change.time), entry[6] + entry[38] / 100))
+    return ranges
+
+
+def _bend_spans(
+    bends: Sequence[pretty_midi.PitchBend], end: float, ranges: Sequence[tuple[float, float]]
+) -> list[tuple[float, float]]:
+    """(start, stop) seconds over which the wheel sits more than a semitone from centre
+    (``BENT`` at ``BEND_RANGE``), at the range of ``ranges`` set by then."""
     spans, since = [], None
     for bend in sorted(bends, key=lambda b: b.time):
-        if abs(bend.pitch) > BENT and since is None:
+        scale = next(r for t, r in reversed(ranges) if t <= bend.time) / BEND_RANGE
+        far = abs(bend.pitch) * scale > BENT
+        if far and since is None:
             since = float(bend.time)
-        elif abs(bend.pitch) <= BENT and since is not None:
+        elif not far and since is not None:
             spans.append((since, float(bend.time)))
             since = None
     if since is not None:
