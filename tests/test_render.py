@@ -111,6 +111,24 @@ def test_a_musician_s_file_plays_its_pitched_parts_and_says_what_it_left_out(
     assert len(sf.read(out)[0]) == round((0.5 + 1.0) * RATE)  # to the last played note's end
 
 
+def test_notes_after_the_clip_ends_are_named_not_left_out_silently(notes_run, tmp_path, capsys):
+    """A DAW's export whose first note starts a minute in, rendered for 0.25 s: the clip
+    plays none of it, and says so with the length that would (it was silence, no word)."""
+    run, _ = notes_run
+    midi = write_midi(tmp_path / "late.mid", [Note(0.1, 0.2, 62, 80), Note(60.0, 61.0, 60, 80)])
+    for command in (["render", str(run), str(midi)], ["generate", str(run), "--notes", str(midi)]):
+        out = tmp_path / f"{command[0]}.wav"
+        assert main([*command, "--out", str(out), "--seconds", "0.25", "--quiet"]) == 0
+        err = capsys.readouterr().err.strip().splitlines()
+        assert [line for line in err if "late.mid" in line] == [
+            f"warning: {midi}: 1 note starting after the clip ends (0.25 s): C4 (60) at "
+            "60.00 s: not played (pass --seconds 62 to play them all)"
+        ]
+    early = write_midi(tmp_path / "early.mid", [Note(0.1, 0.5, 62, 80)])  # cut, not left out
+    assert main(["render", str(run), str(early), "--out", str(out), "--seconds", "0.25"]) == 0
+    assert "not played" not in capsys.readouterr().err
+
+
 def test_render_seconds_0_is_refused_not_the_whole_file(notes_run, tmp_path, capsys):
     run, data = notes_run
     args = ["render", str(run), str(data / "take1.mid"), "--out", str(tmp_path / "x.wav")]

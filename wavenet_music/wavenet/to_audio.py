@@ -34,7 +34,7 @@ from ..notes.excitation import CHANNELS as EXCITATION_CHANNELS
 from ..notes.excitation import excitation as notes_excitation
 from ..notes.excitation import sounding
 from ..notes.features import NoteStore
-from ..notes.midi import Note, read_playable
+from ..notes.midi import Note, named_notes, read_playable
 from ..notes.transcribe import SAMPLE_RATE as TRANSCRIPTION_RATE
 from ..notes.transcribe import require_notes, transcribe
 from ..runs import check_apart, check_target
@@ -112,7 +112,9 @@ def steering_notes(config: Config, options: GenerateConfig) -> tuple[list[Note] 
     if options.notes is not None and options.features_from is not None:
         raise UserError("pass one of --notes FILE.mid and --features-from AUDIO")
     if options.notes is not None:
-        return read_playable(Path(options.notes)), math.inf
+        notes = read_playable(Path(options.notes))
+        say_unplayed(notes, options.notes, options.seconds)
+        return notes, math.inf
     if options.features_from is not None:
         path = Path(options.features_from)
         audio, damage = load_audio_with_damage(path, TRANSCRIPTION_RATE)
@@ -126,6 +128,21 @@ def steering_notes(config: Config, options: GenerateConfig) -> tuple[list[Note] 
         "this run plays notes: pass --notes FILE.mid or --features-from AUDIO "
         "(a run trained with --local-dropout also generates without)"
     )
+
+
+def say_unplayed(notes: list[Note], source: str, seconds: float) -> None:
+    """A warning naming the notes of ``source`` that start at or after ``seconds`` (the
+    clip's end), which the clip leaves out, and the ``--seconds`` that plays them all (a
+    file whose first note starts a minute in rendered silence without a word)."""
+    late = [n for n in notes if n.onset >= seconds]
+    if late:
+        what = f"starting after the clip ends ({seconds:g} s)"
+        whole = math.ceil(notes_seconds(notes))
+        print(
+            f"warning: {source}: {named_notes(late, what)}: not played "
+            f"(pass --seconds {whole} to play them all)",
+            file=sys.stderr,
+        )
 
 
 def notes_seconds(notes: list[Note], tail: float = 1.0) -> float:
