@@ -328,6 +328,37 @@ def test_a_pedal_in_a_track_of_its_own_holds_its_channels_notes(tmp_path):
     assert np.allclose(apart, together, atol=1e-3)  # FluidSynth holds them alike
 
 
+def test_all_notes_off_releases_its_channels_keys_as_fluidsynth_plays_it(tmp_path):
+    """A sequencer's All Notes Off (controller 123) in place of the releases: the keys
+    of its channel stop there (they were held to the file's end, 2.5 s too long)."""
+    off = lambda control, channel: mido.Message(  # noqa: E731
+        "control_change", control=control, value=0, channel=channel
+    )
+    lead = mido.Message("program_change", program=80)  # a square lead: no decay while held
+    events = [(0.0, lead), _key(0.0, 60, True), _key(0.0, 64, True), _key(0.0, 67, True, 1)]
+    events += [(0.5, off(123, 0)), _key(0.5, 62, True), (0.7, off(120, 0))]  # 62: struck then
+    events += [_key(2.0, 72, True), _key(3.0, 72, False), _key(3.0, 67, False, 1)]
+    got = [(n.pitch, n.onset, n.offset) for n in _pedalled(tmp_path, events)]
+    assert got == [
+        (60, 0.0, pytest.approx(0.5)),
+        (64, 0.0, pytest.approx(0.5)),
+        (67, 0.0, pytest.approx(3.0)),  # another channel: played on
+        (62, pytest.approx(0.5), pytest.approx(0.7)),
+        (72, pytest.approx(2.0), pytest.approx(3.0)),
+    ]
+    if shutil.which("fluidsynth") is None or not SOUNDFONT.is_file():
+        return
+    _pedalled(tmp_path, [e for e in events if e[1].channel == 0])  # silent at 0.7 to 2.0 s
+    wav = tmp_path / "off.wav"
+    command = ["fluidsynth", "-ni", "-q", "-r", "16000", "-T", "wav", "-F", str(wav)]
+    subprocess.run([*command, str(SOUNDFONT), str(tmp_path / "pedal.mid")], check=True, timeout=120)
+    audio, rate = sf.read(wav)
+    mono = audio.mean(axis=1) if audio.ndim > 1 else audio
+    level = np.sqrt(np.mean(mono[: len(mono) // 800 * 800].reshape(-1, 800) ** 2, axis=1))
+    silent_from = np.argmax(level < level.max() / 30) * 800 / rate  # 30 dB down, 50-ms frames
+    assert silent_from == pytest.approx(0.7, abs=0.2)  # not the file's end
+
+
 def test_a_note_released_at_its_strike_sounds_as_a_strike(tmp_path):
     events = [_key(0.2, 60, True), _key(0.2, 60, False), _key(0.4, 64, True), _key(0.6, 64, False)]
     got = [(n.pitch, n.onset, n.offset) for n in _pedalled(tmp_path, events)]

@@ -11,10 +11,10 @@ while the sustain pedal (controller 64) is down rings on until the pedal lifts o
 is struck again, as a piano (and every synthesiser) plays it, whichever track of the file
 sends the pedal for the notes' channel; a key struck while it
 sounds ends its note there (two voices on one key are one note), a note released at
-the tick it starts still sounds, and a key or pedal still down at the end of the file is
-released there (where a player stops). A file past ``pretty_midi``'s 10 million ticks is
-read at coarser ticks (``coarser_ticks``). Writing builds the file in memory and
-replaces the target in one rename.
+the tick it starts still sounds, an All Notes Off releases its channel's keys, and a key
+or pedal still down at the end of the file is released there (where a player stops). A
+file past ``pretty_midi``'s 10 million ticks is read at coarser ticks (``coarser_ticks``).
+Writing builds the file in memory and replaces the target in one rename.
 
 Bad input is one line naming the file (``UserError``): an empty or corrupt file, a file
 without notes, notes outside a range or after the audio ends (``check_notes``).
@@ -40,6 +40,7 @@ RESOLUTION = 960  # ticks per beat written: at 120 bpm one tick is 0.52 ms
 WRITE_TEMPO = 120.0  # beats per minute written (the notes are in seconds: any tempo works)
 NAMED = 5  # offending notes named one by one in an error
 SUSTAIN = 64  # General MIDI's sustain (damper) pedal controller: down at values >= 64
+ALL_OFF = (120, 123)  # All Sound Off, All Notes Off: every key of the channel released
 BENT = 4096  # pitch-wheel units beyond a semitone at the default bend range (8192 = 2 semitones)
 BEND_RANGE = 2.0  # General MIDI's pitch-wheel range in semitones until RPN 0 sets another
 BENT_WHAT = "bent over a semitone by the pitch wheel: played at their written keys"
@@ -292,10 +293,14 @@ def one_strike_per_key(track: Timed) -> Timed:
     (``pretty_midi`` read two, overlapping), and a release left over is ignored. A release
     at the tick of a strike belongs to the note the strike ended; at the tick of a strike
     of a silent key it moves one tick later, so the note sounds as a strike
-    (``pretty_midi`` would drop it). ``track`` itself when nothing changes."""
+    (``pretty_midi`` would drop it). All Notes Off and All Sound Off (controllers 123 and
+    120, which sequencers send on stop) release every key of their channel sounding then
+    (``pretty_midi`` held them to the file's end). ``track`` itself when nothing changes."""
     struck: dict[tuple[int, int], tuple[int, bool]] = {}  # sounding key: (tick, struck again)
     events: Timed = []
     for tick, message in track:
+        if message.type == "control_change" and message.control in ALL_OFF:
+            events += _all_released(struck, tick, message.channel)
         if message.type not in ("note_on", "note_off"):
             events.append((tick, message))
             continue
@@ -311,6 +316,21 @@ def one_strike_per_key(track: Timed) -> Timed:
             tick += at == tick  # released as it is struck: one tick later, a strike
         events.append((tick, message))
     return track if events == track else events
+
+
+def _all_released(
+    struck: dict[tuple[int, int], tuple[int, bool]], tick: int, channel: int
+) -> Timed:
+    """A release at ``tick`` (one tick later for a key struck then) of each key of
+    ``channel`` sounding in ``struck``, each taken out of it."""
+    keys = [key for key in struck if key[0] == channel]
+    return [
+        (
+            tick + (struck.pop(key)[0] == tick),
+            mido.Message("note_off", channel=channel, note=key[1]),
+        )
+        for key in keys
+    ]
 
 
 def _absolute(track: mido.MidiTrack) -> list[tuple[int, mido.Message]]:
