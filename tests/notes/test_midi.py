@@ -198,6 +198,34 @@ def test_the_sustain_pedal_holds_released_keys_until_it_lifts(tmp_path):
     ]
 
 
+def test_the_sostenuto_pedal_holds_only_the_keys_down_as_it_goes_down(tmp_path):
+    """Controller 66 (it was ignored: C4 read 0-0.25 s where FluidSynth holds it to 2.25 s)."""
+    lead = mido.Message("program_change", program=80)  # a square lead: no decay while held
+
+    def sostenuto(seconds: float, value: int) -> tuple[float, mido.Message]:
+        return seconds, mido.Message("control_change", control=66, value=value)
+
+    events = [(0.0, lead), _key(0.0, 60, True), sostenuto(0.1, 127), _key(0.25, 60, False)]
+    events += [_key(0.5, 64, True), _key(0.75, 64, False), sostenuto(2.25, 0)]  # struck after
+    events += [_key(3.0, 72, True), _key(3.5, 72, False)]
+    got = [(n.pitch, n.onset, n.offset) for n in _pedalled(tmp_path, events)]
+    assert got == [
+        (60, 0.0, pytest.approx(2.25)),
+        (64, pytest.approx(0.5), pytest.approx(0.75)),
+        (72, pytest.approx(3.0), pytest.approx(3.5)),
+    ]
+    if shutil.which("fluidsynth") is None or not SOUNDFONT.is_file():
+        return
+    wav = tmp_path / "sostenuto.wav"
+    command = ["fluidsynth", "-ni", "-q", "-r", "16000", "-T", "wav", "-F", str(wav)]
+    subprocess.run([*command, str(SOUNDFONT), str(tmp_path / "pedal.mid")], check=True, timeout=120)
+    audio, rate = sf.read(wav)
+    mono = audio.mean(axis=1) if audio.ndim > 1 else audio
+    level = np.sqrt(np.mean(mono[: len(mono) // 800 * 800].reshape(-1, 800) ** 2, axis=1))
+    silent_from = np.argmax(level < level.max() / 30) * 800 / rate  # 30 dB down, 50-ms frames
+    assert silent_from == pytest.approx(2.25, abs=0.2)
+
+
 def test_a_half_pedal_is_up_and_a_pedal_never_lifted_holds_to_the_end(tmp_path):
     events = [
         _pedal(0.0, 63),  # below 64: up

@@ -7,9 +7,10 @@ file turns its ticks into seconds through every tempo change (``pretty_midi``'s 
 which reads tempo from the first track only: tempo changes a sequencer left in another
 track are moved there first), so format 0 (one track, instruments on channels) and format
 1 (a track per instrument) read the same. A note is as long as it sounds: a key released
-while the sustain pedal (controller 64) is down rings on until the pedal lifts or the key
+while the sustain pedal (controller 64) is down, or held down as the sostenuto pedal
+(controller 66) went down, rings on until the pedal lifts or the key
 is struck again, as a piano (and every synthesiser) plays it, whichever track of the file
-sends the pedal for the notes' channel; a key struck while it
+sends the sustain pedal for the notes' channel; a key struck while it
 sounds ends its note there (two voices on one key are one note), a note released at
 the tick it starts still sounds, an All Notes Off releases its channel's keys, and a key
 or pedal still down at the end of the file is released there (where a player stops). A
@@ -40,6 +41,7 @@ RESOLUTION = 960  # ticks per beat written: at 120 bpm one tick is 0.52 ms
 WRITE_TEMPO = 120.0  # beats per minute written (the notes are in seconds: any tempo works)
 NAMED = 5  # offending notes named one by one in an error
 SUSTAIN = 64  # General MIDI's sustain (damper) pedal controller: down at values >= 64
+SOSTENUTO = 66  # holds only the keys down as it is pressed, until it lifts
 ALL_OFF = (120, 123)  # All Sound Off, All Notes Off: every key of the channel released
 BENT = 4096  # pitch-wheel units beyond a semitone at the default bend range (8192 = 2 semitones)
 BEND_RANGE = 2.0  # General MIDI's pitch-wheel range in semitones until RPN 0 sets another
@@ -352,14 +354,16 @@ def _relative(events: list[tuple[int, mido.Message]]) -> list[mido.Message]:
 
 def notes_of(midi: pretty_midi.PrettyMIDI) -> list[Note]:
     """Every note of every instrument of ``midi``, in seconds, sorted by onset then pitch,
-    held by each instrument's sustain pedal (``sustained``). Velocity 0 (a note-off in
-    disguise that some writers leave) reads as 1."""
+    held by each instrument's sostenuto and sustain pedals (``sustained``). Velocity 0 (a
+    note-off in disguise that some writers leave) reads as 1."""
     end = float(midi.get_end_time())
     notes: list[Note] = []
     for instrument in midi.instruments:
         played = notes_of_instrument(instrument)
         if not instrument.is_drum:  # a drum's note is a hit: no pedal holds it
-            played = sustained(played, pedal_spans(instrument.control_changes, end))
+            changes = instrument.control_changes
+            played = sustained(played, pedal_spans(changes, end, SOSTENUTO), caught=True)
+            played = sustained(played, pedal_spans(changes, end))
         notes.extend(played)
     return sort_notes(notes)
 
@@ -380,13 +384,14 @@ def notes_of_instrument(instrument: pretty_midi.Instrument) -> list[Note]:
 
 
 def pedal_spans(
-    changes: Iterable[pretty_midi.ControlChange], end: float
+    changes: Iterable[pretty_midi.ControlChange], end: float, controller: int = SUSTAIN
 ) -> list[tuple[float, float]]:
-    """(down, up) seconds of each press of the sustain pedal among ``changes`` (one
-    instrument's control changes); a pedal still down at the end lifts at ``end``."""
+    """(down, up) seconds of each press of the pedal ``controller`` (the sustain pedal, or
+    ``SOSTENUTO``) among ``changes`` (one instrument's control changes); a pedal still down
+    at the end lifts at ``end``."""
     spans: list[tuple[float, float]] = []
     down: float | None = None
-    for change in sorted((c for c in changes if c.number == SUSTAIN), key=lambda c: c.time):
+    for change in sorted((c for c in changes if c.number == controller), key=lambda c: c.time):
         if change.value >= 64 and down is None:
             down = float(change.time)
         elif change.value < 64 and down is not None:
@@ -397,17 +402,20 @@ def pedal_spans(
     return spans
 
 
-def sustained(notes: Sequence[Note], spans: Sequence[tuple[float, float]]) -> list[Note]:
+def sustained(
+    notes: Sequence[Note], spans: Sequence[tuple[float, float]], caught: bool = False
+) -> list[Note]:
     """``notes`` as a sustain pedal down over ``spans`` (``pedal_spans``) holds them: a key
     released while the pedal is down sounds until the pedal lifts, or until the same key
-    is struck again (its string is damped and struck anew). Notes released with the pedal
-    up are unchanged."""
+    is struck again (its string is damped and struck anew). With ``caught`` (the sostenuto
+    pedal), only keys already down as the pedal goes down are held. Notes released with
+    the pedal up are unchanged."""
     if not spans:
         return list(notes)
     held: list[Note] = []
     by_pitch = sorted(notes, key=lambda n: (n.pitch, n.onset, n.offset))
     for i, note in enumerate(by_pitch):
-        up = next((u for d, u in spans if d <= note.offset < u), None)
+        up = next((u for d, u in spans if d <= note.offset < u and _held(note, d, caught)), None)
         if up is None:
             held.append(note)
             continue
@@ -416,6 +424,10 @@ def sustained(notes: Sequence[Note], spans: Sequence[tuple[float, float]]) -> li
             up = min(up, following.onset)  # struck again: the held note ends there
         held.append(replace(note, offset=max(note.offset, up)))
     return sort_notes(held)
+
+
+def _held(note: Note, down: float, caught: bool) -> bool:
+    return not caught or note.onset <= down < note.offset
 
 
 def sort_notes(notes: Iterable[Note]) -> list[Note]:
