@@ -424,6 +424,12 @@ def generate_audio(
     length = round(options.seconds * rate)
     labels, tags = clip_plan(config, options)
     refuse_note_settings(config, options)
+    paths = None if out is None else clip_paths(out, tags)
+    for path in paths or []:
+        check_target(path)  # a folder or a device fails now, not after the generation
+    read = {"--seed-audio": options.seed_audio, "--notes": options.notes}
+    read.update({"--features-from": options.features_from, "--features": options.features})
+    check_apart(paths or [], read)  # before any of them is read (and warned of)
     if config.data.features == "notes" and config.model.local_channels is not None:
         notes, seconds = steering_notes(config, options)
         if math.isfinite(seconds):
@@ -440,12 +446,6 @@ def generate_audio(
         generator.seed()
     else:
         generator.manual_seed(options.seed)
-    paths = None if out is None else clip_paths(out, tags)
-    for path in paths or []:
-        check_target(path)  # a folder or a device fails now, not after the generation
-    read = {"--seed-audio": options.seed_audio, "--notes": options.notes}
-    read.update({"--features-from": options.features_from, "--features": options.features})
-    check_apart(paths or [], read)
     prime = None
     if options.seed_audio is not None:
         prime = prime_classes(Path(options.seed_audio), config, len(tags))
