@@ -29,6 +29,7 @@ from wavenet_music.notes.midi import (
 from wavenet_music.notes.roll import piano_roll
 
 TICK_S = 60 / 120 / 960  # one tick of the written files
+FLUID_RATE = 16000  # FluidSynth renders at this rate
 
 
 def some_notes() -> list[Note]:
@@ -157,6 +158,28 @@ def test_tempo_changes_in_the_notes_track_time_the_notes_as_a_sequencer_does(tmp
     assert got[-1].offset == pytest.approx(mido.MidiFile(path).length)  # mido's own timing
 
 
+def _has_fluidsynth() -> bool:
+    return shutil.which("fluidsynth") is not None and SOUNDFONT.is_file()
+
+
+def _rendered(midi) -> np.ndarray:
+    """FluidSynth's render of the MIDI file ``midi`` at 16 kHz (T,), mono, written beside it
+    as a WAV: how a synthesiser plays the file."""
+    wav = midi.with_suffix(".wav")
+    command = ["fluidsynth", "-ni", "-q", "-r", str(FLUID_RATE), "-T", "wav", "-F", str(wav)]
+    subprocess.run([*command, str(SOUNDFONT), str(midi)], check=True, timeout=120)
+    audio, _ = sf.read(wav)
+    return audio.mean(axis=1) if audio.ndim > 1 else audio
+
+
+def _silent_from(midi) -> float:
+    """Seconds from which FluidSynth's render of ``midi`` stays 30 dB under its loudest
+    50-ms frame: where the file's last note stops sounding."""
+    mono = _rendered(midi)
+    level = np.sqrt(np.mean(mono[: len(mono) // 800 * 800].reshape(-1, 800) ** 2, axis=1))
+    return float(np.argmax(level < level.max() / 30) * 800 / FLUID_RATE)
+
+
 def _pedalled(tmp_path, events: list[tuple[float, mido.Message]]) -> list[Note]:
     """The notes of a one-track file of ``events`` at (seconds, message), 120 bpm."""
     track, previous = mido.MidiTrack(), 0
@@ -214,15 +237,9 @@ def test_the_sostenuto_pedal_holds_only_the_keys_down_as_it_goes_down(tmp_path):
         (64, pytest.approx(0.5), pytest.approx(0.75)),
         (72, pytest.approx(3.0), pytest.approx(3.5)),
     ]
-    if shutil.which("fluidsynth") is None or not SOUNDFONT.is_file():
+    if not _has_fluidsynth():
         return
-    wav = tmp_path / "sostenuto.wav"
-    command = ["fluidsynth", "-ni", "-q", "-r", "16000", "-T", "wav", "-F", str(wav)]
-    subprocess.run([*command, str(SOUNDFONT), str(tmp_path / "pedal.mid")], check=True, timeout=120)
-    audio, rate = sf.read(wav)
-    mono = audio.mean(axis=1) if audio.ndim > 1 else audio
-    level = np.sqrt(np.mean(mono[: len(mono) // 800 * 800].reshape(-1, 800) ** 2, axis=1))
-    silent_from = np.argmax(level < level.max() / 30) * 800 / rate  # 30 dB down, 50-ms frames
+    silent_from = _silent_from(tmp_path / "pedal.mid")
     assert silent_from == pytest.approx(2.25, abs=0.2)
 
 
@@ -304,17 +321,11 @@ def test_a_key_struck_while_it_sounds_is_one_note_at_a_time(tmp_path):
 def test_a_restruck_key_reads_as_fluidsynth_plays_it(tmp_path):
     """The demo corpus's recordings are FluidSynth's renders of their MIDI files: the notes
     read from a file must stop where its render falls silent."""
-    if shutil.which("fluidsynth") is None or not SOUNDFONT.is_file():
+    if not _has_fluidsynth():
         pytest.skip("needs fluidsynth and the FluidR3_GM soundfont (make system-deps)")
     lead = mido.Message("program_change", program=80)  # a square lead: no decay while held
     notes = _pedalled(tmp_path, [(0.0, lead), *RESTRUCK])
-    wav = tmp_path / "restruck.wav"
-    command = ["fluidsynth", "-ni", "-q", "-r", "16000", "-T", "wav", "-F", str(wav)]
-    subprocess.run([*command, str(SOUNDFONT), str(tmp_path / "pedal.mid")], check=True, timeout=120)
-    audio, rate = sf.read(wav)
-    mono = audio.mean(axis=1) if audio.ndim > 1 else audio
-    level = np.sqrt(np.mean(mono[: len(mono) // 800 * 800].reshape(-1, 800) ** 2, axis=1))
-    silent_from = np.argmax(level < level.max() / 30) * 800 / rate  # 30 dB down, 50-ms frames
+    silent_from = _silent_from(tmp_path / "pedal.mid")
     assert max(n.offset for n in notes) == pytest.approx(1.0)
     assert silent_from == pytest.approx(1.0, abs=0.2)  # not 2.0: the first release ended it
 
@@ -346,13 +357,9 @@ def test_a_pedal_in_a_track_of_its_own_holds_its_channels_notes(tmp_path):
     assert got == [(48, pytest.approx(1.5)), (55, pytest.approx(0.4)), (72, pytest.approx(1.5))]
     assert read_midi(tmp_path / "with_left.mid") == read_midi(tmp_path / "apart.mid")
     assert read_midi(tmp_path / "together.mid") == read_midi(tmp_path / "apart.mid")
-    if shutil.which("fluidsynth") is None or not SOUNDFONT.is_file():
+    if not _has_fluidsynth():
         return
-    command = ["fluidsynth", "-ni", "-q", "-r", "16000", "-T", "wav", "-F"]
-    for name in ("apart", "together"):
-        wav, midi = str(tmp_path / f"{name}.wav"), str(tmp_path / f"{name}.mid")
-        subprocess.run([*command, wav, str(SOUNDFONT), midi], check=True, timeout=120)
-    apart, together = sf.read(tmp_path / "apart.wav")[0], sf.read(tmp_path / "together.wav")[0]
+    apart, together = (_rendered(tmp_path / f"{name}.mid") for name in ("apart", "together"))
     assert np.allclose(apart, together, atol=1e-3)  # FluidSynth holds them alike
 
 
@@ -374,16 +381,10 @@ def test_all_notes_off_releases_its_channels_keys_as_fluidsynth_plays_it(tmp_pat
         (62, pytest.approx(0.5), pytest.approx(0.7)),
         (72, pytest.approx(2.0), pytest.approx(3.0)),
     ]
-    if shutil.which("fluidsynth") is None or not SOUNDFONT.is_file():
+    if not _has_fluidsynth():
         return
     _pedalled(tmp_path, [e for e in events if e[1].channel == 0])  # silent at 0.7 to 2.0 s
-    wav = tmp_path / "off.wav"
-    command = ["fluidsynth", "-ni", "-q", "-r", "16000", "-T", "wav", "-F", str(wav)]
-    subprocess.run([*command, str(SOUNDFONT), str(tmp_path / "pedal.mid")], check=True, timeout=120)
-    audio, rate = sf.read(wav)
-    mono = audio.mean(axis=1) if audio.ndim > 1 else audio
-    level = np.sqrt(np.mean(mono[: len(mono) // 800 * 800].reshape(-1, 800) ** 2, axis=1))
-    silent_from = np.argmax(level < level.max() / 30) * 800 / rate  # 30 dB down, 50-ms frames
+    silent_from = _silent_from(tmp_path / "pedal.mid")
     assert silent_from == pytest.approx(0.7, abs=0.2)  # not the file's end
 
 
