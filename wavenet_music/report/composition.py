@@ -124,8 +124,9 @@ def composition_section(
         "wavenet_note_temperature_scale": scale,
         "wavenet_excitation_gain": gain,
         "wavenet_treble_tilt": tilt,
-        "shortest_notes": piece.shortest_notes,
-        "clip_tags": piece.tags,
+        "shortest_notes": None  # {label: seconds}: no key lifted sooner (event_rules)
+        if piece.shortest_notes is None
+        else dict(zip(labels, piece.shortest_notes, strict=True)),
         "rows": rows,
         "clips": clips,
         "windows": windows,
@@ -215,7 +216,8 @@ def _shortest(section: dict) -> str:
     in words; "" for a composer that stored no shortest notes."""
     if not section.get("shortest_notes"):
         return ""
-    held = shortest_words(section["clip_tags"], section["shortest_notes"])
+    by_label = section["shortest_notes"]  # {label: seconds}
+    held = shortest_words(list(by_label), list(by_label.values()))
     return f" It lifts no key sooner than the label's shortest training notes: {held}."
 
 
