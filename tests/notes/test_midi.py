@@ -388,6 +388,33 @@ def test_all_notes_off_releases_its_channels_keys_as_fluidsynth_plays_it(tmp_pat
     assert silent_from == pytest.approx(0.7, abs=0.2)  # not the file's end
 
 
+def _control(number: int, value: int = 0, channel: int = 0) -> mido.Message:
+    return mido.Message("control_change", control=number, value=value, channel=channel)
+
+
+def test_all_sound_off_silences_pedalled_notes_all_notes_off_leaves_them_to_the_pedal(tmp_path):
+    """General MIDI, as FluidSynth plays it: All Notes Off (123) releases the keys, which
+    the sustain pedal down holds to its lift; All Sound Off (120) silences the channel at
+    once, pedal or not (its pedalled notes were held to the lift, 1.5 s too long). The
+    pedal stays down: a key struck after it is held again."""
+    lead = mido.Message("program_change", program=80)  # a square lead: no decay while held
+    pedalled = [(0.0, lead), _pedal(0.1, 127), _key(0.0, 60, True), _key(0.3, 60, False)]
+    pedalled += [_key(0.2, 64, True), _key(1.0, 64, False), _pedal(2.0, 0)]  # E4 down at 0.5
+
+    def read(control: int, *more: tuple[float, mido.Message]) -> list[tuple[int, float]]:
+        notes = _pedalled(tmp_path, [*pedalled, (0.5, _control(control)), *more])
+        return [(n.pitch, n.offset) for n in notes]
+
+    again = (_key(0.7, 67, True), _key(0.8, 67, False))
+    assert read(123, *again) == [(60, 2.0), (64, 2.0), (67, 2.0)]
+    assert read(120, *again) == [(60, 0.5), (64, 0.5), (67, 2.0)]
+    if not _has_fluidsynth():
+        return
+    for control, silent in ((123, 2.0), (120, 0.5)):
+        read(control)  # without G4: silent from where the last note stops
+        assert _silent_from(tmp_path / "pedal.mid") == pytest.approx(silent, abs=0.2)
+
+
 def test_a_note_released_at_its_strike_sounds_as_a_strike(tmp_path):
     events = [_key(0.2, 60, True), _key(0.2, 60, False), _key(0.4, 64, True), _key(0.6, 64, False)]
     got = [(n.pitch, n.onset, n.offset) for n in _pedalled(tmp_path, events)]

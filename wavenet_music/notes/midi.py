@@ -12,7 +12,8 @@ while the sustain pedal (controller 64) is down, or held down as the sostenuto p
 is struck again, as a piano (and every synthesiser) plays it, whichever track of the file
 sends the sustain pedal for the notes' channel; a key struck while it
 sounds ends its note there (two voices on one key are one note), a note released at
-the tick it starts still sounds, an All Notes Off releases its channel's keys, and a key
+the tick it starts still sounds, an All Notes Off releases its channel's keys (a pedal
+down still holds them) and an All Sound Off silences them, pedal or not, and a key
 or pedal still down at the end of the file is released there (where a player stops). A
 file past ``pretty_midi``'s 10 million ticks is read at coarser ticks (``coarser_ticks``).
 Writing builds the file in memory and replaces the target in one rename.
@@ -42,7 +43,8 @@ WRITE_TEMPO = 120.0  # beats per minute written (the notes are in seconds: any t
 NAMED = 5  # offending notes named one by one in an error
 SUSTAIN = 64  # General MIDI's sustain (damper) pedal controller: down at values >= 64
 SOSTENUTO = 66  # holds only the keys down as it is pressed, until it lifts
-ALL_OFF = (120, 123)  # All Sound Off, All Notes Off: every key of the channel released
+ALL_SOUND_OFF = 120  # every voice of the channel silenced at once, held by a pedal or not
+ALL_OFF = (ALL_SOUND_OFF, 123)  # All Sound Off, All Notes Off: every key of the channel released
 BENT = 4096  # pitch-wheel units beyond a semitone at the default bend range (8192 = 2 semitones)
 BEND_RANGE = 2.0  # General MIDI's pitch-wheel range in semitones until RPN 0 sets another
 BENT_WHAT = "bent over a semitone by the pitch wheel: played at their written keys"
@@ -297,7 +299,9 @@ def one_strike_per_key(track: Timed) -> Timed:
     of a silent key it moves one tick later, so the note sounds as a strike
     (``pretty_midi`` would drop it). All Notes Off and All Sound Off (controllers 123 and
     120, which sequencers send on stop) release every key of their channel sounding then
-    (``pretty_midi`` held them to the file's end). ``track`` itself when nothing changes."""
+    (``pretty_midi`` held them to the file's end); a pedal down holds those keys on after
+    All Notes Off (``sustained``), not after All Sound Off (``silenced``). ``track``
+    itself when nothing changes."""
     struck: dict[tuple[int, int], tuple[int, bool]] = {}  # sounding key: (tick, struck again)
     events: Timed = []
     for tick, message in track:
@@ -354,17 +358,17 @@ def _relative(events: list[tuple[int, mido.Message]]) -> list[mido.Message]:
 
 def notes_of(midi: pretty_midi.PrettyMIDI) -> list[Note]:
     """Every note of every instrument of ``midi``, in seconds, sorted by onset then pitch,
-    held by each instrument's sostenuto and sustain pedals (``sustained``). Velocity 0 (a
-    note-off in disguise that some writers leave) reads as 1."""
+    held by each instrument's sostenuto and sustain pedals (``sustained``) until an All
+    Sound Off (``silenced``). Velocity 0 (a note-off in disguise that some writers leave)
+    reads as 1."""
     end = float(midi.get_end_time())
     notes: list[Note] = []
     for instrument in midi.instruments:
-        played = notes_of_instrument(instrument)
+        played, changes = notes_of_instrument(instrument), instrument.control_changes
         if not instrument.is_drum:  # a drum's note is a hit: no pedal holds it
-            changes = instrument.control_changes
             played = sustained(played, pedal_spans(changes, end, SOSTENUTO), caught=True)
             played = sustained(played, pedal_spans(changes, end))
-        notes.extend(played)
+        notes.extend(silenced(played, [c.time for c in changes if c.number == ALL_SOUND_OFF]))
     return sort_notes(notes)
 
 
@@ -424,6 +428,20 @@ def sustained(
             up = min(up, following.onset)  # struck again: the held note ends there
         held.append(replace(note, offset=max(note.offset, up)))
     return sort_notes(held)
+
+
+def silenced(notes: Sequence[Note], times: Sequence[float]) -> list[Note]:
+    """``notes`` cut at each All Sound Off (controller 120) at ``times`` (seconds) that
+    finds them sounding: General MIDI silences every voice of the channel at once, held by
+    a pedal or not, where All Notes Off (123) only releases the keys, which a sustain or
+    sostenuto pedal down still holds (``one_strike_per_key``, ``sustained``). A note
+    struck at that instant is struck after it, and sounds."""
+    if not times:
+        return list(notes)
+    return [
+        replace(n, offset=min((t for t in times if n.onset < t < n.offset), default=n.offset))
+        for n in notes
+    ]
 
 
 def _held(note: Note, down: float, caught: bool) -> bool:
