@@ -9,12 +9,13 @@ track are moved there first), so format 0 (one track, instruments on channels) a
 1 (a track per instrument) read the same. A note is as long as it sounds: a key released
 while the sustain pedal (controller 64) is down, or held down as the sostenuto pedal
 (controller 66) went down, rings on until the pedal lifts or the key
-is struck again, as a piano (and every synthesiser) plays it, whichever track of the file
-sends the sustain pedal for the notes' channel; a key struck while it
+is struck again, as a piano (and every synthesiser) plays it; a key struck while it
 sounds ends its note there (two voices on one key are one note), a note released at
 the tick it starts still sounds, an All Notes Off releases its channel's keys (a pedal
 down still holds them) and an All Sound Off silences them, pedal or not, and a key
-or pedal still down at the end of the file is released there (where a player stops). A
+or pedal still down at the end of the file is released there (where a player stops).
+A channel's pedals, All Notes Off, pitch wheel and bend range act on its notes whichever
+track of the file sends them, as General MIDI says. A
 file past ``pretty_midi``'s 10 million ticks is read at coarser ticks (``coarser_ticks``).
 Writing builds the file in memory and replaces the target in one rename.
 
@@ -45,6 +46,8 @@ SUSTAIN = 64  # General MIDI's sustain (damper) pedal controller: down at values
 SOSTENUTO = 66  # holds only the keys down as it is pressed, until it lifts
 ALL_SOUND_OFF = 120  # every voice of the channel silenced at once, held by a pedal or not
 ALL_OFF = (ALL_SOUND_OFF, 123)  # All Sound Off, All Notes Off: every key of the channel released
+RPN = (101, 100, 6, 38)  # registered parameter number (MSB, LSB), its data entry (MSB, LSB)
+CHANNEL_CONTROLS = (SUSTAIN, SOSTENUTO, *ALL_OFF, *RPN)  # act on every note of their channel
 BENT = 4096  # pitch-wheel units beyond a semitone at the default bend range (8192 = 2 semitones)
 BEND_RANGE = 2.0  # General MIDI's pitch-wheel range in semitones until RPN 0 sets another
 BENT_WHAT = "bent over a semitone by the pitch wheel: played at their written keys"
@@ -179,11 +182,11 @@ def _reason(exc: BaseException) -> str:
 def as_played(data: bytes) -> bytes:
     """The MIDI file ``data`` as ``pretty_midi`` must see it to time and pair its notes as
     a player hears them: ticks no finer than ``pretty_midi`` reads (``coarser_ticks``),
-    tempo changes in the first track (``tempo_in_first_track``), each channel's sustain pedal
-    with its notes (``pedal_with_its_notes``), each key's strikes paired
-    with its releases (``one_strike_per_key``) and every key and pedal still down at the
-    end of the file released there (``released_at_end``). ``data`` itself when nothing
-    changes."""
+    tempo changes in the first track (``tempo_in_first_track``), each channel's pedals,
+    All Notes Off and bends with its notes (``controls_with_their_notes``), each key's
+    strikes paired with its releases (``one_strike_per_key``) and every key and pedal still
+    down at the end of the file released there (``released_at_end``). ``data`` itself when
+    nothing changes."""
     midi = mido.MidiFile(file=io.BytesIO(data))
     if not midi.tracks:
         raise ValueError("the file has no tracks")
@@ -196,7 +199,7 @@ def as_played(data: bytes) -> bytes:
     end = max(sum(message.time for message in track) for track in midi.tracks)
     timed = [_absolute(track) for track in midi.tracks]
     coarse, end = coarser_ticks(midi, timed, end)
-    moved = pedal_with_its_notes(tempo_in_first_track(coarse)) if midi.type == 1 else coarse
+    moved = controls_with_their_notes(tempo_in_first_track(coarse)) if midi.type == 1 else coarse
     paired = [released_at_end(one_strike_per_key(track), end) for track in moved]
     if moved is timed and all(p is t for p, t in zip(paired, timed, strict=True)):
         return data
@@ -262,31 +265,34 @@ def tempo_in_first_track(tracks: list[Timed]) -> list[Timed]:
     return [tracks[0] + moved, *rest]
 
 
-def pedal_with_its_notes(tracks: list[Timed]) -> list[Timed]:
-    """A format-1 file's ``tracks`` with each channel's sustain pedal, from whichever
-    track sends it, in every track that plays notes on that channel: a synthesiser holds a
-    channel's keys by its pedal (FluidSynth measured: ``tests/notes/test_midi.py``), where
-    ``pretty_midi`` reads a pedal only with the notes of its own track (a pedal in a track
-    of its own was dropped). ``tracks`` itself when every pedal is already there."""
-    pedals = sorted(
-        ((tick, m) for track in tracks for tick, m in track if _is_pedal(m)), key=lambda e: e[0]
-    )
+def controls_with_their_notes(tracks: list[Timed]) -> list[Timed]:
+    """A format-1 file's ``tracks`` with each channel's controllers that act on its notes
+    (``CHANNEL_CONTROLS``: sustain and sostenuto pedals, All Sound Off and All Notes Off,
+    the pitch-bend range of RPN 0) and its pitch wheel, from whichever track sends them,
+    in every track that plays notes on that channel, in the order a player sends them
+    (by tick, then track): General MIDI applies a channel's controllers to the channel,
+    whatever track carries them (FluidSynth measured: ``tests/notes/test_midi.py``),
+    where ``pretty_midi`` reads a controller only with the notes of its own track (one in
+    a track of its own was dropped). ``tracks`` itself when every one is already there."""
+    tagged = [[(t, i, k, m) for k, (t, m) in enumerate(track)] for i, track in enumerate(tracks)]
+    controls = [e for events in tagged for e in events if _acts_on_notes(e[3])]
     moved, changed = [], False
-    for track in tracks:
+    for track, events in zip(tracks, tagged, strict=True):
         keys = {m.channel for _, m in track if m.type == "note_on"}
-        own = [e for e in track if _is_pedal(e[1]) and e[1].channel in keys]
-        heard = [e for e in pedals if e[1].channel in keys]
+        own = [e for e in events if _acts_on_notes(e[3]) and e[3].channel in keys]
+        heard = [e for e in controls if e[3].channel in keys]
         if own == heard:
             moved.append(track)
             continue
         changed = True
-        rest = [e for e in track if not (_is_pedal(e[1]) and e[1].channel in keys)]
-        moved.append(rest + heard)
+        rest = [e for e in events if not (_acts_on_notes(e[3]) and e[3].channel in keys)]
+        moved.append([(t, m) for t, _, _, m in sorted(rest + heard, key=lambda e: e[:3])])
     return moved if changed else tracks
 
 
-def _is_pedal(message: mido.Message) -> bool:
-    return message.type == "control_change" and message.control == SUSTAIN
+def _acts_on_notes(message: mido.Message) -> bool:
+    control = message.type == "control_change" and message.control in CHANNEL_CONTROLS
+    return control or message.type == "pitchwheel"
 
 
 def one_strike_per_key(track: Timed) -> Timed:
