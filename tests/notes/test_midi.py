@@ -22,6 +22,7 @@ from wavenet_music.notes.midi import (
     instrument_summary,
     midi_bytes,
     read_midi,
+    read_playable,
     read_score,
     sort_notes,
     write_midi,
@@ -547,6 +548,21 @@ def test_many_notes_outside_the_range_are_counted_not_all_named():
     with pytest.raises(UserError, match=r"8 notes outside .* and 3 more") as exc:
         check_notes(notes, "x", (21, 108))
     _one_line(exc)
+
+
+def test_a_late_first_note_is_said_with_the_silence_before_it(tmp_path, capsys):
+    """A count-in of 8 s (a drum's click, left out) before the first note: the render
+    opens with 8 s of silence, said in one line (it was not); a second's rest is not."""
+    click = [Note(2.0 * i, 2.0 * i + 0.1, 37, is_drum=True) for i in range(4)]
+    late = write_midi(tmp_path / "count_in.mid", [*click, Note(8.0, 8.5, 60), Note(9, 9.5, 62)])
+    read_playable(late)
+    said = [line for line in capsys.readouterr().err.splitlines() if "silence" in line]
+    assert said == [
+        f"warning: {late}: 8.0 s of silence before the first note played, C4 (60) at 8.00 s: "
+        "the clip opens silent (cut the lead-in in the sequencer to start on the music)"
+    ]
+    read_playable(write_midi(tmp_path / "prompt.mid", [Note(1.0, 1.5, 60)]))
+    assert "silence" not in capsys.readouterr().err
 
 
 def test_notes_after_the_audio_are_named():

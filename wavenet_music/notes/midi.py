@@ -50,6 +50,7 @@ RPN = (101, 100, 6, 38)  # registered parameter number (MSB, LSB), its data entr
 CHANNEL_CONTROLS = (SUSTAIN, SOSTENUTO, *ALL_OFF, *RPN)  # act on every note of their channel
 BENT = 4096  # pitch-wheel units beyond a semitone at the default bend range (8192 = 2 semitones)
 BEND_RANGE = 2.0  # General MIDI's pitch-wheel range in semitones until RPN 0 sets another
+QUIET_START = 3.0  # seconds of silence before the first note played said as a warning
 BENT_WHAT = "bent over a semitone by the pitch wheel: played at their written keys"
 FINEST_TICKS = 9_000_000  # pretty_midi refuses a file past 1e7 ticks: coarser ticks beyond
 
@@ -560,15 +561,30 @@ def playable(notes: Sequence[Note], source: str) -> tuple[list[Note], list[str]]
 
 def read_playable(path: Path) -> list[Note]:
     """The notes of the MIDI file ``path`` that a WaveNet of the piano's keys plays
-    (``playable``); each kind left out or joined, and notes under a bent pitch wheel,
-    said on stderr as a warning."""
+    (``playable``); each kind left out or joined, notes under a bent pitch wheel, and a
+    long silence before the first note (``quiet_start``), said on stderr as a warning."""
     written, bent = read_score(path)
     notes, said = playable(written, str(path))
     if bent:
         said.append(f"{path}: {named_notes(bent, BENT_WHAT)}")
+    said += quiet_start(notes, str(path))
     for line in said:
         print(f"warning: {line}", file=sys.stderr)
     return notes
+
+
+def quiet_start(notes: Sequence[Note], source: str) -> list[str]:
+    """A line for ``source`` when its first note played (``notes`` sorted) starts over
+    ``QUIET_START`` seconds in (a count-in, a DAW's lead-in bars): a render or a clip
+    steered by it opens with that silence, which the musician did not hear as music."""
+    first = notes[0]
+    if first.onset <= QUIET_START:
+        return []
+    return [
+        f"{source}: {first.onset:.1f} s of silence before the first note played, "
+        f"{_named([first])}: the clip opens silent (cut the lead-in in the sequencer to "
+        "start on the music)"
+    ]
 
 
 def off_the_keys(note: Note, low: int = PIANO_RANGE[0], high: int = PIANO_RANGE[1]) -> bool:
