@@ -550,6 +550,26 @@ def test_many_notes_outside_the_range_are_counted_not_all_named():
     _one_line(exc)
 
 
+@pytest.mark.parametrize(
+    ("pitches", "advice"),
+    [
+        ((110, 115, 109), "transpose the part down 1 octave in the sequencer"),
+        ((5, 9), "transpose the part up 2 octaves in the sequencer"),
+        ((10, 120), "move them onto the keys in the sequencer"),  # no octave fits both
+    ],
+)
+def test_a_part_off_the_piano_says_how_to_bring_it_onto_the_keys(tmp_path, pitches, advice):
+    """A part written an octave too high (or a bass two below A0): nothing left to play,
+    the error names the file, the first notes and the fix (it named no fix)."""
+    notes = [Note(0.5 * i, 0.5 * i + 0.4, pitch) for i, pitch in enumerate(pitches)]
+    path = write_midi(tmp_path / "part.mid", notes)
+    with pytest.raises(UserError) as exc:
+        read_playable(path)
+    text = _one_line(exc)
+    assert text.startswith(f"{path}: {len(pitches)} notes outside A0..C8 (MIDI 21..108): ")
+    assert f"({pitches[0]}) at 0.00 s" in text and text.endswith(advice)
+
+
 def test_a_late_first_note_is_said_with_the_silence_before_it(tmp_path, capsys):
     """A count-in of 8 s (a drum's click, left out) before the first note: the render
     opens with 8 s of silence, said in one line (it was not); a second's rest is not."""

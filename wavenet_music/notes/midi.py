@@ -597,7 +597,23 @@ def _check_range(notes: Sequence[Note], source: str, low: int, high: int) -> Non
     outside = [n for n in notes if off_the_keys(n, low, high)]
     if outside:
         span = f"{_key(low)}..{_key(high)} (MIDI {low}..{high})"
-        raise UserError(f"{source}: {_count(outside)} outside {span}: {_named(outside)}")
+        raise UserError(
+            f"{source}: {_count(outside)} outside {span}: {_named(outside)}; "
+            f"{_onto_the_keys(notes, low, high)}"
+        )
+
+
+def _onto_the_keys(notes: Sequence[Note], low: int, high: int) -> str:
+    """What brings the pitched ``notes`` onto ``low``..``high``: the fewest octaves that
+    move them all there (a part written an octave too high), else moving the notes
+    outside."""
+    pitches = [n.pitch for n in notes if not n.is_drum]
+    shift = -(-(low - min(pitches)) // 12) if min(pitches) < low else 0  # octaves up
+    shift -= -(-(max(pitches) - high) // 12) if max(pitches) > high else 0  # or down
+    if shift and low <= min(pitches) + 12 * shift and max(pitches) + 12 * shift <= high:
+        octaves = f"{abs(shift)} octave{'' if abs(shift) == 1 else 's'}"
+        return f"transpose the part {'up' if shift > 0 else 'down'} {octaves} in the sequencer"
+    return "notes outside are not played: move them onto the keys in the sequencer"
 
 
 def by_instrument(notes: Iterable[Note]) -> dict[tuple[int, bool], list[Note]]:
