@@ -515,8 +515,11 @@ def _stored_composer_config(args: argparse.Namespace) -> ComposerConfig | None:
 
 def cmd_compose(args: argparse.Namespace) -> None:
     from .composer.compose import compose, shortest_words
+    from .composer.standing import unlearned_warning
 
     options = _drawn_seed(PieceConfig(**_flag_values(args, PieceConfig, "compose__")))
+    if (warning := unlearned_warning(args.run)) is not None:
+        print(warning, file=sys.stderr)
     piece = compose(args.run, options, out=args.out, features_out=args.features_out)
     floor = ""
     if piece.notes is not None:

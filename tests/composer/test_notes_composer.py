@@ -301,15 +301,43 @@ def test_train_composer_resumes_a_composer_of_events_through_the_cli(
     run, _, result = notes_composer
     copy = tmp_path / "run"
     shutil.copytree(run, copy)
-    assert main(["train-composer", str(copy), "--resume", "--steps", "160", "--quiet"]) == 0
-    record = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert main(["train-composer", str(copy), "--resume", "--steps", "160"]) == 0
+    out, err = capsys.readouterr()
+    record = json.loads(out.strip().splitlines()[-1])
     assert record["step"] == 160 and record["tokens"] == "note events"
     assert record["bigram_bits_per_token"] == pytest.approx(result.bigram_bits)
+    best, bigram = record["validation_bits_per_token"], result.bigram_bits
+    said = f"the composer: held-out {best:.3f} bits per note event, {bigram - best:.3f} under"
+    assert said in err  # where it stands, as it ends
     saved = load_composer(copy)
     assert saved.step == 160 and saved.codebook is None
 
 
 # --- compose ------------------------------------------------------------------------------------
+
+
+def test_compose_warns_before_composing_with_a_composer_not_below_its_bigram(
+    notes_composer, tmp_path, capsys
+):
+    """The fixture's composer is below its bigram: nothing said. Its records rewritten
+    with every held-out score above the bigram's: one warning, with the command that
+    trains it on."""
+    run, _, result = notes_composer
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    args = ["compose", str(copy), "--seconds", "0.25", "--label", "a"]
+    assert main([*args, "--out", str(tmp_path / "learned.wav")]) == 0
+    assert "bigram" not in capsys.readouterr().err
+    metrics = copy / "composer" / "metrics.jsonl"
+    records = [json.loads(line) for line in metrics.read_text().splitlines()]
+    worse = result.bigram_bits + 0.5
+    records = [{**r, "validation_bits": worse} if "validation_bits" in r else r for r in records]
+    metrics.write_text("".join(json.dumps(r) + "\n" for r in records))
+    assert main([*args, "--out", str(tmp_path / "wanders.wav")]) == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "bigram" in line]
+    assert len(warnings) == 1 and warnings[0].startswith(f"warning: the composer of {copy}: ")
+    assert f"held-out {worse:.3f} bits per note event after 150 steps, not below" in warnings[0]
+    assert warnings[0].endswith(f"wavenet-music train-composer {copy} --resume --steps 2000")
 
 
 def test_compose_writes_the_notes_as_midi_and_their_render(notes_composer, tmp_path, capsys):

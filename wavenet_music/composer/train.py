@@ -50,6 +50,7 @@ from .data import (
 )
 from .model import Composer
 from .note_tokens import note_corpus
+from .standing import Standing, trained_words
 
 # --- the loop ----------------------------------------------------------------------------------
 
@@ -225,7 +226,19 @@ class ComposerTrainer(TrainingRun):
         result.best_bits = None if self.best is None else self.best[0]
         if result.interrupted:
             self.say_stopped(path, f"wavenet-music train-composer {self.run_dir} --resume")
+        else:
+            self.say_standing(result)
         return result
+
+    def say_standing(self, result: ComposerResult) -> None:
+        """Where the composer ``compose`` will use stands against its bigram, in words
+        (``standing.trained_words``)."""
+        if result.best_bits is None:
+            return
+        standing = Standing(result.best_bits, result.bigram_bits, self.step)
+        unit = "token" if self.corpus.codebook is not None else "note event"
+        stalled = self.config.patience is not None and self.since_best >= self.config.patience
+        self.say(trained_words(standing, unit, stalled, self.run_dir))
 
     def _one_step(self, result: ComposerResult) -> None:
         bits = self.train_step()

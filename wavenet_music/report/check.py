@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ..audio.spectral import clip_statistics, shape_and_level
+from ..composer.standing import standing_of
 from ..runs import write_atomically
 
 SUMMARY = "summary.json"
@@ -115,13 +116,14 @@ def composer_figures(metrics: Sequence[Mapping], keep_best: bool = True) -> dict
     """The held-out bits per token of the composer's kept weights (its best validation's,
     or with ``keep_best`` false its last) and its bigram baseline, from its
     ``metrics.jsonl`` records (None without a composer or its validations)."""
-    key = "bigram_bits_per_token"  # the baseline record at step 0 (composer/train.py)
-    bigram = next((m[key] for m in metrics if key in m), None)
-    held_out = [m["validation_bits"] for m in metrics if "validation_bits" in m]
-    if bigram is None or not held_out:
+    standing = standing_of(metrics, keep_best)
+    if standing is None:
         return None
-    kept = min(held_out) if keep_best else held_out[-1]
-    return {"held_out_bits": kept, "bigram_bits": bigram, "steps": metrics[-1]["step"]}
+    return {
+        "held_out_bits": standing.held_out_bits,
+        "bigram_bits": standing.bigram_bits,
+        "steps": standing.steps,
+    }
 
 
 # --- the check -------------------------------------------------------------------------------
