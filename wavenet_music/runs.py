@@ -411,8 +411,9 @@ def listed(keys: list[str], shown: int) -> str:
 
 def read_data_record(run_dir: Path) -> dict:
     """``RUN/data.json`` as training wrote it: the split (``train`` and ``validation``, rows
-    ``[source, start, end]``), the files it skipped and ``root``, the data folder (absent
-    in older runs). Raises OSError or ValueError for a file it cannot read."""
+    ``[source, start, end]``), the files it skipped, and (absent in older runs) ``root``,
+    the data folder, ``labels`` and ``fingerprints`` (``source -> label``, ``source ->``
+    a digest of its audio). Raises OSError or ValueError for a file it cannot read."""
     return json.loads((Path(run_dir) / "data.json").read_text())
 
 

@@ -205,6 +205,30 @@ def test_train_resume_on_a_grown_folder_is_refused_and_keeps_the_recorded_split(
     assert (run / "data.json").read_text() == recorded
 
 
+def test_resume_refuses_a_file_exported_again_with_other_audio_of_the_same_length(tmp_path, capsys):
+    """A mix re-exported with an edit keeps its length: its segments and label are the
+    same, so the resume trained on other music than its curves describe, without a word."""
+    from wavenet_music.cli import main
+
+    root, run = tmp_path / "music", tmp_path / "run"
+    for i in range(4):
+        write_tone(root / "x" / f"f{i}.wav", 1.0, 200 + 50 * i)
+    flags = ["--preset", "tiny", "--dilations", "[1, 2, 4]", "--sample-size", "300"]
+    flags += ["--batch-size", "2", "--cache-dir", str(tmp_path / "cache"), "--quiet"]
+    assert main(["train", str(root), "--run", str(run), *flags, "--steps", "1"]) == 0
+    resume = ["train", str(root), "--run", str(run), "--resume", "--quiet"]
+    assert main([*resume, "--steps", "2"]) == 0  # unchanged: it resumes
+    recorded, edited = (run / "data.json").read_text(), root / "x" / "f3.wav"
+    stamp = edited.stat().st_mtime_ns
+    write_tone(edited, 1.0, 440)  # as long, other samples
+    os.utime(edited, ns=(stamp + 10**9, stamp + 10**9))  # exported a second later
+    capsys.readouterr()
+    assert main([*resume, "--steps", "3"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "1 file changed (x/f3.wav: same length, different audio)" in err[0]
+    assert (run / "data.json").read_text() == recorded
+
+
 def test_what_a_killed_decoder_left_in_the_cache_goes_and_nothing_else(folder, tmp_path):
     """A kill -9 while a cache file was built left its hidden partial file for good."""
     config = data_config(tmp_path)

@@ -3,7 +3,8 @@
 A run directory holds everything about a run::
 
     RUN/config.yaml        the full config (the checkpoint holds it too)
-    RUN/data.json          the train/validation split and the skipped files
+    RUN/data.json          the train/validation split, each file's label and fingerprint,
+                           the skipped files
     RUN/metrics.jsonl      one JSON line per logged step / validation
     RUN/checkpoints/       step_NNNNNNNN folders (see checkpoint.py)
     RUN/tensorboard/       TensorBoard event files
