@@ -196,6 +196,29 @@ def test_labels_differing_only_in_case_are_refused_at_training(folder, tmp_path,
     assert ("rename one folder" if labels == "folders" else f"one spelling in {spec}") in message
 
 
+def test_an_old_runs_labels_differing_only_in_case_name_their_files_apart(tmp_path):
+    """A run trained before such labels were refused holds them still: generate, compose
+    and the report named clips after them (``x-Piano.wav``, ``x-piano.wav``: one file on
+    macOS or Windows; the report's lower-case names were one file on any disk)."""
+    from wavenet_music.config import GenerateConfig
+    from wavenet_music.report.composition import _write
+    from wavenet_music.report.page import label_slugs
+    from wavenet_music.wavenet.to_audio import clip_paths, clip_plan
+
+    labels = ("Piano", "piano", "piano_2", "PIANO")
+    config = replace(Config(), model=replace(Config().model, global_labels=labels))
+    for num in (1, 2):
+        tags = clip_plan(config, GenerateConfig(label="all", num=num))[1]
+        names = [p.name for p in clip_paths(tmp_path / "x.wav", tags)]
+        assert len({name.casefold() for name in names}) == len(labels) * num, names
+    assert names[:2] == ["x-Piano-1.wav", "x-Piano-2.wav"]  # the first keeps its name
+    assert len({slug.casefold() for slug in label_slugs(labels).values()}) == len(labels)
+    clip = {label: np.full(800, 0.1, dtype=np.float32) for label in labels}
+    _write({"composed": clip, "plain": clip}, tmp_path / "report", 8000)
+    written = [p.name.casefold() for p in (tmp_path / "report").iterdir()]
+    assert len(set(written)) == 2 * len(labels)
+
+
 @pytest.mark.parametrize(
     ("name", "container", "subtype"),
     [

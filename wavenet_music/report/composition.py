@@ -29,6 +29,7 @@ from ..composer.compose import compose, shortest_words
 from ..composer.config import PieceConfig
 from ..config import GenerateConfig
 from ..wavenet.checkpoint import load_model
+from ..wavenet.discovery import distinct_file_names
 from ..wavenet.noise_guard import Redraw
 from ..wavenet.to_audio import generate_audio
 from .clips import real_excerpts, run_labels
@@ -149,11 +150,15 @@ def composition_section(
 
 
 def _write(clips: dict[str, dict[str, np.ndarray]], out_dir: Path, rate: int) -> list[dict]:
+    """``KIND-LABEL.wav`` per label and kind of clip (labels told apart on a disk that
+    ignores case: ``distinct_file_names``); a row per label naming its files."""
+    labels = list(clips["composed"])
+    names = dict(zip(labels, distinct_file_names(labels), strict=True))
     rows = []
-    for label in clips["composed"]:
+    for label in labels:
         row = {"label": label}
         for kind, per_label in clips.items():
-            name = f"{kind}-{label}.wav"
+            name = f"{kind}-{names[label]}.wav"
             write_wav(out_dir / name, for_listening(per_label[label], rate), rate)
             row[kind] = name
         rows.append(row)

@@ -28,6 +28,7 @@ from ..config import Config, UserError, load_yaml
 from ..notes.midi import Note, write_midi
 from ..runs import read_metrics, write_atomically
 from ..wavenet import checkpoint as ckpt
+from ..wavenet.discovery import distinct_file_names
 from ..wavenet.model import macs_per_sample, parameters_of
 from .check import check_summary, composer_figures, kind_figures, report_summary, write_summary
 from .clips import HeldOut, Row, Speed, power, real_excerpts, white_noise
@@ -99,7 +100,8 @@ def write_report(
         )
         for label, audio in clips.items()
     }
-    sections = [label_section(label, r, out_dir, rate) for label, r in rows.items()]
+    slugs = label_slugs(rows)
+    sections = [label_section(label, r, out_dir, rate, slugs[label]) for label, r in rows.items()]
     played = None
     if notes:
         seconds = next(iter(clips.values())).shape[-1] / rate
@@ -261,9 +263,13 @@ def label_rows(
     return [*rows, Row("white noise", "noise", noise)]
 
 
-def label_section(label: str, rows: Sequence[Row], out_dir: Path, sample_rate: int) -> str:
-    """Players, spectrograms and the statistics table of one label."""
-    stem = {row.name: f"{_slug(label)}-{_slug(row.name)}" for row in rows}
+def label_section(
+    label: str, rows: Sequence[Row], out_dir: Path, sample_rate: int, slug: str | None = None
+) -> str:
+    """Players, spectrograms and the statistics table of one label; ``slug`` begins the
+    names of its files and is its anchor (``label_slugs``; ``_slug(label)`` by default)."""
+    slug = _slug(label) if slug is None else slug
+    stem = {row.name: f"{slug}-{_slug(row.name)}" for row in rows}
     for row in rows:
         write_wav(out_dir / f"{stem[row.name]}.wav", row.audio, sample_rate)
         _save_png(spectrogram_figure(row.audio, sample_rate), out_dir, stem[row.name])
@@ -285,7 +291,7 @@ def label_section(label: str, rows: Sequence[Row], out_dir: Path, sample_rate: i
     title = html.escape("all genres" if label == "all" else label)
     summary = _distance_summary(label, rows, sample_rate)
     return (
-        f'<section class="label" id="{_slug(label)}"><h2>{title}</h2>{summary}'
+        f'<section class="label" id="{slug}"><h2>{title}</h2>{summary}'
         f"<h3>{heading}</h3>{''.join(pairs)}"
         f'<h3>Baselines</h3><div class="pair">{baselines}</div>'
         f"<h3>Statistics</h3>{_stats_table(label, rows, sample_rate)}</section>"
@@ -409,12 +415,13 @@ def _overview(rows: Mapping[str, Sequence[Row]], held_out: HeldOut | None, sampl
     columns = {**KIND_COLUMNS, "generated": _generated_tag(every) or "generated"}
     head = "".join(f"<th>{columns.get(k, k)}: distance (dB)</th>" for k in kinds)
     lines = [f"<tr><th>label</th><th>held-out bits per sample</th>{head}</tr>"]
+    slugs = label_slugs(rows)
     for label, clip_rows in rows.items():
         distances = set_distances(clip_rows, sample_rate)
         cells = "".join(f"<td>{number('{:.1f}', distances.get(k))}</td>" for k in kinds)
         name = html.escape(label)
         lines.append(
-            f'<tr><td><a href="#{_slug(label)}">{name}</a></td>'
+            f'<tr><td><a href="#{slugs[label]}">{name}</a></td>'
             f"<td>{number('{:.2f}', per_label.get(label))}</td>{cells}</tr>"
         )
     return (
@@ -539,6 +546,14 @@ def _model_section(config: Config, speed: Speed | None) -> str:
 def _table(rows: Sequence[tuple[str, str]]) -> str:
     body = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
     return f'<table class="facts">{body}</table>'
+
+
+def label_slugs(labels: Iterable[str]) -> dict[str, str]:
+    """``label -> slug`` naming its section's files and anchor: ``_slug`` (lower case),
+    told apart where two labels' slugs are one (``Piano`` and ``piano``, from a run
+    trained before such labels were refused) by ``distinct_file_names``."""
+    labels = list(labels)
+    return dict(zip(labels, distinct_file_names([_slug(x) for x in labels]), strict=True))
 
 
 def _slug(text: str) -> str:

@@ -15,6 +15,7 @@ import os
 import sys
 import unicodedata
 from collections.abc import Sequence
+from itertools import count
 from pathlib import Path
 from typing import NamedTuple
 
@@ -211,6 +212,28 @@ def composed(text: str) -> str:
     keeps its names decomposed (``e`` and a combining accent), while a keyboard or a CSV
     types them composed: the same ``café`` on screen, two strings."""
     return unicodedata.normalize("NFC", text)
+
+
+def distinct_file_names(names: Sequence[str]) -> list[str]:
+    """``names`` as file names that stay apart on a disk that ignores case (macOS, Windows)
+    or composes names: each as it is, but one whose spelling (``composed``, casefolded) an
+    earlier one took, which takes the first free suffix ``_2``, ``_3``, ... A run trained
+    before ``run_dir.require_distinct_file_names`` may hold labels ``Piano`` and ``piano``:
+    their clips overwrote each other."""
+
+    def key(name: str) -> str:
+        return composed(name).casefold()
+
+    taken = {key(name) for name in names}  # a later name never takes a real one's spelling
+    seen: set[str] = set()
+    distinct = []
+    for name in names:
+        if key(name) in seen:
+            name = next(f"{name}_{n}" for n in count(2) if key(f"{name}_{n}") not in taken)
+            taken.add(key(name))
+        seen.add(key(name))
+        distinct.append(name)
+    return distinct
 
 
 def label_problem(label: str) -> str:

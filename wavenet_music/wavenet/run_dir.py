@@ -265,7 +265,8 @@ def with_corpus_labels(config: Config, corpus: Corpus) -> Config:
 def require_distinct_file_names(labels: tuple[str, ...], spec: str) -> None:
     """Labels name the files generate and the report write (``x-Piano.wav``): two that
     differ only in case (``Piano``, ``piano``) would overwrite each other's clips on a disk
-    that ignores case (macOS, Windows), so one line refuses them, where they are written."""
+    that ignores case (macOS, Windows), so one line refuses them, where they are written.
+    A run trained before may hold them: its files take a suffix (``distinct_file_names``)."""
     seen: dict[str, str] = {}
     for label in labels:
         other = seen.setdefault(composed(label).casefold(), label)

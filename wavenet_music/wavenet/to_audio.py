@@ -42,7 +42,7 @@ from ..runtime.device import model_device
 from ..runtime.stop import Interrupted, StopRequest
 from ..runtime.threads import for_generation as threads_for  # (compose's name for it)
 from .compiled import engine_choice
-from .discovery import label_positions
+from .discovery import distinct_file_names, label_positions
 from .generate import generate
 from .model import WaveNet
 from .noise_guard import REDRAW_TRIES, NoiseGuard, Redraw, RedrawFn
@@ -394,12 +394,13 @@ def check_out(out: Path, suffix: str = ".wav", flag: str = "--out") -> Path:
 
 def clip_paths(out: Path, tags: list[str], suffix: str = ".wav", flag: str = "--out") -> list[Path]:
     """``out`` for a lone untagged clip, else ``out-TAG`` + its suffix per clip (a label's
-    path separators become ``_``: runs trained before labels were checked may hold them).
+    path separators become ``_``, and labels that differ only in case take a suffix,
+    ``distinct_file_names``: runs trained before labels were checked may hold either).
     ``out`` itself is checked as typed, before any tag (``check_out``)."""
     out = check_out(out, suffix, flag)
     if tags == [""]:
         return [out]
-    tags = [re.sub(r"[/\\\x00]", "_", tag) for tag in tags]
+    tags = distinct_file_names([re.sub(r"[/\\\x00]", "_", tag) for tag in tags])
     return [out.with_name(f"{out.stem}-{tag}{out.suffix}") for tag in tags]
 
 
