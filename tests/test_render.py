@@ -206,10 +206,11 @@ def test_evaluate_with_nothing_to_follow_still_reports_its_bits(notes_run, tmp_p
 def test_following_says_nan_in_a_recording_and_skips_one_without_a_finite_sample(
     notes_run, tmp_path, capsys
 ):
-    """The recordings followed were read with NaN/inf as silence without a word (the
-    likelihood says it once, when it first decodes the file): said once per file on every
-    evaluate, as ``--seed-audio`` says it; a file without one finite sample is skipped and
-    counted (the likelihood skips it; ``follow_notes`` on a folder followed it as silence)."""
+    """The recordings followed were read with NaN/inf as silence without a word: said once
+    per file on every evaluate, as ``--seed-audio`` says it (the first evaluate said it
+    twice: the likelihood's decoding into the cache said it too); a file without one finite
+    sample is skipped and counted (the likelihood skips it; ``follow_notes`` on a folder
+    followed it as silence)."""
     from wavenet_music.wavenet.checkpoint import load_model
     from wavenet_music.wavenet.follow import NothingToFollow, follow_notes
 
@@ -224,11 +225,16 @@ def test_following_says_nan_in_a_recording_and_skips_one_without_a_finite_sample
         shutil.copy(data / "take0.mid", folder / f"{name}.mid")
     said = f"warning: {folder / 'holes.wav'}: 100 non-finite samples replaced by 0 (the recording"
     args = ["evaluate", str(run), "--data", str(folder), "--follow-seconds", "1", "--json"]
-    for _ in range(2):  # the second time, the likelihood's cache holds the file: it says nothing
+    for _ in range(2):  # the first time, the likelihood decodes the file into its cache
         assert main(args) == 0
         out, err = capsys.readouterr()
-        assert err.count(said) == 1
+        assert err.count(said) == 1 and err.count("non-finite samples replaced") == 1, err
         assert "holes.wav" in [f["piece"] for f in json.loads(out)["following"]]
+    alone = tmp_path / "alone"  # not followed, a file new to the cache: the likelihood says it
+    alone.mkdir()
+    shutil.copy(folder / "holes.wav", alone / "holes.wav")
+    assert main(["evaluate", str(run), "--data", str(alone), "--json"]) == 0
+    assert capsys.readouterr().err.count("100 non-finite samples replaced by 0") == 1
     model, config = load_model(run)
     following = follow_notes(model, config, folder, 1.0)
     err = capsys.readouterr().err

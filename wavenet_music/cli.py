@@ -407,6 +407,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         batch_size=options.batch_size,
         quiet=args.quiet,
         label=options.label,
+        say_damage=options.follow_seconds is None,  # following reads the files scored: says it
     )
     trained = trained_on(args.run, args.data, list(result.per_file))
     if trained:  # said even with --json: the figure is not what it seems

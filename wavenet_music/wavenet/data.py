@@ -167,7 +167,9 @@ def cache_root(config: DataConfig) -> Path:
     return Path(base) / "wavenet-music"
 
 
-def cached_classes(path: Path, config: DataConfig, quantization_channels: int) -> Path:
+def cached_classes(
+    path: Path, config: DataConfig, quantization_channels: int, say_damage: bool = True
+) -> Path:
     """Decode ``path`` once into mu-law classes; return the ``.npy`` cache file.
 
     The cache key covers the file's identity (path, size, modification time) and every
@@ -175,7 +177,8 @@ def cached_classes(path: Path, config: DataConfig, quantization_channels: int) -
     damaged cache file is reported and decoded again (as ``runs.cached`` does). Decoding
     goes a block at a time, straight into the file (``write_training_classes``: memory
     stays flat however long the recording), and warns, one line each, of non-finite
-    samples replaced and of clipping (``damage_notes``).
+    samples replaced and of clipping (``damage_notes``), unless ``say_damage`` is False:
+    the caller reads the file again and says it (``evaluate --follow-seconds``).
     """
     stat = path.stat()
     key = json.dumps(
@@ -217,7 +220,7 @@ def cached_classes(path: Path, config: DataConfig, quantization_channels: int) -
         config.silence_threshold,
         hint="; set data.cache_dir to a writable folder",
     )
-    for note in notes:  # said once: on the next run the cache holds the file
+    for note in notes if say_damage else []:  # said once: next time the cache holds it
         tqdm.write(f"warning: {path}: {note}", file=sys.stderr)
     return check(target)
 
@@ -250,6 +253,7 @@ def prepare_corpus(
     min_samples: int,
     quiet: bool = False,
     exclude: Path | None = None,
+    say_damage: bool = True,
 ) -> Corpus:
     """Discover (``discover``: nothing under ``exclude``), decode (cached), label and split
     the recordings under ``root``.
@@ -259,6 +263,7 @@ def prepare_corpus(
     skipped and counted (named one by one unless ``quiet``); files of audio the tool cannot
     decode are counted. A corpus with nothing usable is an error. Unless ``quiet``, a split
     with a validation share (``data.validation_fraction`` > 0) is summed up in one line.
+    ``say_damage``: as ``cached_classes`` takes it.
     """
     root = Path(root)
     found = discover(root, exclude)
@@ -271,7 +276,7 @@ def prepare_corpus(
     labeler = make_labeler(root, config.labels)
     report_unmatched_rows(config.labels, [relative_name(p, root) for p in found.files], root, quiet)
     usable, skipped = _decode_all(
-        found.files, root, labeler, config, quantization_channels, min_samples, quiet
+        found.files, root, labeler, config, quantization_channels, min_samples, quiet, say_damage
     )
     skipped = found.skipped + skipped
     total = len(found.files) + len(found.skipped)
@@ -302,6 +307,7 @@ def _decode_all(
     quantization_channels: int,
     min_samples: int,
     quiet: bool,
+    say_damage: bool,
 ) -> tuple[list[Segment], list[tuple[str, str]]]:
     """The usable segments of ``paths``, and the files skipped with their reasons (the
     cache folder first freed of what killed decoders left: ``remove_stale_temporaries``)."""
@@ -311,7 +317,7 @@ def _decode_all(
     for path in tqdm(paths, desc="decoding", unit="file", disable=quiet or len(paths) < 4):
         rel = relative_name(path, root)
         try:
-            segment = whole_file(path, rel, labeler(rel), config, quantization_channels)
+            segment = whole_file(path, rel, labeler(rel), config, quantization_channels, say_damage)
             usable.append(usable_segment(segment, config, quantization_channels, min_samples))
         except (AudioReadError, OSError) as exc:
             skipped.append((rel, _reason(exc, (str(path), rel))))
@@ -350,11 +356,16 @@ def _is_silent(classes: np.ndarray, silence: int, block: int = 1 << 20) -> bool:
 
 
 def whole_file(
-    path: Path, rel: str, label: str, config: DataConfig, quantization_channels: int
+    path: Path,
+    rel: str,
+    label: str,
+    config: DataConfig,
+    quantization_channels: int,
+    say_damage: bool = True,
 ) -> Segment:
     """The segment of all of the recording ``path`` (``rel`` under the data folder), its
     classes cached and, with ``data.features`` notes, its notes."""
-    cache = cached_classes(path, config, quantization_channels)
+    cache = cached_classes(path, config, quantization_channels, say_damage)
     samples = len(load_classes(cache))
     notes = None
     if config.features == "notes":

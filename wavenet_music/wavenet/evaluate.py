@@ -56,11 +56,14 @@ def evaluate(
     batch_size: int = 4,
     quiet: bool = False,
     label: str | None = None,
+    say_damage: bool = True,
 ) -> Evaluation:
     """NLL of every sample of every audio file under ``data`` (a folder or one file).
 
     A labelled model scores each file under its label (found as in training), or under
-    ``label`` for all files when given.
+    ``label`` for all files when given. With ``say_damage`` False, the NaN and clipping of
+    a file decoded for the first time go unsaid: the caller reads the files scored again
+    and says it (``evaluate --follow-seconds``; said twice before).
     """
     EvaluateConfig(batch_size=batch_size, label=label)  # checks them as the CLI does
     if label is not None:
@@ -78,6 +81,7 @@ def evaluate(
         config.model.quantization_channels,
         config.model.receptive_field,
         quiet=quiet,
+        say_damage=say_damage,
     )
     segments = corpus.train if label is None else [replace(s, label=label) for s in corpus.train]
     model.eval()
