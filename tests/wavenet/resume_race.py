@@ -1,6 +1,6 @@
 """``wavenet-music`` as torchrun launches it, with one interleaving of a resume forced (for
 test_distributed.py): rank 1 lists the run's checkpoints before rank 0 puts back the one a
-crash hid and sets aside a damaged one, and reads them after. Each process writes the
+crash hid, and reads them once rank 0 has chosen its checkpoint. Each process writes the
 step it goes on from to ``RACE_DIR/restored_RANK``.
 
     torchrun --nproc_per_node 2 -- tests/wavenet/resume_race.py train DATA --run RUN --resume
@@ -20,7 +20,7 @@ from wavenet_music.wavenet.train import Trainer
 
 RANK = os.environ["RANK"]
 SIGNS = Path(os.environ["RACE_DIR"])
-LISTED, SETTLED = SIGNS / "listed", SIGNS / "settled"  # rank 1 listed; rank 0 changed all
+LISTED, SETTLED = SIGNS / "listed", SIGNS / "settled"  # rank 1 listed; rank 0 chose
 GUARD_S = 600  # a hang guard: the other process stopped before it made its sign
 
 
@@ -78,7 +78,7 @@ def recording(restore: Callable) -> Callable:
 
 if RANK == "0":
     ckpt.remove_unfinished = after(LISTED, ckpt.remove_unfinished)
-    ckpt.set_aside_newer = then_sign(SETTLED, ckpt.set_aside_newer)
+    ckpt.load = then_sign(SETTLED, ckpt.load)
 else:
     ckpt.load = listed_early(ckpt.load)
 Trainer.restore = recording(Trainer.restore)

@@ -59,6 +59,14 @@ FLAGS = {
 # bits and ~1e-7 relative in the weights after 9 steps (100× margin).
 BITS_TOLERANCE = 1e-4
 WEIGHTS_TOLERANCE = 1e-4
+# A hang guard for launches that end before the first step (seconds each, here): far below
+# the 30 minutes a process waited for a peer that had ended, or failed, alone.
+START_S = 300
+
+
+@pytest.fixture(scope="module")
+def guitar(music_root):
+    return music_root / "guitar"
 
 
 @pytest.fixture(scope="module")
@@ -215,6 +223,97 @@ def test_a_process_killed_outright_is_not_said_to_have_left_a_message(piano, tmp
     assert "SIGKILL" in err.split(line, 1)[1], err[-3000:]  # torchrun's report, below
 
 
+def raced_resume(piano: Path, run: Path, signs: Path, steps: int, timeout: float) -> tuple:
+    """A 2-process ``--resume`` of ``run`` to ``steps`` under resume_race.py (rank 1 lists the
+    checkpoints before rank 0 puts back a hidden one): (exit code, stdout, stderr)."""
+    signs.mkdir()
+    command = torchrun(piano, run, ["--steps", str(steps)], "--resume")
+    at = command.index("wavenet_music.cli")
+    command[at - 2 : at + 1] = ["--", str(Path(__file__).with_name("resume_race.py"))]
+    return launch_guarded(command, timeout, RACE_DIR=str(signs))
+
+
+def launch_guarded(command: list[str], timeout: float, **env: str) -> tuple:
+    """(exit code, stdout, stderr) of a launch; past ``timeout``, a hang: the launcher and
+    its workers are killed (a worker left waiting would outlive a killed torchrun)."""
+    launcher = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **env},
+        start_new_session=True,  # its own process group: the workers are killed with it
+    )
+    try:
+        out, err = launcher.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(launcher.pid, signal.SIGKILL)
+        out, err = launcher.communicate()
+        pytest.fail(f"still running after {timeout} s, a hang: {err[-3000:]}")
+    return launcher.returncode, out, err
+
+
+def the_one_line(err: str) -> str:
+    """The one line a failed launch said (rank 0's): no other process's, and no traceback
+    but torchrun's report of the failed processes."""
+    lines = [line for line in err.splitlines() if line.startswith("wavenet-music train")]
+    assert len(lines) == 1, err[-3000:]
+    assert err.count("Traceback (most recent call last)") == 1, err[-3000:]
+    assert "ChildFailedError" in err, err[-3000:]  # the one traceback is torchrun's
+    return lines[0]
+
+
+def test_rank_zero_failing_to_read_the_data_ends_every_process_with_one_line(piano, tmp_path):
+    """Rank 0 decodes the data while the others wait for it: where it failed (here no audio
+    at all), rank 1 left the wait only because rank 0's end broke it, and said that another
+    process of the run had stopped, perhaps killed for memory. Now the processes share the
+    failure: rank 0's line, and no other."""
+    data, run = tmp_path / "empty", tmp_path / "ddp"
+    data.mkdir()
+    code, _, err = launch_guarded(torchrun(data, run, flag_list(tmp_path / "cache", 2)), START_S)
+    assert code == 1, err[-3000:]  # torchrun's code for a failure
+    line = the_one_line(err)
+    assert line.startswith("wavenet-music train: error: no audio files"), line
+    assert line.endswith(f"found under {data}"), line
+    assert not run.exists()  # made by this command, removed with its lock
+
+
+def test_a_resume_on_changed_data_is_refused_once_by_every_process(piano, guitar, tmp_path):
+    """Every process finds the data folder changed since the run recorded its split: each
+    said so, rank 1 with its rank, the same line twice. Now rank 0 says it for all."""
+    data, run, cache = tmp_path / "data", tmp_path / "ddp", tmp_path / "cache"
+    data.mkdir()
+    shutil.copy(sorted(piano.glob("*.flac"))[0], data)
+    single_process(data, run, cache, 3)
+    shutil.copy(sorted(guitar.glob("*.flac"))[0], data / "extra.flac")
+    command = torchrun(data, run, ["--steps", "6"], "--resume")
+    code, _, err = launch_guarded(command, START_S)
+    assert code == 1, err[-3000:]
+    line, changed = the_one_line(err), f"{data.resolve()} changed since {run}"
+    assert line.startswith(f"wavenet-music train: error: {changed}"), line
+    assert "1 file added (extra.flac)" in line, line
+    assert checkpoint_names(run) == ["step_00000003"]
+
+
+def test_a_resume_with_nothing_to_do_ends_every_process(piano, tmp_path):
+    """Each process decided by itself whether a resume had anything to do, on the checkpoint
+    it had chosen: rank 0, which put back a step a crash had hid, found the budget spent and
+    ended (exit 0, so torchrun ended no one), while rank 1, which had listed the folder
+    before, chose an older step and waited for rank 0 to meet it: 30 minutes, the process
+    group's timeout. Now the processes decide it on rank 0's choice, together."""
+    cache, run = tmp_path / "cache", tmp_path / "ddp"
+    single_process(piano, run, cache, 6)  # checkpoints at steps 3 and 6
+    folder = run / ckpt.CHECKPOINTS
+    shutil.copytree(folder / "step_00000006", folder / ".stale_step_00000006_1")
+    (folder / "step_00000006").rename(folder / ".tmp_step_00000006_1")  # hidden by a crash
+    code, out, err = raced_resume(piano, run, tmp_path / "signs", 6, START_S)
+    assert code == 0, err[-3000:]
+    assert [s["step"] for s in summaries_of(out)] == [6]
+    assert err.count("already at step 6 (>= --steps 6); nothing to do") == 1, err[-3000:]
+    assert checkpoint_names(run) == ["step_00000003", "step_00000006"]
+    assert "Traceback" not in err, err[-3000:]
+
+
 def test_a_resume_goes_on_from_rank_zeros_checkpoint_in_every_process(piano, tmp_path):
     """Each process chose the checkpoint to resume by itself while rank 0 alone put back one
     a crash had hidden and set aside a damaged one: a process that listed the folder before
@@ -231,27 +330,17 @@ def test_a_resume_goes_on_from_rank_zeros_checkpoint_in_every_process(piano, tmp
     data[-1] ^= 0xFF
     weights.write_bytes(data)
     signs = tmp_path / "signs"
-    signs.mkdir()
-    command = torchrun(piano, run, ["--steps", "12"], "--resume")
-    at = command.index("wavenet_music.cli")
-    command[at - 2 : at + 1] = ["--", str(Path(__file__).with_name("resume_race.py"))]
-    done = subprocess.run(
-        command,
-        capture_output=True,
-        text=True,
-        timeout=HANG_GUARD_S,
-        env={**os.environ, "RACE_DIR": str(signs)},
-    )
+    code, out, err = raced_resume(piano, run, signs, 12, HANG_GUARD_S)
     restored = [(signs / f"restored_{rank}").read_text() for rank in range(WORLD)]
-    assert restored == ["6", "6"], done.stderr[-3000:]
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert [s["step"] for s in summaries_of(done)] == [12]
+    assert restored == ["6", "6"], err[-3000:]
+    assert code == 0, err[-3000:]
+    assert [s["step"] for s in summaries_of(out)] == [12]
     assert checkpoint_names(run) == [
         ".damaged_step_00000009",  # once: a second would be .damaged_step_00000009_PID
         *(f"step_{step:08d}" for step in (3, 6, 9, 12)),
     ]
-    assert done.stderr.count("step_00000009 is damaged") == 1, done.stderr[-3000:]
-    assert done.stderr.count("warning: set aside the damaged") == 1, done.stderr[-3000:]
+    assert err.count("step_00000009 is damaged") == 1, err[-3000:]
+    assert err.count("warning: set aside the damaged") == 1, err[-3000:]
 
 
 def test_settings_that_do_not_fit_the_processes_are_refused_before_decoding(piano, tmp_path):

@@ -6,24 +6,28 @@ torchrun sets ``RANK``, ``WORLD_SIZE`` and ``LOCAL_RANK`` in every process; with
 training runs as one process and nothing here communicates. With them, each process
 holds a full copy of the model (``DistributedDataParallel`` averages the gradients),
 cuts its own consecutive share of every global batch (``train.batch_size`` windows in
-all), and the processes agree on every decision to stop. Only rank 0 writes to the run
-directory and prints (``runtime/console.py``). The backend is gloo on CPU and nccl on
+all), and the processes agree on every decision to stop, and on whether each step before
+training succeeded (``agreed``: where one fails, none waits for it). Only rank 0 writes to
+the run directory and prints (``runtime/console.py``). The backend is gloo on CPU and nccl on
 CUDA (one GPU per process: ``cuda:LOCAL_RANK``).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 import torch.distributed as dist
 
 from ..config import UserError
-from ..runtime.console import mark_own
+from ..runtime.console import alike, mark_own
 from ..runtime.stop import signals_end_the_process
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -147,9 +151,61 @@ def peer_lost(exc: RuntimeError) -> bool:
     return isinstance(exc, dist.DistError) or "gloo" in text or "NCCL" in text
 
 
-def barrier(ctx: Distributed) -> None:
-    if ctx.enabled:
-        dist.barrier()
+# what a process says whose peer failed at a step they took together (the peer said why)
+PEER_FAILED = "another process of this run failed before training; its message says why"
+
+
+def agreed(ctx: Distributed, action: Callable[[], T]) -> T:
+    """``action()`` in every process, then whether it failed in any, shared: a step that
+    fails in one process ends them all at once, where one left alone would wait in the next
+    collective for a peer that is gone (or, where the peer returned, until the process
+    group's timeout). Rank 0 says rank 0's error; a failure in other processes alone is
+    said by each with its rank, rank 0 saying ``PEER_FAILED``; the rest end quietly.
+    ``action`` must not communicate itself: every process calls this together."""
+    if not ctx.enabled:
+        return action()
+    try:
+        result = action()
+    except BaseException as exc:  # Ctrl-C too: the others must not wait for this one
+        _share_failure(ctx, exc)
+        raise
+    _share_failure(ctx, None)
+    return result
+
+
+def rank_zero_first(ctx: Distributed, action: Callable[[], T]) -> T:
+    """``action()`` in rank 0, then in the others (work rank 0 does once for all, such as
+    decoding into the shared cache, that the others then read), each step ``agreed``:
+    where it fails in rank 0, the others end without running it."""
+    if ctx.is_main:
+        result = agreed(ctx, action)
+        agreed(ctx, _nothing)
+        return result
+    agreed(ctx, _nothing)
+    return agreed(ctx, action)
+
+
+def rank_zero_alone(ctx: Distributed, action: Callable[[], object]) -> None:
+    """``action()`` in rank 0 alone (a write to the run directory), ``agreed``."""
+    agreed(ctx, action if ctx.is_main else _nothing)
+
+
+def _nothing() -> None:
+    return None
+
+
+def _share_failure(ctx: Distributed, failure: BaseException | None) -> None:
+    """Whether any process failed, in every process: a ``failure`` of this one is marked
+    for who says it (its caller raises it); without one, where another failed, an
+    error."""
+    failed = failure is not None
+    zero_failed, any_failed = any_rank(ctx, ctx.is_main and failed, failed)
+    if failure is not None:
+        if zero_failed and not ctx.is_main:  # the same error, or one that follows from it
+            alike(failure)
+        return
+    if any_failed:
+        raise alike(UserError(PEER_FAILED))
 
 
 def share(ctx: Distributed, batch_size: int) -> int:

@@ -29,7 +29,7 @@ from ..config import Config, UserError, dump_yaml, load_yaml
 from ..runtime.training import Budget
 from . import checkpoint as ckpt
 from . import distributed
-from .data import Corpus, prepare_corpus
+from .data import Corpus, prepare_corpus, require_recorded_split
 from .discovery import composed
 from .distributed import Distributed
 from .windows import feature_store
@@ -61,16 +61,21 @@ def agreed_resume(
 ) -> tuple[Config, ckpt.Checkpoint]:
     """Rank 0's checkpoint, and the config resumed from it (``asked``'s budget), in every
     process. Each process chose the newest checkpoint that verifies before the processes
-    met, while rank 0 alone put back a checkpoint a crash had hidden and set aside damaged
-    ones: a process that read the folder meanwhile may have chosen an older one, and would
-    train on out of step with the others. Rank 0's choice is in place now and stays so
-    until the first step: the others load it."""
+    met, while rank 0 alone put back a checkpoint a crash had hidden: a process that read
+    the folder meanwhile may have chosen an older one, and would train on out of step with
+    the others (or, finding nothing left to do, end alone). Rank 0's choice is in place now
+    and stays so until the first step: the others load it (where one cannot, every process
+    ends)."""
     step = distributed.from_rank_zero(dist, checkpoint.step)
     chosen = run_dir / ckpt.CHECKPOINTS / f"step_{step:08d}"
-    if dist.is_main or checkpoint.path == chosen:
-        return config, checkpoint
-    checkpoint = ckpt.load_dir(chosen)
-    return resumed_config(run_dir, checkpoint.config, asked), checkpoint
+
+    def load_chosen() -> tuple[Config, ckpt.Checkpoint]:
+        if dist.is_main or checkpoint.path == chosen:
+            return config, checkpoint
+        loaded = ckpt.load_dir(chosen)
+        return resumed_config(run_dir, loaded.config, asked), loaded
+
+    return distributed.agreed(dist, load_chosen)
 
 
 def check_fits_together(config: Config) -> None:
@@ -231,21 +236,32 @@ def process_corpus(
     data_root: Path, config: Config, quiet: bool, dist: Distributed, run_dir: Path | None = None
 ) -> Corpus:
     """Rank 0 decodes the audio (into the cache) first; the other processes then read it.
-    Nothing under ``run_dir`` is data (a run kept inside its data folder writes clips and
-    reports there)."""
-    if not dist.is_main:
-        distributed.barrier(dist)
-    corpus = prepare_corpus(
-        data_root,
-        config.data,
-        config.model.quantization_channels,
-        config.model.receptive_field,
-        quiet=quiet,
-        exclude=run_dir,
+    Where rank 0 fails (no usable audio, a bad labels file), the others end with it, at
+    once and quietly (``distributed.rank_zero_first``). Nothing under ``run_dir`` is data
+    (a run kept inside its data folder writes clips and reports there)."""
+    return distributed.rank_zero_first(
+        dist,
+        lambda: prepare_corpus(
+            data_root,
+            config.data,
+            config.model.quantization_channels,
+            config.model.receptive_field,
+            quiet=quiet,
+            exclude=run_dir,
+        ),
     )
-    if dist.is_main:
-        distributed.barrier(dist)
-    return corpus
+
+
+def corpus_config(
+    run_dir: Path, config: Config, corpus: Corpus, resumed: bool, data_root: Path
+) -> Config:
+    """The config a run trains with on ``corpus`` (from ``data_root``): a new run's with
+    the corpus's labels, a resumed run's once the corpus is found to be the split it
+    recorded (before data.json is written again)."""
+    if resumed:
+        require_recorded_split(run_dir, corpus, data_root)
+        return config
+    return with_corpus_labels(config, corpus)
 
 
 def with_corpus_labels(config: Config, corpus: Corpus) -> Config:

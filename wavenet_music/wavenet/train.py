@@ -33,7 +33,7 @@ from ..runtime.training import Budget, TrainingRun, cosine_schedule, emulated_bf
 from . import checkpoint as ckpt
 from . import distributed, finetune, kernels
 from .board import Board
-from .data import Corpus, require_recorded_split
+from .data import Corpus
 from .distributed import SINGLE, Distributed
 from .evaluate import LN2, loss_bits
 from .model import WaveNet
@@ -42,12 +42,12 @@ from .run_dir import (
     agreed_resume,
     budget_spent,
     claim_run_dir,
+    corpus_config,
     prepare_run_dir,
     process_corpus,
     run_config,
     unprepared_if_stopped,
     warmup_warning,
-    with_corpus_labels,
 )
 from .windows import IGNORE, Batch, WindowSampler, WindowSource, validation_picks, window_source
 
@@ -423,37 +423,69 @@ def train(
         distributed.share(dist, config.train.batch_size)  # the global batch fits, before decoding
         if checkpoint is not None:
             runs.require_same_data(run_dir, data_root)
-            if (spent := budget_spent(run_dir, checkpoint, config)) is not None:
-                print(spent, file=sys.stderr)
-                return TrainResult(run_dir, checkpoint.step)
-            if dist.is_main:  # the steps after it are trained and saved again
-                ckpt.set_aside_newer(run_dir / ckpt.CHECKPOINTS, checkpoint.step)
-        if not quiet and (warning := warmup_warning(config, warmup_advice)) is not None:
-            print(warning, file=sys.stderr)
         device = distributed.process_device(dist, resolve_device(config.train.device))
-        bf16 = emulated_bf16_note(config.train.precision, device, kernels.cpu_flags())
-        if bf16:
-            print(f"warning: {bf16}", file=sys.stderr)
+        # From here on a step that one process takes alone, or that may fail in one, is
+        # ``agreed``: the others end with it rather than wait for it (distributed.py).
         with distributed.process_group(dist, device):
             if checkpoint is not None:  # every process goes on from rank 0's choice
                 config, checkpoint = agreed_resume(dist, run_dir, config, checkpoint, asked)
+                if (spent := budget_spent(run_dir, checkpoint, config)) is not None:
+                    print(spent, file=sys.stderr)  # every process alike: all return
+                    return TrainResult(run_dir, checkpoint.step)
+                distributed.rank_zero_alone(  # the steps after it are trained and saved again
+                    dist, lambda: ckpt.set_aside_newer(run_dir / ckpt.CHECKPOINTS, checkpoint.step)
+                )
+            _warn_before_training(config, device, quiet, warmup_advice)
             corpus = process_corpus(data_root, config, quiet, dist, run_dir)
-            if checkpoint is not None:  # before data.json is written again
-                require_recorded_split(run_dir, corpus, data_root)
-            if checkpoint is None:
-                config = with_corpus_labels(config, corpus)
+            config = distributed.agreed(
+                dist,
+                lambda: corpus_config(
+                    run_dir, config, corpus, resumed=checkpoint is not None, data_root=data_root
+                ),
+            )
             with unprepared_if_stopped(run_dir, fresh=dist.is_main and checkpoint is None):
-                if dist.is_main:
-                    prepare_run_dir(run_dir, data_root, config, corpus)
-                    if source is not None:
-                        finetune.record(run_dir, init_from, source)
+                distributed.rank_zero_alone(
+                    dist, lambda: _prepare(run_dir, data_root, config, corpus, init_from, source)
+                )
                 trainer = Trainer(config, corpus, run_dir, quiet=quiet, dist=dist)
-                if checkpoint is not None:
-                    trainer.restore(checkpoint)
-                elif source is not None:
-                    finetune.start_from(trainer.model, source)
+                distributed.agreed(dist, lambda: _start(trainer, checkpoint, source))
             with threads.for_training(device, quiet):  # free CPUs only
                 return trainer.run()
+
+
+def _warn_before_training(
+    config: Config, device: torch.device, quiet: bool, warmup_advice: str
+) -> None:
+    """A warm-up longer than the budget (unless ``quiet``), bf16 emulated on this CPU."""
+    if not quiet and (warning := warmup_warning(config, warmup_advice)) is not None:
+        print(warning, file=sys.stderr)
+    bf16 = emulated_bf16_note(config.train.precision, device, kernels.cpu_flags())
+    if bf16:
+        print(f"warning: {bf16}", file=sys.stderr)
+
+
+def _prepare(
+    run_dir: Path,
+    data_root: Path,
+    config: Config,
+    corpus: Corpus,
+    init_from: Path | None,
+    source: ckpt.Checkpoint | None,
+) -> None:
+    """The run directory's records of the run (rank 0's to write)."""
+    prepare_run_dir(run_dir, data_root, config, corpus)
+    if source is not None:
+        finetune.record(run_dir, init_from, source)
+
+
+def _start(
+    trainer: Trainer, checkpoint: ckpt.Checkpoint | None, source: ckpt.Checkpoint | None
+) -> None:
+    """The first weights: the resumed ``checkpoint``'s, or a fine-tuning ``source``'s."""
+    if checkpoint is not None:
+        trainer.restore(checkpoint)
+    elif source is not None:
+        finetune.start_from(trainer.model, source)
 
 
 def set_feature_statistics(model: WaveNet, source: WindowSource) -> None:
