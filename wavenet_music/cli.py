@@ -515,13 +515,13 @@ def _stored_composer_config(args: argparse.Namespace) -> ComposerConfig | None:
 
 
 def cmd_compose(args: argparse.Namespace) -> None:
-    from .composer.compose import compose, shortest_words
+    from .composer.compose import compose, rests_words, shortest_words
     from .composer.standing import unlearned_warning
 
     options = _drawn_seed(PieceConfig(**_flag_values(args, PieceConfig, "compose__")))
-    if (warning := unlearned_warning(args.run)) is not None:
-        print(warning, file=sys.stderr)
     piece = compose(args.run, options, out=args.out, features_out=args.features_out)
+    if (warning := unlearned_warning(args.run)) is not None:  # after: bad input says only it
+        print(warning, file=sys.stderr)
     floor = ""
     if piece.notes is not None:
         floor = (
@@ -533,6 +533,8 @@ def cmd_compose(args: argparse.Namespace) -> None:
         if piece.shortest_notes is not None:
             held = shortest_words(piece.tags, piece.shortest_notes)
             floor += f", no key lifted sooner than {held}"
+        if piece.unsteered_rests and any(piece.unsteered_rests):
+            floor += f", rests played unsteered ({rests_words(piece.tags, piece.unsteered_rests)})"
     print(
         f"composer temperature {piece.temperature:g}, hold penalty {piece.hold_penalty:g}" + floor,
         file=sys.stderr,

@@ -21,17 +21,32 @@ import torch.nn.functional as F
 from wavenet_music.cli import main
 from wavenet_music.composer import compose as compose_module
 from wavenet_music.composer.checkpoint import build_composer, load_composer
-from wavenet_music.composer.compose import check_composer, checked_prime, compose, shortest_words
+from wavenet_music.composer.compose import (
+    SOUNDING_RESTS_DB,
+    check_composer,
+    checked_prime,
+    compose,
+    rests_words,
+    shortest_words,
+    unsteered_rests,
+)
 from wavenet_music.composer.config import ComposerConfig, PieceConfig
-from wavenet_music.composer.data import Stream, held_out_bits, training_batch
+from wavenet_music.composer.data import Stream, held_out_bits, split_rows, training_batch
 from wavenet_music.composer.model import Composer
 from wavenet_music.composer.note_piece import (
     compose_events,
     is_midi,
+    notes_steering,
     piece_notes,
     read_note_prime,
 )
-from wavenet_music.composer.note_tokens import note_corpus, shortest_notes
+from wavenet_music.composer.note_tokens import (
+    frame_levels_db,
+    note_corpus,
+    rest_levels,
+    shortest_notes,
+    sounding_frames,
+)
 from wavenet_music.composer.train import train_composer
 from wavenet_music.config import Config, UserError, apply_overrides
 from wavenet_music.notes.events import (
@@ -316,7 +331,7 @@ def test_train_composer_resumes_a_composer_of_events_through_the_cli(
 # --- compose ------------------------------------------------------------------------------------
 
 
-def test_compose_warns_before_composing_with_a_composer_not_below_its_bigram(
+def test_compose_warns_of_a_composer_not_below_its_bigram(
     notes_composer, tmp_path, capsys
 ):
     """The fixture's composer is below its bigram: nothing said. Its records rewritten
@@ -373,6 +388,71 @@ def test_each_labels_shortest_notes_are_those_1_in_200_of_its_notes_fall_under()
     assert shortest_notes([Stream("d", -1, encode(even))], 0) == (0.25,)  # no labels
 
 
+def test_a_labels_rest_level_is_its_music_between_its_notes_against_under_them(
+    notes_composer, tmp_path
+):
+    """The fixture's run on its recordings made silent wherever their notes rest (a
+    score's rests): both labels far under -12 dB. Label b's under a constant tone as well
+    (a pad its notes leave out): b's rests within a few dB of its notes, a's as before."""
+    run, data, _ = notes_composer
+    config = load_model(run)[1]
+
+    def levels(pad: float) -> tuple:
+        folder = tmp_path / f"pad{pad}"
+        shutil.copytree(data, folder)
+        for wav in sorted(folder.glob("*/*.wav")):
+            audio, rate = sf.read(wav)
+            t = np.arange(len(audio)) / rate
+            held = np.zeros(len(audio), dtype=bool)
+            for n in read_midi(wav.with_suffix(".mid")):
+                held[round(n.onset * rate) : round(n.offset * rate)] = True
+            audio[~held] = 0.0
+            if wav.parent.name == "b":
+                audio += pad * np.sin(2 * np.pi * 110 * t)
+            sf.write(wav, audio, rate)
+        return rest_levels(split_rows(run, folder, config, "train"), config, 3)
+
+    silent, padded = levels(0.0), levels(0.1)
+    assert silent[0] < -30 and silent[1] < -30 and silent[2] is None  # 2: no music
+    assert padded[0] == pytest.approx(silent[0]) and -6 < padded[1] <= 0
+
+
+def test_frame_levels_and_the_frames_notes_sound_in():
+    audio = np.concatenate([np.full(800, 0.5), np.full(800, 0.05), np.zeros(50)])
+    assert np.allclose(frame_levels_db(audio, 800), [10 * np.log10(0.25), 10 * np.log10(0.0025)])
+    notes = [Note(0.06, 0.11, 60, 80)]  # sounds in frames 1 and 2 of 50 ms
+    assert sounding_frames(notes, 4, 0.05).tolist() == [False, True, True, False]
+
+
+def test_each_clip_plays_its_rests_unsteered_as_its_labels_music_does():
+    job = dataclasses.make_dataclass("Job", ["clips", "labels"])
+    by_label = [SOUNDING_RESTS_DB + 1, SOUNDING_RESTS_DB - 1, None]
+    three = job(3, torch.tensor([0, 1, 2]))
+    assert unsteered_rests(None, by_label, three) == [True, False, False]
+    assert unsteered_rests(True, by_label, three) == [True] * 3
+    assert unsteered_rests(False, by_label, three) == [False] * 3
+    assert unsteered_rests(None, None, three) == [False] * 3  # a composer that stored none
+    assert unsteered_rests(None, [0.0], job(2, None)) == [True, True]  # a run without labels
+    assert rests_words(["ambient", "piano", "ambient-2"], [True, False, True]) == "ambient"
+
+
+def test_unsteered_rests_are_absent_frames_where_no_key_is_down(notes_composer):
+    """The roll of a clip told to play its rests unsteered is NaN (absent, as training
+    withholds notes) exactly on the frames where no key is down; the other clip's rests
+    and every frame under a note are the roll as before."""
+    run, _, _ = notes_composer
+    config = load_model(run)[1]
+    options = PieceConfig(seconds=1.0)
+    notes = [Note(0.1, 0.3, 60, 90), Note(0.6, 0.7, 64, 90)]
+    steered = notes_steering([notes, notes], config, options)["features"]  # (2, 176, K)
+    mixed = notes_steering([notes, notes], config, options, [True, False])["features"]
+    rest = (steered[0] == 0).all(dim=0)  # (K,)
+    assert 0 < rest.sum() < rest.numel()
+    assert torch.isnan(mixed[0][:, rest]).all() and not torch.isnan(mixed[0][:, ~rest]).any()
+    assert torch.equal(mixed[0][:, ~rest], steered[0][:, ~rest])
+    assert torch.equal(mixed[1], steered[1])
+
+
 def test_the_shortest_notes_are_said_once_per_label():
     tags, seconds = ["ambient", "guitar", "guitar-2"], [0.13, 0.06, 0.06]
     assert shortest_words(tags, seconds) == "0.13 s (ambient), 0.06 s (guitar)"
@@ -388,10 +468,14 @@ def test_compose_holds_each_key_as_long_as_its_labels_shortest_notes(
     run, _, _ = notes_composer
     assert load_composer(run, weights_only=True).meta["shortest_notes"] == [0.15, 0.15]
     out = tmp_path / "piece.wav"
-    for given, shortest in ((), 0.15), (("--shortest-note", "0.4"), 0.4):
+    rests = ", rests played unsteered (a, b)"  # the fixture's rests play on (its releases)
+    for given, shortest, said in (
+        ((), 0.15, rests),
+        (("--shortest-note", "0.4", "--unsteered-rests", "false"), 0.4, ""),
+    ):
         args = ["compose", str(run), "--seconds", "3", "--label", "a,b", "--out", str(out)]
         assert main([*args, *given]) == 0
-        assert f"no key lifted sooner than {shortest:g} s\n" in capsys.readouterr().err
+        assert f"no key lifted sooner than {shortest:g} s{said}\n" in capsys.readouterr().err
         for label in "ab":
             notes = read_midi(tmp_path / f"piece-{label}.mid")
             struck = {(round(n.onset, 3), n.pitch) for n in notes}
@@ -585,6 +669,10 @@ def test_the_report_shows_each_composed_piece_as_notes_above_its_spectrogram(
     run, data, _ = notes_composer
     page = report_main(run, data, tmp_path / "report", clips=1, seconds=1.5).read_text()
     assert "It lifts no key sooner than the label's shortest training notes: 0.15 s." in page
+    # the fixture's notes rest only in their releases: its rests play on, unsteered
+    levels = load_composer(run, weights_only=True).meta["rest_levels"]
+    assert all(SOUNDING_RESTS_DB < level < 0 for level in levels)
+    assert "Where no key is down the WaveNet plays unsteered for a, b (that music" in page
     for label in ("a", "b"):
         stem = f"{label}-composed-1"
         midi = read_midi(tmp_path / "report" / f"{stem}.mid")  # the notes the clip plays

@@ -96,6 +96,12 @@ def read_prime(path: Path, config: Config, codebook: Codebook) -> Prime:
 # --- the piece ----------------------------------------------------------------------------------
 
 
+# A label whose rests read within this of its notes (dB) plays on between them: its rests
+# are played unsteered (the demo's transcribed ambient and classical -1 to -4 dB, a score's
+# silent rests -25 dB and lower: experiments/ambient_rests_2026-12-05)
+SOUNDING_RESTS_DB = -12.0
+
+
 @dataclass
 class Piece:
     """A composed piece. For a run steered by notes, ``features`` is the roll of the
@@ -117,6 +123,7 @@ class Piece:
     redraws: list[Redraw] = field(default_factory=list)  # falls into noise drawn again
     sample_rate: int = 0  # of ``audio``
     shortest_notes: list[float] | None = None  # per clip: seconds each key was held at least
+    unsteered_rests: list[bool] | None = None  # per clip: its rests played unsteered
 
 
 def compose(
@@ -255,6 +262,7 @@ def _compose_notes(
     if prime_path is not None:
         prime = read_note_prime(prime_path, config)
     shortest = shortest_steps(options.shortest_note, meta.get("shortest_notes"), job)
+    rests = unsteered_rests(options.unsteered_rests, meta.get("rest_levels"), job)
     with StopRequest() as stop:
         events = compose_events(
             job.composer,
@@ -290,6 +298,7 @@ def _compose_notes(
             job.paths,
             job.on_chunk,
             redraws.append,
+            rests,
         )
     except Interrupted as stopped:  # the notes are whole: say where they are too
         raise Interrupted(stopped.paths, midi_paths) from None
@@ -304,6 +313,7 @@ def _compose_notes(
         midi_paths=midi_paths,
         redraws=redraws,
         shortest_notes=held,
+        unsteered_rests=rests,
     )
 
 
@@ -319,6 +329,26 @@ def shortest_steps(seconds: float | None, by_label: list[float] | None, job: Job
         indices = [0] * job.clips if job.labels is None else job.labels.tolist()
         per_clip = [by_label[max(i, 0)] for i in indices]
     return torch.tensor([round(s * STEPS) for s in per_clip], dtype=torch.long)
+
+
+def unsteered_rests(chosen: bool | None, by_label: list | None, job: Job) -> list[bool]:
+    """Per clip, whether the WaveNet plays its rests unsteered: ``chosen`` (the
+    ``--unsteered-rests`` given) for every clip, else where the clip's label's music plays
+    on between its notes: its rest level of ``by_label`` (what the composer stored,
+    ``note_tokens.rest_levels``) within ``SOUNDING_RESTS_DB`` of its notes. A composer
+    trained before it stored them: none."""
+    if chosen is not None:
+        return [chosen] * job.clips
+    indices = [0] * job.clips if job.labels is None else job.labels.tolist()
+    levels = [None if not by_label else by_label[max(i, 0)] for i in indices]
+    return [level is not None and level >= SOUNDING_RESTS_DB for level in levels]
+
+
+def rests_words(tags: list[str], unsteered: list[bool]) -> str:
+    """ "ambient, classical" : the labels of a piece's clips (``tags``: piano, piano-2 ...)
+    whose rests are played unsteered, once each; "" for none."""
+    labels = [re.sub(r"-\d+$", "", tag) for tag in tags]
+    return ", ".join(dict.fromkeys(label for label, u in zip(labels, unsteered, strict=True) if u))
 
 
 def shortest_words(tags: list[str], seconds: list[float]) -> str:

@@ -255,6 +255,17 @@ class PieceConfig:
             high=10,
         ),
     )
+    unsteered_rests: bool | None = field(
+        default=None,
+        metadata=doc(
+            "notes: where no key is down the WaveNet plays as it does unsteered (the notes "
+            "withheld, as in training) instead of hearing a rest: true for every label, "
+            "false for none; null = for the labels whose music plays on between its notes "
+            "(its rests within 12 dB of its notes, as train-composer measured them: the "
+            "demo's ambient and classical; composers trained before 2026-12-06: none). "
+            "experiments/ambient_rests_2026-12-05"
+        ),
+    )
     wavenet_temperature: float = field(
         default=1.0,
         metadata=doc(

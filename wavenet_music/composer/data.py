@@ -75,6 +75,7 @@ class TokenCorpus:
     events_per_second: float | None = None
     programs: tuple[int, ...] | None = None  # per label: the General MIDI program it plays
     shortest_notes: tuple[float, ...] | None = None  # per label: seconds (note_tokens)
+    rest_levels: tuple[float | None, ...] | None = None  # per label: dB (note_tokens)
 
     @property
     def vocab(self) -> int:

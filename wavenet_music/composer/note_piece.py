@@ -23,6 +23,7 @@ No sampling calibration applies to events (``config.py``): the temperature is 1 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -166,10 +167,12 @@ def play_notes(
     paths: list[Path] | None = None,
     on_chunk: ChunkFn | None = None,
     on_redraw: RedrawFn | None = None,
+    unsteered_rests: Sequence[bool] | None = None,
 ) -> np.ndarray:
     """Float audio (clips, seconds · rate): each clip plays its notes of ``pieces`` after
     the history ``prime`` (P,) classes (None: silence), in one pass (``playing.play``:
-    ``paths``, ``on_chunk`` and ``on_redraw`` as there)."""
+    ``paths``, ``on_chunk`` and ``on_redraw`` as there; ``unsteered_rests`` as
+    ``notes_steering`` takes it)."""
     clips = len(pieces)
     history = None if prime is None else torch.from_numpy(prime)[None].repeat(clips, 1)
     return play(
@@ -183,18 +186,23 @@ def play_notes(
         on_redraw,
         prime=history,
         labels=labels,
-        **notes_steering(pieces, config, options),
+        **notes_steering(pieces, config, options, unsteered_rests),
     )
 
 
-def notes_steering(pieces: list[list[Note]], config: Config, options: PieceConfig) -> dict:
+def notes_steering(
+    pieces: list[list[Note]],
+    config: Config,
+    options: PieceConfig,
+    unsteered_rests: Sequence[bool] | None = None,
+) -> dict:
     """What steers the WaveNet through each clip's notes of ``pieces``, as ``generate``'s
-    arguments: their roll and excitation (``to_audio.pieces_steering``), the floors and
-    temperatures while they sound."""
+    arguments: their roll and excitation (``to_audio.pieces_steering``; each clip's rests
+    unsteered where ``unsteered_rests`` says), the floors and temperatures while they
+    sound."""
     rate, length = config.data.sample_rate, round(options.seconds * config.data.sample_rate)
-    features, heard = pieces_steering(
-        pieces, config, length, options.wavenet_excitation_gain, options.wavenet_treble_tilt
-    )
+    gain, tilt = options.wavenet_excitation_gain, options.wavenet_treble_tilt
+    features, heard = pieces_steering(pieces, config, length, gain, tilt, unsteered_rests)
     temperature, scale = options.wavenet_temperature, options.wavenet_note_temperature_scale
     return {
         "features": features,

@@ -9,7 +9,9 @@ segment; with ``composer.transpose`` every training segment also comes moved by
 segments are never moved. Unlike the k-means codebook nothing is fitted, so nothing is
 cached here beyond the notes caches themselves. Each label's instrument (the General MIDI
 program its training notes are played by most: the piano for transcriptions) is kept, so
-that a composed piece's MIDI file opens in a DAW as its genre's instrument.
+that a composed piece's MIDI file opens in a DAW as its genre's instrument, and so is how
+loud each label's music plays in its rests (``rest_levels``): a transcription leaves a pad
+or a room without notes, a score's rests are silent.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..audio.io import mu_law_decode
 from ..config import Config, UserError
 from ..notes.events import STEPS_PER_SECOND, decode, encode, transpose
 from ..notes.features import read_notes, recording_notes
@@ -33,6 +36,7 @@ TRANSPOSITIONS = range(-5, 7)  # semitones: every pitch class once, each key mov
 # corpus: its transcriptions' 0.13 s, guitar 0.06, piano 0.08; their very shortest are
 # notes cut by a segment's ends)
 SHORTEST_PERCENTILE = 0.5
+REST_FRAME_S = 0.05  # seconds: the frames a label's levels in its rests and notes are read in
 
 
 def segment_notes(row: SplitRow, config: Config) -> list[Note]:
@@ -90,6 +94,44 @@ def shortest_notes(streams: list[Stream], labels: int) -> tuple[float, ...]:
     )
 
 
+def rest_levels(rows: list[SplitRow], config: Config, labels: int) -> tuple[float | None, ...]:
+    """Per label index (``labels``, at least one): how loud its music plays where none of
+    its notes sounds, in dB against where they do: the median level of its rest frames
+    minus that of its note frames (``REST_FRAME_S`` long, over every segment of ``rows``).
+    About 0 for music that goes on between its notes (a transcription's pads), -30 or
+    lower for a score's silent rests; None for a label without rests or without notes."""
+    rests: list[list[np.ndarray]] = [[] for _ in range(max(labels, 1))]
+    notes: list[list[np.ndarray]] = [[] for _ in range(max(labels, 1))]
+    for row in rows:
+        classes = load_classes(row.cache)[row.start : row.end]
+        audio = mu_law_decode(np.asarray(classes), config.model.quantization_channels)
+        levels = frame_levels_db(audio, round(REST_FRAME_S * config.data.sample_rate))
+        sounding = sounding_frames(segment_notes(row, config), len(levels), REST_FRAME_S)
+        rests[max(row.label, 0)].append(levels[~sounding])
+        notes[max(row.label, 0)].append(levels[sounding])
+    gaps = []
+    for rest, note in zip(rests, notes, strict=True):
+        rest_db, note_db = np.concatenate(rest or [[]]), np.concatenate(note or [[]])
+        both = len(rest_db) and len(note_db)
+        gaps.append(float(np.median(rest_db) - np.median(note_db)) if both else None)
+    return tuple(gaps)
+
+
+def frame_levels_db(audio: np.ndarray, size: int) -> np.ndarray:
+    """(T,) float audio → (T // size,) the mean power of each frame of ``size``, in dB."""
+    frames = len(audio) // size
+    power = (audio[: frames * size].astype(np.float64).reshape(frames, size) ** 2).mean(axis=1)
+    return 10 * np.log10(power + 1e-12)
+
+
+def sounding_frames(notes: list[Note], frames: int, frame_s: float) -> np.ndarray:
+    """(frames,) bool: a note of ``notes`` sounds somewhere in the frame."""
+    sounding = np.zeros(frames, dtype=bool)
+    for n in notes:
+        sounding[int(n.onset / frame_s) : int(np.ceil(n.offset / frame_s))] = True
+    return sounding
+
+
 def note_corpus(
     run_dir: Path, data_root: Path, config: Config, composer: ComposerConfig
 ) -> TokenCorpus:
@@ -104,5 +146,9 @@ def note_corpus(
     rate = sum(len(s.tokens) for s in original) / seconds
     validation = note_streams(split_rows(run_dir, data_root, config, "validation"), config, None)
     programs = label_programs(rows, config)
-    shortest = shortest_notes(original, len(config.model.global_labels or ()))
-    return TokenCorpus(None, tuple(train), tuple(validation), None, None, rate, programs, shortest)
+    labels = len(config.model.global_labels or ())
+    shortest = shortest_notes(original, labels)
+    rests = rest_levels(rows, config, labels)
+    return TokenCorpus(
+        None, tuple(train), tuple(validation), None, None, rate, programs, shortest, rests
+    )

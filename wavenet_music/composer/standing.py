@@ -3,7 +3,7 @@
 A bigram (each token guessed from the one before, counted on the training music) is the
 weakest model worth the name. A composer not below it has learned no more than which token
 follows which, and its pieces wander as a bigram's would. ``train-composer`` says where
-its composer stands as it ends, ``compose`` warns before composing with one that is not
+its composer stands as it ends, ``compose`` warns after composing with one that is not
 below its bigram, and the report's check misses on it (``report/check.py``). The figures
 are ``RUN/composer/metrics.jsonl``'s: the bigram's at step 0, the held-out scores at each
 validation.

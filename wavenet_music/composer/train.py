@@ -152,6 +152,8 @@ class ComposerTrainer(TrainingRun):
             meta["programs"] = list(self.corpus.programs)  # for the MIDI files compose writes
         if self.corpus.shortest_notes is not None:  # how long compose holds a key at least
             meta["shortest_notes"] = list(self.corpus.shortest_notes)
+        if self.corpus.rest_levels is not None:  # which labels compose plays on in rests
+            meta["rest_levels"] = list(self.corpus.rest_levels)
         checkpoint = ComposerCheckpoint(
             self.config,
             self.step,

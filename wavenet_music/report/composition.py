@@ -128,6 +128,9 @@ def composition_section(
         "shortest_notes": None  # {label: seconds}: no key lifted sooner (event_rules)
         if piece.shortest_notes is None
         else dict(zip(labels, piece.shortest_notes, strict=True)),
+        "unsteered_rests": None  # the labels whose rests the WaveNet played unsteered
+        if piece.unsteered_rests is None
+        else [label for label, u in zip(labels, piece.unsteered_rests, strict=True) if u],
         "rows": rows,
         "clips": clips,
         "windows": windows,
@@ -199,7 +202,7 @@ def section_html(section: dict) -> str:
         f'<section class="composition"><h2>{html.escape(section["title"])}</h2>'
         + (f"<table><tr><th>label</th>{head}</tr>{players}</table>" if kinds else "")
         + f"<p class=note>Composer temperature {section['temperature']:g}, hold penalty "
-        f"{section['hold_penalty']:g}.{_shortest(section)}"
+        f"{section['hold_penalty']:g}.{_shortest(section)}{_rests(section)}"
         f"{_note_sampling(section)} "
         f"{STRUCTURE_NOTE}</p>"
         f'<table class="stats"><tr><th>clips</th>{names}'
@@ -224,6 +227,18 @@ def _shortest(section: dict) -> str:
     by_label = section["shortest_notes"]  # {label: seconds}
     held = shortest_words(list(by_label), list(by_label.values()))
     return f" It lifts no key sooner than the label's shortest training notes: {held}."
+
+
+def _rests(section: dict) -> str:
+    """Which labels' rests the WaveNet played unsteered (``compose.unsteered_rests``), in
+    words; "" for none."""
+    unsteered = section.get("unsteered_rests")
+    if not unsteered:
+        return ""
+    return (
+        f" Where no key is down the WaveNet plays unsteered for {', '.join(unsteered)} (that "
+        "music plays on between its notes, a score's rests are silent)."
+    )
 
 
 def _note_sampling(section: dict) -> str:

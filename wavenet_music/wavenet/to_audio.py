@@ -172,11 +172,13 @@ def notes_steering(
     clips: int,
     gain: float = 1.0,
     tilt: float = 0.0,
+    unsteered_rests: bool = False,
 ) -> tuple[Tensor, Tensor | None]:
     """(features (clips, 176, K), excitation (clips, E, length) or None) that play
     ``notes`` over ``length`` samples, heard ``gain`` times as loud as in training
     (``NOTE_EXCITATION_GAIN``), the treble ``tilt`` dB an octave louder
-    (``NOTE_TREBLE_TILT``); ``notes`` None: absent features, no sound heard."""
+    (``NOTE_TREBLE_TILT``), with ``unsteered_rests`` the frames where no key is down
+    absent (``rests_absent``); ``notes`` None: absent features, no sound heard."""
     store = feature_store(config)
     assert isinstance(store, NoteStore)
     rate = config.data.sample_rate
@@ -186,6 +188,8 @@ def notes_steering(
         heard = np.zeros((EXCITATION_CHANNELS, length), dtype=np.float32)
     else:
         roll = store.roll(notes, length)  # (K, 176)
+        if unsteered_rests:
+            roll = rests_absent(roll)
         heard = notes_excitation(notes, 0, length, rate, mix=store.mix, tilt=tilt)  # (E, length)
         heard *= np.float32(gain)
     features = _per_clip(roll, clips)
@@ -194,21 +198,33 @@ def notes_steering(
     return features, torch.from_numpy(heard)[None].repeat(clips, 1, 1)
 
 
+def rests_absent(roll: np.ndarray) -> np.ndarray:
+    """``roll`` (K, 176) with its frames where no key is down absent (NaN), as training
+    withholds the notes of a share of its windows: there the WaveNet plays as it does
+    unsteered, where a rest (the roll of no notes) tells it to fall silent. For music that
+    plays on between its notes (a transcription's pads: ``composer.note_tokens.rest_levels``)."""
+    rest = ~np.any(roll != NoteStore.silence, axis=1)  # (K,)
+    return np.where(rest[:, None], np.float32(np.nan), roll).astype(np.float32)
+
+
 def pieces_steering(
     pieces: list[list[Note] | None],
     config: Config,
     length: int,
     gain: float | Sequence[float] = 1.0,
     tilt: float = 0.0,
+    unsteered_rests: Sequence[bool] | None = None,
 ) -> tuple[Tensor, Tensor | None]:
     """``notes_steering`` of each piece, as one batch: (features (B, 176, K), excitation
     (B, E, length) or None); a piece of None is unsteered; ``gain``: one for all, or each
-    piece's; ``tilt``: the treble tilt. Each clip's own copy is freed on return (12 bytes
-    a sample): the batch's alone is kept."""
+    piece's; ``tilt``: the treble tilt; ``unsteered_rests``: each piece's (None: none).
+    Each clip's own copy is freed on return (12 bytes a sample): the batch's alone is
+    kept."""
     gains = [gain] * len(pieces) if isinstance(gain, int | float) else list(gain)
+    rests = [False] * len(pieces) if unsteered_rests is None else list(unsteered_rests)
     steering = [
-        notes_steering(notes, config, length, 1, g, tilt)
-        for notes, g in zip(pieces, gains, strict=True)
+        notes_steering(notes, config, length, 1, g, tilt, r)
+        for notes, g, r in zip(pieces, gains, rests, strict=True)
     ]
     features = torch.cat([f for f, _ in steering])  # (B, 176, K)
     heard = torch.cat([e for _, e in steering]) if config.model.excitation else None
