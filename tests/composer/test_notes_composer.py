@@ -331,9 +331,7 @@ def test_train_composer_resumes_a_composer_of_events_through_the_cli(
 # --- compose ------------------------------------------------------------------------------------
 
 
-def test_compose_warns_of_a_composer_not_below_its_bigram(
-    notes_composer, tmp_path, capsys
-):
+def test_compose_warns_of_a_composer_not_below_its_bigram(notes_composer, tmp_path, capsys):
     """The fixture's composer is below its bigram: nothing said. Its records rewritten
     with every held-out score above the bigram's: one warning, with the command that
     trains it on."""
