@@ -26,6 +26,7 @@ from wavenet_music.composer.compose import (
     check_composer,
     checked_prime,
     compose,
+    require_unsteered,
     rests_words,
     shortest_words,
     unsteered_rests,
@@ -423,14 +424,23 @@ def test_frame_levels_and_the_frames_notes_sound_in():
 
 
 def test_each_clip_plays_its_rests_unsteered_as_its_labels_music_does():
-    job = dataclasses.make_dataclass("Job", ["clips", "labels"])
+    job = dataclasses.make_dataclass("Job", ["clips", "labels", "config"])
+    withheld = apply_overrides(Config(), {"train.local_dropout": 0.3})
     by_label = [SOUNDING_RESTS_DB + 1, SOUNDING_RESTS_DB - 1, None]
-    three = job(3, torch.tensor([0, 1, 2]))
+    three = job(3, torch.tensor([0, 1, 2]), withheld)
     assert unsteered_rests(None, by_label, three) == [True, False, False]
     assert unsteered_rests(True, by_label, three) == [True] * 3
     assert unsteered_rests(False, by_label, three) == [False] * 3
     assert unsteered_rests(None, None, three) == [False] * 3  # a composer that stored none
-    assert unsteered_rests(None, [0.0], job(2, None)) == [True, True]  # a run without labels
+    unlabelled = job(2, None, withheld)
+    assert unsteered_rests(None, [0.0], unlabelled) == [True, True]  # a run without labels
+    never_without = job(3, torch.tensor([0, 1, 2]), Config())  # local_dropout 0
+    assert unsteered_rests(None, by_label, never_without) == [False] * 3
+    with pytest.raises(UserError, match=r"^--unsteered-rests true .* train.local_dropout 0 "):
+        require_unsteered(PieceConfig(unsteered_rests=True), Config())
+    for chosen in (None, False):
+        require_unsteered(PieceConfig(unsteered_rests=chosen), Config())
+    require_unsteered(PieceConfig(unsteered_rests=True), withheld)
     assert rests_words(["ambient", "piano", "ambient-2"], [True, False, True]) == "ambient"
 
 

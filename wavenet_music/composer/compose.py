@@ -147,6 +147,7 @@ def compose(
     wavenet, config = load_model(run_dir, device)
     require_local(config, run_dir)
     refuse_note_settings(config, options, prefix="wavenet_")
+    require_unsteered(options, config)
     saved = load_composer(run_dir, weights_only=True)
     check_composer(saved, config, run_dir)
     composer = build_composer(saved).to(device)
@@ -335,13 +336,26 @@ def unsteered_rests(chosen: bool | None, by_label: list | None, job: Job) -> lis
     """Per clip, whether the WaveNet plays its rests unsteered: ``chosen`` (the
     ``--unsteered-rests`` given) for every clip, else where the clip's label's music plays
     on between its notes: its rest level of ``by_label`` (what the composer stored,
-    ``note_tokens.rest_levels``) within ``SOUNDING_RESTS_DB`` of its notes. A composer
-    trained before it stored them: none."""
+    ``note_tokens.rest_levels``) within ``SOUNDING_RESTS_DB`` of its notes. None for a
+    composer trained before it stored them, or a WaveNet that never played without notes
+    (``train.local_dropout`` 0: its "absent" was never trained; ``require_unsteered``)."""
     if chosen is not None:
         return [chosen] * job.clips
+    if not job.config.train.local_dropout > 0:
+        return [False] * job.clips
     indices = [0] * job.clips if job.labels is None else job.labels.tolist()
     levels = [None if not by_label else by_label[max(i, 0)] for i in indices]
     return [level is not None and level >= SOUNDING_RESTS_DB for level in levels]
+
+
+def require_unsteered(options: PieceConfig, config: Config) -> None:
+    """``--unsteered-rests true`` needs a WaveNet that learned to play without notes."""
+    if options.unsteered_rests and not config.train.local_dropout > 0:
+        raise UserError(
+            "--unsteered-rests true plays rests as the WaveNet plays without notes, but this "
+            "run was trained with train.local_dropout 0 (never without them); leave it out, "
+            "or train with --local-dropout 0.3"
+        )
 
 
 def rests_words(tags: list[str], unsteered: list[bool]) -> str:

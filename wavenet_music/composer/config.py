@@ -262,7 +262,8 @@ class PieceConfig:
             "withheld, as in training) instead of hearing a rest: true for every label, "
             "false for none; null = for the labels whose music plays on between its notes "
             "(its rests within 12 dB of its notes, as train-composer measured them: the "
-            "demo's ambient and classical; composers trained before 2026-12-06: none). "
+            "demo's ambient and classical; composers trained before 2026-12-06, or a "
+            "WaveNet never trained without notes (train.local_dropout 0): none). "
             "experiments/ambient_rests_2026-12-05"
         ),
     )
