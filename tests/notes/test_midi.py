@@ -17,16 +17,14 @@ from wavenet_music.demo_corpus.sources import SOUNDFONT
 from wavenet_music.notes.midi import (
     PIANO_RANGE,
     Note,
-    as_played,
-    check_notes,
-    instrument_summary,
     midi_bytes,
     read_midi,
-    read_playable,
     read_score,
     sort_notes,
     write_midi,
 )
+from wavenet_music.notes.midi_playing import as_played
+from wavenet_music.notes.playable import check_notes, instrument_summary, read_playable
 from wavenet_music.notes.roll import piano_roll
 
 TICK_S = 60 / 120 / 960  # one tick of the written files

@@ -36,7 +36,8 @@ from ..config import Config
 from ..notes.events import STEPS_PER_SECOND as STEPS
 from ..notes.events import decode, duration_steps, encode, to_steps, token_steps
 from ..notes.features import NoteStore
-from ..notes.midi import Note, read_playable
+from ..notes.midi import Note
+from ..notes.playable import read_playable
 from ..notes.transcribe import require_notes, transcribe_file
 from ..runtime.stop import StopRequest
 from ..wavenet.model import WaveNet

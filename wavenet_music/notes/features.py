@@ -43,15 +43,8 @@ from ..config import UserError
 from ..runs import cached, npy_bytes
 from .alignment import align, alignment_warning
 from .excitation import RecordingPhases, excitation, note_samples, release_samples
-from .midi import (
-    BENT_WHAT,
-    PIANO_RANGE,
-    Note,
-    check_notes,
-    named_notes,
-    off_the_keys,
-    read_score,
-)
+from .midi import PIANO_RANGE, Note, read_score
+from .playable import BENT_WHAT, check_notes, named_notes, off_the_keys
 from .roll import channel_count, piano_roll
 from .transcribe import SAMPLE_RATE, notes_array, notes_from_array, transcribe, transcription_cache
 

@@ -15,7 +15,7 @@ is ``floor(onset * sample_rate / hop)``. Each of the 88 piano keys (A0 = MIDI 21
 
 The channels are plane-major: channel ``p * 88 + (pitch - 21)`` is plane ``p``'s value of
 ``pitch`` (``channel_names`` spells them out). Drum notes and keys outside the piano are
-not in the roll (``midi.check_notes`` refuses the latter where they matter).
+not in the roll (``playable.check_notes`` refuses the latter where they matter).
 
 ``roll_to_notes`` is the inverse: every note comes back with its pitch and velocity, its
 onset exact (within a frame without ``onset_position``) and its offset within one frame,

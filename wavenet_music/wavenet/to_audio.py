@@ -34,7 +34,8 @@ from ..notes.excitation import CHANNELS as EXCITATION_CHANNELS
 from ..notes.excitation import excitation as notes_excitation
 from ..notes.excitation import sounding
 from ..notes.features import NoteStore
-from ..notes.midi import Note, named_notes, read_playable
+from ..notes.midi import Note
+from ..notes.playable import named_notes, read_playable
 from ..notes.transcribe import SAMPLE_RATE as TRANSCRIPTION_RATE
 from ..notes.transcribe import require_notes, transcribe
 from ..runs import check_apart, check_target
