@@ -279,10 +279,9 @@ def _compose_notes(
         raise Interrupted([])
     notes = [piece_notes(prime.tokens, row, options.seconds) for row in events]
     if programs:  # composers trained before 2026-12-05 kept none
-        indices = [0] * len(notes) if job.labels is None else job.labels.tolist()
         notes = [
-            [replace(n, program=programs[max(i, 0)]) for n in clip]
-            for i, clip in zip(indices, notes, strict=True)
+            [replace(n, program=programs[i]) for n in clip]
+            for i, clip in zip(label_indices(job), notes, strict=True)
         ]
     for path, clip_notes in zip(midi_paths or [], notes, strict=False):
         write_midi(path, clip_notes, options.seconds)  # first: there on Ctrl-C
@@ -318,6 +317,17 @@ def _compose_notes(
     )
 
 
+def label_indices(job: Job) -> list[int]:
+    """Each clip's label index into what the composer stored per label (0 for a run
+    without labels)."""
+    return [0] * job.clips if job.labels is None else [max(i, 0) for i in job.labels.tolist()]
+
+
+def tag_labels(tags: list[str]) -> list[str]:
+    """The label of each clip's tag: piano-2 → piano."""
+    return [re.sub(r"-\d+$", "", tag) for tag in tags]
+
+
 def shortest_steps(seconds: float | None, by_label: list[float] | None, job: Job) -> Tensor | None:
     """(clips,) the steps each clip's keys stay down at least: ``seconds`` (the
     ``--shortest-note`` given), else the clip's label's of ``by_label`` (what the composer
@@ -327,8 +337,7 @@ def shortest_steps(seconds: float | None, by_label: list[float] | None, job: Job
     if seconds is not None:
         per_clip = [seconds] * job.clips
     else:
-        indices = [0] * job.clips if job.labels is None else job.labels.tolist()
-        per_clip = [by_label[max(i, 0)] for i in indices]
+        per_clip = [by_label[i] for i in label_indices(job)]
     return torch.tensor([round(s * STEPS) for s in per_clip], dtype=torch.long)
 
 
@@ -343,8 +352,7 @@ def unsteered_rests(chosen: bool | None, by_label: list | None, job: Job) -> lis
         return [chosen] * job.clips
     if not job.config.train.local_dropout > 0:
         return [False] * job.clips
-    indices = [0] * job.clips if job.labels is None else job.labels.tolist()
-    levels = [None if not by_label else by_label[max(i, 0)] for i in indices]
+    levels = [None if not by_label else by_label[i] for i in label_indices(job)]
     return [level is not None and level >= SOUNDING_RESTS_DB for level in levels]
 
 
@@ -361,7 +369,7 @@ def require_unsteered(options: PieceConfig, config: Config) -> None:
 def rests_words(tags: list[str], unsteered: list[bool]) -> str:
     """ "ambient, classical" : the labels of a piece's clips (``tags``: piano, piano-2 ...)
     whose rests are played unsteered, once each; "" for none."""
-    labels = [re.sub(r"-\d+$", "", tag) for tag in tags]
+    labels = tag_labels(tags)
     return ", ".join(dict.fromkeys(label for label, u in zip(labels, unsteered, strict=True) if u))
 
 
@@ -370,8 +378,7 @@ def shortest_words(tags: list[str], seconds: list[float]) -> str:
     (``tags``: piano, piano-2 ...), once per label; "0.1 s" where that is one figure."""
     if len(set(seconds)) == 1:
         return f"{seconds[0]:g} s"
-    labels = [re.sub(r"-\d+$", "", tag) for tag in tags]  # piano-2 → piano
-    said = dict(zip(labels, seconds, strict=True))
+    said = dict(zip(tag_labels(tags), seconds, strict=True))
     return ", ".join(f"{s:g} s ({label})" for label, s in said.items())
 
 

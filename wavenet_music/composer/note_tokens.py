@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ..audio.io import mu_law_decode
+from ..audio.spectral import rms_envelope
 from ..config import Config, UserError
 from ..notes.events import STEPS_PER_SECOND, decode, encode, transpose
 from ..notes.features import read_notes, recording_notes
@@ -105,7 +106,8 @@ def rest_levels(rows: list[SplitRow], config: Config, labels: int) -> tuple[floa
     for row in rows:
         classes = load_classes(row.cache)[row.start : row.end]
         audio = mu_law_decode(np.asarray(classes), config.model.quantization_channels)
-        levels = frame_levels_db(audio, round(REST_FRAME_S * config.data.sample_rate))
+        rms = rms_envelope(audio, round(REST_FRAME_S * config.data.sample_rate))  # (frames,)
+        levels = 20 * np.log10(rms + 1e-6)  # dB
         sounding = sounding_frames(segment_notes(row, config), len(levels), REST_FRAME_S)
         rests[max(row.label, 0)].append(levels[~sounding])
         notes[max(row.label, 0)].append(levels[sounding])
@@ -115,13 +117,6 @@ def rest_levels(rows: list[SplitRow], config: Config, labels: int) -> tuple[floa
         both = len(rest_db) and len(note_db)
         gaps.append(float(np.median(rest_db) - np.median(note_db)) if both else None)
     return tuple(gaps)
-
-
-def frame_levels_db(audio: np.ndarray, size: int) -> np.ndarray:
-    """(T,) float audio → (T // size,) the mean power of each frame of ``size``, in dB."""
-    frames = len(audio) // size
-    power = (audio[: frames * size].astype(np.float64).reshape(frames, size) ** 2).mean(axis=1)
-    return 10 * np.log10(power + 1e-12)
 
 
 def sounding_frames(notes: list[Note], frames: int, frame_s: float) -> np.ndarray:
