@@ -82,6 +82,21 @@ def music_root() -> Path:
     return root
 
 
+def replaced_keeping_its_times(path: Path, write: Callable[[Path], None]) -> None:
+    """``path`` rewritten in place by ``write`` with its old modification time, as ``cp -p``,
+    ``rsync -t`` or a restore from a backup leave it: the same size, inode and mtime."""
+    before = path.stat()
+    time.sleep(0.05)  # past the file system's clock tick, so that the change time moves
+    write(path)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = path.stat()
+    assert (after.st_size, after.st_mtime_ns, after.st_ino) == (
+        before.st_size,
+        before.st_mtime_ns,
+        before.st_ino,
+    )
+
+
 @contextmanager
 def held_lock(path: Path) -> Iterator[None]:
     """An exclusive lock on ``path`` (created) while the block runs: with ``make test``'s

@@ -218,6 +218,18 @@ def _kind(mode: int) -> str:
 # --- caches ------------------------------------------------------------------------------------
 
 
+def file_identity(path: Path) -> list:
+    """What a cache built from the file ``path`` is keyed by, as git's index tells a file
+    changed: its resolved path, size, modification and change times (ns) and inode. The
+    change time is the system's own, set whenever the file is written or replaced and
+    never copied, so a file replaced by one of the same length with an old modification
+    time (``cp -p``, ``rsync -t``, ``touch -r``, a restore from a backup) is read again,
+    not served from the cache of the audio it replaced."""
+    stat = Path(path).stat()
+    times = [stat.st_mtime_ns, stat.st_ctime_ns]
+    return [str(Path(path).resolve()), stat.st_size, *times, stat.st_ino]
+
+
 def cached(path: Path, read: Callable[[Path], T], build: Callable[[], bytes], hint: str = "") -> T:
     """``read(path)``; a missing file is built first, and a damaged one (cut short by a
     crash or a full disk, overwritten) is reported, built again and replaced, so that one

@@ -22,6 +22,8 @@ from wavenet_music.demo_corpus.sources import SOUNDFONT
 from wavenet_music.notes import transcribe as tr
 from wavenet_music.notes.midi import Note, read_midi, write_midi
 
+from ..conftest import replaced_keeping_its_times
+
 # A melody over two chords, 5 s at 100 bpm (0.3 s a step), piano velocities.
 MELODY = [60, 62, 64, 65, 67, 65, 64, 62, 60, 67, 72, 71, 69, 67]
 KNOWN_NOTES = (
@@ -340,6 +342,18 @@ def test_the_cache_key_changes_with_the_gate(tmp_path):
     gates = [(-55.0, 45.0), (-50.0, 45.0), (-55.0, 40.0), (None, 45.0), (-55.0, None)]
     settings = [tr.TranscriptionSettings(floor_dbfs=f, range_db=r) for f, r in gates]
     assert len({tr._cache_key(path, s) for s in settings}) == len(gates)
+
+
+def test_a_recording_replaced_with_its_old_modification_time_is_transcribed_again(tmp_path):
+    """Another take of the same length copied over with ``cp -p`` has another key."""
+    path = tmp_path / "a.wav"
+    write_wav(path, np.zeros(100, dtype=np.float32), 16_000)
+    settings = tr.TranscriptionSettings()
+    before = tr._cache_key(path, settings)
+    take = tmp_path / "b.wav"
+    write_wav(take, np.full(100, 0.5, dtype=np.float32), 16_000)
+    replaced_keeping_its_times(path, lambda p: p.write_bytes(take.read_bytes()))
+    assert tr._cache_key(path, settings) != before
 
 
 # --- the command -------------------------------------------------------------------------------

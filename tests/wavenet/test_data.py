@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from wavenet_music.audio.io import mu_law_encode
+from wavenet_music.audio.io import load_audio, mu_law_encode
 from wavenet_music.config import UserError
 from wavenet_music.wavenet import data
 from wavenet_music.wavenet.data import (
@@ -26,6 +26,7 @@ from wavenet_music.wavenet.data import (
     split,
 )
 
+from ..conftest import replaced_keeping_its_times
 from .conftest import data_config, label_manifest, write_tone
 
 
@@ -203,6 +204,19 @@ def test_train_resume_on_a_grown_folder_is_refused_and_keeps_the_recorded_split(
     ):
         train(root, run, more, resume=True, quiet=True)
     assert (run / "data.json").read_text() == recorded
+
+
+def test_a_file_replaced_with_its_old_modification_time_is_decoded_again(folder, tmp_path):
+    """Keyed by path, size and mtime alone, the cache served the audio the file held
+    before and the run trained on it without a word."""
+    config = data_config(tmp_path)
+    path = folder / "guitar" / "sub" / "guitar1.wav"
+    first = load_classes(cached_classes(path, config, 256)).copy()
+    audio, rate = sf.read(path, dtype="float32")
+    replaced_keeping_its_times(path, lambda p: sf.write(p, -audio, rate, subtype="PCM_16"))
+    again = load_classes(cached_classes(path, config, 256))
+    assert not np.array_equal(again, first)
+    np.testing.assert_array_equal(again, mu_law_encode(load_audio(path, config.sample_rate)))
 
 
 def test_resume_refuses_a_file_exported_again_with_other_audio_of_the_same_length(tmp_path, capsys):

@@ -9,6 +9,7 @@ are exactly those of their audio (scores beside the recordings, transcriptions e
 from __future__ import annotations
 
 import dataclasses
+import shutil
 
 import numpy as np
 import pytest
@@ -30,6 +31,7 @@ from wavenet_music.wavenet.model import WaveNet
 from wavenet_music.wavenet.to_audio import note_floors, note_temperatures, notes_steering
 from wavenet_music.wavenet.windows import WindowSampler, feature_store, noisy_inputs, window_source
 
+from ..conftest import replaced_keeping_its_times
 from .test_compiled import step_logits
 from .test_generate import CONFIGS
 
@@ -237,6 +239,26 @@ def test_scores_beside_recordings_steer_them(scored, capsys):
     for segment in corpus.train:
         stored = read_notes(segment.notes)
         assert stored == read_midi(data / segment.source.replace(".wav", ".mid"))
+
+
+def test_a_score_replaced_with_its_old_modification_time_is_read_again(scored, tmp_path):
+    """Another take's score of the same length copied over with ``cp -p``: its notes, not
+    the cached ones of the score it replaced, steer the recording."""
+    data, config = scored
+    folder = tmp_path / "data"
+    shutil.copytree(data, folder)
+    config = apply_overrides(config, {"data.cache_dir": str(tmp_path / "cache")})
+    score = folder / "piece0.mid"
+
+    def steering() -> list[Note]:
+        corpus = prepare_corpus(folder, config.data, 256, config.model.receptive_field)
+        return next(read_notes(s.notes) for s in corpus.train if s.source == "piece0.wav")
+
+    assert steering() == read_midi(score)
+    moved = [dataclasses.replace(n, pitch=n.pitch + 2) for n in read_midi(score)]
+    other = write_midi(tmp_path / "other.mid", moved)
+    replaced_keeping_its_times(score, lambda p: p.write_bytes(other.read_bytes()))
+    assert steering() == read_midi(score) == moved
 
 
 def test_a_score_s_unusable_notes_are_left_out_and_a_broken_score_is_transcribed(

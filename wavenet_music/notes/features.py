@@ -40,7 +40,7 @@ from tqdm import tqdm
 from ..audio.features import frame_count
 from ..audio.io import mu_law_decode, padded_slice, resample
 from ..config import UserError
-from ..runs import cached, npy_bytes
+from ..runs import cached, file_identity, npy_bytes
 from .alignment import align, alignment_warning
 from .excitation import RecordingPhases, excitation, note_samples, release_samples
 from .midi import PIANO_RANGE, Note, read_score
@@ -97,8 +97,7 @@ def recording_notes(
     score = score_of(recording)
     if score is None:
         return transcription_cache(recording, cache_dir)
-    stat = score.stat()
-    key = [CACHE_VERSION, str(score.resolve()), stat.st_size, stat.st_mtime_ns, round(seconds, 2)]
+    key = [CACHE_VERSION, *file_identity(score), round(seconds, 2)]
     digest = hashlib.sha1(json.dumps(key).encode()).hexdigest()[:20]
     target = Path(cache_dir) / f"{score.stem[:40]}-{digest}{SCORE_CACHE}"
     read = None  # (notes, bent notes) of the score, read once

@@ -55,7 +55,7 @@ from tqdm import tqdm
 from ..audio.cache_blocks import audio_pieces, unchanged
 from ..audio.io import check_damage, load_audio
 from ..config import UserError
-from ..runs import cached, npy_bytes
+from ..runs import cached, file_identity, npy_bytes
 from ..runtime.threads import busy_elsewhere, training_threads, usable_cpus
 from .midi import PIANO_RANGE, Note, sort_notes
 
@@ -484,9 +484,8 @@ def transcription_cache(
 
 
 def _cache_key(path: Path, settings: TranscriptionSettings) -> str:
-    stat = Path(path).stat()
     model = hashlib.sha1(model_path().read_bytes()).hexdigest()
-    key = [CACHE_VERSION, str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns, model]
+    key = [CACHE_VERSION, *file_identity(path), model]
     return hashlib.sha1(json.dumps([*key, asdict(settings)]).encode()).hexdigest()[:20]
 
 

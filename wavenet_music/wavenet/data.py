@@ -27,7 +27,7 @@ from ..audio.cache_blocks import write_training_classes
 from ..audio.io import AUDIO_EXTENSIONS, AudioReadError, mu_law_decode, silence_class
 from ..config import DataConfig, UserError
 from ..notes.features import recording_notes, score_sources
-from ..runs import read_data_record, remove_stale_temporaries
+from ..runs import file_identity, read_data_record, remove_stale_temporaries
 from .discovery import (
     discover,
     make_labeler,
@@ -172,7 +172,7 @@ def cached_classes(
 ) -> Path:
     """Decode ``path`` once into mu-law classes; return the ``.npy`` cache file.
 
-    The cache key covers the file's identity (path, size, modification time) and every
+    The cache key covers the file's identity (``runs.file_identity``) and every
     setting that changes the decoded classes, so an edited file is decoded again; a
     damaged cache file is reported and decoded again (as ``runs.cached`` does). Decoding
     goes a block at a time, straight into the file (``write_training_classes``: memory
@@ -180,18 +180,8 @@ def cached_classes(
     samples replaced and of clipping (``damage_notes``), unless ``say_damage`` is False:
     the caller reads the file again and says it (``evaluate --follow-seconds``).
     """
-    stat = path.stat()
-    key = json.dumps(
-        [
-            CACHE_VERSION,
-            str(path.resolve()),
-            stat.st_size,
-            stat.st_mtime_ns,
-            config.sample_rate,
-            config.silence_threshold,
-            quantization_channels,
-        ]
-    )
+    settings = [config.sample_rate, config.silence_threshold, quantization_channels]
+    key = json.dumps([CACHE_VERSION, *file_identity(path), *settings])
     digest = hashlib.sha1(key.encode()).hexdigest()[:20]
     target = cache_root(config) / f"{path.stem[:40]}-{digest}.npy"
     dtype = np.uint8 if quantization_channels <= 256 else np.uint16
