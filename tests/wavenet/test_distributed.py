@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,10 @@ from wavenet_music.wavenet.distributed import (
     Distributed,
     from_env,
     process_device,
+    process_group,
+    rank_zero_first,
     share,
+    sum_all,
     train_command,
 )
 from wavenet_music.wavenet.evaluate import evaluate
@@ -469,6 +473,34 @@ def test_rank_zero_alone_speaks_and_other_ranks_say_only_their_own_errors(capsys
             '{"step": 3}\n',
             "wavenet-music train: error: every process's\n",
         )
+
+
+# A step's timeout short enough for a test, and rank 0's work alone longer than it.
+SHORT_STEP_TIMEOUT_S, RANK_ZERO_WORK_S = 2, 6
+
+
+def _wait_for_rank_zero(rank: int, port: int, out: Path) -> None:
+    """One of 2 gloo processes: rank 0 works alone for longer than a step may wait, then
+    both take a step together; each writes what it got."""
+    os.environ |= {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}
+    ctx = Distributed(rank, 2, rank, 2)
+    with process_group(ctx, torch.device("cpu"), timedelta(seconds=SHORT_STEP_TIMEOUT_S)):
+        work = (lambda: time.sleep(RANK_ZERO_WORK_S) or 10) if ctx.is_main else (lambda: rank)
+        got = rank_zero_first(ctx, work)
+        total = sum_all(ctx, [float(got)])
+    (out / f"rank{rank}.json").write_text(json.dumps([got, total]))
+
+
+def test_the_others_wait_for_rank_zero_s_first_decoding_past_a_step_s_timeout(tmp_path):
+    """Rank 0 decodes and transcribes the corpus once for all while the others wait: they
+    waited in a collective of the run's group, whose 30-minute timeout ended them when a
+    first decoding of a large corpus took longer. Here with a 2-s step timeout."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    torch.multiprocessing.spawn(_wait_for_rank_zero, args=(port, tmp_path), nprocs=2)
+    got = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(2)]
+    assert got == [[10, [11.0]], [1, [11.0]]]
 
 
 def test_a_process_waiting_for_peers_that_never_come_ends_on_sigterm(piano, tmp_path):

@@ -18,6 +18,7 @@ import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TypeVar
 
 import torch
@@ -28,6 +29,14 @@ from ..runtime.console import alike, mark_own
 from ..runtime.stop import signals_end_the_process
 
 T = TypeVar("T")
+
+# How long a step the processes take together waits for them all (torch's default).
+STEP_TIMEOUT = timedelta(minutes=30)
+# How long the others wait while rank 0 does work once for all (``rank_zero_first``): the
+# first decoding and transcription of a large corpus takes hours, and a step's timeout
+# had ended every other process after 30 minutes of it. A rank 0 that fails ends them
+# at once (``agreed``), and torchrun ends them where it dies.
+RANK_ZERO_TIMEOUT = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -122,16 +131,21 @@ LOST = (
 
 
 @contextmanager
-def process_group(ctx: Distributed, device: torch.device) -> Iterator[None]:
-    """The default process group for the training run (nothing for a single process),
-    destroyed on the way out; a clean exit waits for all processes first."""
+def process_group(
+    ctx: Distributed, device: torch.device, timeout: timedelta = STEP_TIMEOUT
+) -> Iterator[None]:
+    """The default process group for the training run (nothing for a single process), each
+    collective waiting up to ``timeout``, and the group the others wait in while rank 0
+    works alone (``rank_zero_first``), destroyed on the way out; a clean exit waits for
+    all processes first."""
     if not ctx.enabled:
         yield
         return
     backend = "nccl" if device.type == "cuda" else "gloo"
     with signals_end_the_process():  # waiting for the others, nothing to save yet
-        dist.init_process_group(backend, rank=ctx.rank, world_size=ctx.world_size)
+        dist.init_process_group(backend, rank=ctx.rank, world_size=ctx.world_size, timeout=timeout)
     try:
+        _WAITING.append(dist.new_group(backend="gloo", timeout=RANK_ZERO_TIMEOUT))
         yield
         dist.barrier()
     except Exception as exc:  # from here on, a process may fail alone: it says so
@@ -141,7 +155,12 @@ def process_group(ctx: Distributed, device: torch.device) -> Iterator[None]:
         lost = UserError(LOST)
         raise mark_own(lost) from None
     finally:
+        _WAITING.clear()
         dist.destroy_process_group()
+
+
+# the process group of ``rank_zero_first``'s waits (gloo, on CPU), while a run's group lives
+_WAITING: list[dist.ProcessGroup] = []
 
 
 def peer_lost(exc: RuntimeError) -> bool:
@@ -155,34 +174,37 @@ def peer_lost(exc: RuntimeError) -> bool:
 PEER_FAILED = "another process of this run failed before training; its message says why"
 
 
-def agreed(ctx: Distributed, action: Callable[[], T]) -> T:
+def agreed(ctx: Distributed, action: Callable[[], T], group: dist.ProcessGroup | None = None) -> T:
     """``action()`` in every process, then whether it failed in any, shared: a step that
     fails in one process ends them all at once, where one left alone would wait in the next
     collective for a peer that is gone (or, where the peer returned, until the process
     group's timeout). Rank 0 says rank 0's error; a failure in other processes alone is
     said by each with its rank, rank 0 saying ``PEER_FAILED``; the rest end quietly.
-    ``action`` must not communicate itself: every process calls this together."""
+    ``action`` must not communicate itself: every process calls this together, sharing
+    the outcome in ``group`` (None: the run's own)."""
     if not ctx.enabled:
         return action()
     try:
         result = action()
     except BaseException as exc:  # Ctrl-C too: the others must not wait for this one
-        _share_failure(ctx, exc)
+        _share_failure(ctx, exc, group)
         raise
-    _share_failure(ctx, None)
+    _share_failure(ctx, None, group)
     return result
 
 
 def rank_zero_first(ctx: Distributed, action: Callable[[], T]) -> T:
     """``action()`` in rank 0, then in the others (work rank 0 does once for all, such as
     decoding into the shared cache, that the others then read), each step ``agreed``:
-    where it fails in rank 0, the others end without running it."""
+    where it fails in rank 0, the others end without running it. The others wait for it
+    up to ``RANK_ZERO_TIMEOUT``, not a step's timeout."""
+    waiting = _WAITING[0] if ctx.enabled else None
     if ctx.is_main:
-        result = agreed(ctx, action)
-        agreed(ctx, _nothing)
+        result = agreed(ctx, action, waiting)
+        agreed(ctx, _nothing, waiting)
         return result
-    agreed(ctx, _nothing)
-    return agreed(ctx, action)
+    agreed(ctx, _nothing, waiting)
+    return agreed(ctx, action, waiting)
 
 
 def rank_zero_alone(ctx: Distributed, action: Callable[[], object]) -> None:
@@ -194,12 +216,14 @@ def _nothing() -> None:
     return None
 
 
-def _share_failure(ctx: Distributed, failure: BaseException | None) -> None:
-    """Whether any process failed, in every process: a ``failure`` of this one is marked
-    for who says it (its caller raises it); without one, where another failed, an
-    error."""
+def _share_failure(
+    ctx: Distributed, failure: BaseException | None, group: dist.ProcessGroup | None = None
+) -> None:
+    """Whether any process failed, in every process (shared in ``group``): a ``failure``
+    of this one is marked for who says it (its caller raises it); without one, where
+    another failed, an error."""
     failed = failure is not None
-    zero_failed, any_failed = any_rank(ctx, ctx.is_main and failed, failed)
+    zero_failed, any_failed = any_rank(ctx, ctx.is_main and failed, failed, group=group)
     if failure is not None:
         if zero_failed and not ctx.is_main:  # the same error, or one that follows from it
             alike(failure)
@@ -240,11 +264,15 @@ def max_all(ctx: Distributed, values: Sequence[float]) -> list[float]:
     return _all_reduce(values, dist.ReduceOp.MAX) if ctx.enabled else list(values)
 
 
-def any_rank(ctx: Distributed, *flags: bool) -> tuple[bool, ...]:
-    """Each flag, true if it is true in any process: decisions all processes share."""
+def any_rank(
+    ctx: Distributed, *flags: bool, group: dist.ProcessGroup | None = None
+) -> tuple[bool, ...]:
+    """Each flag, true if it is true in any process: decisions all processes share (in
+    ``group``; None: the run's own)."""
     if not ctx.enabled:
         return tuple(flags)
-    return tuple(v > 0 for v in _all_reduce([float(f) for f in flags], dist.ReduceOp.MAX))
+    values = _all_reduce([float(f) for f in flags], dist.ReduceOp.MAX, group)
+    return tuple(v > 0 for v in values)
 
 
 def from_rank_zero(ctx: Distributed, value: int) -> int:
@@ -256,13 +284,16 @@ def from_rank_zero(ctx: Distributed, value: int) -> int:
     return int(tensor.item())
 
 
-def _all_reduce(values: Sequence[float], op: dist.ReduceOp) -> list[float]:
-    tensor = torch.tensor(values, dtype=torch.float64, device=_collective_device())  # (N,)
-    dist.all_reduce(tensor, op=op)
+def _all_reduce(
+    values: Sequence[float], op: dist.ReduceOp, group: dist.ProcessGroup | None = None
+) -> list[float]:
+    device = _collective_device(group)
+    tensor = torch.tensor(values, dtype=torch.float64, device=device)  # (N,)
+    dist.all_reduce(tensor, op=op, group=group)
     return tensor.tolist()
 
 
-def _collective_device() -> torch.device:
-    """Where a collective's tensor lives: nccl takes CUDA tensors alone."""
-    nccl = dist.get_backend() == "nccl"
+def _collective_device(group: dist.ProcessGroup | None = None) -> torch.device:
+    """Where a collective's tensor in ``group`` lives: nccl takes CUDA tensors alone."""
+    nccl = dist.get_backend(group) == "nccl"
     return torch.device("cuda", torch.cuda.current_device()) if nccl else torch.device("cpu")
