@@ -414,6 +414,24 @@ def test_all_sound_off_silences_pedalled_notes_all_notes_off_leaves_them_to_the_
         assert _silent_from(tmp_path / "pedal.mid") == pytest.approx(silent, abs=0.2)
 
 
+def test_reset_all_controllers_lifts_the_pedals_and_centres_the_wheel(tmp_path):
+    """Controller 121, as FluidSynth plays it (General MIDI's RP-015): the pedals lift, so
+    a key released under them stops there (read alone it held C4 to the end of the file,
+    2.2 s too long), and the wheel is centred, so a later note is in tune."""
+    lead = mido.Message("program_change", program=80)  # a square lead: no decay while held
+    wheel = lambda value: mido.Message("pitchwheel", pitch=value)  # noqa: E731
+    pedalled = [(0.0, lead), _pedal(0.1, 127), _key(0.0, 60, True), _key(0.3, 60, False)]
+    pedalled += [(0.8, _control(121)), (3.0, _control(7, 100))]  # the file lasts 3 s
+    notes = _pedalled(tmp_path, pedalled)
+    assert [(n.pitch, n.offset) for n in notes] == [(60, pytest.approx(0.8))]
+    if _has_fluidsynth():
+        assert _silent_from(tmp_path / "pedal.mid") == pytest.approx(0.8, abs=0.2)
+    bent = [_key(0.0, 64, True), (0.2, wheel(8191)), _key(0.3, 64, False)]
+    bent += [(0.4, _control(121)), _key(0.5, 67, True), _key(0.7, 67, False)]
+    _pedalled(tmp_path, bent)
+    assert [n.pitch for n in read_score(tmp_path / "pedal.mid")[1]] == [64]
+
+
 CONTROLS = {  # controllers some sequencers write in a track of their own: the notes they make
     "sostenuto": ([(0.1, _control(66, 127)), (2.0, _control(66, 0))], [2.0, 2.5]),
     "all notes off": ([(0.5, _control(123))], [0.3, 0.5]),

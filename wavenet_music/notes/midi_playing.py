@@ -10,7 +10,8 @@ Notes Off, pitch wheel and bend range act on its notes whichever track of the fi
 them, as General MIDI says; a key struck while it sounds ends its note there (two voices
 on one key are one note), a note released at the tick it starts still sounds, an All
 Notes Off or All Sound Off releases its channel's keys, and a key or pedal still down at
-the end of the file is released there (where a player stops). A file past
+the end of the file is released there (where a player stops), and a Reset All
+Controllers lifts the pedals and centres the wheel. A file past
 ``pretty_midi``'s 10 million ticks is read at coarser ticks (``coarser_ticks``). The
 pedals holding notes on, in seconds, are ``midi.sustained`` and ``midi.silenced``.
 """
@@ -26,6 +27,7 @@ SOSTENUTO = 66  # holds only the keys down as it is pressed, until it lifts
 ALL_SOUND_OFF = 120  # every voice of the channel silenced at once, held by a pedal or not
 ALL_OFF = (ALL_SOUND_OFF, 123)  # All Sound Off, All Notes Off: every key of the channel released
 RPN = (101, 100, 6, 38)  # registered parameter number (MSB, LSB), its data entry (MSB, LSB)
+RESET_ALL_CONTROLLERS = 121  # the pedals up, the wheel centred, no parameter selected
 CHANNEL_CONTROLS = (SUSTAIN, SOSTENUTO, *ALL_OFF, *RPN)  # act on every note of their channel
 FINEST_TICKS = 9_000_000  # pretty_midi refuses a file past 1e7 ticks: coarser ticks beyond
 
@@ -33,7 +35,8 @@ FINEST_TICKS = 9_000_000  # pretty_midi refuses a file past 1e7 ticks: coarser t
 def as_played(data: bytes) -> bytes:
     """The MIDI file ``data`` as ``pretty_midi`` must see it to time and pair its notes as
     a player hears them: ticks no finer than ``pretty_midi`` reads (``coarser_ticks``),
-    tempo changes in the first track (``tempo_in_first_track``), each channel's pedals,
+    each Reset All Controllers spelt out (``controllers_reset``), tempo changes in the
+    first track (``tempo_in_first_track``), each channel's pedals,
     All Notes Off and bends with its notes (``controls_with_their_notes``), each key's
     strikes paired with its releases (``one_strike_per_key``) and every key and pedal still
     down at the end of the file released there (``released_at_end``). ``data`` itself when
@@ -50,7 +53,8 @@ def as_played(data: bytes) -> bytes:
     end = max(sum(message.time for message in track) for track in midi.tracks)
     timed = [_absolute(track) for track in midi.tracks]
     coarse, end = coarser_ticks(midi, timed, end)
-    moved = controls_with_their_notes(tempo_in_first_track(coarse)) if midi.type == 1 else coarse
+    reset = controllers_reset(coarse)
+    moved = controls_with_their_notes(tempo_in_first_track(reset)) if midi.type == 1 else reset
     paired = [released_at_end(one_strike_per_key(track), end) for track in moved]
     if moved is timed and all(p is t for p, t in zip(paired, timed, strict=True)):
         return data
@@ -76,6 +80,34 @@ def coarser_ticks(midi: mido.MidiFile, tracks: list[Timed], end: int) -> tuple[l
     ratio = midi.ticks_per_beat / finer
     coarse = [[(round(tick * ratio), message) for tick, message in track] for track in tracks]
     return coarse, round(end * ratio)
+
+
+def controllers_reset(tracks: list[Timed]) -> list[Timed]:
+    """``tracks`` with each Reset All Controllers (controller 121) followed, at its tick, by
+    what it resets that acts on the notes, as General MIDI's recommended practice (RP-015)
+    and FluidSynth reset them: the sustain and sostenuto pedals lifted, the pitch wheel
+    centred, no registered parameter selected (its bend range kept), on its channel; read
+    alone it changed nothing (a pedal it lifted held every later note to the end of the
+    file). ``tracks`` itself where none holds one."""
+    if not any(_resets(m) for track in tracks for _, m in track):
+        return tracks
+    return [[e for tick, m in track for e in [(tick, m), *_reset(tick, m)]] for track in tracks]
+
+
+def _resets(message: mido.Message) -> bool:
+    return message.type == "control_change" and message.control == RESET_ALL_CONTROLLERS
+
+
+def _reset(tick: int, message: mido.Message) -> Timed:
+    """What ``message`` at ``tick`` resets, as messages at ``tick`` (none: not a reset)."""
+    if not _resets(message):
+        return []
+    controls = ((SUSTAIN, 0), (SOSTENUTO, 0), (101, 127), (100, 127))
+    channel = message.channel
+    reset = [
+        mido.Message("control_change", channel=channel, control=c, value=v) for c, v in controls
+    ]
+    return [(tick, m) for m in [*reset, mido.Message("pitchwheel", channel=channel, pitch=0)]]
 
 
 def released_at_end(track: Timed, end: int) -> Timed:
