@@ -503,6 +503,47 @@ def test_the_others_wait_for_rank_zero_s_first_decoding_past_a_step_s_timeout(tm
     assert got == [[10, [11.0]], [1, [11.0]]]
 
 
+ALLOCATION_FAILED = "DefaultCPUAllocator: can't allocate memory: you tried to allocate 9 GB"
+
+
+def _train_failing_in_model_setup(rank: int, port: int, data: Path, out: Path) -> None:
+    """One of 2 gloo processes training where building the model fails in both, as an
+    allocation too large for the machine does (raised here: allocating it would take the
+    machine's memory); each writes its exit code and what it printed on stderr."""
+    import contextlib
+    import io
+
+    from wavenet_music.cli import main
+    from wavenet_music.wavenet import train as training
+
+    def too_large(*_args, **_kwargs):
+        raise RuntimeError(ALLOCATION_FAILED)
+
+    training.WaveNet = too_large
+    os.environ |= {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "RANK": str(rank)}
+    os.environ |= {"WORLD_SIZE": "2", "LOCAL_RANK": str(rank), "LOCAL_WORLD_SIZE": "2"}
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = main(["train", str(data), "--run", str(out / "run"), *flag_list(out / "cache", 2)])
+    (out / f"rank{rank}.json").write_text(json.dumps([code, err.getvalue()]))
+
+
+def test_a_failure_in_every_process_s_model_setup_is_said_once(piano, tmp_path):
+    """Building the model failed in both processes: rank 0 said it, and rank 1 said it again
+    with its rank. Now the processes share the failure: rank 0's line alone."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    args = (port, piano, tmp_path)
+    torch.multiprocessing.spawn(_train_failing_in_model_setup, args=args, nprocs=2)
+    (code0, err0), (code1, err1) = (
+        json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(2)
+    )
+    lines = [line for line in err0.splitlines() if "error" in line]
+    assert code0 != 0 and len(lines) == 1 and "error: out of memory" in lines[0], err0
+    assert code1 != 0 and "error" not in err1, err1
+
+
 def test_a_process_waiting_for_peers_that_never_come_ends_on_sigterm(piano, tmp_path):
     """Inside init_process_group no Python handler runs: SIGTERM and Ctrl-C were ignored
     for as long as it waited (torchrun's SIGTERM to a worker whose peer failed early too)."""

@@ -96,7 +96,7 @@ class Trainer(TrainingRun):
         self.share = distributed.share(dist, config.train.batch_size)  # windows per process
         torch.manual_seed(config.train.seed)
         self.model = WaveNet(config.model).to(self.device)
-        self.network = distributed.wrap(dist, self.model, self.device)  # what training calls
+        self.network: torch.nn.Module = self.model  # what training calls (``connect``)
         optimizer = torch.optim.Adam(self.model.parameters(), lr=config.train.learning_rate)
         budget = Budget(config.train.steps, config.train.minutes)
         super().__init__(optimizer, budget, quiet)
@@ -122,6 +122,12 @@ class Trainer(TrainingRun):
         self.last_targets = 0  # loss samples of the global batch of the last step
         self.samples = 0  # loss samples of this session
         self.board = Board(self.run_dir)
+
+    def connect(self) -> None:
+        """Train through the data-parallel wrapper (``distributed.wrap``), which starts every
+        process from rank 0's weights: a collective, so every process calls it together
+        once its trainer is built and its first weights are set."""
+        self.network = distributed.wrap(self.dist, self.model, self.device)
 
     # state ---------------------------------------------------------------------------------
 
@@ -447,8 +453,11 @@ def train(
                 distributed.rank_zero_alone(
                     dist, lambda: _prepare(run_dir, data_root, config, corpus, init_from, source)
                 )
-                trainer = Trainer(config, corpus, run_dir, quiet=quiet, dist=dist)
+                trainer = distributed.agreed(  # one line where it fails in every process
+                    dist, lambda: Trainer(config, corpus, run_dir, quiet=quiet, dist=dist)
+                )
                 distributed.agreed(dist, lambda: _start(trainer, checkpoint, source))
+                trainer.connect()
             with threads.for_training(device, quiet):  # free CPUs only
                 return trainer.run()
 
