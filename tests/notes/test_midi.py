@@ -680,3 +680,16 @@ def test_a_bend_range_the_file_sets_scales_the_bends_named(tmp_path):
     assert bent(12, 600) == []  # 0.9 semitones
     assert bent(1, 8191) == []
     assert bent(2, 8191) == [(64, 0.0)]
+
+
+def test_data_entry_after_a_non_registered_parameter_leaves_the_bend_range(tmp_path):
+    """A synth's own parameter (NRPN, controllers 99 and 98) set after RPN 0: its data entry
+    of 12 was read as a range of 12 semitones, and a full wheel of a 1-semitone range
+    named as bent."""
+    pitch = lambda value: mido.Message("pitchwheel", pitch=value)  # noqa: E731
+    control = lambda number, value: mido.Message("control_change", control=number, value=value)  # noqa: E731
+    rpn = [(0.0, control(101, 0)), (0.0, control(100, 0)), (0.0, control(6, 1))]
+    nrpn = [(0.1, control(99, 1)), (0.1, control(98, 8)), (0.1, control(6, 12))]
+    events = [_key(0.0, 64, True), (0.2, pitch(8191)), _key(0.5, 64, False)]
+    _pedalled(tmp_path, [*rpn, *nrpn, *events])
+    assert read_score(tmp_path / "pedal.mid")[1] == []

@@ -30,7 +30,7 @@ import pretty_midi
 
 from ..config import UserError
 from ..runs import write_atomically
-from .midi_playing import ALL_SOUND_OFF, SOSTENUTO, SUSTAIN, as_played
+from .midi_playing import ALL_SOUND_OFF, NRPN, SOSTENUTO, SUSTAIN, as_played
 
 PIANO_RANGE = (21, 108)  # A0..C8, the 88 keys
 RESOLUTION = 960  # ticks per beat written: at 120 bpm one tick is 0.52 ms
@@ -111,12 +111,15 @@ def bend_ranges(changes: Iterable[pretty_midi.ControlChange]) -> list[tuple[floa
     """(seconds, semitones) of each pitch-wheel range one instrument's ``changes`` set
     (registered parameter 0: controllers 101 and 100 at 0 select it, 6 and 38 set its
     semitones and cents, as DAWs write a guitar's 12-semitone bends), after General MIDI's
-    ``BEND_RANGE`` from the start."""
+    ``BEND_RANGE`` from the start. Selecting a non-registered parameter (controllers 99
+    and 98) deselects it: the data entries after it set that parameter, not the range."""
     ranges = [(0.0, BEND_RANGE)]
     selected: dict[int, int | None] = {101: None, 100: None}  # the parameter's number
     entry = {6: int(BEND_RANGE), 38: 0}  # its data: semitones, cents
     for change in sorted(changes, key=lambda c: c.time):  # stable: order kept per tick
-        if change.number in selected:
+        if change.number in NRPN:
+            selected = {101: None, 100: None}
+        elif change.number in selected:
             selected[change.number] = change.value
         elif change.number in entry and selected == {101: 0, 100: 0}:
             entry[change.number] = change.value

@@ -27,8 +27,9 @@ SOSTENUTO = 66  # holds only the keys down as it is pressed, until it lifts
 ALL_SOUND_OFF = 120  # every voice of the channel silenced at once, held by a pedal or not
 ALL_OFF = (ALL_SOUND_OFF, 123)  # All Sound Off, All Notes Off: every key of the channel released
 RPN = (101, 100, 6, 38)  # registered parameter number (MSB, LSB), its data entry (MSB, LSB)
+NRPN = (99, 98)  # a non-registered parameter's number: the data entries after it are its
 RESET_ALL_CONTROLLERS = 121  # the pedals up, the wheel centred, no parameter selected
-CHANNEL_CONTROLS = (SUSTAIN, SOSTENUTO, *ALL_OFF, *RPN)  # act on every note of their channel
+CHANNEL_CONTROLS = (SUSTAIN, SOSTENUTO, *ALL_OFF, *RPN, *NRPN)  # act on every note of their channel
 FINEST_TICKS = 9_000_000  # pretty_midi refuses a file past 1e7 ticks: coarser ticks beyond
 
 
