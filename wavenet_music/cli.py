@@ -44,6 +44,7 @@ from .config import (
 )
 from .config.checks import field_specs
 from .runtime.console import rank_zero_speaks
+from .runtime.device import in_binary_units
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports it
@@ -789,18 +790,12 @@ def _memory_advice(args: argparse.Namespace, exc: BaseException) -> str:
     """Out of memory as one line: how much was asked for, where known, and what to lower."""
     text = str(exc)
     asked = re.search(r"allocate (\d+) bytes|requested buffer of size (\d+)", text)  # torch, ORT
-    size = _in_binary_units(int(asked.group(1) or asked.group(2))) if asked else None
+    size = in_binary_units(int(asked.group(1) or asked.group(2))) if asked else None
     if size is None:  # CUDA's ("Tried to allocate 2.00 GiB"), numpy's ("allocate 1.00 EiB")
         asked = re.search(r"allocate ([\d.]+ [KMGTPE]iB)", text)
         size = asked.group(1) if asked else None
     what = LESS_AT_ONCE.get(args.command, "give it less to do at once")
     return f"out of memory ({size} asked for at once); {what}" if size else f"out of memory; {what}"
-
-
-def _in_binary_units(n: int) -> str:
-    units = ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
-    power = min(len(units) - 1, max(0, (n.bit_length() - 1) // 10))
-    return f"{n / 1024**power:.1f} {units[power]}"
 
 
 def _os_error(exc: OSError) -> str:

@@ -60,3 +60,26 @@ def on_generation_device(model: Module) -> Module:
     if model_device(model).type == "cpu":
         return model
     return copy.deepcopy(model).to("cpu")
+
+
+def free_memory(device: torch.device) -> int | None:
+    """Bytes free for a new job on ``device``: a GPU's free memory, or on a CPU what Linux
+    reports as available (``MemAvailable``: free memory and caches it can drop); None where
+    it is not known (another system)."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def in_binary_units(n: int) -> str:
+    """``n`` bytes as a person reads them: ``1.5 GiB``."""
+    units = ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
+    power = min(len(units) - 1, max(0, (n.bit_length() - 1) // 10))
+    return f"{n / 1024**power:.1f} {units[power]}"
