@@ -456,7 +456,7 @@ def transcribe_file(
     say_damage: bool = False,
 ) -> list[Note]:
     """The notes of the audio file ``path``; with ``cache_dir``, transcribed once into a
-    ``.npy`` there, keyed by the file (path, size, modification time), the model and the
+    ``.npy`` there, keyed by the file (``runs.file_identity``), the model and the
     settings (a damaged cache file is transcribed again); without, ``say_damage`` as
     ``transcribe_recording`` takes it."""
     settings = settings or TranscriptionSettings()
