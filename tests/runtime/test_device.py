@@ -10,7 +10,13 @@ import torch
 
 from wavenet_music.cli import main
 from wavenet_music.config import UserError
-from wavenet_music.runtime.device import generation_device, on_generation_device, resolve_device
+from wavenet_music.runtime.device import (
+    cgroup_room,
+    generation_device,
+    meminfo_available,
+    on_generation_device,
+    resolve_device,
+)
 from wavenet_music.wavenet.train import train
 
 from ..conftest import small_config
@@ -56,3 +62,19 @@ def test_a_device_this_package_does_not_run_on_is_one_line(name):
     """torch knows mps, xpu and meta; they failed deep inside torch (generate, evaluate)."""
     with pytest.raises(UserError, match="expected auto, cpu, cuda or cuda:N"):
         generation_device(name)
+
+
+GIB = 1 << 30
+MEMINFO = "MemTotal:       24000000 kB\nMemFree:  1000 kB\nMemAvailable:   22220412 kB\n"
+
+
+def test_the_room_for_a_job_reads_the_system_and_the_container_s_limit():
+    """Inside a container with an 8 GiB limit on a larger machine, /proc/meminfo sees the
+    machine: the room is what the limit leaves."""
+    assert meminfo_available(MEMINFO) == 22220412 * 1024
+    assert meminfo_available("MemTotal: 1 kB\n") is None and meminfo_available(None) is None
+    assert cgroup_room(f"{8 * GIB}\n", f"{3 * GIB}\n") == 5 * GIB
+    assert cgroup_room(str(8 * GIB), str(9 * GIB)) == 0  # over its limit: no room
+    assert cgroup_room("max\n", "123\n") is None  # cgroup v2 without a limit
+    assert cgroup_room("9223372036854771712\n", "123\n") is None  # v1 without a limit
+    assert cgroup_room(None, None) is None and cgroup_room("oops", "1") is None

@@ -63,19 +63,52 @@ def on_generation_device(model: Module) -> Module:
 
 
 def free_memory(device: torch.device) -> int | None:
-    """Bytes free for a new job on ``device``: a GPU's free memory, or on a CPU what Linux
-    reports as available (``MemAvailable``: free memory and caches it can drop); None where
-    it is not known (another system)."""
+    """Bytes free for a new job on ``device``: a GPU's free memory, or on a CPU the least of
+    what Linux reports as available (``MemAvailable``: free memory and caches it can drop)
+    and the room left under this container's memory limit (cgroup v2 or v1), which
+    ``/proc/meminfo`` does not see; None where neither is known (another system)."""
     if device.type == "cuda":
         return torch.cuda.mem_get_info(device)[0]
-    try:
-        with open("/proc/meminfo") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        return None
+    rooms = [meminfo_available(_read("/proc/meminfo"))]
+    for limit, usage in CGROUP_MEMORY:
+        rooms.append(cgroup_room(_read(limit), _read(usage)))
+    known = [room for room in rooms if room is not None]
+    return min(known) if known else None
+
+
+# (limit, usage) files of this process's memory cgroup: v2, then v1
+CGROUP_MEMORY = (
+    ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+    ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes"),
+)
+
+
+def meminfo_available(text: str | None) -> int | None:
+    """Bytes of ``MemAvailable`` in the text of ``/proc/meminfo`` (None: not there)."""
+    for line in (text or "").splitlines():
+        fields = line.split()
+        if fields[:1] == ["MemAvailable:"] and len(fields) > 1 and fields[1].isdigit():
+            return int(fields[1]) * 1024
     return None
+
+
+def cgroup_room(limit: str | None, usage: str | None) -> int | None:
+    """Bytes left under a memory cgroup's ``limit`` at its ``usage`` (the files' texts);
+    None without a limit ("max", or v1's "unlimited" near 2**63) or where unreadable."""
+    if limit is None or usage is None:
+        return None
+    limit, usage = limit.strip(), usage.strip()
+    if not (limit.isdigit() and usage.isdigit()) or int(limit) >= 1 << 62:
+        return None
+    return max(0, int(limit) - int(usage))
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path) as file:
+            return file.read()
+    except OSError:
+        return None
 
 
 def in_binary_units(n: int) -> str:
