@@ -274,8 +274,9 @@ def test_info_reports_the_reference_figures(capsys):
     info = json.loads(out)
     assert code == 0 and info["receptive_field"] == 10_237
     assert info["parameters"] == 6_142_592 and info["macs_per_sample"] == 6_074_368
+    assert info["training_state_bytes"] == 16 * 6_142_592  # float32 weights, grads, 2 moments
     code, out, _ = _run(capsys, "info", "--preset", "reference")
-    assert "10,237 samples = 0.640 s" in out
+    assert "10,237 samples = 0.640 s" in out and "93.7 MiB (weights, gradients" in out
 
 
 @pytest.mark.parametrize(

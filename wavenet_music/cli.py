@@ -146,10 +146,12 @@ def config_from_args(
 def cmd_info(args: argparse.Namespace) -> None:
     from .wavenet.model import macs_per_sample, parameters_of
     from .wavenet.run_dir import check_fits_together
+    from .wavenet.train import TRAINING_BYTES_PER_PARAMETER
 
     config, _ = config_from_args(args)
     check_fits_together(config)
     m, d = config.model, config.data
+    training_state = parameters_of(m) * TRAINING_BYTES_PER_PARAMETER
     rows = [
         ("preset", args.preset or DEFAULT_PRESET),
         ("layers", f"{m.layers} (dilations {_dilation_summary(m.dilations)})"),
@@ -165,6 +167,11 @@ def cmd_info(args: argparse.Namespace) -> None:
             f" at {d.sample_rate:,} Hz",
         ),
         ("parameters", _parameters(config)),
+        (
+            "training state",
+            f"{in_binary_units(training_state)} (weights, gradients and Adam's moments; "
+            "the windows' activations come on top)",
+        ),
         ("MACs per generated sample", f"{macs_per_sample(m):,}"),
         (
             "training window",
@@ -180,6 +187,7 @@ def cmd_info(args: argparse.Namespace) -> None:
                     "config": config.to_dict(),
                     "receptive_field": m.receptive_field,
                     "parameters": parameters_of(m),
+                    "training_state_bytes": training_state,
                     "macs_per_sample": macs_per_sample(m),
                 }
             )

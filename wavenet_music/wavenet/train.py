@@ -484,7 +484,7 @@ def require_room_for_the_model(
         f"the model has {count:,} parameters: {where} weights, gradients and Adam's moments "
         f"alone need {in_binary_units(need)}, and {device} has {in_binary_units(free)} free; "
         "lower --residual-channels, --dilation-channels or --skip-channels, or the dilations "
-        "(wavenet-music info counts a config's parameters)"
+        "(wavenet-music info counts a config's parameters and their training state)"
     )
 
 
