@@ -275,8 +275,12 @@ def test_info_reports_the_reference_figures(capsys):
     assert code == 0 and info["receptive_field"] == 10_237
     assert info["parameters"] == 6_142_592 and info["macs_per_sample"] == 6_074_368
     assert info["training_state_bytes"] == 16 * 6_142_592  # float32 weights, grads, 2 moments
+    window = info["window_activation_bytes"]  # a window of 20,236 inputs through 55 layers
+    assert 1.0 * 2**30 < window < 1.5 * 2**30
+    assert info["training_step_bytes"] == pytest.approx(16 * 6_142_592 + window, rel=1e-3)
     code, out, _ = _run(capsys, "info", "--preset", "reference")
     assert "10,237 samples = 0.640 s" in out and "93.7 MiB (weights, gradients" in out
+    assert re.search(r"training step +about 1\.\d GiB at batch 1", out), out
 
 
 @pytest.mark.parametrize(

@@ -144,14 +144,14 @@ def config_from_args(
 
 
 def cmd_info(args: argparse.Namespace) -> None:
+    from .wavenet.memory import SCRATCH_ALLOWANCE, step_memory
     from .wavenet.model import macs_per_sample, parameters_of
     from .wavenet.run_dir import check_fits_together
-    from .wavenet.train import TRAINING_BYTES_PER_PARAMETER
 
     config, _ = config_from_args(args)
     check_fits_together(config)
     m, d = config.model, config.data
-    training_state = parameters_of(m) * TRAINING_BYTES_PER_PARAMETER
+    step = step_memory(config, config.train.batch_size)
     rows = [
         ("preset", args.preset or DEFAULT_PRESET),
         ("layers", f"{m.layers} (dilations {_dilation_summary(m.dilations)})"),
@@ -169,8 +169,13 @@ def cmd_info(args: argparse.Namespace) -> None:
         ("parameters", _parameters(config)),
         (
             "training state",
-            f"{in_binary_units(training_state)} (weights, gradients and Adam's moments; "
-            "the windows' activations come on top)",
+            f"{in_binary_units(step.state)} (weights, gradients and Adam's moments)",
+        ),
+        (
+            "training step",
+            f"about {in_binary_units(step.total)} at batch {step.windows}: the state and each "
+            f"window's activations, {in_binary_units(step.per_window)} (a CPU's scratch "
+            f"space adds up to {SCRATCH_ALLOWANCE - 1:.0%} more)",
         ),
         ("MACs per generated sample", f"{macs_per_sample(m):,}"),
         (
@@ -187,7 +192,9 @@ def cmd_info(args: argparse.Namespace) -> None:
                     "config": config.to_dict(),
                     "receptive_field": m.receptive_field,
                     "parameters": parameters_of(m),
-                    "training_state_bytes": training_state,
+                    "training_state_bytes": step.state,
+                    "training_step_bytes": step.total,
+                    "window_activation_bytes": step.per_window,
                     "macs_per_sample": macs_per_sample(m),
                 }
             )

@@ -14,15 +14,10 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 from wavenet_music.cli import main
-from wavenet_music.config import UserError, apply_overrides, load_preset
 from wavenet_music.runs import read_metrics
-from wavenet_music.runtime.device import free_memory
 from wavenet_music.wavenet import checkpoint as ckpt
-from wavenet_music.wavenet.model import parameters_of
-from wavenet_music.wavenet.train import TRAINING_BYTES_PER_PARAMETER, require_room_for_the_model
 
 from ..conftest import TINY_MODEL_FLAGS, finish
 
@@ -181,45 +176,6 @@ def one_line_error(capsys) -> str:
 
 def contents(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
-
-
-CHANNELS = ("residual_channels", "dilation_channels", "skip_channels")
-# 5.6 billion parameters: 82.8 GiB to train, more than a test machine holds free
-TOO_LARGE = ["--preset", "reference", "--residual-channels", "4096"]
-TOO_LARGE += ["--dilation-channels", "4096", "--skip-channels", "4096"]
-
-
-def test_a_model_too_large_for_the_machine_is_one_line_before_anything_is_written(
-    piano, tmp_path, capsys
-):
-    """Channels of 4096 on the reference preset: training built the model until memory ran
-    out. Now the parameters are counted first (on torch's meta device) and the run refused."""
-    config = load_preset("reference")
-    config = apply_overrides(config, {f"model.{k}": 4096 for k in CHANNELS})
-    need = parameters_of(config.model) * TRAINING_BYTES_PER_PARAMETER
-    free = free_memory(torch.device("cpu"))
-    if free is None or free >= need:
-        pytest.skip("this machine could hold the model: nothing to refuse")
-    run, cache = tmp_path / "big", tmp_path / "cache"
-    flags = [*TOO_LARGE, "--steps", "1", "--cache-dir", str(cache), "--quiet"]
-    assert main(["train", str(piano), "--run", str(run), *flags]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "the model has 5,557,313,792 parameters" in err[0], err
-    assert "lower --residual-channels" in err[0] and "free" in err[0]
-    assert not run.exists() and not cache.exists()  # refused before the run or any decoding
-
-
-def test_the_room_a_model_needs_counts_every_process_on_the_device():
-    config = load_preset("tiny")
-    need = parameters_of(config.model) * TRAINING_BYTES_PER_PARAMETER
-    cpu = torch.device("cpu")
-    require_room_for_the_model(config, cpu, None)  # unknown: not checked
-    require_room_for_the_model(config, cpu, need)
-    require_room_for_the_model(config, cpu, 2 * need, copies=2)
-    with pytest.raises(UserError, match=r"has [\d,]+ parameters: its weights"):
-        require_room_for_the_model(config, cpu, need - 1)
-    with pytest.raises(UserError, match="2 processes' copies"):
-        require_room_for_the_model(config, cpu, 2 * need - 1, copies=2)
 
 
 def test_a_folder_of_other_files_is_refused_and_left_as_it_was(piano, tmp_path, capsys):

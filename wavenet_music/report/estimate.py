@@ -30,6 +30,7 @@ from ..notes.excitation import CHANNELS as EXCITATION_CHANNELS
 from ..notes.midi import Note
 from ..wavenet.evaluate import loss_bits
 from ..wavenet.generate import generate
+from ..wavenet.memory import random_window
 from ..wavenet.model import WaveNet
 from ..wavenet.noise_guard import NEVER_NOISE, NoiseGuard
 from .check import kind_figures
@@ -96,21 +97,6 @@ EVENTS_PER_SECOND = 26.0
 COMPOSED_EVENTS_PER_SECOND = 44.0
 # Steps a composed key stays down at least (``event_rules``): the demo's genres' 8-13.
 SHORTEST_STEPS = 10
-
-
-def random_window(config: Config, batch: int) -> tuple[torch.Tensor, ...]:
-    """(inputs (B, T), targets (B, S), labels (B,) or None, frames (B, F, K + 2) or None,
-    excitation (B, E, T) or None) of a training window of ``config``'s shape, random."""
-    m, s = config.model, config.data.sample_size
-    length = m.receptive_field - 1 + s  # the model predicts the last ``s`` of them
-    inputs = torch.randint(0, m.quantization_channels, (batch, length))
-    targets = torch.randint(0, m.quantization_channels, (batch, s))
-    labels = torch.randint(0, len(m.global_labels), (batch,)) if m.global_labels else None
-    frames = None
-    if m.local_channels is not None:
-        frames = torch.randn(batch, m.local_channels, -(-length // m.hop_length) + 2)
-    excitation = torch.randn(batch, EXCITATION_CHANNELS, length) if m.excitation else None
-    return inputs, targets, labels, frames, excitation
 
 
 def wavenet_step_seconds(config: Config, device: torch.device = CPU) -> tuple[float, float]:

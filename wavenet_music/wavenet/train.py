@@ -27,16 +27,16 @@ from ..audio.features import normalisation
 from ..config import Config, TrainConfig, UserError
 from ..runtime import threads
 from ..runtime.console import alike
-from ..runtime.device import free_memory, in_binary_units, resolve_device
+from ..runtime.device import free_memory, resolve_device
 from ..runtime.stop import StopRequest, terminate_as_interrupt
 from ..runtime.training import Budget, TrainingRun, cosine_schedule, emulated_bf16_note
 from . import checkpoint as ckpt
-from . import distributed, finetune, kernels
+from . import distributed, finetune, kernels, memory
 from .board import Board
 from .data import Corpus
 from .distributed import SINGLE, Distributed
 from .evaluate import LN2, loss_bits
-from .model import WaveNet, parameters_of
+from .model import WaveNet
 from .run_dir import (
     WARMUP_ADVICE,
     agreed_resume,
@@ -431,7 +431,9 @@ def train(
             runs.require_same_data(run_dir, data_root)
         device = distributed.process_device(dist, resolve_device(config.train.device))
         on_this_device = dist.local_world_size if device.type == "cpu" else 1
-        require_room_for_the_model(config, device, free_memory(device), on_this_device)
+        memory.require_room_for_training(  # before decoding: a step too large is refused
+            config, device, free_memory(device), on_this_device, dist.world_size
+        )
         # From here on a step that one process takes alone, or that may fail in one, is
         # ``agreed``: the others end with it rather than wait for it (distributed.py).
         with distributed.process_group(dist, device):
@@ -462,30 +464,6 @@ def train(
                 trainer.connect()
             with threads.for_training(device, quiet):  # free CPUs only
                 return trainer.run()
-
-
-# float32 weights, their gradients and Adam's two moments: what training holds a parameter in
-TRAINING_BYTES_PER_PARAMETER = 16
-
-
-def require_room_for_the_model(
-    config: Config, device: torch.device, free: int | None, copies: int = 1
-) -> None:
-    """A one-line error, before anything is decoded or allocated, where ``copies`` of the
-    model's training state (``TRAINING_BYTES_PER_PARAMETER`` a parameter; one a process
-    on this device) exceed the ``free`` bytes of ``device`` (None: unknown, not checked):
-    building it would fail, or on Linux be killed for memory without a word."""
-    count = parameters_of(config.model)
-    need = count * TRAINING_BYTES_PER_PARAMETER * copies
-    if free is None or need <= free:
-        return
-    where = f"{copies} processes' copies" if copies > 1 else "its"
-    raise UserError(
-        f"the model has {count:,} parameters: {where} weights, gradients and Adam's moments "
-        f"alone need {in_binary_units(need)}, and {device} has {in_binary_units(free)} free; "
-        "lower --residual-channels, --dilation-channels or --skip-channels, or the dilations "
-        "(wavenet-music info counts a config's parameters and their training state)"
-    )
 
 
 def _warn_before_training(
