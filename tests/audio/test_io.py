@@ -216,3 +216,38 @@ def test_decoding_holds_four_bytes_a_sample_and_the_values_of_the_formula():
     assert audio.dtype == np.float32 and peak <= 4.1 * classes.size
     for k in (0, 1, 127, 128, 200, 255):
         assert audio[classes == k][:1].tolist() in ([], [np.float32(reference_mu_law_inverse(k))])
+
+
+def _with_frame_count(flac: bytes, frames: int) -> bytes:
+    """``flac`` with the 36-bit total-samples field of its STREAMINFO set to ``frames``
+    (the block starts at byte 8: "fLaC", then a 4-byte block header)."""
+    info = bytearray(flac)
+    assert info[:4] == b"fLaC" and info[4] & 0x7F == 0  # STREAMINFO comes first
+    field = int.from_bytes(info[8 + 10 : 8 + 18], "big")  # rate, channels, bits, samples
+    field = (field & ~((1 << 36) - 1)) | frames
+    info[8 + 10 : 8 + 18] = field.to_bytes(8, "big")
+    return bytes(info)
+
+
+def test_a_header_that_claims_more_frames_than_memory_decodes_the_frames_there_are(tmp_path):
+    """A FLAC whose header counts 68.7 billion frames (256 GiB as float32) and holds one
+    second: soundfile allocated what the header counted, and `report` blamed its own
+    --seconds for "out of memory (256. GiB asked for at once)". Now the frames there are."""
+    honest, forged = tmp_path / "honest.flac", tmp_path / "forged.flac"
+    sf.write(honest, _tone(16000, 1.0, 2), 16000, subtype="PCM_16")
+    forged.write_bytes(_with_frame_count(honest.read_bytes(), (1 << 36) - 1))
+    assert sf.info(str(forged)).frames == (1 << 36) - 1
+    np.testing.assert_array_equal(load_audio(forged, 16000), load_audio(honest, 16000))
+    header_only = tmp_path / "header_only.flac"  # the metadata alone, no audio frame
+    header_only.write_bytes(forged.read_bytes()[: _metadata_end(forged.read_bytes())])
+    assert load_audio(header_only, 16000).size == 0  # nothing there: nothing decoded
+
+
+def _metadata_end(flac: bytes) -> int:
+    """Where the audio frames of ``flac`` start: after its last metadata block."""
+    at = 4
+    while True:
+        last, length = flac[at] & 0x80, int.from_bytes(flac[at + 1 : at + 4], "big")
+        at += 4 + length
+        if last:
+            return at

@@ -118,10 +118,24 @@ def check_damage(path: Path, damage: Damage, what: str, advice: str) -> None:
 
 def _read(path: Path) -> tuple[np.ndarray, int]:
     """The frames (T, C) float32 of ``path`` as decoded, and their sample rate. (Signals
-    are held while soundfile reads: ``runtime.stop.held_signals``.)"""
+    are held while soundfile reads: ``runtime.stop.held_signals``.) soundfile allocates
+    the frames the header counts before it reads: where that is more than memory holds (a
+    damaged or forged header: a FLAC's count can claim 68.7 billion frames, 256 GiB), the
+    file is decoded a block at a time instead, holding only the frames it has."""
     with _decoding(path), open(path, "rb") as file, held_signals(), sf.SoundFile(file) as f:
-        rate = _audio_rate(path, f.samplerate)
-        return f.read(dtype="float32", always_2d=True), rate  # (T, channels)
+        rate, claimed, channels = _audio_rate(path, f.samplerate), f.frames, f.channels
+        try:
+            return f.read(dtype="float32", always_2d=True), rate  # (T, channels)
+        except MemoryError:
+            pass
+    try:
+        blocks = list(frame_blocks(path))
+        return np.concatenate([np.zeros((0, channels), np.float32), *blocks]), rate
+    except MemoryError:
+        raise AudioReadError(
+            f"{path}: its header counts {claimed:,} frames and there is not the memory to "
+            "decode them; if it is not that long, the file is damaged: export it again"
+        ) from None
 
 
 def native_rate(path: Path) -> int:
