@@ -6,6 +6,8 @@ import io
 import math
 import os
 import signal
+import sys
+import types
 
 import numpy as np
 import pytest
@@ -251,3 +253,25 @@ def _metadata_end(flac: bytes) -> int:
         at += 4 + length
         if last:
             return at
+
+
+def test_a_damaged_header_prints_no_traceback_from_soundfile_s_callbacks(tmp_path, monkeypatch):
+    """An RF64 whose ds64 chunk counts 260 TB of data: libsndfile seeks past what the
+    file holds, soundfile's seek callback raised, and Python printed two tracebacks
+    ("Exception ignored from cffi callback ... OSError: [Errno 22] Invalid argument")
+    while the file decoded. Found by fuzzing the decoder. Now it decodes quietly, to the
+    honest file's samples, and the hook is as it was afterwards."""
+    honest, damaged = tmp_path / "honest.rf64", tmp_path / "damaged.rf64"
+    sf.write(honest, _tone(16000, 0.5, 1), 16000, format="RF64", subtype="PCM_16")
+    header = bytearray(honest.read_bytes())
+    assert header[12:16] == b"ds64"
+    header[33] = 0xED  # the data size, bytes 28-35: the sixth byte
+    damaged.write_bytes(bytes(header))
+    reached: list = []
+    monkeypatch.setattr(sys, "unraisablehook", reached.append)
+    np.testing.assert_array_equal(load_audio(damaged, 16000), load_audio(honest, 16000))
+    assert np.concatenate(list(frame_blocks(damaged))).size == 8000
+    assert reached == []
+    elsewhere = RuntimeError("not soundfile's")
+    sys.unraisablehook(types.SimpleNamespace(err_msg="Exception ignored in", exc_value=elsewhere))
+    assert [u.exc_value for u in reached] == [elsewhere]  # the hook is back as it was

@@ -13,9 +13,10 @@ import contextlib
 import functools
 import io
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import soundfile as sf
@@ -118,11 +119,11 @@ def check_damage(path: Path, damage: Damage, what: str, advice: str) -> None:
 
 def _read(path: Path) -> tuple[np.ndarray, int]:
     """The frames (T, C) float32 of ``path`` as decoded, and their sample rate. (Signals
-    are held while soundfile reads: ``runtime.stop.held_signals``.) soundfile allocates
+    are held while soundfile reads: ``_in_libsndfile``.) soundfile allocates
     the frames the header counts before it reads: where that is more than memory holds (a
     damaged or forged header: a FLAC's count can claim 68.7 billion frames, 256 GiB), the
     file is decoded a block at a time instead, holding only the frames it has."""
-    with _decoding(path), open(path, "rb") as file, held_signals(), sf.SoundFile(file) as f:
+    with _decoding(path), open(path, "rb") as file, _in_libsndfile(), sf.SoundFile(file) as f:
         rate, claimed, channels = _audio_rate(path, f.samplerate), f.frames, f.channels
         try:
             return f.read(dtype="float32", always_2d=True), rate  # (T, channels)
@@ -140,19 +141,19 @@ def _read(path: Path) -> tuple[np.ndarray, int]:
 
 def native_rate(path: Path) -> int:
     """The sample rate ``path`` is stored at (its header alone is read)."""
-    with _decoding(path), open(path, "rb") as file, held_signals(), sf.SoundFile(file) as f:
+    with _decoding(path), open(path, "rb") as file, _in_libsndfile(), sf.SoundFile(file) as f:
         return _audio_rate(path, f.samplerate)
 
 
 def frame_blocks(path: Path, block: int = CACHE_BLOCK) -> Iterator[np.ndarray]:
     """The frames of ``path`` as decoded, ``block`` at a time: (<= block, C) float32 each;
     together what ``_read`` returns (no more than the header counts). A Ctrl-C while a
-    block decodes stops after it (``runtime.stop.held_signals``)."""
+    block decodes stops after it (``_in_libsndfile``)."""
     with _decoding(path), open(path, "rb") as file, _opened(file) as f:
         _audio_rate(path, f.samplerate)
         left = f.frames
         while left > 0:
-            with held_signals():
+            with _in_libsndfile():
                 frames = f.read(min(block, left), dtype="float32", always_2d=True)  # (<=B, C)
             if not len(frames):  # cut short: the header promised more
                 return
@@ -164,13 +165,38 @@ def frame_blocks(path: Path, block: int = CACHE_BLOCK) -> Iterator[np.ndarray]:
 def _opened(file: io.BufferedReader) -> Iterator[sf.SoundFile]:
     """``file`` opened as a ``_FrontToBack`` sound file, signals held while its header is
     read and while it closes."""
-    with held_signals():
+    with _in_libsndfile():
         sound = _FrontToBack(file)
     try:
         yield sound
     finally:
-        with held_signals():
+        with _in_libsndfile():
             sound.close()
+
+
+@contextlib.contextmanager
+def _in_libsndfile() -> Iterator[None]:
+    """Around a call into libsndfile, which reads a Python file through soundfile's cffi
+    callbacks: Ctrl-C and SIGTERM held back (``runtime.stop.held_signals``), and the
+    errors raised in those callbacks kept off the terminal. A damaged header asks for a
+    seek before the file's start; soundfile's callback raised, and Python printed two
+    tracebacks ("Exception ignored from cffi callback ... OSError: [Errno 22] Invalid
+    argument") before the file's one line said what was wrong with it."""
+    printing = sys.unraisablehook
+    sys.unraisablehook = functools.partial(_unless_from_a_callback, printing)
+    try:
+        with held_signals():
+            yield
+    finally:
+        sys.unraisablehook = printing
+
+
+def _unless_from_a_callback(printing: Callable[[Any], None], unraisable: Any) -> None:
+    """``printing(unraisable)``, unless it is an OS error raised in a cffi callback."""
+    message = getattr(unraisable, "err_msg", None) or ""
+    if "cffi callback" in message and isinstance(unraisable.exc_value, OSError | ValueError):
+        return
+    printing(unraisable)
 
 
 class _FrontToBack(sf.SoundFile):
