@@ -59,7 +59,12 @@ def build_bad_corpus(root):
     os.symlink("/dev/zero", root / "endless.wav")  # opened, it would never end
     (root / "loop").mkdir()
     os.symlink(root, root / "loop" / "back")
+    sf.write(root / "glitched.mp3", _tone(16000, 10.0), 16000, format="MP3")
+    data = (root / "glitched.mp3").read_bytes()  # 1 KiB of garbage at 5 s: the decoder
+    garbage = bytes(range(256)) * 4  # gives up there, and the first 4.1 s are used
+    (root / "glitched.mp3").write_bytes(data[: len(data) // 2] + garbage + data[len(data) // 2 :])
     used = {
+        "glitched.mp3",
         "over_full_scale.wav",
         "eight_channels.wav",
         "hi_rate.flac",
@@ -107,6 +112,8 @@ def test_every_bad_file_is_used_correctly_or_named_and_counted(tmp_path, capsys)
     assert "nan_inf.wav: 101 non-finite samples replaced by 0" in err
     for name in ("over_full_scale.wav", "clipped_dc.wav"):
         assert re.search(rf"{name}: [\d.]+% of its samples are clipped at full scale", err), name
+    assert "glitched.mp3: decoding failed after 4.1 s of the 10.0 s its header counts" in err
+    assert lengths["glitched.mp3"] == 65536  # one block decoded before the garbage
     assert "whole.flac:" not in err  # a clean file: no warning
     classes = load_classes(next(s.cache for s in corpus.train if s.source == "whole.flac"))
     assert len(np.unique(classes)) > 100

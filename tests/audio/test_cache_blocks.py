@@ -184,9 +184,9 @@ def test_a_file_that_shrinks_while_decoded_is_an_error(tmp_path, monkeypatch):
     passes = []
     original = cache_blocks.frame_blocks
 
-    def shrinking(path: Path, block: int):
+    def shrinking(path: Path, block: int, damage=None):
         passes.append(block)
-        blocks = original(path, block)
+        blocks = original(path, block, damage)
         return blocks if len(passes) == 1 else (b[: block // 2] for b in blocks)
 
     monkeypatch.setattr(cache_blocks, "frame_blocks", shrinking)

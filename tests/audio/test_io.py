@@ -275,3 +275,48 @@ def test_a_damaged_header_prints_no_traceback_from_soundfile_s_callbacks(tmp_pat
     elsewhere = RuntimeError("not soundfile's")
     sys.unraisablehook(types.SimpleNamespace(err_msg="Exception ignored in", exc_value=elsewhere))
     assert [u.exc_value for u in reached] == [elsewhere]  # the hook is back as it was
+
+
+def _mp3_with_garbage(tmp_path, seconds: float = 10.0) -> tuple:
+    """(a healthy MP3 of a tone at 16 kHz, the same with 1 KiB of garbage at its middle,
+    more than the decoder resyncs past)."""
+    healthy, damaged = tmp_path / "healthy.mp3", tmp_path / "damaged.mp3"
+    sf.write(healthy, _tone(16000, seconds, 1), 16000, format="MP3")
+    data = healthy.read_bytes()
+    damaged.write_bytes(data[: len(data) // 2] + bytes(range(256)) * 4 + data[len(data) // 2 :])
+    return healthy, damaged
+
+
+def test_a_file_that_fails_part_way_gives_the_frames_before_the_failure_and_says_so(tmp_path):
+    """An MP3 of 10 s with a stretch of garbage at 5 s: the decoder gives up there, and the
+    whole file was skipped ("cannot decode (Unspecified internal error)"), an hour-long
+    mix for one glitch. Where the caller counts damage, the blocks before the failure are
+    used (the first 4.1 s: one block of 65,536 frames, as the healthy file decodes them)
+    and the damage says where it stopped; the training cache holds them with that
+    warning. Without a damage to say it in, it is an error as before."""
+    from wavenet_music.audio.cache_blocks import write_training_classes
+    from wavenet_music.audio.io import Damage, load_audio_with_damage
+
+    healthy, damaged = _mp3_with_garbage(tmp_path)
+    with pytest.raises(AudioReadError, match=r"damaged\.mp3: cannot decode"):
+        load_audio(damaged, 16000)
+    with pytest.raises(AudioReadError, match=r"damaged\.mp3: cannot decode"):
+        list(frame_blocks(damaged))
+    damage = Damage()
+    before = np.concatenate(list(frame_blocks(damaged, damage=damage)))
+    expected = np.concatenate(list(frame_blocks(healthy)))[: io_module.CACHE_BLOCK]
+    np.testing.assert_array_equal(before, expected)
+    assert damage.stopped.startswith("decoding failed after 4.1 s of the 10.")
+    assert damage.stopped.endswith("; the first 4.1 s are used")
+    audio, whole = load_audio_with_damage(damaged, 16000)
+    assert audio.size == io_module.CACHE_BLOCK and whole.notes() == [damage.stopped]
+    notes = write_training_classes(damaged, tmp_path / "cache.npy", 16000, 256, np.uint8)
+    assert notes == [damage.stopped] and np.load(tmp_path / "cache.npy").size == audio.size
+
+
+def test_a_file_that_fails_in_its_first_block_is_an_error_even_where_damage_is_counted(tmp_path):
+    from wavenet_music.audio.io import Damage
+
+    _, damaged = _mp3_with_garbage(tmp_path, seconds=2.0)  # one block: nothing before it
+    with pytest.raises(AudioReadError, match=r"damaged\.mp3: cannot decode"):
+        list(frame_blocks(damaged, damage=Damage()))

@@ -72,15 +72,16 @@ def audio_pieces(
     time: ``(pieces, length, damage)`` where each call of ``pieces()`` decodes the file
     again into float32 pieces (T_i,) that together hold the samples ``load_audio``
     returns, ``length`` of them, and ``damage`` counts what the first pass (which found
-    ``remove_dc``'s mean) decoded."""
+    ``remove_dc``'s mean) decoded, and says where a decoding that failed part way stopped
+    (``frame_blocks``: the frames before it are used)."""
     rate, damage = native_rate(path), Damage()
     total, count = float64_sum(
-        mono_blocks(damage.counting(frame_blocks(path, block)), rate, sample_rate)
+        mono_blocks(damage.counting(frame_blocks(path, block, damage)), rate, sample_rate)
     )
     mean = np.float64(total) / max(count, 1)
 
-    def pieces() -> Iterator[np.ndarray]:
-        for mono in mono_blocks(frame_blocks(path, block), rate, sample_rate):
+    def pieces() -> Iterator[np.ndarray]:  # where the first pass stopped, said once
+        for mono in mono_blocks(frame_blocks(path, block, Damage()), rate, sample_rate):
             yield clean(shifted(mono, mean))
 
     return pieces, count, damage

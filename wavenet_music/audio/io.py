@@ -58,9 +58,10 @@ def load_audio(path: Path, sample_rate: int) -> np.ndarray:
 
 def load_audio_with_damage(path: Path, sample_rate: int) -> tuple[np.ndarray, Damage]:
     """``load_audio`` and the ``Damage`` its cleaning hides (non-finite samples, clipping)
-    counted over the frames as decoded."""
-    frames, native_rate = _read(path)
+    counted over the frames as decoded, and where a decoding that failed part way
+    stopped (the frames before it are used)."""
     damage = Damage()
+    frames, native_rate = _read(path, damage)
     damage.add(frames)
     return _mono_at(frames, native_rate, sample_rate), damage
 
@@ -80,6 +81,7 @@ class Damage:
     samples: int = 0
     non_finite: int = 0
     clipped: int = 0  # finite samples at full scale
+    stopped: str | None = None  # where a decoding that failed part way ended (frame_blocks)
 
     def add(self, frames: np.ndarray) -> None:
         finite = np.isfinite(frames)
@@ -90,7 +92,7 @@ class Damage:
         )
 
     def notes(self, clip_share: float = 0.01) -> list[str]:
-        notes = []
+        notes = [] if self.stopped is None else [self.stopped]
         if self.non_finite:
             notes.append(f"{self.non_finite} non-finite samples replaced by 0")
         if self.samples and self.clipped > clip_share * self.samples:
@@ -117,20 +119,25 @@ def check_damage(path: Path, damage: Damage, what: str, advice: str) -> None:
         print(f"warning: {path}: {note} ({what})", file=sys.stderr)
 
 
-def _read(path: Path) -> tuple[np.ndarray, int]:
+def _read(path: Path, damage: Damage | None = None) -> tuple[np.ndarray, int]:
     """The frames (T, C) float32 of ``path`` as decoded, and their sample rate. (Signals
-    are held while soundfile reads: ``_in_libsndfile``.) soundfile allocates
-    the frames the header counts before it reads: where that is more than memory holds (a
-    damaged or forged header: a FLAC's count can claim 68.7 billion frames, 256 GiB), the
-    file is decoded a block at a time instead, holding only the frames it has."""
+    are held while soundfile reads: ``_in_libsndfile``.) soundfile allocates the frames
+    the header counts before it reads: where that is more than memory holds (a damaged or
+    forged header: a FLAC's count can claim 68.7 billion frames, 256 GiB), the file is
+    decoded a block at a time instead, holding only the frames it has. So it is, given
+    ``damage``, where decoding fails part way: the frames before the failure, and
+    ``damage.stopped`` (``frame_blocks``)."""
     with _decoding(path), open(path, "rb") as file, _in_libsndfile(), sf.SoundFile(file) as f:
         rate, claimed, channels = _audio_rate(path, f.samplerate), f.frames, f.channels
         try:
             return f.read(dtype="float32", always_2d=True), rate  # (T, channels)
         except MemoryError:
             pass
+        except sf.LibsndfileError:
+            if damage is None:
+                raise
     try:
-        blocks = list(frame_blocks(path))
+        blocks = list(frame_blocks(path, damage=damage))
         return np.concatenate([np.zeros((0, channels), np.float32), *blocks]), rate
     except MemoryError:
         raise AudioReadError(
@@ -145,20 +152,38 @@ def native_rate(path: Path) -> int:
         return _audio_rate(path, f.samplerate)
 
 
-def frame_blocks(path: Path, block: int = CACHE_BLOCK) -> Iterator[np.ndarray]:
+def frame_blocks(
+    path: Path, block: int = CACHE_BLOCK, damage: Damage | None = None
+) -> Iterator[np.ndarray]:
     """The frames of ``path`` as decoded, ``block`` at a time: (<= block, C) float32 each;
     together what ``_read`` returns (no more than the header counts). A Ctrl-C while a
-    block decodes stops after it (``_in_libsndfile``)."""
+    block decodes stops after it (``_in_libsndfile``). Given ``damage``, a file that fails
+    to decode after its first block (an MP3 with a stretch of garbage the decoder cannot
+    resync past) ends there, and ``damage.stopped`` says where; else it is an error."""
     with _decoding(path), open(path, "rb") as file, _opened(file) as f:
         _audio_rate(path, f.samplerate)
         left = f.frames
         while left > 0:
-            with _in_libsndfile():
-                frames = f.read(min(block, left), dtype="float32", always_2d=True)  # (<=B, C)
+            try:
+                with _in_libsndfile():
+                    frames = f.read(min(block, left), dtype="float32", always_2d=True)
+            except sf.LibsndfileError as exc:  # (<= B, C) frames, or none of them
+                if damage is None or left == f.frames:
+                    raise
+                damage.stopped = _stopped(f.frames - left, f.frames, f.samplerate, exc)
+                return
             if not len(frames):  # cut short: the header promised more
                 return
             left -= len(frames)
             yield frames
+
+
+def _stopped(decoded: int, counted: int, rate: int, exc: BaseException) -> str:
+    """What ``Damage.stopped`` says of a decoding that failed after ``decoded`` frames."""
+    return (
+        f"decoding failed after {decoded / rate:.1f} s of the {counted / rate:.1f} s its "
+        f"header counts ({_short(exc)}); the first {decoded / rate:.1f} s are used"
+    )
 
 
 @contextlib.contextmanager
