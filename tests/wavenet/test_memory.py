@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -21,13 +22,15 @@ from wavenet_music.wavenet.memory import (
     SCRATCH_ALLOWANCE,
     TRAINING_BYTES_PER_PARAMETER,
     LiveBytes,
+    generation_bytes,
+    require_room_for_clips,
     require_room_for_training,
     rough_window_bytes,
     step_memory,
 )
 from wavenet_music.wavenet.model import parameters_of
 
-from ..conftest import HANG_GUARD_S
+from ..conftest import HANG_GUARD_S, TINY_MODEL_FLAGS
 
 CPU = torch.device("cpu")
 MIB = 1 << 20
@@ -241,3 +244,44 @@ def test_the_room_a_model_needs_counts_every_process_on_the_device():
         require_room_for_training(config, CPU, need - 1)
     with pytest.raises(UserError, match="2 processes' copies"):
         require_room_for_training(config, CPU, 2 * need - 1, copies=2)
+
+
+@pytest.mark.parametrize("preset", ["tiny", "notes"])
+def test_clips_that_would_not_fit_are_refused_with_the_number_and_length_that_do(preset):
+    """Clips are held whole until their WAVs are written; with notes, what they hear too.
+    Generating more than the free memory holds ended, hours later, in Linux's kill."""
+    config = load_preset(preset)
+    clips, length = 8, 3600 * 16000  # 8 clips of an hour
+    need = generation_bytes(config, clips, length)
+    heard = 42 if preset == "notes" else 10  # bytes a sample of each clip, measured
+    assert need == length * (clips * heard + 36)  # and one clip's while it is written
+    require_room_for_clips(config, clips, length, None)  # unknown: not checked
+    require_room_for_clips(config, clips, length, need)
+    with pytest.raises(UserError) as refused:
+        require_room_for_clips(config, clips, length, need - 1)
+    line = str(refused.value)
+    assert "8 clips of 3,600 s would hold about" in line and "\n" not in line
+    fewer = int(re.search(r"--num to (\d+)", line).group(1))
+    seconds = float(re.search(r"--seconds to ([\d,.]+)", line).group(1).replace(",", ""))
+    assert fewer == 7  # the most that fit, as long
+    require_room_for_clips(config, fewer, length, need - 1)
+    require_room_for_clips(config, clips, round(seconds * 16000), need - 1)  # as many
+    assert seconds > 3590
+    with pytest.raises(UserError, match=r"lower --seconds to [\d,.]+$"):  # not one clip fits
+        require_room_for_clips(config, clips, length, generation_bytes(config, 1, length) - 1)
+
+
+def test_generate_refuses_clips_too_large_for_the_machine_before_the_first_sample(
+    piano, tmp_path, capsys
+):
+    run, out = tmp_path / "run", tmp_path / "huge.wav"
+    train = ["train", str(piano), "--run", str(run), "--preset", "tiny", *TINY_MODEL_FLAGS]
+    assert main([*train, "--steps", "1", "--cache-dir", str(tmp_path / "c"), "--quiet"]) == 0
+    capsys.readouterr()
+    if free_memory(CPU) is None:
+        pytest.skip("this system does not say how much memory is free")
+    flags = ["--num", "1024", "--seconds", "3600", "--out", str(out)]  # 551 GiB
+    assert main(["generate", str(run), *flags]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "1,024 clips of 3,600 s would hold about" in err[0], err
+    assert "lower --num to" in err[0] and not list(tmp_path.glob("huge*"))

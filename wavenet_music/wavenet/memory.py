@@ -1,4 +1,5 @@
-"""What a training step holds in memory, known before anything is decoded or allocated.
+"""What a training step, and generated clips, hold in memory, known before anything is
+decoded, allocated or generated (generation: ``require_room_for_clips``, below).
 
 Two parts, in every process:
 
@@ -199,4 +200,50 @@ def _step_too_large(
         f"{in_binary_units(step.per_window)}), up to {SCRATCH_ALLOWANCE - 1:.0%} more with "
         f"the CPU's scratch space, and {device} has {in_binary_units(free)} free; {advice} "
         "(wavenet-music info shows what a step holds)"
+    )
+
+
+# --- generation ---------------------------------------------------------------------------
+
+# What generation holds a sample until the WAVs are written, measured as the peak resident
+# memory of ``generate`` and ``render`` in fresh processes, clips of 5 s against clips of
+# 25-70 s (2026-12-06, Zen 4): without notes 9.5 bytes a sample of 8 clips and 43 of one
+# (the tiny preset), with them 43-45 a sample of 8 clips (the demo preset unsteered and
+# playing a MIDI file). So: each clip's samples (the classes drawn, int64, and the audio;
+# with notes the excitation heard, the floors and temperatures where notes sound, the roll),
+# and one clip's again while it is finished and written. Rounded up.
+GENERATED_SAMPLE_BYTES = 10  # a sample of each clip
+HEARD_SAMPLE_BYTES = 32  # more, with notes
+FINISHING_SAMPLE_BYTES = 36  # a sample of the clip being finished and written
+
+
+def generation_bytes(config: Config, clips: int, length: int) -> int:
+    """About what ``clips`` clips of ``length`` samples of ``config`` hold while generated
+    and written."""
+    return length * (clips * _clip_sample_bytes(config) + FINISHING_SAMPLE_BYTES)
+
+
+def _clip_sample_bytes(config: Config) -> int:
+    return GENERATED_SAMPLE_BYTES + HEARD_SAMPLE_BYTES * bool(config.model.excitation)
+
+
+def require_room_for_clips(config: Config, clips: int, length: int, free: int | None) -> None:
+    """A one-line ``UserError``, before anything is generated, where ``clips`` clips of
+    ``length`` samples would not fit in the ``free`` bytes (None: unknown, not checked):
+    Linux commits memory as it is written, so clips past it would be generated, for hours,
+    until the process is ended without a word (8 clips of an hour with notes hold about
+    20 GiB)."""
+    need = generation_bytes(config, clips, length)
+    if free is None or need <= free:
+        return
+    rate, per_clip = config.data.sample_rate, _clip_sample_bytes(config)
+    fewer = (free // length - FINISHING_SAMPLE_BYTES) // per_clip  # clips of this length
+    samples = free // (clips * per_clip + FINISHING_SAMPLE_BYTES)  # a clip, as many clips
+    seconds = math.floor(10 * samples / rate) / 10
+    ways = [f"--num to {fewer:,}"] if fewer >= 1 else []
+    ways += [f"--seconds to {seconds:,g}"] if seconds >= 0.1 else []
+    raise UserError(
+        f"{clips:,} clip{'s' * (clips > 1)} of {length / rate:,g} s would hold about "
+        f"{in_binary_units(need)} while generated and written, and the machine has "
+        f"{in_binary_units(free)} free; lower {' or '.join(ways) or '--num and --seconds'}"
     )

@@ -39,12 +39,13 @@ from ..notes.playable import named_notes, read_playable
 from ..notes.transcribe import SAMPLE_RATE as TRANSCRIPTION_RATE
 from ..notes.transcribe import require_notes, transcribe
 from ..runs import check_apart, check_target
-from ..runtime.device import model_device
+from ..runtime.device import free_memory, model_device
 from ..runtime.stop import Interrupted, StopRequest
 from ..runtime.threads import for_generation as threads_for  # (compose's name for it)
 from .compiled import engine_choice
 from .discovery import distinct_file_names, label_positions
 from .generate import generate
+from .memory import require_room_for_clips
 from .model import WaveNet
 from .noise_guard import REDRAW_TRIES, NoiseGuard, Redraw, RedrawFn
 from .windows import feature_store
@@ -448,16 +449,20 @@ def generate_audio(
     read = {"--seed-audio": options.seed_audio, "--notes": options.notes}
     read.update({"--features-from": options.features_from, "--features": options.features})
     check_apart(paths or [], read)  # before any of them is read (and warned of)
-    if config.data.features == "notes" and config.model.local_channels is not None:
+    by_notes = config.data.features == "notes" and config.model.local_channels is not None
+    if by_notes:
         notes, seconds = steering_notes(config, options)
         if math.isfinite(seconds):
             length = steered_length(length, round(seconds * rate), config, options)
-        steered = notes_inputs(notes, config, options, length, len(tags))
     else:
         features = local_features(config, options)  # (K, F) or None
         if features is not None:
             covered = len(features) * config.model.hop_length
             length = steered_length(length, covered, config, options)
+    require_room_for_clips(config, len(tags), length, free_memory(torch.device("cpu")))
+    if by_notes:
+        steered = notes_inputs(notes, config, options, length, len(tags))
+    else:
         steered = {"features": _per_clip(features, len(tags)), "silence": SILENCE_DB}
     generator = torch.Generator(device=model_device(model))
     if options.seed is None:
