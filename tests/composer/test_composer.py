@@ -770,3 +770,22 @@ def test_the_report_of_a_composer_run_sets_pieces_beside_plain_wavenet(
     assert lengths[4:] == [10.0] * 16  # real, composed, plain and noise are 10 s
     assert len(widths) == 21 and all(w > 0 for w in widths)
     assert all(url.startswith("file://") for url in requests)
+
+
+def test_compose_refuses_pieces_too_large_for_the_free_memory(
+    composed_run, tmp_path, capsys, monkeypatch
+):
+    """Two labels' pieces of 2 s hold 1.8 MB while played (``wavenet/memory.py``: an hour's
+    3.2 GB); with 1.5 MB free the command is one line before the composer writes a token,
+    naming the labels and the length that fit, and writes nothing."""
+    import wavenet_music.composer.compose as composing
+
+    base, _ = composed_run
+    monkeypatch.setattr(composing, "free_memory", lambda device: 1_500_000)
+    out = tmp_path / "long.wav"
+    args = ["compose", str(base / "run"), "--seconds", "2", "--label", "piano,guitar"]
+    assert main([*args, "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "2 clips of 2 s would hold about 1.7 MiB" in err[0], err
+    assert "ask for at most 1 with --label or lower --seconds to 1.6" in err[0]
+    assert not list(tmp_path.glob("long*"))

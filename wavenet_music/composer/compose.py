@@ -27,9 +27,10 @@ from ..config import Config, GenerateConfig, UserError
 from ..notes.events import STEPS_PER_SECOND as STEPS
 from ..notes.midi import Note, write_midi
 from ..runs import check_apart, check_target, npy_bytes, write_atomically
-from ..runtime.device import generation_device, model_device
+from ..runtime.device import free_memory, generation_device, model_device
 from ..runtime.stop import Interrupted, StopRequest
 from ..wavenet.checkpoint import load_model
+from ..wavenet.memory import require_room_for_clips
 from ..wavenet.model import WaveNet
 from ..wavenet.noise_guard import Redraw
 from ..wavenet.to_audio import check_out, clip_paths, clip_plan, refuse_note_settings, threads_for
@@ -167,6 +168,8 @@ def compose(
     for path in (paths or []) + (midi_paths or []) + features_paths:
         check_target(path)  # a folder or a device fails now, not after the composing
     check_apart((paths or []) + (midi_paths or []) + features_paths, {"--prime": prime})
+    length = round(options.seconds * config.data.sample_rate)
+    require_room_for_clips(config, len(tags), length, free_memory(torch.device("cpu")), "--label")
     job = Job(
         wavenet,
         config,

@@ -227,9 +227,12 @@ def _clip_sample_bytes(config: Config) -> int:
     return GENERATED_SAMPLE_BYTES + HEARD_SAMPLE_BYTES * bool(config.model.excitation)
 
 
-def require_room_for_clips(config: Config, clips: int, length: int, free: int | None) -> None:
+def require_room_for_clips(
+    config: Config, clips: int, length: int, free: int | None, count: str = "--num"
+) -> None:
     """A one-line ``UserError``, before anything is generated, where ``clips`` clips of
-    ``length`` samples would not fit in the ``free`` bytes (None: unknown, not checked):
+    ``length`` samples would not fit in the ``free`` bytes (None: unknown, not checked);
+    ``count``: the flag that sets the number of clips (compose: "--label", its labels):
     Linux commits memory as it is written, so clips past it would be generated, for hours,
     until the process is ended without a word (8 clips of an hour with notes hold about
     20 GiB)."""
@@ -240,10 +243,13 @@ def require_room_for_clips(config: Config, clips: int, length: int, free: int | 
     fewer = (free // length - FINISHING_SAMPLE_BYTES) // per_clip  # clips of this length
     samples = free // (clips * per_clip + FINISHING_SAMPLE_BYTES)  # a clip, as many clips
     seconds = math.floor(10 * samples / rate) / 10
-    ways = [f"--num to {fewer:,}"] if fewer >= 1 else []
-    ways += [f"--seconds to {seconds:,g}"] if seconds >= 0.1 else []
+    if count == "--num":
+        ways = [f"lower --num to {fewer:,}"] if fewer >= 1 else []
+    else:
+        ways = [f"ask for at most {fewer:,} with {count}"] if 1 <= fewer < clips else []
+    ways += [f"lower --seconds to {seconds:,g}"] if seconds >= 0.1 else []
     raise UserError(
         f"{clips:,} clip{'s' * (clips > 1)} of {length / rate:,g} s would hold about "
         f"{in_binary_units(need)} while generated and written, and the machine has "
-        f"{in_binary_units(free)} free; lower {' or '.join(ways) or '--num and --seconds'}"
+        f"{in_binary_units(free)} free; {' or '.join(ways) or 'lower --seconds'}"
     )
