@@ -63,8 +63,12 @@ def build_bad_corpus(root):
     data = (root / "glitched.mp3").read_bytes()  # 1 KiB of garbage at 5 s: the decoder
     garbage = bytes(range(256)) * 4  # gives up there, and the first 4.1 s are used
     (root / "glitched.mp3").write_bytes(data[: len(data) // 2] + garbage + data[len(data) // 2 :])
+    sf.write(root / "cut.mp3", _tone(16000, 10.0), 16000, format="MP3")
+    data = (root / "cut.mp3").read_bytes()  # a download cut off: its header counts 10 s
+    (root / "cut.mp3").write_bytes(data[: len(data) // 2])
     used = {
         "glitched.mp3",
+        "cut.mp3",
         "over_full_scale.wav",
         "eight_channels.wav",
         "hi_rate.flac",
@@ -114,6 +118,8 @@ def test_every_bad_file_is_used_correctly_or_named_and_counted(tmp_path, capsys)
         assert re.search(rf"{name}: [\d.]+% of its samples are clipped at full scale", err), name
     assert "glitched.mp3: decoding failed after 4.1 s of the 10.0 s its header counts" in err
     assert lengths["glitched.mp3"] == 65536  # one block decoded before the garbage
+    assert re.search(r"cut\.mp3: decoding ended after [45]\.\d s of the 10\.0 s its header", err)
+    assert 4.5 * 16000 < lengths["cut.mp3"] < 5.5 * 16000
     assert "whole.flac:" not in err  # a clean file: no warning
     classes = load_classes(next(s.cache for s in corpus.train if s.source == "whole.flac"))
     assert len(np.unique(classes)) > 100

@@ -320,3 +320,38 @@ def test_a_file_that_fails_in_its_first_block_is_an_error_even_where_damage_is_c
     _, damaged = _mp3_with_garbage(tmp_path, seconds=2.0)  # one block: nothing before it
     with pytest.raises(AudioReadError, match=r"damaged\.mp3: cannot decode"):
         list(frame_blocks(damaged, damage=Damage()))
+
+
+def test_an_mp3_cut_short_gives_the_frames_there_are_and_says_so(tmp_path):
+    """A download cut off part way: an MP3 of 10 s whose second half is missing decodes
+    without an error (its Xing header still counts 10 s) and was used without a word.
+    Where damage is counted it says how much of the counted length there was, in the
+    whole-file read, in blocks and in the training cache; the healthy file says nothing,
+    and a WAV cut the same way needs no note (its length comes from what is there)."""
+    from wavenet_music.audio.cache_blocks import write_training_classes
+    from wavenet_music.audio.io import Damage, load_audio_with_damage
+
+    healthy, cut = tmp_path / "healthy.mp3", tmp_path / "cut.mp3"
+    sf.write(healthy, _tone(16000, 10.0, 1), 16000, format="MP3")
+    data = healthy.read_bytes()
+    cut.write_bytes(data[: len(data) // 2])
+    audio, damage = load_audio_with_damage(cut, 16000)
+    assert 4.5 * 16000 < audio.size < 5.5 * 16000
+    (note,) = damage.notes()
+    seconds = f"{audio.size / 16000:.1f} s"
+    assert note == (
+        f"decoding ended after {seconds} of the 10.0 s its header counts (the file is cut "
+        f"short); the first {seconds} are used"
+    )
+    blocks = Damage()
+    decoded = np.concatenate(list(frame_blocks(cut, block=4096, damage=blocks)))
+    assert decoded.shape[0] == audio.size and blocks.notes() == [note]
+    notes = write_training_classes(cut, tmp_path / "cache.npy", 16000, 256, np.uint8)
+    assert notes == [note] and np.load(tmp_path / "cache.npy").size == audio.size
+    assert load_audio_with_damage(healthy, 16000)[1].notes() == []
+    assert write_training_classes(healthy, tmp_path / "whole.npy", 16000, 256, np.uint8) == []
+    wav = tmp_path / "cut.wav"
+    sf.write(wav, _tone(16000, 10.0, 1), 16000)
+    wav.write_bytes(wav.read_bytes()[: 44 + 2 * 80000])
+    audio, damage = load_audio_with_damage(wav, 16000)
+    assert audio.size == 80000 and damage.notes() == []

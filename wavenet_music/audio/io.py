@@ -38,6 +38,7 @@ AUDIO_EXTENSIONS = (
 UNDECODED_EXTENSIONS = (".m4a", ".m4b", ".aac", ".wma", ".alac", ".ape", ".wv", ".mka", ".ac3")
 FULL_SCALE = 0.999  # a decoded sample this loud sits at the format's limit: it was clipped
 CACHE_BLOCK = 1 << 16  # frames decoded at a time into the training cache
+CUT_SHORT_SECONDS = 0.1  # frames fewer than the header counts, more than this: cut short
 TRIM_FRAME = 2048  # samples per frame whose RMS ``trim_silence`` compares with its threshold
 
 
@@ -130,7 +131,10 @@ def _read(path: Path, damage: Damage | None = None) -> tuple[np.ndarray, int]:
     with _decoding(path), open(path, "rb") as file, _in_libsndfile(), sf.SoundFile(file) as f:
         rate, claimed, channels = _audio_rate(path, f.samplerate), f.frames, f.channels
         try:
-            return f.read(dtype="float32", always_2d=True), rate  # (T, channels)
+            frames = f.read(dtype="float32", always_2d=True)  # (T, channels)
+            if damage is not None:
+                damage.stopped = _cut_short(len(frames), claimed, rate)
+            return frames, rate
         except MemoryError:
             pass
         except sf.LibsndfileError:
@@ -159,7 +163,9 @@ def frame_blocks(
     together what ``_read`` returns (no more than the header counts). A Ctrl-C while a
     block decodes stops after it (``_in_libsndfile``). Given ``damage``, a file that fails
     to decode after its first block (an MP3 with a stretch of garbage the decoder cannot
-    resync past) ends there, and ``damage.stopped`` says where; else it is an error."""
+    resync past) ends there, and ``damage.stopped`` says where; else it is an error. A file
+    whose frames end well before its header's count (an MP3 cut short: its header counts
+    the whole) ends there, said in ``damage.stopped`` too (``_cut_short``)."""
     with _decoding(path), open(path, "rb") as file, _opened(file) as f:
         _audio_rate(path, f.samplerate)
         left = f.frames
@@ -173,6 +179,8 @@ def frame_blocks(
                 damage.stopped = _stopped(f.frames - left, f.frames, f.samplerate, exc)
                 return
             if not len(frames):  # cut short: the header promised more
+                if damage is not None:
+                    damage.stopped = _cut_short(f.frames - left, f.frames, f.samplerate)
                 return
             left -= len(frames)
             yield frames
@@ -183,6 +191,20 @@ def _stopped(decoded: int, counted: int, rate: int, exc: BaseException) -> str:
     return (
         f"decoding failed after {decoded / rate:.1f} s of the {counted / rate:.1f} s its "
         f"header counts ({_short(exc)}); the first {decoded / rate:.1f} s are used"
+    )
+
+
+def _cut_short(decoded: int, counted: int, rate: int) -> str | None:
+    """What ``Damage.stopped`` says of a file whose ``decoded`` frames end more than
+    ``CUT_SHORT_SECONDS`` before the ``counted`` its header promised, else None. Only an
+    MP3 does this (its Xing header counts the frames it was written with; a download cut
+    off part way decodes without an error to where it ends); libsndfile counts the frames
+    of a cut WAV, AIFF or Ogg file from what is there, and a cut FLAC fails to decode."""
+    if counted - decoded <= CUT_SHORT_SECONDS * rate:
+        return None
+    return (
+        f"decoding ended after {decoded / rate:.1f} s of the {counted / rate:.1f} s its "
+        f"header counts (the file is cut short); the first {decoded / rate:.1f} s are used"
     )
 
 
