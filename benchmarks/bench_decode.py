@@ -8,7 +8,10 @@ it into mu-law classes, each way in a fresh process:
 
 - ``whole file``: the path training took before, kept here as the reference: every frame
   decoded at once, mixed, resampled, DC removed and encoded as whole arrays;
-- ``in blocks``: ``write_training_classes`` (what ``cached_classes`` runs now).
+- ``in blocks``: ``write_training_classes`` (what ``cached_classes`` runs now);
+- ``load_audio``: the float32 audio at the model's rate, as ``report`` (its real
+  excerpts), ``generate --seed-audio`` and ``compose --prime`` read a recording (decoded in
+  blocks too; measured before its classes are encoded and written for the comparison).
 
 Columns: the model's sample rate, the peak resident memory the decoding added (the
 process's ``VmHWM`` after it, less its ``VmRSS`` before it, imports done; Linux), the
@@ -32,6 +35,7 @@ from arguments import Parser, listed, one_line_errors, positive_number, whole_nu
 from wavenet_music.audio.cache_blocks import write_training_classes
 from wavenet_music.audio.io import (
     clean,
+    load_audio,
     mix_to_mono,
     mu_law_encode,
     remove_dc,
@@ -40,7 +44,7 @@ from wavenet_music.audio.io import (
 from wavenet_music.config import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
 from wavenet_music.runs import npy_bytes, write_atomically
 
-WAYS = ("whole file", "in blocks")
+WAYS = ("whole file", "in blocks", "load_audio")
 MINUTES = positive_number("minutes", at_least=1 / 60, at_most=240)  # a second to 4 hours
 RATE = whole_number(MIN_SAMPLE_RATE, MAX_SAMPLE_RATE)
 
@@ -57,6 +61,11 @@ def in_blocks(path: Path, target: Path, sample_rate: int) -> None:
     write_training_classes(path, target, sample_rate, 256, np.uint8)
 
 
+def decoded(path: Path, sample_rate: int) -> np.ndarray:
+    """(T,) float32: ``load_audio``, whose classes are written after the peak is read."""
+    return load_audio(path, sample_rate)
+
+
 def status_mb(key: str) -> float:
     """A ``VmRSS`` (now) or ``VmHWM`` (peak) line of /proc/self/status, in MB. Not
     ``ru_maxrss``: a child process inherits its parent's peak there (Linux, at exec)."""
@@ -70,9 +79,15 @@ def child(way: str, path: Path, target: Path, sample_rate: int) -> None:
     """Decode once and print ``{"mb": peak RSS added, "seconds": ...}`` as JSON."""
     Path("/proc/self/clear_refs").write_text("5")  # the peak so far (imports) forgotten
     before, start = status_mb("VmRSS"), time.perf_counter()
-    (whole_file if way == WAYS[0] else in_blocks)(path, target, sample_rate)
-    seconds = time.perf_counter() - start
-    print(json.dumps({"mb": status_mb("VmHWM") - before, "seconds": seconds}))
+    audio = None
+    if way == WAYS[2]:
+        audio = decoded(path, sample_rate)
+    else:
+        (whole_file if way == WAYS[0] else in_blocks)(path, target, sample_rate)
+    seconds, mb = time.perf_counter() - start, status_mb("VmHWM") - before
+    if audio is not None:
+        write_atomically(target, npy_bytes(mu_law_encode(audio).astype(np.uint8)))
+    print(json.dumps({"mb": mb, "seconds": seconds}))
 
 
 def measure(way: str, path: Path, target: Path, sample_rate: int) -> dict[str, float]:

@@ -12,6 +12,7 @@ import types
 import numpy as np
 import pytest
 import soundfile as sf
+import soxr
 
 from wavenet_music.audio import io as io_module
 from wavenet_music.audio.io import (
@@ -355,3 +356,27 @@ def test_an_mp3_cut_short_gives_the_frames_there_are_and_says_so(tmp_path):
     wav.write_bytes(wav.read_bytes()[: 44 + 2 * 80000])
     audio, damage = load_audio_with_damage(wav, 16000)
     assert audio.size == 80000 and damage.notes() == []
+
+
+def test_decoding_holds_the_result_at_the_model_s_rate_not_the_file_s_frames(tmp_path):
+    """A minute of 44.1 kHz stereo decoded to 16 kHz mono: the whole-file read held every
+    frame at the file's rate and channels and each step between (1.1 GB for 20 minutes,
+    measured; `report` and `--seed-audio` on a two-hour mix would have taken 6.7 GB).
+    Now the peak is the result's pieces and their join, 8 bytes a sample at 16 kHz, and a
+    block; the samples those of the formula: mixed, resampled whole, less the mean."""
+    import tracemalloc
+
+    path = tmp_path / "minute.flac"
+    rng = np.random.default_rng(0)
+    stereo = _tone(44100, 60.0, 2) * 0.5 + 0.01 * rng.standard_normal((44100 * 60, 2))
+    sf.write(path, stereo.astype(np.float32), 44100, subtype="PCM_16")
+    tracemalloc.start()
+    audio = load_audio(path, 16000)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert audio.dtype == np.float32 and audio.size == 16000 * 60
+    assert peak <= 8 * audio.nbytes // 4 + 2 * io_module.CACHE_BLOCK * 2 * 4 + (1 << 20)
+    frames, _ = sf.read(path, dtype="float32", always_2d=True)
+    mono = soxr.resample(frames.mean(axis=1, dtype=np.float32), 44100, 16000, quality="HQ")
+    expected = np.clip(mono.astype(np.float32) - mono.mean(dtype=np.float64), -1, 1)
+    np.testing.assert_array_equal(audio, expected.astype(np.float32))

@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
-import soxr
 from numpy.typing import DTypeLike
 
 from ..runs import fsync_dir, replace_atomically, write_new_file
@@ -26,7 +25,7 @@ from .io import (
     frame_blocks,
     frame_rms,
     loud_span,
-    mix_to_mono,
+    mono_blocks,
     mu_law_encode,
     native_rate,
     shifted,
@@ -85,24 +84,6 @@ def audio_pieces(
             yield clean(shifted(mono, mean))
 
     return pieces, count, damage
-
-
-def mono_blocks(frames: Iterable[np.ndarray], from_rate: int, to_rate: int) -> Iterator[np.ndarray]:
-    """Decoded blocks (T_i, C) at ``from_rate`` → float32 mono blocks (T_j,) at ``to_rate``,
-    NaN/inf out: together, what ``load_audio`` holds before ``remove_dc``."""
-    resample_block = stream_resampler(from_rate, to_rate)
-    for block in frames:
-        yield resample_block(clean(mix_to_mono(block)), False)
-    yield resample_block(np.zeros(0, np.float32), True)
-
-
-def stream_resampler(from_rate: int, to_rate: int) -> Callable[[np.ndarray, bool], np.ndarray]:
-    """``resample`` a block at a time: ``(block, last) -> resampled``, ``last`` with the
-    final block. soxr's stream gives the samples ``soxr.resample`` gives for the whole."""
-    if from_rate == to_rate:
-        return lambda audio, last: audio.astype(np.float32, copy=False)
-    stream = soxr.ResampleStream(from_rate, to_rate, 1, dtype="float32", quality="HQ")
-    return lambda audio, last: stream.resample_chunk(audio, last=last)
 
 
 def float64_sum(blocks: Iterable[np.ndarray]) -> tuple[float, int]:
