@@ -501,6 +501,32 @@ def test_a_file_whose_notes_need_no_pairing_is_read_as_written():
     assert as_played(written) is written
 
 
+def _with_key_signature(data: bytes, sharps: int, mode: int) -> bytes:
+    """``data`` (a format-1 file) with a key signature event of ``sharps`` (negative:
+    flats, one signed byte) and ``mode`` at the start of its first track."""
+    midi = mido.MidiFile(file=io.BytesIO(data))
+    midi.tracks[0].insert(0, mido.MetaMessage("key_signature", key="D"))  # FF 59 02 02 00
+    buffer = io.BytesIO()
+    midi.save(file=buffer)
+    written = buffer.getvalue()
+    assert written.count(b"\xff\x59\x02\x02\x00") == 1
+    return written.replace(b"\xff\x59\x02\x02\x00", bytes([0xFF, 0x59, 2, sharps & 0xFF, mode]))
+
+
+@pytest.mark.parametrize(("sharps", "mode"), [(-18, 1), (9, 0), (2, 5)])
+def test_a_key_signature_naming_no_key_leaves_the_notes_readable(tmp_path, sharps, mode):
+    """Files in the wild carry key signatures of "18 flats and mode 1" (pretty-midi issue
+    165, mido issue 235; found here by fuzzing): mido raised KeySignatureError, which no
+    reader caught, and `render` ended in a traceback for a file whose notes are fine. The
+    key signature is notation: the notes read as they do without it."""
+    written = midi_bytes(some_notes())
+    path = tmp_path / "odd_key.mid"
+    path.write_bytes(_with_key_signature(written, sharps, mode))
+    assert path.read_bytes() != written
+    assert read_midi(path) == read_midi(write_midi(tmp_path / "plain.mid", some_notes()))
+    assert read_midi(path)  # the notes themselves, read
+
+
 # --- bad input ---------------------------------------------------------------------------------
 
 

@@ -13,7 +13,8 @@ Notes Off or All Sound Off releases its channel's keys, and a key or pedal still
 the end of the file is released there (where a player stops), and a Reset All
 Controllers lifts the pedals and centres the wheel. A file past
 ``pretty_midi``'s 10 million ticks is read at coarser ticks (``coarser_ticks``). The
-pedals holding notes on, in seconds, are ``midi.sustained`` and ``midi.silenced``.
+pedals holding notes on, in seconds, are ``midi.sustained`` and ``midi.silenced``. A key
+signature no key has reads as C major (``AnyKeySignature``): no note depends on it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import io
 
 import mido
+from mido.midifiles.meta import KeySignatureError, MetaSpec_key_signature, add_meta_spec
 
 SUSTAIN = 64  # General MIDI's sustain (damper) pedal controller: down at values >= 64
 SOSTENUTO = 66  # holds only the keys down as it is pressed, until it lifts
@@ -31,6 +33,25 @@ NRPN = (99, 98)  # a non-registered parameter's number: the data entries after i
 RESET_ALL_CONTROLLERS = 121  # the pedals up, the wheel centred, no parameter selected
 CHANNEL_CONTROLS = (SUSTAIN, SOSTENUTO, *ALL_OFF, *RPN, *NRPN)  # act on every note of their channel
 FINEST_TICKS = 9_000_000  # pretty_midi refuses a file past 1e7 ticks: coarser ticks beyond
+
+
+class AnyKeySignature(MetaSpec_key_signature):
+    """mido's key signature event, except that one naming no key (more than 7 sharps or
+    flats, a mode other than major or minor: files in the wild carry "18 flats and mode
+    1", pretty-midi issue 165, mido issue 235) reads as mido's default, C major, where mido
+    raised ``KeySignatureError`` and the whole file was unreadable, a traceback. The key
+    signature is notation: no note's time, key or length depends on it."""
+
+    type = "key_signature"
+
+    def decode(self, message: mido.MetaMessage, data: list[int]) -> None:
+        try:
+            super().decode(message, data)
+        except KeySignatureError:
+            message.key = self.defaults[0]
+
+
+add_meta_spec(AnyKeySignature)  # mido's reader, pretty_midi's through it, for this process
 
 
 def as_played(data: bytes) -> bytes:
