@@ -14,7 +14,7 @@ import errno
 import os
 import sys
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from itertools import count
 from pathlib import Path
 from typing import NamedTuple
@@ -277,9 +277,8 @@ def read_label_rows(path: Path, root: Path | None = None) -> dict[str, tuple[str
     """``file -> (label, line number)`` of the manifest ``path`` (see read_label_manifest);
     each file as named under ``root`` (``manifest_file``) where it is given."""
     text = read_user_text(path, "data.labels: label file").removeprefix("\ufeff")  # Excel's BOM
-    rows = list(csv.reader(text.splitlines()))
     found: dict[str, tuple[str, int]] = {}
-    for number, row in enumerate(rows, 1):
+    for number, row in _csv_rows(path, text):
         if not row or row[0].strip().lower() == "file":
             continue
         if len(row) < 2 or not row[1].strip():
@@ -300,9 +299,33 @@ def read_label_rows(path: Path, root: Path | None = None) -> dict[str, tuple[str
     return found
 
 
+def _csv_rows(path: Path, text: str) -> Iterator[tuple[int, list[str]]]:
+    """(the line a row starts on, the row) of the CSV ``text``; a row the csv module
+    cannot read (a field that opens a double quote and never closes it runs on through
+    the rest of the file, past the module's field limit of 131,072 characters) is a
+    one-line ``UserError`` naming the line, where it was a traceback from ``_csv``."""
+    reader = csv.reader(text.splitlines())
+    start = 1
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise UserError(
+                f"{path}:{start}: not a CSV row of file,label ({exc}); a field that opens a "
+                'double quote must close it ("piano/a b.wav",piano)'
+            ) from None
+        yield start, row
+        start = reader.line_num + 1
+
+
 def _separator_hint(row: list[str]) -> str:
     """For a row of one column split by another character (a spreadsheet's ``;`` where
-    the decimal mark is a comma, or a tab): what separates the columns instead."""
+    the decimal mark is a comma, or a tab): what separates the columns instead; for one
+    column holding a comma, the double quote that opened it and never closed."""
+    if len(row) == 1 and "," in row[0]:
+        return "; a double quote opens it and never closes"
     mark = next((c for c in ";\t" if len(row) == 1 and c in row[0]), None)
     return f"; separate file and label with a comma, not {mark!r}" if mark else ""
 
