@@ -117,6 +117,37 @@ def test_a_setting_given_twice_in_a_yaml_file_is_one_line(tmp_path):
     )
 
 
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [  # each a traceback before, or a line naming the context and not the problem
+        ("model:\n  residual_channels: " + "[" * 5000 + "]" * 5000 + "\n", "nested too deeply"),
+        ("model:\n  residual_channels: " + "9" * 5000 + "\n", "value has 5000 digits"),
+        ("? [a, b]\n: 1\n", "found unhashable key (line 1, column 3)"),
+        ("model:\n\tresidual_channels: 4\n", "'\\t' that cannot start any token (line 2, col"),
+        ("train:\n  steps: 2001-13-45\n", "is not valid YAML: month must be in 1..12"),
+    ],
+)
+def test_a_hostile_yaml_file_is_one_line_saying_what_is_wrong(tmp_path, text, said):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text)
+    with pytest.raises(UserError) as caught:
+        load_yaml(bad, Config())
+    message = str(caught.value)
+    assert "\n" not in message and str(bad) in message and said in message
+    assert "sys.set_int_max_str_digits" not in message  # advice for a programmer
+
+
+def test_yaml_merge_keys_read_and_a_later_key_overrides_them(tmp_path):
+    """``<<: *base`` is YAML's way to share settings; the duplicate-key check tried to
+    build the merge key itself and called the file "not valid YAML"."""
+    shared = tmp_path / "shared.yaml"
+    shared.write_text(
+        "model:\n  <<: {residual_channels: 8, skip_channels: 16}\n  skip_channels: 32\n"
+    )
+    config = load_yaml(shared, Config())
+    assert (config.model.residual_channels, config.model.skip_channels) == (8, 32)
+
+
 def test_configs_are_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         Config().model.residual_channels = 3  # type: ignore[misc]

@@ -10,6 +10,7 @@ the ``reference`` preset.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -573,6 +574,9 @@ def load_preset(name: str, base: Any = None) -> Any:
     return overlay_sections(start, data)
 
 
+MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
 class _UniqueKeys(yaml.SafeLoader):
     """YAML's safe loader refusing a key given twice in one mapping (PyYAML keeps the last
     silently: a setting edited in one place and left in another would train unseen)."""
@@ -580,7 +584,11 @@ class _UniqueKeys(yaml.SafeLoader):
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
         seen: set = set()
         for key_node, _ in node.value:
+            if key_node.tag == MERGE_TAG:  # ``<<: *base``: its keys a later one may override
+                continue
             key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, Hashable):  # a list as a key: the safe loader's error
+                break
             if key in seen:
                 raise yaml.constructor.ConstructorError(
                     None, None, f"{key!r} is given twice (line {key_node.start_mark.line + 1})"
@@ -600,13 +608,26 @@ def load_yaml(path: Path, base: S) -> S:
     text = read_user_text(path, "config file")
     try:
         data = read_yaml(text)
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError) as exc:  # ValueError: a date of month 13, say
+        raise UserError(f"config file {path} is not valid YAML: {yaml_problem(exc)}") from None
+    except RecursionError:
         raise UserError(
-            f"config file {path} is not valid YAML: {str(exc).splitlines()[0]}"
+            f"config file {path}: nested too deeply to read (a section holds settings)"
         ) from None
     if data is not None and not isinstance(data, dict):
         raise UserError(f"config file {path}: expected a mapping of sections, got {type(data)}")
     return overlay_sections(base, data)
+
+
+def yaml_problem(exc: Exception) -> str:
+    """What is wrong, in one line, and where: a ``MarkedYAMLError``'s problem and its line
+    and column (its first line is the context, "while scanning for the next token"); a
+    value's ``ValueError`` without Python's advice to the programmer."""
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem:
+        mark = exc.problem_mark
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        return f"{exc.problem}{where}"
+    return str(exc).splitlines()[0].split("; use sys.")[0]
 
 
 def dump_yaml(config: Config) -> str:
