@@ -777,3 +777,23 @@ def test_info_says_what_each_label_adds_where_the_data_gives_the_labels(capsys):
     the trained model's 539,968 (four labels of 1,152)."""
     code, out, _ = _run(capsys, "info", "--preset", "demo")
     assert code == 0 and "535,360 + 1,152 a label (data.labels=folders)" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["--residual-channels", "9" * 5000], "expected an integer, got '999999"),
+        (["--residual-channels", "[" * 3000 + "]" * 3000], "(6,000 characters)"),
+        (["--dilations", "[" * 3000 + "]" * 3000], "model.dilations: expected a list"),
+        (["--set", "train.learning_rate=" + "[" * 3000 + "]" * 3000], "expected a number"),
+        (["--set", "train.steps=2001-13-45"], "train.steps: expected an integer, got '2001-13-45'"),
+    ],
+)
+def test_a_hostile_flag_value_is_one_short_line(capsys, argv, said):
+    """A flag's value is read as YAML: nested 3,000 deep (RecursionError), an integer of
+    5,000 digits (ValueError) or a date of month 13 (ValueError) were tracebacks from
+    PyYAML; now the text as typed meets the setting's check, and an error quotes a long
+    value by its first 60 characters and its length (a 5,000-character line before)."""
+    code, _, err = _run(capsys, "info", *argv)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert said in err and len(err) < 300, err

@@ -22,8 +22,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-import yaml
-
 from .composer.config import ComposerConfig, PieceConfig
 from .config import (
     MAX_SECONDS,
@@ -41,6 +39,7 @@ from .config import (
     parse_assignment,
     preset_names,
     sections_of,
+    yaml_value,
 )
 from .config.checks import field_specs
 from .runtime.console import rank_zero_speaks
@@ -84,15 +83,8 @@ def _flag_values(args: argparse.Namespace, owner: type, prefix: str) -> dict[str
         if raw is None:
             continue
         text = spec.kind is str and not (spec.optional and raw == "null")
-        values[key] = coerce(owner, key, raw if text else _yaml_value(raw))
+        values[key] = coerce(owner, key, raw if text else yaml_value(raw))
     return values
-
-
-def _yaml_value(raw: str) -> Any:
-    try:
-        return yaml.safe_load(raw)
-    except yaml.YAMLError:
-        return raw
 
 
 def add_config_flags(parser: argparse.ArgumentParser, kind: type = Config) -> None:

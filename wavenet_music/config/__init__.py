@@ -48,6 +48,7 @@ from .settings import (
     sections_of,
     stacked_dilations,
     treble_tilt_doc,
+    yaml_value,
 )
 
 __all__ = [
@@ -95,4 +96,5 @@ __all__ = [
     "sections_of",
     "stacked_dilations",
     "treble_tilt_doc",
+    "yaml_value",
 ]

@@ -214,8 +214,11 @@ def validate(instance: Any) -> None:
             raise UserError(f"{spec.name}: expected {spec.expected}, got {_shown(value)}")
 
 
-def _shown(value: Any, items: int = 12) -> str:
-    """``value`` as an error shows it: a long list by its first ``items`` and its length."""
+def _shown(value: Any, items: int = 12, characters: int = 60) -> str:
+    """``value`` as an error shows it: a long list by its first ``items`` and its length,
+    a long text by its first ``characters`` and its length."""
+    if isinstance(value, str | bytes) and len(value) > characters:
+        return f"{value[:characters]!r}... ({len(value):,} characters)"
     if not isinstance(value, tuple):
         return repr(value)
     if len(value) <= items:
@@ -259,7 +262,7 @@ def convert(owner: type, key: str, value: Any) -> Any:
     if spec.kind is not tuple:
         return _convert_scalar(spec.name, spec.kind, value)
     if not isinstance(value, list | tuple):
-        raise UserError(f"{spec.name}: expected {spec.expected}, got {value!r}")
+        raise UserError(f"{spec.name}: expected {spec.expected}, got {_shown(value)}")
     return tuple(_convert_scalar(spec.name, spec.item or str, v) for v in value)
 
 
@@ -271,7 +274,7 @@ def _convert_scalar(name: str, kind: type, value: Any) -> Any:
     if isinstance(value, kind):  # bool or str: no conversion
         return value
     words = {bool: "true or false", str: "a string"}
-    raise UserError(f"{name}: expected {words[kind]}, got {value!r}")
+    raise UserError(f"{name}: expected {words[kind]}, got {_shown(value)}")
 
 
 def _to_int(name: str, value: Any) -> int:
@@ -284,7 +287,7 @@ def _to_int(name: str, value: Any) -> int:
         return number
     if isinstance(number, float) and number.is_integer():
         return int(number)
-    raise UserError(f"{name}: expected an integer, got {value!r}")
+    raise UserError(f"{name}: expected an integer, got {_shown(value)}")
 
 
 def _to_float(name: str, value: Any) -> float:
@@ -299,4 +302,4 @@ def _to_float(name: str, value: Any) -> float:
             return float(value)
         except ValueError:
             pass
-    raise UserError(f"{name}: expected a number, got {value!r}")
+    raise UserError(f"{name}: expected a number, got {_shown(value)}")

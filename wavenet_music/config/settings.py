@@ -505,11 +505,18 @@ def parse_assignment(text: str) -> tuple[str, Any]:
     if "=" not in text:
         raise UserError(f"--set: expected section.key=value, got {text!r}")
     key, raw = text.split("=", 1)
+    return key.strip(), yaml_value(raw) if raw.strip() else None
+
+
+def yaml_value(raw: str) -> Any:
+    """A value typed on the command line as YAML reads it (``32``, ``[1, 2]``, ``true``),
+    or the text itself where YAML cannot read it: the setting's check then says what it
+    expected. (Nested 3,000 deep, an integer of 5,000 digits or a date of month 13 were
+    tracebacks from PyYAML: RecursionError, ValueError.)"""
     try:
-        value = yaml.safe_load(raw) if raw.strip() else None
-    except yaml.YAMLError:
-        value = raw
-    return key.strip(), value
+        return yaml.safe_load(raw)
+    except (yaml.YAMLError, ValueError, RecursionError):
+        return raw
 
 
 def coerce(owner: type, key: str, value: Any) -> Any:
