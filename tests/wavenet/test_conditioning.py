@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import shutil
 
 import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from numpy.lib.format import write_array_header_1_0
 
 from wavenet_music.audio.features import SILENCE_DB
 from wavenet_music.cli import main
@@ -366,6 +368,11 @@ def test_features_round_trip_through_npy_and_steer_generation(
         (["--features", "{empty}"], "not a readable .npy file"),  # zero bytes
         (["--features", "{text}"], "holds <U1 values; expected real numbers"),
         (["--features", "{complex}"], "holds complex64 values; expected real numbers"),
+        (  # a header counting 10**13 frames, 437 TiB: numpy allocated them, out of memory
+            ["--features", "{forged}"],
+            "its header counts more values than the file holds: cut short or damaged",
+        ),
+        (["--features", "{negative}"], "not a readable .npy file"),  # mapped: an OverflowError
         (["--features-from", "{missing}"], "is not a file"),
         (["--features-from", "{silent}"], "too short for one frame of features (0 samples)"),
         (["--excitation-gain", "2"], "--excitation-gain: only a run trained on notes plays"),
@@ -377,7 +384,13 @@ def test_local_conditioning_input_errors(local_run, tmp_path, capsys, argv, mess
     np.save(tmp_path / "text.npy", np.full((5, 8), "a"))
     np.save(tmp_path / "complex.npy", np.ones((5, 8), np.complex64))
     sf.write(tmp_path / "silent.wav", np.zeros(0), 16000)  # a WAV of no samples
-    names = {n: tmp_path / f"{n}.npy" for n in ("bad", "empty", "text", "complex")}
+    honest = (tmp_path / "bad.npy").read_bytes()
+    for name, shape in (("forged", (10**13, 8)), ("negative", (-5, 8))):
+        header = io.BytesIO()
+        write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": shape})
+        (tmp_path / f"{name}.npy").write_bytes(header.getvalue() + honest[128:])
+    kinds = ("bad", "empty", "text", "complex", "forged", "negative")
+    names = {n: tmp_path / f"{n}.npy" for n in kinds}
     names |= {"missing": tmp_path / "nope.wav", "silent": tmp_path / "silent.wav"}
     argv = [a.format(**names) for a in argv]
     code = main(["generate", str(local_run), "--out", str(tmp_path / "x.wav"), "--quiet", *argv])

@@ -290,10 +290,17 @@ def sounding_rows(pieces: list[list[Note] | None], length: int, sample_rate: int
 
 
 def load_features(path: Path, channels: int) -> np.ndarray:
+    """The (K, F) float32 features of the ``.npy`` file ``path``; bad input is one line.
+    The file is mapped, not read, until it is checked: a header counting more values than
+    the file holds (437 TiB for a file of 5 KB) is refused as damaged, where numpy tried
+    to allocate them and the command blamed its own --num and --seconds."""
     try:
-        features = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as exc:
-        raise UserError(f"--features {path}: not a readable .npy file ({exc or 'empty'})") from None
+        features = np.load(path, allow_pickle=False, mmap_mode="r")
+    except (OSError, ValueError, EOFError, OverflowError) as exc:
+        why = str(exc) or "empty"
+        if "greater than file size" in why:
+            why = "its header counts more values than the file holds: cut short or damaged"
+        raise UserError(f"--features {path}: not a readable .npy file ({why})") from None
     if features.dtype.kind not in "fiu":  # strings, complex, booleans, records
         raise UserError(
             f"--features {path}: holds {features.dtype} values; expected real numbers "
@@ -305,7 +312,7 @@ def load_features(path: Path, channels: int) -> np.ndarray:
         )
     if not np.isfinite(features).all():
         raise UserError(f"--features {path}: holds NaN or inf values")
-    return features.astype(np.float32)
+    return np.array(features, dtype=np.float32)  # read, off the map
 
 
 def steered_length(length: int, covered: int, config: Config, options: GenerateConfig) -> int:
