@@ -192,6 +192,38 @@ def test_real_excerpts_come_from_the_training_part_of_their_genre(run, music_roo
         assert len(found_at) == min(len(excerpts), len(train_parts_of(train_parts, label)))
 
 
+def test_music_changed_since_training_is_said_and_left_out(run, music_root, tmp_path, capsys):
+    """The data folder after training: the piano recording cut to a second, the guitar
+    one replaced by other audio of the same length. The report took "real excerpts" of 0 s
+    from the first (named "piano/... at 0:02.6" on the page) and excerpts of other music
+    from the second, and scored the held-out likelihood on them; now each is said once
+    and left out, and the unchanged genres give their excerpts as before."""
+    from wavenet_music.report.build import _validation_segments
+
+    data = tmp_path / "data"
+    shutil.copytree(music_root, data)
+    _, config = load_model(run)
+    piano = next((data / "piano").glob("*.flac"))
+    audio, rate = sf.read(piano, dtype="float32")
+    sf.write(piano, audio[:rate], rate)
+    guitar = next((data / "guitar").glob("*.flac"))
+    audio, rate = sf.read(guitar, dtype="float32")
+    noise = np.random.default_rng(0).uniform(-0.3, 0.3, audio.shape).astype(np.float32)
+    sf.write(guitar, noise, rate)
+    for _ in range(2):  # a second report of the same files says nothing again
+        assert real_excerpts(run, data, "piano", 2, 3000, config, seed=0) == []
+        assert real_excerpts(run, data, "guitar", 2, 3000, config, seed=0) == []
+    kept = real_excerpts(run, data, "classical", 2, 3000, config, seed=0)
+    assert len(kept) == 2 and all(row.audio.size == 3000 for row in kept)
+    held_out = {segment.source for segment in _validation_segments(run, data, config, 60.0)}
+    assert held_out and not held_out & {"piano/" + piano.name, "guitar/" + guitar.name}
+    err = capsys.readouterr().err
+    for changed in (f"piano/{piano.name}", f"guitar/{guitar.name}"):
+        said = f"warning: report: {changed} changed since {run} was trained on it; its real "
+        assert err.count(said) == 1, err
+    assert "classical/" not in err and "ambient/" not in err
+
+
 def train_parts_of(parts: dict[str, tuple[int, int]], label: str) -> list[str]:
     return [source for source in parts if source.startswith(f"{label}/")]
 

@@ -46,6 +46,7 @@ from .clips import (
     HeldOut,
     Row,
     Speed,
+    changed_since_training,
     check_data_root,
     labeler,
     real_excerpts,
@@ -386,6 +387,8 @@ def _validation_segments(
     for source, start, end in read_data_record(run_dir)["validation"]:
         path, label = source_path(data_root, source), label_of_source(source)
         if budget[label] <= 0 or not path.is_file():
+            continue
+        if changed_since_training(run_dir, data_root, source, config):
             continue
         whole = whole_file(path, source, label, config.data, config.model.quantization_channels)
         end = min(end, start + budget[label])

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from ..audio.io import AUDIO_EXTENSIONS, load_audio, trim_silence
+from ..audio.io import AUDIO_EXTENSIONS, AudioReadError, load_audio, trim_silence
 from ..config import Config, UserError
 from ..notes.midi import Note
-from ..runs import read_data_record
+from ..runs import file_identity, read_data_record
+from ..wavenet.data import cached_classes, fingerprint
 from ..wavenet.discovery import label_of, make_labeler
 
 EXCERPT_CANDIDATES = 6  # random positions an excerpt is the loudest of
@@ -130,6 +132,9 @@ def real_excerpts(
         if not starts:
             segments.pop(k)  # too little of it left unheard
             continue
+        if source not in decoded and changed_since_training(run_dir, data_root, source, config):
+            segments = [segment for segment in segments if segment[0] != source]
+            continue
         if source not in decoded:
             decoded[source] = _decode(source_path(data_root, source), config)
         audio = decoded[source]
@@ -170,6 +175,39 @@ def check_data_root(run_dir: Path, data_root: Path) -> None:
             f"--data {data_root} holds none of the run's {len(sources)} training files "
             f"(such as {min(sources)}); {hint}"
         )
+
+
+_CHANGED: dict[tuple, bool] = {}  # changed_since_training's answers, said once a file
+
+
+def changed_since_training(run_dir: Path, data_root: Path, source: str, config: Config) -> bool:
+    """Whether the file ``source`` under ``data_root`` is no longer the audio the run
+    trained on: its cached classes' fingerprint (``wavenet.data.fingerprint``, decoded
+    again where the file changed) is not the one ``RUN/data.json`` recorded, or it cannot be
+    decoded now; said on stderr once a file. Its excerpts and its part of the held-out
+    score are then left out: they were of other music, or empty (a real excerpt of 0 s,
+    "piano/b.wav at 0:02.6", where the file was now shorter). A run that recorded no
+    fingerprint (trained before they were recorded): never."""
+    recorded = read_data_record(run_dir).get("fingerprints", {}).get(source)
+    path = source_path(data_root, source)
+    if recorded is None or not path.is_file():
+        return False
+    q, data = config.model.quantization_channels, config.data
+    key = (*file_identity(path), recorded, data.sample_rate, data.silence_threshold, q)
+    if key not in _CHANGED:
+        try:
+            now = fingerprint(cached_classes(path, data, q, say_damage=False))
+            why = "" if now == recorded else f"changed since {run_dir} was trained on it"
+        except AudioReadError as exc:
+            why = f"cannot be decoded now ({str(exc).removeprefix(f'{path}: ')})"
+        if why:
+            print(
+                f"warning: report: {source} {why}; its real excerpts and held-out score are "
+                "left out (pass the data the run was trained on)",
+                file=sys.stderr,
+            )
+        _CHANGED[key] = bool(why)
+    return _CHANGED[key]
 
 
 def source_path(data_root: Path, source: str) -> Path:
