@@ -417,3 +417,22 @@ def test_the_page_says_how_loud_the_wavenet_heard_its_notes():
     tilt_only = _note_sampling({"wavenet_excitation_gain": 1.0, "wavenet_treble_tilt": 8.0})
     assert "treble 8 dB" in tilt_only and "times as loud" not in tilt_only
     assert _note_sampling({"wavenet_excitation_gain": 1.0, "wavenet_treble_tilt": 0.0}) == ""
+
+
+def test_the_composed_players_link_files_whose_labels_hold_url_characters():
+    """Labels name files (``composed-C# minor.wav``): the ``#`` began the link's fragment,
+    ``?`` its query, and the player looked for ``composed-C``."""
+    from html import unescape
+    from urllib.parse import unquote
+
+    from wavenet_music.report.composition import section_html
+
+    labels = ["C# minor", "what?", "100% <calm>"]
+    rows = [
+        {"label": x, "composed": f"composed-{x}.wav", "plain": f"plain-{x}.wav"} for x in labels
+    ]
+    section = {"rows": rows, "statistics": {}, "distance": {}, "label_distance": {}}
+    text = section_html({**section, "title": "t", "temperature": 1.0, "hold_penalty": 0.0})
+    links = re.findall(r'<audio controls src="([^"]*)"', text)
+    assert len(links) == 6 and not any(c in link for link in links for c in "#? <>")
+    assert [unquote(unescape(link)) for link in links[::2]] == [r["composed"] for r in rows]

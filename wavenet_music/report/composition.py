@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import math
+import urllib.parse
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -185,7 +186,7 @@ def section_html(section: dict) -> str:
     head = "".join(f"<th>{k}</th>" for k in kinds)
     players = "".join(
         f"<tr><td>{html.escape(r['label'])}</td>"
-        + "".join(f'<td><audio controls src="{html.escape(r[k])}"></audio></td>' for k in kinds)
+        + "".join(f'<td><audio controls src="{_url(r[k])}"></audio></td>' for k in kinds)
         + "</tr>"
         for r in section["rows"]
     )
@@ -212,6 +213,12 @@ def section_html(section: dict) -> str:
         + label_distance_html(section["label_distance"])
         + "</section>"
     )
+
+
+def _url(name: str) -> str:
+    """A file name of the report's folder as a link to it: a label's ``#`` (``C# minor``)
+    began the fragment and ``?`` the query, and the player found no file."""
+    return html.escape(urllib.parse.quote(name))
 
 
 def _distance(mean: float | None) -> str:
