@@ -156,7 +156,8 @@ def compose(
         saved, options.temperature, options.hold_penalty
     )
     options = replace(options, temperature=temperature, hold_penalty=hold_penalty)
-    labels, tags = clip_plan(config, GenerateConfig(label=options.label))
+    another = "compose writes one piece a label: for another, run it again with another --seed"
+    labels, tags = clip_plan(config, GenerateConfig(label=options.label), more=another)
     prime = checked_prime(options.prime, run_dir, notes=saved.codebook is None)
     paths = None if out is None else clip_paths(out, tags)
     midi_paths = None
