@@ -694,9 +694,8 @@ def test_bad_input_is_one_line(composed_run, music_root, tmp_path, capsys):
     assert "this run knows: ambient, classical, guitar, piano" in bad(
         ["compose", run, "--label", "jazz"], capsys
     )
-    twice = bad(["compose", run, "--label", "piano,piano"], capsys)  # it offered --num, which
-    assert "names piano more than once; compose writes one piece a label" in twice  # compose
-    assert "another --seed" in twice and "--num" not in twice  # has not
+    twice = bad(["compose", run, "--label", "piano,piano"], capsys)
+    assert "names piano more than once; for several clips of a label pass --num" in twice
     sf.write(tmp_path / "short.wav", np.zeros(100), 16000)
     assert "too short to continue" in bad(
         ["compose", run, "--label", "piano", "--prime", str(tmp_path / "short.wav")], capsys

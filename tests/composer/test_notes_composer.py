@@ -375,6 +375,28 @@ def test_compose_writes_the_notes_as_midi_and_their_render(notes_composer, tmp_p
     assert load_composer(run, weights_only=True).meta["programs"] == [0, 24]
 
 
+def test_compose_num_writes_several_pieces_of_a_label_in_one_batch(
+    notes_composer, tmp_path, capsys
+):
+    """``--num 2``: two pieces of each label, composed together, each its own notes and
+    audio (compose offered ``--num`` in its refusal of a label named twice, and had none)."""
+    run, _, _ = notes_composer
+    out = tmp_path / "piece.wav"
+    args = ["compose", str(run), "--seconds", "0.75", "--label", "a,b", "--num", "2"]
+    assert main([*args, "--seed", "0", "--out", str(out)]) == 0
+    tags = ["a-1", "a-2", "b-1", "b-2"]
+    wavs = [tmp_path / f"piece-{tag}.wav" for tag in tags]
+    assert capsys.readouterr().out.split() == [str(p) for p in wavs] + [
+        str(p.with_suffix(".mid")) for p in wavs
+    ]
+    audio = [sf.read(wav)[0] for wav in wavs]
+    assert all(a.shape == (12000,) and np.isfinite(a).all() for a in audio)
+    assert not np.array_equal(audio[0], audio[1]) and not np.array_equal(audio[2], audio[3])
+    programs = [{n.program for n in read_midi(wav.with_suffix(".mid"))} for wav in wavs]
+    assert programs[:2] == [{0}, {0}] and programs[2:] == [{24}, {24}]  # each its label's
+    assert "--num 2" in bad(["compose", str(run), "--label", "a,a"], capsys)
+
+
 def test_each_labels_shortest_notes_are_those_1_in_200_of_its_notes_fall_under():
     """Label 0: notes of 10 ms, 20 ms ... 4 s (1 in 200 under 20 ms, 2 in 400 under 30);
     label 1 none; label 2 all 0.25 s; on the 10-ms grid, never above the notes'."""

@@ -267,6 +267,8 @@ def test_clips_that_would_not_fit_are_refused_with_the_number_and_length_that_do
     require_room_for_clips(config, fewer, length, need - 1)
     require_room_for_clips(config, clips, round(seconds * 16000), need - 1)  # as many
     assert seconds > 3590
+    with pytest.raises(UserError, match=r"lower --num to 1 or"):  # 7 fit: 1 of each of 4 labels
+        require_room_for_clips(config, clips, length, need - 1, labels=4)  # (it said 7 each)
     with pytest.raises(UserError, match=r"lower --seconds to [\d,.]+$"):  # not one clip fits
         require_room_for_clips(config, clips, length, generation_bytes(config, 1, length) - 1)
 

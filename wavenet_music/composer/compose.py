@@ -156,8 +156,7 @@ def compose(
         saved, options.temperature, options.hold_penalty
     )
     options = replace(options, temperature=temperature, hold_penalty=hold_penalty)
-    another = "compose writes one piece a label: for another, run it again with another --seed"
-    labels, tags = clip_plan(config, GenerateConfig(label=options.label), more=another)
+    labels, tags = clip_plan(config, GenerateConfig(label=options.label, num=options.num))
     prime = checked_prime(options.prime, run_dir, notes=saved.codebook is None)
     paths = None if out is None else clip_paths(out, tags)
     midi_paths = None
@@ -170,7 +169,9 @@ def compose(
         check_target(path)  # a folder or a device fails now, not after the composing
     check_apart((paths or []) + (midi_paths or []) + features_paths, {"--prime": prime})
     length = round(options.seconds * config.data.sample_rate)
-    require_room_for_clips(config, len(tags), length, free_memory(torch.device("cpu")), "--label")
+    count = "--num" if options.num > 1 else "--label"  # one piece a label: fewer labels
+    free = free_memory(torch.device("cpu"))
+    require_room_for_clips(config, len(tags), length, free, count, len(tags) // options.num)
     job = Job(
         wavenet,
         config,

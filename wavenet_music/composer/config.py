@@ -216,6 +216,10 @@ class PieceConfig:
     label: str | None = field(
         default=None, metadata=doc("label to compose (labelled runs): NAME, a,b or all")
     )
+    num: int = field(
+        default=1,
+        metadata=doc("pieces of each label, composed together as one batch", low=1, high=1024),
+    )
     prime: str | None = field(
         default=None,
         metadata=doc(

@@ -228,11 +228,17 @@ def _clip_sample_bytes(config: Config) -> int:
 
 
 def require_room_for_clips(
-    config: Config, clips: int, length: int, free: int | None, count: str = "--num"
+    config: Config,
+    clips: int,
+    length: int,
+    free: int | None,
+    count: str = "--num",
+    labels: int = 1,
 ) -> None:
     """A one-line ``UserError``, before anything is generated, where ``clips`` clips of
     ``length`` samples would not fit in the ``free`` bytes (None: unknown, not checked);
-    ``count``: the flag that sets the number of clips (compose: "--label", its labels):
+    ``count``: the flag that sets the number of clips, ``--num`` clips of each of
+    ``labels`` labels (or "--label", one clip a label, for compose of one piece a label):
     Linux commits memory as it is written, so clips past it would be generated, for hours,
     until the process is ended without a word (8 clips of an hour with notes hold about
     20 GiB)."""
@@ -241,6 +247,8 @@ def require_room_for_clips(
         return
     rate, per_clip = config.data.sample_rate, _clip_sample_bytes(config)
     fewer = (free // length - FINISHING_SAMPLE_BYTES) // per_clip  # clips of this length
+    if count == "--num":
+        fewer //= labels  # --num clips of each label
     samples = free // (clips * per_clip + FINISHING_SAMPLE_BYTES)  # a clip, as many clips
     seconds = math.floor(10 * samples / rate) / 10
     if count == "--num":

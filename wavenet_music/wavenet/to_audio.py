@@ -342,15 +342,12 @@ def _per_clip(features: np.ndarray | None, clips: int) -> Tensor | None:
     return torch.from_numpy(np.ascontiguousarray(features.T))[None].repeat(clips, 1, 1)
 
 
-def clip_plan(
-    config: Config, options: GenerateConfig, more: str | None = None
-) -> tuple[Tensor | None, list[str]]:
+def clip_plan(config: Config, options: GenerateConfig) -> tuple[Tensor | None, list[str]]:
     """Which clips one batch generates: label indices (or None) and a tag per clip.
 
     ``options.label`` names one label, several (``piano,guitar``) or ``all``; each label
     gets ``options.num`` clips. Tags name the files: ``""`` (one clip), ``"2"``,
-    ``"piano"``, ``"piano-2"``. ``more``: how to get more clips of a label, where a label
-    named twice is refused (``generate``'s ``--num``, the default).
+    ``"piano"``, ``"piano-2"``.
     """
     known = config.model.global_labels
     if not known:
@@ -366,8 +363,10 @@ def clip_plan(
     chosen = list(known) if options.label == "all" else options.label.split(",")
     twice = sorted({name for name in chosen if chosen.count(name) > 1})
     if twice:  # their clips would share a file name
-        more = more or f"for several clips of a label pass --num (e.g. --label {twice[0]} --num 2)"
-        raise UserError(f"--label {options.label}: names {', '.join(twice)} more than once; {more}")
+        raise UserError(
+            f"--label {options.label}: names {', '.join(twice)} more than once; "
+            f"for several clips of a label pass --num (e.g. --label {twice[0]} --num 2)"
+        )
     indices = [i for i in label_positions(known, chosen) for _ in range(options.num)]
     tags = [
         name if options.num == 1 else f"{name}-{i + 1}"
@@ -467,7 +466,8 @@ def generate_audio(
         if features is not None:
             covered = len(features) * config.model.hop_length
             length = steered_length(length, covered, config, options)
-    require_room_for_clips(config, len(tags), length, free_memory(torch.device("cpu")))
+    free = free_memory(torch.device("cpu"))
+    require_room_for_clips(config, len(tags), length, free, labels=len(tags) // options.num)
     if by_notes:
         steered = notes_inputs(notes, config, options, length, len(tags))
     else:
