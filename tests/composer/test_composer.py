@@ -636,6 +636,13 @@ def test_compose_prints_every_path_it_writes_features_too(composed_run, tmp_path
     names = ["x-piano.wav", "x-guitar.wav", "f-piano.npy", "f-guitar.npy"]
     assert printed == [str(tmp_path / name) for name in names]
     assert all(Path(line).is_file() for line in printed) and not features.exists()
+    assert main([*args, "--num", "2", "--out", str(out), "--features-out", str(features)]) == 0
+    printed = capsys.readouterr().out.splitlines()  # two pieces of each label: their frames
+    stems = [f"{x}-{label}-{k}" for x in "xf" for label in ("piano", "guitar") for k in (1, 2)]
+    names = [f"{stem}.{'wav' if stem[0] == 'x' else 'npy'}" for stem in stems]
+    assert printed == [str(tmp_path / name) for name in names]
+    first, second = (np.load(tmp_path / f"f-piano-{k}.npy") for k in (1, 2))
+    assert first.shape == second.shape and not np.array_equal(first, second)
 
 
 def test_a_prime_without_a_finite_sample_is_one_line_and_nan_inside_one_a_warning(
