@@ -754,6 +754,9 @@ def _run(args: argparse.Namespace, say_error: Callable[[str, BaseException], Non
         say_error(f"error: {exc}", exc)
         return EXIT_USAGE
     except KeyboardInterrupt as exc:  # Ctrl-C anywhere: one line, every file old or new
+        if (lost := _lost_peer(exc)) is not None:  # torchrun's stop, on the way out
+            say_error(f"error: {lost}", lost)
+            return EXIT_USAGE
         say_error(_interrupted(exc), exc)
         return EXIT_INTERRUPTED
     except OSError as exc:  # the net under every file access the code does not name itself
@@ -810,6 +813,16 @@ def _os_error(exc: OSError) -> str:
     files = " -> ".join(str(f) for f in (exc.filename, exc.filename2) if f is not None)
     reason = exc.strerror or str(exc) or type(exc).__name__
     return f"{files}: {reason}" if files else reason
+
+
+def _lost_peer(exc: KeyboardInterrupt) -> UserError | None:
+    """The lost-peer error of a training process that the interrupt cut short
+    (``wavenet.distributed.lost_peer_behind``; torch is imported only where one may be)."""
+    if not isinstance(exc.__context__, UserError):
+        return None
+    from .wavenet.distributed import lost_peer_behind
+
+    return lost_peer_behind(exc)
 
 
 def _interrupted(exc: KeyboardInterrupt) -> str:

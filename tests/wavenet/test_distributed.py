@@ -579,3 +579,56 @@ def test_torchrun_on_gpus_uses_nccl_and_writes_one_checkpoint(piano, tmp_path):
     summaries = run_torchrun(torchrun(piano, run, flags))
     assert [s["step"] for s in summaries] == [3]  # rank 0's alone
     assert checkpoint_names(run) == ["step_00000003"]
+
+
+def test_a_peer_on_this_machine_that_ended_is_told_from_one_alive():
+    """torchrun stops the survivors with SIGTERM once one worker ends; where that came
+    before gloo's failure, the survivor said "interrupted" (1 run in 8 beside another job).
+    It now looks at its peers on this machine: one ended (reaped, or a zombie) means the
+    run lost it."""
+    from wavenet_music.wavenet.distributed import _ended, local_peer_gone
+
+    here = socket.gethostname()
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    reaped = subprocess.Popen([sys.executable, "-c", "pass"])
+    reaped.wait()
+    zombie = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        wait_for(lambda: _ended(zombie.pid), alive)  # exited, not reaped
+        me = (here, os.getpid())
+        assert not local_peer_gone([me, (here, alive.pid)])
+        assert local_peer_gone([me, (here, alive.pid), (here, reaped.pid)])
+        assert local_peer_gone([me, (here, zombie.pid)])
+        assert not local_peer_gone([me, ("another-machine", reaped.pid), None])  # not looked at
+    finally:
+        alive.kill()
+        alive.wait()
+        zombie.wait()
+
+
+def test_torchruns_stop_during_the_way_out_keeps_the_lost_peer_line(capsys):
+    """The survivor raised ``LOST``, then torchrun's SIGTERM came while it destroyed its
+    process group, and the interrupt took the line's place: "interrupted" (seen 1 run in
+    8 beside another job). The line is ``LOST``'s again; a Ctrl-C that cut short no such
+    error, or another one, is still "interrupted"."""
+    import argparse
+
+    from wavenet_music.cli import _run
+    from wavenet_music.wavenet.distributed import LOST, lost_peer_behind
+
+    def cut_short(error: Exception) -> None:
+        try:
+            raise error
+        finally:
+            raise KeyboardInterrupt  # the SIGTERM, raised by its handler on the way out
+
+    said: list[str] = []
+    args = argparse.Namespace(func=lambda _: cut_short(UserError(LOST)))
+    assert _run(args, lambda line, _: said.append(line)) == 2
+    assert said == [f"error: {LOST}"]
+    for other in (UserError("no such file"), RuntimeError("gloo")):
+        with pytest.raises(KeyboardInterrupt) as caught:
+            cut_short(other)
+        assert lost_peer_behind(caught.value) is None
+    args = argparse.Namespace(func=lambda _: cut_short(UserError("no such file")))
+    assert _run(args, lambda line, _: said.append(line)) == 130 and said[-1] == "interrupted"

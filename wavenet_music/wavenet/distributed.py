@@ -15,10 +15,12 @@ CUDA (one GPU per process: ``cuda:LOCAL_RANK``).
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import TypeVar
 
 import torch
@@ -144,10 +146,16 @@ def process_group(
     backend = "nccl" if device.type == "cuda" else "gloo"
     with signals_end_the_process():  # waiting for the others, nothing to save yet
         dist.init_process_group(backend, rank=ctx.rank, world_size=ctx.world_size, timeout=timeout)
+    processes: list = [None] * ctx.world_size  # each rank's (host, pid)
     try:
         _WAITING.append(dist.new_group(backend="gloo", timeout=RANK_ZERO_TIMEOUT))
+        dist.all_gather_object(processes, (socket.gethostname(), os.getpid()), _WAITING[0])
         yield
         dist.barrier()
+    except KeyboardInterrupt:  # Ctrl-C, or torchrun's SIGTERM once a peer of it ended
+        if not local_peer_gone(processes):
+            raise
+        raise mark_own(UserError(LOST)) from None
     except Exception as exc:  # from here on, a process may fail alone: it says so
         if not (isinstance(exc, RuntimeError) and peer_lost(exc)):
             mark_own(exc)
@@ -157,6 +165,44 @@ def process_group(
     finally:
         _WAITING.clear()
         dist.destroy_process_group()
+
+
+def lost_peer_behind(interrupt: KeyboardInterrupt) -> UserError | None:
+    """The ``LOST`` error an interrupt cut short, else None: torchrun's SIGTERM (sent to
+    the survivors once it saw a worker end) can come while the survivor tears its process
+    group down on the way out with ``LOST``, and the interrupt took its place ("interrupted",
+    1 run in 8 beside another job, where the peer had been killed outright)."""
+    behind = interrupt.__context__
+    return behind if isinstance(behind, UserError) and str(behind) == LOST else None
+
+
+def local_peer_gone(processes: Sequence[tuple[str, int] | None]) -> bool:
+    """Whether a process of the run on this machine (``processes``: each rank's host name
+    and pid) has ended. torchrun, seeing one worker end (killed outright, say, by the
+    out-of-memory killer), stops the others with SIGTERM, a ``KeyboardInterrupt`` here;
+    where it came before the collective's failure, the survivor said "interrupted", as if
+    someone had pressed Ctrl-C, instead of ``LOST``. (Peers on other machines cannot be
+    looked at: their loss still reads as an interrupt where the signal comes first.)"""
+    here = socket.gethostname()
+    for process in processes:
+        if process is None or process[0] != here or process[1] == os.getpid():
+            continue
+        try:
+            os.kill(process[1], 0)
+        except OSError:  # none (ProcessLookupError), or another user's: a pid reused
+            return True
+        if _ended(process[1]):
+            return True
+    return False
+
+
+def _ended(pid: int) -> bool:
+    """Whether ``pid`` is a process that ended and waits to be reaped (Linux's state Z)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[:1] == ["Z"]
 
 
 # the process group of ``rank_zero_first``'s waits (gloo, on CPU), while a run's group lives
