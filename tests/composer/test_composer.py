@@ -611,7 +611,7 @@ def test_compose_of_a_chroma_run_draws_falls_into_noise_again(composed_run, tmp_
     err = capsys.readouterr().err
     assert f"noise-piano.wav: still noise from 0.0 s after {REDRAW_TRIES} draws" in err
     options = PieceConfig(seconds=1.0, label="piano")
-    assert compose(base / "run", options).redraws == [Redraw(0, 0, False)]
+    assert compose(base / "run", options).redraws == [Redraw(0, 0, False, REDRAW_TRIES)]
     assert compose(base / "run", replace(options, wavenet_redraw_noise=0.0)).redraws == []
 
 

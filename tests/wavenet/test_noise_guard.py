@@ -23,10 +23,12 @@ from wavenet_music.wavenet.model import WaveNet
 from wavenet_music.wavenet.noise_guard import (
     NOISE_FLATNESS,
     NOISE_LEVEL_DB,
+    REDRAW_REACHES,
     REDRAW_TRIES,
     NoiseGuard,
     Redraw,
     noise_like,
+    windows,
 )
 from wavenet_music.wavenet.to_audio import redraw_lines
 
@@ -44,9 +46,11 @@ class Scripted(NoiseGuard):
 
     verdicts: list = field(default_factory=list)
     calls: list = field(default_factory=list)
+    widths: list = field(default_factory=list)
 
     def noisy(self, audio: np.ndarray) -> np.ndarray:
         self.calls.append(len(audio))
+        self.widths.append(audio.shape[1])
         verdict = self.verdicts.pop(0) if self.verdicts else False
         return np.broadcast_to(np.array(verdict, dtype=bool), (len(audio),)).copy()
 
@@ -105,7 +109,7 @@ def test_noise_reads_as_noise_and_music_as_music():
 
 def test_no_half_second_of_the_real_corpus_reads_as_noise(music_root: Path):
     """The guard never draws real music again: every half second of the test corpus (four
-    genres of recordings, decoded by soundfile) reads as music."""
+    genres of recordings, decoded by soundfile), a quarter second apart, reads as music."""
     guard = NoiseGuard.of(NOISE_FLATNESS, RATE, 256, None)
     judged = 0
     for path in sorted(music_root.rglob("*")):
@@ -114,12 +118,31 @@ def test_no_half_second_of_the_real_corpus_reads_as_noise(music_root: Path):
         audio, rate = sf.read(path, dtype="float32", always_2d=True)
         assert rate == RATE
         audio = audio.mean(axis=1)
-        spans = len(audio) // guard.span
-        if spans:
-            halves = audio[: spans * guard.span].reshape(spans, guard.span)
-            assert not guard.noisy(halves).any(), path
-            judged += spans
-    assert judged >= 4 * 50  # half a minute a genre
+        assert not guard.noisy(audio[None]).any(), path
+        judged += len(windows(len(audio), guard.span, guard.hop))
+    assert judged >= 4 * 100  # half a minute a genre
+
+
+def test_the_windows_judged_overlap_by_half_and_reach_the_end():
+    assert windows(100, 100, 50) == [(0, 100)]
+    assert windows(150, 100, 50) == [(0, 100), (50, 150)]
+    assert windows(230, 100, 50) == [(0, 100), (50, 150), (100, 200), (130, 230)]
+    assert windows(60, 100, 50) == [(0, 60)]  # a clip's last span, shorter
+    assert windows(24, 100, 50) == []  # under a quarter of a span: not judged
+
+
+def test_a_burst_of_noise_across_two_spans_is_judged_in_the_window_between_them():
+    """Noise from the middle of one span to the middle of the next (as the demo's ambient
+    WaveNet played, for about a second) reads as music in each span alone, where the
+    music around it hides it, and as noise in the window across them."""
+    guard = NoiseGuard.of(NOISE_FLATNESS, RATE, 256, None)
+    span, hop = guard.span, guard.hop
+    clip = np.concatenate([_tone(0.5, 0.3), _tone(0.5, 0.3)])  # two spans of music
+    clip[hop : hop + span] = 0.1 * np.random.default_rng(2).standard_normal(span)  # -20 dBFS
+    halves = clip.reshape(2, span)
+    assert noise_like(halves, RATE, NOISE_FLATNESS, NOISE_LEVEL_DB).tolist() == [False, False]
+    assert guard.noisy(clip[None]).tolist() == [True]
+    assert guard.noisy(halves).tolist() == [False, False]  # each span alone, as before
 
 
 def test_the_guard_of_a_setting():
@@ -170,11 +193,33 @@ def test_only_the_fallen_stream_is_drawn_again_from_the_span_before():
     redraws: list[Redraw] = []
     guard = _scripted(70, [[False] * 3, [False, True, False]])
     guarded = _run(model, steering, guard=guard, on_redraw=redraws.append)
-    assert redraws == [Redraw(stream=1, start=0, resolved=True)]
+    assert redraws == [Redraw(stream=1, start=0, resolved=True, draws=1)]
     assert torch.equal(guarded[[0, 2]], whole[[0, 2]])
     assert not torch.equal(guarded[1, :140], whole[1, :140])  # drawn again, both spans
     # the redraw's two spans were judged, for stream 1 alone, then every later span
     assert guard.calls == [3, 3, 1, 1, 3, 3, 3]
+    # each span with the half span before (35): a burst across two is judged whole
+    assert guard.widths == [70, 105, 70, 105, 105, 105, 55]  # the last: 35 + 20
+
+
+def test_a_fall_its_tries_cannot_clear_is_drawn_again_from_further_back():
+    """Stream 1 falls in its fifth span (samples 140-175) and stays noise through both
+    tries from the span before (105); it is drawn again from three spans before (35),
+    where it clears: reported once, from 35; its first 35 samples and the other streams
+    are as unguarded."""
+    model, steering = _steered_model()
+    whole = _run(model, steering)
+    redraws: list[Redraw] = []
+    verdicts = [[False] * 3] * 4 + [[False, True, False]]  # spans 0-3 music, span 4 falls
+    verdicts += [True, True] * 2  # two tries from 105, both spans noise each time
+    guard = _scripted(35, verdicts, tries=2)
+    guarded = _run(model, steering, guard=guard, on_redraw=redraws.append)
+    assert redraws == [Redraw(stream=1, start=35, resolved=True, draws=2 + 1)]
+    assert guard.calls[:13] == [3] * 5 + [1] * 4 + [1] * 4  # then 4 spans from 35, music
+    assert torch.equal(guarded[[0, 2]], whole[[0, 2]])
+    assert torch.equal(guarded[1, :35], whole[1, :35])
+    assert not torch.equal(guarded[1, 35:105], whole[1, 35:105])
+    assert REDRAW_REACHES == (1, 3)
 
 
 def test_a_stream_that_stays_noise_is_left_after_its_tries_while_it_stays_noise():
@@ -185,7 +230,7 @@ def test_a_stream_that_stays_noise_is_left_after_its_tries_while_it_stays_noise(
     # three tries of stream 0; then every stream reads noise: 1 and 2 are drawn again from
     # the span before (each still noise after three tries), 0 is no longer judged, and
     # after that nothing is drawn again
-    assert redraws == [Redraw(0, 0, False), Redraw(1, 0, False), Redraw(2, 0, False)]
+    assert redraws == [Redraw(0, 0, False, 3), Redraw(1, 0, False, 3), Redraw(2, 0, False, 3)]
     assert guard.calls[:6] == [3, 1, 1, 1, 3, 2] and len(guard.calls) == 1 + 3 + 1 + 6 + 7
     assert guarded.shape == (3, 300)
 
@@ -199,7 +244,7 @@ def test_a_stream_left_as_noise_is_guarded_again_once_it_plays_music():
     verdicts += [[True, False, False], [False] * 3, [True, False, False]]  # left, music, fall
     guard = _scripted(35, verdicts, tries=3)
     _run(model, steering, guard=guard, on_redraw=redraws.append)
-    assert redraws == [Redraw(0, 0, False), Redraw(0, 70, True)]  # from the span before
+    assert redraws == [Redraw(0, 0, False, 3), Redraw(0, 70, True, 1)]  # from the span before
 
 
 def test_nothing_is_drawn_again_at_temperature_zero():
@@ -223,17 +268,17 @@ def test_an_untrained_model_is_judged_noise_and_left_as_it_is_after_its_tries():
         model, 2 * RATE, 2, generator=torch.Generator().manual_seed(0), max_jump=0.5,
         guard=guard, on_redraw=redraws.append,
     )  # fmt: skip
-    assert redraws == [Redraw(0, 0, False), Redraw(1, 0, False)]
+    assert redraws == [Redraw(0, 0, False, REDRAW_TRIES), Redraw(1, 0, False, REDRAW_TRIES)]
     assert guard.noisy(mu_law_decode(out[:, -guard.span :].numpy(), 256)).all()
 
 
 def test_each_clip_drawn_again_is_named_with_where_and_a_noise_left_is_a_warning():
     paths = [Path("take-1.wav"), Path("take-2.wav")]
-    redraws = [Redraw(1, 16000, True), Redraw(1, 56000, False)]
+    redraws = [Redraw(1, 16000, True, 1), Redraw(1, 56000, False, 8)]
     lines = redraw_lines(paths, redraws, RATE)
     assert lines == [
         "take-2.wav: fell into noise 2x, drawn again from 1.0 s, 3.5 s",
-        f"warning: take-2.wav: still noise from 3.5 s after {REDRAW_TRIES} draws: the model "
+        "warning: take-2.wav: still noise from 3.5 s after 8 draws: the model "
         "is under-trained (train longer) or the temperature too high",
     ]
     assert redraw_lines(paths, [], RATE) == []

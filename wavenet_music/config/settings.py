@@ -85,9 +85,9 @@ def jump_doc(what: str) -> dict:
 def redraw_noise_doc(what: str) -> dict:
     """The metadata of a noise guard setting (``REDRAW_NOISE``)."""
     return doc(
-        f"{what} half second whose spectral flatness exceeds this (a fall into white "
-        "noise: 0.56; music 0.002-0.3), from the half second before, up to 4 times; "
-        "0 = never",
+        f"{what} half second (judged a quarter second apart) whose spectral flatness "
+        "exceeds this (a fall into white noise: 0.56; music 0.002-0.3), from the half "
+        "second before, up to 4 times, then from 1.5 s before; 0 = never",
         low=0,
         high=1,
     )

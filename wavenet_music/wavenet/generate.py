@@ -318,21 +318,51 @@ def guarded(
         now = timeline.after(out[:, :start], model).within(end - start, model)
         progress = None if on_step is None else _filling(out, start, on_step)
         out[:, start:end] = sampling.drawn(model, now, start, end - start, generator, progress)
-        noisy = guard.noisy(_audio(out[:, start:end], guard))
+        noisy = guard.noisy(_audio(out[:, max(0, start - guard.hop) : end], guard))
         armed |= ~noisy  # a stream left as noise is guarded again once it plays music
         fallen = armed & noisy
         if not (fallen.any() and sampling.random):
             continue
-        back = max(0, start - guard.span)  # the fall began in the span before, or here
         streams = torch.from_numpy(np.flatnonzero(fallen))
-        resolved = _drawn_again(
-            model, timeline, out, back, end, streams, sampling, redraws, guard, on_step
-        )
-        for stream, ok in resolved.items():
-            armed[stream] = ok
+        for redraw in _redrawn(
+            model, timeline, out, start, end, streams, sampling, redraws, guard, on_step
+        ):
+            armed[redraw.stream] = redraw.resolved
             if on_redraw is not None:
-                on_redraw(Redraw(stream, back, ok))
+                on_redraw(redraw)
     return out
+
+
+def _redrawn(
+    model: WaveNet,
+    timeline: Timeline,
+    out: Tensor,
+    start: int,
+    end: int,
+    streams: Tensor,
+    sampling: Sampling,
+    generator: torch.Generator | None,
+    guard: NoiseGuard,
+    on_step: ProgressFn | None,
+) -> list[Redraw]:
+    """``streams`` (S,) of ``out``, fallen into noise in the span ``start`` .. ``end``,
+    drawn again from ``guard.reaches`` spans before ``start`` in turn (the fall began in
+    the span before; a fall its tries cannot clear, from further back), a stream going
+    further back only while it stays noise; a ``Redraw`` per stream, from where its last
+    redraw started."""
+    redrawn: dict[int, Redraw] = {}
+    for reach in guard.reaches:
+        back = max(0, start - reach * guard.span)
+        tried = _drawn_again(
+            model, timeline, out, back, end, streams, sampling, generator, guard, on_step
+        )
+        for stream, (ok, draws) in tried.items():
+            before = redrawn[stream].draws if stream in redrawn else 0
+            redrawn[stream] = Redraw(stream, back, ok, before + draws)
+        streams = torch.tensor([stream for stream, (ok, _) in tried.items() if not ok])
+        if len(streams) == 0 or back == 0:
+            break
+    return list(redrawn.values())
 
 
 def _filling(out: Tensor, start: int, on_step: ProgressFn) -> ProgressFn:
@@ -360,29 +390,31 @@ def _drawn_again(
     generator: torch.Generator | None,
     guard: NoiseGuard,
     on_step: ProgressFn | None,
-) -> dict[int, bool]:
+) -> dict[int, tuple[bool, int]]:
     """Samples ``back`` .. ``end`` of ``streams`` (S,) of ``out`` (B, ≥ end) drawn again in
-    place, up to ``guard.tries`` times until every span of them reads as music; returns
-    stream → resolved (else it keeps its last try). ``on_step`` hears the clip so far
-    (no new samples) as they are drawn, so that Ctrl-C is heard as soon."""
+    place, up to ``guard.tries`` times until every span of them, each with the half span
+    before it, reads as music; returns stream → (resolved (else it keeps its last try),
+    draws made). ``on_step`` hears the clip so far (no new samples) as they are drawn, so
+    that Ctrl-C is heard as soon."""
     resolved = {}
 
     def progress(_: Tensor) -> None:
         if on_step is not None:
             on_step(out[:, :end])
 
-    for _ in range(guard.tries):
+    for draws in range(1, guard.tries + 1):
         before = timeline.after(out[:, :back], model).within(end - back, model).rows(streams)
         again = sampling.drawn(model, before, back, end - back, generator, progress, streams)
-        noisy = np.zeros(len(streams), dtype=bool)
-        for start in range(0, end - back, guard.span):
-            noisy |= guard.noisy(_audio(again[:, start : start + guard.span], guard))
         out[streams, back:end] = again
-        resolved.update(dict.fromkeys(streams[~noisy].tolist(), True))
+        noisy = np.zeros(len(streams), dtype=bool)
+        for start in range(back, end, guard.span):  # with the half span before each
+            judged = out[streams, max(0, start - guard.hop) : min(start + guard.span, end)]
+            noisy |= guard.noisy(_audio(judged, guard))
+        resolved.update(dict.fromkeys(streams[~noisy].tolist(), (True, draws)))
         streams = streams[torch.from_numpy(noisy)]
         if len(streams) == 0:
             break
-    resolved.update(dict.fromkeys(streams.tolist(), False))
+    resolved.update(dict.fromkeys(streams.tolist(), (False, guard.tries)))
     return resolved
 
 

@@ -9,13 +9,17 @@ never above 0.13 (experiments/ambient_noise_2026-12-05). The fall is one draw am
 and a draw can be made again.
 
 ``generate`` with a ``NoiseGuard`` draws in spans of about half a second. After each span
-it judges every stream's span (``noise_like``); a stream whose span reads as noise is drawn
-again from the start of the span before it (where the fall began), from a random stream of
-its own, up to ``tries`` times, until both spans read as music. A stream still noisy after
-that is left as its last try drew it, and its noise is not drawn again until it plays
-music again (a model that plays noise throughout, such as an under-trained one, costs
-``tries`` redraws, not one per span, and still sounds as it is; a passage that 4 tries
-could not clear does not unguard the rest of a piece). Streams the guard leaves alone
+it judges every stream's span and the half second across it and the span before
+(``windows``: a burst of noise from the middle of one span to the middle of the next hides
+in both spans' music); a stream that reads as noise is drawn again from the start of the
+span before (where the fall began), from a random stream of its own, up to ``tries``
+times until every window reads as music, then, while it still reads as noise, from the
+further ``reaches`` (3 spans, 1.5 s, before: a fall those tries cannot clear may have
+begun earlier). A stream
+still noisy after that is left as its last try drew it, and its noise is not drawn again
+until it plays music again (a model that plays noise throughout, such as an under-trained
+one, costs one round of tries, not one per span, and still sounds as it is; a passage its
+tries could not clear does not unguard the rest of a piece). Streams the guard leaves alone
 draw exactly what they would without it (tested), and every redraw is reported
 (``Redraw``). Every path that draws audio goes through ``generate``: ``generate`` and
 ``render``, the report's clips, and ``compose`` of either kind of composer
@@ -42,7 +46,13 @@ NOISE_FLATNESS = 0.4
 # with the guard at -50 drew two such rests 4 times each, in vain).
 NOISE_LEVEL_DB = -40.0
 SPAN_SECONDS = 0.5  # judged at a time (rounded to whole frames of local conditioning)
-REDRAW_TRIES = 4  # draws again of a fall before the stream is left as it is
+REDRAW_TRIES = 4  # draws again of a fall from each reach before the stream is left as it is
+# How far back a fall is drawn again from, in spans before the span judged noise: from the
+# span before (where the fall began), then, when its tries all fall again, from 1.5 s before.
+# Of 4 falls of the demo's ambient WaveNet that 4 tries from the span before could not clear
+# (in bass alone: low notes it does not hold), 3 cleared from further back
+# (experiments/noise_guard_reach_2026-12-06).
+REDRAW_REACHES = (1, 3)
 # A bound above any spectral flatness: a guard that judges every span and never draws one
 # again (its work measured alone: the report's speed probe, bench_noise_guard.py).
 NEVER_NOISE = 2.0
@@ -51,12 +61,13 @@ NEVER_NOISE = 2.0
 @dataclass(frozen=True)
 class Redraw:
     """A fall into noise drawn again: stream ``stream`` from sample ``start`` (of the
-    generated samples) on; ``resolved``: whether a try read as music (else the stream is
-    left as its last try drew it)."""
+    generated samples; the last reach's) on; ``resolved``: whether a try read as music
+    (else the stream is left as its last try drew it); ``draws``: the tries made."""
 
     stream: int
     start: int
     resolved: bool
+    draws: int
 
 
 RedrawFn = Callable[[Redraw], None]
@@ -73,6 +84,7 @@ class NoiseGuard:
     flatness: float = NOISE_FLATNESS
     level_db: float = NOISE_LEVEL_DB
     tries: int = REDRAW_TRIES
+    reaches: tuple[int, ...] = REDRAW_REACHES
 
     @classmethod
     def of(
@@ -87,13 +99,33 @@ class NoiseGuard:
             span = max(1, round(span / hop)) * hop
         return cls(span, sample_rate, quantization_channels, flatness)
 
+    @property
+    def hop(self) -> int:
+        """Samples between the starts of the windows judged: half a span, so that a
+        burst of noise across two spans is judged whole in the window between them."""
+        return max(1, self.span // 2)
+
     def noisy(self, audio: np.ndarray) -> np.ndarray:
-        """Which of the streams (B, T) float audio reads as noise: (B,) bool. A span
-        shorter than a quarter of ``span`` (a clip's last) is not judged."""
+        """Which of the streams (B, T) float audio reads as noise in any of its windows
+        (``windows``): (B,) bool. Audio shorter than a quarter of ``span`` (a clip's
+        short last span) is not judged."""
         audio = np.atleast_2d(audio)
-        if audio.shape[1] < self.span // 4:
-            return np.zeros(len(audio), dtype=bool)
-        return noise_like(audio, self.sample_rate, self.flatness, self.level_db)
+        noisy = np.zeros(len(audio), dtype=bool)
+        for start, end in windows(audio.shape[1], self.span, self.hop):
+            noisy |= noise_like(audio[:, start:end], self.sample_rate, self.flatness, self.level_db)
+        return noisy
+
+
+def windows(length: int, span: int, hop: int) -> list[tuple[int, int]]:
+    """The windows judged in ``length`` samples: ``span`` long, ``hop`` apart, and one
+    ending at ``length`` where they stop short of it (one window, cut at ``length``, when
+    it is shorter than ``span``; none when shorter than a quarter of ``span``)."""
+    if length < max(1, span // 4):
+        return []
+    starts = list(range(0, length - span + 1, hop)) or [0]
+    if starts[-1] + span < length:
+        starts.append(length - span)
+    return [(start, min(start + span, length)) for start in starts]
 
 
 def noise_like(audio: np.ndarray, sample_rate: int, flatness: float, level_db: float) -> np.ndarray:

@@ -47,7 +47,7 @@ from .discovery import distinct_file_names, label_positions
 from .generate import generate
 from .memory import require_room_for_clips
 from .model import WaveNet
-from .noise_guard import REDRAW_TRIES, NoiseGuard, Redraw, RedrawFn
+from .noise_guard import NoiseGuard, Redraw, RedrawFn
 from .windows import feature_store
 
 SILENT_SPAN = 1e-3  # a clip whose samples all lie within this of each other makes no sound
@@ -585,7 +585,7 @@ def redraw_lines(paths: list[Path], redraws: list[Redraw], sample_rate: int) -> 
             if not r.resolved:
                 lines.append(
                     f"warning: {path}: still noise from {r.start / sample_rate:.1f} s after "
-                    f"{REDRAW_TRIES} draws: the model is under-trained (train longer) or "
+                    f"{r.draws} draws: the model is under-trained (train longer) or "
                     "the temperature too high"
                 )
     return lines
