@@ -17,7 +17,7 @@ import soundfile as sf
 import torch
 
 from wavenet_music.config import UserError
-from wavenet_music.runs import read_metrics
+from wavenet_music.runs import OpenArrays, read_metrics
 from wavenet_music.wavenet import checkpoint as ckpt
 from wavenet_music.wavenet.train import train
 
@@ -261,3 +261,52 @@ def test_a_stop_request_ends_the_loop_after_the_step_and_the_state_round_trips(c
     assert Budget(steps=3, minutes=None).spent(3, 0.0) and Budget(None, 1.0).spent(0, 60.0)
     with pytest.raises(UserError, match="--steps N or --minutes M"):
         Budget(None, None).require()
+
+
+def _descriptor_limit(soft: int) -> None:
+    import resource
+
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_a_corpus_of_more_recordings_than_open_files_allowed_trains(tmp_path):
+    """Every recording's cache was memory-mapped and held for the whole run, a file
+    descriptor each: 150 recordings under a limit of 100 (macOS allows 256, Linux 1,024)
+    ended training at step 10 with "Too many open files". Now at most ``MAX_OPEN_ARRAYS``
+    are held at once, and 200 recordings train under a limit of 128."""
+    data = tmp_path / "loops"
+    data.mkdir()
+    t = np.arange(4000) / 16000
+    for i in range(200):
+        sf.write(data / f"loop{i:03d}.wav", 0.3 * np.sin(2 * np.pi * (200 + 3 * i) * t), 16000)
+    command = _train_command(data, tmp_path / "run", tmp_path / "cache", False, 40)
+    command += ["--batch-size", "16", "--sample-size", "300"]
+    done = subprocess.run(
+        command,
+        env=ONE_THREAD,
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD_S,
+        preexec_fn=lambda: _descriptor_limit(128),
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert read_metrics(tmp_path / "run")[-1]["step"] == 40
+
+
+def test_open_arrays_hold_at_most_their_limit_and_let_the_least_recent_go(tmp_path):
+    paths = []
+    for i in range(5):
+        paths.append(tmp_path / f"{i}.npy")
+        np.save(paths[-1], np.full(10, i, dtype=np.uint8))
+    opened: list[int] = []
+
+    def open_(path: Path) -> np.ndarray:
+        opened.append(int(path.stem))
+        return np.load(path, mmap_mode="r")
+
+    arrays = OpenArrays(open_, limit=2)
+    assert [int(arrays[p][0]) for p in (paths[0], paths[1], paths[0], paths[2])] == [0, 1, 0, 2]
+    assert opened == [0, 1, 2] and len(arrays) == 2  # 1, the least recent, was let go
+    assert int(arrays[paths[0]][3]) == 0 and opened == [0, 1, 2]  # 0 is still held
+    assert int(arrays[paths[1]][9]) == 1 and opened == [0, 1, 2, 1]  # opened again

@@ -70,3 +70,20 @@ def test_any_os_error_a_command_meets_is_one_line_naming_the_file(monkeypatch, c
     code, err = _run(capsys, "info")
     assert code == EXIT_USAGE
     assert _one_line(err) == "wavenet-music info: error: RUN/checkpoints: Permission denied"
+
+
+def test_too_many_open_files_says_the_limit_and_how_to_raise_it(monkeypatch, capsys):
+    import errno
+    import resource
+
+    def full(args):
+        raise OSError(errno.EMFILE, "Too many open files")
+
+    monkeypatch.setattr(cli, "cmd_info", full)
+    monkeypatch.setattr(resource, "getrlimit", lambda _: (256, 10240))
+    code, err = _run(capsys, "info")
+    assert code == EXIT_USAGE
+    assert _one_line(err) == (
+        "wavenet-music info: error: Too many open files (this process may hold 256 at once; "
+        "`ulimit -n 4096` raises it)"
+    )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import errno
 import functools
 import itertools
 import json
@@ -812,6 +813,12 @@ def _os_error(exc: OSError) -> str:
     """An operating-system error as one line: the file(s) and the reason."""
     files = " -> ".join(str(f) for f in (exc.filename, exc.filename2) if f is not None)
     reason = exc.strerror or str(exc) or type(exc).__name__
+    if exc.errno == errno.EMFILE:  # the process's own limit, which the user may raise
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        room = "" if soft >= hard else f"; `ulimit -n {min(hard, 4096)}` raises it"
+        reason = f"{reason} (this process may hold {soft} at once{room})"
     return f"{files}: {reason}" if files else reason
 
 

@@ -18,6 +18,7 @@ by name rather than ignored.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import errno
 import fcntl
@@ -246,6 +247,35 @@ def cached(path: Path, read: Callable[[Path], T], build: Callable[[], bytes], hi
             )
     write_atomically(path, build(), hint)
     return read(path)
+
+
+# Cache files held open (memory-mapped) at once by one store: each map holds a file
+# descriptor, and a process may hold 256 by default on macOS, 1,024 on Linux, so a store
+# that kept every file of a corpus of some hundreds of recordings open failed mid-training
+# with "Too many open files". Opening a map again costs some 20 µs; a training step, ms.
+MAX_OPEN_ARRAYS = 64
+
+
+class OpenArrays:
+    """Arrays ``open(path)`` gives (memory maps of cache files), at most ``limit`` held
+    at once: the least recently used is let go first (its map closes once no window still
+    reads it), and opened again when asked for again."""
+
+    def __init__(self, open: Callable[[Path], np.ndarray], limit: int = MAX_OPEN_ARRAYS) -> None:
+        self._open, self.limit = open, limit
+        self._held: collections.OrderedDict[Path, np.ndarray] = collections.OrderedDict()
+
+    def __getitem__(self, path: Path) -> np.ndarray:
+        if path in self._held:
+            self._held.move_to_end(path)
+            return self._held[path]
+        array = self._held[path] = self._open(path)
+        while len(self._held) > self.limit:
+            self._held.popitem(last=False)
+        return array
+
+    def __len__(self) -> int:
+        return len(self._held)
 
 
 # --- appending to a log ------------------------------------------------------------------------

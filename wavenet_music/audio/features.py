@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import Config, UserError
-from ..runs import cached, npy_bytes
+from ..runs import OpenArrays, cached, npy_bytes
 from .io import mu_law_decode, padded_slice
 from .spectral import (
     chroma_filterbank,
@@ -137,7 +137,7 @@ class FeatureStore:
         self.function = FEATURES[kind]
         self.settings = (kind, sample_rate, hop, channels, n_fft, classes)
         self.hop, self.channels = hop, channels
-        self._arrays: dict[Path, np.ndarray] = {}
+        self._arrays = OpenArrays(self._opened)
 
     def of_classes(self, classes: np.ndarray) -> np.ndarray:
         """Features (K, channels) of mu-law classes (T,)."""
@@ -147,16 +147,17 @@ class FeatureStore:
     def features(self, cache: Path) -> np.ndarray:
         """The features of the cached classes ``cache`` (a ``.npy`` of classes), computed
         once into a cache file beside it (a damaged one is computed again)."""
-        if cache not in self._arrays:
-            key = hashlib.sha1(json.dumps(self.settings).encode()).hexdigest()[:12]
-            path = cache.with_name(f"{cache.stem}.features-{key}.npy")
-
-            def compute() -> bytes:
-                classes = np.load(cache, mmap_mode="r")
-                return npy_bytes(self.of_classes(classes).astype(np.float16))
-
-            self._arrays[cache] = cached(path, self._check, compute)
         return self._arrays[cache]
+
+    def _opened(self, cache: Path) -> np.ndarray:
+        key = hashlib.sha1(json.dumps(self.settings).encode()).hexdigest()[:12]
+        path = cache.with_name(f"{cache.stem}.features-{key}.npy")
+
+        def compute() -> bytes:
+            classes = np.load(cache, mmap_mode="r")
+            return npy_bytes(self.of_classes(classes).astype(np.float16))
+
+        return cached(path, self._check, compute)
 
     def _check(self, path: Path) -> np.ndarray:
         values = np.load(path, mmap_mode="r")

@@ -22,6 +22,7 @@ from ..audio.io import mu_law_decode, mu_law_encode, padded_slice, silence_class
 from ..config import Config, UserError
 from ..notes.excitation import RecordingPhases
 from ..notes.features import NoteStore
+from ..runs import OpenArrays
 from .data import Segment, load_classes
 from .discovery import composed
 
@@ -91,12 +92,10 @@ class WindowSource:
         self.excitation = excitation
         self.excitation_phase = excitation_phase
         self.quantization_channels = quantization_channels
-        self._arrays: dict[Path, np.ndarray] = {}
+        self._arrays = OpenArrays(load_classes)
         self._phases: dict[Path, RecordingPhases] = {}
 
     def classes(self, segment: Segment) -> np.ndarray:
-        if segment.cache not in self._arrays:
-            self._arrays[segment.cache] = load_classes(segment.cache)
         return self._arrays[segment.cache]
 
     def window(self, segment: Segment, target_start: int, targets: int | None = None) -> Window:
