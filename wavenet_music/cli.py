@@ -21,7 +21,7 @@ import secrets
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from .composer.config import ComposerConfig, PieceConfig
 from .config import (
@@ -45,6 +45,9 @@ from .config import (
 from .config.checks import field_specs
 from .runtime.console import rank_zero_speaks
 from .runtime.device import in_binary_units
+
+if TYPE_CHECKING:
+    from .runs import CacheSurvey
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports it
@@ -572,6 +575,45 @@ def cmd_transcribe(args: argparse.Namespace) -> None:
     print(f"{args.out}: {count}, {notes[0].onset:.2f}-{end:.2f} s")
 
 
+def cmd_cache(args: argparse.Namespace) -> None:
+    from .runs import remove_entry, survey_cache
+    from .wavenet.data import cache_root
+
+    folder = cache_root(DataConfig(cache_dir=args.cache_dir and str(args.cache_dir)))
+    survey = survey_cache(folder)
+    if args.clear or args.prune:
+        gone = {**survey.stale, **(survey.live | survey.unrecorded if args.clear else {})}
+        freed = sum(remove_entry(entry) for entry in gone)
+        which = "" if args.clear else "stale "
+        print(f"{folder}: removed {_entries(len(gone), which)} ({in_binary_units(freed)})")
+        return
+    print(f"{folder}: {cache_summary(survey)}")
+
+
+def cache_summary(survey: CacheSurvey) -> str:
+    """A ``runs.CacheSurvey`` in one line: what its entries hold, and what frees them."""
+    groups = [
+        (survey.live, "current", ""),
+        (survey.stale, "stale (their recording or score changed or is gone)", "--prune"),
+        (survey.unrecorded, "from before entries recorded their source", "--clear"),
+    ]
+    counts = sum(len(group) for group, _, _ in groups)
+    if not counts:
+        return "no entries"
+    total = sum(sum(group.values()) for group, _, _ in groups)
+    said = [
+        f"{len(group)} {what}, {in_binary_units(sum(group.values()))}"
+        + (f": {flag} removes them" if flag else "")
+        for group, what, flag in groups
+        if group
+    ]
+    return f"{_entries(counts)}, {in_binary_units(total)}: {'; '.join(said)}"
+
+
+def _entries(count: int, what: str = "") -> str:
+    return f"{count} {what}entr{'y' if count == 1 else 'ies'}"
+
+
 def _file_named(out: Path, kind: str, suffixes: tuple[str, ...]) -> None:
     """``--out`` of a command that writes one file of ``kind``: a name ending in one of
     ``suffixes``, else one line naming them, in ``check_out``'s words (which takes one)."""
@@ -733,6 +775,23 @@ def build_parser() -> argparse.ArgumentParser:
     trans.add_argument("audio", type=Path, help="audio file (any rate; mixed to mono)")
     trans.add_argument("--out", type=Path, required=True, help=".mid (or .midi) file to write")
     trans.set_defaults(func=cmd_transcribe)
+
+    cache = commands.add_parser(
+        "cache",
+        help="what the cache of decoded recordings and their notes holds; --prune removes "
+        "the entries of recordings changed or gone (each change leaves one), --clear all",
+    )
+    cache.add_argument(
+        "--cache-dir",
+        type=Path,
+        help="the cache folder (data.cache_dir of the runs; default ~/.cache/wavenet-music)",
+    )
+    chosen = cache.add_mutually_exclusive_group()
+    chosen.add_argument("--prune", action="store_true", help="remove the stale entries")
+    chosen.add_argument(
+        "--clear", action="store_true", help="remove every entry (made again when needed)"
+    )
+    cache.set_defaults(func=cmd_cache)
     return parser
 
 

@@ -22,6 +22,7 @@ import collections
 import contextlib
 import errno
 import fcntl
+import glob
 import io
 import json
 import os
@@ -31,6 +32,7 @@ import stat
 import sys
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -231,22 +233,37 @@ def file_identity(path: Path) -> list:
     return [str(Path(path).resolve()), stat.st_size, *times, stat.st_ino]
 
 
-def cached(path: Path, read: Callable[[Path], T], build: Callable[[], bytes], hint: str = "") -> T:
+def cached(
+    path: Path,
+    read: Callable[[Path], T],
+    build: Callable[[], bytes],
+    hint: str = "",
+    source: CacheSource | None = None,
+) -> T:
     """``read(path)``; a missing file is built first, and a damaged one (cut short by a
     crash or a full disk, overwritten) is reported, built again and replaced, so that one
     bad cache file never fails every later run. ``read`` raises OSError or ValueError (or
-    KeyError, EOFError) for a file it cannot use."""
+    KeyError, EOFError) for a file it cannot use. With ``source`` (an entry of the shared
+    cache folder), the entry's source is recorded (``record_source``)."""
     if path.exists():
         try:
-            return read(path)
+            found = read(path)
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
             print(
                 f"warning: cache file {path} is damaged ({type(exc).__name__}: {exc}); "
                 "building it again",
                 file=sys.stderr,
             )
+        else:
+            return _kept(path, source, found)
     write_atomically(path, build(), hint)
-    return read(path)
+    return _kept(path, source, read(path))
+
+
+def _kept(entry: Path, source: CacheSource | None, found: T) -> T:
+    if source is not None:
+        record_source(entry, source)
+    return found
 
 
 # Cache files held open (memory-mapped) at once by one store: each map holds a file
@@ -276,6 +293,109 @@ class OpenArrays:
 
     def __len__(self) -> int:
         return len(self._held)
+
+
+# --- what each cache entry was built from -------------------------------------------------------
+
+# An entry's name hashes its source file's identity, so a file edited, replaced or only
+# touched gets a new entry and the old one is never read again: a cache folder grows by
+# every version of every recording (54 decodes of one test file in this project's). They
+# are not removed as a new one is built: a run started before the change may still read
+# the old one. Beside each entry, ENTRY.source.json records what it was built from, so that
+# ``survey_cache`` tells those whose source changed or is gone and ``wavenet-music cache
+# --prune`` removes them when the user says so.
+SOURCE_RECORD = ".source.json"
+# what a cache entry is named (``NAME-DIGEST[.score|.notes].npy``), its derived features
+# (``NAME-DIGEST.features-KEY.npy``) and its record: nothing else in a folder is touched
+ENTRY = re.compile(r"^.{1,40}-[0-9a-f]{20}(\.score|\.notes)?\.npy$")
+DERIVED = re.compile(r"^(?P<entry>.{1,40}-[0-9a-f]{20})\.features-[0-9a-f]{12}\.npy$")
+
+
+@dataclass(frozen=True)
+class CacheSource:
+    """What a cache entry was built from: the file ``path`` as it was (``identity``, its
+    ``file_identity`` hashed into the entry's name), in the way ``kind`` names (the
+    settings that shaped it), by the code ``version``."""
+
+    path: Path
+    identity: list
+    kind: str
+    version: str
+
+
+def record_source(entry: Path, source: CacheSource) -> None:
+    """Record ``entry``'s source beside it (once; a folder that cannot be written keeps
+    no record, and its entries read as written before records)."""
+    path, *identity = source.identity
+    mine = {"source": path, "identity": identity, "kind": source.kind, "version": source.version}
+    record = entry.with_name(entry.name + SOURCE_RECORD)
+    if _read_record(record) != mine:
+        with contextlib.suppress(UserError):
+            write_atomically(record, json.dumps(mine))
+
+
+def remove_entry(entry: Path) -> int:
+    """Remove the cache entry ``entry``, its record and its derived features; the bytes
+    freed (what another process removed first counts nothing)."""
+    derived = entry.parent.glob(f"{glob.escape(entry.name.removesuffix('.npy'))}.features-*.npy")
+    freed = 0
+    for path in [entry, entry.with_name(entry.name + SOURCE_RECORD), *derived]:
+        with contextlib.suppress(OSError):
+            size = path.stat().st_size
+            path.unlink()
+            freed += size
+    return freed
+
+
+def _read_record(record: Path) -> dict:
+    try:
+        found = json.loads(record.read_text())
+    except (OSError, ValueError):
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+@dataclass
+class CacheSurvey:
+    """A cache folder's entries: ``live`` (their source as they were built from it),
+    ``stale`` (their source changed since, or gone: never read again) and ``unrecorded``
+    (written before entries kept records, or their record lost), each entry with the bytes
+    it holds (its derived features included)."""
+
+    live: dict[Path, int] = field(default_factory=dict)
+    stale: dict[Path, int] = field(default_factory=dict)
+    unrecorded: dict[Path, int] = field(default_factory=dict)
+
+
+def survey_cache(folder: Path) -> CacheSurvey:
+    """Every entry of the cache ``folder`` (``ENTRY``), judged by its record; a record or
+    derived features whose entry is gone count as a stale entry."""
+    folder = Path(folder)
+    names = os.listdir(folder) if folder.is_dir() else []
+    sizes: dict[str, int] = {}
+    for name in names:
+        derived = DERIVED.match(name)
+        entry = derived.group("entry") + ".npy" if derived else name.removesuffix(SOURCE_RECORD)
+        if ENTRY.match(entry):
+            with contextlib.suppress(OSError):
+                sizes[entry] = sizes.get(entry, 0) + (folder / name).stat().st_size
+    survey = CacheSurvey()
+    for entry, size in sizes.items():
+        record = _read_record(folder / (entry + SOURCE_RECORD))
+        if entry not in names or (record and not _unchanged(record)):
+            survey.stale[folder / entry] = size
+        elif record:
+            survey.live[folder / entry] = size
+        else:
+            survey.unrecorded[folder / entry] = size
+    return survey
+
+
+def _unchanged(record: dict) -> bool:
+    try:
+        return file_identity(Path(record["source"]))[1:] == record["identity"]
+    except (OSError, KeyError, TypeError):
+        return False
 
 
 # --- appending to a log ------------------------------------------------------------------------

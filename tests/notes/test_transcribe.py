@@ -21,6 +21,7 @@ from wavenet_music.config import UserError
 from wavenet_music.demo_corpus.sources import SOUNDFONT
 from wavenet_music.notes import transcribe as tr
 from wavenet_music.notes.midi import Note, read_midi, write_midi
+from wavenet_music.runs import file_identity
 
 from ..conftest import replaced_keeping_its_times
 
@@ -335,13 +336,17 @@ def test_a_transcription_is_cached_by_file_and_settings(piano_clip, tmp_path, mo
     assert tr.transcribe_file(piano_clip, tmp_path) == first
 
 
+def _key(path, settings) -> str:
+    return tr._cache_key(file_identity(path), tr._model_digest(), settings)
+
+
 def test_the_cache_key_changes_with_the_gate(tmp_path):
     """Transcriptions cached before the gate, or with other thresholds, are made again."""
     path = tmp_path / "a.wav"
     write_wav(path, np.zeros(100, dtype=np.float32), 16_000)
     gates = [(-55.0, 45.0), (-50.0, 45.0), (-55.0, 40.0), (None, 45.0), (-55.0, None)]
     settings = [tr.TranscriptionSettings(floor_dbfs=f, range_db=r) for f, r in gates]
-    assert len({tr._cache_key(path, s) for s in settings}) == len(gates)
+    assert len({_key(path, s) for s in settings}) == len(gates)
 
 
 def test_a_recording_replaced_with_its_old_modification_time_is_transcribed_again(tmp_path):
@@ -349,11 +354,11 @@ def test_a_recording_replaced_with_its_old_modification_time_is_transcribed_agai
     path = tmp_path / "a.wav"
     write_wav(path, np.zeros(100, dtype=np.float32), 16_000)
     settings = tr.TranscriptionSettings()
-    before = tr._cache_key(path, settings)
+    before = _key(path, settings)
     take = tmp_path / "b.wav"
     write_wav(take, np.full(100, 0.5, dtype=np.float32), 16_000)
     replaced_keeping_its_times(path, lambda p: p.write_bytes(take.read_bytes()))
-    assert tr._cache_key(path, settings) != before
+    assert _key(path, settings) != before
 
 
 # --- the command -------------------------------------------------------------------------------

@@ -55,7 +55,7 @@ from tqdm import tqdm
 from ..audio.cache_blocks import audio_pieces, unchanged
 from ..audio.io import check_damage, load_audio
 from ..config import UserError
-from ..runs import cached, file_identity, npy_bytes
+from ..runs import CacheSource, cached, file_identity, npy_bytes
 from ..runtime.threads import busy_elsewhere, training_threads, usable_cpus
 from .midi import PIANO_RANGE, Note, sort_notes
 
@@ -471,7 +471,11 @@ def transcription_cache(
     """The cache file (``notes_array`` rows) of the audio file ``path``'s transcription in
     ``cache_dir``, transcribed first where it is missing or damaged."""
     settings = settings or TranscriptionSettings()
-    target = Path(cache_dir) / f"{Path(path).stem[:40]}-{_cache_key(path, settings)}.notes.npy"
+    identity, model = file_identity(path), _model_digest()
+    key = _cache_key(identity, model, settings)
+    target = Path(cache_dir) / f"{Path(path).stem[:40]}-{key}.notes.npy"
+    kind = f"notes {json.dumps(asdict(settings))}"
+    source = CacheSource(path, identity, kind, f"{CACHE_VERSION} {model}")
 
     def build() -> bytes:
         return npy_bytes(notes_array(transcribe_recording(path, settings)))
@@ -480,13 +484,16 @@ def transcription_cache(
         notes_from_array(np.load(cache))
         return cache
 
-    return cached(target, check, build)
+    return cached(target, check, build, source=source)
 
 
-def _cache_key(path: Path, settings: TranscriptionSettings) -> str:
-    model = hashlib.sha1(model_path().read_bytes()).hexdigest()
-    key = [CACHE_VERSION, *file_identity(path), model]
+def _cache_key(identity: list, model: str, settings: TranscriptionSettings) -> str:
+    key = [CACHE_VERSION, *identity, model]
     return hashlib.sha1(json.dumps([*key, asdict(settings)]).encode()).hexdigest()[:20]
+
+
+def _model_digest() -> str:
+    return hashlib.sha1(model_path().read_bytes()).hexdigest()
 
 
 def notes_array(notes: list[Note]) -> np.ndarray:

@@ -27,7 +27,14 @@ from ..audio.cache_blocks import write_training_classes
 from ..audio.io import AUDIO_EXTENSIONS, AudioReadError, mu_law_decode, silence_class
 from ..config import DataConfig, UserError
 from ..notes.features import recording_notes, score_sources
-from ..runs import file_identity, read_data_record, remove_stale_temporaries
+from ..runs import (
+    CacheSource,
+    file_identity,
+    read_data_record,
+    record_source,
+    remove_stale_temporaries,
+    survey_cache,
+)
 from .discovery import (
     discover,
     make_labeler,
@@ -167,6 +174,26 @@ def cache_root(config: DataConfig) -> Path:
     return Path(base) / "wavenet-music"
 
 
+# a cache folder holding this much in stale entries is said as a corpus is decoded
+STALE_NOTE_BYTES = 1 << 30
+
+
+def stale_cache_note(config: DataConfig, bound: int | None = None) -> str | None:
+    """One line where the cache folder holds ``bound`` (``STALE_NOTE_BYTES``) bytes or
+    more of entries whose source changed or is gone (``runs.survey_cache``): how much,
+    and what frees it."""
+    folder = cache_root(config)
+    held = sum(survey_cache(folder).stale.values())
+    if held < (STALE_NOTE_BYTES if bound is None else bound):
+        return None
+    named = "" if config.cache_dir is None else f" --cache-dir {folder}"
+    return (
+        f"note: the cache {folder} holds {held / 2**30:.1f} GiB of decodes of recordings "
+        f"changed or gone since; `wavenet-music cache --prune{named}` frees it (while no "
+        "other command is running)"
+    )
+
+
 def cached_classes(
     path: Path, config: DataConfig, quantization_channels: int, say_damage: bool = True
 ) -> Path:
@@ -181,15 +208,18 @@ def cached_classes(
     the caller reads the file again and says it (``evaluate --follow-seconds``).
     """
     settings = [config.sample_rate, config.silence_threshold, quantization_channels]
-    key = json.dumps([CACHE_VERSION, *file_identity(path), *settings])
+    identity = file_identity(path)
+    key = json.dumps([CACHE_VERSION, *identity, *settings])
     digest = hashlib.sha1(key.encode()).hexdigest()[:20]
     target = cache_root(config) / f"{path.stem[:40]}-{digest}.npy"
     dtype = np.uint8 if quantization_channels <= 256 else np.uint16
+    source = CacheSource(path, identity, f"classes {settings}", str(CACHE_VERSION))
 
     def check(cache: Path) -> Path:
         classes = load_classes(cache)
         if classes.ndim != 1 or classes.dtype != dtype:
             raise ValueError(f"expected ({dtype.__name__},) classes, got {classes.dtype}")
+        record_source(cache, source)
         return cache
 
     if target.exists():  # runs.cached, for a file written in blocks
@@ -302,6 +332,8 @@ def _decode_all(
     """The usable segments of ``paths``, and the files skipped with their reasons (the
     cache folder first freed of what killed decoders left: ``remove_stale_temporaries``)."""
     remove_stale_temporaries(cache_root(config))
+    if not quiet and (note := stale_cache_note(config)) is not None:
+        print(note, file=sys.stderr)
     usable: list[Segment] = []
     skipped: list[tuple[str, str]] = []
     for path in tqdm(paths, desc="decoding", unit="file", disable=quiet or len(paths) < 4):
