@@ -87,3 +87,14 @@ def test_too_many_open_files_says_the_limit_and_how_to_raise_it(monkeypatch, cap
         "wavenet-music info: error: Too many open files (this process may hold 256 at once; "
         "`ulimit -n 4096` raises it)"
     )
+
+
+def test_a_file_name_holding_a_line_break_keeps_the_error_on_one_line(tmp_path, capsys):
+    """Linux and macOS allow any byte but / in a name: a line break in one split the error
+    in two lines, the second looking like a line of its own."""
+    audio = tmp_path / "take\nwavenet-music: done.wav"
+    code, err = _run(capsys, "transcribe", str(audio), "--out", str(tmp_path / "n.mid"))
+    assert code == EXIT_USAGE
+    assert _one_line(err) == (
+        f"wavenet-music transcribe: error: {tmp_path}/take\\nwavenet-music: done.wav is not a file"
+    )

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from wavenet_music.config import Config, UserError
+from wavenet_music.config import Config, DataConfig, UserError
 from wavenet_music.wavenet.data import prepare_corpus
 from wavenet_music.wavenet.discovery import (
     find_audio_files,
@@ -349,3 +349,16 @@ def test_a_folder_that_cannot_be_read_is_named_and_counted(folder, tmp_path, cap
     _unlistable(monkeypatch, folder)
     with pytest.raises(UserError, match=r"cannot read the data folder .*music \(Permission denied"):
         prepare_corpus(folder, config, 256, 100)
+
+
+def test_a_skipped_file_whose_name_holds_a_line_break_is_named_on_one_line(tmp_path, capsys):
+    music = tmp_path / "music"
+    music.mkdir()
+    write_tone(music / "good.wav", 1.0, 220)
+    (music / "bad\nskipped 0 of 2 audio files.wav").write_bytes(b"RIFF not audio")
+    config = DataConfig(cache_dir=str(tmp_path / "cache"))
+    prepare_corpus(music, config, 256, min_samples=100, quiet=False)
+    skipped = [line for line in capsys.readouterr().err.splitlines() if "skipped" in line]
+    assert len(skipped) == 2, skipped
+    assert skipped[0].startswith("skipped bad\\nskipped 0 of 2 audio files.wav: ")
+    assert skipped[1] == "skipped 1 of 2 audio files"

@@ -45,6 +45,16 @@ def is_own(exc: BaseException) -> bool:
 
 ErrorLine = Callable[[str, str, BaseException], None]
 
+# control characters as Python escapes them: a file name holding a line break (which
+# Linux and macOS allow) split an error in two lines, the second looking like its own
+_CONTROL = {code: repr(chr(code))[1:-1] for code in [*range(32), 127]}
+
+
+def one_line(text: str) -> str:
+    """``text`` with every control character (a line break, a tab, an escape) written as
+    its escape (``\\n``): an error is one line whatever the file names in it hold."""
+    return text.translate(_CONTROL)
+
 
 @contextlib.contextmanager
 def rank_zero_speaks(environ: Mapping[str, str] = os.environ) -> Iterator[ErrorLine]:
@@ -54,14 +64,17 @@ def rank_zero_speaks(environ: Mapping[str, str] = os.environ) -> Iterator[ErrorL
     error, as ``wavenet-music COMMAND (rank R of N): TEXT``."""
     launched = launched_rank(environ)
     if launched is None or launched[0] == 0:
-        yield lambda command, text, exc: print(f"wavenet-music {command}: {text}", file=sys.stderr)
+        yield lambda command, text, exc: print(
+            f"wavenet-music {command}: {one_line(text)}", file=sys.stderr
+        )
         return
     rank, world = launched
     stderr = sys.stderr
 
     def say_error(command: str, text: str, exc: BaseException) -> None:
         if is_own(exc):
-            print(f"wavenet-music {command} (rank {rank} of {world}): {text}", file=stderr)
+            said = f"wavenet-music {command} (rank {rank} of {world}): {one_line(text)}"
+            print(said, file=stderr)
 
     with (
         open(os.devnull, "w") as nowhere,

@@ -21,6 +21,7 @@ from typing import NamedTuple
 
 from ..audio.io import AUDIO_EXTENSIONS, UNDECODED_EXTENSIONS, AudioReadError
 from ..config import UserError, read_user_text
+from ..runtime.console import one_line
 
 APPLE_DOUBLE_MAGIC = b"\x00\x05\x16\x07"  # RFC 1740
 UNMATCHED_SHOWN = 10  # label-manifest rows without their file, named one by one
@@ -389,9 +390,10 @@ def report_skipped(skipped: list[tuple[str, str]], total: int, quiet: bool) -> N
     if not skipped:
         return
     for name, reason in [] if quiet else skipped:
-        print(f"skipped {name}: {reason}", file=sys.stderr)
+        print(one_line(f"skipped {name}: {reason}"), file=sys.stderr)
     first = f" (first: {skipped[0][0]}: {skipped[0][1]}; without --quiet each is named)"
-    print(f"skipped {len(skipped)} of {total} audio files{first if quiet else ''}", file=sys.stderr)
+    counted = f"skipped {len(skipped)} of {total} audio files{first if quiet else ''}"
+    print(one_line(counted), file=sys.stderr)
 
 
 def report_undecoded(undecoded: dict[str, int], apple_double: int = 0) -> None:

@@ -324,45 +324,12 @@ def guarded(
         if not (fallen.any() and sampling.random):
             continue
         streams = torch.from_numpy(np.flatnonzero(fallen))
-        for redraw in _redrawn(
-            model, timeline, out, start, end, streams, sampling, redraws, guard, on_step
-        ):
+        drawing = Redrawing(model, timeline, out, sampling, redraws, guard, on_step)
+        for redraw in drawing.redrawn(start, end, streams):
             armed[redraw.stream] = redraw.resolved
             if on_redraw is not None:
                 on_redraw(redraw)
     return out
-
-
-def _redrawn(
-    model: WaveNet,
-    timeline: Timeline,
-    out: Tensor,
-    start: int,
-    end: int,
-    streams: Tensor,
-    sampling: Sampling,
-    generator: torch.Generator | None,
-    guard: NoiseGuard,
-    on_step: ProgressFn | None,
-) -> list[Redraw]:
-    """``streams`` (S,) of ``out``, fallen into noise in the span ``start`` .. ``end``,
-    drawn again from ``guard.reaches`` spans before ``start`` in turn (the fall began in
-    the span before; a fall its tries cannot clear, from further back), a stream going
-    further back only while it stays noise; a ``Redraw`` per stream, from where its last
-    redraw started."""
-    redrawn: dict[int, Redraw] = {}
-    for reach in guard.reaches:
-        back = max(0, start - reach * guard.span)
-        tried = _drawn_again(
-            model, timeline, out, back, end, streams, sampling, generator, guard, on_step
-        )
-        for stream, (ok, draws) in tried.items():
-            before = redrawn[stream].draws if stream in redrawn else 0
-            redrawn[stream] = Redraw(stream, back, ok, before + draws)
-        streams = torch.tensor([stream for stream, (ok, _) in tried.items() if not ok])
-        if len(streams) == 0 or back == 0:
-            break
-    return list(redrawn.values())
 
 
 def _filling(out: Tensor, start: int, on_step: ProgressFn) -> ProgressFn:
@@ -379,43 +346,67 @@ def _filling(out: Tensor, start: int, on_step: ProgressFn) -> ProgressFn:
     return progress
 
 
-def _drawn_again(
-    model: WaveNet,
-    timeline: Timeline,
-    out: Tensor,
-    back: int,
-    end: int,
-    streams: Tensor,
-    sampling: Sampling,
-    generator: torch.Generator | None,
-    guard: NoiseGuard,
-    on_step: ProgressFn | None,
-) -> dict[int, tuple[bool, int]]:
-    """Samples ``back`` .. ``end`` of ``streams`` (S,) of ``out`` (B, ≥ end) drawn again in
-    place, up to ``guard.tries`` times until every span of them, each with the half span
-    before it, reads as music; returns stream → (resolved (else it keeps its last try),
-    draws made). ``on_step`` hears the clip so far (no new samples) as they are drawn, so
-    that Ctrl-C is heard as soon."""
-    resolved = {}
+@dataclass(frozen=True)
+class Redrawing:
+    """What drawing a fall again needs: the model and its ``timeline``, the clips so far
+    ``out`` (B, T) drawn in place, the ``sampling`` rules, the redraws' own random stream
+    ``generator``, the ``guard`` and the progress callback."""
 
-    def progress(_: Tensor) -> None:
-        if on_step is not None:
-            on_step(out[:, :end])
+    model: WaveNet
+    timeline: Timeline
+    out: Tensor
+    sampling: Sampling
+    generator: torch.Generator | None
+    guard: NoiseGuard
+    on_step: ProgressFn | None
 
-    for draws in range(1, guard.tries + 1):
-        before = timeline.after(out[:, :back], model).within(end - back, model).rows(streams)
-        again = sampling.drawn(model, before, back, end - back, generator, progress, streams)
-        out[streams, back:end] = again
-        noisy = np.zeros(len(streams), dtype=bool)
-        for start in range(back, end, guard.span):  # with the half span before each
-            judged = out[streams, max(0, start - guard.hop) : min(start + guard.span, end)]
-            noisy |= guard.noisy(_audio(judged, guard))
-        resolved.update(dict.fromkeys(streams[~noisy].tolist(), (True, draws)))
-        streams = streams[torch.from_numpy(noisy)]
-        if len(streams) == 0:
-            break
-    resolved.update(dict.fromkeys(streams.tolist(), (False, guard.tries)))
-    return resolved
+    def redrawn(self, start: int, end: int, streams: Tensor) -> list[Redraw]:
+        """``streams`` (S,), fallen into noise in the span ``start`` .. ``end``, drawn
+        again from ``guard.reaches`` spans before ``start`` in turn (the fall began in the
+        span before; a fall its tries cannot clear, from further back), a stream going
+        further back only while it stays noise; a ``Redraw`` per stream, from where its
+        last redraw started."""
+        redrawn: dict[int, Redraw] = {}
+        for reach in self.guard.reaches:
+            back = max(0, start - reach * self.guard.span)
+            tried = self.drawn_again(back, end, streams)
+            for stream, (ok, draws) in tried.items():
+                before = redrawn[stream].draws if stream in redrawn else 0
+                redrawn[stream] = Redraw(stream, back, ok, before + draws)
+            streams = torch.tensor([stream for stream, (ok, _) in tried.items() if not ok])
+            if len(streams) == 0 or back == 0:
+                break
+        return list(redrawn.values())
+
+    def drawn_again(self, back: int, end: int, streams: Tensor) -> dict[int, tuple[bool, int]]:
+        """Samples ``back`` .. ``end`` of ``streams`` (S,) of ``out`` drawn again in place,
+        up to ``guard.tries`` times until every span of them, each with the half span
+        before it, reads as music; returns stream → (resolved (else it keeps its last
+        try), draws made). ``on_step`` hears the clip so far (no new samples) as they are
+        drawn, so that Ctrl-C is heard as soon."""
+        model, out, guard = self.model, self.out, self.guard
+        resolved = {}
+
+        def progress(_: Tensor) -> None:
+            if self.on_step is not None:
+                self.on_step(out[:, :end])
+
+        for draws in range(1, guard.tries + 1):
+            before = self.timeline.after(out[:, :back], model).within(end - back, model)
+            again = self.sampling.drawn(
+                model, before.rows(streams), back, end - back, self.generator, progress, streams
+            )
+            out[streams, back:end] = again
+            noisy = np.zeros(len(streams), dtype=bool)
+            for start in range(back, end, guard.span):  # with the half span before each
+                judged = out[streams, max(0, start - guard.hop) : min(start + guard.span, end)]
+                noisy |= guard.noisy(_audio(judged, guard))
+            resolved.update(dict.fromkeys(streams[~noisy].tolist(), (True, draws)))
+            streams = streams[torch.from_numpy(noisy)]
+            if len(streams) == 0:
+                break
+        resolved.update(dict.fromkeys(streams.tolist(), (False, guard.tries)))
+        return resolved
 
 
 def redraw_generator(generator: torch.Generator | None) -> torch.Generator | None:
