@@ -10,7 +10,10 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import time
 from collections.abc import Callable, Iterator, Mapping
+
+from ..config import UserError
 
 _OWN = "said_by_its_process"  # an exception's mark: True, its own; False, every process's
 
@@ -44,6 +47,12 @@ def is_own(exc: BaseException) -> bool:
 
 
 ErrorLine = Callable[[str, str, BaseException], None]
+# How long a process of rank > 0 waits, with an error every process meets, for rank 0 to
+# say it: torchrun ends every process once one has ended, so a process ending first had
+# rank 0 ended before it had said anything (a refused --batch-size, seen once in a CI run
+# under load: no line at all). Once rank 0 has said it and ended, torchrun ends the others
+# at once.
+RANK_ZERO_GRACE_S = 10.0
 
 # control characters as Python escapes them: a file name holding a line break (which
 # Linux and macOS allow) split an error in two lines, the second looking like its own
@@ -75,6 +84,8 @@ def rank_zero_speaks(environ: Mapping[str, str] = os.environ) -> Iterator[ErrorL
         if is_own(exc):
             said = f"wavenet-music {command} (rank {rank} of {world}): {one_line(text)}"
             print(said, file=stderr)
+        elif isinstance(exc, UserError):
+            time.sleep(RANK_ZERO_GRACE_S)  # rank 0 says it and ends; torchrun then ends us
 
     with (
         open(os.devnull, "w") as nowhere,
