@@ -299,7 +299,7 @@ class OpenArrays:
 
 # An entry's name hashes its source file's identity, so a file edited, replaced or only
 # touched gets a new entry and the old one is never read again: a cache folder grows by
-# every version of every recording (54 decodes of one test file in this project's). They
+# every version of every recording (12 decodes of one test file in this machine's). They
 # are not removed as a new one is built: a run started before the change may still read
 # the old one. Beside each entry, ENTRY.source.json records what it was built from, so that
 # ``survey_cache`` tells those whose source changed or is gone and ``wavenet-music cache
