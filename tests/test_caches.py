@@ -21,7 +21,6 @@ from wavenet_music.notes.features import recording_notes
 from wavenet_music.notes.midi import Note, write_midi
 from wavenet_music.runs import (
     SOURCE_RECORD,
-    CacheSource,
     file_identity,
     record_source,
     survey_cache,
@@ -94,7 +93,7 @@ def test_an_entry_records_the_file_as_it_was_decoded(tmp_path):
     write_wav(take, _tone(1.0, 440), RATE)
     late = cache / f"take-{'a' * 20}.npy"
     np.save(late, np.zeros(10, np.uint8))
-    record_source(late, CacheSource(take, before, "classes", "1"))
+    record_source(late, before)
     assert set(survey_cache(cache).stale) == {late}
 
 

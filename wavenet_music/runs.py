@@ -238,13 +238,14 @@ def cached(
     read: Callable[[Path], T],
     build: Callable[[], bytes],
     hint: str = "",
-    source: CacheSource | None = None,
+    identity: list | None = None,
 ) -> T:
     """``read(path)``; a missing file is built first, and a damaged one (cut short by a
     crash or a full disk, overwritten) is reported, built again and replaced, so that one
     bad cache file never fails every later run. ``read`` raises OSError or ValueError (or
-    KeyError, EOFError) for a file it cannot use. With ``source`` (an entry of the shared
-    cache folder), the entry's source is recorded (``record_source``)."""
+    KeyError, EOFError) for a file it cannot use. With ``identity`` (an entry of the shared
+    cache folder: its source's ``file_identity``, hashed into its name), the source is
+    recorded (``record_source``)."""
     if path.exists():
         try:
             found = read(path)
@@ -255,21 +256,22 @@ def cached(
                 file=sys.stderr,
             )
         else:
-            return _kept(path, source, found)
+            return _kept(path, identity, found)
     write_atomically(path, build(), hint)
-    return _kept(path, source, read(path))
+    return _kept(path, identity, read(path))
 
 
-def _kept(entry: Path, source: CacheSource | None, found: T) -> T:
-    if source is not None:
-        record_source(entry, source)
+def _kept(entry: Path, identity: list | None, found: T) -> T:
+    if identity is not None:
+        record_source(entry, identity)
     return found
 
 
 # Cache files held open (memory-mapped) at once by one store: each map holds a file
 # descriptor, and a process may hold 256 by default on macOS, 1,024 on Linux, so a store
 # that kept every file of a corpus of some hundreds of recordings open failed mid-training
-# with "Too many open files". Opening a map again costs some 20 µs; a training step, ms.
+# with "Too many open files". Opening a map again costs about 0.1 ms; a training step, ms
+# (the tiny preset on 200 recordings trained as fast with the bound as without it).
 MAX_OPEN_ARRAYS = 64
 
 
@@ -311,23 +313,13 @@ ENTRY = re.compile(r"^.{1,40}-[0-9a-f]{20}(\.score|\.notes)?\.npy$")
 DERIVED = re.compile(r"^(?P<entry>.{1,40}-[0-9a-f]{20})\.features-[0-9a-f]{12}\.npy$")
 
 
-@dataclass(frozen=True)
-class CacheSource:
-    """What a cache entry was built from: the file ``path`` as it was (``identity``, its
-    ``file_identity`` hashed into the entry's name), in the way ``kind`` names (the
-    settings that shaped it), by the code ``version``."""
-
-    path: Path
-    identity: list
-    kind: str
-    version: str
-
-
-def record_source(entry: Path, source: CacheSource) -> None:
-    """Record ``entry``'s source beside it (once; a folder that cannot be written keeps
-    no record, and its entries read as written before records)."""
-    path, *identity = source.identity
-    mine = {"source": path, "identity": identity, "kind": source.kind, "version": source.version}
+def record_source(entry: Path, identity: list) -> None:
+    """Record beside ``entry`` the file it was built from as it was then (``identity``,
+    its ``file_identity`` hashed into the entry's name, not read again: a file replaced
+    while it was decoded is recorded as it was), once; a folder that cannot be written
+    keeps no record, and its entries read as written before records."""
+    path, *rest = identity
+    mine = {"source": path, "identity": rest}
     record = entry.with_name(entry.name + SOURCE_RECORD)
     if _read_record(record) != mine:
         with contextlib.suppress(UserError):

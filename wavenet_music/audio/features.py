@@ -137,6 +137,7 @@ class FeatureStore:
         self.function = FEATURES[kind]
         self.settings = (kind, sample_rate, hop, channels, n_fft, classes)
         self.hop, self.channels = hop, channels
+        self._key = hashlib.sha1(json.dumps(self.settings).encode()).hexdigest()[:12]
         self._arrays = OpenArrays(self._opened)
 
     def of_classes(self, classes: np.ndarray) -> np.ndarray:
@@ -150,8 +151,7 @@ class FeatureStore:
         return self._arrays[cache]
 
     def _opened(self, cache: Path) -> np.ndarray:
-        key = hashlib.sha1(json.dumps(self.settings).encode()).hexdigest()[:12]
-        path = cache.with_name(f"{cache.stem}.features-{key}.npy")
+        path = cache.with_name(f"{cache.stem}.features-{self._key}.npy")
 
         def compute() -> bytes:
             classes = np.load(cache, mmap_mode="r")

@@ -40,7 +40,7 @@ from tqdm import tqdm
 from ..audio.features import frame_count
 from ..audio.io import mu_law_decode, padded_slice, resample
 from ..config import UserError
-from ..runs import CacheSource, cached, file_identity, npy_bytes
+from ..runs import cached, file_identity, npy_bytes
 from .alignment import align, alignment_warning
 from .excitation import RecordingPhases, excitation, note_samples, release_samples
 from .midi import PIANO_RANGE, Note, read_score
@@ -100,9 +100,6 @@ def recording_notes(
     identity = file_identity(score)
     key = [CACHE_VERSION, *identity, round(seconds, 2)]
     digest = hashlib.sha1(json.dumps(key).encode()).hexdigest()[:20]
-    # the recording's length is read as a version: its score's entry for another length
-    # (the recording since cut or replaced) is never read again
-    source = CacheSource(score, identity, "score", f"{CACHE_VERSION} {round(seconds, 2)}")
     target = Path(cache_dir) / f"{score.stem[:40]}-{digest}{SCORE_CACHE}"
     read = None  # (notes, bent notes) of the score, read once
     if not target.exists():
@@ -122,7 +119,7 @@ def recording_notes(
             _warn(warning)
         return npy_bytes(notes_array(notes))
 
-    return cached(target, _checked_rows, build, source=source)
+    return cached(target, _checked_rows, build, identity=identity)
 
 
 def score_notes_within(notes: Sequence[Note], source: str, seconds: float) -> list[Note]:

@@ -55,7 +55,7 @@ from tqdm import tqdm
 from ..audio.cache_blocks import audio_pieces, unchanged
 from ..audio.io import check_damage, load_audio
 from ..config import UserError
-from ..runs import CacheSource, cached, file_identity, npy_bytes
+from ..runs import cached, file_identity, npy_bytes
 from ..runtime.threads import busy_elsewhere, training_threads, usable_cpus
 from .midi import PIANO_RANGE, Note, sort_notes
 
@@ -471,11 +471,9 @@ def transcription_cache(
     """The cache file (``notes_array`` rows) of the audio file ``path``'s transcription in
     ``cache_dir``, transcribed first where it is missing or damaged."""
     settings = settings or TranscriptionSettings()
-    identity, model = file_identity(path), _model_digest()
-    key = _cache_key(identity, model, settings)
+    identity = file_identity(path)
+    key = _cache_key(identity, _model_digest(), settings)
     target = Path(cache_dir) / f"{Path(path).stem[:40]}-{key}.notes.npy"
-    kind = f"notes {json.dumps(asdict(settings))}"
-    source = CacheSource(path, identity, kind, f"{CACHE_VERSION} {model}")
 
     def build() -> bytes:
         return npy_bytes(notes_array(transcribe_recording(path, settings)))
@@ -484,7 +482,7 @@ def transcription_cache(
         notes_from_array(np.load(cache))
         return cache
 
-    return cached(target, check, build, source=source)
+    return cached(target, check, build, identity=identity)
 
 
 def _cache_key(identity: list, model: str, settings: TranscriptionSettings) -> str:

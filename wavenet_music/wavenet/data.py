@@ -28,7 +28,6 @@ from ..audio.io import AUDIO_EXTENSIONS, AudioReadError, mu_law_decode, silence_
 from ..config import DataConfig, UserError
 from ..notes.features import recording_notes, score_sources
 from ..runs import (
-    CacheSource,
     file_identity,
     read_data_record,
     record_source,
@@ -213,13 +212,12 @@ def cached_classes(
     digest = hashlib.sha1(key.encode()).hexdigest()[:20]
     target = cache_root(config) / f"{path.stem[:40]}-{digest}.npy"
     dtype = np.uint8 if quantization_channels <= 256 else np.uint16
-    source = CacheSource(path, identity, f"classes {settings}", str(CACHE_VERSION))
 
     def check(cache: Path) -> Path:
         classes = load_classes(cache)
         if classes.ndim != 1 or classes.dtype != dtype:
             raise ValueError(f"expected ({dtype.__name__},) classes, got {classes.dtype}")
-        record_source(cache, source)
+        record_source(cache, identity)
         return cache
 
     if target.exists():  # runs.cached, for a file written in blocks
