@@ -176,3 +176,20 @@ def test_files_whose_names_are_not_utf8_train_keep_their_labels_and_report(tmp_p
     report = ["report", str(run), "--data", str(root), "--clips", "1", "--seconds", "0.1"]
     assert main(report) == 0, capsys.readouterr().err
     assert "piano/caf\\udce9.wav at " in (run / "report" / "index.html").read_text()
+
+
+def test_a_warning_naming_a_file_with_a_line_break_stays_one_line(tmp_path, capsys):
+    """A warning, like an error, names the file: a line break in its name (Linux and macOS
+    allow one) made the rest of the warning read like a line of its own."""
+    root = tmp_path / "data"
+    root.mkdir()
+    sf.write(root / "clean.flac", _tone(16000, 1.0), 16000)
+    sf.write(root / "take\nwarning: done.wav", np.clip(_tone(16000, 1.0) * 4, -1, 1), 16000)
+    config = DataConfig(validation_fraction=0.0, cache_dir=str(tmp_path / "cache"))
+    prepare_corpus(root, config, 256, RF, quiet=True)
+    lines = capsys.readouterr().err.splitlines()
+    clipped = [line for line in lines if "clipped at full scale" in line]
+    assert len(clipped) == 1
+    assert clipped[0].startswith("warning: ")
+    assert "take\\nwarning: done.wav: " in clipped[0]
+    assert not any(line.startswith("warning: done.wav") for line in lines)

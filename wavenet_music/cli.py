@@ -43,7 +43,7 @@ from .config import (
     yaml_value,
 )
 from .config.checks import field_specs
-from .runtime.console import rank_zero_speaks
+from .runtime.console import rank_zero_speaks, say, warn
 from .runtime.device import in_binary_units
 
 if TYPE_CHECKING:
@@ -328,9 +328,9 @@ def _say_sound(
     from .wavenet.to_audio import redraw_lines, sound_warnings
 
     for line in redraw_lines(paths, redraws, sample_rate):
-        print(line, file=sys.stderr)
+        say(line)
     for line in sound_warnings(paths, audio, max_jump, flags):
-        print(f"warning: {line}", file=sys.stderr)
+        warn(line)
 
 
 def _drawn_seed(options: Any) -> Any:
@@ -423,10 +423,9 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     )
     trained = trained_on(args.run, args.data, list(result.per_file))
     if trained:  # said even with --json: the figure is not what it seems
-        print(
-            f"warning: the run trained on {len(trained)} of the {result.files} files scored "
-            f"(first: {trained[0]}): these bits are not held out; score music it never heard",
-            file=sys.stderr,
+        warn(
+            f"the run trained on {len(trained)} of the {result.files} files scored "
+            f"(first: {trained[0]}): these bits are not held out; score music it never heard"
         )
     scored = [args.data if args.data.is_file() else args.data / n for n in result.per_file]
     following, unfollowed = _follow(model, config, args.data, scored, options)
@@ -477,7 +476,7 @@ def _follow(
             paths=scored,
         )
     except NothingToFollow as exc:
-        print(f"warning: following skipped: {exc}", file=sys.stderr)
+        warn(f"following skipped: {exc}")
         return None, str(exc)
     return following, None
 
@@ -533,7 +532,7 @@ def cmd_compose(args: argparse.Namespace) -> None:
     options = _drawn_seed(PieceConfig(**_flag_values(args, PieceConfig, "compose__")))
     piece = compose(args.run, options, out=args.out, features_out=args.features_out)
     if (warning := unlearned_warning(args.run)) is not None:  # after: bad input says only it
-        print(warning, file=sys.stderr)
+        say(warning)
     floor = ""
     if piece.notes is not None:
         floor = (

@@ -25,6 +25,7 @@ from numpy.typing import DTypeLike
 
 from ..config import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, UserError
 from ..runs import write_atomically
+from ..runtime.console import warn
 from ..runtime.stop import held_signals
 
 # libsndfile decodes a file by its content; besides the common names, the containers DAWs and
@@ -151,7 +152,7 @@ def check_damage(path: Path, damage: Damage, what: str, advice: str) -> None:
     if damage.samples and damage.non_finite == damage.samples:
         raise AudioReadError(f"{path}: no finite samples (all NaN or infinite): {advice}")
     for note in damage.notes():
-        print(f"warning: {path}: {note} ({what})", file=sys.stderr)
+        warn(f"{path}: {note} ({what})")
 
 
 def native_rate(path: Path) -> int:

@@ -30,17 +30,16 @@ import dataclasses
 import hashlib
 import json
 import os
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from ..audio.features import frame_count
 from ..audio.io import mu_law_decode, padded_slice, resample
 from ..config import UserError
 from ..runs import cached, file_identity, npy_bytes
+from ..runtime.console import warn
 from .alignment import align, alignment_warning
 from .excitation import RecordingPhases, excitation, note_samples, release_samples
 from .midi import PIANO_RANGE, Note, read_score
@@ -107,16 +106,16 @@ def recording_notes(
             read = read_score(score)
             check_notes(read[0], str(score), pitched=True)
         except UserError as exc:  # the score is of no use: the recording still is
-            _warn(f"{exc}; transcribing {recording.name} instead")
+            warn(f"{exc}; transcribing {recording.name} instead", above_bars=True)
             return transcription_cache(recording, cache_dir)
 
     def build() -> bytes:
         played, bent = read or read_score(score)  # read again for a damaged cache file
         notes = score_notes_within(played, str(score), seconds)
         if bent:
-            _warn(f"{score}: {named_notes(bent, BENT_WHAT)}")
+            warn(f"{score}: {named_notes(bent, BENT_WHAT)}", above_bars=True)
         if audio is not None and (warning := alignment_warning(str(score), align(*audio(), notes))):
-            _warn(warning)
+            warn(warning, above_bars=True)
         return npy_bytes(notes_array(notes))
 
     return cached(target, _checked_rows, build, identity=identity)
@@ -142,7 +141,7 @@ def score_notes_within(notes: Sequence[Note], source: str, seconds: float) -> li
         (late, f"start after the audio ends ({seconds:.2f} s)"),
     ):
         if left_out:
-            _warn(f"{source}: {named_notes(left_out, what)}: left out")
+            warn(f"{source}: {named_notes(left_out, what)}: left out", above_bars=True)
     return kept
 
 
@@ -182,10 +181,6 @@ def score_sources(
 
 def _cut(note: Note, seconds: float) -> Note:
     return note if note.offset <= seconds else dataclasses.replace(note, offset=seconds)
-
-
-def _warn(text: str) -> None:
-    tqdm.write(f"warning: {text}", file=sys.stderr)  # above a progress bar, not inside it
 
 
 def _checked_rows(path: Path) -> Path:

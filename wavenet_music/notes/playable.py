@@ -9,13 +9,13 @@ audio ends, several instruments where one is expected, drums alone (``check_note
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import pretty_midi
 
 from ..config import UserError
+from ..runtime.console import warn
 from .midi import PIANO_RANGE, Note, read_score
 
 NAMED = 5  # offending notes named one by one in an error
@@ -83,7 +83,7 @@ def read_playable(path: Path) -> list[Note]:
         said.append(f"{path}: {named_notes(bent, BENT_WHAT)}")
     said += quiet_start(notes, str(path))
     for line in said:
-        print(f"warning: {line}", file=sys.stderr)
+        warn(line)
     return notes
 
 

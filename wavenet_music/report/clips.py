@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +12,7 @@ from ..audio.io import AUDIO_EXTENSIONS, AudioReadError, load_audio, trim_silenc
 from ..config import Config, UserError
 from ..notes.midi import Note
 from ..runs import file_identity, read_data_record
+from ..runtime.console import warn
 from ..wavenet.data import cached_classes, fingerprint
 from ..wavenet.discovery import label_of, make_labeler
 
@@ -201,10 +201,9 @@ def changed_since_training(run_dir: Path, data_root: Path, source: str, config: 
         except AudioReadError as exc:
             why = f"cannot be decoded now ({str(exc).removeprefix(f'{path}: ')})"
         if why:
-            print(
-                f"warning: report: {source} {why}; its real excerpts and held-out score are "
-                "left out (pass the data the run was trained on)",
-                file=sys.stderr,
+            warn(
+                f"report: {source} {why}; its real excerpts and held-out score are "
+                "left out (pass the data the run was trained on)"
             )
         _CHANGED[key] = bool(why)
     return _CHANGED[key]

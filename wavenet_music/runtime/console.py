@@ -13,6 +13,8 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 
+from tqdm import tqdm
+
 from ..config import UserError
 
 _OWN = "said_by_its_process"  # an exception's mark: True, its own; False, every process's
@@ -63,6 +65,20 @@ def one_line(text: str) -> str:
     """``text`` with every control character (a line break, a tab, an escape) written as
     its escape (``\\n``): an error is one line whatever the file names in it hold."""
     return text.translate(_CONTROL)
+
+
+def say(line: str, above_bars: bool = False) -> None:
+    """``line`` on stderr, one line whatever the file names in it hold (``one_line``);
+    ``above_bars``: written above a progress bar, not inside it."""
+    if above_bars:
+        tqdm.write(one_line(line), file=sys.stderr)
+    else:
+        print(one_line(line), file=sys.stderr)
+
+
+def warn(text: str, above_bars: bool = False) -> None:
+    """``warning: TEXT`` on stderr, as ``say`` says a line."""
+    say(f"warning: {text}", above_bars)
 
 
 @contextlib.contextmanager

@@ -31,6 +31,7 @@ from safetensors.torch import save as safetensors_bytes
 
 from ..config import Config, UserError
 from ..runs import fsync_dir, lock_holder, write_new_file
+from ..runtime.console import warn
 from .distributed import train_command
 from .model import WaveNet
 
@@ -180,7 +181,7 @@ def set_aside_newer(folder: Path, step: int) -> None:
             if aside.exists():
                 aside = path.with_name(f".damaged_{path.name}_{os.getpid()}")
             os.replace(path, aside)
-            print(f"warning: set aside the damaged {path} as {aside.name}", file=sys.stderr)
+            warn(f"set aside the damaged {path} as {aside.name}")
 
 
 def step_of(path: Path) -> int:
@@ -278,7 +279,7 @@ def newest_readable(candidates: list[Path], read: Callable[[Path], T], what: str
             return read(path)
         except UserError as exc:
             problems.append(str(exc))
-            print(f"warning: {exc}; trying an older {what}", file=sys.stderr)
+            warn(f"{exc}; trying an older {what}")
     folder = candidates[0].parent
     raise UserError(
         f"no usable {what} in {folder} ({problems[0]}); none of its {len(candidates)} "

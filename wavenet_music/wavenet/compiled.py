@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import itertools
 import platform
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import ModuleType
@@ -30,6 +29,7 @@ import torch
 from torch import Tensor
 
 from ..config import UserError
+from ..runtime.console import warn
 from .graphed import GraphedWaveNet
 from .incremental import (
     GenerationState,
@@ -406,4 +406,4 @@ def _kind(parameter: Tensor) -> str:
 def _warn_once(message: str) -> None:
     if not _warned:
         _warned.append(True)
-        print(f"warning: {message}", file=sys.stderr)
+        warn(message)

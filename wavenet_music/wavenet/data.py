@@ -34,6 +34,7 @@ from ..runs import (
     remove_stale_temporaries,
     survey_cache,
 )
+from ..runtime.console import say, warn
 from .discovery import (
     discover,
     make_labeler,
@@ -224,10 +225,9 @@ def cached_classes(
         try:
             return check(target)
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-            tqdm.write(
-                f"warning: cache file {target} is damaged ({type(exc).__name__}: {exc}); "
-                "building it again",
-                file=sys.stderr,
+            warn(
+                f"cache file {target} is damaged ({type(exc).__name__}: {exc}); building it again",
+                above_bars=True,
             )
     notes = write_training_classes(
         path,
@@ -239,7 +239,7 @@ def cached_classes(
         hint="; set data.cache_dir to a writable folder",
     )
     for note in notes if say_damage else []:  # said once: next time the cache holds it
-        tqdm.write(f"warning: {path}: {note}", file=sys.stderr)
+        warn(f"{path}: {note}", above_bars=True)
     return check(target)
 
 
@@ -303,7 +303,7 @@ def prepare_corpus(
         caches = [s.notes for s in usable if s.notes is not None]
         summary, unread = score_sources(found.files, caches, root, exclude)
         for line in ([] if quiet else [summary]) + ([unread] if unread else []):
-            print(line, file=sys.stderr)
+            say(line)
     if not usable:
         raise UserError(
             f"none of the {total} audio files under {root} is usable "
@@ -313,7 +313,7 @@ def prepare_corpus(
     if not quiet and config.validation_fraction > 0:
         print(split_line(train, validation, config.sample_rate), file=sys.stderr)
     for line in lopsided_split(train, validation, config.validation_fraction, config.sample_rate):
-        print(f"warning: {line}", file=sys.stderr)
+        warn(line)
     return Corpus(tuple(train), tuple(validation), tuple(skipped))
 
 

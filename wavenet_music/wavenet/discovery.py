@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 from ..audio.io import AUDIO_EXTENSIONS, UNDECODED_EXTENSIONS, AudioReadError
 from ..config import UserError, read_user_text
-from ..runtime.console import one_line
+from ..runtime.console import say, warn
 
 APPLE_DOUBLE_MAGIC = b"\x00\x05\x16\x07"  # RFC 1740
 UNMATCHED_SHOWN = 10  # label-manifest rows without their file, named one by one
@@ -344,17 +344,12 @@ def report_unmatched_rows(spec: str | None, found: Sequence[str], root: Path, qu
     example = min(names, default="piano/a.wav")
     for line, file in [] if quiet else unmatched[:UNMATCHED_SHOWN]:
         elsewhere = f" (name files relative to {root}, e.g. {example})"
-        print(
-            f"warning: {spec}:{line}: {file} is not an audio file under {root}; "
-            f"its label is unused{elsewhere if _named_elsewhere(file) else ''}",
-            file=sys.stderr,
+        warn(
+            f"{spec}:{line}: {file} is not an audio file under {root}; "
+            f"its label is unused{elsewhere if _named_elsewhere(file) else ''}"
         )
     if len(unmatched) > 1 or (quiet and unmatched):
-        print(
-            f"warning: {len(unmatched)} of {len(rows)} rows of {spec} name no audio file "
-            f"under {root}",
-            file=sys.stderr,
-        )
+        warn(f"{len(unmatched)} of {len(rows)} rows of {spec} name no audio file under {root}")
 
 
 def _named_elsewhere(file: str) -> bool:
@@ -390,10 +385,10 @@ def report_skipped(skipped: list[tuple[str, str]], total: int, quiet: bool) -> N
     if not skipped:
         return
     for name, reason in [] if quiet else skipped:
-        print(one_line(f"skipped {name}: {reason}"), file=sys.stderr)
+        say(f"skipped {name}: {reason}")
     first = f" (first: {skipped[0][0]}: {skipped[0][1]}; without --quiet each is named)"
     counted = f"skipped {len(skipped)} of {total} audio files{first if quiet else ''}"
-    print(one_line(counted), file=sys.stderr)
+    say(counted)
 
 
 def report_undecoded(undecoded: dict[str, int], apple_double: int = 0) -> None:

@@ -15,7 +15,6 @@ held-out recording with notes (its score beside it, else its transcription), the
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -36,6 +35,7 @@ from ..config import (
 from ..notes.features import NoteStore, read_notes, recording_notes
 from ..notes.midi import Note
 from ..notes.score import NoteScores, follows, score_notes, transcribe_audio
+from ..runtime.console import warn
 from ..runtime.device import model_device, on_generation_device
 from .data import cache_root
 from .discovery import find_audio_files, label_of, label_positions
@@ -200,10 +200,9 @@ def _finite(paths: list[Path], rate: int, seconds: float) -> list[Recording]:
             f"(all NaN or infinite: {_few(empty)})"
         )
     if empty:
-        print(
-            f"warning: {len(empty)} recording(s) hold no finite sample (all NaN or infinite), "
-            f"nothing to follow, skipped: {_few(empty)}",
-            file=sys.stderr,
+        warn(
+            f"{len(empty)} recording(s) hold no finite sample (all NaN or infinite), "
+            f"nothing to follow, skipped: {_few(empty)}"
         )
     return kept
 
@@ -228,10 +227,9 @@ def _with_notes(
             f"to follow ({shown})"
         )
     if missing:
-        print(
-            f"warning: {len(missing)} recording(s) hold no notes in their first {seconds:g} s, "
-            f"nothing to follow, skipped: {shown}",
-            file=sys.stderr,
+        warn(
+            f"{len(missing)} recording(s) hold no notes in their first {seconds:g} s, "
+            f"nothing to follow, skipped: {shown}"
         )
     return [r for r, _ in kept], [n for _, n in kept]
 

@@ -39,6 +39,7 @@ from ..notes.playable import named_notes, read_playable
 from ..notes.transcribe import SAMPLE_RATE as TRANSCRIPTION_RATE
 from ..notes.transcribe import require_notes, transcribe
 from ..runs import check_apart, check_target
+from ..runtime.console import warn
 from ..runtime.device import free_memory, model_device
 from ..runtime.stop import Interrupted, StopRequest
 from ..runtime.threads import for_generation as threads_for  # (compose's name for it)
@@ -140,10 +141,9 @@ def say_unplayed(notes: list[Note], source: str, seconds: float) -> None:
     if late:
         what = f"starting after the clip ends ({seconds:g} s)"
         whole = math.ceil(notes_seconds(notes))
-        print(
-            f"warning: {source}: {named_notes(late, what)}: not played "
-            f"(pass --seconds {whole} to play them all)",
-            file=sys.stderr,
+        warn(
+            f"{source}: {named_notes(late, what)}: not played "
+            f"(pass --seconds {whole} to play them all)"
         )
 
 
@@ -327,10 +327,9 @@ def steered_length(length: int, covered: int, config: Config, options: GenerateC
         else ("--features", options.features)
     )
     seconds = round(covered / config.data.sample_rate, 2)
-    print(
-        f"warning: {flag} {path} covers {seconds:g} s, shorter than --seconds "
-        f"{options.seconds:g}; the clip is {seconds:g} s (pass a longer file to get more)",
-        file=sys.stderr,
+    warn(
+        f"{flag} {path} covers {seconds:g} s, shorter than --seconds "
+        f"{options.seconds:g}; the clip is {seconds:g} s (pass a longer file to get more)"
     )
     return covered
 

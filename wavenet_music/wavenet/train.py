@@ -26,7 +26,7 @@ from .. import runs
 from ..audio.features import normalisation
 from ..config import Config, TrainConfig, UserError
 from ..runtime import threads
-from ..runtime.console import alike
+from ..runtime.console import alike, say, warn
 from ..runtime.device import free_memory, resolve_device
 from ..runtime.stop import StopRequest, terminate_as_interrupt
 from ..runtime.training import Budget, TrainingRun, cosine_schedule, emulated_bf16_note
@@ -471,10 +471,10 @@ def _warn_before_training(
 ) -> None:
     """A warm-up longer than the budget (unless ``quiet``), bf16 emulated on this CPU."""
     if not quiet and (warning := warmup_warning(config, warmup_advice)) is not None:
-        print(warning, file=sys.stderr)
+        say(warning)
     bf16 = emulated_bf16_note(config.train.precision, device, kernels.cpu_flags())
     if bf16:
-        print(f"warning: {bf16}", file=sys.stderr)
+        warn(bf16)
 
 
 def _prepare(
