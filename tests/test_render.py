@@ -146,7 +146,7 @@ def test_render_refuses_a_run_not_trained_on_notes(piano_run, tmp_path, capsys):
 
 
 def test_evaluate_scores_how_well_renders_follow_their_notes(notes_run, capsys):
-    from wavenet_music.config import NOTE_EXCITATION_GAIN, NOTE_TREBLE_TILT
+    from wavenet_music.config import NOTE_EXCITATION_GAIN, NOTE_HEARD_HARMONICS, NOTE_TREBLE_TILT
 
     run, data = notes_run
     code = main(["evaluate", str(run), "--data", str(data), "--follow-seconds", "1", "--json"])
@@ -154,7 +154,11 @@ def test_evaluate_scores_how_well_renders_follow_their_notes(notes_run, capsys):
     record = json.loads(capsys.readouterr().out)
     following = record["following"]
     assert sorted(f["piece"] for f in following) == ["take0.wav", "take1.wav", "take2.wav"]
-    heard = {"excitation_gain": NOTE_EXCITATION_GAIN, "treble_tilt": NOTE_TREBLE_TILT}
+    heard = {
+        "excitation_gain": NOTE_EXCITATION_GAIN,
+        "treble_tilt": NOTE_TREBLE_TILT,
+        "heard_harmonics": NOTE_HEARD_HARMONICS,
+    }
     assert record["following_heard"] == heard  # what the renders heard, recorded
     for f in following:
         assert f["notes"] == 5  # the notes starting in the first second
@@ -420,6 +424,53 @@ def test_the_excitation_gain_is_the_notes_heard_louder_everywhere_they_are_playe
 
     np.testing.assert_array_equal(composed(model, 4.0), composed(louder, 1.0))
     assert not np.array_equal(composed(model, 4.0), composed(model, 1.0))
+
+
+def test_the_heard_harmonics_reach_everywhere_the_notes_are_played(notes_run, tmp_path):
+    """``heard_harmonics`` (generate, render, evaluate's renders) and
+    ``wavenet_heard_harmonics`` (compose): the excitation generation hears is the notes'
+    with harmonics 1 .. N, whatever the model trained with (4 here); 0 and 4 play as
+    trained, 12 otherwise, in every path."""
+    import torch
+
+    from wavenet_music.composer.config import PieceConfig
+    from wavenet_music.composer.note_piece import play_notes
+    from wavenet_music.config import NOTE_HEARD_HARMONICS, EvaluateConfig, GenerateConfig
+    from wavenet_music.wavenet.checkpoint import load_model
+    from wavenet_music.wavenet.follow import render_notes
+    from wavenet_music.wavenet.to_audio import generate_audio, pieces_steering
+
+    run, _ = notes_run
+    model, config = load_model(run)
+    assert config.model.excitation_harmonics == 4 and NOTE_HEARD_HARMONICS == 12
+    defaults = (
+        GenerateConfig().heard_harmonics,
+        EvaluateConfig().heard_harmonics,
+        PieceConfig().wavenet_heard_harmonics,
+    )
+    assert defaults == (NOTE_HEARD_HARMONICS,) * 3
+    played = [dataclasses.replace(n, pitch=n.pitch + 3) for n in MELODY]  # 5th harmonic < margin
+    for harmonics, told in ((12, 12), (4, 4), (0, 4)):
+        _, heard = pieces_steering([played], config, 4800, 2.0, 0.0, None, harmonics)
+        expected = 2.0 * excitation(played, 0, 4800, RATE, mix="equal_power", harmonics=told)
+        np.testing.assert_allclose(heard[0].numpy(), expected, rtol=1e-6, atol=1e-7)
+    midi = write_midi(tmp_path / "melody.mid", played, 0.4)
+
+    def generated(harmonics):
+        options = GenerateConfig(seconds=0.3, notes=str(midi), heard_harmonics=harmonics)
+        return generate_audio(model, config, options, progress=False)
+
+    def followed(harmonics):
+        return render_notes(model, config, [played], 0.3, heard_harmonics=harmonics)
+
+    def composed(harmonics):
+        options = PieceConfig(seconds=0.3, wavenet_heard_harmonics=harmonics)
+        generator = torch.Generator().manual_seed(0)
+        return play_notes(model, config, [played], None, None, options, generator)
+
+    for play in (generated, followed, composed):
+        np.testing.assert_array_equal(play(0), play(4))
+        assert not np.array_equal(play(12), play(4))
 
 
 def test_tensorboard_previews_play_the_first_files_notes_as_render_does(tmp_path):

@@ -438,6 +438,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
             record["following_heard"] = {
                 "excitation_gain": options.excitation_gain,
                 "treble_tilt": options.treble_tilt,
+                "heard_harmonics": options.heard_harmonics,
             }
         print(json.dumps(record))
         return
@@ -448,9 +449,15 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     if following is not None:
         print(
             f"renders hear the notes ×{options.excitation_gain:g}, the treble "
-            f"+{options.treble_tilt:g} dB an octave above G4"
+            f"+{options.treble_tilt:g} dB an octave above G4, "
+            f"{_harmonics_words(options.heard_harmonics)}"
         )
         print_following(following)
+
+
+def _harmonics_words(harmonics: int) -> str:
+    """The harmonics generation hears (``NOTE_HEARD_HARMONICS``), in words."""
+    return f"harmonics 1-{harmonics}" if harmonics else "the harmonics as in training"
 
 
 def _follow(
@@ -473,6 +480,7 @@ def _follow(
             options.label,
             excitation_gain=options.excitation_gain,
             treble_tilt=options.treble_tilt,
+            heard_harmonics=options.heard_harmonics,
             paths=scored,
         )
     except NothingToFollow as exc:
@@ -539,7 +547,7 @@ def cmd_compose(args: argparse.Namespace) -> None:
             f", WaveNet floor {options.wavenet_floor:g} and temperature "
             f"×{options.wavenet_note_temperature_scale:g} while notes sound, the notes heard "
             f"×{options.wavenet_excitation_gain:g}, the treble +{options.wavenet_treble_tilt:g} "
-            "dB an octave above G4"
+            f"dB an octave above G4, {_harmonics_words(options.wavenet_heard_harmonics)}"
         )
         if piece.shortest_notes is not None:
             held = shortest_words(piece.tags, piece.shortest_notes)

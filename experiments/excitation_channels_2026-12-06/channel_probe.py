@@ -4,9 +4,10 @@ python channel_probe.py RUN REPORT SECONDS G0,G1,G2 [G0,G1,G2 ...]
 
 Renders the first SECONDS of every REPORT/LABEL-composed-N.mid in one batch (the report's
 sampling: floor, note temperature, jump limit, treble tilt; the compiled engine; no noise
-guard, no unsteered rests; the draws' seed $SEED, 3 unless set), the excitation's
-channels (fundamentals, harmonics, decaying harmonics) heard G0, G1, G2 times as loud as
-in training (the product: 3,3,3). Prints per genre what reaches the ear
+guard, no unsteered rests; the draws' seed $SEED, 3 unless set; the harmonics heard
+$HEARD, the package's default unless set), the excitation's channels (fundamentals,
+harmonics, decaying harmonics) heard G0, G1, G2 times as loud as in training (the
+product: 3,3,3). Prints per genre what reaches the ear
 (report.notes.heard_figures), the level and the spectrum's shape against the genre's real
 excerpts, and the shape in 8 bands of the mel scale (the composed minus the real average
 log-mel spectrum, levels matched, dB, low to high).
@@ -31,6 +32,8 @@ from wavenet_music.wavenet.follow import render_notes
 CHANNEL_GAINS = [np.ones((3, 1), dtype=np.float32)]
 _excitation = ta.notes_excitation
 SEED = int(os.environ.get("SEED", "3"))  # the draws' seed
+# the harmonics heard (``heard_harmonics``; from 2026-12-06: 12 unless set; 0 = as trained)
+HEARD = {} if "HEARD" not in os.environ else {"heard_harmonics": int(os.environ["HEARD"])}
 
 
 def scaled_excitation(*args, **kwargs):
@@ -51,7 +54,9 @@ def main() -> None:
     rate = config.data.sample_rate
     for arg in sys.argv[4:]:
         CHANNEL_GAINS[0] = np.array([float(g) for g in arg.split(",")], dtype=np.float32)[:, None]
-        audio = render_notes(model, config, pieces, seconds, index, seed=SEED, excitation_gain=1.0)
+        audio = render_notes(
+            model, config, pieces, seconds, index, seed=SEED, excitation_gain=1.0, **HEARD
+        )
         for label in sorted(set(labels)):
             rows = [i for i, lab in enumerate(labels) if lab == label]
             h = heard_figures([pieces[i] for i in rows], audio[rows], rate)

@@ -68,6 +68,9 @@ ACCEPTS_ZERO = frozenset(
         "GenerateConfig.treble_tilt",  # every key alike, as trained
         "EvaluateConfig.treble_tilt",
         "PieceConfig.wavenet_treble_tilt",
+        "GenerateConfig.heard_harmonics",  # as many harmonics as in training
+        "EvaluateConfig.heard_harmonics",
+        "PieceConfig.wavenet_heard_harmonics",
         "GenerateConfig.seed",
         "ReportConfig.seed",
         "ComposerConfig.dropout",

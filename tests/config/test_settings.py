@@ -197,6 +197,17 @@ def test_notes_runs_mix_at_equal_power_and_runs_saved_before_keep_the_sum():
         apply_overrides(Config(), {"model.excitation_mix": "loudest"})
 
 
+def test_runs_saved_before_the_harmonics_setting_keep_the_4_they_trained_with():
+    """A run's saved settings without ``excitation_harmonics`` (every run before
+    2026-12-06) load as the 4 its model was trained on; the presets train with 4 (12 in
+    training played fewer notes: experiments/excitation_partials_2026-12-06)."""
+    saved = Config.from_dict({"model": {"excitation": True, "local_channels": 176}})
+    assert saved.model.excitation_harmonics == 4
+    assert {load_preset(name).model.excitation_harmonics for name in ("notes", "demo")} == {4}
+    with pytest.raises(UserError, match="excitation_harmonics"):
+        apply_overrides(Config(), {"model.excitation_harmonics": 0})
+
+
 def test_file_sections_are_the_sections_of_the_settings_classes():
     import wavenet_music.composer.config  # noqa: F401  (defines the composer section)
     from wavenet_music.config.checks import SETTINGS_CLASSES

@@ -27,7 +27,7 @@ RATE = 16_000
 WAYS = ["recording", "start"]  # excitation.PHASE_WAYS
 
 
-def expected_note(note: Note, first: int, count: int, rate: int) -> np.ndarray:
+def expected_note(note: Note, first: int, count: int, rate: int, harmonics: int = 4) -> np.ndarray:
     """(3, count) of one note, one sample at a time, from the definition."""
     f = 440.0 * 2.0 ** ((note.pitch - 69) / 12)
     s = round(note.onset * rate)
@@ -44,7 +44,7 @@ def expected_note(note: Note, first: int, count: int, rate: int) -> np.ndarray:
         out[0, i] = gain * math.sin(2 * math.pi * f * (k - s) / rate)
         out[1, i] = gain * sum(
             math.sin(2 * math.pi * h * f * (k - s) / rate) / h
-            for h in range(1, 5)
+            for h in range(1, harmonics + 1)
             if h * f < 0.475 * rate
         )
         out[2, i] = out[1, i] * math.exp(-tau / 0.25)
@@ -343,6 +343,30 @@ def test_in_phase_with_a_recording_partials_start_steady_or_follow():
         assert np.corrcoef(started[0, part], steady[part])[0, 1] > 0.99
     assert np.corrcoef(followed[0, before], steady[before])[0, 1] > 0.95
     assert np.corrcoef(followed[0, after], steady[after])[0, 1] < -0.95
+
+
+@pytest.mark.parametrize(("pitch", "harmonics"), [(60, 12), (45, 12), (84, 12), (60, 1)])
+def test_more_harmonics_follow_the_definition_and_stop_at_the_margin(pitch, harmonics):
+    """``harmonics`` 12 (the demo's): C4's partials up to 3,139 Hz, A2's to 1,320 Hz, C6's
+    first 7 (the 8th, 8,372 Hz, lies above the margin); 1: channel 1 is the fundamental."""
+    note = Note(0.0101, 0.06, pitch, velocity=90)
+    got = excitation([note], 50, 1_200, RATE, harmonics=harmonics)
+    np.testing.assert_allclose(got, expected_note(note, 50, 1_200, RATE, harmonics), atol=1e-6)
+    assert not np.allclose(got, excitation([note], 50, 1_200, RATE), atol=1e-3)
+    tone = excitation([Note(0.0, 1.0, pitch)], 0, RATE, RATE, harmonics=harmonics)
+    magnitude, f = spectrum(tone[1]), 440.0 * 2.0 ** ((pitch - 69) / 12)
+    kept = [h for h in range(1, harmonics + 1) if h * f < 0.475 * RATE]
+    for h in kept:
+        assert magnitude[round(h * f)] > 0.2 * magnitude.max() / h
+    assert magnitude[round((kept[-1] + 0.5) * f) :].max() < 1e-3 * magnitude.max()
+
+
+def test_phases_of_other_harmonics_or_none_are_refused():
+    phases = RecordingPhases(lambda a, n: np.zeros(n), RATE, "start", harmonics=4)
+    with pytest.raises(ValueError, match="phases of 4 harmonics for 12"):
+        excitation(random_notes(0), 0, 100, RATE, phases, harmonics=12)
+    with pytest.raises(ValueError, match="at least 1 harmonic"):
+        excitation(random_notes(0), 0, 100, RATE, harmonics=0)
 
 
 def test_a_recording_at_another_rate_or_an_unknown_way_is_refused():

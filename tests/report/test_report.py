@@ -417,6 +417,8 @@ def test_the_page_says_how_loud_the_wavenet_heard_its_notes():
     tilt_only = _note_sampling({"wavenet_excitation_gain": 1.0, "wavenet_treble_tilt": 8.0})
     assert "treble 8 dB" in tilt_only and "times as loud" not in tilt_only
     assert _note_sampling({"wavenet_excitation_gain": 1.0, "wavenet_treble_tilt": 0.0}) == ""
+    harmonics = _note_sampling({"wavenet_excitation_gain": 1.0, "wavenet_heard_harmonics": 12})
+    assert "each note with its harmonics 1-12" in harmonics and "treble" not in harmonics
 
 
 def test_the_composed_players_link_files_whose_labels_hold_url_characters():

@@ -383,6 +383,32 @@ def test_training_windows_and_renders_mix_the_notes_as_the_model_says(scored, mi
     assert (mix == "sum") == np.array_equal(heard[0].numpy(), excitation(chords, 0, 8_000, RATE))
 
 
+@pytest.mark.parametrize("way", ["onset", "start"])
+def test_training_windows_and_renders_hear_the_harmonics_the_model_says(scored, way):
+    """``model.excitation_harmonics`` reaches the training windows (in the recording's
+    phases too) and what generation hears."""
+    data, config = scored
+    config = apply_overrides(
+        config, {"model.excitation_harmonics": 12, "train.excitation_phase": way}
+    )
+    corpus = prepare_corpus(data, config.data, 256, config.model.receptive_field, quiet=True)
+    segment = corpus.train[2]
+    notes, rf = read_notes(segment.notes), config.model.receptive_field
+    start = 3 * config.model.hop_length + rf
+    window = window_source(config, corpus.train, training=True).window(segment, start, 600)
+    classes, first, inputs = np.load(segment.cache), start - rf + 1, rf - 1 + 600
+
+    def read(at: int, count: int) -> np.ndarray:  # the recording, its classes decoded
+        return mu_law_decode(padded_slice(classes, at, count, 128, np.int64), 256)
+
+    phases = None if way == "onset" else RecordingPhases(read, RATE, way, harmonics=12)
+    expected = excitation(notes, first, inputs, RATE, phases, harmonics=12)
+    np.testing.assert_array_equal(window.excitation, expected)
+    assert not np.array_equal(window.excitation[1], excitation(notes, first, inputs, RATE)[1])
+    _, heard = notes_steering(notes, config, 8_000, 1)
+    np.testing.assert_array_equal(heard[0].numpy(), excitation(notes, 0, 8_000, RATE, harmonics=12))
+
+
 @pytest.mark.parametrize("way", ["recording", "start"])
 def test_training_windows_hear_the_notes_in_the_recording_s_phase(scored, way):
     """train.excitation_phase recording or start (the notes and demo presets): training

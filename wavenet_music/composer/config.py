@@ -36,6 +36,7 @@ from ..config import (
     MIN_SECONDS,
     NOTE_EXCITATION_GAIN,
     NOTE_FLOOR,
+    NOTE_HEARD_HARMONICS,
     NOTE_TEMPERATURE_SCALE,
     NOTE_TREBLE_TILT,
     REDRAW_NOISE,
@@ -44,6 +45,7 @@ from ..config import (
     budget_steps,
     excitation_gain_doc,
     floor_doc,
+    heard_harmonics_doc,
     jump_doc,
     note_temperature_doc,
     redraw_noise_doc,
@@ -288,6 +290,9 @@ class PieceConfig:
     )
     wavenet_treble_tilt: float = field(
         default=NOTE_TREBLE_TILT, metadata=treble_tilt_doc("the WaveNet hears")
+    )
+    wavenet_heard_harmonics: int = field(
+        default=NOTE_HEARD_HARMONICS, metadata=heard_harmonics_doc("the WaveNet hears")
     )
     wavenet_max_jump: float = field(
         default=MAX_JUMP, metadata=jump_doc("the WaveNet never draws a sample")

@@ -203,7 +203,10 @@ def notes_steering(
     sound."""
     rate, length = config.data.sample_rate, round(options.seconds * config.data.sample_rate)
     gain, tilt = options.wavenet_excitation_gain, options.wavenet_treble_tilt
-    features, heard = pieces_steering(pieces, config, length, gain, tilt, unsteered_rests)
+    harmonics = options.wavenet_heard_harmonics
+    features, heard = pieces_steering(
+        pieces, config, length, gain, tilt, unsteered_rests, harmonics
+    )
     temperature, scale = options.wavenet_temperature, options.wavenet_note_temperature_scale
     return {
         "features": features,

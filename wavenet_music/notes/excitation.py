@@ -5,8 +5,12 @@ harmonic oscillators, each note sounds as sinusoids at its exact frequency
 ``440 * 2 ** ((pitch - 69) / 12)``, and the notes add. Three channels (``CHANNELS``):
 
 0. fundamentals: each note's fundamental alone;
-1. harmonics: harmonics ``h = 1 .. HARMONICS`` at amplitude ``1 / h``, only those below
-   ``NYQUIST_MARGIN * sample_rate`` (7,600 Hz at 16 kHz), so that none aliases;
+1. harmonics: harmonics ``h = 1 .. H`` at amplitude ``1 / h``, only those below
+   ``NYQUIST_MARGIN * sample_rate`` (7,600 Hz at 16 kHz), so that none aliases; ``H`` is
+   ``harmonics``: in training ``model.excitation_harmonics`` (``HARMONICS``, 4: trained
+   with 12 the demo's WaveNet played fewer of its notes), while generating
+   ``NOTE_HEARD_HARMONICS`` (12: a WaveNet trained with 4 then plays more of its notes in
+   every genre; experiments/excitation_partials_2026-12-06);
 2. decaying harmonics: channel 1 times ``exp(-τ / DECAY)``, ``τ`` the time since the
    onset (how recent the onset is, like a struck string's decay).
 
@@ -67,7 +71,7 @@ import numpy as np
 from .midi import Note
 
 CHANNELS = 3  # (fundamentals, harmonics, decaying harmonics)
-HARMONICS = 4  # harmonics 1 .. 4 in channels 1 and 2
+HARMONICS = 4  # harmonics 1 .. 4 in channels 1 and 2, unless told more (``harmonics``)
 NYQUIST_MARGIN = 0.475  # harmonics stay below this fraction of the sample rate
 RELEASE = 0.03  # seconds of linear fade after a note's offset
 DECAY = 0.25  # seconds: time constant of channel 2's exponential decay
@@ -130,6 +134,7 @@ def excitation(
     recording: RecordingPhases | None = None,
     mix: str = "sum",
     tilt: float = 0.0,
+    harmonics: int = HARMONICS,
 ) -> np.ndarray:
     """The excitation of samples ``first_sample .. first_sample + count - 1`` of the
     timeline (sample 0 = time 0 of the notes; before it the excitation is 0).
@@ -139,6 +144,8 @@ def excitation(
             at each onset.
         mix: how the notes sounding at once mix, one of ``MIXES``.
         tilt: the treble tilt, dB an octave above ``TILT_PIVOT`` (``tilt_gain``).
+        harmonics: the harmonics of channels 1 and 2, ``1 .. harmonics`` (those below the
+            Nyquist margin); ``recording`` must have been made for as many.
 
     Returns:
         (CHANNELS, count) float32: fundamentals, harmonics, decaying harmonics.
@@ -149,6 +156,10 @@ def excitation(
         raise ValueError(f"a recording at {recording.sample_rate} Hz for notes at {sample_rate}")
     if mix not in MIXES:
         raise ValueError(f"expected a mix of {MIXES}, got {mix!r}")
+    if harmonics < 1:
+        raise ValueError(f"expected at least 1 harmonic, got {harmonics}")
+    if recording is not None and recording.harmonics != harmonics:
+        raise ValueError(f"phases of {recording.harmonics} harmonics for {harmonics} harmonics")
     signal = np.zeros((CHANNELS, count))  # (3, T) float64
     sounding = np.zeros(count) if mix == "equal_power" else None  # (T,) notes sounding
     release = release_samples(sample_rate)
@@ -163,7 +174,7 @@ def excitation(
             phases = None
             if recording is not None:
                 phases = recording(note, onset, offset, low, high)  # (H, n)
-            tone = _note_tone(note, onset, offset, samples, sample_rate, phases)  # (3, n)
+            tone = _note_tone(note, onset, offset, samples, sample_rate, harmonics, phases)
             if tilt:
                 tone *= tilt_gain(note.pitch, tilt)
             signal[:, low - first_sample : high - first_sample] += tone
@@ -189,10 +200,11 @@ def sounding(notes: Sequence[Note], count: int, sample_rate: int) -> np.ndarray:
     return heard
 
 
-def _harmonics(pitch: int, sample_rate: int) -> list[int]:
-    """The harmonics ``h`` of ``pitch`` that stay below ``NYQUIST_MARGIN * sample_rate``."""
+def _harmonics(pitch: int, sample_rate: int, harmonics: int) -> list[int]:
+    """The harmonics ``h`` of ``pitch``, ``1 .. harmonics``, that stay below
+    ``NYQUIST_MARGIN * sample_rate``."""
     f = frequency(pitch)
-    return [h for h in range(1, HARMONICS + 1) if h * f < NYQUIST_MARGIN * sample_rate]
+    return [h for h in range(1, harmonics + 1) if h * f < NYQUIST_MARGIN * sample_rate]
 
 
 def _note_tone(
@@ -201,6 +213,7 @@ def _note_tone(
     offset: int,
     samples: np.ndarray,
     sample_rate: int,
+    harmonics: int,
     phases: np.ndarray | None = None,
 ) -> np.ndarray:
     """(3, n) float64: the three channels of one note at ``samples`` (n,) of its span;
@@ -211,7 +224,7 @@ def _note_tone(
         np.sin(2 * np.pi * h * f * t)
         if phases is None
         else np.cos(2 * np.pi * h * f * t + phases[h - 1])
-        for h in _harmonics(note.pitch, sample_rate)
+        for h in _harmonics(note.pitch, sample_rate, harmonics)
     ]
     fundamental = partials[0] if partials else np.sin(2 * np.pi * f * t)  # (n,)
     tone = np.zeros_like(t) + sum(p / h for h, p in enumerate(partials, start=1))  # (n,)
@@ -227,7 +240,12 @@ def _envelope(samples: np.ndarray, offset: int, sample_rate: int) -> np.ndarray:
 
 
 def starting_phases(
-    note: Note, onset: int, offset: int, sample_rate: int, recording: RecordingReader
+    note: Note,
+    onset: int,
+    offset: int,
+    sample_rate: int,
+    recording: RecordingReader,
+    harmonics: int = HARMONICS,
 ) -> np.ndarray:
     """(H,): the phase ``φ`` each harmonic of ``note`` starts in, in the recording over
     its ``phase_span``: about ``A cos(2π h f (k - onset) / sample_rate + φ)`` there, the
@@ -239,7 +257,7 @@ def starting_phases(
     return np.array(
         [
             np.angle(np.sum(heterodyne(heard, since_onset, h * f, sample_rate)))
-            for h in _harmonics(note.pitch, sample_rate)
+            for h in _harmonics(note.pitch, sample_rate, harmonics)
         ]
     )
 
@@ -252,6 +270,7 @@ def following_phases(
     high: int,
     sample_rate: int,
     recording: RecordingReader,
+    harmonics: int = HARMONICS,
 ) -> np.ndarray:
     """(H, high - low): the recording's phase of each harmonic of ``note`` at samples
     ``low .. high - 1`` of its span (``partial_phase``), computed over the span within
@@ -264,7 +283,7 @@ def following_phases(
     f = frequency(note.pitch)
     phases = [
         partial_phase(heard, samples - onset, h * f, sample_rate, _smooth_samples(sample_rate))
-        for h in _harmonics(note.pitch, sample_rate)
+        for h in _harmonics(note.pitch, sample_rate, harmonics)
     ]
     if not phases:  # no harmonic below the Nyquist margin
         return np.zeros((0, high - low))
@@ -302,20 +321,31 @@ def _moving_average(z: np.ndarray, width: int) -> np.ndarray:
 class RecordingPhases:
     """The phases of one recording that the partials of its notes take, in one of
     ``PHASE_WAYS``; the starting phases computed once per note (training cuts many
-    windows from one recording)."""
+    windows from one recording), for the partials of ``harmonics`` harmonics."""
 
-    def __init__(self, read: RecordingReader, sample_rate: int, way: str = "recording") -> None:
+    def __init__(
+        self,
+        read: RecordingReader,
+        sample_rate: int,
+        way: str = "recording",
+        harmonics: int = HARMONICS,
+    ) -> None:
         if way not in PHASE_WAYS:
             raise ValueError(f"expected a way of {PHASE_WAYS}, got {way!r}")
         self.read, self.sample_rate, self.way = read, sample_rate, way
+        self.harmonics = harmonics
         self._started: dict[tuple[int, int, int], np.ndarray] = {}
 
     def __call__(self, note: Note, onset: int, offset: int, low: int, high: int) -> np.ndarray:
         """(H, high - low): the phases of ``note`` (sounding from sample ``onset`` to
         ``offset``) at samples ``low .. high - 1``."""
         if self.way == "recording":
-            return following_phases(note, onset, offset, low, high, self.sample_rate, self.read)
+            return following_phases(
+                note, onset, offset, low, high, self.sample_rate, self.read, self.harmonics
+            )
         key = (onset, offset, note.pitch)
         if key not in self._started:
-            self._started[key] = starting_phases(note, onset, offset, self.sample_rate, self.read)
+            self._started[key] = starting_phases(
+                note, onset, offset, self.sample_rate, self.read, self.harmonics
+            )
         return np.repeat(self._started[key][:, None], high - low, axis=1)  # (H, high - low)

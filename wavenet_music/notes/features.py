@@ -41,7 +41,7 @@ from ..config import UserError
 from ..runs import cached, file_identity, npy_bytes
 from ..runtime.console import warn
 from .alignment import align, alignment_warning
-from .excitation import RecordingPhases, excitation, note_samples, release_samples
+from .excitation import HARMONICS, RecordingPhases, excitation, note_samples, release_samples
 from .midi import PIANO_RANGE, Note, read_score
 from .playable import BENT_WHAT, check_notes, named_notes, off_the_keys
 from .roll import channel_count, piano_roll
@@ -204,7 +204,13 @@ class NoteStore:
     normalised = False  # 0/1 and velocity channels are fed as they are
 
     def __init__(
-        self, sample_rate: int, hop: int, channels: int, classes: int, mix: str = "sum"
+        self,
+        sample_rate: int,
+        hop: int,
+        channels: int,
+        classes: int,
+        mix: str = "sum",
+        harmonics: int = HARMONICS,
     ) -> None:
         if channels != CHANNELS:
             raise UserError(
@@ -219,6 +225,7 @@ class NoteStore:
             classes,
         )
         self.mix = mix  # how the notes sounding at once mix (``excitation.MIXES``)
+        self.harmonics = harmonics  # the excitation's harmonics (``excitation.excitation``)
         self._notes: dict[Path, list[Note]] = {}
         self._rolls: dict[Path, np.ndarray] = {}
         self._spans_cache: dict[Path, tuple[np.ndarray | None, int]] = {}
@@ -266,7 +273,8 @@ class NoteStore:
         if onsets is not None:  # sorted: only the notes that can reach the window, in order
             lo = int(np.searchsorted(onsets, first - longest, side="right"))
             notes = notes[lo : int(np.searchsorted(onsets, first + inputs, side="left"))]
-        return excitation(notes, first, inputs, self.sample_rate, recording, self.mix)
+        rate, mix, harmonics = self.sample_rate, self.mix, self.harmonics
+        return excitation(notes, first, inputs, rate, recording, mix, harmonics=harmonics)
 
     def _spans(self, path: Path) -> tuple[np.ndarray | None, int]:
         """(onset samples (N,) when the notes are in onset order, else None; the longest

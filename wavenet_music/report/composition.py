@@ -60,7 +60,8 @@ def composition_section(
 
     Returns ``{"title", "temperature", "hold_penalty", "wavenet_floor",
     "wavenet_note_temperature_scale", "wavenet_excitation_gain", "wavenet_treble_tilt",
-    "rows": [{"label", "composed", "plain"}], "clips": {kind: {label: (T,)}},
+    "wavenet_heard_harmonics", "rows": [{"label", "composed", "plain"}],
+    "clips": {kind: {label: (T,)}},
     "windows": {kind: [statistics of one window]},
     "clip_windows": {kind: [[statistics of each window of one clip]]},
     "clip_labels": {kind: [label of each clip]},
@@ -87,6 +88,7 @@ def composition_section(
     scale = options.wavenet_note_temperature_scale if piece.notes is not None else 1.0
     gain = options.wavenet_excitation_gain if piece.notes is not None else 1.0
     tilt = options.wavenet_treble_tilt if piece.notes is not None else 0.0
+    harmonics = options.wavenet_heard_harmonics if piece.notes is not None else 0
     labels = run_labels(run_dir, data_root, config)
     clips = {"composed": dict(zip(labels, piece.audio, strict=True))}
     if plain_run is None and config.train.local_dropout > 0:
@@ -126,6 +128,7 @@ def composition_section(
         "wavenet_note_temperature_scale": scale,
         "wavenet_excitation_gain": gain,
         "wavenet_treble_tilt": tilt,
+        "wavenet_heard_harmonics": harmonics,
         "shortest_notes": None  # {label: seconds}: no key lifted sooner (event_rules)
         if piece.shortest_notes is None
         else dict(zip(labels, piece.shortest_notes, strict=True)),
@@ -250,9 +253,9 @@ def _rests(section: dict) -> str:
 
 def _note_sampling(section: dict) -> str:
     """How the WaveNet draws while a note sounds (``to_audio.note_floors``,
-    ``note_temperatures``) and how loud it hears the notes (``NOTE_EXCITATION_GAIN``,
-    ``NOTE_TREBLE_TILT``), in words; "" where it draws as everywhere else and hears them as
-    in training."""
+    ``note_temperatures``) and how it hears the notes (``NOTE_EXCITATION_GAIN``,
+    ``NOTE_TREBLE_TILT``, ``NOTE_HEARD_HARMONICS``), in words; "" where it draws as
+    everywhere else and hears them as in training."""
     floor = section.get("wavenet_floor", 0.0)
     scale = section.get("wavenet_note_temperature_scale", 1.0)
     parts = [f"never draws a sample value less likely than {floor:g}"] if floor else []
@@ -263,6 +266,9 @@ def _note_sampling(section: dict) -> str:
     said = [f"the notes {gain:g} times as loud as in training"] if gain != 1 else []
     if tilt:
         said.append(f"the treble {tilt:g} dB louder each octave above G4")
+    harmonics = section.get("wavenet_heard_harmonics", 0)
+    if harmonics:
+        said.append(f"each note with its harmonics 1-{harmonics}")
     heard = f" It hears {' and '.join(said)}." if said else ""
     if not parts:
         return heard

@@ -27,6 +27,7 @@ from ..config import (
     MAX_JUMP,
     NOTE_EXCITATION_GAIN,
     NOTE_FLOOR,
+    NOTE_HEARD_HARMONICS,
     NOTE_TEMPERATURE_SCALE,
     NOTE_TREBLE_TILT,
     Config,
@@ -92,17 +93,21 @@ def render_notes(
     temperature_scale: float = NOTE_TEMPERATURE_SCALE,
     excitation_gain: float | Sequence[float] = NOTE_EXCITATION_GAIN,
     treble_tilt: float = NOTE_TREBLE_TILT,
+    heard_harmonics: int = NOTE_HEARD_HARMONICS,
 ) -> np.ndarray:
     """Float audio (len(pieces), seconds · rate) of each piece's notes, as one batch; a
     piece of None is unsteered (absent features, nothing heard). ``floor``: the sampling
     floor while a note sounds (``to_audio.note_floors``); ``temperature_scale``: the
     temperature's factor there (``to_audio.note_temperatures``); ``excitation_gain``: how
     many times as loud as in training the notes are heard, one for all or each piece's
-    (``to_audio.pieces_steering``); ``treble_tilt``: dB an octave louder above G4."""
+    (``to_audio.pieces_steering``); ``treble_tilt``: dB an octave louder above G4;
+    ``heard_harmonics``: each note's harmonics heard (0: as in training)."""
     model = on_generation_device(model)  # evaluate may have put it on a GPU
     rate = config.data.sample_rate
     length = round(seconds * rate)
-    features, heard = pieces_steering(pieces, config, length, excitation_gain, treble_tilt)
+    features, heard = pieces_steering(
+        pieces, config, length, excitation_gain, treble_tilt, None, heard_harmonics
+    )
     generator = torch.Generator(device=model_device(model)).manual_seed(seed)
     classes = generate(
         model,
@@ -133,6 +138,7 @@ def follow_notes(
     temperature_scale: float = NOTE_TEMPERATURE_SCALE,
     excitation_gain: float = NOTE_EXCITATION_GAIN,
     treble_tilt: float = NOTE_TREBLE_TILT,
+    heard_harmonics: int = NOTE_HEARD_HARMONICS,
     paths: list[Path] | None = None,
 ) -> list[Following]:
     """Render the first ``seconds`` of the notes of every recording under ``data`` (or of
@@ -163,6 +169,7 @@ def follow_notes(
         temperature_scale,
         excitation_gain,
         treble_tilt,
+        heard_harmonics,
     )
     results = []
     for k, (recording, reference) in enumerate(zip(recordings, notes, strict=True)):

@@ -175,11 +175,13 @@ def notes_steering(
     gain: float = 1.0,
     tilt: float = 0.0,
     unsteered_rests: bool = False,
+    harmonics: int = 0,
 ) -> tuple[Tensor, Tensor | None]:
     """(features (clips, 176, K), excitation (clips, E, length) or None) that play
     ``notes`` over ``length`` samples, heard ``gain`` times as loud as in training
     (``NOTE_EXCITATION_GAIN``), the treble ``tilt`` dB an octave louder
-    (``NOTE_TREBLE_TILT``), with ``unsteered_rests`` the frames where no key is down
+    (``NOTE_TREBLE_TILT``), each note with its ``harmonics`` (``NOTE_HEARD_HARMONICS``;
+    0: as many as in training), with ``unsteered_rests`` the frames where no key is down
     absent (``rests_absent``); ``notes`` None: absent features, no sound heard."""
     store = feature_store(config)
     assert isinstance(store, NoteStore)
@@ -192,7 +194,8 @@ def notes_steering(
         roll = store.roll(notes, length)  # (K, 176)
         if unsteered_rests:
             roll = rests_absent(roll)
-        heard = notes_excitation(notes, 0, length, rate, mix=store.mix, tilt=tilt)  # (E, length)
+        mix, harmonics = store.mix, harmonics or store.harmonics
+        heard = notes_excitation(notes, 0, length, rate, mix=mix, tilt=tilt, harmonics=harmonics)
         heard *= np.float32(gain)
     features = _per_clip(roll, clips)
     if not config.model.excitation:
@@ -216,16 +219,18 @@ def pieces_steering(
     gain: float | Sequence[float] = 1.0,
     tilt: float = 0.0,
     unsteered_rests: Sequence[bool] | None = None,
+    harmonics: int = 0,
 ) -> tuple[Tensor, Tensor | None]:
     """``notes_steering`` of each piece, as one batch: (features (B, 176, K), excitation
     (B, E, length) or None); a piece of None is unsteered; ``gain``: one for all, or each
-    piece's; ``tilt``: the treble tilt; ``unsteered_rests``: each piece's (None: none).
+    piece's; ``tilt``: the treble tilt; ``unsteered_rests``: each piece's (None: none);
+    ``harmonics``: each note's, heard (0: as in training).
     Each clip's own copy is freed on return (12 bytes a sample): the batch's alone is
     kept."""
     gains = [gain] * len(pieces) if isinstance(gain, int | float) else list(gain)
     rests = [False] * len(pieces) if unsteered_rests is None else list(unsteered_rests)
     steering = [
-        notes_steering(notes, config, length, 1, g, tilt, r)
+        notes_steering(notes, config, length, 1, g, tilt, r, harmonics)
         for notes, g, r in zip(pieces, gains, rests, strict=True)
     ]
     features = torch.cat([f for f, _ in steering])  # (B, 176, K)
@@ -238,11 +243,10 @@ def notes_inputs(
 ) -> dict:
     """``generate``'s keyword arguments that play ``notes`` in each of ``clips`` clips as
     ``options`` say (``generate``, ``render``, training's TensorBoard previews): the roll
-    and the excitation (``notes_steering``: the gain, the treble tilt), the roll's silence,
-    and the floors and temperatures while the notes sound."""
-    features, heard = notes_steering(
-        notes, config, length, clips, options.excitation_gain, options.treble_tilt
-    )
+    and the excitation (``notes_steering``: the gain, the treble tilt, the harmonics), the
+    roll's silence, and the floors and temperatures while the notes sound."""
+    gain, tilt, harmonics = options.excitation_gain, options.treble_tilt, options.heard_harmonics
+    features, heard = notes_steering(notes, config, length, clips, gain, tilt, False, harmonics)
     pieces, rate = [notes] * clips, config.data.sample_rate
     return {
         "features": features,  # (clips, 176, K)
@@ -375,7 +379,13 @@ def clip_plan(config: Config, options: GenerateConfig) -> tuple[Tensor | None, l
     return torch.tensor(indices), tags
 
 
-NOTE_SETTINGS = ("floor", "note_temperature_scale", "excitation_gain", "treble_tilt")
+NOTE_SETTINGS = (
+    "floor",
+    "note_temperature_scale",
+    "excitation_gain",
+    "treble_tilt",
+    "heard_harmonics",
+)
 
 
 def refuse_note_settings(config: Config, options: Any, prefix: str = "") -> None:

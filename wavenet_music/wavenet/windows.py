@@ -131,7 +131,8 @@ class WindowSource:
                 return mu_law_decode(window, self.quantization_channels)
 
             rate, way = self.features.sample_rate, self.excitation_phase
-            self._phases[segment.cache] = RecordingPhases(read, rate, way)
+            harmonics = self.features.harmonics
+            self._phases[segment.cache] = RecordingPhases(read, rate, way, harmonics)
         return self._phases[segment.cache]
 
     def aligned(self, target_start: int) -> int:
@@ -311,5 +312,10 @@ def feature_store(config: Config) -> ConditioningStore | None:
             "notes; set it to null with --features notes"
         )
     return NoteStore(
-        d.sample_rate, m.hop_length, m.local_channels, m.quantization_channels, m.excitation_mix
+        d.sample_rate,
+        m.hop_length,
+        m.local_channels,
+        m.quantization_channels,
+        m.excitation_mix,
+        m.excitation_harmonics,
     )
