@@ -63,9 +63,10 @@ NOTE_TREBLE_TILT = 4.0
 # While generating, every note is heard with its harmonics 1 .. this (channels 1 and 2 of
 # the excitation, those below the Nyquist margin) however many the model trained with
 # (``model.excitation_harmonics``, 4): a WaveNet trained with 4 played more of its notes
-# hearing 12. The demo's report's 12 composed pieces, two models trained with 4 (experiments/
-# excitation_partials_2026-12-06): note F1 +0.05 to +0.10 in every genre (piano 0.54 →
-# 0.59, classical 0.23 → 0.30), the spectrum's shape as near the genre's or nearer.
+# hearing 12. The demo report's 12 composed pieces, three models trained with 4
+# (experiments/excitation_partials_2026-12-06): note F1 +0.03 to +0.09 in every genre of
+# each (the demo's: piano 0.54 → 0.59, classical 0.23 → 0.30), the spectrum's shape as
+# near the genre's or nearer; trained with 12 as well, a model played fewer.
 NOTE_HEARD_HARMONICS = 12
 # The most a sample may move from the previous one, of full scale (0 = no limit). Recorded
 # music at 16 kHz practically never moves half full scale in one sample (the demo corpus:
