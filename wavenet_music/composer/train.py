@@ -367,7 +367,7 @@ def _train_composer(
         trainer.log(
             {"step": 0, **{k: v for k, v in result.to_dict().items() if "bits" in k or "db" in k}}
         )
-    with threads.for_training(trainer.device, quiet):  # free CPUs only
+    with threads.for_training(trainer.device, quiet) as trainer.cpu_threads:  # free CPUs only
         return trainer.run(result)
 
 

@@ -26,6 +26,7 @@ from tqdm import tqdm
 
 from ..config.checks import UserError
 from .stop import StopRequest
+from .threads import TrainingThreads
 
 NATIVE_BF16 = ("avx512_bf16", "amx_bf16")  # CPU flags of bfloat16 arithmetic in hardware
 
@@ -88,6 +89,7 @@ class TrainingRun:
         self.elapsed_before = 0.0  # training seconds of earlier sessions of this run
         self.session_start = time.monotonic()
         self.stop = StopRequest()  # installed by ``session`` and ``loop``
+        self.cpu_threads: TrainingThreads | None = None  # ``threads.for_training``'s, on CPU
 
     # the clock and the budget ---------------------------------------------------------------
 
@@ -138,16 +140,23 @@ class TrainingRun:
                 raise
 
     def loop(self, one_step: Callable[[], None]) -> bool:
-        """Call ``one_step`` until ``stopping`` says so; True when a stop request (Ctrl-C,
-        SIGTERM) ended it after the step under way, or a second one in the middle of a
-        step: either way the caller saves."""
+        """Call ``one_step`` until ``stopping`` says so, on the threads other work leaves
+        free (``cpu_threads``); True when a stop request (Ctrl-C, SIGTERM) ended it after
+        the step under way, or a second one in the middle of a step: either way the caller
+        saves."""
         try:
             with self.stop:
                 while not any(stopping := self.stopping(self.stop)):
                     one_step()
+                    self._revisit_threads()
                 return stopping[1]
         except KeyboardInterrupt:
             return True
+
+    def _revisit_threads(self) -> None:
+        """Fewer threads once other work starts, more once it ends, said in one line."""
+        if self.cpu_threads is not None and (choice := self.cpu_threads.revisit()) is not None:
+            self.say(f"training now on {choice}")
 
     def stopping(self, stop: StopRequest) -> tuple[bool, bool]:
         """(the run is done, a stop was requested)."""

@@ -462,7 +462,7 @@ def train(
                 )
                 distributed.agreed(dist, lambda: _start(trainer, checkpoint, source))
                 trainer.connect()
-            with threads.for_training(device, quiet):  # free CPUs only
+            with threads.for_training(device, quiet) as trainer.cpu_threads:  # free CPUs only
                 return trainer.run()
 
 
