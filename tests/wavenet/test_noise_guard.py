@@ -35,6 +35,7 @@ from wavenet_music.wavenet.to_audio import redraw_lines
 from .test_generate import CONFIGS, _model
 
 RATE = 16000
+FIXTURES = Path(__file__).parents[1] / "fixtures"
 LABELS = ("a", "b", "c")
 
 
@@ -105,6 +106,20 @@ def test_noise_reads_as_noise_and_music_as_music():
     assert verdict.tolist() == [True, False, False, True]  # the wander does not hide noise
     assert noise_like(loud_noise[None], RATE, 0.6, NOISE_LEVEL_DB).tolist() == [False]  # bound
     assert noise_like(quiet_noise[None], RATE, NOISE_FLATNESS, -50.0).tolist() == [True]  # gate
+
+
+def test_a_wavenets_coloured_noise_reads_as_noise():
+    """One second of the noise a clean clone's demo WaveNet fell into, unsteered, again and
+    again (tests/fixtures/coloured_noise.wav, from its report's plain ambient clip; 55% of
+    that clip's half seconds, flatness 0.30-0.41 at -22 dBFS): every window of it is drawn
+    again by the default guard, where the bound before it (0.4) drew none."""
+    audio, rate = sf.read(FIXTURES / "coloured_noise.wav", dtype="float32")
+    assert rate == RATE and len(audio) == RATE
+    guard = NoiseGuard.of(NOISE_FLATNESS, RATE, 256, None)
+    halves = audio.reshape(2, RATE // 2)
+    assert noise_like(halves, RATE, NOISE_FLATNESS, NOISE_LEVEL_DB).tolist() == [True, True]
+    assert guard.noisy(audio[None]).tolist() == [True]
+    assert noise_like(halves, RATE, 0.4, NOISE_LEVEL_DB).tolist() == [False, False]
 
 
 def test_no_half_second_of_the_real_corpus_reads_as_noise(music_root: Path):

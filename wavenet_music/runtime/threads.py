@@ -119,6 +119,7 @@ class TrainingThreads:
         cpus: the CPUs this process may use (``usable_cpus``).
         choice: the count the run starts on, already set.
         adapts: whether ``revisit`` may change it.
+        every_s: seconds between two looks (``REVISIT_S``).
         look: the load now (``LoadSample.now`` of ``cpus``; a test's samples).
     """
 

@@ -5,8 +5,10 @@ a steady level. The demo's ambient WaveNet did, at random times (2 of 6 plain 15
 after 4,000 steps, 4 of 6 composed pieces after 2,000): every half second after the fall
 read a spectral flatness of 0.49-0.56 (white noise: 0.56), at -24 to -31 dBFS, to the end of
 the clip, where the recordings it learnt from read 0.002 in the median half second and
-never above 0.13 (experiments/ambient_noise_2026-12-05). The fall is one draw among many,
-and a draw can be made again.
+never above 0.13 (experiments/ambient_noise_2026-12-05). Another WaveNet of the same recipe
+fell, unsteered, into a coloured noise (0.30-0.41) for seconds at a time, again and again
+(experiments/coloured_noise_2026-12-06). The fall is one draw among many, and a draw can be
+made again.
 
 ``generate`` with a ``NoiseGuard`` draws in spans of about half a second. After each span
 it judges every stream's span and the half second across it and the span before
@@ -38,8 +40,9 @@ from ..audio.spectral import spectral_flatness
 
 # A half second reads as noise above this spectral flatness (white noise: 0.56). The demo's
 # recordings: at most 0.124 in any half second louder than -45 dBFS (ambient; median 0.002-
-# 0.007 by genre); its WaveNets' music: up to 0.30, their fall into noise 0.43-0.56.
-NOISE_FLATNESS = 0.4
+# 0.007 by genre); its WaveNets' music: up to 0.23; their falls into white noise 0.43-0.56,
+# and into a coloured noise 0.30-0.41 (``config.settings.REDRAW_NOISE``).
+NOISE_FLATNESS = 0.3
 # ... and is louder than this (dBFS): a quiet hiss in a rest is not a fall into noise. The
 # demo's falls played at -24 to -31 dBFS; the hiss of its composed pieces' quiet rests reads
 # 0.40-0.49 at -45 to -49 dBFS, and drawing it again does not quiet it (the first demo run
