@@ -58,6 +58,7 @@ PRESET = "demo"  # wavenet_music/presets/demo.yaml: the WaveNet and the composer
 EXIT_UNUSABLE = 3
 EXIT_INTERRUPTED = 130  # as a shell reports Ctrl-C
 MAX_CORPUS_MINUTES = 600.0  # per genre: the sources hold far less (each genre says so)
+MAX_PROBE_SECONDS = 600.0
 
 
 # train's advice for a budget inside the warm-up, in this script's flags (it has no
@@ -105,6 +106,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--data", type=Path, default=Path("data/demo"), help="corpus folder")
     parser.add_argument("--run", type=Path, default=Path("runs/demo"), help="run directory")
     parser.add_argument("--seconds", type=float, default=30.0, help="length of each piece")
+    parser.add_argument(
+        "--probe-seconds",
+        type=float,
+        default=estimate.PROBE_SECONDS,
+        help="seconds each model's speed is timed for before training, for the estimate "
+        "(less: sooner, and less steady on a busy machine)",
+    )
     args = parser.parse_args()
     for name in ("wavenet_steps", "composer_steps"):
         if getattr(args, name) < 1:
@@ -113,6 +121,11 @@ def parse_args() -> argparse.Namespace:
         parser.error(
             f"--minutes (DEMO_MINUTES): expected a number of minutes in (0, "
             f"{MAX_MINUTES / WAVENET_SHARE:g}], got {args.minutes:g}"
+        )
+    if not 0 < args.probe_seconds <= MAX_PROBE_SECONDS:
+        parser.error(
+            f"--probe-seconds: expected seconds in (0, {MAX_PROBE_SECONDS:g}], "
+            f"got {args.probe_seconds:g}"
         )
     if not 0 < args.corpus_minutes <= MAX_CORPUS_MINUTES:
         parser.error(
@@ -211,13 +224,20 @@ def plan(args: argparse.Namespace) -> list[estimate.Phase]:
     composer_steps = max(0, args.composer_steps - trained_steps(args.run, COMPOSER))
     device = resolve_device(config.train.device)  # where training will run
     with threads.for_training(device, quiet=True):  # on as many threads
-        speed = estimate.wavenet_step_seconds(config, device)
+        speed = estimate.wavenet_step_seconds(config, device, args.probe_seconds)
         training = estimate.wavenet_training(config, steps, speed)
         where = resolve_device(composer.device)
         held_out = config.data.validation_fraction * corpus_seconds(args.data)
-        composing = estimate.composer_training(composer, config, composer_steps, where, held_out)
+        composing = estimate.composer_training(
+            composer, config, composer_steps, where, held_out, args.probe_seconds
+        )
     report = estimate.report(
-        config, args.seconds, per_window=speed[1], pieces=PIECES, composer=composer
+        config,
+        args.seconds,
+        per_window=speed[1],
+        pieces=PIECES,
+        composer=composer,
+        probe_seconds=args.probe_seconds,
     )
     return [training, composing, report]
 

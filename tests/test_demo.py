@@ -36,12 +36,18 @@ from .conftest import (
 DEMO = Path(__file__).parent.parent / "scripts" / "demo.py"
 GENRES = ("ambient", "classical", "guitar", "piano")
 EXIT_UNUSABLE = 3
+# the demo's speed probe: long enough to time a step, no longer (the tests check the plan
+# is said and the phases timed, not how near it comes)
+PROBE = ("--probe-seconds", "1")
 
 
-def run_demo(music_root: Path, run: Path, *budget: str) -> subprocess.CompletedProcess:
+def run_demo(
+    music_root: Path, run: Path, *budget: str, seconds: float = 3
+) -> subprocess.CompletedProcess:
     command = [
         *(sys.executable, str(DEMO), "--data", str(music_root), "--run", str(run)),
-        *("--corpus-minutes", str(TEST_CORPUS_MINUTES), "--seconds", "3", *budget),
+        *("--corpus-minutes", str(TEST_CORPUS_MINUTES), "--seconds", f"{seconds:g}", *PROBE),
+        *budget,
     ]
     # a hang guard only: the budgets are steps, so the work is the same on every machine
     return subprocess.run(command, capture_output=True, text=True, timeout=HANG_GUARD_S)
@@ -84,8 +90,9 @@ def test_the_demo_reports_and_checks_an_under_trained_result(music_root, tmp_pat
         assert f'src="{genre}-composed-1-notes.png"' in text
 
     # more steps, but a time cap far too short for them: resumed, cut short, said plainly
+    # (in a report of 1-s pieces: its headline is what this reads)
     capped = ("--wavenet-steps", "100000", "--composer-steps", "20", "--minutes", "0.02")
-    again = run_demo(music_root, run, *capped)
+    again = run_demo(music_root, run, *capped, seconds=1)
     assert again.returncode == EXIT_UNUSABLE, again.stderr[-3000:]
     assert "--resume" in again.stdout and report.is_file()
     assert "under-trained: the time cap" in again.stderr  # from training
@@ -106,7 +113,7 @@ def test_ctrl_c_while_the_demo_trains_stops_the_demo_there(music_root, tmp_path)
     run = tmp_path / "demo"
     command = [
         *(sys.executable, str(DEMO), "--data", str(music_root), "--run", str(run)),
-        *("--corpus-minutes", str(TEST_CORPUS_MINUTES), "--seconds", "3"),
+        *("--corpus-minutes", str(TEST_CORPUS_MINUTES), "--seconds", "3", *PROBE),
         *("--wavenet-steps", "100000", "--composer-steps", "20"),
     ]
     process = launch_hearing_ctrl_c(command)
@@ -192,15 +199,16 @@ def test_the_plan_counts_the_steps_a_resume_goes_on_from(music_root, tmp_path, m
         planned["wavenet"] = steps
         return Phase("WaveNet training", 60.0, "")
 
-    def composing(composer, config, steps, device, held_out):
+    def composing(composer, config, steps, device, held_out, probe_seconds):
         planned["composer"] = steps
         return Phase("composer training", 60.0, "")
 
-    monkeypatch.setattr(demo.estimate, "wavenet_step_seconds", lambda config, device: (1, 1))
+    monkeypatch.setattr(demo.estimate, "wavenet_step_seconds", lambda *args: (1, 1))
     monkeypatch.setattr(demo.estimate, "wavenet_training", training)
     monkeypatch.setattr(demo.estimate, "composer_training", composing)
     monkeypatch.setattr(demo.estimate, "report", lambda *a, **k: Phase("report", 60.0, ""))
     budget = {"wavenet_steps": 10, "composer_steps": 30, "seconds": 3.0, "minutes": None}
+    budget["probe_seconds"] = 1.0
     demo.plan(argparse.Namespace(run=run, data=music_root / "piano", **budget))
     assert planned == {"wavenet": 9, "composer": 29}  # it said 8 and 0
     assert demo.trained_steps(run) == 1

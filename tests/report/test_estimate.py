@@ -45,12 +45,45 @@ def test_slow_work_still_runs_the_stated_repeats() -> None:
     assert calls[0] == 4  # the warm-up and three timed, though one already passed a second
 
 
+def test_every_training_and_generation_probe_times_for_the_seconds_it_is_given(
+    monkeypatch,
+) -> None:
+    """``--probe-seconds`` reaches each probe the demo runs: a training step is timed for
+    that long, a validation window and generation for a quarter of it (the default:
+    PROBE_SECONDS); each probe runs its real work once here."""
+    asked: list[float] = []
+
+    def once(work, warmup=2, repeats=4, least_seconds=0.0, clock=None) -> float:
+        work()
+        asked.append(least_seconds)
+        return 0.25
+
+    monkeypatch.setattr(estimate, "timed", once)
+    tiny = estimate.with_labels(load_preset("tiny"), 2)
+    tiny = replace(tiny, data=replace(tiny.data, features="notes"))  # no calibration
+    composer = replace(load_preset("demo", ComposerConfig()), batch_size=2)
+    for probe in (estimate.PROBE_SECONDS, 2.0):
+        asked.clear()
+        if probe == estimate.PROBE_SECONDS:  # the defaults
+            estimate.wavenet_step_seconds(tiny)
+            estimate.composer_training(composer, tiny, 10)
+            estimate.generation_rate(tiny, 2)
+        else:
+            estimate.wavenet_step_seconds(tiny, probe_seconds=probe)
+            estimate.composer_training(composer, tiny, 10, probe_seconds=probe)
+            estimate.generation_rate(tiny, 2, probe_seconds=probe)
+        assert asked == [probe, probe / 4, probe, probe / 4]
+    asked.clear()
+    report = estimate.report(tiny, 1.0, per_window=0.1, probe_seconds=2.0)
+    assert asked[0] == 0.5 and report.seconds > 0  # its generation, then its page
+
+
 def test_the_report_estimate_counts_every_part_the_report_runs(monkeypatch) -> None:
     """Generation, the held-out likelihood, the page of every label and, for a run of
     notes, the composer writing each piece's events: the report's estimate is their sum
     (the probes replaced by fixed figures; the old estimate left out the page and the
     notes, a sixth of the demo's report)."""
-    monkeypatch.setattr(estimate, "generation_rate", lambda config, streams: 16_000.0)
+    monkeypatch.setattr(estimate, "generation_rate", lambda config, streams, probe: 16_000.0)
     monkeypatch.setattr(estimate, "page_seconds", lambda config, seconds, pieces: 5.0)
     monkeypatch.setattr(estimate, "note_events_seconds", lambda config, labels, seconds: 4.0)
     composer = load_preset("demo", ComposerConfig())

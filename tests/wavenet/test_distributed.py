@@ -16,6 +16,7 @@ import sys
 import time
 from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -24,6 +25,7 @@ from safetensors.torch import load_file
 from wavenet_music.audio.io import load_audio, write_wav
 from wavenet_music.config import UserError, load_preset
 from wavenet_music.runs import read_metrics
+from wavenet_music.runtime import console
 from wavenet_music.runtime.console import alike, mark_own, rank_zero_speaks
 from wavenet_music.wavenet import checkpoint as ckpt
 from wavenet_music.wavenet.data import prepare_corpus
@@ -456,7 +458,9 @@ def test_too_few_gpus_are_refused_alike_by_every_process(monkeypatch):
             process_device(Distributed(rank, WORLD, rank, WORLD), torch.device("cuda"))
 
 
-def test_rank_zero_alone_speaks_and_other_ranks_say_only_their_own_errors(capsys):
+def test_rank_zero_alone_speaks_and_other_ranks_say_only_their_own_errors(capsys, monkeypatch):
+    waits: list[float] = []  # a rank > 0 gives rank 0 time to say an error they share
+    monkeypatch.setattr(console, "time", SimpleNamespace(sleep=waits.append))
     second = {"RANK": "1", "WORLD_SIZE": "2"}
     with rank_zero_speaks(second) as say_error:
         print('{"step": 3}')
@@ -465,6 +469,7 @@ def test_rank_zero_alone_speaks_and_other_ranks_say_only_their_own_errors(capsys
         say_error("train", "error: a shared decision", mark_own(alike(UserError("shared"))))
         say_error("train", "error: this one's", mark_own(UserError("own")))
     assert capsys.readouterr() == ("", "wavenet-music train (rank 1 of 2): error: this one's\n")
+    assert waits == [console.RANK_ZERO_GRACE_S] * 2  # not for its own error
     for env in ({"RANK": "0", "WORLD_SIZE": "2"}, {}):
         with rank_zero_speaks(env) as say_error:
             print('{"step": 3}')

@@ -1,10 +1,11 @@
 """A damaged build in the kernel cache is found by its manifest, reported and built again.
 
 Loading a damaged ``.so`` can kill the process (SIGBUS when truncated), so each load runs
-in a subprocess. The step is compiled once, into a cache of this module's own; every case
-copies that build and damages the copy, and the rebuild it triggers copies the good build
-back instead of compiling for another minute (``compile_extension`` replaced in the
-subprocess), so the cache logic is what runs, not the compiler.
+in a subprocess. The good build is the one every other test loads (the shared cache's,
+built there if it is not yet: half a minute to a minute), copied into a cache of this
+module's own; every case copies that build and damages the copy, and the rebuild it
+triggers copies the good build back instead of compiling again (``compile_extension``
+replaced in the subprocess), so the cache logic is what runs, not the compiler.
 """
 
 from __future__ import annotations
@@ -75,16 +76,21 @@ def _load(cache: Path, good: Path | None = None) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def good_build(tmp_path_factory) -> Path:
-    """A folder holding a real, complete build of the step (compiled once, about a minute)."""
-    cache = tmp_path_factory.mktemp("kernels")
-    done = _load(cache)
+    """A folder of this module's own holding a real, complete build of the step: a copy of
+    the shared cache's, after a process loaded it there (and built it, if it had to) and
+    generated with it the samples the eager step draws."""
+    shared = kernels.kernel_cache()
+    done = _load(shared)
     if done.returncode != 0:
         if shutil.which(os.environ.get("CXX", "c++")) is None:
             pytest.skip(f"no C++ compiler to build the compiled step: {done.stdout}")
         if not (Path(sysconfig.get_paths()["include"]) / "Python.h").exists():
             pytest.skip(f"no Python headers (Debian: python3-dev): {done.stdout}")
     assert done.returncode == 0 and "same samples: True True" in done.stdout, done.stderr
-    (folder,) = cache.glob("wavenet_step_*")
+    name = done.stdout.split()[0]  # the module that loaded: wavenet_step_<build key>
+    folder = tmp_path_factory.mktemp("kernels") / name
+    shutil.copytree(shared / name, folder)
+    assert kernels.manifest_mismatch(folder) is None
     return folder
 
 

@@ -84,7 +84,8 @@ def finished(work: Callable[[], None], device: torch.device) -> Callable[[], Non
     return synchronized
 
 
-# Seconds each probe times at least: a few seconds of noise must stay a minority of it.
+# Seconds each training probe times at least (generation's a quarter of it): a few seconds
+# of noise must stay a minority of it. Less measures sooner and less steadily (the tests).
 PROBE_SECONDS = 8.0
 
 
@@ -99,10 +100,13 @@ COMPOSED_EVENTS_PER_SECOND = 44.0
 SHORTEST_STEPS = 10
 
 
-def wavenet_step_seconds(config: Config, device: torch.device = CPU) -> tuple[float, float]:
+def wavenet_step_seconds(
+    config: Config, device: torch.device = CPU, probe_seconds: float = PROBE_SECONDS
+) -> tuple[float, float]:
     """(seconds per training step, seconds per validation window) of ``config`` on
     ``device``: the forward, loss, backward, clipping and Adam update of
-    ``train.batch_size`` windows, and the forward of one window in evaluation."""
+    ``train.batch_size`` windows, and the forward of one window in evaluation, each timed
+    for at least ``probe_seconds`` (the validation a quarter of it)."""
     torch.manual_seed(0)
     model = WaveNet(config.model).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-9)
@@ -125,9 +129,9 @@ def wavenet_step_seconds(config: Config, device: torch.device = CPU) -> tuple[fl
         with torch.no_grad():
             model(inputs, labels, frames, excitation)
 
-    per_step = timed(finished(step, device), warmup=1, repeats=3, least_seconds=PROBE_SECONDS)
+    per_step = timed(finished(step, device), warmup=1, repeats=3, least_seconds=probe_seconds)
     per_window = timed(
-        finished(validation, device), warmup=1, repeats=3, least_seconds=PROBE_SECONDS / 4
+        finished(validation, device), warmup=1, repeats=3, least_seconds=probe_seconds / 4
     )
     return per_step, per_window / config.train.batch_size
 
@@ -151,10 +155,11 @@ def composer_step_seconds(
     context: int,
     vocab: int | None = None,
     device: torch.device = CPU,
+    probe_seconds: float = PROBE_SECONDS,
 ) -> float:
     """Seconds per training step of a composer of ``config`` on windows of ``context``
     tokens of a ``vocab`` (default: its codebook) (forward, loss, backward, AdamW), on
-    ``device``."""
+    ``device``, timed for at least ``probe_seconds``."""
     torch.manual_seed(0)
     vocab = vocab or config.codebook_size
     model = Composer(config, vocab, labels, context).to(device).train()
@@ -169,7 +174,7 @@ def composer_step_seconds(
         loss.backward()
         optimizer.step()
 
-    return timed(finished(step, device), warmup=1, repeats=3, least_seconds=PROBE_SECONDS)
+    return timed(finished(step, device), warmup=1, repeats=3, least_seconds=probe_seconds)
 
 
 def composer_window_seconds(
@@ -222,12 +227,14 @@ def composer_training(
     steps: int,
     device: torch.device = CPU,
     held_out_seconds: float = 0.0,
+    probe_seconds: float = PROBE_SECONDS,
 ) -> Phase:
     """The estimated time of the composer's ``steps`` on ``device`` (at most: patience may
     stop it earlier), its validations (every ``validate_every`` steps and at the end, each
     scoring ``held_out_seconds`` of music) and its sampling calibration (a grid of
     temperatures and hold penalties, each composing ``calibration_streams`` sequences per
-    label; none for note events, which are sampled at temperature 1)."""
+    label; none for note events, which are sampled at temperature 1). A step is timed for
+    at least ``probe_seconds``."""
     rate, hop = wavenet.data.sample_rate, wavenet.model.hop_length
     labels = len(wavenet.model.global_labels)
     if wavenet.data.features == "notes":
@@ -236,7 +243,7 @@ def composer_training(
     else:
         context = config.context_tokens(rate, hop)
         vocab, per_second = config.codebook_size, rate / hop / config.frames_per_token
-    per_step = composer_step_seconds(config, labels, context, vocab, device)
+    per_step = composer_step_seconds(config, labels, context, vocab, device, probe_seconds)
     validating = 0.0
     if held_out_seconds > 0 and steps:
         validations = steps // config.validate_every + 1
@@ -269,15 +276,17 @@ def report(
     evaluate_seconds: float = 60.0,
     pieces: int = 1,
     composer: ComposerConfig | None = None,
+    probe_seconds: float = PROBE_SECONDS,
 ) -> Phase:
     """The estimated time of the listening report of a composer run: ``pieces`` composed
     pieces and plain clips of ``seconds`` per label (one batch per piece and kind), an
     untrained model's 4-s clips, the held-out likelihood over up to ``evaluate_seconds``
     per label (``per_window``: seconds of one window's forward pass, from
     ``wavenet_step_seconds``), the page (``page_seconds``) and, for a run of notes, the
-    ``composer`` writing each piece's note events."""
+    ``composer`` writing each piece's note events. Generation is timed for at least a
+    quarter of ``probe_seconds``."""
     labels = max(1, len(config.model.global_labels))
-    per_stream = generation_rate(config, labels)
+    per_stream = generation_rate(config, labels, probe_seconds)
     rate = config.data.sample_rate
     generating = (2 * pieces * seconds + min(seconds, 4.0)) * rate / per_stream
     evaluating = labels * evaluate_seconds * rate / config.data.sample_size * per_window
@@ -349,11 +358,12 @@ def note_events_seconds(config: ComposerConfig, labels: int, seconds: float) -> 
     return math.ceil(seconds * COMPOSED_EVENTS_PER_SECOND) * per_token
 
 
-def generation_rate(config: Config, streams: int) -> float:
+def generation_rate(config: Config, streams: int, probe_seconds: float = PROBE_SECONDS) -> float:
     """Samples per second per stream of the fast generator (engine ``auto``, as the report
     uses it) for ``streams`` clips in one batch, with ``config``'s conditioning and its
     noise guard's work (a span judged, its state rebuilt; a guard that never draws again:
-    the probe's random weights play noise): the median of three clips of one span."""
+    the probe's random weights play noise): the median of three clips of one span, or of
+    as many as ``probe_seconds / 4`` takes."""
     model = WaveNet(config.model).eval()
     m = config.model
     hop = m.hop_length if m.local_channels is not None else None
@@ -372,7 +382,7 @@ def generation_rate(config: Config, streams: int) -> float:
     def clips() -> None:
         generate(model, length, streams, **steering)
 
-    return length / timed(clips, warmup=0, repeats=3, least_seconds=PROBE_SECONDS / 4)
+    return length / timed(clips, warmup=0, repeats=3, least_seconds=probe_seconds / 4)
 
 
 def with_labels(config: Config, labels: int) -> Config:
