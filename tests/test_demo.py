@@ -207,8 +207,13 @@ def test_the_plan_counts_the_steps_a_resume_goes_on_from(music_root, tmp_path, m
     monkeypatch.setattr(demo.estimate, "wavenet_training", training)
     monkeypatch.setattr(demo.estimate, "composer_training", composing)
     monkeypatch.setattr(demo.estimate, "report", lambda *a, **k: Phase("report", 60.0, ""))
-    budget = {"wavenet_steps": 10, "composer_steps": 30, "seconds": 3.0, "minutes": None}
-    budget["probe_seconds"] = 1.0
+    budget = {
+        "wavenet_steps": 10,
+        "composer_steps": 30,
+        "seconds": 3.0,
+        "minutes": None,
+        "probe_seconds": 1.0,
+    }
     demo.plan(argparse.Namespace(run=run, data=music_root / "piano", **budget))
     assert planned == {"wavenet": 9, "composer": 29}  # it said 8 and 0
     assert demo.trained_steps(run) == 1

@@ -62,17 +62,17 @@ def test_every_training_and_generation_probe_times_for_the_seconds_it_is_given(
     tiny = estimate.with_labels(load_preset("tiny"), 2)
     tiny = replace(tiny, data=replace(tiny.data, features="notes"))  # no calibration
     composer = replace(load_preset("demo", ComposerConfig()), batch_size=2)
-    for probe in (estimate.PROBE_SECONDS, 2.0):
+
+    def probes(**given: float) -> list[float]:
         asked.clear()
-        if probe == estimate.PROBE_SECONDS:  # the defaults
-            estimate.wavenet_step_seconds(tiny)
-            estimate.composer_training(composer, tiny, 10)
-            estimate.generation_rate(tiny, 2)
-        else:
-            estimate.wavenet_step_seconds(tiny, probe_seconds=probe)
-            estimate.composer_training(composer, tiny, 10, probe_seconds=probe)
-            estimate.generation_rate(tiny, 2, probe_seconds=probe)
-        assert asked == [probe, probe / 4, probe, probe / 4]
+        estimate.wavenet_step_seconds(tiny, **given)
+        estimate.composer_training(composer, tiny, 10, **given)
+        estimate.generation_rate(tiny, 2, **given)
+        return list(asked)
+
+    default = estimate.PROBE_SECONDS
+    assert probes() == [default, default / 4, default, default / 4]
+    assert probes(probe_seconds=2.0) == [2.0, 0.5, 2.0, 0.5]
     asked.clear()
     report = estimate.report(tiny, 1.0, per_window=0.1, probe_seconds=2.0)
     assert asked[0] == 0.5 and report.seconds > 0  # its generation, then its page

@@ -76,7 +76,8 @@ NOTE_HEARD_HARMONICS = 12
 MAX_JUMP = 0.5
 # A half second of generated audio spectrally flatter than this (and louder than -40 dBFS)
 # is a fall into noise, drawn again (``wavenet.noise_guard``; white noise: 0.56). The
-# demo's recordings never read above 0.13 in a half second, its WaveNets' music up to 0.23;
+# demo's recordings never read above 0.13 in a half second louder than -45 dBFS (ambient;
+# median 0.002-0.007 by genre), its WaveNets' music up to 0.23;
 # their falls into white noise 0.43-0.56 (experiments/ambient_noise_2026-12-05), and the
 # plain ambient of a clean clone's WaveNet, trained on 2 threads, a coloured noise at
 # 0.30-0.41 for 55% of its half seconds, which 0.4 let through (the demo's check failed;

@@ -37,12 +37,11 @@ import numpy as np
 
 from ..audio.finish import subsonic_filtered
 from ..audio.spectral import spectral_flatness
+from ..config.settings import REDRAW_NOISE
 
-# A half second reads as noise above this spectral flatness (white noise: 0.56). The demo's
-# recordings: at most 0.124 in any half second louder than -45 dBFS (ambient; median 0.002-
-# 0.007 by genre); its WaveNets' music: up to 0.23; their falls into white noise 0.43-0.56,
-# and into a coloured noise 0.30-0.41 (``config.settings.REDRAW_NOISE``).
-NOISE_FLATNESS = 0.3
+# A half second reads as noise above this spectral flatness (white noise: 0.56): the
+# settings' default, where its measurements are (``config.settings.REDRAW_NOISE``).
+NOISE_FLATNESS = REDRAW_NOISE
 # ... and is louder than this (dBFS): a quiet hiss in a rest is not a fall into noise. The
 # demo's falls played at -24 to -31 dBFS; the hiss of its composed pieces' quiet rests reads
 # 0.40-0.49 at -45 to -49 dBFS, and drawing it again does not quiet it (the first demo run
