@@ -13,6 +13,8 @@ from wavenet_music.audio.io import load_audio
 from wavenet_music.audio.spectral import (
     click_rate,
     clip_statistics,
+    frame_flatness,
+    frame_level_db,
     hz_to_mel,
     log_mel_spectrogram,
     mean_log_mel_distance,
@@ -123,6 +125,26 @@ def test_flatness_of_white_noise_is_exp_minus_gamma_and_of_a_sine_near_zero():
     assert spectral_flatness(tone(440.0)) < 1e-3
     assert spectral_flatness(tone(440.0)) < spectral_flatness(noise()) / 100
     assert math.isnan(spectral_flatness(np.zeros(SR)))
+
+
+def test_each_frame_has_its_own_flatness_and_level():
+    """Noise, then silence, then a sine, frame by frame (1024 samples, 256 apart): each
+    frame's flatness is its own (e^-γ, NaN, near 0), its level its mean square in dB (an
+    independent formula: 10 log10(rms²); a sine of amplitude A, A² / 2), and the clip's
+    flatness is the mean over its frames that sound."""
+    clip = np.concatenate([noise(0.5, rms=0.1), np.zeros(SR // 2), tone(440.0, 0.5, 0.5)])
+    flatness, level = frame_flatness(clip), frame_level_db(clip)
+    frames = (len(clip) - N_FFT) // 256 + 1
+    assert flatness.shape == level.shape == (frames,)
+    inside = {"noise": slice(0, 25), "silence": slice(35, 56), "sine": slice(67, frames)}
+    assert np.mean(flatness[inside["noise"]]) == pytest.approx(math.exp(-EULER_GAMMA), abs=0.03)
+    assert np.isnan(flatness[inside["silence"]]).all()
+    assert (flatness[inside["sine"]] < 1e-3).all()
+    assert level[inside["noise"]] == pytest.approx(20 * math.log10(0.1), abs=0.5)
+    assert (level[inside["silence"]] == -200).all()
+    assert level[inside["sine"]] == pytest.approx(10 * math.log10(0.5**2 / 2), abs=0.05)
+    assert spectral_flatness(clip) == pytest.approx(np.nanmean(flatness))
+    assert frame_level_db(np.ones(100)).tolist() == pytest.approx([10 * math.log10(100 / N_FFT)])
 
 
 @pytest.mark.parametrize("freq", [220.0, 440.0, 1234.5, 5000.0])

@@ -52,15 +52,28 @@ def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int) -> np.ndarray:
     return weights / np.maximum(weights.sum(axis=1, keepdims=True), 1e-12)
 
 
-def power_spectrogram(audio: np.ndarray, n_fft: int = 1024, hop: int = 256) -> np.ndarray:
-    """Frames (F, n_fft // 2 + 1) of ``|2 X_k / Σ w|²`` (a full-scale sine peaks at 1)."""
+def frames_of(audio: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
+    """The frames (F, n_fft) of ``audio`` as float64, ``hop`` apart, a clip shorter than
+    one frame padded with zeros to one: the frames every per-frame figure here reads."""
     x = np.asarray(audio, dtype=np.float64)
     if x.size < n_fft:
         x = np.pad(x, (0, n_fft - x.size))
+    return np.lib.stride_tricks.sliding_window_view(x, n_fft)[::hop]  # (F, n_fft)
+
+
+def power_spectrogram(audio: np.ndarray, n_fft: int = 1024, hop: int = 256) -> np.ndarray:
+    """Frames (F, n_fft // 2 + 1) of ``|2 X_k / Σ w|²`` (a full-scale sine peaks at 1)."""
     window = np.hanning(n_fft + 1)[:-1]  # periodic Hann
-    frames = np.lib.stride_tricks.sliding_window_view(x, n_fft)[::hop]  # (F, n_fft)
-    spectrum = np.fft.rfft(frames * window, axis=1)  # (F, K)
+    spectrum = np.fft.rfft(frames_of(audio, n_fft, hop) * window, axis=1)  # (F, K)
     return np.abs(2.0 * spectrum / window.sum()) ** 2
+
+
+def frame_level_db(audio: np.ndarray, n_fft: int = 1024, hop: int = 256) -> np.ndarray:
+    """(F,) each frame's mean square in dB re full scale (``10 log10 mean(x²)``: a
+    full-scale square wave reads 0, a full-scale sine -3), floored at -200 dB; the frames
+    of ``power_spectrogram``."""
+    square = np.square(frames_of(audio, n_fft, hop)).mean(axis=1)  # (F,)
+    return 10.0 * np.log10(np.maximum(square, 1e-20))
 
 
 def power_to_db(power: np.ndarray) -> np.ndarray:
@@ -119,18 +132,24 @@ def log_chroma_spectrogram(
     return power_to_db(chroma_power(audio, sample_rate, n_fft, hop))
 
 
-def spectral_flatness(audio: np.ndarray, n_fft: int = 1024, hop: int = 256) -> float:
-    """Wiener entropy: per frame, geometric mean / arithmetic mean of the power spectrum;
-    the mean over the frames that are not silent (mean power > -100 dB). Unitless in
-    [0, 1]: a sine → ~0; white noise → e^-γ ≈ 0.56 (one frame's periodogram bins are
-    exponentially distributed, and E[ln P] = ln E[P] - γ); silence → NaN."""
+def frame_flatness(audio: np.ndarray, n_fft: int = 1024, hop: int = 256) -> np.ndarray:
+    """(F,) Wiener entropy of each frame: geometric mean / arithmetic mean of its power
+    spectrum, in [0, 1]; NaN for a silent frame (mean power at most -100 dB)."""
     power = power_spectrogram(audio, n_fft, hop)  # (F, K)
     arithmetic = power.mean(axis=1)  # (F,)
     loud = arithmetic > POWER_FLOOR
-    if not loud.any():
-        return float("nan")
-    geometric = np.exp(np.log(np.maximum(power[loud], POWER_FLOOR)).mean(axis=1))
-    return float(np.mean(geometric / arithmetic[loud]))
+    geometric = np.exp(np.log(np.maximum(power, POWER_FLOOR)).mean(axis=1))  # (F,)
+    return np.where(loud, geometric / np.where(loud, arithmetic, 1.0), np.nan)
+
+
+def spectral_flatness(audio: np.ndarray, n_fft: int = 1024, hop: int = 256) -> float:
+    """Wiener entropy (``frame_flatness``): the mean over the frames that are not silent
+    (mean power > -100 dB). Unitless in [0, 1]: a sine → ~0; white noise → e^-γ ≈ 0.56
+    (one frame's periodogram bins are exponentially distributed, and E[ln P] = ln E[P] -
+    γ); silence → NaN."""
+    flatness = frame_flatness(audio, n_fft, hop)  # (F,)
+    sounding = np.isfinite(flatness)
+    return float(flatness[sounding].mean()) if sounding.any() else float("nan")
 
 
 def spectral_centroid(

@@ -97,8 +97,9 @@ def jump_doc(what: str) -> dict:
 def redraw_noise_doc(what: str) -> dict:
     """The metadata of a noise guard setting (``REDRAW_NOISE``)."""
     return doc(
-        f"{what} half second (judged a quarter second apart) whose spectral flatness "
-        "exceeds this (white noise: 0.56; recorded music at most 0.13), from the half "
+        f"{what} half second (judged a quarter second apart) whose spectral flatness, in "
+        "its frames louder than -40 dBFS, exceeds this (white noise: 0.56; recorded music at "
+        "most 0.13), from the half "
         "second before, up to 4 times, then from 1.5 s before; 0 = never",
         low=0,
         high=1,

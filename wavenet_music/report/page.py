@@ -213,7 +213,7 @@ def _redraws_said(redraws: Mapping[str, Mapping[str, Mapping[str, int]]] | None)
     said = "; ".join(falls) if falls else "none"
     return (
         '<p class="redraws">Falls into noise drawn again while generating (half a second '
-        "that read as white noise, drawn again from the half second before, or 1.5 s "
+        "whose loud frames read as noise, drawn again from the half second before, or 1.5 s "
         f"before): {html.escape(said)}.</p>"
     )
 

@@ -13,12 +13,12 @@ made again.
 ``generate`` with a ``NoiseGuard`` draws in spans of about half a second. After each span
 it judges every stream's span and the half second across it and the span before
 (``windows``: a burst of noise from the middle of one span to the middle of the next hides
-in both spans' music); a stream that reads as noise is drawn again from the start of the
-span before (where the fall began), from a random stream of its own, up to ``tries``
-times until every window reads as music, then, while it still reads as noise, from the
-further ``reaches`` (3 spans, 1.5 s, before: a fall those tries cannot clear may have
-begun earlier). A stream
-still noisy after that is left as its last try drew it, and its noise is not drawn again
+in both spans' music) by the flatness of its loud frames (``noise_like``); a stream that
+reads as noise is drawn again from the start of the span before (where the fall began),
+from a random stream of its own, up to ``tries`` times until every window reads as music,
+then, while it still reads as noise, from the further ``reaches`` (3 spans, 1.5 s, before:
+a fall those tries cannot clear may have begun earlier). A stream still noisy after that
+is left as its last try drew it, and its noise is not drawn again
 until it plays music again (a model that plays noise throughout, such as an under-trained
 one, costs one round of tries, not one per span, and still sounds as it is; a passage its
 tries could not clear does not unguard the rest of a piece). Streams the guard leaves alone
@@ -36,16 +36,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..audio.finish import subsonic_filtered
-from ..audio.spectral import spectral_flatness
+from ..audio.spectral import frame_flatness, frame_level_db
 from ..config.settings import REDRAW_NOISE
 
 # A half second reads as noise above this spectral flatness (white noise: 0.56): the
 # settings' default, where its measurements are (``config.settings.REDRAW_NOISE``).
 NOISE_FLATNESS = REDRAW_NOISE
-# ... and is louder than this (dBFS): a quiet hiss in a rest is not a fall into noise. The
-# demo's falls played at -24 to -31 dBFS; the hiss of its composed pieces' quiet rests reads
-# 0.40-0.49 at -45 to -49 dBFS, and drawing it again does not quiet it (the first demo run
-# with the guard at -50 drew two such rests 4 times each, in vain).
+# ... and is louder than this (dBFS), its flatness read in its frames louder than this: a
+# quiet hiss in a rest is not a fall into noise, alone or between notes. The demo's falls
+# played at -24 to -31 dBFS; the hiss of its composed pieces' quiet rests reads 0.40-0.49 at
+# -45 to -49 dBFS, and drawing it again does not quiet it (the first demo run with the guard
+# at -50 drew two such rests 4 times each, in vain; a rest of 0.4 s between two phrases,
+# judged with the notes around it, was drawn 8 times in every report and left as noise).
 NOISE_LEVEL_DB = -40.0
 SPAN_SECONDS = 0.5  # judged at a time (rounded to whole frames of local conditioning)
 REDRAW_TRIES = 4  # draws again of a fall from each reach before the stream is left as it is
@@ -132,14 +134,25 @@ def windows(length: int, span: int, hop: int) -> list[tuple[int, int]]:
 
 def noise_like(audio: np.ndarray, sample_rate: int, flatness: float, level_db: float) -> np.ndarray:
     """(B,) bool: whether each row of ``audio`` (B, T) sounds as noise: louder than
-    ``level_db`` (RMS, dBFS) and spectrally flatter than ``flatness``
-    (``audio.spectral.spectral_flatness``), once freed of infrasound as a listener gets it
+    ``level_db`` (RMS, dBFS) and its loud frames spectrally flatter than ``flatness``
+    (``loud_flatness``), once freed of infrasound as a listener gets it
     (``audio.finish.subsonic_filtered``: a wander below 10 Hz would make noise read tonal)."""
     audio = subsonic_filtered(np.atleast_2d(audio), sample_rate)  # (B, T)
     power = np.mean(np.square(audio, dtype=np.float64), axis=1)  # (B,)
     loud = 10 * np.log10(np.maximum(power, 1e-20)) > level_db
     flat = [
-        bool(is_loud) and spectral_flatness(row) > flatness
+        bool(is_loud) and loud_flatness(row, level_db) > flatness
         for is_loud, row in zip(loud, audio, strict=True)
     ]
     return np.array(flat, dtype=bool)
+
+
+def loud_flatness(audio: np.ndarray, level_db: float) -> float:
+    """The mean spectral flatness (``audio.spectral.frame_flatness``) of the frames of
+    ``audio`` (T,) louder than ``level_db`` (``frame_level_db``); 0 where none is. A quiet
+    hiss between loud notes is not what a half second sounds like: the notes are (the
+    hiss of a rest between a composed piano piece's phrases, -45 dBFS for 0.4 s, read
+    0.36-0.38 over the whole half second, whose level its next notes made -29 dBFS; its
+    loud frames 0.06-0.08: experiments/noise_guard_loud_frames_2026-12-06)."""
+    loud = frame_level_db(audio) > level_db  # (F,)
+    return float(frame_flatness(audio)[loud].mean()) if loud.any() else 0.0
