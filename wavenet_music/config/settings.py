@@ -40,11 +40,14 @@ MAX_TEMPERATURE = 100.0
 # larger; dense piano note F1 0.59 → 0.63.
 NOTE_FLOOR = 0.002
 # While a note sounds, a WaveNet steered by notes draws at its temperature times this:
-# sharper, as LPCNet sharpens voiced speech (3.6). The hiss it cuts lies under the notes,
-# in their quiet decays (experiments/rest_hiss_2026-12-03, the demo's model): composed
-# pieces' spectral flatness 18-44% lower by genre (piano 0.129 → 0.084, 6 seeds), real
-# held-out piano notes played 0.089 → 0.051; note F1 the same (0.8: about half the gain).
-NOTE_TEMPERATURE_SCALE = 0.6
+# sharper, as LPCNet sharpens voiced speech. The hiss it cuts lies under the notes, in their
+# quiet decays (experiments/rest_hiss_2026-12-03: 1 → 0.6 took composed flatness down by
+# 18-44% by genre, note F1 the same). 0.6 → 0.3, the demo report's 12 composed pieces (20 s)
+# rendered by two demo WaveNets, 3 and 1 seeds (experiments/note_temperature_lower_2026-12-06):
+# flatness classical 0.019 → 0.011, guitar 0.025 → 0.016, piano 0.030 → 0.021 (ambient's
+# hiss lies in its rests: rest_hiss), note F1 +0.01 to +0.08 in every genre, the long-term
+# spectrum's shape 0.2-0.6 dB further from the genre's, the level 0.4-3 dB lower.
+NOTE_TEMPERATURE_SCALE = 0.3
 # While generating, a WaveNet steered by notes hears them (the excitation, ``model.excitation``)
 # this many times as loud as in training, and follows them more closely: taught by
 # recordings whose history already holds the notes, it leans on the notes too little when
