@@ -6,7 +6,9 @@ Renders the first SECONDS of every REPORT/LABEL-composed-N.mid in one batch, wit
 report's sampling (gain, tilt, harmonics, floor, jump limit; no noise guard, no unsteered
 rests) but the temperature times SCALE wherever a note sounds (the package: 0.6), the
 draws' seed SEED. Prints per genre what reaches the ear (report.notes.heard_figures), the
-spectral flatness, the level and the shape against the genre's real excerpts.
+spectral flatness, the level and the shape against the genre's real excerpts. The loop is
+``../excitation_channels_2026-12-06/channel_probe.py``'s, the temperature scale in place of
+the channel gains (a lab record stands alone: copied, not imported).
 """
 
 import glob
