@@ -46,8 +46,12 @@ NOTE_FLOOR = 0.002
 # rendered by two demo WaveNets, 3 and 1 seeds (experiments/note_temperature_lower_2026-12-06):
 # flatness classical 0.019 → 0.011, guitar 0.025 → 0.016, piano 0.030 → 0.021 (ambient's
 # hiss lies in its rests: rest_hiss), note F1 +0.01 to +0.08 in every genre, the long-term
-# spectrum's shape 0.2-0.6 dB further from the genre's, the level 0.4-3 dB lower.
-NOTE_TEMPERATURE_SCALE = 0.3
+# spectrum's shape 0.2-0.6 dB further from the genre's, the level 0.4-3 dB lower. 0.3 → 0.15,
+# the same renders, two models, 3 and 1 seeds (experiments/note_temperature_lowest_2026-12-06):
+# flatness classical 0.011 → 0.008, guitar 0.016 → 0.012, piano 0.021 → 0.017, note F1
+# ambient +0.01/+0.05, classical +0.03, guitar 0.00/+0.02, piano +0.01/-0.02, the shape up to
+# 0.3 dB further; down to 0.05 no collapse, the flatness lower still and the shape further.
+NOTE_TEMPERATURE_SCALE = 0.15
 # While generating, a WaveNet steered by notes hears them (the excitation, ``model.excitation``)
 # this many times as loud as in training, and follows them more closely: taught by
 # recordings whose history already holds the notes, it leans on the notes too little when
