@@ -530,6 +530,22 @@ def test_a_key_signature_naming_no_key_leaves_the_notes_readable(tmp_path, sharp
 # --- bad input ---------------------------------------------------------------------------------
 
 
+def tempo_zero_midi(track: int) -> bytes:
+    """A format-1 file of one note whose track ``track`` sets a tempo of 0 (after a beat
+    in track 1)."""
+    midi = mido.MidiFile(type=1, ticks_per_beat=480)
+    for _ in range(2):
+        midi.tracks.append(mido.MidiTrack())
+    midi.tracks[1] += [
+        mido.Message("note_on", note=60, velocity=80),
+        mido.Message("note_off", note=60, time=960),
+    ]
+    midi.tracks[track].insert(0, mido.MetaMessage("set_tempo", tempo=0, time=480 * track))
+    buffer = io.BytesIO()
+    midi.save(file=buffer)
+    return buffer.getvalue()
+
+
 def one_line(exc: pytest.ExceptionInfo) -> str:
     text = str(exc.value)
     assert "\n" not in text
@@ -549,6 +565,8 @@ def one_line(exc: pytest.ExceptionInfo) -> str:
             midi_bytes([Note(0, 1, 60)])[:12] + b"\xe7\x28" + midi_bytes([Note(0, 1, 60)])[14:],
             "SMPTE time",
         ),
+        (tempo_zero_midi(track=0), "a tempo of 0"),  # pretty_midi divided by it
+        (tempo_zero_midi(track=1), "a tempo of 0"),  # in another track, later
     ],
 )
 def test_an_empty_or_corrupt_file_isone_line(tmp_path, content, expected):

@@ -368,6 +368,10 @@ def test_features_round_trip_through_npy_and_steer_generation(
         (["--features", "{empty}"], "not a readable .npy file"),  # zero bytes
         (["--features", "{text}"], "holds <U1 values; expected real numbers"),
         (["--features", "{complex}"], "holds complex64 values; expected real numbers"),
+        (  # finite as float64, inf as the float32 the model reads: logits of NaN
+            ["--features", "{huge}"],
+            "holds values beyond float32's range (±3.4e38), up to 1e+300",
+        ),
         (  # a header counting 10**13 frames, 437 TiB: numpy allocated them, out of memory
             ["--features", "{forged}"],
             "its header counts more values than the file holds: cut short or damaged",
@@ -383,13 +387,14 @@ def test_local_conditioning_input_errors(local_run, tmp_path, capsys, argv, mess
     (tmp_path / "empty.npy").write_bytes(b"")
     np.save(tmp_path / "text.npy", np.full((5, 8), "a"))
     np.save(tmp_path / "complex.npy", np.ones((5, 8), np.complex64))
+    np.save(tmp_path / "huge.npy", np.full((5, 8), 1e300))
     sf.write(tmp_path / "silent.wav", np.zeros(0), 16000)  # a WAV of no samples
     honest = (tmp_path / "bad.npy").read_bytes()
     for name, shape in (("forged", (10**13, 8)), ("negative", (-5, 8))):
         header = io.BytesIO()
         write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": shape})
         (tmp_path / f"{name}.npy").write_bytes(header.getvalue() + honest[128:])
-    kinds = ("bad", "empty", "text", "complex", "forged", "negative")
+    kinds = ("bad", "empty", "text", "complex", "huge", "forged", "negative")
     names = {n: tmp_path / f"{n}.npy" for n in kinds}
     names |= {"missing": tmp_path / "nope.wav", "silent": tmp_path / "silent.wav"}
     argv = [a.format(**names) for a in argv]

@@ -72,6 +72,8 @@ def as_played(data: bytes) -> bytes:
         raise ValueError("SMPTE time (frames a second) is not read; save it in ticks a beat")
     if midi.ticks_per_beat == 0:
         raise ValueError("0 ticks a beat")
+    if any(m.type == "set_tempo" and m.tempo == 0 for track in midi.tracks for m in track):
+        raise ValueError("a tempo of 0 microseconds a beat: set a tempo above 0")
     end = max(sum(message.time for message in track) for track in midi.tracks)
     timed = [_absolute(track) for track in midi.tracks]
     coarse, end = coarser_ticks(midi, timed, end)

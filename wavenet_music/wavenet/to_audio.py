@@ -316,7 +316,14 @@ def load_features(path: Path, channels: int) -> np.ndarray:
         )
     if not np.isfinite(features).all():
         raise UserError(f"--features {path}: holds NaN or inf values")
-    return np.array(features, dtype=np.float32)  # read, off the map
+    read = np.array(features, dtype=np.float32)  # read, off the map
+    if not np.isfinite(read).all():  # finite as float64, beyond float32's ±3.4e38
+        raise UserError(
+            f"--features {path}: holds values beyond float32's range (±3.4e38), up to "
+            f"{np.abs(features).max():.3g}; expected features as `wavenet-music features` "
+            "writes them"
+        )
+    return read
 
 
 def steered_length(length: int, covered: int, config: Config, options: GenerateConfig) -> int:
