@@ -712,6 +712,8 @@ def test_bad_input_is_one_line(composed_run, music_root, tmp_path, capsys):
     assert "--wavenet-excitation-gain: only a run trained on notes" in bad(
         [*piano, "--wavenet-excitation-gain", "2"], capsys
     )
+    for composing in (["--shortest-note", "1"], ["--unsteered-rests", "true"]):  # were ignored
+        assert f"{composing[0]}: only a run trained on notes" in bad([*piano, *composing], capsys)
     assert not list(tmp_path.glob("x*"))
     assert "already has a composer" in bad(["train-composer", run, "--steps", "1"], capsys)
     plain = small_config(str(base / "cache"), **{"model.dilations": [1, 2], "train.steps": 1})
@@ -798,3 +800,21 @@ def test_compose_refuses_pieces_too_large_for_the_free_memory(
     assert len(err) == 1 and "2 clips of 2 s would hold about 1.7 MiB" in err[0], err
     assert "ask for at most 1 with --label or lower --seconds to 1.6" in err[0]
     assert not list(tmp_path.glob("long*"))
+
+
+def test_the_reports_pieces_take_seeds_from_the_one_given_on_past_the_last(composed_run):
+    """Piece k of the report is drawn from seed ``seed + k``; past ``MAX_SEED`` that goes
+    on from 0 (``report --seed 4294967295 --clips 2`` refused a seed no one typed,
+    4294967296, after composing the first piece)."""
+    from wavenet_music.config import MAX_SEED
+    from wavenet_music.report.build import composed_and_plain
+    from wavenet_music.wavenet.checkpoint import load_model
+
+    base, _ = composed_run
+    _, config = load_model(base / "run")
+    last = composed_and_plain(base / "run", base, None, config, 0.05, MAX_SEED, pieces=2)
+    first = composed_and_plain(base / "run", base, None, config, 0.05, 0, pieces=1)
+    for kind in (0, 1):  # composed, plain
+        for label, pieces in last[kind].items():
+            assert np.array_equal(pieces[1], first[kind][label][0])
+            assert not np.array_equal(pieces[0], pieces[1])

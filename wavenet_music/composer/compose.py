@@ -147,7 +147,9 @@ def compose(
     device = generation_device(options.device)
     wavenet, config = load_model(run_dir, device)
     require_local(config, run_dir)
-    refuse_note_settings(config, options, prefix="wavenet_")
+    refuse_note_settings(
+        config, options, prefix="wavenet_", composing=("shortest_note", "unsteered_rests")
+    )
     require_unsteered(options, config)
     saved = load_composer(run_dir, weights_only=True)
     check_composer(saved, config, run_dir)

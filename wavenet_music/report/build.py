@@ -31,7 +31,7 @@ import torch
 from .. import runs
 from ..audio.figures import add_spectrograms
 from ..composer.checkpoint import composer_dirs
-from ..config import Config, GenerateConfig, UserError
+from ..config import MAX_SEED, Config, GenerateConfig, UserError
 from ..runs import read_data_record, read_metrics
 from ..runtime.device import generation_device, model_device, resolve_device
 from ..wavenet import checkpoint as ckpt
@@ -249,13 +249,16 @@ def composed_and_plain(
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], Speed, dict, dict | None]:
     """A run with a composer and an unsteered WaveNet (``train.local_dropout``): ``pieces``
     composed pieces and as many plain clips per label (label → (pieces, T) each; piece k
-    from seed ``seed + k``, so one unlucky draw does not decide a label's figures), how
+    from seed ``seed + k``, past ``MAX_SEED`` from 0 on, so one unlucky draw does not
+    decide a label's figures), how
     fast they were made, the composition section of the first (long-range structure against
     real music; its "redraws": those of every piece, summed) and, for a run steered by
     notes, label → the notes of each piece."""
     start = time.perf_counter()
     sections = [
-        composition_section(run_dir, out_dir, seconds, seed + k, data_root, write_audio=False)
+        composition_section(
+            run_dir, out_dir, seconds, (seed + k) % (MAX_SEED + 1), data_root, write_audio=False
+        )
         for k in range(pieces)
     ]
     wall = time.perf_counter() - start

@@ -395,19 +395,18 @@ NOTE_SETTINGS = (
 )
 
 
-def refuse_note_settings(config: Config, options: Any, prefix: str = "") -> None:
+def refuse_note_settings(
+    config: Config, options: Any, prefix: str = "", composing: tuple[str, ...] = ()
+) -> None:
     """A one-line error where a run not steered by notes is given, other than at its
     default, a setting that only notes are played with (``NOTE_SETTINGS``, named with
-    ``prefix`` in ``options``): ignored, it would leave a musician wondering why the
-    clip did not change."""
+    ``prefix`` in ``options``) or composed with (``composing``, named as they are):
+    ignored, it would leave a musician wondering why the clip did not change."""
     if config.data.features == "notes" and config.model.local_channels is not None:
         return
     defaults = {f.name: f.default for f in dataclasses.fields(options)}
-    changed = [
-        prefix + name
-        for name in NOTE_SETTINGS
-        if getattr(options, prefix + name) != defaults[prefix + name]
-    ]
+    names = [prefix + name for name in NOTE_SETTINGS] + list(composing)
+    changed = [name for name in names if getattr(options, name) != defaults[name]]
     if changed:
         flags = ", ".join("--" + name.replace("_", "-") for name in changed)
         steered = config.data.features if config.model.local_channels else "nothing"
