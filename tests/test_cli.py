@@ -649,6 +649,27 @@ def test_an_output_name_generate_cannot_honour_is_one_line(trained_run, tmp_path
     assert main([*argv, "--out", out.format(tmp=tmp_path)]) == 2
 
 
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+def test_an_output_folder_that_takes_no_file_is_refused_before_generating(
+    trained_run, capsys, monkeypatch
+):
+    """A folder that takes no new file (read-only, not the user's; as root here: /proc)
+    was found only when the clip was written, after all of it was generated (hours for a
+    long render on a CPU)."""
+    import wavenet_music.wavenet.to_audio as to_audio
+
+    def generated(*args, **kwargs):
+        pytest.fail("generated before --out was checked")
+
+    monkeypatch.setattr(to_audio, "generate", generated)
+    run, _ = trained_run
+    argv = ["generate", str(run), "--seconds", "1", "--quiet", "--out", "/proc/none/x.wav"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "cannot write /proc/none/x.wav: /proc takes no new file" in err
+    assert not Path("/proc/none").exists()
+
+
 @pytest.mark.parametrize(
     ("command", "flag", "kind"),
     [

@@ -30,6 +30,7 @@ import re
 import secrets
 import stat
 import sys
+import tempfile
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -51,8 +52,9 @@ T = TypeVar("T")
 
 def check_target(path: Path) -> Path:
     """The file ``path`` names, links followed; a one-line error when it is something a
-    file must not replace (a directory, a device, a FIFO, a socket). Call it before long
-    work, so that a bad ``--out`` fails at once rather than after it."""
+    file must not replace (a directory, a device, a FIFO, a socket) or its folder takes no
+    new file (``check_folder_takes_files``). Call it before long work, so that a bad
+    ``--out`` fails at once rather than after it."""
     real = Path(os.path.realpath(path))
     try:
         mode = real.stat().st_mode
@@ -61,6 +63,7 @@ def check_target(path: Path) -> Path:
             raise UserError(
                 f"cannot write {path}: a link to {real}, whose folder does not exist"
             ) from None
+        check_folder_takes_files(path, real)
         return real
     except OSError as exc:
         raise UserError(f"cannot write {path}: {exc.strerror}") from None
@@ -71,7 +74,27 @@ def check_target(path: Path) -> Path:
             f"cannot write {path}: it is {_kind(mode)}, not a regular file; it is left "
             "as it is (name a regular file)"
         )
+    check_folder_takes_files(path, real)
     return real
+
+
+def check_folder_takes_files(path: Path, real: Path) -> None:
+    """A one-line error when the folder that ``real`` (``path``, links followed) will be
+    written in, or the nearest of its parents that exists (the rest are made when it is
+    written), takes no new file: read-only, not the user's, or a file system of no files
+    (/proc). Tried with a nameless file, which leaves nothing behind; a file is written
+    beside its target first and then renamed over it, so the folder must take one."""
+    folder = real.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise UserError(
+            f"cannot write {path}: {folder} takes no new file ({exc.strerror}); "
+            "choose another folder"
+        ) from None
 
 
 def check_apart(outputs: Iterable[Path], inputs: dict[str, str | Path | None]) -> None:
