@@ -154,6 +154,29 @@ def test_a_run_whose_every_checkpoint_is_damaged_says_how_to_go_on(music_root, t
     assert train(music_root / "piano", run, config, quiet=True).step == config.train.steps
 
 
+def test_a_run_shared_without_its_optimizer_state_plays_and_fine_tunes(
+    music_root, tiny_run, run, tmp_path, capsys
+):
+    """``state.safetensors`` (Adam's moments: twice the weights) left out of a shared run:
+    what only plays or scores the weights reads them (every command refused it, with the
+    advice to train again); resume cannot go on without it and names --init-from, which
+    starts from the weights."""
+    for folder in ckpt.checkpoint_dirs(run):
+        (folder / ckpt.STATE_FILE).unlink()
+    model, _ = ckpt.load_model(run)
+    whole, _ = ckpt.load_model(tiny_run)
+    for mine, theirs in zip(model.state_dict().values(), whole.state_dict().values(), strict=True):
+        assert torch.equal(mine, theirs)
+    assert main(generate_args(run, tmp_path / "a.wav")) == 0
+    assert "checkpoint" not in capsys.readouterr().err  # no fallback, no damage said
+    config = tiny_config(tiny_run.parent / "cache")
+    with pytest.raises(UserError) as exc:
+        train(music_root / "piano", run, config, resume=True, quiet=True)
+    assert "\n" not in str(exc.value) and f"--init-from {run}" in str(exc.value)
+    tuned = train(music_root / "piano", tmp_path / "tuned", config, quiet=True, init_from=run)
+    assert tuned.step == config.train.steps
+
+
 @pytest.mark.parametrize("fine_tuned", [False, True], ids=["new", "init-from"])
 def test_ctrl_c_after_decoding_before_the_first_step_leaves_no_run(
     music_root, tiny_run, tmp_path, monkeypatch, fine_tuned

@@ -87,7 +87,7 @@ def load_composer(run_dir: Path, weights_only: bool = False) -> ComposerCheckpoi
             f"{run_dir} has no composer yet; train one: wavenet-music train-composer {run_dir}"
         )
     return ckpt.newest_readable(
-        candidates, lambda path: _load_dir(path, weights_only), "composer checkpoint"
+        candidates, lambda path: _load_dir(path, weights_only), "composer checkpoint", weights_only
     )
 
 

@@ -233,7 +233,9 @@ def load(run_dir: Path, weights_only: bool = False) -> Checkpoint:
     candidates = candidate_dirs(run_dir / CHECKPOINTS)
     if not candidates:
         raise UserError(no_checkpoint(run_dir))
-    return newest_readable(candidates, lambda path: load_dir(path, weights_only), "checkpoint")
+    return newest_readable(
+        candidates, lambda path: load_dir(path, weights_only), "checkpoint", weights_only
+    )
 
 
 def no_checkpoint(run_dir: Path) -> str:
@@ -270,9 +272,12 @@ def stored_config(run_dir: Path) -> Config | None:
         return None
 
 
-def newest_readable(candidates: list[Path], read: Callable[[Path], T], what: str) -> T:
+def newest_readable(
+    candidates: list[Path], read: Callable[[Path], T], what: str, weights_only: bool = False
+) -> T:
     """``read`` of the newest candidate that verifies, warning about each newer one that
-    does not; a one-line error when none does."""
+    does not; a one-line error when none does, whose advice suits the reader: one that
+    trains on (``weights_only`` False) or one that only plays or scores the weights."""
     problems = []
     for path in reversed(candidates):
         try:
@@ -281,9 +286,15 @@ def newest_readable(candidates: list[Path], read: Callable[[Path], T], what: str
             problems.append(str(exc))
             warn(f"{exc}; trying an older {what}")
     folder = candidates[0].parent
+    todo = (
+        f"restore {folder} from a copy of the run, or train the run again"
+        if weights_only
+        else f"move {folder} aside to train it again from step 0, or choose a new --run "
+        f"(--init-from {folder.parent} starts one from its weights, where they verify)"
+    )
     raise UserError(
         f"no usable {what} in {folder} ({problems[0]}); none of its {len(candidates)} "
-        f"verifies: move {folder} aside to train it again from step 0, or choose a new --run"
+        f"verifies: {todo}"
     )
 
 
@@ -321,8 +332,10 @@ def require_fit(
 def read_step(
     path: Path, weights_only: bool, what: str
 ) -> tuple[dict[str, Any], dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-    """(meta, model tensors, state tensors) of one ``step_*`` folder, hashes verified."""
-    meta = _verified_meta(path, what)
+    """(meta, model tensors, state tensors) of one ``step_*`` folder, hashes verified;
+    ``weights_only``: the model's alone, the optimizer's state neither read nor needed (a
+    model shared without its ``STATE_FILE``, twice the weights' size, plays)."""
+    meta = _verified_meta(path, what, skip=(STATE_FILE,) if weights_only else ())
     try:
         model = load_file(path / MODEL_FILE)
         tensors = {} if weights_only else load_file(path / STATE_FILE)
@@ -332,12 +345,14 @@ def read_step(
     return meta, model, tensors
 
 
-def _verified_meta(path: Path, what: str) -> dict[str, Any]:
-    """``meta.json`` of a step folder, once its hashes match the tensor files and itself
-    (checkpoints written before meta.json hashed itself have no ``meta_sha256``)."""
+def _verified_meta(path: Path, what: str, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    """``meta.json`` of a step folder, once its hashes match the tensor files (but those
+    named in ``skip``, not read) and itself (checkpoints written before meta.json hashed
+    itself have no ``meta_sha256``)."""
     try:
         meta = json.loads((path / "meta.json").read_text())
-        damaged = [n for n, digest in meta["sha256"].items() if _sha256(path / n) != digest]
+        hashed = {n: digest for n, digest in meta["sha256"].items() if n not in skip}
+        damaged = [n for n, digest in hashed.items() if _sha256(path / n) != digest]
         if "meta_sha256" in meta and _meta_digest(meta) != meta["meta_sha256"]:
             damaged.append("meta.json")
     except (OSError, KeyError, TypeError, ValueError, AttributeError) as exc:
