@@ -143,6 +143,10 @@ def test_a_locally_conditioned_run_re_synthesises_held_out_excerpts(music_root, 
     assert parse(page).tags.count("audio") == 4 * len(GENRES)  # original, re-synthesis, baselines
     split = json.loads((run / "data.json").read_text())["validation"]
     assert all(f"{source} at " in text for source, *_ in split if source.startswith("piano"))
+    (run / "data.json").rename(tmp_path / "data.json")  # the split lost: no way round it
+    with pytest.raises(UserError) as exc:
+        report_main(run, music_root, tmp_path / "none", clips=1, seconds=0.1)
+    assert "restore the file" in str(exc.value) and "leave out --data" not in str(exc.value)
 
 
 def test_clips_are_passed_per_label(run, music_root, tmp_path):

@@ -87,13 +87,22 @@ def report_main(
     of validation audio, write the page; return the path of ``index.html``."""
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     data_root = None if data_root is None else Path(data_root)
-    if data_root is not None:
-        check_data_root(run_dir, data_root)
     check_replaceable(out_dir)
     model, config = ckpt.load_model(run_dir, generation_device("auto"))
+    if data_root is not None:
+        check_data_root(run_dir, data_root, needed=resynthesises(run_dir, config))
     with _lock_if_inside(run_dir, out_dir), staged(out_dir) as staging:
         _report(model, config, run_dir, data_root, staging, clips, seconds, seed, evaluate_seconds)
     return out_dir / "index.html"
+
+
+def resynthesises(run_dir: Path, config: Config) -> bool:
+    """Whether the report of this run re-synthesises held-out excerpts of its data (a run
+    steered by features it has no composer of, or that never learned to play without
+    them), which it cannot do without ``--data``; a run with a composer composes instead."""
+    if config.model.local_channels is None:
+        return False
+    return not (composer_dirs(run_dir) and config.train.local_dropout > 0)
 
 
 def check_replaceable(out_dir: Path) -> None:

@@ -148,18 +148,25 @@ def real_excerpts(
     return excerpts
 
 
-def check_data_root(run_dir: Path, data_root: Path) -> None:
+def check_data_root(run_dir: Path, data_root: Path, needed: bool = False) -> None:
     """A one-line error unless ``data_root`` holds the run's training data: at least one
     file of its split (a file must be the one the run was trained on). Without the check,
-    a wrong ``--data`` would silently leave the page without real music."""
+    a wrong ``--data`` would silently leave the page without real music. ``needed``: the
+    report cannot go without the data (it re-synthesises held-out excerpts), so leaving
+    out ``--data`` is no way out of a lost split."""
     try:
         split = read_data_record(run_dir)
         sources = {s for part in ("train", "validation") for s, _, _ in split[part]}
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         why = exc.strerror if isinstance(exc, OSError) else f"not the split training wrote: {exc!r}"
+        todo = (
+            "restore the file (this run's report re-synthesises held-out excerpts)"
+            if needed
+            else "leave out --data, or restore the file"
+        )
         raise UserError(
             f"{run_dir}/data.json ({why}): the report's real excerpts and held-out score "
-            "need the run's split; leave out --data, or restore the file"
+            f"need the run's split; {todo}"
         ) from None
     hint = "pass the folder the run was trained on"
     if split.get("root"):
