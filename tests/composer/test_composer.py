@@ -703,6 +703,9 @@ def test_bad_input_is_one_line(composed_run, music_root, tmp_path, capsys):
     )
     twice = bad(["compose", run, "--label", "piano,piano"], capsys)
     assert "names piano more than once; for several clips of a label pass --num" in twice
+    assert "--label 'piano,,': an empty label name" in bad(  # was "names  more than once"
+        ["compose", run, "--label", "piano,,"], capsys
+    )
     sf.write(tmp_path / "short.wav", np.zeros(100), 16000)
     assert "too short to continue" in bad(
         ["compose", run, "--label", "piano", "--prime", str(tmp_path / "short.wav")], capsys

@@ -366,6 +366,10 @@ def test_features_round_trip_through_npy_and_steer_generation(
         ([], "pass exactly one of --features-from AUDIO or --features FILE.npy"),
         (["--features", "{bad}"], "expected shape (frames, 8), got (5, 3)"),
         (["--features", "{empty}"], "not a readable .npy file"),  # zero bytes
+        (  # numpy's words were "If you trust the file you can load it unsafely"
+            ["--features", "{csv}"],
+            "not a readable .npy file (no NumPy header: save features with numpy.save",
+        ),
         (["--features", "{text}"], "holds <U1 values; expected real numbers"),
         (["--features", "{complex}"], "holds complex64 values; expected real numbers"),
         (  # finite as float64, inf as the float32 the model reads: logits of NaN
@@ -385,6 +389,7 @@ def test_features_round_trip_through_npy_and_steer_generation(
 def test_local_conditioning_input_errors(local_run, tmp_path, capsys, argv, message):
     np.save(tmp_path / "bad.npy", np.zeros((5, 3)))
     (tmp_path / "empty.npy").write_bytes(b"")
+    (tmp_path / "csv.npy").write_text("0.1,0.2\n0.3,0.4\n")
     np.save(tmp_path / "text.npy", np.full((5, 8), "a"))
     np.save(tmp_path / "complex.npy", np.ones((5, 8), np.complex64))
     np.save(tmp_path / "huge.npy", np.full((5, 8), 1e300))
@@ -394,7 +399,7 @@ def test_local_conditioning_input_errors(local_run, tmp_path, capsys, argv, mess
         header = io.BytesIO()
         write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": shape})
         (tmp_path / f"{name}.npy").write_bytes(header.getvalue() + honest[128:])
-    kinds = ("bad", "empty", "text", "complex", "huge", "forged", "negative")
+    kinds = ("bad", "empty", "csv", "text", "complex", "huge", "forged", "negative")
     names = {n: tmp_path / f"{n}.npy" for n in kinds}
     names |= {"missing": tmp_path / "nope.wav", "silent": tmp_path / "silent.wav"}
     argv = [a.format(**names) for a in argv]

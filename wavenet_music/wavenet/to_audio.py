@@ -304,6 +304,8 @@ def load_features(path: Path, channels: int) -> np.ndarray:
         why = str(exc) or "empty"
         if "greater than file size" in why:
             why = "its header counts more values than the file holds: cut short or damaged"
+        elif "pickled" in why:  # no .npy header: numpy took it for a pickle it may not load
+            why = "no NumPy header: save features with numpy.save or `wavenet-music features`"
         raise UserError(f"--features {path}: not a readable .npy file ({why})") from None
     if features.dtype.kind not in "fiu":  # strings, complex, booleans, records
         raise UserError(
@@ -371,6 +373,11 @@ def clip_plan(config: Config, options: GenerateConfig) -> tuple[Tensor | None, l
             '(from Python: label="NAME" in GenerateConfig or PieceConfig)'
         )
     chosen = list(known) if options.label == "all" else options.label.split(",")
+    if "" in chosen:  # "piano,," or ",piano": said as a name twice, with no name
+        raise UserError(
+            f"--label {options.label!r}: an empty label name; name labels as --label a,b "
+            f"(this run knows: {', '.join(known)})"
+        )
     twice = sorted({name for name in chosen if chosen.count(name) > 1})
     if twice:  # their clips would share a file name
         raise UserError(
