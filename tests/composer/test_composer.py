@@ -821,3 +821,16 @@ def test_the_reports_pieces_take_seeds_from_the_one_given_on_past_the_last(compo
         for label, pieces in last[kind].items():
             assert np.array_equal(pieces[1], first[kind][label][0])
             assert not np.array_equal(pieces[0], pieces[1])
+
+
+def test_compose_plays_the_runs_composer_with_an_earlier_wavenet_step(composed_run, tmp_path):
+    """``compose RUN/checkpoints/step_N``: the WaveNet of that step (``load_model``) and the
+    run's composer; it was "no composer yet; train one: train-composer RUN/checkpoints/..."."""
+    from wavenet_music.wavenet.checkpoint import checkpoint_dirs
+
+    base, _ = composed_run
+    step = checkpoint_dirs(base / "run")[0]
+    out = tmp_path / "x.wav"
+    argv = ["compose", str(step), "--label", "piano", "--seconds", "0.1", "--out", str(out)]
+    assert main(argv) == 0
+    assert sf.info(tmp_path / "x-piano.wav").frames == 1600  # the labelled run names the label

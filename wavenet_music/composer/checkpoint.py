@@ -80,8 +80,13 @@ def save_composer(run_dir: Path, c: ComposerCheckpoint, replace: bool = False) -
 
 def load_composer(run_dir: Path, weights_only: bool = False) -> ComposerCheckpoint:
     """The newest composer checkpoint of a run that verifies (one a crash hid mid-save
-    included: ``checkpoint.candidate_dirs``)."""
-    candidates = ckpt.candidate_dirs(Path(run_dir) / COMPOSER)
+    included: ``checkpoint.candidate_dirs``). ``run_dir`` may name one of the run's WaveNet
+    checkpoints (``RUN/checkpoints/step_NNNNNNNN``, as ``load_model`` takes it): the run's
+    composer then (it was advised to train a composer into the checkpoint's folder)."""
+    run_dir = Path(run_dir)
+    if (run_dir / "meta.json").is_file() and run_dir.parent.name == ckpt.CHECKPOINTS:
+        run_dir = run_dir.parent.parent
+    candidates = ckpt.candidate_dirs(run_dir / COMPOSER)
     if not candidates:
         raise UserError(
             f"{run_dir} has no composer yet; train one: wavenet-music train-composer {run_dir}"
