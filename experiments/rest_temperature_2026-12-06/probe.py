@@ -9,7 +9,9 @@ the rests unsteered) but the temperature times REST_SCALE where no note sounds (
 package: 1), the draws' seed SEED. Appends a line per label and scale to OUT.jsonl: what
 reaches the ear (report.notes.heard_figures), the spectral flatness of the finished clips,
 of their frames under notes and of their rest frames, those frames' levels, and the shape
-and level against the genre's real excerpts in the report.
+and level against the genre's real excerpts in the report. The per-label loop is
+``../note_temperature_lower_2026-12-06/probe.py``'s, with the frames split added (a lab
+record stands alone: copied, not imported).
 """
 
 import glob
