@@ -6,6 +6,7 @@ import dataclasses
 import json
 import re
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -818,3 +819,28 @@ def test_a_hostile_flag_value_is_one_short_line(capsys, argv, said):
     code, _, err = _run(capsys, "info", *argv)
     assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
     assert said in err and len(err) < 300, err
+
+
+def test_ctrl_c_while_the_command_starts_is_one_line(monkeypatch, capsys):
+    """Ctrl-C while the command imports its CLI (torch: a second or two) printed Python's
+    KeyboardInterrupt traceback; the console script's entry point imports it under a
+    handler: one line, exit 130."""
+    import importlib.abc
+    import tomllib
+
+    import wavenet_music
+
+    class InterruptedImport(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path, target=None):
+            if name == "wavenet_music.cli":
+                raise KeyboardInterrupt
+            return None
+
+    monkeypatch.delitem(sys.modules, "wavenet_music.cli")
+    monkeypatch.setattr(sys, "meta_path", [InterruptedImport(), *sys.meta_path])
+    assert wavenet_music.main() == 130
+    assert capsys.readouterr().err == (
+        "wavenet-music: interrupted while starting; nothing was written\n"
+    )
+    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    assert pyproject["project"]["scripts"]["wavenet-music"] == "wavenet_music:main"

@@ -44,3 +44,18 @@ def __getattr__(name: str):
         raise AttributeError(f"module 'wavenet_music' has no attribute {name!r}")
     module, attribute = _EXPORTS[name]
     return getattr(importlib.import_module(f".{module}", __name__), attribute)
+
+
+def main() -> int:
+    """The ``wavenet-music`` command (``[project.scripts]``): ``cli.main``, imported under a
+    Ctrl-C handler. Importing the CLI loads torch, a second or two in which Ctrl-C printed
+    Python's KeyboardInterrupt traceback; now it is one line and exit 130, as at any later
+    moment (nothing is written before ``cli.main`` runs)."""
+    import sys
+
+    try:
+        from .cli import main as command_line
+    except KeyboardInterrupt:
+        print("wavenet-music: interrupted while starting; nothing was written", file=sys.stderr)
+        return 130
+    return command_line()
