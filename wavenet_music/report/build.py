@@ -259,10 +259,9 @@ def composed_and_plain(
     """A run with a composer and an unsteered WaveNet (``train.local_dropout``): ``pieces``
     composed pieces and as many plain clips per label (label → (pieces, T) each; piece k
     from seed ``seed + k``, past ``MAX_SEED`` from 0 on, so one unlucky draw does not
-    decide a label's figures), how
-    fast they were made, the composition section of the first (long-range structure against
-    real music; its "redraws": those of every piece, summed) and, for a run steered by
-    notes, label → the notes of each piece."""
+    decide a label's figures), how fast they were made, the composition section of the
+    first (long-range structure against real music; its "redraws": those of every piece,
+    summed) and, for a run steered by notes, label → the notes of each piece."""
     start = time.perf_counter()
     sections = [
         composition_section(

@@ -289,9 +289,10 @@ def newest_readable(
     todo = (
         f"restore {folder} from a copy of the run, or train the run again"
         if weights_only
-        else f"move {folder} aside to train it again from step 0, or choose a new --run "
-        f"(--init-from {folder.parent} starts one from its weights, where they verify)"
+        else f"move {folder} aside to train it again from step 0, or choose a new --run"
     )
+    if what == "checkpoint" and not weights_only:  # a WaveNet's: train can start from it
+        todo += f" (--init-from {folder.parent} starts one from its weights, where they verify)"
     raise UserError(
         f"no usable {what} in {folder} ({problems[0]}); none of its {len(candidates)} "
         f"verifies: {todo}"
