@@ -318,7 +318,8 @@ def load_features(path: Path, channels: int) -> np.ndarray:
         )
     if not np.isfinite(features).all():
         raise UserError(f"--features {path}: holds NaN or inf values")
-    read = np.array(features, dtype=np.float32)  # read, off the map
+    with np.errstate(over="ignore"):  # said below, in one line
+        read = np.array(features, dtype=np.float32)  # read, off the map
     if not np.isfinite(read).all():  # finite as float64, beyond float32's ±3.4e38
         raise UserError(
             f"--features {path}: holds values beyond float32's range (±3.4e38), up to "
