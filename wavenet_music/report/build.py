@@ -96,13 +96,16 @@ def report_main(
     return out_dir / "index.html"
 
 
+def composes(run_dir: Path, config: Config) -> bool:
+    """Whether the report of this run composes pieces (its composer) beside plain WaveNet
+    (the WaveNet unsteered: ``train.local_dropout``)."""
+    return bool(composer_dirs(run_dir)) and config.train.local_dropout > 0
+
+
 def resynthesises(run_dir: Path, config: Config) -> bool:
     """Whether the report of this run re-synthesises held-out excerpts of its data (a run
-    steered by features it has no composer of, or that never learned to play without
-    them), which it cannot do without ``--data``; a run with a composer composes instead."""
-    if config.model.local_channels is None:
-        return False
-    return not (composer_dirs(run_dir) and config.train.local_dropout > 0)
+    steered by features that does not compose), which it cannot do without ``--data``."""
+    return config.model.local_channels is not None and not composes(run_dir, config)
 
 
 def check_replaceable(out_dir: Path) -> None:
@@ -182,7 +185,7 @@ def _report(
         fresh = WaveNet(config.model).to(model_device(model)).eval()
     extra, plain, notes, redraws = [], None, None, None
     say = _phases()
-    if composer_dirs(run_dir) and config.train.local_dropout > 0:
+    if composes(run_dir, config):
         say(f"composing {clips} pieces of {seconds:g} s a label, and plain WaveNet beside them")
         generated, plain, speed, section, notes = composed_and_plain(
             run_dir, out_dir, data_root, config, seconds, seed, clips
@@ -192,7 +195,7 @@ def _report(
         untrained = GenerateConfig(seconds=min(seconds, 4.0), seed=seed, label=which_labels(config))
         baseline_audio = generate_audio(fresh, config, untrained, progress=False)  # (labels, T)
         baseline = {name: baseline_audio[i : i + 1] for i, name in enumerate(labels)}
-    elif config.model.local_channels is not None:
+    elif resynthesises(run_dir, config):
         say(f"re-synthesising {clips} held-out excerpts of {seconds:g} s a label")
         originals = held_out_originals(run_dir, data_root, config, labels, clips, seconds, seed)
         generated, speed = timed_resynthesis(model, config, originals, seed)

@@ -316,12 +316,12 @@ def load_features(path: Path, channels: int) -> np.ndarray:
         raise UserError(
             f"--features {path}: expected shape (frames, {channels}), got {features.shape}"
         )
-    if not np.isfinite(features).all():
-        raise UserError(f"--features {path}: holds NaN or inf values")
-    with np.errstate(over="ignore"):  # said below, in one line
+    with np.errstate(over="ignore", invalid="ignore"):  # said below, in one line
         read = np.array(features, dtype=np.float32)  # read, off the map
-    if not np.isfinite(read).all():  # finite as float64, beyond float32's ±3.4e38
-        raise UserError(
+    if not np.isfinite(read).all():
+        if not np.isfinite(features).all():
+            raise UserError(f"--features {path}: holds NaN or inf values")
+        raise UserError(  # finite as float64, beyond float32's ±3.4e38
             f"--features {path}: holds values beyond float32's range (±3.4e38), up to "
             f"{np.abs(features).max():.3g}; expected features as `wavenet-music features` "
             "writes them"
