@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
+import torch
 
 from wavenet_music.composer.config import ComposerConfig
 from wavenet_music.config import load_preset
@@ -133,3 +134,27 @@ def test_the_rest_is_re_estimated_at_the_pace_the_machine_kept() -> None:
     assert estimate.rest_at_pace(done, 900.0, []) is None  # nothing left
     short = estimate.Phase("WaveNet training", 20.0, "")  # too short to tell a pace
     assert estimate.rest_at_pace(short, 60.0, rest) is None
+
+
+def test_the_generation_probe_runs_on_the_threads_the_report_generates_on(monkeypatch) -> None:
+    """The report generates a batch of up to 8 streams on one thread
+    (``threads.for_generation``); its probe timed them on torch's default of one a core,
+    three quarters of the speed beside a busy loop. Each of the probe's
+    generate calls runs on the report's count, whatever torch's count is before."""
+    from wavenet_music.runtime.threads import for_generation, using
+
+    seen: list[int] = []
+    real = estimate.generate
+
+    def counted(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(estimate, "generate", counted)
+    tiny = estimate.with_labels(load_preset("tiny"), 2)
+    with using(2):
+        estimate.generation_rate(tiny, 2, probe_seconds=0.01)
+        with for_generation(2, estimate.CPU) as report_threads:
+            assert report_threads is not None and report_threads.threads == 1
+        assert torch.get_num_threads() == 2  # the count before, after the probe
+    assert seen and set(seen) == {report_threads.threads}

@@ -28,6 +28,7 @@ from ..config import MAX_JUMP, Config
 from ..notes import events
 from ..notes.excitation import CHANNELS as EXCITATION_CHANNELS
 from ..notes.midi import Note
+from ..runtime.threads import for_generation
 from ..wavenet.evaluate import loss_bits
 from ..wavenet.generate import generate
 from ..wavenet.memory import random_window
@@ -363,7 +364,15 @@ def generation_rate(config: Config, streams: int, probe_seconds: float = PROBE_S
     uses it) for ``streams`` clips in one batch, with ``config``'s conditioning and its
     noise guard's work (a span judged, its state rebuilt; a guard that never draws again:
     the probe's random weights play noise): the median of three clips of one span, or of
-    as many as ``probe_seconds / 4`` takes."""
+    as many as ``probe_seconds / 4`` takes, on the threads the report generates on
+    (``for_generation``: one for the demo's 4 streams). Timed on torch's default, one a
+    core, it read the same speed on an idle 2-core Xeon and 0.72-0.78 of it beside a busy
+    loop (interleaved, 2026-12-06): the report's generation estimated a third too long."""
+    with for_generation(streams, CPU):
+        return _generation_rate(config, streams, probe_seconds)
+
+
+def _generation_rate(config: Config, streams: int, probe_seconds: float) -> float:
     model = WaveNet(config.model).eval()
     m = config.model
     hop = m.hop_length if m.local_channels is not None else None
