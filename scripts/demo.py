@@ -238,6 +238,7 @@ def plan(args: argparse.Namespace) -> list[estimate.Phase]:
         pieces=PIECES,
         composer=composer,
         probe_seconds=args.probe_seconds,
+        held_out_seconds=held_out,
     )
     return [training, composing, report]
 

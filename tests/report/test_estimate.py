@@ -98,6 +98,12 @@ def test_the_report_estimate_counts_every_part_the_report_runs(monkeypatch) -> N
     features = replace(notes, data=replace(notes.data, features="chroma"))
     plain = estimate.report(features, 30.0, per_window=0.5, pieces=3, composer=composer)
     assert plain.seconds == pytest.approx(generating + evaluating + 4 * 5.0)
+    # a corpus holding out 12 s in all (the tests' demo) is evaluated on those 12 s, not
+    # on 60 s a label: its report was estimated at 1.8 min and took 0.5
+    short = estimate.report(features, 30.0, per_window=0.5, pieces=3, held_out_seconds=12.0)
+    assert short.seconds == pytest.approx(generating + evaluating * 12 / 240 + 4 * 5.0)
+    more = estimate.report(features, 30.0, per_window=0.5, pieces=3, held_out_seconds=600.0)
+    assert more.seconds == pytest.approx(plain.seconds)  # up to 60 s a label, as before
 
 
 def test_the_page_and_note_probes_run_the_report_s_own_code() -> None:

@@ -278,19 +278,24 @@ def report(
     pieces: int = 1,
     composer: ComposerConfig | None = None,
     probe_seconds: float = PROBE_SECONDS,
+    held_out_seconds: float | None = None,
 ) -> Phase:
     """The estimated time of the listening report of a composer run: ``pieces`` composed
     pieces and plain clips of ``seconds`` per label (one batch per piece and kind), an
     untrained model's 4-s clips, the held-out likelihood over up to ``evaluate_seconds``
-    per label (``per_window``: seconds of one window's forward pass, from
-    ``wavenet_step_seconds``), the page (``page_seconds``) and, for a run of notes, the
+    per label, and no more than the ``held_out_seconds`` the run holds out, where known
+    (``per_window``: seconds of one window's forward pass, from ``wavenet_step_seconds``),
+    the page (``page_seconds``) and, for a run of notes, the
     ``composer`` writing each piece's note events. Generation is timed for at least a
     quarter of ``probe_seconds``."""
     labels = max(1, len(config.model.global_labels))
     per_stream = generation_rate(config, labels, probe_seconds)
     rate = config.data.sample_rate
     generating = (2 * pieces * seconds + min(seconds, 4.0)) * rate / per_stream
-    evaluating = labels * evaluate_seconds * rate / config.data.sample_size * per_window
+    held_out = labels * evaluate_seconds
+    if held_out_seconds is not None:
+        held_out = min(held_out, held_out_seconds)
+    evaluating = held_out * rate / config.data.sample_size * per_window
     drawing = labels * page_seconds(config, seconds, pieces)
     composing = 0.0
     if composer is not None and config.data.features == "notes":
