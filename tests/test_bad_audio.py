@@ -41,6 +41,8 @@ def build_bad_corpus(root):
     sf.write(root / "all_nan.wav", np.full(16000, np.nan), 16000, subtype="FLOAT")
     cancelling = _tone(16000, 1.0, 2) * np.array([1.0, -1.0], dtype=np.float32)
     sf.write(root / "cancelling.wav", cancelling, 16000, subtype="FLOAT")
+    # in 16 bits, rounding leaves the mix above digital silence: it was trained on
+    sf.write(root / "cancelling_16_bit.wav", cancelling, 16000, subtype="PCM_16")
     sf.write(root / "over_full_scale.wav", 50 * _tone(16000, 1.0), 16000, subtype="FLOAT")
     sf.write(root / "short.wav", _tone(16000, 0.03), 16000)  # 480 samples < RF
     sf.write(root / "eight_channels.wav", _tone(44100, 1.0, 8), 44100)
@@ -79,7 +81,8 @@ def build_bad_corpus(root):
     }
     skipped = {"empty.wav", "truncated.flac", "random.ogg", "notes.mp3", "midi.aiff", "short.wav"}
     skipped |= {"one_hertz.wav", "pipe.wav", "endless.wav", "header_only.wav"}
-    skipped |= {"silent.wav", "all_nan.wav", "cancelling.wav"}  # no sound, no finite samples
+    skipped |= {"silent.wav", "all_nan.wav"}  # no sound, no finite samples
+    skipped |= {"cancelling.wav", "cancelling_16_bit.wav"}  # a mono mix of no sound
     # root reads any file whatever its permissions
     (used if os.geteuid() == 0 else skipped).add("locked.wav")
     return used, skipped
@@ -107,11 +110,13 @@ def test_every_bad_file_is_used_correctly_or_named_and_counted(tmp_path, capsys)
     lengths = {s.source: s.length for s in corpus.train}
     for name in ("eight_channels.wav", "hi_rate.flac", "lo_rate.wav"):  # resampled to 16 kHz
         assert abs(lengths[name] - 16000) <= 2, name
-    assert (
-        reasons["silent.wav"]
-        == reasons["cancelling.wav"]
-        == "no sound (digital silence throughout)"
+    assert reasons["silent.wav"] == "no sound (digital silence throughout)"
+    assert reasons["cancelling.wav"].startswith(
+        "its channels cancel when mixed to mono (the mix is silent: one is the other with "
+        "its polarity inverted); invert one channel"
     )
+    below = r"its channels cancel .* \(the mix is \d+ dB below them"
+    assert re.match(below, reasons["cancelling_16_bit.wav"])
     assert reasons["all_nan.wav"] == "no finite samples (all NaN or infinite)"
     assert "nan_inf.wav: 101 non-finite samples replaced by 0" in err
     for name in ("over_full_scale.wav", "clipped_dc.wav"):

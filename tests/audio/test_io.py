@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import re
 import signal
 import sys
 import types
@@ -17,8 +18,10 @@ import soxr
 from wavenet_music.audio import io as io_module
 from wavenet_music.audio.io import (
     AudioReadError,
+    check_damage,
     frame_blocks,
     load_audio,
+    load_audio_with_damage,
     loud_range,
     mu_law_decode,
     mu_law_encode,
@@ -129,6 +132,37 @@ def test_mixdown_of_eight_channels(tmp_path):
     path = tmp_path / "eight.wav"
     sf.write(path, frames, 16000, subtype="FLOAT")
     np.testing.assert_allclose(load_audio(path, 16000), frames[:, 3] / 8, atol=1e-5)
+
+
+def test_channels_that_cancel_in_the_mix_are_refused_and_stereo_music_is_not(tmp_path):
+    """A stereo file whose right channel is the left inverted mixes to near silence (in
+    16 bits, -82 dB: rounding keeps it off digital silence), used as sound before; a
+    seed audio or prime of it is one line. Uncorrelated channels, one channel among many
+    and a partly inverted one are mixed as before."""
+    tone = _tone(16000, 1.0, 1)[:, 0]
+    noise = np.random.default_rng(0).standard_normal((16000, 2)).astype(np.float32) * 0.1
+    one_of_many = np.zeros((16000, 64), np.float32)
+    one_of_many[:, 7] = tone
+    cases = {
+        "inverted.wav": (np.stack([tone, -tone], 1), True),
+        "wide.wav": (noise, False),
+        "one_of_many.wav": (one_of_many, False),
+        "partly.wav": (np.stack([tone, -0.7 * tone], 1), False),
+    }
+    for name, (frames, cancels) in cases.items():
+        sf.write(tmp_path / name, frames, 16000, subtype="PCM_16")
+        audio, damage = load_audio_with_damage(tmp_path / name, 16000)
+        if not cancels:
+            assert damage.cancelled() is None, name
+            check_damage(tmp_path / name, damage, "the seed audio", "pass another")
+            continue
+        assert np.abs(audio).max() < 1e-3  # what the mix left
+        with pytest.raises(AudioReadError) as caught:
+            check_damage(tmp_path / name, damage, "the seed audio", "pass another")
+        message = str(caught.value)
+        assert "\n" not in message and message.startswith(f"{tmp_path / name}: its channels")
+        assert re.search(r"cancel when mixed to mono \(the mix is \d+ dB below them", message)
+        assert message.endswith("invert one channel, or keep one (the seed audio: pass another)")
 
 
 def test_non_finite_samples_become_silence_and_dc_goes(tmp_path):

@@ -54,6 +54,8 @@ def write_training_classes(
     audio, count, damage = audio_pieces(path, sample_rate, block)
     if damage.samples and damage.non_finite == damage.samples:
         raise AudioReadError(f"{path}: no finite samples (all NaN or infinite)")
+    if (cancelled := damage.cancelled()) is not None:  # trained on as near silence before
+        raise AudioReadError(f"{path}: {cancelled}")
     start, end = 0, count
     if silence_threshold is not None:
         rms = stream_frame_rms(audio())

@@ -41,6 +41,10 @@ FULL_SCALE = 0.999  # a decoded sample this loud sits at the format's limit: it 
 CACHE_BLOCK = 1 << 16  # frames decoded at a time into the training cache
 CUT_SHORT_SECONDS = 0.1  # frames fewer than the header counts, more than this: cut short
 TRIM_FRAME = 2048  # samples per frame whose RMS ``trim_silence`` compares with its threshold
+# a mono mix this far below the mix of as loud uncorrelated channels: they cancel (one is
+# the other inverted; stereo music mixes above it, one channel sounding among many at it)
+CANCEL_DB = 20.0
+AUDIBLE_POWER = 1e-8  # channels' mean power (-80 dBFS) below which nothing is said to cancel
 
 
 class AudioReadError(UserError):
@@ -118,13 +122,36 @@ class Damage:
     non_finite: int = 0
     clipped: int = 0  # finite samples at full scale
     stopped: str | None = None  # where a decoding that failed part way ended (frame_blocks)
+    mixed: int = 0  # frames of several channels (mixed to mono)
+    channels: int = 1
+    channel_energy: float = 0.0  # their channels' summed squares, over the channels
+    mix_energy: float = 0.0  # the summed squares of their mono mix (the channels' mean)
 
     def add(self, frames: np.ndarray) -> None:
         finite = np.isfinite(frames)
         self.samples += frames.size
         self.non_finite += frames.size - np.count_nonzero(finite)
-        self.clipped += np.count_nonzero(
-            finite & (np.abs(np.where(finite, frames, 0)) >= FULL_SCALE)
+        values = np.where(finite, frames, 0)
+        self.clipped += np.count_nonzero(finite & (np.abs(values) >= FULL_SCALE))
+        if frames.ndim == 2 and frames.shape[1] > 1:  # (T, C)
+            self.mixed, self.channels = self.mixed + len(frames), frames.shape[1]
+            self.channel_energy += float(np.square(values, dtype=np.float64).mean(axis=1).sum())
+            self.mix_energy += float(np.square(values.mean(axis=1, dtype=np.float64)).sum())
+
+    def cancelled(self) -> str | None:
+        """Where the channels cancel in the mono mix, what to say, else None: a stereo
+        file whose one channel is the other with its polarity inverted mixes to near
+        silence (16-bit rounding leaves it above digital silence), trained on as sound."""
+        if self.channel_energy <= AUDIBLE_POWER * self.mixed:  # mono, or all but silent
+            return None
+        uncorrelated = self.channel_energy / self.channels  # what such channels' mix holds
+        if self.mix_energy * 10 ** (CANCEL_DB / 10) > uncorrelated:
+            return None
+        drop = 10 * np.log10(self.channel_energy / self.mix_energy) if self.mix_energy else None
+        level = "silent" if drop is None else f"{drop:.0f} dB below them"
+        return (
+            f"its channels cancel when mixed to mono (the mix is {level}: one is the other "
+            "with its polarity inverted); invert one channel, or keep one"
         )
 
     def notes(self, clip_share: float = 0.01) -> list[str]:
@@ -151,6 +178,8 @@ def check_damage(path: Path, damage: Damage, what: str, advice: str) -> None:
     non-finite samples among real ones (now silence) and clipping are a warning each."""
     if damage.samples and damage.non_finite == damage.samples:
         raise AudioReadError(f"{path}: no finite samples (all NaN or infinite): {advice}")
+    if (cancelled := damage.cancelled()) is not None:
+        raise AudioReadError(f"{path}: {cancelled} ({what}: {advice})")
     for note in damage.notes():
         warn(f"{path}: {note} ({what})")
 
