@@ -385,6 +385,35 @@ def test_a_report_never_replaces_a_folder_that_is_not_a_report(run, tmp_path):
     assert (mine / "index.html").read_text() == "a web site's page, not a report"
 
 
+def test_a_report_never_deletes_what_was_added_to_the_earlier_one(tmp_path):
+    """A musician's notes or a clip kept in RUN/report were deleted without a word when the
+    report was written again (the folder is replaced whole); now that is one line naming
+    them, before the run is read, and nothing changes. The earlier report's own files
+    (each linked from its page, quoted or not) and a file browser's are replaced."""
+    out = tmp_path / "report"
+    out.mkdir()
+    own = ["piano-generated-1.wav", "piano-generated-1.png", "composed-C# minor.wav"]
+    links = '<audio src="piano-generated-1.wav"></audio><img src="piano-generated-1.png">'
+    links += '<audio src="composed-C%23%20minor.wav"></audio><a href="summary.json">s</a>'
+    (out / "index.html").write_text(f"<html><body>{links}</body></html>")
+    for name in [*own, "summary.json", ".DS_Store", "._piano-generated-1.wav"]:
+        (out / name).write_bytes(b"the report's")
+    (out / "my take.wav").write_bytes(b"mine")
+    (out / "kept").mkdir()
+    before = sorted(p.name for p in out.iterdir())
+    with pytest.raises(UserError) as caught:
+        report_main(tmp_path / "never-read", None, out, clips=1, seconds=0.1)
+    assert str(caught.value) == (
+        f"--out {out}: holds 2 files the earlier report did not write (kept, my take.wav); "
+        "move them out, or name another folder: a report replaces the folder it is written to"
+    )
+    assert sorted(p.name for p in out.iterdir()) == before
+    assert (out / "my take.wav").read_bytes() == b"mine"
+    (out / "my take.wav").unlink()
+    (out / "kept").rmdir()
+    build.check_replaceable(out)  # the report's own files and a browser's: replaced
+
+
 def test_the_pace_of_generation_says_how_many_clips_were_drawn_at_once():
     """The headline read "3.5x slower than real time" for each of 24 clips drawn together."""
     together = Speed(streams=24, samples=16000, wall_seconds=3.5, sample_rate=16000, device="cpu")

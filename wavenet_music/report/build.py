@@ -15,7 +15,9 @@ WaveNet beside it, followed by the long-range structure section (``composition.p
 from __future__ import annotations
 
 import contextlib
+import html
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -24,6 +26,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
+from urllib.parse import unquote
 
 import numpy as np
 import torch
@@ -120,6 +123,29 @@ def check_replaceable(out_dir: Path) -> None:
             f"{SUMMARY}); name a new or empty folder: a report replaces the folder it is "
             "written to"
         )
+    if ours and (added := sorted(_not_the_reports(out_dir))):
+        shown = ", ".join(added[:3]) + (", ..." if len(added) > 3 else "")
+        raise UserError(
+            f"--out {out_dir}: holds {len(added)} file{'s' if len(added) > 1 else ''} the "
+            f"earlier report did not write ({shown}); move them out, or name another "
+            "folder: a report replaces the folder it is written to"
+        )
+
+
+# what a file browser leaves in a folder it shows (a Mac's Finder, Windows' Explorer)
+BROWSER_FILES = (".DS_Store", "Thumbs.db", "desktop.ini")
+
+
+def _not_the_reports(out_dir: Path) -> set[str]:
+    """The names in the earlier report ``out_dir`` that it did not write: neither its
+    page, its summary nor a file its page links (a musician's notes, clips kept from it),
+    which replacing the folder would delete without a word; a file browser's own files
+    aside."""
+    page = (out_dir / "index.html").read_text(encoding="utf-8", errors="replace")
+    linked = {html.unescape(link) for link in re.findall(r'(?:src|href)="([^"#]*)"', page)}
+    written = {"index.html", SUMMARY, *linked, *map(unquote, linked)}
+    names = {entry.name for entry in out_dir.iterdir()}
+    return {n for n in names - written if n not in BROWSER_FILES and not n.startswith("._")}
 
 
 @contextlib.contextmanager
