@@ -844,3 +844,31 @@ def test_ctrl_c_while_the_command_starts_is_one_line(monkeypatch, capsys):
     )
     pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
     assert pyproject["project"]["scripts"]["wavenet-music"] == "wavenet_music:main"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["train", "~/music", "--run=~/runs/a", "--init-from=~/runs/b", "--config=~/c.yaml"],
+        ["generate", "~/runs/a", "--out=~/take.wav"],
+        ["render", "~/runs/a", "~/song.mid", "--out=~/take.wav"],
+        ["evaluate", "~/runs/a", "--data=~/held"],
+        ["features", "~/runs/a", "~/a.wav", "--out=~/f.npy"],
+        ["report", "~/runs/a", "--data=~/music", "--out=~/report"],
+        ["train-composer", "~/runs/a", "--data=~/music"],
+        ["compose", "~/runs/a", "--out=~/piece.wav", "--features-out=~/f.npy"],
+        ["transcribe", "~/a.wav", "--out=~/a.mid"],
+        ["cache", "--cache-dir=~/cache"],
+    ],
+)
+def test_a_path_after_equals_starts_at_home(argv, tmp_path, monkeypatch):
+    """The shell leaves a ``~`` after ``=`` (``--out=~/take.wav``) or in quotes: the
+    command made a folder named ``~`` in the working folder and wrote there. Every path
+    flag of every command now reads it as the home folder, as the shell would."""
+    from wavenet_music.cli import build_parser
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    args = vars(build_parser().parse_args(argv))
+    paths = [v for v in args.values() if isinstance(v, Path)]
+    given = sum(word.count("~") for word in argv)
+    assert len(paths) == given and all(p.is_relative_to(tmp_path) for p in paths), paths

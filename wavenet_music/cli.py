@@ -103,7 +103,7 @@ def add_config_flags(parser: argparse.ArgumentParser, kind: type = Config) -> No
     )
     parser.add_argument(
         "--config",
-        type=Path,
+        type=user_path,
         help=f"YAML file of {{{', '.join(sections)}}} settings (other sections skipped)",
     )
     parser.add_argument(
@@ -632,6 +632,17 @@ def _file_named(out: Path, kind: str, suffixes: tuple[str, ...]) -> None:
 # --- the parser ----------------------------------------------------------------------------------
 
 
+def user_path(text: str) -> Path:
+    """A path flag's value, a ``~`` that begins it the home folder, as the shell would: it
+    leaves one after ``=`` (``--out=~/take.wav``) or in quotes, and the command made a
+    folder named ``~`` in the working folder and wrote there. As typed where no home
+    folder is known."""
+    try:
+        return Path(text).expanduser()
+    except RuntimeError:  # "Could not determine home directory"
+        return Path(text)
+
+
 class Parser(argparse.ArgumentParser):
     """argparse's parser (its subcommands' too), whose "expected one argument" names the
     fix where the value given starts with a dash: ``--label -drums`` (a label folder
@@ -672,12 +683,12 @@ def build_parser() -> argparse.ArgumentParser:
     info.set_defaults(func=cmd_info)
 
     train = commands.add_parser("train", help="train on a folder of recordings")
-    train.add_argument("data", type=Path, help="folder of audio files (searched recursively)")
-    train.add_argument("--run", type=Path, required=True, help="run directory to write")
+    train.add_argument("data", type=user_path, help="folder of audio files (searched recursively)")
+    train.add_argument("--run", type=user_path, required=True, help="run directory to write")
     train.add_argument("--resume", action="store_true", help="continue the run's newest checkpoint")
     train.add_argument(
         "--init-from",
-        type=Path,
+        type=user_path,
         metavar="RUN_OR_CHECKPOINT",
         help="fine-tune: start a new run from this run's newest checkpoint (or this "
         "checkpoint folder) with its config, overridable but the architecture kept; "
@@ -688,10 +699,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(func=cmd_train)
 
     gen = commands.add_parser("generate", help="sample new audio from a trained run")
-    gen.add_argument("run", type=Path, help="run directory with checkpoints")
+    gen.add_argument("run", type=user_path, help="run directory with checkpoints")
     gen.add_argument(
         "--out",
-        type=Path,
+        type=user_path,
         default=Path("generated.wav"),
         help="WAV path; with --num N, NAME-1.wav .. NAME-N.wav; a run with labels adds "
         "the label: NAME-LABEL.wav (NAME-LABEL-1.wav ..)",
@@ -703,10 +714,10 @@ def build_parser() -> argparse.ArgumentParser:
     ren = commands.add_parser(
         "render", help="play a MIDI file with a run trained on notes (--preset notes)"
     )
-    ren.add_argument("run", type=Path, help="run directory with checkpoints")
-    ren.add_argument("midi", type=Path, help="MIDI file (.mid) whose notes are played")
+    ren.add_argument("run", type=user_path, help="run directory with checkpoints")
+    ren.add_argument("midi", type=user_path, help="MIDI file (.mid) whose notes are played")
     ren.add_argument(
-        "--out", type=Path, default=Path("rendered.wav"), help="WAV path (as generate's --out)"
+        "--out", type=user_path, default=Path("rendered.wav"), help="WAV path (as generate's --out)"
     )
     ren.add_argument("--quiet", action="store_true", help="no progress bar")
     add_dataclass_flags(ren, GenerateConfig, "gen__")
@@ -718,8 +729,10 @@ def build_parser() -> argparse.ArgumentParser:
     ren.set_defaults(func=cmd_render)
 
     ev = commands.add_parser("evaluate", help="held-out NLL in bits per sample")
-    ev.add_argument("run", type=Path, help="run directory with checkpoints")
-    ev.add_argument("--data", type=Path, required=True, help="folder or file of held-out audio")
+    ev.add_argument("run", type=user_path, help="run directory with checkpoints")
+    ev.add_argument(
+        "--data", type=user_path, required=True, help="folder or file of held-out audio"
+    )
     ev.add_argument("--json", action="store_true", help="print JSON")
     ev.add_argument("--quiet", action="store_true", help="no progress output")
     add_dataclass_flags(ev, EvaluateConfig, "eval__")
@@ -727,17 +740,17 @@ def build_parser() -> argparse.ArgumentParser:
     feat = commands.add_parser(
         "features", help="save a recording's local-conditioning features as .npy"
     )
-    feat.add_argument("run", type=Path, help="locally conditioned run directory")
-    feat.add_argument("audio", type=Path, help="audio file")
-    feat.add_argument("--out", type=Path, required=True, help=".npy file to write (frames, F)")
+    feat.add_argument("run", type=user_path, help="locally conditioned run directory")
+    feat.add_argument("audio", type=user_path, help="audio file")
+    feat.add_argument("--out", type=user_path, required=True, help=".npy file to write (frames, F)")
     feat.set_defaults(func=cmd_features)
 
     rep = commands.add_parser("report", help="write an HTML listening report of a run")
-    rep.add_argument("run", type=Path, help="run directory with checkpoints")
+    rep.add_argument("run", type=user_path, help="run directory with checkpoints")
     rep.add_argument(
-        "--data", type=Path, help="the run's training data folder: real excerpts, held-out NLL"
+        "--data", type=user_path, help="the run's training data folder: real excerpts, held-out NLL"
     )
-    rep.add_argument("--out", type=Path, help="report folder (default RUN/report)")
+    rep.add_argument("--out", type=user_path, help="report folder (default RUN/report)")
     add_dataclass_flags(rep, ReportConfig, "report__")
     rep.set_defaults(func=cmd_report)
 
@@ -746,9 +759,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="train the composer that writes a run's local-conditioning features "
         "(k-means tokens), or its notes (event tokens) for a run trained on notes",
     )
-    tc.add_argument("run", type=Path, help="run directory of a locally conditioned WaveNet")
+    tc.add_argument("run", type=user_path, help="run directory of a locally conditioned WaveNet")
     tc.add_argument(
-        "--data", type=Path, help="the folder the run was trained on (default: the one it records)"
+        "--data",
+        type=user_path,
+        help="the folder the run was trained on (default: the one it records)",
     )
     tc.add_argument("--resume", action="store_true", help="continue the run's newest composer")
     tc.add_argument("--quiet", action="store_true", help="no progress output")
@@ -760,17 +775,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="compose a piece: composer → features → WaveNet, streaming; for a run trained "
         "on notes: composer → notes (a .mid beside the WAV) → WaveNet",
     )
-    comp.add_argument("run", type=Path, help="run directory with a trained composer")
+    comp.add_argument("run", type=user_path, help="run directory with a trained composer")
     comp.add_argument(
         "--out",
-        type=Path,
+        type=user_path,
         default=Path("piece.wav"),
         help="WAV path, rewritten after every chunk; a run with labels adds the label: "
         "NAME-LABEL.wav; a run trained on notes also writes NAME.mid (NAME-LABEL.mid) beside it",
     )
     comp.add_argument(
         "--features-out",
-        type=Path,
+        type=user_path,
         help="also save the composed features (.npy); not for a run trained on notes",
     )
     add_dataclass_flags(comp, PieceConfig, "compose__")
@@ -779,8 +794,8 @@ def build_parser() -> argparse.ArgumentParser:
     trans = commands.add_parser(
         "transcribe", help="write the notes of a recording as MIDI (basic-pitch transcription)"
     )
-    trans.add_argument("audio", type=Path, help="audio file (any rate; mixed to mono)")
-    trans.add_argument("--out", type=Path, required=True, help=".mid (or .midi) file to write")
+    trans.add_argument("audio", type=user_path, help="audio file (any rate; mixed to mono)")
+    trans.add_argument("--out", type=user_path, required=True, help=".mid (or .midi) file to write")
     trans.set_defaults(func=cmd_transcribe)
 
     cache = commands.add_parser(
@@ -790,7 +805,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cache.add_argument(
         "--cache-dir",
-        type=Path,
+        type=user_path,
         help="the cache folder (data.cache_dir of the runs; default ~/.cache/wavenet-music)",
     )
     chosen = cache.add_mutually_exclusive_group()
