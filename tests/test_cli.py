@@ -794,6 +794,44 @@ def test_evaluate_of_one_file_by_a_run_with_folder_labels_asks_for_the_label(mus
         evaluate(WaveNet(config.model), config, one)
 
 
+@pytest.mark.parametrize(
+    "files, labels, said",
+    [
+        (["a.wav", "b.wav"], "folders", r"no file has a label \(first: a\.wav: not inside a "),
+        (["drums/a.wav"], "folders", r"label 'drums' \(drums/a\.wav\) is not one of the run's"),
+        (["a.wav"], "CSV", r"no file has a label \(first: a\.wav: no label in .*labels\.csv\)"),
+        (["x/a.wav"], "CSV", r"label 'drums' \(x/a\.wav\) is not one of the run's"),
+    ],
+)
+def test_evaluate_of_held_out_files_the_run_s_labels_miss_names_label(
+    files, labels, said, tmp_path
+):
+    """Held-out recordings loose in a folder, or under a label the run does not know, were
+    "none of the 2 audio files is usable (not inside a label folder)" or "train a new run
+    for new labels": now one line naming --label and the run's labels, before decoding."""
+    from wavenet_music import WaveNet, evaluate
+
+    held = tmp_path / "held"
+    for name in files:
+        (held / name).parent.mkdir(parents=True, exist_ok=True)
+        sf.write(held / name, np.zeros(4000), 16000)
+    if labels == "CSV":
+        labels = str(tmp_path / "labels.csv")
+        Path(labels).write_text("file,label\nx/a.wav,drums\npiano/b.wav,piano\n")
+    config = Config()
+    config = dataclasses.replace(
+        config,
+        model=dataclasses.replace(config.model, global_labels=("guitar", "piano")),
+        data=dataclasses.replace(config.data, labels=labels, cache_dir=str(tmp_path / "c")),
+    )
+    with pytest.raises(UserError) as caught:
+        evaluate(WaveNet(config.model), config, held)
+    message = str(caught.value)
+    assert re.search(said, message), message
+    assert "pass --label NAME (guitar, piano) to score every file under one" in message
+    assert not (tmp_path / "c").exists()  # nothing decoded
+
+
 def test_info_says_what_each_label_adds_where_the_data_gives_the_labels(capsys):
     """The demo preset's labels are its genre folders: 535,360 parameters read short of
     the trained model's 539,968 (four labels of 1,152)."""

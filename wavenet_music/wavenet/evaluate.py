@@ -19,11 +19,12 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from ..audio.io import AudioReadError
 from ..config import Config, EvaluateConfig, UserError
 from ..runs import read_data_record
 from ..runtime.device import model_device
 from .data import Segment, prepare_corpus
-from .discovery import label_positions
+from .discovery import composed, discover, label_positions, make_labeler, relative_name
 from .model import WaveNet
 from .windows import IGNORE, WindowSource, window_source
 
@@ -74,6 +75,8 @@ def evaluate(
             "found from folders: pass --label NAME to score it under one"
         )
     spec = None if label is not None else config.data.labels
+    if spec is not None and config.model.global_labels:
+        check_own_labels(Path(data), config.model.global_labels, spec)
     data_config = replace(config.data, validation_fraction=0.0, labels=spec)
     corpus = prepare_corpus(
         data,
@@ -97,6 +100,34 @@ def evaluate(
             total_nats += nats
             total += segment.length
     return Evaluation(total_nats / total / LN2, total, len(per_file), per_file, corpus.skipped)
+
+
+def check_own_labels(data: Path, known: tuple[str, ...], spec: str) -> None:
+    """Files scored under their own labels (``spec``: folders or the run's CSV file): a
+    one-line error naming ``--label`` where a file has a label the run does not know (it
+    said "train a new run for new labels") or none has a label (a folder of held-out
+    recordings loose or under other folder names: every file was skipped as unlabelled)."""
+    labeler, names = make_labeler(data, spec), ", ".join(known)
+    fix = f"pass --label NAME ({names}) to score every file under one"
+    labels, unlabelled = {}, []
+    for path in discover(data).files:
+        rel = relative_name(path, data)
+        try:
+            labels.setdefault(composed(labeler(rel)), rel)
+        except AudioReadError as exc:
+            unlabelled.append(str(exc))
+    if unknown := sorted(set(labels) - {composed(x) for x in known}):
+        raise UserError(
+            f"{data}: label {unknown[0]!r} ({labels[unknown[0]]}) is not one of the run's "
+            f"({names}); {fix}, or {_relabel(spec)}"
+        )
+    if unlabelled and not labels:
+        raise UserError(f"{data}: no file has a label (first: {unlabelled[0]}); {fix}")
+
+
+def _relabel(spec: str) -> str:
+    """How to give the files the run's labels themselves (``data.labels``: ``spec``)."""
+    return "name its folders by them" if spec == "folders" else f"label its files in {spec}"
 
 
 def trained_on(run_dir: Path, data: Path, scored: list[str]) -> list[str]:
