@@ -256,11 +256,14 @@ def test_an_old_runs_labels_differing_only_in_case_name_their_files_apart(tmp_pa
         ("long.w64", "W64", "PCM_24"),
         ("long.rf64", "RF64", "PCM_16"),
         ("old.au", "AU", "PCM_16"),
+        ("take.wave", "WAV", "PCM_16"),
+        ("old.snd", "AU", "PCM_16"),
     ],
 )
 def test_containers_daws_and_recorders_write_are_trained_on(tmp_path, name, container, subtype):
-    """Logic's CAF and AIFF-C, a field recorder's Broadcast Wave, Wave64 and RF64 past 4 GB:
-    libsndfile decodes them; they were left out of training without a word."""
+    """Logic's CAF and AIFF-C, a field recorder's Broadcast Wave, Wave64 and RF64 past 4 GB,
+    WAV named .wave and AU named .snd: libsndfile decodes them; they were left out of
+    training without a word."""
     t = np.arange(TONE_RATE) / TONE_RATE
     tone = 0.3 * np.sin(2 * np.pi * 300 * t)
     (tmp_path / "music").mkdir()

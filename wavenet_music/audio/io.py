@@ -30,10 +30,10 @@ from ..runtime.stop import held_signals
 
 # libsndfile decodes a file by its content; besides the common names, the containers DAWs and
 # field recorders write: AIFF-C and CAF (Logic, GarageBand), Broadcast Wave, and Wave64 and
-# RF64 for recordings past 4 GB
+# RF64 for recordings past 4 GB; and the other names of WAV (.wave) and of Sun's AU (.snd)
 AUDIO_EXTENSIONS = (
     *(".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".aifc", ".caf"),
-    *(".bwf", ".w64", ".rf64", ".au"),
+    *(".bwf", ".w64", ".rf64", ".au", ".wave", ".snd"),
 )
 # audio this tool cannot decode (libsndfile reads none of them): counted, never read
 UNDECODED_EXTENSIONS = (".m4a", ".m4b", ".aac", ".wma", ".alac", ".ape", ".wv", ".mka", ".ac3")
