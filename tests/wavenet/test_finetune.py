@@ -204,7 +204,8 @@ def test_source_is_never_the_new_run(piano_run, music_root, tmp_path):
 
 
 def test_what_init_from_names_is_checked_in_one_line(piano_run, music_root, tmp_path, capsys):
-    """Not a run: a file, a data folder, a composer's checkpoint each say what they are;
+    """Not a run: a file, a data folder, a composer's checkpoint or folder (RUN/composer:
+    it said "not a trained run") each say what they are;
     RUN/checkpoints stands for its run (the same weights as RUN)."""
     source, _ = piano_run
     composer = tmp_path / "composer" / "step_00000001"
@@ -214,6 +215,8 @@ def test_what_init_from_names_is_checked_in_one_line(piano_run, music_root, tmp_
         music_root / "piano" / sorted(os.listdir(music_root / "piano"))[0]: "a file;",
         music_root / "piano": "not a trained run (no checkpoints/ in it)",
         composer: "a composer checkpoint",
+        composer.parent: f"a composer's checkpoints; fine-tuning starts a WaveNet from a "
+        f"WaveNet's: name its run ({tmp_path})",
     }
     for path, expected in cases.items():
         new = tmp_path / "new"

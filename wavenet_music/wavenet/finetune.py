@@ -99,6 +99,12 @@ def source_path(init_from: Path) -> Path:
                 f"from a WaveNet's: {expected}"
             )
         return path
+    if any(_is_composer(step) for step in ckpt.step_dirs(path)):
+        raise UserError(
+            f"--init-from {path}: a composer's checkpoints; fine-tuning starts a WaveNet "
+            f"from a WaveNet's: name its run ({path.parent}) or one of the run's "
+            f"{ckpt.CHECKPOINTS}/step_NNNNNNNN"
+        )
     if not (path / ckpt.CHECKPOINTS).is_dir():
         raise UserError(
             f"--init-from {path}: not a trained run (no {ckpt.CHECKPOINTS}/ in it); {expected}"
