@@ -226,14 +226,19 @@ def test_a_resume_whose_steps_are_done_says_so_and_changes_nothing(piano, tmp_pa
     assert main(train_args(piano, run, tmp_path / "cache", steps=2)) == 0
     metrics = (run / "metrics.jsonl").read_bytes()
     saved = {p: p.stat().st_mtime_ns for p in (run / "checkpoints").rglob("*")}
+    scored = [r for r in read_metrics(run) if "validation_bits" in r][-1]
     for steps in (2, 1):
         capsys.readouterr()
         assert main(resume_args(piano, run, steps)) == 0
-        err = capsys.readouterr().err.strip()
-        assert err == (
+        out, err = capsys.readouterr()
+        assert err.strip() == (
             f"{run} is already at step 2 (>= --steps {steps}); nothing to do; raise --steps "
             "to train on"
         )
+        # its summary says the run's last validation (it read null)
+        summary = json.loads(out.strip().splitlines()[-1])
+        assert summary["step"] == scored["step"] == summary["validation_step"] == 2
+        assert summary["validation_bits"] == scored["validation_bits"]
     assert (run / "metrics.jsonl").read_bytes() == metrics
     assert {p: p.stat().st_mtime_ns for p in (run / "checkpoints").rglob("*")} == saved
     assert not (run / ".lock").exists()

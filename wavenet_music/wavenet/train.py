@@ -66,6 +66,20 @@ class TrainResult:
     interrupted: bool = False
 
 
+def spent_result(run_dir: Path, step: int) -> TrainResult:
+    """The result of a resume with nothing to train: the run at ``step``, with the last
+    validations its log holds up to it (the summary read null)."""
+    result = TrainResult(run_dir, step)
+    for record in runs.read_metrics(run_dir):
+        if record.get("step", step + 1) > step:
+            continue
+        if "validation_bits" in record:
+            result.validation_bits[:] = [(record["step"], record["validation_bits"])]
+        if "validation_unsteered_bits" in record:
+            result.unsteered_bits[:] = [(record["step"], record["validation_unsteered_bits"])]
+    return result
+
+
 def learning_rate(step: int, config: TrainConfig, elapsed: float = 0.0) -> float:
     """``cosine_schedule`` to ``min_learning_rate`` over ``decay_steps`` (default: the
     ``steps`` budget), or over the ``minutes`` budget."""
@@ -441,7 +455,7 @@ def train(
                 config, checkpoint = agreed_resume(dist, run_dir, config, checkpoint, asked)
                 if (spent := budget_spent(run_dir, checkpoint, config)) is not None:
                     print(spent, file=sys.stderr)  # every process alike: all return
-                    return TrainResult(run_dir, checkpoint.step)
+                    return spent_result(run_dir, checkpoint.step)
                 distributed.rank_zero_alone(  # the steps after it are trained and saved again
                     dist, lambda: ckpt.set_aside_newer(run_dir / ckpt.CHECKPOINTS, checkpoint.step)
                 )
