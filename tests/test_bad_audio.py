@@ -38,6 +38,7 @@ def build_bad_corpus(root):
     (root / "sound.xyz").write_bytes(b"RIFF")  # not an audio extension: not even looked at
     (root / "midi.aiff").write_bytes(b"MThd\x00\x00\x00\x06")  # wrong container
     sf.write(root / "silent.wav", np.zeros(16000), 16000)
+    sf.write(root / "constant.wav", np.full(16000, 0.3), 16000)  # a DC level, no sound
     sf.write(root / "all_nan.wav", np.full(16000, np.nan), 16000, subtype="FLOAT")
     cancelling = _tone(16000, 1.0, 2) * np.array([1.0, -1.0], dtype=np.float32)
     sf.write(root / "cancelling.wav", cancelling, 16000, subtype="FLOAT")
@@ -81,11 +82,14 @@ def build_bad_corpus(root):
     }
     skipped = {"empty.wav", "truncated.flac", "random.ogg", "notes.mp3", "midi.aiff", "short.wav"}
     skipped |= {"one_hertz.wav", "pipe.wav", "endless.wav", "header_only.wav"}
-    skipped |= {"silent.wav", "all_nan.wav"}  # no sound, no finite samples
+    skipped |= {"silent.wav", "constant.wav", "all_nan.wav"}  # no sound, no finite samples
     skipped |= {"cancelling.wav", "cancelling_16_bit.wav"}  # a mono mix of no sound
     # root reads any file whatever its permissions
     (used if os.geteuid() == 0 else skipped).add("locked.wav")
     return used, skipped
+
+
+NO_SOUND = "no sound (silence, or one constant level, throughout)"
 
 
 def test_every_bad_file_is_used_correctly_or_named_and_counted(tmp_path, capsys):
@@ -110,7 +114,8 @@ def test_every_bad_file_is_used_correctly_or_named_and_counted(tmp_path, capsys)
     lengths = {s.source: s.length for s in corpus.train}
     for name in ("eight_channels.wav", "hi_rate.flac", "lo_rate.wav"):  # resampled to 16 kHz
         assert abs(lengths[name] - 16000) <= 2, name
-    assert reasons["silent.wav"] == "no sound (digital silence throughout)"
+    # a constant level is silence once its DC offset is removed (it read "digital silence")
+    assert reasons["silent.wav"] == reasons["constant.wav"] == NO_SOUND
     assert reasons["cancelling.wav"].startswith(
         "its channels cancel when mixed to mono (the mix is silent: one is the other with "
         "its polarity inverted); invert one channel"

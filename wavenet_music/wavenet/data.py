@@ -366,7 +366,9 @@ def usable_segment(
             f"field ({min_samples})"
         )
     if _is_silent(load_classes(segment.cache), silence_class(quantization_channels)):
-        raise AudioReadError(f"{segment.source}: no sound (digital silence throughout)")
+        raise AudioReadError(  # a constant level is silence once its DC offset is removed
+            f"{segment.source}: no sound (silence, or one constant level, throughout)"
+        )
     return segment
 
 
