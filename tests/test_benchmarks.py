@@ -121,6 +121,23 @@ def test_the_noise_guard_benchmark_warms_up_then_alternates(benchmarks_importabl
     assert all(len(runs) == 3 for runs in rates.values()) and row[-1] == "yes"
 
 
+def test_bench_train_times_bf16_by_default_only_where_the_cpu_has_bfloat16(
+    benchmarks_importable,
+):
+    """On an AVX2-only CPU (or held to AVX2) bf16 autocast is emulated: one ``reference``
+    step ran for minutes on a Zen 3, so ``make bench`` leaves it out and says why; where
+    the CPU has AVX512_BF16 or AMX, all three trainers are timed."""
+    from bench_train import DEFAULT_TRAINERS, default_trainers
+
+    zen3 = "fpu sse2 avx avx2 fma"
+    for cpu, flags in (("native", zen3), ("avx2", "avx2 avx512f avx512_bf16")):
+        trainers, why = default_trainers(cpu, flags)
+        assert trainers == ["ours", "textbook"]
+        assert "ours-bf16 left out" in why and "--trainers ours-bf16" in why
+    for flags in ("avx2 avx512f avx512_bf16", "avx2 avx512f amx_bf16 amx_tile"):
+        assert default_trainers("native", flags) == (list(DEFAULT_TRAINERS), "")
+
+
 def test_every_benchmark_ends_through_one_line_errors():
     """What makes a Ctrl-C or a failed child one line in each of them."""
     for script in SCRIPTS:
