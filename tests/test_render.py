@@ -146,7 +146,12 @@ def test_render_refuses_a_run_not_trained_on_notes(piano_run, tmp_path, capsys):
 
 
 def test_evaluate_scores_how_well_renders_follow_their_notes(notes_run, capsys):
-    from wavenet_music.config import NOTE_EXCITATION_GAIN, NOTE_HEARD_HARMONICS, NOTE_TREBLE_TILT
+    from wavenet_music.config import (
+        NOTE_EXCITATION_GAIN,
+        NOTE_HEARD_HARMONICS,
+        NOTE_HEARD_ROLLOFF,
+        NOTE_TREBLE_TILT,
+    )
 
     run, data = notes_run
     code = main(["evaluate", str(run), "--data", str(data), "--follow-seconds", "1", "--json"])
@@ -158,6 +163,7 @@ def test_evaluate_scores_how_well_renders_follow_their_notes(notes_run, capsys):
         "excitation_gain": NOTE_EXCITATION_GAIN,
         "treble_tilt": NOTE_TREBLE_TILT,
         "heard_harmonics": NOTE_HEARD_HARMONICS,
+        "heard_rolloff": NOTE_HEARD_ROLLOFF,
     }
     assert record["following_heard"] == heard  # what the renders heard, recorded
     for f in following:
@@ -471,6 +477,60 @@ def test_the_heard_harmonics_reach_everywhere_the_notes_are_played(notes_run, tm
     for play in (generated, followed, composed):
         np.testing.assert_array_equal(play(0), play(4))
         assert not np.array_equal(play(12), play(4))
+
+
+def test_the_heard_rolloff_reaches_everywhere_the_notes_are_played(notes_run, tmp_path):
+    """``heard_rolloff`` (generate, render, evaluate's renders) and
+    ``wavenet_heard_rolloff`` (compose): generation hears each note's harmonic h at
+    ``1 / h ** rolloff`` (``NOTE_HEARD_ROLLOFF`` by default, below training's 1) in every
+    path; a note heard with its fundamental alone sounds the same at any rolloff."""
+    import torch
+
+    from wavenet_music.composer.config import PieceConfig
+    from wavenet_music.composer.note_piece import play_notes
+    from wavenet_music.config import NOTE_HEARD_ROLLOFF, EvaluateConfig, GenerateConfig
+    from wavenet_music.wavenet.checkpoint import load_model
+    from wavenet_music.wavenet.follow import render_notes
+    from wavenet_music.wavenet.to_audio import generate_audio, pieces_steering
+
+    run, _ = notes_run
+    model, config = load_model(run)
+    defaults = (
+        GenerateConfig().heard_rolloff,
+        EvaluateConfig().heard_rolloff,
+        PieceConfig().wavenet_heard_rolloff,
+    )
+    assert defaults == (NOTE_HEARD_ROLLOFF,) * 3 and NOTE_HEARD_ROLLOFF < 1
+    played = [dataclasses.replace(n, pitch=n.pitch + 3) for n in MELODY]
+    for rolloff in (1.0, 0.5):
+        _, heard = pieces_steering([played], config, 4800, 2.0, 0.0, None, 12, rolloff)
+        expected = excitation(
+            played, 0, 4800, RATE, mix="equal_power", harmonics=12, rolloff=rolloff
+        )
+        np.testing.assert_allclose(heard[0].numpy(), 2.0 * expected, rtol=1e-6, atol=1e-7)
+    midi = write_midi(tmp_path / "melody.mid", played, 0.4)
+
+    def generated(harmonics, rolloff):
+        options = GenerateConfig(
+            seconds=0.3, notes=str(midi), heard_harmonics=harmonics, heard_rolloff=rolloff
+        )
+        return generate_audio(model, config, options, progress=False)
+
+    def followed(harmonics, rolloff):
+        return render_notes(
+            model, config, [played], 0.3, heard_harmonics=harmonics, heard_rolloff=rolloff
+        )
+
+    def composed(harmonics, rolloff):
+        options = PieceConfig(
+            seconds=0.3, wavenet_heard_harmonics=harmonics, wavenet_heard_rolloff=rolloff
+        )
+        generator = torch.Generator().manual_seed(0)
+        return play_notes(model, config, [played], None, None, options, generator)
+
+    for play in (generated, followed, composed):
+        assert not np.array_equal(play(12, 0.5), play(12, 1.0))
+        np.testing.assert_array_equal(play(1, 0.5), play(1, 1.0))
 
 
 def test_tensorboard_previews_play_the_first_files_notes_as_render_does(tmp_path):

@@ -439,6 +439,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
                 "excitation_gain": options.excitation_gain,
                 "treble_tilt": options.treble_tilt,
                 "heard_harmonics": options.heard_harmonics,
+                "heard_rolloff": options.heard_rolloff,
             }
         print(json.dumps(record))
         return
@@ -450,14 +451,16 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         print(
             f"renders hear the notes ×{options.excitation_gain:g}, the treble "
             f"+{options.treble_tilt:g} dB an octave above G4, "
-            f"{_harmonics_words(options.heard_harmonics)}"
+            f"{_harmonics_words(options.heard_harmonics, options.heard_rolloff)}"
         )
         print_following(following)
 
 
-def _harmonics_words(harmonics: int) -> str:
-    """The harmonics generation hears (``NOTE_HEARD_HARMONICS``), in words."""
-    return f"harmonics 1-{harmonics}" if harmonics else "the harmonics as in training"
+def _harmonics_words(harmonics: int, rolloff: float) -> str:
+    """The harmonics generation hears (``NOTE_HEARD_HARMONICS``, ``NOTE_HEARD_ROLLOFF``),
+    in words."""
+    which = f"harmonics 1-{harmonics}" if harmonics else "the harmonics as in training"
+    return which + ("" if rolloff == 1 else f" at 1/h^{rolloff:g}, power kept")
 
 
 def _follow(
@@ -481,6 +484,7 @@ def _follow(
             excitation_gain=options.excitation_gain,
             treble_tilt=options.treble_tilt,
             heard_harmonics=options.heard_harmonics,
+            heard_rolloff=options.heard_rolloff,
             paths=scored,
         )
     except NothingToFollow as exc:
@@ -543,11 +547,12 @@ def cmd_compose(args: argparse.Namespace) -> None:
         say(warning)
     floor = ""
     if piece.notes is not None:
+        harmonics = _harmonics_words(options.wavenet_heard_harmonics, options.wavenet_heard_rolloff)
         floor = (
             f", WaveNet floor {options.wavenet_floor:g} and temperature "
             f"×{options.wavenet_note_temperature_scale:g} while notes sound, the notes heard "
             f"×{options.wavenet_excitation_gain:g}, the treble +{options.wavenet_treble_tilt:g} "
-            f"dB an octave above G4, {_harmonics_words(options.wavenet_heard_harmonics)}"
+            f"dB an octave above G4, {harmonics}"
         )
         if piece.shortest_notes is not None:
             held = shortest_words(piece.tags, piece.shortest_notes)

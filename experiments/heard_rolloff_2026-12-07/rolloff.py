@@ -32,8 +32,11 @@ ROLLOFF = float(os.environ.get("ROLLOFF", "1"))  # 1: the package's 1 / h
 NORM = os.environ.get("NORM") == "1"
 
 
-def bright_tone(note, onset_sample, offset, samples, sample_rate, harmonics, phases=None):
-    """``excitation._note_tone`` with harmonic ``h`` at ``1 / h ** ROLLOFF``."""
+def bright_tone(
+    note, onset_sample, offset, samples, sample_rate, harmonics, phases=None, rolloff=1.0
+):
+    """``excitation._note_tone`` with harmonic ``h`` at ``1 / h ** ROLLOFF`` (the package's
+    ``rolloff``, ``NOTE_HEARD_ROLLOFF`` since 2026-12-07, is ignored: ROLLOFF rules)."""
     f = excitation_module.frequency(note.pitch)
     t = (samples - onset_sample) / sample_rate  # (n,)
     heard = excitation_module._harmonics(note.pitch, sample_rate, harmonics)

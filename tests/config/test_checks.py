@@ -71,6 +71,9 @@ ACCEPTS_ZERO = frozenset(
         "GenerateConfig.heard_harmonics",  # as many harmonics as in training
         "EvaluateConfig.heard_harmonics",
         "PieceConfig.wavenet_heard_harmonics",
+        "GenerateConfig.heard_rolloff",  # every harmonic as loud as the fundamental
+        "EvaluateConfig.heard_rolloff",
+        "PieceConfig.wavenet_heard_rolloff",
         "GenerateConfig.seed",
         "ReportConfig.seed",
         "ComposerConfig.dropout",

@@ -361,6 +361,42 @@ def test_more_harmonics_follow_the_definition_and_stop_at_the_margin(pitch, harm
     assert magnitude[round((kept[-1] + 0.5) * f) :].max() < 1e-3 * magnitude.max()
 
 
+@pytest.mark.parametrize("rolloff", [0.5, 0.75, 0.0])
+def test_a_rolloff_brightens_the_harmonics_at_the_same_power(rolloff):
+    """Harmonic h at ``c / h ** rolloff``, ``c`` keeping the power of ``1 / h``: channel 1
+    against that formula sample by sample, each partial's level against the fundamental's,
+    the power of a held note; the fundamentals' channel untouched; rolloff 1 is 1 / h."""
+    note, pitch, harmonics = Note(0.0101, 0.06, 60, velocity=90), 60, 12
+    plain = excitation([note], 50, 1_200, RATE, harmonics=harmonics)
+    bright = excitation([note], 50, 1_200, RATE, harmonics=harmonics, rolloff=rolloff)
+    np.testing.assert_array_equal(plain[0], bright[0])
+    np.testing.assert_array_equal(
+        excitation([note], 50, 1_200, RATE, harmonics=harmonics, rolloff=1.0), plain
+    )
+    f = 440.0 * 2.0 ** ((pitch - 69) / 12)
+    kept = [h for h in range(1, harmonics + 1) if h * f < 0.475 * RATE]  # C4: 1 .. 12
+    c = math.sqrt(sum(h**-2.0 for h in kept) / sum(h ** (-2.0 * rolloff) for h in kept))
+    k = np.arange(50, 1_250) - round(note.onset * RATE)  # samples since the onset
+    on = (k >= 0) & (k < round(note.offset * RATE) - round(note.onset * RATE))
+    wave = sum(c * h**-rolloff * np.sin(2 * np.pi * h * f * k / RATE) for h in kept)
+    np.testing.assert_allclose(bright[1, on], 90 / 127 * wave[on], atol=1e-5)
+    assert not np.allclose(bright[1], plain[1], atol=1e-3)
+    held = Note(0.0, 1.0, pitch)
+    tone = {
+        p: excitation([held], 0, RATE, RATE, harmonics=harmonics, rolloff=p)[1]
+        for p in (1.0, rolloff)
+    }
+    t = np.arange(round(0.95 * RATE)) / RATE  # (T,) seconds of the held note
+    heard = tone[rolloff][: len(t)]
+    amplitude = [2 * np.mean(heard * np.sin(2 * np.pi * h * f * t)) for h in kept]
+    for h, a in zip(kept, amplitude, strict=True):  # against the fundamental: h ** -rolloff
+        assert a / amplitude[0] == pytest.approx(h**-rolloff, rel=0.01)
+    power = {p: float(np.mean(w[: len(t)] ** 2)) for p, w in tone.items()}
+    assert power[rolloff] == pytest.approx(power[1.0], rel=0.01)  # brighter, not louder
+    with pytest.raises(ValueError, match="rolloff"):
+        excitation([note], 0, 10, RATE, rolloff=-0.5)
+
+
 def test_phases_of_other_harmonics_or_none_are_refused():
     phases = RecordingPhases(lambda a, n: np.zeros(n), RATE, "start", harmonics=4)
     with pytest.raises(ValueError, match="phases of 4 harmonics for 12"):

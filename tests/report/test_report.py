@@ -452,6 +452,10 @@ def test_the_page_says_how_loud_the_wavenet_heard_its_notes():
     assert _note_sampling({"wavenet_excitation_gain": 1.0, "wavenet_treble_tilt": 0.0}) == ""
     harmonics = _note_sampling({"wavenet_excitation_gain": 1.0, "wavenet_heard_harmonics": 12})
     assert "each note with its harmonics 1-12" in harmonics and "treble" not in harmonics
+    assert "1/h^" not in harmonics  # reports saved before the rolloff: as in training
+    bright = _note_sampling({"wavenet_excitation_gain": 1.0, "wavenet_heard_rolloff": 0.5})
+    assert "harmonic h at 1/h^0.5 where training heard 1/h" in bright
+    assert _note_sampling({"wavenet_excitation_gain": 1.0, "wavenet_heard_rolloff": 1.0}) == ""
 
 
 def test_the_composed_players_link_files_whose_labels_hold_url_characters():

@@ -37,6 +37,7 @@ from ..config import (
     NOTE_EXCITATION_GAIN,
     NOTE_FLOOR,
     NOTE_HEARD_HARMONICS,
+    NOTE_HEARD_ROLLOFF,
     NOTE_TEMPERATURE_SCALE,
     NOTE_TREBLE_TILT,
     REDRAW_NOISE,
@@ -46,6 +47,7 @@ from ..config import (
     excitation_gain_doc,
     floor_doc,
     heard_harmonics_doc,
+    heard_rolloff_doc,
     jump_doc,
     note_temperature_doc,
     redraw_noise_doc,
@@ -293,6 +295,9 @@ class PieceConfig:
     )
     wavenet_heard_harmonics: int = field(
         default=NOTE_HEARD_HARMONICS, metadata=heard_harmonics_doc("the WaveNet hears")
+    )
+    wavenet_heard_rolloff: float = field(
+        default=NOTE_HEARD_ROLLOFF, metadata=heard_rolloff_doc("the WaveNet hears")
     )
     wavenet_max_jump: float = field(
         default=MAX_JUMP, metadata=jump_doc("the WaveNet never draws a sample")

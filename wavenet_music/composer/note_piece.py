@@ -203,9 +203,9 @@ def notes_steering(
     sound."""
     rate, length = config.data.sample_rate, round(options.seconds * config.data.sample_rate)
     gain, tilt = options.wavenet_excitation_gain, options.wavenet_treble_tilt
-    harmonics = options.wavenet_heard_harmonics
+    harmonics, rolloff = options.wavenet_heard_harmonics, options.wavenet_heard_rolloff
     features, heard = pieces_steering(
-        pieces, config, length, gain, tilt, unsteered_rests, harmonics
+        pieces, config, length, gain, tilt, unsteered_rests, harmonics, rolloff
     )
     temperature, scale = options.wavenet_temperature, options.wavenet_note_temperature_scale
     return {

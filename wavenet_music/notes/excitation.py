@@ -11,6 +11,10 @@ harmonic oscillators, each note sounds as sinusoids at its exact frequency
    with 12 the demo's WaveNet played fewer of its notes), while generating
    ``NOTE_HEARD_HARMONICS`` (12: a WaveNet trained with 4 then plays more of its notes in
    every genre; experiments/excitation_partials_2026-12-06);
+   Generating, harmonic ``h`` may sound at ``1 / h ** rolloff`` instead, the harmonics'
+   sum scaled back to its power at ``1 / h`` (``rolloff``, ``NOTE_HEARD_ROLLOFF``: below
+   1 brighter, not louder; the WaveNet then plays more of its notes and more of 2-5 kHz;
+   experiments/heard_rolloff_2026-12-07); training keeps ``1 / h``;
 2. decaying harmonics: channel 1 times ``exp(-τ / DECAY)``, ``τ`` the time since the
    onset (how recent the onset is, like a struck string's decay).
 
@@ -135,6 +139,7 @@ def excitation(
     mix: str = "sum",
     tilt: float = 0.0,
     harmonics: int = HARMONICS,
+    rolloff: float = 1.0,
 ) -> np.ndarray:
     """The excitation of samples ``first_sample .. first_sample + count - 1`` of the
     timeline (sample 0 = time 0 of the notes; before it the excitation is 0).
@@ -146,6 +151,8 @@ def excitation(
         tilt: the treble tilt, dB an octave above ``TILT_PIVOT`` (``tilt_gain``).
         harmonics: the harmonics of channels 1 and 2, ``1 .. harmonics`` (those below the
             Nyquist margin); ``recording`` must have been made for as many.
+        rolloff: harmonic ``h`` at ``1 / h ** rolloff``, the sum at its power at ``1 / h``
+            (``harmonic_weights``); 1: ``1 / h``.
 
     Returns:
         (CHANNELS, count) float32: fundamentals, harmonics, decaying harmonics.
@@ -158,6 +165,8 @@ def excitation(
         raise ValueError(f"expected a mix of {MIXES}, got {mix!r}")
     if harmonics < 1:
         raise ValueError(f"expected at least 1 harmonic, got {harmonics}")
+    if not rolloff >= 0:
+        raise ValueError(f"expected a rolloff >= 0, got {rolloff}")
     if recording is not None and recording.harmonics != harmonics:
         raise ValueError(f"phases of {recording.harmonics} harmonics for {harmonics} harmonics")
     signal = np.zeros((CHANNELS, count))  # (3, T) float64
@@ -174,7 +183,7 @@ def excitation(
             phases = None
             if recording is not None:
                 phases = recording(note, onset, offset, low, high)  # (H, n)
-            tone = _note_tone(note, onset, offset, samples, sample_rate, harmonics, phases)
+            tone = _note_tone(note, onset, offset, samples, sample_rate, harmonics, phases, rolloff)
             if tilt:
                 tone *= tilt_gain(note.pitch, tilt)
             signal[:, low - first_sample : high - first_sample] += tone
@@ -207,6 +216,17 @@ def _harmonics(pitch: int, sample_rate: int, harmonics: int) -> list[int]:
     return [h for h in range(1, harmonics + 1) if h * f < NYQUIST_MARGIN * sample_rate]
 
 
+def harmonic_weights(count: int, rolloff: float = 1.0) -> np.ndarray:
+    """(count,) the amplitudes of harmonics ``h = 1 .. count`` in channels 1 and 2:
+    ``1 / h``, or with ``rolloff`` ``c / h ** rolloff``, ``c`` such that the squares sum
+    as those of ``1 / h`` do (the same power, spread brighter where ``rolloff`` < 1)."""
+    h = np.arange(1, count + 1, dtype=np.float64)  # (count,)
+    if rolloff == 1:
+        return 1 / h
+    weights = h**-rolloff  # (count,)
+    return weights * np.sqrt(np.sum(h**-2.0) / np.sum(weights**2))
+
+
 def _note_tone(
     note: Note,
     onset: int,
@@ -215,9 +235,11 @@ def _note_tone(
     sample_rate: int,
     harmonics: int,
     phases: np.ndarray | None = None,
+    rolloff: float = 1.0,
 ) -> np.ndarray:
     """(3, n) float64: the three channels of one note at ``samples`` (n,) of its span;
-    ``phases`` (H, n): each harmonic's phase there (None: sines, phase 0 at the onset)."""
+    ``phases`` (H, n): each harmonic's phase there (None: sines, phase 0 at the onset);
+    ``rolloff``: the harmonics' amplitudes (``harmonic_weights``)."""
     f = frequency(note.pitch)
     t = (samples - onset) / sample_rate  # (n,) seconds since the onset
     partials = [  # (n,) each: harmonic h's waveform
@@ -227,7 +249,11 @@ def _note_tone(
         for h in _harmonics(note.pitch, sample_rate, harmonics)
     ]
     fundamental = partials[0] if partials else np.sin(2 * np.pi * f * t)  # (n,)
-    tone = np.zeros_like(t) + sum(p / h for h, p in enumerate(partials, start=1))  # (n,)
+    if rolloff == 1:  # 1 / h, divided as training always has
+        tone = np.zeros_like(t) + sum(p / h for h, p in enumerate(partials, start=1))  # (n,)
+    else:
+        weights = harmonic_weights(len(partials), rolloff)  # (H,)
+        tone = np.zeros_like(t) + sum(w * p for w, p in zip(weights, partials, strict=True))
     amplitude = note.velocity / 127 * _envelope(samples, offset, sample_rate)  # (n,)
     return amplitude * np.stack([fundamental, tone, tone * np.exp(-t / DECAY)])  # (3, n)
 

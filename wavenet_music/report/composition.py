@@ -60,8 +60,8 @@ def composition_section(
 
     Returns ``{"title", "temperature", "hold_penalty", "wavenet_floor",
     "wavenet_note_temperature_scale", "wavenet_excitation_gain", "wavenet_treble_tilt",
-    "wavenet_heard_harmonics", "rows": [{"label", "composed", "plain"}],
-    "clips": {kind: {label: (T,)}},
+    "wavenet_heard_harmonics", "wavenet_heard_rolloff",
+    "rows": [{"label", "composed", "plain"}], "clips": {kind: {label: (T,)}},
     "windows": {kind: [statistics of one window]},
     "clip_windows": {kind: [[statistics of each window of one clip]]},
     "clip_labels": {kind: [label of each clip]},
@@ -89,6 +89,7 @@ def composition_section(
     gain = options.wavenet_excitation_gain if piece.notes is not None else 1.0
     tilt = options.wavenet_treble_tilt if piece.notes is not None else 0.0
     harmonics = options.wavenet_heard_harmonics if piece.notes is not None else 0
+    rolloff = options.wavenet_heard_rolloff if piece.notes is not None else 1.0
     labels = run_labels(run_dir, data_root, config)
     clips = {"composed": dict(zip(labels, piece.audio, strict=True))}
     if plain_run is None and config.train.local_dropout > 0:
@@ -129,6 +130,7 @@ def composition_section(
         "wavenet_excitation_gain": gain,
         "wavenet_treble_tilt": tilt,
         "wavenet_heard_harmonics": harmonics,
+        "wavenet_heard_rolloff": rolloff,
         "shortest_notes": None  # {label: seconds}: no key lifted sooner (event_rules)
         if piece.shortest_notes is None
         else dict(zip(labels, piece.shortest_notes, strict=True)),
@@ -254,8 +256,8 @@ def _rests(section: dict) -> str:
 def _note_sampling(section: dict) -> str:
     """How the WaveNet draws while a note sounds (``to_audio.note_floors``,
     ``note_temperatures``) and how it hears the notes (``NOTE_EXCITATION_GAIN``,
-    ``NOTE_TREBLE_TILT``, ``NOTE_HEARD_HARMONICS``), in words; "" where it draws as
-    everywhere else and hears them as in training."""
+    ``NOTE_TREBLE_TILT``, ``NOTE_HEARD_HARMONICS``, ``NOTE_HEARD_ROLLOFF``), in words; ""
+    where it draws as everywhere else and hears them as in training."""
     floor = section.get("wavenet_floor", 0.0)
     scale = section.get("wavenet_note_temperature_scale", 1.0)
     parts = [f"never draws a sample value less likely than {floor:g}"] if floor else []
@@ -267,8 +269,13 @@ def _note_sampling(section: dict) -> str:
     if tilt:
         said.append(f"the treble {tilt:g} dB louder each octave above G4")
     harmonics = section.get("wavenet_heard_harmonics", 0)
+    rolloff = section.get("wavenet_heard_rolloff", 1.0)
     if harmonics:
         said.append(f"each note with its harmonics 1-{harmonics}")
+    if rolloff != 1:
+        said.append(
+            f"harmonic h at 1/h^{rolloff:g} where training heard 1/h (brighter, at the same power)"
+        )
     heard = f" It hears {' and '.join(said)}." if said else ""
     if not parts:
         return heard

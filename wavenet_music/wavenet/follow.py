@@ -28,6 +28,7 @@ from ..config import (
     NOTE_EXCITATION_GAIN,
     NOTE_FLOOR,
     NOTE_HEARD_HARMONICS,
+    NOTE_HEARD_ROLLOFF,
     NOTE_TEMPERATURE_SCALE,
     NOTE_TREBLE_TILT,
     Config,
@@ -94,6 +95,7 @@ def render_notes(
     excitation_gain: float | Sequence[float] = NOTE_EXCITATION_GAIN,
     treble_tilt: float = NOTE_TREBLE_TILT,
     heard_harmonics: int = NOTE_HEARD_HARMONICS,
+    heard_rolloff: float = NOTE_HEARD_ROLLOFF,
 ) -> np.ndarray:
     """Float audio (len(pieces), seconds · rate) of each piece's notes, as one batch; a
     piece of None is unsteered (absent features, nothing heard). ``floor``: the sampling
@@ -101,12 +103,20 @@ def render_notes(
     temperature's factor there (``to_audio.note_temperatures``); ``excitation_gain``: how
     many times as loud as in training the notes are heard, one for all or each piece's
     (``to_audio.pieces_steering``); ``treble_tilt``: dB an octave louder above G4;
-    ``heard_harmonics``: each note's harmonics heard (0: as in training)."""
+    ``heard_harmonics``: each note's harmonics heard (0: as in training), at
+    ``1 / h ** heard_rolloff`` (1: as in training)."""
     model = on_generation_device(model)  # evaluate may have put it on a GPU
     rate = config.data.sample_rate
     length = round(seconds * rate)
     features, heard = pieces_steering(
-        pieces, config, length, excitation_gain, treble_tilt, None, heard_harmonics
+        pieces,
+        config,
+        length,
+        excitation_gain,
+        treble_tilt,
+        None,
+        heard_harmonics,
+        heard_rolloff,
     )
     generator = torch.Generator(device=model_device(model)).manual_seed(seed)
     classes = generate(
@@ -139,6 +149,7 @@ def follow_notes(
     excitation_gain: float = NOTE_EXCITATION_GAIN,
     treble_tilt: float = NOTE_TREBLE_TILT,
     heard_harmonics: int = NOTE_HEARD_HARMONICS,
+    heard_rolloff: float = NOTE_HEARD_ROLLOFF,
     paths: list[Path] | None = None,
 ) -> list[Following]:
     """Render the first ``seconds`` of the notes of every recording under ``data`` (or of
@@ -170,6 +181,7 @@ def follow_notes(
         excitation_gain,
         treble_tilt,
         heard_harmonics,
+        heard_rolloff,
     )
     results = []
     for k, (recording, reference) in enumerate(zip(recordings, notes, strict=True)):

@@ -176,13 +176,15 @@ def notes_steering(
     tilt: float = 0.0,
     unsteered_rests: bool = False,
     harmonics: int = 0,
+    rolloff: float = 1.0,
 ) -> tuple[Tensor, Tensor | None]:
     """(features (clips, 176, K), excitation (clips, E, length) or None) that play
     ``notes`` over ``length`` samples, heard ``gain`` times as loud as in training
     (``NOTE_EXCITATION_GAIN``), the treble ``tilt`` dB an octave louder
     (``NOTE_TREBLE_TILT``), each note with its ``harmonics`` (``NOTE_HEARD_HARMONICS``;
-    0: as many as in training), with ``unsteered_rests`` the frames where no key is down
-    absent (``rests_absent``); ``notes`` None: absent features, no sound heard."""
+    0: as many as in training) at ``1 / h ** rolloff`` (``NOTE_HEARD_ROLLOFF``; 1: as in
+    training), with ``unsteered_rests`` the frames where no key is down absent
+    (``rests_absent``); ``notes`` None: absent features, no sound heard."""
     store = feature_store(config)
     assert isinstance(store, NoteStore)
     rate = config.data.sample_rate
@@ -195,7 +197,9 @@ def notes_steering(
         if unsteered_rests:
             roll = rests_absent(roll)
         mix, harmonics = store.mix, harmonics or store.harmonics
-        heard = notes_excitation(notes, 0, length, rate, mix=mix, tilt=tilt, harmonics=harmonics)
+        heard = notes_excitation(
+            notes, 0, length, rate, mix=mix, tilt=tilt, harmonics=harmonics, rolloff=rolloff
+        )
         heard *= np.float32(gain)
     features = _per_clip(roll, clips)
     if not config.model.excitation:
@@ -220,17 +224,18 @@ def pieces_steering(
     tilt: float = 0.0,
     unsteered_rests: Sequence[bool] | None = None,
     harmonics: int = 0,
+    rolloff: float = 1.0,
 ) -> tuple[Tensor, Tensor | None]:
     """``notes_steering`` of each piece, as one batch: (features (B, 176, K), excitation
     (B, E, length) or None); a piece of None is unsteered; ``gain``: one for all, or each
     piece's; ``tilt``: the treble tilt; ``unsteered_rests``: each piece's (None: none);
-    ``harmonics``: each note's, heard (0: as in training).
+    ``harmonics``: each note's, heard (0: as in training), at ``1 / h ** rolloff``.
     Each clip's own copy is freed on return (12 bytes a sample): the batch's alone is
     kept."""
     gains = [gain] * len(pieces) if isinstance(gain, int | float) else list(gain)
     rests = [False] * len(pieces) if unsteered_rests is None else list(unsteered_rests)
     steering = [
-        notes_steering(notes, config, length, 1, g, tilt, r, harmonics)
+        notes_steering(notes, config, length, 1, g, tilt, r, harmonics, rolloff)
         for notes, g, r in zip(pieces, gains, rests, strict=True)
     ]
     features = torch.cat([f for f, _ in steering])  # (B, 176, K)
@@ -243,10 +248,13 @@ def notes_inputs(
 ) -> dict:
     """``generate``'s keyword arguments that play ``notes`` in each of ``clips`` clips as
     ``options`` say (``generate``, ``render``, training's TensorBoard previews): the roll
-    and the excitation (``notes_steering``: the gain, the treble tilt, the harmonics), the
-    roll's silence, and the floors and temperatures while the notes sound."""
+    and the excitation (``notes_steering``: the gain, the treble tilt, the harmonics and
+    their rolloff), the roll's silence, and the floors and temperatures while the notes
+    sound."""
     gain, tilt, harmonics = options.excitation_gain, options.treble_tilt, options.heard_harmonics
-    features, heard = notes_steering(notes, config, length, clips, gain, tilt, False, harmonics)
+    features, heard = notes_steering(
+        notes, config, length, clips, gain, tilt, False, harmonics, options.heard_rolloff
+    )
     pieces, rate = [notes] * clips, config.data.sample_rate
     return {
         "features": features,  # (clips, 176, K)
@@ -400,6 +408,7 @@ NOTE_SETTINGS = (
     "excitation_gain",
     "treble_tilt",
     "heard_harmonics",
+    "heard_rolloff",
 )
 
 
