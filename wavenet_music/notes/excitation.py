@@ -218,11 +218,11 @@ def _harmonics(pitch: int, sample_rate: int, harmonics: int) -> list[int]:
 
 def harmonic_weights(count: int, rolloff: float = 1.0) -> np.ndarray:
     """(count,) the amplitudes of harmonics ``h = 1 .. count`` in channels 1 and 2:
-    ``1 / h``, or with ``rolloff`` ``c / h ** rolloff``, ``c`` such that the squares sum
-    as those of ``1 / h`` do (the same power, spread brighter where ``rolloff`` < 1)."""
+    ``c / h ** rolloff``, ``c`` such that the squares sum as those of ``1 / h`` do (the
+    same power, spread brighter where ``rolloff`` < 1; rolloff 1: ``1 / h``)."""
     h = np.arange(1, count + 1, dtype=np.float64)  # (count,)
-    if rolloff == 1:
-        return 1 / h
+    if count == 0:  # a note above the Nyquist margin: no harmonic to weigh
+        return h
     weights = h**-rolloff  # (count,)
     return weights * np.sqrt(np.sum(h**-2.0) / np.sum(weights**2))
 
